@@ -1,0 +1,430 @@
+"""Checks that span a document or several documents, each problem located in its own file.
+
+`load_drill` and `load_comparison` load a document and everything it references and raise one
+DocumentError listing every problem in every file. `validate_paths` is what `drsim validate` runs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from drsim.errors import DocumentError, Problem
+from drsim.model.documents import (
+    AsrStep,
+    BackupStep,
+    CheckBootStep,
+    CheckCanaryStep,
+    Comparison,
+    Document,
+    Drill,
+    Estate,
+    ImageDeployStep,
+    IsolateStep,
+    PlanRule,
+    ProtectionPlan,
+    Runbook,
+    SnapshotCloneStep,
+)
+from drsim.model.loader import Loaded, Source, load, parse_document, read_yaml
+from drsim.model.types import SnapshotSource, describe_selector, selector_matches
+
+MAX_CONSISTENCY_GROUP = 16  # multi-VM consistency: up to 16 VMs (azure-to-azure-common-questions)
+
+
+@dataclass(frozen=True)
+class Protection:
+    """The rules of a plan that apply to one VM (a VM takes every rule whose selector matches it)."""
+
+    backup: PlanRule | None = None
+    site_recovery: PlanRule | None = None
+    snapshots: PlanRule | None = None
+    image: PlanRule | None = None
+
+
+def protection_of(plan: ProtectionPlan, vm_name: str, tags: Mapping[str, str]) -> Protection:
+    """The first rule of each kind that matches the VM (conflicts are reported by check_plan)."""
+    found: dict[str, PlanRule] = {}
+    for rule in plan.rules:
+        if selector_matches(rule.vms, vm_name, tags):
+            for kind in ("backup", "site_recovery", "snapshots", "image"):
+                if getattr(rule, kind) is not None:
+                    found.setdefault(kind, rule)
+    return Protection(**found)
+
+
+def _duplicates(source: Source, items: Iterable[tuple[tuple[int | str, ...], str]], what: str) -> list[Problem]:
+    seen: dict[str, tuple[int | str, ...]] = {}
+    problems = []
+    for loc, name in items:
+        if name in seen:
+            line, _ = source.locate(seen[name])
+            problems.append(source.problem(loc, f"duplicate {what} '{name}' (first defined on line {line})"))
+        else:
+            seen[name] = loc
+    return problems
+
+
+def find_cycle(edges: Mapping[str, Iterable[str]]) -> list[str] | None:
+    """A cycle in a directed graph as a list of nodes (first == last), or None."""
+    colour: dict[str, int] = {}
+    for start in edges:
+        if colour.get(start):
+            continue
+        stack: list[tuple[str, Any]] = [(start, iter(edges.get(start, ())))]
+        path = [start]
+        colour[start] = 1
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                colour[node] = 2
+                stack.pop()
+                path.pop()
+                continue
+            if child not in edges:
+                continue
+            if colour.get(child) == 1:
+                return path[path.index(child) :] + [child]
+            if not colour.get(child):
+                colour[child] = 1
+                stack.append((child, iter(edges.get(child, ()))))
+                path.append(child)
+    return None
+
+
+# ---------------------------------------------------------------------------------------- Estate
+
+
+def check_estate(loaded: Loaded[Estate]) -> list[Problem]:
+    estate, src = loaded.doc, loaded.source
+    problems: list[Problem] = []
+    problems += _duplicates(src, ((("vms", i, "name"), vm.name) for i, vm in enumerate(estate.vms)), "VM")
+    problems += _duplicates(src, ((("networks", i, "name"), n.name) for i, n in enumerate(estate.networks)), "network")
+    problems += _duplicates(src, ((("apps", i, "name"), a.name) for i, a in enumerate(estate.apps)), "app")
+    networks = {n.name: n for n in estate.networks}
+    for i, net in enumerate(estate.networks):
+        for j, peer in enumerate(net.peerings):
+            if peer not in networks:
+                problems.append(src.problem(("networks", i, "peerings", j), f"peering names unknown network '{peer}'"))
+    for i, vm in enumerate(estate.vms):
+        problems += _duplicates(src, ((("vms", i, "disks", j, "name"), d.name) for j, d in enumerate(vm.disks)), f"disk of VM {vm.name}")
+        net = networks.get(vm.network)
+        if net is None:
+            problems.append(src.problem(("vms", i, "network"), f"network '{vm.network}' is not in this estate's networks"))
+        elif net.region != vm.region:
+            problems.append(src.problem(("vms", i, "network"), f"network '{vm.network}' is in {net.region}, the VM in {vm.region}"))
+        disk_names = {d.name for d in vm.disks}
+        in_volume: dict[str, str] = {}
+        for j, volume in enumerate(vm.volumes):
+            for k, disk in enumerate(volume.disks):
+                if disk not in disk_names:
+                    problems.append(src.problem(("vms", i, "volumes", j, "disks", k), f"volume '{volume.name}' names unknown disk '{disk}'"))
+                elif disk in in_volume:
+                    problems.append(src.problem(("vms", i, "volumes", j, "disks", k), f"disk '{disk}' is already in volume '{in_volume[disk]}'"))
+                else:
+                    in_volume[disk] = volume.name
+            if vm.disks and vm.disks[0].name in volume.disks and len(volume.disks) > 1:
+                problems.append(src.problem(("vms", i, "volumes", j), "the OS disk (the first disk) cannot be striped"))
+    apps = {a.name: a for a in estate.apps}
+    for i, app in enumerate(estate.apps):
+        if not estate.select(app.vms):
+            problems.append(src.problem(("apps", i, "vms"), f"selector {describe_selector(app.vms)} matches no VM"))
+        for j, dep in enumerate(app.depends_on):
+            if dep not in apps:
+                problems.append(src.problem(("apps", i, "depends_on", j), f"depends on unknown app '{dep}'"))
+            elif dep == app.name:
+                problems.append(src.problem(("apps", i, "depends_on", j), f"app '{app.name}' depends on itself"))
+    cycle = find_cycle({a.name: [d for d in a.depends_on if d != a.name] for a in estate.apps})
+    if cycle:
+        index = next(i for i, a in enumerate(estate.apps) if a.name == cycle[0])
+        problems.append(src.problem(("apps", index, "depends_on"), "app dependency cycle: " + " -> ".join(cycle)))
+    return problems
+
+
+# ------------------------------------------------------------------------------- ProtectionPlan
+
+
+def check_plan(loaded: Loaded[ProtectionPlan], estate: Loaded[Estate] | None) -> list[Problem]:
+    plan, src = loaded.doc, loaded.source
+    problems: list[Problem] = []
+    if estate is None:
+        return problems
+    est = estate.doc
+    groups: dict[str, set[str]] = {}
+    group_loc: dict[str, tuple[int | str, ...]] = {}
+    for i, rule in enumerate(plan.rules):
+        matched = est.select(rule.vms)
+        if not matched:
+            problems.append(src.problem(("rules", i, "vms"), f"selector {describe_selector(rule.vms)} matches no VM in estate {est.name}"))
+        for vm in matched:
+            if rule.site_recovery and rule.site_recovery.target_region == vm.region:
+                problems.append(src.problem(("rules", i, "site_recovery", "target_region"), f"VM {vm.name} is already in {vm.region}: Site Recovery replicates to another region"))
+            if rule.image and not vm.generalized:
+                # A managed image needs a generalized, deallocated VM (capture-image-resource).
+                problems.append(src.problem(("rules", i, "image"), f"VM {vm.name} is not generalized: an image needs a generalized, deallocated VM"))
+            if rule.snapshots and rule.snapshots.copy_to_region == vm.region:
+                problems.append(src.problem(("rules", i, "snapshots", "copy_to_region"), f"VM {vm.name} is already in {vm.region}"))
+            if rule.site_recovery and rule.site_recovery.consistency_group:
+                groups.setdefault(rule.site_recovery.consistency_group, set()).add(vm.name)
+                group_loc.setdefault(rule.site_recovery.consistency_group, ("rules", i, "site_recovery", "consistency_group"))
+    for name, members in groups.items():
+        if len(members) > MAX_CONSISTENCY_GROUP:
+            problems.append(src.problem(group_loc[name], f"consistency group '{name}' has {len(members)} VMs; Site Recovery allows at most {MAX_CONSISTENCY_GROUP}"))
+    for vm in est.vms:
+        for kind in ("backup", "site_recovery"):
+            rules = [i for i, r in enumerate(plan.rules) if getattr(r, kind) is not None and selector_matches(r.vms, vm.name, vm.tags)]
+            if len(rules) > 1:
+                problems.append(src.problem(("rules", rules[1], kind), f"VM {vm.name} already has a {kind} rule (rule {rules[0] + 1}): a VM is protected by one {kind} policy"))
+    return problems
+
+
+# ----------------------------------------------------------------------------------------- Runbook
+
+
+def check_runbook(loaded: Loaded[Runbook], estate: Loaded[Estate] | None, plan: Loaded[ProtectionPlan] | None) -> list[Problem]:
+    rb, src = loaded.doc, loaded.source
+    problems: list[Problem] = []
+    problems += _duplicates(src, ((("steps", i, "id"), s.id) for i, s in enumerate(rb.steps)), "step id")
+    problems += _duplicates(src, ((("objectives", i, "app"), o.app) for i, o in enumerate(rb.objectives)), "objective for app")
+    index = {s.id: i for i, s in reversed(list(enumerate(rb.steps)))}
+    for i, step in enumerate(rb.steps):
+        for j, need in enumerate(step.needs):
+            if need not in index:
+                problems.append(src.problem(("steps", i, "needs", j), f"step '{step.id}' needs unknown step '{need}'"))
+            elif need == step.id:
+                problems.append(src.problem(("steps", i, "needs", j), f"step '{step.id}' needs itself"))
+    edges = {s.id: [n for n in s.needs if n in index] for s in rb.steps}
+    cycle = find_cycle(edges)
+    if cycle and len(cycle) > 2:
+        problems.append(src.problem(("steps", index[cycle[0]], "needs"), "dependency cycle: " + " -> ".join(cycle)))
+
+    def upstream(step_id: str) -> set[str]:
+        seen: set[str] = set()
+        todo = list(edges.get(step_id, ()))
+        while todo:
+            current = todo.pop()
+            if current not in seen:
+                seen.add(current)
+                todo.extend(edges.get(current, ()))
+        return seen
+
+    for i, step in enumerate(rb.steps):
+        network = getattr(step.with_, "network", None)
+        if network is None:
+            continue
+        target = rb.steps[index[network]] if network in index else None
+        if not isinstance(target, IsolateStep):
+            what = f"step '{network}' is a {target.action}" if target is not None else f"there is no step '{network}'"
+            problems.append(src.problem(("steps", i, "with", "network"), f"network: must name a network.isolate step; {what}"))
+        elif network not in upstream(step.id):
+            problems.append(src.problem(("steps", i, "with", "network"), f"network.isolate step '{network}' must run before '{step.id}': add it to needs"))
+        elif isinstance(step, ImageDeployStep | BackupStep) and getattr(step.with_, "region", None) not in (None, target.with_.region):
+            problems.append(src.problem(("steps", i, "with", "region"), f"region {step.with_.region} differs from network '{network}' in {target.with_.region}"))
+    if estate is not None:
+        problems += _runbook_against_estate(loaded, estate, plan)
+    return problems
+
+
+def _runbook_against_estate(loaded: Loaded[Runbook], estate: Loaded[Estate], plan: Loaded[ProtectionPlan] | None) -> list[Problem]:
+    rb, src, est = loaded.doc, loaded.source, estate.doc
+    problems: list[Problem] = []
+    app_names = {a.name for a in est.apps}
+    region_names = {est.regions.primary, est.regions.recovery} | {vm.region for vm in est.vms}
+    sc = rb.scenario
+    if sc.vms is not None and not est.select(sc.vms):
+        problems.append(src.problem(("scenario", "vms"), f"selector {describe_selector(sc.vms)} matches no VM in estate {est.name}"))
+    if sc.region is not None and sc.region not in region_names:
+        problems.append(src.problem(("scenario", "region"), f"region {sc.region} has no VM in estate {est.name}"))
+    for i, objective in enumerate(rb.objectives):
+        if objective.app not in app_names:
+            problems.append(src.problem(("objectives", i, "app"), f"unknown app '{objective.app}'; the estate has {sorted(app_names)}"))
+    for i, step in enumerate(rb.steps):
+        w = step.with_
+        selector = getattr(w, "vms", None)
+        matched = est.select(selector) if selector is not None else []
+        if selector is not None and not matched:
+            problems.append(src.problem(("steps", i, "with", "vms"), f"selector {describe_selector(selector)} matches no VM in estate {est.name}"))
+        if isinstance(step, CheckCanaryStep) and w.app is not None and w.app not in app_names:
+            problems.append(src.problem(("steps", i, "with", "app"), f"unknown app '{w.app}'"))
+        if isinstance(step, ImageDeployStep):
+            try:
+                golden = est.vm(step.with_.image_of)
+            except KeyError:
+                problems.append(src.problem(("steps", i, "with", "image_of"), f"image_of names unknown VM '{step.with_.image_of}'"))
+                golden = None
+            if golden is not None and not golden.generalized:
+                problems.append(src.problem(("steps", i, "with", "image_of"), f"VM {golden.name} is not generalized: images need a generalized, deallocated VM"))
+        if plan is None:
+            continue
+        pl = plan.doc
+        if isinstance(step, AsrStep):
+            for vm in matched:
+                if protection_of(pl, vm.name, vm.tags).site_recovery is None:
+                    problems.append(src.problem(("steps", i, "with", "vms"), f"VM {vm.name} is not replicated by plan {pl.name}: asr.test_failover needs site_recovery"))
+        if isinstance(step, BackupStep):
+            for vm in matched:
+                rule = protection_of(pl, vm.name, vm.tags).backup
+                if rule is None or rule.backup is None:
+                    problems.append(src.problem(("steps", i, "with", "vms"), f"VM {vm.name} is not backed up by plan {pl.name}: backup.restore needs backup"))
+                elif step.with_.region not in (None, vm.region):
+                    # Cross-region restore: GRS vault with CRR, never from the snapshot tier (reliability-backup).
+                    if not rule.backup.cross_region_restore:
+                        problems.append(src.problem(("steps", i, "with", "region"), f"restoring VM {vm.name} in {step.with_.region} needs cross_region_restore in plan {pl.name}"))
+                    if step.with_.tier.value == "snapshot":
+                        problems.append(src.problem(("steps", i, "with", "tier"), "cross-region restore never uses the snapshot tier: use tier: vault or auto"))
+        if isinstance(step, SnapshotCloneStep) and step.with_.source is SnapshotSource.SCHEDULED:
+            for vm in matched:
+                if protection_of(pl, vm.name, vm.tags).snapshots is None:
+                    problems.append(src.problem(("steps", i, "with", "source"), f"VM {vm.name} has no scheduled snapshots in plan {pl.name}: use source: fresh or add snapshots"))
+        if isinstance(step, ImageDeployStep):
+            try:
+                golden = est.vm(step.with_.image_of)
+            except KeyError:
+                continue
+            rule = protection_of(pl, golden.name, golden.tags).image
+            if rule is None or rule.image is None:
+                problems.append(src.problem(("steps", i, "with", "image_of"), f"plan {pl.name} keeps no image of VM {golden.name}"))
+            elif step.with_.region not in rule.image.regions:
+                problems.append(src.problem(("steps", i, "with", "region"), f"plan {pl.name} keeps the image of {golden.name} only in {list(rule.image.regions)}: images are regional"))
+    for i, step in enumerate(rb.steps):
+        if isinstance(step, IsolateStep) and step.with_.region not in region_names:
+            problems.append(src.problem(("steps", i, "with", "region"), f"region {step.with_.region} is not a region of estate {est.name}"))
+        if isinstance(step, IsolateStep):
+            prod = {n.name: n for n in est.networks}
+            for j, peer in enumerate(step.with_.peer_with):
+                if peer not in prod:
+                    problems.append(src.problem(("steps", i, "with", "peer_with", j), f"unknown network '{peer}'"))
+            for net in est.networks:
+                if net.cidr.overlaps(step.with_.cidr) and net.region == step.with_.region:
+                    problems.append(src.problem(("steps", i, "with", "cidr"), f"{step.with_.cidr} overlaps production network {net.name} ({net.cidr})"))
+        if isinstance(step, CheckBootStep | CheckCanaryStep):
+            continue
+    return problems
+
+
+# ------------------------------------------------------------------------------ documents together
+
+
+@dataclass(frozen=True)
+class DrillBundle:
+    """A drill with the runbook, estate and plan it references, all valid together."""
+
+    drill: Loaded[Drill]
+    runbook: Loaded[Runbook]
+    estate: Loaded[Estate]
+    plan: Loaded[ProtectionPlan]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    runbook: Loaded[Runbook]
+    plan: Loaded[ProtectionPlan]
+
+
+@dataclass(frozen=True)
+class ComparisonBundle:
+    comparison: Loaded[Comparison]
+    estate: Loaded[Estate]
+    candidates: tuple[Candidate, ...]
+
+
+def _resolve(base: Loaded[Any], relative: str) -> str:
+    path = Path(relative)
+    if not path.is_absolute():
+        path = Path(base.source.path).parent / path
+    return os.path.normpath(path)
+
+
+class _Collector:
+    """Loads referenced documents once each, collecting problems instead of stopping."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self._cache: dict[str, Loaded[Any] | None] = {}
+
+    def load(self, owner: Loaded[Any], loc: tuple[int | str, ...], relative: str, kind: type[Document]) -> Loaded[Any] | None:
+        path = _resolve(owner, relative)
+        if path in self._cache:
+            return self._cache[path]
+        result: Loaded[Any] | None = None
+        if not os.path.isfile(path):
+            self.problems.append(owner.source.problem(loc, f"{loc[-1]}: no such file {relative!r} (resolved to {path})"))
+        else:
+            try:
+                result = load(path, kind)
+            except DocumentError as exc:
+                self.problems += exc.problems
+        self._cache[path] = result
+        return result
+
+    def checked(self, loaded: Loaded[Any] | None, check: Any, *args: Any) -> Loaded[Any] | None:
+        if loaded is None:
+            return None
+        found = check(loaded, *args)
+        self.problems += found
+        return loaded
+
+
+def load_drill(path: str | os.PathLike[str]) -> DrillBundle:
+    """Load a drill and everything it references; raise DocumentError with every problem."""
+    drill = load(path, Drill)
+    c = _Collector()
+    estate = c.checked(c.load(drill, ("estate",), drill.doc.estate, Estate), check_estate)
+    plan = c.checked(c.load(drill, ("plan",), drill.doc.plan, ProtectionPlan), check_plan, estate)
+    runbook = c.checked(c.load(drill, ("runbook",), drill.doc.runbook, Runbook), check_runbook, estate, plan)
+    if c.problems or estate is None or plan is None or runbook is None:
+        raise DocumentError(c.problems)
+    return DrillBundle(drill, runbook, estate, plan)
+
+
+def load_comparison(path: str | os.PathLike[str]) -> ComparisonBundle:
+    """Load a comparison with its estate and every candidate's plan and runbook."""
+    comparison = load(path, Comparison)
+    c = _Collector()
+    problems = _duplicates(comparison.source, ((("candidates", i, "name"), x.name) for i, x in enumerate(comparison.doc.candidates)), "candidate")
+    estate = c.checked(c.load(comparison, ("estate",), comparison.doc.estate, Estate), check_estate)
+    candidates = []
+    for i, cand in enumerate(comparison.doc.candidates):
+        plan = c.checked(c.load(comparison, ("candidates", i, "plan"), cand.plan, ProtectionPlan), check_plan, estate)
+        runbook = c.load(comparison, ("candidates", i, "runbook"), cand.runbook, Runbook)
+        if runbook is not None:
+            c.problems += check_runbook(runbook, estate, plan)
+        if plan is not None and runbook is not None:
+            candidates.append(Candidate(cand.name, runbook, plan))
+    problems += c.problems
+    if problems or estate is None:
+        raise DocumentError(problems)
+    return ComparisonBundle(comparison, estate, tuple(candidates))
+
+
+def validate_path(path: str | os.PathLike[str]) -> list[Problem]:
+    """Every problem in one document of any kind (and, for a Drill or Comparison, what it references)."""
+    try:
+        data, source = read_yaml(path)
+        doc = parse_document(data, source)
+        loaded: Loaded[Any] = Loaded(doc, source)
+        if isinstance(doc, Drill):
+            load_drill(path)
+        elif isinstance(doc, Comparison):
+            load_comparison(path)
+        elif isinstance(doc, Estate):
+            return sorted(set(check_estate(loaded)))
+        elif isinstance(doc, ProtectionPlan):
+            return sorted(set(check_plan(loaded, None)))
+        elif isinstance(doc, Runbook):
+            return sorted(set(check_runbook(loaded, None, None)))
+    except DocumentError as exc:
+        return exc.problems
+    return []
+
+
+def validate_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Problem]:
+    problems: list[Problem] = []
+    for path in paths:
+        problems += validate_path(path)
+    return problems

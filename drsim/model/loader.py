@@ -1,0 +1,250 @@
+"""YAML -> typed documents, reporting every problem at once as `path:line:col: message`.
+
+PyYAML composes a node tree that keeps every node's position; drsim builds plain data from it
+(rejecting duplicate keys, aliases that expand without bound, and nesting deeper than any real
+document), validates it with pydantic, and maps each pydantic error location back to its node.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from drsim.errors import DocumentError, Problem
+from drsim.model.documents import KINDS, Document
+
+MAX_BYTES = 20 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 5_000_000
+
+_Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_constructor = yaml.SafeLoader("")  # only its scalar constructors are used
+D = TypeVar("D", bound=Document)
+
+
+class _Abort(Exception):
+    def __init__(self, node: yaml.Node | None, message: str) -> None:
+        self.node = node
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Source:
+    """A loaded YAML file: its path as the user wrote it, and the node tree for locating problems."""
+
+    path: str
+    root: yaml.Node | None
+
+    def resolve(self, loc: tuple[int | str, ...], *, key: bool = False) -> tuple[yaml.Node | None, tuple[int | str, ...]]:
+        """The node at `loc` (or its nearest existing parent) and the part of `loc` that was found.
+
+        Components that are not in the tree (pydantic's union tags, validator names) are skipped.
+        With key=True the node of the last mapping key is given instead of its value.
+        """
+        target = self.root
+        found: list[int | str] = []
+        for i, part in enumerate(loc):
+            last = i == len(loc) - 1
+            if isinstance(target, yaml.MappingNode):
+                for k, v in target.value:
+                    if isinstance(k, yaml.ScalarNode) and k.value == str(part):
+                        target = k if (last and key) else v
+                        found.append(part)
+                        break
+            elif isinstance(target, yaml.SequenceNode) and isinstance(part, int):
+                if 0 <= part < len(target.value):
+                    target = target.value[part]
+                    found.append(part)
+        return target, tuple(found)
+
+    def locate(self, loc: tuple[int | str, ...], *, key: bool = False) -> tuple[int, int]:
+        """The 1-based line and column of the node at `loc` (see `resolve`)."""
+        node, _ = self.resolve(loc, key=key)
+        if node is None:
+            return 1, 1
+        return node.start_mark.line + 1, node.start_mark.column + 1
+
+    def problem(self, loc: tuple[int | str, ...], message: str, *, key: bool = False) -> Problem:
+        line, col = self.locate(loc, key=key)
+        return Problem(self.path, line, col, message)
+
+
+@dataclass(frozen=True)
+class Loaded(Generic[D]):
+    """A valid document with the source it came from."""
+
+    doc: D
+    source: Source
+
+    @property
+    def path(self) -> Path:
+        return Path(self.source.path)
+
+
+def _plain(node: yaml.Node, depth: int, budget: list[int]) -> Any:
+    if depth > MAX_DEPTH:
+        raise _Abort(node, f"the document is nested more than {MAX_DEPTH} levels deep")
+    budget[0] += 1
+    if budget[0] > MAX_NODES:
+        raise _Abort(node, "the document expands to too many values (aliases that repeat without bound?)")
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            try:
+                return _constructor.construct_object(node, deep=True)
+            except (ValueError, yaml.YAMLError):
+                return node.value
+        if node.tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and ":" in node.value:
+            return node.value  # YAML 1.1 base-60 numbers: `02:00` is a time of day, not 120
+        if node.tag.startswith("tag:yaml.org,2002:"):
+            try:
+                return _constructor.construct_object(node, deep=True)
+            except (ValueError, yaml.YAMLError, OverflowError):
+                raise _Abort(node, f"cannot read the value {node.value[:40]!r}") from None
+        raise _Abort(node, f"unsupported YAML tag {node.tag}")
+    if isinstance(node, yaml.SequenceNode):
+        return [_plain(item, depth + 1, budget) for item in node.value]
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _Abort(key_node, "a mapping key must be a plain value")
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise _Abort(key_node, "merge keys (<<) are not supported")
+            key = key_node.value
+            if key in result:
+                raise _Abort(key_node, f"duplicate key '{key}'")
+            result[key] = _plain(value_node, depth + 1, budget)
+        return result
+    raise _Abort(node, "unsupported YAML node")
+
+
+def read_yaml(path: str | os.PathLike[str]) -> tuple[Any, Source]:
+    """Read one YAML document; raise DocumentError with a located problem if it cannot be read."""
+    shown = str(path)
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_BYTES:
+            raise DocumentError([Problem(shown, 1, 1, f"the file is {size} bytes; documents are limited to {MAX_BYTES}")])
+        raw = Path(path).read_bytes()
+    except IsADirectoryError:
+        raise DocumentError([Problem(shown, 1, 1, "is a directory, not a document")]) from None
+    except FileNotFoundError:
+        raise DocumentError([Problem(shown, 1, 1, "no such file")]) from None
+    except OSError as exc:
+        raise DocumentError([Problem(shown, 1, 1, f"cannot read the file: {exc.strerror or exc}")]) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DocumentError([Problem(shown, line, 1, "the file is not UTF-8 text")]) from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise DocumentError([Problem(shown, line, 1, "the file is binary, not YAML text")])
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = f"YAML syntax error: {exc.problem or exc.context}"
+        if "\t" in text and "tab" in str(exc.problem or "").lower() + str(exc.context or ""):
+            message += " (YAML indentation uses spaces, not tabs)"
+        raise DocumentError([Problem(shown, line, col, message)]) from None
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        raise DocumentError([Problem(shown, 1, 1, f"cannot parse YAML: {type(exc).__name__}")]) from None
+    nodes = [n for n in nodes if n is not None]
+    if not nodes:
+        raise DocumentError([Problem(shown, 1, 1, "the file is empty: expected a drsim document (apiVersion, kind, metadata)")])
+    if len(nodes) > 1:
+        mark = nodes[1].start_mark
+        raise DocumentError([Problem(shown, mark.line + 1, mark.column + 1, "one document per file: remove the second '---' document")])
+    root = nodes[0]
+    source = Source(shown, root)
+    try:
+        data = _plain(root, 0, [0])
+    except _Abort as abort:
+        mark = abort.node.start_mark if abort.node is not None else None
+        raise DocumentError([Problem(shown, mark.line + 1 if mark else 1, mark.column + 1 if mark else 1, abort.message)]) from None
+    except RecursionError:
+        raise DocumentError([Problem(shown, 1, 1, f"the document is nested more than {MAX_DEPTH} levels deep")]) from None
+    return data, source
+
+
+def _message(error: dict[str, Any], field: str) -> str:
+    """A user-facing message for one pydantic error on `field`."""
+    kind = error["type"]
+    loc = error["loc"]
+    if kind == "extra_forbidden":
+        return f"unknown key '{loc[-1]}'"
+    if kind == "missing":
+        return f"missing required key '{loc[-1]}'"
+    if kind == "union_tag_invalid":
+        ctx = error.get("ctx", {})
+        return f"unknown action {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
+    if kind == "union_tag_not_found":
+        return "missing required key 'action'"
+    message = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    message = message.replace("Input should be", "expected")
+    if kind in ("literal_error", "enum") or message.startswith("expected"):
+        message = f"{message}, got {error.get('input')!r}"
+    return f"{field}: {message}" if field else message
+
+
+def problems_from_validation(source: Source, exc: ValidationError) -> list[Problem]:
+    """Locate every pydantic error in the YAML; alternatives of one union become one problem."""
+    merged: dict[tuple[int, int, str], list[str]] = {}
+    for error in exc.errors(include_url=False):
+        loc = tuple(error["loc"])
+        at_key = error["type"] == "extra_forbidden"
+        where = loc[:-1] if error["type"] == "missing" else loc
+        node, found = source.resolve(where, key=at_key)
+        field = next((str(p) for p in reversed(found) if isinstance(p, str)), "")
+        line, col = (node.start_mark.line + 1, node.start_mark.column + 1) if node is not None else (1, 1)
+        message = _message(error, field)
+        alternatives = merged.setdefault((line, col, field), [])
+        text = message.removeprefix(f"{field}: ") if alternatives and field else message
+        if text not in alternatives:
+            alternatives.append(text)
+    return [Problem(source.path, line, col, " or ".join(texts)) for (line, col, _), texts in merged.items()]
+
+
+def parse_document(data: Any, source: Source, expected: type[D] | None = None) -> D:
+    """Validate plain data as the document its `kind` names (or `expected`)."""
+    if not isinstance(data, dict):
+        raise DocumentError([source.problem((), "expected a mapping with apiVersion, kind and metadata")])
+    problems: list[Problem] = []
+    api = data.get("apiVersion")
+    if api != "drsim/v1":
+        where = ("apiVersion",) if "apiVersion" in data else ()
+        problems.append(source.problem(where, f"apiVersion must be drsim/v1, got {api!r}" if api is not None else "missing required key 'apiVersion' (drsim/v1)"))
+    kind = data.get("kind")
+    model: type[BaseModel] | None = KINDS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        where = ("kind",) if "kind" in data else ()
+        expected_kinds = ", ".join(KINDS)
+        problems.append(source.problem(where, f"unknown kind {kind!r}; expected one of {expected_kinds}" if kind is not None else f"missing required key 'kind' ({expected_kinds})"))
+    elif expected is not None and model is not expected:
+        problems.append(source.problem(("kind",), f"expected a {expected.__name__} here, got kind {kind}"))
+    if problems:
+        raise DocumentError(problems)
+    assert model is not None
+    try:
+        doc = model.model_validate(data)
+    except ValidationError as exc:
+        raise DocumentError(problems_from_validation(source, exc)) from None
+    except RecursionError:
+        raise DocumentError([source.problem((), "the document is nested too deeply")]) from None
+    return doc  # type: ignore[return-value]
+
+
+def load(path: str | os.PathLike[str], expected: type[D] | None = None) -> Loaded[D]:
+    """Load one document; every problem in it is raised together as a DocumentError."""
+    data, source = read_yaml(path)
+    doc = parse_document(data, source, expected)
+    return Loaded(doc, source)

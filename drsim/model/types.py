@@ -1,0 +1,211 @@
+"""Scalar types shared by every document: durations, names, selectors and the closed sets."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, StringConstraints, WithJsonSchema
+
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+DURATION_PATTERN = r"^(?=\d)(\d+d)?(\d+h)?(\d+m)?(\d+s)?$"
+
+
+def parse_duration(text: object) -> timedelta:
+    """Parse `90s`, `15m`, `4h`, `7d` or a combination in that order (`1h30m`)."""
+    if isinstance(text, timedelta):
+        return text
+    if isinstance(text, bool) or not isinstance(text, str):
+        if isinstance(text, int | float) and not isinstance(text, bool):
+            raise ValueError(f"duration {text!r} needs a unit: write e.g. '{text}s', '{text}m' or '{text}h'")
+        raise ValueError("a duration is a string such as '90s', '15m', '4h', '7d' or '1h30m'")
+    stripped = text.strip()
+    if stripped.startswith("-"):
+        raise ValueError(f"duration {text!r} is negative")
+    match = _DURATION.fullmatch(stripped)
+    if not stripped or match is None or not any(match.groups()):
+        raise ValueError(f"{text!r} is not a duration: write e.g. '90s', '15m', '4h', '7d' or '1h30m'")
+    seconds = sum(int(g) * unit for g, (_, unit) in zip(match.groups(), _UNITS, strict=True) if g)
+    if seconds > 10 * 365 * 86400:
+        raise ValueError(f"duration {text!r} is longer than ten years")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """The canonical text of a duration: largest units first, zero parts left out (`1h30m`)."""
+    seconds = int(value.total_seconds())
+    if seconds == 0:
+        return "0s"
+    parts = []
+    for unit, size in _UNITS:
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("duration must be greater than zero")
+    return value
+
+
+_duration_schema = WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "examples": ["90s", "15m", "1h30m"]})
+_duration_serializer = PlainSerializer(format_duration, return_type=str)
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_positive), _duration_serializer, _duration_schema]
+"""A strictly positive duration."""
+NonNegativeDuration = Annotated[timedelta, BeforeValidator(parse_duration), _duration_serializer, _duration_schema]
+"""A duration that may be zero (`0s`)."""
+
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")]
+"""A resource or document name: letters, digits, '.', '_', '-'; at most 80 characters."""
+StepId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+"""A step id: lower-case letters, digits, '_' and '-'."""
+Region = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]{1,39}$")]
+"""An Azure region name as ARM writes it (`eastus2`)."""
+
+
+def _tag_values(value: object) -> object:
+    if isinstance(value, Mapping):
+        return {k: (str(v).lower() if isinstance(v, bool) else str(v)) if isinstance(v, int | float) else v for k, v in value.items()}
+    return value
+
+
+def _freeze(value: dict[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(value))
+
+
+def _non_empty(value: Mapping[str, str]) -> Mapping[str, str]:
+    if not value:
+        raise ValueError("a selector needs at least one key: value pair, e.g. {tier: db}")
+    return value
+
+
+TagKey = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+TagValue = Annotated[str, StringConstraints(max_length=256)]
+_frozen_serializer = PlainSerializer(dict, return_type=dict[str, str])
+
+Tags = Annotated[dict[TagKey, TagValue], BeforeValidator(_tag_values), AfterValidator(_freeze), _frozen_serializer]
+"""Azure tags: string keys and values, read-only once loaded."""
+Selector = Annotated[
+    dict[TagKey, TagValue], BeforeValidator(_tag_values), AfterValidator(_non_empty), AfterValidator(_freeze), _frozen_serializer
+]
+"""A VM selector: every VM whose tags match all pairs. The key `name` also matches the VM's name."""
+
+
+def selector_matches(selector: Mapping[str, str], name: str, tags: Mapping[str, str]) -> bool:
+    """True when a VM with this name and these tags matches every pair of the selector."""
+    for key, wanted in selector.items():
+        if key == "name" and "name" not in tags:
+            if name != wanted:
+                return False
+        elif tags.get(key) != wanted:
+            return False
+    return True
+
+
+def describe_selector(selector: Mapping[str, str]) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in selector.items()) + "}"
+
+
+class OsType(StrEnum):
+    WINDOWS = "windows"
+    LINUX = "linux"
+
+
+class PowerState(StrEnum):
+    RUNNING = "running"
+    STOPPED = "stopped"
+    DEALLOCATED = "deallocated"
+
+
+class VolumeLayout(StrEnum):
+    STRIPED = "striped"
+    SINGLE = "single"
+
+
+class BackupPolicyKind(StrEnum):
+    STANDARD = "standard"
+    ENHANCED = "enhanced"
+
+
+class Redundancy(StrEnum):
+    LRS = "LRS"
+    ZRS = "ZRS"
+    GRS = "GRS"
+
+
+class IncidentKind(StrEnum):
+    REGION_OUTAGE = "region-outage"
+    VM_LOSS = "vm-loss"
+    DISK_FAILURE = "disk-failure"
+    DATA_CORRUPTION = "data-corruption"
+    RANSOMWARE = "ransomware"
+    ACCIDENTAL_DELETE = "accidental-delete"
+
+
+class Action(StrEnum):
+    MANUAL_DECLARE = "manual.declare"
+    MANUAL_APPROVE = "manual.approve"
+    NETWORK_ISOLATE = "network.isolate"
+    ASR_TEST_FAILOVER = "asr.test_failover"
+    BACKUP_RESTORE = "backup.restore"
+    SNAPSHOT_CLONE = "snapshot.clone"
+    IMAGE_DEPLOY = "image.deploy"
+    CHECK_BOOT = "check.boot"
+    CHECK_CANARY = "check.canary"
+    WAIT = "wait"
+
+
+class ReplicationPointChoice(StrEnum):
+    LATEST = "latest"
+    LATEST_PROCESSED = "latest-processed"
+    LATEST_APP_CONSISTENT = "latest-app-consistent"
+
+
+class BackupPointChoice(StrEnum):
+    LATEST = "latest"
+    LATEST_APP_CONSISTENT = "latest-app-consistent"
+    BEFORE_INCIDENT = "before-incident"
+
+
+class BackupTier(StrEnum):
+    AUTO = "auto"
+    SNAPSHOT = "snapshot"
+    VAULT = "vault"
+
+
+class RestoreAs(StrEnum):
+    VM = "vm"
+    DISKS = "disks"
+
+
+class SnapshotSource(StrEnum):
+    SCHEDULED = "scheduled"
+    FRESH = "fresh"
+
+
+class CleanupPolicy(StrEnum):
+    ALWAYS = "always"
+    ON_SUCCESS = "on-success"
+    NEVER = "never"
+
+
+class ProviderKind(StrEnum):
+    SIM = "sim"
+    AZURE = "azure"
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON data from model values (Mapping proxies become dicts)."""
+    if isinstance(value, Mapping):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
