@@ -1,0 +1,321 @@
+"""The provider Protocol: what a drill may ask of a cloud, shaped like the ARM operations it needs.
+
+Two implementations: `drsim.cloud.sim` (the simulated Azure world, virtual time) and
+`drsim.cloud.azure` (the Azure SDK). Records in and out are plain frozen dataclasses: no SDK types
+cross this line. Errors are those of `drsim.errors` (ProviderError and its subclasses): providers
+translate whatever fails underneath at their own edge.
+
+Identifiers are ARM-style resource ids (`/subscriptions/<sub>/resourceGroups/<rg>/providers/...`).
+Every `create_*` call is a long-running operation that returns when the resource is ready; restores
+and test failovers return a Job at once, to be followed with `get_job` until it ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from drsim.model.types import OsType, PowerState, ReplicationPointChoice
+
+RUN_TAG = "drsim-run"
+"""The tag every resource a drill creates carries; its value is the run id."""
+
+
+class ResourceKind(StrEnum):
+    VM = "Microsoft.Compute/virtualMachines"
+    DISK = "Microsoft.Compute/disks"
+    SNAPSHOT = "Microsoft.Compute/snapshots"
+    IMAGE = "Microsoft.Compute/images"
+    NETWORK = "Microsoft.Network/virtualNetworks"
+    NSG = "Microsoft.Network/networkSecurityGroups"
+    NIC = "Microsoft.Network/networkInterfaces"
+
+
+class PointType(StrEnum):
+    """Consistency of a recovery point, as Azure Backup and Site Recovery name it."""
+
+    APP_CONSISTENT = "AppConsistent"
+    FILE_SYSTEM_CONSISTENT = "FileSystemConsistent"
+    CRASH_CONSISTENT = "CrashConsistent"
+
+
+class PointTier(StrEnum):
+    """Where an Azure Backup point lives: InstantRP (snapshot) or HardenedRP (vault)."""
+
+    SNAPSHOT = "snapshot"
+    VAULT = "vault"
+
+
+class RestoreMode(StrEnum):
+    VM = "vm"  # ALTERNATE_LOCATION: create a new VM
+    DISKS = "disks"  # RESTORE_DISKS: create managed disks only
+
+
+class JobKind(StrEnum):
+    RESTORE = "restore"
+    TEST_FAILOVER = "test-failover"
+    TEST_FAILOVER_CLEANUP = "test-failover-cleanup"
+
+
+class JobStatus(StrEnum):
+    IN_PROGRESS = "InProgress"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+    @property
+    def ended(self) -> bool:
+        return self is not JobStatus.IN_PROGRESS
+
+
+@dataclass(frozen=True)
+class VirtualMachine:
+    id: str
+    name: str
+    region: str
+    os: OsType
+    size: str
+    power: PowerState
+    generalized: bool
+    disk_ids: tuple[str, ...]  # OS disk first
+    network_id: str | None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    booted: bool = False  # the guest OS finished booting (boot diagnostics / guest agent ready)
+
+
+@dataclass(frozen=True)
+class ManagedDisk:
+    id: str
+    name: str
+    region: str
+    size_gib: int
+    used_gib: float
+    vm_id: str | None  # the VM it is attached to
+    source_id: str | None  # the snapshot or disk it was created from
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    id: str
+    name: str
+    region: str
+    disk_id: str  # the ONE disk it copies (a snapshot knows of no other disk)
+    taken_at: datetime  # the instant the disk's content was captured
+    incremental: bool
+    used_gib: float  # billed size
+    copy_of: str | None = None  # the source snapshot of a cross-region copy
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Image:
+    id: str
+    name: str
+    region: str
+    source_vm_id: str
+    disk_count: int
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IsolatedNetwork:
+    id: str  # the VNet
+    name: str
+    region: str
+    cidr: str
+    subnet_id: str
+    nsg_id: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IsolationReport:
+    """What makes a network isolated (azure-sdk-notes.md): no peering, no gateway, outbound denied."""
+
+    network_id: str
+    peerings: tuple[str, ...]
+    gateways: tuple[str, ...]
+    outbound_denied: bool
+    default_outbound_access: bool
+
+    @property
+    def isolated(self) -> bool:
+        return not self.peerings and not self.gateways and self.outbound_denied and not self.default_outbound_access
+
+    def reasons(self) -> list[str]:
+        found = [f"peered with {p}" for p in self.peerings] + [f"has gateway {g}" for g in self.gateways]
+        if not self.outbound_denied:
+            found.append("outbound traffic is not denied")
+        if self.default_outbound_access:
+            found.append("default outbound access is on")
+        return found
+
+
+@dataclass(frozen=True)
+class BackupPoint:
+    """An Azure Backup recovery point of one VM (all its disks at one instant)."""
+
+    id: str
+    vm_id: str
+    time: datetime
+    type: PointType
+    tiers: frozenset[PointTier]
+    region: str  # where it can be restored: the vault's region, or the paired region for CRR
+
+
+@dataclass(frozen=True)
+class ReplicationPoint:
+    """A Site Recovery recovery point of one replicated VM."""
+
+    id: str
+    vm_id: str
+    time: datetime
+    type: PointType  # CrashConsistent or AppConsistent
+    group: str | None = None  # multi-VM consistency group sharing this instant
+    processed: bool = True  # False for the pending-data point that 'latest' processes first
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    kind: JobKind
+    status: JobStatus
+    vm_id: str  # the protected (source) VM
+    started_at: datetime
+    ended_at: datetime | None = None
+    error: str | None = None
+    created: tuple[str, ...] = ()  # resource ids the job created (VM first, then disks)
+    recovery_point_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class VolumeReading:
+    name: str
+    disk_instants: tuple[datetime | None, ...]  # newest canary per disk of the volume
+    consistent: bool
+
+
+@dataclass(frozen=True)
+class CanaryReading:
+    """What the canary check read on a recovered VM (Run Command against real Azure)."""
+
+    vm_id: str
+    reachable: bool
+    last_marker_at: datetime | None  # newest canary marker found on the recovered data
+    last_sequence: int | None
+    corrupted: bool  # the data holds the incident's corruption (ransomware, bad write)
+    volumes: tuple[VolumeReading, ...] = ()
+
+    @property
+    def consistent(self) -> bool:
+        return all(v.consistent for v in self.volumes)
+
+
+@dataclass(frozen=True)
+class TaggedResource:
+    id: str
+    kind: ResourceKind
+    name: str
+    region: str
+    cost_per_day: float  # USD list price per day while it exists
+
+
+@runtime_checkable
+class CloudProvider(Protocol):
+    """The operations a drill needs, implemented by the simulated world and by the Azure provider."""
+
+    name: str  # "sim" or "azure"
+
+    def now(self) -> datetime:
+        """The provider's time: virtual in the simulated world, the wall clock against Azure."""
+        ...
+
+    # reads
+    async def list_vms(self) -> list[VirtualMachine]: ...
+    async def get_vm(self, vm_id: str) -> VirtualMachine: ...
+    async def list_disks(self, vm_id: str | None = None) -> list[ManagedDisk]: ...
+    async def list_snapshots(self, disk_id: str | None = None) -> list[Snapshot]: ...
+    async def list_images(self) -> list[Image]: ...
+    async def list_tagged(self, run_id: str) -> list[TaggedResource]: ...
+
+    # compute (production is read-only to a drill except for snapshots)
+    async def create_snapshot(self, disk_id: str, *, name: str, incremental: bool, tags: Mapping[str, str]) -> Snapshot: ...
+    async def copy_snapshot(self, snapshot_id: str, *, name: str, region: str, tags: Mapping[str, str]) -> Snapshot: ...
+    async def create_disk(self, snapshot_id: str, *, name: str, region: str, tags: Mapping[str, str]) -> ManagedDisk: ...
+    async def create_vm(
+        self,
+        *,
+        name: str,
+        region: str,
+        size: str,
+        os: OsType,
+        disk_ids: Sequence[str],
+        network_id: str,
+        tags: Mapping[str, str],
+    ) -> VirtualMachine:
+        """Create a VM that attaches existing disks (OS disk first) and start it."""
+        ...
+
+    async def create_vm_from_image(
+        self, image_id: str, *, name: str, region: str, size: str, network_id: str, tags: Mapping[str, str]
+    ) -> VirtualMachine: ...
+    async def deallocate_vm(self, vm_id: str) -> None: ...
+    async def generalize_vm(self, vm_id: str) -> None: ...
+    async def create_image(self, vm_id: str, *, name: str, region: str, tags: Mapping[str, str]) -> Image: ...
+    async def delete(self, resource_id: str) -> None:
+        """Delete one resource the drill created (idempotent: deleting a missing resource succeeds)."""
+        ...
+
+    # network
+    async def create_isolated_network(
+        self,
+        *,
+        name: str,
+        region: str,
+        cidr: str,
+        tags: Mapping[str, str],
+        peer_with: Sequence[str] = (),
+        allow_outbound: bool = False,
+    ) -> IsolatedNetwork: ...
+    async def check_isolation(self, network_id: str) -> IsolationReport: ...
+
+    # Azure Backup
+    async def list_backup_points(self, vm_id: str, *, region: str | None = None) -> list[BackupPoint]:
+        """Recovery points of a protected VM; with `region` set to the paired region, the CRR points."""
+        ...
+
+    async def restore_backup(
+        self,
+        vm_id: str,
+        point_id: str,
+        *,
+        mode: RestoreMode,
+        tier: PointTier | None,
+        region: str,
+        network_id: str,
+        name: str,
+        tags: Mapping[str, str],
+    ) -> Job: ...
+
+    # Azure Site Recovery
+    async def list_replication_points(self, vm_id: str) -> list[ReplicationPoint]: ...
+    async def test_failover(
+        self,
+        vm_id: str,
+        *,
+        choice: ReplicationPointChoice,
+        network_id: str,
+        tags: Mapping[str, str],
+        point_id: str | None = None,
+    ) -> Job: ...
+    async def test_failover_cleanup(self, vm_id: str) -> Job: ...
+
+    async def get_job(self, job_id: str) -> Job: ...
+
+    # checks
+    async def read_canary(self, vm_id: str) -> CanaryReading:
+        """Read the newest canary marker on a (recovered) VM and check its volumes' consistency."""
+        ...

@@ -1,0 +1,87 @@
+"""result.json: the machine-readable outcome of one drill run, with exactly FORMAT.md's keys.
+
+Everything else a report needs (recovery points used, canary readings per VM, resources created and
+deleted) is in the run's journal.jsonl. Times are ISO 8601 UTC strings; durations are seconds.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class RunStatus(StrEnum):
+    PASSED = "passed"  # every objective met, every check passed
+    FAILED = "failed"  # it ran, and an objective or check failed (exit 1)
+    ERROR = "error"  # it could not run to the end, or cleanup left resources (exit 3)
+
+    @property
+    def exit_code(self) -> int:
+        return {RunStatus.PASSED: 0, RunStatus.FAILED: 1, RunStatus.ERROR: 3}[self]
+
+
+class TaskStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # a dependency failed, or the run was aborted first
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AppResult(_Strict):
+    app: str
+    rto_s: float | None
+    rpo_s: float | None
+    rpo_claimed_s: float | None
+    rto_objective_s: float | None
+    rpo_objective_s: float | None
+    rto_met: bool | None
+    rpo_met: bool | None
+    consistent: bool | None
+    trigger_at: str | None
+    infra_ready_at: str | None
+    healthy_at: str | None
+
+
+class TaskResult(_Strict):
+    step: str
+    action: str
+    vm: str | None
+    status: TaskStatus
+    started_at: str | None
+    ended_at: str | None
+    attempts: int
+    recovery_point_at: str | None
+
+
+class Leftover(_Strict):
+    id: str
+    kind: str
+    name: str
+    region: str
+    cost_per_day: float
+
+
+class CleanupResult(_Strict):
+    status: Literal["done", "incomplete", "skipped"]
+    leftovers: list[Leftover]
+
+
+class DrillResult(_Strict):
+    drill: str
+    runbook: str
+    provider: str
+    seed: int
+    incident_at: str
+    status: RunStatus
+    apps: list[AppResult]
+    tasks: list[TaskResult]
+    cleanup: CleanupResult
+
+    def to_json(self) -> str:
+        """The canonical text of result.json: same result, same bytes."""
+        return self.model_dump_json(indent=2) + "\n"
