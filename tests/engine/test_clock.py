@@ -1,0 +1,119 @@
+"""The virtual-time loop: instant long sleeps, FIFO ties, determinism, deadlock detection."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from drsim.engine.clock import ScaledClock, VirtualClock, VirtualDeadlockError, run_virtual
+
+ORIGIN = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def test_three_hour_sleep_moves_virtual_time_by_exactly_three_hours() -> None:
+    clock = VirtualClock(ORIGIN)
+
+    async def main() -> datetime:
+        await clock.sleep(3 * 3600)
+        return clock.now()
+
+    assert run_virtual(main()) == ORIGIN + timedelta(hours=3)
+
+
+def test_sleeps_longer_than_a_day_are_exact() -> None:
+    clock = VirtualClock(ORIGIN)
+
+    async def main() -> datetime:
+        await clock.sleep(9 * 86400 + 5)
+        return clock.now()
+
+    assert run_virtual(main()) == ORIGIN + timedelta(days=9, seconds=5)
+
+
+def test_equal_time_timers_fire_in_scheduling_order() -> None:
+    log: list[int] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for i in range(50):
+            loop.call_at(10.0, log.append, i)
+        await asyncio.sleep(20)
+
+    run_virtual(main())
+    assert log == list(range(50))
+
+
+def test_concurrent_tasks_interleave_by_virtual_time() -> None:
+    clock = VirtualClock(ORIGIN)
+    log: list[tuple[str, float]] = []
+
+    async def worker(name: str, delays: list[float]) -> None:
+        for d in delays:
+            await clock.sleep(d)
+            log.append((name, (clock.now() - ORIGIN).total_seconds()))
+
+    async def main() -> None:
+        await asyncio.gather(worker("a", [5, 5, 5]), worker("b", [7, 1]), worker("c", [10]))
+
+    run_virtual(main())
+    # c's 10 s timer was scheduled at t=0, before a's second one (at t=5): c goes first at t=10.
+    assert log == [("a", 5.0), ("b", 7.0), ("b", 8.0), ("c", 10.0), ("a", 10.0), ("a", 15.0)]
+
+
+def test_wait_for_times_out_in_virtual_time() -> None:
+    clock = VirtualClock(ORIGIN)
+
+    async def main() -> datetime:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(clock.sleep(3600), timeout=60)
+        return clock.now()
+
+    assert run_virtual(main()) == ORIGIN + timedelta(seconds=60)
+
+
+def test_deadlock_is_reported_instead_of_hanging() -> None:
+    async def main() -> None:
+        await asyncio.get_running_loop().create_future()
+
+    with pytest.raises(VirtualDeadlockError, match="deadlock"):
+        run_virtual(main())
+
+
+def test_virtual_clock_outside_the_virtual_loop_is_refused() -> None:
+    with pytest.raises(RuntimeError, match="run_virtual"):
+        VirtualClock(ORIGIN).now()
+
+
+def test_naive_origin_is_refused() -> None:
+    with pytest.raises(ValueError, match="time zone"):
+        VirtualClock(datetime(2025, 1, 1))
+    with pytest.raises(ValueError, match="positive"):
+        ScaledClock(ORIGIN, 0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.lists(st.integers(min_value=0, max_value=10_000), min_size=1, max_size=5), min_size=1, max_size=8))
+def test_same_program_same_trace(delays: list[list[int]]) -> None:
+    def trace() -> list[tuple[int, float]]:
+        clock = VirtualClock(ORIGIN)
+        log: list[tuple[int, float]] = []
+
+        async def worker(i: int, ds: list[int]) -> None:
+            for d in ds:
+                await clock.sleep(d)
+                log.append((i, (clock.now() - ORIGIN).total_seconds()))
+
+        async def main() -> None:
+            await asyncio.gather(*(worker(i, ds) for i, ds in enumerate(delays)))
+
+        run_virtual(main())
+        return log
+
+    first = trace()
+    assert first == trace()
+    assert [t for _, t in first] == sorted(t for _, t in first)
+    assert max(t for _, t in first) == max(sum(ds) for ds in delays)
