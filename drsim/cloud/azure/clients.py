@@ -1,0 +1,146 @@
+"""The Azure SDK clients a drill uses, built once with one credential, one endpoint and one throttle.
+
+Five `.aio` management clients (Compute, Network, Backup, Site Recovery, Resources) share the
+`ThrottlePolicy` (so their requests draw on the same ARM buckets) and, for a loopback endpoint such
+as the drsim ARM emulator, a per-call policy that lets bearer tokens travel over plain HTTP
+(azure-sdk-notes.md: passing enforce_https to the client constructor does not work).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from azure.core.credentials import AccessToken, AccessTokenInfo
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.pipeline import PipelineRequest
+from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.mgmt.compute.aio import ComputeManagementClient
+from azure.mgmt.network.aio import NetworkManagementClient
+from azure.mgmt.recoveryservicesbackup.aio import RecoveryServicesBackupClient
+from azure.mgmt.recoveryservicessiterecovery.aio import SiteRecoveryManagementClient
+from azure.mgmt.resource.resources.aio import ResourceManagementClient
+
+from drsim.cloud.azure.throttle import Throttle
+from drsim.errors import UsageError
+
+ARM_ENDPOINT = "https://management.azure.com"
+DEFAULT_POLLING_INTERVAL = 15.0  # seconds between LRO polls when ARM sends no Retry-After
+
+
+def is_loopback(endpoint: str) -> bool:
+    """True for http(s)://127.0.0.1, ::1 or localhost: where plain HTTP with a bearer token is allowed."""
+    host = urlsplit(endpoint).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_endpoint(endpoint: str) -> str:
+    """The endpoint without a trailing slash; UsageError unless it is https, or http on loopback."""
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"endpoint {endpoint!r} is not an http(s) URL")
+    if parts.scheme == "http" and not is_loopback(endpoint):
+        raise UsageError(f"endpoint {endpoint!r}: plain http is allowed only on loopback (127.0.0.1), for the drsim ARM emulator")
+    return endpoint.rstrip("/")
+
+
+class AllowLoopbackHttp(SansIOHTTPPolicy):  # type: ignore[type-arg]
+    """Per-call policy: bearer tokens may go over plain HTTP (only ever installed for a loopback endpoint)."""
+
+    def on_request(self, request: PipelineRequest) -> None:  # type: ignore[type-arg]
+        request.context["enforce_https"] = False
+
+
+class StaticTokenCredential:
+    """An async credential that always returns one token: for the ARM emulator, which checks none."""
+
+    def __init__(self, token: str = "drsim-emulator") -> None:
+        self.token = token
+
+    def _expiry(self) -> int:
+        return int(time.time()) + 3600
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken(self.token, self._expiry())
+
+    async def get_token_info(self, *scopes: str, options: Any = None) -> AccessTokenInfo:
+        return AccessTokenInfo(self.token, self._expiry())
+
+    async def close(self) -> None:
+        return None
+
+    async def __aenter__(self) -> StaticTokenCredential:
+        return self
+
+    async def __aexit__(self, *args: object) -> None:
+        return None
+
+
+def default_credential(endpoint: str) -> AsyncTokenCredential:
+    """DefaultAzureCredential against Azure; a static token against a loopback endpoint (the emulator)."""
+    if is_loopback(endpoint):
+        return StaticTokenCredential()
+    from azure.identity.aio import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
+class AzureClients:
+    """The management clients of one subscription; `close()` them when the drill ends."""
+
+    def __init__(
+        self,
+        subscription_id: str,
+        *,
+        credential: AsyncTokenCredential | None = None,
+        endpoint: str | None = None,
+        throttle: Throttle | None = None,
+        polling_interval: float = DEFAULT_POLLING_INTERVAL,
+        **client_options: Any,
+    ) -> None:
+        self.subscription_id = subscription_id
+        self.endpoint = check_endpoint(endpoint) if endpoint else ARM_ENDPOINT
+        self.credential = credential if credential is not None else default_credential(self.endpoint)
+        self._owns_credential = credential is None
+        self.throttle = throttle if throttle is not None else Throttle()
+        plain_http = self.endpoint.startswith("http://")
+
+        def options() -> dict[str, Any]:
+            # Policy instances are chained into one pipeline each: every client gets its own.
+            found: dict[str, Any] = {
+                "base_url": self.endpoint,
+                "polling_interval": polling_interval,
+                "per_retry_policies": [self.throttle.policy()],
+                **client_options,
+            }
+            if plain_http:
+                found["per_call_policies"] = [AllowLoopbackHttp()]
+            return found
+
+        cred: Any = self.credential
+        self.compute = ComputeManagementClient(cred, subscription_id, **options())
+        self.network = NetworkManagementClient(cred, subscription_id, **options())
+        self.backup = RecoveryServicesBackupClient(cred, subscription_id, **options())
+        self.site_recovery = SiteRecoveryManagementClient(cred, subscription_id, **options())
+        self.resources = ResourceManagementClient(cred, subscription_id, **options())
+
+    async def close(self) -> None:
+        for client in (self.compute, self.network, self.backup, self.site_recovery, self.resources):
+            await client.close()
+        if self._owns_credential:
+            closer = getattr(self.credential, "close", None)
+            if closer is not None:
+                await closer()
+
+    async def __aenter__(self) -> AzureClients:
+        return self
+
+    async def __aexit__(self, *args: object) -> None:
+        await self.close()
