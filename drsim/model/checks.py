@@ -28,9 +28,10 @@ from drsim.model.documents import (
     ProtectionPlan,
     Runbook,
     SnapshotCloneStep,
+    StepBase,
 )
 from drsim.model.loader import Loaded, Source, load, parse_document, read_yaml
-from drsim.model.types import SnapshotSource, describe_selector, selector_matches
+from drsim.model.types import RestoreAs, SnapshotSource, describe_selector, selector_matches
 
 MAX_CONSISTENCY_GROUP = 16  # multi-VM consistency: up to 16 VMs (azure-to-azure-common-questions)
 
@@ -88,7 +89,7 @@ def find_cycle(edges: Mapping[str, Iterable[str]]) -> list[str] | None:
             if child not in edges:
                 continue
             if colour.get(child) == 1:
-                return path[path.index(child) :] + [child]
+                return [*path[path.index(child) :], child]
             if not colour.get(child):
                 colour[child] = 1
                 stack.append((child, iter(edges.get(child, ()))))
@@ -112,19 +113,23 @@ def check_estate(loaded: Loaded[Estate]) -> list[Problem]:
                 problems.append(src.problem(("networks", i, "peerings", j), f"peering names unknown network '{peer}'"))
     for i, vm in enumerate(estate.vms):
         problems += _duplicates(src, ((("vms", i, "disks", j, "name"), d.name) for j, d in enumerate(vm.disks)), f"disk of VM {vm.name}")
-        net = networks.get(vm.network)
-        if net is None:
+        vm_net = networks.get(vm.network)
+        if vm_net is None:
             problems.append(src.problem(("vms", i, "network"), f"network '{vm.network}' is not in this estate's networks"))
-        elif net.region != vm.region:
-            problems.append(src.problem(("vms", i, "network"), f"network '{vm.network}' is in {net.region}, the VM in {vm.region}"))
+        elif vm_net.region != vm.region:
+            problems.append(src.problem(("vms", i, "network"), f"network '{vm.network}' is in {vm_net.region}, the VM in {vm.region}"))
         disk_names = {d.name for d in vm.disks}
         in_volume: dict[str, str] = {}
         for j, volume in enumerate(vm.volumes):
             for k, disk in enumerate(volume.disks):
                 if disk not in disk_names:
-                    problems.append(src.problem(("vms", i, "volumes", j, "disks", k), f"volume '{volume.name}' names unknown disk '{disk}'"))
+                    problems.append(
+                        src.problem(("vms", i, "volumes", j, "disks", k), f"volume '{volume.name}' names unknown disk '{disk}'")
+                    )
                 elif disk in in_volume:
-                    problems.append(src.problem(("vms", i, "volumes", j, "disks", k), f"disk '{disk}' is already in volume '{in_volume[disk]}'"))
+                    problems.append(
+                        src.problem(("vms", i, "volumes", j, "disks", k), f"disk '{disk}' is already in volume '{in_volume[disk]}'")
+                    )
                 else:
                     in_volume[disk] = volume.name
             if vm.disks and vm.disks[0].name in volume.disks and len(volume.disks) > 1:
@@ -162,10 +167,17 @@ def check_plan(loaded: Loaded[ProtectionPlan], estate: Loaded[Estate] | None) ->
             problems.append(src.problem(("rules", i, "vms"), f"selector {describe_selector(rule.vms)} matches no VM in estate {est.name}"))
         for vm in matched:
             if rule.site_recovery and rule.site_recovery.target_region == vm.region:
-                problems.append(src.problem(("rules", i, "site_recovery", "target_region"), f"VM {vm.name} is already in {vm.region}: Site Recovery replicates to another region"))
+                problems.append(
+                    src.problem(
+                        ("rules", i, "site_recovery", "target_region"),
+                        f"VM {vm.name} is already in {vm.region}: Site Recovery replicates to another region",
+                    )
+                )
             if rule.image and not vm.generalized:
                 # A managed image needs a generalized, deallocated VM (capture-image-resource).
-                problems.append(src.problem(("rules", i, "image"), f"VM {vm.name} is not generalized: an image needs a generalized, deallocated VM"))
+                problems.append(
+                    src.problem(("rules", i, "image"), f"VM {vm.name} is not generalized: an image needs a generalized, deallocated VM")
+                )
             if rule.snapshots and rule.snapshots.copy_to_region == vm.region:
                 problems.append(src.problem(("rules", i, "snapshots", "copy_to_region"), f"VM {vm.name} is already in {vm.region}"))
             if rule.site_recovery and rule.site_recovery.consistency_group:
@@ -173,57 +185,133 @@ def check_plan(loaded: Loaded[ProtectionPlan], estate: Loaded[Estate] | None) ->
                 group_loc.setdefault(rule.site_recovery.consistency_group, ("rules", i, "site_recovery", "consistency_group"))
     for name, members in groups.items():
         if len(members) > MAX_CONSISTENCY_GROUP:
-            problems.append(src.problem(group_loc[name], f"consistency group '{name}' has {len(members)} VMs; Site Recovery allows at most {MAX_CONSISTENCY_GROUP}"))
+            problems.append(
+                src.problem(
+                    group_loc[name],
+                    f"consistency group '{name}' has {len(members)} VMs; Site Recovery allows at most {MAX_CONSISTENCY_GROUP}",
+                )
+            )
     for vm in est.vms:
         for kind in ("backup", "site_recovery"):
             rules = [i for i, r in enumerate(plan.rules) if getattr(r, kind) is not None and selector_matches(r.vms, vm.name, vm.tags)]
             if len(rules) > 1:
-                problems.append(src.problem(("rules", rules[1], kind), f"VM {vm.name} already has a {kind} rule (rule {rules[0] + 1}): a VM is protected by one {kind} policy"))
+                problems.append(
+                    src.problem(
+                        ("rules", rules[1], kind),
+                        f"VM {vm.name} already has a {kind} rule (rule {rules[0] + 1}): a VM is protected by one {kind} policy",
+                    )
+                )
     return problems
 
 
 # ----------------------------------------------------------------------------------------- Runbook
 
 
-def check_runbook(loaded: Loaded[Runbook], estate: Loaded[Estate] | None, plan: Loaded[ProtectionPlan] | None) -> list[Problem]:
-    rb, src = loaded.doc, loaded.source
-    problems: list[Problem] = []
-    problems += _duplicates(src, ((("steps", i, "id"), s.id) for i, s in enumerate(rb.steps)), "step id")
-    problems += _duplicates(src, ((("objectives", i, "app"), o.app) for i, o in enumerate(rb.objectives)), "objective for app")
-    index = {s.id: i for i, s in reversed(list(enumerate(rb.steps)))}
-    for i, step in enumerate(rb.steps):
+@dataclass(frozen=True)
+class _StepRef:
+    """What the step-graph checks need of one step; built from a valid model or, failing that, raw data."""
+
+    index: int
+    id: str
+    needs: tuple[str, ...]
+    action: str | None
+    network: str | None
+    region: str | None = None
+
+
+def _step_graph(src: Source, steps: list[_StepRef]) -> list[Problem]:
+    """Duplicate ids, unknown needs, cycles (named), and `network:` naming an upstream isolate step."""
+    problems = _duplicates(src, ((("steps", s.index, "id"), s.id) for s in steps), "step id")
+    by_id: dict[str, _StepRef] = {}
+    for step in steps:
+        by_id.setdefault(step.id, step)
+    for step in steps:
         for j, need in enumerate(step.needs):
-            if need not in index:
-                problems.append(src.problem(("steps", i, "needs", j), f"step '{step.id}' needs unknown step '{need}'"))
+            if need not in by_id:
+                problems.append(src.problem(("steps", step.index, "needs", j), f"step '{step.id}' needs unknown step '{need}'"))
             elif need == step.id:
-                problems.append(src.problem(("steps", i, "needs", j), f"step '{step.id}' needs itself"))
-    edges = {s.id: [n for n in s.needs if n in index] for s in rb.steps}
+                problems.append(src.problem(("steps", step.index, "needs", j), f"step '{step.id}' needs itself"))
+    edges: dict[str, list[str]] = {}
+    for step in steps:
+        edges.setdefault(step.id, []).extend(n for n in step.needs if n in by_id)
     cycle = find_cycle(edges)
     if cycle and len(cycle) > 2:
-        problems.append(src.problem(("steps", index[cycle[0]], "needs"), "dependency cycle: " + " -> ".join(cycle)))
-
-    def upstream(step_id: str) -> set[str]:
-        seen: set[str] = set()
-        todo = list(edges.get(step_id, ()))
-        while todo:
-            current = todo.pop()
-            if current not in seen:
-                seen.add(current)
-                todo.extend(edges.get(current, ()))
-        return seen
-
-    for i, step in enumerate(rb.steps):
-        network = getattr(step.with_, "network", None)
-        if network is None:
+        problems.append(src.problem(("steps", by_id[cycle[0]].index, "needs"), "dependency cycle: " + " -> ".join(cycle)))
+    for step in steps:
+        if step.network is None:
             continue
-        target = rb.steps[index[network]] if network in index else None
-        if not isinstance(target, IsolateStep):
-            what = f"step '{network}' is a {target.action}" if target is not None else f"there is no step '{network}'"
-            problems.append(src.problem(("steps", i, "with", "network"), f"network: must name a network.isolate step; {what}"))
-        elif network not in upstream(step.id):
-            problems.append(src.problem(("steps", i, "with", "network"), f"network.isolate step '{network}' must run before '{step.id}': add it to needs"))
-        elif isinstance(step, ImageDeployStep | BackupStep) and getattr(step.with_, "region", None) not in (None, target.with_.region):
-            problems.append(src.problem(("steps", i, "with", "region"), f"region {step.with_.region} differs from network '{network}' in {target.with_.region}"))
+        target = by_id.get(step.network)
+        if target is None or target.action != "network.isolate":
+            what = f"step '{step.network}' is a {target.action}" if target is not None else f"there is no step '{step.network}'"
+            problems.append(src.problem(("steps", step.index, "with", "network"), f"network: must name a network.isolate step; {what}"))
+        elif step.network not in upstream_of(edges, step.id):
+            problems.append(
+                src.problem(
+                    ("steps", step.index, "with", "network"),
+                    f"network.isolate step '{step.network}' must run before '{step.id}': add it to needs",
+                )
+            )
+        elif step.action in ("image.deploy", "backup.restore") and step.region not in (None, target.region):
+            problems.append(
+                src.problem(
+                    ("steps", step.index, "with", "region"),
+                    f"region {step.region} differs from network '{step.network}' in {target.region}",
+                )
+            )
+    return problems
+
+
+def upstream_of(edges: Mapping[str, Iterable[str]], step_id: str) -> set[str]:
+    """Every step that must finish before `step_id` (its needs, their needs, ...)."""
+    seen: set[str] = set()
+    todo = list(edges.get(step_id, ()))
+    while todo:
+        current = todo.pop()
+        if current not in seen:
+            seen.add(current)
+            todo.extend(edges.get(current, ()))
+    return seen
+
+
+def _raw_step_refs(data: Any) -> list[_StepRef]:
+    """Step references read from raw YAML data, skipping whatever is too broken to read."""
+    steps = data.get("steps") if isinstance(data, dict) else None
+    refs: list[_StepRef] = []
+    for i, raw in enumerate(steps if isinstance(steps, list) else []):
+        if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+            continue
+        needs = raw.get("needs")
+        raw_with = raw.get("with")
+        with_: dict[str, Any] = raw_with if isinstance(raw_with, dict) else {}
+        action, network, region = raw.get("action"), with_.get("network"), with_.get("region")
+        refs.append(
+            _StepRef(
+                i,
+                raw["id"],
+                tuple(n for n in needs if isinstance(n, str)) if isinstance(needs, list) else (),
+                action if isinstance(action, str) else None,
+                network if isinstance(network, str) else None,
+                region if isinstance(region, str) else None,
+            )
+        )
+    return refs
+
+
+def raw_runbook_problems(data: Any, source: Source) -> list[Problem]:
+    """The step-graph problems of a runbook that failed validation, so one run reports them too."""
+    if not isinstance(data, dict) or data.get("kind") != "Runbook":
+        return []
+    return _step_graph(source, _raw_step_refs(data))
+
+
+def check_runbook(loaded: Loaded[Runbook], estate: Loaded[Estate] | None, plan: Loaded[ProtectionPlan] | None) -> list[Problem]:
+    rb, src = loaded.doc, loaded.source
+    refs = [
+        _StepRef(i, s.id, s.needs, s.action, getattr(s.with_, "network", None), getattr(s.with_, "region", None))
+        for i, s in enumerate(rb.steps)
+    ]
+    problems = _step_graph(src, refs)
+    problems += _duplicates(src, ((("objectives", i, "app"), o.app) for i, o in enumerate(rb.objectives)), "objective for app")
     if estate is not None:
         problems += _runbook_against_estate(loaded, estate, plan)
     return problems
@@ -247,9 +335,11 @@ def _runbook_against_estate(loaded: Loaded[Runbook], estate: Loaded[Estate], pla
         selector = getattr(w, "vms", None)
         matched = est.select(selector) if selector is not None else []
         if selector is not None and not matched:
-            problems.append(src.problem(("steps", i, "with", "vms"), f"selector {describe_selector(selector)} matches no VM in estate {est.name}"))
-        if isinstance(step, CheckCanaryStep) and w.app is not None and w.app not in app_names:
-            problems.append(src.problem(("steps", i, "with", "app"), f"unknown app '{w.app}'"))
+            problems.append(
+                src.problem(("steps", i, "with", "vms"), f"selector {describe_selector(selector)} matches no VM in estate {est.name}")
+            )
+        if isinstance(step, CheckCanaryStep) and step.with_.app is not None and step.with_.app not in app_names:
+            problems.append(src.problem(("steps", i, "with", "app"), f"unknown app '{step.with_.app}'"))
         if isinstance(step, ImageDeployStep):
             try:
                 golden = est.vm(step.with_.image_of)
@@ -257,29 +347,56 @@ def _runbook_against_estate(loaded: Loaded[Runbook], estate: Loaded[Estate], pla
                 problems.append(src.problem(("steps", i, "with", "image_of"), f"image_of names unknown VM '{step.with_.image_of}'"))
                 golden = None
             if golden is not None and not golden.generalized:
-                problems.append(src.problem(("steps", i, "with", "image_of"), f"VM {golden.name} is not generalized: images need a generalized, deallocated VM"))
+                problems.append(
+                    src.problem(
+                        ("steps", i, "with", "image_of"), f"VM {golden.name} is not generalized: images need a generalized, deallocated VM"
+                    )
+                )
         if plan is None:
             continue
         pl = plan.doc
         if isinstance(step, AsrStep):
             for vm in matched:
                 if protection_of(pl, vm.name, vm.tags).site_recovery is None:
-                    problems.append(src.problem(("steps", i, "with", "vms"), f"VM {vm.name} is not replicated by plan {pl.name}: asr.test_failover needs site_recovery"))
+                    problems.append(
+                        src.problem(
+                            ("steps", i, "with", "vms"),
+                            f"VM {vm.name} is not replicated by plan {pl.name}: asr.test_failover needs site_recovery",
+                        )
+                    )
         if isinstance(step, BackupStep):
             for vm in matched:
                 rule = protection_of(pl, vm.name, vm.tags).backup
                 if rule is None or rule.backup is None:
-                    problems.append(src.problem(("steps", i, "with", "vms"), f"VM {vm.name} is not backed up by plan {pl.name}: backup.restore needs backup"))
+                    problems.append(
+                        src.problem(
+                            ("steps", i, "with", "vms"), f"VM {vm.name} is not backed up by plan {pl.name}: backup.restore needs backup"
+                        )
+                    )
                 elif step.with_.region not in (None, vm.region):
                     # Cross-region restore: GRS vault with CRR, never from the snapshot tier (reliability-backup).
                     if not rule.backup.cross_region_restore:
-                        problems.append(src.problem(("steps", i, "with", "region"), f"restoring VM {vm.name} in {step.with_.region} needs cross_region_restore in plan {pl.name}"))
+                        problems.append(
+                            src.problem(
+                                ("steps", i, "with", "region"),
+                                f"restoring VM {vm.name} in {step.with_.region} needs cross_region_restore in plan {pl.name}",
+                            )
+                        )
                     if step.with_.tier.value == "snapshot":
-                        problems.append(src.problem(("steps", i, "with", "tier"), "cross-region restore never uses the snapshot tier: use tier: vault or auto"))
+                        problems.append(
+                            src.problem(
+                                ("steps", i, "with", "tier"), "cross-region restore never uses the snapshot tier: use tier: vault or auto"
+                            )
+                        )
         if isinstance(step, SnapshotCloneStep) and step.with_.source is SnapshotSource.SCHEDULED:
             for vm in matched:
                 if protection_of(pl, vm.name, vm.tags).snapshots is None:
-                    problems.append(src.problem(("steps", i, "with", "source"), f"VM {vm.name} has no scheduled snapshots in plan {pl.name}: use source: fresh or add snapshots"))
+                    problems.append(
+                        src.problem(
+                            ("steps", i, "with", "source"),
+                            f"VM {vm.name} has no scheduled snapshots in plan {pl.name}: use source: fresh or add snapshots",
+                        )
+                    )
         if isinstance(step, ImageDeployStep):
             try:
                 golden = est.vm(step.with_.image_of)
@@ -289,7 +406,12 @@ def _runbook_against_estate(loaded: Loaded[Runbook], estate: Loaded[Estate], pla
             if rule is None or rule.image is None:
                 problems.append(src.problem(("steps", i, "with", "image_of"), f"plan {pl.name} keeps no image of VM {golden.name}"))
             elif step.with_.region not in rule.image.regions:
-                problems.append(src.problem(("steps", i, "with", "region"), f"plan {pl.name} keeps the image of {golden.name} only in {list(rule.image.regions)}: images are regional"))
+                problems.append(
+                    src.problem(
+                        ("steps", i, "with", "region"),
+                        f"plan {pl.name} keeps the image of {golden.name} only in {list(rule.image.regions)}: images are regional",
+                    )
+                )
     for i, step in enumerate(rb.steps):
         if isinstance(step, IsolateStep) and step.with_.region not in region_names:
             problems.append(src.problem(("steps", i, "with", "region"), f"region {step.with_.region} is not a region of estate {est.name}"))
@@ -300,9 +422,104 @@ def _runbook_against_estate(loaded: Loaded[Runbook], estate: Loaded[Estate], pla
                     problems.append(src.problem(("steps", i, "with", "peer_with", j), f"unknown network '{peer}'"))
             for net in est.networks:
                 if net.cidr.overlaps(step.with_.cidr) and net.region == step.with_.region:
-                    problems.append(src.problem(("steps", i, "with", "cidr"), f"{step.with_.cidr} overlaps production network {net.name} ({net.cidr})"))
-        if isinstance(step, CheckBootStep | CheckCanaryStep):
+                    problems.append(
+                        src.problem(("steps", i, "with", "cidr"), f"{step.with_.cidr} overlaps production network {net.name} ({net.cidr})")
+                    )
+    problems += _checks_cover_recovered(loaded, est)
+    problems += _networks_in_recovery_region(loaded, est, plan.doc if plan is not None else None)
+    return problems
+
+
+def _recovered_by(step: StepBase, est: Estate) -> list[str]:
+    """The estate VMs whose recovered counterparts a recovery step creates (image.deploy by count: its source)."""
+    if isinstance(step, AsrStep | BackupStep | SnapshotCloneStep):
+        return [vm.name for vm in est.select(step.with_.vms)]
+    if isinstance(step, ImageDeployStep):
+        if step.with_.vms is not None:
+            return [vm.name for vm in est.select(step.with_.vms)]
+        return [step.with_.image_of]
+    return []
+
+
+def _checks_cover_recovered(loaded: Loaded[Runbook], est: Estate) -> list[Problem]:
+    """A check step checks recovered counterparts, so a step upstream of it must recover those VMs."""
+    rb, src = loaded.doc, loaded.source
+    problems: list[Problem] = []
+    edges = {s.id: list(s.needs) for s in rb.steps}
+    by_id = {s.id: s for s in rb.steps}
+    for i, step in enumerate(rb.steps):
+        if not isinstance(step, CheckBootStep | CheckCanaryStep):
             continue
+        recovered: dict[str, StepBase] = {}
+        for before in sorted(upstream_of(edges, step.id)):
+            if before in by_id:
+                for name in _recovered_by(by_id[before], est):
+                    recovered.setdefault(name, by_id[before])
+        if step.with_.vms is not None:
+            for vm in est.select(step.with_.vms):
+                origin = recovered.get(vm.name)
+                if origin is None:
+                    problems.append(
+                        src.problem(
+                            ("steps", i, "with", "vms"),
+                            f"no step before '{step.id}' recovers VM {vm.name}: add the step that does to needs",
+                        )
+                    )
+                elif isinstance(step, CheckBootStep) and isinstance(origin, BackupStep) and origin.with_.restore_as is RestoreAs.DISKS:
+                    problems.append(
+                        src.problem(
+                            ("steps", i, "with", "vms"), f"step '{origin.id}' restores VM {vm.name} as disks: there is no VM to boot"
+                        )
+                    )
+        elif isinstance(step, CheckCanaryStep) and step.with_.app is not None:
+            try:
+                members = est.select(est.app(step.with_.app).vms)
+            except KeyError:
+                continue  # reported as an unknown app
+            if not any(vm.name in recovered for vm in members):
+                problems.append(
+                    src.problem(("steps", i, "with", "app"), f"no step before '{step.id}' recovers a VM of app {step.with_.app}")
+                )
+    return problems
+
+
+def _networks_in_recovery_region(loaded: Loaded[Runbook], est: Estate, plan: ProtectionPlan | None) -> list[Problem]:
+    """Recovered VMs land in one region; the isolated network a step names must be in that region."""
+    rb, src = loaded.doc, loaded.source
+    isolates = {s.id: s for s in rb.steps if isinstance(s, IsolateStep)}
+    problems: list[Problem] = []
+    for i, step in enumerate(rb.steps):
+        network = isolates.get(getattr(step.with_, "network", None) or "")
+        if network is None or not isinstance(step, AsrStep | BackupStep | SnapshotCloneStep):
+            continue
+        where = network.with_.region
+        for vm in est.select(step.with_.vms):
+            allowed: set[str] = set()
+            if isinstance(step, BackupStep):
+                allowed = {step.with_.region or vm.region}
+            elif isinstance(step, SnapshotCloneStep):
+                allowed = {vm.region}
+                rule = protection_of(plan, vm.name, vm.tags).snapshots if plan is not None else None
+                if (
+                    step.with_.source is SnapshotSource.SCHEDULED
+                    and rule is not None
+                    and rule.snapshots is not None
+                    and rule.snapshots.copy_to_region
+                ):
+                    allowed.add(rule.snapshots.copy_to_region)  # the cross-region copy (disks-copy-incremental-snapshot-across-regions)
+            elif plan is not None:
+                rule = protection_of(plan, vm.name, vm.tags).site_recovery
+                if rule is None or rule.site_recovery is None:
+                    continue  # reported as not replicated
+                allowed = {rule.site_recovery.target_region}  # a test failover lands in the target region
+            if allowed and where not in allowed:
+                problems.append(
+                    src.problem(
+                        ("steps", i, "with", "network"),
+                        f"network '{network.id}' is in {where}, but {step.action} brings VM {vm.name} back"
+                        f" in {' or '.join(sorted(allowed))}",
+                    )
+                )
     return problems
 
 
@@ -356,7 +573,7 @@ class _Collector:
             self.problems.append(owner.source.problem(loc, f"{loc[-1]}: no such file {relative!r} (resolved to {path})"))
         else:
             try:
-                result = load(path, kind)
+                result = _load_reporting_all(path, kind)
             except DocumentError as exc:
                 self.problems += exc.problems
         self._cache[path] = result
@@ -368,6 +585,15 @@ class _Collector:
         found = check(loaded, *args)
         self.problems += found
         return loaded
+
+
+def _load_reporting_all(path: str, kind: type[Document]) -> Loaded[Any]:
+    """`load`, adding the step-graph problems of a runbook that failed validation."""
+    data, source = read_yaml(path)
+    try:
+        return Loaded(parse_document(data, source, kind), source)
+    except DocumentError as exc:
+        raise DocumentError(exc.problems + (raw_runbook_problems(data, source) if kind is Runbook else [])) from None
 
 
 def load_drill(path: str | os.PathLike[str]) -> DrillBundle:
@@ -386,7 +612,9 @@ def load_comparison(path: str | os.PathLike[str]) -> ComparisonBundle:
     """Load a comparison with its estate and every candidate's plan and runbook."""
     comparison = load(path, Comparison)
     c = _Collector()
-    problems = _duplicates(comparison.source, ((("candidates", i, "name"), x.name) for i, x in enumerate(comparison.doc.candidates)), "candidate")
+    problems = _duplicates(
+        comparison.source, ((("candidates", i, "name"), x.name) for i, x in enumerate(comparison.doc.candidates)), "candidate"
+    )
     estate = c.checked(c.load(comparison, ("estate",), comparison.doc.estate, Estate), check_estate)
     candidates = []
     for i, cand in enumerate(comparison.doc.candidates):
@@ -406,7 +634,10 @@ def validate_path(path: str | os.PathLike[str]) -> list[Problem]:
     """Every problem in one document of any kind (and, for a Drill or Comparison, what it references)."""
     try:
         data, source = read_yaml(path)
-        doc = parse_document(data, source)
+        try:
+            doc: Document = parse_document(data, source)
+        except DocumentError as exc:
+            return sorted(set(exc.problems + raw_runbook_problems(data, source)))
         loaded: Loaded[Any] = Loaded(doc, source)
         if isinstance(doc, Drill):
             load_drill(path)

@@ -7,13 +7,16 @@ several documents live in `drsim.model.checks`, where every problem is located i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from ipaddress import IPv4Network
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from drsim.model.types import (
+    CONTROL_PATTERN,
+    SUBSCRIPTION_PATTERN,
+    VM_SIZE_PATTERN,
     BackupPointChoice,
     BackupPolicyKind,
     BackupTier,
@@ -120,7 +123,7 @@ class VolumeSpec(Frozen):
 class VmSpec(Frozen):
     name: Name
     os: OsType
-    size: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$")]
+    size: Annotated[str, Field(pattern=VM_SIZE_PATTERN)]
     region: Region
     network: Name
     tags: Tags = Field(default_factory=dict)
@@ -178,6 +181,10 @@ class Estate(Document):
 # ------------------------------------------------------------------------------- ProtectionPlan
 
 
+ENHANCED_INTERVALS = frozenset(timedelta(hours=h) for h in (4, 6, 8, 12, 24))
+INSTANT_RESTORE_DAYS = {BackupPolicyKind.STANDARD: (1, 5), BackupPolicyKind.ENHANCED: (1, 30)}
+
+
 class BackupRule(Frozen):
     """Azure Backup for IaaS VMs. Limits: azure/backup/backup-support-matrix-iaas,
     backup-azure-vms-enhanced-policy, backup-instant-restore-capability."""
@@ -197,32 +204,49 @@ class BackupRule(Frozen):
         if isinstance(value, str):
             parts = value.split(":")
             if len(parts) != 2 or not all(p.isdigit() and len(p) == 2 for p in parts):
-                raise ValueError(f"{value!r} is not a time of day: write it as \"HH:MM\" (UTC)")
+                raise ValueError(f'{value!r} is not a time of day: write it as "HH:MM" (UTC)')
         elif value is not None and not isinstance(value, time):
-            raise ValueError("a time of day is a quoted string \"HH:MM\" (UTC)")
+            raise ValueError('a time of day is a quoted string "HH:MM" (UTC)')
         return value
 
-    @model_validator(mode="after")
-    def _limits(self) -> BackupRule:
-        interval = self.interval
-        if self.policy is BackupPolicyKind.STANDARD:
+    # Each limit is checked on its own field, so that every broken limit is reported at its key.
+    # Fields declared earlier (policy, vault_redundancy) are in info.data when they were valid.
+
+    @field_validator("every")
+    @classmethod
+    def _every_fits_policy(cls, value: timedelta | None, info: ValidationInfo) -> timedelta | None:
+        policy = info.data.get("policy")
+        if value is None or policy is None:
+            return value
+        if policy is BackupPolicyKind.STANDARD and value != timedelta(hours=24):
             # Standard policy: one scheduled backup a day (backup-support-matrix-iaas).
-            if interval != timedelta(hours=24):
-                raise ValueError("a standard backup policy runs once a day: every must be 24h (use policy: enhanced for 4h-12h)")
-            low, high = 1, 5
-        else:
+            raise ValueError("a standard backup policy runs once a day: every must be 24h (use policy: enhanced for 4h-12h)")
+        if policy is BackupPolicyKind.ENHANCED and value not in ENHANCED_INTERVALS:
             # Enhanced policy: every 4, 6, 8, 12 or 24 hours (backup-azure-vms-enhanced-policy).
-            if interval not in {timedelta(hours=h) for h in (4, 6, 8, 12, 24)}:
-                raise ValueError("an enhanced backup policy runs every 4h, 6h, 8h, 12h or 24h")
-            low, high = 1, 30
-        days = self.snapshot_days
+            raise ValueError("an enhanced backup policy runs every 4h, 6h, 8h, 12h or 24h")
+        return value
+
+    @field_validator("instant_restore_days")
+    @classmethod
+    def _snapshot_days_fit_policy(cls, value: int | None, info: ValidationInfo) -> int | None:
+        policy = info.data.get("policy")
+        if value is None or policy is None:
+            return value
         # Instant-restore retention: standard 1-5 days, enhanced 1-30 (backup-instant-restore-capability).
-        if not low <= days <= high:
-            raise ValueError(f"instant_restore_days for a {self.policy.value} policy must be between {low} and {high}")
-        if self.cross_region_restore and self.vault_redundancy is not Redundancy.GRS:
+        low, high = INSTANT_RESTORE_DAYS[policy]
+        if not low <= value <= high:
+            article = "an" if policy is BackupPolicyKind.ENHANCED else "a"
+            raise ValueError(f"must be between {low} and {high} days for {article} {policy.value} policy")
+        return value
+
+    @field_validator("cross_region_restore")
+    @classmethod
+    def _crr_needs_grs(cls, value: bool, info: ValidationInfo) -> bool:
+        redundancy = info.data.get("vault_redundancy")
+        if value and redundancy is not None and redundancy is not Redundancy.GRS:
             # Cross-region restore needs a GRS vault (azure/reliability/reliability-backup).
-            raise ValueError("cross_region_restore needs vault_redundancy: GRS")
-        return self
+            raise ValueError(f"needs vault_redundancy: GRS, not {redundancy.value}")
+        return value
 
     @property
     def interval(self) -> timedelta:
@@ -252,15 +276,21 @@ class SiteRecoveryRule(Frozen):
     retention: Duration = timedelta(hours=24)
     consistency_group: Name | None = None
 
-    @model_validator(mode="after")
-    def _limits(self) -> SiteRecoveryRule:
-        if self.app_consistent_every is not None and self.app_consistent_every < timedelta(hours=1):
-            # App-consistent snapshots at most once an hour (A2A FAQ).
-            raise ValueError("app_consistent_every must be at least 1h")
-        if self.retention > timedelta(days=15):
+    @field_validator("app_consistent_every")
+    @classmethod
+    def _app_consistent_hourly(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < timedelta(hours=1):
+            # App-consistent snapshots at most once an hour (azure-to-azure-common-questions).
+            raise ValueError("must be at least 1h: Site Recovery takes app-consistent points at most hourly")
+        return value
+
+    @field_validator("retention")
+    @classmethod
+    def _retention_limit(cls, value: timedelta) -> timedelta:
+        if value > timedelta(days=15):
             # Recovery points are kept at most 15 days with managed disks (A2A FAQ).
-            raise ValueError("retention must be at most 15d")
-        return self
+            raise ValueError("must be at most 15d: Site Recovery keeps recovery points at most 15 days")
+        return value
 
 
 class SnapshotRule(Frozen):
@@ -272,14 +302,20 @@ class SnapshotRule(Frozen):
     copy_to_region: Region | None = None
     at: time | None = None
 
-    @model_validator(mode="after")
-    def _copy_is_incremental(self) -> SnapshotRule:
-        if self.copy_to_region is not None and not self.incremental:
+    @field_validator("every")
+    @classmethod
+    def _hourly_at_most(cls, value: timedelta) -> timedelta:
+        if value < timedelta(hours=1):
+            raise ValueError("must be at least 1h: scheduled snapshots run at most once an hour")
+        return value
+
+    @field_validator("copy_to_region")
+    @classmethod
+    def _copy_is_incremental(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("incremental") is False:
             # Only incremental snapshots copy across regions (disks-copy-incremental-snapshot-across-regions).
-            raise ValueError("copy_to_region needs incremental: true")
-        if self.every < timedelta(hours=1):
-            raise ValueError("scheduled snapshots every less than 1h are not supported")
-        return self
+            raise ValueError("needs incremental: true: only incremental snapshots copy across regions")
+        return value
 
 
 class ImageRule(Frozen):
@@ -505,8 +541,23 @@ class Runbook(Document):
 # ------------------------------------------------------------------------------------------- Drill
 
 
+def _point_in_time(value: object, *, allow_random: bool) -> object:
+    """A datetime from YAML's timestamp or an ISO string, with a message a person can act on."""
+    if isinstance(value, datetime) or value is None or (allow_random and value == "random"):
+        return value
+    if isinstance(value, date):
+        raise ValueError(f"{value} is a date: give the time too, in UTC, e.g. {value}T14:00:00Z")
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    hint = " or random" if allow_random else ""
+    raise ValueError(f"{value!r} is not a time: write it in UTC as 2026-11-20T14:00:00Z{hint}")
+
+
 class Evidence(Frozen):
-    controls: tuple[Annotated[str, Field(pattern=r"^[a-z0-9-]+:[A-Za-z0-9.()-]+$")], ...] = ()
+    controls: tuple[Annotated[str, Field(pattern=CONTROL_PATTERN)], ...] = ()
     sign_key: str | None = None
 
 
@@ -522,7 +573,7 @@ class SimOptions(Frozen):
 class AzureOptions(Frozen):
     """Where a drill against real Azure (or the ARM emulator) runs."""
 
-    subscription_id: Annotated[str, Field(pattern=r"^[0-9a-fA-F-]{36}$")]
+    subscription_id: Annotated[str, Field(pattern=SUBSCRIPTION_PATTERN)]
     resource_group: str = Field(min_length=1, max_length=90, description="resource group for the drill's own resources")
     backup_vault: str | None = None
     site_recovery_vault: str | None = None
@@ -544,6 +595,11 @@ class Drill(Document):
     evidence: Evidence = Field(default_factory=Evidence)
     sim: SimOptions = Field(default_factory=SimOptions)
     azure: AzureOptions | None = None
+
+    @field_validator("incident_at", "window_end", mode="before")
+    @classmethod
+    def _a_time(cls, value: object, info: ValidationInfo) -> object:
+        return _point_in_time(value, allow_random=info.field_name == "incident_at")
 
     @field_validator("incident_at", "window_end")
     @classmethod
@@ -576,6 +632,11 @@ class Comparison(Document):
     window: Duration = timedelta(days=30)
     window_end: datetime | None = None
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
+
+    @field_validator("window_end", mode="before")
+    @classmethod
+    def _a_time(cls, value: object) -> object:
+        return _point_in_time(value, allow_random=False)
 
     @field_validator("window_end")
     @classmethod

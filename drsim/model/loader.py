@@ -14,16 +14,19 @@ from typing import Any, Generic, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from drsim.errors import DocumentError, Problem
 from drsim.model.documents import KINDS, Document
+from drsim.model.types import PATTERN_HELP
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_DEPTH = 64
-MAX_NODES = 5_000_000
+MAX_NODES = 1_000_000  # an estate of 10,000 VMs is about 300,000 values
 
 _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _constructor = yaml.SafeLoader("")  # only its scalar constructors are used
+_CORE_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "timestamp", "seq", "map"))
 D = TypeVar("D", bound=Document)
 
 
@@ -56,10 +59,9 @@ class Source:
                         target = k if (last and key) else v
                         found.append(part)
                         break
-            elif isinstance(target, yaml.SequenceNode) and isinstance(part, int):
-                if 0 <= part < len(target.value):
-                    target = target.value[part]
-                    found.append(part)
+            elif isinstance(target, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(target.value):
+                target = target.value[part]
+                found.append(part)
         return target, tuple(found)
 
     def locate(self, loc: tuple[int | str, ...], *, key: bool = False) -> tuple[int, int]:
@@ -100,11 +102,13 @@ def _plain(node: yaml.Node, depth: int, budget: list[int]) -> Any:
                 return node.value
         if node.tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and ":" in node.value:
             return node.value  # YAML 1.1 base-60 numbers: `02:00` is a time of day, not 120
-        if node.tag.startswith("tag:yaml.org,2002:"):
+        if node.tag in _CORE_TAGS:
             try:
                 return _constructor.construct_object(node, deep=True)
             except (ValueError, yaml.YAMLError, OverflowError):
                 raise _Abort(node, f"cannot read the value {node.value[:40]!r}") from None
+        raise _Abort(node, f"unsupported YAML tag {node.tag}")
+    if node.tag not in _CORE_TAGS:
         raise _Abort(node, f"unsupported YAML tag {node.tag}")
     if isinstance(node, yaml.SequenceNode):
         return [_plain(item, depth + 1, budget) for item in node.value]
@@ -121,6 +125,12 @@ def _plain(node: yaml.Node, depth: int, budget: list[int]) -> Any:
             result[key] = _plain(value_node, depth + 1, budget)
         return result
     raise _Abort(node, "unsupported YAML node")
+
+
+def _tab_near(text: str, line: int, column: int) -> bool:
+    """True when the line of a syntax error has a tab at or before the error's column."""
+    lines = text.splitlines()
+    return 0 <= line < len(lines) and "\t" in lines[line][: column + 1]
 
 
 def read_yaml(path: str | os.PathLike[str]) -> tuple[Any, Source]:
@@ -141,7 +151,7 @@ def read_yaml(path: str | os.PathLike[str]) -> tuple[Any, Source]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise DocumentError([Problem(shown, line, 1, "the file is not UTF-8 text")]) from None
+        raise DocumentError([Problem(shown, line, 1, "the file is binary or not UTF-8 text: expected a YAML document")]) from None
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
         raise DocumentError([Problem(shown, line, 1, "the file is binary, not YAML text")])
@@ -151,8 +161,8 @@ def read_yaml(path: str | os.PathLike[str]) -> tuple[Any, Source]:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = f"YAML syntax error: {exc.problem or exc.context}"
-        if "\t" in text and "tab" in str(exc.problem or "").lower() + str(exc.context or ""):
-            message += " (YAML indentation uses spaces, not tabs)"
+        if mark is not None and _tab_near(text, mark.line, mark.column):
+            message += " (a tab: YAML indents with spaces, never tabs)"
         raise DocumentError([Problem(shown, line, col, message)]) from None
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         raise DocumentError([Problem(shown, 1, 1, f"cannot parse YAML: {type(exc).__name__}")]) from None
@@ -174,7 +184,7 @@ def read_yaml(path: str | os.PathLike[str]) -> tuple[Any, Source]:
     return data, source
 
 
-def _message(error: dict[str, Any], field: str) -> str:
+def _message(error: ErrorDetails, field: str) -> str:
     """A user-facing message for one pydantic error on `field`."""
     kind = error["type"]
     loc = error["loc"]
@@ -187,19 +197,46 @@ def _message(error: dict[str, Any], field: str) -> str:
         return f"unknown action {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
     if kind == "union_tag_not_found":
         return "missing required key 'action'"
+    ctx = error.get("ctx") or {}
+    if kind == "too_short":
+        count = ctx.get("min_length")
+        message = f"needs at least {count} item{'s' if count != 1 else ''}"
+        return f"{field}: {message}" if field else message
+    if kind == "too_long":
+        count = ctx.get("max_length")
+        message = f"takes at most {count} item{'s' if count != 1 else ''}"
+        return f"{field}: {message}" if field else message
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") in PATTERN_HELP:
+        message = f"{error.get('input')!r} is not {PATTERN_HELP[ctx['pattern']]}"
+        return f"{field}: {message}" if field else message
+    if kind == "ip_v4_network":
+        message = f"{error.get('input')!r} is not an IPv4 network in CIDR form with no host bits set, e.g. 10.250.0.0/16"
+        return f"{field}: {message}" if field else message
     message = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
     message = message.replace("Input should be", "expected")
+    message = message.replace("a valid tuple", "a list").replace("a valid list", "a list").replace("a valid dictionary", "a mapping")
     if kind in ("literal_error", "enum") or message.startswith("expected"):
         message = f"{message}, got {error.get('input')!r}"
     return f"{field}: {message}" if field else message
+
+
+def _spurious(error: ErrorDetails) -> bool:
+    """pydantic also reports a list as too short when its items failed: only the items' errors count."""
+    if error["type"] != "too_short":
+        return False
+    given = error.get("input")
+    minimum = (error.get("ctx") or {}).get("min_length", 0)
+    return isinstance(given, list | tuple) and len(given) >= minimum
 
 
 def problems_from_validation(source: Source, exc: ValidationError) -> list[Problem]:
     """Locate every pydantic error in the YAML; alternatives of one union become one problem."""
     merged: dict[tuple[int, int, str], list[str]] = {}
     for error in exc.errors(include_url=False):
+        if _spurious(error):
+            continue
         loc = tuple(error["loc"])
         at_key = error["type"] == "extra_forbidden"
         where = loc[:-1] if error["type"] == "missing" else loc
@@ -222,15 +259,27 @@ def parse_document(data: Any, source: Source, expected: type[D] | None = None) -
     api = data.get("apiVersion")
     if api != "drsim/v1":
         where = ("apiVersion",) if "apiVersion" in data else ()
-        problems.append(source.problem(where, f"apiVersion must be drsim/v1, got {api!r}" if api is not None else "missing required key 'apiVersion' (drsim/v1)"))
+        problems.append(
+            source.problem(
+                where, f"apiVersion must be drsim/v1, got {api!r}" if api is not None else "missing required key 'apiVersion' (drsim/v1)"
+            )
+        )
     kind = data.get("kind")
     model: type[BaseModel] | None = KINDS.get(kind) if isinstance(kind, str) else None
     if model is None:
         where = ("kind",) if "kind" in data else ()
         expected_kinds = ", ".join(KINDS)
-        problems.append(source.problem(where, f"unknown kind {kind!r}; expected one of {expected_kinds}" if kind is not None else f"missing required key 'kind' ({expected_kinds})"))
+        problems.append(
+            source.problem(
+                where,
+                f"unknown kind {kind!r}; expected one of {expected_kinds}"
+                if kind is not None
+                else f"missing required key 'kind' ({expected_kinds})",
+            )
+        )
     elif expected is not None and model is not expected:
-        problems.append(source.problem(("kind",), f"expected a {expected.__name__} here, got kind {kind}"))
+        article = "an" if expected.__name__[0] in "AEIOU" else "a"
+        problems.append(source.problem(("kind",), f"expected {article} {expected.__name__} here, got kind {kind}"))
     if problems:
         raise DocumentError(problems)
     assert model is not None

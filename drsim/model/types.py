@@ -63,11 +63,28 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(
 NonNegativeDuration = Annotated[timedelta, BeforeValidator(parse_duration), _duration_serializer, _duration_schema]
 """A duration that may be zero (`0s`)."""
 
-Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")]
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
+STEP_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+REGION_PATTERN = r"^[a-z][a-z0-9]{1,39}$"
+VM_SIZE_PATTERN = r"^[A-Za-z0-9_]+$"
+CONTROL_PATTERN = r"^[a-z0-9-]+:[A-Za-z0-9.()-]+$"
+SUBSCRIPTION_PATTERN = r"^[0-9a-fA-F-]{36}$"
+PATTERN_HELP = {
+    NAME_PATTERN: "a valid name: letters, digits, '.', '_' and '-', starting with a letter or digit, at most 80 characters",
+    STEP_ID_PATTERN: "a valid step id: lower-case letters, digits, '_' and '-', at most 63 characters",
+    REGION_PATTERN: "an Azure region name as ARM writes it, e.g. eastus2",
+    VM_SIZE_PATTERN: "a VM size, e.g. Standard_D2s_v5",
+    CONTROL_PATTERN: "a control id as framework:control, e.g. iso27001-2022:A.5.30",
+    SUBSCRIPTION_PATTERN: "a subscription id (a GUID)",
+    DURATION_PATTERN: "a duration such as 90s, 15m, 4h, 7d or 1h30m",
+}
+"""What each pattern means, for messages a person can act on."""
+
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 """A resource or document name: letters, digits, '.', '_', '-'; at most 80 characters."""
-StepId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+StepId = Annotated[str, StringConstraints(pattern=STEP_ID_PATTERN)]
 """A step id: lower-case letters, digits, '_' and '-'."""
-Region = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]{1,39}$")]
+Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN)]
 """An Azure region name as ARM writes it (`eastus2`)."""
 
 
