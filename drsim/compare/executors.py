@@ -1,0 +1,130 @@
+"""Where trials run: in this process, in a local process pool (the default), or on a Dask cluster.
+
+Each executor sends chunks of trials as tasks and yields outcomes as chunks finish; the order they
+finish in does not matter because the frames are sorted afterwards. A worker validates the
+comparison's documents once (`trials.worker_documents`), not once per trial.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from enum import StrEnum
+from typing import Any
+
+from drsim.compare.inputs import ComparisonInputs
+from drsim.compare.trials import TrialChunk, TrialOutcome, chunks, iter_trial_outcomes, run_trials, trial_specs, worker_documents
+from drsim.errors import ExecutionError, UsageError
+
+Progress = Callable[[int], None]
+"""Called with the number of candidate-trials just finished."""
+
+
+class ExecutorKind(StrEnum):
+    LOCAL = "local"
+    DASK = "dask"
+
+
+def default_workers() -> int:
+    """One worker per CPU this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def run_in_process(inputs: ComparisonInputs, progress: Progress | None = None) -> Iterator[TrialOutcome]:
+    """Every trial in this process, one after the other (what `--workers 1` does)."""
+    for outcome in iter_trial_outcomes(inputs, trial_specs(inputs, range(inputs.trials))):
+        yield outcome
+        if progress is not None:
+            progress(1)
+
+
+_pool_inputs: list[ComparisonInputs] = []  # in a pool worker: the comparison its initializer received
+
+
+def _init_pool(inputs: ComparisonInputs) -> None:
+    """Process-pool initializer: receive the comparison once and validate its documents."""
+    _pool_inputs[:] = [inputs]
+    worker_documents(inputs)
+
+
+def _run_pool_chunk(chunk: TrialChunk) -> list[TrialOutcome]:
+    return run_trials(_pool_inputs[0], chunk)
+
+
+def run_local_pool(inputs: ComparisonInputs, workers: int, progress: Progress | None = None) -> Iterator[TrialOutcome]:
+    """Chunks of trials in a pool of `workers` processes; the inputs travel once per process."""
+    # Not fork: the parent has threads (the progress display). A fork server that has already
+    # imported the engine starts each worker quickly.
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["drsim.compare.trials", "drsim.engine"])
+    else:
+        context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_pool, initargs=(inputs,)) as pool:
+        pending: set[Future[list[TrialOutcome]]] = {pool.submit(_run_pool_chunk, chunk) for chunk in chunks(inputs.trials, workers)}
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    outcomes = future.result()
+                    yield from outcomes
+                    if progress is not None:
+                        progress(len(outcomes))
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _run_dask_chunk(inputs: ComparisonInputs, chunk: TrialChunk) -> list[TrialOutcome]:
+    return run_trials(inputs, chunk)
+
+
+def run_dask(inputs: ComparisonInputs, scheduler: str, workers: int | None, progress: Progress | None = None) -> Iterator[TrialOutcome]:
+    """Chunks of trials on a dask.distributed cluster; the inputs are scattered to every worker once."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise UsageError("--executor dask needs dask.distributed: pip install 'drsim[dask]'") from None
+    try:
+        client = Client(scheduler, timeout=30, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise ExecutionError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    try:
+        cluster_workers = workers or max(1, sum(client.nthreads().values()))
+        scattered: Any = client.scatter(inputs, broadcast=True)
+        futures = [client.submit(_run_dask_chunk, scattered, chunk, pure=False) for chunk in chunks(inputs.trials, cluster_workers)]
+        for future in as_completed(futures):
+            outcomes: list[TrialOutcome] = future.result()
+            yield from outcomes
+            if progress is not None:
+                progress(len(outcomes))
+    finally:
+        client.close()
+
+
+def run_outcomes(
+    inputs: ComparisonInputs,
+    *,
+    executor: ExecutorKind = ExecutorKind.LOCAL,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+) -> list[TrialOutcome]:
+    """Every candidate through every trial, on the chosen executor."""
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {workers}")
+    if executor is ExecutorKind.DASK:
+        if not scheduler:
+            raise UsageError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
+        return list(run_dask(inputs, scheduler, workers, progress))
+    if scheduler:
+        raise UsageError("--scheduler applies only to --executor dask")
+    count = workers if workers is not None else default_workers()
+    if count == 1 or inputs.trials == 1:
+        return list(run_in_process(inputs, progress))
+    return list(run_local_pool(inputs, min(count, inputs.trials), progress))

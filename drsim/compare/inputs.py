@@ -1,0 +1,155 @@
+"""The inputs of a comparison as plain, picklable data: what every worker process rebuilds its documents from.
+
+Loaded documents hold read-only mappings that cannot be pickled, so a worker (a local process or a
+Dask worker on another machine) receives the plain data read from each YAML file, with the what-if
+overrides already applied and checked, and validates it once into documents (`WorkerDocuments`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from drsim.compare.whatif import Override, Target, apply_override, parse_override, refused
+from drsim.errors import DocumentError, UsageError
+from drsim.model import ComparisonBundle, Estate, Loaded, ProtectionPlan, Runbook, load_comparison
+from drsim.model.checks import check_plan, check_runbook
+from drsim.model.documents import Document
+from drsim.model.loader import Source, parse_document, read_yaml
+
+D = TypeVar("D", bound=Document)
+
+
+@dataclass(frozen=True)
+class DocumentData(Generic[D]):
+    """One document as plain YAML data, with the path it was read from (for messages)."""
+
+    path: str
+    data: Any
+
+    def load(self, kind: type[D]) -> Loaded[D]:
+        """Validate the data into a document (the data was checked when the comparison was prepared)."""
+        source = Source(self.path, None)
+        return Loaded(parse_document(self.data, source, kind), source)
+
+
+@dataclass(frozen=True)
+class CandidateData:
+    """A candidate protection plan and the runbook that recovers with it."""
+
+    name: str
+    plan: DocumentData[ProtectionPlan]
+    runbook: DocumentData[Runbook]
+    overrides: tuple[str, ...] = ()  # the --set texts applied, for the report
+
+
+@dataclass(frozen=True)
+class ComparisonInputs:
+    """Everything a comparison run needs, with the command-line choices already folded in."""
+
+    name: str
+    description: str | None
+    path: str
+    estate: DocumentData[Estate]
+    candidates: tuple[CandidateData, ...]
+    trials: int
+    window: timedelta
+    window_end: datetime
+    window_end_defaulted: bool  # True when the Comparison had no window_end and today 00:00 UTC was used
+    seed: int
+    digest: str = field(default="", compare=False)  # identifies the documents, so a worker builds them once
+
+    def __post_init__(self) -> None:
+        if not self.digest:
+            documents = (self.estate, self.candidates)
+            object.__setattr__(self, "digest", hashlib.sha256(pickle.dumps(documents, protocol=5)).hexdigest())
+
+    @property
+    def window_start(self) -> datetime:
+        return self.window_end - self.window
+
+    def candidate(self, name: str) -> CandidateData:
+        for candidate in self.candidates:
+            if candidate.name == name:
+                return candidate
+        raise KeyError(name)
+
+
+def today_midnight_utc() -> datetime:
+    """The default end of the incident window: the start of today, UTC (the only wall-clock read of a comparison)."""
+    now = datetime.now(UTC)
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def prepare(
+    path: str | os.PathLike[str],
+    *,
+    overrides: Sequence[str] = (),
+    trials: int | None = None,
+    seed: int | None = None,
+) -> ComparisonInputs:
+    """Load a Comparison and everything it references, apply and check the what-ifs, fold in the options."""
+    if trials is not None and trials < 1:
+        raise UsageError(f"--trials must be at least 1, got {trials}")
+    if seed is not None and not 0 <= seed <= 2**63 - 1:
+        raise UsageError(f"--seed must be between 0 and 2**63-1, got {seed}")
+    bundle = load_comparison(path)
+    comparison = bundle.comparison.doc
+    names = [c.name for c in bundle.candidates]
+    parsed = [parse_override(text, names) for text in overrides]
+    candidates = tuple(_candidate_data(bundle, c.name, [o for o in parsed if o.candidate == c.name]) for c in bundle.candidates)
+    estate_data, _ = read_yaml(bundle.estate.source.path)
+    window_end = comparison.window_end
+    return ComparisonInputs(
+        name=comparison.name,
+        description=comparison.metadata.description,
+        path=str(path),
+        estate=DocumentData(bundle.estate.source.path, estate_data),
+        candidates=candidates,
+        trials=trials if trials is not None else comparison.trials,
+        window=comparison.window,
+        window_end=window_end.astimezone(UTC) if window_end is not None else today_midnight_utc(),
+        window_end_defaulted=window_end is None,
+        seed=seed if seed is not None else comparison.seed,
+    )
+
+
+def _candidate_data(bundle: ComparisonBundle, name: str, overrides: list[Override]) -> CandidateData:
+    """The candidate's plan and runbook data with its overrides applied, checked like the files were."""
+    candidate = next(c for c in bundle.candidates if c.name == name)
+    plan_data, plan_source = read_yaml(candidate.plan.source.path)
+    runbook_data, runbook_source = read_yaml(candidate.runbook.source.path)
+    if not overrides:
+        return CandidateData(name, DocumentData(plan_source.path, plan_data), DocumentData(runbook_source.path, runbook_data))
+    for override in overrides:
+        if override.target is Target.PLAN:
+            plan_data = apply_override(plan_data, override)
+        else:
+            runbook_data = apply_override(runbook_data, override)
+    plan_overrides = [o for o in overrides if o.target is Target.PLAN]
+    runbook_overrides = [o for o in overrides if o.target is Target.RUNBOOK]
+    try:
+        plan = Loaded(parse_document(plan_data, plan_source, ProtectionPlan), plan_source)
+    except DocumentError as exc:
+        raise refused(plan_overrides, exc, f"plan {plan_source.path}") from None
+    try:
+        runbook = Loaded(parse_document(runbook_data, runbook_source, Runbook), runbook_source)
+    except DocumentError as exc:
+        raise refused(runbook_overrides, exc, f"runbook {runbook_source.path}") from None
+    plan_problems = check_plan(plan, bundle.estate)
+    if plan_problems:
+        raise refused(plan_overrides, DocumentError(plan_problems), f"plan {plan_source.path}")
+    runbook_problems = check_runbook(runbook, bundle.estate, plan)
+    if runbook_problems:
+        raise refused(overrides, DocumentError(runbook_problems), f"runbook {runbook_source.path} (with its plan)")
+    return CandidateData(
+        name,
+        DocumentData(plan_source.path, plan_data),
+        DocumentData(runbook_source.path, runbook_data),
+        tuple(o.text for o in overrides),
+    )

@@ -1,0 +1,145 @@
+"""Run a comparison end to end: trials on an executor, frames, ranking, and the files of the out dir."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from drsim.compare.analysis import rank_candidates, summarize, trials_frame
+from drsim.compare.executors import ExecutorKind, Progress, run_outcomes
+from drsim.compare.inputs import ComparisonInputs, prepare
+from drsim.compare.report import human_duration, percent, report_context, usd, write_report
+from drsim.compare.trials import worker_documents
+from drsim.errors import ExecutionError
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    """The frames of a finished comparison (pandas all the way)."""
+
+    inputs: ComparisonInputs
+    trials: pd.DataFrame  # one row per candidate, trial and app (analysis.TRIAL_COLUMNS)
+    ranking: pd.DataFrame  # one row per candidate, in rank order
+    summary: pd.DataFrame  # one row per candidate and app, in rank order (comparison.csv)
+
+    @property
+    def winner(self) -> str | None:
+        """The best-ranked candidate that meets every objective in >= 95 % of trials, if any."""
+        qualified = self.ranking[self.ranking["qualifies"]]
+        return str(qualified.iloc[0]["candidate"]) if len(qualified) else None
+
+
+def monthly_costs(inputs: ComparisonInputs) -> dict[str, float]:
+    """Each candidate's monthly protection cost, from the simulated world's cost model and price catalog."""
+    from drsim.cloud.sim.catalog import load_catalog
+    from drsim.cloud.sim.costs import monthly_protection_cost
+
+    documents = worker_documents(inputs)
+    catalog = load_catalog()
+    return {c.name: float(monthly_protection_cost(documents.estate.doc, c.plan.doc, catalog)) for c in documents.candidates}
+
+
+def run_comparison(
+    inputs: ComparisonInputs,
+    *,
+    executor: ExecutorKind = ExecutorKind.LOCAL,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+) -> ComparisonResult:
+    """Every candidate through every trial, then the per-trial frame, the ranking and the summary."""
+    names = [c.name for c in inputs.candidates]
+    outcomes = run_outcomes(inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress)
+    trials = trials_frame(outcomes, names)
+    ranking = rank_candidates(trials, monthly_costs(inputs), names, inputs.trials)
+    return ComparisonResult(inputs, trials, ranking, summarize(trials, ranking))
+
+
+def default_out_dir(inputs: ComparisonInputs) -> Path:
+    return Path("reports") / inputs.name
+
+
+def trials_csv(trials: pd.DataFrame) -> str:
+    """The per-trial frame as CSV text, times as ISO 8601 UTC."""
+    shown = trials.assign(incident_at=trials["incident_at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return str(shown.to_csv(index=False, lineterminator="\n"))
+
+
+def write_outputs(result: ComparisonResult, out_dir: Path) -> list[Path]:
+    """comparison.csv, trials.csv.gz, report.md (with its SVG charts) and report.html; same frames, same bytes."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        summary_path = out_dir / "comparison.csv"
+        summary_path.write_text(result.summary.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+        trials_path = out_dir / "trials.csv.gz"
+        buffer = io.BytesIO()
+        # mtime=0 and no file name in the header: the archive depends on the data only.
+        with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0) as archive:
+            archive.write(trials_csv(result.trials).encode("utf-8"))
+        trials_path.write_bytes(buffer.getvalue())
+        context = report_context(result.inputs, result.trials, result.summary, result.ranking)
+        return [summary_path, trials_path, *write_report(context, out_dir)]
+    except OSError as exc:
+        raise ExecutionError(f"cannot write the comparison to {out_dir}: {exc.strerror or exc}") from None
+
+
+@contextmanager
+def progress_bar(total: int, *, enabled: bool) -> Iterator[Progress | None]:
+    """A rich progress bar on stderr while trials run, when enabled and stderr is a terminal."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = (TextColumn("trials"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("trials", total=total)
+        yield lambda done: bar.advance(task, done)
+
+
+def compare(
+    path: str,
+    *,
+    trials: int | None = None,
+    seed: int | None = None,
+    overrides: tuple[str, ...] = (),
+    executor: ExecutorKind = ExecutorKind.LOCAL,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    out_dir: Path | None = None,
+    show_progress: bool = True,
+) -> tuple[ComparisonResult, list[Path]]:
+    """What `drsim compare` does: prepare the inputs, run the trials with a progress bar, write the out dir."""
+    inputs = prepare(path, overrides=overrides, trials=trials, seed=seed)
+    with progress_bar(inputs.trials * len(inputs.candidates), enabled=show_progress) as progress:
+        result = run_comparison(inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress)
+    return result, write_outputs(result, out_dir if out_dir is not None else default_out_dir(inputs))
+
+
+def ranking_table(result: ComparisonResult) -> str:
+    """The ranking as a plain-text table for the terminal."""
+    header = ("rank", "candidate", "all met", "qualifies", "$/month", "$/drill", "p95 RTO", "p95 RPO", "Pareto")
+    rows = [header] + [
+        (
+            str(r.rank),
+            str(r.candidate),
+            percent(r.all_met_share),
+            "yes" if r.qualifies else "no",
+            usd(r.monthly_cost),
+            usd(r.drill_cost),
+            human_duration(r.rto_p95_s),
+            human_duration(r.rpo_p95_s),
+            "yes" if r.pareto else "",
+        )
+        for r in result.ranking.itertuples(index=False)
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
