@@ -233,7 +233,9 @@ def _spurious(error: ErrorDetails) -> bool:
 
 def problems_from_validation(source: Source, exc: ValidationError) -> list[Problem]:
     """Locate every pydantic error in the YAML; alternatives of one union become one problem."""
-    merged: dict[tuple[int, int, str], list[str]] = {}
+    # Errors that differ only in union members pydantic tried (parts of `loc` not in the YAML) are
+    # alternatives of one problem; errors at different keys are separate problems.
+    merged: dict[tuple[int, int, str, tuple[int | str, ...]], list[str]] = {}
     for error in exc.errors(include_url=False):
         if _spurious(error):
             continue
@@ -241,14 +243,18 @@ def problems_from_validation(source: Source, exc: ValidationError) -> list[Probl
         at_key = error["type"] == "extra_forbidden"
         where = loc[:-1] if error["type"] == "missing" else loc
         node, found = source.resolve(where, key=at_key)
-        field = next((str(p) for p in reversed(found) if isinstance(p, str)), "")
+        # A problem of a whole list item (a model-level check) names no field; others name their key.
+        field = str(found[-1]) if found and isinstance(found[-1], str) else ""
+        if error["type"] == "missing":
+            field = ""
+        identity = (*found, loc[-1]) if error["type"] in ("missing", "extra_forbidden") and loc else found
         line, col = (node.start_mark.line + 1, node.start_mark.column + 1) if node is not None else (1, 1)
         message = _message(error, field)
-        alternatives = merged.setdefault((line, col, field), [])
+        alternatives = merged.setdefault((line, col, field, identity), [])
         text = message.removeprefix(f"{field}: ") if alternatives and field else message
         if text not in alternatives:
             alternatives.append(text)
-    return [Problem(source.path, line, col, " or ".join(texts)) for (line, col, _), texts in merged.items()]
+    return [Problem(source.path, line, col, " or ".join(texts)) for (line, col, _, _), texts in merged.items()]
 
 
 def parse_document(data: Any, source: Source, expected: type[D] | None = None) -> D:

@@ -22,17 +22,17 @@ def parse_duration(text: object) -> timedelta:
         return text
     if isinstance(text, bool) or not isinstance(text, str):
         if isinstance(text, int | float) and not isinstance(text, bool):
-            raise ValueError(f"duration {text!r} needs a unit: write e.g. '{text}s', '{text}m' or '{text}h'")
+            raise ValueError(f"{text!r} needs a unit: write e.g. '{text}s', '{text}m' or '{text}h'")
         raise ValueError("a duration is a string such as '90s', '15m', '4h', '7d' or '1h30m'")
     stripped = text.strip()
     if stripped.startswith("-"):
-        raise ValueError(f"duration {text!r} is negative")
+        raise ValueError(f"{text!r} is negative: durations count forward")
     match = _DURATION.fullmatch(stripped)
     if not stripped or match is None or not any(match.groups()):
         raise ValueError(f"{text!r} is not a duration: write e.g. '90s', '15m', '4h', '7d' or '1h30m'")
     seconds = sum(int(g) * unit for g, (_, unit) in zip(match.groups(), _UNITS, strict=True) if g)
     if seconds > 10 * 365 * 86400:
-        raise ValueError(f"duration {text!r} is longer than ten years")
+        raise ValueError(f"{text!r} is longer than ten years")
     return timedelta(seconds=seconds)
 
 
@@ -51,7 +51,7 @@ def format_duration(value: timedelta) -> str:
 
 def _positive(value: timedelta) -> timedelta:
     if value <= timedelta(0):
-        raise ValueError("duration must be greater than zero")
+        raise ValueError("must be longer than zero")
     return value
 
 
