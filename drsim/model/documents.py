@@ -579,6 +579,9 @@ class AzureOptions(Frozen):
     site_recovery_vault: str | None = None
     vault_resource_group: str | None = None
     endpoint: str | None = Field(default=None, description="ARM endpoint; only for the drsim ARM emulator")
+    staging_storage_account: str | None = Field(
+        default=None, description="storage account id where Azure Backup stages vault-tier restores (docs/azure.md)"
+    )
 
 
 class Drill(Document):
