@@ -38,12 +38,12 @@ class ComparisonResult:
 
 def monthly_costs(inputs: ComparisonInputs) -> dict[str, float]:
     """Each candidate's monthly protection cost, from the simulated world's cost model and price catalog."""
-    from drsim.cloud.sim.catalog import load_catalog
+    from drsim.cloud.sim.catalog import default_catalog
     from drsim.cloud.sim.costs import monthly_protection_cost
 
     documents = worker_documents(inputs)
-    catalog = load_catalog()
-    return {c.name: float(monthly_protection_cost(documents.estate.doc, c.plan.doc, catalog)) for c in documents.candidates}
+    catalog = default_catalog()
+    return {c.name: monthly_protection_cost(documents.estate.doc, c.plan.doc, catalog).total for c in documents.candidates}
 
 
 def run_comparison(

@@ -1,0 +1,103 @@
+"""End to end through the engine: frame shape, determinism across workers and executors, outputs, CLI."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from drsim.cli import main
+from drsim.compare import ExecutorKind, prepare, run_comparison, write_outputs
+from drsim.compare.analysis import TRIAL_COLUMNS
+
+COMPARISON = Path(__file__).parent / "data" / "store-plans.yaml"
+TRIALS = 6
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    return prepare(COMPARISON, trials=TRIALS)
+
+
+@pytest.fixture(scope="module")
+def in_process(inputs):
+    return run_comparison(inputs, workers=1)
+
+
+def test_the_trial_frame_has_one_row_per_candidate_trial_and_app(in_process) -> None:
+    trials = in_process.trials
+    assert list(trials.columns) == TRIAL_COLUMNS
+    assert len(trials) == 4 * TRIALS  # one app
+    assert trials.groupby("candidate", sort=False).size().to_dict() == {name: TRIALS for name in ["daily", "enhanced-4h", "asr", "daily-crr"]}
+    # Paired design: every candidate meets the same incident in the same trial.
+    assert (trials.groupby("trial")["incident_at"].nunique() == 1).all()
+    assert trials["incident_at"].between(pd.Timestamp("2026-10-02T00:00:00Z"), pd.Timestamp("2026-11-01T00:00:00Z"), inclusive="left").all()
+    assert (trials["drill_cost"] > 0).all()
+    assert trials["rto_s"].notna().all()
+
+
+def test_two_workers_give_the_same_frames_as_one(inputs, in_process) -> None:
+    pooled = run_comparison(inputs, workers=2)
+    pd.testing.assert_frame_equal(pooled.trials, in_process.trials)
+    pd.testing.assert_frame_equal(pooled.summary, in_process.summary)
+    pd.testing.assert_frame_equal(pooled.ranking, in_process.ranking)
+
+
+def test_dask_gives_the_same_frames_as_local(inputs, in_process) -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        on_dask = run_comparison(inputs, executor=ExecutorKind.DASK, scheduler=cluster.scheduler_address)
+    pd.testing.assert_frame_equal(on_dask.trials, in_process.trials)
+    pd.testing.assert_frame_equal(on_dask.summary, in_process.summary)
+
+
+def test_outputs_repeat_byte_for_byte(in_process, tmp_path: Path) -> None:
+    first = write_outputs(in_process, tmp_path / "a")
+    second = write_outputs(in_process, tmp_path / "b")
+    assert [p.name for p in first] == ["comparison.csv", "trials.csv.gz", "ecdf-rto.svg", "ecdf-rpo.svg", "cost-vs-p95.svg",
+                                       "report.md", "report.html"]
+    for a, b in zip(first, second, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    text = gzip.decompress((tmp_path / "a" / "trials.csv.gz").read_bytes()).decode()
+    assert text.splitlines()[0] == ",".join(TRIAL_COLUMNS)
+    assert len(text.splitlines()) == 1 + 4 * TRIALS
+    summary = pd.read_csv(tmp_path / "a" / "comparison.csv")
+    assert summary["candidate"].tolist() == in_process.ranking["candidate"].tolist()
+
+
+def test_cli_writes_the_out_dir_and_prints_the_ranking(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["compare", str(COMPARISON), "--trials", "3", "--workers", "1", "--out", str(out)])
+    assert result.exit_code in (0, 1), result.output
+    assert result.output.splitlines()[0].split()[:4] == ["rank", "candidate", "all", "met"]
+    assert {p.name for p in out.iterdir()} >= {"comparison.csv", "trials.csv.gz", "report.md", "report.html"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "asr.plan.rules[0].site_recovery.app_consistent_every=10m"], "--set asr.plan.rules[0].site_recovery.app_consistent_every=10m"),
+        (["--set", "nobody.plan.rules[0].x=1"], "unknown candidate 'nobody'"),
+        (["--executor", "dask"], "--executor dask needs --scheduler"),
+        (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler applies only to --executor dask"),
+        (["--trials", "0"], "Invalid value for '--trials'"),
+    ],
+)
+def test_cli_refuses_bad_input_with_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["compare", str(COMPARISON), "--quiet", "--out", str(tmp_path), *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_reports_a_bad_document_with_its_location(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(COMPARISON.read_text().replace("trials: 20", "trials: lots").replace("estate: estate.yaml",
+                   f"estate: {COMPARISON.parent / 'estate.yaml'}").replace("plans/", f"{COMPARISON.parent}/plans/")
+                   .replace("runbooks/", f"{COMPARISON.parent}/runbooks/"))
+    result = CliRunner().invoke(main, ["compare", str(bad), "--quiet"])
+    assert result.exit_code == 2
+    assert f"{bad}:" in result.output and "trials" in result.output
