@@ -51,10 +51,10 @@ def check_endpoint(endpoint: str) -> str:
     return endpoint.rstrip("/")
 
 
-class AllowLoopbackHttp(SansIOHTTPPolicy):  # type: ignore[type-arg]
+class AllowLoopbackHttp(SansIOHTTPPolicy):
     """Per-call policy: bearer tokens may go over plain HTTP (only ever installed for a loopback endpoint)."""
 
-    def on_request(self, request: PipelineRequest) -> None:  # type: ignore[type-arg]
+    def on_request(self, request: PipelineRequest) -> None:
         request.context["enforce_https"] = False
 
 

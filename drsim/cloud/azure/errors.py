@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from azure.core.exceptions import (
     AzureError,
@@ -61,7 +62,7 @@ def error_code(exc: HttpResponseError) -> str | None:
 
 def retry_after(exc: HttpResponseError) -> float:
     """Seconds to wait from a throttled response's Retry-After header."""
-    response = exc.response
+    response: Any = exc.response
     if response is not None:
         value = response.headers.get("Retry-After")
         if value is not None:

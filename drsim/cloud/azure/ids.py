@@ -55,7 +55,7 @@ def parse_id(resource_id: str) -> ResourceId:
         or lowered[4] != "providers"
         or len(parts[6:]) % 2
     ):
-        raise NotFoundError(f"{resource_id!r} is not an ARM resource id (/subscriptions/<sub>/resourceGroups/<rg>/providers/<ns>/<type>/<name>)")
+        raise NotFoundError(f"{resource_id!r} is not an ARM resource id (/subscriptions/<sub>/resourceGroups/<rg>/providers/...)")
     rest = parts[6:]
     pairs = tuple((rest[i], rest[i + 1]) for i in range(0, len(rest), 2))
     return ResourceId(subscription=parts[1], resource_group=parts[3], namespace=parts[5], path=pairs)

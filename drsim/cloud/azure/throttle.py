@@ -116,14 +116,14 @@ class Throttle:
         return ThrottlePolicy(self)
 
 
-class ThrottlePolicy(AsyncHTTPPolicy):  # type: ignore[type-arg]
+class ThrottlePolicy(AsyncHTTPPolicy):
     """An azure-core per-retry policy: wait for the class's token, and pause the class on a 429."""
 
     def __init__(self, throttle: Throttle) -> None:
         super().__init__()
         self.throttle = throttle
 
-    async def send(self, request: PipelineRequest) -> PipelineResponse:  # type: ignore[type-arg]
+    async def send(self, request: PipelineRequest) -> PipelineResponse:
         throttle = self.throttle
         kind = OperationClass.of(request.http_request.method)
         throttle.stats.requests[kind] += 1

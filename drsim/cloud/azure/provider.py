@@ -1,0 +1,922 @@
+"""`AzureProvider`: drsim's CloudProvider on the Azure SDK's `.aio` management clients.
+
+Compute and Network models take their properties as flattened keyword arguments at run time
+(azure-sdk-notes.md) but their type overloads do not list them: those calls carry a type-ignore.
+
+Every SDK call runs inside `translated(...)`, so what leaves this module is a drsim error. Long-running
+operations are awaited; Backup restores and Site Recovery test failovers return a Job at once, whose
+id is the ARM id of the vault job (`.../vaults/<v>/backupJobs/<id>` or `.../replicationJobs/<id>`),
+followed with `get_job`. Resources the drill creates carry the run tag (RUN_TAG); resources that
+Azure creates on the drill's behalf (restored VMs and disks, test-failover VMs) are tagged when
+their job succeeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.mgmt.compute import models as compute
+from azure.mgmt.network import models as network
+from azure.mgmt.recoveryservicesbackup import models as backup
+from azure.mgmt.recoveryservicessiterecovery import models as asr
+
+from drsim.cloud.api import (
+    RUN_TAG,
+    BackupPoint,
+    CanaryReading,
+    Image,
+    IsolatedNetwork,
+    IsolationReport,
+    Job,
+    JobKind,
+    JobStatus,
+    ManagedDisk,
+    PointTier,
+    PointType,
+    ReplicationPoint,
+    ResourceKind,
+    RestoreMode,
+    Snapshot,
+    TaggedResource,
+    VirtualMachine,
+)
+from drsim.cloud.azure import canary, records
+from drsim.cloud.azure.clients import DEFAULT_POLLING_INTERVAL, AzureClients
+from drsim.cloud.azure.errors import translated
+from drsim.cloud.azure.ids import operation_name, parse_id, resource_id, same_id
+from drsim.cloud.azure.throttle import Throttle
+from drsim.engine.clock import Clock, WallClock
+from drsim.errors import ConflictError, NotFoundError, ProviderError, UsageError
+from drsim.model.documents import AzureOptions
+from drsim.model.types import OsType, ReplicationPointChoice
+
+BACKUP_FABRIC = "Azure"  # the one fabric of Azure VM backup (azure-sdk-notes.md)
+BACKUP_ITEM_FILTER = "backupManagementType eq 'AzureIaasVM' and itemType eq 'VM'"
+DRILL_SUBNET = "drill"
+DENY_OUTBOUND_RULE = "drsim-deny-all-outbound"
+ADMIN_USER = "drsimadmin"
+
+_JOB_STATES = {
+    "succeeded": JobStatus.SUCCEEDED,
+    "completed": JobStatus.SUCCEEDED,
+    "completedwithwarnings": JobStatus.SUCCEEDED,
+    "failed": JobStatus.FAILED,
+    "cancelled": JobStatus.FAILED,
+    "canceled": JobStatus.FAILED,
+}
+
+_DELETERS = {
+    ResourceKind.VM: ("compute", "virtual_machines"),
+    ResourceKind.DISK: ("compute", "disks"),
+    ResourceKind.SNAPSHOT: ("compute", "snapshots"),
+    ResourceKind.IMAGE: ("compute", "images"),
+    ResourceKind.NETWORK: ("network", "virtual_networks"),
+    ResourceKind.NSG: ("network", "network_security_groups"),
+    ResourceKind.NIC: ("network", "network_interfaces"),
+}
+
+
+def _kind(type_name: str) -> ResourceKind | None:
+    return next((k for k in ResourceKind if k.value.lower() == type_name.lower()), None)
+
+
+def _status(state: str | None) -> JobStatus:
+    return _JOB_STATES.get((state or "").replace(" ", "").lower(), JobStatus.IN_PROGRESS)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.astimezone(UTC)
+
+
+class _FirstPollUrl:
+    """A raw_response_hook that keeps the first long-running-operation URL the service answered with."""
+
+    def __init__(self) -> None:
+        self.url: str | None = None
+
+    def __call__(self, response: Any) -> None:
+        headers = response.http_response.headers
+        if self.url is None:
+            self.url = headers.get("Azure-AsyncOperation") or headers.get("Location")
+
+
+class AzureProvider:
+    """The drill's cloud on real Azure (or the drsim ARM emulator), through the unmodified SDK."""
+
+    name = "azure"
+
+    def __init__(
+        self,
+        options: AzureOptions,
+        *,
+        credential: Any = None,
+        clock: Clock | None = None,
+        throttle: Throttle | None = None,
+        polling_interval: float = DEFAULT_POLLING_INTERVAL,
+        **client_options: Any,
+    ) -> None:
+        self.options = options
+        self.subscription_id = options.subscription_id
+        self.resource_group = options.resource_group
+        self.vault_resource_group = options.vault_resource_group or options.resource_group
+        self.clients = AzureClients(
+            options.subscription_id,
+            credential=credential,
+            endpoint=options.endpoint,
+            throttle=throttle,
+            polling_interval=polling_interval,
+            **client_options,
+        )
+        self.clock: Clock = clock if clock is not None else WallClock()
+        self.polling_interval = polling_interval
+        self._backup_items: list[records.BackupItem] | None = None
+        self._replicated_items: list[records.ReplicatedItem] | None = None
+        self._job_tags: dict[str, dict[str, str]] = {}
+        self._job_targets: dict[str, str] = {}
+
+    @property
+    def throttle(self) -> Throttle:
+        return self.clients.throttle
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    async def close(self) -> None:
+        await self.clients.close()
+
+    async def __aenter__(self) -> AzureProvider:
+        return self
+
+    async def __aexit__(self, *args: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------------------------ helpers
+
+    def _id(self, namespace: str, kind: str, name: str, resource_group: str | None = None) -> str:
+        return resource_id(self.subscription_id, resource_group or self.resource_group, namespace, (kind, name))
+
+    def _backup_vault(self) -> str:
+        if not self.options.backup_vault:
+            raise UsageError("this drill uses Azure Backup: set azure.backup_vault in the Drill")
+        return self.options.backup_vault
+
+    def _site_recovery_vault(self) -> str:
+        if not self.options.site_recovery_vault:
+            raise UsageError("this drill uses Site Recovery: set azure.site_recovery_vault in the Drill")
+        return self.options.site_recovery_vault
+
+    async def _wait(self, seconds: float) -> None:
+        """Wait between polls of a job: in the provider clock's time (scaled against the emulator)."""
+        await self.clock.sleep(seconds)
+
+    # ------------------------------------------------------------------------------------ reads
+
+    async def _network_of(self, vm: compute.VirtualMachine) -> str | None:
+        for nic_id in records.nic_ids(vm)[:1]:
+            nic_ref = parse_id(nic_id)
+            async with translated(f"reading network interface {nic_ref.name}"):
+                try:
+                    nic = await self.clients.network.network_interfaces.get(nic_ref.resource_group, nic_ref.name)
+                except ResourceNotFoundError:
+                    return None
+            return records.nic_network(nic)
+        return None
+
+    async def _vm_record(self, vm: compute.VirtualMachine) -> VirtualMachine:
+        return records.virtual_machine(vm, await self._network_of(vm))
+
+    async def _get_vm_model(self, vm_id: str) -> compute.VirtualMachine:
+        ref = parse_id(vm_id)
+        async with translated(f"reading VM {ref.name}"):
+            return await self.clients.compute.virtual_machines.get(ref.resource_group, ref.name, expand="instanceView")
+
+    async def list_vms(self) -> list[VirtualMachine]:
+        async with translated("listing VMs"):
+            listed = [vm async for vm in self.clients.compute.virtual_machines.list_all()]
+        # list_all carries no instance view: read each VM with it (power state, generalized, boot).
+        return list(await asyncio.gather(*(self.get_vm(vm.id) for vm in listed if vm.id)))
+
+    async def get_vm(self, vm_id: str) -> VirtualMachine:
+        return await self._vm_record(await self._get_vm_model(vm_id))
+
+    async def list_disks(self, vm_id: str | None = None) -> list[ManagedDisk]:
+        async with translated("listing managed disks"):
+            disks = [records.managed_disk(d) async for d in self.clients.compute.disks.list()]
+        if vm_id is None:
+            return disks
+        order = [d.lower() for d in (await self.get_vm(vm_id)).disk_ids]
+        attached = [d for d in disks if d.id.lower() in order]
+        return sorted(attached, key=lambda d: order.index(d.id.lower()))
+
+    async def list_snapshots(self, disk_id: str | None = None) -> list[Snapshot]:
+        async with translated("listing snapshots"):
+            models = [s async for s in self.clients.compute.snapshots.list()]
+        source_of = {
+            s.id.lower(): s.creation_data.source_resource_id
+            for s in models
+            if s.id and s.creation_data is not None and s.creation_data.source_resource_id
+        }
+        found = [records.snapshot(s, source_of) for s in models]
+        return [s for s in found if disk_id is None or same_id(s.disk_id, disk_id)]
+
+    async def list_images(self) -> list[Image]:
+        async with translated("listing images"):
+            return [records.image(i) async for i in self.clients.compute.images.list()]
+
+    async def list_tagged(self, run_id: str) -> list[TaggedResource]:
+        """Every resource carrying this run's tag, through the Resources API's tag filter."""
+        escaped = run_id.replace("'", "''")
+        query = f"tagName eq '{RUN_TAG}' and tagValue eq '{escaped}'"
+        async with translated(f"listing resources tagged {RUN_TAG}={run_id}"):
+            found = [r async for r in self.clients.resources.resources.list(filter=query)]
+        tagged = []
+        for resource in found:
+            kind = _kind(resource.type or "")
+            if kind is None or not resource.id:
+                raise ProviderError(
+                    f"resource {resource.id} of type {resource.type} carries tag {RUN_TAG}={run_id} but drsim cannot delete that type"
+                )
+            tagged.append(
+                TaggedResource(
+                    id=resource.id,
+                    kind=kind,
+                    name=resource.name or parse_id(resource.id).name,
+                    region=resource.location or "",
+                    cost_per_day=await self._cost_per_day(kind, resource.id),
+                )
+            )
+        return tagged
+
+    async def _cost_per_day(self, kind: ResourceKind, rid: str) -> float:
+        """List price per day from the price catalog (order of magnitude, USD; see catalog.yaml sources)."""
+        from drsim.cloud.sim.catalog import default_catalog
+
+        prices = default_catalog().prices
+        ref = parse_id(rid)
+        try:
+            if kind is ResourceKind.VM:
+                vm = await self._get_vm_model(rid)
+                size = vm.hardware_profile.vm_size if vm.hardware_profile is not None else None
+                running = records.power_state(vm.instance_view).value == "running"
+                return prices.vm_hour.price(size or "") * 24 if running else 0.0
+            if kind is ResourceKind.DISK:
+                async with translated(f"reading disk {ref.name}"):
+                    disk = await self.clients.compute.disks.get(ref.resource_group, ref.name)
+                sku = disk.sku.name if disk.sku is not None and disk.sku.name else ""
+                return prices.disk_gib_month.price(sku) * (disk.disk_size_gb or 0) / 30
+            if kind is ResourceKind.SNAPSHOT:
+                async with translated(f"reading snapshot {ref.name}"):
+                    snap = await self.clients.compute.snapshots.get(ref.resource_group, ref.name)
+                return prices.snapshot_gb_month.usd * (snap.disk_size_gb or 0) / 30
+        except NotFoundError:
+            return 0.0
+        return 0.0
+
+    # ------------------------------------------------------------------------------------ compute
+
+    async def create_snapshot(self, disk_id: str, *, name: str, incremental: bool, tags: Mapping[str, str]) -> Snapshot:
+        ref = parse_id(disk_id)
+        async with translated(f"reading disk {ref.name}"):
+            disk = await self.clients.compute.disks.get(ref.resource_group, ref.name)
+        body = compute.Snapshot(  # type: ignore[call-overload]
+            location=disk.location,
+            incremental=incremental,
+            creation_data=compute.CreationData(create_option="Copy", source_resource_id=disk_id),
+            tags=dict(tags),
+        )
+        async with translated(f"snapshotting disk {ref.name}"):
+            poller = await self.clients.compute.snapshots.begin_create_or_update(self.resource_group, name, body)
+            created = await poller.result()
+        return records.snapshot(created, {})
+
+    async def copy_snapshot(self, snapshot_id: str, *, name: str, region: str, tags: Mapping[str, str]) -> Snapshot:
+        """Cross-region copy (CopyStart: incremental snapshots only, disks-copy-incremental-snapshot-across-regions)."""
+        source = parse_id(snapshot_id)
+        async with translated(f"reading snapshot {source.name}"):
+            original = await self.clients.compute.snapshots.get(source.resource_group, source.name)
+        body = compute.Snapshot(  # type: ignore[call-overload]
+            location=region,
+            incremental=True,
+            creation_data=compute.CreationData(create_option="CopyStart", source_resource_id=snapshot_id),
+            tags=dict(tags),
+        )
+        async with translated(f"copying snapshot {source.name} to {region}"):
+            poller = await self.clients.compute.snapshots.begin_create_or_update(self.resource_group, name, body)
+            created = await poller.result()
+            # The copy goes on in the background until completionPercent reaches 100.
+            while created.completion_percent is not None and created.completion_percent < 100:
+                await self._wait(self.polling_interval)
+                created = await self.clients.compute.snapshots.get(self.resource_group, name)
+        origin = original.creation_data.source_resource_id if original.creation_data is not None else None
+        return records.snapshot(created, {snapshot_id.lower(): origin} if origin else {})
+
+    async def create_disk(self, snapshot_id: str, *, name: str, region: str, tags: Mapping[str, str]) -> ManagedDisk:
+        body = compute.Disk(  # type: ignore[call-overload]
+            location=region,
+            creation_data=compute.CreationData(create_option="Copy", source_resource_id=snapshot_id),
+            tags=dict(tags),
+        )
+        async with translated(f"creating disk {name}"):
+            poller = await self.clients.compute.disks.begin_create_or_update(self.resource_group, name, body)
+            return records.managed_disk(await poller.result())
+
+    async def _subnet_of(self, network_id: str) -> str:
+        ref = parse_id(network_id)
+        async with translated(f"reading virtual network {ref.name}"):
+            vnet = await self.clients.network.virtual_networks.get(ref.resource_group, ref.name)
+        return records.isolated_network(vnet).subnet_id
+
+    async def _create_nic(self, vm_name: str, region: str, network_id: str, tags: Mapping[str, str]) -> str:
+        subnet_id = await self._subnet_of(network_id)
+        body = network.NetworkInterface(  # type: ignore[call-overload]
+            location=region,
+            ip_configurations=[
+                network.NetworkInterfaceIPConfiguration(  # type: ignore[call-overload]
+                    name="ipconfig1", subnet=network.Subnet(id=subnet_id), private_ip_allocation_method="Dynamic"
+                )
+            ],
+            tags=dict(tags),
+        )
+        async with translated(f"creating network interface for {vm_name}"):
+            poller = await self.clients.network.network_interfaces.begin_create_or_update(self.resource_group, f"{vm_name}-nic", body)
+            nic = await poller.result()
+        return nic.id or self._id("Microsoft.Network", "networkInterfaces", f"{vm_name}-nic")
+
+    async def _create_vm(self, name: str, body: compute.VirtualMachine) -> VirtualMachine:
+        async with translated(f"creating VM {name}"):
+            poller = await self.clients.compute.virtual_machines.begin_create_or_update(self.resource_group, name, body)
+            created = await poller.result()
+        return await self.get_vm(created.id or self._id("Microsoft.Compute", "virtualMachines", name))
+
+    async def create_vm(
+        self,
+        *,
+        name: str,
+        region: str,
+        size: str,
+        os: OsType,
+        disk_ids: Sequence[str],
+        network_id: str,
+        tags: Mapping[str, str],
+    ) -> VirtualMachine:
+        if not disk_ids:
+            raise ConflictError(f"VM {name} needs at least its OS disk")
+        nic_id = await self._create_nic(name, region, network_id, tags)
+        body = compute.VirtualMachine(  # type: ignore[call-overload]
+            location=region,
+            tags=dict(tags),
+            hardware_profile=compute.HardwareProfile(vm_size=size),
+            # Attaching existing disks: no os_profile (azure-sdk-notes.md).
+            storage_profile=compute.StorageProfile(
+                os_disk=compute.OSDisk(
+                    create_option="Attach",
+                    os_type="Windows" if os is OsType.WINDOWS else "Linux",
+                    managed_disk=compute.ManagedDiskParameters(id=disk_ids[0]),
+                ),
+                data_disks=[
+                    compute.DataDisk(lun=lun, create_option="Attach", managed_disk=compute.ManagedDiskParameters(id=disk))
+                    for lun, disk in enumerate(disk_ids[1:])
+                ],
+            ),
+            network_profile=compute.NetworkProfile(
+                network_interfaces=[compute.NetworkInterfaceReference(id=nic_id, primary=True, delete_option="Delete")]  # type: ignore[call-overload]
+            ),
+        )
+        return await self._create_vm(name, body)
+
+    async def create_vm_from_image(
+        self, image_id: str, *, name: str, region: str, size: str, network_id: str, tags: Mapping[str, str]
+    ) -> VirtualMachine:
+        ref = parse_id(image_id)
+        async with translated(f"reading image {ref.name}"):
+            img = await self.clients.compute.images.get(ref.resource_group, ref.name)
+        profile = img.storage_profile
+        os_name = profile.os_disk.os_type if profile is not None and profile.os_disk is not None else "Linux"
+        data_luns = [d.lun for d in (profile.data_disks or [])] if profile is not None else []
+        nic_id = await self._create_nic(name, region, network_id, tags)
+        windows = records.os_type(os_name) is OsType.WINDOWS
+        # A generalized image needs an OS profile; the password is random and never stored: drill VMs
+        # sit in an isolated network and are reached only through Run Command.
+        body = compute.VirtualMachine(  # type: ignore[call-overload]
+            location=region,
+            tags=dict(tags),
+            hardware_profile=compute.HardwareProfile(vm_size=size),
+            storage_profile=compute.StorageProfile(
+                image_reference=compute.ImageReference(id=image_id),
+                os_disk=compute.OSDisk(create_option="FromImage", delete_option="Delete"),
+                data_disks=[compute.DataDisk(lun=lun, create_option="FromImage", delete_option="Delete") for lun in data_luns],
+            ),
+            os_profile=compute.OSProfile(
+                computer_name=name[:15] if windows else name[:63],
+                admin_username=ADMIN_USER,
+                admin_password=secrets.token_urlsafe(24) + "aA1!",
+            ),
+            network_profile=compute.NetworkProfile(
+                network_interfaces=[compute.NetworkInterfaceReference(id=nic_id, primary=True, delete_option="Delete")]  # type: ignore[call-overload]
+            ),
+        )
+        vm = await self._create_vm(name, body)
+        # Disks made from the image are Azure's doing: give them the run tag too.
+        await self._tag_all(vm.disk_ids, tags)
+        return await self.get_vm(vm.id)
+
+    async def deallocate_vm(self, vm_id: str) -> None:
+        ref = parse_id(vm_id)
+        async with translated(f"deallocating VM {ref.name}"):
+            poller = await self.clients.compute.virtual_machines.begin_deallocate(ref.resource_group, ref.name)
+            await poller.result()
+
+    async def generalize_vm(self, vm_id: str) -> None:
+        ref = parse_id(vm_id)
+        async with translated(f"generalizing VM {ref.name}"):
+            await self.clients.compute.virtual_machines.generalize(ref.resource_group, ref.name)
+
+    async def create_image(self, vm_id: str, *, name: str, region: str, tags: Mapping[str, str]) -> Image:
+        body = compute.Image(location=region, source_virtual_machine=compute.SubResource(id=vm_id), tags=dict(tags))  # type: ignore[call-overload]
+        async with translated(f"creating image {name}"):
+            poller = await self.clients.compute.images.begin_create_or_update(self.resource_group, name, body)
+            return records.image(await poller.result())
+
+    async def delete(self, resource_id: str) -> None:
+        ref = parse_id(resource_id)
+        kind = _kind(ref.type)
+        if kind is None:
+            raise ProviderError(f"drsim does not delete resources of type {ref.type} ({resource_id})")
+        client_name, operations_name = _DELETERS[kind]
+        operations = getattr(getattr(self.clients, client_name), operations_name)
+        try:
+            async with translated(f"deleting {ref.type.split('/')[-1]} {ref.name}"):
+                poller = await operations.begin_delete(ref.resource_group, ref.name)
+                await poller.result()
+        except NotFoundError:
+            return  # already gone: deleting is idempotent
+
+    async def _tag(self, rid: str, tags: Mapping[str, str]) -> None:
+        """Merge tags into a resource (Tags API, PATCH at scope with operation Merge)."""
+        from azure.mgmt.resource.resources import models as resources
+
+        ref = parse_id(rid)
+        async with translated(f"tagging {ref.name}"):
+            poller = await self.clients.resources.tags.begin_update_at_scope(
+                rid, resources.TagsPatchResource(operation="Merge", properties=resources.Tags(tags=dict(tags)))
+            )
+            await poller.result()
+
+    async def _tag_all(self, ids: Sequence[str], tags: Mapping[str, str]) -> None:
+        if tags:
+            await asyncio.gather(*(self._tag(rid, tags) for rid in ids))
+
+    # ------------------------------------------------------------------------------------ network
+
+    async def create_isolated_network(
+        self,
+        *,
+        name: str,
+        region: str,
+        cidr: str,
+        tags: Mapping[str, str],
+        peer_with: Sequence[str] = (),
+        allow_outbound: bool = False,
+    ) -> IsolatedNetwork:
+        rules = []
+        if not allow_outbound:
+            # Priority 100 outbound deny-all: what an isolated network is (azure-sdk-notes.md).
+            rules.append(
+                network.SecurityRule(  # type: ignore[call-overload]
+                    name=DENY_OUTBOUND_RULE,
+                    priority=100,
+                    direction="Outbound",
+                    access="Deny",
+                    protocol="*",
+                    source_address_prefix="*",
+                    source_port_range="*",
+                    destination_address_prefix="*",
+                    destination_port_range="*",
+                )
+            )
+        nsg_body = network.NetworkSecurityGroup(location=region, security_rules=rules, tags=dict(tags))  # type: ignore[call-overload]
+        async with translated(f"creating network security group {name}-nsg"):
+            poller = await self.clients.network.network_security_groups.begin_create_or_update(self.resource_group, f"{name}-nsg", nsg_body)
+            nsg = await poller.result()
+        vnet_body = network.VirtualNetwork(  # type: ignore[call-overload]
+            location=region,
+            tags=dict(tags),
+            address_space=network.AddressSpace(address_prefixes=[cidr]),
+            subnets=[
+                network.Subnet(  # type: ignore[call-overload]
+                    name=DRILL_SUBNET,
+                    address_prefix=cidr,
+                    default_outbound_access=False,
+                    network_security_group=network.NetworkSecurityGroup(id=nsg.id),
+                )
+            ],
+        )
+        async with translated(f"creating virtual network {name}"):
+            vnet_poller = await self.clients.network.virtual_networks.begin_create_or_update(self.resource_group, name, vnet_body)
+            vnet = await vnet_poller.result()
+        for remote in peer_with:
+            peering = network.VirtualNetworkPeering(  # type: ignore[call-overload]
+                remote_virtual_network=network.SubResource(id=remote), allow_virtual_network_access=True
+            )
+            async with translated(f"peering {name} with {parse_id(remote).name}"):
+                peering_poller = await self.clients.network.virtual_network_peerings.begin_create_or_update(
+                    self.resource_group, name, f"to-{parse_id(remote).name}", peering
+                )
+                await peering_poller.result()
+        if peer_with:
+            async with translated(f"reading virtual network {name}"):
+                vnet = await self.clients.network.virtual_networks.get(self.resource_group, name)
+        return records.isolated_network(vnet)
+
+    async def check_isolation(self, network_id: str) -> IsolationReport:
+        ref = parse_id(network_id)
+        async with translated(f"reading virtual network {ref.name}"):
+            vnet = await self.clients.network.virtual_networks.get(ref.resource_group, ref.name)
+        nsgs: dict[str, network.NetworkSecurityGroup] = {}
+        for subnet in vnet.subnets or []:
+            nsg_ref = subnet.network_security_group
+            if nsg_ref is not None and nsg_ref.id and nsg_ref.id.lower() not in nsgs:
+                parsed = parse_id(nsg_ref.id)
+                async with translated(f"reading network security group {parsed.name}"):
+                    nsgs[nsg_ref.id.lower()] = await self.clients.network.network_security_groups.get(parsed.resource_group, parsed.name)
+        return records.isolation(vnet, nsgs)
+
+    # ------------------------------------------------------------------------------------ backup
+
+    async def backup_items(self) -> list[records.BackupItem]:
+        """The VMs the backup vault protects (read once per provider)."""
+        if self._backup_items is None:
+            vault = self._backup_vault()
+            async with translated(f"listing protected items of vault {vault}"):
+                listed = [
+                    i
+                    async for i in self.clients.backup.backup_protected_items.list(
+                        vault_name=vault, resource_group_name=self.vault_resource_group, filter=BACKUP_ITEM_FILTER
+                    )
+                ]
+            self._backup_items = [item for item in map(records.backup_item, listed) if item is not None]
+        return self._backup_items
+
+    async def _backup_item(self, vm_id: str) -> records.BackupItem:
+        item = records.matching(await self.backup_items(), vm_id)
+        if item is None:
+            raise NotFoundError(f"VM {parse_id(vm_id).name} is not protected by backup vault {self._backup_vault()}")
+        return item
+
+    async def list_backup_points(self, vm_id: str, *, region: str | None = None) -> list[BackupPoint]:
+        item = await self._backup_item(vm_id)
+        vm = await self.get_vm(vm_id)
+        if region is not None and region != vm.region:
+            # Cross-region restore points come from Backup's CRR (passive stamp) API, which the
+            # azure-mgmt-recoveryservicesbackup generation drsim uses does not include.
+            raise ProviderError(
+                f"cross-region restore points of {vm.name} in {region}: the Backup CRR API is not supported by drsim's Azure provider"
+            )
+        vault = self._backup_vault()
+        async with translated(f"listing recovery points of {vm.name}"):
+            listed = [
+                p
+                async for p in self.clients.backup.recovery_points.list(
+                    vault_name=vault,
+                    resource_group_name=self.vault_resource_group,
+                    fabric_name=BACKUP_FABRIC,
+                    container_name=item.container,
+                    protected_item_name=item.item,
+                )
+            ]
+        points = [p for p in (records.backup_point(r, vm_id, vm.region) for r in listed) if p is not None]
+        return sorted(points, key=lambda p: p.time)
+
+    async def restore_backup(
+        self,
+        vm_id: str,
+        point_id: str,
+        *,
+        mode: RestoreMode,
+        tier: PointTier | None,
+        region: str,
+        network_id: str,
+        name: str,
+        tags: Mapping[str, str],
+    ) -> Job:
+        item = await self._backup_item(vm_id)
+        vault = self._backup_vault()
+        point = parse_id(point_id).child("recoveryPoints")
+        target_vm = self._id("Microsoft.Compute", "virtualMachines", name)
+        request = backup.IaasVMRestoreRequest(
+            recovery_point_id=point,
+            recovery_type="AlternateLocation" if mode is RestoreMode.VM else "RestoreDisks",
+            source_resource_id=vm_id,
+            target_virtual_machine_id=target_vm if mode is RestoreMode.VM else None,
+            target_resource_group_id=f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}",
+            storage_account_id=self.options.staging_storage_account,
+            virtual_network_id=network_id if mode is RestoreMode.VM else None,
+            subnet_id=(await self._subnet_of(network_id)) if mode is RestoreMode.VM else None,
+            region=region,
+            original_storage_account_option=False,
+            create_new_cloud_service=False,
+            restore_with_managed_disks=True,
+        )
+        hook = _FirstPollUrl()
+        async with translated(f"restoring {parse_id(vm_id).name} from backup"):
+            # Its poller ends when the restore JOB is created, not when it finishes (azure-sdk-notes.md).
+            poller = await self.clients.backup.restores.begin_trigger(
+                vault_name=vault,
+                resource_group_name=self.vault_resource_group,
+                fabric_name=BACKUP_FABRIC,
+                container_name=item.container,
+                protected_item_name=item.item,
+                recovery_point_id=point,
+                parameters=backup.RestoreRequestResource(properties=request),
+                raw_response_hook=hook,
+            )
+            await poller.result()
+        operation = operation_name(hook.url or "", "operationsStatus") or operation_name(hook.url or "", "operationResults")
+        if operation is None:
+            raise ProviderError(f"the restore of {parse_id(vm_id).name} answered no operation URL to follow (got {hook.url!r})")
+        async with translated(f"reading the restore operation of {parse_id(vm_id).name}"):
+            status = await self.clients.backup.protected_item_operation_statuses.get(
+                vault_name=vault,
+                resource_group_name=self.vault_resource_group,
+                fabric_name=BACKUP_FABRIC,
+                container_name=item.container,
+                protected_item_name=item.item,
+                operation_id=operation,
+            )
+        job_name = status.properties.job_id if isinstance(status.properties, backup.OperationStatusJobExtendedInfo) else None
+        if not job_name:
+            message = status.error.message if status.error is not None else f"operation status {status.status}"
+            raise ProviderError(f"the restore of {parse_id(vm_id).name} created no job: {message}")
+        job_id = resource_id(
+            self.subscription_id, self.vault_resource_group, "Microsoft.RecoveryServices", ("vaults", vault), ("backupJobs", job_name)
+        )
+        self._job_tags[job_id] = dict(tags)
+        self._job_targets[job_id] = target_vm
+        return await self.get_job(job_id)
+
+    async def _backup_job(self, job_id: str, vault: str, job_name: str) -> Job:
+        async with translated(f"reading backup job {job_name}"):
+            resource = await self.clients.backup.job_details.get(
+                vault_name=vault, resource_group_name=self.vault_resource_group, job_name=job_name
+            )
+        props = resource.properties
+        if props is None:
+            raise ProviderError(f"backup job {job_name} has no properties")
+        status = _status(props.status)
+        bag = props.extended_info.property_bag if isinstance(props, backup.AzureIaaSVMJob) and props.extended_info else None
+        bag = bag or {}
+        vm_id = self._vm_of_backup_job(props, bag)
+        error = None
+        if status is JobStatus.FAILED:
+            details = props.error_details if isinstance(props, backup.AzureIaaSVMJob) else None
+            error = "; ".join(f"{d.error_code}: {d.error_string}" for d in details or []) or f"job {props.status}"
+        created: tuple[str, ...] = ()
+        if status is JobStatus.SUCCEEDED:
+            created = await self._restored_resources(job_id, bag)
+            await self._tag_all(created, self._job_tags.get(job_id, {}))
+        point_time = bag.get("Recovery point time") or bag.get("RecoveryPointTime")
+        return Job(
+            id=job_id,
+            kind=JobKind.RESTORE,
+            status=status,
+            vm_id=vm_id,
+            started_at=_utc(props.start_time) or self.now(),
+            ended_at=_utc(props.end_time) if status.ended else None,
+            error=error,
+            created=created,
+            recovery_point_time=_parse_time(point_time),
+        )
+
+    def _vm_of_backup_job(self, props: backup.Job, bag: Mapping[str, str]) -> str:
+        for item in self._backup_items or []:
+            if props.entity_friendly_name and item.vm_name.lower() == props.entity_friendly_name.lower():
+                return item.vm_id
+        return bag.get("Source VM Id") or bag.get("SourceResourceId") or props.entity_friendly_name or ""
+
+    async def _restored_resources(self, job_id: str, bag: Mapping[str, str]) -> tuple[str, ...]:
+        """The VM and disks a restore created: the target VM we asked for, else what the job reports."""
+        target = self._job_targets.get(job_id) or bag.get("Target VM Id") or bag.get("TargetResourceId")
+        if target:
+            try:
+                vm = await self.get_vm(target)
+            except NotFoundError:
+                pass
+            else:
+                return (vm.id, *vm.disk_ids)
+        disks = [d for key, d in sorted(bag.items()) if key.lower().startswith("restored disk") or key.lower().startswith("target disk")]
+        return tuple(disks)
+
+    # ------------------------------------------------------------------------------ site recovery
+
+    async def replicated_items(self) -> list[records.ReplicatedItem]:
+        """The VMs the Site Recovery vault replicates (read again after a test failover changes state)."""
+        vault = self._site_recovery_vault()
+        async with translated(f"listing replicated items of vault {vault}"):
+            listed = [
+                i
+                async for i in self.clients.site_recovery.replication_protected_items.list(
+                    resource_group_name=self.vault_resource_group, resource_name=vault
+                )
+            ]
+        self._replicated_items = [item for item in map(records.replicated_item, listed) if item is not None]
+        return self._replicated_items
+
+    async def _replicated_item(self, vm_id: str, *, fresh: bool = False) -> records.ReplicatedItem:
+        items = self._replicated_items if self._replicated_items is not None and not fresh else await self.replicated_items()
+        item = records.matching(items, vm_id)
+        if item is None:
+            raise NotFoundError(f"VM {parse_id(vm_id).name} is not replicated by Site Recovery vault {self._site_recovery_vault()}")
+        return item
+
+    async def list_replication_points(self, vm_id: str) -> list[ReplicationPoint]:
+        item = await self._replicated_item(vm_id)
+        async with translated(f"listing replication points of {item.vm_name}"):
+            listed = [
+                p
+                async for p in self.clients.site_recovery.recovery_points.list_by_replication_protected_items(
+                    resource_group_name=self.vault_resource_group,
+                    resource_name=self._site_recovery_vault(),
+                    fabric_name=item.fabric,
+                    protection_container_name=item.container,
+                    replicated_protected_item_name=item.item,
+                )
+            ]
+        points = [p for p in (records.replication_point(r, item) for r in listed) if p is not None]
+        return sorted(points, key=lambda p: p.time)
+
+    async def _choose_point(self, vm_id: str, choice: ReplicationPointChoice) -> str | None:
+        """`latest` sends no point (Site Recovery processes pending data first); the others pick one."""
+        if choice is ReplicationPointChoice.LATEST:
+            return None
+        points = await self.list_replication_points(vm_id)
+        if choice is ReplicationPointChoice.LATEST_APP_CONSISTENT:
+            points = [p for p in points if p.type is PointType.APP_CONSISTENT]
+        if not points:
+            raise NotFoundError(f"VM {parse_id(vm_id).name} has no {choice.value} replication point")
+        return points[-1].id
+
+    async def _job_from_poll_url(self, url: str | None, vault: str, what: str) -> str:
+        job_name = operation_name(url or "", "replicationJobs")
+        if job_name is None:
+            raise ProviderError(f"{what} answered no job to follow (got {url!r})")
+        return resource_id(
+            self.subscription_id, self.vault_resource_group, "Microsoft.RecoveryServices", ("vaults", vault), ("replicationJobs", job_name)
+        )
+
+    async def test_failover(
+        self,
+        vm_id: str,
+        *,
+        choice: ReplicationPointChoice,
+        network_id: str,
+        tags: Mapping[str, str],
+        point_id: str | None = None,
+    ) -> Job:
+        item = await self._replicated_item(vm_id)
+        vault = self._site_recovery_vault()
+        chosen = point_id if point_id is not None else await self._choose_point(vm_id, choice)
+        body = asr.TestFailoverInput(
+            properties=asr.TestFailoverInputProperties(
+                failover_direction="PrimaryToRecovery",
+                network_type="VmNetworkAsInput",
+                network_id=network_id,
+                provider_specific_details=asr.A2ATestFailoverInput(recovery_point_id=chosen),
+            )
+        )
+        hook = _FirstPollUrl()
+        async with translated(f"test failover of {item.vm_name}"):
+            # Not awaited to the end: the operation lasts as long as its job, which get_job follows.
+            await self.clients.site_recovery.replication_protected_items.begin_test_failover(
+                resource_group_name=self.vault_resource_group,
+                resource_name=vault,
+                fabric_name=item.fabric,
+                protection_container_name=item.container,
+                replicated_protected_item_name=item.item,
+                testfailover_input=body,
+                polling=False,
+                raw_response_hook=hook,
+            )
+        job_id = await self._job_from_poll_url(hook.url, vault, f"the test failover of {item.vm_name}")
+        self._job_tags[job_id] = dict(tags)
+        return await self.get_job(job_id)
+
+    async def test_failover_cleanup(self, vm_id: str) -> Job:
+        item = await self._replicated_item(vm_id)
+        vault = self._site_recovery_vault()
+        body = asr.TestFailoverCleanupInput(properties=asr.TestFailoverCleanupInputProperties(comments="drsim drill cleanup"))
+        hook = _FirstPollUrl()
+        async with translated(f"test failover cleanup of {item.vm_name}"):
+            await self.clients.site_recovery.replication_protected_items.begin_test_failover_cleanup(
+                resource_group_name=self.vault_resource_group,
+                resource_name=vault,
+                fabric_name=item.fabric,
+                protection_container_name=item.container,
+                replicated_protected_item_name=item.item,
+                cleanup_input=body,
+                polling=False,
+                raw_response_hook=hook,
+            )
+        return await self.get_job(await self._job_from_poll_url(hook.url, vault, f"the test failover cleanup of {item.vm_name}"))
+
+    async def _replication_job(self, job_id: str, vault: str, job_name: str) -> Job:
+        async with translated(f"reading Site Recovery job {job_name}"):
+            resource = await self.clients.site_recovery.replication_jobs.get(
+                resource_group_name=self.vault_resource_group, resource_name=vault, job_name=job_name
+            )
+        props = resource.properties
+        if props is None:
+            raise ProviderError(f"Site Recovery job {job_name} has no properties")
+        status = _status(props.state)
+        scenario = (props.scenario_name or "").lower()
+        kind = JobKind.TEST_FAILOVER_CLEANUP if "cleanup" in scenario else JobKind.TEST_FAILOVER
+        items = self._replicated_items or await self.replicated_items()
+        item = next((i for i in items if same_id(i.item_id, props.target_object_id)), None)
+        if item is None:
+            item = next((i for i in items if props.target_object_name and i.vm_name.lower() == props.target_object_name.lower()), None)
+        vm_id = item.vm_id if item is not None else props.target_object_id or ""
+        details = props.custom_details
+        point_time = None
+        if isinstance(details, asr.TestFailoverJobDetails):
+            for protected in details.protected_item_details or []:
+                point_time = _utc(protected.recovery_point_time) or point_time
+        error = None
+        if status is JobStatus.FAILED:
+            messages = [
+                e.service_error_details.message
+                for e in props.errors or []
+                if e.service_error_details is not None and e.service_error_details.message
+            ]
+            error = "; ".join(messages) or f"job {props.state}"
+        created: tuple[str, ...] = ()
+        if status is JobStatus.SUCCEEDED and kind is JobKind.TEST_FAILOVER and item is not None:
+            created = await self._test_failover_resources(item)
+            await self._tag_all(created, self._job_tags.get(job_id, {}))
+        return Job(
+            id=job_id,
+            kind=kind,
+            status=status,
+            vm_id=vm_id,
+            started_at=_utc(props.start_time) or self.now(),
+            ended_at=_utc(props.end_time) if status.ended else None,
+            error=error,
+            created=created,
+            recovery_point_time=point_time,
+        )
+
+    async def _test_failover_resources(self, item: records.ReplicatedItem) -> tuple[str, ...]:
+        """The test VM (named by Site Recovery, in the recovery resource group) and its disks."""
+        fresh = await self._replicated_item(item.vm_id, fresh=True)
+        if not fresh.test_vm_name or not fresh.recovery_resource_group_id:
+            return ()
+        group = fresh.recovery_resource_group_id.rstrip("/").split("/")[-1]
+        try:
+            vm = await self.get_vm(self._id("Microsoft.Compute", "virtualMachines", fresh.test_vm_name, group))
+        except NotFoundError:
+            return ()
+        return (vm.id, *vm.disk_ids)
+
+    async def get_job(self, job_id: str) -> Job:
+        ref = parse_id(job_id)
+        vault = ref.child("vaults")
+        last = ref.path[-1][0].lower()
+        if last == "backupjobs":
+            return await self._backup_job(job_id, vault, ref.name)
+        if last == "replicationjobs":
+            return await self._replication_job(job_id, vault, ref.name)
+        raise NotFoundError(f"{job_id} is not a Backup or Site Recovery job id")
+
+    # ------------------------------------------------------------------------------------ checks
+
+    async def read_canary(self, vm_id: str) -> CanaryReading:
+        """Run the canary script through Run Command; a VM that cannot run it is unreachable."""
+        ref = parse_id(vm_id)
+        vm = await self.get_vm(vm_id)
+        windows = vm.os is OsType.WINDOWS
+        command = compute.RunCommandInput(
+            command_id=canary.WINDOWS_COMMAND_ID if windows else canary.LINUX_COMMAND_ID,
+            script=(canary.WINDOWS_SCRIPT if windows else canary.LINUX_SCRIPT).strip().splitlines(),
+        )
+        try:
+            async with translated(f"running the canary check on {ref.name}"):
+                poller = await self.clients.compute.virtual_machines.begin_run_command(ref.resource_group, ref.name, command)
+                result = await poller.result()
+        except ConflictError:
+            # Run Command needs a running VM with a ready guest agent (run-command troubleshooting).
+            return CanaryReading(vm_id=vm_id, reachable=False, last_marker_at=None, last_sequence=None, corrupted=False)
+        output = "\n".join(s.message or "" for s in result.value or [])
+        return canary.parse_report(vm_id, output)
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
