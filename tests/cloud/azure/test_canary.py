@@ -42,7 +42,10 @@ def test_render_then_parse_gives_the_reading_back():
 
 
 def test_powershell_single_disk_written_as_a_scalar_is_accepted():
-    output = 'DRSIM-CANARY {"version":1,"last_sequence":3,"last_marker_at":"2026-11-20T13:50:00Z","corrupted":false,"volumes":[{"name":"log","disks":"2026-11-20T13:50:00Z","consistent":true}]}'
+    output = (
+        'DRSIM-CANARY {"version":1,"last_sequence":3,"last_marker_at":"2026-11-20T13:50:00Z","corrupted":false,'
+        '"volumes":[{"name":"log","disks":"2026-11-20T13:50:00Z","consistent":true}]}'
+    )
     assert parse_report(VM, output).volumes == (VolumeReading("log", (T2,), True),)
 
 
@@ -62,6 +65,11 @@ def test_bad_output_is_a_provider_error_naming_the_problem(output, message):
         parse_report(VM, output)
 
 
+def run_script(script, root) -> str:
+    env = {"CANARY_ROOT": str(root), "PATH": "/usr/bin:/bin"}
+    return subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, check=True).stdout
+
+
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_the_linux_script_reports_markers_per_volume(tmp_path):
     (tmp_path / "sqldata").mkdir()
@@ -71,8 +79,7 @@ def test_the_linux_script_reports_markers_per_volume(tmp_path):
     (tmp_path / "os" / "os.log").write_text("5 2026-11-20T13:55:00Z\nCORRUPT 6 2026-11-20T13:56:00Z\n")
     script = tmp_path / "canary.sh"
     script.write_text(LINUX_SCRIPT)
-    done = subprocess.run(["bash", str(script)], env={"CANARY_ROOT": str(tmp_path), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, check=True)
-    reading = parse_report(VM, done.stdout)
+    reading = parse_report(VM, run_script(script, tmp_path))
     assert reading.last_sequence == 6
     assert reading.last_marker_at == datetime(2026, 11, 20, 13, 56, tzinfo=UTC)
     assert reading.corrupted
@@ -86,6 +93,5 @@ def test_the_linux_script_reports_markers_per_volume(tmp_path):
 def test_the_linux_script_on_a_vm_without_markers_reports_none(tmp_path):
     script = tmp_path / "canary.sh"
     script.write_text(LINUX_SCRIPT)
-    done = subprocess.run(["bash", str(script)], env={"CANARY_ROOT": str(tmp_path / "absent"), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, check=True)
-    reading = parse_report(VM, done.stdout)
+    reading = parse_report(VM, run_script(script, tmp_path / "absent"))
     assert (reading.last_marker_at, reading.last_sequence, reading.volumes, reading.corrupted) == (None, None, (), False)

@@ -33,7 +33,8 @@ VM = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/prod/pr
 
 def test_parse_id_reads_each_part():
     ref = parse_id(VM)
-    assert (ref.subscription, ref.resource_group, ref.namespace, ref.name) == ("00000000-0000-0000-0000-000000000001", "prod", "Microsoft.Compute", "web-01")
+    assert (ref.subscription, ref.resource_group) == ("00000000-0000-0000-0000-000000000001", "prod")
+    assert (ref.namespace, ref.name) == ("Microsoft.Compute", "web-01")
     assert ref.type == "Microsoft.Compute/virtualMachines"
     assert str(ref) == VM
 
@@ -52,7 +53,9 @@ def test_parse_id_of_a_nested_backup_item():
         ref.child("replicationFabrics")
 
 
-@pytest.mark.parametrize("bad", ["", "web-01", "/subscriptions/s/resourceGroups/rg", "/subscriptions/s/resourceGroups/rg/providers/Ns/type"])
+@pytest.mark.parametrize(
+    "bad", ["", "web-01", "/subscriptions/s/resourceGroups/rg", "/subscriptions/s/resourceGroups/rg/providers/Ns/type"]
+)
 def test_parse_id_refuses_what_is_not_an_id(bad):
     with pytest.raises(NotFoundError, match="not an ARM resource id"):
         parse_id(bad)
@@ -61,7 +64,8 @@ def test_parse_id_refuses_what_is_not_an_id(bad):
 def test_ids_compare_case_insensitively():
     assert same_id(VM, VM.upper())
     assert not same_id(VM, None)
-    assert resource_id("s", "rg", "Microsoft.Network", ("virtualNetworks", "v")) == "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v"
+    vnet = resource_id("s", "rg", "Microsoft.Network", ("virtualNetworks", "v"))
+    assert vnet == "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v"
 
 
 def test_operation_name_from_a_poll_url():
