@@ -1,0 +1,365 @@
+"""The executor: runs a task graph on asyncio, as soon as each task's needed steps are done.
+
+It knows nothing of clouds: an `OpRunner` carries out each operation. The executor adds what every
+drill needs around it: a limit on long-running operations in flight (Drill.concurrency), per-step
+timeouts, retries with exponential backoff in the loop's time, ARM throttling honoured through its
+retry-after, dependants of a failed task skipped with the reason while independent branches go on,
+and an abort that stops new work (Ctrl-C, SIGTERM, a safety refusal) so that cleanup can run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Protocol
+
+from drsim.engine.clock import Clock
+from drsim.engine.taskgraph import Op, Task, TaskGraph
+from drsim.errors import AbortedError, ProviderError, SafetyError, ThrottledError, TransientError
+from drsim.measure.events import (
+    Event,
+    FailureCategory,
+    RecoveryPointRef,
+    TaskFailed,
+    TaskFinished,
+    TaskRetrying,
+    TaskSkipped,
+    TaskStarted,
+)
+from drsim.measure.result import TaskStatus
+from drsim.model.types import format_duration
+
+MAX_THROTTLED_RETRIES = 10
+"""Throttled calls are retried after their retry-after this often, without using a step's retries
+(the Azure SDK's RetryPolicy: 10 tries, honouring Retry-After; azure-sdk-notes.md)."""
+BACKOFF_BASE_S = 30.0
+BACKOFF_CAP_S = 15 * 60.0
+
+
+class CheckFailure(Exception):
+    """A check found the recovered VM or application unhealthy (a drill finding, not an error)."""
+
+
+class OpRunner(Protocol):
+    """Carries out one operation of one task (the cloud actions implement it)."""
+
+    async def run_op(self, task: Task, op: Op, state: TaskState) -> None: ...
+
+
+@dataclass
+class TaskState:
+    """What a task has done so far: the operations finished survive a retry, which resumes after them."""
+
+    task: Task
+    done: set[str] = field(default_factory=set)
+    attempts: int = 0
+    recovery_point: RecoveryPointRef | None = None
+    recovered_vm: str | None = None
+    status: TaskStatus | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class StepPolicy:
+    """The runbook's knobs for one step."""
+
+    timeout: timedelta | None = None
+    retries: int = 0
+    allow_failure: bool = False
+
+
+def classify(exc: BaseException) -> FailureCategory:
+    """Whether a failure is a drill finding (exit 1) or means the drill could not be carried out (exit 3)."""
+    if isinstance(exc, CheckFailure):
+        return FailureCategory.CHECK
+    if isinstance(exc, TransientError | SafetyError | AbortedError | asyncio.CancelledError):
+        return FailureCategory.EXECUTION
+    if isinstance(exc, ProviderError | TimeoutError):  # no point, region down, too slow, no capacity
+        return FailureCategory.RECOVERY
+    return FailureCategory.EXECUTION
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if isinstance(exc, ProviderError | SafetyError | CheckFailure | AbortedError) else f"{type(exc).__name__}: {text}"
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, ProviderError) and exc.retryable
+
+
+class Executor:
+    """Runs every task of a graph once; emits task events; leaves the per-task states behind."""
+
+    def __init__(
+        self,
+        graph: TaskGraph,
+        runner: OpRunner,
+        *,
+        clock: Clock,
+        emit: Callable[[Event], None],
+        concurrency: int,
+        policies: Mapping[str, StepPolicy],
+        rng: random.Random,
+    ) -> None:
+        self.graph = graph
+        self.runner = runner
+        self.clock = clock
+        self.emit = emit
+        self.policies = policies
+        self.rng = rng
+        self.slots = asyncio.Semaphore(concurrency)
+        self.states: dict[str, TaskState] = {t.id: TaskState(t) for t in graph.tasks}
+        self.op_seconds: dict[tuple[str, str], float] = {}
+        self._waiting: dict[str, set[str]] = {s: set(graph.step_needs[s]) for s in graph.steps}
+        self._dependants: dict[str, list[str]] = {s: [] for s in graph.steps}
+        for step in graph.steps:
+            for need in graph.step_needs[step]:
+                self._dependants[need].append(step)
+        self._left = {s: len(graph.step_tasks[s]) for s in graph.steps}
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._finished = asyncio.Event()
+        self._open = sum(self._left.values())
+        self._blocked: dict[str, str] = {}  # steps whose tasks are skipped, and why
+        self._closed: set[str] = set()
+        self.aborted: str | None = None
+
+    # ------------------------------------------------------------------------------- scheduling
+
+    async def run(self) -> None:
+        """Run until every task has succeeded, failed or been skipped (or the run was aborted)."""
+        if self._open == 0:
+            return
+        for step in self.graph.steps:
+            if not self._waiting[step]:
+                self._start_step(step)
+        await self._finished.wait()
+
+    def abort(self, reason: str) -> None:
+        """Stop new work: pending tasks are skipped, running ones cancelled (they record a failure)."""
+        if self.aborted is not None:
+            return
+        self.aborted = reason
+        for step in self.graph.steps:
+            for task in self.graph.step_tasks[step]:
+                if self.states[task.id].status is None and task.id not in self._running:
+                    self._skip(task, f"run aborted: {reason}")
+        for running in list(self._running.values()):
+            running.cancel()
+
+    def _start_step(self, step: str) -> None:
+        tasks = self.graph.step_tasks[step]
+        for task in tasks:
+            if self.aborted is not None:
+                self._skip(task, f"run aborted: {self.aborted}")
+            else:
+                running = asyncio.get_running_loop().create_task(self._run_task(task), name=task.id)
+                running.add_done_callback(lambda _, task=task: self._cancelled_before_start(task))  # type: ignore[misc]
+                self._running[task.id] = running
+        if not tasks:
+            self._step_done(step)
+
+    def _cancelled_before_start(self, task: Task) -> None:
+        """A task cancelled before its first step never ran its own handler: record its failure here."""
+        if self.states[task.id].status is None:
+            policy = self.policies.get(task.step, StepPolicy())
+            self._fail(task, self.states[task.id], AbortedError(f"run aborted: {self.aborted or 'cancelled'}"), policy)
+
+    def _settle(self, task: Task) -> None:
+        self._running.pop(task.id, None)
+        self._open -= 1
+        self._left[task.step] -= 1
+        if self._left[task.step] == 0:
+            self._step_done(task.step)
+        if self._open == 0:
+            self._finished.set()
+
+    def _failure_of(self, step: str) -> str | None:
+        """Why a finished step stops its dependants, or None when they may go on."""
+        if step in self._blocked:
+            return "was skipped"
+        if step in self.graph.allow_failure:
+            return None
+        for task in self.graph.step_tasks[step]:
+            state = self.states[task.id]
+            if state.status is not TaskStatus.SUCCEEDED:
+                return f"failed ({task.label}: {state.error})"
+        return None
+
+    def _step_done(self, step: str) -> None:
+        if step in self._closed:
+            return
+        self._closed.add(step)
+        reason = self._failure_of(step)
+        for dependant in self._dependants[step]:
+            self._waiting[dependant].discard(step)
+            if dependant in self._blocked:
+                continue
+            if reason is not None:
+                self._blocked[dependant] = f"needs step '{step}', which {reason}"
+                for task in self.graph.step_tasks[dependant]:
+                    self._skip(task, self._blocked[dependant])
+                if not self.graph.step_tasks[dependant]:
+                    self._step_done(dependant)
+            elif not self._waiting[dependant]:
+                self._start_step(dependant)
+
+    def _skip(self, task: Task, reason: str) -> None:
+        state = self.states[task.id]
+        if state.status is not None:
+            return
+        state.status, state.error = TaskStatus.SKIPPED, reason
+        self.emit(TaskSkipped(at=self.clock.now(), task=task.id, step=task.step, action=task.action.value, vm=task.vm, reason=reason))
+        self._settle(task)
+
+    # ------------------------------------------------------------------------------ one task
+
+    async def _run_task(self, task: Task) -> None:
+        state = self.states[task.id]
+        policy = self.policies.get(task.step, StepPolicy())
+        try:
+            deadline = asyncio.timeout(policy.timeout.total_seconds() if policy.timeout is not None else None)
+            try:
+                async with deadline:
+                    await self._attempts(task, state, policy)
+            except TimeoutError as exc:
+                if policy.timeout is not None and deadline.expired():
+                    raise TimeoutError(f"step '{task.step}' timed out after {format_duration(policy.timeout)}") from exc
+                raise
+        except asyncio.CancelledError:
+            self._fail(task, state, AbortedError(f"run aborted: {self.aborted or 'cancelled'}"), policy)
+            return
+        except Exception as exc:  # every failure becomes the task's failure: recorded, never dropped
+            self._fail(task, state, exc, policy)
+            if isinstance(exc, SafetyError):
+                self.abort(f"safety refusal in {task.label}: {exc}")
+            return
+        state.status = TaskStatus.SUCCEEDED
+        self.emit(
+            TaskFinished(
+                at=self.clock.now(),
+                task=task.id,
+                step=task.step,
+                action=task.action.value,
+                vm=task.vm,
+                attempts=state.attempts,
+                recovery_point=state.recovery_point,
+                recovered_vm=state.recovered_vm,
+            )
+        )
+        self._settle(task)
+
+    def _fail(self, task: Task, state: TaskState, exc: BaseException, policy: StepPolicy) -> None:
+        state.status, state.error = TaskStatus.FAILED, describe(exc)
+        self.emit(
+            TaskFailed(
+                at=self.clock.now(),
+                task=task.id,
+                step=task.step,
+                action=task.action.value,
+                vm=task.vm,
+                attempts=max(state.attempts, 1),
+                error=state.error,
+                error_type=type(exc).__name__,
+                category=classify(exc),
+                allowed=policy.allow_failure,
+            )
+        )
+        self._settle(task)
+
+    async def _attempts(self, task: Task, state: TaskState, policy: StepPolicy) -> None:
+        while True:
+            state.attempts += 1
+            self.emit(
+                TaskStarted(at=self.clock.now(), task=task.id, step=task.step, action=task.action.value, vm=task.vm, attempt=state.attempts)
+            )
+            try:
+                await self._attempt(task, state)
+                return
+            except Exception as exc:
+                if not _retryable(exc) or state.attempts > policy.retries:
+                    raise
+                delay = self.backoff(state.attempts, exc)
+                self.emit(
+                    TaskRetrying(
+                        at=self.clock.now(),
+                        task=task.id,
+                        step=task.step,
+                        action=task.action.value,
+                        vm=task.vm,
+                        attempt=state.attempts,
+                        error=describe(exc),
+                        retry_in_s=delay,
+                    )
+                )
+                await self.clock.sleep(delay)
+
+    def backoff(self, attempt: int, exc: BaseException) -> float:
+        """Exponential backoff with seeded jitter; never sooner than a throttling retry-after."""
+        base = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1))
+        delay = round(base * self.rng.uniform(0.5, 1.0), 3)
+        if isinstance(exc, ThrottledError):
+            delay = max(delay, exc.retry_after)
+        return delay
+
+    async def _attempt(self, task: Task, state: TaskState) -> None:
+        """Run the operations not yet done, each once the operations it needs are done."""
+        pending = [op for op in task.ops if op.id not in state.done]
+        running: dict[asyncio.Task[None], Op] = {}
+        failure: BaseException | None = None
+        loop = asyncio.get_running_loop()
+        try:
+            while pending or running:
+                ready = [op for op in pending if failure is None and all(n in state.done for n in op.needs)]
+                if len(ready) == 1 and not running:  # the common sequential case: no extra asyncio task
+                    op = ready[0]
+                    pending.remove(op)
+                    await self._op(task, op, state)
+                    state.done.add(op.id)
+                    continue
+                for op in ready:
+                    pending.remove(op)
+                    running[loop.create_task(self._op(task, op, state))] = op
+                if not running:
+                    break
+                finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for future in sorted(finished, key=lambda f: task.ops.index(running[f])):
+                    op = running.pop(future)
+                    error = future.exception()
+                    if error is None:
+                        state.done.add(op.id)
+                    elif failure is None:
+                        failure = error
+        finally:
+            for future in running:
+                future.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+        if failure is not None:
+            raise failure
+
+    async def _op(self, task: Task, op: Op, state: TaskState) -> None:
+        if op.kind.holds_slot:
+            async with self.slots:
+                await self._call(task, op, state)
+        else:
+            await self._call(task, op, state)
+
+    async def _call(self, task: Task, op: Op, state: TaskState) -> None:
+        throttled = 0
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            try:
+                await self.runner.run_op(task, op, state)
+            except ThrottledError as exc:
+                throttled += 1
+                if throttled > MAX_THROTTLED_RETRIES:
+                    raise
+                await self.clock.sleep(exc.retry_after)
+                continue
+            self.op_seconds[(task.id, op.id)] = loop.time() - started
+            return

@@ -1,0 +1,143 @@
+"""journal.jsonl: one event per line, each line carrying the SHA-256 of the line before it (`prev`).
+
+Lines are written with one unbuffered write each and fsynced (by default), so a kill -9 loses at most
+the line being written; a torn last line is dropped when the journal is read back. On resume the
+writer first *replays*: every line the resumed run produces again must equal the journaled one, byte
+for byte, and is not written twice; from the first new event on, it appends (after a `run.resumed`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from drsim.errors import UsageError
+from drsim.measure.events import Event, RunResumed, event_from_dict, event_to_dict
+
+GENESIS = "0" * 64
+"""The `prev` of the first line."""
+
+
+class JournalError(UsageError):
+    """A journal cannot be resumed: broken hash chain, bad line, or a run that does not replay the same."""
+
+
+def line_hash(line: bytes) -> str:
+    return hashlib.sha256(line).hexdigest()
+
+
+def encode(event: Event, prev: str) -> bytes:
+    """The canonical line of an event (without its newline)."""
+    data = event_to_dict(event)
+    data["prev"] = prev
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True)
+class JournalContents:
+    """What a journal holds: its complete lines and their events, and whether a torn last line was dropped."""
+
+    path: Path
+    lines: tuple[bytes, ...]
+    events: tuple[Event, ...]
+    torn: bool
+    valid_bytes: int  # length of the complete lines, where appending resumes
+
+
+def read_journal(path: str | os.PathLike[str]) -> JournalContents:
+    """Read and verify a journal: every line parses and names the hash of the line before it."""
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise JournalError(f"{file}: cannot read the journal ({exc.strerror or exc})") from None
+    parts = raw.split(b"\n")
+    torn = parts[-1] != b""  # the last write did not reach its newline
+    complete = parts[:-1]
+    lines: list[bytes] = []
+    events: list[Event] = []
+    prev = GENESIS
+    for number, line in enumerate(complete, start=1):
+        try:
+            data = json.loads(line)
+            if not isinstance(data, dict):
+                raise ValueError("a journal line is a JSON object")
+            if data.get("prev") != prev:
+                raise ValueError(f"hash chain broken: prev is {data.get('prev')!r}, the line before hashes to {prev}")
+            del data["prev"]
+            events.append(event_from_dict(data))
+        except ValueError as exc:
+            raise JournalError(f"{file}:{number}: {exc}") from None
+        lines.append(line)
+        prev = line_hash(line)
+    valid = sum(len(line) + 1 for line in lines)
+    return JournalContents(file, tuple(lines), tuple(events), torn, valid)
+
+
+class JournalWriter:
+    """Appends events to journal.jsonl; in replay mode verifies them against what is already there."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        fsync: bool = True,
+        replay: JournalContents | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.fsync = fsync
+        self._expected: Sequence[bytes] = replay.lines if replay is not None else ()
+        self._replayed = 0
+        self._now = now
+        self._prev = GENESIS
+        if replay is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        else:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            os.ftruncate(self._fd, replay.valid_bytes)  # drop a torn last line
+        self.lines_written = 0
+
+    @property
+    def replaying(self) -> bool:
+        return self._replayed < len(self._expected)
+
+    def write(self, event: Event) -> None:
+        line = encode(event, self._prev)
+        if self.replaying:
+            expected = self._expected[self._replayed]
+            if line != expected:
+                raise JournalError(
+                    f"{self.path}:{self._replayed + 1}: the resumed run does not replay the journal "
+                    f"(journaled {expected[:160].decode(errors='replace')}..., now {line[:160].decode(errors='replace')}...): "
+                    "resume with the same drill documents, seed, incident time and drsim version"
+                )
+            self._replayed += 1
+            self._prev = line_hash(line)
+            return
+        if self._expected:  # the replay is over: say so once, then append
+            self._expected = ()
+            if self._now is not None:
+                self._append(encode(RunResumed(at=self._now(), replayed=self._replayed), self._prev))
+                line = encode(event, self._prev)
+        self._append(line)
+
+    def _append(self, line: bytes) -> None:
+        os.write(self._fd, line + b"\n")
+        if self.fsync:
+            os.fsync(self._fd)
+        self._prev = line_hash(line)
+        self.lines_written += 1
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            if self.fsync:
+                os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = -1

@@ -1,0 +1,367 @@
+"""The timeline a drill run leaves: typed events, one per journal line.
+
+The engine emits these records as things happen; `drsim.engine.journal` writes them to
+journal.jsonl (hash-chained) and reads them back; `drsim.measure.timeline` turns a run's events
+into RTO/RPO per application. Reports read the same records. Every time is a UTC datetime (virtual
+in the simulated world); on disk it is ISO 8601 with a Z.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
+
+from drsim.measure.result import RunStatus
+
+
+class FailureCategory(StrEnum):
+    """Why a task failed, which decides the run's status (DESIGN.md exit codes)."""
+
+    CHECK = "check"  # a check found the recovered app unhealthy: the drill ran, it failed (exit 1)
+    RECOVERY = "recovery"  # the cloud could not recover (no point, region down, too slow): exit 1
+    EXECUTION = "execution"  # the drill could not be carried out (retries exhausted, refused, aborted): exit 3
+
+
+class CheckKind(StrEnum):
+    BOOT = "boot"
+    CANARY = "canary"
+
+
+def iso(value: datetime) -> str:
+    """A UTC time as ISO 8601 with a Z: the one text form of a time in journals and results."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryPointRef:
+    """The recovery point a task restored from (Backup point, Site Recovery point or snapshots)."""
+
+    id: str
+    time: datetime
+    type: str  # AppConsistent | FileSystemConsistent | CrashConsistent
+    tier: str | None  # snapshot | vault for Azure Backup; None otherwise
+    region: str
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeCheck:
+    name: str
+    consistent: bool
+    disk_instants: tuple[datetime | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedTask:
+    id: str
+    step: str
+    action: str
+    vm: str | None
+    ops: tuple[str, ...]
+    estimate_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class LeftoverResource:
+    id: str
+    kind: str
+    name: str
+    region: str
+    cost_per_day: float
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of every journal event: what happened (`kind`) and when (`at`)."""
+
+    kind: ClassVar[str] = ""
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted(Event):
+    kind: ClassVar[str] = "run.started"
+    run_id: str
+    drill: str
+    runbook: str
+    estate: str
+    plan: str
+    provider: str
+    seed: int
+    incident_at: datetime
+    detected_at: datetime  # the incident plus the scenario's detected_after: when the drill starts acting
+    drsim_version: str
+    catalog_version: str | None
+    concurrency: int
+    cleanup: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlanMade(Event):
+    kind: ClassVar[str] = "plan"
+    tasks: tuple[PlannedTask, ...]
+    step_edges: tuple[tuple[str, str], ...]
+    critical_path: tuple[str, ...]
+    critical_path_s: float
+    lower_bound_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEvent(Event):
+    task: str
+    step: str
+    action: str
+    vm: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStarted(TaskEvent):
+    kind: ClassVar[str] = "task.started"
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRetrying(TaskEvent):
+    kind: ClassVar[str] = "task.retrying"
+    attempt: int  # the attempt that failed
+    error: str
+    retry_in_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFinished(TaskEvent):
+    kind: ClassVar[str] = "task.finished"
+    attempts: int
+    recovery_point: RecoveryPointRef | None = None
+    recovered_vm: str | None = None  # the id of the VM this task brought up
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFailed(TaskEvent):
+    kind: ClassVar[str] = "task.failed"
+    attempts: int
+    error: str
+    error_type: str
+    category: FailureCategory
+    allowed: bool  # the step has allow_failure: its dependants go on
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSkipped(TaskEvent):
+    kind: ClassVar[str] = "task.skipped"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceCreated(Event):
+    kind: ClassVar[str] = "resource.created"
+    id: str
+    resource_kind: str
+    name: str
+    region: str
+    task: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceDeleted(Event):
+    kind: ClassVar[str] = "resource.deleted"
+    id: str
+    resource_kind: str
+    name: str
+    region: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult(Event):
+    kind: ClassVar[str] = "check.result"
+    task: str
+    check: CheckKind
+    vm: str
+    app: str | None
+    passed: bool
+    reachable: bool
+    healthy_at: datetime | None  # the first of the required consecutive passing reads (or the boot)
+    reads: int
+    last_marker_at: datetime | None = None
+    measured_rpo_s: float | None = None
+    claimed_rpo_s: float | None = None
+    consistent: bool | None = None
+    corrupted: bool | None = None
+    volumes: tuple[VolumeCheck, ...] = ()
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CleanupStarted(Event):
+    kind: ClassVar[str] = "cleanup.started"
+    policy: str
+    resources: int
+
+
+@dataclass(frozen=True, slots=True)
+class CleanupTestFailover(Event):
+    kind: ClassVar[str] = "cleanup.test_failover"
+    vm: str
+    job: str
+    succeeded: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CleanupFinished(Event):
+    kind: ClassVar[str] = "cleanup.finished"
+    status: str  # done | incomplete | skipped
+    leftovers: tuple[LeftoverResource, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AppMeasured(Event):
+    """An application's timestamps, RTO split and RPO, as measured from the run (for reports)."""
+
+    kind: ClassVar[str] = "app.measured"
+    app: str
+    incident_at: datetime
+    trigger_at: datetime | None
+    infra_ready_at: datetime | None
+    healthy_at: datetime | None
+    rto_s: float | None
+    human_wait_s: float | None
+    infrastructure_s: float | None
+    validation_s: float | None
+    rpo_s: float | None
+    rpo_claimed_s: float | None
+    consistent: bool | None
+    rto_objective_s: float | None
+    rpo_objective_s: float | None
+    rto_met: bool | None
+    rpo_met: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunAborted(Event):
+    kind: ClassVar[str] = "run.aborted"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunResumed(Event):
+    kind: ClassVar[str] = "run.resumed"
+    replayed: int  # journal lines re-verified before this one
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished(Event):
+    kind: ClassVar[str] = "run.finished"
+    status: RunStatus
+    error: str | None = None
+
+
+EVENT_TYPES: Mapping[str, type[Event]] = {
+    cls.kind: cls
+    for cls in (
+        RunStarted,
+        PlanMade,
+        TaskStarted,
+        TaskRetrying,
+        TaskFinished,
+        TaskFailed,
+        TaskSkipped,
+        ResourceCreated,
+        ResourceDeleted,
+        CheckResult,
+        CleanupStarted,
+        CleanupTestFailover,
+        CleanupFinished,
+        AppMeasured,
+        RunAborted,
+        RunResumed,
+        RunFinished,
+    )
+}
+
+
+# ------------------------------------------------------------------------------ plain JSON data
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """The JSON object of one event: `event` (its kind) first, then its fields in declaration order."""
+    data: dict[str, Any] = {"event": event.kind}
+    for f in dataclasses.fields(event):
+        data[f.name] = _plain(getattr(event, f.name))
+    return data
+
+
+_T = TypeVar("_T")
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    found = _HINTS.get(cls)
+    if found is None:
+        found = _HINTS[cls] = get_type_hints(cls)
+    return found
+
+
+def _typed(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = get_origin(hint)
+    args = get_args(hint)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_typed(args[0], v) for v in value)
+        return tuple(_typed(a, v) for a, v in zip(args, value, strict=True))
+    if args and type(None) in args:  # X | None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _typed(inner, value)
+    if hint is datetime:
+        return parse_iso(value)
+    if isinstance(hint, type) and issubclass(hint, StrEnum):
+        return hint(value)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _from_dict(hint, value)
+    if hint is float and isinstance(value, int):
+        return float(value)
+    return value
+
+
+def _from_dict(cls: type[_T], data: Mapping[str, Any]) -> _T:
+    hints = _hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    unknown = set(data) - set(names) - {"event"}
+    if unknown:
+        raise ValueError(f"unknown fields {sorted(unknown)} for {cls.__name__}")
+    return cls(**{name: _typed(hints[name], data[name]) for name in names if name in data})
+
+
+def event_from_dict(data: Mapping[str, Any]) -> Event:
+    """The typed event of one journal object; ValueError names what is wrong."""
+    kind = data.get("event")
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ValueError(f"unknown event {kind!r}")
+    try:
+        return _from_dict(cls, data)
+    except (TypeError, KeyError) as exc:
+        raise ValueError(f"bad {kind} event: {exc}") from None

@@ -1,0 +1,207 @@
+"""The executor on a scripted op runner: ordering, concurrency, retries, throttling, skips, abort."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from drsim.engine.clock import VirtualClock, run_virtual
+from drsim.engine.executor import CheckFailure, Executor, StepPolicy, TaskState
+from drsim.engine.taskgraph import Op, OpKind, Task, TaskGraph
+from drsim.errors import NotFoundError, SafetyError, ThrottledError, TransientError
+from drsim.measure.events import Event, FailureCategory, TaskFailed, TaskFinished, TaskRetrying, TaskSkipped, TaskStarted
+from drsim.measure.result import TaskStatus
+from drsim.model.types import Action
+
+ORIGIN = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
+
+
+def graph(steps: dict[str, tuple[list[str | None], list[str]]], ops: dict[str, tuple[Op, ...]] | None = None) -> TaskGraph:
+    """steps: id -> (vms, needs). Each task has one slot-holding op unless `ops` gives the step's ops."""
+    tasks, step_tasks = [], {}
+    for step, (vms, _) in steps.items():
+        own = []
+        for vm in vms:
+            task_ops = (ops or {}).get(step, (Op("work", OpKind.CREATE_VM),))
+            own.append(Task(f"{step}/{vm}" if vm else step, step, Action.WAIT, vm, task_ops, len(tasks) + len(own)))
+        tasks += own
+        step_tasks[step] = tuple(own)
+    return TaskGraph(
+        tasks=tuple(tasks),
+        steps=tuple(steps),
+        step_needs={s: tuple(n) for s, (_, n) in steps.items()},
+        step_tasks=step_tasks,
+        allow_failure=frozenset(),
+    )
+
+
+@dataclass
+class Script:
+    """An op runner: each op sleeps `seconds[task]` (default 10) and raises the scripted errors first."""
+
+    clock: VirtualClock
+    seconds: dict[str, float] = field(default_factory=dict)
+    errors: dict[str, list[Exception]] = field(default_factory=dict)
+    log: list[tuple[float, str, str]] = field(default_factory=list)
+    in_flight: int = 0
+    peak: int = 0
+
+    async def run_op(self, task: Task, op: Op, state: TaskState) -> None:
+        now = (self.clock.now() - ORIGIN).total_seconds()
+        self.log.append((now, task.id, op.id))
+        queue = self.errors.get(f"{task.id}:{op.id}") or self.errors.get(task.id)
+        if queue:
+            raise queue.pop(0)
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            await self.clock.sleep(self.seconds.get(task.id, 10.0))
+        finally:
+            self.in_flight -= 1
+
+
+def execute(
+    g: TaskGraph,
+    script_kwargs: dict | None = None,
+    *,
+    concurrency: int = 50,
+    policies: dict[str, StepPolicy] | None = None,
+    abort_at: float | None = None,
+) -> tuple[Executor, Script, list[Event]]:
+    clock = VirtualClock(ORIGIN)
+    script = Script(clock, **(script_kwargs or {}))
+    events: list[Event] = []
+
+    async def main() -> Executor:
+        ex = Executor(g, script, clock=clock, emit=events.append, concurrency=concurrency, policies=policies or {}, rng=random.Random(1))
+        if abort_at is not None:
+            asyncio.get_running_loop().call_later(abort_at, ex.abort, "SIGTERM")
+        await ex.run()
+        return ex
+
+    return run_virtual(main()), script, events
+
+
+def at(event: Event) -> float:
+    return (event.at - ORIGIN).total_seconds()
+
+
+def test_tasks_start_when_their_needed_steps_finish() -> None:
+    g = graph({"a": ([None], []), "b": (["x", "y"], ["a"]), "c": ([None], ["b"])})
+    ex, script, events = execute(g, {"seconds": {"b/y": 30}})
+    assert [(t, task) for t, task, _ in script.log] == [(0, "a"), (10, "b/x"), (10, "b/y"), (40, "c")]
+    assert all(s.status is TaskStatus.SUCCEEDED for s in ex.states.values())
+    assert [at(e) for e in events if isinstance(e, TaskFinished)] == [10, 20, 40, 50]
+
+
+def test_concurrency_limits_operations_in_flight() -> None:
+    g = graph({"clone": ([f"vm{i}" for i in range(10)], [])})
+    _ex, script, events = execute(g, concurrency=3)
+    assert script.peak == 3
+    assert max(at(e) for e in events if isinstance(e, TaskFinished)) == 40  # ceil(10/3) waves of 10 s
+
+
+def test_failed_task_skips_dependants_while_independent_branches_go_on() -> None:
+    g = graph({"db": (["sql"], []), "app": (["app1"], ["db"]), "check": (["app1"], ["app"]), "web": (["web1"], [])})
+    ex, _script, events = execute(g, {"errors": {"db/sql": [NotFoundError("vault region eastus2 is down")]}})
+    assert ex.states["db/sql"].status is TaskStatus.FAILED
+    assert ex.states["web/web1"].status is TaskStatus.SUCCEEDED
+    skipped = {e.task: e.reason for e in events if isinstance(e, TaskSkipped)}
+    assert skipped == {
+        "app/app1": "needs step 'db', which failed (db/sql: vault region eastus2 is down)",
+        "check/app1": "needs step 'app', which was skipped",
+    }
+    failed = next(e for e in events if isinstance(e, TaskFailed))
+    assert failed.category is FailureCategory.RECOVERY and failed.attempts == 1
+
+
+def test_allow_failure_lets_dependants_run() -> None:
+    g = graph({"a": ([None], []), "b": ([None], ["a"])})
+    g = TaskGraph(g.tasks, g.steps, g.step_needs, g.step_tasks, frozenset({"a"}))
+    ex, _, events = execute(g, {"errors": {"a": [NotFoundError("gone")]}}, policies={"a": StepPolicy(allow_failure=True)})
+    assert ex.states["b"].status is TaskStatus.SUCCEEDED
+    assert next(e for e in events if isinstance(e, TaskFailed)).allowed
+
+
+def test_transient_failures_are_retried_with_exponential_backoff() -> None:
+    g = graph({"a": ([None], [])})
+    errors = {"a": [TransientError("500"), TransientError("503")]}
+    ex, _script, events = execute(g, {"errors": errors}, policies={"a": StepPolicy(retries=2)})
+    assert ex.states["a"].status is TaskStatus.SUCCEEDED and ex.states["a"].attempts == 3
+    retries = [e for e in events if isinstance(e, TaskRetrying)]
+    assert [e.attempt for e in retries] == [1, 2]
+    assert 15 <= retries[0].retry_in_s <= 30 and 30 <= retries[1].retry_in_s <= 60  # 30 s * 2^(n-1), jitter 0.5-1
+    starts = [e.attempt for e in events if isinstance(e, TaskStarted)]
+    assert starts == [1, 2, 3]
+
+
+def test_retries_run_out_and_leave_an_execution_failure() -> None:
+    g = graph({"a": ([None], [])})
+    _ex, _, events = execute(g, {"errors": {"a": [TransientError("500")] * 3}}, policies={"a": StepPolicy(retries=1)})
+    failed = next(e for e in events if isinstance(e, TaskFailed))
+    assert (failed.attempts, failed.category) == (2, FailureCategory.EXECUTION)
+
+
+def test_throttling_waits_retry_after_without_using_retries() -> None:
+    g = graph({"a": ([None], [])})
+    ex, script, _ = execute(g, {"errors": {"a": [ThrottledError("429", retry_after=17), ThrottledError("429", retry_after=5)]}})
+    assert ex.states["a"].status is TaskStatus.SUCCEEDED and ex.states["a"].attempts == 1
+    assert [t for t, _, _ in script.log] == [0, 17, 22]
+
+
+def test_a_retry_resumes_after_the_operations_already_done() -> None:
+    ops = (Op("s1", OpKind.SNAPSHOT), Op("s2", OpKind.SNAPSHOT, ("s1",)), Op("vm", OpKind.CREATE_VM, ("s2",)))
+    g = graph({"clone": (["vm1"], [])}, {"clone": ops})
+    _ex, script, _ = execute(g, {"errors": {"clone/vm1:s2": [TransientError("500")]}}, policies={"clone": StepPolicy(retries=1)})
+    assert [op for _, _, op in script.log] == ["s1", "s2", "s2", "vm"]
+
+
+def test_independent_operations_of_a_task_run_in_parallel() -> None:
+    ops = (Op("d1", OpKind.CREATE_DISK), Op("d2", OpKind.CREATE_DISK), Op("vm", OpKind.CREATE_VM, ("d1", "d2")))
+    g = graph({"clone": (["vm1"], [])}, {"clone": ops})
+    _, script, _events = execute(g)
+    assert script.log == [(0, "clone/vm1", "d1"), (0, "clone/vm1", "d2"), (10, "clone/vm1", "vm")]
+
+
+def test_step_timeout_fails_the_task() -> None:
+    g = graph({"a": ([None], []), "b": ([None], ["a"])})
+    ex, _, events = execute(g, {"seconds": {"a": 7200}}, policies={"a": StepPolicy(timeout=timedelta(hours=1))})
+    failed = next(e for e in events if isinstance(e, TaskFailed))
+    assert failed.error == "TimeoutError: step 'a' timed out after 1h" and at(failed) == 3600
+    assert failed.category is FailureCategory.RECOVERY
+    assert ex.states["b"].status is TaskStatus.SKIPPED
+
+
+def test_abort_stops_new_work_and_fails_running_tasks() -> None:
+    g = graph({"a": (["x", "y"], []), "b": ([None], ["a"])})
+    ex, _, events = execute(g, {"seconds": {"a/x": 5, "a/y": 100}}, abort_at=50)
+    assert ex.states["a/x"].status is TaskStatus.SUCCEEDED
+    assert ex.states["a/y"].status is TaskStatus.FAILED
+    assert ex.states["b"].status is TaskStatus.SKIPPED
+    failed = next(e for e in events if isinstance(e, TaskFailed))
+    assert failed.error == "run aborted: SIGTERM" and failed.category is FailureCategory.EXECUTION and at(failed) == 50
+
+
+def test_a_safety_refusal_aborts_the_run() -> None:
+    g = graph({"a": (["x", "y"], []), "b": ([None], [])})
+    ex, _, _events = execute(g, {"errors": {"a/x": [SafetyError("network bubble is peered")]}, "seconds": {"a/y": 100, "b": 100}})
+    assert ex.aborted is not None and "safety refusal in a/x" in ex.aborted
+    assert {t: s.status for t, s in ex.states.items()} == {"a/x": TaskStatus.FAILED, "a/y": TaskStatus.FAILED, "b": TaskStatus.FAILED}
+
+
+def test_a_check_failure_is_a_check_category() -> None:
+    g = graph({"verify": (["sql"], [])})
+    _, _, events = execute(g, {"errors": {"verify/sql": [CheckFailure("volume sqldata is inconsistent")]}})
+    failed = next(e for e in events if isinstance(e, TaskFailed))
+    assert (failed.category, failed.error) == (FailureCategory.CHECK, "volume sqldata is inconsistent")
+
+
+def test_same_inputs_same_events() -> None:
+    g = graph({"a": ([f"v{i}" for i in range(20)], []), "b": ([None], ["a"])})
+    kwargs = {"errors": {f"a/v{i}": [TransientError("x")] for i in range(0, 20, 3)}}
+    policies = {"a": StepPolicy(retries=1)}
+    first = execute(g, {"errors": {k: list(v) for k, v in kwargs["errors"].items()}}, concurrency=4, policies=policies)[2]
+    second = execute(g, {"errors": {k: list(v) for k, v in kwargs["errors"].items()}}, concurrency=4, policies=policies)[2]
+    assert first == second
