@@ -36,6 +36,7 @@ from drsim.model.types import (
     SnapshotSource,
     StepId,
     Tags,
+    TimeOfDay,
     VolumeLayout,
     selector_matches,
 )
@@ -191,23 +192,12 @@ class BackupRule(Frozen):
 
     policy: BackupPolicyKind
     every: Duration | None = None
-    at: time | None = None
+    at: TimeOfDay | None = None
     window: Duration | None = None
     instant_restore_days: int | None = None
     vault_redundancy: Redundancy = Redundancy.GRS
     cross_region_restore: bool = False
     retention_days: int = Field(default=30, ge=7, le=9999)
-
-    @field_validator("at", mode="before")
-    @classmethod
-    def _time_of_day(cls, value: object) -> object:
-        if isinstance(value, str):
-            parts = value.split(":")
-            if len(parts) != 2 or not all(p.isdigit() and len(p) == 2 for p in parts):
-                raise ValueError(f'{value!r} is not a time of day: write it as "HH:MM" (UTC)')
-        elif value is not None and not isinstance(value, time):
-            raise ValueError('a time of day is a quoted string "HH:MM" (UTC)')
-        return value
 
     # Each limit is checked on its own field, so that every broken limit is reported at its key.
     # Fields declared earlier (policy, vault_redundancy) are in info.data when they were valid.
@@ -300,7 +290,7 @@ class SnapshotRule(Frozen):
     incremental: bool = True
     retain: int = Field(default=1, ge=1, le=500)
     copy_to_region: Region | None = None
-    at: time | None = None
+    at: TimeOfDay | None = None
 
     @field_validator("every")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import time, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Annotated, Any
@@ -63,6 +63,7 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(
 NonNegativeDuration = Annotated[timedelta, BeforeValidator(parse_duration), _duration_serializer, _duration_schema]
 """A duration that may be zero (`0s`)."""
 
+TIME_OF_DAY_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
 STEP_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 REGION_PATTERN = r"^[a-z][a-z0-9]{1,39}$"
@@ -79,6 +80,26 @@ PATTERN_HELP = {
     DURATION_PATTERN: "a duration such as 90s, 15m, 4h, 7d or 1h30m",
 }
 """What each pattern means, for messages a person can act on."""
+
+
+def _time_of_day(value: object) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, str):
+        hours, _, minutes = value.partition(":")
+        if len(hours) == len(minutes) == 2 and hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60:
+            return time(int(hours), int(minutes))
+        raise ValueError(f'{value!r} is not a time of day: write it as "HH:MM" (UTC), e.g. "02:00"')
+    raise ValueError('a time of day is a quoted string "HH:MM" (UTC), e.g. "02:00"')
+
+
+TimeOfDay = Annotated[
+    time,
+    BeforeValidator(_time_of_day),
+    PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str),
+    WithJsonSchema({"type": "string", "pattern": TIME_OF_DAY_PATTERN, "examples": ["02:00", "22:30"]}),
+]
+"""A time of day in UTC, written "HH:MM"."""
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 """A resource or document name: letters, digits, '.', '_', '-'; at most 80 characters."""

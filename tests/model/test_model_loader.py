@@ -1,0 +1,298 @@
+"""Loading YAML into typed documents: located problems, immutability, and fuzzing the loader."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from drsim.errors import DocumentError, Problem
+from drsim.model import Drill, Estate, ProtectionPlan, Runbook, load, load_drill, validate_path
+from drsim.model.documents import AsrStep, BackupPolicyKind, IsolateStep
+from drsim.model.types import Action, IncidentKind
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = ROOT / "tests" / "data" / "good"
+EXAMPLES = [p for pattern in ("drills/estates/*.yaml", "drills/plans/*.yaml", "runbooks/*.yaml") for p in sorted(ROOT.glob(pattern))]
+
+
+def _write(directory: Path, name: str, text: str | bytes) -> Path:
+    path = directory / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_load_gives_typed_immutable_documents() -> None:
+    loaded = load(ROOT / "runbooks" / "shop-asr-region-failover.yaml", Runbook)
+    runbook = loaded.doc
+    assert runbook.name == "shop-asr-region-failover"
+    assert runbook.scenario.incident is IncidentKind.REGION_OUTAGE
+    assert runbook.objectives[0].rto == timedelta(hours=2)
+    db = runbook.step("db")
+    assert isinstance(db, AsrStep)
+    assert db.with_.vms == {"app": "shop", "tier": "db"}
+    assert db.timeout == timedelta(hours=1)
+    assert isinstance(runbook.step("bubble"), IsolateStep)
+    assert {s.action for s in runbook.steps} >= {Action.NETWORK_ISOLATE.value, Action.CHECK_CANARY.value}
+    with pytest.raises(pydantic.ValidationError):
+        runbook.cleanup = "never"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        db.with_.vms["tier"] = "web"  # type: ignore[index]
+    assert loaded.path.name == "shop-asr-region-failover.yaml"
+
+
+def test_load_estate_plan_and_drill_values() -> None:
+    estate = load(ROOT / "drills" / "estates" / "contoso.yaml", Estate).doc
+    assert len(estate.vms) >= 12
+    assert {vm.region for vm in estate.vms} == {"eastus2", "centralus"}
+    sql = estate.vm("sql-01")
+    assert sql.tags == {"app": "shop", "tier": "db"}
+    assert [v.disks for v in sql.volumes if v.name == "sqldata"] == [("data1", "data2")]
+    assert estate.vm("web-golden").generalized
+    assert [vm.name for vm in estate.select({"app": "shop", "tier": "web"})] == ["web-01", "web-02", "web-03"]
+    assert estate.metadata.labels["cost-center"] == "4711"
+    plan = load(ROOT / "drills" / "plans" / "enhanced-4h-grs.yaml", ProtectionPlan).doc
+    backup = plan.rules[0].backup
+    assert backup is not None
+    assert backup.policy is BackupPolicyKind.ENHANCED
+    assert backup.interval == timedelta(hours=4)
+    assert backup.start == time(0, 0)
+    assert backup.snapshot_days == 7
+    drill = load(ROOT / "drills" / "2026-q4-shop-asr.yaml", Drill).doc
+    assert drill.incident_at == datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
+    assert drill.seed == 42
+
+
+def test_backup_defaults_follow_the_policy() -> None:
+    plan = load(GOOD / "plan.yaml", ProtectionPlan).doc
+    backup = plan.rules[1].backup
+    assert backup is not None
+    assert (backup.interval, backup.start, backup.snapshot_days) == (timedelta(hours=24), time(2, 0), 2)
+
+
+def test_load_rejects_the_wrong_kind_where_one_is_expected() -> None:
+    with pytest.raises(DocumentError) as caught:
+        load(GOOD / "plan.yaml", Estate)
+    assert [str(p) for p in caught.value.problems] == [f"{GOOD / 'plan.yaml'}:3:7: expected an Estate here, got kind ProtectionPlan"]
+
+
+def test_load_drill_bundles_every_document() -> None:
+    bundle = load_drill(ROOT / "drills" / "2026-q4-shop-snapshot.yaml")
+    assert bundle.drill.doc.name == "2026-q4-shop-snapshot"
+    assert bundle.runbook.doc.name == "shop-snapshot-clone"
+    assert bundle.estate.doc.name == "contoso"
+    assert bundle.plan.doc.name == "snapshots-6h"
+
+
+def test_every_problem_of_a_document_is_raised_together(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "rb.yaml",
+        "apiVersion: drsim/v1\nkind: Runbook\nmetadata: {name: r, colour: red}\n"
+        "scenario: {incident: vm-loss}\nsteps:\n  - {id: a, action: wait, with: {duration: 5}}\n",
+    )
+    with pytest.raises(DocumentError) as caught:
+        load(path)
+    assert [(p.line, p.col) for p in caught.value.problems] == [(3, 21), (4, 11), (6, 44)]
+    assert [p.message for p in caught.value.problems] == [
+        "unknown key 'colour'",
+        "scenario: a vm-loss scenario needs vms: <selector>",
+        "duration: 5 needs a unit: write e.g. '5s', '5m' or '5h'",
+    ]
+    assert caught.value.exit_code == 2
+
+
+def test_unquoted_time_of_day_is_not_a_base_60_number(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "p.yaml",
+        "apiVersion: drsim/v1\nkind: ProtectionPlan\nmetadata: {name: p}\nrules:\n"
+        "  - vms: {app: shop}\n    backup: {policy: standard, at: 02:30}\n",
+    )
+    backup = load(path, ProtectionPlan).doc.rules[0].backup
+    assert backup is not None
+    assert backup.start == time(2, 30)
+
+
+def test_validate_path_reports_instead_of_raising(tmp_path: Path) -> None:
+    path = _write(tmp_path, "e.yaml", "apiVersion: drsim/v1\nkind: Estate\n")
+    problems = validate_path(path)
+    assert problems == [
+        Problem(str(path), 1, 1, "missing required key 'metadata'"),
+        Problem(str(path), 1, 1, "missing required key 'networks'"),
+        Problem(str(path), 1, 1, "missing required key 'regions'"),
+        Problem(str(path), 1, 1, "missing required key 'vms'"),
+    ]
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_examples_load_without_problems(example: Path) -> None:
+    assert validate_path(example) == []
+
+
+# ------------------------------------------------------------------------------------- fuzzing
+
+_FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _only_document_errors(path: Path) -> None:
+    try:
+        load(path)
+    except DocumentError as exc:
+        assert exc.problems, "a DocumentError always carries at least one problem"
+        for problem in exc.problems:
+            assert problem.line >= 1 and problem.col >= 1 and problem.message
+    assert all(isinstance(p, Problem) for p in validate_path(path))
+
+
+@_FUZZ
+@given(st.text(max_size=300))
+def test_arbitrary_text_raises_only_document_error(text: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "doc.yaml"
+        path.write_text(text, encoding="utf-8", errors="surrogatepass") if "\ud800" not in text else path.write_bytes(
+            text.encode("utf-8", "replace")
+        )
+        _only_document_errors(path)
+
+
+@_FUZZ
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_raise_only_document_error(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "doc.yaml"
+        path.write_bytes(data)
+        _only_document_errors(path)
+
+
+_KEYS = sorted(
+    {
+        "apiVersion",
+        "kind",
+        "metadata",
+        "name",
+        "regions",
+        "primary",
+        "recovery",
+        "networks",
+        "vms",
+        "disks",
+        "volumes",
+        "apps",
+        "rules",
+        "backup",
+        "policy",
+        "every",
+        "site_recovery",
+        "snapshots",
+        "image",
+        "scenario",
+        "incident",
+        "objectives",
+        "steps",
+        "id",
+        "action",
+        "needs",
+        "with",
+        "network",
+        "duration",
+        "region",
+        "cidr",
+        "runbook",
+        "estate",
+        "plan",
+        "incident_at",
+        "candidates",
+        "tags",
+        "size_gib",
+        "used_gib",
+        "layout",
+        "retention",
+        "consistency_group",
+        "instant_restore_days",
+    }
+)
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True),
+    st.text(max_size=12),
+    st.sampled_from(["drsim/v1", "Runbook", "Estate", "Drill", "wait", "asr.test_failover", "4h", "-1m", "10.0.0.0/16", "eastus2"]),
+    st.datetimes(timezones=st.just(UTC)),
+)
+_TREES = st.recursive(
+    _SCALARS,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.sampled_from(_KEYS) | st.text(max_size=6), children, max_size=5),
+    max_leaves=30,
+)
+
+
+@_FUZZ
+@given(
+    st.sampled_from(["Estate", "ProtectionPlan", "Runbook", "Drill", "Comparison"]),
+    st.dictionaries(st.sampled_from(_KEYS), _TREES, max_size=8),
+)
+def test_arbitrary_yaml_trees_raise_only_document_error(kind: str, body: dict[str, Any]) -> None:
+    document = {"apiVersion": "drsim/v1", "kind": kind, "metadata": {"name": "fuzz"}, **body}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "doc.yaml"
+        path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+        _only_document_errors(path)
+
+
+def _leaves(tree: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(tree, dict):
+        return [at] + [leaf for k, v in tree.items() for leaf in _leaves(v, (*at, k))]
+    if isinstance(tree, list):
+        return [at] + [leaf for i, v in enumerate(tree) for leaf in _leaves(v, (*at, i))]
+    return [at]
+
+
+def _mutate(tree: Any, where: tuple[Any, ...], value: Any, delete: bool) -> Any:
+    if not where:
+        return value
+    head, rest = where[0], where[1:]
+    if isinstance(tree, dict):
+        copy = dict(tree)
+        if delete and not rest:
+            copy.pop(head)
+        else:
+            copy[head] = _mutate(tree[head], rest, value, delete)
+        return copy
+    copy_list = list(tree)
+    if delete and not rest:
+        copy_list.pop(head)
+    else:
+        copy_list[head] = _mutate(tree[head], rest, value, delete)
+    return copy_list
+
+
+@_FUZZ
+@given(st.sampled_from(["estate.yaml", "plan.yaml", "runbook.yaml", "drill.yaml"]), st.data())
+def test_mutated_valid_documents_raise_only_document_error(name: str, data: st.DataObject) -> None:
+    """Change one value (or drop one key) of a valid document; loading its drill must still not crash."""
+    with tempfile.TemporaryDirectory() as folder:
+        for source in GOOD.glob("*.yaml"):
+            shutil.copy(source, folder)
+        path = Path(folder) / name
+        tree = yaml.safe_load(path.read_text())
+        where = data.draw(st.sampled_from(_leaves(tree)[1:]))
+        mutated = _mutate(tree, where, data.draw(_TREES), data.draw(st.booleans()))
+        path.write_text(yaml.safe_dump(mutated, allow_unicode=True), encoding="utf-8")
+        try:
+            load_drill(Path(folder) / "drill.yaml")
+        except DocumentError as exc:
+            assert exc.problems
+        _only_document_errors(path)
