@@ -1,0 +1,38 @@
+"""Seeded, keyed randomness: every draw is a pure function of (seed, what it is for).
+
+A draw is keyed by the entity and event it decides (`"backup-jitter", vm, day`), not taken from one
+shared stream, so adding a VM to an estate does not reshuffle the draws of the others, and the same
+seed always gives the same world whatever order the engine asks in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Protocol
+
+
+class Sampler(Protocol):
+    """A catalog distribution: maps a uniform draw in [0, 1) to a value (inverse CDF)."""
+
+    def sample(self, u: float) -> float: ...
+
+
+class Draws:
+    """Deterministic draws derived from one world seed."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self._prefix = f"drsim-sim/{seed}/".encode()
+
+    def unit(self, *key: object) -> float:
+        """A uniform number in [0, 1) for this key."""
+        digest = hashlib.blake2b(self._prefix + "/".join(map(str, key)).encode(), digest_size=8).digest()
+        return (int.from_bytes(digest, "big") >> 11) * 2.0**-53
+
+    def sample(self, dist: Sampler, *key: object) -> float:
+        """A value of a catalog distribution for this key."""
+        return dist.sample(self.unit(*key))
+
+    def chance(self, probability: float, *key: object) -> bool:
+        """True with the given probability, for this key."""
+        return probability > 0 and self.unit(*key) < probability
