@@ -1,0 +1,246 @@
+"""AzureProvider through the unmodified SDK clients against recorded ARM answers on loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from fake_arm import SUB, Answer, FakeArm, serve
+
+from drsim.cloud.api import RUN_TAG, JobKind, JobStatus, PointType, ResourceKind, RestoreMode
+from drsim.cloud.azure.provider import AzureProvider
+from drsim.cloud.azure.throttle import OperationClass
+from drsim.errors import NotFoundError, UsageError
+from drsim.model.documents import AzureOptions
+from drsim.model.types import ReplicationPointChoice
+
+RG = f"/subscriptions/{SUB}/resourceGroups"
+VAULT = f"{RG}/vaults/providers/Microsoft.RecoveryServices/vaults/bv"
+SRC_VM = f"{RG}/prod/providers/Microsoft.Compute/virtualMachines/web-01"
+VNET = f"{RG}/drill/providers/Microsoft.Network/virtualNetworks/bubble"
+SUBNET = f"{VNET}/subnets/drill"
+CONTAINER = "IaasVMContainer;iaasvmcontainerv2;prod;web-01"
+ITEM = "VM;iaasvmcontainerv2;prod;web-01"
+ITEM_PATH = f"{VAULT}/backupFabrics/Azure/protectionContainers/{CONTAINER}/protectedItems/{ITEM}"
+RESTORED_VM = f"{RG}/drill/providers/Microsoft.Compute/virtualMachines/web-01-r"
+RESTORED_DISK = f"{RG}/drill/providers/Microsoft.Compute/disks/web-01-r-os"
+TAGS = {RUN_TAG: "run-7"}
+
+
+def options(base: str, **extra: str) -> AzureOptions:
+    return AzureOptions(subscription_id=SUB, resource_group="drill", vault_resource_group="vaults", endpoint=base, **extra)
+
+
+def run(fake: FakeArm, scenario, **extra: str):
+    async def main():
+        async with serve(fake) as base:
+            provider = AzureProvider(options(base, **extra), polling_interval=0, retry_backoff_factor=0.01)
+            async with provider:
+                return await scenario(provider)
+
+    return asyncio.run(main())
+
+
+def vnet_body() -> dict:
+    return {"id": VNET, "name": "bubble", "location": "eastus2", "properties": {
+        "addressSpace": {"addressPrefixes": ["10.250.0.0/16"]},
+        "subnets": [{"id": SUBNET, "name": "drill", "properties": {"addressPrefix": "10.250.0.0/16"}}]}}
+
+
+def vm_body(vm_id: str, disk: str, power: str = "running") -> dict:
+    return {"id": vm_id, "name": vm_id.rsplit("/", 1)[1], "location": "eastus2", "tags": {}, "properties": {
+        "hardwareProfile": {"vmSize": "Standard_D2s_v5"},
+        "storageProfile": {"osDisk": {"osType": "Linux", "createOption": "Attach", "managedDisk": {"id": disk}}, "dataDisks": []},
+        "instanceView": {"statuses": [{"code": "ProvisioningState/succeeded"}, {"code": f"PowerState/{power}"}],
+                         "vmAgent": {"statuses": [{"code": "ProvisioningState/succeeded", "displayStatus": "Ready"}]}}}}
+
+
+def backup_routes(fake: FakeArm) -> None:
+    # protectedItemType as the service sends it: the SDK deserializes this as the base ProtectedItem.
+    fake.on("GET", f"{VAULT}/backupProtectedItems", Answer(body={"value": [{
+        "id": ITEM_PATH, "name": ITEM, "properties": {
+            "protectedItemType": "Microsoft.Compute/virtualMachines", "friendlyName": "web-01", "virtualMachineId": SRC_VM,
+            "sourceResourceId": SRC_VM, "policyId": f"{VAULT}/backupPolicies/daily", "workloadType": "VM"}}]}))
+
+
+def test_restore_follows_the_job_not_the_trigger_and_tags_what_it_created():
+    fake = FakeArm()
+    backup_routes(fake)
+    fake.on("GET", VNET, Answer(body=vnet_body()))
+    status_url = "{base}" + f"{ITEM_PATH}/operationsStatus/op-1?api-version=2025-02-01"
+    fake.on("POST", f"{ITEM_PATH}/recoveryPoints/rp-9/restore", Answer(202, headers={
+        "Azure-AsyncOperation": status_url, "Location": "{base}" + f"{ITEM_PATH}/operationResults/op-1?api-version=2025-02-01",
+        "Retry-After": "0"}))
+    done = {"id": "op-1", "name": "op-1", "status": "Succeeded", "startTime": "2026-11-20T14:30:00Z",
+            "properties": {"objectType": "OperationStatusJobExtendedInfo", "jobId": "job-1"}}
+    fake.on("GET", f"{ITEM_PATH}/operationsStatus/op-1", Answer(body=done))
+    fake.on("GET", f"{ITEM_PATH}/operationResults/op-1", Answer(204))
+    job = {"id": f"{VAULT}/backupJobs/job-1", "name": "job-1", "properties": {
+        "jobType": "AzureIaaSVMJob", "entityFriendlyName": "web-01", "operation": "Restore", "status": "InProgress",
+        "startTime": "2026-11-20T14:30:00Z"}}
+    finished = {**job, "properties": {**job["properties"], "status": "Completed", "endTime": "2026-11-20T14:55:00Z"}}
+    fake.on("GET", f"{VAULT}/backupJobs/job-1", Answer(body=job), Answer(body=finished))
+    fake.on("GET", RESTORED_VM, Answer(body=vm_body(RESTORED_VM, RESTORED_DISK)))
+    for rid in (RESTORED_VM, RESTORED_DISK):
+        fake.on("PATCH", f"{rid}/providers/Microsoft.Resources/tags/default", Answer(body={"properties": {"tags": TAGS}}))
+
+    async def scenario(provider: AzureProvider):
+        point = f"{ITEM_PATH}/recoveryPoints/rp-9"
+        started = await provider.restore_backup(SRC_VM, point, mode=RestoreMode.VM, tier=None, region="eastus2",
+                                                network_id=VNET, name="web-01-r", tags=TAGS)
+        return started, await provider.get_job(started.id)
+
+    started, ended = run(fake, scenario, backup_vault="bv")
+    assert (started.kind, started.status, started.vm_id, started.created) == (JobKind.RESTORE, JobStatus.IN_PROGRESS, SRC_VM, ())
+    assert started.id == f"{VAULT}/backupJobs/job-1"
+    assert ended.status is JobStatus.SUCCEEDED
+    assert ended.created == (RESTORED_VM, RESTORED_DISK)
+    assert ended.ended_at == datetime(2026, 11, 20, 14, 55, tzinfo=UTC)
+    (trigger,) = fake.requests("POST", "/restore")
+    request = trigger.body["properties"]
+    assert request["objectType"] == "IaasVMRestoreRequest"
+    assert (request["recoveryPointId"], request["recoveryType"]) == ("rp-9", "AlternateLocation")
+    assert (request["targetVirtualMachineId"], request["subnetId"]) == (RESTORED_VM, SUBNET)
+    patches = fake.requests("PATCH", "/tags/default")
+    assert sorted(p.path.split("/providers/Microsoft.Resources")[0] for p in patches) == sorted([RESTORED_DISK, RESTORED_VM])
+    assert all(p.body == {"operation": "Merge", "properties": {"tags": TAGS}} for p in patches)
+
+
+def test_backup_points_come_from_a_protected_item_the_sdk_mistyped():
+    fake = FakeArm()
+    backup_routes(fake)
+    fake.on("GET", SRC_VM, Answer(body=vm_body(SRC_VM, f"{RG}/prod/providers/Microsoft.Compute/disks/web-01-os")))
+    fake.on("GET", f"{ITEM_PATH}/recoveryPoints", Answer(body={"value": [
+        {"id": f"{ITEM_PATH}/recoveryPoints/2", "name": "2", "properties": {
+            "objectType": "IaasVMRecoveryPoint", "recoveryPointType": "CrashConsistent", "recoveryPointTime": "2026-11-20T02:05:00Z",
+            "recoveryPointTierDetails": [{"type": "InstantRP", "status": "Valid"}]}},
+        {"id": f"{ITEM_PATH}/recoveryPoints/1", "name": "1", "properties": {
+            "objectType": "IaasVMRecoveryPoint", "recoveryPointType": "AppConsistent", "recoveryPointTime": "2026-11-19T02:05:00Z",
+            "recoveryPointTierDetails": [{"type": "InstantRP", "status": "Deleted"}, {"type": "HardenedRP", "status": "Valid"}]}}]}))
+
+    points = run(fake, lambda p: p.list_backup_points(SRC_VM), backup_vault="bv")
+    assert [(p.id.rsplit("/", 1)[1], p.type, {t.value for t in p.tiers}) for p in points] == [
+        ("1", PointType.APP_CONSISTENT, {"vault"}),
+        ("2", PointType.CRASH_CONSISTENT, {"snapshot"}),
+    ]
+    assert {p.region for p in points} == {"eastus2"}
+
+
+ASR_ITEM = f"{VAULT}/replicationFabrics/asr-eastus2/replicationProtectionContainers/c1/replicationProtectedItems/web-01-item"
+TFO_VM = f"{RG}/recovery/providers/Microsoft.Compute/virtualMachines/web-01-test"
+TFO_DISK = f"{RG}/recovery/providers/Microsoft.Compute/disks/web-01-test-os"
+
+
+def asr_routes(fake: FakeArm) -> None:
+    item = {"id": ASR_ITEM, "name": "web-01-item", "properties": {
+        "friendlyName": "web-01", "policyId": f"{VAULT}/replicationPolicies/p24", "testFailoverState": "None",
+        "providerSpecificDetails": {"instanceType": "A2A", "fabricObjectId": SRC_VM, "multiVmGroupName": "shop",
+                                    "recoveryFabricLocation": "centralus", "tfoAzureVMName": "web-01-test",
+                                    "recoveryAzureResourceGroupId": f"{RG}/recovery"}}}
+    fake.on("GET", f"{VAULT}/replicationProtectedItems", Answer(body={"value": [item]}))
+    fake.on("GET", f"{ASR_ITEM}/recoveryPoints", Answer(body={"value": [
+        {"id": f"{ASR_ITEM}/recoveryPoints/p2", "name": "p2", "properties": {
+            "recoveryPointTime": "2026-11-20T13:55:00Z", "recoveryPointType": "CrashConsistent",
+            "providerSpecificDetails": {"instanceType": "A2A", "recoveryPointSyncType": "MultiVmSyncRecoveryPoint"}}},
+        {"id": f"{ASR_ITEM}/recoveryPoints/p1", "name": "p1", "properties": {
+            "recoveryPointTime": "2026-11-20T12:00:00Z", "recoveryPointType": "AppConsistent",
+            "providerSpecificDetails": {"instanceType": "A2A", "recoveryPointSyncType": "PerVmRecoveryPoint"}}}]}))
+
+
+def test_test_failover_sends_the_chosen_point_and_follows_its_job():
+    fake = FakeArm()
+    asr_routes(fake)
+    job_url = "{base}" + f"{VAULT}/replicationJobs/tfo-1?api-version=2025-01-01"
+    fake.on("POST", f"{ASR_ITEM}/testFailover", Answer(202, headers={"Azure-AsyncOperation": job_url, "Retry-After": "0"}))
+    fake.on("GET", f"{VAULT}/replicationJobs/tfo-1", Answer(body={"id": f"{VAULT}/replicationJobs/tfo-1", "name": "tfo-1", "properties": {
+        "scenarioName": "TestFailover", "state": "Succeeded", "targetObjectId": ASR_ITEM, "targetObjectName": "web-01",
+        "startTime": "2026-11-20T14:20:00Z", "endTime": "2026-11-20T14:29:00Z",
+        "customDetails": {"instanceType": "TestFailoverJobDetails", "protectedItemDetails": [
+            {"name": "web-01-item", "recoveryPointId": f"{ASR_ITEM}/recoveryPoints/p1", "recoveryPointTime": "2026-11-20T12:00:00Z"}]}}}))
+    fake.on("GET", TFO_VM, Answer(body=vm_body(TFO_VM, TFO_DISK)))
+    for rid in (TFO_VM, TFO_DISK):
+        fake.on("PATCH", f"{rid}/providers/Microsoft.Resources/tags/default", Answer(body={"properties": {"tags": TAGS}}))
+
+    async def scenario(provider: AzureProvider):
+        points = await provider.list_replication_points(SRC_VM)
+        job = await provider.test_failover(SRC_VM, choice=ReplicationPointChoice.LATEST_APP_CONSISTENT, network_id=VNET, tags=TAGS)
+        return points, job
+
+    points, job = run(fake, scenario, site_recovery_vault="bv")
+    assert [(p.id.rsplit("/", 1)[1], p.type, p.group) for p in points] == [
+        ("p1", PointType.APP_CONSISTENT, None),
+        ("p2", PointType.CRASH_CONSISTENT, "shop"),
+    ]
+    (post,) = fake.requests("POST", "/testFailover")
+    sent = post.body["properties"]
+    assert sent["networkId"] == VNET and sent["failoverDirection"] == "PrimaryToRecovery"
+    assert sent["providerSpecificDetails"] == {"instanceType": "A2A", "recoveryPointId": f"{ASR_ITEM}/recoveryPoints/p1"}
+    assert (job.kind, job.status, job.vm_id) == (JobKind.TEST_FAILOVER, JobStatus.SUCCEEDED, SRC_VM)
+    assert job.recovery_point_time == datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    assert job.created == (TFO_VM, TFO_DISK)
+
+
+def test_latest_sends_no_point_so_site_recovery_processes_pending_data():
+    fake = FakeArm()
+    asr_routes(fake)
+    fake.on("POST", f"{ASR_ITEM}/testFailover", Answer(202, headers={
+        "Location": "{base}" + f"{VAULT}/replicationJobs/tfo-2/operationResults/x?api-version=1", "Retry-After": "0"}))
+    fake.on("GET", f"{VAULT}/replicationJobs/tfo-2", Answer(body={"id": f"{VAULT}/replicationJobs/tfo-2", "name": "tfo-2", "properties": {
+        "scenarioName": "TestFailover", "state": "InProgress", "targetObjectId": ASR_ITEM, "startTime": "2026-11-20T14:20:00Z"}}))
+    job = run(fake, lambda p: p.test_failover(SRC_VM, choice=ReplicationPointChoice.LATEST, network_id=VNET, tags=TAGS),
+              site_recovery_vault="bv")
+    (post,) = fake.requests("POST", "/testFailover")
+    assert "recoveryPointId" not in post.body["properties"]["providerSpecificDetails"]
+    assert (job.status, job.created, job.ended_at) == (JobStatus.IN_PROGRESS, (), None)
+    assert not fake.requests("GET", "/recoveryPoints")
+
+
+def test_a_429_is_waited_out_and_counted():
+    fake = FakeArm()
+    image = {"id": f"{RG}/drill/providers/Microsoft.Compute/images/golden", "name": "golden", "location": "centralus",
+             "properties": {"sourceVirtualMachine": {"id": SRC_VM}, "storageProfile": {"dataDisks": [{"lun": 0}]}}}
+    fake.on("GET", f"/subscriptions/{SUB}/providers/Microsoft.Compute/images",
+            Answer(429, {"error": {"code": "TooManyRequests", "message": "slow down"}}, {"Retry-After": "1"}),
+            Answer(body={"value": [image]}))
+
+    async def scenario(provider: AzureProvider):
+        return await provider.list_images(), provider.throttle.stats
+
+    images, stats = run(fake, scenario)
+    assert [(i.name, i.source_vm_id, i.disk_count) for i in images] == [("golden", SRC_VM, 2)]
+    assert stats.throttled[OperationClass.READ] == 1
+    assert stats.requests[OperationClass.READ] == 2
+
+
+def test_arm_errors_become_drsim_errors_naming_the_operation():
+    fake = FakeArm()
+    fake.on("GET", SRC_VM, Answer(404, {"error": {"code": "ResourceNotFound", "message": "The Resource 'web-01' was not found."}}))
+    with pytest.raises(NotFoundError, match=r"reading VM web-01 failed \(HTTP 404\): ResourceNotFound: The Resource 'web-01'"):
+        run(fake, lambda p: p.get_vm(SRC_VM))
+
+
+def test_deleting_a_missing_resource_succeeds():
+    fake = FakeArm()
+    fake.on("DELETE", RESTORED_DISK, Answer(204))
+    assert run(fake, lambda p: p.delete(RESTORED_DISK)) is None
+
+
+def test_list_tagged_filters_by_the_run_tag_and_prices_what_it_finds():
+    fake = FakeArm()
+    fake.on("GET", f"/subscriptions/{SUB}/resources", Answer(body={"value": [
+        {"id": RESTORED_DISK, "name": "web-01-r-os", "type": "Microsoft.Compute/disks", "location": "eastus2", "tags": TAGS},
+        {"id": VNET, "name": "bubble", "type": "Microsoft.Network/virtualNetworks", "location": "eastus2", "tags": TAGS}]}))
+    fake.on("GET", RESTORED_DISK, Answer(body={"id": RESTORED_DISK, "name": "web-01-r-os", "location": "eastus2",
+                                              "sku": {"name": "Premium_LRS"}, "properties": {"diskSizeGB": 64}}))
+    found = run(fake, lambda p: p.list_tagged("run-7"))
+    (listing,) = fake.requests("GET", "/resources")
+    assert listing.query["$filter"] == f"tagName eq '{RUN_TAG}' and tagValue eq 'run-7'"
+    assert [(r.kind, r.name) for r in found] == [(ResourceKind.DISK, "web-01-r-os"), (ResourceKind.NETWORK, "bubble")]
+    assert found[0].cost_per_day > 0 and found[1].cost_per_day == 0
+
+
+def test_a_drill_without_a_backup_vault_is_told_what_to_set():
+    fake = FakeArm()
+    with pytest.raises(UsageError, match=r"set azure\.backup_vault"):
+        run(fake, lambda p: p.list_backup_points(SRC_VM))
