@@ -47,18 +47,25 @@ API_VERSION = "drsim/v1"
 class Frozen(BaseModel):
     """Base of every document part: unknown keys are errors, nothing changes once loaded."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, use_enum_values=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, use_enum_values=False, use_attribute_docstrings=True)
 
 
 class Metadata(Frozen):
+    """Name, description and labels of a document."""
+
     name: Name
+    """The document's name; reports and run ids use it."""
     description: str | None = None
+    """One line saying what the document is for."""
     labels: Tags = Field(default_factory=dict)
+    """Free key: value labels."""
 
 
 class Document(Frozen):
     api_version: Literal["drsim/v1"] = Field(alias="apiVersion")
+    """Always drsim/v1."""
     metadata: Metadata
+    """Name, description and labels."""
 
     @property
     def name(self) -> str:
@@ -69,8 +76,12 @@ class Document(Frozen):
 
 
 class Regions(Frozen):
+    """The region production runs in and the paired region it recovers to."""
+
     primary: Region
+    """Where production runs."""
     recovery: Region
+    """Where it recovers to (the paired region)."""
 
     @model_validator(mode="after")
     def _distinct(self) -> Regions:
@@ -83,20 +94,30 @@ class NetworkSpec(Frozen):
     """A production virtual network (read-only to every drill)."""
 
     name: Name
+    """Network name; VMs refer to it."""
     region: Region
+    """Azure region of the network."""
     cidr: IPv4Network
+    """Address space, e.g. 10.0.0.0/16."""
     peerings: tuple[Name, ...] = ()
+    """Networks of this estate it is peered with."""
     gateway: bool = False
+    """Whether it has a VPN/ExpressRoute gateway."""
 
 
 class DiskSpec(Frozen):
     """A managed disk. The first disk of a VM is its OS disk."""
 
     name: Name
+    """Disk name, unique within the VM."""
     size_gib: int = Field(gt=0, le=65536)
+    """Provisioned size in GiB."""
     used_gib: float = Field(ge=0)
+    """Data written, in GiB (snapshots and backups are billed on it)."""
     churn_gib_per_day: float = Field(default=0.0, ge=0)
+    """Data the workload writes a day, in GiB."""
     sku: Literal["Standard_LRS", "StandardSSD_LRS", "Premium_LRS", "PremiumV2_LRS", "UltraSSD_LRS"] = "Premium_LRS"
+    """Managed disk SKU."""
 
     @model_validator(mode="after")
     def _used_fits(self) -> DiskSpec:
@@ -109,8 +130,11 @@ class VolumeSpec(Frozen):
     """A guest volume: one disk, or several disks striped together."""
 
     name: Name
+    """Volume name in the guest."""
     disks: tuple[Name, ...] = Field(min_length=1)
+    """The disks it spans."""
     layout: VolumeLayout = VolumeLayout.SINGLE
+    """single (one disk) or striped (several, consistent only if captured at one instant)."""
 
     @model_validator(mode="after")
     def _layout_fits(self) -> VolumeSpec:
@@ -122,16 +146,28 @@ class VolumeSpec(Frozen):
 
 
 class VmSpec(Frozen):
+    """A production virtual machine, its disks and guest volumes."""
+
     name: Name
+    """VM name, unique in the estate."""
     os: OsType
+    """windows or linux."""
     size: Annotated[str, Field(pattern=VM_SIZE_PATTERN)]
+    """Azure VM size, e.g. Standard_D2s_v5."""
     region: Region
+    """Azure region of the VM."""
     network: Name
+    """Name of one of the estate's networks."""
     tags: Tags = Field(default_factory=dict)
+    """Azure tags; selectors match them."""
     disks: tuple[DiskSpec, ...] = Field(min_length=1)
+    """Managed disks; the first is the OS disk."""
     volumes: tuple[VolumeSpec, ...] = ()
+    """Guest volumes over the data disks."""
     generalized: bool = False
+    """Marked generalized (sysprep / waagent -deprovision): an image source that cannot start again."""
     power: PowerState = PowerState.RUNNING
+    """running, stopped or deallocated."""
 
     @model_validator(mode="after")
     def _generalized_is_deallocated(self) -> VmSpec:
@@ -150,17 +186,29 @@ class VmSpec(Frozen):
 
 
 class AppSpec(Frozen):
+    """An application: the VMs a selector matches, measured together for RTO and RPO."""
+
     name: Name
+    """Application name; objectives and checks refer to it."""
     vms: Selector
+    """Selector of the application's VMs."""
     depends_on: tuple[Name, ...] = ()
+    """Applications that must be healthy first."""
 
 
 class Estate(Document):
+    """The production estate: regions, networks, VMs and the applications they form."""
+
     kind: Literal["Estate"]
+    """Estate."""
     regions: Regions
+    """Primary and recovery region."""
     networks: tuple[NetworkSpec, ...] = Field(min_length=1)
+    """Production networks (read-only to drills)."""
     vms: tuple[VmSpec, ...] = Field(min_length=1)
+    """The virtual machines."""
     apps: tuple[AppSpec, ...] = ()
+    """Applications: named groups of VMs."""
 
     def vm(self, name: str) -> VmSpec:
         for vm in self.vms:
@@ -191,13 +239,21 @@ class BackupRule(Frozen):
     backup-azure-vms-enhanced-policy, backup-instant-restore-capability."""
 
     policy: BackupPolicyKind
+    """standard (one backup a day) or enhanced (every 4-24 h)."""
     every: Duration | None = None
+    """Interval: 24h for standard; 4h, 6h, 8h, 12h or 24h for enhanced (default 24h / 4h)."""
     at: TimeOfDay | None = None
+    """First backup of the day, "HH:MM" UTC (default 02:00 standard, 08:00 enhanced)."""
     window: Duration | None = None
+    """Enhanced policy: the daily window backups run in."""
     instant_restore_days: int | None = None
+    """Days recovery points keep their snapshot tier: 1-5 standard (default 2), 1-30 enhanced (default 7)."""
     vault_redundancy: Redundancy = Redundancy.GRS
+    """LRS, ZRS or GRS storage of the vault."""
     cross_region_restore: bool = False
+    """Allow restores in the paired region (needs GRS)."""
     retention_days: int = Field(default=30, ge=7, le=9999)
+    """Days the vault keeps daily points."""
 
     # Each limit is checked on its own field, so that every broken limit is reported at its key.
     # Fields declared earlier (policy, vault_redundancy) are in info.data when they were valid.
@@ -262,9 +318,13 @@ class SiteRecoveryRule(Frozen):
     """Azure Site Recovery, Azure to Azure (azure-to-azure-common-questions)."""
 
     target_region: Region
+    """Region the VMs replicate to."""
     app_consistent_every: Duration | None = None
+    """Interval of app-consistent points (at least 1h); leave out for crash-consistent only."""
     retention: Duration = timedelta(hours=24)
+    """How long recovery points are kept (at most 15d)."""
     consistency_group: Name | None = None
+    """Multi-VM consistency group name (at most 16 VMs)."""
 
     @field_validator("app_consistent_every")
     @classmethod
@@ -287,10 +347,15 @@ class SnapshotRule(Frozen):
     """Scheduled managed-disk snapshots (one per disk; disks-incremental-snapshots)."""
 
     every: Duration
+    """Interval of scheduled snapshots (at least 1h)."""
     incremental: bool = True
+    """Incremental snapshots (needed for cross-region copy)."""
     retain: int = Field(default=1, ge=1, le=500)
+    """How many snapshots of each disk are kept."""
     copy_to_region: Region | None = None
+    """Copy every snapshot to this region."""
     at: TimeOfDay | None = None
+    """First snapshot of the day, "HH:MM" UTC."""
 
     @field_validator("every")
     @classmethod
@@ -312,14 +377,22 @@ class ImageRule(Frozen):
     """Keep a managed image of a generalized VM in these regions (images are regional)."""
 
     regions: tuple[Region, ...] = Field(min_length=1)
+    """Regions that keep a managed image of the VM."""
 
 
 class PlanRule(Frozen):
+    """The protection of the VMs a selector matches."""
+
     vms: Selector
+    """Selector: the VMs this rule protects."""
     backup: BackupRule | None = None
+    """Azure Backup."""
     site_recovery: SiteRecoveryRule | None = None
+    """Azure Site Recovery replication."""
     snapshots: SnapshotRule | None = None
+    """Scheduled managed-disk snapshots."""
     image: ImageRule | None = None
+    """A managed image of a generalized VM."""
 
     @model_validator(mode="after")
     def _protects_something(self) -> PlanRule:
@@ -329,18 +402,28 @@ class PlanRule(Frozen):
 
 
 class ProtectionPlan(Document):
+    """How an estate is protected: rules of Backup, Site Recovery, snapshots and images."""
+
     kind: Literal["ProtectionPlan"]
+    """ProtectionPlan."""
     rules: tuple[PlanRule, ...] = Field(min_length=1)
+    """A VM takes every rule whose selector matches it."""
 
 
 # ----------------------------------------------------------------------------------------- Runbook
 
 
 class Scenario(Frozen):
+    """The disaster a runbook recovers from, and what it hits."""
+
     incident: IncidentKind
+    """What happens: region-outage, vm-loss, disk-failure, data-corruption, ransomware or accidental-delete."""
     region: Region | None = None
+    """The region lost (region-outage only)."""
     vms: Selector | None = None
+    """Selector of the VMs hit (every other incident)."""
     detected_after: NonNegativeDuration = timedelta(0)
+    """Time until the incident is noticed (data-corruption, ransomware)."""
 
     @model_validator(mode="after")
     def _target(self) -> Scenario:
@@ -360,9 +443,14 @@ class Scenario(Frozen):
 
 
 class Objective(Frozen):
+    """The RTO and RPO an application must meet (either may be left out)."""
+
     app: Name
+    """The application."""
     rto: Duration | None = None
+    """Recovery time objective: longest acceptable time from incident to healthy."""
     rpo: NonNegativeDuration | None = None
+    """Recovery point objective: most data (as time) that may be lost."""
 
     @model_validator(mode="after")
     def _something(self) -> Objective:
@@ -372,44 +460,76 @@ class Objective(Frozen):
 
 
 class ManualWith(Frozen):
+    """A person's action: simulated as taking `duration`."""
+
     duration: NonNegativeDuration
+    """How long the person takes (simulated world)."""
     who: str | None = None
+    """The role that acts."""
 
 
 class IsolateWith(Frozen):
+    """An isolated network for recovered VMs: no peering, no gateway, outbound denied."""
+
     region: Region
+    """Region of the isolated network."""
     cidr: IPv4Network
+    """Its address space; must not overlap production there."""
     peer_with: tuple[Name, ...] = ()
+    """Production networks to peer with (the engine refuses unless isolated)."""
     allow_outbound: bool = False
+    """Allow outbound internet (denied by default)."""
 
 
 class NetworkTarget(Frozen):
     network: StepId
+    """Id of the network.isolate step whose network receives the recovered VMs."""
 
 
 class AsrWith(NetworkTarget):
+    """Test failover of replicated VMs into the isolated network, in the replication target region."""
+
     vms: Selector
+    """Selector of the replicated VMs to fail over."""
     recovery_point: ReplicationPointChoice = ReplicationPointChoice.LATEST_PROCESSED
+    """latest, latest-processed or latest-app-consistent."""
 
 
 class BackupWith(NetworkTarget):
+    """Restore a backup recovery point of each VM as a new VM (or disks) in the isolated network."""
+
     vms: Selector
+    """Selector of the backed-up VMs to restore."""
     point: BackupPointChoice = BackupPointChoice.LATEST
+    """latest, latest-app-consistent or before-incident (the last clean point)."""
     tier: BackupTier = BackupTier.AUTO
+    """auto, snapshot or vault."""
     restore_as: RestoreAs = Field(default=RestoreAs.VM, alias="as")
+    """vm (a new VM) or disks (managed disks only)."""
     region: Region | None = None
+    """Restore in this region by cross-region restore (default: the VM's region)."""
 
 
 class SnapshotCloneWith(NetworkTarget):
+    """Create disks from snapshots of each VM and a VM from them in the isolated network."""
+
     vms: Selector
+    """Selector of the VMs to clone."""
     source: SnapshotSource = SnapshotSource.SCHEDULED
+    """scheduled (the plan's last snapshots) or fresh (snapshot production now, disk by disk)."""
 
 
 class ImageDeployWith(NetworkTarget):
+    """Create VMs from the managed image of a generalized VM."""
+
     image_of: Name
+    """The generalized VM whose image is deployed."""
     vms: Selector | None = None
+    """The VMs it rebuilds: one new VM each."""
     count: int | None = Field(default=None, ge=1, le=1000)
+    """Or: how many VMs to create."""
     region: Region
+    """Region to deploy in (the image must be kept there)."""
 
     @model_validator(mode="after")
     def _vms_or_count(self) -> ImageDeployWith:
@@ -419,13 +539,21 @@ class ImageDeployWith(NetworkTarget):
 
 
 class CheckBootWith(Frozen):
+    """Check that the recovered counterparts of these VMs are running."""
+
     vms: Selector
+    """Selector: checks the recovered counterparts of these VMs."""
 
 
 class CheckCanaryWith(Frozen):
+    """Read the newest canary on the recovered data and check volume consistency."""
+
     app: Name | None = None
+    """The application whose recovered data is read."""
     vms: Selector | None = None
+    """Or: a selector of VMs."""
     consecutive: int = Field(default=1, ge=1, le=100)
+    """Passing checks in a row needed for healthy."""
 
     @model_validator(mode="after")
     def _app_or_vms(self) -> CheckCanaryWith:
@@ -435,15 +563,23 @@ class CheckCanaryWith(Frozen):
 
 
 class WaitWith(Frozen):
+    """Wait (a soak time, a propagation delay)."""
+
     duration: Duration
+    """How long to wait."""
 
 
 class StepBase(Frozen):
     id: StepId
+    """Step id, unique in the runbook."""
     needs: tuple[StepId, ...] = ()
+    """Ids of steps that must finish first."""
     timeout: Duration | None = None
+    """Give up on one attempt after this long."""
     retries: int = Field(default=0, ge=0, le=10)
+    """Further attempts after a failure (0-10)."""
     allow_failure: bool = False
+    """A failure of this step does not fail the drill."""
 
 
 class ManualDeclareStep(StepBase):
@@ -515,11 +651,18 @@ RECOVERY_ACTIONS = frozenset({"asr.test_failover", "backup.restore", "snapshot.c
 
 
 class Runbook(Document):
+    """How to recover from one kind of disaster: scenario, objectives, steps and cleanup."""
+
     kind: Literal["Runbook"]
+    """Runbook."""
     scenario: Scenario
+    """The disaster this runbook recovers from."""
     objectives: tuple[Objective, ...] = ()
+    """RTO/RPO per application."""
     steps: tuple[Step, ...] = Field(min_length=1)
+    """The recovery steps (a graph through needs)."""
     cleanup: CleanupPolicy = CleanupPolicy.ALWAYS
+    """always, on-success or never: delete what the drill created."""
 
     def step(self, step_id: str) -> StepBase:
         for step in self.steps:
@@ -547,27 +690,39 @@ def _point_in_time(value: object, *, allow_random: bool) -> object:
 
 
 class Evidence(Frozen):
+    """What the drill's evidence bundle is for."""
+
     controls: tuple[Annotated[str, Field(pattern=CONTROL_PATTERN)], ...] = ()
+    """Control ids the drill gives evidence for, e.g. iso27001-2022:A.5.30."""
     sign_key: str | None = None
+    """Key file to sign the evidence bundle with."""
 
 
 class SimOptions(Frozen):
     """Options of the simulated world (all optional)."""
 
     calibration: str | None = None
+    """Timing catalog file overriding the built-in one."""
     failure_rate: float = Field(default=0.0, ge=0.0, le=0.9)
+    """Probability that an operation fails transiently."""
     latency: float = Field(default=1.0, gt=0.0, le=100.0)
+    """Multiplier on every simulated duration."""
     throttling: bool = True
+    """Simulate ARM throttling."""
 
 
 class AzureOptions(Frozen):
     """Where a drill against real Azure (or the ARM emulator) runs."""
 
     subscription_id: Annotated[str, Field(pattern=SUBSCRIPTION_PATTERN)]
+    """The subscription (a GUID) holding the estate."""
     resource_group: str = Field(min_length=1, max_length=90, description="resource group for the drill's own resources")
     backup_vault: str | None = None
+    """Recovery Services vault of Azure Backup."""
     site_recovery_vault: str | None = None
+    """Recovery Services vault of Site Recovery."""
     vault_resource_group: str | None = None
+    """Resource group of the vaults (default: resource_group)."""
     endpoint: str | None = Field(default=None, description="ARM endpoint; only for the drsim ARM emulator")
     staging_storage_account: str | None = Field(
         default=None, description="storage account id where Azure Backup stages vault-tier restores (docs/azure.md)"
@@ -575,19 +730,34 @@ class AzureOptions(Frozen):
 
 
 class Drill(Document):
+    """One rehearsal: a runbook run against an estate and its protection plan, at one incident time."""
+
     kind: Literal["Drill"]
+    """Drill."""
     runbook: str
+    """Path of the runbook, relative to this file."""
     estate: str
+    """Path of the estate, relative to this file."""
     plan: str
+    """Path of the protection plan, relative to this file."""
     provider: ProviderKind = ProviderKind.SIM
+    """sim (simulated Azure) or azure."""
     incident_at: datetime | Literal["random"]
+    """When the incident happens (UTC), or random within window."""
     window: Duration = timedelta(days=30)
+    """With incident_at: random, the span the time is drawn from."""
     window_end: datetime | None = None
+    """End of that window (default: now)."""
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    """Seed of every random choice: same seed, same run."""
     concurrency: int = Field(default=50, ge=1, le=10000)
+    """Most operations in flight at once."""
     evidence: Evidence = Field(default_factory=Evidence)
+    """Compliance evidence options."""
     sim: SimOptions = Field(default_factory=SimOptions)
+    """Options of the simulated world."""
     azure: AzureOptions | None = None
+    """Where a drill against Azure runs."""
 
     @field_validator("incident_at", "window_end", mode="before")
     @classmethod
@@ -612,19 +782,33 @@ class Drill(Document):
 
 
 class Candidate(Frozen):
+    """One protection plan and the runbook that recovers with it."""
+
     name: Name
+    """Candidate name in the ranking."""
     plan: str
+    """Path of its protection plan."""
     runbook: str
+    """Path of the runbook that recovers with it."""
 
 
 class Comparison(Document):
+    """Many simulated drills per candidate plan, ranked by recovery time, data loss and cost."""
+
     kind: Literal["Comparison"]
+    """Comparison."""
     estate: str
+    """Path of the estate, relative to this file."""
     candidates: tuple[Candidate, ...] = Field(min_length=1)
+    """Plan and runbook pairs to compare."""
     trials: int = Field(default=100, ge=1, le=1_000_000)
+    """Simulated drills per candidate."""
     window: Duration = timedelta(days=30)
+    """Incident times are drawn uniformly over this span."""
     window_end: datetime | None = None
+    """End of the window (default: now)."""
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    """Seed of the trials."""
 
     @field_validator("window_end", mode="before")
     @classmethod
