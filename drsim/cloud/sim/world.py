@@ -14,6 +14,7 @@ import heapq
 import ipaddress
 import itertools
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from drsim.cloud.api import (
@@ -156,7 +157,8 @@ class SimProvider:
         self._copies_in_region: dict[str, int] = {}
         self._last_copied: dict[tuple[str, str], datetime] = {}
         self._failed_disks: set[str] = set()
-        self._lost_vms: set[str] = set()
+        self._deleted_vms: set[str] = set()
+        self._crashed_vms: set[str] = set()
         self._populate()
         self.truth = WorldTruth(self)
         self.inventory = Inventory(self)
@@ -206,8 +208,12 @@ class SimProvider:
             )
             # No capture of a VM is taken once a destructive incident struck it.
             self._stops[spec.name] = incident.at if struck and incident.kind in DESTRUCTIVE else None
-            if struck and incident.kind in (IncidentKind.VM_LOSS, IncidentKind.ACCIDENTAL_DELETE):
-                self._lost_vms.add(spec.name)
+            # accidental-delete: the VM and its disks are gone; vm-loss: the VM still exists but is
+            # stopped for good and its disks are lost; disk-failure: one disk is lost.
+            if struck and incident.kind is IncidentKind.ACCIDENTAL_DELETE:
+                self._deleted_vms.add(spec.name)
+            if struck and incident.kind is IncidentKind.VM_LOSS:
+                self._crashed_vms.add(spec.name)
             disk_ids = []
             failed = incident.failed_disk(spec)
             for disk in spec.disks:
@@ -229,7 +235,7 @@ class SimProvider:
                     origin_disk=disk.name,
                     content=None,
                 )
-                if disk.name == failed:
+                if disk.name == failed or spec.name in self._crashed_vms:
                     self._failed_disks.add(disk_id)
             network_id = self._network_by_name.get(spec.network)
             self._vms[vm_id] = VmState(
@@ -401,7 +407,7 @@ class SimProvider:
             raise NotFoundError(f"virtual machine {vm_id} not found")
         if self._region_down(vm.region):
             raise self._unreachable(vm.region, f"virtual machine {vm.name}")
-        if vm.production and vm.name in self._lost_vms and self._active():
+        if vm.production and vm.name in self._deleted_vms and self._active():
             raise NotFoundError(f"virtual machine {vm.name} not found ({self.incident.kind.value} at {self.incident.at.isoformat()})")
         return vm
 
@@ -411,7 +417,7 @@ class SimProvider:
             raise NotFoundError(f"disk {disk_id} not found")
         if self._region_down(disk.region):
             raise self._unreachable(disk.region, f"disk {disk.name}")
-        if disk.production and self._active() and (disk.origin_vm in self._lost_vms or disk_id in self._failed_disks):
+        if disk.production and self._active() and (disk.origin_vm in self._deleted_vms or disk_id in self._failed_disks):
             raise NotFoundError(f"disk {disk.name} not found ({self.incident.kind.value} at {self.incident.at.isoformat()})")
         return disk
 
@@ -485,17 +491,24 @@ class SimProvider:
 
     async def list_vms(self) -> list[VirtualMachine]:
         await self._request("list_vms", self.estate.regions.primary, RequestClass.READ, "vms")
+        # The subscription-wide listing is ARM's inventory (as Resource Graph keeps it): VMs of a failed
+        # region stay listed as last known (not booted), while reading one of them fails.
         now, active = self.now(), self._active()
-        return [
-            vm.public(now)
-            for vm in self._vms.values()
-            if not self._region_down(vm.region) and not (vm.production and active and vm.name in self._lost_vms)
-        ]
+        return [self._public_vm(vm, now) for vm in self._vms.values() if not (vm.production and active and vm.name in self._deleted_vms)]
+
+    def _public_vm(self, vm: VmState, now: datetime) -> VirtualMachine:
+        record = vm.public(now)
+        if vm.production and self._active():
+            if vm.name in self._crashed_vms:
+                return replace(record, power=PowerState.STOPPED, booted=False)
+            if self._region_down(vm.region):
+                return replace(record, booted=False)
+        return record
 
     async def get_vm(self, vm_id: str) -> VirtualMachine:
         vm = self._vms.get(vm_id)
         await self._request("get_vm", vm.region if vm else self.estate.regions.primary, RequestClass.READ, vm_id)
-        return self._get_vm(vm_id).public(self.now())
+        return self._public_vm(self._get_vm(vm_id), self.now())
 
     async def list_disks(self, vm_id: str | None = None) -> list[ManagedDisk]:
         await self._request("list_disks", self.estate.regions.primary, RequestClass.READ, vm_id or "disks")
@@ -1514,7 +1527,7 @@ class SimProvider:
         await self._wait(self._draw(self.catalog.compute.run_command, "run-command", vm_id, self._bump(f"canary:{vm_id}")))
         vm = self._get_vm(vm_id)
         now = self.now()
-        if not vm.public(now).booted:
+        if not self._public_vm(vm, now).booted:
             return CanaryReading(vm_id=vm_id, reachable=False, last_marker_at=None, last_sequence=None, corrupted=False)
         contents = [self._content(self._disks[d], now) for d in vm.disk_ids if d in self._disks]
         origin = self._specs.get(vm.origin or "")
