@@ -1635,5 +1635,13 @@ class Inventory:
         vault = self._world._vaults[vault_id]
         return not self._world._region_down(vault.region)
 
+    def networks(self) -> list[NetworkState]:
+        """Virtual networks (production and drill-made) outside a failed region; read-only to the caller."""
+        return [n for n in self._world._networks.values() if not self._world._region_down(n.region)]
+
+    def security_groups(self) -> list[NsgState]:
+        """Network security groups outside a failed region; read-only to the caller."""
+        return [g for g in self._world._nsgs.values() if not self._world._region_down(g.region)]
+
 
 __all__ = ["Inventory", "SimProvider", "WorldTruth", "build_world"]
