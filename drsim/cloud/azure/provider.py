@@ -51,10 +51,11 @@ from drsim.cloud.azure.errors import translated
 from drsim.cloud.azure.ids import operation_name, parse_id, resource_id, same_id
 from drsim.cloud.azure.throttle import Throttle
 from drsim.engine.clock import Clock, WallClock
-from drsim.errors import ConflictError, NotFoundError, ProviderError, UsageError
+from drsim.errors import ConflictError, NotFoundError, ProviderError
 from drsim.model.documents import AzureOptions
 from drsim.model.types import OsType, ReplicationPointChoice
 
+VAULT_TYPE = "Microsoft.RecoveryServices/vaults"
 BACKUP_FABRIC = "Azure"  # the one fabric of Azure VM backup (azure-sdk-notes.md)
 BACKUP_ITEM_FILTER = "backupManagementType eq 'AzureIaasVM' and itemType eq 'VM'"
 DRILL_SUBNET = "drill"
@@ -136,6 +137,7 @@ class AzureProvider:
         self.polling_interval = polling_interval
         self._backup_items: list[records.BackupItem] | None = None
         self._replicated_items: list[records.ReplicatedItem] | None = None
+        self._all_vaults: list[tuple[str, str]] | None = None
         self._job_tags: dict[str, dict[str, str]] = {}
         self._job_targets: dict[str, str] = {}
 
@@ -160,15 +162,18 @@ class AzureProvider:
     def _id(self, namespace: str, kind: str, name: str, resource_group: str | None = None) -> str:
         return resource_id(self.subscription_id, resource_group or self.resource_group, namespace, (kind, name))
 
-    def _backup_vault(self) -> str:
-        if not self.options.backup_vault:
-            raise UsageError("this drill uses Azure Backup: set azure.backup_vault in the Drill")
-        return self.options.backup_vault
+    async def _vaults(self, named: str | None) -> list[tuple[str, str]]:
+        """(resource group, name) of the vault the Drill names, else of every Recovery Services vault."""
+        if named:
+            return [(self.vault_resource_group, named)]
+        if self._all_vaults is None:
+            async with translated("listing Recovery Services vaults"):
+                found = [r async for r in self.clients.resources.resources.list(filter=f"resourceType eq '{VAULT_TYPE}'")]
+            self._all_vaults = sorted((parse_id(r.id).resource_group, parse_id(r.id).name) for r in found if r.id)
+        return self._all_vaults
 
-    def _site_recovery_vault(self) -> str:
-        if not self.options.site_recovery_vault:
-            raise UsageError("this drill uses Site Recovery: set azure.site_recovery_vault in the Drill")
-        return self.options.site_recovery_vault
+    def _vault_hint(self, named: str | None, key: str) -> str:
+        return f"vault {named}" if named else f"any Recovery Services vault of the subscription (set azure.{key} to name one)"
 
     async def _wait(self, seconds: float) -> None:
         """Wait between polls of a job: in the provider clock's time (scaled against the emulator)."""
@@ -549,23 +554,26 @@ class AzureProvider:
     # ------------------------------------------------------------------------------------ backup
 
     async def backup_items(self) -> list[records.BackupItem]:
-        """The VMs the backup vault protects (read once per provider)."""
+        """The VMs protected by Azure Backup in the Drill's vault (or in every vault), read once."""
         if self._backup_items is None:
-            vault = self._backup_vault()
-            async with translated(f"listing protected items of vault {vault}"):
-                listed = [
-                    i
-                    async for i in self.clients.backup.backup_protected_items.list(
-                        vault_name=vault, resource_group_name=self.vault_resource_group, filter=BACKUP_ITEM_FILTER
-                    )
-                ]
-            self._backup_items = [item for item in map(records.backup_item, listed) if item is not None]
+            found: list[records.BackupItem] = []
+            for group, vault in await self._vaults(self.options.backup_vault):
+                async with translated(f"listing protected items of vault {vault}"):
+                    listed = [
+                        i
+                        async for i in self.clients.backup.backup_protected_items.list(
+                            vault_name=vault, resource_group_name=group, filter=BACKUP_ITEM_FILTER
+                        )
+                    ]
+                found += [item for item in map(records.backup_item, listed) if item is not None]
+            self._backup_items = found
         return self._backup_items
 
     async def _backup_item(self, vm_id: str) -> records.BackupItem:
         item = records.matching(await self.backup_items(), vm_id)
         if item is None:
-            raise NotFoundError(f"VM {parse_id(vm_id).name} is not protected by backup vault {self._backup_vault()}")
+            where = self._vault_hint(self.options.backup_vault, "backup_vault")
+            raise NotFoundError(f"VM {parse_id(vm_id).name} is not protected by Azure Backup in {where}")
         return item
 
     async def list_backup_points(self, vm_id: str, *, region: str | None = None) -> list[BackupPoint]:
@@ -577,13 +585,12 @@ class AzureProvider:
             raise ProviderError(
                 f"cross-region restore points of {vm.name} in {region}: the Backup CRR API is not supported by drsim's Azure provider"
             )
-        vault = self._backup_vault()
         async with translated(f"listing recovery points of {vm.name}"):
             listed = [
                 p
                 async for p in self.clients.backup.recovery_points.list(
-                    vault_name=vault,
-                    resource_group_name=self.vault_resource_group,
+                    vault_name=item.vault,
+                    resource_group_name=item.vault_group,
                     fabric_name=BACKUP_FABRIC,
                     container_name=item.container,
                     protected_item_name=item.item,
@@ -605,7 +612,6 @@ class AzureProvider:
         tags: Mapping[str, str],
     ) -> Job:
         item = await self._backup_item(vm_id)
-        vault = self._backup_vault()
         point = parse_id(point_id).child("recoveryPoints")
         target_vm = self._id("Microsoft.Compute", "virtualMachines", name)
         request = backup.IaasVMRestoreRequest(
@@ -626,8 +632,8 @@ class AzureProvider:
         async with translated(f"restoring {parse_id(vm_id).name} from backup"):
             # Its poller ends when the restore JOB is created, not when it finishes (azure-sdk-notes.md).
             poller = await self.clients.backup.restores.begin_trigger(
-                vault_name=vault,
-                resource_group_name=self.vault_resource_group,
+                vault_name=item.vault,
+                resource_group_name=item.vault_group,
                 fabric_name=BACKUP_FABRIC,
                 container_name=item.container,
                 protected_item_name=item.item,
@@ -641,8 +647,8 @@ class AzureProvider:
             raise ProviderError(f"the restore of {parse_id(vm_id).name} answered no operation URL to follow (got {hook.url!r})")
         async with translated(f"reading the restore operation of {parse_id(vm_id).name}"):
             status = await self.clients.backup.protected_item_operation_statuses.get(
-                vault_name=vault,
-                resource_group_name=self.vault_resource_group,
+                vault_name=item.vault,
+                resource_group_name=item.vault_group,
                 fabric_name=BACKUP_FABRIC,
                 container_name=item.container,
                 protected_item_name=item.item,
@@ -653,17 +659,15 @@ class AzureProvider:
             message = status.error.message if status.error is not None else f"operation status {status.status}"
             raise ProviderError(f"the restore of {parse_id(vm_id).name} created no job: {message}")
         job_id = resource_id(
-            self.subscription_id, self.vault_resource_group, "Microsoft.RecoveryServices", ("vaults", vault), ("backupJobs", job_name)
+            self.subscription_id, item.vault_group, "Microsoft.RecoveryServices", ("vaults", item.vault), ("backupJobs", job_name)
         )
         self._job_tags[job_id] = dict(tags)
         self._job_targets[job_id] = target_vm
         return await self.get_job(job_id)
 
-    async def _backup_job(self, job_id: str, vault: str, job_name: str) -> Job:
+    async def _backup_job(self, job_id: str, group: str, vault: str, job_name: str) -> Job:
         async with translated(f"reading backup job {job_name}"):
-            resource = await self.clients.backup.job_details.get(
-                vault_name=vault, resource_group_name=self.vault_resource_group, job_name=job_name
-            )
+            resource = await self.clients.backup.job_details.get(vault_name=vault, resource_group_name=group, job_name=job_name)
         props = resource.properties
         if props is None:
             raise ProviderError(f"backup job {job_name} has no properties")
@@ -714,23 +718,26 @@ class AzureProvider:
     # ------------------------------------------------------------------------------ site recovery
 
     async def replicated_items(self) -> list[records.ReplicatedItem]:
-        """The VMs the Site Recovery vault replicates (read again after a test failover changes state)."""
-        vault = self._site_recovery_vault()
-        async with translated(f"listing replicated items of vault {vault}"):
-            listed = [
-                i
-                async for i in self.clients.site_recovery.replication_protected_items.list(
-                    resource_group_name=self.vault_resource_group, resource_name=vault
-                )
-            ]
-        self._replicated_items = [item for item in map(records.replicated_item, listed) if item is not None]
-        return self._replicated_items
+        """The VMs Site Recovery replicates in the Drill's vault (or in every vault); read afresh."""
+        found: list[records.ReplicatedItem] = []
+        for group, vault in await self._vaults(self.options.site_recovery_vault):
+            async with translated(f"listing replicated items of vault {vault}"):
+                listed = [
+                    i
+                    async for i in self.clients.site_recovery.replication_protected_items.list(
+                        resource_group_name=group, resource_name=vault
+                    )
+                ]
+            found += [item for item in map(records.replicated_item, listed) if item is not None]
+        self._replicated_items = found
+        return found
 
     async def _replicated_item(self, vm_id: str, *, fresh: bool = False) -> records.ReplicatedItem:
         items = self._replicated_items if self._replicated_items is not None and not fresh else await self.replicated_items()
         item = records.matching(items, vm_id)
         if item is None:
-            raise NotFoundError(f"VM {parse_id(vm_id).name} is not replicated by Site Recovery vault {self._site_recovery_vault()}")
+            where = self._vault_hint(self.options.site_recovery_vault, "site_recovery_vault")
+            raise NotFoundError(f"VM {parse_id(vm_id).name} is not replicated by Site Recovery in {where}")
         return item
 
     async def list_replication_points(self, vm_id: str) -> list[ReplicationPoint]:
@@ -739,8 +746,8 @@ class AzureProvider:
             listed = [
                 p
                 async for p in self.clients.site_recovery.recovery_points.list_by_replication_protected_items(
-                    resource_group_name=self.vault_resource_group,
-                    resource_name=self._site_recovery_vault(),
+                    resource_group_name=item.vault_group,
+                    resource_name=item.vault,
                     fabric_name=item.fabric,
                     protection_container_name=item.container,
                     replicated_protected_item_name=item.item,
@@ -760,12 +767,12 @@ class AzureProvider:
             raise NotFoundError(f"VM {parse_id(vm_id).name} has no {choice.value} replication point")
         return points[-1].id
 
-    async def _job_from_poll_url(self, url: str | None, vault: str, what: str) -> str:
+    def _job_from_poll_url(self, url: str | None, item: records.ReplicatedItem, what: str) -> str:
         job_name = operation_name(url or "", "replicationJobs")
         if job_name is None:
             raise ProviderError(f"{what} answered no job to follow (got {url!r})")
         return resource_id(
-            self.subscription_id, self.vault_resource_group, "Microsoft.RecoveryServices", ("vaults", vault), ("replicationJobs", job_name)
+            self.subscription_id, item.vault_group, "Microsoft.RecoveryServices", ("vaults", item.vault), ("replicationJobs", job_name)
         )
 
     async def test_failover(
@@ -778,7 +785,6 @@ class AzureProvider:
         point_id: str | None = None,
     ) -> Job:
         item = await self._replicated_item(vm_id)
-        vault = self._site_recovery_vault()
         chosen = point_id if point_id is not None else await self._choose_point(vm_id, choice)
         body = asr.TestFailoverInput(
             properties=asr.TestFailoverInputProperties(
@@ -792,8 +798,8 @@ class AzureProvider:
         async with translated(f"test failover of {item.vm_name}"):
             # Not awaited to the end: the operation lasts as long as its job, which get_job follows.
             await self.clients.site_recovery.replication_protected_items.begin_test_failover(
-                resource_group_name=self.vault_resource_group,
-                resource_name=vault,
+                resource_group_name=item.vault_group,
+                resource_name=item.vault,
                 fabric_name=item.fabric,
                 protection_container_name=item.container,
                 replicated_protected_item_name=item.item,
@@ -801,19 +807,18 @@ class AzureProvider:
                 polling=False,
                 raw_response_hook=hook,
             )
-        job_id = await self._job_from_poll_url(hook.url, vault, f"the test failover of {item.vm_name}")
+        job_id = self._job_from_poll_url(hook.url, item, f"the test failover of {item.vm_name}")
         self._job_tags[job_id] = dict(tags)
         return await self.get_job(job_id)
 
     async def test_failover_cleanup(self, vm_id: str) -> Job:
         item = await self._replicated_item(vm_id)
-        vault = self._site_recovery_vault()
         body = asr.TestFailoverCleanupInput(properties=asr.TestFailoverCleanupInputProperties(comments="drsim drill cleanup"))
         hook = _FirstPollUrl()
         async with translated(f"test failover cleanup of {item.vm_name}"):
             await self.clients.site_recovery.replication_protected_items.begin_test_failover_cleanup(
-                resource_group_name=self.vault_resource_group,
-                resource_name=vault,
+                resource_group_name=item.vault_group,
+                resource_name=item.vault,
                 fabric_name=item.fabric,
                 protection_container_name=item.container,
                 replicated_protected_item_name=item.item,
@@ -821,12 +826,12 @@ class AzureProvider:
                 polling=False,
                 raw_response_hook=hook,
             )
-        return await self.get_job(await self._job_from_poll_url(hook.url, vault, f"the test failover cleanup of {item.vm_name}"))
+        return await self.get_job(self._job_from_poll_url(hook.url, item, f"the test failover cleanup of {item.vm_name}"))
 
-    async def _replication_job(self, job_id: str, vault: str, job_name: str) -> Job:
+    async def _replication_job(self, job_id: str, group: str, vault: str, job_name: str) -> Job:
         async with translated(f"reading Site Recovery job {job_name}"):
             resource = await self.clients.site_recovery.replication_jobs.get(
-                resource_group_name=self.vault_resource_group, resource_name=vault, job_name=job_name
+                resource_group_name=group, resource_name=vault, job_name=job_name
             )
         props = resource.properties
         if props is None:
@@ -885,9 +890,9 @@ class AzureProvider:
         vault = ref.child("vaults")
         last = ref.path[-1][0].lower()
         if last == "backupjobs":
-            return await self._backup_job(job_id, vault, ref.name)
+            return await self._backup_job(job_id, ref.resource_group, vault, ref.name)
         if last == "replicationjobs":
-            return await self._replication_job(job_id, vault, ref.name)
+            return await self._replication_job(job_id, ref.resource_group, vault, ref.name)
         raise NotFoundError(f"{job_id} is not a Backup or Site Recovery job id")
 
     # ------------------------------------------------------------------------------------ checks

@@ -259,6 +259,8 @@ class BackupItem:
 
     vm_id: str
     vm_name: str
+    vault: str
+    vault_group: str
     container: str
     item: str
     policy_id: str | None
@@ -282,6 +284,8 @@ def backup_item(resource: backup.ProtectedItemResource) -> BackupItem | None:
     return BackupItem(
         vm_id=vm_id,
         vm_name=props.friendly_name or parse_id(vm_id).name,
+        vault=parsed.child("vaults"),
+        vault_group=parsed.resource_group,
         container=parsed.child("protectionContainers"),
         item=parsed.child("protectedItems"),
         policy_id=props.policy_id,
@@ -330,6 +334,8 @@ class ReplicatedItem:
     vm_id: str
     vm_name: str
     item_id: str
+    vault: str
+    vault_group: str
     fabric: str
     container: str
     item: str
@@ -351,6 +357,8 @@ def replicated_item(resource: asr.ReplicationProtectedItem) -> ReplicatedItem | 
         vm_id=details.fabric_object_id,
         vm_name=props.friendly_name or parse_id(details.fabric_object_id).name,
         item_id=resource.id,
+        vault=parsed.child("vaults"),
+        vault_group=parsed.resource_group,
         fabric=parsed.child("replicationFabrics"),
         container=parsed.child("replicationProtectionContainers"),
         item=parsed.child("replicationProtectedItems"),

@@ -11,7 +11,7 @@ from fake_arm import SUB, Answer, FakeArm, serve
 from drsim.cloud.api import RUN_TAG, JobKind, JobStatus, PointType, ResourceKind, RestoreMode
 from drsim.cloud.azure.provider import AzureProvider
 from drsim.cloud.azure.throttle import OperationClass
-from drsim.errors import NotFoundError, UsageError
+from drsim.errors import NotFoundError
 from drsim.model.documents import AzureOptions
 from drsim.model.types import ReplicationPointChoice
 
@@ -240,7 +240,12 @@ def test_list_tagged_filters_by_the_run_tag_and_prices_what_it_finds():
     assert found[0].cost_per_day > 0 and found[1].cost_per_day == 0
 
 
-def test_a_drill_without_a_backup_vault_is_told_what_to_set():
+def test_without_a_named_vault_every_vault_is_searched():
     fake = FakeArm()
-    with pytest.raises(UsageError, match=r"set azure\.backup_vault"):
+    fake.on("GET", f"/subscriptions/{SUB}/resources", Answer(body={"value": [
+        {"id": VAULT, "name": "bv", "type": "Microsoft.RecoveryServices/vaults", "location": "eastus2"}]}))
+    fake.on("GET", f"{VAULT}/backupProtectedItems", Answer(body={"value": []}))
+    with pytest.raises(NotFoundError, match=r"web-01 is not protected by Azure Backup in any .* \(set azure\.backup_vault"):
         run(fake, lambda p: p.list_backup_points(SRC_VM))
+    (listing,) = fake.requests("GET", "/resources")
+    assert listing.query["$filter"] == "resourceType eq 'Microsoft.RecoveryServices/vaults'"
