@@ -79,3 +79,93 @@ def schema(kind: str | None) -> None:
     from drsim.model.schema import json_schema
 
     click.echo(json.dumps(json_schema(kind), indent=2))
+
+
+@main.command()
+@click.argument("comparison", type=click.Path(dir_okay=False))
+@click.option("--trials", type=click.IntRange(min=1), help="Trials per candidate (default: the Comparison's).")
+@click.option("--workers", type=click.IntRange(min=1), help="Local worker processes (default: one per CPU; 1 runs in this process).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output directory (default: reports/<comparison>/).")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
+@click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler address, with --executor dask (e.g. tcp://10.0.0.5:8786).")
+@click.option("--set", "overrides", multiple=True, metavar="CANDIDATE.PATH=VALUE",
+              help="What-if: change a candidate's plan or runbook, e.g. asr.plan.rules[0].site_recovery.app_consistent_every=1h.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Seed of the trials (default: the Comparison's).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no ranking table.")
+@handles_errors
+def compare(
+    comparison: str, trials: int | None, workers: int | None, out_dir: str | None, executor: str, scheduler: str | None,
+    overrides: tuple[str, ...], seed: int | None, quiet: bool,
+) -> None:
+    """Rank candidate protection plans by RTO, RPO and cost measured over many simulated drills.
+
+    Exit 0 when a candidate meets every objective in at least 95 % of trials, 1 when none does.
+    """
+    from pathlib import Path
+
+    from drsim.compare import ExecutorKind, ranking_table
+    from drsim.compare import compare as run_compare
+
+    result, written = run_compare(
+        comparison, trials=trials, seed=seed, overrides=overrides, executor=ExecutorKind(executor), workers=workers,
+        scheduler=scheduler, out_dir=Path(out_dir) if out_dir else None, show_progress=not quiet,
+    )
+    if not quiet:
+        click.echo(ranking_table(result))
+        click.echo(f"wrote {', '.join(str(p) for p in written if p.suffix != '.svg')}")
+    sys.exit(0 if result.winner is not None else 1)
+
+
+@main.command()
+@click.option("--subscription", "subscription_id", required=True, help="Azure subscription id to read.")
+@click.option("--resource-group", help="Read only this resource group (default: the whole subscription).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory for estate.yaml and plan.yaml.")
+@click.option("--endpoint", help="ARM endpoint (default: Azure); e.g. the drsim ARM emulator's http://127.0.0.1:PORT.")
+@click.option("--recovery-region", help="The estate's recovery region, when no Site Recovery target shows it.")
+@handles_errors
+def discover(subscription_id: str, resource_group: str | None, out_dir: str, endpoint: str | None, recovery_region: str | None) -> None:
+    """Write an Estate and a ProtectionPlan from what an Azure subscription holds (read-only)."""
+    from drsim.cloud.azure.discovery import run_discovery
+
+    estate, plan, notes = run_discovery(
+        subscription_id, out_dir, resource_group=resource_group, endpoint=endpoint, recovery_region=recovery_region
+    )
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"wrote {estate} and {plan}")
+
+
+@main.group()
+def sim() -> None:
+    """Look inside the simulated Azure world."""
+
+
+@sim.command("points")
+@click.argument("drill", type=click.Path(dir_okay=False))
+@click.option("--vm", "vm_name", help="Show this VM only.")
+@click.option("--at", "at_text", metavar="TIME", help="Show the points as of this UTC time (default: the drill's incident time).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@handles_errors
+def sim_points(drill: str, vm_name: str | None, at_text: str | None, fmt: str) -> None:
+    """List the recovery points each VM would have at the incident: time, type, tier and region."""
+    from datetime import datetime
+
+    from rich.console import Console
+
+    from drsim.cloud.sim.listing import points_as_json, render_points, world_points
+    from drsim.errors import UsageError
+    from drsim.model import load_drill
+
+    at = None
+    if at_text is not None:
+        try:
+            at = datetime.fromisoformat(at_text.replace("Z", "+00:00"))
+        except ValueError:
+            raise UsageError(f"--at {at_text!r} is not a time: write e.g. 2026-11-20T14:00:00Z") from None
+        if at.tzinfo is None:
+            raise UsageError(f"--at {at_text!r} has no time zone: write it in UTC with a Z")
+    view = world_points(load_drill(drill), vm=vm_name, at=at)
+    if fmt == "json":
+        click.echo(json.dumps(points_as_json(view), indent=2))
+    else:
+        render_points(view, Console())

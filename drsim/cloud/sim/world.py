@@ -1602,6 +1602,15 @@ class WorldTruth:
         rule = self._world._protection[vm_name].snapshots
         return rule.snapshots.copy_to_region if rule is not None and rule.snapshots is not None else None
 
+    def region_down(self, region: str, at: datetime) -> bool:
+        """True when the incident makes `region` unreachable at `at`."""
+        incident = self._world.incident
+        return incident.kind is IncidentKind.REGION_OUTAGE and incident.region == region and at >= incident.at
+
+    def images_of(self, vm_name: str) -> list[tuple[str, str]]:
+        """The managed images (name, region) holding this VM's disks."""
+        return sorted((i.name, i.region) for i in self._world._images.values() if i.origin == vm_name)
+
     def contents(self, resource_id: str, at: datetime) -> tuple[DiskContent, ...]:
         """What a VM, disk, snapshot or image holds at `at`, disk by disk."""
         world = self._world
