@@ -11,9 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from drsim.errors import UsageError
@@ -88,13 +87,11 @@ class JournalWriter:
         *,
         fsync: bool = True,
         replay: JournalContents | None = None,
-        now: Callable[[], datetime] | None = None,
     ) -> None:
         self.path = Path(path)
         self.fsync = fsync
         self._expected: Sequence[bytes] = replay.lines if replay is not None else ()
         self._replayed = 0
-        self._now = now
         self._prev = GENESIS
         if replay is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -123,9 +120,8 @@ class JournalWriter:
             return
         if self._expected:  # the replay is over: say so once, then append
             self._expected = ()
-            if self._now is not None:
-                self._append(encode(RunResumed(at=self._now(), replayed=self._replayed), self._prev))
-                line = encode(event, self._prev)
+            self._append(encode(RunResumed(at=event.at, replayed=self._replayed), self._prev))
+            line = encode(event, self._prev)
         self._append(line)
 
     def _append(self, line: bytes) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from drsim.measure.timeline import in_scope_vm_names
 from drsim.model.checks import protection_of
 from drsim.model.documents import (
     AsrStep,
@@ -31,7 +32,7 @@ from drsim.model.documents import (
     VmSpec,
     WaitStep,
 )
-from drsim.model.types import Action, IncidentKind, ReplicationPointChoice, RestoreAs, SnapshotSource
+from drsim.model.types import Action, ReplicationPointChoice, RestoreAs, SnapshotSource
 
 
 class OpKind(StrEnum):
@@ -225,20 +226,12 @@ def estimate_op(vms: Mapping[str, VmSpec], table: Mapping[OpKind, float] = DEFAU
 # ------------------------------------------------------------------------------------- building
 
 
-def affected_vms(runbook: Runbook, estate: Estate) -> list[VmSpec]:
-    """The production VMs the scenario hits: those in the failed region, or those its selector matches."""
-    scenario = runbook.scenario
-    if scenario.incident is IncidentKind.REGION_OUTAGE:
-        return [vm for vm in estate.vms if vm.region == scenario.region]
-    assert scenario.vms is not None
-    return estate.select(scenario.vms)
-
-
 def _step_vms(step: Step, runbook: Runbook, estate: Estate) -> list[VmSpec]:
     if isinstance(step, CheckCanaryStep) and step.with_.app is not None:
+        # An app's check covers its VMs in the drill's scope: hit by the incident or recovered anyway.
         app = estate.app(step.with_.app)
-        hit = {vm.name for vm in affected_vms(runbook, estate)}
-        return [vm for vm in estate.select(app.vms) if vm.name in hit]
+        scope = in_scope_vm_names(runbook, estate)
+        return [vm for vm in estate.select(app.vms) if vm.name in scope]
     selector = getattr(step.with_, "vms", None)
     return estate.select(selector) if selector is not None else []
 

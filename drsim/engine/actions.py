@@ -1,0 +1,616 @@
+"""The actions of a runbook, carried out operation by operation against any CloudProvider.
+
+`CloudActions` is the executor's OpRunner. It is also where the safety rules live: it refuses
+(SafetyError) to start a recovered VM in a network whose isolation report is not clean; it writes to
+production only by taking snapshots; it tags everything it creates with the run id and records each
+creation, so that cleanup deletes exactly the run's resources.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from drsim.cloud.api import (
+    RUN_TAG,
+    BackupPoint,
+    CanaryReading,
+    CloudProvider,
+    Image,
+    IsolatedNetwork,
+    IsolationReport,
+    Job,
+    JobStatus,
+    ManagedDisk,
+    PointTier,
+    PointType,
+    ReplicationPoint,
+    ResourceKind,
+    RestoreMode,
+    Snapshot,
+    VirtualMachine,
+)
+from drsim.engine.clock import Clock
+from drsim.engine.executor import CheckFailure, TaskState
+from drsim.engine.taskgraph import CANARY_READ_INTERVAL_S, Op, OpKind, Task
+from drsim.errors import NotFoundError, ProviderError, SafetyError
+from drsim.measure.events import (
+    CheckKind,
+    CheckResult,
+    Event,
+    RecoveryPointRef,
+    ResourceCreated,
+    VolumeCheck,
+)
+from drsim.model.documents import (
+    AsrStep,
+    BackupStep,
+    CheckCanaryStep,
+    Estate,
+    ImageDeployStep,
+    IsolateStep,
+    ProtectionPlan,
+    Runbook,
+    SnapshotCloneStep,
+    VmSpec,
+)
+from drsim.model.types import BackupPointChoice, BackupTier, ReplicationPointChoice, RestoreAs, selector_matches
+
+JOB_POLL_S = 30.0
+"""Seconds between two reads of a long-running job (the SDK pollers' default interval; azure-sdk-notes.md)."""
+BOOT_POLL_S = 15.0
+BOOT_POLLS = 40  # 10 minutes of boot diagnostics before a VM counts as not booting
+UNREACHABLE_READS = 20  # consecutive canary reads of an unreachable VM before the check gives up
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """The recovered counterpart of a production VM."""
+
+    vm_id: str
+    task: str
+    point: RecoveryPointRef | None
+
+
+@dataclass
+class TaskWork:
+    """What a task's operations hand to one another (and keep across a retry)."""
+
+    backup_point: BackupPoint | None = None
+    replication_point: ReplicationPoint | None = None
+    job_id: str | None = None
+    restored_disk_ids: tuple[str, ...] = ()
+    snapshots: dict[str, Snapshot] = field(default_factory=dict)
+    disks: dict[str, ManagedDisk] = field(default_factory=dict)
+    image: Image | None = None
+
+
+@dataclass(frozen=True)
+class TestFailoverRecord:
+    """A started Site Recovery test failover, which cleanup must end with 'cleanup test failover'."""
+
+    __test__ = False  # not a pytest test class
+
+    vm: str
+    source_vm_id: str
+    created: tuple[str, ...]
+
+
+def kind_of(resource_id: str) -> ResourceKind | None:
+    """The resource kind named in an ARM id (`.../providers/Microsoft.Compute/disks/x`)."""
+    _, sep, rest = resource_id.partition("/providers/")
+    parts = rest.split("/")
+    if not sep or len(parts) < 3:
+        return None
+    try:
+        return ResourceKind(f"{parts[0]}/{parts[1]}")
+    except ValueError:
+        return None
+
+
+class CloudActions:
+    """Carries out every operation of a drill's tasks against one provider, safely."""
+
+    def __init__(
+        self,
+        *,
+        provider: CloudProvider,
+        clock: Clock,
+        runbook: Runbook,
+        estate: Estate,
+        plan: ProtectionPlan,
+        run_id: str,
+        incident_at: datetime,
+        emit: Callable[[Event], None],
+    ) -> None:
+        self.provider = provider
+        self.clock = clock
+        self.runbook = runbook
+        self.estate = estate
+        self.plan = plan
+        self.run_id = run_id
+        self.incident_at = incident_at
+        self.emit = emit
+        self.tags: Mapping[str, str] = {RUN_TAG: run_id}
+        self._prefix = "dr" + hashlib.sha256(run_id.encode()).hexdigest()[:6]
+        self.vms = {vm.name: vm for vm in estate.vms}
+        self.production: dict[str, VirtualMachine] = {}
+        self.inventory: dict[str, str] = {}  # ids of production VMs the provider cannot show (region down, lost)
+        self.networks: dict[str, IsolatedNetwork] = {}  # by network.isolate step id
+        self.isolation: dict[str, IsolationReport] = {}  # by network id
+        self.recovered: dict[str, Recovered] = {}  # by production VM name
+        self.created: dict[str, ResourceCreated] = {}  # by id, in creation order
+        self.test_failovers: dict[str, TestFailoverRecord] = {}
+        self._work: dict[str, TaskWork] = {}
+        self._apps = {vm.name: vm_app(estate, vm) for vm in estate.vms}
+
+    async def discover(self) -> None:
+        """Read the production VMs (a drill only reads production, and snapshots its disks)."""
+        for vm in await self.provider.list_vms():
+            if vm.name in self.vms and RUN_TAG not in vm.tags:
+                self.production[vm.name] = vm
+
+    # ---------------------------------------------------------------------------------- helpers
+
+    def name(self, *parts: str) -> str:
+        """A resource name unique to this run: `dr<run hash>-<vm>-<what>`, at most 80 characters."""
+        return "-".join((self._prefix, *parts))[:80]
+
+    def _record(self, task: Task | None, resource_id: str, kind: ResourceKind, name: str, region: str) -> None:
+        if resource_id in self.created:
+            return
+        event = ResourceCreated(
+            at=self.clock.now(), id=resource_id, resource_kind=kind.value, name=name, region=region, task=task.id if task else None
+        )
+        self.created[resource_id] = event
+        self.emit(event)
+
+    def _record_job(self, task: Task, job: Job, region: str) -> None:
+        for resource_id in job.created:
+            kind = kind_of(resource_id)
+            if kind is not None:
+                self._record(task, resource_id, kind, resource_id.rsplit("/", 1)[-1], region)
+
+    def _prod_id(self, vm: str) -> str:
+        """The id of a production VM: read from the provider, or known from the inventory when unreachable."""
+        found = self.production.get(vm)
+        if found is not None:
+            return found.id
+        if vm in self.inventory:
+            return self.inventory[vm]
+        raise NotFoundError(f"production VM {vm} is not visible to the drill and not in its inventory")
+
+    def _prod(self, vm: str) -> VirtualMachine:
+        found = self.production.get(vm)
+        if found is None:
+            raise NotFoundError(f"production VM {vm} is not visible to the drill (is its region down?)")
+        return found
+
+    def _network(self, step_id: str) -> IsolatedNetwork:
+        network = self.networks.get(step_id)
+        if network is None:
+            raise ProviderError(f"network.isolate step '{step_id}' created no network")
+        return network
+
+    async def require_isolated(self, network: IsolatedNetwork, vm: str) -> None:
+        """The isolation guard: never start a recovered VM in a network that is not isolated."""
+        report = self.isolation.get(network.id)
+        if report is None:
+            report = self.isolation[network.id] = await self.provider.check_isolation(network.id)
+        if not report.isolated:
+            raise SafetyError(
+                f"refusing to start recovered VM {vm} in network {network.name}: it is not isolated ({'; '.join(report.reasons())})"
+            )
+
+    def _recovered(self, task: Task, state: TaskState, vm_id: str, point: RecoveryPointRef | None) -> None:
+        assert task.vm is not None
+        self.recovered[task.vm] = Recovered(vm_id, task.id, point)
+        state.recovered_vm = vm_id
+        state.recovery_point = point
+
+    async def _follow(self, job: Job) -> Job:
+        """Read a job until it ends, as an SDK poller would."""
+        while not job.status.ended:
+            await self.clock.sleep(JOB_POLL_S)
+            job = await self.provider.get_job(job.id)
+        return job
+
+    # ------------------------------------------------------------------------------- dispatch
+
+    async def run_op(self, task: Task, op: Op, state: TaskState) -> None:
+        work = self._work.setdefault(task.id, TaskWork())
+        step = self.runbook.step(task.step)
+        kind = op.kind
+        if kind in (OpKind.HUMAN, OpKind.WAIT):
+            await self.clock.sleep(op.seconds or 0.0)
+        elif isinstance(step, IsolateStep):
+            await self._isolate(task, op, step)
+        elif isinstance(step, AsrStep):
+            await self._asr(task, op, state, work, step)
+        elif isinstance(step, BackupStep):
+            await self._backup(task, op, state, work, step)
+        elif isinstance(step, SnapshotCloneStep):
+            await self._clone(task, op, state, work, step)
+        elif isinstance(step, ImageDeployStep):
+            await self._deploy(task, op, state, work, step)
+        elif kind is OpKind.WAIT_BOOT:
+            await self._check_boot(task)
+        elif kind is OpKind.READ_CANARY:
+            assert isinstance(step, CheckCanaryStep)
+            await self._check_canary(task, step)
+        else:  # pragma: no cover - the task graph only makes the operations above
+            raise AssertionError(f"no action for {task.action} {op.kind}")
+
+    # ----------------------------------------------------------------------------- network
+
+    async def _isolate(self, task: Task, op: Op, step: IsolateStep) -> None:
+        w = step.with_
+        if op.kind is OpKind.CREATE_NETWORK:
+            by_name = {vm.network: p.network_id for name, p in self.production.items() if (vm := self.vms[name]) and p.network_id}
+            network = await self.provider.create_isolated_network(
+                name=self.name(step.id),
+                region=w.region,
+                cidr=str(w.cidr),
+                tags=self.tags,
+                peer_with=[by_name.get(peer, peer) for peer in w.peer_with],
+                allow_outbound=w.allow_outbound,
+            )
+            self._record(task, network.id, ResourceKind.NETWORK, network.name, network.region)
+            if network.nsg_id:
+                self._record(task, network.nsg_id, ResourceKind.NSG, network.nsg_id.rsplit("/", 1)[-1], network.region)
+            self.networks[step.id] = network
+        else:
+            network = self._network(step.id)
+            report = self.isolation[network.id] = await self.provider.check_isolation(network.id)
+            if not report.isolated:
+                raise CheckFailure(f"network {network.name} is not isolated: {'; '.join(report.reasons())}")
+
+    # ------------------------------------------------------------------------ Site Recovery
+
+    async def _asr(self, task: Task, op: Op, state: TaskState, work: TaskWork, step: AsrStep) -> None:
+        assert task.vm is not None
+        w = step.with_
+        source_id = self._prod_id(task.vm)
+        if op.kind is OpKind.FIND_POINT:
+            points = [p for p in await self.provider.list_replication_points(source_id) if p.processed]
+            if w.recovery_point is ReplicationPointChoice.LATEST_APP_CONSISTENT:
+                points = [p for p in points if p.type is PointType.APP_CONSISTENT]
+            if not points:
+                raise NotFoundError(f"no {w.recovery_point.value} Site Recovery point of {task.vm}")
+            work.replication_point = max(points, key=lambda p: (p.time, p.id))
+            return
+        network = self._network(w.network)
+        if work.job_id is None:
+            await self.require_isolated(network, task.vm)
+            point = work.replication_point
+            job = await self.provider.test_failover(
+                source_id, choice=w.recovery_point, network_id=network.id, tags=self.tags, point_id=point.id if point else None
+            )
+            work.job_id = job.id
+        job = await self._follow(await self.provider.get_job(work.job_id))
+        self._record_job(task, job, network.region)
+        self.test_failovers[task.vm] = TestFailoverRecord(task.vm, source_id, job.created)
+        if job.status is not JobStatus.SUCCEEDED:
+            work.job_id = None
+            raise ProviderError(f"test failover of {task.vm} failed: {job.error or job.status.value}")
+        vm_id = next((r for r in job.created if kind_of(r) is ResourceKind.VM), None)
+        if vm_id is None:
+            raise ProviderError(f"test failover job {job.id} of {task.vm} created no VM")
+        chosen = work.replication_point
+        if chosen is not None:
+            ref = RecoveryPointRef(chosen.id, chosen.time, chosen.type.value, None, network.region)
+        else:
+            assert job.recovery_point_time is not None, "a finished test failover names its recovery point"
+            ref = RecoveryPointRef(f"{job.id}#latest", job.recovery_point_time, PointType.CRASH_CONSISTENT.value, None, network.region)
+        self._recovered(task, state, vm_id, ref)
+
+    # -------------------------------------------------------------------------- Azure Backup
+
+    async def _backup(self, task: Task, op: Op, state: TaskState, work: TaskWork, step: BackupStep) -> None:
+        assert task.vm is not None
+        w = step.with_
+        spec = self.vms[task.vm]
+        source_id = self._prod_id(task.vm)
+        network = self._network(w.network)
+        cross_region = w.region is not None and w.region != spec.region
+        if op.kind is OpKind.FIND_POINT:
+            points = await self.provider.list_backup_points(source_id, region=w.region if cross_region else None)
+            work.backup_point = self._choose_backup_point(task.vm, points, w.point, w.tier, cross_region)
+            return
+        point = work.backup_point
+        assert point is not None
+        region = w.region or spec.region
+        if op.kind is OpKind.RESTORE:
+            if work.job_id is None:
+                mode = RestoreMode.VM if w.restore_as is RestoreAs.VM else RestoreMode.DISKS
+                if mode is RestoreMode.VM:
+                    await self.require_isolated(network, task.vm)
+                job = await self.provider.restore_backup(
+                    source_id,
+                    point.id,
+                    mode=mode,
+                    tier=self._restore_tier(point, w.tier, cross_region),
+                    region=region,
+                    network_id=network.id,
+                    name=self.name(task.vm, task.step),
+                    tags=self.tags,
+                )
+                work.job_id = job.id
+            job = await self._follow(await self.provider.get_job(work.job_id))
+            self._record_job(task, job, region)
+            if job.status is not JobStatus.SUCCEEDED:
+                work.job_id = None
+                raise ProviderError(f"restore of {task.vm} failed: {job.error or job.status.value}")
+            tier = self._restore_tier(point, w.tier, cross_region)
+            ref = RecoveryPointRef(point.id, point.time, point.type.value, tier.value if tier else None, point.region)
+            if w.restore_as is RestoreAs.VM:
+                vm_id = next((r for r in job.created if kind_of(r) is ResourceKind.VM), None)
+                if vm_id is None:
+                    raise ProviderError(f"restore job {job.id} of {task.vm} created no VM")
+                self._recovered(task, state, vm_id, ref)
+            else:
+                work.restored_disk_ids = tuple(r for r in job.created if kind_of(r) is ResourceKind.DISK)
+                state.recovery_point = ref
+            return
+        # CREATE_VM from restored disks
+        await self.require_isolated(network, task.vm)
+        vm = await self.provider.create_vm(
+            name=self.name(task.vm, task.step),
+            region=region,
+            size=spec.size,
+            os=spec.os,
+            disk_ids=work.restored_disk_ids,
+            network_id=network.id,
+            tags=self.tags,
+        )
+        self._record(task, vm.id, ResourceKind.VM, vm.name, vm.region)
+        self._recovered(task, state, vm.id, state.recovery_point)
+
+    def _choose_backup_point(
+        self, vm: str, points: list[BackupPoint], choice: BackupPointChoice, tier: BackupTier, cross_region: bool
+    ) -> BackupPoint:
+        usable = list(points)
+        if cross_region or tier is BackupTier.VAULT:
+            # Cross-region restore never uses snapshot-tier points (reliability-backup).
+            usable = [p for p in usable if PointTier.VAULT in p.tiers]
+        elif tier is BackupTier.SNAPSHOT:
+            usable = [p for p in usable if PointTier.SNAPSHOT in p.tiers]
+        if choice is BackupPointChoice.LATEST_APP_CONSISTENT:
+            usable = [p for p in usable if p.type is PointType.APP_CONSISTENT]
+        elif choice is BackupPointChoice.BEFORE_INCIDENT:
+            # The last clean point: strictly before the incident (ransomware, corruption).
+            usable = [p for p in usable if p.time < self.incident_at]
+        if not usable:
+            where = " in the paired region" if cross_region else ""
+            raise NotFoundError(f"no Azure Backup point of {vm}{where} matches point: {choice.value}, tier: {tier.value}")
+        return max(usable, key=lambda p: (p.time, p.id))
+
+    @staticmethod
+    def _restore_tier(point: BackupPoint, tier: BackupTier, cross_region: bool) -> PointTier:
+        if tier is BackupTier.SNAPSHOT:
+            return PointTier.SNAPSHOT
+        if tier is BackupTier.VAULT or cross_region:
+            return PointTier.VAULT
+        # auto: restore uses the snapshot when one exists (azure-facts.md, Azure Backup consistency).
+        return PointTier.SNAPSHOT if PointTier.SNAPSHOT in point.tiers else PointTier.VAULT
+
+    # ---------------------------------------------------------------------- snapshot clone
+
+    async def _clone(self, task: Task, op: Op, state: TaskState, work: TaskWork, step: SnapshotCloneStep) -> None:
+        assert task.vm is not None
+        w = step.with_
+        spec = self.vms[task.vm]
+        network = self._network(w.network)
+        region = network.region
+        if op.kind is OpKind.CREATE_VM:
+            await self.require_isolated(network, task.vm)
+            vm = await self.provider.create_vm(
+                name=self.name(task.vm, task.step),
+                region=region,
+                size=spec.size,
+                os=spec.os,
+                disk_ids=[work.disks[d.name].id for d in spec.disks],
+                network_id=network.id,
+                tags=self.tags,
+            )
+            self._record(task, vm.id, ResourceKind.VM, vm.name, vm.region)
+            oldest = min(work.snapshots.values(), key=lambda s: (s.taken_at, s.id))
+            ref = RecoveryPointRef(oldest.id, oldest.taken_at, PointType.CRASH_CONSISTENT.value, "snapshot", region)
+            self._recovered(task, state, vm.id, ref)
+            return
+        assert op.disk is not None
+        disk_index = next(i for i, d in enumerate(spec.disks) if d.name == op.disk)
+        if op.kind is OpKind.SNAPSHOT:
+            # Production is read-only to a drill except for snapshots of its disks (DESIGN.md safety rules).
+            disk_id = self._prod(task.vm).disk_ids[disk_index]
+            snap = await self.provider.create_snapshot(disk_id, name=self.name(task.vm, op.disk, "snap"), incremental=True, tags=self.tags)
+            self._record(task, snap.id, ResourceKind.SNAPSHOT, snap.name, snap.region)
+            work.snapshots[op.disk] = snap
+        elif op.kind is OpKind.FIND_SNAPSHOT:
+            disk_id = self._prod(task.vm).disk_ids[disk_index]
+            work.snapshots[op.disk] = self._scheduled_snapshot(task.vm, op.disk, await self.provider.list_snapshots(disk_id), region)
+        elif op.kind is OpKind.COPY_SNAPSHOT:
+            copy = await self.provider.copy_snapshot(
+                work.snapshots[op.disk].id, name=self.name(task.vm, op.disk, "copy"), region=region, tags=self.tags
+            )
+            self._record(task, copy.id, ResourceKind.SNAPSHOT, copy.name, copy.region)
+            work.snapshots[op.disk] = copy
+        elif op.kind is OpKind.CREATE_DISK:
+            disk = await self.provider.create_disk(
+                work.snapshots[op.disk].id, name=self.name(task.vm, op.disk), region=region, tags=self.tags
+            )
+            self._record(task, disk.id, ResourceKind.DISK, disk.name, disk.region)
+            work.disks[op.disk] = disk
+
+    def _scheduled_snapshot(self, vm: str, disk: str, snapshots: list[Snapshot], region: str) -> Snapshot:
+        now = self.clock.now()
+        scheduled = [s for s in snapshots if RUN_TAG not in s.tags and s.taken_at <= now]
+        there = [s for s in scheduled if s.region == region]
+        pick = there or scheduled
+        if not pick:
+            raise NotFoundError(f"no scheduled snapshot of disk {disk} of {vm}")
+        return max(pick, key=lambda s: (s.taken_at, s.id))
+
+    # ------------------------------------------------------------------------------- images
+
+    async def _deploy(self, task: Task, op: Op, state: TaskState, work: TaskWork, step: ImageDeployStep) -> None:
+        w = step.with_
+        golden_id = self._prod_id(w.image_of)
+        if op.kind is OpKind.FIND_IMAGE:
+            images = [
+                i
+                for i in await self.provider.list_images()
+                if i.source_vm_id == golden_id and i.region == w.region and RUN_TAG not in i.tags
+            ]
+            if not images:
+                # Images are regional: one must be kept in the recovery region (azure-facts.md, Images).
+                raise NotFoundError(f"no managed image of {w.image_of} in {w.region}")
+            work.image = min(images, key=lambda i: i.id)
+            return
+        assert work.image is not None and task.vm is not None
+        network = self._network(w.network)
+        await self.require_isolated(network, task.vm)
+        size = self.vms[task.vm].size if task.vm in self.vms else self.vms[w.image_of].size
+        vm = await self.provider.create_vm_from_image(
+            work.image.id,
+            name=self.name(task.vm.replace("#", "-"), task.step),
+            region=w.region,
+            size=size,
+            network_id=network.id,
+            tags=self.tags,
+        )
+        self._record(task, vm.id, ResourceKind.VM, vm.name, vm.region)
+        if task.vm in self.vms:
+            self._recovered(task, state, vm.id, None)
+        else:
+            state.recovered_vm = vm.id
+
+    # ------------------------------------------------------------------------------- checks
+
+    def _counterpart(self, vm: str) -> Recovered:
+        found = self.recovered.get(vm)
+        if found is None:
+            raise CheckFailure(f"{vm} was not recovered by any step before this check")
+        return found
+
+    async def _check_boot(self, task: Task) -> None:
+        assert task.vm is not None
+        recovered = self._counterpart(task.vm)
+        for reads in range(1, BOOT_POLLS + 1):
+            vm = await self.provider.get_vm(recovered.vm_id)
+            if vm.booted:
+                self.emit(
+                    CheckResult(
+                        at=self.clock.now(),
+                        task=task.id,
+                        check=CheckKind.BOOT,
+                        vm=task.vm,
+                        app=self._apps.get(task.vm),
+                        passed=True,
+                        reachable=True,
+                        healthy_at=self.clock.now(),
+                        reads=reads,
+                    )
+                )
+                return
+            await self.clock.sleep(BOOT_POLL_S)
+        reason = f"{task.vm} did not boot within {BOOT_POLLS * BOOT_POLL_S / 60:g} minutes"
+        self.emit(
+            CheckResult(
+                at=self.clock.now(),
+                task=task.id,
+                check=CheckKind.BOOT,
+                vm=task.vm,
+                app=self._apps.get(task.vm),
+                passed=False,
+                reachable=False,
+                healthy_at=None,
+                reads=BOOT_POLLS,
+                reason=reason,
+            )
+        )
+        raise CheckFailure(reason)
+
+    async def _check_canary(self, task: Task, step: CheckCanaryStep) -> None:
+        """Read the newest canary until `consecutive` reads in a row pass; corruption or an
+        inconsistent volume fails at once (the recovered data will not heal)."""
+        assert task.vm is not None
+        recovered = self._counterpart(task.vm)
+        app = step.with_.app or self._apps.get(task.vm)
+        needed = step.with_.consecutive
+        passes, unreachable, reads = 0, 0, 0
+        first_pass: datetime | None = None
+        while True:
+            reading = await self.provider.read_canary(recovered.vm_id)
+            reads += 1
+            reason: str | None = None
+            if not reading.reachable:
+                passes, first_pass = 0, None
+                unreachable += 1
+                reason = f"{task.vm}'s recovered VM did not answer the canary check"
+            else:
+                unreachable = 0
+                broken = [v.name for v in reading.volumes if not v.consistent]
+                if reading.corrupted:
+                    reason = f"the data recovered for {task.vm} holds the incident's corruption"
+                elif broken:
+                    reason = f"volume {', '.join(broken)} of {task.vm} is inconsistent (its disks were captured at different instants)"
+                else:
+                    if passes == 0:
+                        first_pass = self.clock.now()
+                    passes += 1
+            final = passes >= needed or (reason is not None and (reading.reachable or unreachable >= UNREACHABLE_READS))
+            if final:
+                self.emit(
+                    self._canary_result(
+                        task, app, reading, recovered, passed=passes >= needed, healthy_at=first_pass, reads=reads, reason=reason
+                    )
+                )
+                if passes >= needed:
+                    return
+                assert reason is not None
+                raise CheckFailure(reason)
+            await self.clock.sleep(CANARY_READ_INTERVAL_S)
+
+    def _canary_result(
+        self,
+        task: Task,
+        app: str | None,
+        reading: CanaryReading,
+        recovered: Recovered,
+        *,
+        passed: bool,
+        healthy_at: datetime | None,
+        reads: int,
+        reason: str | None,
+    ) -> CheckResult:
+        assert task.vm is not None
+        marker = reading.last_marker_at
+        measured = max(0.0, (self.incident_at - marker).total_seconds()) if marker is not None else None
+        point = recovered.point
+        claimed = max(0.0, (self.incident_at - point.time).total_seconds()) if point is not None else None
+        return CheckResult(
+            at=self.clock.now(),
+            task=task.id,
+            check=CheckKind.CANARY,
+            vm=task.vm,
+            app=app,
+            passed=passed,
+            reachable=reading.reachable,
+            healthy_at=healthy_at if passed else None,
+            reads=reads,
+            last_marker_at=marker,
+            measured_rpo_s=measured,
+            claimed_rpo_s=claimed,
+            consistent=reading.consistent if reading.reachable else None,
+            corrupted=reading.corrupted if reading.reachable else None,
+            volumes=tuple(VolumeCheck(v.name, v.consistent, v.disk_instants) for v in reading.volumes),
+            reason=reason if not passed else None,
+        )
+
+
+def vm_app(estate: Estate, vm: VmSpec) -> str | None:
+    """The first application whose selector matches the VM."""
+    return next((a.name for a in estate.apps if selector_matches(a.vms, vm.name, vm.tags)), None)

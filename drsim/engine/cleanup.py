@@ -1,0 +1,157 @@
+"""Cleanup: delete exactly what the run created, then list what still carries its tag.
+
+Site Recovery test failovers end with 'cleanup test failover' (which deletes the test VMs; A2A FAQ);
+the rest is deleted kind by kind (VMs before the disks they hold, networks last), each wave in
+parallel within the drill's concurrency. A final sweep deletes anything else tagged with the run id
+(for instance a resource whose creation was cut short by an abort), and whatever is still tagged
+after that is a leftover: it makes the run's status `error` and is listed with its cost per day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
+
+from drsim.cloud.api import JobStatus, ResourceKind, TaggedResource
+from drsim.engine.actions import JOB_POLL_S, CloudActions
+from drsim.engine.clock import Clock
+from drsim.engine.executor import BACKOFF_BASE_S, BACKOFF_CAP_S
+from drsim.errors import ProviderError, ThrottledError
+from drsim.measure.events import (
+    CleanupFinished,
+    CleanupStarted,
+    CleanupTestFailover,
+    Event,
+    LeftoverResource,
+    ResourceDeleted,
+)
+from drsim.model.types import CleanupPolicy
+
+DELETE_ORDER = (
+    ResourceKind.VM,
+    ResourceKind.NIC,
+    ResourceKind.DISK,
+    ResourceKind.SNAPSHOT,
+    ResourceKind.IMAGE,
+    ResourceKind.NETWORK,
+    ResourceKind.NSG,
+)
+"""VMs first (they hold disks and NICs), then what they held, networks and their NSGs last."""
+DELETE_ATTEMPTS = 5
+MAX_THROTTLED = 10
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class _Target:
+    id: str
+    kind: str
+    name: str
+    region: str
+
+
+class Cleanup:
+    """Deletes a run's resources according to the runbook's cleanup policy."""
+
+    def __init__(self, actions: CloudActions, *, clock: Clock, emit: Callable[[Event], None], concurrency: int, rng: random.Random) -> None:
+        self.actions = actions
+        self.provider = actions.provider
+        self.clock = clock
+        self.emit = emit
+        self.slots = asyncio.Semaphore(concurrency)
+        self.rng = rng
+        self.deleted: set[str] = set()
+
+    async def run(self, policy: CleanupPolicy, *, run_ok: bool) -> CleanupFinished:
+        created = list(self.actions.created.values())
+        self.emit(CleanupStarted(at=self.clock.now(), policy=policy.value, resources=len(created)))
+        if policy is CleanupPolicy.NEVER or (policy is CleanupPolicy.ON_SUCCESS and not run_ok):
+            left = await self._tagged()
+            finished = CleanupFinished(at=self.clock.now(), status="skipped", leftovers=tuple(_leftover(r) for r in left or ()))
+            self.emit(finished)
+            return finished
+        for record in list(self.actions.test_failovers.values()):
+            await self._end_test_failover(record.vm, record.source_vm_id, record.created)
+        targets = [_Target(c.id, c.resource_kind, c.name, c.region) for c in reversed(created) if c.id not in self.deleted]
+        await self._delete_in_waves(targets)
+        tagged = await self._tagged()
+        if tagged:  # tagged with this run but never recorded (an interrupted creation): still ours
+            await self._delete_in_waves(_Target(r.id, r.kind.value, r.name, r.region) for r in tagged if r.id not in self.deleted)
+            tagged = await self._tagged()
+        leftovers = tuple(_leftover(r) for r in tagged) if tagged is not None else ()
+        status = "done" if tagged == [] else "incomplete"
+        finished = CleanupFinished(at=self.clock.now(), status=status, leftovers=leftovers)
+        self.emit(finished)
+        return finished
+
+    async def _end_test_failover(self, vm: str, source_vm_id: str, created: tuple[str, ...]) -> None:
+        try:
+            job = await self._retrying(partial(self.provider.test_failover_cleanup, source_vm_id))
+            while not job.status.ended:
+                await self.clock.sleep(JOB_POLL_S)
+                job = await self._retrying(partial(self.provider.get_job, job.id))
+        except ProviderError as exc:
+            self.emit(CleanupTestFailover(at=self.clock.now(), vm=vm, job="", succeeded=False, error=str(exc)))
+            return
+        ok = job.status is JobStatus.SUCCEEDED
+        self.emit(CleanupTestFailover(at=self.clock.now(), vm=vm, job=job.id, succeeded=ok, error=job.error))
+        if ok:
+            for resource_id in created:
+                record = self.actions.created.get(resource_id)
+                if record is not None and resource_id not in self.deleted:
+                    self._deleted(_Target(resource_id, record.resource_kind, record.name, record.region))
+
+    async def _delete_in_waves(self, targets: Iterable[_Target]) -> None:
+        pending = list(targets)
+        order = [k.value for k in DELETE_ORDER]
+        waves = [[t for t in pending if t.kind == kind] for kind in order]
+        waves.append([t for t in pending if t.kind not in order])
+        for wave in waves:
+            if wave:
+                await asyncio.gather(*(self._delete(t) for t in wave))
+
+    async def _delete(self, target: _Target) -> None:
+        async with self.slots:
+            try:
+                await self._retrying(partial(self.provider.delete, target.id))
+            except ProviderError:
+                return  # still tagged: the final listing reports it as a leftover
+        self._deleted(target)
+
+    def _deleted(self, target: _Target) -> None:
+        self.deleted.add(target.id)
+        self.emit(ResourceDeleted(at=self.clock.now(), id=target.id, resource_kind=target.kind, name=target.name, region=target.region))
+
+    async def _tagged(self) -> list[TaggedResource] | None:
+        """Resources still tagged with the run id, or None when they cannot be listed."""
+        try:
+            found = await self._retrying(partial(self.provider.list_tagged, self.actions.run_id))
+        except ProviderError:
+            return None
+        return sorted(found, key=lambda r: r.id)
+
+    async def _retrying(self, call: Callable[[], Awaitable[_T]]) -> _T:
+        """One provider call, retried like the executor's: throttling after its retry-after, transient
+        failures with exponential backoff, up to DELETE_ATTEMPTS attempts."""
+        throttled = attempts = 0
+        while True:
+            try:
+                return await call()
+            except ThrottledError as exc:
+                throttled += 1
+                if throttled > MAX_THROTTLED:
+                    raise
+                await self.clock.sleep(exc.retry_after)
+            except ProviderError as exc:
+                attempts += 1
+                if not exc.retryable or attempts >= DELETE_ATTEMPTS:
+                    raise
+                await self.clock.sleep(round(min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempts - 1)) * self.rng.uniform(0.5, 1.0), 3))
+
+
+def _leftover(resource: TaggedResource) -> LeftoverResource:
+    return LeftoverResource(resource.id, resource.kind.value, resource.name, resource.region, resource.cost_per_day)

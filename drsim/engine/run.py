@@ -1,0 +1,604 @@
+"""One drill run, end to end: plan, execute, clean up, measure, journal.
+
+`execute(...)` is the provider-agnostic core (any CloudProvider, any Clock). Around it:
+- `simulate_drill(...)`: a drill in the simulated world, in memory (no files), deterministic: what
+  the comparison runs thousands of times;
+- `run_drill(...)`: what `drsim drill run` does: the simulated world (or another provider), the
+  journal and result.json under reports/<drill>/<run-id>/, resume from a journal, observers;
+- `plan_drill(...)`: the dry run: the task graph, the predicted critical path and what would be created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from drsim import __version__
+from drsim.cloud.api import CloudProvider, ResourceKind
+from drsim.engine.actions import CloudActions
+from drsim.engine.cleanup import Cleanup
+from drsim.engine.clock import Clock, VirtualClock, run_virtual
+from drsim.engine.executor import Executor, StepPolicy
+from drsim.engine.journal import JournalContents, JournalError, JournalWriter, read_journal
+from drsim.engine.taskgraph import (
+    DEFAULT_ESTIMATES,
+    CriticalPath,
+    Estimator,
+    Op,
+    OpKind,
+    Task,
+    TaskGraph,
+    build_task_graph,
+    critical_path,
+    estimate_op,
+    task_chain,
+)
+from drsim.errors import ExecutionError, ProviderError, ThrottledError, UsageError
+from drsim.measure.events import (
+    AppMeasured,
+    Event,
+    PlanMade,
+    PlannedTask,
+    RunAborted,
+    RunFinished,
+    RunStarted,
+    TaskFinished,
+    TaskStarted,
+)
+from drsim.measure.result import DrillResult, TaskStatus
+from drsim.measure.timeline import drill_result, measure_apps, run_status
+from drsim.model.checks import DrillBundle
+from drsim.model.documents import BackupStep, Document, Drill, Estate, ProtectionPlan, Runbook, SimOptions
+from drsim.model.loader import Loaded
+from drsim.model.types import CleanupPolicy, ProviderKind, RestoreAs
+
+if TYPE_CHECKING:
+    from drsim.cloud.sim import Catalog, SimProvider
+
+JOURNAL = "journal.jsonl"
+RESULT = "result.json"
+_D = TypeVar("_D", bound=Document)
+
+
+# ------------------------------------------------------------------------------------ public records
+
+
+class RunObserver(Protocol):
+    """Watches a run: every event as it happens, then the outcome (progress display, reports)."""
+
+    def on_event(self, event: Event) -> None: ...
+
+    def on_finished(self, outcome: RunOutcome) -> None: ...
+
+
+@dataclass(frozen=True)
+class PlannedResource:
+    """What a task would create (the dry run's answer)."""
+
+    task: str
+    kind: ResourceKind
+    what: str
+
+
+@dataclass(frozen=True)
+class DrillPlan:
+    """A drill planned but not run: its task graph, predicted critical path and creations."""
+
+    drill: str
+    graph: TaskGraph
+    critical: CriticalPath
+    creates: tuple[PlannedResource, ...]
+    estimates: Estimator
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a run produced. `result` is None for a dry run."""
+
+    drill: str
+    run_id: str
+    run_dir: Path | None
+    plan: DrillPlan
+    result: DrillResult | None = None
+    events: tuple[Event, ...] = ()
+    apps: tuple[AppMeasured, ...] = ()
+    makespan_s: float | None = None  # first task start to last task end (virtual seconds in the simulator)
+    realized: CriticalPath | None = None  # critical path and lower bound from the durations observed
+    operations: int = 0  # provider operations carried out (for throughput figures)
+    resumed_lines: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.result is None else self.result.status.exit_code
+
+    @property
+    def journal_path(self) -> Path | None:
+        return self.run_dir / JOURNAL if self.run_dir else None
+
+    @property
+    def result_path(self) -> Path | None:
+        return self.run_dir / RESULT if self.run_dir else None
+
+
+# ------------------------------------------------------------------------------------- the core
+
+
+class EventSink:
+    """Collects a run's events, writes them to the journal and tells the observers."""
+
+    def __init__(self, journal: JournalWriter | None, observers: Sequence[RunObserver]) -> None:
+        self.events: list[Event] = []
+        self.journal = journal
+        self.observers = tuple(observers)
+        self.failure: BaseException | None = None
+        self.on_failure: Callable[[BaseException], None] | None = None
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+        if self.journal is not None and self.failure is None:
+            try:
+                self.journal.write(event)
+            except (JournalError, OSError) as exc:
+                self.failure = exc
+                if self.on_failure is not None:
+                    self.on_failure(exc)
+        for observer in self.observers:
+            observer.on_event(event)
+
+
+@dataclass
+class Execution:
+    """The live state of one run, kept for the outcome."""
+
+    events: list[Event]
+    executor: Executor | None = None
+    apps: list[AppMeasured] = field(default_factory=list)
+
+
+async def execute(
+    *,
+    drill_name: str,
+    runbook: Runbook,
+    estate: Estate,
+    plan: ProtectionPlan,
+    provider: CloudProvider,
+    clock: Clock,
+    run_id: str,
+    seed: int,
+    incident_at: datetime,
+    detected_at: datetime,
+    concurrency: int,
+    sink: EventSink,
+    estimates: Estimator,
+    catalog_version: str | None,
+    production_ids: Callable[[str], str | None] = lambda name: None,
+    handle_signals: bool = False,
+) -> Execution:
+    """Run a drill against a provider: plan, execute, clean up, measure. Emits every event to `sink`."""
+    emit = sink
+    state = Execution(sink.events)
+    rng = random.Random(f"drsim-engine/{seed}")
+    graph = build_task_graph(runbook, estate, plan)
+    critical = critical_path(graph, estimates, concurrency)
+    emit(
+        RunStarted(
+            at=clock.now(),
+            run_id=run_id,
+            drill=drill_name,
+            runbook=runbook.name,
+            estate=estate.name,
+            plan=plan.name,
+            provider=provider.name,
+            seed=seed,
+            incident_at=incident_at,
+            detected_at=detected_at,
+            drsim_version=__version__,
+            catalog_version=catalog_version,
+            concurrency=concurrency,
+            cleanup=runbook.cleanup.value,
+        )
+    )
+    emit(_plan_event(clock.now(), graph, critical, estimates))
+    actions = CloudActions(
+        provider=provider, clock=clock, runbook=runbook, estate=estate, plan=plan, run_id=run_id, incident_at=incident_at, emit=emit
+    )
+    await _discover(actions, clock, production_ids)
+    policies = {s.id: StepPolicy(timeout=s.timeout, retries=s.retries, allow_failure=s.allow_failure) for s in runbook.steps}
+    executor = Executor(graph, actions, clock=clock, emit=emit, concurrency=concurrency, policies=policies, rng=rng)
+    state.executor = executor
+
+    def abort(reason: str) -> None:
+        if executor.aborted is None:
+            emit(RunAborted(at=clock.now(), reason=reason))
+        executor.abort(reason)
+
+    sink.on_failure = lambda exc: abort(f"the journal could not be written: {exc}")
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM) if handle_signals and threading.current_thread() is threading.main_thread() else ()
+    for sig in signals:
+        loop.add_signal_handler(sig, abort, f"{signal.Signals(sig).name} received")
+    try:
+        await executor.run()
+        provisional = measure_apps(sink.events, runbook, estate)
+        run_ok = executor.aborted is None and all(s.status is TaskStatus.SUCCEEDED for s in executor.states.values())
+        run_ok = run_ok and not any(a.rto_met is False or a.rpo_met is False for a in provisional)
+        policy = runbook.cleanup
+        if executor.aborted is not None and policy is CleanupPolicy.ON_SUCCESS:
+            policy = CleanupPolicy.ALWAYS  # an interrupted drill still cleans up
+        await Cleanup(actions, clock=clock, emit=emit, concurrency=concurrency, rng=rng).run(policy, run_ok=run_ok)
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+    state.apps = measure_apps(sink.events, runbook, estate)
+    for app in state.apps:
+        emit(app)
+    emit(RunFinished(at=clock.now(), status=run_status(sink.events, state.apps), error=executor.aborted))
+    return state
+
+
+async def _discover(actions: CloudActions, clock: Clock, production_ids: Callable[[str], str | None]) -> None:
+    """Read production (retrying throttled reads); VMs it cannot see keep the ids of the inventory."""
+    for _ in range(10):
+        try:
+            await actions.discover()
+            break
+        except ThrottledError as exc:
+            await clock.sleep(exc.retry_after)
+        except ProviderError:
+            break
+    for name in actions.vms:
+        if name not in actions.production:
+            known = production_ids(name)
+            if known is not None:
+                actions.inventory[name] = known
+
+
+def _plan_event(at: datetime, graph: TaskGraph, critical: CriticalPath, estimates: Estimator) -> PlanMade:
+    return PlanMade(
+        at=at,
+        tasks=tuple(
+            PlannedTask(t.id, t.step, t.action.value, t.vm, tuple(op.id for op in t.ops), round(task_chain(t, partial(estimates, t)), 3))
+            for t in graph.tasks
+        ),
+        step_edges=tuple(graph.step_edges()),
+        critical_path=critical.tasks,
+        critical_path_s=round(critical.length_s, 3),
+        lower_bound_s=round(critical.lower_bound_s, 3),
+    )
+
+
+# ---------------------------------------------------------------------------------- planning
+
+
+_CREATES: dict[OpKind, tuple[ResourceKind, ...]] = {
+    OpKind.CREATE_NETWORK: (ResourceKind.NETWORK, ResourceKind.NSG),
+    OpKind.SNAPSHOT: (ResourceKind.SNAPSHOT,),
+    OpKind.COPY_SNAPSHOT: (ResourceKind.SNAPSHOT,),
+    OpKind.CREATE_DISK: (ResourceKind.DISK,),
+    OpKind.CREATE_VM: (ResourceKind.VM,),
+    OpKind.DEPLOY_IMAGE: (ResourceKind.VM,),
+}
+
+
+def _creations(graph: TaskGraph, estate: Estate, runbook: Runbook) -> tuple[PlannedResource, ...]:
+    vms = {vm.name: vm for vm in estate.vms}
+    found: list[PlannedResource] = []
+    for task in graph.tasks:
+        for op in task.ops:
+            if op.kind in (OpKind.RESTORE, OpKind.TEST_FAILOVER):
+                # A restore (as vm) or a test failover creates the VM and one disk per disk of the source.
+                disks = len(vms[task.vm].disks) if task.vm in vms else 1
+                step = runbook.step(task.step)
+                if not isinstance(step, BackupStep) or step.with_.restore_as is RestoreAs.VM:
+                    found.append(PlannedResource(task.id, ResourceKind.VM, f"{op.id}: VM of {task.vm}"))
+                found.extend(PlannedResource(task.id, ResourceKind.DISK, f"{op.id}: disk {i + 1} of {task.vm}") for i in range(disks))
+            for kind in _CREATES.get(op.kind, ()):
+                found.append(PlannedResource(task.id, kind, f"{op.id}" + (f" of {task.vm}" if task.vm else "")))
+    return tuple(found)
+
+
+def catalog_estimates(catalog: Catalog, estate: Estate) -> Estimator:
+    """Expected operation durations from the simulated world's catalog: the median of each distribution."""
+    compute, snaps, sr, backup, arm = catalog.compute, catalog.snapshots, catalog.site_recovery, catalog.backup, catalog.arm
+    vms = {vm.name: vm for vm in estate.vms}
+    request = arm.request_latency.sample(0.5)
+
+    def median(dist: object) -> float:
+        return float(dist.sample(0.5))  # type: ignore[attr-defined]
+
+    def windows(task: Task) -> bool:
+        return task.vm in vms and vms[task.vm].os.value == "windows" if task.vm else False
+
+    def estimate(task: Task, op: Op) -> float:
+        if op.seconds is not None:
+            return op.seconds
+        kind = op.kind
+        create_vm = compute.vm_create_windows if windows(task) else compute.vm_create_linux
+        table: dict[OpKind, float] = {
+            OpKind.CREATE_NETWORK: median(compute.network_create),
+            OpKind.VERIFY_ISOLATION: 0.0,
+            OpKind.FIND_POINT: 0.0,
+            OpKind.TEST_FAILOVER: median(sr.test_failover),
+            OpKind.RESTORE: median(backup.restore_snapshot_tier),
+            OpKind.SNAPSHOT: median(snaps.create),
+            OpKind.FIND_SNAPSHOT: 0.0,
+            OpKind.COPY_SNAPSHOT: median(snaps.copy_base),
+            OpKind.CREATE_DISK: median(compute.disk_create),
+            OpKind.CREATE_VM: median(create_vm),
+            OpKind.FIND_IMAGE: 0.0,
+            OpKind.DEPLOY_IMAGE: median(create_vm),
+            OpKind.WAIT_BOOT: median(compute.boot_specialized_windows if windows(task) else compute.boot_specialized_linux),
+            OpKind.READ_CANARY: median(compute.run_command),
+        }
+        return table.get(kind, DEFAULT_ESTIMATES[kind]) + request
+
+    return estimate
+
+
+def plan_drill(
+    runbook: Runbook, estate: Estate, plan: ProtectionPlan, *, drill: str, concurrency: int = 50, estimates: Estimator | None = None
+) -> DrillPlan:
+    """The dry run: task graph, predicted critical path and lower bound, what would be created."""
+    graph = build_task_graph(runbook, estate, plan)
+    estimator = estimates or estimate_op({vm.name: vm for vm in estate.vms})
+    return DrillPlan(drill, graph, critical_path(graph, estimator, concurrency), _creations(graph, estate, runbook), estimator)
+
+
+# -------------------------------------------------------------------------------- the simulator
+
+
+def _doc(value: _D | Loaded[_D]) -> _D:
+    return value.doc if isinstance(value, Loaded) else value
+
+
+def incident_time(drill: Drill, seed: int, *, today: date | None = None) -> datetime:
+    """The drill's incident time; `random` is uniform over the window ending at window_end (or today
+    00:00 UTC), drawn from the seed and rounded to the second."""
+    if isinstance(drill.incident_at, datetime):
+        return drill.incident_at.astimezone(UTC)
+    if drill.window_end is not None:
+        end = drill.window_end.astimezone(UTC)
+    elif today is not None:
+        end = datetime.combine(today, time(0), tzinfo=UTC)
+    else:
+        raise UsageError(f"drill {drill.name}: incident_at: random needs window_end (or today's date from the command line)")
+    offset = random.Random(f"drsim-incident/{seed}").uniform(0, drill.window.total_seconds())
+    return end - timedelta(seconds=round(drill.window.total_seconds() - offset))
+
+
+def run_id_for(incident_at: datetime, seed: int) -> str:
+    """A deterministic run id in the simulator: the incident's UTC stamp and the seed."""
+    return f"{incident_at.astimezone(UTC):%Y%m%dT%H%M%SZ}-s{seed}"
+
+
+@dataclass
+class SimRun:
+    """A simulated world wired to a virtual clock for one run."""
+
+    world: SimProvider
+    clock: VirtualClock
+    detected_at: datetime
+    catalog: Catalog
+
+
+def sim_world(
+    runbook: Runbook, estate: Estate, plan: ProtectionPlan, *, incident_at: datetime, seed: int, options: SimOptions | None
+) -> SimRun:
+    from drsim.cloud.sim import build_world, default_catalog, incident_from_scenario, load_catalog
+
+    incident = incident_from_scenario(runbook.scenario, estate, incident_at)
+    clock = VirtualClock(incident.detected_at)
+    options = options or SimOptions()
+    catalog = load_catalog(options.calibration) if options.calibration else default_catalog()
+    world = build_world(estate, plan, incident=incident, seed=seed, clock=clock, options=options, catalog=catalog)
+    return SimRun(world, clock, incident.detected_at, catalog)
+
+
+def _simulate(
+    *,
+    drill_name: str,
+    runbook: Runbook,
+    estate: Estate,
+    plan: ProtectionPlan,
+    incident_at: datetime,
+    seed: int,
+    options: SimOptions | None,
+    concurrency: int,
+    sink: EventSink,
+    run_id: str,
+    handle_signals: bool = False,
+) -> tuple[Execution, DrillPlan]:
+    sim = sim_world(runbook, estate, plan, incident_at=incident_at, seed=seed, options=options)
+    estimates = catalog_estimates(sim.catalog, estate)
+    planned = plan_drill(runbook, estate, plan, drill=drill_name, concurrency=concurrency, estimates=estimates)
+    truth = sim.world.truth
+
+    def inventory(name: str) -> str | None:
+        # The estate's ids are known from before the incident (its inventory), even when unreachable now.
+        return truth.vm_id(name)
+
+    execution = run_virtual(
+        execute(
+            drill_name=drill_name,
+            runbook=runbook,
+            estate=estate,
+            plan=plan,
+            provider=sim.world,
+            clock=sim.clock,
+            run_id=run_id,
+            seed=seed,
+            incident_at=incident_at,
+            detected_at=sim.detected_at,
+            concurrency=concurrency,
+            sink=sink,
+            estimates=estimates,
+            catalog_version=sim.catalog.label,
+            production_ids=inventory,
+            handle_signals=handle_signals,
+        )
+    )
+    return execution, planned
+
+
+def simulate_drill(
+    runbook: Runbook | Loaded[Runbook],
+    estate: Estate | Loaded[Estate],
+    plan: ProtectionPlan | Loaded[ProtectionPlan],
+    *,
+    incident_at: datetime,
+    seed: int,
+    sim_options: SimOptions | None = None,
+    concurrency: int = 50,
+    drill_name: str | None = None,
+) -> DrillResult:
+    """One drill in the simulated world, in memory: no files, same inputs -> same result."""
+    rb, est, pl = _doc(runbook), _doc(estate), _doc(plan)
+    if incident_at.tzinfo is None:
+        raise UsageError(f"incident time {incident_at.isoformat()} has no time zone; give it in UTC")
+    incident_at = incident_at.astimezone(UTC)
+    sink = EventSink(None, ())
+    name = drill_name or rb.name
+    execution, _ = _simulate(
+        drill_name=name,
+        runbook=rb,
+        estate=est,
+        plan=pl,
+        incident_at=incident_at,
+        seed=seed,
+        options=sim_options,
+        concurrency=concurrency,
+        sink=sink,
+        run_id=run_id_for(incident_at, seed),
+    )
+    return drill_result(execution.events, rb, est, execution.apps)
+
+
+# ------------------------------------------------------------------------------ drsim drill run
+
+
+def _new_run_dir(out_dir: Path, drill: str, run_id: str) -> tuple[Path, str]:
+    base = out_dir / drill
+    candidate, suffix = run_id, 1
+    while (base / candidate).exists():
+        suffix += 1
+        candidate = f"{run_id}-{suffix}"
+    return base / candidate, candidate
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _resume_point(run_dir: Path, drill: str) -> tuple[JournalContents, RunStarted]:
+    journal = run_dir / JOURNAL
+    if not journal.is_file():
+        raise UsageError(f"--resume {run_dir}: no {JOURNAL} there")
+    contents = read_journal(journal)
+    first = contents.events[0] if contents.events else None
+    if not isinstance(first, RunStarted):
+        raise JournalError(f"{journal}: the journal does not begin with run.started: nothing to resume (start the drill again)")
+    if first.drill != drill:
+        raise JournalError(f"{journal}: the journal is of drill {first.drill}, not {drill}")
+    return contents, first
+
+
+def run_drill(
+    bundle: DrillBundle,
+    *,
+    out_dir: str | os.PathLike[str] = "reports",
+    seed: int | None = None,
+    incident_at: datetime | None = None,
+    dry_run: bool = False,
+    resume: str | os.PathLike[str] | None = None,
+    observers: Sequence[RunObserver] = (),
+    today: date | None = None,
+    fsync: bool = True,
+    handle_signals: bool = False,
+) -> RunOutcome:
+    """Run a drill (what `drsim drill run` does) and write journal.jsonl and result.json under
+    out_dir/<drill>/<run-id>/; with `resume`, continue the run whose directory that is."""
+    drill, runbook, estate, plan = bundle.drill.doc, bundle.runbook.doc, bundle.estate.doc, bundle.plan.doc
+    if drill.provider is not ProviderKind.SIM:
+        raise UsageError(f"drill {drill.name}: provider {drill.provider.value} is not wired into `drsim drill run` yet; use provider: sim")
+    replay: JournalContents | None = None
+    if resume is not None:
+        run_dir = Path(resume)
+        replay, started = _resume_point(run_dir, drill.name)
+        seed, when, run_id = started.seed, started.incident_at, started.run_id
+    else:
+        seed = drill.seed if seed is None else seed
+        when = incident_at.astimezone(UTC) if incident_at is not None else incident_time(drill, seed, today=today)
+        run_dir, run_id = _new_run_dir(Path(out_dir), drill.name, run_id_for(when, seed))
+    if dry_run:
+        sim = sim_world(runbook, estate, plan, incident_at=when, seed=seed, options=drill.sim)
+        planned = plan_drill(
+            runbook, estate, plan, drill=drill.name, concurrency=drill.concurrency, estimates=catalog_estimates(sim.catalog, estate)
+        )
+        return RunOutcome(drill.name, run_id, None, planned)
+    journal = JournalWriter(run_dir / JOURNAL, fsync=fsync, replay=replay)
+    sink = EventSink(journal, observers)
+    try:
+        execution, planned = _simulate(
+            drill_name=drill.name,
+            runbook=runbook,
+            estate=estate,
+            plan=plan,
+            incident_at=when,
+            seed=seed,
+            options=drill.sim,
+            concurrency=drill.concurrency,
+            sink=sink,
+            run_id=run_id,
+            handle_signals=handle_signals,
+        )
+    finally:
+        journal.close()
+    if isinstance(sink.failure, JournalError):
+        raise sink.failure
+    if sink.failure is not None:
+        raise ExecutionError(f"{run_dir / JOURNAL}: cannot write the journal: {sink.failure}")
+    if journal.replaying:
+        raise JournalError(f"{run_dir / JOURNAL}: the resumed run ended before replaying the whole journal")
+    result = drill_result(execution.events, runbook, estate, execution.apps)
+    _write_atomically(run_dir / RESULT, result.to_json())
+    outcome = _outcome(drill.name, run_id, run_dir, planned, result, execution, resumed=len(replay.lines) if replay else 0)
+    for observer in observers:
+        observer.on_finished(outcome)
+    return outcome
+
+
+def _outcome(
+    drill: str, run_id: str, run_dir: Path | None, planned: DrillPlan, result: DrillResult, execution: Execution, *, resumed: int
+) -> RunOutcome:
+    executor = execution.executor
+    starts = [e.at for e in execution.events if isinstance(e, TaskStarted)]
+    ends = [e.at for e in execution.events if isinstance(e, TaskFinished)]
+    makespan = (max(ends) - min(starts)).total_seconds() if starts and ends else None
+    realized = None
+    if executor is not None:
+        seconds = executor.op_seconds
+        realized = critical_path(planned.graph, lambda task, op: seconds.get((task.id, op.id), 0.0), planned.critical.concurrency)
+    return RunOutcome(
+        drill=drill,
+        run_id=run_id,
+        run_dir=run_dir,
+        plan=planned,
+        result=result,
+        events=tuple(execution.events),
+        apps=tuple(execution.apps),
+        makespan_s=makespan,
+        realized=realized,
+        operations=len(executor.op_seconds) if executor is not None else 0,
+        resumed_lines=resumed,
+    )

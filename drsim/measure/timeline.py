@@ -1,0 +1,311 @@
+"""From a run's events to what it measured: per application T_trigger, T_infra_ready, T_app_healthy,
+RTO (split into human wait, infrastructure and validation), measured and claimed RPO, and verdicts.
+
+Definitions (DESIGN.md, azure-facts.md "How the best tools time a drill"):
+- T_trigger: the first recovery action on one of the application's VMs starts.
+- T_infra_ready: every VM of the application in the drill's scope (hit by the incident, or recovered
+  by the runbook anyway) runs again (its recovery task ended).
+- T_app_healthy: the latest, over those VMs, of the first of N consecutive passing canary reads
+  (boot checks when the runbook has no canary check); never, if a check failed.
+- RTO = T_app_healthy - T_incident. Human wait = the detection delay plus time in manual steps the
+  recovery waited on, before T_infra_ready; validation = T_app_healthy - T_infra_ready;
+  infrastructure = the rest.
+- RPO (measured) = T_incident - newest canary on the recovered data; RPO (claimed) = T_incident -
+  the recovery point's time. Both are the worst over the application's VMs.
+The same events always give the same result: this module reads no clock and keeps no state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from drsim.measure.events import (
+    AppMeasured,
+    CheckKind,
+    CheckResult,
+    CleanupFinished,
+    Event,
+    FailureCategory,
+    PlanMade,
+    RunAborted,
+    RunStarted,
+    TaskFailed,
+    TaskFinished,
+    TaskSkipped,
+    TaskStarted,
+    iso,
+)
+from drsim.measure.result import AppResult, CleanupResult, DrillResult, Leftover, RunStatus, TaskResult, TaskStatus
+from drsim.model.documents import RECOVERY_ACTIONS, Estate, Runbook
+from drsim.model.types import IncidentKind
+
+MANUAL_ACTIONS = frozenset({"manual.declare", "manual.approve"})
+
+
+def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
+    if later is None or earlier is None:
+        return None
+    return round((later - earlier).total_seconds(), 3)
+
+
+def _union_length(intervals: Iterable[tuple[datetime, datetime]], low: datetime, high: datetime) -> float:
+    """Seconds covered by the union of intervals, clipped to [low, high]."""
+    total = 0.0
+    reach = low
+    for start, end in sorted(intervals):
+        start, end = max(start, reach), min(end, high)
+        if end > start:
+            total += (end - start).total_seconds()
+            reach = end
+    return total
+
+
+class RunTimeline:
+    """The events of one run, indexed by task."""
+
+    def __init__(self, events: Sequence[Event]) -> None:
+        started = next((e for e in events if isinstance(e, RunStarted)), None)
+        if started is None:
+            raise ValueError("the run's events have no run.started")
+        self.started: RunStarted = started
+        self.plan: PlanMade | None = next((e for e in events if isinstance(e, PlanMade)), None)
+        self.first_start: dict[str, datetime] = {}
+        self.finished: dict[str, TaskFinished] = {}
+        self.failed: dict[str, TaskFailed] = {}
+        self.skipped: dict[str, TaskSkipped] = {}
+        self.checks: list[CheckResult] = []
+        self.cleanup: CleanupFinished | None = None
+        self.aborted: RunAborted | None = None
+        for event in events:
+            if isinstance(event, TaskStarted):
+                self.first_start.setdefault(event.task, event.at)
+            elif isinstance(event, TaskFinished):
+                self.finished[event.task] = event
+            elif isinstance(event, TaskFailed):
+                self.failed[event.task] = event
+            elif isinstance(event, TaskSkipped):
+                self.skipped[event.task] = event
+            elif isinstance(event, CheckResult):
+                self.checks.append(event)
+            elif isinstance(event, CleanupFinished):
+                self.cleanup = event
+            elif isinstance(event, RunAborted):
+                self.aborted = event
+
+    def ended_at(self, task: str) -> datetime | None:
+        for table in (self.finished, self.failed, self.skipped):
+            if task in table:
+                return table[task].at
+        return None
+
+    def task_results(self) -> list[TaskResult]:
+        results = []
+        for planned in self.plan.tasks if self.plan is not None else ():
+            finished = self.finished.get(planned.id)
+            failed = self.failed.get(planned.id)
+            if finished is not None:
+                status, attempts = TaskStatus.SUCCEEDED, finished.attempts
+            elif failed is not None:
+                status, attempts = TaskStatus.FAILED, failed.attempts
+            else:
+                status, attempts = TaskStatus.SKIPPED, 0
+            start = self.first_start.get(planned.id)
+            end = self.ended_at(planned.id)
+            point = finished.recovery_point if finished is not None else None
+            results.append(
+                TaskResult(
+                    step=planned.step,
+                    action=planned.action,
+                    vm=planned.vm,
+                    status=status,
+                    started_at=iso(start) if start else None,
+                    ended_at=iso(end) if end else None,
+                    attempts=attempts,
+                    recovery_point_at=iso(point.time) if point is not None else None,
+                )
+            )
+        return results
+
+
+def affected_vm_names(runbook: Runbook, estate: Estate) -> set[str]:
+    scenario = runbook.scenario
+    if scenario.incident is IncidentKind.REGION_OUTAGE:
+        return {vm.name for vm in estate.vms if vm.region == scenario.region}
+    assert scenario.vms is not None
+    return {vm.name for vm in estate.select(scenario.vms)}
+
+
+def recovered_vm_names(runbook: Runbook, estate: Estate) -> set[str]:
+    """The VMs the runbook's recovery steps bring back (their `vms` selectors)."""
+    names: set[str] = set()
+    for step in runbook.steps:
+        selector = getattr(step.with_, "vms", None)
+        if step.action in RECOVERY_ACTIONS and selector is not None:
+            names |= {vm.name for vm in estate.select(selector)}
+    return names
+
+
+def in_scope_vm_names(runbook: Runbook, estate: Estate) -> set[str]:
+    """The VMs a drill answers for: those the incident hit, and those the runbook recovers anyway."""
+    return affected_vm_names(runbook, estate) | recovered_vm_names(runbook, estate)
+
+
+def _upstream_steps(runbook: Runbook, steps: Iterable[str]) -> set[str]:
+    needs = {s.id: s.needs for s in runbook.steps}
+    seen: set[str] = set()
+    todo = [n for s in steps for n in needs.get(s, ())]
+    while todo:
+        step = todo.pop()
+        if step not in seen:
+            seen.add(step)
+            todo.extend(needs.get(step, ()))
+    return seen
+
+
+def measure_apps(events: Sequence[Event], runbook: Runbook, estate: Estate) -> list[AppMeasured]:
+    """Every application the runbook has an objective for or acts on, measured from the events."""
+    timeline = RunTimeline(events)
+    planned = timeline.plan.tasks if timeline.plan is not None else ()
+    incident, detected = timeline.started.incident_at, timeline.started.detected_at
+    hit = in_scope_vm_names(runbook, estate)
+    objectives = {o.app: o for o in runbook.objectives}
+    touched = {t.vm for t in planned if t.vm}
+    measured = []
+    for app in estate.apps:
+        vms = {vm.name for vm in estate.select(app.vms)}
+        if app.name not in objectives and not vms & touched:
+            continue
+        affected = vms & hit
+        recovery = [t for t in planned if t.action in RECOVERY_ACTIONS and t.vm in vms]
+        starts = [timeline.first_start[t.id] for t in recovery if t.id in timeline.first_start]
+        trigger = min(starts) if starts else None
+
+        ready_by_vm: dict[str, datetime] = {}
+        claimed: list[float] = []
+        for task in recovery:
+            done = timeline.finished.get(task.id)
+            if done is None or task.vm not in affected:
+                continue
+            assert task.vm is not None
+            ready_by_vm[task.vm] = max(ready_by_vm.get(task.vm, done.at), done.at)
+            if done.recovery_point is not None:
+                claimed.append(max(0.0, (incident - done.recovery_point.time).total_seconds()))
+        infra_ready = max(ready_by_vm.values()) if affected and set(ready_by_vm) == affected else None
+
+        check_tasks = [t for t in planned if t.action in ("check.boot", "check.canary") and t.vm in affected]
+        check_broken = any(t.id not in timeline.finished for t in check_tasks)
+        results = [c for c in timeline.checks if c.vm in affected]
+        canaries = [c for c in results if c.check is CheckKind.CANARY]
+        boots = [c for c in results if c.check is CheckKind.BOOT]
+        deciding = canaries or boots
+        healthy: datetime | None = None
+        if infra_ready is not None and deciding and not check_broken and all(c.passed for c in deciding):
+            healthy = max(c.healthy_at for c in deciding if c.healthy_at is not None)
+
+        rto = _seconds(healthy, incident)
+        human = infrastructure = validation = None
+        if rto is not None and infra_ready is not None and healthy is not None:
+            manual_steps = _upstream_steps(runbook, {t.step for t in recovery})
+            intervals = [
+                (timeline.first_start[t.id], timeline.finished[t.id].at)
+                for t in planned
+                if t.action in MANUAL_ACTIONS and t.step in manual_steps and t.id in timeline.finished and t.id in timeline.first_start
+            ]
+            detection = (detected - incident).total_seconds()
+            human = round(detection + _union_length(intervals, detected, infra_ready), 3)
+            validation = _seconds(healthy, infra_ready)
+            assert validation is not None
+            infrastructure = round(rto - human - validation, 3)
+
+        rpo_values = [c.measured_rpo_s for c in canaries if c.measured_rpo_s is not None]
+        rpo = round(max(rpo_values), 3) if rpo_values else None
+        rpo_claimed = round(max(claimed), 3) if claimed else None
+        reachable = [c for c in canaries if c.reachable]
+        consistent = all(c.consistent is True for c in reachable) if reachable else None
+        corrupted = any(c.corrupted for c in reachable)
+
+        objective = objectives.get(app.name)
+        rto_objective = objective.rto.total_seconds() if objective is not None and objective.rto is not None else None
+        rpo_objective = objective.rpo.total_seconds() if objective is not None and objective.rpo is not None else None
+        rto_met = None if rto_objective is None else (rto is not None and rto <= rto_objective)
+        # Data that is inconsistent or corrupted meets no RPO, however recent it is.
+        rpo_met = (
+            None if rpo_objective is None else (rpo is not None and rpo <= rpo_objective and consistent is not False and not corrupted)
+        )
+        measured.append(
+            AppMeasured(
+                at=timeline.cleanup.at if timeline.cleanup is not None else events[-1].at,
+                app=app.name,
+                incident_at=incident,
+                trigger_at=trigger,
+                infra_ready_at=infra_ready,
+                healthy_at=healthy,
+                rto_s=rto,
+                human_wait_s=human,
+                infrastructure_s=infrastructure,
+                validation_s=validation,
+                rpo_s=rpo,
+                rpo_claimed_s=rpo_claimed,
+                consistent=consistent,
+                rto_objective_s=rto_objective,
+                rpo_objective_s=rpo_objective,
+                rto_met=rto_met,
+                rpo_met=rpo_met,
+            )
+        )
+    return measured
+
+
+def run_status(events: Sequence[Event], apps: Sequence[AppMeasured]) -> RunStatus:
+    """error: aborted, not carried out, or cleanup incomplete; failed: a check, recovery or objective failed."""
+    timeline = RunTimeline(events)
+    failures = [f for f in timeline.failed.values() if not f.allowed]
+    if timeline.aborted is not None or any(f.category is FailureCategory.EXECUTION for f in failures):
+        return RunStatus.ERROR
+    if timeline.cleanup is None or timeline.cleanup.status == "incomplete":
+        return RunStatus.ERROR
+    if failures or timeline.skipped or any(a.rto_met is False or a.rpo_met is False for a in apps):
+        return RunStatus.FAILED
+    return RunStatus.PASSED
+
+
+def drill_result(events: Sequence[Event], runbook: Runbook, estate: Estate, apps: Sequence[AppMeasured] | None = None) -> DrillResult:
+    """result.json of a run, from its events alone (plus the documents that define its apps)."""
+    timeline = RunTimeline(events)
+    started = timeline.started
+    measured = list(apps) if apps is not None else measure_apps(events, runbook, estate)
+    cleanup = timeline.cleanup
+    return DrillResult(
+        drill=started.drill,
+        runbook=started.runbook,
+        provider=started.provider,
+        seed=started.seed,
+        incident_at=iso(started.incident_at),
+        status=run_status(events, measured),
+        apps=[
+            AppResult(
+                app=a.app,
+                rto_s=a.rto_s,
+                rpo_s=a.rpo_s,
+                rpo_claimed_s=a.rpo_claimed_s,
+                rto_objective_s=a.rto_objective_s,
+                rpo_objective_s=a.rpo_objective_s,
+                rto_met=a.rto_met,
+                rpo_met=a.rpo_met,
+                consistent=a.consistent,
+                trigger_at=iso(a.trigger_at) if a.trigger_at else None,
+                infra_ready_at=iso(a.infra_ready_at) if a.infra_ready_at else None,
+                healthy_at=iso(a.healthy_at) if a.healthy_at else None,
+            )
+            for a in measured
+        ],
+        tasks=timeline.task_results(),
+        cleanup=CleanupResult(
+            status=cleanup.status if cleanup is not None else "incomplete",
+            leftovers=[
+                Leftover(id=r.id, kind=r.kind, name=r.name, region=r.region, cost_per_day=round(r.cost_per_day, 4))
+                for r in (cleanup.leftovers if cleanup is not None else ())
+            ],
+        ),
+    )
