@@ -1,0 +1,396 @@
+"""The evidence bundle: manifest.json (SHA-256 of every file of a run, the journal's chain head), an
+optional Ed25519 signature (manifest.sig), and the verification an auditor runs on a copy of the run.
+
+journal.jsonl is hash-chained: every line carries `prev`, the SHA-256 (hex) of the previous line's
+bytes without its newline; the first line's `prev` is the genesis value (64 zeros). The chain head is
+the SHA-256 of the last line. A changed line breaks the chain at the line after it; a changed last
+line changes the head, which the manifest records.
+
+manifest.json is written in one canonical form (sorted keys, indent 2) so that any byte changed in it
+is detected even where no recorded digest covers it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from drsim.errors import UsageError
+
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+JOURNAL = "journal.jsonl"
+MANIFEST_FORMAT = "drsim-evidence/1"
+GENESIS = "0" * 64
+"""The `prev` of the first journal line."""
+
+PASSPHRASE_ENV = "DRSIM_SIGN_KEY_PASSPHRASE"
+"""Environment variable holding the passphrase of an encrypted signing key."""
+
+
+def line_digest(line: bytes) -> str:
+    """SHA-256 (hex) of one journal line, without its line terminator: what the next line's `prev` holds."""
+    return hashlib.sha256(line.rstrip(b"\r\n")).hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# ----------------------------------------------------------------------------------- journal chain
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """Where the hash chain of a journal stops holding, 1-based line numbers."""
+
+    line: int
+    message: str
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """The outcome of walking a journal's chain: its length, head, and the first break if any."""
+
+    lines: int
+    head: str
+    broken: ChainBreak | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken is None
+
+
+def journal_lines(raw: bytes) -> list[bytes]:
+    """The lines of a journal file (a trailing newline does not make an empty last line)."""
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return lines
+
+
+def check_chain(lines: Iterable[bytes]) -> ChainCheck:
+    """Walk the chain: every line must be a JSON object whose `prev` is the digest of the line before."""
+    expected = GENESIS
+    count = 0
+    head = GENESIS
+    for count, line in enumerate(lines, start=1):
+        try:
+            event = json.loads(line)
+        except (UnicodeDecodeError, ValueError):
+            return ChainCheck(count, head, ChainBreak(count, f"line {count} is not valid JSON (it was changed or cut)"))
+        if not isinstance(event, dict):
+            return ChainCheck(count, head, ChainBreak(count, f"line {count} is not a JSON object"))
+        prev = event.get("prev")
+        if prev != expected:
+            if count == 1:
+                message = "line 1 does not start the chain (its prev is not the genesis value)"
+            else:
+                message = f"line {count - 1} was changed: line {count}'s prev does not match its SHA-256"
+            return ChainCheck(count, head, ChainBreak(count - 1 if count > 1 else 1, message))
+        head = expected = line_digest(line)
+    return ChainCheck(count, head)
+
+
+def check_journal_file(path: Path) -> ChainCheck:
+    """The chain of a journal file; a last line without its newline (a killed write) is a break."""
+    raw = path.read_bytes()
+    lines = journal_lines(raw)
+    chain = check_chain(lines)
+    if chain.intact and raw and not raw.endswith(b"\n"):
+        return ChainCheck(
+            chain.lines, chain.head, ChainBreak(len(lines), f"line {len(lines)} is incomplete (no newline: cut while it was written)")
+        )
+    return chain
+
+
+# ------------------------------------------------------------------------------------------ manifest
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str  # relative to the run directory, with forward slashes
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What manifest.json records about a run directory."""
+
+    run_id: str
+    files: tuple[FileEntry, ...]
+    journal_lines: int
+    journal_head: str
+
+    def to_json(self) -> str:
+        document = {
+            "format": MANIFEST_FORMAT,
+            "algorithm": "sha256",
+            "run_id": self.run_id,
+            "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in self.files],
+            "journal": {"path": JOURNAL, "lines": self.journal_lines, "chain_head": self.journal_head},
+        }
+        return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
+
+
+def _bundle_files(run_dir: Path) -> Iterator[Path]:
+    """Every regular file of the run directory except the manifest and its signature, in path order."""
+    for path in sorted(run_dir.rglob("*")):
+        if path.is_symlink():
+            yield path  # reported, never followed
+        elif path.is_file() and path.relative_to(run_dir).as_posix() not in (MANIFEST, SIGNATURE):
+            yield path
+
+
+def _run_id(run_dir: Path) -> str:
+    """The run id from the journal's run.started line, else the directory's name."""
+    journal = run_dir / JOURNAL
+    if journal.is_file():
+        with journal.open("rb") as stream:
+            first = stream.readline()
+        try:
+            event = json.loads(first)
+        except ValueError:
+            event = None
+        if isinstance(event, dict) and isinstance(event.get("run_id"), str):
+            return str(event["run_id"])
+    return run_dir.name
+
+
+def build_manifest(run_dir: Path) -> Manifest:
+    """Digest every file of the run directory and walk the journal chain (refusing a broken one)."""
+    files = []
+    for path in _bundle_files(run_dir):
+        relative = path.relative_to(run_dir).as_posix()
+        if path.is_symlink():
+            raise UsageError(f"{path}: a symbolic link in a run directory cannot be evidence; replace it with the file")
+        files.append(FileEntry(relative, file_digest(path), path.stat().st_size))
+    journal = run_dir / JOURNAL
+    if not journal.is_file():
+        raise UsageError(f"{run_dir}: no {JOURNAL}; is this a drill run directory?")
+    chain = check_journal_file(journal)
+    if chain.broken is not None:
+        raise UsageError(f"{journal}: the hash chain is broken ({chain.broken.message}); refusing to seal it as evidence")
+    return Manifest(_run_id(run_dir), tuple(files), chain.lines, chain.head)
+
+
+def _load_private_key(sign_key: Path) -> object:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        pem = sign_key.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{sign_key}: cannot read the signing key: {exc.strerror or exc}") from None
+    passphrase = os.environ.get(PASSPHRASE_ENV)
+    try:
+        key = load_pem_private_key(pem, password=passphrase.encode() if passphrase else None)
+    except TypeError:
+        raise UsageError(f"{sign_key}: the key is encrypted; put its passphrase in ${PASSPHRASE_ENV}") from None
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise UsageError(f"{sign_key}: not a PEM private key ({type(exc).__name__})") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise UsageError(f"{sign_key}: an Ed25519 private key is needed, got {type(key).__name__}")
+    return key
+
+
+def _load_public_key(public_key: Path) -> object:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    try:
+        pem = public_key.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{public_key}: cannot read the public key: {exc.strerror or exc}") from None
+    try:
+        key = load_pem_public_key(pem)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise UsageError(f"{public_key}: not a PEM public key ({type(exc).__name__})") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise UsageError(f"{public_key}: an Ed25519 public key is needed, got {type(key).__name__}")
+    return key
+
+
+def _public_key_id(public_key: object) -> str:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    assert isinstance(public_key, Ed25519PublicKey)
+    return hashlib.sha256(public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)).hexdigest()
+
+
+def _signature_document(signature: bytes, key_id: str) -> str:
+    document = {"algorithm": "ed25519", "public_key_sha256": key_id, "signature": base64.b64encode(signature).decode("ascii")}
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def write_manifest(run_dir: str | os.PathLike[str], sign_key: str | os.PathLike[str] | None = None) -> Path:
+    """Seal a run directory: write manifest.json, and manifest.sig when an Ed25519 PEM key is given.
+
+    Without a key, a stale manifest.sig is removed: a signature over an older manifest proves nothing.
+    """
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    directory = Path(run_dir)
+    if not directory.is_dir():
+        raise UsageError(f"{directory}: not a directory")
+    key = _load_private_key(Path(sign_key)) if sign_key is not None else None
+    text = build_manifest(directory).to_json()
+    manifest_path = directory / MANIFEST
+    manifest_path.write_text(text, encoding="ascii")
+    signature_path = directory / SIGNATURE
+    if key is None:
+        signature_path.unlink(missing_ok=True)
+    else:
+        assert isinstance(key, Ed25519PrivateKey)
+        signature = key.sign(text.encode("ascii"))
+        signature_path.write_text(_signature_document(signature, _public_key_id(key.public_key())), encoding="ascii")
+    return manifest_path
+
+
+# -------------------------------------------------------------------------------------- verification
+
+
+@dataclass
+class Verification:
+    """What `drsim evidence verify` found: every problem names the file (and journal line) concerned."""
+
+    run_dir: Path
+    problems: list[str] = field(default_factory=list)
+    files: int = 0
+    journal_lines: int = 0
+    journal_head: str = ""
+    signed: bool = False
+    signature_verified: bool = False
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+
+def _parse_manifest(raw: bytes) -> tuple[Manifest | None, list[str]]:
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        return None, [f"{MANIFEST}: not valid JSON ({exc})"]
+    problems = []
+    try:
+        if document.get("format") != MANIFEST_FORMAT or document.get("algorithm") != "sha256":
+            return None, [f"{MANIFEST}: not a {MANIFEST_FORMAT} manifest with sha256 digests"]
+        files = tuple(FileEntry(str(f["path"]), str(f["sha256"]), int(f["size"])) for f in document["files"])
+        journal = document["journal"]
+        if journal.get("path") != JOURNAL:
+            problems.append(f"{MANIFEST}: journal.path must be {JOURNAL}")
+        manifest = Manifest(str(document["run_id"]), files, int(journal["lines"]), str(journal["chain_head"]))
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        return None, [f"{MANIFEST}: malformed ({type(exc).__name__}: {exc})"]
+    if set(document) != {"format", "algorithm", "run_id", "files", "journal"}:
+        problems.append(f"{MANIFEST}: unexpected keys {sorted(set(document) - {'format', 'algorithm', 'run_id', 'files', 'journal'})}")
+    if manifest.to_json().encode("ascii") != raw:
+        problems.append(f"{MANIFEST}: was changed (it is not in the canonical form drsim writes)")
+    return manifest, problems
+
+
+def _check_signature(result: Verification, manifest_raw: bytes, public_key: Path | None) -> None:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    signature_path = result.run_dir / SIGNATURE
+    if not signature_path.exists():
+        if public_key is not None:
+            result.problems.append(f"{SIGNATURE}: missing, but a public key was given: the bundle is not signed")
+        return
+    result.signed = True
+    if public_key is None:
+        return
+    key = _load_public_key(public_key)
+    assert isinstance(key, Ed25519PublicKey)
+    raw = signature_path.read_bytes()
+    try:
+        document = json.loads(raw)
+        signature = base64.b64decode(document["signature"], validate=True)
+        key_id = str(document["public_key_sha256"])
+        algorithm = document["algorithm"]
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        result.problems.append(f"{SIGNATURE}: malformed ({type(exc).__name__})")
+        return
+    if raw != _signature_document(signature, key_id).encode("ascii") or algorithm != "ed25519":
+        result.problems.append(f"{SIGNATURE}: was changed (it is not in the canonical form drsim writes)")
+    if key_id != _public_key_id(key):
+        result.problems.append(f"{SIGNATURE}: signed with another key (public key SHA-256 {key_id[:16]}...)")
+    try:
+        key.verify(signature, manifest_raw)
+    except InvalidSignature:
+        result.problems.append(f"{SIGNATURE}: the signature does not match {MANIFEST} and this public key")
+    else:
+        result.signature_verified = not result.problems
+
+
+def verify_bundle(run_dir: str | os.PathLike[str], public_key: str | os.PathLike[str] | None = None) -> Verification:
+    """Check a sealed run directory against its manifest, its journal chain and (with a key) its signature."""
+    directory = Path(run_dir)
+    if not directory.is_dir():
+        raise UsageError(f"{directory}: not a directory")
+    result = Verification(directory)
+    manifest_path = directory / MANIFEST
+    if not manifest_path.is_file():
+        result.problems.append(f"{MANIFEST}: missing: the run was never sealed, or the manifest was removed")
+        return result
+    manifest_raw = manifest_path.read_bytes()
+    manifest, problems = _parse_manifest(manifest_raw)
+    result.problems.extend(problems)
+    _check_signature(result, manifest_raw, Path(public_key) if public_key is not None else None)
+    if manifest is None:
+        return result
+
+    recorded = {entry.path: entry for entry in manifest.files}
+    present = {path.relative_to(directory).as_posix(): path for path in _bundle_files(directory)}
+    journal_changed = False
+    for relative, entry in recorded.items():
+        path = present.get(relative)
+        if path is None:
+            result.problems.append(f"{relative}: missing (listed in {MANIFEST})")
+        elif path.is_symlink():
+            result.problems.append(f"{relative}: replaced by a symbolic link")
+        elif path.stat().st_size != entry.size or file_digest(path) != entry.sha256:
+            if relative == JOURNAL:
+                journal_changed = True
+            else:
+                result.problems.append(f"{relative}: changed (its SHA-256 differs from {MANIFEST})")
+    for relative in sorted(set(present) - set(recorded)):
+        result.problems.append(f"{relative}: not in {MANIFEST} (added after the run was sealed)")
+    result.files = len(recorded)
+
+    journal = directory / JOURNAL
+    if JOURNAL not in recorded:
+        result.problems.append(f"{MANIFEST}: does not list {JOURNAL}")
+    if journal.is_file() and not journal.is_symlink():
+        chain = check_journal_file(journal)
+        result.journal_lines, result.journal_head = chain.lines, chain.head
+        if chain.broken is not None:
+            result.problems.append(f"{JOURNAL} line {chain.broken.line}: {chain.broken.message}")
+        elif chain.lines < manifest.journal_lines:
+            result.problems.append(
+                f"{JOURNAL}: {manifest.journal_lines - chain.lines} line(s) removed from the end (sealed with {manifest.journal_lines})"
+            )
+        elif chain.lines > manifest.journal_lines:
+            result.problems.append(f"{JOURNAL} line {manifest.journal_lines + 1}: added after the run was sealed")
+        elif chain.head != manifest.journal_head:
+            result.problems.append(f"{JOURNAL} line {chain.lines}: changed (the chain head differs from {MANIFEST})")
+        elif journal_changed:
+            result.problems.append(f"{JOURNAL}: changed (its SHA-256 differs from {MANIFEST})")
+        if _run_id(directory) != manifest.run_id:
+            result.problems.append(f"{MANIFEST}: run_id {manifest.run_id!r} is not the journal's run")
+    return result

@@ -1,0 +1,301 @@
+"""A run directory read back: result.json as the typed DrillResult, journal.jsonl as the engine's
+typed events (drsim.measure.events), indexed for reporting.
+
+The reporter reads only files, so `drsim report RUN_DIR` re-renders any run on any machine. Unlike
+resuming (drsim.engine.journal), reporting does not stop at a broken hash chain: the report says
+where it breaks. Anything unreadable is a DocumentError naming the file, line and field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from drsim.errors import DocumentError, Problem, UsageError
+from drsim.measure.events import (
+    AppMeasured,
+    CheckKind,
+    CheckResult,
+    CleanupFinished,
+    CleanupTestFailover,
+    Event,
+    PlanMade,
+    ResourceCreated,
+    ResourceDeleted,
+    RunAborted,
+    RunFinished,
+    RunStarted,
+    TaskFailed,
+    TaskFinished,
+    TaskRetrying,
+    TaskSkipped,
+    event_from_dict,
+    parse_iso,
+)
+from drsim.measure.result import DrillResult
+from drsim.report.evidence import JOURNAL, ChainCheck, check_chain, journal_lines
+
+RESULT = "result.json"
+
+TaskKey = tuple[str, str | None]
+"""A task of the run as result.json names it: its step id and its VM (None for steps on no VM)."""
+
+
+@dataclass(frozen=True)
+class RecoveryPointUse:
+    """The recovery point one task restored from or failed over to."""
+
+    step: str
+    vm: str | None
+    id: str
+    time: datetime
+    type: str
+    tier: str | None
+    region: str
+
+
+@dataclass(frozen=True)
+class TaskFailure:
+    """A failed attempt: retried (a later attempt may have succeeded) or final."""
+
+    step: str
+    vm: str | None
+    attempt: int
+    error: str
+    at: datetime
+    final: bool  # the task failed for good (task.failed), not just this attempt (task.retrying)
+    retried_ok: bool  # a later attempt of the same task succeeded
+
+
+@dataclass(frozen=True)
+class ResourceLife:
+    """A resource the drill created, from resource.created to resource.deleted (None: still there)."""
+
+    id: str
+    kind: str
+    name: str
+    region: str
+    created_at: datetime
+    deleted_at: datetime | None
+    cost_per_day: float | None  # when the engine journals the price
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """Everything a report shows, read from one run directory."""
+
+    run_dir: Path
+    result: DrillResult
+    result_sha256: str
+    events: tuple[Event, ...]
+    chain: ChainCheck
+    torn_tail: bool  # the journal ends in a line cut short (a killed run); it is ignored
+    started: RunStarted | None
+    plan: PlanMade | None
+    measured: dict[str, AppMeasured]
+    points: tuple[RecoveryPointUse, ...]
+    failures: tuple[TaskFailure, ...]
+    skipped: tuple[TaskSkipped, ...]
+    checks: tuple[CheckResult, ...]
+    resources: tuple[ResourceLife, ...]
+    cleanup: CleanupFinished | None
+    failover_cleanups: tuple[CleanupTestFailover, ...]
+    aborted: RunAborted | None
+    finished: RunFinished | None
+
+    @property
+    def run_id(self) -> str:
+        return self.started.run_id if self.started is not None else self.run_dir.name
+
+    @property
+    def incident_at(self) -> datetime:
+        return parse_iso(self.result.incident_at)
+
+    @property
+    def canary_checks(self) -> tuple[CheckResult, ...]:
+        return tuple(c for c in self.checks if c.check is CheckKind.CANARY)
+
+    @property
+    def first_at(self) -> datetime | None:
+        return self.events[0].at if self.events else None
+
+    @property
+    def last_at(self) -> datetime | None:
+        return self.events[-1].at if self.events else None
+
+    @property
+    def controls(self) -> tuple[str, ...] | None:
+        """The drill's evidence.controls, when the engine journals them on run.started."""
+        found = getattr(self.started, "controls", None)
+        return tuple(found) if found is not None else None
+
+    def task_key(self, task_id: str) -> TaskKey | None:
+        if self.plan is None:
+            return None
+        for task in self.plan.tasks:
+            if task.id == task_id:
+                return (task.step, task.vm)
+        return None
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time with its zone, as result.json writes it (ValueError otherwise)."""
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone")
+    return parsed
+
+
+def _is_time(text: str) -> bool:
+    try:
+        parse_time(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _result_times(result: DrillResult) -> Iterable[tuple[tuple[int | str, ...], str]]:
+    """Every time field of result.json with its location."""
+    yield ("incident_at",), result.incident_at
+    for i, app in enumerate(result.apps):
+        for name in ("trigger_at", "infra_ready_at", "healthy_at"):
+            value = getattr(app, name)
+            if value is not None:
+                yield ("apps", i, name), value
+    for i, task in enumerate(result.tasks):
+        for name in ("started_at", "ended_at", "recovery_point_at"):
+            value = getattr(task, name)
+            if value is not None:
+                yield ("tasks", i, name), value
+
+
+def read_result(path: Path) -> tuple[DrillResult, str]:
+    """result.json as the typed model (and the SHA-256 of its bytes); problems located by line."""
+    shown = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{path.parent}: no {RESULT}; is this a drill run directory?") from None
+    except OSError as exc:
+        raise DocumentError([Problem(shown, 1, 1, f"cannot read the file: {exc.strerror or exc}")]) from None
+    try:
+        data = json.loads(raw)
+    except UnicodeDecodeError:
+        raise DocumentError([Problem(shown, 1, 1, "the file is not UTF-8 text")]) from None
+    except json.JSONDecodeError as exc:
+        raise DocumentError([Problem(shown, exc.lineno, exc.colno, f"not valid JSON: {exc.msg}")]) from None
+    from drsim.model.loader import problems_from_validation, read_yaml  # JSON is YAML: its node tree locates problems
+
+    try:
+        result = DrillResult.model_validate(data)
+    except ValidationError as exc:
+        _, source = read_yaml(path)
+        raise DocumentError(problems_from_validation(source, exc)) from None
+    bad_times = [(loc, value) for loc, value in _result_times(result) if not _is_time(value)]
+    if bad_times:
+        _, source = read_yaml(path)
+        raise DocumentError([source.problem(loc, f"{loc[-1]}: expected an ISO 8601 UTC time, got {value!r}") for loc, value in bad_times])
+    return result, hashlib.sha256(raw).hexdigest()
+
+
+def read_events(path: Path) -> tuple[list[Event], ChainCheck, bool]:
+    """The typed events of journal.jsonl, the state of its hash chain, and whether a torn last line was dropped."""
+    shown = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{path.parent}: no {JOURNAL}; is this a drill run directory?") from None
+    except OSError as exc:
+        raise DocumentError([Problem(shown, 1, 1, f"cannot read the journal: {exc.strerror or exc}")]) from None
+    lines = journal_lines(raw)
+    torn = bool(raw) and not raw.endswith(b"\n")
+    if torn:
+        lines = lines[:-1]  # the write a killed run did not finish (drsim.engine.journal drops it too)
+    events = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            data = json.loads(line)
+        except UnicodeDecodeError:
+            raise DocumentError([Problem(shown, number, 1, "the line is not UTF-8 text")]) from None
+        except json.JSONDecodeError as exc:
+            raise DocumentError([Problem(shown, number, exc.colno, f"not valid JSON: {exc.msg}")]) from None
+        if not isinstance(data, dict):
+            raise DocumentError([Problem(shown, number, 1, "expected one JSON object per line")])
+        data.pop("prev", None)
+        try:
+            events.append(event_from_dict(data))
+        except ValueError as exc:
+            raise DocumentError([Problem(shown, number, 1, str(exc))]) from None
+    return events, check_chain(lines), torn
+
+
+def _points(events: Sequence[Event]) -> tuple[RecoveryPointUse, ...]:
+    found = []
+    for event in events:
+        if isinstance(event, TaskFinished) and event.recovery_point is not None:
+            point = event.recovery_point
+            found.append(RecoveryPointUse(event.step, event.vm, point.id, point.time, point.type, point.tier, point.region))
+    return tuple(found)
+
+
+def _failures(events: Sequence[Event]) -> tuple[TaskFailure, ...]:
+    succeeded = {e.task for e in events if isinstance(e, TaskFinished)}
+    found = []
+    for event in events:
+        if isinstance(event, TaskRetrying):
+            found.append(TaskFailure(event.step, event.vm, event.attempt, event.error, event.at, False, event.task in succeeded))
+        elif isinstance(event, TaskFailed):
+            found.append(TaskFailure(event.step, event.vm, event.attempts, event.error, event.at, True, False))
+    return tuple(found)
+
+
+def _resources(events: Sequence[Event]) -> tuple[ResourceLife, ...]:
+    lives: dict[str, ResourceLife] = {}
+    for event in events:
+        if isinstance(event, ResourceCreated) and event.id not in lives:
+            price = getattr(event, "cost_per_day", None)
+            lives[event.id] = ResourceLife(event.id, event.resource_kind, event.name, event.region, event.at, None, price)
+        elif isinstance(event, ResourceDeleted) and event.id in lives:
+            life = lives[event.id]
+            lives[event.id] = ResourceLife(life.id, life.kind, life.name, life.region, life.created_at, event.at, life.cost_per_day)
+    return tuple(lives.values())
+
+
+def read_run(run_dir: str | os.PathLike[str]) -> RecordedRun:
+    """Read a run directory (result.json + journal.jsonl) for reporting."""
+    directory = Path(run_dir)
+    if not directory.is_dir():
+        raise UsageError(f"{directory}: not a directory (expected a run directory such as reports/<drill>/<run-id>)")
+    result, digest = read_result(directory / RESULT)
+    events, chain, torn = read_events(directory / JOURNAL)
+    plan = next((e for e in events if isinstance(e, PlanMade)), None)
+    return RecordedRun(
+        run_dir=directory,
+        result=result,
+        result_sha256=digest,
+        events=tuple(events),
+        chain=chain,
+        torn_tail=torn,
+        started=next((e for e in events if isinstance(e, RunStarted)), None),
+        plan=plan,
+        measured={e.app: e for e in events if isinstance(e, AppMeasured)},
+        points=_points(events),
+        failures=_failures(events),
+        skipped=tuple(e for e in events if isinstance(e, TaskSkipped)),
+        checks=tuple(e for e in events if isinstance(e, CheckResult)),
+        resources=_resources(events),
+        cleanup=next((e for e in reversed(events) if isinstance(e, CleanupFinished)), None),
+        failover_cleanups=tuple(e for e in events if isinstance(e, CleanupTestFailover)),
+        aborted=next((e for e in events if isinstance(e, RunAborted)), None),
+        finished=next((e for e in reversed(events) if isinstance(e, RunFinished)), None),
+    )

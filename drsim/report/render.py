@@ -1,0 +1,256 @@
+"""Render a run directory into report.md (GitHub-flavoured, charts beside it as SVG files) and
+report.html (one self-contained file: inline CSS and SVG, no script, nothing fetched).
+
+Each report section is one Markdown template; report.md strings them together, and report.html
+shows the same Markdown rendered by Python-Markdown inside its own layout. Every value printed
+into Markdown is escaped on the way out (the environment's finalize hook), and the HTML layout is
+autoescaped by Jinja, so user-controlled names can never become markup.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from importlib.resources import files
+from pathlib import Path
+
+import jinja2
+import markdown
+from markupsafe import Markup
+
+from drsim.errors import UsageError
+from drsim.measure.result import RunStatus, TaskStatus
+from drsim.report.charts import Chart, TrendPoint, timeline_chart, trend_chart
+from drsim.report.recorded import RecordedRun, read_run
+from drsim.report.text import duration, escape_markdown, offset, usd, utc, verdict
+from drsim.report.view import FailureRow, Phase, ReportView, build_view, drill_cost
+from drsim.store.history import HistoryStore, RunRecord
+
+FORMATS = ("md", "html")
+SECTIONS = (
+    ("verdict", "Verdict"),
+    ("timeline", "Timeline"),
+    ("rto", "RTO breakdown"),
+    ("rpo", "RPO"),
+    ("points", "Recovery points"),
+    ("consistency", "Consistency"),
+    ("tasks", "Tasks"),
+    ("cleanup", "Cleanup"),
+    ("cost", "Cost"),
+    ("trend", "Trend"),
+    ("controls", "Controls"),
+    ("environment", "Environment"),
+    ("signoff", "Sign-off"),
+)
+
+
+# ---------------------------------------------------------------------------- Markdown environment
+# Filters return Markup only for text they build from numbers and fixed words; anything else is
+# escaped by finalize.
+
+
+def _md_duration(seconds: float | None) -> Markup:
+    return Markup(duration(seconds))
+
+
+def _md_margin(seconds: float | None) -> Markup:
+    if seconds is None:
+        return Markup("—")
+    return Markup(f"{duration(seconds)} to spare" if seconds >= 0 else f"**{duration(-seconds)} over**")
+
+
+def _md_verdict(met: bool | None) -> Markup:
+    return Markup("**MISSED**" if met is False else verdict(met))
+
+
+def _md_yesno(value: bool | None) -> Markup:
+    return Markup({True: "yes", False: "**no**", None: "—"}[value])
+
+
+def _md_critical(critical: bool) -> Markup:
+    return Markup("yes" if critical else "—")
+
+
+def _md_passfail(passed: bool) -> Markup:
+    return Markup("passed" if passed else "**failed**")
+
+
+def _md_status(status: TaskStatus | RunStatus) -> Markup:
+    good = status in (TaskStatus.SUCCEEDED, RunStatus.PASSED)
+    return Markup(status.value if good else f"**{status.value}**")
+
+
+def _md_attention(count: int) -> Markup:
+    return Markup(f"**{count}**" if count else "0")
+
+
+def _md_attention_status(status: str) -> Markup:
+    return Markup("done" if status == "done" else f"**{escape_markdown(status)}**")
+
+
+def _md_outcome(failure: FailureRow) -> Markup:
+    if failure.final:
+        return Markup("**the task failed**")
+    return Markup("retried; a later attempt succeeded" if failure.retried_ok else "retried")
+
+
+def _md_utc(moment: datetime | None) -> Markup:
+    return Markup(utc(moment))
+
+
+def _short_id(resource_id: str | None) -> str:
+    """The last segment of an ARM id (the full id stays in the journal)."""
+    return resource_id.rstrip("/").rsplit("/", 1)[-1] if resource_id else "—"
+
+
+def _environment(kind: str) -> jinja2.Environment:
+    loader = jinja2.PackageLoader("drsim.report", "templates")
+    if kind == "md":
+        env = jinja2.Environment(
+            loader=loader,
+            autoescape=False,
+            finalize=escape_markdown,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+            undefined=jinja2.StrictUndefined,
+        )
+        env.filters.update(
+            duration=_md_duration,
+            margin=_md_margin,
+            verdict=_md_verdict,
+            yesno=_md_yesno,
+            passfail=_md_passfail,
+            critical=_md_critical,
+            status=_md_status,
+            attention=_md_attention,
+            attention_status=_md_attention_status,
+            outcome=_md_outcome,
+            utc=_md_utc,
+            usd=usd,
+            short_id=_short_id,
+        )
+    else:
+        env = jinja2.Environment(loader=loader, autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+        env.filters.update(duration=duration, utc=utc, verdict_word=verdict)
+    return env
+
+
+def _reasons(view: ReportView) -> str:
+    """One sentence saying why the run has its status."""
+    parts = []
+    if view.missed:
+        parts.append(f"{len(view.missed)} objective(s) missed ({', '.join(f'{o.app} {o.measure}' for o in view.missed)})")
+    failed_tasks = sum(1 for t in view.tasks if t.status is TaskStatus.FAILED)
+    if failed_tasks:
+        parts.append(f"{failed_tasks} task(s) failed")
+    if view.checks_failed:
+        parts.append(f"{view.checks_failed} check(s) failed")
+    if view.consistency_findings:
+        parts.append(f"{view.consistency_findings} consistency finding(s)")
+    if view.leftovers:
+        parts.append(f"{len(view.leftovers)} resource(s) left behind after cleanup")
+    elif view.cleanup_status == "incomplete":
+        parts.append("cleanup incomplete")
+    if view.aborted:
+        parts.append(f"the run was aborted: {view.aborted}")
+    if not parts:
+        if view.status is RunStatus.PASSED:
+            return "Every objective was met, every task and check succeeded, and cleanup left nothing behind."
+        return f"The run ended with status {view.status.value}; see the tasks and the journal."
+    sentence = "; ".join(parts)
+    return sentence[:1].upper() + sentence[1:] + "."
+
+
+def render_view(view: ReportView, formats: Sequence[str] = FORMATS) -> dict[str, str]:
+    """The text of each output file (report.md, report.html, timeline.svg, trend.svg) for a view."""
+    md_env = _environment("md")
+    md_env.filters["since"] = lambda moment: Markup(offset(moment, view.incident_at))
+    context = {"view": view, "Phase": Phase, "e": view.environment}
+    reasons = _reasons(view)
+    sections = {name: md_env.get_template(f"md/{name}.md.j2").render(context).strip() + "\n" for name, _ in SECTIONS}
+    timeline = timeline_chart(view)
+    trend: Chart | None = None
+    if view.trend.available and len(view.trend.rows) >= 2:
+        points = [TrendPoint(f"{r.drill} {r.incident_at[:10]}", r.worst_rto_s, r.worst_rpo_s, r.current) for r in view.trend.rows]
+        trend = trend_chart(points, view.trend.rto_objective_s, view.trend.rpo_objective_s)
+    out: dict[str, str] = {}
+    if "md" in formats:
+        text = md_env.get_template("report.md.j2").render(
+            context, reasons=reasons, sections={k: Markup(v) for k, v in sections.items()}, trend_chart=trend is not None
+        )
+        out["report.md"] = re.sub(r"\n{3,}", "\n\n", text).rstrip("\n") + "\n"
+        out["timeline.svg"] = timeline.svg
+        if trend is not None:
+            out["trend.svg"] = trend.svg
+    if "html" in formats:
+        converter = markdown.Markdown(extensions=["tables"], output_format="html")
+        html_sections = {}
+        for name, text in sections.items():
+            html_sections[name] = Markup(converter.convert(text))
+            converter.reset()
+        css = files("drsim.report").joinpath("templates/report.css").read_text(encoding="utf-8")
+        out["report.html"] = (
+            _environment("html")
+            .get_template("report.html.j2")
+            .render(
+                view=view,
+                sections=html_sections,
+                toc=SECTIONS,
+                css=Markup(css),
+                reasons=reasons,
+                timeline_svg=Markup(timeline.inline),
+                trend_svg=Markup(trend.inline) if trend else None,
+            )
+        )
+    return out
+
+
+def _history(run: RecordedRun, store: HistoryStore | str | os.PathLike[str] | None) -> list[RunRecord] | None:
+    if store is None:
+        return None
+    opened = store if isinstance(store, HistoryStore) else HistoryStore(store)
+    try:
+        opened.record(
+            run.run_id,
+            run.result,
+            drsim_version=run.started.drsim_version if run.started else None,
+            catalog_version=run.started.catalog_version if run.started else None,
+            run_dir=str(run.run_dir.resolve()),
+            cost_usd=drill_cost(run).total_usd,
+        )
+        return opened.series(run.run_id)
+    finally:
+        if opened is not store:
+            opened.close()
+
+
+def render_run(
+    run_dir: str | os.PathLike[str],
+    formats: Sequence[str] = FORMATS,
+    store: HistoryStore | str | os.PathLike[str] | None = None,
+    *,
+    controls: Sequence[str] | None = None,
+) -> list[Path]:
+    """Write the reports of a run directory from its files; return the paths written.
+
+    With a store (a HistoryStore or its path), the run is recorded there first (again: updated in
+    place) and the trend section compares it with the earlier runs of its series. `controls`
+    overrides the control ids journaled from the drill's evidence.controls.
+    """
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise UsageError(f"report format must be one or more of {', '.join(FORMATS)}; got {', '.join(formats) or 'none'}")
+    run = read_run(run_dir)
+    view = build_view(run, _history(run, store), controls)
+    outputs = render_view(view, formats)
+    written = []
+    for name, text in outputs.items():
+        path = run.run_dir / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    if "md" in formats and "trend.svg" not in outputs:
+        (run.run_dir / "trend.svg").unlink(missing_ok=True)  # a stale chart from an earlier rendering
+    return written

@@ -1,0 +1,700 @@
+"""What a report shows, computed once from a recorded run: the templates only lay it out.
+
+The measures themselves (RTO and its split, RPO, verdicts) are the engine's, read from result.json
+and the journal's app.measured events; this module selects, groups and words them. Large drills stay
+readable: beyond GROUP_ABOVE tasks, tables and the timeline group by step, and per-VM tables show a
+summary per application plus the rows that need attention.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from drsim import __version__
+from drsim.measure.events import CheckResult
+from drsim.measure.result import AppResult, RunStatus, TaskStatus
+from drsim.report.controls import Control, EvidenceKind, select_controls
+from drsim.report.recorded import RecordedRun, TaskKey, parse_time
+from drsim.report.text import duration, usd, utc, verdict
+from drsim.store.history import RunRecord
+
+GROUP_ABOVE = 300
+"""Above this many tasks, the timeline and the tables show one row per step."""
+ATTENTION_ROWS = 50
+"""In grouped tables, at most this many individual rows that need attention (missed, inconsistent, failed)."""
+RECOVERY_ACTIONS = ("asr.test_failover", "backup.restore", "snapshot.clone", "image.deploy")
+
+
+def _seconds(delta: timedelta) -> float:
+    return delta / timedelta(seconds=1)
+
+
+class Phase(StrEnum):
+    """Where recovery time goes (DESIGN.md: RTO with human wait time separated)."""
+
+    HUMAN = "human wait"
+    INFRASTRUCTURE = "infrastructure"
+    VALIDATION = "validation"
+
+
+def phase_of(action: str) -> Phase:
+    """manual.* is a person; check.* validates; everything else (network, restores, clones, wait) is infrastructure."""
+    if action.startswith("manual."):
+        return Phase.HUMAN
+    if action.startswith("check."):
+        return Phase.VALIDATION
+    return Phase.INFRASTRUCTURE
+
+
+# ------------------------------------------------------------------------------------------ records
+
+
+@dataclass(frozen=True)
+class ObjectiveVerdict:
+    app: str
+    measure: str  # "RTO" | "RPO"
+    objective_s: float | None
+    measured_s: float | None
+    met: bool | None
+
+    @property
+    def margin_s(self) -> float | None:
+        if self.objective_s is None or self.measured_s is None:
+            return None
+        return self.objective_s - self.measured_s
+
+
+@dataclass(frozen=True)
+class AppView:
+    result: AppResult
+    trigger_at: datetime | None
+    infra_ready_at: datetime | None
+    healthy_at: datetime | None
+    rto_from_trigger_s: float | None
+    human_wait_s: float | None  # the engine's split of the RTO (app.measured)
+    infrastructure_s: float | None
+    validation_s: float | None
+
+    @property
+    def name(self) -> str:
+        return self.result.app
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    step: str
+    action: str
+    vm: str | None
+    status: TaskStatus
+    start: datetime | None
+    end: datetime | None
+    attempts: int
+    critical: bool
+
+    @property
+    def duration_s(self) -> float | None:
+        return _seconds(self.end - self.start) if self.start and self.end else None
+
+
+@dataclass(frozen=True)
+class StepGroup:
+    """Every task of one step, summarised."""
+
+    step: str
+    action: str
+    count: int
+    succeeded: int
+    failed: int
+    skipped: int
+    start: datetime | None
+    end: datetime | None
+    median_s: float | None
+    max_s: float | None
+    retried: int
+    critical: bool
+
+
+@dataclass(frozen=True)
+class VmRpo:
+    vm: str
+    app: str | None
+    measured_s: float | None
+    claimed_s: float | None
+    consistent: bool | None
+    corrupted: bool | None
+    passed: bool
+
+    @property
+    def gap_s(self) -> float | None:
+        """Data lost beyond what the recovery point's time claims (the canary tells the truth)."""
+        if self.measured_s is None or self.claimed_s is None:
+            return None
+        return self.measured_s - self.claimed_s
+
+
+@dataclass(frozen=True)
+class RpoSummary:
+    """Per application, over its VMs: the spread of measured and claimed RPO."""
+
+    app: str
+    vms: int
+    measured_median_s: float | None
+    measured_max_s: float | None
+    claimed_median_s: float | None
+    claimed_max_s: float | None
+    failed: int
+
+
+@dataclass(frozen=True)
+class PointRow:
+    step: str
+    vm: str | None
+    id: str
+    time: datetime
+    age_s: float  # incident - point time: the RPO the point claims
+    type: str
+    tier: str | None
+    region: str
+
+
+@dataclass(frozen=True)
+class PointGroup:
+    type: str
+    tier: str | None
+    region: str
+    count: int
+    oldest: datetime
+    newest: datetime
+
+
+@dataclass(frozen=True)
+class ConsistencyRow:
+    vm: str
+    app: str | None
+    volume: str | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class FailureRow:
+    step: str
+    vm: str | None
+    attempt: int
+    error: str
+    at: datetime
+    final: bool
+    retried_ok: bool
+
+
+@dataclass(frozen=True)
+class SkippedRow:
+    step: str
+    vm: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class LeftoverRow:
+    id: str
+    kind: str
+    name: str
+    region: str
+    cost_per_day: float
+
+
+@dataclass(frozen=True)
+class CostLine:
+    kind: str
+    count: int
+    resource_hours: float
+    cost_usd: float | None
+
+
+@dataclass(frozen=True)
+class CostView:
+    lines: tuple[CostLine, ...]
+    total_usd: float | None  # None when the journal carries no prices
+    leftover_cost_per_day: float
+
+
+@dataclass(frozen=True)
+class EnvironmentView:
+    run_id: str
+    drsim_version: str | None
+    renderer_version: str
+    provider: str
+    seed: int
+    catalog_version: str | None
+    estate: str | None
+    plan: str | None
+    concurrency: int | None
+    cleanup_policy: str | None
+    detected_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    journal_events: int
+    journal_head: str
+    journal_intact: bool
+    journal_break: str | None
+    result_sha256: str
+    plan_tasks: int | None
+    critical_path_tasks: int | None
+    critical_path_s: float | None
+    lower_bound_s: float | None
+
+
+@dataclass(frozen=True)
+class ControlView:
+    control: Control
+    evidence: tuple[tuple[EvidenceKind, str], ...]
+
+
+@dataclass(frozen=True)
+class TrendRow:
+    run_id: str
+    drill: str
+    incident_at: str
+    status: RunStatus
+    worst_rto_s: float | None
+    worst_rpo_s: float | None
+    leftovers: int
+    current: bool
+
+
+@dataclass(frozen=True)
+class TrendView:
+    available: bool  # a history store was given
+    rows: tuple[TrendRow, ...]
+    rto_objective_s: float | None
+    rpo_objective_s: float | None
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """Everything both report formats show, in display order."""
+
+    drill: str
+    runbook: str
+    run_id: str
+    status: RunStatus
+    incident_at: datetime
+    grouped: bool
+    objectives: tuple[ObjectiveVerdict, ...]
+    apps: tuple[AppView, ...]
+    tasks: tuple[TaskRow, ...]
+    steps: tuple[StepGroup, ...]
+    failures: tuple[FailureRow, ...]
+    failures_hidden: int
+    skipped: tuple[SkippedRow, ...]
+    skipped_hidden: int
+    aborted: str | None
+    vm_rpo: tuple[VmRpo, ...]
+    vm_rpo_hidden: int  # rows left out of a grouped table
+    rpo_summary: tuple[RpoSummary, ...]
+    points: tuple[PointRow, ...]
+    point_groups: tuple[PointGroup, ...]
+    consistency: tuple[ConsistencyRow, ...]
+    consistency_hidden: int
+    volumes_checked: int
+    vms_checked: int
+    checks_failed: int
+    cleanup_status: str
+    resources_created: int
+    resources_deleted: int
+    failover_cleanup_errors: tuple[str, ...]
+    leftovers: tuple[LeftoverRow, ...]
+    cost: CostView
+    environment: EnvironmentView
+    controls: tuple[ControlView, ...]
+    unknown_controls: tuple[str, ...]
+    controls_defaulted: bool
+    trend: TrendView
+    cleanup_done_at: datetime | None
+
+    @property
+    def missed(self) -> tuple[ObjectiveVerdict, ...]:
+        return tuple(o for o in self.objectives if o.met is False)
+
+    @property
+    def consistency_findings(self) -> int:
+        return len(self.consistency) + self.consistency_hidden
+
+
+# ---------------------------------------------------------------------------------------- building
+
+
+def _time(text: str | None) -> datetime | None:
+    return parse_time(text) if text is not None else None
+
+
+def _task_rows(run: RecordedRun) -> tuple[TaskRow, ...]:
+    critical: set[TaskKey] = set()
+    if run.plan is not None:
+        keys = {t.id: (t.step, t.vm) for t in run.plan.tasks}
+        critical = {keys[i] for i in run.plan.critical_path if i in keys}
+    return tuple(
+        TaskRow(t.step, t.action, t.vm, t.status, _time(t.started_at), _time(t.ended_at), t.attempts, (t.step, t.vm) in critical)
+        for t in run.result.tasks
+    )
+
+
+def _step_groups(tasks: Sequence[TaskRow]) -> tuple[StepGroup, ...]:
+    by_step: dict[str, list[TaskRow]] = {}
+    for task in tasks:
+        by_step.setdefault(task.step, []).append(task)
+    groups = []
+    for step, rows in by_step.items():
+        durations = [d for d in (r.duration_s for r in rows) if d is not None]
+        starts = [r.start for r in rows if r.start]
+        ends = [r.end for r in rows if r.end]
+        statuses = Counter(r.status for r in rows)
+        groups.append(
+            StepGroup(
+                step=step,
+                action=rows[0].action,
+                count=len(rows),
+                succeeded=statuses[TaskStatus.SUCCEEDED],
+                failed=statuses[TaskStatus.FAILED],
+                skipped=statuses[TaskStatus.SKIPPED],
+                start=min(starts) if starts else None,
+                end=max(ends) if ends else None,
+                median_s=statistics.median(durations) if durations else None,
+                max_s=max(durations) if durations else None,
+                retried=sum(1 for r in rows if r.attempts > 1),
+                critical=any(r.critical for r in rows),
+            )
+        )
+    return tuple(sorted(groups, key=lambda g: (g.start is None, g.start.timestamp() if g.start else 0.0, g.step)))
+
+
+def _app_views(run: RecordedRun) -> tuple[AppView, ...]:
+    views = []
+    for app in run.result.apps:
+        measured = run.measured.get(app.app)
+        healthy, trigger = _time(app.healthy_at), _time(app.trigger_at)
+        views.append(
+            AppView(
+                result=app,
+                trigger_at=trigger,
+                infra_ready_at=_time(app.infra_ready_at),
+                healthy_at=healthy,
+                rto_from_trigger_s=_seconds(healthy - trigger) if healthy and trigger else None,
+                human_wait_s=measured.human_wait_s if measured else None,
+                infrastructure_s=measured.infrastructure_s if measured else None,
+                validation_s=measured.validation_s if measured else None,
+            )
+        )
+    return tuple(views)
+
+
+def _objectives(apps: Sequence[AppResult]) -> tuple[ObjectiveVerdict, ...]:
+    verdicts = []
+    for app in apps:
+        if app.rto_objective_s is not None or app.rto_met is not None:
+            verdicts.append(ObjectiveVerdict(app.app, "RTO", app.rto_objective_s, app.rto_s, app.rto_met))
+        if app.rpo_objective_s is not None or app.rpo_met is not None:
+            verdicts.append(ObjectiveVerdict(app.app, "RPO", app.rpo_objective_s, app.rpo_s, app.rpo_met))
+    return tuple(verdicts)
+
+
+def _rpo(run: RecordedRun, grouped: bool) -> tuple[tuple[VmRpo, ...], int, tuple[RpoSummary, ...]]:
+    rows = [VmRpo(c.vm, c.app, c.measured_rpo_s, c.claimed_rpo_s, c.consistent, c.corrupted, c.passed) for c in run.canary_checks]
+    by_app: dict[str, list[VmRpo]] = {}
+    for row in rows:
+        by_app.setdefault(row.app or "—", []).append(row)
+    summaries = []
+    for app, members in by_app.items():
+        measured = [r.measured_s for r in members if r.measured_s is not None]
+        claimed = [r.claimed_s for r in members if r.claimed_s is not None]
+        summaries.append(
+            RpoSummary(
+                app,
+                len(members),
+                statistics.median(measured) if measured else None,
+                max(measured) if measured else None,
+                statistics.median(claimed) if claimed else None,
+                max(claimed) if claimed else None,
+                sum(1 for r in members if not r.passed),
+            )
+        )
+    if not grouped:
+        return tuple(rows), 0, tuple(summaries)
+    objective = {a.app: a.rpo_objective_s for a in run.result.apps}
+
+    def needs_attention(row: VmRpo) -> bool:
+        limit = objective.get(row.app or "")
+        missed = limit is not None and row.measured_s is not None and row.measured_s > limit
+        return not row.passed or row.consistent is False or bool(row.corrupted) or missed
+
+    attention = sorted((r for r in rows if needs_attention(r)), key=lambda r: -(r.measured_s or 0.0))
+    shown = attention[:ATTENTION_ROWS]
+    return tuple(shown), len(rows) - len(shown), tuple(summaries)
+
+
+def _points(run: RecordedRun) -> tuple[tuple[PointRow, ...], tuple[PointGroup, ...]]:
+    incident = run.incident_at
+    rows = tuple(PointRow(p.step, p.vm, p.id, p.time, _seconds(incident - p.time), p.type, p.tier, p.region) for p in run.points)
+    buckets: dict[tuple[str, str | None, str], list[PointRow]] = {}
+    for row in rows:
+        buckets.setdefault((row.type, row.tier, row.region), []).append(row)
+    groups = tuple(
+        PointGroup(kind, tier, region, len(members), min(m.time for m in members), max(m.time for m in members))
+        for (kind, tier, region), members in buckets.items()
+    )
+    return rows, groups
+
+
+def _findings(check: CheckResult) -> list[ConsistencyRow]:
+    rows = []
+    for volume in check.volumes:
+        if not volume.consistent:
+            instants = ", ".join(utc(i) for i in volume.disk_instants if i is not None)
+            detail = (
+                f"its disks were captured at different instants ({instants})" if instants else "its disks were not captured at one instant"
+            )
+            rows.append(ConsistencyRow(check.vm, check.app, volume.name, detail))
+    if check.corrupted:
+        rows.append(ConsistencyRow(check.vm, check.app, None, "the recovered data holds the incident's corrupted writes"))
+    if check.consistent is False and not any(not v.consistent for v in check.volumes):
+        rows.append(ConsistencyRow(check.vm, check.app, None, check.reason or "the recovered data is not consistent"))
+    if not check.reachable:
+        rows.append(ConsistencyRow(check.vm, check.app, None, check.reason or "the recovered VM could not be read"))
+    return rows
+
+
+def _consistency(run: RecordedRun, grouped: bool) -> tuple[tuple[ConsistencyRow, ...], int, int]:
+    rows = [row for check in run.canary_checks for row in _findings(check)]
+    volumes = sum(len(c.volumes) for c in run.canary_checks)
+    if grouped and len(rows) > ATTENTION_ROWS:
+        return tuple(rows[:ATTENTION_ROWS]), len(rows) - ATTENTION_ROWS, volumes
+    return tuple(rows), 0, volumes
+
+
+def drill_cost(run: RecordedRun) -> CostView:
+    """What the drill's own resources cost: list price per day times the time each existed (prices from the journal)."""
+    end = run.last_at or run.incident_at
+    by_kind: dict[str, list[tuple[float, float | None]]] = {}
+    for resource in run.resources:
+        hours = max(0.0, _seconds((resource.deleted_at or end) - resource.created_at) / 3600)
+        cost = resource.cost_per_day * hours / 24 if resource.cost_per_day is not None else None
+        by_kind.setdefault(resource.kind.rsplit("/", 1)[-1] or "resource", []).append((hours, cost))
+    lines = tuple(
+        CostLine(
+            kind, len(items), sum(h for h, _ in items), sum(c or 0.0 for _, c in items) if all(c is not None for _, c in items) else None
+        )
+        for kind, items in sorted(by_kind.items())
+    )
+    leftover_per_day = sum(left.cost_per_day for left in run.result.cleanup.leftovers)
+    total = sum(line.cost_usd or 0.0 for line in lines) if lines and all(line.cost_usd is not None for line in lines) else None
+    return CostView(lines, total, leftover_per_day)
+
+
+def _environment(run: RecordedRun) -> EnvironmentView:
+    plan, started = run.plan, run.started
+    return EnvironmentView(
+        run_id=run.run_id,
+        drsim_version=started.drsim_version if started else None,
+        renderer_version=__version__,
+        provider=run.result.provider,
+        seed=run.result.seed,
+        catalog_version=started.catalog_version if started else None,
+        estate=started.estate if started else None,
+        plan=started.plan if started else None,
+        concurrency=started.concurrency if started else None,
+        cleanup_policy=started.cleanup if started else None,
+        detected_at=started.detected_at if started else None,
+        started_at=run.first_at,
+        finished_at=run.last_at,
+        journal_events=run.chain.lines,
+        journal_head=run.chain.head,
+        journal_intact=run.chain.intact,
+        journal_break=f"line {run.chain.broken.line}: {run.chain.broken.message}" if run.chain.broken else None,
+        result_sha256=run.result_sha256,
+        plan_tasks=len(plan.tasks) if plan else None,
+        critical_path_tasks=len(plan.critical_path) if plan else None,
+        critical_path_s=plan.critical_path_s if plan else None,
+        lower_bound_s=plan.lower_bound_s if plan else None,
+    )
+
+
+def _trend(run: RecordedRun, history: Sequence[RunRecord] | None) -> TrendView:
+    if history is None:
+        return TrendView(False, (), None, None)
+    apps = run.result.apps
+    rto_objectives = [a.rto_objective_s for a in apps if a.rto_objective_s is not None]
+    rpo_objectives = [a.rpo_objective_s for a in apps if a.rpo_objective_s is not None]
+    rows = tuple(
+        TrendRow(r.run_id, r.drill, r.incident_at, r.status, r.worst_rto_s, r.worst_rpo_s, r.leftovers, r.run_id == run.run_id)
+        for r in history
+    )
+    return TrendView(True, rows, min(rto_objectives) if rto_objectives else None, min(rpo_objectives) if rpo_objectives else None)
+
+
+# --------------------------------------------------------------------------------- control evidence
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def evidence_statement(kind: EvidenceKind, view: ReportView, run: RecordedRun) -> str:
+    """One statement of fact from this run for one kind of evidence (controls.yaml names the kinds)."""
+    if kind is EvidenceKind.OBJECTIVES:
+        if not view.objectives:
+            return "The runbook states no recovery objectives; measured times are recorded without a verdict."
+        parts = [
+            f"{o.app} {o.measure} objective {duration(o.objective_s)}, measured {duration(o.measured_s)}: {verdict(o.met)}"
+            for o in view.objectives
+        ]
+        return "Recovery objectives tested against measurements: " + "; ".join(parts) + "."
+    if kind is EvidenceKind.RECOVERY:
+        recovered = Counter(t.action for t in view.tasks if t.action in RECOVERY_ACTIONS and t.status is TaskStatus.SUCCEEDED)
+        if not recovered:
+            return "No recovery action succeeded in this run."
+        done = ", ".join(f"{_plural(n, 'VM')} by {action}" for action, n in sorted(recovered.items()))
+        return f"Recovered {done}, in a drill on the {view.environment.provider} provider."
+    if kind is EvidenceKind.RECOVERY_POINTS:
+        if not view.points:
+            return "No recovery point was journaled for this run."
+        ages = [p.age_s for p in view.points]
+        kinds = ", ".join(sorted({f"{p.type}/{p.tier or '-'}/{p.region}" for p in view.points}))
+        return (
+            f"{_plural(len(view.points), 'recovery point')} restored ({kinds}); "
+            f"their claimed RPO ranges from {duration(min(ages))} to {duration(max(ages))}."
+        )
+    if kind is EvidenceKind.DATA_INTEGRITY:
+        if not view.vms_checked:
+            return "No canary check ran: the recovered data was not verified."
+        measured = [c.measured_rpo_s for c in run.canary_checks if c.measured_rpo_s is not None]
+        worst = f", worst measured data loss {duration(max(measured))}" if measured else ""
+        bad = view.consistency_findings
+        outcome = f"{_plural(bad, 'finding')} of inconsistency, corruption or unreadable data" if bad else "no inconsistency found"
+        checked = f"{_plural(view.vms_checked, 'recovered VM')} ({_plural(view.volumes_checked, 'volume')} checked{worst})"
+        return f"Canary markers read back on {checked}; {outcome}."
+    if kind is EvidenceKind.ISOLATION:
+        networks = sorted({f"{r.name} ({r.region})" for r in run.resources if r.kind.lower().endswith("/virtualnetworks")})
+        if not networks:
+            return "No isolated network was created in this run."
+        return (
+            f"Recovered VMs ran only in networks the drill created and verified isolated before starting any VM "
+            f"(no peering, no gateway, outbound denied): {', '.join(networks)}. Production was read-only to the drill."
+        )
+    if kind is EvidenceKind.ALTERNATE_REGION:
+        regions = sorted({r.region for r in run.resources if r.kind.lower().endswith("/virtualmachines")})
+        point_regions = sorted({p.region for p in view.points})
+        if not regions and not point_regions:
+            return "The journal records no region for recovered VMs or recovery points."
+        return f"Recovered VMs created in {', '.join(regions) or '—'}; recovery points read in {', '.join(point_regions) or '—'}."
+    if kind is EvidenceKind.CLEANUP:
+        text = f"Cleanup {view.cleanup_status}: {_plural(view.resources_created, 'resource')} created, {view.resources_deleted} deleted"
+        if view.leftovers:
+            daily = usd(view.cost.leftover_cost_per_day)
+            return text + f"; {_plural(len(view.leftovers), 'leftover')} costing {daily} a day, listed in this report."
+        return text + "; nothing left behind."
+    if kind is EvidenceKind.RECORD_INTEGRITY:
+        env = view.environment
+        chain = "intact" if env.journal_intact else f"BROKEN ({env.journal_break})"
+        return (
+            f"Journal of {_plural(env.journal_events, 'event')}, hash-chained ({chain}, head {env.journal_head[:16]}...); "
+            f"result.json SHA-256 {env.result_sha256[:16]}...; manifest.json seals every file of the run (drsim evidence verify)."
+        )
+    if kind is EvidenceKind.TREND:
+        if not view.trend.available:
+            return "No history store was given, so no earlier runs are compared."
+        earlier = [r for r in view.trend.rows if not r.current]
+        if not earlier:
+            return "First recorded run of this drill series."
+        passed = sum(1 for r in earlier if r.status is RunStatus.PASSED)
+        last = earlier[-1].incident_at
+        return (
+            f"{_plural(len(earlier), 'earlier run')} of this drill series on record ({passed} passed), the last for an incident at {last}."
+        )
+    items = [f"{o.app} {o.measure} missed by {duration(-(o.margin_s or 0.0))}" for o in view.missed]
+    failed = sum(1 for t in view.tasks if t.status is TaskStatus.FAILED)
+    if failed:
+        items.append(f"{_plural(failed, 'task')} failed")
+    if view.checks_failed:
+        items.append(f"{_plural(view.checks_failed, 'check')} failed")
+    if view.consistency_findings:
+        items.append(_plural(view.consistency_findings, "consistency finding"))
+    if view.leftovers:
+        items.append(f"{_plural(len(view.leftovers), 'resource')} left behind")
+    if view.aborted:
+        items.append(f"the run was aborted ({view.aborted})")
+    if not items:
+        return "No findings: every objective met, every task and check succeeded, nothing left behind."
+    return "Findings to follow up: " + "; ".join(items) + "."
+
+
+def build_view(run: RecordedRun, history: Sequence[RunRecord] | None = None, controls: Sequence[str] | None = None) -> ReportView:
+    """Compute the report of a recorded run; `history` is its series from the store (None: no store)."""
+    tasks = _task_rows(run)
+    grouped = len(tasks) > GROUP_ABOVE
+    failures = tuple(FailureRow(f.step, f.vm, f.attempt, f.error, f.at, f.final, f.retried_ok) for f in run.failures)
+    skipped = tuple(SkippedRow(s.step, s.vm, s.reason) for s in run.skipped)
+    limit = ATTENTION_ROWS if grouped else len(failures) + len(skipped)
+    failures_shown = tuple(sorted(failures, key=lambda f: (not f.final, f.retried_ok)))[:limit]  # failures that stuck first
+    vm_rpo, vm_rpo_hidden, rpo_summary = _rpo(run, grouped)
+    points, point_groups = _points(run)
+    consistency, consistency_hidden, volumes = _consistency(run, grouped)
+    selection = select_controls(controls if controls is not None else run.controls)
+    cleanup = run.result.cleanup
+    view = ReportView(
+        drill=run.result.drill,
+        runbook=run.result.runbook,
+        run_id=run.run_id,
+        status=run.result.status,
+        incident_at=run.incident_at,
+        grouped=grouped,
+        objectives=_objectives(run.result.apps),
+        apps=_app_views(run),
+        tasks=tasks,
+        steps=_step_groups(tasks),
+        failures=failures_shown,
+        failures_hidden=len(failures) - len(failures_shown),
+        skipped=skipped[:limit],
+        skipped_hidden=len(skipped) - len(skipped[:limit]),
+        aborted=run.aborted.reason if run.aborted else None,
+        vm_rpo=vm_rpo,
+        vm_rpo_hidden=vm_rpo_hidden,
+        rpo_summary=rpo_summary,
+        points=points,
+        point_groups=point_groups,
+        consistency=consistency,
+        consistency_hidden=consistency_hidden,
+        volumes_checked=volumes,
+        vms_checked=len({c.vm for c in run.canary_checks}),
+        checks_failed=sum(1 for c in run.checks if not c.passed),
+        cleanup_status=cleanup.status,
+        resources_created=len(run.resources),
+        resources_deleted=sum(1 for r in run.resources if r.deleted_at is not None),
+        failover_cleanup_errors=tuple(f"{c.vm}: {c.error or 'failed'}" for c in run.failover_cleanups if not c.succeeded),
+        leftovers=tuple(LeftoverRow(x.id, x.kind, x.name, x.region, x.cost_per_day) for x in cleanup.leftovers),
+        cost=drill_cost(run),
+        environment=_environment(run),
+        controls=(),
+        unknown_controls=selection.unknown,
+        controls_defaulted=selection.all_by_default,
+        trend=_trend(run, history),
+        cleanup_done_at=run.cleanup.at if run.cleanup is not None else None,
+    )
+    control_views = tuple(
+        ControlView(control, tuple((kind, evidence_statement(kind, view, run)) for kind in control.evidenced_by))
+        for control in selection.controls
+    )
+    return replace(view, controls=control_views)
+
+
+def timeline_span(view: ReportView) -> tuple[datetime, datetime]:
+    """The first and last instants the timeline must show: the incident, every task, healthy and cleanup."""
+    moments = [view.incident_at]
+    moments += [t.start for t in view.tasks if t.start is not None] + [t.end for t in view.tasks if t.end is not None]
+    moments += [a.healthy_at for a in view.apps if a.healthy_at is not None]
+    if view.cleanup_done_at is not None:
+        moments.append(view.cleanup_done_at)
+    return min(moments), max(moments)

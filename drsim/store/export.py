@@ -1,0 +1,174 @@
+"""Recorded runs written out for `drsim history`: a table for people, CSV and JSON for tools."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from enum import StrEnum
+
+from drsim.store.history import RunRecord
+
+COLUMNS = (
+    "run_id",
+    "drill",
+    "runbook",
+    "provider",
+    "seed",
+    "incident_at",
+    "status",
+    "app",
+    "rto_s",
+    "rto_objective_s",
+    "rto_met",
+    "rpo_s",
+    "rpo_claimed_s",
+    "rpo_objective_s",
+    "rpo_met",
+    "consistent",
+    "tasks_total",
+    "tasks_failed",
+    "leftovers",
+    "cost_usd",
+    "drsim_version",
+    "catalog_version",
+    "run_dir",
+)
+
+
+class HistoryFormat(StrEnum):
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+
+
+def _rows(runs: Sequence[RunRecord]) -> list[dict[str, object]]:
+    """One row per run and application (a run without applications still gets a row)."""
+    rows = []
+    for run in runs:
+        base: dict[str, object] = {
+            "run_id": run.run_id,
+            "drill": run.drill,
+            "runbook": run.runbook,
+            "provider": run.provider,
+            "seed": run.seed,
+            "incident_at": run.incident_at,
+            "status": run.status.value,
+            "tasks_total": run.tasks_total,
+            "tasks_failed": run.tasks_failed,
+            "leftovers": run.leftovers,
+            "cost_usd": run.cost_usd,
+            "drsim_version": run.drsim_version,
+            "catalog_version": run.catalog_version,
+            "run_dir": run.run_dir,
+        }
+        for app in run.apps or (None,):
+            row = dict(base)
+            row.update(
+                {
+                    "app": app.app if app else None,
+                    "rto_s": app.rto_s if app else None,
+                    "rto_objective_s": app.rto_objective_s if app else None,
+                    "rto_met": app.rto_met if app else None,
+                    "rpo_s": app.rpo_s if app else None,
+                    "rpo_claimed_s": app.rpo_claimed_s if app else None,
+                    "rpo_objective_s": app.rpo_objective_s if app else None,
+                    "rpo_met": app.rpo_met if app else None,
+                    "consistent": app.consistent if app else None,
+                }
+            )
+            rows.append({column: row[column] for column in COLUMNS})
+    return rows
+
+
+def _json(runs: Sequence[RunRecord]) -> str:
+    document = [
+        {
+            "run_id": run.run_id,
+            "drill": run.drill,
+            "runbook": run.runbook,
+            "provider": run.provider,
+            "seed": run.seed,
+            "incident_at": run.incident_at,
+            "status": run.status.value,
+            "tasks_total": run.tasks_total,
+            "tasks_failed": run.tasks_failed,
+            "leftovers": run.leftovers,
+            "cost_usd": run.cost_usd,
+            "drsim_version": run.drsim_version,
+            "catalog_version": run.catalog_version,
+            "run_dir": run.run_dir,
+            "apps": [
+                {
+                    "app": a.app,
+                    "rto_s": a.rto_s,
+                    "rpo_s": a.rpo_s,
+                    "rpo_claimed_s": a.rpo_claimed_s,
+                    "rto_objective_s": a.rto_objective_s,
+                    "rpo_objective_s": a.rpo_objective_s,
+                    "rto_met": a.rto_met,
+                    "rpo_met": a.rpo_met,
+                    "consistent": a.consistent,
+                }
+                for a in run.apps
+            ],
+        }
+        for run in runs
+    ]
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _csv(runs: Sequence[RunRecord]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in _rows(runs):
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def _table(runs: Sequence[RunRecord]) -> str:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from drsim.report.text import duration
+
+    table = Table(title=f"{len(runs)} recorded run(s)", title_justify="left")
+    for column in ("run", "drill", "incident", "status", "app", "RTO", "RTO objective", "RPO", "RPO claimed", "RPO objective", "leftovers"):
+        table.add_column(column, overflow="fold")
+    for run in runs:
+        for app in run.apps or (None,):
+
+            def verdict(value: float | None, met: bool | None) -> Text:
+                return Text(
+                    duration(value) + {True: " ok", False: " MISSED", None: ""}[met],
+                    style={True: "green", False: "bold red", None: ""}[met],
+                )
+
+            table.add_row(
+                Text(run.run_id),
+                Text(run.drill),
+                Text(run.incident_at),
+                Text(run.status.value, style={"passed": "green", "failed": "red", "error": "bold red"}[run.status.value]),
+                Text(app.app if app else "—"),
+                verdict(app.rto_s, app.rto_met) if app else Text("—"),
+                Text(duration(app.rto_objective_s) if app else "—"),
+                verdict(app.rpo_s, app.rpo_met) if app else Text("—"),
+                Text(duration(app.rpo_claimed_s) if app else "—"),
+                Text(duration(app.rpo_objective_s) if app else "—"),
+                Text(str(run.leftovers)),
+            )
+    buffer = io.StringIO()
+    Console(file=buffer, width=200, force_terminal=False, color_system=None).print(table)
+    return buffer.getvalue()
+
+
+def export_history(runs: Sequence[RunRecord], fmt: HistoryFormat) -> str:
+    """The runs as text in the given format."""
+    if fmt is HistoryFormat.JSON:
+        return _json(runs)
+    if fmt is HistoryFormat.CSV:
+        return _csv(runs)
+    return _table(runs)

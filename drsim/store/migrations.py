@@ -1,0 +1,103 @@
+"""The history store's schema, as an ordered list of migrations. Never edit a released migration: add one.
+
+`schema_version` holds one row: the number of migrations applied. Opening a store applies the
+missing ones in order, each in its own transaction, so a store written by any earlier drsim is
+upgraded in place and a failed upgrade leaves it at its previous version.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+
+def _v1_runs_and_apps(db: sqlite3.Connection) -> None:
+    """v1: one row per run (in the order recorded) and one per application of the run."""
+    db.execute(
+        """
+        CREATE TABLE runs (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL UNIQUE,
+            drill TEXT NOT NULL,
+            runbook TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            seed INTEGER NOT NULL,
+            incident_at TEXT NOT NULL,
+            status TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE app_results (
+            run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+            app TEXT NOT NULL,
+            rto_s REAL,
+            rpo_s REAL,
+            rpo_claimed_s REAL,
+            rto_objective_s REAL,
+            rpo_objective_s REAL,
+            rto_met INTEGER,
+            rpo_met INTEGER,
+            consistent INTEGER,
+            PRIMARY KEY (run_id, app)
+        )
+        """
+    )
+
+
+def _v2_environment_and_cost(db: sqlite3.Connection) -> None:
+    """v2: the environment of each run (versions, where its files are), its cost and task counts."""
+    for column in (
+        "drsim_version TEXT",
+        "catalog_version TEXT",
+        "run_dir TEXT",
+        "cost_usd REAL",
+        "tasks_total INTEGER NOT NULL DEFAULT 0",
+        "tasks_failed INTEGER NOT NULL DEFAULT 0",
+        "leftovers INTEGER NOT NULL DEFAULT 0",
+    ):
+        db.execute(f"ALTER TABLE runs ADD COLUMN {column}")
+    db.execute("CREATE INDEX runs_by_drill ON runs (drill, seq)")
+    db.execute("CREATE INDEX runs_by_runbook ON runs (runbook, seq)")
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _v1_runs_and_apps,
+    _v2_environment_and_cost,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(db: sqlite3.Connection) -> int:
+    """The version of an open store: 0 for an empty database."""
+    table = db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
+    if table is None:
+        return 0
+    row = db.execute("SELECT version FROM schema_version").fetchone()
+    return int(row[0]) if row is not None else 0
+
+
+def migrate(db: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Apply the migrations after the store's version up to `target`; return the version reached.
+
+    The connection must be in autocommit mode (isolation_level=None): each step is one explicit transaction.
+    """
+    version = current_version(db)
+    for number in range(version + 1, target + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if current_version(db) >= number:  # another process upgraded it meanwhile
+                db.execute("COMMIT")
+                continue
+            if number == 1:
+                db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+                db.execute("DELETE FROM schema_version")
+                db.execute("INSERT INTO schema_version (version) VALUES (0)")
+            MIGRATIONS[number - 1](db)
+            db.execute("UPDATE schema_version SET version = ?", (number,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    return max(version, target)
