@@ -169,3 +169,93 @@ def sim_points(drill: str, vm_name: str | None, at_text: str | None, fmt: str) -
         click.echo(json.dumps(points_as_json(view), indent=2))
     else:
         render_points(view, Console())
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--format", "formats", default="md,html", show_default=True, help="Reports to write, comma-separated: md, html.")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="History store  [default: reports/history.sqlite]")
+@click.option("--sign-key", type=click.Path(dir_okay=False), help="Sign the re-sealed manifest with this Ed25519 private key (PEM).")
+@handles_errors
+def report(run_dir: str, formats: str, store_path: str | None, sign_key: str | None) -> None:
+    """Re-render a run's reports from its result.json and journal.jsonl, and re-seal its manifest."""
+    from drsim.report.render import rerender
+    from drsim.store import DEFAULT_STORE
+
+    chosen = [f.strip() for f in formats.split(",") if f.strip()]
+    for path in rerender(run_dir, chosen, store_path or DEFAULT_STORE, sign_key):
+        click.echo(f"wrote {path}")
+
+
+@main.group()
+def evidence() -> None:
+    """The evidence bundle of a run: manifest.json (SHA-256 of every file) and its optional signature."""
+
+
+@evidence.command("verify")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--public-key", type=click.Path(dir_okay=False), help="Check manifest.sig with this Ed25519 public key (PEM).")
+@handles_errors
+def evidence_verify(run_dir: str, public_key: str | None) -> None:
+    """Exit 0 when every file and journal line of the run is as sealed; exit 1 naming what changed."""
+    from drsim.report.evidence import verify_bundle
+
+    found = verify_bundle(run_dir, public_key)
+    if not found.intact:
+        for problem in found.problems:
+            click.echo(f"{run_dir}: {problem}", err=True)
+        sys.exit(1)
+    click.echo(f"{run_dir}: {found.summary()}")
+
+
+@evidence.command("seal")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--sign-key", type=click.Path(dir_okay=False), help="Sign the manifest with this Ed25519 private key (PEM).")
+@handles_errors
+def evidence_seal(run_dir: str, sign_key: str | None) -> None:
+    """Write the run's manifest.json (and manifest.sig with a key) over the files it holds now."""
+    from drsim.report.evidence import write_manifest
+
+    click.echo(f"wrote {write_manifest(run_dir, sign_key)}")
+
+
+@main.command()
+@click.option("--drill", help="Only the runs of this drill.")
+@click.option("--runbook", help="Only the runs of this runbook.")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="History store  [default: reports/history.sqlite]")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@handles_errors
+def history(drill: str | None, runbook: str | None, store_path: str | None, fmt: str) -> None:
+    """List recorded drill runs, oldest first: one row per run and application."""
+    from drsim.store import DEFAULT_STORE
+    from drsim.store.export import HistoryFormat, history_text
+
+    click.echo(history_text(store_path or DEFAULT_STORE, HistoryFormat(fmt), drill=drill, runbook=runbook), nl=False)
+
+
+@main.group()
+def drill() -> None:
+    """Run disaster-recovery drills."""
+
+
+@drill.command("run")
+@click.argument("drill_path", metavar="DRILL", type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", default="reports", show_default=True, type=click.Path(file_okay=False),
+              help="Where runs are written: <out>/<drill>/<run-id>/.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Seed of the simulated world (default: the drill's).")
+@click.option("--incident-at", metavar="TIME", help="Incident time, UTC (default: the drill's; `random` draws one from the seed).")
+@click.option("--dry-run", is_flag=True, help="Print the task graph, critical path and what would be created; create nothing.")
+@click.option("--resume", "resume_dir", metavar="RUN_DIR", type=click.Path(file_okay=False),
+              help="Continue a crashed run from its journal.")
+@click.option("--quiet", "-q", is_flag=True, help="No live progress and no summary table: one status line.")
+@handles_errors
+def drill_run(drill_path: str, out_dir: str, seed: int | None, incident_at: str | None, dry_run: bool, resume_dir: str | None,
+              quiet: bool) -> None:
+    """Run a drill; write result.json and journal.jsonl. Exit 0 passed, 1 an objective or check failed, 3 error."""
+    from datetime import UTC, datetime
+
+    from drsim.engine.console import drill_run as run
+
+    today = datetime.now(UTC).date()  # for `incident_at: random` without window_end
+    sys.exit(run(drill_path, out_dir=out_dir, seed=seed, incident_at=incident_at, dry_run=dry_run, resume=resume_dir, quiet=quiet,
+                 today=today))

@@ -279,6 +279,16 @@ class Verification:
     def intact(self) -> bool:
         return not self.problems
 
+    def summary(self) -> str:
+        """One line for an intact bundle: what was checked."""
+        if self.signature_verified:
+            signature = "signature verified"
+        elif self.signed:
+            signature = "signed, but the signature was not checked (pass --public-key)"
+        else:
+            signature = "not signed"
+        return f"intact: {self.files} files, journal of {self.journal_lines} lines (chain head {self.journal_head}), {signature}"
+
 
 def _parse_manifest(raw: bytes) -> tuple[Manifest | None, list[str]]:
     try:

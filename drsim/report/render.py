@@ -254,3 +254,25 @@ def render_run(
     if "md" in formats and "trend.svg" not in outputs:
         (run.run_dir / "trend.svg").unlink(missing_ok=True)  # a stale chart from an earlier rendering
     return written
+
+
+def rerender(
+    run_dir: str | os.PathLike[str],
+    formats: Sequence[str] = FORMATS,
+    store: str | os.PathLike[str] | None = None,
+    sign_key: str | os.PathLike[str] | None = None,
+) -> list[Path]:
+    """`drsim report`: render a run again from its files, then re-seal its manifest (signed with `sign_key`).
+
+    A signed run is only re-rendered with a key: new reports under an old signature would no longer verify.
+    """
+    from drsim.report.evidence import SIGNATURE, write_manifest
+
+    directory = Path(run_dir)
+    if (directory / SIGNATURE).exists() and sign_key is None:
+        raise UsageError(
+            f"{directory}: the run is signed ({SIGNATURE}); re-rendering would break the signature: pass --sign-key PEM to sign again"
+        )
+    written = render_run(directory, formats, store)
+    written.append(write_manifest(directory, sign_key))
+    return written

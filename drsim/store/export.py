@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections.abc import Sequence
 from enum import StrEnum
 
-from drsim.store.history import RunRecord
+from drsim.store.history import HistoryStore, RunRecord
 
 COLUMNS = (
     "run_id",
@@ -172,3 +173,9 @@ def export_history(runs: Sequence[RunRecord], fmt: HistoryFormat) -> str:
     if fmt is HistoryFormat.CSV:
         return _csv(runs)
     return _table(runs)
+
+
+def history_text(store: str | os.PathLike[str], fmt: HistoryFormat, *, drill: str | None = None, runbook: str | None = None) -> str:
+    """`drsim history`: the recorded runs of an existing store, filtered, in a format."""
+    with HistoryStore(store, create=False) as opened:
+        return export_history(opened.runs(drill=drill, runbook=runbook), fmt)
