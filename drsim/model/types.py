@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Annotated, Any
@@ -109,9 +109,20 @@ Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN)]
 """An Azure region name as ARM writes it (`eastus2`)."""
 
 
+def _tag_text(value: object) -> object:
+    """Azure tag values are strings: numbers, booleans and dates that YAML typed become strings again."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
 def _tag_values(value: object) -> object:
     if isinstance(value, Mapping):
-        return {k: (str(v).lower() if isinstance(v, bool) else str(v)) if isinstance(v, int | float) else v for k, v in value.items()}
+        return {k: _tag_text(v) for k, v in value.items()}
     return value
 
 

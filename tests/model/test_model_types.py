@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from drsim.model import ProtectionPlan, load
 from drsim.model.types import describe_selector, format_duration, parse_duration, selector_matches
 
 TEN_YEARS = 10 * 365 * 86400
@@ -97,3 +99,14 @@ def test_selector_name_key_matches_the_vm_name_unless_a_tag_is_called_name() -> 
 
 def test_describe_selector() -> None:
     assert describe_selector({"app": "shop", "tier": "db"}) == "{app: shop, tier: db}"
+
+
+def test_tag_values_typed_by_yaml_become_strings(tmp_path: Path) -> None:
+    path = tmp_path / "plan.yaml"
+    path.write_text(
+        "apiVersion: drsim/v1\nkind: ProtectionPlan\nmetadata: {name: p, labels: {since: 2026-01-01, pinned: true, cost: 4711}}\n"
+        "rules:\n  - vms: {release: 2.5}\n    snapshots: {every: 6h}\n"
+    )
+    plan = load(path, ProtectionPlan).doc
+    assert dict(plan.metadata.labels) == {"since": "2026-01-01", "pinned": "true", "cost": "4711"}
+    assert dict(plan.rules[0].vms) == {"release": "2.5"}
