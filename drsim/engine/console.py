@@ -1,0 +1,226 @@
+"""`drsim drill run` on a terminal: live progress, the summary table, and the dry run's plan.
+
+The progress display is a RunObserver (like the journal, it only watches events). Everything here
+writes to a rich Console; nothing in the engine depends on it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from datetime import date, datetime, timedelta
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from drsim.engine.run import DrillPlan, RunOutcome, run_drill
+from drsim.errors import UsageError
+from drsim.measure.events import (
+    CleanupFinished,
+    CleanupStarted,
+    Event,
+    PlanMade,
+    RunAborted,
+    TaskFailed,
+    TaskFinished,
+    TaskSkipped,
+    TaskStarted,
+    iso,
+)
+from drsim.measure.result import RunStatus
+from drsim.model import load_drill
+from drsim.model.types import format_duration
+
+_STATUS_STYLE = {RunStatus.PASSED: "bold green", RunStatus.FAILED: "bold yellow", RunStatus.ERROR: "bold red"}
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return format_duration_s(seconds)
+
+
+def format_duration_s(seconds: float) -> str:
+    """Seconds as `1h2m3s` (whole seconds), the way the summary shows RTO and RPO."""
+    return format_duration(timedelta(seconds=round(seconds)))
+
+
+class LiveProgress:
+    """A live panel: tasks done / running / failed / skipped, the phase, and the (virtual) clock."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.total = 0
+        self.counts: Counter[str] = Counter()
+        self.running: set[str] = set()
+        self.now: datetime | None = None
+        self.phase = "planning"
+        self._live = Live(self._render(), console=console, transient=True, refresh_per_second=8)
+        self._live.start()
+
+    def _render(self) -> Group:
+        clock = iso(self.now) if self.now is not None else "-"
+        line = Text.assemble(
+            (f"{self.phase:<9}", "bold"),
+            f"  tasks {self.counts['done']}/{self.total} done, ",
+            (f"{len(self.running)} running", "cyan"),
+            ", ",
+            (f"{self.counts['failed']} failed", "red" if self.counts["failed"] else ""),
+            f", {self.counts['skipped']} skipped   clock {clock}",
+        )
+        return Group(line)
+
+    def on_event(self, event: Event) -> None:
+        self.now = event.at
+        if isinstance(event, PlanMade):
+            self.total = len(event.tasks)
+            self.phase = "running"
+        elif isinstance(event, TaskStarted):
+            self.running.add(event.task)
+        elif isinstance(event, TaskFinished):
+            self.running.discard(event.task)
+            self.counts["done"] += 1
+        elif isinstance(event, TaskFailed):
+            self.running.discard(event.task)
+            self.counts["failed"] += 1
+        elif isinstance(event, TaskSkipped):
+            self.counts["skipped"] += 1
+        elif isinstance(event, RunAborted):
+            self.phase = "aborting"
+        elif isinstance(event, CleanupStarted):
+            self.phase = "cleanup"
+        elif isinstance(event, CleanupFinished):
+            self.phase = "measuring"
+        self._live.update(self._render())
+
+    def on_finished(self, outcome: RunOutcome) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._live.stop()
+
+
+def summary_table(outcome: RunOutcome) -> Table:
+    """Per application: RTO, RPO measured / claimed, objectives and verdicts."""
+    assert outcome.result is not None
+    table = Table(title=f"drill {outcome.drill} ({outcome.run_id})", title_justify="left")
+    for column in ("app", "RTO", "RTO obj.", "RPO", "RPO claimed", "RPO obj.", "consistent", "verdict"):
+        table.add_column(column, justify="left" if column in ("app", "verdict") else "right")
+    for app in outcome.result.apps:
+        verdicts = [v for v in (app.rto_met, app.rpo_met) if v is not None]
+        verdict = Text("met", style="green") if verdicts and all(verdicts) else Text("NOT met", style="red") if verdicts else Text("-")
+        table.add_row(
+            app.app,
+            _duration(app.rto_s),
+            _duration(app.rto_objective_s),
+            _duration(app.rpo_s),
+            _duration(app.rpo_claimed_s),
+            _duration(app.rpo_objective_s),
+            "-" if app.consistent is None else ("yes" if app.consistent else Text("NO", style="red")),
+            verdict,
+        )
+    return table
+
+
+def render_outcome(outcome: RunOutcome, console: Console) -> None:
+    """The summary after a run: the table, failed tasks, leftovers, status and where the files are."""
+    result = outcome.result
+    assert result is not None
+    console.print(summary_table(outcome))
+    failed = [t for t in result.tasks if t.status.value == "failed"]
+    errors = {e.task: e.error for e in outcome.events if isinstance(e, TaskFailed)}
+    for task in failed:
+        label = f"{task.step}/{task.vm}" if task.vm else task.step
+        console.print(f"[red]failed[/red] {label}: {errors.get(label, '')}")
+    skipped = sum(1 for t in result.tasks if t.status.value == "skipped")
+    if skipped:
+        console.print(f"{skipped} task(s) skipped")
+    for leftover in result.cleanup.leftovers:
+        console.print(f"[red]left behind[/red] {leftover.kind} {leftover.name} ({leftover.region}): ${leftover.cost_per_day:.2f}/day")
+    console.print(Text.assemble("status ", (result.status.value, _STATUS_STYLE[result.status]), f"  (cleanup {result.cleanup.status})"))
+    if outcome.run_dir is not None:
+        console.print(f"wrote {outcome.result_path} and {outcome.journal_path}")
+
+
+def render_plan(plan: DrillPlan, console: Console) -> None:
+    """The dry run: task graph per step, predicted critical path and lower bound, what would be created."""
+    graph = plan.graph
+    table = Table(title=f"drill {plan.drill}: task graph (dry run, nothing created)", title_justify="left")
+    for column in ("step", "action", "needs", "tasks", "operations per task", "estimate"):
+        table.add_column(column)
+    for step in graph.steps:
+        tasks = graph.step_tasks[step]
+        ops = " -> ".join(op.id for op in tasks[0].ops) if tasks else "-"
+        longest = max((sum(plan.estimates(t, op) for op in t.ops) for t in tasks), default=0.0)
+        first = tasks[0].action.value if tasks else "-"
+        table.add_row(step, first, ", ".join(graph.step_needs[step]) or "-", str(len(tasks)), ops, format_duration_s(longest))
+    console.print(table)
+    critical = plan.critical
+    console.print(f"critical path: {' -> '.join(critical.tasks) or '-'}")
+    console.print(
+        f"predicted duration: critical path {format_duration_s(critical.length_s)}, "
+        f"lower bound {format_duration_s(critical.lower_bound_s)} with {critical.concurrency} operations at a time"
+    )
+    kinds = Counter(r.kind.value.rsplit("/", 1)[-1] for r in plan.creates)
+    console.print("would create: " + (", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "nothing"))
+
+
+def parse_time(text: str, option: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a time: write e.g. 2026-11-20T14:00:00Z") from None
+    if value.tzinfo is None:
+        raise UsageError(f"{option} {text!r} has no time zone: write it in UTC with a Z")
+    return value
+
+
+def drill_run(
+    path: str,
+    *,
+    out_dir: str,
+    seed: int | None,
+    incident_at: str | None,
+    dry_run: bool,
+    resume: str | None,
+    quiet: bool,
+    today: date,
+    console: Console | None = None,
+) -> int:
+    """What `drsim drill run` does; returns the exit code (0 passed, 1 failed, 3 error)."""
+    console = console or Console()
+    if resume is not None and (seed is not None or incident_at is not None):
+        raise UsageError("--resume continues a run with its own seed and incident time: leave out --seed and --incident-at")
+    if resume is not None and dry_run:
+        raise UsageError("--resume and --dry-run do not go together")
+    if resume is not None and not os.path.isdir(resume):
+        raise UsageError(f"--resume {resume}: no such run directory")
+    when = parse_time(incident_at, "--incident-at") if incident_at is not None else None
+    bundle = load_drill(path)
+    progress = LiveProgress(console) if console.is_terminal and not quiet and not dry_run else None
+    try:
+        outcome = run_drill(
+            bundle,
+            out_dir=out_dir,
+            seed=seed,
+            incident_at=when,
+            dry_run=dry_run,
+            resume=resume,
+            observers=(progress,) if progress is not None else (),
+            today=today,
+            handle_signals=True,
+        )
+    finally:
+        if progress is not None:
+            progress.stop()
+    if dry_run:
+        render_plan(outcome.plan, console)
+        return 0
+    assert outcome.result is not None
+    if quiet:
+        console.print(f"{outcome.result.status.value} {outcome.result_path}")
+    else:
+        render_outcome(outcome, console)
+    return outcome.exit_code
