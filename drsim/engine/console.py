@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from datetime import date, datetime, timedelta
+from functools import partial
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -16,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from drsim.engine.run import DrillPlan, RunOutcome, run_drill
+from drsim.engine.taskgraph import Task, task_chain
 from drsim.errors import UsageError
 from drsim.measure.events import (
     CleanupFinished,
@@ -152,8 +154,8 @@ def render_plan(plan: DrillPlan, console: Console) -> None:
         table.add_column(column)
     for step in graph.steps:
         tasks = graph.step_tasks[step]
-        ops = " -> ".join(op.id for op in tasks[0].ops) if tasks else "-"
-        longest = max((sum(plan.estimates(t, op) for op in t.ops) for t in tasks), default=0.0)
+        ops = _operations(tasks[0]) if tasks else "-"
+        longest = max((task_chain(t, partial(plan.estimates, t)) for t in tasks), default=0.0)
         first = tasks[0].action.value if tasks else "-"
         table.add_row(step, first, ", ".join(graph.step_needs[step]) or "-", str(len(tasks)), ops, format_duration_s(longest))
     console.print(table)
@@ -165,6 +167,12 @@ def render_plan(plan: DrillPlan, console: Console) -> None:
     )
     kinds = Counter(r.kind.value.rsplit("/", 1)[-1] for r in plan.creates)
     console.print("would create: " + (", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "nothing"))
+
+
+def _operations(task: Task) -> str:
+    """A task's operations by kind in order of first appearance: `snapshot x4, create-disk x4, create-vm`."""
+    kinds = Counter(op.kind.value for op in task.ops)
+    return ", ".join(f"{kind} x{count}" if count > 1 else kind for kind, count in kinds.items())
 
 
 def parse_time(text: str, option: str) -> datetime:
