@@ -230,7 +230,7 @@ class JobState:
     error: str | None
     created: tuple[str, ...]
     recovery_point_time: datetime | None
-    on_success: Callable[[], None] | None = None
+    on_success: Callable[[datetime], None] | None = None  # runs once, given the end time
     settled: bool = False
 
     def public(self, now: datetime) -> Job:

@@ -42,6 +42,7 @@ class Workload:
     interval: float  # seconds between markers
     flush_lag: float  # seconds of writes still buffered by the application at a crash-consistent capture
     writes_until: datetime | None = None  # the VM stopped writing then (stopped, lost); None: still writing
+    clean_stop: bool = True  # stopped by a shutdown (buffers flushed) rather than a crash (buffers lost)
     corrupt_from: datetime | None = None  # data corruption / ransomware began then
 
     def written_by(self, at: datetime) -> datetime:
@@ -49,11 +50,19 @@ class Workload:
         return at if self.writes_until is None else min(at, self.writes_until)
 
     def capture(self, disk: str, at: datetime, *, flushed: bool) -> DiskContent:
-        """The content of one disk captured at `at`; `flushed` for application-consistent captures."""
-        on_disk = at if flushed else at - timedelta(seconds=self.flush_lag)
+        """The content of one disk captured at `at`; `flushed` for application-consistent captures.
+
+        After the VM stopped writing, every capture holds the same data: all of it after a shutdown,
+        all but the application's buffers after a crash (so a stopped VM's disks are consistent).
+        """
+        lag = timedelta(seconds=self.flush_lag)
+        if self.writes_until is not None and at >= self.writes_until:
+            instant = self.writes_until if self.clean_stop else self.writes_until - lag
+        else:
+            instant = at if flushed else at - lag
         # Every capture taken at or after the corruption began holds corrupted data (DESIGN.md).
         corrupted = self.corrupt_from is not None and at >= self.corrupt_from
-        return DiskContent(self.vm, disk, self.written_by(on_disk), corrupted)
+        return DiskContent(self.vm, disk, instant, corrupted)
 
     def marker(self, instant: datetime) -> tuple[int, datetime]:
         """The newest canary marker (sequence, timestamp) written at or before `instant`."""

@@ -194,16 +194,17 @@ class SimProvider:
             protection = protection_of(self.plan, spec.name, spec.tags)
             self._protection[spec.name] = protection
             struck = incident.strikes(spec)
-            writes_until = None
+            writes_until, clean = None, True
             if spec.power is not PowerState.RUNNING:
                 writes_until = incident.at - stopped_for
             elif struck and incident.kind in DESTRUCTIVE:
-                writes_until = incident.at
+                writes_until, clean = incident.at, False  # a crash: the application's buffers are lost
             self._workloads[spec.name] = Workload(
                 vm=spec.name,
                 interval=self._interval,
                 flush_lag=self.draws.sample(catalog.workload.flush_lag, "flush-lag", spec.name),
                 writes_until=writes_until,
+                clean_stop=clean,
                 corrupt_from=incident.at if struck and incident.kind in CORRUPTING else None,
             )
             # No capture of a VM is taken once a destructive incident struck it.
@@ -396,7 +397,7 @@ class SimProvider:
             if not job.settled:
                 job.settled = True
                 if job.succeeds and job.on_success is not None:
-                    job.on_success()
+                    job.on_success(job.ends_at)
 
     def _unreachable(self, region: str, what: str) -> NotFoundError:
         return NotFoundError(f"{what} is unreachable: region {region} is down (region outage since {self.incident.at.isoformat()})")
@@ -466,7 +467,7 @@ class SimProvider:
         error: str | None = None,
         created: tuple[str, ...] = (),
         point_time: datetime | None = None,
-        on_success: Callable[[], None] | None = None,
+        on_success: Callable[[datetime], None] | None = None,
     ) -> JobState:
         now = self.now()
         seq = next(self._job_seq)
@@ -973,7 +974,7 @@ class SimProvider:
         if vm.production:
             workload = self._workloads[vm.name]
             until = self.now() if workload.writes_until is None else min(workload.writes_until, self.now())
-            self._workloads[vm.name] = Workload(workload.vm, workload.interval, workload.flush_lag, until, workload.corrupt_from)
+            self._workloads[vm.name] = replace(workload, writes_until=until)
 
     async def generalize_vm(self, vm_id: str) -> None:
         vm = self._get_vm(vm_id)
@@ -1305,8 +1306,8 @@ class SimProvider:
         vm_new_id = resource_id(DRILL_GROUP, ResourceKind.VM, name) if mode is RestoreMode.VM else None
         frozen = frozen_tags(tags)
 
-        def materialize() -> None:
-            self._materialize_recovered(spec, vm_new_id, name, disk_ids, contents, region, network_id, frozen)
+        def materialize(ended: datetime) -> None:
+            self._materialize_recovered(spec, vm_new_id, name, disk_ids, contents, region, network_id, frozen, ended)
 
         created = ((vm_new_id,) if vm_new_id else ()) + disk_ids
         job = self._new_job(JobKind.RESTORE, vm_id, seconds, created=created, point_time=point.time, on_success=materialize)
@@ -1322,8 +1323,9 @@ class SimProvider:
         region: str,
         network_id: str | None,
         tags: Mapping[str, str],
+        ended: datetime,
     ) -> None:
-        """Create the VM (optional) and disks a restore or failover job produced, holding `contents`."""
+        """Create the VM (optional) and disks a restore or failover job produced at `ended`, holding `contents`."""
         for disk_spec, disk_id, content in zip(spec.disks, disk_ids, contents, strict=True):
             self._disks[disk_id] = DiskState(
                 id=disk_id,
@@ -1343,7 +1345,7 @@ class SimProvider:
             )
             self._tag(disk_id, ResourceKind.DISK, tags)
         if vm_id is not None:
-            booted = self.now() + timedelta(seconds=self._boot_time(spec.os, vm_id, generalized=False) * self._latency)
+            booted = ended + timedelta(seconds=self._boot_time(spec.os, vm_id, generalized=False) * self._latency)
             vm = VmState(
                 id=vm_id,
                 name=name,
@@ -1459,8 +1461,8 @@ class SimProvider:
         disk_ids = tuple(resource_id(DRILL_GROUP, ResourceKind.DISK, f"{spec.name}-{d.name}-test") for d in spec.disks)
         frozen = frozen_tags(tags)
 
-        def materialize() -> None:
-            self._materialize_recovered(spec, vm_new, test_name, disk_ids, contents, item.target_region, network_id, frozen)
+        def materialize(ended: datetime) -> None:
+            self._materialize_recovered(spec, vm_new, test_name, disk_ids, contents, item.target_region, network_id, frozen, ended)
 
         job = self._new_job(
             JobKind.TEST_FAILOVER,
@@ -1491,7 +1493,7 @@ class SimProvider:
         seconds = self._draw(self.catalog.site_recovery.test_failover_cleanup, "asr-cleanup", vm_id, self._bump(f"cleanup:{vm_id}"))
         created = failover.created if failover.succeeds else ()
 
-        def remove() -> None:
+        def remove(ended: datetime) -> None:
             # 'Cleanup test failover' deletes the test VMs (A2A FAQ).
             for rid in created:
                 if rid in self._vms:
