@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -103,8 +104,10 @@ class AzureClients:
         endpoint: str | None = None,
         throttle: Throttle | None = None,
         polling_interval: float = DEFAULT_POLLING_INTERVAL,
+        call_policies: Sequence[Callable[[], SansIOHTTPPolicy]] = (),
         **client_options: Any,
     ) -> None:
+        """`call_policies` make extra per-call policies, one set per client (e.g. the emulator's time)."""
         self.subscription_id = subscription_id
         self.endpoint = check_endpoint(endpoint) if endpoint else ARM_ENDPOINT
         self.credential = credential if credential is not None else default_credential(self.endpoint)
@@ -120,8 +123,11 @@ class AzureClients:
                 "per_retry_policies": [self.throttle.policy()],
                 **client_options,
             }
+            per_call: list[SansIOHTTPPolicy] = [make() for make in call_policies]
             if plain_http:
-                found["per_call_policies"] = [AllowLoopbackHttp()]
+                per_call.append(AllowLoopbackHttp())
+            if per_call:
+                found["per_call_policies"] = per_call
             return found
 
         cred: Any = self.credential

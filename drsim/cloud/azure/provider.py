@@ -47,6 +47,7 @@ from drsim.cloud.api import (
 )
 from drsim.cloud.azure import canary, records
 from drsim.cloud.azure.clients import DEFAULT_POLLING_INTERVAL, AzureClients
+from drsim.cloud.azure.clock import EmulatorClock, EmulatorTimePolicy
 from drsim.cloud.azure.errors import translated
 from drsim.cloud.azure.ids import operation_name, parse_id, resource_id, same_id
 from drsim.cloud.azure.throttle import Throttle
@@ -125,15 +126,17 @@ class AzureProvider:
         self.subscription_id = options.subscription_id
         self.resource_group = options.resource_group
         self.vault_resource_group = options.vault_resource_group or options.resource_group
+        self.clock: Clock = clock if clock is not None else WallClock()
+        emulator_clock = self.clock if isinstance(self.clock, EmulatorClock) else None
         self.clients = AzureClients(
             options.subscription_id,
             credential=credential,
             endpoint=options.endpoint,
             throttle=throttle,
             polling_interval=polling_interval,
+            call_policies=[lambda: EmulatorTimePolicy(emulator_clock)] if emulator_clock is not None else (),
             **client_options,
         )
-        self.clock: Clock = clock if clock is not None else WallClock()
         self.polling_interval = polling_interval
         self._backup_items: list[records.BackupItem] | None = None
         self._replicated_items: list[records.ReplicatedItem] | None = None
