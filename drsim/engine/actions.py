@@ -81,7 +81,6 @@ class TaskWork:
     backup_point: BackupPoint | None = None
     replication_point: ReplicationPoint | None = None
     job_id: str | None = None
-    restored_disk_ids: tuple[str, ...] = ()
     snapshots: dict[str, Snapshot] = field(default_factory=dict)
     disks: dict[str, ManagedDisk] = field(default_factory=dict)
     image: Image | None = None
@@ -313,7 +312,6 @@ class CloudActions:
         w = step.with_
         spec = self.vms[task.vm]
         source_id = self._prod_id(task.vm)
-        network = self._network(w.network)
         cross_region = w.region is not None and w.region != spec.region
         if op.kind is OpKind.FIND_POINT:
             points = await self.provider.list_backup_points(source_id, region=w.region if cross_region else None)
@@ -322,7 +320,8 @@ class CloudActions:
         point = work.backup_point
         assert point is not None
         region = w.region or spec.region
-        if op.kind is OpKind.RESTORE:
+        network = self._network(w.network)
+        if op.kind is OpKind.RESTORE:  # the only other operation of backup.restore
             if work.job_id is None:
                 mode = RestoreMode.VM if w.restore_as is RestoreAs.VM else RestoreMode.DISKS
                 if mode is RestoreMode.VM:
@@ -351,22 +350,8 @@ class CloudActions:
                     raise ProviderError(f"restore job {job.id} of {task.vm} created no VM")
                 self._recovered(task, state, vm_id, ref)
             else:
-                work.restored_disk_ids = tuple(r for r in job.created if kind_of(r) is ResourceKind.DISK)
-                state.recovery_point = ref
+                state.recovery_point = ref  # disks only (RESTORE_DISKS): the data is back, no VM runs
             return
-        # CREATE_VM from restored disks
-        await self.require_isolated(network, task.vm)
-        vm = await self.provider.create_vm(
-            name=self.name(task.vm, task.step),
-            region=region,
-            size=spec.size,
-            os=spec.os,
-            disk_ids=work.restored_disk_ids,
-            network_id=network.id,
-            tags=self.tags,
-        )
-        self._record(task, vm.id, ResourceKind.VM, vm.name, vm.region)
-        self._recovered(task, state, vm.id, state.recovery_point)
 
     def _choose_backup_point(
         self, vm: str, points: list[BackupPoint], choice: BackupPointChoice, tier: BackupTier, cross_region: bool
@@ -482,6 +467,8 @@ class CloudActions:
             tags=self.tags,
         )
         self._record(task, vm.id, ResourceKind.VM, vm.name, vm.region)
+        for disk_id in vm.disk_ids:  # a VM from an image gets new disks of its own
+            self._record(task, disk_id, ResourceKind.DISK, disk_id.rsplit("/", 1)[-1], vm.region)
         if task.vm in self.vms:
             self._recovered(task, state, vm.id, None)
         else:

@@ -23,6 +23,7 @@ from drsim.measure.events import (
     Event,
     FailureCategory,
     RecoveryPointRef,
+    RunAborted,
     TaskFailed,
     TaskFinished,
     TaskRetrying,
@@ -143,6 +144,7 @@ class Executor:
         if self.aborted is not None:
             return
         self.aborted = reason
+        self.emit(RunAborted(at=self.clock.now(), reason=reason))
         for step in self.graph.steps:
             for task in self.graph.step_tasks[step]:
                 if self.states[task.id].status is None and task.id not in self._running:

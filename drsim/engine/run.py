@@ -27,7 +27,7 @@ from drsim.cloud.api import CloudProvider, ResourceKind
 from drsim.engine.actions import CloudActions
 from drsim.engine.cleanup import Cleanup
 from drsim.engine.clock import Clock, VirtualClock, run_virtual
-from drsim.engine.executor import Executor, StepPolicy
+from drsim.engine.executor import BACKOFF_BASE_S, BACKOFF_CAP_S, Executor, StepPolicy
 from drsim.engine.journal import JournalContents, JournalError, JournalWriter, read_journal
 from drsim.engine.taskgraph import (
     DEFAULT_ESTIMATES,
@@ -48,7 +48,6 @@ from drsim.measure.events import (
     Event,
     PlanMade,
     PlannedTask,
-    RunAborted,
     RunFinished,
     RunStarted,
     TaskFinished,
@@ -216,16 +215,17 @@ async def execute(
     executor = Executor(graph, actions, clock=clock, emit=emit, concurrency=concurrency, policies=policies, rng=rng)
     state.executor = executor
 
-    def abort(reason: str) -> None:
-        if executor.aborted is None:
-            emit(RunAborted(at=clock.now(), reason=reason))
-        executor.abort(reason)
-
-    sink.on_failure = lambda exc: abort(f"the journal could not be written: {exc}")
+    sink.on_failure = lambda exc: executor.abort(f"the journal could not be written: {exc}")
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM) if handle_signals and threading.current_thread() is threading.main_thread() else ()
+    previous = {}
     for sig in signals:
-        loop.add_signal_handler(sig, abort, f"{signal.Signals(sig).name} received")
+        # A Python-level handler (not loop.add_signal_handler, whose self-pipe a virtual loop never
+        # polls): it runs between bytecodes and hands the abort to the loop.
+        def on_signal(number: int, _frame: object) -> None:
+            loop.call_soon_threadsafe(executor.abort, f"{signal.Signals(number).name} received")
+
+        previous[sig] = signal.signal(sig, on_signal)
     try:
         await executor.run()
         provisional = measure_apps(sink.events, runbook, estate)
@@ -236,8 +236,8 @@ async def execute(
             policy = CleanupPolicy.ALWAYS  # an interrupted drill still cleans up
         await Cleanup(actions, clock=clock, emit=emit, concurrency=concurrency, rng=rng).run(policy, run_ok=run_ok)
     finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     state.apps = measure_apps(sink.events, runbook, estate)
     for app in state.apps:
         emit(app)
@@ -246,15 +246,17 @@ async def execute(
 
 
 async def _discover(actions: CloudActions, clock: Clock, production_ids: Callable[[str], str | None]) -> None:
-    """Read production (retrying throttled reads); VMs it cannot see keep the ids of the inventory."""
-    for _ in range(10):
+    """Read production (retrying throttled and transient failures); VMs it cannot see keep the ids of the inventory."""
+    for attempt in range(1, 11):
         try:
             await actions.discover()
             break
         except ThrottledError as exc:
             await clock.sleep(exc.retry_after)
-        except ProviderError:
-            break
+        except ProviderError as exc:
+            if not exc.retryable:
+                break
+            await clock.sleep(min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1)))
     for name in actions.vms:
         if name not in actions.production:
             known = production_ids(name)
@@ -362,7 +364,9 @@ def _doc(value: _D | Loaded[_D]) -> _D:
 
 def incident_time(drill: Drill, seed: int, *, today: date | None = None) -> datetime:
     """The drill's incident time; `random` is uniform over the window ending at window_end (or today
-    00:00 UTC), drawn from the seed and rounded to the second."""
+    00:00 UTC), drawn from the seed like the simulated world draws it (`drsim sim points` agrees)."""
+    from drsim.cloud.sim.draws import Draws
+
     if isinstance(drill.incident_at, datetime):
         return drill.incident_at.astimezone(UTC)
     if drill.window_end is not None:
@@ -371,8 +375,8 @@ def incident_time(drill: Drill, seed: int, *, today: date | None = None) -> date
         end = datetime.combine(today, time(0), tzinfo=UTC)
     else:
         raise UsageError(f"drill {drill.name}: incident_at: random needs window_end (or today's date from the command line)")
-    offset = random.Random(f"drsim-incident/{seed}").uniform(0, drill.window.total_seconds())
-    return end - timedelta(seconds=round(drill.window.total_seconds() - offset))
+    back = drill.window.total_seconds() * Draws(seed).unit("incident-at")
+    return end - timedelta(seconds=round(back))
 
 
 def run_id_for(incident_at: datetime, seed: int) -> str:
@@ -391,14 +395,23 @@ class SimRun:
 
 
 def sim_world(
-    runbook: Runbook, estate: Estate, plan: ProtectionPlan, *, incident_at: datetime, seed: int, options: SimOptions | None
+    runbook: Runbook,
+    estate: Estate,
+    plan: ProtectionPlan,
+    *,
+    incident_at: datetime,
+    seed: int,
+    options: SimOptions | None,
+    catalog: Catalog | None = None,
 ) -> SimRun:
+    """The simulated world of a drill, on a virtual clock that starts when the incident is detected."""
     from drsim.cloud.sim import build_world, default_catalog, incident_from_scenario, load_catalog
 
     incident = incident_from_scenario(runbook.scenario, estate, incident_at)
     clock = VirtualClock(incident.detected_at)
     options = options or SimOptions()
-    catalog = load_catalog(options.calibration) if options.calibration else default_catalog()
+    if catalog is None:
+        catalog = load_catalog(options.calibration) if options.calibration else default_catalog()
     world = build_world(estate, plan, incident=incident, seed=seed, clock=clock, options=options, catalog=catalog)
     return SimRun(world, clock, incident.detected_at, catalog)
 
@@ -415,9 +428,10 @@ def _simulate(
     concurrency: int,
     sink: EventSink,
     run_id: str,
+    catalog: Catalog | None = None,
     handle_signals: bool = False,
 ) -> tuple[Execution, DrillPlan]:
-    sim = sim_world(runbook, estate, plan, incident_at=incident_at, seed=seed, options=options)
+    sim = sim_world(runbook, estate, plan, incident_at=incident_at, seed=seed, options=options, catalog=catalog)
     estimates = catalog_estimates(sim.catalog, estate)
     planned = plan_drill(runbook, estate, plan, drill=drill_name, concurrency=concurrency, estimates=estimates)
     truth = sim.world.truth
@@ -459,13 +473,19 @@ def simulate_drill(
     sim_options: SimOptions | None = None,
     concurrency: int = 50,
     drill_name: str | None = None,
+    catalog: Catalog | None = None,
+    observers: Sequence[RunObserver] = (),
 ) -> DrillResult:
-    """One drill in the simulated world, in memory: no files, same inputs -> same result."""
+    """One drill in the simulated world, in memory: no files, same inputs -> same result.
+
+    `sim_options.calibration` is read relative to the working directory unless `catalog` is given.
+    `observers` see every event as it happens (the comparison prices the drill's resources from them).
+    """
     rb, est, pl = _doc(runbook), _doc(estate), _doc(plan)
     if incident_at.tzinfo is None:
         raise UsageError(f"incident time {incident_at.isoformat()} has no time zone; give it in UTC")
     incident_at = incident_at.astimezone(UTC)
-    sink = EventSink(None, ())
+    sink = EventSink(None, observers)
     name = drill_name or rb.name
     execution, _ = _simulate(
         drill_name=name,
@@ -478,6 +498,7 @@ def simulate_drill(
         concurrency=concurrency,
         sink=sink,
         run_id=run_id_for(incident_at, seed),
+        catalog=catalog,
     )
     return drill_result(execution.events, rb, est, execution.apps)
 
@@ -540,8 +561,11 @@ def run_drill(
         seed = drill.seed if seed is None else seed
         when = incident_at.astimezone(UTC) if incident_at is not None else incident_time(drill, seed, today=today)
         run_dir, run_id = _new_run_dir(Path(out_dir), drill.name, run_id_for(when, seed))
+    from drsim.cloud.sim.drill import drill_catalog
+
+    catalog = drill_catalog(bundle)
     if dry_run:
-        sim = sim_world(runbook, estate, plan, incident_at=when, seed=seed, options=drill.sim)
+        sim = sim_world(runbook, estate, plan, incident_at=when, seed=seed, options=drill.sim, catalog=catalog)
         planned = plan_drill(
             runbook, estate, plan, drill=drill.name, concurrency=drill.concurrency, estimates=catalog_estimates(sim.catalog, estate)
         )
@@ -560,6 +584,7 @@ def run_drill(
             concurrency=drill.concurrency,
             sink=sink,
             run_id=run_id,
+            catalog=catalog,
             handle_signals=handle_signals,
         )
     finally:

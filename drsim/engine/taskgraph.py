@@ -32,7 +32,7 @@ from drsim.model.documents import (
     VmSpec,
     WaitStep,
 )
-from drsim.model.types import Action, ReplicationPointChoice, RestoreAs, SnapshotSource
+from drsim.model.types import Action, ReplicationPointChoice, SnapshotSource
 
 
 class OpKind(StrEnum):
@@ -276,6 +276,8 @@ def _ops_for(step: Step, vm: VmSpec | None, runbook: Runbook, plan: ProtectionPl
         return (Op("wait", OpKind.WAIT, seconds=step.with_.duration.total_seconds()),)
     if isinstance(step, IsolateStep):
         return (Op("create-network", OpKind.CREATE_NETWORK), Op("verify-isolation", OpKind.VERIFY_ISOLATION, ("create-network",)))
+    if isinstance(step, ImageDeployStep):  # one new VM per task, with or without an estate VM it replaces
+        return (Op("find-image", OpKind.FIND_IMAGE), Op("deploy-image", OpKind.DEPLOY_IMAGE, ("find-image",)))
     assert vm is not None
     if isinstance(step, AsrStep):
         if step.with_.recovery_point is ReplicationPointChoice.LATEST:
@@ -283,14 +285,10 @@ def _ops_for(step: Step, vm: VmSpec | None, runbook: Runbook, plan: ProtectionPl
             return (Op("test-failover", OpKind.TEST_FAILOVER),)
         return (Op("find-point", OpKind.FIND_POINT), Op("test-failover", OpKind.TEST_FAILOVER, ("find-point",)))
     if isinstance(step, BackupStep):
-        ops = [Op("find-point", OpKind.FIND_POINT), Op("restore", OpKind.RESTORE, ("find-point",))]
-        if step.with_.restore_as is RestoreAs.DISKS:
-            ops.append(Op("create-vm", OpKind.CREATE_VM, ("restore",)))
-        return tuple(ops)
+        # `as: disks` restores managed disks only (RESTORE_DISKS): there is no VM to start or check.
+        return (Op("find-point", OpKind.FIND_POINT), Op("restore", OpKind.RESTORE, ("find-point",)))
     if isinstance(step, SnapshotCloneStep):
         return tuple(_snapshot_ops(vm, step, _network_region(runbook, step), plan))
-    if isinstance(step, ImageDeployStep):
-        return (Op("find-image", OpKind.FIND_IMAGE), Op("deploy-image", OpKind.DEPLOY_IMAGE, ("find-image",)))
     if isinstance(step, CheckBootStep):
         return (Op("wait-boot", OpKind.WAIT_BOOT),)
     if isinstance(step, CheckCanaryStep):
