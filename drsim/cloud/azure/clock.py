@@ -39,6 +39,7 @@ class EmulatorClock:
         self._monotonic = monotonic
         self._anchor = world_now.astimezone(UTC)
         self._anchored_at = monotonic()
+        self.readings = 0  # how many emulator responses anchored it
 
     def anchor(self, world_now: datetime, speed: float | None = None) -> None:
         """The world said it is `world_now` (at its speed): follow it from here on."""
@@ -46,6 +47,7 @@ class EmulatorClock:
             self.speed = speed
         self._anchor = world_now.astimezone(UTC)
         self._anchored_at = self._monotonic()
+        self.readings += 1
 
     def now(self) -> datetime:
         return self._anchor + timedelta(seconds=(self._monotonic() - self._anchored_at) * self.speed)

@@ -46,8 +46,8 @@ from drsim.cloud.api import (
     VirtualMachine,
 )
 from drsim.cloud.azure import canary, records
-from drsim.cloud.azure.clients import DEFAULT_POLLING_INTERVAL, AzureClients
-from drsim.cloud.azure.clock import EmulatorClock, EmulatorTimePolicy
+from drsim.cloud.azure.clients import DEFAULT_POLLING_INTERVAL, AzureClients, is_loopback
+from drsim.cloud.azure.clock import WORLD_TIME_HEADER, EmulatorClock, EmulatorTimePolicy
 from drsim.cloud.azure.errors import translated
 from drsim.cloud.azure.ids import operation_name, parse_id, resource_id, same_id
 from drsim.cloud.azure.throttle import Throttle
@@ -928,3 +928,26 @@ def _parse_time(text: str | None) -> datetime | None:
     except ValueError:
         return None
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def connect(options: AzureOptions, *, credential: Any = None, **provider_options: Any) -> AzureProvider:
+    """An AzureProvider for a Drill's `azure:` block, on the right clock.
+
+    Against Azure: the wall clock. Against a loopback endpoint (the ARM emulator): an EmulatorClock,
+    anchored by a first read whose response carries the emulator's world time; ProviderError when
+    the endpoint sends none (it is not the drsim ARM emulator).
+    """
+    if options.endpoint is None or not is_loopback(options.endpoint):
+        return AzureProvider(options, credential=credential, **provider_options)
+    clock = EmulatorClock(datetime.now(UTC), 1.0)
+    provider = AzureProvider(options, credential=credential, clock=clock, **provider_options)
+    try:
+        async with translated(f"reading the resource groups of {options.endpoint}"):
+            async for _ in provider.clients.resources.resource_groups.list():
+                break
+        if clock.readings == 0:
+            raise ProviderError(f"{options.endpoint} sent no {WORLD_TIME_HEADER} header: is it the drsim ARM emulator?")
+    except BaseException:
+        await provider.close()
+        raise
+    return provider

@@ -76,3 +76,34 @@ def test_the_provider_follows_the_time_headers_of_every_response():
 
     assert asyncio.run(main()) == said
     assert clock.speed == 30.0
+
+
+def connect_to(fake: FakeArm):
+    from drsim.cloud.azure.provider import connect
+
+    async def main():
+        async with serve(fake) as base:
+            provider = await connect(AzureOptions(subscription_id=SUB, resource_group="drill", endpoint=base))
+            async with provider:
+                return provider.clock, provider.now()
+
+    return asyncio.run(main())
+
+
+def test_connect_anchors_the_clock_to_the_emulator_before_the_drill():
+    said = T0 + timedelta(minutes=5)
+    fake = FakeArm()
+    fake.on("GET", f"/subscriptions/{SUB}/resourcegroups", Answer(body={"value": []}, headers={
+        WORLD_TIME_HEADER: said.isoformat(), SPEED_HEADER: "600"}))
+    clock, now = connect_to(fake)
+    assert isinstance(clock, EmulatorClock) and clock.speed == 600.0
+    assert said <= now < said + timedelta(minutes=10)
+
+
+def test_connect_refuses_a_loopback_endpoint_that_is_not_the_emulator():
+    from drsim.errors import ProviderError
+
+    fake = FakeArm()
+    fake.on("GET", f"/subscriptions/{SUB}/resourcegroups", Answer(body={"value": []}))
+    with pytest.raises(ProviderError, match="sent no x-ms-drsim-world-time header"):
+        connect_to(fake)
