@@ -575,9 +575,9 @@ class CloudActions:
     ) -> CheckResult:
         assert task.vm is not None
         marker = reading.last_marker_at
-        measured = max(0.0, (self.incident_at - marker).total_seconds()) if marker is not None else None
+        measured = round(max(0.0, (self.incident_at - marker).total_seconds()), 3) if marker is not None else None
         point = recovered.point
-        claimed = max(0.0, (self.incident_at - point.time).total_seconds()) if point is not None else None
+        claimed = round(max(0.0, (self.incident_at - point.time).total_seconds()), 3) if point is not None else None
         return CheckResult(
             at=self.clock.now(),
             task=task.id,

@@ -295,8 +295,6 @@ def _plain(value: Any) -> Any:
         return iso(value)
     if isinstance(value, StrEnum):
         return value.value
-    if isinstance(value, float):
-        return round(value, 3)
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

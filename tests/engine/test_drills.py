@@ -5,15 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from engine_drillkit import DRILLS, DrillFactory, steps_isolated
 
 from drsim.engine import run_drill, simulate_drill
-from drsim.errors import DocumentError
 from drsim.engine.run import RunOutcome
+from drsim.errors import DocumentError
 from drsim.measure.events import CheckResult, RecoveryPointRef, ResourceCreated, ResourceDeleted, RunAborted, TaskFailed, TaskFinished
 from drsim.measure.result import RunStatus, TaskStatus
 from drsim.model import load_drill
-
-from engine_drillkit import DRILLS, DrillFactory, steps_isolated
 
 
 def run(bundle, tmp_path: Path, **kwargs) -> RunOutcome:  # type: ignore[no-untyped-def]
