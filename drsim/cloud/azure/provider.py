@@ -132,7 +132,7 @@ class AzureProvider:
             options.subscription_id,
             credential=credential,
             endpoint=options.endpoint,
-            throttle=throttle,
+            throttle=throttle if throttle is not None else Throttle(clock=emulator_clock),
             polling_interval=polling_interval,
             call_policies=[lambda: EmulatorTimePolicy(emulator_clock)] if emulator_clock is not None else (),
             **client_options,

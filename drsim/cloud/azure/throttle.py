@@ -19,6 +19,7 @@ from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import AsyncHTTPPolicy
 
 from drsim.cloud.azure.errors import DEFAULT_RETRY_AFTER
+from drsim.engine.clock import Clock
 
 
 class OperationClass(StrEnum):
@@ -97,18 +98,39 @@ class ThrottleStats:
 
 
 class Throttle:
-    """The buckets of one subscription, shared by every client of a drill (each gets its own policy)."""
+    """The buckets of one subscription, shared by every client of a drill (each gets its own policy).
 
-    def __init__(self, limits: dict[OperationClass, BucketLimit] | None = None, *, enabled: bool = True) -> None:
+    Buckets run on the provider's clock: real time against Azure, the emulator's world time against
+    the ARM emulator (whose buckets refill in world time). Retry-After is in real seconds: it is
+    scaled by the clock's speed onto the bucket's time line.
+    """
+
+    def __init__(
+        self, limits: dict[OperationClass, BucketLimit] | None = None, *, enabled: bool = True, clock: Clock | None = None
+    ) -> None:
         self.limits = dict(ARM_LIMITS if limits is None else limits)
         self.enabled = enabled
+        self.clock = clock
+        self.speed = float(getattr(clock, "speed", 1.0))
         self.stats = ThrottleStats()
         self._buckets: dict[OperationClass, TokenBucket] = {}
+
+    def _time(self) -> float:
+        if self.clock is None:
+            return asyncio.get_running_loop().time()
+        return self.clock.now().timestamp()
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds` of the buckets' time."""
+        if self.clock is None:
+            await asyncio.sleep(seconds)
+        else:
+            await self.clock.sleep(seconds)
 
     def bucket(self, kind: OperationClass) -> TokenBucket:
         bucket = self._buckets.get(kind)
         if bucket is None:
-            bucket = self._buckets[kind] = TokenBucket(self.limits[kind], asyncio.get_running_loop().time)
+            bucket = self._buckets[kind] = TokenBucket(self.limits[kind], self._time)
         return bucket
 
     def policy(self) -> ThrottlePolicy:
@@ -131,7 +153,7 @@ class ThrottlePolicy(AsyncHTTPPolicy):
             wait = throttle.bucket(kind).reserve()
             if wait > 0:
                 throttle.stats.waited_s += wait
-                await asyncio.sleep(wait)
+                await throttle.sleep(wait)
         response = await self.next.send(request)
         if response.http_response.status_code == 429:
             throttle.stats.throttled[kind] += 1
@@ -141,5 +163,5 @@ class ThrottlePolicy(AsyncHTTPPolicy):
             except ValueError:
                 seconds = DEFAULT_RETRY_AFTER
             if throttle.enabled:
-                throttle.bucket(kind).pause(seconds)
+                throttle.bucket(kind).pause(seconds * throttle.speed)
         return response
