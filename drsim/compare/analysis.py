@@ -109,6 +109,12 @@ def per_trial_worst(trials: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
 
 
+def _p95(values: pd.Series) -> float:
+    if len(values) == 0 or values.isna().all():
+        return np.nan
+    return float(np.percentile(values.to_numpy(dtype="float64"), 95, method=QUANTILE_METHOD))
+
+
 def pareto_front(points: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
     """True for each row no other row dominates (no worse in every column, better in one); NaN counts as +inf."""
     values = points[list(columns)].to_numpy(dtype="float64", na_value=np.inf)
@@ -140,8 +146,8 @@ def rank_candidates(
                 "all_met_share": float(mine["all_met"].sum()) / expected_trials if expected_trials else np.nan,
                 "monthly_cost": float(monthly_costs[name]),
                 "drill_cost": float(mine["drill_cost"].mean()) if len(mine) else np.nan,
-                "rto_p95_s": float(np.percentile(mine["rto_s"], 95, method=QUANTILE_METHOD)) if len(mine) and not mine["rto_s"].isna().all() else np.nan,
-                "rpo_p95_s": float(np.percentile(mine["rpo_s"], 95, method=QUANTILE_METHOD)) if len(mine) and not mine["rpo_s"].isna().all() else np.nan,
+                "rto_p95_s": _p95(mine["rto_s"]),
+                "rpo_p95_s": _p95(mine["rpo_s"]),
                 "order": len(rows),
             }
         )

@@ -98,7 +98,7 @@ def run_dask(inputs: ComparisonInputs, scheduler: str, workers: int | None, prog
         cluster_workers = workers or max(1, sum(client.nthreads().values()))
         scattered: Any = client.scatter(inputs, broadcast=True)
         futures = [client.submit(_run_dask_chunk, scattered, chunk, pure=False) for chunk in chunks(inputs.trials, cluster_workers)]
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             outcomes: list[TrialOutcome] = future.result()
             yield from outcomes
             if progress is not None:

@@ -140,16 +140,21 @@ def iter_trial_outcomes(inputs: ComparisonInputs, specs: Sequence[TrialSpec]) ->
 
 
 def run_trial(estate: Loaded[Estate], candidate: WorkerCandidate, spec: TrialSpec) -> TrialOutcome:
-    """One simulated drill through the same engine and measurement as `drsim drill run`."""
+    """One simulated drill through the same engine and measurement as `drsim drill run`, and what it cost."""
+    from drsim.cloud.sim.catalog import default_catalog
+    from drsim.compare.drillcost import DrillSpend
     from drsim.engine import simulate_drill
 
+    catalog = default_catalog()
+    spend = DrillSpend()
     try:
-        result = simulate_drill(candidate.runbook, estate, candidate.plan, incident_at=spec.incident_at, seed=spec.seed)
+        result = simulate_drill(
+            candidate.runbook, estate, candidate.plan, incident_at=spec.incident_at, seed=spec.seed, catalog=catalog, observers=[spend]
+        )
     except DrsimError as exc:
         # Re-raised as a plain ExecutionError: it crosses process boundaries and names the trial.
-        raise ExecutionError(f"candidate {candidate.name}, trial {spec.trial} (incident at {spec.incident_at:%Y-%m-%dT%H:%M:%SZ}, "
-                             f"seed {spec.seed}): {exc.format_message()}") from None
-    apps = tuple(
-        AppOutcome(a.app, a.rto_s, a.rpo_s, a.rpo_claimed_s, a.consistent, a.rto_met, a.rpo_met) for a in result.apps
-    )
-    return TrialOutcome(candidate.name, spec.trial, spec.incident_at, spec.seed, result.status.value, drill_cost(result), apps)
+        trial = f"candidate {candidate.name}, trial {spec.trial} (incident at {spec.incident_at:%Y-%m-%dT%H:%M:%SZ}, seed {spec.seed})"
+        raise ExecutionError(f"{trial}: {exc.format_message()}") from None
+    apps = tuple(AppOutcome(a.app, a.rto_s, a.rpo_s, a.rpo_claimed_s, a.consistent, a.rto_met, a.rpo_met) for a in result.apps)
+    cost = spend.total(estate.doc, catalog)
+    return TrialOutcome(candidate.name, spec.trial, spec.incident_at, spec.seed, result.status.value, cost, apps)
