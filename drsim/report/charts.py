@@ -62,10 +62,9 @@ def _finish(figure: Figure, name: str) -> Chart:
     for element in root.iter():
         if "id" in element.attrib:
             element.set("id", f"{name}-{element.get('id')}")
-        for attribute in (f"{{{XLINK_NS}}}href", "href"):
-            target = element.attrib.pop(attribute, None)
-            if target is not None:
-                element.set("href", f"#{name}-{target[1:]}" if target.startswith("#") else target)
+        target = element.attrib.pop(f"{{{XLINK_NS}}}href", None) or element.attrib.pop("href", None)
+        if target is not None:  # SVG 2 `href` (no xlink namespace needed inline), pointing at the prefixed id
+            element.set("href", f"#{name}-{target[1:]}" if target.startswith("#") else target)
         for attribute in ("clip-path", "mask", "filter", "fill"):
             value = element.get(attribute)
             if value and value.startswith("url(#"):

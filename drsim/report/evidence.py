@@ -16,7 +16,7 @@ import base64
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,27 +78,32 @@ def journal_lines(raw: bytes) -> list[bytes]:
     return lines
 
 
-def check_chain(lines: Iterable[bytes]) -> ChainCheck:
-    """Walk the chain: every line must be a JSON object whose `prev` is the digest of the line before."""
+def check_chain(lines: Sequence[bytes], parsed: Sequence[object] | None = None) -> ChainCheck:
+    """Walk the chain: every line must be a JSON object whose `prev` is the digest of the line before.
+
+    `parsed` may hold each line already decoded (a reader that needs the events anyway), to decode once.
+    The break names the line whose `prev` fails: that line or the one before it was changed.
+    """
     expected = GENESIS
-    count = 0
-    head = GENESIS
-    for count, line in enumerate(lines, start=1):
-        try:
-            event = json.loads(line)
-        except (UnicodeDecodeError, ValueError):
-            return ChainCheck(count, head, ChainBreak(count, f"line {count} is not valid JSON (it was changed or cut)"))
+    for number, line in enumerate(lines, start=1):
+        if parsed is not None:
+            event = parsed[number - 1]
+        else:
+            try:
+                event = json.loads(line)
+            except (UnicodeDecodeError, ValueError):
+                event = None
         if not isinstance(event, dict):
-            return ChainCheck(count, head, ChainBreak(count, f"line {count} is not a JSON object"))
-        prev = event.get("prev")
-        if prev != expected:
-            if count == 1:
-                message = "line 1 does not start the chain (its prev is not the genesis value)"
-            else:
-                message = f"line {count - 1} was changed: line {count}'s prev does not match its SHA-256"
-            return ChainCheck(count, head, ChainBreak(count - 1 if count > 1 else 1, message))
-        head = expected = line_digest(line)
-    return ChainCheck(count, head)
+            return ChainCheck(number, expected, ChainBreak(number, f"line {number} is not a JSON object (it was changed or cut)"))
+        if event.get("prev") != expected:
+            message = (
+                "line 1 does not start the chain (its prev is not the genesis value)"
+                if number == 1
+                else f"line {number}'s prev is not the SHA-256 of line {number - 1}: one of the two was changed"
+            )
+            return ChainCheck(number, expected, ChainBreak(number, message))
+        expected = line_digest(line)
+    return ChainCheck(len(lines), expected)
 
 
 def check_journal_file(path: Path) -> ChainCheck:

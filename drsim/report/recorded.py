@@ -222,6 +222,7 @@ def read_events(path: Path) -> tuple[list[Event], ChainCheck, bool]:
     if torn:
         lines = lines[:-1]  # the write a killed run did not finish (drsim.engine.journal drops it too)
     events = []
+    decoded: list[object] = []
     for number, line in enumerate(lines, start=1):
         try:
             data = json.loads(line)
@@ -231,12 +232,12 @@ def read_events(path: Path) -> tuple[list[Event], ChainCheck, bool]:
             raise DocumentError([Problem(shown, number, exc.colno, f"not valid JSON: {exc.msg}")]) from None
         if not isinstance(data, dict):
             raise DocumentError([Problem(shown, number, 1, "expected one JSON object per line")])
-        data.pop("prev", None)
+        decoded.append(data)
         try:
-            events.append(event_from_dict(data))
+            events.append(event_from_dict({k: v for k, v in data.items() if k != "prev"}))
         except ValueError as exc:
             raise DocumentError([Problem(shown, number, 1, str(exc))]) from None
-    return events, check_chain(lines), torn
+    return events, check_chain(lines, decoded), torn
 
 
 def _points(events: Sequence[Event]) -> tuple[RecoveryPointUse, ...]:

@@ -25,7 +25,7 @@ from drsim.measure.result import RunStatus, TaskStatus
 from drsim.report.charts import Chart, TrendPoint, timeline_chart, trend_chart
 from drsim.report.recorded import RecordedRun, read_run
 from drsim.report.text import duration, escape_markdown, offset, usd, utc, verdict
-from drsim.report.view import FailureRow, Phase, ReportView, build_view, drill_cost
+from drsim.report.view import FailureRow, ObjectiveVerdict, Phase, ReportView, build_view, drill_cost
 from drsim.store.history import HistoryStore, RunRecord
 
 FORMATS = ("md", "html")
@@ -55,10 +55,12 @@ def _md_duration(seconds: float | None) -> Markup:
     return Markup(duration(seconds))
 
 
-def _md_margin(seconds: float | None) -> Markup:
-    if seconds is None:
+def _md_margin(objective: ObjectiveVerdict) -> Markup:
+    if objective.shortfall is not None:
+        return Markup(f"**{escape_markdown(objective.shortfall)}**")
+    if objective.margin_s is None:
         return Markup("—")
-    return Markup(f"{duration(seconds)} to spare" if seconds >= 0 else f"**{duration(-seconds)} over**")
+    return Markup(f"{duration(objective.margin_s)} to spare")
 
 
 def _md_verdict(met: bool | None) -> Markup:

@@ -6,6 +6,7 @@ finalize hook), so a VM named `<script>` reaches both GitHub and the HTML render
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from markupsafe import Markup
@@ -16,13 +17,16 @@ _BACKSLASHED = "\\`*_[]{}#+!"
 _ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;", "|": "&#124;", "~": "&#126;", "$": "&#36;"}
 
 
+_LINE_BREAKS = re.compile(r"[\r\n\t\v\f\x85\u2028\u2029]+")
+
+
 def escape_markdown(value: object) -> str:
     """Text that GitHub-flavoured Markdown and Python-Markdown both show literally, on one line."""
     if isinstance(value, Markup):
         return str(value)
     if value is None:
         return ""
-    text = " ".join(str(value).split())  # newlines would end a table row or start a block
+    text = _LINE_BREAKS.sub(" ", str(value))  # a line break would end a table row or start a block
     out = []
     for char in text:
         if char in _BACKSLASHED:

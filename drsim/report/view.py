@@ -68,6 +68,17 @@ class ObjectiveVerdict:
             return None
         return self.objective_s - self.measured_s
 
+    @property
+    def shortfall(self) -> str | None:
+        """Why a missed objective was missed, in words."""
+        if self.met is not False:
+            return None
+        if self.measured_s is None:
+            return "never recovered" if self.measure == "RTO" else "no data loss could be measured"
+        if self.margin_s is not None and self.margin_s >= 0:
+            return "in time, but the recovered data is inconsistent or corrupted"
+        return f"over by {duration(-(self.margin_s or 0.0))}"
+
 
 @dataclass(frozen=True)
 class AppView:
@@ -614,7 +625,7 @@ def evidence_statement(kind: EvidenceKind, view: ReportView, run: RecordedRun) -
         return (
             f"{_plural(len(earlier), 'earlier run')} of this drill series on record ({passed} passed), the last for an incident at {last}."
         )
-    items = [f"{o.app} {o.measure} missed by {duration(-(o.margin_s or 0.0))}" for o in view.missed]
+    items = [f"{o.app} {o.measure} missed ({o.shortfall})" for o in view.missed]
     failed = sum(1 for t in view.tasks if t.status is TaskStatus.FAILED)
     if failed:
         items.append(f"{_plural(failed, 'task')} failed")

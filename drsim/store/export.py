@@ -136,7 +136,7 @@ def _table(runs: Sequence[RunRecord]) -> str:
 
     from drsim.report.text import duration
 
-    table = Table(title=f"{len(runs)} recorded run(s)", title_justify="left")
+    table = Table()
     for column in ("run", "drill", "incident", "status", "app", "RTO", "RTO objective", "RPO", "RPO claimed", "RPO objective", "leftovers"):
         table.add_column(column, overflow="fold")
     for run in runs:
@@ -162,8 +162,8 @@ def _table(runs: Sequence[RunRecord]) -> str:
                 Text(str(run.leftovers)),
             )
     buffer = io.StringIO()
-    Console(file=buffer, width=200, force_terminal=False, color_system=None).print(table)
-    return buffer.getvalue()
+    Console(file=buffer, width=240, force_terminal=False, color_system=None).print(table)
+    return buffer.getvalue() + f"{len(runs)} recorded run(s)\n"
 
 
 def export_history(runs: Sequence[RunRecord], fmt: HistoryFormat) -> str:

@@ -22,6 +22,7 @@ from drsim.measure.events import (
     CleanupFinished,
     CleanupStarted,
     Event,
+    FailureCategory,
     LeftoverResource,
     PlanMade,
     PlannedTask,
@@ -30,8 +31,10 @@ from drsim.measure.events import (
     ResourceDeleted,
     RunFinished,
     RunStarted,
+    TaskFailed,
     TaskFinished,
     TaskRetrying,
+    TaskSkipped,
     TaskStarted,
     VolumeCheck,
     iso,
@@ -366,6 +369,210 @@ def with_leftover(result: DrillResult, events: list[Event], name: str, cost_per_
         leftovers=[Leftover(id=leftover.id, kind=leftover.kind, name=name, region=leftover.region, cost_per_day=cost_per_day)],
     )
     return result.model_copy(update={"status": RunStatus.ERROR, "cleanup": cleanup}), kept
+
+
+def synthetic_run(vms: int, *, disks: int = 3, inconsistent_every: int = 997, failed_every: int = 1499) -> tuple[DrillResult, list[Event]]:
+    """A snapshot-clone drill of `vms` VMs (clone, boot check, canary check each), shaped like the engine's
+    10,000-VM benchmark: every `inconsistent_every`-th VM's striped volume comes back inconsistent, every
+    `failed_every`-th clone fails for good (its checks are skipped)."""
+    run_id = f"synthetic-{vms}"
+    b = RunBuilder(run_id)
+    b.task("declare", "manual.declare", None, 0, 5)
+    b.task("bubble", "network.isolate", None, 0, 2)
+    network = f"{SUB}/providers/Microsoft.Network/virtualNetworks/bubble"
+    created = [
+        ResourceCreated(
+            at=at(2), id=network, resource_kind="Microsoft.Network/virtualNetworks", name="bubble", region="centralus", task="bubble"
+        )
+    ]
+    later: list[Event] = []
+    checks: list[CheckResult] = []
+    failed = 0
+    for i in range(vms):
+        vm = f"vm-{i:05d}"
+        wave = (i % 50) * 0.8  # the concurrency limit staggers the clones
+        start, end = 5 + wave, 5 + wave + 18 + (i % 7)
+        if failed_every and i % failed_every == failed_every - 1:
+            failed += 1
+            task_id = f"clone/{vm}"
+            b.planned.append(PlannedTask(task_id, "clone", "snapshot.clone", vm, ("snapshot", "disk", "vm"), 1200.0))
+            b.events.append(TaskStarted(at=at(start), task=task_id, step="clone", action="snapshot.clone", vm=vm, attempt=1))
+            later.append(
+                TaskFailed(
+                    at=at(end),
+                    task=task_id,
+                    step="clone",
+                    action="snapshot.clone",
+                    vm=vm,
+                    attempts=3,
+                    error="QuotaError: snapshot limit reached",
+                    error_type="QuotaError",
+                    category=FailureCategory.RECOVERY,
+                    allowed=False,
+                )
+            )
+            b.tasks.append(
+                TaskResult(
+                    step="clone",
+                    action="snapshot.clone",
+                    vm=vm,
+                    status=TaskStatus.FAILED,
+                    started_at=iso(at(start)),
+                    ended_at=iso(at(end)),
+                    attempts=3,
+                    recovery_point_at=None,
+                )
+            )
+            for step, action in (("boot", "check.boot"), ("verify", "check.canary")):
+                b.planned.append(PlannedTask(f"{step}/{vm}", step, action, vm, (action,), 60.0))
+                later.append(TaskSkipped(at=at(end), task=f"{step}/{vm}", step=step, action=action, vm=vm, reason=f"clone/{vm} failed"))
+                b.tasks.append(
+                    TaskResult(
+                        step=step,
+                        action=action,
+                        vm=vm,
+                        status=TaskStatus.SKIPPED,
+                        started_at=None,
+                        ended_at=iso(at(end)),
+                        attempts=0,
+                        recovery_point_at=None,
+                    )
+                )
+            continue
+        point = RecoveryPointRef(
+            id=f"{SUB}/providers/Microsoft.Compute/snapshots/{vm}-os",
+            time=at(-30 - i % 300),
+            type="CrashConsistent",
+            tier="snapshot",
+            region="centralus",
+        )
+        b.task("clone", "snapshot.clone", vm, start, end, point=point)
+        b.task("boot", "check.boot", vm, end, end + 2)
+        b.task("verify", "check.canary", vm, end + 2, end + 3)
+        names = [(f"{vm}-drill", "Microsoft.Compute/virtualMachines")] + [
+            (f"{vm}-drill-disk{d}", "Microsoft.Compute/disks") for d in range(disks)
+        ]
+        created += [
+            ResourceCreated(
+                at=at(end - 1), id=f"{SUB}/providers/{kind}/{name}", resource_kind=kind, name=name, region="centralus", task=f"clone/{vm}"
+            )
+            for name, kind in names
+        ]
+        consistent = not (inconsistent_every and i % inconsistent_every == inconsistent_every - 1)
+        rpo = (30 + i % 300) * 60 + 20.0
+        skew = timedelta(seconds=0 if consistent else 41)
+        checks.append(
+            CheckResult(
+                at=at(end + 3),
+                task=f"verify/{vm}",
+                check=CheckKind.CANARY,
+                vm=vm,
+                app="fleet",
+                passed=consistent,
+                reachable=True,
+                healthy_at=at(end + 3) if consistent else None,
+                reads=3,
+                last_marker_at=point.time - timedelta(seconds=20),
+                measured_rpo_s=rpo,
+                claimed_rpo_s=rpo - 20,
+                consistent=consistent,
+                corrupted=False,
+                volumes=(VolumeCheck("data", consistent, (point.time, point.time + skew)),),
+                reason=None if consistent else "volume data: its disks were captured at different instants",
+            )
+        )
+    last = max(e.at for e in b.events)
+    b.events += created + later + checks
+    b.events.append(CleanupStarted(at=last + timedelta(minutes=1), policy="always", resources=len(created)))
+    b.events += [
+        ResourceDeleted(
+            at=last + timedelta(minutes=2, seconds=n // 100), id=r.id, resource_kind=r.resource_kind, name=r.name, region=r.region
+        )
+        for n, r in enumerate(created)
+    ]
+    done = last + timedelta(minutes=2, seconds=len(created) // 100 + 1)
+    b.events.append(CleanupFinished(at=done, status="done", leftovers=()))
+    rto = (last - INCIDENT).total_seconds()
+    consistent_all = all(c.consistent for c in checks)
+    recovered = consistent_all and not failed  # the fleet is healthy only when every VM is
+    worst = max(c.measured_rpo_s or 0.0 for c in checks)
+    rto_met, rpo_met = recovered and rto <= 14400.0, consistent_all and worst <= 86400.0
+    app = AppResult(
+        app="fleet",
+        rto_s=rto if recovered else None,
+        rpo_s=worst,
+        rpo_claimed_s=worst - 20,
+        rto_objective_s=14400.0,
+        rpo_objective_s=86400.0,
+        rto_met=rto_met,
+        rpo_met=rpo_met,
+        consistent=consistent_all,
+        trigger_at=iso(at(5)),
+        infra_ready_at=None if failed else iso(last),
+        healthy_at=iso(last) if recovered else None,
+    )
+    b.events.append(
+        AppMeasured(
+            at=done,
+            app="fleet",
+            incident_at=INCIDENT,
+            trigger_at=at(5),
+            infra_ready_at=None if failed else last,
+            healthy_at=last if recovered else None,
+            rto_s=app.rto_s,
+            human_wait_s=300.0 if recovered else None,
+            infrastructure_s=rto - 480.0 if recovered else None,
+            validation_s=180.0 if recovered else None,
+            rpo_s=worst,
+            rpo_claimed_s=worst - 20,
+            consistent=consistent_all,
+            rto_objective_s=14400.0,
+            rpo_objective_s=86400.0,
+            rto_met=rto_met,
+            rpo_met=rpo_met,
+        )
+    )
+    status = RunStatus.PASSED if rto_met and rpo_met else RunStatus.FAILED
+    b.events.append(RunFinished(at=done, status=status))
+    final = f"vm-{vms - 1:05d}"
+    head = [
+        RunStarted(
+            at=INCIDENT,
+            run_id=run_id,
+            drill=f"fleet-{vms}",
+            runbook="fleet-snapshot-clone",
+            estate="estates/fleet.yaml",
+            plan="plans/snapshots.yaml",
+            provider="sim",
+            seed=7,
+            incident_at=INCIDENT,
+            detected_at=INCIDENT,
+            drsim_version="0.1.0",
+            catalog_version="2026.11-1",
+            concurrency=50,
+            cleanup="always",
+        ),
+        PlanMade(
+            at=INCIDENT,
+            tasks=tuple(b.planned),
+            step_edges=(("declare", "clone"), ("bubble", "clone"), ("clone", "boot"), ("boot", "verify")),
+            critical_path=("declare", f"clone/{final}", f"boot/{final}", f"verify/{final}"),
+            critical_path_s=rto,
+            lower_bound_s=rto * 0.98,
+        ),
+    ]
+    result = DrillResult(
+        drill=f"fleet-{vms}",
+        runbook="fleet-snapshot-clone",
+        provider="sim",
+        seed=7,
+        incident_at=iso(INCIDENT),
+        status=status,
+        apps=[app],
+        tasks=b.tasks,
+        cleanup=CleanupResult(status="done", leftovers=[]),
+    )
+    return result, head + sorted(b.events, key=lambda e: e.at)
 
 
 def write_shop_fixture(target: Path = FIXTURES / "shop-asr") -> Path:

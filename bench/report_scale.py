@@ -1,0 +1,72 @@
+"""Benchmark: render the reports of a 10,000-VM drill (targets: <= 10 s, report.html <= 10 MB).
+
+The run is a synthetic snapshot-clone drill shaped like bench/drill_scale.py's (3 disks a VM; clone,
+boot check and canary check per VM: ~30,000 tasks, ~150,000 journal events), written with the
+engine's own event classes and journal encoder (tests/report/report_fixtures.py). Pass an existing
+run directory to render that instead, e.g. one written by `python bench/drill_scale.py`.
+
+    python bench/report_scale.py [--vms N] [RUN_DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "report"))
+
+from report_fixtures import synthetic_run, write_run
+
+from drsim.report import render_run, verify_bundle, write_manifest
+from drsim.store import HistoryStore
+
+TARGET_SECONDS = 10.0
+TARGET_HTML_BYTES = 10 * 1024 * 1024
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", nargs="?", type=Path, help="an existing run directory to render")
+    parser.add_argument("--vms", type=int, default=10_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = args.run_dir
+        if run_dir is None:
+            started = time.perf_counter()
+            result, events = synthetic_run(args.vms)
+            run_dir = write_run(Path(tmp) / "run", result, events)
+            elapsed = time.perf_counter() - started
+            print(f"generated {args.vms} VMs: {len(result.tasks)} tasks, {len(events)} journal events in {elapsed:.2f} s")
+        journal = run_dir / "journal.jsonl"
+        print(f"journal.jsonl {journal.stat().st_size / 1e6:.1f} MB, result.json {(run_dir / 'result.json').stat().st_size / 1e6:.1f} MB")
+
+        with HistoryStore(Path(tmp) / "history.sqlite") as store:
+            started = time.perf_counter()
+            written = render_run(run_dir, ("md", "html"), store)
+            render_s = time.perf_counter() - started
+        started = time.perf_counter()
+        write_manifest(run_dir)
+        seal_s = time.perf_counter() - started
+        started = time.perf_counter()
+        intact = verify_bundle(run_dir).intact
+        verify_s = time.perf_counter() - started
+
+        html = run_dir / "report.html"
+        html_bytes = html.stat().st_size
+        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"render (md + html + charts, history recorded): {render_s:.2f} s   target <= {TARGET_SECONDS:.0f} s")
+        print(f"report.html: {html_bytes / 1e6:.2f} MB   target <= {TARGET_HTML_BYTES / 1024 / 1024:.0f} MB")
+        print(f"report.md: {(run_dir / 'report.md').stat().st_size / 1e3:.1f} kB; files written: {', '.join(p.name for p in written)}")
+        print(f"seal (manifest.json): {seal_s:.2f} s; verify: {verify_s:.2f} s, intact: {intact}")
+        print(f"peak RSS: {peak_mib:.0f} MiB")
+        ok = render_s <= TARGET_SECONDS and html_bytes <= TARGET_HTML_BYTES and intact
+        print("targets met" if ok else "TARGETS MISSED")
+        return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
