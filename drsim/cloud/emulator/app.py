@@ -1,0 +1,97 @@
+"""The emulator application: one aiohttp handler that authenticates, routes and throttles like ARM.
+
+Order of checks, as ARM applies them: a bearer token (401), the api-version (400), the route (404
+InvalidResourceType / 405), the subscription (404 SubscriptionNotFound), the resource group (404
+ResourceGroupNotFound), then the request-class token bucket of the world (429 with Retry-After,
+request-limits-and-throttling), then the resource provider's handler.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from drsim.cloud.emulator.arm import ArmError, ErrorCode, Router, from_provider_error
+from drsim.cloud.emulator.backup import BackupService
+from drsim.cloud.emulator.compute import ComputeService
+from drsim.cloud.emulator.network import NetworkService
+from drsim.cloud.emulator.operations import OperationRegistry
+from drsim.cloud.emulator.resources import ResourcesService
+from drsim.cloud.emulator.siterecovery import SiteRecoveryService
+from drsim.cloud.emulator.state import EmulatorState
+from drsim.cloud.emulator.world import EmulatedWorld
+from drsim.errors import ProviderError
+
+log = logging.getLogger(__name__)
+
+GROUP_PARAM = "resource_group"
+"""Route templates name the resource group `{resource_group}` when it must already exist."""
+
+
+class Emulator:
+    """ARM over one simulated world: Compute, Network, Recovery Services and Resources endpoints."""
+
+    def __init__(self, world: EmulatedWorld, *, speed: float, seed: int = 0) -> None:
+        self.world = world
+        self.speed = speed
+        self.state = EmulatorState(world)
+        self.subscription_id = self.state.subscription_id
+        self.operations = OperationRegistry(world.now, seed=seed)
+        self.router = Router()
+        self.resources = ResourcesService(self)
+        self.compute = ComputeService(self)
+        self.network = NetworkService(self)
+        self.backup = BackupService(self)
+        self.site_recovery = SiteRecoveryService(self)
+        for service in (self.resources, self.compute, self.network, self.backup, self.site_recovery):
+            service.register(self.router)
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=4 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self.dispatch)
+        return app
+
+    async def resource_group_names(self) -> tuple[str, ...]:
+        return tuple(sorted(await self.state.resource_groups(), key=str.lower))
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._dispatch(request)
+        except ArmError as exc:
+            return exc.response()
+        except ProviderError as exc:
+            return from_provider_error(exc, speed=self.speed).response()
+        except Exception as exc:  # a bug must not take the server down: answer as ARM does
+            log.exception("%s %s failed", request.method, request.path)
+            return ArmError(500, ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}").response()
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        authorization = request.headers.get("Authorization", "")
+        if not authorization.lower().startswith("bearer ") or not authorization[7:].strip():
+            error = ArmError(
+                401,
+                ErrorCode.AUTHENTICATION_FAILED,
+                "Authentication failed. The 'Authorization' header is missing or is not a bearer token.",
+            )
+            response = error.response()
+            response.headers["WWW-Authenticate"] = (
+                'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token"'
+            )
+            return response
+        if not request.query.get("api-version"):
+            raise ArmError(
+                400, ErrorCode.MISSING_API_VERSION, "The api-version query parameter (?api-version=) is required for all requests."
+            )
+        route, params = self.router.resolve(request.method, request.path)
+        subscription = params.get("subscription")
+        if subscription is not None and subscription.lower() != self.subscription_id.lower():
+            raise ArmError(404, ErrorCode.SUBSCRIPTION_NOT_FOUND, f"The subscription '{subscription}' could not be found.")
+        group = params.get(GROUP_PARAM)
+        if group is not None and await self.state.find_resource_group(group) is None:
+            raise ArmError(404, ErrorCode.RESOURCE_GROUP_NOT_FOUND, f"Resource group '{group}' could not be found.")
+        self.state.admit(route.request_class)
+        return await route.handler(request, params)
+
+    async def close(self) -> None:
+        await self.operations.close()

@@ -1,0 +1,351 @@
+"""The ARM protocol layer of the emulator: routing, errors, request bodies, ids and JSON conventions.
+
+Azure Resource Manager answers every error as `{"error": {"code", "message"}}`, requires
+`api-version` on every call and routes case-insensitively; this module is that much of ARM, with no
+knowledge of any resource provider. Sources: azure-resource-manager/management/request-limits-and-
+throttling, the ARM RPC contract (github.com/cloud-and-ai-microsoft/resource-provider-contract,
+common-api-details.md: error body, api-version, 404 codes) and azure-sdk-notes.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from aiohttp import web
+
+from drsim.errors import (
+    CapacityError,
+    ConflictError,
+    NotFoundError,
+    ProviderError,
+    QuotaError,
+    ThrottledError,
+    TransientError,
+)
+
+JsonObject = dict[str, Any]
+
+
+class ErrorCode(StrEnum):
+    """The ARM error codes the emulator answers with (ARM RPC contract, common-api-details.md)."""
+
+    AUTHENTICATION_FAILED = "AuthenticationFailed"
+    MISSING_API_VERSION = "MissingApiVersionParameter"
+    INVALID_REQUEST_CONTENT = "InvalidRequestContent"
+    INVALID_PARAMETER = "InvalidParameter"
+    INVALID_RESOURCE_TYPE = "InvalidResourceType"
+    METHOD_NOT_ALLOWED = "MethodNotAllowed"
+    SUBSCRIPTION_NOT_FOUND = "SubscriptionNotFound"
+    RESOURCE_GROUP_NOT_FOUND = "ResourceGroupNotFound"
+    RESOURCE_NOT_FOUND = "ResourceNotFound"
+    CONFLICT = "Conflict"
+    ANOTHER_OPERATION_IN_PROGRESS = "AnotherOperationInProgress"
+    OPERATION_NOT_ALLOWED = "OperationNotAllowed"
+    QUOTA_EXCEEDED = "QuotaExceeded"
+    ALLOCATION_FAILED = "AllocationFailed"
+    VM_AGENT_NOT_READY = "VMAgentStatusCommunicationError"
+    NIC_IN_USE = "NicInUse"
+    OPERATION_FAILED = "OperationFailed"
+    TOO_MANY_REQUESTS = "TooManyRequests"
+    SERVICE_UNAVAILABLE = "ServiceUnavailable"
+    INTERNAL_ERROR = "InternalServerError"
+
+
+class ArmError(Exception):
+    """An ARM error response: HTTP status, code, message, and the request field it concerns."""
+
+    def __init__(self, status: int, code: ErrorCode, message: str, *, target: str | None = None, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.target = target
+        self.retry_after = retry_after
+
+    def body(self) -> JsonObject:
+        error: JsonObject = {"code": str(self.code), "message": self.message}
+        if self.target is not None:
+            error["target"] = self.target
+        return {"error": error}
+
+    def response(self) -> web.Response:
+        headers = {"x-ms-failure-cause": "gateway" if self.status in (400, 401, 404) else "service"}
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        return web.json_response(self.body(), status=self.status, headers=headers)
+
+
+def invalid_content(field_path: str, problem: str) -> ArmError:
+    """400 InvalidRequestContent naming the JSON path of the offending field."""
+    return ArmError(
+        400,
+        ErrorCode.INVALID_REQUEST_CONTENT,
+        f"The request content was invalid and could not be deserialized: '{problem}' Path '{field_path}'.",
+        target=field_path,
+    )
+
+
+def retry_after_seconds(world_seconds: float, speed: float) -> int:
+    """Retry-After in real seconds (an integer header, as the SDK deserializes it) for a world delay."""
+    real = world_seconds / speed
+    whole = int(real)
+    return max(1, whole + (1 if real > whole else 0))
+
+
+def from_provider_error(exc: ProviderError, *, speed: float) -> ArmError:
+    """Translate a world error into the ARM answer a real service gives for it."""
+    if isinstance(exc, ThrottledError):
+        # ARM answers an empty token bucket with 429 and Retry-After (request-limits-and-throttling).
+        return ArmError(429, ErrorCode.TOO_MANY_REQUESTS, str(exc), retry_after=retry_after_seconds(exc.retry_after, speed))
+    if isinstance(exc, NotFoundError):
+        return ArmError(404, ErrorCode.RESOURCE_NOT_FOUND, str(exc))
+    if isinstance(exc, ConflictError):
+        return ArmError(409, ErrorCode.CONFLICT, str(exc))
+    if isinstance(exc, QuotaError):
+        return ArmError(409, ErrorCode.QUOTA_EXCEEDED, str(exc))
+    if isinstance(exc, CapacityError):
+        return ArmError(409, ErrorCode.ALLOCATION_FAILED, str(exc))
+    if isinstance(exc, TransientError):
+        return ArmError(503, ErrorCode.SERVICE_UNAVAILABLE, str(exc), retry_after=1)
+    return ArmError(500, ErrorCode.INTERNAL_ERROR, str(exc))
+
+
+# ---------------------------------------------------------------------------------------------- ids
+
+
+@dataclass(frozen=True)
+class ResourceId:
+    """A parsed ARM resource id: subscription, resource group, provider namespace, type and name chain."""
+
+    subscription: str
+    resource_group: str
+    namespace: str
+    types: tuple[str, ...]
+    names: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.names[-1]
+
+    @property
+    def type(self) -> str:
+        return "/".join((self.namespace, *self.types))
+
+    def __str__(self) -> str:
+        path = "".join(f"/{t}/{n}" for t, n in zip(self.types, self.names, strict=True))
+        return f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/providers/{self.namespace}{path}"
+
+
+_ID = re.compile(r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/([^/]+)((?:/[^/]+/[^/]+)+)$", re.IGNORECASE)
+
+
+def parse_id(resource_id: str) -> ResourceId | None:
+    """Parse `/subscriptions/s/resourceGroups/rg/providers/Ns/type/name[/type/name...]`, else None."""
+    match = _ID.match(resource_id.rstrip("/"))
+    if match is None:
+        return None
+    parts = match.group(4).strip("/").split("/")
+    return ResourceId(match.group(1), match.group(2), match.group(3), tuple(parts[0::2]), tuple(parts[1::2]))
+
+
+def id_key(resource_id: str) -> str:
+    """ARM ids compare case-insensitively."""
+    return resource_id.rstrip("/").lower()
+
+
+def resource_group_id(subscription: str, resource_group: str) -> str:
+    return f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
+
+
+# ------------------------------------------------------------------------------------------- bodies
+
+
+@dataclass(frozen=True)
+class Body:
+    """A JSON request body (or a part of one at `prefix`), read field by field; a bad field is ARM's
+    400 InvalidRequestContent naming its full path."""
+
+    data: Mapping[str, Any]
+    prefix: str = ""
+
+    @staticmethod
+    async def of(request: web.Request, *, required: bool = True) -> Body:
+        raw = await request.read()
+        if not raw.strip():
+            if required:
+                raise ArmError(400, ErrorCode.INVALID_REQUEST_CONTENT, "The request content was invalid: the body is empty.", target="$")
+            return Body({})
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ArmError(
+                400, ErrorCode.INVALID_REQUEST_CONTENT, f"The request content was invalid and could not be deserialized: {exc}.", target="$"
+            ) from None
+        if not isinstance(data, dict):
+            raise invalid_content("$", "the body must be a JSON object")
+        return Body(data)
+
+    def path(self, field_path: str) -> str:
+        return f"{self.prefix}.{field_path}" if self.prefix else field_path
+
+    def _walk(self, field_path: str) -> tuple[bool, Any]:
+        node: Any = self.data
+        for part in field_path.split("."):
+            if not isinstance(node, Mapping):
+                return False, None
+            found = next((k for k in node if k.lower() == part.lower()), None)  # ARM reads JSON case-insensitively
+            if found is None:
+                return False, None
+            node = node[found]
+        return True, node
+
+    def get(self, field_path: str) -> Any:
+        return self._walk(field_path)[1]
+
+    def has(self, field_path: str) -> bool:
+        present, value = self._walk(field_path)
+        return present and value is not None
+
+    def child(self, field_path: str) -> Body:
+        """The object at `field_path` (empty when absent), reporting errors under its full path."""
+        present, value = self._walk(field_path)
+        if present and value is not None and not isinstance(value, Mapping):
+            raise invalid_content(self.path(field_path), f"Property '{self.path(field_path)}' must be an object.")
+        return Body(value if isinstance(value, Mapping) else {}, self.path(field_path))
+
+    def string(self, field_path: str) -> str:
+        present, value = self._walk(field_path)
+        where = self.path(field_path)
+        if not present or value is None:
+            raise invalid_content(where, f"Required property '{where}' not found in JSON.")
+        if not isinstance(value, str) or not value:
+            raise invalid_content(where, f"Property '{where}' must be a non-empty string.")
+        return value
+
+    def optional_string(self, field_path: str) -> str | None:
+        present, value = self._walk(field_path)
+        if not present or value is None:
+            return None
+        if not isinstance(value, str):
+            raise invalid_content(self.path(field_path), f"Property '{self.path(field_path)}' must be a string.")
+        return value
+
+    def integer(self, field_path: str) -> int:
+        present, value = self._walk(field_path)
+        where = self.path(field_path)
+        if not present or value is None:
+            raise invalid_content(where, f"Required property '{where}' not found in JSON.")
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise invalid_content(where, f"Property '{where}' must be an integer.")
+        return value
+
+    def boolean(self, field_path: str, default: bool) -> bool:
+        present, value = self._walk(field_path)
+        if not present or value is None:
+            return default
+        if not isinstance(value, bool):
+            raise invalid_content(self.path(field_path), f"Property '{self.path(field_path)}' must be true or false.")
+        return value
+
+    def objects(self, field_path: str) -> list[Body]:
+        present, value = self._walk(field_path)
+        if not present or value is None:
+            return []
+        where = self.path(field_path)
+        if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+            raise invalid_content(where, f"Property '{where}' must be an array of objects.")
+        return [Body(v, f"{where}[{i}]") for i, v in enumerate(value)]
+
+    def strings(self, field_path: str) -> list[str]:
+        present, value = self._walk(field_path)
+        if not present or value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise invalid_content(self.path(field_path), f"Property '{self.path(field_path)}' must be an array of strings.")
+        return list(value)
+
+    def tags(self, field_path: str = "tags") -> dict[str, str]:
+        present, value = self._walk(field_path)
+        if not present or value is None:
+            return {}
+        if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise invalid_content(self.path(field_path), f"Property '{self.path(field_path)}' must be an object of string values.")
+        return dict(value)
+
+
+def arm_time(moment: datetime) -> str:
+    """ISO 8601 UTC with a Z, as ARM writes times."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def listing(values: Sequence[JsonObject]) -> JsonObject:
+    """A list response; the emulator answers every list in one page (no nextLink)."""
+    return {"value": list(values)}
+
+
+# ------------------------------------------------------------------------------------------ routing
+
+
+class RequestClass(StrEnum):
+    """ARM's throttling classes: reads, writes and deletes have separate buckets (request-limits-and-throttling)."""
+
+    READ = "read"
+    WRITE = "write"
+    DELETE = "delete"
+
+
+Handler = Callable[[web.Request, dict[str, str]], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str
+    handler: Handler
+    pattern: re.Pattern[str] = field(compare=False)
+
+    @property
+    def request_class(self) -> RequestClass:
+        if self.method == "DELETE":
+            return RequestClass.DELETE
+        return RequestClass.READ if self.method in ("GET", "HEAD") else RequestClass.WRITE
+
+
+def _compile(template: str) -> re.Pattern[str]:
+    """`{name}` matches one path segment, `{name*}` one or more (a scope such as a resource id)."""
+    regex = re.escape(template)
+    regex = re.sub(r"\\\{(\w+)\\\*\\\}", r"(?P<\1>.+?)", regex)
+    regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", regex)
+    return re.compile(f"^{regex}/?$", re.IGNORECASE)
+
+
+class Router:
+    """Routes by method and case-insensitive path template (`/subscriptions/{subscription}/...`), as ARM does."""
+
+    def __init__(self) -> None:
+        self._routes: list[Route] = []
+
+    def add(self, method: str, template: str, handler: Handler) -> None:
+        self._routes.append(Route(method, template, handler, _compile(template)))
+
+    def resolve(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        allowed: list[str] = []
+        for route in self._routes:
+            match = route.pattern.match(path)
+            if match is None:
+                continue
+            if route.method == method:
+                return route, match.groupdict()
+            allowed.append(route.method)
+        if allowed:
+            raise ArmError(405, ErrorCode.METHOD_NOT_ALLOWED, f"The requested resource does not support http method '{method}'.")
+        raise ArmError(404, ErrorCode.INVALID_RESOURCE_TYPE, f"The emulator serves no resource type at '{path}'.")
+
+    def __len__(self) -> int:
+        return len(self._routes)

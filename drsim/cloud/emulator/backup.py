@@ -1,0 +1,442 @@
+"""Microsoft.RecoveryServices for Azure Backup: vaults, protected items, policies, recovery points,
+restores, their operation status, and backup jobs.
+
+A restore answers 202 with Location (`.../operationResults/<op>`) and Azure-AsyncOperation
+(`.../operationsStatus/<op>`); the operation ends when the restore JOB exists, and its status names
+the job (OperationStatusJobExtendedInfo.jobId), which `backupJobs/<job>` then follows to its end
+(azure-sdk-notes.md: the restore poller ends when the job is created, not when it finishes).
+Fabric `Azure`, containers `IaasVMContainer;iaasvmcontainerv2;<rg>;<vm>` and items
+`VM;iaasvmcontainerv2;<rg>;<vm>` are Backup's own names for an Azure VM (azure-sdk-notes.md).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+from aiohttp import web
+
+from drsim.cloud.api import BackupPoint, Job, JobStatus, PointTier, RestoreMode
+from drsim.cloud.emulator.arm import ArmError, Body, ErrorCode, JsonObject, Router, arm_time, id_key, invalid_content, listing, parse_id
+from drsim.cloud.emulator.operations import Outcome
+from drsim.cloud.emulator.resources import parse_filter
+from drsim.cloud.emulator.service import ResourceProviderService
+from drsim.cloud.emulator.state import JobFamily, JobRecord
+from drsim.cloud.sim.resources import ProtectedItem, Vault
+from drsim.model.checks import protection_of
+from drsim.model.documents import BackupRule
+from drsim.model.types import BackupPolicyKind, OsType, Redundancy
+
+VAULT_TYPE = "Microsoft.RecoveryServices/vaults"
+ITEM_TYPE = "Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems"
+POINT_TYPE = ITEM_TYPE + "/recoveryPoints"
+BACKUP_FABRIC = "Azure"
+_TIER_NAMES = {PointTier.SNAPSHOT: "InstantRP", PointTier.VAULT: "HardenedRP"}  # RecoveryPointTierType
+_JOB_STATUS = {JobStatus.IN_PROGRESS: "InProgress", JobStatus.SUCCEEDED: "Completed", JobStatus.FAILED: "Failed"}
+_STORAGE = {Redundancy.LRS: "LocallyRedundant", Redundancy.ZRS: "ZoneRedundant", Redundancy.GRS: "GeoRedundant"}
+_RECOVERY_TYPES = {"alternatelocation": RestoreMode.VM, "restoredisks": RestoreMode.DISKS}
+_POINT_FILTER_FORMATS = ("%Y-%m-%d %I:%M:%S %p", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
+
+
+def iso_duration(span: timedelta) -> str:
+    """ISO 8601 duration (`PT1503.5S`), as Backup jobs report `duration`."""
+    return f"PT{max(0.0, span.total_seconds()):g}S"
+
+
+def _filter_time(text: str) -> datetime:
+    for fmt in _POINT_FILTER_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    raise ArmError(400, ErrorCode.INVALID_PARAMETER, f"'{text}' is not a time: write it as 2026-11-20 02:00:00 AM (UTC).", target="$filter")
+
+
+def policy_name(rule: BackupRule) -> str:
+    """A name that says what the plan's backup rule does: drsim-standard-24h-0200-ir2-r30."""
+    hours = int(rule.interval.total_seconds() // 3600)
+    return f"drsim-{rule.policy.value}-{hours}h-{rule.start.strftime('%H%M')}-ir{rule.snapshot_days}-r{rule.retention_days}"
+
+
+def _clock_time(at: time) -> str:
+    # Backup writes a time of day as an instant of an arbitrary date (SimpleSchedulePolicy.scheduleRunTimes).
+    return datetime.combine(datetime(2020, 1, 1).date(), at, tzinfo=UTC).isoformat().replace("+00:00", "Z")
+
+
+class BackupService(ResourceProviderService):
+    """Azure Backup of Azure VMs in Recovery Services vaults."""
+
+    def register(self, router: Router) -> None:
+        sub = "/subscriptions/{subscription}"
+        router.add("GET", sub + "/providers/Microsoft.RecoveryServices/vaults", self.list_vaults)
+        vaults = sub + "/resourceGroups/{resource_group}/providers/Microsoft.RecoveryServices/vaults"
+        router.add("GET", vaults, self.list_vaults)
+        v = vaults + "/{vault}"
+        router.add("GET", v, self.get_vault)
+        router.add("GET", v + "/backupstorageconfig/vaultstorageconfig", self.storage_config)
+        router.add("GET", v + "/backupPolicies", self.list_policies)
+        router.add("GET", v + "/backupPolicies/{policy}", self.get_policy)
+        router.add("GET", v + "/backupProtectedItems", self.list_items)
+        item = v + "/backupFabrics/{fabric}/protectionContainers/{container}/protectedItems/{item}"
+        router.add("GET", item, self.get_item)
+        router.add("GET", item + "/recoveryPoints", self.list_points)
+        router.add("GET", item + "/recoveryPoints/{point}", self.get_point)
+        router.add("POST", item + "/recoveryPoints/{point}/restore", self.restore)
+        router.add("GET", item + "/operationsStatus/{operation}", self.operation_status)
+        router.add("GET", item + "/operationResults/{operation}", self.operation_result)
+        router.add("GET", v + "/backupOperations/{operation}", self.operation_status)
+        router.add("GET", v + "/backupOperationResults/{operation}", self.operation_result)
+        router.add("GET", v + "/backupJobs", self.list_jobs)
+        router.add("GET", v + "/backupJobs/{job}", self.get_job)
+
+    # ---------------------------------------------------------------------------------- vaults
+
+    def vault_json(self, vault: Vault) -> JsonObject:
+        properties: JsonObject = {"provisioningState": "Succeeded"}
+        if vault.redundancy is not None:
+            properties["redundancySettings"] = {
+                "standardTierStorageRedundancy": _STORAGE[vault.redundancy],
+                "crossRegionRestore": "Enabled" if vault.cross_region_restore else "Disabled",
+            }
+        return {
+            "id": vault.id,
+            "name": vault.name,
+            "type": VAULT_TYPE,
+            "location": vault.region,
+            "tags": self.state.tags_of(vault.id, {}),
+            "sku": {"name": "RS0", "tier": "Standard"},
+            "properties": properties,
+        }
+
+    def vault(self, p: dict[str, str]) -> Vault:
+        vault_id = self.state.resource_id(p["resource_group"], VAULT_TYPE, p["vault"])
+        found = next((v for v in self.world.inventory.vaults() if id_key(v.id) == id_key(vault_id)), None)
+        if found is None:
+            raise ArmError(
+                404, ErrorCode.RESOURCE_NOT_FOUND,
+                f"The Resource '{VAULT_TYPE}/{p['vault']}' under resource group '{p['resource_group']}' was not found.",
+            )
+        return found
+
+    async def list_vaults(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        group = p.get("resource_group")
+        vaults = [v for v in self.world.inventory.vaults() if group is None or (parse_id(v.id) and parse_id(v.id).resource_group.lower() == group.lower())]  # type: ignore[union-attr]
+        return web.json_response(listing([self.vault_json(v) for v in vaults]))
+
+    async def get_vault(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        return web.json_response(self.vault_json(self.vault(p)))
+
+    async def storage_config(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        vault = self.vault(p)
+        redundancy = _STORAGE[vault.redundancy or Redundancy.GRS]
+        return web.json_response(
+            {
+                "id": f"{vault.id}/backupstorageconfig/vaultstorageconfig",
+                "name": "vaultstorageconfig",
+                "type": "Microsoft.RecoveryServices/vaults/backupstorageconfig",
+                "properties": {
+                    "storageModelType": redundancy,
+                    "storageType": redundancy,
+                    "storageTypeState": "Locked",
+                    "crossRegionRestoreFlag": vault.cross_region_restore,
+                },
+            }
+        )
+
+    # ------------------------------------------------------------------------------ policies
+
+    def _rule(self, item: ProtectedItem) -> BackupRule:
+        spec = next(s for s in self.world.estate.vms if s.name == item.vm_name)
+        rule = protection_of(self.world.plan, spec.name, spec.tags).backup
+        assert rule is not None and rule.backup is not None, f"{item.vm_name} is protected without a backup rule"
+        return rule.backup
+
+    def policy_json(self, vault: Vault, rule: BackupRule, count: int) -> JsonObject:
+        name = policy_name(rule)
+        hours = int(rule.interval.total_seconds() // 3600)
+        if rule.policy is BackupPolicyKind.ENHANCED and hours < 24:
+            window = int((rule.window or timedelta(hours=24)).total_seconds() // 3600)
+            schedule: JsonObject = {
+                "schedulePolicyType": "SimpleSchedulePolicyV2",
+                "scheduleRunFrequency": "Hourly",
+                "hourlySchedule": {"interval": hours, "scheduleWindowStartTime": _clock_time(rule.start), "scheduleWindowDuration": window},
+            }
+        elif rule.policy is BackupPolicyKind.ENHANCED:
+            schedule = {"schedulePolicyType": "SimpleSchedulePolicyV2", "scheduleRunFrequency": "Daily", "dailySchedule": {"scheduleRunTimes": [_clock_time(rule.start)]}}
+        else:
+            schedule = {"schedulePolicyType": "SimpleSchedulePolicy", "scheduleRunFrequency": "Daily", "scheduleRunTimes": [_clock_time(rule.start)]}
+        return {
+            "id": f"{vault.id}/backupPolicies/{name}",
+            "name": name,
+            "type": "Microsoft.RecoveryServices/vaults/backupPolicies",
+            "properties": {
+                "backupManagementType": "AzureIaasVM",
+                "policyType": "V2" if rule.policy is BackupPolicyKind.ENHANCED else "V1",
+                "instantRpRetentionRangeInDays": rule.snapshot_days,
+                "timeZone": "UTC",
+                "protectedItemsCount": count,
+                "schedulePolicy": schedule,
+                "retentionPolicy": {
+                    "retentionPolicyType": "LongTermRetentionPolicy",
+                    "dailySchedule": {
+                        "retentionTimes": [_clock_time(rule.start)],
+                        "retentionDuration": {"count": rule.retention_days, "durationType": "Days"},
+                    },
+                },
+            },
+        }
+
+    def _policies(self, vault: Vault) -> dict[str, JsonObject]:
+        rules: dict[str, tuple[BackupRule, int]] = {}
+        for item in self.world.inventory.protected_items(vault.id):
+            rule = self._rule(item)
+            name = policy_name(rule)
+            rules[name.lower()] = (rule, rules.get(name.lower(), (rule, 0))[1] + 1)
+        return {key: self.policy_json(vault, rule, count) for key, (rule, count) in rules.items()}
+
+    async def list_policies(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        return web.json_response(listing(list(self._policies(self.vault(p)).values())))
+
+    async def get_policy(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        vault = self.vault(p)
+        found = self._policies(vault).get(p["policy"].lower())
+        if found is None:
+            raise ArmError(404, ErrorCode.RESOURCE_NOT_FOUND, f"Backup policy '{p['policy']}' was not found in vault {vault.name}.")
+        return web.json_response(found)
+
+    # --------------------------------------------------------------------------------- items
+
+    def item_json(self, item: ProtectedItem) -> JsonObject:
+        rule = self._rule(item)
+        name = policy_name(rule)
+        return {
+            "id": item.id,
+            "name": item.item,
+            "type": ITEM_TYPE,
+            "location": item.vault.region,
+            "properties": {
+                "protectedItemType": "Microsoft.Compute/virtualMachines",
+                "backupManagementType": "AzureIaasVM",
+                "workloadType": "VM",
+                "containerName": item.container,
+                "sourceResourceId": item.vm_id,
+                "virtualMachineId": item.vm_id,
+                "friendlyName": item.vm_name,
+                "policyId": f"{item.vault.id}/backupPolicies/{name}",
+                "policyName": name,
+                "policyType": "V2" if rule.policy is BackupPolicyKind.ENHANCED else "V1",
+                "protectionStatus": "Healthy",
+                "protectionState": "Protected",
+                "healthStatus": "Passed",
+                "vaultId": item.vault.id,
+                "sourceLocation": next((s.region for s in self.world.estate.vms if s.name == item.vm_name), item.vault.region),
+            },
+        }
+
+    def item(self, p: dict[str, str]) -> ProtectedItem:
+        vault = self.vault(p)
+        if p["fabric"].lower() != BACKUP_FABRIC.lower():
+            raise ArmError(404, ErrorCode.RESOURCE_NOT_FOUND, f"Backup fabric '{p['fabric']}' was not found: Azure VMs are in fabric '{BACKUP_FABRIC}'.")
+        found = next(
+            (
+                i
+                for i in self.world.inventory.protected_items(vault.id)
+                if i.container.lower() == p["container"].lower() and i.item.lower() == p["item"].lower()
+            ),
+            None,
+        )
+        if found is None:
+            raise ArmError(404, ErrorCode.RESOURCE_NOT_FOUND, f"Protected item '{p['item']}' was not found in container '{p['container']}' of vault {vault.name}.")
+        return found
+
+    async def list_items(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        vault = self.vault(p)
+        wanted = parse_filter(
+            request.query.get("$filter", ""), ("backupManagementType", "itemType", "policyName", "containerName", "friendlyName")
+        )
+        items = []
+        for item in self.world.inventory.protected_items(vault.id):
+            body = self.item_json(item)
+            props = body["properties"]
+            values = {
+                "backupManagementType": props["backupManagementType"],
+                "itemType": props["workloadType"],
+                "policyName": props["policyName"],
+                "containerName": item.container,
+                "friendlyName": item.vm_name,
+            }
+            if all(values[k].lower() == v.lower() for k, v in wanted.items()):
+                items.append(body)
+        return web.json_response(listing(items))
+
+    async def get_item(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        return web.json_response(self.item_json(self.item(p)))
+
+    # -------------------------------------------------------------------------------- points
+
+    def point_json(self, item: ProtectedItem, point: BackupPoint) -> JsonObject:
+        spec = next((s for s in self.world.estate.vms if s.name == item.vm_name), None)
+        props: JsonObject = {
+            "objectType": "IaasVMRecoveryPoint",
+            "recoveryPointType": point.type.value,
+            "recoveryPointTime": arm_time(point.time),
+            "recoveryPointTierDetails": [{"type": _TIER_NAMES[t], "status": "Valid"} for t in sorted(point.tiers, key=lambda t: t.value)],
+            "isManagedVirtualMachine": True,
+            "isSourceVMEncrypted": False,
+            "sourceVMStorageType": "NormalStorage",
+            "originalStorageAccountOption": False,
+        }
+        if spec is not None:
+            props["osType"] = "Windows" if spec.os is OsType.WINDOWS else "Linux"
+            props["virtualMachineSize"] = spec.size
+        return {"id": point.id, "name": point.id.rsplit("/", 1)[-1], "type": POINT_TYPE, "properties": props}
+
+    async def _points(self, item: ProtectedItem) -> list[BackupPoint]:
+        return await self.world.list_backup_points(item.vm_id)
+
+    async def list_points(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        item = self.item(p)
+        wanted = parse_filter(request.query.get("$filter", ""), ("startDate", "endDate", "restorePointQueryType", "extendedInfo"))
+        start = _filter_time(wanted["startDate"]) if "startDate" in wanted else None
+        end = _filter_time(wanted["endDate"]) if "endDate" in wanted else None
+        points = [
+            pt for pt in await self._points(item) if (start is None or pt.time >= start) and (end is None or pt.time <= end)
+        ]
+        # Backup lists the newest point first.
+        return web.json_response(listing([self.point_json(item, pt) for pt in sorted(points, key=lambda pt: pt.time, reverse=True)]))
+
+    async def _point(self, item: ProtectedItem, name: str) -> BackupPoint:
+        point = next((pt for pt in await self._points(item) if pt.id.rsplit("/", 1)[-1].lower() == name.lower()), None)
+        if point is None:
+            raise ArmError(404, ErrorCode.RESOURCE_NOT_FOUND, f"Recovery point '{name}' of {item.vm_name} was not found (it may have expired).")
+        return point
+
+    async def get_point(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        item = self.item(p)
+        return web.json_response(self.point_json(item, await self._point(item, p["point"])))
+
+    # ------------------------------------------------------------------------------- restore
+
+    async def restore(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        body = (await Body.of(request)).child("properties")
+        item = self.item(p)
+        kind = body.string("objectType")
+        if kind.lower() not in ("iaasvmrestorerequest", "iaasvmrestorewithrehydrationrequest"):
+            raise invalid_content(body.path("objectType"), f"'{kind}': the emulator restores Azure VMs (IaasVMRestoreRequest)")
+        recovery_type = body.string("recoveryType")
+        mode = _RECOVERY_TYPES.get(recovery_type.lower())
+        if mode is None:
+            raise ArmError(
+                400, ErrorCode.INVALID_PARAMETER,
+                f"recoveryType '{recovery_type}' is not served: a drill restores as a new VM (AlternateLocation) or as disks (RestoreDisks), never over production.",
+                target=body.path("recoveryType"),
+            )
+        point = await self._point(item, p["point"])
+        region = body.optional_string("region") or point.region
+        group_id = body.optional_string("targetResourceGroupId")
+        if group_id is not None:
+            self.state.require_drill_group(group_id.rstrip("/").rsplit("/", 1)[-1], "restored resources")
+        if mode is RestoreMode.VM:
+            target = body.string("targetVirtualMachineId")
+            parsed = parse_id(target)
+            if parsed is None:
+                raise invalid_content(body.path("targetVirtualMachineId"), f"'{target}' is not a virtual machine id")
+            self.state.require_drill_group(parsed.resource_group, "restored virtual machines")
+            name = parsed.name
+            network_id = body.string("virtualNetworkId")
+        else:
+            name = f"{item.vm_name}-restore-{point.time.strftime('%Y%m%d%H%M')}"
+            network_id = body.optional_string("virtualNetworkId") or ""
+        vault = item.vault
+
+        async def trigger() -> Outcome:
+            job = await self.world.restore_backup(
+                item.vm_id, point.id, mode=mode, tier=None, region=region, network_id=network_id, name=name, tags={}
+            )
+            job_name = job.id.rstrip("/").rsplit("/", 1)[-1]
+            details = {
+                "Restore type": recovery_type,
+                "Recovery point time": arm_time(point.time),
+                "Source VM Id": item.vm_id,
+                "Target resource group": self.state.drill_group,
+                "Target region": region,
+            }
+            if mode is RestoreMode.VM:
+                details["Target VM Name"] = name
+            self.state.jobs[job_name.lower()] = JobRecord(
+                job_name, JobFamily.BACKUP, job.id, vault.id, item.id, item.vm_name, "Restore", details, job
+            )
+            return Outcome(job_id=job_name)
+
+        op = await self.start(
+            trigger(),
+            name=f"{ITEM_TYPE}/recoveryPoints/restore/action",
+            status_path=lambda op: f"{item.id}/operationsStatus/{op}",
+            result_path=lambda op: f"{item.id}/operationResults/{op}",
+        )
+        return self.operations.answer(request, op, status=202)
+
+    async def operation_status(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        self.vault(p)
+        return self.operations.status_response(p["operation"])
+
+    async def operation_result(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        self.vault(p)
+        return self.operations.result_response(request, p["operation"])
+
+    # ---------------------------------------------------------------------------------- jobs
+
+    async def _refresh(self, record: JobRecord) -> Job:
+        record.last = await self.world.get_job(record.world_id)
+        return record.last
+
+    def job_json(self, record: JobRecord, job: Job) -> JsonObject:
+        now = self.world.now()
+        bag = dict(record.details)
+        if job.status is JobStatus.SUCCEEDED and job.created:
+            created = list(job.created)
+            if bag.get("Restore type", "").lower() == "alternatelocation":
+                bag["Target VM Id"] = created.pop(0)
+            for index, disk_id in enumerate(created, start=1):
+                bag[f"Restored disk {index}"] = disk_id
+        props: JsonObject = {
+            "jobType": "AzureIaaSVMJob",
+            "entityFriendlyName": record.vm_name,
+            "backupManagementType": "AzureIaasVM",
+            "operation": record.operation,
+            "status": _JOB_STATUS[job.status],
+            "startTime": arm_time(job.started_at),
+            "duration": iso_duration((job.ended_at or now) - job.started_at),
+            "activityId": self.state.stable_guid(record.world_id),
+            "containerName": next((i.container for i in self.world.inventory.protected_items() if i.id == record.item_id), None),
+            "isUserTriggered": True,
+            "virtualMachineVersion": "Compute",
+            "extendedInfo": {"propertyBag": bag, "tasksList": []},
+            "errorDetails": [],
+        }
+        if job.ended_at is not None:
+            props["endTime"] = arm_time(job.ended_at)
+        if job.status is JobStatus.FAILED:
+            props["errorDetails"] = [{"errorCode": "UserErrorRestoreFailed", "errorTitle": "Restore failed", "errorString": job.error or "the restore failed", "recommendations": []}]
+        vault_id = record.vault_id
+        return {"id": f"{vault_id}/backupJobs/{record.name}", "name": record.name, "type": f"{VAULT_TYPE}/backupJobs", "properties": props}
+
+    def _records(self, vault: Vault) -> list[JobRecord]:
+        return [r for r in self.state.jobs.values() if r.family is JobFamily.BACKUP and id_key(r.vault_id) == id_key(vault.id)]
+
+    async def list_jobs(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        vault = self.vault(p)
+        wanted = parse_filter(request.query.get("$filter", ""), ("status", "operation", "backupManagementType"))
+        items = []
+        for record in self._records(vault):
+            body = self.job_json(record, await self._refresh(record))
+            props = body["properties"]
+            if all(str(props[k]).lower() == v.lower() for k, v in wanted.items()):
+                items.append(body)
+        return web.json_response(listing(items))
+
+    async def get_job(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        vault = self.vault(p)
+        record = next((r for r in self._records(vault) if r.name.lower() == p["job"].lower()), None)
+        if record is None:
+            raise ArmError(404, ErrorCode.RESOURCE_NOT_FOUND, f"Backup job '{p['job']}' was not found in vault {vault.name}.")
+        return web.json_response(self.job_json(record, await self._refresh(record)))

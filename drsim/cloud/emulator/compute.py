@@ -1,0 +1,812 @@
+"""Microsoft.Compute over the world: virtual machines (with deallocate, generalize, start, runCommand
+and the instance view), managed disks, snapshots and images.
+
+Status codes are those the SDK accepts (azure-sdk-notes.md, azure-mgmt-compute operations): a
+snapshot or disk PUT answers 200 or 202, a VM or image PUT 200 or 201, a delete 200, 202 or 204.
+Run Command answers every script with the canary report of the VM (drsim.cloud.azure.canary), the
+one script a drill runs; the emulator executes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from drsim.cloud.api import Image, ManagedDisk, ResourceKind, Snapshot, VirtualMachine
+from drsim.cloud.azure.canary import LINUX_COMMAND_ID, WINDOWS_COMMAND_ID, render_report
+from drsim.cloud.emulator.arm import (
+    ArmError,
+    Body,
+    ErrorCode,
+    JsonObject,
+    Router,
+    arm_time,
+    id_key,
+    invalid_content,
+    listing,
+    parse_id,
+)
+from drsim.cloud.emulator.operations import Outcome
+from drsim.cloud.emulator.service import ResourceProviderService, no_content, not_found
+from drsim.cloud.emulator.state import Provisioning, VmExtras
+from drsim.model.types import OsType, PowerState
+
+GIB = 1024**3
+COMPUTE = "Microsoft.Compute"
+VM_TYPE = ResourceKind.VM.value
+DISK_TYPE = ResourceKind.DISK.value
+SNAPSHOT_TYPE = ResourceKind.SNAPSHOT.value
+IMAGE_TYPE = ResourceKind.IMAGE.value
+
+_POWER = {
+    PowerState.RUNNING: ("PowerState/running", "VM running"),
+    PowerState.STOPPED: ("PowerState/stopped", "VM stopped"),
+    PowerState.DEALLOCATED: ("PowerState/deallocated", "VM deallocated"),
+}
+_OS_NAME = {OsType.LINUX: "Linux", OsType.WINDOWS: "Windows"}
+# Run Command's built-in command ids per OS (virtual-machines/run-command-overview).
+_COMMAND_OS = {LINUX_COMMAND_ID.lower(): OsType.LINUX, WINDOWS_COMMAND_ID.lower(): OsType.WINDOWS}
+
+
+def _status(code: str, display: str, level: str = "Info") -> JsonObject:
+    return {"code": code, "level": level, "displayStatus": display}
+
+
+def _os_of(text: str, field: str) -> OsType:
+    found = next((os for os, name in _OS_NAME.items() if name.lower() == text.lower()), None)
+    if found is None:
+        raise invalid_content(field, f"'{text}' is not an osType: Linux or Windows")
+    return found
+
+
+@dataclass(frozen=True)
+class ComputeView:
+    """One read of the world's compute resources, so that a response costs each listing once."""
+
+    vms: dict[str, VirtualMachine]
+    disks: dict[str, ManagedDisk]
+
+
+class ComputeService(ResourceProviderService):
+    """Microsoft.Compute: virtualMachines, disks, snapshots, images and their operations."""
+
+    def register(self, router: Router) -> None:
+        sub = "/subscriptions/{subscription}"
+        group = sub + "/resourceGroups/{resource_group}/providers/Microsoft.Compute"
+        vm = group + "/virtualMachines/{name}"
+        router.add("GET", sub + "/providers/Microsoft.Compute/locations/{location}/operations/{operation}", self.operation_status)
+        router.add("GET", sub + "/providers/Microsoft.Compute/locations/{location}/operationResults/{operation}", self.operation_result)
+        router.add("GET", sub + "/providers/Microsoft.Compute/virtualMachines", self.list_vms)
+        router.add("GET", group + "/virtualMachines", self.list_vms)
+        router.add("GET", vm, self.get_vm)
+        router.add("PUT", vm, self.put_vm)
+        router.add("PATCH", vm, self.patch_tags(VM_TYPE))
+        router.add("DELETE", vm, self.delete_vm)
+        router.add("GET", vm + "/instanceView", self.instance_view)
+        router.add("POST", vm + "/deallocate", self.deallocate)
+        router.add("POST", vm + "/generalize", self.generalize)
+        router.add("POST", vm + "/start", self.start_vm)
+        router.add("POST", vm + "/runCommand", self.run_command)
+        for collection, kind, put in (
+            ("disks", DISK_TYPE, self.put_disk),
+            ("snapshots", SNAPSHOT_TYPE, self.put_snapshot),
+            ("images", IMAGE_TYPE, self.put_image),
+        ):
+            router.add("GET", sub + f"/providers/Microsoft.Compute/{collection}", self.lister(kind))
+            router.add("GET", group + f"/{collection}", self.lister(kind))
+            router.add("GET", group + f"/{collection}/{{name}}", self.getter(kind))
+            router.add("PUT", group + f"/{collection}/{{name}}", put)
+            router.add("PATCH", group + f"/{collection}/{{name}}", self.patch_tags(kind))
+            router.add("DELETE", group + f"/{collection}/{{name}}", self.deleter(kind))
+
+    # ------------------------------------------------------------------------------ plumbing
+
+    def _status_path(self, location: str) -> tuple[object, object]:
+        base = f"/subscriptions/{self.subscription}/providers/Microsoft.Compute/locations/{location}"
+        return (lambda op: f"{base}/operations/{op}"), (lambda op: f"{base}/operationResults/{op}")
+
+    async def operation_status(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        return self.operations.status_response(p["operation"])
+
+    async def operation_result(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        return self.operations.result_response(request, p["operation"])
+
+    async def _view(self) -> ComputeView:
+        vms = {id_key(vm.id): vm for vm in await self.world.list_vms()}
+        disks = {id_key(d.id): d for d in await self.world.list_disks()}
+        return ComputeView(vms, disks)
+
+    def _id(self, p: dict[str, str], type_path: str) -> str:
+        return self.state.resource_id(p["resource_group"], type_path, p["name"])
+
+    async def _lro(
+        self,
+        request: web.Request,
+        *,
+        resource_id: str,
+        location: str,
+        work: object,
+        operation: str,
+        pending: JsonObject | None,
+        state: Provisioning,
+        status: int,
+        with_location: bool,
+    ) -> web.StreamResponse:
+        """Start the operation and answer 201/202; 200 (or 204 for a body-less action) if it ended at once."""
+        status_path, result_path = self._status_path(location)
+        op = await self.start(
+            work,  # type: ignore[arg-type]
+            name=operation,
+            status_path=status_path,  # type: ignore[arg-type]
+            result_path=result_path if with_location else None,  # type: ignore[arg-type]
+            pending=(resource_id, pending, state) if pending is not None else None,
+        )
+        if op.done:  # it ended before the first answer: answer as a synchronous call
+            if request.method == "PUT":
+                return web.json_response(await self._render_by_id(resource_id), status=200)
+            if op.outcome.result is not None:
+                return web.json_response(op.outcome.result, status=200)
+            return web.Response(status=200)
+        return self.operations.answer(request, op, status=status, body=pending if status == 201 and pending is not None else None)
+
+    async def _render_by_id(self, resource_id: str) -> JsonObject:
+        parsed = parse_id(resource_id)
+        assert parsed is not None
+        kind = parsed.type.lower()
+        view = await self._view()
+        if kind == VM_TYPE.lower():
+            return self.vm_json(await self._vm(resource_id, view), view, instance_view=False)
+        found = await self._find(parsed.type, resource_id, view)
+        if found is None:
+            raise not_found(parsed.type, parsed.name, parsed.resource_group)
+        return found
+
+    # --------------------------------------------------------------------------------- render
+
+    def _tags(self, resource_id: str, tags: object) -> dict[str, str]:
+        return self.state.tags_of(resource_id, tags if isinstance(tags, dict) else dict(tags))  # type: ignore[call-overload]
+
+    def vm_json(self, vm: VirtualMachine, view: ComputeView, *, instance_view: bool) -> JsonObject:
+        extras = self.state.vm_extras.get(id_key(vm.id))
+        create = extras.create_option if extras else "Attach"
+
+        def disk_entry(disk_id: str, lun: int | None) -> JsonObject:
+            disk = view.disks.get(id_key(disk_id))
+            deleting = extras is not None and (extras.os_disk_delete if lun is None else extras.data_disks_delete)
+            entry: JsonObject = {
+                "name": parse_id(disk_id).name if parse_id(disk_id) else disk_id,
+                "createOption": create,
+                "caching": "ReadWrite" if lun is None else "None",
+                "managedDisk": {"id": disk_id},
+                "deleteOption": "Delete" if deleting else "Detach",
+            }
+            if disk is not None:
+                entry["diskSizeGB"] = disk.size_gib
+            if lun is not None:
+                entry["lun"] = lun
+            return entry
+
+        os_disk = disk_entry(vm.disk_ids[0], None) if vm.disk_ids else {"createOption": create}
+        os_disk["osType"] = _OS_NAME[vm.os]
+        storage: JsonObject = {"osDisk": os_disk, "dataDisks": [disk_entry(d, lun) for lun, d in enumerate(vm.disk_ids[1:])]}
+        if extras is not None and extras.image_id:
+            storage["imageReference"] = {"id": extras.image_id}
+        nic_ids = extras.nic_ids if extras else [self.state.implicit_nic_id(vm)]
+        properties: JsonObject = {
+            "vmId": self.state.stable_guid(vm.id),
+            "hardwareProfile": {"vmSize": vm.size},
+            "storageProfile": storage,
+            "networkProfile": {
+                "networkInterfaces": [
+                    {
+                        "id": nic,
+                        "properties": {"primary": i == 0, "deleteOption": "Delete" if extras and nic in extras.nic_delete else "Detach"},
+                    }
+                    for i, nic in enumerate(nic_ids)
+                ]
+            },
+            "provisioningState": Provisioning.SUCCEEDED.value,
+        }
+        if extras is not None and extras.computer_name:
+            properties["osProfile"] = {"computerName": extras.computer_name, "adminUsername": extras.admin_username}
+        if instance_view:
+            properties["instanceView"] = self.instance_view_json(vm)
+        return {
+            "id": vm.id,
+            "name": vm.name,
+            "type": VM_TYPE,
+            "location": vm.region,
+            "tags": self._tags(vm.id, vm.tags),
+            "properties": properties,
+        }
+
+    def instance_view_json(self, vm: VirtualMachine) -> JsonObject:
+        """Power state, generalization and the guest agent, as the instance view reports them (states-billing)."""
+        statuses = [_status("ProvisioningState/succeeded", "Provisioning succeeded")]
+        if vm.generalized:
+            statuses.append(_status("OSState/generalized", "VM generalized"))
+        statuses.append(_status(*_POWER[vm.power]))
+        agent = (
+            _status("ProvisioningState/succeeded", "Ready") | {"message": "Guest Agent is running"}
+            if vm.booted
+            else _status("ProvisioningState/Unavailable", "Not Ready", "Warning")
+            | {"message": "VM status blob is found but not yet populated."}
+        )
+        return {"computerName": vm.name, "osName": _OS_NAME[vm.os], "vmAgent": {"statuses": [agent]}, "statuses": statuses}
+
+    def disk_json(self, disk: ManagedDisk) -> JsonObject:
+        source = parse_id(disk.source_id) if disk.source_id else None
+        if source is None:
+            creation: JsonObject = {"createOption": "Empty"}
+        elif source.type.lower() == IMAGE_TYPE.lower():
+            creation = {"createOption": "FromImage", "imageReference": {"id": disk.source_id}}
+        else:
+            creation = {"createOption": "Copy", "sourceResourceId": disk.source_id}
+        body: JsonObject = {
+            "id": disk.id,
+            "name": disk.name,
+            "type": DISK_TYPE,
+            "location": disk.region,
+            "tags": self._tags(disk.id, disk.tags),
+            "properties": {
+                "creationData": creation,
+                "diskSizeGB": disk.size_gib,
+                "diskSizeBytes": disk.size_gib * GIB,
+                "diskState": "Attached" if disk.vm_id else "Unattached",
+                "provisioningState": Provisioning.SUCCEEDED.value,
+            },
+        }
+        if disk.vm_id:
+            body["managedBy"] = disk.vm_id
+        return body
+
+    def snapshot_json(self, snap: Snapshot, view: ComputeView) -> JsonObject:
+        source_disk = view.disks.get(id_key(snap.disk_id))
+        size = source_disk.size_gib if source_disk is not None else int(-(-snap.used_gib // 1))
+        creation: JsonObject = (
+            {"createOption": "CopyStart", "sourceResourceId": snap.copy_of}
+            if snap.copy_of
+            else {"createOption": "Copy", "sourceResourceId": snap.disk_id}
+        )
+        return {
+            "id": snap.id,
+            "name": snap.name,
+            "type": SNAPSHOT_TYPE,
+            "location": snap.region,
+            "tags": self._tags(snap.id, snap.tags),
+            # Incremental snapshots are always Standard HDD storage (disks-incremental-snapshots).
+            "sku": {"name": "Standard_LRS", "tier": "Standard"},
+            "properties": {
+                "creationData": creation,
+                # The instant the disk's content was captured (a cross-region copy keeps its source's).
+                "timeCreated": arm_time(snap.taken_at),
+                "incremental": snap.incremental,
+                "diskSizeGB": size,
+                "diskSizeBytes": size * GIB,
+                "diskState": "Unattached",
+                "completionPercent": 100.0,
+                "provisioningState": Provisioning.SUCCEEDED.value,
+            },
+        }
+
+    def image_json(self, image: Image, view: ComputeView) -> JsonObject:
+        source = view.vms.get(id_key(image.source_vm_id))
+        os = source.os if source is not None else self.state.image_os.get(id_key(image.id))
+        os_disk: JsonObject = {"osState": "Generalized"}
+        if os is not None:
+            os_disk["osType"] = _OS_NAME[os]
+        return {
+            "id": image.id,
+            "name": image.name,
+            "type": IMAGE_TYPE,
+            "location": image.region,
+            "tags": self._tags(image.id, image.tags),
+            "properties": {
+                "sourceVirtualMachine": {"id": image.source_vm_id},
+                "storageProfile": {"osDisk": os_disk, "dataDisks": [{"lun": lun} for lun in range(max(0, image.disk_count - 1))]},
+                "provisioningState": Provisioning.SUCCEEDED.value,
+            },
+        }
+
+    # ---------------------------------------------------------------------------------- reads
+
+    async def _find(self, kind: str, resource_id: str, view: ComputeView) -> JsonObject | None:
+        key = id_key(resource_id)
+        lowered = kind.lower()
+        if lowered == DISK_TYPE.lower():
+            disk = view.disks.get(key)
+            return self.disk_json(disk) if disk else None
+        if lowered == SNAPSHOT_TYPE.lower():
+            snap = next((s for s in await self.world.list_snapshots() if id_key(s.id) == key), None)
+            return self.snapshot_json(snap, view) if snap else None
+        image = next((i for i in await self.world.list_images() if id_key(i.id) == key), None)
+        return self.image_json(image, view) if image else None
+
+    async def _all(self, kind: str, view: ComputeView) -> list[JsonObject]:
+        lowered = kind.lower()
+        if lowered == DISK_TYPE.lower():
+            return [self.disk_json(d) for d in view.disks.values()]
+        if lowered == SNAPSHOT_TYPE.lower():
+            return [self.snapshot_json(s, view) for s in await self.world.list_snapshots()]
+        return [self.image_json(i, view) for i in await self.world.list_images()]
+
+    @staticmethod
+    def _in_group(items: list[JsonObject], p: dict[str, str]) -> list[JsonObject]:
+        group = p.get("resource_group")
+        if group is None:
+            return items
+        return [i for i in items if (parsed := parse_id(i["id"])) is not None and parsed.resource_group.lower() == group.lower()]
+
+    def lister(self, kind: str):  # type: ignore[no-untyped-def]
+        async def handler(request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+            return web.json_response(listing(self._in_group(await self._all(kind, await self._view()), p)))
+
+        return handler
+
+    def getter(self, kind: str):  # type: ignore[no-untyped-def]
+        async def handler(request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+            resource_id = self._id(p, kind)
+            found = await self._find(kind, resource_id, await self._view())
+            if found is None:
+                found = self.pending_body(resource_id)
+            if found is None:
+                raise not_found(kind, p["name"], p["resource_group"])
+            return web.json_response(found)
+
+        return handler
+
+    async def list_vms(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        view = await self._view()
+        expand = request.query.get("$expand", "").lower() == "instanceview"
+        items = [self.vm_json(vm, view, instance_view=expand) for vm in view.vms.values()]
+        return web.json_response(listing(self._in_group(items, p)))
+
+    async def _vm(self, vm_id: str, view: ComputeView | None = None) -> VirtualMachine:
+        """The VM (read through get_vm: a VM of a failed region is listed but cannot be read)."""
+        parsed = parse_id(vm_id)
+        assert parsed is not None
+        listed = (view or await self._view()).vms.get(id_key(vm_id))
+        if listed is None:
+            raise not_found(VM_TYPE, parsed.name, parsed.resource_group)
+        return await self.world.get_vm(listed.id)
+
+    async def get_vm(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        resource_id = self._id(p, VM_TYPE)
+        view = await self._view()
+        if id_key(resource_id) not in view.vms and (pending := self.pending_body(resource_id)) is not None:
+            return web.json_response(pending)
+        vm = await self._vm(resource_id, view)
+        expand = request.query.get("$expand", "").lower() == "instanceview"
+        return web.json_response(self.vm_json(vm, view, instance_view=expand))
+
+    async def instance_view(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        return web.json_response(self.instance_view_json(await self._vm(self._id(p, VM_TYPE))))
+
+    # --------------------------------------------------------------------------------- writes
+
+    def patch_tags(self, kind: str):  # type: ignore[no-untyped-def]
+        """PATCH with `tags` (the SDK's begin_update / update_tags): merged, answered 200 with the resource."""
+
+        async def handler(request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+            body = await Body.of(request)
+            resource_id = self._id(p, kind)
+            await self._render_by_id(resource_id)  # 404 unless it exists
+            self.state.replace_tags(resource_id, body.tags())
+            return web.json_response(await self._render_by_id(resource_id))
+
+        return handler
+
+    async def _existing(self, kind: str, resource_id: str, body: Body) -> web.StreamResponse | None:
+        """A PUT of a resource that exists updates its tags only (the world keeps everything else)."""
+        view = await self._view()
+        found = (
+            (self.vm_json(view.vms[id_key(resource_id)], view, instance_view=False) if id_key(resource_id) in view.vms else None)
+            if kind == VM_TYPE
+            else await self._find(kind, resource_id, view)
+        )
+        if found is None:
+            return None
+        self.state.replace_tags(resource_id, body.tags())
+        return web.json_response(await self._render_by_id(resource_id), status=200)
+
+    def _pending(self, resource_id: str, kind: str, body: Body, properties: JsonObject) -> JsonObject:
+        parsed = parse_id(resource_id)
+        assert parsed is not None
+        return {
+            "id": resource_id,
+            "name": parsed.name,
+            "type": kind,
+            "location": body.string("location"),
+            "tags": body.tags(),
+            "properties": properties,
+        }
+
+    async def put_snapshot(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        body = await Body.of(request)
+        resource_id = self._id(p, SNAPSHOT_TYPE)
+        location = body.string("location")
+        option = body.string("properties.creationData.createOption")
+        source = body.string("properties.creationData.sourceResourceId")
+        incremental = body.boolean("properties.incremental", False)
+        tags = body.tags()
+        if (answer := await self._existing(SNAPSHOT_TYPE, resource_id, body)) is not None:
+            return answer
+        self.state.require_drill_group(p["resource_group"], "snapshots")
+        source_type = parse_id(source).type.lower() if parse_id(source) else ""
+        name = p["name"]
+        if option.lower() == "copy" and source_type == DISK_TYPE.lower():
+            work = self.world.create_snapshot(source, name=name, incremental=incremental, tags=tags)
+        elif option.lower() == "copystart" and source_type == SNAPSHOT_TYPE.lower():
+            # Cross-region copy of an incremental snapshot (disks-copy-incremental-snapshot-across-regions).
+            work = self.world.copy_snapshot(source, name=name, region=location, tags=tags)
+        else:
+            raise invalid_content(
+                "properties.creationData",
+                f"createOption '{option}' with source '{source}': the emulator takes Copy of a managed disk, or CopyStart of a snapshot",
+            )
+
+        async def create() -> Outcome:
+            await work
+            return Outcome()
+
+        pending = self._pending(
+            resource_id, SNAPSHOT_TYPE, body, {"creationData": body.get("properties.creationData"), "incremental": incremental}
+        )
+        return await self._lro(
+            request,
+            resource_id=resource_id,
+            location=location,
+            work=create(),
+            operation=f"{SNAPSHOT_TYPE}/write",
+            pending=pending,
+            state=Provisioning.CREATING,
+            status=202,
+            with_location=True,
+        )
+
+    async def put_disk(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        body = await Body.of(request)
+        resource_id = self._id(p, DISK_TYPE)
+        location = body.string("location")
+        option = body.string("properties.creationData.createOption")
+        tags = body.tags()
+        if (answer := await self._existing(DISK_TYPE, resource_id, body)) is not None:
+            return answer
+        source = body.string("properties.creationData.sourceResourceId")
+        if option.lower() != "copy" or (parse_id(source) is None or parse_id(source).type.lower() != SNAPSHOT_TYPE.lower()):  # type: ignore[union-attr]
+            raise invalid_content(
+                "properties.creationData", f"createOption '{option}' from '{source}': the emulator creates disks by Copy of a snapshot"
+            )
+        self.state.require_drill_group(p["resource_group"], "disks")
+
+        async def create() -> Outcome:
+            await self.world.create_disk(source, name=p["name"], region=location, tags=tags)
+            return Outcome()
+
+        pending = self._pending(resource_id, DISK_TYPE, body, {"creationData": body.get("properties.creationData")})
+        return await self._lro(
+            request,
+            resource_id=resource_id,
+            location=location,
+            work=create(),
+            operation=f"{DISK_TYPE}/write",
+            pending=pending,
+            state=Provisioning.CREATING,
+            status=202,
+            with_location=True,
+        )
+
+    async def put_image(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        body = await Body.of(request)
+        resource_id = self._id(p, IMAGE_TYPE)
+        location = body.string("location")
+        tags = body.tags()
+        if (answer := await self._existing(IMAGE_TYPE, resource_id, body)) is not None:
+            return answer
+        vm_id = body.string("properties.sourceVirtualMachine.id")
+        self.state.require_drill_group(p["resource_group"], "images")
+        source = await self._vm(vm_id)
+
+        async def create() -> Outcome:
+            await self.world.create_image(source.id, name=p["name"], region=location, tags=tags)
+            self.state.image_os[id_key(resource_id)] = source.os
+            return Outcome()
+
+        pending = self._pending(resource_id, IMAGE_TYPE, body, {"sourceVirtualMachine": {"id": vm_id}})
+        return await self._lro(
+            request,
+            resource_id=resource_id,
+            location=location,
+            work=create(),
+            operation=f"{IMAGE_TYPE}/write",
+            pending=pending,
+            state=Provisioning.CREATING,
+            status=201,
+            with_location=False,
+        )
+
+    def _network_of_vm_body(self, body: Body, vm_name: str) -> tuple[str, list[str], list[str]]:
+        """The VNet a VM's PUT attaches it to, its NIC ids, and the NICs to delete with it."""
+        nics = body.objects("properties.networkProfile.networkInterfaces")
+        if nics:
+            nic_ids, delete_with = [], []
+            for index, ref in enumerate(nics):
+                field = f"properties.networkProfile.networkInterfaces[{index}].id"
+                nic_id = ref.string("id")
+                nic = self.state.nics.get(id_key(nic_id))
+                if nic is None:
+                    raise ArmError(
+                        400,
+                        ErrorCode.INVALID_PARAMETER,
+                        f"Resource {nic_id} referenced by resource {vm_name} was not found: create the network interface first.",
+                        target=field,
+                    )
+                if nic.vm_id is not None:
+                    raise ArmError(
+                        409, ErrorCode.CONFLICT, f"Network interface {nic_id} is in use by virtual machine {nic.vm_id}.", target=field
+                    )
+                nic_ids.append(nic.id)
+                delete = ref.optional_string("properties.deleteOption") or ref.optional_string("deleteOption") or "Detach"
+                if delete.lower() == "delete":
+                    delete_with.append(nic.id)
+            first = self.state.nics[id_key(nic_ids[0])]
+            return self.state.vnet_of_subnet(first.subnet_id), nic_ids, delete_with
+        raise invalid_content(
+            "properties.networkProfile.networkInterfaces",
+            "Required property 'networkInterfaces' not found in JSON (the emulator attaches VMs through network interfaces).",
+        )
+
+    async def put_vm(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        body = await Body.of(request)
+        resource_id = self._id(p, VM_TYPE)
+        name = p["name"]
+        location = body.string("location")
+        tags = body.tags()
+        if (answer := await self._existing(VM_TYPE, resource_id, body)) is not None:
+            return answer
+        size = body.string("properties.hardwareProfile.vmSize")
+        option = body.string("properties.storageProfile.osDisk.createOption")
+        self.state.require_drill_group(p["resource_group"], "virtual machines")
+        os_disk_delete = (body.optional_string("properties.storageProfile.osDisk.deleteOption") or "Detach").lower() == "delete"
+        data_disks = body.objects("properties.storageProfile.dataDisks")
+        data_delete = any((d.optional_string("deleteOption") or "Detach").lower() == "delete" for d in data_disks)
+        if option.lower() == "attach":
+            os = _os_of(body.string("properties.storageProfile.osDisk.osType"), "properties.storageProfile.osDisk.osType")
+            disk_ids = [body.string("properties.storageProfile.osDisk.managedDisk.id")]
+            for index, data in sorted(
+                enumerate(data_disks), key=lambda pair: pair[1].get("lun") if isinstance(pair[1].get("lun"), int) else pair[0]
+            ):
+                if (data.optional_string("createOption") or "Attach").lower() != "attach":
+                    raise invalid_content(
+                        f"properties.storageProfile.dataDisks[{index}].createOption", "an attached OS disk takes attached data disks"
+                    )
+                disk_ids.append(data.string("managedDisk.id"))
+            image_id = None
+            computer = admin = None
+        elif option.lower() == "fromimage":
+            image_id = body.string("properties.storageProfile.imageReference.id")
+            # A VM from a generalized image needs an OS profile (azure-sdk-notes.md).
+            computer = body.string("properties.osProfile.computerName")
+            admin = body.string("properties.osProfile.adminUsername")
+            os, disk_ids = OsType.LINUX, []
+        else:
+            raise invalid_content("properties.storageProfile.osDisk.createOption", f"'{option}': the emulator takes Attach or FromImage")
+        network_id, nic_ids, nic_delete = self._network_of_vm_body(body, name)
+        extras = VmExtras(
+            nic_ids=nic_ids,
+            nic_delete=nic_delete,
+            os_disk_delete=os_disk_delete,
+            data_disks_delete=data_delete,
+            create_option="Attach" if option.lower() == "attach" else "FromImage",
+            image_id=image_id,
+            computer_name=computer,
+            admin_username=admin,
+        )
+        for nic_id in nic_ids:
+            self.state.nics[id_key(nic_id)].vm_id = resource_id
+
+        async def create() -> Outcome:
+            try:
+                if image_id is not None:
+                    vm = await self.world.create_vm_from_image(
+                        image_id, name=name, region=location, size=size, network_id=network_id, tags=tags
+                    )
+                else:
+                    vm = await self.world.create_vm(
+                        name=name, region=location, size=size, os=os, disk_ids=disk_ids, network_id=network_id, tags=tags
+                    )
+            except BaseException:
+                for nic_id in nic_ids:
+                    if (nic := self.state.nics.get(id_key(nic_id))) is not None:
+                        nic.vm_id = None
+                raise
+            self.state.vm_extras[id_key(vm.id)] = extras
+            return Outcome()
+
+        properties: JsonObject = {
+            k: body.get(f"properties.{k}") for k in ("hardwareProfile", "storageProfile", "networkProfile") if body.has(f"properties.{k}")
+        }
+        pending = self._pending(resource_id, VM_TYPE, body, properties)
+        return await self._lro(
+            request,
+            resource_id=resource_id,
+            location=location,
+            work=create(),
+            operation=f"{VM_TYPE}/write",
+            pending=pending,
+            state=Provisioning.CREATING,
+            status=201,
+            with_location=False,
+        )
+
+    # -------------------------------------------------------------------------------- actions
+
+    async def deallocate(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        vm = await self._vm(self._id(p, VM_TYPE))
+
+        async def act() -> Outcome:
+            await self.world.deallocate_vm(vm.id)
+            return Outcome()
+
+        return await self._lro(
+            request,
+            resource_id=vm.id,
+            location=vm.region,
+            work=act(),
+            operation=f"{VM_TYPE}/deallocate/action",
+            pending=None,
+            state=Provisioning.UPDATING,
+            status=202,
+            with_location=True,
+        )
+
+    async def start_vm(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        vm = await self._vm(self._id(p, VM_TYPE))
+
+        async def act() -> Outcome:
+            await self.world.start_vm(vm.id)
+            return Outcome()
+
+        return await self._lro(
+            request,
+            resource_id=vm.id,
+            location=vm.region,
+            work=act(),
+            operation=f"{VM_TYPE}/start/action",
+            pending=None,
+            state=Provisioning.UPDATING,
+            status=202,
+            with_location=True,
+        )
+
+    async def generalize(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        """Synchronous, as the SDK's `generalize` expects (200, no body)."""
+        vm = await self._vm(self._id(p, VM_TYPE))
+        await self.world.generalize_vm(vm.id)
+        return web.Response(status=200)
+
+    async def run_command(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        body = await Body.of(request)
+        command = body.string("commandId")
+        vm = await self._vm(self._id(p, VM_TYPE))
+        wanted = _COMMAND_OS.get(command.lower())
+        if wanted is None or wanted is not vm.os:
+            raise ArmError(
+                400,
+                ErrorCode.INVALID_PARAMETER,
+                f"Command '{command}' is not supported on {_OS_NAME[vm.os]} VM {vm.name}: "
+                f"use {WINDOWS_COMMAND_ID if vm.os is OsType.WINDOWS else LINUX_COMMAND_ID}.",
+                target="commandId",
+            )
+        # Run Command needs a running VM whose guest agent is ready (run-command troubleshooting).
+        if vm.power is not PowerState.RUNNING:
+            raise ArmError(
+                409, ErrorCode.OPERATION_NOT_ALLOWED, f"Operation 'RunCommand' is not allowed since VM {vm.name} is {vm.power.value}."
+            )
+        if not vm.booted:
+            raise ArmError(409, ErrorCode.VM_AGENT_NOT_READY, f"The guest agent of VM {vm.name} is not ready: Run Command cannot reach it.")
+
+        async def act() -> Outcome:
+            reading = await self.world.read_canary(vm.id)
+            if not reading.reachable:
+                raise ArmError(409, ErrorCode.VM_AGENT_NOT_READY, f"The guest agent of VM {vm.name} did not answer the command.")
+            return Outcome(result=self.run_command_result(vm.os, render_report(reading)))
+
+        return await self._lro(
+            request,
+            resource_id=vm.id,
+            location=vm.region,
+            work=act(),
+            operation=f"{VM_TYPE}/runCommand/action",
+            pending=None,
+            state=Provisioning.UPDATING,
+            status=202,
+            with_location=True,
+        )
+
+    @staticmethod
+    def run_command_result(os: OsType, stdout: str) -> JsonObject:
+        """RunCommandResult as the guest agent reports it: one message with stdout and stderr on Linux,
+        StdOut and StdErr component statuses on Windows (virtual-machines/linux|windows/run-command)."""
+        if os is OsType.WINDOWS:
+            return {
+                "value": [
+                    _status("ComponentStatus/StdOut/succeeded", "Provisioning succeeded") | {"message": stdout},
+                    _status("ComponentStatus/StdErr/succeeded", "Provisioning succeeded") | {"message": ""},
+                ]
+            }
+        return {
+            "value": [
+                _status("ProvisioningState/succeeded", "Provisioning succeeded")
+                | {"message": f"Enable succeeded: \n[stdout]\n{stdout}\n\n[stderr]\n"}
+            ]
+        }
+
+    # -------------------------------------------------------------------------------- deletes
+
+    async def delete_vm(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        resource_id = self._id(p, VM_TYPE)
+        view = await self._view()
+        vm = view.vms.get(id_key(resource_id))
+        if vm is None:
+            return no_content()  # deleting what does not exist succeeds (ARM: 204)
+        extras = self.state.vm_extras.get(id_key(resource_id))
+
+        async def remove() -> Outcome:
+            await self.world.delete(vm.id)
+            if extras is not None:
+                # deleteOption Delete: the OS disk, data disks and NICs go with the VM.
+                doomed = ([vm.disk_ids[0]] if extras.os_disk_delete and vm.disk_ids else []) + (
+                    vm.disk_ids[1:] if extras.data_disks_delete else []
+                )
+                for disk_id in doomed:
+                    await self.world.delete(disk_id)
+                    self.state.forget(disk_id)
+                for nic_id in extras.nic_delete:
+                    self.state.nics.pop(id_key(nic_id), None)
+                    self.state.forget(nic_id)
+            for nic in self.state.nics.values():
+                if nic.vm_id is not None and id_key(nic.vm_id) == id_key(vm.id):
+                    nic.vm_id = None
+            self.state.forget(vm.id)
+            return Outcome()
+
+        pending = self.vm_json(vm, view, instance_view=False)
+        return await self._lro(
+            request,
+            resource_id=resource_id,
+            location=vm.region,
+            work=remove(),
+            operation=f"{VM_TYPE}/delete",
+            pending=pending,
+            state=Provisioning.DELETING,
+            status=202,
+            with_location=True,
+        )
+
+    def deleter(self, kind: str):  # type: ignore[no-untyped-def]
+        async def handler(request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+            resource_id = self._id(p, kind)
+            found = await self._find(kind, resource_id, await self._view())
+            if found is None:
+                return no_content()
+
+            async def remove() -> Outcome:
+                await self.world.delete(found["id"])
+                self.state.forget(found["id"])
+                return Outcome()
+
+            return await self._lro(
+                request,
+                resource_id=resource_id,
+                location=found["location"],
+                work=remove(),
+                operation=f"{kind}/delete",
+                pending=found,
+                state=Provisioning.DELETING,
+                status=202,
+                with_location=True,
+            )
+
+        return handler

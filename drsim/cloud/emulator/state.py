@@ -1,0 +1,265 @@
+"""What the emulator keeps beside the world: the ARM-only detail of resources, and its bookkeeping.
+
+The world models what matters for recovery; ARM also has detail the world does not model and that
+clients read back: network interfaces, the rules of a security group, a subnet's name, peerings
+added after a network was made, tags merged through the Tags API, a VM's delete options, and the
+jobs and in-flight operations the emulator answered. That detail lives here, keyed by ARM id.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from drsim.cloud.api import Job, VirtualMachine
+from drsim.cloud.emulator.arm import (
+    ArmError,
+    ErrorCode,
+    JsonObject,
+    RequestClass,
+    id_key,
+    parse_id,
+    resource_group_id,
+)
+from drsim.cloud.emulator.world import EmulatedWorld, subscription_of
+from drsim.cloud.sim.faults import RequestClass as WorldRequestClass
+from drsim.cloud.sim.resources import DRILL_GROUP, NetworkState
+from drsim.model.types import OsType
+
+_WORLD_CLASS = {
+    RequestClass.READ: WorldRequestClass.READ,
+    RequestClass.WRITE: WorldRequestClass.WRITE,
+    RequestClass.DELETE: WorldRequestClass.DELETE,
+}
+
+
+class Provisioning(StrEnum):
+    """properties.provisioningState while an operation runs on a resource (ARM RPC contract)."""
+
+    CREATING = "Creating"
+    UPDATING = "Updating"
+    DELETING = "Deleting"
+    SUCCEEDED = "Succeeded"
+
+
+@dataclass
+class NetworkInterface:
+    """A NIC: the world attaches VMs to networks directly, ARM through NICs."""
+
+    id: str
+    name: str
+    location: str
+    subnet_id: str
+    private_ip: str
+    tags: dict[str, str] = field(default_factory=dict)
+    vm_id: str | None = None
+
+
+@dataclass
+class SecurityGroupDefinition:
+    """The security rules and tags a client PUT for a network security group."""
+
+    id: str
+    name: str
+    location: str
+    rules: list[JsonObject]
+    tags: dict[str, str]
+
+
+@dataclass
+class VmExtras:
+    """The parts of a VM's PUT body the world keeps no record of."""
+
+    nic_ids: list[str]
+    nic_delete: list[str]  # NICs whose deleteOption is Delete: they go with the VM
+    os_disk_delete: bool  # the OS disk's deleteOption is Delete
+    data_disks_delete: bool
+    create_option: str  # Attach or FromImage
+    image_id: str | None = None
+    computer_name: str | None = None
+    admin_username: str | None = None
+
+
+@dataclass
+class NetworkExtras:
+    """What a client PUT for a virtual network beyond the world's record: its subnet, and peerings."""
+
+    subnet_name: str | None = None
+    subnet_prefix: str | None = None
+    default_outbound_access: bool | None = None
+    peerings: dict[str, str] = field(default_factory=dict)  # peering name -> remote VNet id
+
+
+@dataclass
+class PendingResource:
+    """A resource whose create, update or delete operation is still running: GET shows it in that state."""
+
+    body: JsonObject
+    state: Provisioning
+
+
+class JobFamily(StrEnum):
+    BACKUP = "backupJobs"
+    SITE_RECOVERY = "replicationJobs"
+
+
+@dataclass
+class JobRecord:
+    """A world job the emulator started, named as its vault names it."""
+
+    name: str
+    family: JobFamily
+    world_id: str
+    vault_id: str
+    item_id: str  # the protected or replicated item it acts on
+    vm_name: str
+    operation: str  # Backup's `operation` (Restore) or Site Recovery's scenario (TestFailover, ...)
+    details: dict[str, str] = field(default_factory=dict)
+    last: Job | None = None
+
+
+class EmulatorState:
+    """The world and what the emulator adds to it, for the resource provider services to share."""
+
+    def __init__(self, world: EmulatedWorld) -> None:
+        self.world = world
+        inventory = world.inventory
+        ids = [v.id for v in inventory.vaults()] + [n.id for n in inventory.networks()]
+        self.subscription_id = (
+            subscription_of(ids)
+            or subscription_of([i.vm_id for i in inventory.protected_items()])
+            or "00000000-0000-0000-0000-000000000000"
+        )
+        self.arm_region = world.estate.regions.primary
+        self.drill_group = DRILL_GROUP
+        # One token per ARM request, taken here; the world's own calls behind a request take none.
+        self.gate = world.throttle
+        self._world_throttle = world.throttle
+        quiet = copy.copy(world.throttle)
+        quiet.enabled = False
+        world.throttle = quiet
+        self.tags: dict[str, dict[str, str]] = {}
+        self.nics: dict[str, NetworkInterface] = {}
+        self.security_groups: dict[str, SecurityGroupDefinition] = {}
+        self.networks: dict[str, NetworkExtras] = {}
+        self.image_os: dict[str, OsType] = {}  # images the emulator made: their source VM's OS
+        self.vm_extras: dict[str, VmExtras] = {}
+        self.pending: dict[str, PendingResource] = {}
+        self.jobs: dict[str, JobRecord] = {}
+        self.test_failovers: dict[str, str] = {}  # replicated item id key -> job name of its test failover
+        self._groups: set[str] = set()
+
+    def release(self) -> None:
+        """Give the world its own throttle back (the emulator stops serving it)."""
+        self.world.throttle = self._world_throttle
+
+    # ----------------------------------------------------------------------------------- ARM
+
+    def admit(self, request: RequestClass) -> None:
+        """Take a token from ARM's bucket for this request class, or raise ThrottledError."""
+        self.gate.admit(self.arm_region, _WORLD_CLASS[request], self.world.now())
+
+    async def resource_groups(self) -> set[str]:
+        """Every resource group something of the world lives in, plus the drill group."""
+        groups = {self.drill_group, *self._groups}
+        inventory = self.world.inventory
+        ids = [v.id for v in inventory.vaults()] + [n.id for n in inventory.networks()] + [g.id for g in inventory.security_groups()]
+        if not ids:  # an estate without networks or vaults: its VMs name its groups
+            ids = [vm.id for vm in await self.world.list_vms()]
+        for resource_id in ids:
+            parsed = parse_id(resource_id)
+            if parsed is not None:
+                groups.add(parsed.resource_group)
+        self._groups |= groups  # a group outlives an outage of its region, as in ARM
+        return set(self._groups)
+
+    async def find_resource_group(self, name: str) -> str | None:
+        """The group's name as ARM spells it, or None (group names compare case-insensitively)."""
+        return next((g for g in await self.resource_groups() if g.lower() == name.lower()), None)
+
+    def group_id(self, group: str) -> str:
+        return resource_group_id(self.subscription_id, group)
+
+    def require_drill_group(self, group: str, what: str) -> None:
+        """The world makes everything a drill creates in its drill group; refuse creating elsewhere."""
+        if group.lower() != self.drill_group.lower():
+            raise ArmError(
+                400,
+                ErrorCode.INVALID_PARAMETER,
+                f"The emulator's world creates {what} in resource group '{self.drill_group}' only "
+                f"(production groups are read-only to a drill): PUT it under /resourceGroups/{self.drill_group}.",
+                target="resourceGroupName",
+            )
+
+    def resource_id(self, group: str, type_path: str, name: str) -> str:
+        return f"/subscriptions/{self.subscription_id}/resourceGroups/{group}/providers/{type_path}/{name}"
+
+    # ---------------------------------------------------------------------------------- tags
+
+    def tags_of(self, resource_id: str, world_tags: Mapping[str, str]) -> dict[str, str]:
+        """The world's tags with those merged through the Tags API on top."""
+        merged = dict(world_tags)
+        merged.update(self.tags.get(id_key(resource_id), {}))
+        return merged
+
+    def merge_tags(self, resource_id: str, tags: Mapping[str, str]) -> None:
+        self.tags.setdefault(id_key(resource_id), {}).update(tags)
+
+    def forget(self, resource_id: str) -> None:
+        """Drop what the emulator kept about a deleted resource."""
+        key = id_key(resource_id)
+        for table in (self.tags, self.security_groups, self.networks, self.vm_extras, self.pending, self.image_os):
+            table.pop(key, None)  # type: ignore[attr-defined]
+
+    def replace_tags(self, resource_id: str, tags: Mapping[str, str]) -> None:
+        """A PUT or PATCH of `tags`: they replace the merged ones (the world's own tags stay underneath)."""
+        key = id_key(resource_id)
+        nic = self.nics.get(key)
+        if nic is not None:
+            nic.tags = dict(tags)
+        else:
+            self.tags[key] = dict(tags)
+
+    # -------------------------------------------------------------------------------- naming
+
+    @staticmethod
+    def stable_guid(resource_id: str) -> str:
+        """A GUID fixed by the resource id (vmId, activityId): the same across runs."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, id_key(resource_id)))
+
+    def implicit_nic_id(self, vm: VirtualMachine) -> str:
+        """The NIC of a VM the world made without one (estate VMs, restored and test-failover VMs)."""
+        parsed = parse_id(vm.id)
+        group = parsed.resource_group if parsed is not None else self.drill_group
+        return self.resource_id(group, "Microsoft.Network/networkInterfaces", f"{vm.name}-nic")
+
+    @staticmethod
+    def vnet_of_subnet(subnet_id: str) -> str:
+        """`.../virtualNetworks/<vnet>/subnets/<subnet>` -> the VNet's id."""
+        head, sep, _ = subnet_id.rstrip("/").rpartition("/subnets/")
+        return head if sep else subnet_id
+
+    def network(self, network_id: str) -> NetworkState | None:
+        key = id_key(network_id)
+        return next((n for n in self.world.inventory.networks() if id_key(n.id) == key), None)
+
+    def subnet_id(self, network: NetworkState) -> str:
+        """The network's one subnet, under the name the client gave it (the world names it `default`)."""
+        extras = self.networks.get(id_key(network.id))
+        if extras is not None and extras.subnet_name:
+            return f"{network.id}/subnets/{extras.subnet_name}"
+        return network.subnet_id
+
+    def private_ip(self, network: NetworkState | None, index: int) -> str:
+        """The index-th address of a subnet after the 4 Azure reserves (virtual-networks-faq)."""
+        if network is None:
+            return ""
+        try:
+            space = ipaddress.ip_network(network.cidr, strict=False)
+            return str(space[4 + index]) if space.num_addresses > 5 + index else ""
+        except (ValueError, IndexError):
+            return ""

@@ -1,0 +1,149 @@
+"""The world behind the emulator: what it must offer, and how `drsim emulator serve` builds one.
+
+The emulator serves any world that implements the provider Protocol (drsim.cloud.api) plus the
+listings ARM needs and the Protocol does not carry: vaults, protected and replicated items, virtual
+networks and security groups (`inventory`), ARM's request buckets (`throttle`) and starting a VM.
+`SimProvider` is that world; `build_world` makes one from documents on a ScaledClock, so that world
+time runs `speed` times faster than real time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from drsim.cloud.api import CloudProvider, VirtualMachine
+from drsim.cloud.sim.faults import RequestClass, Throttle
+from drsim.cloud.sim.incidents import IncidentSpec, incident_from_scenario
+from drsim.cloud.sim.resources import NetworkState, NsgState, ProtectedItem, ReplicatedItem, Vault
+from drsim.engine.clock import ScaledClock
+from drsim.errors import UsageError
+from drsim.model.documents import Estate, ProtectionPlan
+from drsim.model.types import IncidentKind
+
+DEFAULT_SPEED = 60.0
+"""World seconds per real second when `--speed` is not given: a 25-minute restore takes 25 s."""
+
+QUIET_REGION = "none"
+"""The region of the stand-in incident of a world built without a runbook: no resource lives there."""
+
+
+class WorldInventory(Protocol):
+    """Listings beyond the provider Protocol that ARM answers (SimProvider.inventory)."""
+
+    def vaults(self) -> list[Vault]: ...
+    def protected_items(self, vault_id: str | None = None) -> list[ProtectedItem]: ...
+    def replicated_items(self, vault_id: str | None = None) -> list[ReplicatedItem]: ...
+    def vault_reachable(self, vault_id: str) -> bool: ...
+    def networks(self) -> list[NetworkState]: ...
+    def security_groups(self) -> list[NsgState]: ...
+
+
+class EmulatedWorld(CloudProvider, Protocol):
+    """A CloudProvider-shaped world the emulator can serve."""
+
+    estate: Estate
+    plan: ProtectionPlan
+    inventory: WorldInventory
+    throttle: Throttle
+
+    async def start_vm(self, vm_id: str) -> VirtualMachine: ...
+
+
+class ArmThrottle(Protocol):
+    """ARM's per-subscription, per-region request buckets (faults.Throttle)."""
+
+    def admit(self, region: str, request: RequestClass, now: datetime) -> None: ...
+
+
+@dataclass(frozen=True)
+class EmulatorOptions:
+    """What `drsim emulator serve` is given: documents, seed, speed and the incident time."""
+
+    estate: Path | None = None
+    plan: Path | None = None
+    drill: Path | None = None
+    seed: int | None = None
+    speed: float = DEFAULT_SPEED
+    incident_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.drill is not None and (self.estate is not None or self.plan is not None):
+            raise UsageError("give either --drill or --estate with --plan, not both")
+        if self.drill is None and (self.estate is None or self.plan is None):
+            raise UsageError("the emulator needs a world: give --drill D, or --estate E and --plan P")
+        if not self.speed > 0:
+            raise UsageError(f"--speed must be greater than 0, got {self.speed}")
+        if self.seed is not None and self.seed < 0:
+            raise UsageError(f"--seed must be 0 or more, got {self.seed}")
+        if self.incident_at is not None and self.incident_at.tzinfo is None:
+            raise UsageError(f"--incident-at {self.incident_at.isoformat()} has no time zone: write it in UTC, e.g. 2026-11-20T14:00:00Z")
+
+
+def quiet_incident(at: datetime) -> IncidentSpec:
+    """A world without a runbook suffers nothing: the world needs an incident (it anchors the
+    workload's history at `at`), so it gets an outage of a region where nothing lives."""
+    return IncidentSpec(kind=IncidentKind.REGION_OUTAGE, at=at, region=QUIET_REGION)
+
+
+def _now_utc() -> datetime:
+    # The emulator's CLI is the one place that meets the wall clock: a world with no incident
+    # time starts at the present second.
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def build_world(options: EmulatorOptions) -> EmulatedWorld:
+    """A SimProvider from the options' documents on a ScaledClock starting at the incident time."""
+    from drsim.cloud.sim.world import build_world as build_sim_world
+    from drsim.model.checks import load_drill
+    from drsim.model.documents import SimOptions
+    from drsim.model.loader import load
+
+    sim_options = SimOptions()
+    if options.drill is not None:
+        _require_file(options.drill, "--drill")
+        bundle = load_drill(options.drill)
+        drill = bundle.drill.doc
+        estate, plan = bundle.estate.doc, bundle.plan.doc
+        at = options.incident_at
+        if at is None:
+            if not isinstance(drill.incident_at, datetime):
+                raise UsageError(f"{options.drill}: incident_at is random; give the instant to serve with --incident-at")
+            at = drill.incident_at
+        incident = incident_from_scenario(bundle.runbook.doc.scenario, estate, at.astimezone(UTC))
+        seed = options.seed if options.seed is not None else drill.seed
+        sim_options = drill.sim
+    else:
+        assert options.estate is not None and options.plan is not None
+        _require_file(options.estate, "--estate")
+        _require_file(options.plan, "--plan")
+        estate = load(options.estate, Estate).doc
+        plan = load(options.plan, ProtectionPlan).doc
+        incident = quiet_incident((options.incident_at or _now_utc()).astimezone(UTC))
+        seed = options.seed or 0
+    clock = ScaledClock(incident.at, options.speed)
+    return build_sim_world(estate, plan, incident=incident, seed=seed, clock=clock, options=sim_options)
+
+
+def _require_file(path: Path, option: str) -> None:
+    if not path.is_file():
+        raise UsageError(f"{option} {path}: no such file")
+
+
+def world_speed(world: object) -> float:
+    """How much faster than real time the world's clock runs (1.0 unless it is a ScaledClock)."""
+    clock = getattr(world, "clock", None)
+    speed = getattr(clock, "speed", 1.0)
+    return float(speed) if isinstance(speed, int | float) and speed > 0 else 1.0
+
+
+def subscription_of(ids: Sequence[str]) -> str | None:
+    """The subscription the world's resource ids live in."""
+    for resource_id in ids:
+        parts = resource_id.split("/")
+        if len(parts) > 2 and parts[1].lower() == "subscriptions":
+            return parts[2]
+    return None
