@@ -123,6 +123,7 @@ class CloudActions:
         run_id: str,
         incident_at: datetime,
         emit: Callable[[Event], None],
+        name_key: str | None = None,
     ) -> None:
         self.provider = provider
         self.clock = clock
@@ -133,7 +134,9 @@ class CloudActions:
         self.incident_at = incident_at
         self.emit = emit
         self.tags: Mapping[str, str] = {RUN_TAG: run_id}
-        self._prefix = "dr" + hashlib.sha256(run_id.encode()).hexdigest()[:6]
+        # Names derive from `name_key` (default: the run id); the simulator passes the run id without
+        # its directory suffix, so a repeated run creates the same names and gives the same result.
+        self._prefix = "dr" + hashlib.sha256((name_key or run_id).encode()).hexdigest()[:6]
         self.vms = {vm.name: vm for vm in estate.vms}
         self.production: dict[str, VirtualMachine] = {}
         self.inventory: dict[str, str] = {}  # ids of production VMs the provider cannot show (region down, lost)

@@ -180,6 +180,7 @@ async def execute(
     estimates: Estimator,
     catalog_version: str | None,
     production_ids: Callable[[str], str | None] = lambda name: None,
+    name_key: str | None = None,
     handle_signals: bool = False,
 ) -> Execution:
     """Run a drill against a provider: plan, execute, clean up, measure. Emits every event to `sink`."""
@@ -208,7 +209,15 @@ async def execute(
     )
     emit(_plan_event(clock.now(), graph, critical, estimates))
     actions = CloudActions(
-        provider=provider, clock=clock, runbook=runbook, estate=estate, plan=plan, run_id=run_id, incident_at=incident_at, emit=emit
+        provider=provider,
+        clock=clock,
+        runbook=runbook,
+        estate=estate,
+        plan=plan,
+        run_id=run_id,
+        incident_at=incident_at,
+        emit=emit,
+        name_key=name_key,
     )
     await _discover(actions, clock, production_ids)
     policies = {s.id: StepPolicy(timeout=s.timeout, retries=s.retries, allow_failure=s.allow_failure) for s in runbook.steps}
@@ -457,6 +466,7 @@ def _simulate(
             estimates=estimates,
             catalog_version=sim.catalog.label,
             production_ids=inventory,
+            name_key=run_id_for(incident_at, seed),
             handle_signals=handle_signals,
         )
     )
