@@ -1,9 +1,10 @@
 """From trial outcomes to pandas frames: the per-trial frame, the summary per candidate and app, the ranking.
 
 Conventions, also in docs/compare.md:
-- A trial in which an app never became healthy (or no data was read back) has no measured RTO (RPO);
-  percentiles count such a trial as +inf, worse than any measurement, so failures cannot hide
-  behind a good p95. A metric never measured in any trial of an app (a stateless tier's RPO) is NaN.
+- A trial in which an app never became healthy has no RTO; percentiles count it as +inf, worse than
+  any measurement, so failures cannot hide behind a good p95. The same holds for a missing RPO when
+  the runbook sets an RPO objective for the app (the data was never read back); without an RPO
+  objective a missing RPO is not measured (a stateless tier) and left out (NaN).
 - A candidate's RTO (RPO) in one trial is that of its slowest (most data-losing) app: the estate is
   back when every app is back. The Pareto front and the charts use these per-trial worst values.
 - An objective a runbook does not set (rto_met / rpo_met empty) counts as met.
@@ -67,17 +68,21 @@ def trials_frame(outcomes: Iterable[TrialOutcome], candidate_order: Sequence[str
     return frame.reset_index(drop=True)
 
 
-def _as_measured(values: pd.Series) -> np.ndarray:
-    """Measurements with missing ones as +inf; all NaN when the metric was never measured."""
-    array = values.to_numpy(dtype="float64", na_value=np.nan)
-    if np.isnan(array).all():
-        return array
-    return np.where(np.isnan(array), np.inf, array)
+def effective_rto(trials: pd.DataFrame) -> pd.Series:
+    """RTO per row with a never-healthy app as +inf."""
+    return trials["rto_s"].astype("float64").fillna(np.inf)
+
+
+def effective_rpo(trials: pd.DataFrame) -> pd.Series:
+    """RPO per row: missing is +inf where an RPO objective was set, else NaN (not measured)."""
+    rpo = trials["rpo_s"].astype("float64")
+    return rpo.where(rpo.notna() | trials["rpo_met"].isna(), np.inf)
 
 
 def _percentiles(values: pd.Series, prefix: str) -> dict[str, float]:
-    array = _as_measured(values)
-    if len(array) == 0 or np.isnan(array).all():
+    array = values.to_numpy(dtype="float64", na_value=np.nan)
+    array = array[~np.isnan(array)]
+    if len(array) == 0:
         return {**{f"{prefix}_p{p}_s": np.nan for p in PERCENTILES}, f"{prefix}_max_s": np.nan}
     found = {f"{prefix}_p{p}_s": float(np.percentile(array, p, method=QUANTILE_METHOD)) for p in PERCENTILES}
     found[f"{prefix}_max_s"] = float(array.max())
@@ -94,8 +99,8 @@ def _share(met: pd.Series) -> float:
 def per_trial_worst(trials: pd.DataFrame) -> pd.DataFrame:
     """Per candidate and trial: the slowest app's RTO, the largest RPO, and whether every objective was met."""
     work = trials.assign(
-        rto=trials.groupby(["candidate", "app"], sort=False)["rto_s"].transform(lambda s: pd.Series(_as_measured(s), index=s.index)),
-        rpo=trials.groupby(["candidate", "app"], sort=False)["rpo_s"].transform(lambda s: pd.Series(_as_measured(s), index=s.index)),
+        rto=effective_rto(trials),
+        rpo=effective_rpo(trials),
         met=trials["rto_met"].fillna(True).astype(bool) & trials["rpo_met"].fillna(True).astype(bool),
     )
     grouped = work.groupby(["candidate", "trial"], sort=False)
@@ -110,9 +115,9 @@ def per_trial_worst(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def _p95(values: pd.Series) -> float:
-    if len(values) == 0 or values.isna().all():
-        return np.nan
-    return float(np.percentile(values.to_numpy(dtype="float64"), 95, method=QUANTILE_METHOD))
+    array = values.to_numpy(dtype="float64", na_value=np.nan)
+    array = array[~np.isnan(array)]
+    return float(np.percentile(array, 95, method=QUANTILE_METHOD)) if len(array) else np.nan
 
 
 def pareto_front(points: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
@@ -171,8 +176,8 @@ def summarize(trials: pd.DataFrame, ranking: pd.DataFrame) -> pd.DataFrame:
                     "candidate": cand["candidate"],
                     "app": app,
                     "trials": int(group["trial"].nunique()),
-                    **_percentiles(group["rto_s"], "rto"),
-                    **_percentiles(group["rpo_s"], "rpo"),
+                    **_percentiles(effective_rto(group), "rto"),
+                    **_percentiles(effective_rpo(group), "rpo"),
                     "rto_met_share": _share(group["rto_met"]),
                     "rpo_met_share": _share(group["rpo_met"]),
                     "consistent_share": _share(group["consistent"]),

@@ -1,7 +1,7 @@
 """What one drill costs: every resource it created, priced per day, for as long as it was alive.
 
 The engine reports each resource a drill creates and deletes as events (`ResourceCreated`,
-`ResourceDeleted`); `DrillSpend` watches them during `simulate_drill`. Prices are the simulated
+`ResourceDeleted`, in `simulate_run`'s outcome). Prices are the simulated
 world's own (`cloud.sim.costs.cost_per_day`, catalog list prices), applied to what a recovered
 resource copies: a recovered VM has its source VM's size, a recovered disk (or a snapshot of it)
 its source disk's SKU, size and used size. A resource never deleted (a leftover, or cleanup: never)
@@ -10,7 +10,8 @@ is counted until the end of the run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from drsim.cloud.api import ResourceKind
@@ -22,43 +23,34 @@ from drsim.model.documents import DiskSpec, Estate, VmSpec
 SECONDS_PER_DAY = 86400.0
 
 
-@dataclass
-class DrillSpend:
-    """A run observer that keeps what a drill created and when each resource was deleted."""
-
-    task_vm: dict[str, str | None] = field(default_factory=dict)  # task id -> the production VM it recovers
-    created: list[ResourceCreated] = field(default_factory=list)
-    deleted_at: dict[str, datetime] = field(default_factory=dict)
+def priced_resources(events: Iterable[Event], estate: Estate, catalog: Catalog) -> list[PricedResource]:
+    """Every resource a run created, with its price per day and the seconds it was alive."""
+    task_vm: dict[str, str | None] = {}  # task id -> the production VM it recovers
+    created: list[ResourceCreated] = []
+    deleted_at: dict[str, datetime] = {}
     last_at: datetime | None = None
-
-    def on_event(self, event: Event) -> None:
-        self.last_at = event.at if self.last_at is None else max(self.last_at, event.at)
+    for event in events:
+        last_at = event.at if last_at is None else max(last_at, event.at)
         if isinstance(event, ResourceCreated):
-            self.created.append(event)
+            created.append(event)
         elif isinstance(event, ResourceDeleted):
-            self.deleted_at.setdefault(event.id, event.at)
+            deleted_at.setdefault(event.id, event.at)
         elif isinstance(event, PlanMade):
-            self.task_vm.update((task.id, task.vm) for task in event.tasks)
+            task_vm.update((task.id, task.vm) for task in event.tasks)
+    vms = {vm.name: vm for vm in estate.vms}
+    found = []
+    for resource in created:
+        vm_name = task_vm.get(resource.task) if resource.task else None
+        source = vms.get(vm_name) if vm_name else None
+        end = deleted_at.get(resource.id, last_at or resource.at)
+        alive_s = max(0.0, (end - resource.at).total_seconds())
+        found.append(PricedResource(resource.id, resource.resource_kind, resource.name, price_per_day(resource, source, catalog), alive_s))
+    return found
 
-    def on_finished(self, outcome: object) -> None:
-        """Part of the RunObserver protocol; simulate_drill has no outcome to give."""
 
-    def priced(self, estate: Estate, catalog: Catalog) -> list[PricedResource]:
-        """Every created resource with its price per day and the seconds it was alive."""
-        vms = {vm.name: vm for vm in estate.vms}
-        found = []
-        for resource in self.created:
-            vm_name = self.task_vm.get(resource.task) if resource.task else None
-            source = vms.get(vm_name) if vm_name else None
-            end = self.deleted_at.get(resource.id, self.last_at or resource.at)
-            alive_s = max(0.0, (end - resource.at).total_seconds())
-            price = price_per_day(resource, source, catalog)
-            found.append(PricedResource(resource.id, resource.resource_kind, resource.name, price, alive_s))
-        return found
-
-    def total(self, estate: Estate, catalog: Catalog) -> float:
-        """The drill's cost in USD."""
-        return sum(r.cost for r in self.priced(estate, catalog))
+def drill_cost(events: Iterable[Event], estate: Estate, catalog: Catalog) -> float:
+    """The drill's cost in USD: each resource's price per day times the days it was alive."""
+    return sum(r.cost for r in priced_resources(events, estate, catalog))
 
 
 @dataclass(frozen=True)

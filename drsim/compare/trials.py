@@ -142,19 +142,19 @@ def iter_trial_outcomes(inputs: ComparisonInputs, specs: Sequence[TrialSpec]) ->
 def run_trial(estate: Loaded[Estate], candidate: WorkerCandidate, spec: TrialSpec) -> TrialOutcome:
     """One simulated drill through the same engine and measurement as `drsim drill run`, and what it cost."""
     from drsim.cloud.sim.catalog import default_catalog
-    from drsim.compare.drillcost import DrillSpend
-    from drsim.engine import simulate_drill
+    from drsim.compare.drillcost import drill_cost
+    from drsim.engine import simulate_run
 
     catalog = default_catalog()
-    spend = DrillSpend()
     try:
-        result = simulate_drill(
-            candidate.runbook, estate, candidate.plan, incident_at=spec.incident_at, seed=spec.seed, catalog=catalog, observers=[spend]
-        )
+        outcome = simulate_run(candidate.runbook, estate, candidate.plan, incident_at=spec.incident_at, seed=spec.seed, catalog=catalog)
     except DrsimError as exc:
         # Re-raised as a plain ExecutionError: it crosses process boundaries and names the trial.
         trial = f"candidate {candidate.name}, trial {spec.trial} (incident at {spec.incident_at:%Y-%m-%dT%H:%M:%SZ}, seed {spec.seed})"
         raise ExecutionError(f"{trial}: {exc.format_message()}") from None
+    result = outcome.result
+    if result is None:  # only a dry run has no result
+        raise ExecutionError(f"candidate {candidate.name}, trial {spec.trial}: the engine returned no result")
     apps = tuple(AppOutcome(a.app, a.rto_s, a.rpo_s, a.rpo_claimed_s, a.consistent, a.rto_met, a.rpo_met) for a in result.apps)
-    cost = spend.total(estate.doc, catalog)
+    cost = drill_cost(outcome.events, estate.doc, catalog)
     return TrialOutcome(candidate.name, spec.trial, spec.incident_at, spec.seed, result.status.value, cost, apps)

@@ -80,3 +80,14 @@ def test_missing_trials_count_as_not_met() -> None:
 def test_pareto_front_drops_dominated_points_and_keeps_ties() -> None:
     points = pd.DataFrame({"cost": [1, 2, 2, 3, 1], "rto": [5, 4, 4, 6, np.nan]})
     assert pareto_front(points, ["cost", "rto"]).tolist() == [True, True, True, False, False]
+
+
+def test_a_candidate_that_never_recovers_is_never_not_unmeasured() -> None:
+    outcomes = [outcome("a", k, app("db", None, None, rto_met=False, rpo_met=False)) for k in range(5)]
+    trials = trials_frame(outcomes, ["a"])
+    ranking = rank_candidates(trials, {"a": 1.0}, ["a"], 5)
+    row = summarize(trials, ranking).iloc[0]
+    # Objectives were set and never met: +inf, shown as "never", not NaN ("not measured").
+    assert math.isinf(row["rto_p50_s"]) and math.isinf(row["rpo_p95_s"])
+    assert math.isinf(ranking["rto_p95_s"].iloc[0]) and math.isinf(ranking["rpo_p95_s"].iloc[0])
+    assert row["rto_met_share"] == 0.0

@@ -41,3 +41,42 @@ def test_a_what_if_changes_the_cost_it_should() -> None:
     found = monthly_costs(prepare(COMPARISON, overrides=["daily.plan.rules[0].backup.instant_restore_days=5"]))
     assert found["daily"] == pytest.approx(BY_HAND["daily"] + 3 * 5.36871 * 0.05, abs=0.002)
     assert found["asr"] == pytest.approx(BY_HAND["asr"], abs=0.002)
+
+
+def _one_drill(candidate: str, overrides: list[str] | None = None):
+    from drsim.cloud.sim.catalog import default_catalog
+    from drsim.compare.trials import trial_specs, worker_documents
+    from drsim.engine import simulate_run
+
+    inputs = prepare(COMPARISON, overrides=overrides or [])
+    documents = worker_documents(inputs)
+    spec = trial_specs(inputs, [0])[0]
+    chosen = next(c for c in documents.candidates if c.name == candidate)
+    outcome = simulate_run(chosen.runbook, documents.estate, chosen.plan, incident_at=spec.incident_at, seed=spec.seed)
+    return outcome, documents.estate.doc, default_catalog()
+
+
+def test_drill_resources_are_priced_by_hand() -> None:
+    # A restored db-01: the VM (Standard_D2s_v5, $0.096/h = $2.304/day) and its two Premium disks
+    # ($0.135 per GiB-month: 64 GiB = $0.2841/day, 128 GiB = $0.5681/day); the network is free.
+    from drsim.compare.drillcost import drill_cost, priced_resources
+
+    outcome, estate, catalog = _one_drill("daily")
+    priced = priced_resources(outcome.events, estate, catalog)
+    by_kind = sorted((r.kind.rsplit("/", 1)[-1], r.cost_per_day) for r in priced)
+    assert by_kind == [("disks", pytest.approx(0.2841, abs=1e-4)), ("disks", pytest.approx(0.5681, abs=1e-4)),
+                       ("networkSecurityGroups", 0.0), ("virtualMachines", 2.304), ("virtualNetworks", 0.0)]
+    assert all(r.alive_s > 0 for r in priced)
+    assert drill_cost(outcome.events, estate, catalog) == pytest.approx(sum(r.cost_per_day * r.alive_s / 86400 for r in priced))
+
+
+@pytest.mark.parametrize("candidate", ["daily", "asr", "daily-crr"])
+def test_drill_prices_agree_with_the_simulated_world(candidate: str) -> None:
+    # With cleanup: never every created resource is left behind, and the world lists each one with
+    # its own price per day: the comparison's prices must be the same.
+    from drsim.compare.drillcost import priced_resources
+
+    outcome, estate, catalog = _one_drill(candidate, [f"{candidate}.runbook.cleanup=never"])
+    leftovers = {left.id: left.cost_per_day for left in outcome.result.cleanup.leftovers}
+    priced = {r.id: r.cost_per_day for r in priced_resources(outcome.events, estate, catalog)}
+    assert leftovers and priced == pytest.approx(leftovers, abs=1e-4)
