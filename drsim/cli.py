@@ -248,14 +248,18 @@ def drill() -> None:
 @click.option("--resume", "resume_dir", metavar="RUN_DIR", type=click.Path(file_okay=False),
               help="Continue a crashed run from its journal.")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress and no summary table: one status line.")
+@click.option("--no-report", is_flag=True, help="Write no report.md / report.html (the run is still recorded and sealed).")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="History store  [default: reports/history.sqlite]")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Also write JUnit XML: a test case per objective and check.")
 @handles_errors
 def drill_run(drill_path: str, out_dir: str, seed: int | None, incident_at: str | None, dry_run: bool, resume_dir: str | None,
-              quiet: bool) -> None:
-    """Run a drill; write result.json and journal.jsonl. Exit 0 passed, 1 an objective or check failed, 3 error."""
+              quiet: bool, no_report: bool, store_path: str | None, junit_path: str | None) -> None:
+    """Run a drill; write result.json, journal.jsonl, report.md, report.html and manifest.json, and record the run
+    in the history store. Exit 0 passed, 1 an objective or check failed, 3 error."""
     from datetime import UTC, datetime
 
     from drsim.engine.console import drill_run as run
 
     today = datetime.now(UTC).date()  # for `incident_at: random` without window_end
     sys.exit(run(drill_path, out_dir=out_dir, seed=seed, incident_at=incident_at, dry_run=dry_run, resume=resume_dir, quiet=quiet,
-                 today=today))
+                 today=today, reports=not no_report, store=store_path, junit=junit_path))

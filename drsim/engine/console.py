@@ -10,6 +10,7 @@ import os
 from collections import Counter
 from datetime import date, datetime, timedelta
 from functools import partial
+from pathlib import Path
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -33,6 +34,8 @@ from drsim.measure.events import (
 )
 from drsim.measure.result import RunStatus
 from drsim.model import load_drill
+from drsim.model.documents import Drill
+from drsim.model.loader import Loaded
 from drsim.model.types import format_duration
 
 _STATUS_STYLE = {RunStatus.PASSED: "bold green", RunStatus.FAILED: "bold yellow", RunStatus.ERROR: "bold red"}
@@ -196,6 +199,9 @@ def drill_run(
     quiet: bool,
     today: date,
     console: Console | None = None,
+    reports: bool = True,
+    store: str | None = None,
+    junit: str | None = None,
 ) -> int:
     """What `drsim drill run` does; returns the exit code (0 passed, 1 failed, 3 error)."""
     console = console or Console()
@@ -227,8 +233,24 @@ def drill_run(
         render_plan(outcome.plan, console)
         return 0
     assert outcome.result is not None
+    sealed = finish_reports(outcome, bundle.drill, reports=reports, store=store, junit=junit)
     if quiet:
         console.print(f"{outcome.result.status.value} {outcome.result_path}")
     else:
         render_outcome(outcome, console)
+        if sealed:
+            console.print(f"wrote {', '.join(str(p) for p in sealed)}")
     return outcome.exit_code
+
+
+def finish_reports(outcome: RunOutcome, drill: Loaded[Drill], *, reports: bool, store: str | None, junit: str | None) -> list[Path]:
+    """Reports, history, JUnit XML and the sealed manifest of a finished run (drsim.report.bundle)."""
+    if outcome.run_dir is None:
+        return []
+    from drsim.report.bundle import finish_run
+    from drsim.store import DEFAULT_STORE
+
+    evidence = drill.doc.evidence
+    sign_key = drill.path.parent / evidence.sign_key if evidence.sign_key else None  # relative to the drill file, like its other paths
+    return finish_run(outcome.run_dir, formats=("md", "html") if reports else (), store=store or DEFAULT_STORE, junit=junit,
+                      sign_key=sign_key, controls=evidence.controls)

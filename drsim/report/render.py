@@ -210,7 +210,8 @@ def render_view(view: ReportView, formats: Sequence[str] = FORMATS) -> dict[str,
     return out
 
 
-def _history(run: RecordedRun, store: HistoryStore | str | os.PathLike[str] | None) -> list[RunRecord] | None:
+def record_run(run: RecordedRun, store: HistoryStore | str | os.PathLike[str] | None) -> list[RunRecord] | None:
+    """Record a run in the history store (again: updated in place); its series, oldest first (None: no store)."""
     if store is None:
         return None
     opened = store if isinstance(store, HistoryStore) else HistoryStore(store)
@@ -246,7 +247,7 @@ def render_run(
     if unknown or not formats:
         raise UsageError(f"report format must be one or more of {', '.join(FORMATS)}; got {', '.join(formats) or 'none'}")
     run = read_run(run_dir)
-    view = build_view(run, _history(run, store), controls)
+    view = build_view(run, record_run(run, store), controls)
     outputs = render_view(view, formats)
     written = []
     for name, text in outputs.items():

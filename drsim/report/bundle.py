@@ -1,0 +1,36 @@
+"""What a finished run gets before `drsim drill run` returns: its reports, its place in the history
+store, JUnit XML when asked, and last the sealed manifest (so that it covers every file written)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from drsim.report.evidence import write_manifest
+from drsim.report.junit import write_junit_for_run
+from drsim.report.recorded import read_run
+from drsim.report.render import FORMATS, record_run, render_run
+from drsim.store.history import DEFAULT_STORE
+
+
+def finish_run(
+    run_dir: str | os.PathLike[str],
+    *,
+    formats: Sequence[str] = FORMATS,
+    store: str | os.PathLike[str] | None = DEFAULT_STORE,
+    junit: str | os.PathLike[str] | None = None,
+    sign_key: str | os.PathLike[str] | None = None,
+    controls: Sequence[str] | None = None,
+) -> list[Path]:
+    """Render the reports (no formats: none) and record the run in `store`, write JUnit XML to `junit`,
+    seal the run directory (signed with `sign_key`, an Ed25519 PEM); return every path written."""
+    if formats:
+        written = render_run(run_dir, formats, store, controls=controls)
+    else:
+        written = []
+        record_run(read_run(run_dir), store)
+    if junit is not None:
+        written.append(write_junit_for_run(run_dir, junit))
+    written.append(write_manifest(run_dir, sign_key))
+    return written
