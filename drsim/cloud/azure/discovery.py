@@ -159,7 +159,7 @@ class Discoverer:
         async with translated(f"reading the storage redundancy of vault {vault}"):
             config = await self.clients.backup.backup_resource_storage_configs_non_crr.get(vault_name=vault, resource_group_name=group)
         if config.properties is not None:
-            kind = str(config.properties.storage_type or config.properties.storage_model_type or "")
+            kind = records.text(config.properties.storage_type or config.properties.storage_model_type)
             redundancy = _REDUNDANCY.get(kind.lower(), "GRS")
             crr = bool(config.properties.cross_region_restore_flag)
         return items, policies, redundancy, crr
@@ -187,10 +187,10 @@ class Discoverer:
             self.notes.append(f"{vm_name}: its backup policy is not an Azure VM policy; no backup rule written")
             return None
         schedule = policy.schedule_policy
-        enhanced = str(policy.policy_type or "").upper() == "V2"
+        enhanced = records.text(policy.policy_type).upper() == "V2"
         rule: dict[str, Any] = {"policy": "enhanced" if enhanced else "standard"}
         hourly = getattr(schedule, "hourly_schedule", None)
-        frequency = str(getattr(schedule, "schedule_run_frequency", "") or "").lower()
+        frequency = records.text(getattr(schedule, "schedule_run_frequency", None)).lower()
         if enhanced and frequency == "hourly" and hourly is not None and hourly.interval:
             rule["every"] = f"{hourly.interval}h"
             start = _hhmm(hourly.schedule_window_start_time)
@@ -213,7 +213,7 @@ class Discoverer:
         retention = policy.retention_policy
         daily = getattr(retention, "daily_schedule", None)
         duration = daily.retention_duration if daily is not None else getattr(retention, "retention_duration", None)
-        if duration is not None and duration.count and str(duration.duration_type or "Days").lower() == "days":
+        if duration is not None and duration.count and (records.text(duration.duration_type) or "Days").lower() == "days":
             rule["retention_days"] = max(7, min(9999, duration.count))
         return rule
 
@@ -306,7 +306,7 @@ class Discoverer:
                 size = disk.disk_size_gb or 1
                 item: dict[str, Any] = {"name": _disk_name(record.name, disk.name or disk_id), "size_gib": size, "used_gib": size}
                 if disk.sku is not None and disk.sku.name:
-                    item["sku"] = str(disk.sku.name)
+                    item["sku"] = records.text(disk.sku.name)
                 disk_entries.append(item)
             if not record.network_id or record.network_id.lower() not in vnet_names:
                 self.notes.append(f"VM {record.name} has no virtual network drsim could read; left out")

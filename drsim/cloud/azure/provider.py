@@ -269,13 +269,13 @@ class AzureProvider:
         try:
             if kind is ResourceKind.VM:
                 vm = await self._get_vm_model(rid)
-                size = vm.hardware_profile.vm_size if vm.hardware_profile is not None else None
+                size = records.text(vm.hardware_profile.vm_size) if vm.hardware_profile is not None else ""
                 running = records.power_state(vm.instance_view).value == "running"
-                return prices.vm_hour.price(size or "") * 24 if running else 0.0
+                return prices.vm_hour.price(size) * 24 if running else 0.0
             if kind is ResourceKind.DISK:
                 async with translated(f"reading disk {ref.name}"):
                     disk = await self.clients.compute.disks.get(ref.resource_group, ref.name)
-                sku = disk.sku.name if disk.sku is not None and disk.sku.name else ""
+                sku = records.text(disk.sku.name) if disk.sku is not None else ""
                 return prices.disk_gib_month.price(sku) * (disk.disk_size_gb or 0) / 30
             if kind is ResourceKind.SNAPSHOT:
                 async with translated(f"reading snapshot {ref.name}"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any
 
 from azure.mgmt.compute import models as compute
@@ -36,6 +37,13 @@ from drsim.model.types import OsType, PowerState
 GATEWAY_SUBNET = "GatewaySubnet"  # the subnet a VNet gateway lives in (vpn-gateway-about-vpn-gateway-settings)
 
 
+def text(value: Any) -> str:
+    """SDK enums are str subclasses whose str() is `Type.MEMBER`: the wire value instead."""
+    if value is None:
+        return ""
+    return str(value.value) if isinstance(value, Enum) else str(value)
+
+
 def _tags(value: Mapping[str, str] | None) -> dict[str, str]:
     return dict(value or {})
 
@@ -53,8 +61,8 @@ def _required(value: Any, what: str) -> Any:
 # ----------------------------------------------------------------------------------------- compute
 
 
-def os_type(value: str | None) -> OsType:
-    return OsType.WINDOWS if (value or "").lower() == "windows" else OsType.LINUX
+def os_type(value: Any) -> OsType:
+    return OsType.WINDOWS if text(value).lower() == "windows" else OsType.LINUX
 
 
 def power_state(view: compute.VirtualMachineInstanceView | None) -> PowerState:
@@ -128,7 +136,7 @@ def virtual_machine(vm: compute.VirtualMachine, network_id: str | None) -> Virtu
         name=_required(vm.name, "VM name"),
         region=_required(vm.location, "VM location"),
         os=os_type(profile.os_disk.os_type if profile is not None and profile.os_disk is not None else None),
-        size=vm.hardware_profile.vm_size if vm.hardware_profile is not None and vm.hardware_profile.vm_size else "",
+        size=text(vm.hardware_profile.vm_size) if vm.hardware_profile is not None else "",
         power=power_state(view),
         generalized=is_generalized(view),
         disk_ids=disk_ids(vm),
