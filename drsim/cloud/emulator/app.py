@@ -38,6 +38,8 @@ class Emulator:
         self.state = EmulatorState(world)
         self.subscription_id = self.state.subscription_id
         self.operations = OperationRegistry(world.now, seed=seed)
+        self.throttled = 0
+        """How many requests were answered 429 (for tests of clients that must honour Retry-After)."""
         self.router = Router()
         self.resources = ResourcesService(self)
         self.compute = ComputeService(self)
@@ -59,12 +61,17 @@ class Emulator:
         try:
             return await self._dispatch(request)
         except ArmError as exc:
-            return exc.response()
+            return self._answer(exc)
         except ProviderError as exc:
-            return from_provider_error(exc, speed=self.speed).response()
+            return self._answer(from_provider_error(exc, speed=self.speed))
         except Exception as exc:  # a bug must not take the server down: answer as ARM does
             log.exception("%s %s failed", request.method, request.path)
             return ArmError(500, ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}").response()
+
+    def _answer(self, error: ArmError) -> web.Response:
+        if error.status == 429:
+            self.throttled += 1
+        return error.response()
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         authorization = request.headers.get("Authorization", "")
@@ -95,3 +102,4 @@ class Emulator:
 
     async def close(self) -> None:
         await self.operations.close()
+        self.state.release()

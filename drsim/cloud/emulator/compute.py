@@ -148,7 +148,10 @@ class ComputeService(ResourceProviderService):
             if op.outcome.result is not None:
                 return web.json_response(op.outcome.result, status=200)
             return web.Response(status=200)
-        return self.operations.answer(request, op, status=status, body=pending if status == 201 and pending is not None else None)
+        body = None
+        if status == 201 and pending is not None:
+            body = {**pending, "properties": {**pending.get("properties", {}), "provisioningState": state.value}}
+        return self.operations.answer(request, op, status=status, body=body)
 
     async def _render_by_id(self, resource_id: str) -> JsonObject:
         parsed = parse_id(resource_id)
@@ -425,6 +428,7 @@ class ComputeService(ResourceProviderService):
     async def put_snapshot(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
         body = await Body.of(request)
         resource_id = self._id(p, SNAPSHOT_TYPE)
+        self.ensure_idle(resource_id, "snapshot write")
         location = body.string("location")
         option = body.string("properties.creationData.createOption")
         source = body.string("properties.creationData.sourceResourceId")
@@ -468,6 +472,7 @@ class ComputeService(ResourceProviderService):
     async def put_disk(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
         body = await Body.of(request)
         resource_id = self._id(p, DISK_TYPE)
+        self.ensure_idle(resource_id, "disk write")
         location = body.string("location")
         option = body.string("properties.creationData.createOption")
         tags = body.tags()
@@ -500,6 +505,7 @@ class ComputeService(ResourceProviderService):
     async def put_image(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
         body = await Body.of(request)
         resource_id = self._id(p, IMAGE_TYPE)
+        self.ensure_idle(resource_id, "image write")
         location = body.string("location")
         tags = body.tags()
         if (answer := await self._existing(IMAGE_TYPE, resource_id, body)) is not None:
@@ -560,6 +566,7 @@ class ComputeService(ResourceProviderService):
     async def put_vm(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
         body = await Body.of(request)
         resource_id = self._id(p, VM_TYPE)
+        self.ensure_idle(resource_id, "vm write")
         name = p["name"]
         location = body.string("location")
         tags = body.tags()
@@ -747,6 +754,7 @@ class ComputeService(ResourceProviderService):
 
     async def delete_vm(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
         resource_id = self._id(p, VM_TYPE)
+        self.ensure_idle(resource_id, "delete")
         view = await self._view()
         vm = view.vms.get(id_key(resource_id))
         if vm is None:
@@ -788,6 +796,7 @@ class ComputeService(ResourceProviderService):
     def deleter(self, kind: str):  # type: ignore[no-untyped-def]
         async def handler(request: web.Request, p: dict[str, str]) -> web.StreamResponse:
             resource_id = self._id(p, kind)
+            self.ensure_idle(resource_id, "delete")
             found = await self._find(kind, resource_id, await self._view())
             if found is None:
                 return no_content()

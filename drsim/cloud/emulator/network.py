@@ -228,6 +228,7 @@ class NetworkService(ResourceProviderService):
     async def put_vnet(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
         body = await Body.of(request)
         resource_id = self._id(p, VNET_TYPE)
+        self.ensure_idle(resource_id, "virtual network write")
         location = body.string("location")
         tags = body.tags()
         existing = self.state.network(resource_id)
@@ -310,6 +311,7 @@ class NetworkService(ResourceProviderService):
 
     async def delete_vnet(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
         resource_id = self._id(p, VNET_TYPE)
+        self.ensure_idle(resource_id, "delete")
         net = self.state.network(resource_id)
         if net is None:
             return no_content()

@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 POLL_AFTER_SECONDS = 1
 """Retry-After on every long-running answer: pollers wait this long instead of their 30 s default."""
 
-_SETTLE_STEPS = 5  # loop iterations an operation gets to fail validation before the first answer
 
 
 class OperationStatus(StrEnum):
@@ -117,10 +116,9 @@ class OperationRegistry:
             started_at=self._now(),
         )
         operation.task = asyncio.create_task(self._run(operation, work, speed), name=f"arm-operation-{name}-{op_id}")
-        for _ in range(_SETTLE_STEPS):
-            if operation.done:
-                break
-            await asyncio.sleep(0)
+        # One turn of the loop runs the task up to its first wait (the task's step is queued before
+        # ours): what fails before then is a synchronous answer, and no timer can fire in between.
+        await asyncio.sleep(0)
         if operation.status is OperationStatus.FAILED and operation.error is not None:
             raise operation.error
         self._operations[op_id] = operation
@@ -148,7 +146,7 @@ class OperationRegistry:
             operation.ended_at = self._now()
 
     def get(self, op_id: str) -> AsyncOperation:
-        found = self._operations.get(op_id.lower()) or next((o for k, o in self._operations.items() if k.lower() == op_id.lower()), None)
+        found = self._operations.get(op_id.lower())
         if found is None:
             raise ArmError(404, ErrorCode.RESOURCE_NOT_FOUND, f"Operation '{op_id}' was not found.")
         return found

@@ -56,14 +56,12 @@ class ResourceProviderService:
     ) -> AsyncOperation:
         """Start `work` as an operation; while it runs, GET of `pending`'s resource shows its body and state."""
         key = id_key(pending[0]) if pending is not None else None
-        if key is not None and key in self.state.pending:
-            current = self.state.pending[key]
-            work.close()  # never started: do not leave an un-awaited coroutine behind
-            raise ArmError(
-                409,
-                ErrorCode.ANOTHER_OPERATION_IN_PROGRESS,
-                f"Operation '{name}' is not allowed: the resource is {current.state.value.lower()} (another operation is in progress).",
-            )
+        if pending is not None:
+            try:
+                self.ensure_idle(pending[0], name)
+            except ArmError:
+                work.close()  # never started: leave no un-awaited coroutine behind
+                raise
         if pending is not None and key is not None:
             self.state.pending[key] = PendingResource(pending[1], pending[2])
 
@@ -77,6 +75,16 @@ class ResourceProviderService:
         return await self.operations.start(
             tracked(), name=name, status_path=status_path, result_path=result_path, speed=self.emulator.speed
         )
+
+    def ensure_idle(self, resource_id: str, operation: str) -> None:
+        """409 while another operation runs on the resource (ARM: AnotherOperationInProgress)."""
+        current = self.state.pending.get(id_key(resource_id))
+        if current is not None:
+            raise ArmError(
+                409,
+                ErrorCode.ANOTHER_OPERATION_IN_PROGRESS,
+                f"Operation '{operation}' is not allowed: the resource is {current.state.value.lower()} (another operation is in progress).",
+            )
 
     def pending_body(self, resource_id: str) -> JsonObject | None:
         """The body of a resource an operation is creating, updating or deleting, with that state."""
