@@ -1,0 +1,105 @@
+"""Reading a run directory back: bad files give located problems (exit 2), never a traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from drsim.cli import main
+from drsim.errors import DocumentError, UsageError
+from drsim.report.recorded import read_run
+
+
+def test_reads_the_engine_shaped_run(shop_dir: Path) -> None:
+    run = read_run(shop_dir)
+    assert run.run_id == "20261120-140000-s42" and run.chain.intact and not run.torn_tail
+    assert [p.step for p in run.points] == ["db", "web", "web", "restore"]
+    assert [(f.step, f.vm, f.attempt, f.final, f.retried_ok) for f in run.failures] == [("db", "sql-01", 1, False, True)]
+    assert len(run.canary_checks) == 4 and set(run.measured) == {"crm", "shop"}
+    assert run.cleanup is not None and run.cleanup.status == "done"
+
+
+def test_result_json_syntax_error_is_located(shop_dir: Path) -> None:
+    path = shop_dir / "result.json"
+    path.write_text(path.read_text().replace('"seed": 42,', '"seed": 42'))
+    with pytest.raises(DocumentError) as caught:
+        read_run(shop_dir)
+    (problem,) = caught.value.problems
+    assert problem.path == str(path) and problem.line == 6 and "not valid JSON" in problem.message
+
+
+def test_result_json_wrong_field_is_located_by_line_and_key(shop_dir: Path) -> None:
+    path = shop_dir / "result.json"
+    data = json.loads(path.read_text())
+    data["apps"][1]["rto_s"] = "fast"
+    data["tasks"][0]["started_at"] = "yesterday"
+    path.write_text(json.dumps(data, indent=2))
+    with pytest.raises(DocumentError) as caught:
+        read_run(shop_dir)
+    (problem,) = caught.value.problems
+    lines = path.read_text().splitlines()
+    assert '"rto_s": "fast"' in lines[problem.line - 1] and problem.message.startswith("rto_s:")
+    data["apps"][1]["rto_s"] = 1.0
+    path.write_text(json.dumps(data, indent=2))
+    with pytest.raises(DocumentError) as caught:
+        read_run(shop_dir)
+    (problem,) = caught.value.problems
+    assert '"started_at": "yesterday"' in path.read_text().splitlines()[problem.line - 1]
+    assert problem.message == "started_at: expected an ISO 8601 UTC time, got 'yesterday'"
+
+
+def test_journal_problems_name_the_line(shop_dir: Path) -> None:
+    path = shop_dir / "journal.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join([*lines[:5], '{"event": "task.exploded", "at": "2026-11-20T14:00:00Z"}\n', *lines[6:]]))
+    with pytest.raises(DocumentError) as caught:
+        read_run(shop_dir)
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.message) == (6, "unknown event 'task.exploded'")
+    path.write_text("".join([*lines[:2], "[1, 2]\n", *lines[3:]]))
+    with pytest.raises(DocumentError, match="expected one JSON object per line"):
+        read_run(shop_dir)
+
+
+def test_a_torn_last_line_is_dropped_like_the_engine_does(shop_dir: Path) -> None:
+    path = shop_dir / "journal.jsonl"
+    path.write_bytes(path.read_bytes() + b'{"event":"run.fin')
+    run = read_run(shop_dir)
+    assert run.torn_tail and run.chain.intact and run.chain.lines == 49
+
+
+def test_a_broken_chain_is_reported_not_fatal(shop_dir: Path) -> None:
+    path = shop_dir / "journal.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:7] + lines[8:]))
+    run = read_run(shop_dir)
+    assert run.chain.broken is not None and run.chain.broken.line == 8
+
+
+def test_not_a_run_directory(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="not a directory"):
+        read_run(tmp_path / "missing")
+    with pytest.raises(UsageError, match=r"no result\.json"):
+        read_run(tmp_path)
+
+
+def test_cli_report_on_bad_input_exits_2_without_traceback(shop_dir: Path, tmp_path: Path) -> None:
+    (shop_dir / "result.json").write_text("{")
+    outcome = CliRunner().invoke(main, ["report", str(shop_dir), "--store", str(tmp_path / "h.sqlite")])
+    assert outcome.exit_code == 2 and "Traceback" not in outcome.output
+    assert f"{shop_dir / 'result.json'}:1:2: not valid JSON" in outcome.output
+    bad_format = CliRunner().invoke(main, ["report", str(shop_dir), "--format", "pdf"])
+    assert bad_format.exit_code == 2 and "md, html" in bad_format.output
+
+
+def test_cli_report_renders_records_and_seals(shop_dir: Path, tmp_path: Path) -> None:
+    store = tmp_path / "h.sqlite"
+    outcome = CliRunner().invoke(main, ["report", str(shop_dir), "--format", "html", "--store", str(store)])
+    assert outcome.exit_code == 0, outcome.output
+    assert {Path(line.split()[1]).name for line in outcome.output.splitlines()} == {"report.html", "manifest.json"}
+    assert CliRunner().invoke(main, ["evidence", "verify", str(shop_dir)]).exit_code == 0
+    listed = CliRunner().invoke(main, ["history", "--store", str(store), "--format", "json"])
+    assert [run["run_id"] for run in json.loads(listed.output)] == ["20261120-140000-s42"]
