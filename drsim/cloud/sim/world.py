@@ -1654,5 +1654,10 @@ class Inventory:
         """Network security groups outside a failed region; read-only to the caller."""
         return [g for g in self._world._nsgs.values() if not self._world._region_down(g.region)]
 
+    def disk_sku(self, disk_id: str) -> str | None:
+        """The storage SKU of a managed disk (Premium_LRS, StandardSSD_LRS, ...), or None if there is no such disk."""
+        disk = self._world._disks.get(disk_id)
+        return disk.sku if disk is not None else None
+
 
 __all__ = ["Inventory", "SimProvider", "WorldTruth", "build_world"]
