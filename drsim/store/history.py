@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from drsim.errors import UsageError
+from drsim.errors import ExecutionError, UsageError
 from drsim.measure.result import DrillResult, RunStatus, TaskStatus
 from drsim.store.migrations import SCHEMA_VERSION, current_version, migrate
 
@@ -89,17 +89,25 @@ class HistoryStore:
         except sqlite3.Error as exc:
             raise UsageError(f"{self.path}: cannot open the history store: {exc}") from None
         try:
-            self._db.execute("PRAGMA foreign_keys = ON")
-            version = current_version(self._db)
-            if version > SCHEMA_VERSION:
-                raise UsageError(f"{self.path}: written by a newer drsim (schema v{version}; this drsim knows up to v{SCHEMA_VERSION})")
-            self.schema_version = migrate(self._db)
-        except sqlite3.DatabaseError as exc:
-            self._db.close()
-            raise UsageError(f"{self.path}: not a drsim history store ({exc})") from None
+            self.schema_version = self._open()
         except BaseException:
             self._db.close()
             raise
+
+    def _open(self) -> int:
+        """Check the file is a store this drsim can read, and upgrade its schema; return the version."""
+        try:
+            self._db.execute("PRAGMA foreign_keys = ON")
+            version = current_version(self._db)
+        except sqlite3.DatabaseError as exc:
+            raise UsageError(f"{self.path}: not a drsim history store ({exc})") from None
+        if version > SCHEMA_VERSION:
+            raise UsageError(f"{self.path}: written by a newer drsim (schema v{version}; this drsim knows up to v{SCHEMA_VERSION})")
+        try:
+            return migrate(self._db)
+        except sqlite3.Error as exc:
+            upgrade = f"from schema v{version} to v{SCHEMA_VERSION}"
+            raise ExecutionError(f"{self.path}: cannot upgrade the history store {upgrade}: {exc}") from None
 
     def close(self) -> None:
         self._db.close()
