@@ -4,6 +4,6 @@
 `plan_drill` (dry run) are the entry points; see drsim.engine.run.
 """
 
-from drsim.engine.run import DrillPlan, RunObserver, RunOutcome, plan_drill, run_drill, simulate_drill
+from drsim.engine.run import DrillPlan, RunObserver, RunOutcome, plan_drill, run_drill, simulate_drill, simulate_run
 
-__all__ = ["DrillPlan", "RunObserver", "RunOutcome", "plan_drill", "run_drill", "simulate_drill"]
+__all__ = ["DrillPlan", "RunObserver", "RunOutcome", "plan_drill", "run_drill", "simulate_drill", "simulate_run"]

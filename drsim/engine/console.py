@@ -252,5 +252,11 @@ def finish_reports(outcome: RunOutcome, drill: Loaded[Drill], *, reports: bool, 
 
     evidence = drill.doc.evidence
     sign_key = drill.path.parent / evidence.sign_key if evidence.sign_key else None  # relative to the drill file, like its other paths
-    return finish_run(outcome.run_dir, formats=("md", "html") if reports else (), store=store or DEFAULT_STORE, junit=junit,
-                      sign_key=sign_key, controls=evidence.controls)
+    return finish_run(
+        outcome.run_dir,
+        formats=("md", "html") if reports else (),
+        store=store or DEFAULT_STORE,
+        junit=junit,
+        sign_key=sign_key,
+        controls=evidence.controls,
+    )

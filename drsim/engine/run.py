@@ -30,7 +30,6 @@ from drsim.engine.clock import Clock, VirtualClock, run_virtual
 from drsim.engine.executor import BACKOFF_BASE_S, BACKOFF_CAP_S, Executor, StepPolicy
 from drsim.engine.journal import JournalContents, JournalError, JournalWriter, read_journal
 from drsim.engine.taskgraph import (
-    DEFAULT_ESTIMATES,
     CriticalPath,
     Estimator,
     Op,
@@ -62,6 +61,7 @@ from drsim.model.types import CleanupPolicy, ProviderKind, RestoreAs
 
 if TYPE_CHECKING:
     from drsim.cloud.sim import Catalog, SimProvider
+    from drsim.cloud.sim.catalog import Distribution
 
 JOURNAL = "journal.jsonl"
 RESULT = "result.json"
@@ -318,39 +318,34 @@ def _creations(graph: TaskGraph, estate: Estate, runbook: Runbook) -> tuple[Plan
 
 
 def catalog_estimates(catalog: Catalog, estate: Estate) -> Estimator:
-    """Expected operation durations from the simulated world's catalog: the median of each distribution."""
-    compute, snaps, sr, backup, arm = catalog.compute, catalog.snapshots, catalog.site_recovery, catalog.backup, catalog.arm
-    vms = {vm.name: vm for vm in estate.vms}
-    request = arm.request_latency.sample(0.5)
+    """Expected operation durations from the simulated world's catalog: the median of each distribution
+    (plus one ARM round trip)."""
+    compute, snaps, sr, backup = catalog.compute, catalog.snapshots, catalog.site_recovery, catalog.backup
+    windows = {vm.name for vm in estate.vms if vm.os.value == "windows"}
+    request = catalog.arm.request_latency.sample(0.5)
 
-    def median(dist: object) -> float:
-        return float(dist.sample(0.5))  # type: ignore[attr-defined]
+    def table(create_vm: Distribution, boot: Distribution) -> dict[OpKind, float]:
+        medians = {
+            OpKind.CREATE_NETWORK: compute.network_create,
+            OpKind.TEST_FAILOVER: sr.test_failover,
+            OpKind.RESTORE: backup.restore_snapshot_tier,
+            OpKind.SNAPSHOT: snaps.create,
+            OpKind.COPY_SNAPSHOT: snaps.copy_base,
+            OpKind.CREATE_DISK: compute.disk_create,
+            OpKind.CREATE_VM: create_vm,
+            OpKind.DEPLOY_IMAGE: create_vm,
+            OpKind.WAIT_BOOT: boot,
+            OpKind.READ_CANARY: compute.run_command,
+        }
+        return {kind: medians[kind].sample(0.5) + request if kind in medians else request for kind in OpKind}
 
-    def windows(task: Task) -> bool:
-        return task.vm in vms and vms[task.vm].os.value == "windows" if task.vm else False
+    linux = table(compute.vm_create_linux, compute.boot_specialized_linux)
+    windows_table = table(compute.vm_create_windows, compute.boot_specialized_windows)
 
     def estimate(task: Task, op: Op) -> float:
         if op.seconds is not None:
             return op.seconds
-        kind = op.kind
-        create_vm = compute.vm_create_windows if windows(task) else compute.vm_create_linux
-        table: dict[OpKind, float] = {
-            OpKind.CREATE_NETWORK: median(compute.network_create),
-            OpKind.VERIFY_ISOLATION: 0.0,
-            OpKind.FIND_POINT: 0.0,
-            OpKind.TEST_FAILOVER: median(sr.test_failover),
-            OpKind.RESTORE: median(backup.restore_snapshot_tier),
-            OpKind.SNAPSHOT: median(snaps.create),
-            OpKind.FIND_SNAPSHOT: 0.0,
-            OpKind.COPY_SNAPSHOT: median(snaps.copy_base),
-            OpKind.CREATE_DISK: median(compute.disk_create),
-            OpKind.CREATE_VM: median(create_vm),
-            OpKind.FIND_IMAGE: 0.0,
-            OpKind.DEPLOY_IMAGE: median(create_vm),
-            OpKind.WAIT_BOOT: median(compute.boot_specialized_windows if windows(task) else compute.boot_specialized_linux),
-            OpKind.READ_CANARY: median(compute.run_command),
-        }
-        return table.get(kind, DEFAULT_ESTIMATES[kind]) + request
+        return (windows_table if task.vm in windows else linux)[op.kind]
 
     return estimate
 
@@ -473,7 +468,7 @@ def _simulate(
     return execution, planned
 
 
-def simulate_drill(
+def simulate_run(
     runbook: Runbook | Loaded[Runbook],
     estate: Estate | Loaded[Estate],
     plan: ProtectionPlan | Loaded[ProtectionPlan],
@@ -485,19 +480,18 @@ def simulate_drill(
     drill_name: str | None = None,
     catalog: Catalog | None = None,
     observers: Sequence[RunObserver] = (),
-) -> DrillResult:
-    """One drill in the simulated world, in memory: no files, same inputs -> same result.
+) -> RunOutcome:
+    """One drill in the simulated world, in memory (no files): the whole outcome, events included.
 
     `sim_options.calibration` is read relative to the working directory unless `catalog` is given.
-    `observers` see every event as it happens (the comparison prices the drill's resources from them).
     """
     rb, est, pl = _doc(runbook), _doc(estate), _doc(plan)
     if incident_at.tzinfo is None:
         raise UsageError(f"incident time {incident_at.isoformat()} has no time zone; give it in UTC")
     incident_at = incident_at.astimezone(UTC)
-    sink = EventSink(None, observers)
     name = drill_name or rb.name
-    execution, _ = _simulate(
+    run_id = run_id_for(incident_at, seed)
+    execution, planned = _simulate(
         drill_name=name,
         runbook=rb,
         estate=est,
@@ -506,11 +500,41 @@ def simulate_drill(
         seed=seed,
         options=sim_options,
         concurrency=concurrency,
-        sink=sink,
-        run_id=run_id_for(incident_at, seed),
+        sink=EventSink(None, observers),
+        run_id=run_id,
         catalog=catalog,
     )
-    return drill_result(execution.events, rb, est, execution.apps)
+    result = drill_result(execution.events, rb, est, execution.apps)
+    return _outcome(name, run_id, None, planned, result, execution, resumed=0)
+
+
+def simulate_drill(
+    runbook: Runbook | Loaded[Runbook],
+    estate: Estate | Loaded[Estate],
+    plan: ProtectionPlan | Loaded[ProtectionPlan],
+    *,
+    incident_at: datetime,
+    seed: int,
+    sim_options: SimOptions | None = None,
+    concurrency: int = 50,
+    drill_name: str | None = None,
+    catalog: Catalog | None = None,
+) -> DrillResult:
+    """One drill in the simulated world, in memory: no files, same inputs -> same result (the
+    comparison's unit of work). `drill_name` defaults to the runbook's name."""
+    outcome = simulate_run(
+        runbook,
+        estate,
+        plan,
+        incident_at=incident_at,
+        seed=seed,
+        sim_options=sim_options,
+        concurrency=concurrency,
+        drill_name=drill_name,
+        catalog=catalog,
+    )
+    assert outcome.result is not None
+    return outcome.result
 
 
 # ------------------------------------------------------------------------------ drsim drill run

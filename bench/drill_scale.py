@@ -1,0 +1,214 @@
+"""Benchmark: a 10,000-VM (3 disks each) snapshot-clone drill through the full engine and simulated world.
+
+Every VM: fresh snapshots of its 3 disks one by one, a disk from each, a VM on them in an isolated
+network; then cleanup deletes all of it. ARM throttling is off ("when nothing throttles"), so the
+makespan can be set against the critical-path lower bound computed from the operation durations the
+run observed. Beside it, the same workload as a minimal SimPy model (one process per VM, a Resource for
+the concurrency limit, the same catalog distributions). Prints the figures; asserts nothing.
+
+    /work/venv/bin/python bench/drill_scale.py [--vms 10000] [--concurrency 10000] [--journal]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import simpy
+
+from drsim.cloud.sim import default_catalog
+from drsim.engine.journal import JournalWriter
+from drsim.engine.run import EventSink, simulate_run
+from drsim.model.documents import Estate, ProtectionPlan, Runbook, SimOptions
+
+INCIDENT = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
+
+
+def documents(vms: int) -> tuple[Estate, ProtectionPlan, Runbook]:
+    disks = [
+        {"name": "os", "size_gib": 128, "used_gib": 30},
+        {"name": "data1", "size_gib": 512, "used_gib": 200, "churn_gib_per_day": 10},
+        {"name": "data2", "size_gib": 512, "used_gib": 200, "churn_gib_per_day": 10},
+    ]
+    fleet = [
+        {
+            "name": f"vm-{n:05d}",
+            "os": "linux",
+            "size": "Standard_D4s_v5",
+            "region": "eastus2",
+            "network": "prod",
+            "tags": {"app": "fleet"},
+            "disks": disks,
+        }
+        for n in range(vms)
+    ]
+    # The incident strikes one VM outside the fleet: the fleet keeps running, so fresh snapshots work.
+    victim = {
+        "name": "lost-01",
+        "os": "linux",
+        "size": "Standard_D2s_v5",
+        "region": "eastus2",
+        "network": "prod",
+        "tags": {"app": "other"},
+        "disks": [{"name": "os", "size_gib": 64, "used_gib": 10}],
+    }
+    estate = Estate.model_validate(
+        {
+            "apiVersion": "drsim/v1",
+            "kind": "Estate",
+            "metadata": {"name": "scale"},
+            "regions": {"primary": "eastus2", "recovery": "centralus"},
+            "networks": [{"name": "prod", "region": "eastus2", "cidr": "10.0.0.0/8"}],
+            "vms": [*fleet, victim],
+            "apps": [{"name": "fleet", "vms": {"app": "fleet"}}],
+        }
+    )
+    plan = ProtectionPlan.model_validate(
+        {
+            "apiVersion": "drsim/v1",
+            "kind": "ProtectionPlan",
+            "metadata": {"name": "scale-plan"},
+            "rules": [{"vms": {"app": "fleet"}, "snapshots": {"every": "24h"}}],
+        }
+    )
+    runbook = Runbook.model_validate(
+        {
+            "apiVersion": "drsim/v1",
+            "kind": "Runbook",
+            "metadata": {"name": "scale-clone"},
+            "scenario": {"incident": "vm-loss", "vms": {"name": "lost-01"}},
+            "steps": [
+                {"id": "bubble", "action": "network.isolate", "with": {"region": "eastus2", "cidr": "172.16.0.0/12"}},
+                {
+                    "id": "clone",
+                    "action": "snapshot.clone",
+                    "needs": ["bubble"],
+                    "with": {"vms": {"app": "fleet"}, "network": "bubble", "source": "fresh"},
+                },
+            ],
+            "cleanup": "always",
+        }
+    )
+    return estate, plan, runbook
+
+
+def simpy_model(vms: int, concurrency: int, seed: int) -> tuple[float, int, float]:
+    """The same workload in SimPy: returns (wall seconds, operations, simulated makespan)."""
+    catalog = default_catalog()
+    rng = random.Random(seed)
+    snapshot, disk, create_vm = catalog.snapshots.create, catalog.compute.disk_create, catalog.compute.vm_create_linux
+    delete_vm, delete_other = catalog.compute.delete_vm, catalog.compute.delete_other
+    env = simpy.Environment()
+    slots = simpy.Resource(env, capacity=concurrency)
+    operations = 0
+    finished: list[float] = []
+
+    def op(seconds: float):  # type: ignore[no-untyped-def]
+        nonlocal operations
+        with slots.request() as slot:
+            yield slot
+            yield env.timeout(seconds)
+            operations += 1
+
+    def clone(env: simpy.Environment):  # type: ignore[no-untyped-def]
+        disks = []
+        for _ in range(3):  # fresh snapshots, disk by disk; each disk is created as soon as its snapshot exists
+            yield env.process(op(snapshot.sample(rng.random())))
+            disks.append(env.process(op(disk.sample(rng.random()))))
+        yield env.all_of(disks)
+        yield env.process(op(create_vm.sample(rng.random())))
+        finished.append(env.now)
+
+    def cleanup(env: simpy.Environment):  # type: ignore[no-untyped-def]
+        yield env.all_of([env.process(op(delete_vm.sample(rng.random()))) for _ in range(vms)])
+        yield env.all_of([env.process(op(delete_other.sample(rng.random()))) for _ in range(6 * vms)])
+
+    def drill(env: simpy.Environment):  # type: ignore[no-untyped-def]
+        yield env.all_of([env.process(clone(env)) for _ in range(vms)])
+        yield env.process(cleanup(env))
+
+    started = time.perf_counter()
+    env.process(drill(env))
+    env.run()
+    return time.perf_counter() - started, operations, max(finished)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vms", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=50, help="operations in flight (Drill.concurrency: default 50, at most 10000)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--journal", action="store_true", help="also write journal.jsonl (fsync off), as `drsim drill run` does")
+    args = parser.parse_args()
+
+    estate, plan, runbook = documents(args.vms)
+    requests = 0
+    from drsim.cloud.sim import world as world_module
+
+    original = world_module.SimProvider._request
+
+    async def counted(self, *a, **k):  # type: ignore[no-untyped-def]
+        nonlocal requests
+        requests += 1
+        return await original(self, *a, **k)
+
+    world_module.SimProvider._request = counted  # type: ignore[method-assign]
+    journal_dir = Path(tempfile.mkdtemp(prefix="drill-scale-"))
+    journal = JournalWriter(journal_dir / "journal.jsonl", fsync=False) if args.journal else None
+
+    class ToJournal:
+        def on_event(self, event):  # type: ignore[no-untyped-def]
+            if journal is not None:
+                journal.write(event)
+
+        def on_finished(self, outcome):  # type: ignore[no-untyped-def]
+            pass
+
+    started = time.perf_counter()
+    outcome = simulate_run(
+        runbook,
+        estate,
+        plan,
+        incident_at=INCIDENT,
+        seed=args.seed,
+        concurrency=args.concurrency,
+        sim_options=SimOptions(throttling=False),
+        observers=(ToJournal(),) if journal else (),
+    )
+    wall = time.perf_counter() - started
+    if journal is not None:
+        journal.close()
+    rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assert outcome.result is not None and outcome.realized is not None and outcome.makespan_s is not None
+    failed = sum(1 for t in outcome.result.tasks if t.status.value != "succeeded")
+
+    simpy_wall, simpy_ops, simpy_makespan = simpy_model(args.vms, args.concurrency, args.seed)
+    print(f"drill: {args.vms} VMs x 3 disks, fresh snapshot clone + cleanup, concurrency {args.concurrency}, throttling off")
+    print(f"  status {outcome.result.status.value}, cleanup {outcome.result.cleanup.status}, tasks not succeeded: {failed}")
+    print(
+        f"  events {len(outcome.events)}"
+        + (f", journal {journal_dir / 'journal.jsonl'} ({journal.lines_written} lines)" if journal else "")
+    )
+    print(
+        f"engine + simulated world: wall {wall:.2f} s, {requests} ARM operations, {requests / wall:,.0f} simulated ops/s, "
+        f"peak RSS {rss_mib:.0f} MiB"
+    )
+    print(
+        f"  makespan {outcome.makespan_s:,.1f} s (virtual), lower bound {outcome.realized.lower_bound_s:,.1f} s "
+        f"(critical path {outcome.realized.length_s:,.1f} s, slot work / concurrency "
+        f"{outcome.realized.slot_work_s / outcome.realized.concurrency:,.1f} s): ratio {outcome.makespan_s / outcome.realized.lower_bound_s:.4f}"
+    )
+    print(
+        f"minimal SimPy model of the same workload: wall {simpy_wall:.2f} s, {simpy_ops} operations, "
+        f"{simpy_ops / simpy_wall:,.0f} ops/s, makespan {simpy_makespan:,.1f} s"
+    )
+    print(f"engine wall / SimPy wall: {wall / simpy_wall:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
