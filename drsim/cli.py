@@ -263,3 +263,28 @@ def drill_run(drill_path: str, out_dir: str, seed: int | None, incident_at: str 
     today = datetime.now(UTC).date()  # for `incident_at: random` without window_end
     sys.exit(run(drill_path, out_dir=out_dir, seed=seed, incident_at=incident_at, dry_run=dry_run, resume=resume_dir, quiet=quiet,
                  today=today, reports=not no_report, store=store_path, junit=junit_path))
+
+
+@main.group()
+def emulator() -> None:
+    """An ARM-compatible endpoint over the simulated world, for testing Azure SDK code offline."""
+
+
+@emulator.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback: the emulator checks no tokens).")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="Port to listen on (0: a free one).")
+@click.option("--estate", type=click.Path(dir_okay=False), help="Estate of the world (with --plan).")
+@click.option("--plan", type=click.Path(dir_okay=False), help="Protection plan of the world (with --estate).")
+@click.option("--drill", type=click.Path(dir_okay=False), help="A drill: its estate, plan, incident and seed make the world.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Seed of the world (default: the drill's, else 0).")
+@click.option("--speed", type=float, default=60.0, show_default=True, help="World seconds per real second.")
+@click.option("--incident-at", metavar="TIME", help="The world's start (and the drill's incident), UTC, e.g. 2026-11-20T14:00:00Z.")
+@handles_errors
+def emulator_serve(host: str, port: int, estate: str | None, plan: str | None, drill: str | None, seed: int | None, speed: float,
+                   incident_at: str | None) -> None:
+    """Serve Azure Resource Manager over the simulated world until Ctrl-C; prints endpoint, subscription and groups."""
+    from drsim.cloud.emulator.server import run_emulator
+    from drsim.cloud.emulator.world import options_from_cli
+
+    run_emulator(options_from_cli(estate=estate, plan=plan, drill=drill, seed=seed, speed=speed, incident_at=incident_at),
+                 host, port, echo=click.echo)

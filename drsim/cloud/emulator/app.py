@@ -12,7 +12,7 @@ import logging
 
 from aiohttp import web
 
-from drsim.cloud.emulator.arm import ArmError, ErrorCode, Router, from_provider_error
+from drsim.cloud.emulator.arm import ArmError, ErrorCode, Router, arm_time, from_provider_error
 from drsim.cloud.emulator.backup import BackupService
 from drsim.cloud.emulator.compute import ComputeService
 from drsim.cloud.emulator.network import NetworkService
@@ -26,6 +26,10 @@ from drsim.errors import ProviderError
 log = logging.getLogger(__name__)
 
 GROUP_PARAM = "resource_group"
+WORLD_TIME_HEADER = "x-ms-drsim-world-time"
+"""The world's time when the emulator answered (ISO 8601 UTC); drsim's Azure provider follows it."""
+SPEED_HEADER = "x-ms-drsim-speed"
+"""World seconds per real second."""
 """Route templates name the resource group `{resource_group}` when it must already exist."""
 
 
@@ -59,14 +63,18 @@ class Emulator:
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         try:
-            return await self._dispatch(request)
+            response = await self._dispatch(request)
         except ArmError as exc:
-            return self._answer(exc)
+            response = self._answer(exc)
         except ProviderError as exc:
-            return self._answer(from_provider_error(exc, speed=self.speed))
+            response = self._answer(from_provider_error(exc, speed=self.speed))
         except Exception as exc:  # a bug must not take the server down: answer as ARM does
             log.exception("%s %s failed", request.method, request.path)
-            return ArmError(500, ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}").response()
+            response = ArmError(500, ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}").response()
+        # The world's time on every answer, so a client can keep its clock on world time.
+        response.headers[WORLD_TIME_HEADER] = arm_time(self.world.now())
+        response.headers[SPEED_HEADER] = f"{self.speed:g}"
+        return response
 
     def _answer(self, error: ArmError) -> web.Response:
         if error.status == 429:

@@ -260,6 +260,9 @@ class ComputeService(ResourceProviderService):
                 "provisioningState": Provisioning.SUCCEEDED.value,
             },
         }
+        sku = self.world.inventory.disk_sku(disk.id)
+        if sku is not None:
+            body["sku"] = {"name": sku, "tier": sku.split("_", 1)[0]}
         if disk.vm_id:
             body["managedBy"] = disk.vm_id
         return body

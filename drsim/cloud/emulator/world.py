@@ -9,6 +9,7 @@ time runs `speed` times faster than real time.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +41,7 @@ class WorldInventory(Protocol):
     def vault_reachable(self, vault_id: str) -> bool: ...
     def networks(self) -> list[NetworkState]: ...
     def security_groups(self) -> list[NsgState]: ...
+    def disk_sku(self, disk_id: str) -> str | None: ...
 
 
 class EmulatedWorld(CloudProvider, Protocol):
@@ -75,12 +77,37 @@ class EmulatorOptions:
             raise UsageError("give either --drill or --estate with --plan, not both")
         if self.drill is None and (self.estate is None or self.plan is None):
             raise UsageError("the emulator needs a world: give --drill D, or --estate E and --plan P")
-        if not self.speed > 0:
-            raise UsageError(f"--speed must be greater than 0, got {self.speed}")
+        if not (self.speed > 0 and math.isfinite(self.speed)):
+            raise UsageError(f"--speed must be a number greater than 0, got {self.speed}")
         if self.seed is not None and self.seed < 0:
             raise UsageError(f"--seed must be 0 or more, got {self.seed}")
         if self.incident_at is not None and self.incident_at.tzinfo is None:
             raise UsageError(f"--incident-at {self.incident_at.isoformat()} has no time zone: write it in UTC, e.g. 2026-11-20T14:00:00Z")
+
+
+def parse_incident_at(text: str) -> datetime:
+    """`--incident-at`: an ISO 8601 time with its zone (UTC), else UsageError."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--incident-at {text!r} is not a time: write it in UTC, e.g. 2026-11-20T14:00:00Z") from None
+    if moment.tzinfo is None:
+        raise UsageError(f"--incident-at {text!r} has no time zone: write it in UTC, e.g. 2026-11-20T14:00:00Z")
+    return moment.astimezone(UTC)
+
+
+def options_from_cli(
+    *, estate: str | None, plan: str | None, drill: str | None, seed: int | None, speed: float, incident_at: str | None
+) -> EmulatorOptions:
+    """The options of `drsim emulator serve`, checked (UsageError, exit 2, on bad input)."""
+    return EmulatorOptions(
+        estate=Path(estate) if estate else None,
+        plan=Path(plan) if plan else None,
+        drill=Path(drill) if drill else None,
+        seed=seed,
+        speed=speed,
+        incident_at=parse_incident_at(incident_at) if incident_at else None,
+    )
 
 
 def quiet_incident(at: datetime) -> IncidentSpec:
