@@ -23,7 +23,7 @@ import simpy
 
 from drsim.cloud.sim import default_catalog
 from drsim.engine.journal import JournalWriter
-from drsim.engine.run import EventSink, simulate_run
+from drsim.engine.run import simulate_run
 from drsim.model.documents import Estate, ProtectionPlan, Runbook, SimOptions
 
 INCIDENT = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
@@ -198,10 +198,11 @@ def main() -> None:
         f"engine + simulated world: wall {wall:.2f} s, {requests} ARM operations, {requests / wall:,.0f} simulated ops/s, "
         f"peak RSS {rss_mib:.0f} MiB"
     )
+    ratio = outcome.makespan_s / outcome.realized.lower_bound_s
     print(
         f"  makespan {outcome.makespan_s:,.1f} s (virtual), lower bound {outcome.realized.lower_bound_s:,.1f} s "
         f"(critical path {outcome.realized.length_s:,.1f} s, slot work / concurrency "
-        f"{outcome.realized.slot_work_s / outcome.realized.concurrency:,.1f} s): ratio {outcome.makespan_s / outcome.realized.lower_bound_s:.4f}"
+        f"{outcome.realized.slot_work_s / outcome.realized.concurrency:,.1f} s): ratio {ratio:.4f}"
     )
     print(
         f"minimal SimPy model of the same workload: wall {simpy_wall:.2f} s, {simpy_ops} operations, "
