@@ -154,6 +154,17 @@ def parse_id(resource_id: str) -> ResourceId | None:
     return ResourceId(match.group(1), match.group(2), match.group(3), tuple(parts[0::2]), tuple(parts[1::2]))
 
 
+def type_of(resource_id: str) -> str:
+    """The resource type of an ARM id in lower case (`microsoft.compute/disks`), or "" for a malformed id."""
+    parsed = parse_id(resource_id)
+    return parsed.type.lower() if parsed is not None else ""
+
+
+def name_of(resource_id: str) -> str:
+    """The last name in an id (the resource's own name)."""
+    return resource_id.rstrip("/").rsplit("/", 1)[-1]
+
+
 def id_key(resource_id: str) -> str:
     """ARM ids compare case-insensitively."""
     return resource_id.rstrip("/").lower()
@@ -301,6 +312,8 @@ class RequestClass(StrEnum):
 
 
 Handler = Callable[[web.Request, dict[str, str]], Awaitable[web.StreamResponse]]
+PathOf = Callable[[str], str]
+"""The URL path of an operation's status or result, given the operation id."""
 
 
 @dataclass(frozen=True)

@@ -112,14 +112,19 @@ class BackupService(ResourceProviderService):
         found = next((v for v in self.world.inventory.vaults() if id_key(v.id) == id_key(vault_id)), None)
         if found is None:
             raise ArmError(
-                404, ErrorCode.RESOURCE_NOT_FOUND,
+                404,
+                ErrorCode.RESOURCE_NOT_FOUND,
                 f"The Resource '{VAULT_TYPE}/{p['vault']}' under resource group '{p['resource_group']}' was not found.",
             )
         return found
 
     async def list_vaults(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
         group = p.get("resource_group")
-        vaults = [v for v in self.world.inventory.vaults() if group is None or (parse_id(v.id) and parse_id(v.id).resource_group.lower() == group.lower())]  # type: ignore[union-attr]
+        vaults = [
+            v
+            for v in self.world.inventory.vaults()
+            if group is None or ((parsed := parse_id(v.id)) is not None and parsed.resource_group.lower() == group.lower())
+        ]
         return web.json_response(listing([self.vault_json(v) for v in vaults]))
 
     async def get_vault(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
@@ -161,9 +166,17 @@ class BackupService(ResourceProviderService):
                 "hourlySchedule": {"interval": hours, "scheduleWindowStartTime": _clock_time(rule.start), "scheduleWindowDuration": window},
             }
         elif rule.policy is BackupPolicyKind.ENHANCED:
-            schedule = {"schedulePolicyType": "SimpleSchedulePolicyV2", "scheduleRunFrequency": "Daily", "dailySchedule": {"scheduleRunTimes": [_clock_time(rule.start)]}}
+            schedule = {
+                "schedulePolicyType": "SimpleSchedulePolicyV2",
+                "scheduleRunFrequency": "Daily",
+                "dailySchedule": {"scheduleRunTimes": [_clock_time(rule.start)]},
+            }
         else:
-            schedule = {"schedulePolicyType": "SimpleSchedulePolicy", "scheduleRunFrequency": "Daily", "scheduleRunTimes": [_clock_time(rule.start)]}
+            schedule = {
+                "schedulePolicyType": "SimpleSchedulePolicy",
+                "scheduleRunFrequency": "Daily",
+                "scheduleRunTimes": [_clock_time(rule.start)],
+            }
         return {
             "id": f"{vault.id}/backupPolicies/{name}",
             "name": name,
@@ -235,7 +248,11 @@ class BackupService(ResourceProviderService):
     def item(self, p: dict[str, str]) -> ProtectedItem:
         vault = self.vault(p)
         if p["fabric"].lower() != BACKUP_FABRIC.lower():
-            raise ArmError(404, ErrorCode.RESOURCE_NOT_FOUND, f"Backup fabric '{p['fabric']}' was not found: Azure VMs are in fabric '{BACKUP_FABRIC}'.")
+            raise ArmError(
+                404,
+                ErrorCode.RESOURCE_NOT_FOUND,
+                f"Backup fabric '{p['fabric']}' was not found: Azure VMs are in fabric '{BACKUP_FABRIC}'.",
+            )
         found = next(
             (
                 i
@@ -245,7 +262,11 @@ class BackupService(ResourceProviderService):
             None,
         )
         if found is None:
-            raise ArmError(404, ErrorCode.RESOURCE_NOT_FOUND, f"Protected item '{p['item']}' was not found in container '{p['container']}' of vault {vault.name}.")
+            raise ArmError(
+                404,
+                ErrorCode.RESOURCE_NOT_FOUND,
+                f"Protected item '{p['item']}' was not found in container '{p['container']}' of vault {vault.name}.",
+            )
         return found
 
     async def list_items(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
@@ -298,16 +319,16 @@ class BackupService(ResourceProviderService):
         wanted = parse_filter(request.query.get("$filter", ""), ("startDate", "endDate", "restorePointQueryType", "extendedInfo"))
         start = _filter_time(wanted["startDate"]) if "startDate" in wanted else None
         end = _filter_time(wanted["endDate"]) if "endDate" in wanted else None
-        points = [
-            pt for pt in await self._points(item) if (start is None or pt.time >= start) and (end is None or pt.time <= end)
-        ]
+        points = [pt for pt in await self._points(item) if (start is None or pt.time >= start) and (end is None or pt.time <= end)]
         # Backup lists the newest point first.
         return web.json_response(listing([self.point_json(item, pt) for pt in sorted(points, key=lambda pt: pt.time, reverse=True)]))
 
     async def _point(self, item: ProtectedItem, name: str) -> BackupPoint:
         point = next((pt for pt in await self._points(item) if pt.id.rsplit("/", 1)[-1].lower() == name.lower()), None)
         if point is None:
-            raise ArmError(404, ErrorCode.RESOURCE_NOT_FOUND, f"Recovery point '{name}' of {item.vm_name} was not found (it may have expired).")
+            raise ArmError(
+                404, ErrorCode.RESOURCE_NOT_FOUND, f"Recovery point '{name}' of {item.vm_name} was not found (it may have expired)."
+            )
         return point
 
     async def get_point(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
@@ -326,8 +347,10 @@ class BackupService(ResourceProviderService):
         mode = _RECOVERY_TYPES.get(recovery_type.lower())
         if mode is None:
             raise ArmError(
-                400, ErrorCode.INVALID_PARAMETER,
-                f"recoveryType '{recovery_type}' is not served: a drill restores as a new VM (AlternateLocation) or as disks (RestoreDisks), never over production.",
+                400,
+                ErrorCode.INVALID_PARAMETER,
+                f"recoveryType '{recovery_type}' is not served: a drill restores as a new VM (AlternateLocation) "
+                "or as disks (RestoreDisks), never over production.",
                 target=body.path("recoveryType"),
             )
         point = await self._point(item, p["point"])
@@ -416,7 +439,14 @@ class BackupService(ResourceProviderService):
         if job.ended_at is not None:
             props["endTime"] = arm_time(job.ended_at)
         if job.status is JobStatus.FAILED:
-            props["errorDetails"] = [{"errorCode": "UserErrorRestoreFailed", "errorTitle": "Restore failed", "errorString": job.error or "the restore failed", "recommendations": []}]
+            props["errorDetails"] = [
+                {
+                    "errorCode": "UserErrorRestoreFailed",
+                    "errorTitle": "Restore failed",
+                    "errorString": job.error or "the restore failed",
+                    "recommendations": [],
+                }
+            ]
         vault_id = record.vault_id
         return {"id": f"{vault_id}/backupJobs/{record.name}", "name": record.name, "type": f"{VAULT_TYPE}/backupJobs", "properties": props}
 

@@ -9,7 +9,9 @@ one script a drill runs; the emulator executes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -19,13 +21,17 @@ from drsim.cloud.emulator.arm import (
     ArmError,
     Body,
     ErrorCode,
+    Handler,
     JsonObject,
+    PathOf,
     Router,
     arm_time,
     id_key,
     invalid_content,
     listing,
+    name_of,
     parse_id,
+    type_of,
 )
 from drsim.cloud.emulator.operations import Outcome
 from drsim.cloud.emulator.service import ResourceProviderService, no_content, not_found
@@ -102,7 +108,7 @@ class ComputeService(ResourceProviderService):
 
     # ------------------------------------------------------------------------------ plumbing
 
-    def _status_path(self, location: str) -> tuple[object, object]:
+    def _status_path(self, location: str) -> tuple[PathOf, PathOf]:
         base = f"/subscriptions/{self.subscription}/providers/Microsoft.Compute/locations/{location}"
         return (lambda op: f"{base}/operations/{op}"), (lambda op: f"{base}/operationResults/{op}")
 
@@ -126,7 +132,7 @@ class ComputeService(ResourceProviderService):
         *,
         resource_id: str,
         location: str,
-        work: object,
+        work: Coroutine[Any, Any, Outcome | None],
         operation: str,
         pending: JsonObject | None,
         state: Provisioning,
@@ -136,10 +142,10 @@ class ComputeService(ResourceProviderService):
         """Start the operation and answer 201/202; 200 (or 204 for a body-less action) if it ended at once."""
         status_path, result_path = self._status_path(location)
         op = await self.start(
-            work,  # type: ignore[arg-type]
+            work,
             name=operation,
-            status_path=status_path,  # type: ignore[arg-type]
-            result_path=result_path if with_location else None,  # type: ignore[arg-type]
+            status_path=status_path,
+            result_path=result_path if with_location else None,
             pending=(resource_id, pending, state) if pending is not None else None,
         )
         if op.done:  # it ended before the first answer: answer as a synchronous call
@@ -167,8 +173,8 @@ class ComputeService(ResourceProviderService):
 
     # --------------------------------------------------------------------------------- render
 
-    def _tags(self, resource_id: str, tags: object) -> dict[str, str]:
-        return self.state.tags_of(resource_id, tags if isinstance(tags, dict) else dict(tags))  # type: ignore[call-overload]
+    def _tags(self, resource_id: str, tags: Mapping[str, str]) -> dict[str, str]:
+        return self.state.tags_of(resource_id, tags)
 
     def vm_json(self, vm: VirtualMachine, view: ComputeView, *, instance_view: bool) -> JsonObject:
         extras = self.state.vm_extras.get(id_key(vm.id))
@@ -178,7 +184,7 @@ class ComputeService(ResourceProviderService):
             disk = view.disks.get(id_key(disk_id))
             deleting = extras is not None and (extras.os_disk_delete if lun is None else extras.data_disks_delete)
             entry: JsonObject = {
-                "name": parse_id(disk_id).name if parse_id(disk_id) else disk_id,
+                "name": name_of(disk_id),
                 "createOption": create,
                 "caching": "ReadWrite" if lun is None else "None",
                 "managedDisk": {"id": disk_id},
@@ -344,13 +350,13 @@ class ComputeService(ResourceProviderService):
             return items
         return [i for i in items if (parsed := parse_id(i["id"])) is not None and parsed.resource_group.lower() == group.lower()]
 
-    def lister(self, kind: str):  # type: ignore[no-untyped-def]
+    def lister(self, kind: str) -> Handler:
         async def handler(request: web.Request, p: dict[str, str]) -> web.StreamResponse:
             return web.json_response(listing(self._in_group(await self._all(kind, await self._view()), p)))
 
         return handler
 
-    def getter(self, kind: str):  # type: ignore[no-untyped-def]
+    def getter(self, kind: str) -> Handler:
         async def handler(request: web.Request, p: dict[str, str]) -> web.StreamResponse:
             resource_id = self._id(p, kind)
             found = await self._find(kind, resource_id, await self._view())
@@ -391,7 +397,7 @@ class ComputeService(ResourceProviderService):
 
     # --------------------------------------------------------------------------------- writes
 
-    def patch_tags(self, kind: str):  # type: ignore[no-untyped-def]
+    def patch_tags(self, kind: str) -> Handler:
         """PATCH with `tags` (the SDK's begin_update / update_tags): merged, answered 200 with the resource."""
 
         async def handler(request: web.Request, p: dict[str, str]) -> web.StreamResponse:
@@ -440,7 +446,7 @@ class ComputeService(ResourceProviderService):
         if (answer := await self._existing(SNAPSHOT_TYPE, resource_id, body)) is not None:
             return answer
         self.state.require_drill_group(p["resource_group"], "snapshots")
-        source_type = parse_id(source).type.lower() if parse_id(source) else ""
+        source_type = type_of(source)
         name = p["name"]
         if option.lower() == "copy" and source_type == DISK_TYPE.lower():
             work = self.world.create_snapshot(source, name=name, incremental=incremental, tags=tags)
@@ -482,7 +488,7 @@ class ComputeService(ResourceProviderService):
         if (answer := await self._existing(DISK_TYPE, resource_id, body)) is not None:
             return answer
         source = body.string("properties.creationData.sourceResourceId")
-        if option.lower() != "copy" or (parse_id(source) is None or parse_id(source).type.lower() != SNAPSHOT_TYPE.lower()):  # type: ignore[union-attr]
+        if option.lower() != "copy" or type_of(source) != SNAPSHOT_TYPE.lower():
             raise invalid_content(
                 "properties.creationData", f"createOption '{option}' from '{source}': the emulator creates disks by Copy of a snapshot"
             )
@@ -769,7 +775,7 @@ class ComputeService(ResourceProviderService):
             if extras is not None:
                 # deleteOption Delete: the OS disk, data disks and NICs go with the VM.
                 doomed = ([vm.disk_ids[0]] if extras.os_disk_delete and vm.disk_ids else []) + (
-                    vm.disk_ids[1:] if extras.data_disks_delete else []
+                    list(vm.disk_ids[1:]) if extras.data_disks_delete else []
                 )
                 for disk_id in doomed:
                     await self.world.delete(disk_id)
@@ -796,7 +802,7 @@ class ComputeService(ResourceProviderService):
             with_location=True,
         )
 
-    def deleter(self, kind: str):  # type: ignore[no-untyped-def]
+    def deleter(self, kind: str) -> Handler:
         async def handler(request: web.Request, p: dict[str, str]) -> web.StreamResponse:
             resource_id = self._id(p, kind)
             self.ensure_idle(resource_id, "delete")

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from drsim.cloud.api import ResourceKind, VirtualMachine
-from drsim.cloud.emulator.arm import ArmError, Body, ErrorCode, JsonObject, Router, id_key, invalid_content, listing, parse_id
+from drsim.cloud.emulator.arm import ArmError, Body, ErrorCode, JsonObject, PathOf, Router, id_key, invalid_content, listing, parse_id
 from drsim.cloud.emulator.operations import Outcome
 from drsim.cloud.emulator.service import ResourceProviderService, no_content, not_found
 from drsim.cloud.emulator.state import NetworkExtras, NetworkInterface, Provisioning, SecurityGroupDefinition
@@ -111,7 +111,7 @@ class NetworkService(ResourceProviderService):
         router.add("PATCH", nic, self.patch_tags)
         router.add("DELETE", nic, self.delete_nic)
 
-    def _paths(self, location: str) -> tuple[object, object]:
+    def _paths(self, location: str) -> tuple[PathOf, PathOf]:
         base = f"/subscriptions/{self.subscription}/providers/Microsoft.Network/locations/{location}"
         return (lambda op: f"{base}/operations/{op}"), (lambda op: f"{base}/operationResults/{op}")
 
@@ -300,7 +300,7 @@ class NetworkService(ResourceProviderService):
             create(),
             name=f"{VNET_TYPE}/write",
             status_path=status_path,
-            result_path=None,  # type: ignore[arg-type]
+            result_path=None,
             pending=(resource_id, pending, Provisioning.UPDATING),
         )
         if op.done:
@@ -326,7 +326,7 @@ class NetworkService(ResourceProviderService):
             remove(),
             name=f"{VNET_TYPE}/delete",
             status_path=status_path,
-            result_path=result_path,  # type: ignore[arg-type]
+            result_path=result_path,
             pending=(resource_id, self.vnet_json(net), Provisioning.DELETING),
         )
         return web.Response(status=200) if op.done else self.operations.answer(request, op, status=202)
@@ -466,7 +466,7 @@ class NetworkService(ResourceProviderService):
             remove(),
             name=f"{NSG_TYPE}/delete",
             status_path=status_path,
-            result_path=result_path,  # type: ignore[arg-type]
+            result_path=result_path,
             pending=(resource_id, self.nsg_json(*entry), Provisioning.DELETING),
         )
         return web.Response(status=200) if op.done else self.operations.answer(request, op, status=202)

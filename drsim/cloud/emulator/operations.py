@@ -32,7 +32,6 @@ POLL_AFTER_SECONDS = 1
 """Retry-After on every long-running answer: pollers wait this long instead of their 30 s default."""
 
 
-
 class OperationStatus(StrEnum):
     IN_PROGRESS = "InProgress"
     SUCCEEDED = "Succeeded"

@@ -9,12 +9,13 @@ ARM's forms for resources lists: tagName / tagValue, resourceType and name (reso
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from drsim.cloud.api import ResourceKind
-from drsim.cloud.emulator.arm import ArmError, Body, ErrorCode, JsonObject, Router, id_key, invalid_content, listing, parse_id
+from drsim.cloud.emulator.arm import ArmError, Body, ErrorCode, JsonObject, Router, id_key, invalid_content, listing, name_of, parse_id
 from drsim.cloud.emulator.service import ResourceProviderService
 
 TENANT_ID = "00000000-0000-0000-0000-0000000d7a11"  # the emulator's stand-in tenant (no identity is checked)
@@ -148,10 +149,8 @@ class ResourcesService(ResourceProviderService):
         state, world = self.state, self.world
         found: list[GenericResource] = []
 
-        def add(resource_id: str, kind: str, location: str, tags: object) -> None:
-            parsed = parse_id(resource_id)
-            name = parsed.name if parsed is not None else resource_id
-            found.append(GenericResource(resource_id, name, kind, location, state.tags_of(resource_id, dict(tags))))  # type: ignore[call-overload]
+        def add(resource_id: str, kind: str, location: str, tags: Mapping[str, str]) -> None:
+            found.append(GenericResource(resource_id, name_of(resource_id), kind, location, state.tags_of(resource_id, tags)))
 
         vms = await world.list_vms()
         for vm in vms:

@@ -83,7 +83,8 @@ class ResourceProviderService:
             raise ArmError(
                 409,
                 ErrorCode.ANOTHER_OPERATION_IN_PROGRESS,
-                f"Operation '{operation}' is not allowed: the resource is {current.state.value.lower()} (another operation is in progress).",
+                f"Operation '{operation}' is not allowed: the resource is {current.state.value.lower()} "
+                "(another operation is in progress).",
             )
 
     def pending_body(self, resource_id: str) -> JsonObject | None:

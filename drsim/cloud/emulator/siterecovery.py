@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -28,13 +29,19 @@ from drsim.model.checks import protection_of
 from drsim.model.documents import SiteRecoveryRule
 from drsim.model.types import OsType, ReplicationPointChoice, format_duration
 
+if TYPE_CHECKING:
+    from drsim.cloud.emulator.app import Emulator
+
 VAULT_TYPE = "Microsoft.RecoveryServices/vaults"
 FABRIC_TYPE = VAULT_TYPE + "/replicationFabrics"
 CONTAINER_TYPE = FABRIC_TYPE + "/replicationProtectionContainers"
 ITEM_TYPE = CONTAINER_TYPE + "/replicationProtectedItems"
 CRASH_CONSISTENT_MINUTES = 5  # A2A takes crash-consistent points every 5 minutes, fixed (azure-to-azure-architecture)
 _JOB_STATE = {JobStatus.IN_PROGRESS: "InProgress", JobStatus.SUCCEEDED: "Succeeded", JobStatus.FAILED: "Failed"}
-_SCENARIO = {JobKind.TEST_FAILOVER: ("TestFailover", "Test failover"), JobKind.TEST_FAILOVER_CLEANUP: ("TestFailoverCleanup", "Cleanup test failover")}
+_SCENARIO = {
+    JobKind.TEST_FAILOVER: ("TestFailover", "Test failover"),
+    JobKind.TEST_FAILOVER_CLEANUP: ("TestFailoverCleanup", "Cleanup test failover"),
+}
 
 
 class TestFailoverState(StrEnum):
@@ -83,8 +90,8 @@ def policy_name(rule: SiteRecoveryRule) -> str:
 class SiteRecoveryService(ResourceProviderService):
     """Azure Site Recovery (A2A) in Recovery Services vaults."""
 
-    def __init__(self, emulator: object) -> None:
-        super().__init__(emulator)  # type: ignore[arg-type]
+    def __init__(self, emulator: Emulator) -> None:
+        super().__init__(emulator)
         self.job_operations: dict[str, JobOperation] = {}
         self.cleanups: dict[str, str] = {}  # item id key -> job name of its latest cleanup
 
@@ -122,7 +129,7 @@ class SiteRecoveryService(ResourceProviderService):
         found: dict[str, tuple[str, list[str]]] = {}
         for item in self._items(vault):
             names = names_of(item)
-            region, containers = found.setdefault(names.fabric, (item.source_region, []))
+            _, containers = found.setdefault(names.fabric, (item.source_region, []))
             if names.container not in containers:
                 containers.append(names.container)
         return found
@@ -137,7 +144,11 @@ class SiteRecoveryService(ResourceProviderService):
             "properties": {
                 "friendlyName": name,
                 "health": "Normal",
-                "customDetails": {"instanceType": "Azure", "location": region, "containerIds": [f"{fabric_id}/replicationProtectionContainers/{c}" for c in containers]},
+                "customDetails": {
+                    "instanceType": "Azure",
+                    "location": region,
+                    "containerIds": [f"{fabric_id}/replicationProtectionContainers/{c}" for c in containers],
+                },
             },
         }
 
@@ -256,8 +267,14 @@ class SiteRecoveryService(ResourceProviderService):
         vault = item.vault
         spec = next((s for s in self.world.estate.vms if s.name == item.vm_name), None)
         tfo, failover = self._test_failover(item)
-        allowed = ["TestFailoverCleanup"] if tfo in (TestFailoverState.COMPLETED, TestFailoverState.FAILED) else (
-            [] if tfo in (TestFailoverState.IN_PROGRESS, TestFailoverState.CLEANUP_IN_PROGRESS) else ["TestFailover", "UnplannedFailover"]
+        allowed = (
+            ["TestFailoverCleanup"]
+            if tfo in (TestFailoverState.COMPLETED, TestFailoverState.FAILED)
+            else (
+                []
+                if tfo in (TestFailoverState.IN_PROGRESS, TestFailoverState.CLEANUP_IN_PROGRESS)
+                else ["TestFailover", "UnplannedFailover"]
+            )
         )
         details: JsonObject = {
             "instanceType": "A2A",
@@ -318,7 +335,9 @@ class SiteRecoveryService(ResourceProviderService):
             None,
         )
         if found is None:
-            raise ArmError(404, ErrorCode.RESOURCE_NOT_FOUND, f"Replication protected item '{p['item']}' was not found in vault {vault.name}.")
+            raise ArmError(
+                404, ErrorCode.RESOURCE_NOT_FOUND, f"Replication protected item '{p['item']}' was not found in vault {vault.name}."
+            )
         return found
 
     async def list_items(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
@@ -326,7 +345,8 @@ class SiteRecoveryService(ResourceProviderService):
         items = [
             i
             for i in self._items(vault)
-            if "fabric" not in p or (names_of(i).fabric.lower() == p["fabric"].lower() and names_of(i).container.lower() == p["container"].lower())
+            if "fabric" not in p
+            or (names_of(i).fabric.lower() == p["fabric"].lower() and names_of(i).container.lower() == p["container"].lower())
         ]
         for item in items:
             await self._refresh_item_jobs(item)
@@ -367,7 +387,11 @@ class SiteRecoveryService(ResourceProviderService):
         item = self.item(p)
         point = next((pt for pt in await self._points(item) if pt.id.rsplit("/", 1)[-1].lower() == p["point"].lower()), None)
         if point is None:
-            raise ArmError(404, ErrorCode.RESOURCE_NOT_FOUND, f"Recovery point '{p['point']}' of {item.vm_name} was not found (it may have been pruned).")
+            raise ArmError(
+                404,
+                ErrorCode.RESOURCE_NOT_FOUND,
+                f"Recovery point '{p['point']}' of {item.vm_name} was not found (it may have been pruned).",
+            )
         return web.json_response(self.point_json(item, point))
 
     # ------------------------------------------------------------------------ test failover
@@ -398,10 +422,14 @@ class SiteRecoveryService(ResourceProviderService):
         item = self.item(p)
         direction = body.optional_string("failoverDirection") or "PrimaryToRecovery"
         if direction.lower() != "primarytorecovery":
-            raise invalid_content(body.path("failoverDirection"), f"'{direction}': a test failover of a protected VM goes PrimaryToRecovery")
+            raise invalid_content(
+                body.path("failoverDirection"), f"'{direction}': a test failover of a protected VM goes PrimaryToRecovery"
+            )
         network_type = body.optional_string("networkType") or "VmNetworkAsInput"
         if network_type.lower() != "vmnetworkasinput":
-            raise invalid_content(body.path("networkType"), f"'{network_type}': a drill fails over into a network it names (VmNetworkAsInput)")
+            raise invalid_content(
+                body.path("networkType"), f"'{network_type}': a drill fails over into a network it names (VmNetworkAsInput)"
+            )
         network_id = body.string("networkId")
         specific = body.child("providerSpecificDetails")
         kind = specific.optional_string("instanceType") or "A2A"
@@ -452,7 +480,10 @@ class SiteRecoveryService(ResourceProviderService):
         if job.ended_at is not None:
             body["endTime"] = arm_time(job.ended_at)
         if job.status is JobStatus.FAILED:
-            body["error"] = {"code": "TestFailoverFailed" if record.operation == "TestFailover" else "OperationFailed", "message": job.error or "the job failed"}
+            body["error"] = {
+                "code": "TestFailoverFailed" if record.operation == "TestFailover" else "OperationFailed",
+                "message": job.error or "the job failed",
+            }
         headers = {"Retry-After": str(POLL_AFTER_SECONDS)} if job.status is JobStatus.IN_PROGRESS else {}
         return web.json_response(body, headers=headers)
 

@@ -212,8 +212,12 @@ class EmulatorState:
     def forget(self, resource_id: str) -> None:
         """Drop what the emulator kept about a deleted resource."""
         key = id_key(resource_id)
-        for table in (self.tags, self.security_groups, self.networks, self.vm_extras, self.pending, self.image_os):
-            table.pop(key, None)  # type: ignore[attr-defined]
+        self.tags.pop(key, None)
+        self.security_groups.pop(key, None)
+        self.networks.pop(key, None)
+        self.vm_extras.pop(key, None)
+        self.pending.pop(key, None)
+        self.image_os.pop(key, None)
 
     def replace_tags(self, resource_id: str, tags: Mapping[str, str]) -> None:
         """A PUT or PATCH of `tags`: they replace the merged ones (the world's own tags stay underneath)."""

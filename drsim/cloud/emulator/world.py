@@ -49,8 +49,10 @@ class EmulatedWorld(CloudProvider, Protocol):
 
     estate: Estate
     plan: ProtectionPlan
-    inventory: WorldInventory
     throttle: Throttle
+
+    @property
+    def inventory(self) -> WorldInventory: ...
 
     async def start_vm(self, vm_id: str) -> VirtualMachine: ...
 

@@ -49,8 +49,9 @@ class ArmSession:
     ) -> Answer:
         url = path if path.startswith("http") else self.handle.url + path
         query = dict(API) if params is None else params
-        async with self.session.request(method, url, json=body, params=query if not path.startswith("http") else None,
-                                        headers=AUTH if headers is None else headers) as response:
+        async with self.session.request(
+            method, url, json=body, params=query if not path.startswith("http") else None, headers=AUTH if headers is None else headers
+        ) as response:
             raw = await response.read()
             parsed = await response.json(content_type=None) if raw.strip() else None
             return Answer(response.status, parsed, response.headers)

@@ -46,9 +46,24 @@ def test_an_invalid_document_is_reported_with_its_location(tmp_path) -> None:
 
 
 def test_serve_prints_its_endpoint_subscription_and_groups_and_answers_until_interrupted() -> None:
-    command = [sys.executable, "-c", "from drsim.cli import main; main()", "emulator", "serve", "--estate", str(DATA / "estate.yaml"),
-               "--plan", str(DATA / "plan.yaml"), "--incident-at", "2026-11-20T14:00:00Z", "--speed", "600"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    command = [
+        sys.executable,
+        "-c",
+        "from drsim.cli import main; main()",
+        "emulator",
+        "serve",
+        "--estate",
+        str(DATA / "estate.yaml"),
+        "--plan",
+        str(DATA / "plan.yaml"),
+        "--incident-at",
+        "2026-11-20T14:00:00Z",
+        "--speed",
+        "600",
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
     try:
         assert process.stdout is not None
         first = process.stdout.readline()
@@ -57,8 +72,9 @@ def test_serve_prints_its_endpoint_subscription_and_groups_and_answers_until_int
         subscription = process.stdout.readline().split(":", 1)[1].strip()
         groups = process.stdout.readline()
         assert "drsim-drills" in groups and "tiny-prod" in groups
-        request = urllib.request.Request(f"{url}/subscriptions/{subscription}/resourcegroups?api-version=2024-07-01",
-                                         headers={"Authorization": "Bearer t"})
+        request = urllib.request.Request(
+            f"{url}/subscriptions/{subscription}/resourcegroups?api-version=2024-07-01", headers={"Authorization": "Bearer t"}
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             assert [g["name"] for g in json.load(response)["value"]] == ["drsim-drills", "tiny-prod"]
     finally:

@@ -33,8 +33,16 @@ async def make_network(arm: ArmSession, name: str, region: str = "eastus2") -> s
     nsg = arm.rid(DRILLS, "Microsoft.Network/networkSecurityGroups", f"{name}-nsg")
     rule = {
         "name": "deny-out",
-        "properties": {"priority": 100, "direction": "Outbound", "access": "Deny", "protocol": "*",
-                       "sourceAddressPrefix": "*", "sourcePortRange": "*", "destinationAddressPrefix": "*", "destinationPortRange": "*"},
+        "properties": {
+            "priority": 100,
+            "direction": "Outbound",
+            "access": "Deny",
+            "protocol": "*",
+            "sourceAddressPrefix": "*",
+            "sourcePortRange": "*",
+            "destinationAddressPrefix": "*",
+            "destinationPortRange": "*",
+        },
     }
     made = await arm.call("PUT", nsg, {"location": region, "tags": {"drsim-run": "r1"}, "properties": {"securityRules": [rule]}})
     assert made.status == 201, made.body
@@ -47,8 +55,16 @@ async def make_network(arm: ArmSession, name: str, region: str = "eastus2") -> s
             "tags": {"drsim-run": "r1"},
             "properties": {
                 "addressSpace": {"addressPrefixes": ["10.250.0.0/16"]},
-                "subnets": [{"name": "drill", "properties": {"addressPrefix": "10.250.0.0/16", "defaultOutboundAccess": False,
-                                                             "networkSecurityGroup": {"id": nsg}}}],
+                "subnets": [
+                    {
+                        "name": "drill",
+                        "properties": {
+                            "addressPrefix": "10.250.0.0/16",
+                            "defaultOutboundAccess": False,
+                            "networkSecurityGroup": {"id": nsg},
+                        },
+                    }
+                ],
             },
         },
     )
@@ -61,8 +77,11 @@ async def make_network(arm: ArmSession, name: str, region: str = "eastus2") -> s
 
 async def make_nic(arm: ArmSession, name: str, vnet: str) -> str:
     nic = arm.rid(DRILLS, "Microsoft.Network/networkInterfaces", name)
-    body = {"location": "eastus2", "tags": {"drsim-run": "r1"},
-            "properties": {"ipConfigurations": [{"name": "ipconfig1", "properties": {"subnet": {"id": f"{vnet}/subnets/drill"}}}]}}
+    body = {
+        "location": "eastus2",
+        "tags": {"drsim-run": "r1"},
+        "properties": {"ipConfigurations": [{"name": "ipconfig1", "properties": {"subnet": {"id": f"{vnet}/subnets/drill"}}}]},
+    }
     answer = await arm.call("PUT", nic, body)
     assert answer.status == 201, answer.body
     return nic
@@ -100,8 +119,13 @@ def test_disk_from_snapshot_then_vm_attaching_it_then_run_command_reads_the_cana
         assert (await arm.wait(await arm.call("PUT", snap, snapshot_body(arm, "web-01-os"))))[-1] == "Succeeded"
         disk = arm.rid(DRILLS, f"{COMPUTE}/disks", "web-os-copy")
         disk_answer = await arm.call(
-            "PUT", disk, {"location": "eastus2", "tags": {"drsim-run": "r1"},
-                          "properties": {"creationData": {"createOption": "Copy", "sourceResourceId": snap}}}
+            "PUT",
+            disk,
+            {
+                "location": "eastus2",
+                "tags": {"drsim-run": "r1"},
+                "properties": {"creationData": {"createOption": "Copy", "sourceResourceId": snap}},
+            },
         )
         assert disk_answer.status == 202
         assert (await arm.wait(disk_answer))[-1] == "Succeeded"

@@ -9,6 +9,10 @@ from arm_session import DRILLS, INCIDENT, PROD, ArmSession, emulated
 from test_emulator_compute import make_network
 
 RS = "Microsoft.RecoveryServices"
+WEB_ITEM = (
+    "backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;tiny-prod;web-01"
+    "/protectedItems/VM;iaasvmcontainerv2;tiny-prod;web-01"
+)
 ITEM_FILTER = "backupManagementType eq 'AzureIaasVM' and itemType eq 'VM'"
 
 
@@ -34,9 +38,13 @@ def test_vaults_and_protected_items_with_filter() -> None:
         policy = await arm.call("GET", web["properties"]["policyId"])
         assert policy.body["properties"]["schedulePolicy"]["scheduleRunTimes"] == ["2020-01-01T02:00:00Z"]
         assert policy.body["properties"]["instantRpRetentionRangeInDays"] == 2
-        none = await arm.call("GET", f"{backup['id']}/backupProtectedItems", params={"api-version": "2024-07-01", "$filter": "itemType eq 'SQLDataBase'"})
+        none = await arm.call(
+            "GET", f"{backup['id']}/backupProtectedItems", params={"api-version": "2024-07-01", "$filter": "itemType eq 'SQLDataBase'"}
+        )
         assert none.body["value"] == []
-        bad = await arm.call("GET", f"{backup['id']}/backupProtectedItems", params={"api-version": "2024-07-01", "$filter": "colour eq 'red'"})
+        bad = await arm.call(
+            "GET", f"{backup['id']}/backupProtectedItems", params={"api-version": "2024-07-01", "$filter": "colour eq 'red'"}
+        )
         assert bad.status == 400 and bad.body["error"]["target"] == "$filter"
 
     emulated(check)
@@ -45,7 +53,7 @@ def test_vaults_and_protected_items_with_filter() -> None:
 def test_restore_trigger_gives_an_operation_whose_status_names_the_job_that_then_completes() -> None:
     async def check(arm: ArmSession) -> None:
         vault = (await vaults(arm))["rsv-eastus2-grs"]
-        item_id = f"{vault['id']}/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;tiny-prod;web-01/protectedItems/VM;iaasvmcontainerv2;tiny-prod;web-01"
+        item_id = f"{vault['id']}/{WEB_ITEM}"
         points = await arm.call("GET", f"{item_id}/recoveryPoints")
         assert points.status == 200 and points.body["value"]
         newest = points.body["value"][0]
@@ -95,7 +103,9 @@ def test_restore_trigger_gives_an_operation_whose_status_names_the_job_that_then
         assert bag["Target VM Id"] == restored
         vm = await arm.call("GET", restored)
         assert vm.status == 200
-        listed = await arm.call("GET", f"{vault['id']}/backupJobs", params={"api-version": "2024-07-01", "$filter": "operation eq 'Restore'"})
+        listed = await arm.call(
+            "GET", f"{vault['id']}/backupJobs", params={"api-version": "2024-07-01", "$filter": "operation eq 'Restore'"}
+        )
         assert [j["name"] for j in listed.body["value"]] == [job_name]
 
     emulated(check)
@@ -104,9 +114,11 @@ def test_restore_trigger_gives_an_operation_whose_status_names_the_job_that_then
 def test_overwriting_production_is_refused() -> None:
     async def check(arm: ArmSession) -> None:
         vault = (await vaults(arm))["rsv-eastus2-grs"]
-        item_id = f"{vault['id']}/backupFabrics/Azure/protectionContainers/IaasVMContainer;iaasvmcontainerv2;tiny-prod;web-01/protectedItems/VM;iaasvmcontainerv2;tiny-prod;web-01"
+        item_id = f"{vault['id']}/{WEB_ITEM}"
         newest = (await arm.call("GET", f"{item_id}/recoveryPoints")).body["value"][0]
-        answer = await arm.call("POST", f"{newest['id']}/restore", {"properties": {"objectType": "IaasVMRestoreRequest", "recoveryType": "OriginalLocation"}})
+        answer = await arm.call(
+            "POST", f"{newest['id']}/restore", {"properties": {"objectType": "IaasVMRestoreRequest", "recoveryType": "OriginalLocation"}}
+        )
         assert answer.status == 400 and answer.body["error"]["target"] == "properties.recoveryType"
 
     emulated(check)

@@ -44,7 +44,9 @@ def test_resources_by_tag_find_what_a_run_created_and_nothing_else() -> None:
         in_prod = await arm.call("GET", f"{arm.group(PROD)}/resources", params={"api-version": "2024-07-01", "$filter": TAG_FILTER})
         assert in_prod.body["value"] == []
         vaults = await arm.call(
-            "GET", f"{arm.sub}/resources", params={"api-version": "2024-07-01", "$filter": "resourceType eq 'Microsoft.RecoveryServices/vaults'"}
+            "GET",
+            f"{arm.sub}/resources",
+            params={"api-version": "2024-07-01", "$filter": "resourceType eq 'Microsoft.RecoveryServices/vaults'"},
         )
         assert len(vaults.body["value"]) == 2
 
@@ -59,10 +61,15 @@ def test_tags_api_merges_tags_onto_a_resource_the_world_made() -> None:
         assert merged.status == 200
         assert merged.body["properties"]["tags"] == {"app": "shop", "tier": "web", "drsim-run": "r9"}
         assert (await arm.call("GET", vm)).body["tags"]["drsim-run"] == "r9"
-        listed = await arm.call("GET", f"{arm.sub}/resources", params={"api-version": "2024-07-01", "$filter": "tagName eq 'drsim-run' and tagValue eq 'r9'"})
+        listed = await arm.call(
+            "GET", f"{arm.sub}/resources", params={"api-version": "2024-07-01", "$filter": "tagName eq 'drsim-run' and tagValue eq 'r9'"}
+        )
         assert [r["id"] for r in listed.body["value"]] == [vm]
-        gone = await arm.call("PATCH", f"{arm.rid(PROD, 'Microsoft.Compute/virtualMachines', 'nope')}/providers/Microsoft.Resources/tags/default",
-                              {"operation": "Merge", "properties": {"tags": {}}})
+        gone = await arm.call(
+            "PATCH",
+            f"{arm.rid(PROD, 'Microsoft.Compute/virtualMachines', 'nope')}/providers/Microsoft.Resources/tags/default",
+            {"operation": "Merge", "properties": {"tags": {}}},
+        )
         assert gone.status == 404
 
     emulated(check)

@@ -94,7 +94,9 @@ def test_backup_and_site_recovery_clients_read_items_and_points(emulator: Emulat
             items = [
                 i
                 async for i in backup.backup_protected_items.list(
-                    vault_name="rsv-eastus2-grs", resource_group_name=PROD, filter="backupManagementType eq 'AzureIaasVM' and itemType eq 'VM'"
+                    vault_name="rsv-eastus2-grs",
+                    resource_group_name=PROD,
+                    filter="backupManagementType eq 'AzureIaasVM' and itemType eq 'VM'",
                 )
             ]
             # As from Azure, protectedItemType is Microsoft.Compute/virtualMachines, and the SDK comes back
@@ -106,14 +108,19 @@ def test_backup_and_site_recovery_clients_read_items_and_points(emulator: Emulat
             points = [
                 p
                 async for p in backup.recovery_points.list(
-                    vault_name="rsv-eastus2-grs", resource_group_name=PROD, fabric_name="Azure",
-                    container_name=web.container_name, protected_item_name=items[vm_items.index(web)].name,
+                    vault_name="rsv-eastus2-grs",
+                    resource_group_name=PROD,
+                    fabric_name="Azure",
+                    container_name=web.container_name,
+                    protected_item_name=items[vm_items.index(web)].name,
                 )
             ]
             assert points and all(isinstance(p.properties, backup_models.IaasVMRecoveryPoint) for p in points)
             assert points[0].properties.recovery_point_tier_details[0].type in ("InstantRP", "HardenedRP")
         async with SiteRecoveryManagementClient(FakeCredential(), emulator.subscription_id, **options) as asr:  # type: ignore[arg-type]
-            replicated = [i async for i in asr.replication_protected_items.list(resource_group_name=PROD, resource_name="rsv-asr-centralus")]
+            replicated = [
+                i async for i in asr.replication_protected_items.list(resource_group_name=PROD, resource_name="rsv-asr-centralus")
+            ]
             assert {i.properties.friendly_name for i in replicated} == {"db-01", "web-01"}
             assert all(isinstance(i.properties.provider_specific_details, asr_models.A2AReplicationDetails) for i in replicated)
 
