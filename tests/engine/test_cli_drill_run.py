@@ -5,10 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from engine_drillkit import DRILLS, DrillFactory
 
 from drsim.cli import main
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each command runs in a temporary directory (the default reports/ and history store land there)."""
+    monkeypatch.chdir(tmp_path)
 
 
 def drill_run(*args: str) -> tuple[int, str]:
@@ -75,7 +82,8 @@ def test_invalid_input_exits_2_without_a_traceback(tmp_path: Path) -> None:
 
 
 def test_dry_run_prints_the_plan_and_creates_nothing(tmp_path: Path) -> None:
-    code, output = drill_run(str(DRILLS / "2026-q4-shop-snapshot.yaml"), "--out", str(tmp_path), "--dry-run")
+    out = tmp_path / "out"
+    code, output = drill_run(str(DRILLS / "2026-q4-shop-snapshot.yaml"), "--out", str(out), "--dry-run")
     assert code == 0
     assert "critical path: declare -> db/sql-01" in output
     assert "would create:" in output and "snapshots" in output
