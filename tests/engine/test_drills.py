@@ -65,6 +65,15 @@ def test_backup_example_fails_on_rpo_only(tmp_path: Path) -> None:
     assert all(t.status is TaskStatus.SUCCEEDED for t in result.tasks)
 
 
+def test_snapshot_example_fails_because_the_striped_volume_is_inconsistent(tmp_path: Path) -> None:
+    outcome = run(load_drill(DRILLS / "2026-q4-shop-snapshot.yaml"), tmp_path)
+    failed = [e for e in outcome.events if isinstance(e, TaskFailed)]
+    assert [(f.task, f.category.value) for f in failed] == [("verify/sql-01", "check")]
+    assert "sqldata" in failed[0].error
+    (shop,) = outcome.apps
+    assert shop.consistent is False and shop.rto_met is False and shop.rpo_met is False
+
+
 def test_asr_example_measures_rpo_beside_the_claimed_rpo(tmp_path: Path) -> None:
     outcome = run(load_drill(DRILLS / "2026-q4-shop-asr.yaml"), tmp_path)
     assert outcome.result is not None
