@@ -252,6 +252,7 @@ class EnvironmentView:
     journal_head: str
     journal_intact: bool
     journal_break: str | None
+    journal_torn: bool  # a last line cut short (a killed run) was ignored
     result_sha256: str
     plan_tasks: int | None
     critical_path_tasks: int | None
@@ -324,6 +325,7 @@ class ReportView:
     controls: tuple[ControlView, ...]
     unknown_controls: tuple[str, ...]
     controls_defaulted: bool
+    controls_recorded: bool  # the run says which controls the drill selects (else every control is shown)
     trend: TrendView
     cleanup_done_at: datetime | None
 
@@ -525,6 +527,7 @@ def _environment(run: RecordedRun) -> EnvironmentView:
         journal_head=run.chain.head,
         journal_intact=run.chain.intact,
         journal_break=f"line {run.chain.broken.line}: {run.chain.broken.message}" if run.chain.broken else None,
+        journal_torn=run.torn_tail,
         result_sha256=run.result_sha256,
         plan_tasks=len(plan.tasks) if plan else None,
         critical_path_tasks=len(plan.critical_path) if plan else None,
@@ -653,7 +656,8 @@ def build_view(run: RecordedRun, history: Sequence[RunRecord] | None = None, con
     vm_rpo, vm_rpo_hidden, rpo_summary = _rpo(run, grouped)
     points, point_groups = _points(run)
     consistency, consistency_hidden, volumes = _consistency(run, grouped)
-    selection = select_controls(controls if controls is not None else run.controls)
+    chosen = controls if controls is not None else run.controls
+    selection = select_controls(chosen)
     cleanup = run.result.cleanup
     view = ReportView(
         drill=run.result.drill,
@@ -691,6 +695,7 @@ def build_view(run: RecordedRun, history: Sequence[RunRecord] | None = None, con
         controls=(),
         unknown_controls=selection.unknown,
         controls_defaulted=selection.all_by_default,
+        controls_recorded=chosen is not None,
         trend=_trend(run, history),
         cleanup_done_at=run.cleanup.at if run.cleanup is not None else None,
     )
