@@ -7,6 +7,9 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from drsim.engine.clock import VirtualClock, run_virtual
 from drsim.engine.executor import CheckFailure, Executor, StepPolicy, TaskState
 from drsim.engine.taskgraph import Op, OpKind, Task, TaskGraph
@@ -205,3 +208,31 @@ def test_same_inputs_same_events() -> None:
     first = execute(g, {"errors": {k: list(v) for k, v in kwargs["errors"].items()}}, concurrency=4, policies=policies)[2]
     second = execute(g, {"errors": {k: list(v) for k, v in kwargs["errors"].items()}}, concurrency=4, policies=policies)[2]
     assert first == second
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 4), st.sets(st.integers(0, 20), max_size=3)), min_size=1, max_size=7),
+    st.sets(st.integers(0, 40), max_size=4),
+    st.integers(1, 5),
+)
+def test_executor_invariants_on_random_graphs(shape: list[tuple[int, set[int]]], failing: set[int], concurrency: int) -> None:
+    """Whatever the graph: every task ends once; a task starts only after every task of the steps it
+    needs succeeded; it is skipped exactly when one of them did not; the slot limit holds."""
+    steps = {}
+    for i, (width, needs) in enumerate(shape):
+        steps[f"s{i}"] = ([f"v{j}" for j in range(width)], [f"s{n}" for n in sorted(needs) if n < i])
+    g = graph(steps)
+    errors = {t.id: [NotFoundError("gone")] for t in g.tasks if t.index in failing}
+    ex, script, events = execute(g, {"errors": errors, "seconds": {t.id: 1 + t.index % 4 for t in g.tasks}}, concurrency=concurrency)
+    ends = [e for e in events if isinstance(e, TaskFinished | TaskFailed | TaskSkipped)]
+    assert sorted(e.task for e in ends) == sorted(t.id for t in g.tasks)
+    assert script.peak <= concurrency
+    end_at = {e.task: e.at for e in ends}
+    started = {e.task: e.at for e in events if isinstance(e, TaskStarted)}
+    for task in g.tasks:
+        upstream = [u for need in g.step_needs[task.step] for u in g.step_tasks[need]]
+        ok = all(ex.states[u.id].status is TaskStatus.SUCCEEDED for u in upstream)
+        assert (ex.states[task.id].status is TaskStatus.SKIPPED) == (not ok)
+        if task.id in started:
+            assert all(end_at[u.id] <= started[task.id] for u in upstream)
