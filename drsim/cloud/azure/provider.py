@@ -579,16 +579,27 @@ class AzureProvider:
             raise NotFoundError(f"VM {parse_id(vm_id).name} is not protected by Azure Backup in {where}")
         return item
 
+    async def inventory(self) -> dict[str, str]:
+        """VM name -> VM id of every VM Azure Backup or Site Recovery protects, even one since deleted
+        (its protected or replicated item keeps the VM's id): the drill's inventory of production."""
+        found: dict[str, str] = {}
+        for item in await self.backup_items():
+            found.setdefault(item.vm_name, item.vm_id)
+        for replicated in await self.replicated_items():
+            found.setdefault(replicated.vm_name, replicated.vm_id)
+        return found
+
     async def list_backup_points(self, vm_id: str, *, region: str | None = None) -> list[BackupPoint]:
         item = await self._backup_item(vm_id)
-        vm = await self.get_vm(vm_id)
-        if region is not None and region != vm.region:
+        # The vault's region (a VM's vault lives in its region); the VM itself may be gone.
+        home = item.region or (await self.get_vm(vm_id)).region
+        if region is not None and region != home:
             # Cross-region restore points come from Backup's CRR (passive stamp) API, which the
             # azure-mgmt-recoveryservicesbackup generation drsim uses does not include.
             raise ProviderError(
-                f"cross-region restore points of {vm.name} in {region}: the Backup CRR API is not supported by drsim's Azure provider"
+                f"cross-region restore points of {item.vm_name} in {region}: the Backup CRR API is not supported by drsim's Azure provider"
             )
-        async with translated(f"listing recovery points of {vm.name}"):
+        async with translated(f"listing recovery points of {item.vm_name}"):
             listed = [
                 p
                 async for p in self.clients.backup.recovery_points.list(
@@ -599,7 +610,7 @@ class AzureProvider:
                     protected_item_name=item.item,
                 )
             ]
-        points = [p for p in (records.backup_point(r, vm_id, vm.region) for r in listed) if p is not None]
+        points = [p for p in (records.backup_point(r, vm_id, home) for r in listed) if p is not None]
         return sorted(points, key=lambda p: p.time)
 
     async def restore_backup(

@@ -272,6 +272,7 @@ class BackupItem:
     container: str
     item: str
     policy_id: str | None
+    region: str | None  # the vault's region, where the item's points restore
 
 
 def backup_item(resource: backup.ProtectedItemResource) -> BackupItem | None:
@@ -297,6 +298,7 @@ def backup_item(resource: backup.ProtectedItemResource) -> BackupItem | None:
         container=parsed.child("protectionContainers"),
         item=parsed.child("protectedItems"),
         policy_id=props.policy_id,
+        region=resource.get("location"),
     )
 
 

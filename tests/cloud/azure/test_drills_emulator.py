@@ -1,0 +1,166 @@
+"""Every example drill, through AzureProvider and the unmodified SDK against the ARM emulator, gives the
+same recovery points, measured RPO and created-then-deleted resources as in the simulated world.
+
+The emulator serves the simulated world of the same drill and seed, built as `simulate_drill`
+builds it but on a ScaledClock (real time SPEED times faster) that starts when the incident is
+detected; the drill reads the world's time (EmulatorClock). Points chosen from schedules (Backup,
+Site Recovery, scheduled snapshots) are equal; a `source: fresh` snapshot is taken at the moment
+the drill asks, which against real time drifts by the HTTP round trips times SPEED, so those and
+all times are compared with a tolerance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from drsim.cloud.api import TaggedResource
+from drsim.cloud.azure.clock import EmulatorClock
+from drsim.cloud.azure.provider import AzureProvider
+from drsim.cloud.sim.catalog import default_catalog, load_catalog
+from drsim.cloud.sim.incidents import incident_from_scenario
+from drsim.cloud.sim.resources import DRILL_GROUP
+from drsim.cloud.sim.world import build_world
+from drsim.engine.clock import ScaledClock
+from drsim.engine.run import EventSink, _simulate, catalog_estimates, execute, run_id_for
+from drsim.measure.events import ResourceCreated, ResourceDeleted
+from drsim.measure.result import DrillResult
+from drsim.measure.timeline import drill_result
+from drsim.model.checks import DrillBundle, load_drill
+from drsim.model.documents import AzureOptions, SnapshotCloneStep
+from drsim.model.types import SnapshotSource
+
+server = pytest.importorskip("drsim.cloud.emulator.server")
+
+DRILLS = Path(__file__).resolve().parents[3] / "drills"
+EXAMPLES = sorted(p for p in DRILLS.glob("*.yaml") if "kind: Drill" in p.read_text())
+SPEED = 600.0  # world seconds per real second: a two-hour drill takes about 12 s
+# The emulator answers every long-running operation with Retry-After: 1 (an integer header: one real
+# second), i.e. SPEED world seconds per poll, where the simulation waits only the operation's own
+# duration. A recovery path chains up to eight of them (snapshot, disk, NIC, VM, Run Command ...).
+TIME_TOLERANCE = timedelta(seconds=8 * SPEED)
+
+
+@dataclass
+class Run:
+    result: DrillResult
+    events: list[object]
+    leftovers: list[TaggedResource]
+
+
+def catalog_of(bundle: DrillBundle):
+    calibration = bundle.drill.doc.sim.calibration
+    return load_catalog(calibration) if calibration else default_catalog()
+
+
+def simulated(bundle: DrillBundle) -> Run:
+    drill = bundle.drill.doc
+    assert isinstance(drill.incident_at, datetime)
+    sink = EventSink(None, ())
+    execution, _ = _simulate(
+        drill_name=drill.name, runbook=bundle.runbook.doc, estate=bundle.estate.doc, plan=bundle.plan.doc,
+        incident_at=drill.incident_at, seed=drill.seed, options=drill.sim, concurrency=drill.concurrency, sink=sink,
+        run_id=run_id_for(drill.incident_at, drill.seed), catalog=catalog_of(bundle),
+    )
+    return Run(drill_result(execution.events, bundle.runbook.doc, bundle.estate.doc, execution.apps), list(sink.events), [])
+
+
+def against_emulator(bundle: DrillBundle) -> Run:
+    drill = bundle.drill.doc
+    runbook, estate, plan = bundle.runbook.doc, bundle.estate.doc, bundle.plan.doc
+    assert isinstance(drill.incident_at, datetime)
+    incident = incident_from_scenario(runbook.scenario, estate, drill.incident_at)
+    catalog = catalog_of(bundle)
+    world = build_world(
+        estate, plan, incident=incident, seed=drill.seed, clock=ScaledClock(incident.detected_at, SPEED), options=drill.sim, catalog=catalog
+    )
+    run_id = run_id_for(drill.incident_at, drill.seed)
+    thread = server.EmulatorThread(world)
+    with thread as handle:
+
+        async def world_now() -> datetime:
+            return world.now()
+
+        clock = EmulatorClock(thread.call(world_now), SPEED)
+
+        async def main() -> Run:
+            options = AzureOptions(subscription_id=handle.subscription_id, resource_group=DRILL_GROUP, endpoint=handle.url)
+            sink = EventSink(None, ())
+            async with AzureProvider(options, clock=clock, polling_interval=0.05) as provider:
+                inventory = await provider.inventory()
+                execution = await execute(
+                    drill_name=drill.name, runbook=runbook, estate=estate, plan=plan, provider=provider, clock=clock, run_id=run_id,
+                    seed=drill.seed, incident_at=drill.incident_at, detected_at=incident.detected_at, concurrency=drill.concurrency,
+                    sink=sink, estimates=catalog_estimates(catalog, estate), catalog_version=catalog.label,
+                    production_ids=inventory.get,
+                )
+                leftovers = await provider.list_tagged(run_id)
+            return Run(drill_result(execution.events, runbook, estate, execution.apps), list(sink.events), leftovers)
+
+        return asyncio.run(main())
+
+
+def close(a: str | None, b: str | None) -> bool:
+    if a is None or b is None:
+        return a == b
+    return abs(datetime.fromisoformat(a.replace("Z", "+00:00")) - datetime.fromisoformat(b.replace("Z", "+00:00"))) <= TIME_TOLERANCE
+
+
+def fresh_steps(bundle: DrillBundle) -> set[str]:
+    return {s.id for s in bundle.runbook.doc.steps if isinstance(s, SnapshotCloneStep) and s.with_.source is SnapshotSource.FRESH}
+
+
+def lifecycle(events: list[object]) -> tuple[list[str], list[str]]:
+    created = sorted(e.id.lower() for e in events if isinstance(e, ResourceCreated))
+    deleted = sorted(e.id.lower() for e in events if isinstance(e, ResourceDeleted))
+    return created, deleted
+
+
+@pytest.fixture(scope="module", params=EXAMPLES, ids=lambda p: p.stem)
+def runs(request) -> tuple[DrillBundle, Run, Run]:
+    bundle = load_drill(request.param)
+    return bundle, simulated(bundle), against_emulator(bundle)
+
+
+def test_the_drill_ends_as_in_the_simulation_with_the_same_recovery_points(runs):
+    bundle, sim, azure = runs
+    assert azure.result.status == sim.result.status
+    assert [(t.step, t.vm, t.status) for t in azure.result.tasks] == [(t.step, t.vm, t.status) for t in sim.result.tasks]
+    fresh = fresh_steps(bundle)
+    for ours, theirs in zip(azure.result.tasks, sim.result.tasks, strict=True):
+        if ours.step in fresh:
+            assert close(ours.recovery_point_at, theirs.recovery_point_at), (ours.step, ours.vm)
+        else:
+            assert ours.recovery_point_at == theirs.recovery_point_at, (ours.step, ours.vm)
+
+
+def test_the_measured_rpo_is_that_of_the_simulation(runs):
+    bundle, sim, azure = runs
+    fresh_vms = {t.vm for t in sim.result.tasks if t.step in fresh_steps(bundle)}
+    for ours, theirs in zip(azure.result.apps, sim.result.apps, strict=True):
+        assert (ours.app, ours.consistent, ours.rpo_met) == (theirs.app, theirs.consistent, theirs.rpo_met)
+        app_vms = {vm.name for vm in bundle.estate.doc.select(bundle.estate.doc.app(ours.app).vms)}
+        if app_vms & fresh_vms and ours.rpo_s is not None and theirs.rpo_s is not None:
+            assert abs(ours.rpo_s - theirs.rpo_s) <= TIME_TOLERANCE.total_seconds(), ours.app
+        else:
+            assert (ours.rpo_s, ours.rpo_claimed_s) == (theirs.rpo_s, theirs.rpo_claimed_s), ours.app
+
+
+def test_recovery_times_agree_within_the_emulator_poll_granularity(runs):
+    _, sim, azure = runs
+    for ours, theirs in zip(azure.result.apps, sim.result.apps, strict=True):
+        for moment in ("trigger_at", "infra_ready_at", "healthy_at"):
+            assert close(getattr(ours, moment), getattr(theirs, moment)), (ours.app, moment)
+
+
+def test_the_same_resources_are_created_and_all_deleted(runs):
+    _, sim, azure = runs
+    created, deleted = lifecycle(azure.events)
+    assert (created, deleted) == lifecycle(sim.events)
+    assert deleted == created
+    assert azure.result.cleanup.status == sim.result.cleanup.status == "done"
+    assert azure.leftovers == []
