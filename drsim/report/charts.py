@@ -95,7 +95,7 @@ def _task_label(task: TaskRow) -> str:
 def _group_label(group: StepGroup) -> str:
     extra = f", {group.failed} failed" if group.failed else ""
     extra += f", {group.skipped} skipped" if group.skipped else ""
-    return f"{group.step} ({group.count} tasks{extra})"
+    return f"{group.step} ({group.count} task{'' if group.count == 1 else 's'}{extra})"
 
 
 def timeline_chart(view: ReportView) -> Chart:
@@ -106,12 +106,16 @@ def timeline_chart(view: ReportView) -> Chart:
     span = max((last - first) / timedelta(seconds=1), 1.0)
     unit, unit_label = _scale(span)
     rows: list[tuple[str, float | None, float | None, str, bool]] = []  # label, left, width, colour, critical
+    failures: list[tuple[int, float]] = []  # grouped: a red tick where each failed task ended, on its step's bar
     if view.grouped:
+        row_of = {group.step: y for y, group in enumerate(view.steps)}
         for group in view.steps:
             left = _offset(group.start, origin, unit) if group.start else None
             width = (_offset(group.end, origin, unit) - left) if group.end and left is not None else None
-            colour = FAILED if group.failed else SKIPPED if group.skipped == group.count else PHASE_COLOURS[phase_of(group.action)]
+            everything_failed = group.failed == group.count
+            colour = FAILED if everything_failed else SKIPPED if group.skipped == group.count else PHASE_COLOURS[phase_of(group.action)]
             rows.append((_group_label(group), left, width, colour, group.critical))
+        failures = [(row_of[t.step], _offset(t.end, origin, unit)) for t in view.tasks if t.status is TaskStatus.FAILED and t.end]
     else:
         for task in sorted(view.tasks, key=lambda t: (t.start is None, t.start or origin, t.step, t.vm or "")):
             left = _offset(task.start, origin, unit) if task.start else None
@@ -135,6 +139,16 @@ def timeline_chart(view: ReportView) -> Chart:
                 color=colour,
                 edgecolor=CRITICAL_EDGE if critical else colour,
                 linewidth=1.6 if critical else 0.4,
+            )
+        if failures:
+            axes.plot(
+                [x for _, x in failures],
+                [y for y, _ in failures],
+                linestyle="none",
+                marker="|",
+                markersize=11,
+                markeredgewidth=1.6,
+                color=FAILED,
             )
         axes.set_yticks(range(len(rows)), [label for label, *_ in rows])
         axes.set_ylim(len(rows) - 0.4, -0.6)
