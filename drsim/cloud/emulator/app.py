@@ -41,7 +41,7 @@ class Emulator:
         self.speed = speed
         self.state = EmulatorState(world)
         self.subscription_id = self.state.subscription_id
-        self.operations = OperationRegistry(world.now, seed=seed)
+        self.operations = OperationRegistry(world.now, speed=speed, seed=seed)
         self.throttled = 0
         """How many requests were answered 429 (for tests of clients that must honour Retry-After)."""
         self.router = Router()

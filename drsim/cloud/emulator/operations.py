@@ -28,8 +28,20 @@ from drsim.errors import ProviderError
 
 log = logging.getLogger(__name__)
 
-POLL_AFTER_SECONDS = 1
-"""Retry-After on every long-running answer: pollers wait this long instead of their 30 s default."""
+POLL_WORLD_SECONDS = 10.0
+"""How long a client should wait between polls of a running operation, in world time (Compute and
+Network LROs commonly answer Retry-After: 10)."""
+
+
+def poll_headers(speed: float) -> dict[str, str]:
+    """The wait before the next poll, in real time: `Retry-After` in whole seconds, or, when the world
+    runs so fast that it is under a second, `retry-after-ms` (which azure-core reads when no
+    Retry-After is sent), so that polls keep pace with world time instead of lagging by seconds."""
+    real = POLL_WORLD_SECONDS / speed
+    if real >= 1:
+        return {"Retry-After": str(round(real))}
+    millis = str(max(1, round(real * 1000)))
+    return {"retry-after-ms": millis, "x-ms-retry-after-ms": millis}
 
 
 class OperationStatus(StrEnum):
@@ -88,8 +100,9 @@ def _wire_url(request: web.Request, path: str) -> str:
 class OperationRegistry:
     """Starts world calls as operations, remembers them, and answers their status and result polls."""
 
-    def __init__(self, now: Callable[[], datetime], *, seed: int = 0) -> None:
+    def __init__(self, now: Callable[[], datetime], *, speed: float, seed: int = 0) -> None:
         self._now = now
+        self._speed = speed
         self._rng = random.Random(seed)
         self._operations: dict[str, AsyncOperation] = {}
 
@@ -103,7 +116,6 @@ class OperationRegistry:
         name: str,
         status_path: Callable[[str], str],
         result_path: Callable[[str], str] | None = None,
-        speed: float = 1.0,
     ) -> AsyncOperation:
         """Run `work` as an operation; raise its ArmError now if it fails before it first waits."""
         op_id = self.new_id()
@@ -114,7 +126,7 @@ class OperationRegistry:
             result_path=result_path(op_id) if result_path else None,
             started_at=self._now(),
         )
-        operation.task = asyncio.create_task(self._run(operation, work, speed), name=f"arm-operation-{name}-{op_id}")
+        operation.task = asyncio.create_task(self._run(operation, work), name=f"arm-operation-{name}-{op_id}")
         # One turn of the loop runs the task up to its first wait (the task's step is queued before
         # ours): what fails before then is a synchronous answer, and no timer can fire in between.
         await asyncio.sleep(0)
@@ -123,13 +135,13 @@ class OperationRegistry:
         self._operations[op_id] = operation
         return operation
 
-    async def _run(self, operation: AsyncOperation, work: Coroutine[Any, Any, Outcome | None], speed: float) -> None:
+    async def _run(self, operation: AsyncOperation, work: Coroutine[Any, Any, Outcome | None]) -> None:
         try:
             outcome = await work
         except ArmError as exc:
             operation.error, operation.status = exc, OperationStatus.FAILED
         except ProviderError as exc:
-            operation.error, operation.status = from_provider_error(exc, speed=speed), OperationStatus.FAILED
+            operation.error, operation.status = from_provider_error(exc, speed=self._speed), OperationStatus.FAILED
         except asyncio.CancelledError:
             operation.error = ArmError(500, ErrorCode.INTERNAL_ERROR, "the emulator stopped before the operation ended")
             operation.status = OperationStatus.FAILED
@@ -152,7 +164,7 @@ class OperationRegistry:
 
     def answer(self, request: web.Request, operation: AsyncOperation, *, status: int, body: JsonObject | None = None) -> web.Response:
         """The first answer of a long-running request: 201 or 202 with the polling headers."""
-        headers = {"Azure-AsyncOperation": _wire_url(request, operation.status_path), "Retry-After": str(POLL_AFTER_SECONDS)}
+        headers = {"Azure-AsyncOperation": _wire_url(request, operation.status_path), **poll_headers(self._speed)}
         if operation.result_path is not None:
             headers["Location"] = _wire_url(request, operation.result_path)
         if body is None:
@@ -161,14 +173,14 @@ class OperationRegistry:
 
     def status_response(self, op_id: str) -> web.Response:
         operation = self.get(op_id)
-        headers = {} if operation.done else {"Retry-After": str(POLL_AFTER_SECONDS)}
+        headers = {} if operation.done else poll_headers(self._speed)
         return web.json_response(operation.status_body(), headers=headers)
 
     def result_response(self, request: web.Request, op_id: str) -> web.Response:
         """The Location poll: 202 while running, the error when failed, else 200 with the result (or 204)."""
         operation = self.get(op_id)
         if not operation.done:
-            return web.Response(status=202, headers={"Location": _wire_url(request, request.path), "Retry-After": str(POLL_AFTER_SECONDS)})
+            return web.Response(status=202, headers={"Location": _wire_url(request, request.path), **poll_headers(self._speed)})
         if operation.error is not None:
             return operation.error.response()
         if operation.outcome.result is None:

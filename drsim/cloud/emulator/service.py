@@ -72,9 +72,7 @@ class ResourceProviderService:
                 if key is not None:
                     self.state.pending.pop(key, None)
 
-        return await self.operations.start(
-            tracked(), name=name, status_path=status_path, result_path=result_path, speed=self.emulator.speed
-        )
+        return await self.operations.start(tracked(), name=name, status_path=status_path, result_path=result_path)
 
     def ensure_idle(self, resource_id: str, operation: str) -> None:
         """409 while another operation runs on the resource (ARM: AnotherOperationInProgress)."""

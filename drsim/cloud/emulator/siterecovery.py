@@ -21,7 +21,7 @@ from aiohttp import web
 
 from drsim.cloud.api import Job, JobKind, JobStatus, ReplicationPoint
 from drsim.cloud.emulator.arm import ArmError, Body, ErrorCode, JsonObject, Router, arm_time, id_key, invalid_content, listing, parse_id
-from drsim.cloud.emulator.operations import POLL_AFTER_SECONDS
+from drsim.cloud.emulator.operations import poll_headers
 from drsim.cloud.emulator.service import ResourceProviderService
 from drsim.cloud.emulator.state import JobFamily, JobRecord
 from drsim.cloud.sim.resources import ReplicatedItem, Vault
@@ -406,7 +406,7 @@ class SiteRecoveryService(ResourceProviderService):
             headers={
                 "Azure-AsyncOperation": f"{base}/operationStatus/{op_id}?api-version={api}",
                 "Location": f"{base}/operationResults/{op_id}?api-version={api}",
-                "Retry-After": str(POLL_AFTER_SECONDS),
+                **poll_headers(self.emulator.speed),
             },
         )
 
@@ -484,7 +484,7 @@ class SiteRecoveryService(ResourceProviderService):
                 "code": "TestFailoverFailed" if record.operation == "TestFailover" else "OperationFailed",
                 "message": job.error or "the job failed",
             }
-        headers = {"Retry-After": str(POLL_AFTER_SECONDS)} if job.status is JobStatus.IN_PROGRESS else {}
+        headers = poll_headers(self.emulator.speed) if job.status is JobStatus.IN_PROGRESS else {}
         return web.json_response(body, headers=headers)
 
     async def operation_result(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
@@ -492,7 +492,7 @@ class SiteRecoveryService(ResourceProviderService):
         operation, record = self._operation(p)
         job = await self._refresh(record)
         if job.status is JobStatus.IN_PROGRESS:
-            return web.Response(status=202, headers={"Location": str(request.url), "Retry-After": str(POLL_AFTER_SECONDS)})
+            return web.Response(status=202, headers={"Location": str(request.url), **poll_headers(self.emulator.speed)})
         if job.status is JobStatus.FAILED:
             return ArmError(409, ErrorCode.OPERATION_FAILED, job.error or f"job {record.name} failed").response()
         item = next(i for i in self.world.inventory.replicated_items() if id_key(i.id) == id_key(operation.item_id))

@@ -125,7 +125,7 @@ def _now_utc() -> datetime:
 
 
 def build_world(options: EmulatorOptions) -> EmulatedWorld:
-    """A SimProvider from the options' documents on a ScaledClock starting at the incident time."""
+    """A SimProvider from the options' documents on a ScaledClock starting when the incident is detected."""
     from drsim.cloud.sim.world import build_world as build_sim_world
     from drsim.model.checks import load_drill
     from drsim.model.documents import SimOptions
@@ -153,7 +153,9 @@ def build_world(options: EmulatorOptions) -> EmulatedWorld:
         plan = load(options.plan, ProtectionPlan).doc
         incident = quiet_incident((options.incident_at or _now_utc()).astimezone(UTC))
         seed = options.seed or 0
-    clock = ScaledClock(incident.at, options.speed)
+    # The world's time starts when the incident is noticed, as a simulated drill's clock does
+    # (data corruption and ransomware can go unnoticed for `detected_after`).
+    clock = ScaledClock(incident.detected_at, options.speed)
     return build_sim_world(estate, plan, incident=incident, seed=seed, clock=clock, options=sim_options)
 
 
