@@ -1,8 +1,8 @@
 """One drill run, end to end: plan, execute, clean up, measure, journal.
 
 `execute(...)` is the provider-agnostic core (any CloudProvider, any Clock). Around it:
-- `simulate_drill(...)`: a drill in the simulated world, in memory (no files), deterministic: what
-  the comparison runs thousands of times;
+- `simulate_drill(...)` / `simulate_run(...)`: a drill in the simulated world, in memory (no files),
+  deterministic: what the comparison runs thousands of times (the result, or the whole outcome);
 - `run_drill(...)`: what `drsim drill run` does: the simulated world (or another provider), the
   journal and result.json under reports/<drill>/<run-id>/, resume from a journal, observers;
 - `plan_drill(...)`: the dry run: the task graph, the predicted critical path and what would be created.
@@ -598,11 +598,9 @@ def run_drill(
     from drsim.cloud.sim.drill import drill_catalog
 
     catalog = drill_catalog(bundle)
-    if dry_run:
-        sim = sim_world(runbook, estate, plan, incident_at=when, seed=seed, options=drill.sim, catalog=catalog)
-        planned = plan_drill(
-            runbook, estate, plan, drill=drill.name, concurrency=drill.concurrency, estimates=catalog_estimates(sim.catalog, estate)
-        )
+    if dry_run:  # nothing is built or written: the plan, with the catalog's expected durations
+        estimates = catalog_estimates(catalog, estate)
+        planned = plan_drill(runbook, estate, plan, drill=drill.name, concurrency=drill.concurrency, estimates=estimates)
         return RunOutcome(drill.name, run_id, None, planned)
     journal = JournalWriter(run_dir / JOURNAL, fsync=fsync, replay=replay)
     sink = EventSink(journal, observers)
