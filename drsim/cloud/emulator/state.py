@@ -163,6 +163,12 @@ class EmulatorState:
         """Take a token from ARM's bucket for this request class, or raise ThrottledError."""
         self.gate.admit(self.arm_region, _WORLD_CLASS[request], self.world.now())
 
+    def remaining(self, request: RequestClass) -> float | None:
+        """Tokens left in the bucket of this request class (None when throttling is off)."""
+        if not self.gate.enabled:
+            return None
+        return self.gate.tokens(self.arm_region, _WORLD_CLASS[request])
+
     async def resource_groups(self) -> set[str]:
         """Every resource group something of the world lives in, plus the drill group."""
         groups = {self.drill_group, *self._groups}

@@ -82,6 +82,7 @@ def test_a_burst_beyond_the_read_bucket_gets_429_with_retry_after_then_succeeds(
         path = f"{arm.sub}/resourcegroups"
         answers = await asyncio.gather(*(arm.call("GET", path) for _ in range(320)))
         throttled = [a for a in answers if a.status == 429]
+        assert int(answers[0].headers["x-ms-ratelimit-remaining-subscription-reads"]) < 250
         assert throttled, "a burst beyond the bucket is throttled"
         assert {a.status for a in answers} == {200, 429}
         for answer in throttled:
