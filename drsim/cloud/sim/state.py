@@ -1,0 +1,562 @@
+"""The state of the simulated world and the plumbing every service shares.
+
+`WorldState` holds the estate as resources (ARM-style ids, resources.py), the protection of every VM (vaults,
+protected and replicated items), the workloads of the data-version model, the incident, and the plumbing of
+every request: ARM throttling, injected faults, latency, and jobs that end at a precomputed instant and take
+effect the first time the world is asked anything at or after it (no background task runs in the world).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from drsim.cloud.api import (
+    RUN_TAG,
+    Job,
+    JobKind,
+    ResourceKind,
+    VirtualMachine,
+)
+from drsim.cloud.sim import schedules
+from drsim.cloud.sim.catalog import Catalog, Distribution
+from drsim.cloud.sim.draws import Draws
+from drsim.cloud.sim.faults import FailureInjector, RequestClass, Throttle
+from drsim.cloud.sim.incidents import CORRUPTING, DESTRUCTIVE, IncidentSpec
+from drsim.cloud.sim.resources import (
+    SUBSCRIPTION,
+    DiskState,
+    ImageDisk,
+    ImageState,
+    JobState,
+    NetworkState,
+    NsgState,
+    ProtectedItem,
+    ReplicatedItem,
+    SnapshotState,
+    TagIndex,
+    Vault,
+    VaultKind,
+    VmState,
+    frozen_tags,
+    production_group,
+    resource_id,
+)
+from drsim.cloud.sim.schedules import ReplicationTiming
+from drsim.cloud.sim.workload import DiskContent, Workload
+from drsim.engine.clock import Clock
+from drsim.errors import NotFoundError
+from drsim.model.checks import Protection, protection_of
+from drsim.model.documents import Estate, ProtectionPlan, SimOptions, SnapshotRule, VmSpec
+from drsim.model.types import IncidentKind, OsType, PowerState
+
+NEEDS_FULL_HYDRATION = frozenset({"UltraSSD_LRS", "PremiumV2_LRS"})
+STANDARD_SKUS = frozenset({"Standard_LRS", "StandardSSD_LRS"})
+MIB_PER_GIB = 1024
+
+
+class WorldState:
+    """The estate as simulated resources, with what every service of the world needs to reach them."""
+
+    def __init__(
+        self,
+        estate: Estate,
+        plan: ProtectionPlan,
+        *,
+        incident: IncidentSpec,
+        seed: int,
+        clock: Clock,
+        options: SimOptions,
+        catalog: Catalog,
+    ) -> None:
+        self.estate = estate
+        self.plan = plan
+        self.incident = incident
+        self.seed = seed
+        self.clock = clock
+        self.options = options
+        self.catalog = catalog
+        self.draws = Draws(seed)
+        self.throttle = Throttle(catalog.arm, enabled=options.throttling)
+        self.faults = FailureInjector(options.failure_rate, self.draws)
+        self._latency = options.latency
+        self._prod_group = production_group(estate.name)
+        self._interval = catalog.workload.canary_interval.sample(0.5)
+
+        self._specs: dict[str, VmSpec] = {}
+        self._vm_id_of: dict[str, str] = {}
+        self._protection: dict[str, Protection] = {}
+        self._workloads: dict[str, Workload] = {}
+        self._stops: dict[str, datetime | None] = {}
+        self._vms: dict[str, VmState] = {}
+        self._disks: dict[str, DiskState] = {}
+        self._snapshots: dict[str, SnapshotState] = {}
+        self._snapshots_of_disk: dict[str, dict[str, None]] = {}
+        self._images: dict[str, ImageState] = {}
+        self._networks: dict[str, NetworkState] = {}
+        self._network_by_name: dict[str, str] = {}
+        self._nsgs: dict[str, NsgState] = {}
+        self._jobs: dict[str, JobState] = {}
+        self._due: list[tuple[datetime, int, str]] = []
+        self._job_seq = itertools.count(1)
+        self._tags = TagIndex()
+        self._protected: dict[str, ProtectedItem] = {}
+        self._replicated: dict[str, ReplicatedItem] = {}
+        self._vaults: dict[str, Vault] = {}
+        self._timings: dict[str, ReplicationTiming] = {}
+        self._restores: dict[str, list[datetime]] = {}
+        self._test_failovers: dict[str, str] = {}
+        self._captures: dict[str, int] = {}
+        self._last_incremental: dict[tuple[str, str], str] = {}
+        self._copying: set[str] = set()
+        self._copies_in_region: dict[str, int] = {}
+        self._last_copied: dict[tuple[str, str], datetime] = {}
+        self._failed_disks: set[str] = set()
+        self._deleted_vms: set[str] = set()
+        self._crashed_vms: set[str] = set()
+        self._populate()
+
+    def _populate(self) -> None:
+        est, incident, catalog = self.estate, self.incident, self.catalog
+        for net in est.networks:
+            vnet = resource_id(self._prod_group, ResourceKind.NETWORK, net.name)
+            self._networks[vnet] = NetworkState(
+                id=vnet,
+                name=net.name,
+                region=net.region,
+                cidr=str(net.cidr),
+                subnet_id=f"{vnet}/subnets/default",
+                nsg_id=None,
+                peerings=[resource_id(self._prod_group, ResourceKind.NETWORK, peer) for peer in net.peerings],
+                gateways=[resource_id(self._prod_group, "Microsoft.Network/virtualNetworkGateways", f"{net.name}-gateway")]
+                if net.gateway
+                else [],
+                outbound_denied=False,
+                default_outbound_access=True,
+                tags=frozen_tags({}),
+                production=True,
+            )
+            self._network_by_name[net.name] = vnet
+        stopped_for = timedelta(seconds=catalog.workload.stopped_for.sample(0.5))
+        for spec in est.vms:
+            self._specs[spec.name] = spec
+            vm_id = resource_id(self._prod_group, ResourceKind.VM, spec.name)
+            self._vm_id_of[spec.name] = vm_id
+            protection = protection_of(self.plan, spec.name, spec.tags)
+            self._protection[spec.name] = protection
+            struck = incident.strikes(spec)
+            writes_until, clean = None, True
+            if spec.power is not PowerState.RUNNING:
+                writes_until = incident.at - stopped_for
+            elif struck and incident.kind in DESTRUCTIVE:
+                writes_until, clean = incident.at, False  # a crash: the application's buffers are lost
+            self._workloads[spec.name] = Workload(
+                vm=spec.name,
+                interval=self._interval,
+                flush_lag=self.draws.sample(catalog.workload.flush_lag, "flush-lag", spec.name),
+                writes_until=writes_until,
+                clean_stop=clean,
+                corrupt_from=incident.at if struck and incident.kind in CORRUPTING else None,
+            )
+            # No capture of a VM is taken once a destructive incident struck it.
+            self._stops[spec.name] = incident.at if struck and incident.kind in DESTRUCTIVE else None
+            # accidental-delete: the VM and its disks are gone; vm-loss: the VM still exists but is
+            # stopped for good and its disks are lost; disk-failure: one disk is lost.
+            if struck and incident.kind is IncidentKind.ACCIDENTAL_DELETE:
+                self._deleted_vms.add(spec.name)
+            if struck and incident.kind is IncidentKind.VM_LOSS:
+                self._crashed_vms.add(spec.name)
+            disk_ids = []
+            failed = incident.failed_disk(spec)
+            for disk in spec.disks:
+                disk_id = resource_id(self._prod_group, ResourceKind.DISK, f"{spec.name}-{disk.name}")
+                disk_ids.append(disk_id)
+                self._disks[disk_id] = DiskState(
+                    id=disk_id,
+                    name=f"{spec.name}-{disk.name}",
+                    region=spec.region,
+                    size_gib=disk.size_gib,
+                    used_gib=disk.used_gib,
+                    sku=disk.sku,
+                    churn_gib_per_day=disk.churn_gib_per_day,
+                    vm_id=vm_id,
+                    source_id=None,
+                    tags=frozen_tags({}),
+                    production=True,
+                    origin_vm=spec.name,
+                    origin_disk=disk.name,
+                    content=None,
+                )
+                if disk.name == failed or spec.name in self._crashed_vms:
+                    self._failed_disks.add(disk_id)
+            network_id = self._network_by_name.get(spec.network)
+            self._vms[vm_id] = VmState(
+                id=vm_id,
+                name=spec.name,
+                region=spec.region,
+                os=spec.os,
+                size=spec.size,
+                power=spec.power,
+                generalized=spec.generalized,
+                disk_ids=disk_ids,
+                network_id=network_id,
+                tags=spec.tags,
+                production=True,
+                origin=spec.name,
+                booted_at=incident.at - timedelta(days=365) if spec.power is PowerState.RUNNING else None,
+            )
+            if network_id is not None:
+                self._networks[network_id].vm_count += 1
+            self._protect(spec, vm_id, protection)
+
+    def _paired_region(self, region: str) -> str | None:
+        """The paired region for cross-region restore: the estate's other region (its primary/recovery pair)."""
+        regions = self.estate.regions
+        return {regions.primary: regions.recovery, regions.recovery: regions.primary}.get(region)
+
+    def _vault(self, name: str, region: str, kind: VaultKind, **extra: object) -> Vault:
+        vault_id = resource_id(self._prod_group, "Microsoft.RecoveryServices/vaults", name)
+        if vault_id not in self._vaults:
+            self._vaults[vault_id] = Vault(id=vault_id, name=name, region=region, kind=kind, **extra)  # type: ignore[arg-type]
+        return self._vaults[vault_id]
+
+    def _protect(self, spec: VmSpec, vm_id: str, protection: Protection) -> None:
+        if protection.backup is not None and protection.backup.backup is not None:
+            rule = protection.backup.backup
+            # An Azure Backup vault lives in the VM's region; GRS + CRR makes the points restorable in
+            # the paired region (reliability-backup).
+            suffix = f"{rule.vault_redundancy.value.lower()}{'-crr' if rule.cross_region_restore else ''}"
+            vault = self._vault(
+                f"rsv-{spec.region}-{suffix}",
+                spec.region,
+                VaultKind.BACKUP,
+                redundancy=rule.vault_redundancy,
+                cross_region_restore=rule.cross_region_restore,
+                paired_region=self._paired_region(spec.region) if rule.cross_region_restore else None,
+            )
+            container = f"IaasVMContainer;iaasvmcontainerv2;{self._prod_group};{spec.name}"
+            item = f"VM;iaasvmcontainerv2;{self._prod_group};{spec.name}"
+            self._protected[vm_id] = ProtectedItem(
+                id=f"{vault.id}/backupFabrics/Azure/protectionContainers/{container}/protectedItems/{item}",
+                vault=vault,
+                vm_id=vm_id,
+                vm_name=spec.name,
+                container=container,
+                item=item,
+                policy=rule.policy,
+            )
+        if protection.site_recovery is not None and protection.site_recovery.site_recovery is not None:
+            rule_sr = protection.site_recovery.site_recovery
+            vault = self._vault(f"rsv-asr-{rule_sr.target_region}", rule_sr.target_region, VaultKind.SITE_RECOVERY)
+            stream = f"group:{rule_sr.consistency_group}" if rule_sr.consistency_group else f"vm:{spec.name}"
+            self._replicated[vm_id] = ReplicatedItem(
+                id=(
+                    f"{vault.id}/replicationFabrics/asr-a2a-default-{spec.region}/replicationProtectionContainers/"
+                    f"asr-a2a-default-{spec.region}-container/replicationProtectedItems/{spec.name}"
+                ),
+                vault=vault,
+                vm_id=vm_id,
+                vm_name=spec.name,
+                source_region=spec.region,
+                target_region=rule_sr.target_region,
+                consistency_group=rule_sr.consistency_group,
+                stream=stream,
+            )
+            self._timings[spec.name] = schedules.replication_timing(
+                rule_sr, stream, self.catalog, self.draws, lag_factor=self._churn_factor(stream)
+            )
+        if protection.image is not None and protection.image.image is not None:
+            # The plan keeps a managed image of this generalized VM in each listed region (images are
+            # regional; azure-facts.md Images). It holds ALL disks of the VM.
+            workload = self._workloads[spec.name]
+            captured_at = workload.written_by(self.incident.at)
+            disks = tuple(
+                ImageDisk(d.name, d.size_gib, d.used_gib, d.sku, workload.capture(d.name, captured_at, flushed=True)) for d in spec.disks
+            )
+            for region in protection.image.image.regions:
+                image_id = resource_id(self._prod_group, ResourceKind.IMAGE, f"{spec.name}-image-{region}")
+                self._images[image_id] = ImageState(
+                    id=image_id,
+                    name=f"{spec.name}-image-{region}",
+                    region=region,
+                    source_vm_id=vm_id,
+                    os=spec.os,
+                    disks=disks,
+                    tags=frozen_tags({"source-vm": spec.name}),
+                    production=True,
+                    origin=spec.name,
+                )
+
+    def _churn_factor(self, stream: str) -> float:
+        """Replication lag grows when churn passes Site Recovery's limits (azure-to-azure-support-matrix, H):
+        54 MB/s per VM, 2 MB/s per Standard disk, 20 MB/s per Premium disk. 1.0 within limits."""
+        sr = self.catalog.site_recovery
+        members = [s for s in self.estate.vms if self._stream_of(s) == stream]
+        factor = 1.0
+        for spec in members:
+            vm_rate = 0.0
+            for disk in spec.disks:
+                rate = disk.churn_gib_per_day * MIB_PER_GIB / 86400
+                vm_rate += rate
+                limit = sr.churn_limit_standard_disk_mbps.value if disk.sku in STANDARD_SKUS else sr.churn_limit_premium_disk_mbps.value
+                factor = max(factor, rate / limit)
+            factor = max(factor, vm_rate / sr.churn_limit_vm_mbps.value)
+        return factor
+
+    def _stream_of(self, spec: VmSpec) -> str | None:
+        rule = self._protection_of(spec).site_recovery
+        if rule is None or rule.site_recovery is None:
+            return None
+        group = rule.site_recovery.consistency_group
+        return f"group:{group}" if group else f"vm:{spec.name}"
+
+    def _protection_of(self, spec: VmSpec) -> Protection:
+        found = self._protection.get(spec.name)
+        return found if found is not None else protection_of(self.plan, spec.name, spec.tags)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def _active(self) -> bool:
+        return self.now() >= self.incident.at
+
+    def _region_down(self, region: str) -> bool:
+        return self.incident.kind is IncidentKind.REGION_OUTAGE and region == self.incident.region and self._active()
+
+    async def _wait(self, seconds: float) -> None:
+        await self.clock.sleep(max(0.0, seconds) * self._latency)
+
+    def _draw(self, dist: Distribution, *key: object) -> float:
+        return self.draws.sample(dist, *key)
+
+    async def _request(self, operation: str, region: str, request: RequestClass, target: str) -> None:
+        """One ARM request: settle due jobs, throttle, maybe fail, then the round trip."""
+        self._settle()
+        self.throttle.admit(region, request, self.now())
+        self.faults.check(operation, target)
+        count = self._captures.get(f"req:{operation}:{target}", 0)
+        self._captures[f"req:{operation}:{target}"] = count + 1
+        await self._wait(self._draw(self.catalog.arm.request_latency, "latency", operation, target, count))
+
+    def _settle(self) -> None:
+        now = self.now()
+        while self._due and self._due[0][0] <= now:
+            _, _, job_id = heapq.heappop(self._due)
+            job = self._jobs[job_id]
+            if not job.settled:
+                job.settled = True
+                if job.succeeds and job.on_success is not None:
+                    job.on_success(job.ends_at)
+
+    def _unreachable(self, region: str, what: str) -> NotFoundError:
+        return NotFoundError(f"{what} is unreachable: region {region} is down (region outage since {self.incident.at.isoformat()})")
+
+    def _get_vm(self, vm_id: str) -> VmState:
+        vm = self._vms.get(vm_id)
+        if vm is None:
+            raise NotFoundError(f"virtual machine {vm_id} not found")
+        if self._region_down(vm.region):
+            raise self._unreachable(vm.region, f"virtual machine {vm.name}")
+        if vm.production and vm.name in self._deleted_vms and self._active():
+            raise NotFoundError(f"virtual machine {vm.name} not found ({self.incident.kind.value} at {self.incident.at.isoformat()})")
+        return vm
+
+    def _get_disk(self, disk_id: str) -> DiskState:
+        disk = self._disks.get(disk_id)
+        if disk is None:
+            raise NotFoundError(f"disk {disk_id} not found")
+        if self._region_down(disk.region):
+            raise self._unreachable(disk.region, f"disk {disk.name}")
+        if disk.production and self._active() and (disk.origin_vm in self._deleted_vms or disk_id in self._failed_disks):
+            raise NotFoundError(f"disk {disk.name} not found ({self.incident.kind.value} at {self.incident.at.isoformat()})")
+        return disk
+
+    def _get_snapshot(self, snapshot_id: str) -> SnapshotState:
+        snap = self._snapshots.get(snapshot_id)
+        if snap is None:
+            raise NotFoundError(f"snapshot {snapshot_id} not found")
+        if snap.schedule_index is not None and not self._scheduled_still_kept(snap):
+            self._forget_snapshot(snap)
+            raise NotFoundError(f"snapshot {snap.name} not found (deleted by the plan's retention)")
+        if self._region_down(snap.region):
+            raise self._unreachable(snap.region, f"snapshot {snap.name}")
+        return snap
+
+    def _get_image(self, image_id: str) -> ImageState:
+        image = self._images.get(image_id)
+        if image is None:
+            raise NotFoundError(f"image {image_id} not found")
+        if self._region_down(image.region):
+            raise self._unreachable(image.region, f"image {image.name}")
+        return image
+
+    def _get_network(self, network_id: str) -> NetworkState:
+        net = self._networks.get(network_id)
+        if net is None:
+            raise NotFoundError(f"virtual network {network_id} not found")
+        if self._region_down(net.region):
+            raise self._unreachable(net.region, f"virtual network {net.name}")
+        return net
+
+    def _content(self, disk: DiskState, at: datetime, *, flushed: bool = False) -> DiskContent:
+        if disk.content is not None:
+            return disk.content
+        return self._workloads[disk.origin_vm].capture(disk.origin_disk, at, flushed=flushed)
+
+    def _tag(self, resource: str, kind: ResourceKind, tags: Mapping[str, str]) -> None:
+        self._tags.add(tags.get(RUN_TAG), resource, kind)
+
+    def _bump(self, key: str) -> int:
+        count = self._captures.get(key, 0)
+        self._captures[key] = count + 1
+        return count
+
+    def _new_job(
+        self,
+        kind: JobKind,
+        vm_id: str,
+        seconds: float,
+        *,
+        succeeds: bool = True,
+        error: str | None = None,
+        created: tuple[str, ...] = (),
+        point_time: datetime | None = None,
+        on_success: Callable[[datetime], None] | None = None,
+    ) -> JobState:
+        now = self.now()
+        seq = next(self._job_seq)
+        vault_name = {JobKind.RESTORE: "backupJobs"}.get(kind, "replicationJobs")
+        job = JobState(
+            id=f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{self._prod_group}/providers/Microsoft.RecoveryServices/{vault_name}/job-{seq:06d}",
+            kind=kind,
+            vm_id=vm_id,
+            started_at=now,
+            ends_at=now + timedelta(seconds=max(0.0, seconds) * self._latency),
+            succeeds=succeeds,
+            error=error,
+            created=created,
+            recovery_point_time=point_time,
+            on_success=on_success,
+        )
+        self._jobs[job.id] = job
+        heapq.heappush(self._due, (job.ends_at, seq, job.id))
+        return job
+
+    async def get_job(self, job_id: str) -> Job:
+        await self._request("get_job", self.estate.regions.primary, RequestClass.READ, job_id)
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise NotFoundError(f"job {job_id} not found")
+        return job.public(self.now())
+
+    def _public_vm(self, vm: VmState, now: datetime) -> VirtualMachine:
+        record = vm.public(now)
+        if vm.production and self._active():
+            if vm.name in self._crashed_vms:
+                return replace(record, power=PowerState.STOPPED, booted=False)
+            if self._region_down(vm.region):
+                return replace(record, booted=False)
+        return record
+
+    def _scheduled_still_kept(self, snap: SnapshotState) -> bool:
+        disk = self._disks.get(snap.disk_id)
+        if disk is None:
+            return False
+        rule = self._snapshot_rule(disk)
+        if rule is None:
+            return False
+        kept = schedules.snapshot_schedule(rule, disk.id, self.catalog, self.draws, at=self.now(), stop=self._stops[disk.origin_vm])
+        return any(s.index == snap.schedule_index for s in kept)
+
+    def _snapshot_rule(self, disk: DiskState) -> SnapshotRule | None:
+        if not disk.production:
+            return None
+        rule = self._protection[disk.origin_vm].snapshots
+        return rule.snapshots if rule is not None else None
+
+    def _register_snapshot(self, snap: SnapshotState) -> None:
+        if snap.id in self._snapshots:
+            return
+        self._snapshots[snap.id] = snap
+        self._snapshots_of_disk.setdefault(snap.disk_id, {})[snap.id] = None
+        self._tag(snap.id, ResourceKind.SNAPSHOT, snap.tags)
+
+    def _forget_snapshot(self, snap: SnapshotState) -> None:
+        self._snapshots.pop(snap.id, None)
+        self._snapshots_of_disk.get(snap.disk_id, {}).pop(snap.id, None)
+        self._tags.remove(snap.tags.get(RUN_TAG), snap.id)
+
+    def _create_time(self, os: OsType, key: str) -> float:
+        compute = self.catalog.compute
+        dist = compute.vm_create_windows if os is OsType.WINDOWS else compute.vm_create_linux
+        return self._draw(dist, "vm-create", key)
+
+    def _boot_time(self, os: OsType, key: str, *, generalized: bool) -> float:
+        # Specialized images boot faster than generalized ones (azure-facts.md, VM provisioning, L).
+        compute = self.catalog.compute
+        if generalized:
+            dist = compute.boot_generalized_windows if os is OsType.WINDOWS else compute.boot_generalized_linux
+        else:
+            dist = compute.boot_specialized_windows if os is OsType.WINDOWS else compute.boot_specialized_linux
+        return self._draw(dist, "vm-boot", key)
+
+    def _attach(self, vm: VmState) -> None:
+        for disk_id in vm.disk_ids:
+            self._disks[disk_id].vm_id = vm.id
+        if vm.network_id is not None and vm.network_id in self._networks:
+            self._networks[vm.network_id].vm_count += 1
+        self._vms[vm.id] = vm
+        self._tag(vm.id, ResourceKind.VM, vm.tags)
+
+    def _materialize_recovered(
+        self,
+        spec: VmSpec,
+        vm_id: str | None,
+        name: str,
+        disk_ids: tuple[str, ...],
+        contents: list[DiskContent],
+        region: str,
+        network_id: str | None,
+        tags: Mapping[str, str],
+        ended: datetime,
+    ) -> None:
+        """Create the VM (optional) and disks a restore or failover job produced at `ended`, holding `contents`."""
+        for disk_spec, disk_id, content in zip(spec.disks, disk_ids, contents, strict=True):
+            self._disks[disk_id] = DiskState(
+                id=disk_id,
+                name=disk_id.rsplit("/", 1)[1],
+                region=region,
+                size_gib=disk_spec.size_gib,
+                used_gib=disk_spec.used_gib,
+                sku=disk_spec.sku,
+                churn_gib_per_day=0.0,
+                vm_id=None,
+                source_id=None,
+                tags=tags,
+                production=False,
+                origin_vm=spec.name,
+                origin_disk=disk_spec.name,
+                content=content,
+            )
+            self._tag(disk_id, ResourceKind.DISK, tags)
+        if vm_id is not None:
+            booted = ended + timedelta(seconds=self._boot_time(spec.os, vm_id, generalized=False) * self._latency)
+            vm = VmState(
+                id=vm_id,
+                name=name,
+                region=region,
+                os=spec.os,
+                size=spec.size,
+                power=PowerState.RUNNING,
+                generalized=False,
+                disk_ids=list(disk_ids),
+                network_id=network_id if network_id in self._networks else None,
+                tags=tags,
+                production=False,
+                origin=spec.name,
+                booted_at=booted,
+            )
+            self._attach(vm)
