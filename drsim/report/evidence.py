@@ -78,32 +78,53 @@ def journal_lines(raw: bytes) -> list[bytes]:
     return lines
 
 
-def check_chain(lines: Sequence[bytes], parsed: Sequence[object] | None = None) -> ChainCheck:
-    """Walk the chain: every line must be a JSON object whose `prev` is the digest of the line before.
+class ChainWalker:
+    """Checks a journal's chain one line at a time (for readers that decode each line anyway)."""
 
-    `parsed` may hold each line already decoded (a reader that needs the events anyway), to decode once.
-    The break names the line whose `prev` fails: that line or the one before it was changed.
-    """
-    expected = GENESIS
-    for number, line in enumerate(lines, start=1):
-        if parsed is not None:
-            event = parsed[number - 1]
-        else:
-            try:
-                event = json.loads(line)
-            except (UnicodeDecodeError, ValueError):
-                event = None
+    def __init__(self) -> None:
+        self.lines = 0
+        self.expected = GENESIS
+        self.broken: ChainBreak | None = None
+
+    def feed(self, line: bytes, event: object) -> None:
+        """The next line and its decoded JSON (anything but a dict if it did not decode)."""
+        self.lines += 1
+        if self.broken is not None:
+            return
+        number = self.lines
         if not isinstance(event, dict):
-            return ChainCheck(number, expected, ChainBreak(number, f"line {number} is not a JSON object (it was changed or cut)"))
-        if event.get("prev") != expected:
-            message = (
+            self.broken = ChainBreak(number, f"line {number} is not a JSON object (it was changed or cut)")
+        elif event.get("prev") != self.expected:
+            self.broken = ChainBreak(
+                number,
                 "line 1 does not start the chain (its prev is not the genesis value)"
                 if number == 1
-                else f"line {number}'s prev is not the SHA-256 of line {number - 1}: one of the two was changed"
+                else f"line {number}'s prev is not the SHA-256 of line {number - 1}: one of the two was changed",
             )
-            return ChainCheck(number, expected, ChainBreak(number, message))
-        expected = line_digest(line)
-    return ChainCheck(len(lines), expected)
+        else:
+            self.expected = line_digest(line)
+
+    def result(self) -> ChainCheck:
+        if self.broken is not None:
+            return ChainCheck(self.broken.line, self.expected, self.broken)
+        return ChainCheck(self.lines, self.expected)
+
+
+def check_chain(lines: Sequence[bytes]) -> ChainCheck:
+    """Walk the chain: every line must be a JSON object whose `prev` is the digest of the line before.
+
+    The break names the line whose `prev` fails: that line or the one before it was changed.
+    """
+    walker = ChainWalker()
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except (UnicodeDecodeError, ValueError):
+            event = None
+        walker.feed(line, event)
+        if walker.broken is not None:
+            break
+    return walker.result()
 
 
 def check_journal_file(path: Path) -> ChainCheck:

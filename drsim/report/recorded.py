@@ -40,7 +40,7 @@ from drsim.measure.events import (
     parse_iso,
 )
 from drsim.measure.result import DrillResult
-from drsim.report.evidence import JOURNAL, ChainCheck, check_chain, journal_lines
+from drsim.report.evidence import JOURNAL, ChainCheck, ChainWalker, journal_lines
 
 RESULT = "result.json"
 
@@ -222,7 +222,7 @@ def read_events(path: Path) -> tuple[list[Event], ChainCheck, bool]:
     if torn:
         lines = lines[:-1]  # the write a killed run did not finish (drsim.engine.journal drops it too)
     events = []
-    decoded: list[object] = []
+    chain = ChainWalker()
     for number, line in enumerate(lines, start=1):
         try:
             data = json.loads(line)
@@ -232,12 +232,13 @@ def read_events(path: Path) -> tuple[list[Event], ChainCheck, bool]:
             raise DocumentError([Problem(shown, number, exc.colno, f"not valid JSON: {exc.msg}")]) from None
         if not isinstance(data, dict):
             raise DocumentError([Problem(shown, number, 1, "expected one JSON object per line")])
-        decoded.append(data)
+        chain.feed(line, data)
+        data.pop("prev", None)
         try:
-            events.append(event_from_dict({k: v for k, v in data.items() if k != "prev"}))
+            events.append(event_from_dict(data))
         except ValueError as exc:
             raise DocumentError([Problem(shown, number, 1, str(exc))]) from None
-    return events, check_chain(lines, decoded), torn
+    return events, chain.result(), torn
 
 
 def _points(events: Sequence[Event]) -> tuple[RecoveryPointUse, ...]:
