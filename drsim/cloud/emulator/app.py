@@ -106,12 +106,12 @@ class Emulator:
         if group is not None and await self.state.find_resource_group(group) is None:
             raise ArmError(404, ErrorCode.RESOURCE_GROUP_NOT_FOUND, f"Resource group '{group}' could not be found.")
         self.state.admit(route.request_class)
-        response = await route.handler(request, params)
+        answer = await route.handler(request, params)
         remaining = self.state.remaining(route.request_class)
         if remaining is not None:
             # ARM reports what is left of the bucket (request-limits-and-throttling).
-            response.headers[f"x-ms-ratelimit-remaining-subscription-{route.request_class.value}s"] = str(int(remaining))
-        return response
+            answer.headers[f"x-ms-ratelimit-remaining-subscription-{route.request_class.value}s"] = str(int(remaining))
+        return answer
 
     async def close(self) -> None:
         await self.operations.close()
