@@ -1,24 +1,26 @@
-"""The comparison's charts as SVG text: ECDFs of RTO and RPO per candidate, and cost against p95 with the Pareto front.
+"""The comparison's charts: ECDFs of RTO and RPO per candidate, and cost against p95 with the Pareto front.
 
-Drawn with matplotlib's object API (no pyplot state, safe in any thread) and saved with a fixed
-hash salt and no date, so the same frames give the same SVG bytes.
+Drawn with matplotlib's object API and finished by the drill reporter's chart helper
+(drsim.report.charts): deterministic SVG, text kept as text (never mathtext), and ids prefixed per
+chart so that several charts live inline in one HTML page.
 """
 
 from __future__ import annotations
 
-import io
 import math
-import re
 from collections.abc import Sequence
 
+import matplotlib
 import numpy as np
 import pandas as pd
-from matplotlib import rcParams
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
-_PROLOG = re.compile(r"^.*?(?=<svg)", re.DOTALL)
+from drsim.report.charts import _RC as REPORT_STYLE
+from drsim.report.charts import Chart
+from drsim.report.charts import _finish as finish_chart
+
+PALETTE = ("#2f6fb0", "#d98c1f", "#2e9a5a", "#c0392b", "#7b52ab", "#8c564b", "#d16aa8", "#6b6b6b", "#a3a31f", "#1fa3b4")
 
 
 def colour_of(candidates: Sequence[str]) -> dict[str, str]:
@@ -26,87 +28,79 @@ def colour_of(candidates: Sequence[str]) -> dict[str, str]:
     return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(candidates)}
 
 
-def _svg(figure: Figure) -> str:
-    buffer = io.StringIO()
-    with_params = {"svg.hashsalt": "drsim-compare", "svg.fonttype": "none"}
-    saved = {key: rcParams[key] for key in with_params}
-    rcParams.update(with_params)
-    try:
-        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "drsim"}, bbox_inches="tight")
-    finally:
-        rcParams.update(saved)
-    # Inline SVG in HTML needs no XML prolog or DOCTYPE.
-    return _PROLOG.sub("", buffer.getvalue(), count=1).strip()
+def _unit(values: np.ndarray) -> tuple[float, str]:
+    """Minutes when everything finite is under three hours, hours beyond."""
+    finite = values[np.isfinite(values)]
+    return (60.0, "minutes") if len(finite) == 0 or finite.max() <= 3 * 3600 else (3600.0, "hours")
 
 
-def _hours(seconds: np.ndarray) -> np.ndarray:
-    return seconds / 3600.0
-
-
-def ecdf_svg(worst: pd.DataFrame, metric: str, candidates: Sequence[str], title: str) -> str:
-    """Empirical CDF of one metric (`rto_s` or `rpo_s`, per-trial worst app) per candidate, in hours.
+def ecdf_chart(worst: pd.DataFrame, metric: str, candidates: Sequence[str], title: str, name: str) -> Chart:
+    """Empirical CDF of one metric (`rto_s` or `rpo_s`, the per-trial worst app) per candidate.
 
     Trials without a measurement (+inf) are never reached, so such a curve ends below 1.
     """
     colours = colour_of(candidates)
-    figure = Figure(figsize=(7.0, 3.6))
-    axes = figure.subplots()
-    drawn = 0
-    for name in candidates:
-        values = worst.loc[worst["candidate"] == name, metric].to_numpy(dtype="float64", na_value=np.nan)
-        if len(values) == 0 or np.isnan(values).all():
-            continue
-        finite = np.sort(values[np.isfinite(values)])
-        shares = np.arange(1, len(finite) + 1) / len(values)
-        label = name if len(finite) == len(values) else f"{name} ({len(values) - len(finite)} not recovered)"
-        axes.step(np.concatenate([[0.0], _hours(finite)]), np.concatenate([[0.0], shares]), where="post", color=colours[name], label=label)
-        drawn += 1
-    axes.set_xlabel("hours")
-    axes.set_ylabel("share of trials")
-    axes.set_ylim(0, 1.02)
-    axes.set_xlim(left=0)
-    axes.set_title(title, fontsize=11)
-    axes.grid(True, alpha=0.3)
-    if drawn:
-        axes.legend(fontsize=8, loc="lower right")
-    else:
-        axes.text(0.5, 0.5, "not measured", ha="center", va="center", transform=axes.transAxes)
-    return _svg(figure)
+    every = worst[metric].to_numpy(dtype="float64", na_value=np.nan)
+    unit, unit_name = _unit(every[~np.isnan(every)])
+    with matplotlib.rc_context(REPORT_STYLE):
+        figure = Figure(figsize=(8.0, 3.8), layout="constrained")
+        axes = figure.add_subplot()
+        drawn = 0
+        for candidate in candidates:
+            values = worst.loc[worst["candidate"] == candidate, metric].to_numpy(dtype="float64", na_value=np.nan)
+            values = values[~np.isnan(values)]
+            if len(values) == 0:
+                continue
+            finite = np.sort(values[np.isfinite(values)])
+            shares = np.arange(1, len(finite) + 1) / len(values)
+            missing = len(values) - len(finite)
+            label = candidate if not missing else f"{candidate} ({missing} of {len(values)} not recovered)"
+            axes.step(np.concatenate([[0.0], finite / unit]), np.concatenate([[0.0], shares]), where="post",
+                      color=colours[candidate], linewidth=1.6, label=label)
+            drawn += 1
+        axes.set_xlabel(unit_name)
+        axes.set_ylabel("share of trials")
+        axes.set_ylim(0, 1.02)
+        axes.set_xlim(left=0)
+        axes.set_title(title, fontsize=10)
+        axes.grid(color="#dddddd", linewidth=0.6)
+        if drawn:
+            axes.legend(fontsize=8, loc="lower right", frameon=False)
+        else:
+            axes.text(0.5, 0.5, "not measured", ha="center", va="center", transform=axes.transAxes)
+        return finish_chart(figure, name)
 
 
 def _scatter(axes: Axes, ranking: pd.DataFrame, column: str, label: str, colours: dict[str, str]) -> None:
-    values = ranking[column].to_numpy(dtype="float64", na_value=np.nan) / 3600.0
+    seconds = ranking[column].to_numpy(dtype="float64", na_value=np.nan)
+    unit, unit_name = _unit(seconds[~np.isnan(seconds)])
+    values = seconds / unit
     finite = values[np.isfinite(values)]
-    ceiling = (finite.max() * 1.15 if len(finite) and finite.max() > 0 else 1.0)
+    ceiling = finite.max() * 1.15 if len(finite) and finite.max() > 0 else 1.0
     for (_, row), value in zip(ranking.iterrows(), values, strict=True):
         if math.isnan(value):
             continue
-        shown = value if math.isfinite(value) else ceiling
-        on_front = bool(row["pareto"])
-        axes.scatter(
-            [row["monthly_cost"]],
-            [shown],
-            s=70,
-            marker="o" if math.isfinite(value) else "^",
-            facecolors=colours[row["candidate"]] if on_front else "none",
-            edgecolors=colours[row["candidate"]],
-            linewidths=1.5,
-            zorder=3,
-        )
-        axes.annotate(row["candidate"] + ("" if math.isfinite(value) else " (not recovered)"), (row["monthly_cost"], shown),
+        recovered = math.isfinite(value)
+        shown = value if recovered else ceiling
+        colour = colours[row["candidate"]]
+        axes.scatter([row["monthly_cost"]], [shown], s=70, marker="o" if recovered else "^",
+                     facecolors=colour if row["pareto"] else "none", edgecolors=colour, linewidths=1.5, zorder=3)
+        axes.annotate(row["candidate"] + ("" if recovered else " (p95 not recovered)"), (row["monthly_cost"], shown),
                       textcoords="offset points", xytext=(6, 4), fontsize=8)
     axes.set_xlabel("protection cost, USD per month")
-    axes.set_ylabel(f"{label} (hours)")
-    axes.set_ylim(bottom=0)
-    axes.grid(True, alpha=0.3)
+    axes.set_ylabel(f"{label} ({unit_name})")
+    axes.set_ylim(bottom=0, top=ceiling * 1.12)
+    axes.grid(color="#dddddd", linewidth=0.6)
 
 
-def cost_scatter_svg(ranking: pd.DataFrame, candidates: Sequence[str]) -> str:
+def cost_scatter_chart(ranking: pd.DataFrame, candidates: Sequence[str], name: str) -> Chart:
     """Monthly cost against p95 RTO and p95 RPO; filled markers are on the Pareto front (cost, p95 RTO, p95 RPO)."""
     colours = colour_of(candidates)
-    figure = Figure(figsize=(9.0, 3.6))
-    left, right = figure.subplots(1, 2)
-    _scatter(left, ranking, "rto_p95_s", "p95 RTO", colours)
-    _scatter(right, ranking, "rpo_p95_s", "p95 RPO", colours)
-    figure.suptitle("Cost against p95 recovery time and data loss (filled: Pareto front)", fontsize=11)
-    return _svg(figure)
+    with matplotlib.rc_context(REPORT_STYLE):
+        figure = Figure(figsize=(10.0, 4.0), layout="constrained")
+        left, right = figure.subplots(1, 2)
+        _scatter(left, ranking, "rto_p95_s", "p95 RTO", colours)
+        _scatter(right, ranking, "rpo_p95_s", "p95 RPO", colours)
+        figure.suptitle("Monthly cost against p95 recovery time and data loss (filled: on the Pareto front; ▲: not recovered)",
+                        fontsize=10)
+        return finish_chart(figure, name)

@@ -1,8 +1,8 @@
 """report.md and report.html of a comparison: ranking table, per-app table, ECDF and cost charts.
 
-Markdown links the charts as SVG files written beside it; the HTML inlines them and its CSS, so it
-is one self-contained file with no network access. drsim/report (the drill reporter) had not landed
-when this was written, so these templates and charts are the comparison's own.
+Built on the drill reporter's pieces (drsim.report): its value formats (text.duration, text.usd),
+its Markdown escaping, its stylesheet and its chart finishing. Markdown links the charts as SVG
+files written beside it; the HTML inlines them and the CSS: one self-contained file, no network.
 """
 
 from __future__ import annotations
@@ -10,60 +10,54 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from drsim.compare.analysis import QUALIFYING_SHARE, per_trial_worst
-from drsim.compare.charts import cost_scatter_svg, ecdf_svg
+from drsim.compare.charts import cost_scatter_chart, ecdf_chart
 from drsim.compare.inputs import ComparisonInputs
 from drsim.model.types import format_duration
+from drsim.report.charts import Chart
+from drsim.report.text import duration, escape_markdown, usd
 
-RTO_CHART = "ecdf-rto.svg"
-RPO_CHART = "ecdf-rpo.svg"
-COST_CHART = "cost-vs-p95.svg"
+RTO_CHART = "ecdf-rto"
+RPO_CHART = "ecdf-rpo"
+COST_CHART = "cost-vs-p95"
+
+
+def _missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def human_duration(seconds: object) -> str:
-    """`3h05m`, `12m30s`, `42s`; `never` for a trial that was not recovered (+inf), `—` when not measured."""
-    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)) or seconds is pd.NA:
+    """As drill reports write durations (`2h 05m`); `never` for a trial not recovered (+inf), `—` when not measured."""
+    if _missing(seconds):
         return "—"
     value = float(seconds)  # type: ignore[arg-type]
-    if math.isinf(value):
-        return "never"
-    if value < 60:
-        return f"{value:.0f}s"
-    minutes = round(value / 60)
-    if value < 3600:
-        whole, rest = divmod(round(value), 60)
-        return f"{whole}m{rest:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
+    return "never" if math.isinf(value) else duration(value)
 
 
 def percent(share: object) -> str:
-    if share is None or share is pd.NA or (isinstance(share, float) and math.isnan(share)):
-        return "—"
-    return f"{float(share) * 100:.1f} %"  # type: ignore[arg-type]
+    return "—" if _missing(share) else f"{float(share) * 100:.1f} %"  # type: ignore[arg-type]
 
 
-def usd(amount: object) -> str:
-    if amount is None or amount is pd.NA or (isinstance(amount, float) and math.isnan(amount)):
-        return "—"
-    return f"${float(amount):,.2f}"  # type: ignore[arg-type]
+def money(amount: object) -> str:
+    return "—" if _missing(amount) else usd(float(amount))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
 class Charts:
-    rto_svg: Markup
-    rpo_svg: Markup
-    cost_svg: Markup
-    rto_file: str = RTO_CHART
-    rpo_file: str = RPO_CHART
-    cost_file: str = COST_CHART
+    rto: Chart
+    rpo: Chart
+    cost: Chart
+
+    def all(self) -> tuple[Chart, ...]:
+        return (self.rto, self.rpo, self.cost)
 
 
 @dataclass(frozen=True)
@@ -87,24 +81,24 @@ class ReportContext:
     seed: int
     overrides: tuple[str, ...]
     qualifying_share: float
+    winner: str | None  # the best-ranked qualifying candidate
     ranking: list[Any]  # rows of the ranking frame (named tuples)
     summary: list[Any]  # rows of the summary frame (named tuples)
     candidates: list[CandidateRow]
     charts: Charts
 
 
-def _environment() -> Environment:
+def _environment(markdown: bool) -> Environment:
     env = Environment(
         loader=PackageLoader("drsim.compare", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+        autoescape=not markdown,
+        finalize=escape_markdown if markdown else None,  # every value a Markdown template prints is escaped
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["dur"] = human_duration
-    env.filters["pct"] = percent
-    env.filters["usd"] = usd
+    env.filters.update(dur=human_duration, pct=percent, usd=money)
     return env
 
 
@@ -112,9 +106,9 @@ def report_context(inputs: ComparisonInputs, trials: pd.DataFrame, summary: pd.D
     names = [c.name for c in inputs.candidates]
     worst = per_trial_worst(trials)
     charts = Charts(
-        rto_svg=Markup(ecdf_svg(worst, "rto_s", names, "RTO per trial (slowest app), ECDF")),
-        rpo_svg=Markup(ecdf_svg(worst, "rpo_s", names, "Measured RPO per trial (largest over apps), ECDF")),
-        cost_svg=Markup(cost_scatter_svg(ranking, names)),
+        rto=ecdf_chart(worst, "rto_s", names, "RTO per trial (slowest app): share of trials recovered within x", RTO_CHART),
+        rpo=ecdf_chart(worst, "rpo_s", names, "Measured RPO per trial (most data lost over apps): share within x", RPO_CHART),
+        cost=cost_scatter_chart(ranking, names, COST_CHART),
     )
     return ReportContext(
         name=inputs.name,
@@ -127,6 +121,7 @@ def report_context(inputs: ComparisonInputs, trials: pd.DataFrame, summary: pd.D
         seed=inputs.seed,
         overrides=tuple(text for c in inputs.candidates for text in c.overrides),
         qualifying_share=QUALIFYING_SHARE,
+        winner=str(ranking.loc[ranking["qualifies"], "candidate"].iloc[0]) if ranking["qualifies"].any() else None,
         ranking=list(ranking.itertuples(index=False)),
         summary=list(summary.itertuples(index=False)),
         candidates=[CandidateRow(c.name, c.plan.path, c.runbook.path) for c in inputs.candidates],
@@ -139,15 +134,19 @@ def _iso(moment: datetime) -> str:
 
 
 def write_report(context: ReportContext, out_dir: Path) -> list[Path]:
-    """Write report.md (with its three SVG charts beside it) and the self-contained report.html."""
-    env = _environment()
+    """Write the three SVG charts, report.md (which links them) and the self-contained report.html."""
     written = []
-    for file, svg in ((RTO_CHART, context.charts.rto_svg), (RPO_CHART, context.charts.rpo_svg), (COST_CHART, context.charts.cost_svg)):
-        path = out_dir / file
-        path.write_text(str(svg) + "\n", encoding="utf-8")
+    for chart in context.charts.all():
+        path = out_dir / f"{chart.name}.svg"
+        path.write_text(chart.svg, encoding="utf-8")
         written.append(path)
-    for template, file in (("report.md.j2", "report.md"), ("report.html.j2", "report.html")):
+    markdown = _environment(markdown=True).get_template("report.md.j2").render(c=context)
+    css = files("drsim.report").joinpath("templates/report.css").read_text(encoding="utf-8")
+    html = _environment(markdown=False).get_template("report.html.j2").render(
+        c=context, css=Markup(css), inline={chart.name: Markup(chart.inline) for chart in context.charts.all()}
+    )
+    for file, text in (("report.md", markdown), ("report.html", html)):
         path = out_dir / file
-        path.write_text(env.get_template(template).render(c=context), encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
         written.append(path)
     return written

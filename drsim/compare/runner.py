@@ -15,7 +15,7 @@ import pandas as pd
 from drsim.compare.analysis import rank_candidates, summarize, trials_frame
 from drsim.compare.executors import ExecutorKind, Progress, run_outcomes
 from drsim.compare.inputs import ComparisonInputs, prepare
-from drsim.compare.report import human_duration, percent, report_context, usd, write_report
+from drsim.compare.report import human_duration, money, percent, report_context, write_report
 from drsim.compare.trials import worker_documents
 from drsim.errors import ExecutionError
 
@@ -99,9 +99,9 @@ def progress_bar(total: int, *, enabled: bool) -> Iterator[Progress | None]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    columns = (TextColumn("trials"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (TextColumn("simulated drills"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("trials", total=total)
+        task = bar.add_task("drills", total=total)
         yield lambda done: bar.advance(task, done)
 
 
@@ -126,15 +126,15 @@ def compare(
 
 def ranking_table(result: ComparisonResult) -> str:
     """The ranking as a plain-text table for the terminal."""
-    header = ("rank", "candidate", "all met", "qualifies", "$/month", "$/drill", "p95 RTO", "p95 RPO", "Pareto")
+    header = ("rank", "candidate", "all met", "qualifies", "protection/month", "one drill", "p95 RTO", "p95 RPO", "Pareto")
     rows = [header] + [
         (
             str(r.rank),
             str(r.candidate),
             percent(r.all_met_share),
             "yes" if r.qualifies else "no",
-            usd(r.monthly_cost),
-            usd(r.drill_cost),
+            money(r.monthly_cost),
+            money(r.drill_cost),
             human_duration(r.rto_p95_s),
             human_duration(r.rpo_p95_s),
             "yes" if r.pareto else "",

@@ -56,7 +56,7 @@ class TrialChunk:
         return self.stop - self.first
 
 
-def chunks(trials: int, workers: int, *, per_worker: int = 4, largest: int = 250) -> list[TrialChunk]:
+def chunks(trials: int, workers: int, *, per_worker: int = 8, largest: int = 100) -> list[TrialChunk]:
     """Split trials into a few chunks per worker: large enough that task overhead is small, small enough to balance."""
     size = max(1, min(largest, -(-trials // (max(1, workers) * per_worker))))
     return [TrialChunk(first, min(trials, first + size)) for first in range(0, trials, size)]

@@ -23,7 +23,11 @@ def app(name: str, rto: float | None, rpo: float | None, *, rto_met: bool | None
 
 
 def test_trials_frame_has_the_columns_and_a_stable_order() -> None:
-    outcomes = [outcome("b", 1, app("web", 10, 1)), outcome("a", 0, app("web", 20, 2), app("db", 30, 3)), outcome("b", 0, app("web", 40, 4))]
+    outcomes = [
+        outcome("b", 1, app("web", 10, 1)),
+        outcome("a", 0, app("web", 20, 2), app("db", 30, 3)),
+        outcome("b", 0, app("web", 40, 4)),
+    ]
     frame = trials_frame(outcomes, ["b", "a"])
     assert list(frame.columns) == TRIAL_COLUMNS
     assert list(zip(frame["candidate"], frame["trial"], frame["app"], strict=True)) == [

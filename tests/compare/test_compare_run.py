@@ -31,7 +31,8 @@ def test_the_trial_frame_has_one_row_per_candidate_trial_and_app(in_process) -> 
     trials = in_process.trials
     assert list(trials.columns) == TRIAL_COLUMNS
     assert len(trials) == 4 * TRIALS  # one app
-    assert trials.groupby("candidate", sort=False).size().to_dict() == {name: TRIALS for name in ["daily", "enhanced-4h", "asr", "daily-crr"]}
+    names = ["daily", "enhanced-4h", "asr", "daily-crr"]
+    assert trials.groupby("candidate", sort=False).size().to_dict() == dict.fromkeys(names, TRIALS)
     # Paired design: every candidate meets the same incident in the same trial.
     assert (trials.groupby("trial")["incident_at"].nunique() == 1).all()
     assert trials["incident_at"].between(pd.Timestamp("2026-10-02T00:00:00Z"), pd.Timestamp("2026-11-01T00:00:00Z"), inclusive="left").all()
@@ -79,7 +80,7 @@ def test_cli_writes_the_out_dir_and_prints_the_ranking(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--set", "asr.plan.rules[0].site_recovery.app_consistent_every=10m"], "--set asr.plan.rules[0].site_recovery.app_consistent_every=10m"),
+        (["--set", "asr.plan.rules[0].site_recovery.app_consistent_every=10m"], "app_consistent_every=10m: the changed plan"),
         (["--set", "nobody.plan.rules[0].x=1"], "unknown candidate 'nobody'"),
         (["--executor", "dask"], "--executor dask needs --scheduler"),
         (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler applies only to --executor dask"),

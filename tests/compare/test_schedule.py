@@ -41,9 +41,10 @@ def test_chunks_cover_every_trial_once_in_order(trials: int, workers: int) -> No
     found = chunks(trials, workers)
     assert [k for chunk in found for k in chunk.trials] == list(range(trials))
     assert all(len(chunk) >= 1 for chunk in found)
-    assert len(found) <= max(workers * 4, -(-trials // 250))
+    assert len(found) <= max(workers * 8, -(-trials // 100))
 
 
 def test_chunks_are_a_few_per_worker() -> None:
-    assert chunks(1000, 2) == [TrialChunk(0, 125), TrialChunk(125, 250), TrialChunk(250, 375), TrialChunk(375, 500),
-                               TrialChunk(500, 625), TrialChunk(625, 750), TrialChunk(750, 875), TrialChunk(875, 1000)]
+    assert chunks(1000, 2) == [TrialChunk(k, min(1000, k + 63)) for k in range(0, 1000, 63)]
+    assert chunks(100_000, 2)[0] == TrialChunk(0, 100)  # never more than 100 trials per task
+    assert chunks(3, 8) == [TrialChunk(0, 1), TrialChunk(1, 2), TrialChunk(2, 3)]
