@@ -15,7 +15,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from aiohttp import web
 
-from drsim.cloud.api import BackupPoint, Job, JobStatus, PointTier, RestoreMode
+from drsim.cloud.api import BackupPoint, Job, JobKind, JobStatus, PointTier, RestoreMode
 from drsim.cloud.emulator.arm import ArmError, Body, ErrorCode, JsonObject, Router, arm_time, id_key, invalid_content, listing, parse_id
 from drsim.cloud.emulator.operations import Outcome
 from drsim.cloud.emulator.resources import parse_filter
@@ -33,6 +33,7 @@ BACKUP_FABRIC = "Azure"
 _TIER_NAMES = {PointTier.SNAPSHOT: "InstantRP", PointTier.VAULT: "HardenedRP"}  # RecoveryPointTierType
 _JOB_STATUS = {JobStatus.IN_PROGRESS: "InProgress", JobStatus.SUCCEEDED: "Completed", JobStatus.FAILED: "Failed"}
 _STORAGE = {Redundancy.LRS: "LocallyRedundant", Redundancy.ZRS: "ZoneRedundant", Redundancy.GRS: "GeoRedundant"}
+_OPERATION = {JobKind.RESTORE: "Restore"}  # Backup's job operation names (JobOperationType)
 _RECOVERY_TYPES = {"alternatelocation": RestoreMode.VM, "restoredisks": RestoreMode.DISKS}
 _POINT_FILTER_FORMATS = ("%Y-%m-%d %I:%M:%S %p", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
 
@@ -386,7 +387,7 @@ class BackupService(ResourceProviderService):
             if mode is RestoreMode.VM:
                 details["Target VM Name"] = name
             self.state.jobs[job_name.lower()] = JobRecord(
-                job_name, JobFamily.BACKUP, job.id, vault.id, item.id, item.vm_name, "Restore", details, job
+                job_name, JobFamily.BACKUP, job.id, vault.id, item.id, item.vm_name, job.kind, details, job
             )
             return Outcome(job_id=job_name)
 
@@ -425,7 +426,7 @@ class BackupService(ResourceProviderService):
             "jobType": "AzureIaaSVMJob",
             "entityFriendlyName": record.vm_name,
             "backupManagementType": "AzureIaasVM",
-            "operation": record.operation,
+            "operation": _OPERATION[record.kind],
             "status": _JOB_STATUS[job.status],
             "startTime": arm_time(job.started_at),
             "duration": iso_duration((job.ended_at or now) - job.started_at),

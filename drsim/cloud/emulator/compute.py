@@ -35,7 +35,7 @@ from drsim.cloud.emulator.arm import (
 )
 from drsim.cloud.emulator.operations import Outcome
 from drsim.cloud.emulator.service import ResourceProviderService, no_content, not_found
-from drsim.cloud.emulator.state import Provisioning, VmExtras
+from drsim.cloud.emulator.state import DiskCreateOption, Provisioning, VmExtras
 from drsim.model.types import OsType, PowerState
 
 GIB = 1024**3
@@ -178,7 +178,7 @@ class ComputeService(ResourceProviderService):
 
     def vm_json(self, vm: VirtualMachine, view: ComputeView, *, instance_view: bool) -> JsonObject:
         extras = self.state.vm_extras.get(id_key(vm.id))
-        create = extras.create_option if extras else "Attach"
+        create = (extras.create_option if extras else DiskCreateOption.ATTACH).value
 
         def disk_entry(disk_id: str, lun: int | None) -> JsonObject:
             disk = view.disks.get(id_key(disk_id))
@@ -614,7 +614,7 @@ class ComputeService(ResourceProviderService):
             nic_delete=nic_delete,
             os_disk_delete=os_disk_delete,
             data_disks_delete=data_delete,
-            create_option="Attach" if option.lower() == "attach" else "FromImage",
+            create_option=DiskCreateOption.ATTACH if option.lower() == "attach" else DiskCreateOption.FROM_IMAGE,
             image_id=image_id,
             computer_name=computer,
             admin_username=admin,

@@ -412,8 +412,7 @@ class SiteRecoveryService(ResourceProviderService):
 
     def _record(self, job: Job, item: ReplicatedItem, details: dict[str, str]) -> JobRecord:
         name = job.id.rstrip("/").rsplit("/", 1)[-1]
-        scenario = _SCENARIO[job.kind][0]
-        record = JobRecord(name, JobFamily.SITE_RECOVERY, job.id, item.vault.id, item.id, item.vm_name, scenario, details, job)
+        record = JobRecord(name, JobFamily.SITE_RECOVERY, job.id, item.vault.id, item.id, item.vm_name, job.kind, details, job)
         self.state.jobs[name.lower()] = record
         return record
 
@@ -481,7 +480,7 @@ class SiteRecoveryService(ResourceProviderService):
             body["endTime"] = arm_time(job.ended_at)
         if job.status is JobStatus.FAILED:
             body["error"] = {
-                "code": "TestFailoverFailed" if record.operation == "TestFailover" else "OperationFailed",
+                "code": "TestFailoverFailed" if record.kind is JobKind.TEST_FAILOVER else "OperationFailed",
                 "message": job.error or "the job failed",
             }
         headers = poll_headers(self.emulator.speed) if job.status is JobStatus.IN_PROGRESS else {}

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from drsim.cloud.api import Job, VirtualMachine
+from drsim.cloud.api import Job, JobKind, VirtualMachine
 from drsim.cloud.emulator.arm import (
     ArmError,
     ErrorCode,
@@ -27,7 +27,7 @@ from drsim.cloud.emulator.arm import (
 )
 from drsim.cloud.emulator.world import EmulatedWorld, subscription_of
 from drsim.cloud.sim.faults import RequestClass as WorldRequestClass
-from drsim.cloud.sim.resources import DRILL_GROUP, NetworkState
+from drsim.cloud.sim.resources import DRILL_GROUP, SUBSCRIPTION, NetworkState
 from drsim.model.types import OsType
 
 _WORLD_CLASS = {
@@ -70,6 +70,13 @@ class SecurityGroupDefinition:
     tags: dict[str, str]
 
 
+class DiskCreateOption(StrEnum):
+    """How a VM got its OS disk: attached, or made from a managed image."""
+
+    ATTACH = "Attach"
+    FROM_IMAGE = "FromImage"
+
+
 @dataclass
 class VmExtras:
     """The parts of a VM's PUT body the world keeps no record of."""
@@ -78,7 +85,7 @@ class VmExtras:
     nic_delete: list[str]  # NICs whose deleteOption is Delete: they go with the VM
     os_disk_delete: bool  # the OS disk's deleteOption is Delete
     data_disks_delete: bool
-    create_option: str  # Attach or FromImage
+    create_option: DiskCreateOption
     image_id: str | None = None
     computer_name: str | None = None
     admin_username: str | None = None
@@ -117,8 +124,8 @@ class JobRecord:
     vault_id: str
     item_id: str  # the protected or replicated item it acts on
     vm_name: str
-    operation: str  # Backup's `operation` (Restore) or Site Recovery's scenario (TestFailover, ...)
-    details: dict[str, str] = field(default_factory=dict)
+    kind: JobKind
+    details: dict[str, str] = field(default_factory=dict)  # Backup's property bag; Site Recovery's network and point
     last: Job | None = None
 
 
@@ -129,11 +136,8 @@ class EmulatorState:
         self.world = world
         inventory = world.inventory
         ids = [v.id for v in inventory.vaults()] + [n.id for n in inventory.networks()]
-        self.subscription_id = (
-            subscription_of(ids)
-            or subscription_of([i.vm_id for i in inventory.protected_items()])
-            or "00000000-0000-0000-0000-000000000000"
-        )
+        # The subscription the world's ids live in (the simulated world has one).
+        self.subscription_id = subscription_of(ids) or SUBSCRIPTION
         self.arm_region = world.estate.regions.primary
         self.drill_group = DRILL_GROUP
         # One token per ARM request, taken here; the world's own calls behind a request take none.
