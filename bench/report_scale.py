@@ -1,11 +1,12 @@
 """Benchmark: render the reports of a 10,000-VM drill (targets: <= 10 s, report.html <= 10 MB).
 
-The run is a synthetic snapshot-clone drill shaped like bench/drill_scale.py's (3 disks a VM; clone,
-boot check and canary check per VM: ~30,000 tasks, ~150,000 journal events), written with the
-engine's own event classes and journal encoder (tests/report/report_fixtures.py). Pass an existing
-run directory to render that instead, e.g. one written by `python bench/drill_scale.py`.
+By default the run is a synthetic snapshot-clone drill (3 disks a VM; clone, boot check and canary
+check per VM: ~30,000 tasks, ~150,000 journal events), written with the engine's own event classes
+and journal encoder (tests/report/report_fixtures.py): it takes seconds to make. `--engine` runs
+bench/drill_scale.py's drill through the real engine and simulated world instead (minutes), and a
+RUN_DIR argument renders an existing run.
 
-    python bench/report_scale.py [--vms N] [RUN_DIR]
+    python bench/report_scale.py [--vms N] [--engine | RUN_DIR]
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "report"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from report_fixtures import synthetic_run, write_run
 
@@ -28,13 +30,44 @@ TARGET_SECONDS = 10.0
 TARGET_HTML_BYTES = 10 * 1024 * 1024
 
 
+def engine_run(run_dir: Path, vms: int) -> Path:
+    """bench/drill_scale.py's snapshot-clone drill through the engine, journaled like `drsim drill run` does."""
+    from drill_scale import INCIDENT, documents
+
+    from drsim.engine.journal import JournalWriter
+    from drsim.engine.run import simulate_run
+    from drsim.model.documents import SimOptions
+
+    estate, plan, runbook = documents(vms)
+    journal = JournalWriter(run_dir / "journal.jsonl", fsync=False)
+
+    class ToJournal:
+        def on_event(self, event: object) -> None:
+            journal.write(event)  # type: ignore[arg-type]
+
+        def on_finished(self, outcome: object) -> None:
+            pass
+
+    outcome = simulate_run(runbook, estate, plan, incident_at=INCIDENT, seed=1, concurrency=50, sim_options=SimOptions(throttling=False),
+                           observers=(ToJournal(),))
+    journal.close()
+    assert outcome.result is not None
+    (run_dir / "result.json").write_text(outcome.result.to_json(), encoding="utf-8")
+    return run_dir
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", nargs="?", type=Path, help="an existing run directory to render")
     parser.add_argument("--vms", type=int, default=10_000)
+    parser.add_argument("--engine", action="store_true", help="make the run with the real engine (bench/drill_scale.py's drill)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = args.run_dir
+        if run_dir is None and args.engine:
+            started = time.perf_counter()
+            run_dir = engine_run(Path(tmp) / "run", args.vms)
+            print(f"ran {args.vms} VMs through the engine in {time.perf_counter() - started:.1f} s")
         if run_dir is None:
             started = time.perf_counter()
             result, events = synthetic_run(args.vms)
