@@ -152,5 +152,5 @@ class BackupService(WorldState):
             self._materialize_recovered(spec, vm_new_id, name, disk_ids, contents, region, network_id, frozen, ended)
 
         created = ((vm_new_id,) if vm_new_id else ()) + disk_ids
-        job = self._new_job(JobKind.RESTORE, vm_id, seconds, created=created, point_time=point.time, on_success=materialize)
+        job = self._new_job(JobKind.RESTORE, item.vault, vm_id, seconds, created=created, point_time=point.time, on_success=materialize)
         return job.public(now)

@@ -201,8 +201,8 @@ class ComputeService(WorldState):
             if existing.disk_id == disk_id and existing.copy_of is None:
                 return existing.public()  # a repeated PUT of the same snapshot
             raise ConflictError(f"snapshot {name} already exists for another source")
-        count = self._captures.get(disk_id, 0)
-        self._captures[disk_id] = count + 1
+        count = self._counters.get(disk_id, 0)
+        self._counters[disk_id] = count + 1
         # A snapshot copies ONE disk at its own instant: parallel snapshots of a VM's disks land at
         # different instants (azure-facts.md, Managed disk snapshots, H).
         await self._wait(self._draw(self.catalog.snapshots.capture_latency, "snapshot-capture", disk_id, count))
@@ -273,8 +273,8 @@ class ComputeService(WorldState):
         if self._copies_in_region.get(region, 0) >= limit:
             raise QuotaError(f"{limit} cross-region snapshot copies are already running into {region}")
         billed = source.used_gib if last is not None else source.disk_used_gib
-        count = self._captures.get(f"copy:{snapshot_id}", 0)
-        self._captures[f"copy:{snapshot_id}"] = count + 1
+        count = self._counters.get(f"copy:{snapshot_id}", 0)
+        self._counters[f"copy:{snapshot_id}"] = count + 1
         seconds = self._draw(self.catalog.snapshots.copy_base, "copy", snapshot_id, region, count)
         seconds += billed * MIB_PER_GIB / self._draw(self.catalog.snapshots.copy_throughput_mbps, "copy-rate", snapshot_id, region, count)
         self._copying.add(source.disk_id)

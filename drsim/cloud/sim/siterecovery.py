@@ -131,6 +131,7 @@ class SiteRecoveryService(WorldState):
 
         job = self._new_job(
             JobKind.TEST_FAILOVER,
+            item.vault,
             vm_id,
             seconds,
             succeeds=not short,
@@ -175,5 +176,5 @@ class SiteRecoveryService(WorldState):
                     self._tags.remove(disk.tags.get(RUN_TAG), rid)
             self._test_failovers.pop(item.vm_name, None)
 
-        job = self._new_job(JobKind.TEST_FAILOVER_CLEANUP, vm_id, seconds, on_success=remove)
+        job = self._new_job(JobKind.TEST_FAILOVER_CLEANUP, item.vault, vm_id, seconds, on_success=remove)
         return job.public(now)

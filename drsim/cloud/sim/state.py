@@ -27,7 +27,6 @@ from drsim.cloud.sim.draws import Draws
 from drsim.cloud.sim.faults import FailureInjector, RequestClass, Throttle
 from drsim.cloud.sim.incidents import CORRUPTING, DESTRUCTIVE, IncidentSpec
 from drsim.cloud.sim.resources import (
-    SUBSCRIPTION,
     DiskState,
     ImageDisk,
     ImageState,
@@ -109,7 +108,7 @@ class WorldState:
         self._timings: dict[str, ReplicationTiming] = {}
         self._restores: dict[str, list[datetime]] = {}
         self._test_failovers: dict[str, str] = {}
-        self._captures: dict[str, int] = {}
+        self._counters: dict[str, int] = {}
         self._last_incremental: dict[tuple[str, str], str] = {}
         self._copying: set[str] = set()
         self._copies_in_region: dict[str, int] = {}
@@ -337,8 +336,8 @@ class WorldState:
         self._settle()
         self.throttle.admit(region, request, self.now())
         self.faults.check(operation, target)
-        count = self._captures.get(f"req:{operation}:{target}", 0)
-        self._captures[f"req:{operation}:{target}"] = count + 1
+        count = self._counters.get(f"req:{operation}:{target}", 0)
+        self._counters[f"req:{operation}:{target}"] = count + 1
         await self._wait(self._draw(self.catalog.arm.request_latency, "latency", operation, target, count))
 
     def _settle(self) -> None:
@@ -410,13 +409,14 @@ class WorldState:
         self._tags.add(tags.get(RUN_TAG), resource, kind)
 
     def _bump(self, key: str) -> int:
-        count = self._captures.get(key, 0)
-        self._captures[key] = count + 1
+        count = self._counters.get(key, 0)
+        self._counters[key] = count + 1
         return count
 
     def _new_job(
         self,
         kind: JobKind,
+        vault: Vault,
         vm_id: str,
         seconds: float,
         *,
@@ -428,9 +428,9 @@ class WorldState:
     ) -> JobState:
         now = self.now()
         seq = next(self._job_seq)
-        vault_name = {JobKind.RESTORE: "backupJobs"}.get(kind, "replicationJobs")
+        jobs = "backupJobs" if kind is JobKind.RESTORE else "replicationJobs"
         job = JobState(
-            id=f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{self._prod_group}/providers/Microsoft.RecoveryServices/{vault_name}/job-{seq:06d}",
+            id=f"{vault.id}/{jobs}/00000000-0000-4000-8000-{seq:012d}",  # a job of the vault that runs it
             kind=kind,
             vm_id=vm_id,
             started_at=now,

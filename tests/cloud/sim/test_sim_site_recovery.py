@@ -178,3 +178,23 @@ def test_churn_above_the_site_recovery_limit_grows_the_replication_lag() -> None
     calm = make_world(plan=asr_plan())
     # 1000 GiB/day is ~11.9 MB/s, above 2 MB/s for a Standard disk (azure-to-azure-support-matrix).
     assert INCIDENT - heavy.truth.pending_instant("web-01", INCIDENT) > 5 * (INCIDENT - calm.truth.pending_instant("web-01", INCIDENT))
+
+
+def test_a_test_failover_takes_minutes_like_the_documented_example() -> None:
+    # Example recovery-plan test failover: 8 min 59 s (A2A FAQ); the job plus the VM's boot.
+    world = make_world(plan=asr_plan())
+
+    async def main() -> timedelta:
+        job = await failover(world, "web-01", ReplicationPointChoice.LATEST_PROCESSED)
+        while not (await world.get_vm(job.created[0])).booted:
+            await world.clock.sleep(5)
+        return world.now() - job.started_at
+
+    assert timedelta(minutes=4) < run(main) < timedelta(minutes=15)
+
+
+def test_jobs_belong_to_the_vault_that_runs_them() -> None:
+    world = make_world(plan=asr_plan())
+    job = run(lambda: failover(world, "web-01", ReplicationPointChoice.LATEST_PROCESSED))
+    (vault,) = world.inventory.vaults()
+    assert job.id.startswith(f"{vault.id}/replicationJobs/")
