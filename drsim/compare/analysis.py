@@ -13,6 +13,7 @@ Conventions, also in docs/compare.md:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ TRIAL_COLUMNS = [
     "drill_cost",
 ]
 PERCENTILES = (50, 90, 95, 99)
-QUANTILE_METHOD = "inverted_cdf"
+QUANTILE_METHOD: Literal["inverted_cdf"] = "inverted_cdf"
 """Percentiles read off the empirical CDF (the smallest value reached by p % of trials): no interpolation,
 so they match the ECDF charts and stay meaningful when some trials count as +inf."""
 QUALIFYING_SHARE = 0.95
@@ -141,7 +142,7 @@ def rank_candidates(
     (then the cheapest drill, then the comparison's order). A trial with no outcome counts as not met.
     """
     worst = per_trial_worst(trials)
-    rows = []
+    rows: list[dict[str, object]] = []
     for name in candidate_order:
         mine = worst[worst["candidate"] == name]
         rows.append(

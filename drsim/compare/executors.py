@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from enum import StrEnum
+from multiprocessing.context import BaseContext
 from typing import Any
 
 from drsim.compare.inputs import ComparisonInputs
@@ -60,6 +61,7 @@ def run_local_pool(inputs: ComparisonInputs, workers: int, progress: Progress | 
     """Chunks of trials in a pool of `workers` processes; the inputs travel once per process."""
     # Not fork: the parent has threads (the progress display). A fork server that has already
     # imported the engine starts each worker quickly.
+    context: BaseContext
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["drsim.compare.trials", "drsim.engine"])
