@@ -139,7 +139,7 @@ class ComputeService(ResourceProviderService):
         status: int,
         with_location: bool,
     ) -> web.StreamResponse:
-        """Start the operation and answer 201/202; 200 (or 204 for a body-less action) if it ended at once."""
+        """Start the operation and answer 201/202 with the polling headers; 200 if it ended at once."""
         status_path, result_path = self._status_path(location)
         op = await self.start(
             work,

@@ -263,3 +263,54 @@ def test_lists_by_group_and_subscription() -> None:
         assert db["properties"]["storageProfile"]["osDisk"]["osType"] == "Windows"
 
     emulated(check)
+
+
+def test_generalize_then_image_then_a_vm_from_the_image() -> None:
+    async def check(arm: ArmSession) -> None:
+        source = arm.rid(PROD, f"{COMPUTE}/virtualMachines", "web-01")
+        running = await arm.call("POST", f"{source}/generalize")  # synchronous: the world's refusal is the answer
+        assert running.status == 409 and "deallocate it" in running.body["error"]["message"]
+        deallocate = await arm.call("POST", f"{source}/deallocate")
+        assert (await arm.wait(deallocate))[-1] == "Succeeded"
+        assert (await arm.call("POST", f"{source}/generalize")).status == 200
+        view = await arm.call("GET", f"{source}/instanceView")
+        assert "OSState/generalized" in [s["code"] for s in view.body["statuses"]]
+
+        image = arm.rid(DRILLS, f"{COMPUTE}/images", "web-image")
+        made = await arm.call("PUT", image, {"location": "eastus2", "properties": {"sourceVirtualMachine": {"id": source}}})
+        assert made.status == 201
+        assert made.body["properties"]["provisioningState"] == "Creating"
+        assert (await arm.wait(made))[-1] == "Succeeded"
+        got = await arm.call("GET", image)
+        assert got.body["properties"]["storageProfile"]["osDisk"] == {"osState": "Generalized", "osType": "Linux"}
+
+        vnet = await make_network(arm, "image-net")
+        nic = await make_nic(arm, "web-new-nic", vnet)
+        vm = arm.rid(DRILLS, f"{COMPUTE}/virtualMachines", "web-new")
+        body = {
+            "location": "eastus2",
+            "properties": {
+                "hardwareProfile": {"vmSize": "Standard_D2s_v5"},
+                "storageProfile": {"imageReference": {"id": image}, "osDisk": {"createOption": "FromImage", "deleteOption": "Delete"}},
+                "osProfile": {"computerName": "web-new", "adminUsername": "drill"},
+                "networkProfile": {"networkInterfaces": [{"id": nic}]},
+            },
+        }
+        no_profile = await arm.call("PUT", vm, {**body, "properties": {k: v for k, v in body["properties"].items() if k != "osProfile"}})
+        assert no_profile.status == 400 and no_profile.body["error"]["target"] == "properties.osProfile.computerName"
+        answer = await arm.call("PUT", vm, body)
+        assert answer.status == 201
+        assert (await arm.wait(answer))[-1] == "Succeeded"
+        new = await arm.call("GET", vm)
+        storage = new.body["properties"]["storageProfile"]
+        assert storage["imageReference"] == {"id": image}
+        assert storage["osDisk"]["createOption"] == "FromImage"
+        os_disk = storage["osDisk"]["managedDisk"]["id"]
+        assert (await arm.call("GET", os_disk)).body["properties"]["creationData"] == {
+            "createOption": "FromImage",
+            "imageReference": {"id": image},
+        }
+        assert (await arm.wait(await arm.call("DELETE", vm)))[-1] == "Succeeded"
+        assert (await arm.call("GET", os_disk)).status == 404  # deleteOption Delete: the OS disk went with the VM
+
+    emulated(check)
