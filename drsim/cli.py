@@ -174,16 +174,19 @@ def sim_points(drill: str, vm_name: str | None, at_text: str | None, fmt: str) -
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--format", "formats", default="md,html", show_default=True, help="Reports to write, comma-separated: md, html.")
-@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="History store  [default: reports/history.sqlite]")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False),
+              help="History store  [default: history.sqlite of the run's output directory, RUN_DIR/../..]")
 @click.option("--sign-key", type=click.Path(dir_okay=False), help="Sign the re-sealed manifest with this Ed25519 private key (PEM).")
 @handles_errors
 def report(run_dir: str, formats: str, store_path: str | None, sign_key: str | None) -> None:
     """Re-render a run's reports from its result.json and journal.jsonl, and re-seal its manifest."""
+    from pathlib import Path
+
     from drsim.report.render import rerender
-    from drsim.store import DEFAULT_STORE
+    from drsim.store import STORE_NAME
 
     chosen = [f.strip() for f in formats.split(",") if f.strip()]
-    for path in rerender(run_dir, chosen, store_path or DEFAULT_STORE, sign_key):
+    for path in rerender(run_dir, chosen, store_path or Path(run_dir).resolve().parent.parent / STORE_NAME, sign_key):
         click.echo(f"wrote {path}")
 
 
@@ -249,7 +252,7 @@ def drill() -> None:
               help="Continue a crashed run from its journal.")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress and no summary table: one status line.")
 @click.option("--no-report", is_flag=True, help="Write no report.md / report.html (the run is still recorded and sealed).")
-@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="History store  [default: reports/history.sqlite]")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="History store  [default: <out>/history.sqlite]")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Also write JUnit XML: a test case per objective and check.")
 @handles_errors
 def drill_run(drill_path: str, out_dir: str, seed: int | None, incident_at: str | None, dry_run: bool, resume_dir: str | None,

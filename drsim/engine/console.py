@@ -248,14 +248,13 @@ def finish_reports(outcome: RunOutcome, drill: Loaded[Drill], *, reports: bool, 
     if outcome.run_dir is None:
         return []
     from drsim.report.bundle import finish_run
-    from drsim.store import DEFAULT_STORE
 
     evidence = drill.doc.evidence
     sign_key = drill.path.parent / evidence.sign_key if evidence.sign_key else None  # relative to the drill file, like its other paths
     return finish_run(
         outcome.run_dir,
         formats=("md", "html") if reports else (),
-        store=store or DEFAULT_STORE,
+        store=store,
         junit=junit,
         sign_key=sign_key,
         controls=evidence.controls,

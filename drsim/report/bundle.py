@@ -11,20 +11,22 @@ from drsim.report.evidence import write_manifest
 from drsim.report.junit import write_junit_for_run
 from drsim.report.recorded import read_run
 from drsim.report.render import FORMATS, record_run, render_run
-from drsim.store.history import DEFAULT_STORE
+from drsim.store.history import STORE_NAME
 
 
 def finish_run(
     run_dir: str | os.PathLike[str],
     *,
     formats: Sequence[str] = FORMATS,
-    store: str | os.PathLike[str] | None = DEFAULT_STORE,
+    store: str | os.PathLike[str] | None = None,
     junit: str | os.PathLike[str] | None = None,
     sign_key: str | os.PathLike[str] | None = None,
     controls: Sequence[str] | None = None,
 ) -> list[Path]:
-    """Render the reports (no formats: none) and record the run in `store`, write JUnit XML to `junit`,
-    seal the run directory (signed with `sign_key`, an Ed25519 PEM); return every path written."""
+    """Render the reports (no formats: none) and record the run in `store` (default: history.sqlite of
+    the output directory, run_dir/../..), write JUnit XML to `junit`, seal the run directory (signed
+    with `sign_key`, an Ed25519 PEM); return every path written."""
+    store = store if store is not None else Path(run_dir).resolve().parent.parent / STORE_NAME
     if formats:
         written = render_run(run_dir, formats, store, controls=controls)
     else:

@@ -19,8 +19,10 @@ from drsim.errors import ExecutionError, UsageError
 from drsim.measure.result import DrillResult, RunStatus, TaskStatus
 from drsim.store.migrations import SCHEMA_VERSION, current_version, migrate
 
-DEFAULT_STORE = Path("reports") / "history.sqlite"
-"""Where runs are recorded unless `--store PATH` says otherwise (relative to the working directory)."""
+STORE_NAME = "history.sqlite"
+"""A run directory is <out>/<drill>/<run-id>/; its run is recorded in <out>/history.sqlite."""
+DEFAULT_STORE = Path("reports") / STORE_NAME
+"""The store `drsim history` reads unless `--store PATH` says otherwise (relative to the working directory)."""
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,14 @@ def test_a_drill_run_leaves_reports_history_junit_and_a_sealed_bundle(tmp_path: 
     assert int(suite.get("tests") or 0) == objectives + checks + 2
 
 
+def test_history_goes_to_the_output_directory_by_default(tmp_path: Path) -> None:
+    out = tmp_path / "elsewhere"
+    outcome = CliRunner().invoke(main, ["drill", "run", str(DRILLS / "2026-q4-web-image.yaml"), "--out", str(out), "--quiet"])
+    assert outcome.exit_code in (0, 1), outcome.output
+    with HistoryStore(out / "history.sqlite", create=False) as store:
+        assert [r.drill for r in store.runs()] == ["2026-q4-web-image"]
+
+
 def test_a_second_run_shows_the_trend(tmp_path: Path) -> None:
     drill_run(tmp_path, "2026-q4-shop-snapshot")
     code, second = drill_run(tmp_path, "2026-q4-shop-snapshot", "--no-report")

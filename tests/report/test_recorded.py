@@ -96,8 +96,8 @@ def test_cli_report_on_bad_input_exits_2_without_traceback(shop_dir: Path, tmp_p
 
 
 def test_cli_report_renders_records_and_seals(shop_dir: Path, tmp_path: Path) -> None:
-    store = tmp_path / "h.sqlite"
-    outcome = CliRunner().invoke(main, ["report", str(shop_dir), "--format", "html", "--store", str(store)])
+    store = shop_dir.parent.parent / "history.sqlite"  # by default, the store of the run's output directory
+    outcome = CliRunner().invoke(main, ["report", str(shop_dir), "--format", "html"])
     assert outcome.exit_code == 0, outcome.output
     assert {Path(line.split()[1]).name for line in outcome.output.splitlines()} == {"report.html", "manifest.json"}
     assert CliRunner().invoke(main, ["evidence", "verify", str(shop_dir)]).exit_code == 0
