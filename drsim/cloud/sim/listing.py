@@ -80,7 +80,7 @@ def _vm_points(world: SimProvider, vm_name: str, at: datetime) -> VmPoints:
     backup: list[BackupPointView] = []
     vault = truth.backup_vault(vm_name)
     if vault is not None:
-        kind = world._point_type(vm_name)
+        kind = truth.backup_point_type(vm_name)
         for job in truth.backup_schedule(vm_name, at):
             tiers = job.tiers(at)
             if tiers:

@@ -88,7 +88,10 @@ class SiteRecoveryService(WorldState):
             raise ConflictError(f"network {net.name} is in {net.region}; {item.vm_name} fails over to {item.target_region}")
         running = self._test_failovers.get(item.vm_name)
         if running is not None:
-            raise ConflictError(f"{item.vm_name} already has a test failover: clean it up first")
+            previous = self._jobs[running]
+            if now < previous.ends_at or previous.succeeds:
+                raise ConflictError(f"{item.vm_name} already has a test failover: clean it up first")
+            # A failed test failover created nothing: the item is back to replicating and can be tried again.
         sr = self.catalog.site_recovery
         count = self._bump(f"failover:{vm_id}")
         points = self._replication_points(item, now)

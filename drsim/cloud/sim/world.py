@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from drsim.cloud.api import (
+    PointType,
     ResourceKind,
 )
 from drsim.cloud.sim import schedules
@@ -110,6 +111,10 @@ class WorldTruth:
     def backup_schedule(self, vm_name: str, at: datetime) -> list[ScheduledBackup]:
         """Every Azure Backup job of the VM whose point may exist at `at` (reachable or not)."""
         return self._world.backup_schedule(vm_name, at)
+
+    def backup_point_type(self, vm_name: str) -> PointType:
+        """The consistency of the VM's Azure Backup points (by its OS and power state)."""
+        return self._world._point_type(vm_name)
 
     def backup_vault(self, vm_name: str) -> Vault | None:
         item = self._world._protected.get(self._world._vm_id_of[vm_name])

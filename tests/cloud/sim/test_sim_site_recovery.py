@@ -150,9 +150,15 @@ def test_target_capacity_is_best_effort(tmp_path: Any) -> None:
         "calibration: no-capacity\nsite_recovery:\n  capacity_failure_probability: {dist: fixed, value: 1.0, source: test}\n"
     )
     world = make_world(plan=asr_plan(), catalog=load_catalog(calibration))
-    job = run(lambda: failover(world, "sql-01", ReplicationPointChoice.LATEST_PROCESSED))
+
+    async def twice():  # type: ignore[no-untyped-def]
+        first = await failover(world, "sql-01", ReplicationPointChoice.LATEST_PROCESSED)
+        return first, await failover(world, "sql-01", ReplicationPointChoice.LATEST_PROCESSED)  # a failed one can be retried
+
+    job, again = run(twice)
     assert job.status is JobStatus.FAILED and job.error is not None and job.error.startswith("CapacityError")
     assert job.created == ()
+    assert again.status is JobStatus.FAILED and again.id != job.id
     # The default catalog's small probability: most failovers find capacity.
     outcomes = [
         run(lambda seed=seed: failover(make_world(plan=asr_plan(), seed=seed), "sql-01", ReplicationPointChoice.LATEST)).status
