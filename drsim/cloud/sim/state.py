@@ -210,6 +210,7 @@ class WorldState:
             if network_id is not None:
                 self._networks[network_id].vm_count += 1
             self._protect(spec, vm_id, protection)
+        self._time_replication()
 
     def _paired_region(self, region: str) -> str | None:
         """The paired region for cross-region restore: the estate's other region (its primary/recovery pair)."""
@@ -264,9 +265,6 @@ class WorldState:
                 consistency_group=rule_sr.consistency_group,
                 stream=stream,
             )
-            self._timings[spec.name] = schedules.replication_timing(
-                rule_sr, stream, self.catalog, self.draws, lag_factor=self._churn_factor(stream)
-            )
         if protection.image is not None and protection.image.image is not None:
             # The plan keeps a managed image of this generalized VM in each listed region (images are
             # regional; azure-facts.md Images). It holds ALL disks of the VM.
@@ -289,11 +287,23 @@ class WorldState:
                     origin=spec.name,
                 )
 
-    def _churn_factor(self, stream: str) -> float:
+    def _time_replication(self) -> None:
+        """The replication constants of every stream (a VM, or a consistency group sharing its instants)."""
+        members: dict[str, list[VmSpec]] = {}
+        for item in self._replicated.values():
+            members.setdefault(item.stream, []).append(self._specs[item.vm_name])
+        for item in self._replicated.values():
+            rule = self._protection[item.vm_name].site_recovery
+            assert rule is not None and rule.site_recovery is not None
+            factor = self._churn_factor(members[item.stream])
+            self._timings[item.vm_name] = schedules.replication_timing(
+                rule.site_recovery, item.stream, self.catalog, self.draws, lag_factor=factor
+            )
+
+    def _churn_factor(self, members: list[VmSpec]) -> float:
         """Replication lag grows when churn passes Site Recovery's limits (azure-to-azure-support-matrix, H):
         54 MB/s per VM, 2 MB/s per Standard disk, 20 MB/s per Premium disk. 1.0 within limits."""
         sr = self.catalog.site_recovery
-        members = [s for s in self.estate.vms if self._stream_of(s) == stream]
         factor = 1.0
         for spec in members:
             vm_rate = 0.0
@@ -304,17 +314,6 @@ class WorldState:
                 factor = max(factor, rate / limit)
             factor = max(factor, vm_rate / sr.churn_limit_vm_mbps.value)
         return factor
-
-    def _stream_of(self, spec: VmSpec) -> str | None:
-        rule = self._protection_of(spec).site_recovery
-        if rule is None or rule.site_recovery is None:
-            return None
-        group = rule.site_recovery.consistency_group
-        return f"group:{group}" if group else f"vm:{spec.name}"
-
-    def _protection_of(self, spec: VmSpec) -> Protection:
-        found = self._protection.get(spec.name)
-        return found if found is not None else protection_of(self.plan, spec.name, spec.tags)
 
     def now(self) -> datetime:
         return self.clock.now()
