@@ -11,6 +11,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from enum import StrEnum
 from multiprocessing.context import BaseContext
 from typing import Any
@@ -67,19 +68,21 @@ def run_local_pool(inputs: ComparisonInputs, workers: int, progress: Progress | 
         context.set_forkserver_preload(["drsim.compare.trials", "drsim.engine"])
     else:
         context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_pool, initargs=(inputs,)) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_pool, initargs=(inputs,))
+    try:
         pending: set[Future[list[TrialOutcome]]] = {pool.submit(_run_pool_chunk, chunk) for chunk in chunks(inputs.trials, workers)}
-        try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    outcomes = future.result()
-                    yield from outcomes
-                    if progress is not None:
-                        progress(len(outcomes))
-        finally:
-            for future in pending:
-                future.cancel()
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                outcomes = future.result()
+                yield from outcomes
+                if progress is not None:
+                    progress(len(outcomes))
+    except BrokenProcessPool as exc:
+        raise ExecutionError(f"a worker process of the comparison died: {exc}") from None
+    finally:
+        # On an error or Ctrl-C, do not wait for the chunks still queued.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_dask_chunk(inputs: ComparisonInputs, chunk: TrialChunk) -> list[TrialOutcome]:

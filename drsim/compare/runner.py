@@ -17,7 +17,7 @@ from drsim.compare.executors import ExecutorKind, Progress, run_outcomes
 from drsim.compare.inputs import ComparisonInputs, prepare
 from drsim.compare.report import human_duration, money, percent, report_context, write_report
 from drsim.compare.trials import worker_documents
-from drsim.errors import ExecutionError
+from drsim.errors import AbortedError, ExecutionError
 
 
 @dataclass(frozen=True)
@@ -119,8 +119,11 @@ def compare(
 ) -> tuple[ComparisonResult, list[Path]]:
     """What `drsim compare` does: prepare the inputs, run the trials with a progress bar, write the out dir."""
     inputs = prepare(path, overrides=overrides, trials=trials, seed=seed)
-    with progress_bar(inputs.trials * len(inputs.candidates), enabled=show_progress) as progress:
-        result = run_comparison(inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress)
+    try:
+        with progress_bar(inputs.trials * len(inputs.candidates), enabled=show_progress) as progress:
+            result = run_comparison(inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress)
+    except KeyboardInterrupt:
+        raise AbortedError("the comparison was interrupted; nothing was written") from None
     return result, write_outputs(result, out_dir if out_dir is not None else default_out_dir(inputs))
 
 
