@@ -102,3 +102,32 @@ def test_cli_reports_a_bad_document_with_its_location(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["compare", str(bad), "--quiet"])
     assert result.exit_code == 2
     assert f"{bad}:" in result.output and "trials" in result.output
+
+
+def test_without_window_end_the_window_ends_today_at_midnight_utc(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    data = COMPARISON.parent
+    text = COMPARISON.read_text().replace("window_end: 2026-11-01T00:00:00Z\n", "")
+    text = text.replace("estate: estate.yaml", f"estate: {data / 'estate.yaml'}").replace("plans/", f"{data}/plans/")
+    (tmp_path / "c.yaml").write_text(text.replace("runbooks/", f"{data}/runbooks/"))
+    inputs = prepare(tmp_path / "c.yaml")
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert inputs.window_end_defaulted and inputs.window_end == today
+    assert inputs.window_end.tzinfo is not None and inputs.window_end.hour == 0 == inputs.window_end.minute
+    assert not prepare(COMPARISON).window_end_defaulted
+
+
+def test_a_failing_drill_names_its_candidate_and_trial(inputs, monkeypatch: pytest.MonkeyPatch) -> None:
+    import drsim.engine
+    from drsim.compare.trials import run_trial, trial_specs, worker_documents
+    from drsim.errors import ExecutionError, QuotaError
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise QuotaError("10 restores per VM a day")
+
+    monkeypatch.setattr(drsim.engine, "simulate_run", refuse)
+    documents = worker_documents(inputs)
+    spec = trial_specs(inputs, [4])[0]
+    with pytest.raises(ExecutionError, match=rf"candidate daily, trial 4 \(incident at .*Z, seed {spec.seed}\): 10 restores per VM a day"):
+        run_trial(documents.estate, documents.candidates[0], spec)
