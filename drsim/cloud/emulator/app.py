@@ -105,9 +105,9 @@ class Emulator:
         group = params.get(GROUP_PARAM)
         if group is not None and await self.state.find_resource_group(group) is None:
             raise ArmError(404, ErrorCode.RESOURCE_GROUP_NOT_FOUND, f"Resource group '{group}' could not be found.")
-        self.state.admit(route.request_class)
+        self.state.buckets.admit(route.request_class, request.headers.get("x-ms-client-request-id"))
         answer = await route.handler(request, params)
-        remaining = self.state.remaining(route.request_class)
+        remaining = self.state.buckets.remaining(route.request_class)
         if remaining is not None:
             # ARM reports what is left of the bucket (request-limits-and-throttling).
             answer.headers[f"x-ms-ratelimit-remaining-subscription-{route.request_class.value}s"] = str(int(remaining))

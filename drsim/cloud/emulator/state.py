@@ -25,16 +25,10 @@ from drsim.cloud.emulator.arm import (
     parse_id,
     resource_group_id,
 )
+from drsim.cloud.emulator.throttling import BucketLimit, RequestBuckets
 from drsim.cloud.emulator.world import EmulatedWorld, subscription_of
-from drsim.cloud.sim.faults import RequestClass as WorldRequestClass
 from drsim.cloud.sim.resources import DRILL_GROUP, SUBSCRIPTION, NetworkState
 from drsim.model.types import OsType
-
-_WORLD_CLASS = {
-    RequestClass.READ: WorldRequestClass.READ,
-    RequestClass.WRITE: WorldRequestClass.WRITE,
-    RequestClass.DELETE: WorldRequestClass.DELETE,
-}
 
 
 class Provisioning(StrEnum):
@@ -140,8 +134,18 @@ class EmulatorState:
         self.subscription_id = subscription_of(ids) or SUBSCRIPTION
         self.arm_region = world.estate.regions.primary
         self.drill_group = DRILL_GROUP
-        # One token per ARM request, taken here; the world's own calls behind a request take none.
-        self.gate = world.throttle
+        # One token per ARM request, taken at the front door with the world's limits (and only if the
+        # world throttles at all); the world's own calls behind a request take none.
+        limits = world.catalog.arm
+        self.buckets = RequestBuckets(
+            {
+                RequestClass.READ: BucketLimit(limits.read_bucket.capacity, limits.read_bucket.refill_per_s),
+                RequestClass.WRITE: BucketLimit(limits.write_bucket.capacity, limits.write_bucket.refill_per_s),
+                RequestClass.DELETE: BucketLimit(limits.delete_bucket.capacity, limits.delete_bucket.refill_per_s),
+            },
+            world.now,
+            enabled=world.throttle.enabled,
+        )
         self._world_throttle = world.throttle
         quiet = copy.copy(world.throttle)
         quiet.enabled = False
@@ -162,16 +166,6 @@ class EmulatorState:
         self.world.throttle = self._world_throttle
 
     # ----------------------------------------------------------------------------------- ARM
-
-    def admit(self, request: RequestClass) -> None:
-        """Take a token from ARM's bucket for this request class, or raise ThrottledError."""
-        self.gate.admit(self.arm_region, _WORLD_CLASS[request], self.world.now())
-
-    def remaining(self, request: RequestClass) -> float | None:
-        """Tokens left in the bucket of this request class (None when throttling is off)."""
-        if not self.gate.enabled:
-            return None
-        return self.gate.tokens(self.arm_region, _WORLD_CLASS[request])
 
     async def resource_groups(self) -> set[str]:
         """Every resource group something of the world lives in, plus the drill group."""

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Protocol
 
 from drsim.cloud.api import CloudProvider, VirtualMachine
-from drsim.cloud.sim.faults import RequestClass, Throttle
+from drsim.cloud.sim.catalog import Catalog
+from drsim.cloud.sim.faults import Throttle
 from drsim.cloud.sim.incidents import IncidentSpec, incident_from_scenario
 from drsim.cloud.sim.resources import NetworkState, NsgState, ProtectedItem, ReplicatedItem, Vault
 from drsim.engine.clock import ScaledClock
@@ -49,18 +50,13 @@ class EmulatedWorld(CloudProvider, Protocol):
 
     estate: Estate
     plan: ProtectionPlan
+    catalog: Catalog  # its ARM request limits (catalog.arm)
     throttle: Throttle
 
     @property
     def inventory(self) -> WorldInventory: ...
 
     async def start_vm(self, vm_id: str) -> VirtualMachine: ...
-
-
-class ArmThrottle(Protocol):
-    """ARM's per-subscription, per-region request buckets (faults.Throttle)."""
-
-    def admit(self, region: str, request: RequestClass, now: datetime) -> None: ...
 
 
 @dataclass(frozen=True)

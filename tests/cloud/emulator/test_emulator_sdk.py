@@ -125,3 +125,18 @@ def test_backup_and_site_recovery_clients_read_items_and_points(emulator: Emulat
             assert all(isinstance(i.properties.provider_specific_details, asr_models.A2AReplicationDetails) for i in replicated)
 
     asyncio.run(run())
+
+
+def test_an_sdk_burst_beyond_the_read_limit_completes_with_its_429s_honoured() -> None:
+    """At real speed (25 reads a second): 320 reads at once meet 429s; the SDK's retry policy waits
+    the Retry-After it is told, and every read completes."""
+    with EmulatorThread(tiny_options(speed=1.0)) as handle:
+
+        async def run() -> list[str]:
+            async with ComputeManagementClient(FakeCredential(), handle.subscription_id, **client_options(handle)) as client:  # type: ignore[arg-type]
+                vms = await asyncio.gather(*(client.virtual_machines.get(PROD, "web-01") for _ in range(320)))
+                return [vm.name for vm in vms]
+
+        names = asyncio.run(run())
+        assert names == ["web-01"] * 320
+        assert handle.emulator.throttled > 0
