@@ -164,7 +164,13 @@ class CloudActions:
         if resource_id in self.created:
             return
         event = ResourceCreated(
-            at=self.clock.now(), id=resource_id, resource_kind=kind.value, name=name, region=region, task=task.id if task else None
+            at=self.clock.now(),
+            id=resource_id,
+            resource_kind=kind.value,
+            name=name,
+            region=region,
+            task=task.id if task else None,
+            cost_per_day=self.provider.price_per_day(resource_id),
         )
         self.created[resource_id] = event
         self.emit(event)

@@ -182,8 +182,11 @@ async def execute(
     production_ids: Callable[[str], str | None] = lambda name: None,
     name_key: str | None = None,
     handle_signals: bool = False,
+    controls: Sequence[str] = (),
 ) -> Execution:
-    """Run a drill against a provider: plan, execute, clean up, measure. Emits every event to `sink`."""
+    """Run a drill against a provider: plan, execute, clean up, measure. Emits every event to `sink`.
+
+    `controls` (the drill's evidence.controls) are journaled on run.started for the reports."""
     emit = sink
     state = Execution(sink.events)
     rng = random.Random(f"drsim-engine/{seed}")
@@ -205,6 +208,7 @@ async def execute(
             catalog_version=catalog_version,
             concurrency=concurrency,
             cleanup=runbook.cleanup.value,
+            controls=tuple(controls),
         )
     )
     emit(_plan_event(clock.now(), graph, critical, estimates))
@@ -434,6 +438,7 @@ def _simulate(
     run_id: str,
     catalog: Catalog | None = None,
     handle_signals: bool = False,
+    controls: Sequence[str] = (),
 ) -> tuple[Execution, DrillPlan]:
     sim = sim_world(runbook, estate, plan, incident_at=incident_at, seed=seed, options=options, catalog=catalog)
     estimates = catalog_estimates(sim.catalog, estate)
@@ -463,6 +468,7 @@ def _simulate(
             production_ids=inventory,
             name_key=run_id_for(incident_at, seed),
             handle_signals=handle_signals,
+            controls=controls,
         )
     )
     return execution, planned
@@ -618,6 +624,7 @@ def run_drill(
             run_id=run_id,
             catalog=catalog,
             handle_signals=handle_signals,
+            controls=drill.evidence.controls,
         )
     finally:
         journal.close()

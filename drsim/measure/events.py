@@ -9,7 +9,7 @@ in the simulated world); on disk it is ISO 8601 with a Z.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -101,6 +101,7 @@ class RunStarted(Event):
     catalog_version: str | None
     concurrency: int
     cleanup: str
+    controls: tuple[str, ...] = ()  # the drill's evidence.controls: what its report evidences
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +168,7 @@ class ResourceCreated(Event):
     name: str
     region: str
     task: str | None
+    cost_per_day: float | None = None  # USD list price per day while it exists, when the provider knows it
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,69 +290,103 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
 
 
 # ------------------------------------------------------------------------------ plain JSON data
+#
+# A journal holds one event per line and a large drill writes and reads hundreds of thousands of
+# them, so each event class's field names and per-field decoders are worked out once and cached.
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is datetime:
         return iso(value)
     if isinstance(value, StrEnum):
         return value.value
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {name: _plain(getattr(value, name)) for name in _field_names(kind)}
     return value
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:
     """The JSON object of one event: `event` (its kind) first, then its fields in declaration order."""
     data: dict[str, Any] = {"event": event.kind}
-    for f in dataclasses.fields(event):
-        data[f.name] = _plain(getattr(event, f.name))
+    for name in _field_names(type(event)):
+        data[name] = _plain(getattr(event, name))
     return data
 
 
 _T = TypeVar("_T")
-_HINTS: dict[type, dict[str, Any]] = {}
+_Decode = Callable[[Any], Any]
+_DECODERS: dict[type, Callable[[Mapping[str, Any]], Any]] = {}
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    found = _HINTS.get(cls)
-    if found is None:
-        found = _HINTS[cls] = get_type_hints(cls)
-    return found
+def _float(value: Any) -> Any:
+    return float(value) if isinstance(value, int) else value
 
 
-def _typed(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
+def _decoder(hint: Any) -> _Decode | None:
+    """How to turn the JSON value of a field of type `hint` into its typed value (None: as it is).
+    A decoder is never given None: a null stays None whatever the type."""
     origin = get_origin(hint)
     args = get_args(hint)
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_typed(args[0], v) for v in value)
-        return tuple(_typed(a, v) for a, v in zip(args, value, strict=True))
+            each = _decoder(args[0])
+            if each is None:
+                return tuple
+            return lambda value: tuple(None if v is None else each(v) for v in value)
+        parts = [_decoder(a) for a in args]
+        return lambda value: tuple(v if decode is None or v is None else decode(v) for decode, v in zip(parts, value, strict=True))
     if args and type(None) in args:  # X | None
         (inner,) = [a for a in args if a is not type(None)]
-        return _typed(inner, value)
+        return _decoder(inner)
     if hint is datetime:
-        return parse_iso(value)
+        return parse_iso
     if isinstance(hint, type) and issubclass(hint, StrEnum):
-        return hint(value)
+        return hint
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return _from_dict(hint, value)
-    if hint is float and isinstance(value, int):
-        return float(value)
-    return value
+        return _class_decoder(hint)
+    if hint is float:
+        return _float
+    return None
 
 
-def _from_dict(cls: type[_T], data: Mapping[str, Any]) -> _T:
-    hints = _hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
-    unknown = set(data) - set(names) - {"event"}
-    if unknown:
-        raise ValueError(f"unknown fields {sorted(unknown)} for {cls.__name__}")
-    return cls(**{name: _typed(hints[name], data[name]) for name in names if name in data})
+def _class_decoder(cls: type[_T]) -> Callable[[Mapping[str, Any]], _T]:
+    """A function from the JSON object of a record (an event, or a record inside one) to the record."""
+    found = _DECODERS.get(cls)
+    if found is not None:
+        return found
+    hints = get_type_hints(cls)
+    names = _field_names(cls)
+    converting = tuple((name, convert) for name in names if (convert := _decoder(hints[name])) is not None)
+    allowed = frozenset(names) | {"event"}
+
+    def decode(data: Mapping[str, Any]) -> _T:
+        if not data.keys() <= allowed:
+            raise ValueError(f"unknown fields {sorted(set(data) - allowed)} for {cls.__name__}")
+        values = dict(data)
+        values.pop("event", None)
+        for name, convert in converting:
+            value = values.get(name)
+            if value is not None:
+                values[name] = convert(value)
+        return cls(**values)
+
+    _DECODERS[cls] = decode
+    return decode
 
 
 def event_from_dict(data: Mapping[str, Any]) -> Event:
@@ -360,6 +396,6 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
     if cls is None:
         raise ValueError(f"unknown event {kind!r}")
     try:
-        return _from_dict(cls, data)
-    except (TypeError, KeyError) as exc:
+        return _class_decoder(cls)(data)
+    except (TypeError, KeyError, AttributeError) as exc:  # a missing field, or a value of the wrong JSON type
         raise ValueError(f"bad {kind} event: {exc}") from None

@@ -8,9 +8,19 @@ import pytest
 from engine_drillkit import DRILLS, DrillFactory, steps_isolated
 
 from drsim.engine import run_drill, simulate_drill
+from drsim.engine.journal import read_journal
 from drsim.engine.run import RunOutcome
 from drsim.errors import DocumentError
-from drsim.measure.events import CheckResult, RecoveryPointRef, ResourceCreated, ResourceDeleted, RunAborted, TaskFailed, TaskFinished
+from drsim.measure.events import (
+    CheckResult,
+    RecoveryPointRef,
+    ResourceCreated,
+    ResourceDeleted,
+    RunAborted,
+    RunStarted,
+    TaskFailed,
+    TaskFinished,
+)
 from drsim.measure.result import RunStatus, TaskStatus
 from drsim.model import load_drill
 
@@ -380,6 +390,26 @@ def test_cleanup_never_leaves_the_resources_and_lists_their_cost(make_drill: Dri
     assert {left.id for left in cleanup.leftovers} == created
     vm = next(left for left in cleanup.leftovers if left.kind.endswith("virtualMachines"))
     assert vm.cost_per_day > 0
+    # Each creation was journaled with the price the world lists the resource at.
+    prices = {e.id: e.cost_per_day for e in outcome.events if isinstance(e, ResourceCreated)}
+    assert prices == {left.id: left.cost_per_day for left in cleanup.leftovers}
+
+
+def test_the_journal_records_the_drills_controls_and_what_each_resource_costs(tmp_path: Path) -> None:
+    bundle = load_drill(DRILLS / "2026-q4-shop-asr.yaml")
+    outcome = run(bundle, tmp_path)
+    assert outcome.journal_path is not None
+    events = read_journal(outcome.journal_path).events
+    started = events[0]
+    assert isinstance(started, RunStarted)
+    assert (
+        started.controls
+        == bundle.drill.doc.evidence.controls
+        == ("iso27001-2022:A.5.30", "soc2:A1.3", "nist-800-53:CP-4", "nist-800-53:CP-10")
+    )
+    created = [e for e in events if isinstance(e, ResourceCreated)]
+    assert created and all(e.cost_per_day is not None for e in created)
+    assert all(e.cost_per_day > 0 for e in created if e.resource_kind.endswith(("virtualMachines", "disks")))
 
 
 # -------------------------------------------------------------------------- faults and signals

@@ -204,18 +204,26 @@ def shop_run(
     b.task("verify-crm", "check.canary", crm, 52.5, 55)
 
     created: list[ResourceCreated] = []
-    for name, kind, when in (
-        (f"bubble-{run_id}", "Microsoft.Network/virtualNetworks", 2.0),
-        (f"bubble-nsg-{run_id}", "Microsoft.Network/networkSecurityGroups", 2.0),
-        (f"{sql}-test", "Microsoft.Compute/virtualMachines", 31.5),
-        (f"{sql}-test-os", "Microsoft.Compute/disks", 31.5),
-        (f"{web1}-test", "Microsoft.Compute/virtualMachines", 40.0),
-        (f"{web2}-test", "Microsoft.Compute/virtualMachines", 41.0),
-        (f"{crm}-restored", "Microsoft.Compute/virtualMachines", 52.0),
-        (f"{crm}-restored-os", "Microsoft.Compute/disks", 52.0),
+    for name, kind, when, price in (  # prices per day as the simulated world's catalog gives them
+        (f"bubble-{run_id}", "Microsoft.Network/virtualNetworks", 2.0, 0.0),
+        (f"bubble-nsg-{run_id}", "Microsoft.Network/networkSecurityGroups", 2.0, 0.0),
+        (f"{sql}-test", "Microsoft.Compute/virtualMachines", 31.5, 12.096),
+        (f"{sql}-test-os", "Microsoft.Compute/disks", 31.5, 0.5681),
+        (f"{web1}-test", "Microsoft.Compute/virtualMachines", 40.0, 2.304),
+        (f"{web2}-test", "Microsoft.Compute/virtualMachines", 41.0, 2.304),
+        (f"{crm}-restored", "Microsoft.Compute/virtualMachines", 52.0, 4.608),
+        (f"{crm}-restored-os", "Microsoft.Compute/disks", 52.0, 0.2841),
     ):
         created.append(
-            ResourceCreated(at=at(when), id=f"{SUB}/providers/{kind}/{name}", resource_kind=kind, name=name, region="centralus", task=None)
+            ResourceCreated(
+                at=at(when),
+                id=f"{SUB}/providers/{kind}/{name}",
+                resource_kind=kind,
+                name=name,
+                region="centralus",
+                task=None,
+                cost_per_day=price,
+            )
         )
     b.events.extend(created)
     b.events.append(
@@ -318,6 +326,7 @@ def shop_run(
             catalog_version="2026.11-1",
             concurrency=50,
             cleanup="always",
+            controls=("iso27001-2022:A.5.30", "soc2:A1.3", "nist-800-53:CP-4", "nist-800-53:CP-10"),
         ),
         PlanMade(
             at=INCIDENT,

@@ -236,6 +236,10 @@ class AzureProvider:
         async with translated("listing images"):
             return [records.image(i) async for i in self.clients.compute.images.list()]
 
+    def price_per_day(self, resource_id: str) -> float | None:
+        """Unknown without reading the resource (its size or SKU): None; list_tagged prices what is left over."""
+        return None
+
     async def list_tagged(self, run_id: str) -> list[TaggedResource]:
         """Every resource carrying this run's tag, through the Resources API's tag filter."""
         escaped = run_id.replace("'", "''")

@@ -92,6 +92,13 @@ class ComputeService(WorldState):
             found.append(self._tagged_record(rid, kind))
         return found
 
+    def price_per_day(self, resource_id: str) -> float | None:
+        """The price list_tagged gives the resource, read without a request (no virtual time passes)."""
+        try:
+            return self._tagged_record(resource_id, ResourceKind(kind_of(resource_id) or "")).cost_per_day
+        except (KeyError, ValueError):  # not in the world (deleted, never made) or not a kind it prices
+            return None
+
     def _tagged_record(self, rid: str, kind: ResourceKind) -> TaggedResource:
         catalog = self.catalog
         if kind is ResourceKind.VM:
