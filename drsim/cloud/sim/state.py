@@ -331,18 +331,26 @@ class WorldState:
         return self.draws.sample(dist, *key)
 
     async def _request(self, operation: str, region: str, request: RequestClass, target: str) -> None:
-        """One ARM request: settle due jobs, throttle, maybe fail, then the round trip."""
+        """One ARM request: settle due jobs, throttle, maybe fail, then the round trip.
+
+        Jobs are settled again when the answer is made: a job that ended during the round trip is
+        reported ended by get_job, so what it made must exist for the very next request too."""
         self._settle()
         self.throttle.admit(region, request, self.now())
         self.faults.check(operation, target)
         count = self._counters.get(f"req:{operation}:{target}", 0)
         self._counters[f"req:{operation}:{target}"] = count + 1
         await self._wait(self._draw(self.catalog.arm.request_latency, "latency", operation, target, count))
+        self._settle()
 
     def _settle(self) -> None:
+        """Let every job that has ended by now take effect (the world runs no background task)."""
+        due = self._due
+        if not due:
+            return
         now = self.now()
-        while self._due and self._due[0][0] <= now:
-            _, _, job_id = heapq.heappop(self._due)
+        while due and due[0][0] <= now:
+            _, _, job_id = heapq.heappop(due)
             job = self._jobs[job_id]
             if not job.settled:
                 job.settled = True
@@ -353,6 +361,7 @@ class WorldState:
         return NotFoundError(f"{what} is unreachable: region {region} is down (region outage since {self.incident.at.isoformat()})")
 
     def _get_vm(self, vm_id: str) -> VmState:
+        self._settle()  # a resource read sees every job that ended before it
         vm = self._vms.get(vm_id)
         if vm is None:
             raise NotFoundError(f"virtual machine {vm_id} not found")
@@ -363,6 +372,7 @@ class WorldState:
         return vm
 
     def _get_disk(self, disk_id: str) -> DiskState:
+        self._settle()
         disk = self._disks.get(disk_id)
         if disk is None:
             raise NotFoundError(f"disk {disk_id} not found")
@@ -373,6 +383,7 @@ class WorldState:
         return disk
 
     def _get_snapshot(self, snapshot_id: str) -> SnapshotState:
+        self._settle()
         snap = self._snapshots.get(snapshot_id)
         if snap is None:
             raise NotFoundError(f"snapshot {snapshot_id} not found")
@@ -384,6 +395,7 @@ class WorldState:
         return snap
 
     def _get_image(self, image_id: str) -> ImageState:
+        self._settle()
         image = self._images.get(image_id)
         if image is None:
             raise NotFoundError(f"image {image_id} not found")
@@ -392,6 +404,7 @@ class WorldState:
         return image
 
     def _get_network(self, network_id: str) -> NetworkState:
+        self._settle()
         net = self._networks.get(network_id)
         if net is None:
             raise NotFoundError(f"virtual network {network_id} not found")

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from simworld import INCIDENT, estate_doc, make_world, outage, plan_doc, run, strike
 
-from drsim.cloud.api import RUN_TAG, JobStatus, PointType
+from drsim.cloud.api import RUN_TAG, JobStatus, PointType, ResourceKind
 from drsim.cloud.sim import SimProvider, load_catalog
+from drsim.cloud.sim.resources import DRILL_GROUP, resource_id
 from drsim.errors import ConflictError, NotFoundError
 from drsim.model.types import IncidentKind, ReplicationPointChoice
 
@@ -204,3 +205,40 @@ def test_jobs_belong_to_the_vault_that_runs_them() -> None:
     job = run(lambda: failover(world, "web-01", ReplicationPointChoice.LATEST_PROCESSED))
     (vault,) = world.inventory.vaults()
     assert job.id.startswith(f"{vault.id}/replicationJobs/")
+
+
+def test_a_test_failover_reported_succeeded_has_made_its_vm_at_that_instant() -> None:
+    # Polled back to back, one get_job straddles the job's end: the job ends during that request's
+    # round trip. The status it reports and the world a next request sees must agree.
+    world = make_world(plan=asr_plan(), incident=outage())
+
+    async def main():  # type: ignore[no-untyped-def]
+        bubble = await world.create_isolated_network(name="bubble", region="centralus", cidr="10.250.0.0/16", tags=TAGS)
+        job = await world.test_failover(
+            world.truth.vm_id("web-01"), choice=ReplicationPointChoice.LATEST_PROCESSED, network_id=bubble.id, tags=TAGS
+        )
+        while not (job := await world.get_job(job.id)).status.ended:
+            pass
+        reported_at = world.now()
+        return job, reported_at, await world.read_canary(job.created[0]), await world.get_vm(job.created[0])
+
+    job, reported_at, reading, vm = run(main)
+    assert job.status is JobStatus.SUCCEEDED and job.ended_at is not None and job.ended_at <= reported_at
+    assert reading.vm_id == vm.id == job.created[0]
+
+
+def test_a_job_that_ended_unobserved_has_taken_effect_when_its_vm_is_read() -> None:
+    # Nobody follows the job: the next request about its VM already finds it (the job ended before).
+    world = make_world(plan=asr_plan(), incident=outage())
+    test_vm = resource_id(DRILL_GROUP, ResourceKind.VM, "web-01-test")
+
+    async def main():  # type: ignore[no-untyped-def]
+        bubble = await world.create_isolated_network(name="bubble", region="centralus", cidr="10.250.0.0/16", tags=TAGS)
+        await world.test_failover(
+            world.truth.vm_id("web-01"), choice=ReplicationPointChoice.LATEST_PROCESSED, network_id=bubble.id, tags=TAGS
+        )
+        await world.clock.sleep(3600)
+        return await world.read_canary(test_vm)
+
+    reading = run(main)
+    assert reading.reachable and reading.last_marker_at is not None
