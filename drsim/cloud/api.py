@@ -70,6 +70,13 @@ class JobStatus(StrEnum):
         return self is not JobStatus.IN_PROGRESS
 
 
+class JobErrorKind(StrEnum):
+    """Why a job failed, when a provider can tell a failure that a later attempt may cure."""
+
+    CAPACITY = "capacity"  # the target region had no capacity: best effort, a retry may find some
+    TRANSIENT = "transient"  # a passing service failure (timeouts, 5xx)
+
+
 @dataclass(frozen=True)
 class VirtualMachine:
     id: str
@@ -189,6 +196,7 @@ class Job:
     error: str | None = None
     created: tuple[str, ...] = ()  # resource ids the job created (VM first, then disks)
     recovery_point_time: datetime | None = None
+    error_kind: JobErrorKind | None = None  # of a failed job: None when a retry will not help (or unknown)
 
 
 @dataclass(frozen=True)
