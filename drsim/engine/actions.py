@@ -22,6 +22,7 @@ from drsim.cloud.api import (
     IsolatedNetwork,
     IsolationReport,
     Job,
+    JobErrorKind,
     JobStatus,
     ManagedDisk,
     PointTier,
@@ -35,7 +36,7 @@ from drsim.cloud.api import (
 from drsim.engine.clock import Clock
 from drsim.engine.executor import CheckFailure, TaskState
 from drsim.engine.taskgraph import CANARY_READ_INTERVAL_S, Op, OpKind, Task
-from drsim.errors import NotFoundError, ProviderError, SafetyError
+from drsim.errors import CapacityError, NotFoundError, ProviderError, SafetyError, TransientError
 from drsim.measure.events import (
     CheckKind,
     CheckResult,
@@ -95,6 +96,16 @@ class TestFailoverRecord:
     vm: str
     source_vm_id: str
     created: tuple[str, ...]
+
+
+JOB_ERRORS: dict[JobErrorKind, type[ProviderError]] = {JobErrorKind.CAPACITY: CapacityError, JobErrorKind.TRANSIENT: TransientError}
+"""The drsim error of a failed job by its kind: these stay retryable, so the step's retries apply."""
+
+
+def job_failed(job: Job, what: str) -> ProviderError:
+    """The error a failed job raises: a capacity or transient failure is retried (after a backoff), others are not."""
+    error = JOB_ERRORS.get(job.error_kind, ProviderError) if job.error_kind is not None else ProviderError
+    return error(f"{what} failed: {job.error or job.status.value}")
 
 
 def kind_of(resource_id: str) -> ResourceKind | None:
@@ -302,7 +313,7 @@ class CloudActions:
         self.test_failovers[task.vm] = TestFailoverRecord(task.vm, source_id, job.created)
         if job.status is not JobStatus.SUCCEEDED:
             work.job_id = None
-            raise ProviderError(f"test failover of {task.vm} failed: {job.error or job.status.value}")
+            raise job_failed(job, f"test failover of {task.vm}")
         vm_id = next((r for r in job.created if kind_of(r) is ResourceKind.VM), None)
         if vm_id is None:
             raise ProviderError(f"test failover job {job.id} of {task.vm} created no VM")
@@ -350,7 +361,7 @@ class CloudActions:
             self._record_job(task, job, region)
             if job.status is not JobStatus.SUCCEEDED:
                 work.job_id = None
-                raise ProviderError(f"restore of {task.vm} failed: {job.error or job.status.value}")
+                raise job_failed(job, f"restore of {task.vm}")
             tier = self._restore_tier(point, w.tier, cross_region)
             ref = RecoveryPointRef(point.id, point.time, point.type.value, tier.value if tier else None, point.region)
             if w.restore_as is RestoreAs.VM:

@@ -17,6 +17,7 @@ from drsim.cloud.api import (
     Image,
     IsolatedNetwork,
     Job,
+    JobErrorKind,
     JobKind,
     JobStatus,
     ManagedDisk,
@@ -230,6 +231,7 @@ class JobState:
     error: str | None
     created: tuple[str, ...]
     recovery_point_time: datetime | None
+    error_kind: JobErrorKind | None = None
     on_success: Callable[[datetime], None] | None = None  # runs once, given the end time
     settled: bool = False
 
@@ -245,6 +247,7 @@ class JobState:
             started_at=self.started_at,
             ended_at=self.ends_at,
             error=self.error,
+            error_kind=self.error_kind,
             created=self.created if self.succeeds else (),
             recovery_point_time=self.recovery_point_time,
         )

@@ -8,6 +8,7 @@ from datetime import datetime
 from drsim.cloud.api import (
     RUN_TAG,
     Job,
+    JobErrorKind,
     JobKind,
     PointType,
     ReplicationPoint,
@@ -141,6 +142,7 @@ class SiteRecoveryService(WorldState):
             error=f"{CapacityError.__name__}: no capacity for {spec.size} in {item.target_region} (best effort); retry later"
             if short
             else None,
+            error_kind=JobErrorKind.CAPACITY if short else None,
             created=(vm_new, *disk_ids),
             point_time=chosen.time,
             on_success=materialize,

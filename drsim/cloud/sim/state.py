@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from drsim.cloud.api import (
     RUN_TAG,
     Job,
+    JobErrorKind,
     JobKind,
     ResourceKind,
     VirtualMachine,
@@ -434,6 +435,7 @@ class WorldState:
         *,
         succeeds: bool = True,
         error: str | None = None,
+        error_kind: JobErrorKind | None = None,
         created: tuple[str, ...] = (),
         point_time: datetime | None = None,
         on_success: Callable[[datetime], None] | None = None,
@@ -449,6 +451,7 @@ class WorldState:
             ends_at=now + timedelta(seconds=max(0.0, seconds) * self._latency),
             succeeds=succeeds,
             error=error,
+            error_kind=error_kind,
             created=created,
             recovery_point_time=point_time,
             on_success=on_success,
