@@ -53,7 +53,7 @@ class ScheduledBackup:
     snapshot_until: datetime  # instant-restore snapshot deleted
     vault_at: datetime | None  # transfer phase done (None: this point never goes to the vault)
     expires_at: datetime  # vault retention ends
-    crr_at: datetime | None  # replicated to the paired region (GRS + cross-region restore)
+    crr_at: datetime | None  # in the paired region (GRS + cross-region restore): after vault_at, by time + 12 h
 
     def tiers(self, at: datetime) -> frozenset[PointTier]:
         """Where the point can be restored from at `at` (empty: not yet usable, or expired)."""
@@ -108,8 +108,10 @@ def backup_schedule(
             if to_vault:
                 vault_at = usable + timedelta(seconds=draws.sample(timings.transfer_phase, "backup-transfer", vm, key))
                 if rule.cross_region_restore:
-                    # CRR: up to 12 h more to reach the paired region (reliability-backup, H).
-                    crr_at = vault_at + timedelta(seconds=draws.sample(timings.crr_lag, "backup-crr", vm, key))
+                    # CRR data age is up to 36 h = 24 h primary + up to 12 h replication to the paired
+                    # region (reliability-backup, H): a point is there within 12 h of its own time, the
+                    # transfer phase included, and never before it reached the vault.
+                    crr_at = max(vault_at, taken + timedelta(seconds=draws.sample(timings.crr_lag, "backup-crr", vm, key)))
             found.append(
                 ScheduledBackup(
                     scheduled=scheduled,

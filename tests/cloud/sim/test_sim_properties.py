@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from simworld import INCIDENT, estate_doc, make_world, plan_doc, run, strike
 
-from drsim.cloud.api import RUN_TAG, RestoreMode
+from drsim.cloud.api import RUN_TAG, PointTier, RestoreMode
 from drsim.cloud.sim import default_catalog
 from drsim.cloud.sim.draws import Draws
 from drsim.cloud.sim.schedules import backup_schedule, backup_slots, replication_points, replication_timing, snapshot_schedule
@@ -26,13 +26,15 @@ seeds = st.integers(0, 2**32)
 
 
 @st.composite
-def backup_rules(draw: st.DrawFn) -> BackupRule:
+def backup_rules(draw: st.DrawFn, *, cross_region_restore: bool = False) -> BackupRule:
     enhanced = draw(st.booleans())
     fields: dict[str, Any] = {
         "policy": "enhanced" if enhanced else "standard",
         "at": f"{draw(st.integers(0, 23)):02d}:{draw(st.sampled_from([0, 30])):02d}",
         "retention_days": draw(st.integers(7, 30)),
     }
+    if cross_region_restore:
+        fields.update(vault_redundancy="GRS", cross_region_restore=True)
     if enhanced:
         fields["every"] = draw(st.sampled_from(["4h", "6h", "8h", "12h", "24h"]))
         fields["instant_restore_days"] = draw(st.integers(1, 30))
@@ -61,6 +63,20 @@ def test_no_backup_point_is_newer_than_the_policy_allows(rule: BackupRule, incid
         assert job.scheduled in backup_slots(rule, day)
         assert job.scheduled <= job.time <= job.scheduled + timedelta(hours=2)  # at most 2 h of jitter
         assert job.usable_at > job.time and (job.vault_at is None or job.vault_at > job.usable_at)
+
+
+@FAST
+@given(backup_rules(cross_region_restore=True), instants, seeds)
+def test_no_cross_region_restore_point_is_more_than_12h_behind(rule: BackupRule, at: datetime, seed: int) -> None:
+    # CRR data age up to 36 h = 24 h primary + up to 12 h replication to the paired region
+    # (reliability-backup, H): a point is in the paired region within 12 h of its time, transfer included.
+    for job in backup_schedule(rule, "vm", CATALOG, Draws(seed), at=at, stop=None):
+        in_vault = PointTier.VAULT in job.tiers(at)
+        assert job.in_paired_region(at) == (in_vault and job.crr_at is not None and job.crr_at <= at)
+        if in_vault and job.time <= at - timedelta(hours=12):
+            assert job.in_paired_region(at)
+        if job.crr_at is not None:
+            assert job.vault_at is not None and job.vault_at <= job.crr_at <= job.time + timedelta(hours=12)
 
 
 @FAST
