@@ -22,9 +22,13 @@ from drsim.cloud.sim.resources import (
     frozen_tags,
     resource_id,
 )
-from drsim.cloud.sim.schedules import ScheduledBackup
+from drsim.cloud.sim.schedules import BackupHistory, ScheduledBackup
 from drsim.cloud.sim.state import MIB_PER_GIB, WorldState
 from drsim.errors import ConflictError, NotFoundError, QuotaError
+
+VAULT_ONLY = frozenset({PointTier.VAULT})
+KEPT_BACKUP_HISTORIES = 256
+"""VMs whose backup history a world keeps (the most recently asked): at most ~20 MiB for 35 days of 4-hourly backups."""
 
 
 class BackupService(WorldState):
@@ -36,19 +40,32 @@ class BackupService(WorldState):
             raise NotFoundError(f"{vm_id} is not protected by Azure Backup in this plan")
         return item
 
+    def _backup_history(self, vm_name: str) -> BackupHistory | None:
+        """The VM's backup history, kept for the world's most recently asked VMs (a day's jobs never change)."""
+        histories = self._backup_histories
+        history = histories.pop(vm_name, None)
+        if history is None:
+            rule = self._protection[vm_name].backup
+            if rule is None or rule.backup is None:
+                return None
+            history = BackupHistory(rule.backup, vm_name, self.catalog, self.draws)
+            if len(histories) >= KEPT_BACKUP_HISTORIES:
+                del histories[next(iter(histories))]  # the least recently asked
+        histories[vm_name] = history
+        return history
+
     def backup_schedule(self, vm_name: str, at: datetime) -> list[ScheduledBackup]:
-        rule = self._protection[vm_name].backup
-        if rule is None or rule.backup is None:
-            return []
-        return schedules.backup_schedule(rule.backup, vm_name, self.catalog, self.draws, at=at, stop=self._stops[vm_name])
+        history = self._backup_history(vm_name)
+        return [] if history is None else history.existing(at=at, stop=self._stops[vm_name])
 
     def _point_type(self, vm_name: str) -> PointType:
         spec = self._specs[vm_name]
         return schedules.backup_consistency(spec.os, spec.power)
 
-    def _backup_points(self, item: ProtectedItem, region: str | None, at: datetime) -> list[BackupPoint]:
+    def _crr_points(self, item: ProtectedItem, region: str | None) -> bool:
+        """Whether `region` asks for the cross-region restore points (else the vault's own); raises
+        when the points asked for cannot be reached."""
         vault = item.vault
-        kind = self._point_type(item.vm_name)
         if region is None or region == vault.region:
             # An LRS/ZRS vault in a failed region is unreachable; so is a GRS vault without
             # cross-region restore (reliability-backup).
@@ -57,11 +74,7 @@ class BackupService(WorldState):
                 if vault.cross_region_restore:
                     error = NotFoundError(f"{error}; its points are restorable in {vault.paired_region} (cross-region restore)")
                 raise error
-            return [
-                BackupPoint(f"{item.id}/recoveryPoints/{int(b.time.timestamp())}", item.vm_id, b.time, kind, tiers, vault.region)
-                for b in self.backup_schedule(item.vm_name, at)
-                if (tiers := b.tiers(at))
-            ]
+            return False
         if vault.paired_region is None or region != vault.paired_region:
             raise ConflictError(
                 f"{item.vm_name} is backed up in {vault.region}"
@@ -73,14 +86,41 @@ class BackupService(WorldState):
             )
         if self._region_down(region):
             raise self._unreachable(region, "the paired region")
-        # CRR points: the vault tier only, never snapshot-tier points (reliability-backup, H).
-        return [
-            BackupPoint(
-                f"{item.id}/recoveryPoints/crr-{int(b.time.timestamp())}", item.vm_id, b.time, kind, frozenset({PointTier.VAULT}), region
-            )
-            for b in self.backup_schedule(item.vm_name, at)
-            if b.in_paired_region(at)
-        ]
+        return True
+
+    @staticmethod
+    def _point(item: ProtectedItem, backup: ScheduledBackup, kind: PointType, crr: bool, at: datetime) -> BackupPoint | None:
+        """The recovery point a backup gives at `at` in the vault's region, or in the paired region (None: none there)."""
+        if crr:
+            # CRR points: the vault tier only, never snapshot-tier points (reliability-backup, H).
+            if not backup.in_paired_region(at):
+                return None
+            point_id = f"{item.id}/recoveryPoints/crr-{int(backup.time.timestamp())}"
+            return BackupPoint(point_id, item.vm_id, backup.time, kind, VAULT_ONLY, item.vault.paired_region or "")
+        tiers = backup.tiers(at)
+        if not tiers:
+            return None
+        point_id = f"{item.id}/recoveryPoints/{int(backup.time.timestamp())}"
+        return BackupPoint(point_id, item.vm_id, backup.time, kind, tiers, item.vault.region)
+
+    def _backup_points(self, item: ProtectedItem, region: str | None, at: datetime) -> list[BackupPoint]:
+        crr = self._crr_points(item, region)
+        kind = self._point_type(item.vm_name)
+        return [p for b in self.backup_schedule(item.vm_name, at) if (p := self._point(item, b, kind, crr, at)) is not None]
+
+    def _backup_point(self, item: ProtectedItem, point_id: str, at: datetime) -> BackupPoint | None:
+        """The point a restore names, if it exists at `at`: searched newest first, as a restore mostly
+        names a recent point (no need to compute the whole retention)."""
+        crr = self._crr_points(item, item.vault.paired_region if "/recoveryPoints/crr-" in point_id else None)
+        history = self._backup_history(item.vm_name)
+        if history is None:
+            return None
+        kind = self._point_type(item.vm_name)
+        for backup in history.newest_first(at=at, stop=self._stops[item.vm_name]):
+            point = self._point(item, backup, kind, crr, at)
+            if point is not None and point.id == point_id:
+                return point
+        return None
 
     async def list_backup_points(self, vm_id: str, *, region: str | None = None) -> list[BackupPoint]:
         item = self._protected_item(vm_id)
@@ -102,9 +142,7 @@ class BackupService(WorldState):
         item = self._protected_item(vm_id)
         await self._request("restore_backup", region, RequestClass.WRITE, vm_id)
         now = self.now()
-        crr = "/recoveryPoints/crr-" in point_id
-        points = self._backup_points(item, item.vault.paired_region if crr else None, now)
-        point = next((p for p in points if p.id == point_id), None)
+        point = self._backup_point(item, point_id, now)
         if point is None:
             raise NotFoundError(f"recovery point {point_id} does not exist (or no longer) for {item.vm_name}")
         if region != point.region:

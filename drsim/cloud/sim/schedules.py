@@ -8,8 +8,9 @@ figure is a keyed draw (draws.py), so a point's time is the same whenever and ho
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from drsim.cloud.api import PointTier, PointType
 from drsim.cloud.sim.catalog import Catalog
@@ -81,26 +82,57 @@ def backup_slots(rule: BackupRule, day: datetime) -> list[datetime]:
     return [start + k * rule.interval for k in range(count)]
 
 
-def backup_schedule(
-    rule: BackupRule, vm: str, catalog: Catalog, draws: Draws, *, at: datetime, stop: datetime | None
-) -> list[ScheduledBackup]:
-    """Every backup of `vm` taken before `at` (and before `stop`, when the VM stopped existing) whose
-    point may still exist at `at`, oldest first."""
-    timings = catalog.backup
-    retention = timedelta(days=rule.retention_days)
-    snapshot_days = timedelta(days=rule.snapshot_days)
-    taken_before = at if stop is None else min(at, stop)
-    first_day = datetime.combine((at - retention - DAY).date(), time(0), tzinfo=at.tzinfo)
-    found: list[ScheduledBackup] = []
-    day = first_day
-    while day <= at:
-        slots = backup_slots(rule, day)
+class BackupHistory:
+    """The scheduled backups of one VM under one policy, computed a policy day at a time and kept.
+
+    A day's jobs are keyed draws, the same whenever they are asked for, so a world keeps each VM's
+    history: listing its points again, or finding the one a restore names, draws nothing more.
+    """
+
+    __slots__ = ("_days", "_draws", "_retention", "_rule", "_snapshot_days", "_timings", "_vm")
+
+    def __init__(self, rule: BackupRule, vm: str, catalog: Catalog, draws: Draws) -> None:
+        self._rule = rule
+        self._vm = vm
+        self._timings = catalog.backup
+        self._draws = draws
+        self._retention = timedelta(days=rule.retention_days)
+        self._snapshot_days = timedelta(days=rule.snapshot_days)
+        self._days: dict[date, tuple[ScheduledBackup, ...]] = {}
+
+    def existing(self, *, at: datetime, stop: datetime | None) -> list[ScheduledBackup]:
+        """Every backup taken before `at` (and before `stop`, when the VM stopped existing) whose
+        point may still exist at `at`, oldest first."""
+        found = list(self.newest_first(at=at, stop=stop))
+        found.sort(key=lambda b: b.time)
+        return found
+
+    def newest_first(self, *, at: datetime, stop: datetime | None) -> Iterator[ScheduledBackup]:
+        """The backups of `existing`, newest policy day first: a search for one point stops where it is."""
+        taken_before = at if stop is None else min(at, stop)
+        day = at.astimezone(UTC).date()
+        first = (at - self._retention - DAY).astimezone(UTC).date()
+        while day >= first:
+            for backup in reversed(self._day(day)):
+                if backup.time < taken_before and backup.expires_at > at:
+                    yield backup
+            day -= DAY
+
+    def _day(self, day: date) -> tuple[ScheduledBackup, ...]:
+        found = self._days.get(day)
+        if found is None:
+            found = self._days[day] = self._schedule(day)
+        return found
+
+    def _schedule(self, day: date) -> tuple[ScheduledBackup, ...]:
+        """The jobs of one policy day and the life of their points, in slot order."""
+        rule, vm, timings, draws = self._rule, self._vm, self._timings, self._draws
+        slots = backup_slots(rule, datetime.combine(day, time(0), tzinfo=UTC))
+        jobs = []
         for index, scheduled in enumerate(slots):
             key = scheduled.isoformat()
             # A job starts within 2 h of its scheduled time (backup-azure-vm-backup-faq, H).
             taken = scheduled + timedelta(seconds=draws.sample(timings.schedule_jitter, "backup-jitter", vm, key))
-            if taken >= taken_before or taken + retention <= at:
-                continue
             usable = taken + timedelta(seconds=draws.sample(timings.snapshot_phase, "backup-snapshot", vm, key))
             # Enhanced policy: only the last backup of the day goes to the vault tier (enhanced policy page, H).
             to_vault = rule.policy is BackupPolicyKind.STANDARD or index == len(slots) - 1
@@ -112,20 +144,26 @@ def backup_schedule(
                     # region (reliability-backup, H): a point is there within 12 h of its own time, the
                     # transfer phase included, and never before it reached the vault.
                     crr_at = max(vault_at, taken + timedelta(seconds=draws.sample(timings.crr_lag, "backup-crr", vm, key)))
-            found.append(
+            jobs.append(
                 ScheduledBackup(
                     scheduled=scheduled,
                     time=taken,
                     usable_at=usable,
-                    snapshot_until=taken + snapshot_days,
+                    snapshot_until=taken + self._snapshot_days,
                     vault_at=vault_at,
-                    expires_at=taken + retention,
+                    expires_at=taken + self._retention,
                     crr_at=crr_at,
                 )
             )
-        day += DAY
-    found.sort(key=lambda b: b.time)
-    return found
+        return tuple(jobs)
+
+
+def backup_schedule(
+    rule: BackupRule, vm: str, catalog: Catalog, draws: Draws, *, at: datetime, stop: datetime | None
+) -> list[ScheduledBackup]:
+    """Every backup of `vm` taken before `at` (and before `stop`, when the VM stopped existing) whose
+    point may still exist at `at`, oldest first (a fresh BackupHistory: nothing kept)."""
+    return BackupHistory(rule, vm, catalog, draws).existing(at=at, stop=stop)
 
 
 # ---------------------------------------------------------------------------------- Site Recovery

@@ -45,7 +45,7 @@ from drsim.cloud.sim.resources import (
     production_group,
     resource_id,
 )
-from drsim.cloud.sim.schedules import ReplicationTiming
+from drsim.cloud.sim.schedules import BackupHistory, ReplicationTiming
 from drsim.cloud.sim.workload import DiskContent, Workload
 from drsim.engine.clock import Clock
 from drsim.errors import NotFoundError
@@ -83,6 +83,7 @@ class WorldState:
         self.throttle = Throttle(catalog.arm, enabled=options.throttling)
         self.faults = FailureInjector(options.failure_rate, self.draws)
         self._latency = options.latency
+        self._request_latency = catalog.arm.request_latency
         self._prod_group = production_group(estate.name)
         self._interval = catalog.workload.canary_interval.sample(0.5)
 
@@ -107,6 +108,7 @@ class WorldState:
         self._replicated: dict[str, ReplicatedItem] = {}
         self._vaults: dict[str, Vault] = {}
         self._timings: dict[str, ReplicationTiming] = {}
+        self._backup_histories: dict[str, BackupHistory] = {}  # by VM name, least recently asked first
         self._restores: dict[str, list[datetime]] = {}
         self._test_failovers: dict[str, str] = {}
         self._counters: dict[str, int] = {}
@@ -337,11 +339,13 @@ class WorldState:
         Jobs are settled again when the answer is made: a job that ended during the round trip is
         reported ended by get_job, so what it made must exist for the very next request too."""
         self._settle()
-        self.throttle.admit(region, request, self.now())
+        if self.throttle.enabled:
+            self.throttle.admit(region, request, self.now())
         self.faults.check(operation, target)
-        count = self._counters.get(f"req:{operation}:{target}", 0)
-        self._counters[f"req:{operation}:{target}"] = count + 1
-        await self._wait(self._draw(self.catalog.arm.request_latency, "latency", operation, target, count))
+        key = f"req:{operation}:{target}"
+        count = self._counters.get(key, 0)
+        self._counters[key] = count + 1
+        await self._wait(self.draws.sample(self._request_latency, "latency", operation, target, count))
         self._settle()
 
     def _settle(self) -> None:

@@ -10,6 +10,7 @@ import pytest
 from simworld import INCIDENT, estate_doc, make_world, outage, plan_doc, run, strike
 
 from drsim.cloud.api import RUN_TAG, JobStatus, PointTier, PointType, RestoreMode
+from drsim.cloud.sim import backup as backup_module
 from drsim.cloud.sim import default_catalog
 from drsim.cloud.sim.draws import Draws
 from drsim.cloud.sim.schedules import backup_consistency, backup_schedule
@@ -274,3 +275,44 @@ def test_backups_stop_when_the_vm_is_lost_but_its_points_remain() -> None:
 
     points = run(main)
     assert points and max(p.time for p in points) < INCIDENT
+
+
+def test_a_world_keeps_each_vms_backup_history_and_gives_the_same_points_as_a_fresh_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
+    r = rule(policy="enhanced", every="4h", instant_restore_days=7, vault_redundancy="GRS", cross_region_restore=True)
+    world = make_world(plan=backup_plan(**r.model_dump(mode="json", exclude_none=True)))
+    instants = [INCIDENT, INCIDENT + timedelta(days=3), INCIDENT - timedelta(days=10), INCIDENT + timedelta(hours=5)]
+
+    def fresh(vm: str, at):  # type: ignore[no-untyped-def]
+        return backup_schedule(r, vm, CATALOG, world.draws, at=at, stop=None)
+
+    for at in instants:  # later, earlier: a kept day never changes
+        assert world.truth.backup_schedule("sql-01", at) == fresh("sql-01", at)
+    monkeypatch.setattr(backup_module, "KEPT_BACKUP_HISTORIES", 1)  # every VM asked evicts the other
+    for at in instants:
+        for vm in ("sql-01", "web-01"):
+            assert world.truth.backup_schedule(vm, at) == fresh(vm, at)
+
+
+def test_a_restore_finds_any_listed_point_old_or_new_and_no_other() -> None:
+    world = make_world(plan=backup_plan(retention_days=30))
+    sql = world.truth.vm_id("sql-01")
+
+    async def main():  # type: ignore[no-untyped-def]
+        points = await world.list_backup_points(sql)
+        oldest, newest = points[0], points[-1]
+        jobs = [
+            await world.restore_backup(
+                sql, p.id, mode=RestoreMode.DISKS, tier=None, region="eastus2", network_id="", name=f"r{n}", tags=TAGS
+            )
+            for n, p in enumerate((oldest, newest))
+        ]
+        missing = f"{oldest.id.rsplit('/', 1)[0]}/{int(oldest.time.timestamp()) - 1}"
+        with pytest.raises(NotFoundError, match="does not exist"):
+            await world.restore_backup(
+                sql, missing, mode=RestoreMode.DISKS, tier=None, region="eastus2", network_id="", name="x", tags=TAGS
+            )
+        return oldest, newest, jobs
+
+    oldest, newest, jobs = run(main)
+    assert INCIDENT - oldest.time > timedelta(days=28) and oldest.tiers == {PointTier.VAULT}
+    assert [j.recovery_point_time for j in jobs] == [oldest.time, newest.time]
