@@ -590,13 +590,10 @@ class ComputeService(ResourceProviderService):
         if option.lower() == "attach":
             os = _os_of(body.string("properties.storageProfile.osDisk.osType"), "properties.storageProfile.osDisk.osType")
             disk_ids = [body.string("properties.storageProfile.osDisk.managedDisk.id")]
-            for index, data in sorted(
-                enumerate(data_disks), key=lambda pair: pair[1].get("lun") if isinstance(pair[1].get("lun"), int) else pair[0]
-            ):
+            by_lun = sorted(data_disks, key=lambda data: data.integer("lun"))  # the world keeps data disks in LUN order
+            for data in by_lun:
                 if (data.optional_string("createOption") or "Attach").lower() != "attach":
-                    raise invalid_content(
-                        f"properties.storageProfile.dataDisks[{index}].createOption", "an attached OS disk takes attached data disks"
-                    )
+                    raise invalid_content(data.path("createOption"), "an attached OS disk takes attached data disks")
                 disk_ids.append(data.string("managedDisk.id"))
             image_id = None
             computer = admin = None
