@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
@@ -62,7 +62,7 @@ class Cleanup:
         self.provider = actions.provider
         self.clock = clock
         self.emit = emit
-        self.slots = asyncio.Semaphore(concurrency)
+        self.concurrency = concurrency
         self.rng = rng
         self.deleted: set[str] = set()
 
@@ -112,15 +112,18 @@ class Cleanup:
         waves.append([t for t in pending if t.kind not in order])
         for wave in waves:
             if wave:
-                await asyncio.gather(*(self._delete(t) for t in wave))
+                # `concurrency` deleters take the wave's targets in order: each starts the next
+                # target as soon as its last one is gone (no task per target).
+                targets = iter(wave)
+                await asyncio.gather(*(self._deleter(targets) for _ in range(min(self.concurrency, len(wave)))))
 
-    async def _delete(self, target: _Target) -> None:
-        async with self.slots:
+    async def _deleter(self, targets: Iterator[_Target]) -> None:
+        for target in targets:
             try:
                 await self._retrying(partial(self.provider.delete, target.id))
             except ProviderError:
-                return  # still tagged: the final listing reports it as a leftover
-        self._deleted(target)
+                continue  # still tagged: the final listing reports it as a leftover
+            self._deleted(target)
 
     def _deleted(self, target: _Target) -> None:
         self.deleted.add(target.id)

@@ -154,9 +154,13 @@ class EventSink:
             observer.on_event(event)
 
 
-@dataclass
+@dataclass(repr=False)
 class Execution:
-    """The live state of one run, kept for the outcome."""
+    """The live state of one run, kept for the outcome.
+
+    No generated repr: asyncio's Runner formats the main task (and so its result, this) when it puts
+    back the Ctrl-C handler, and the repr of a large run's events would take seconds.
+    """
 
     events: list[Event]
     executor: Executor | None = None

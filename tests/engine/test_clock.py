@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -117,3 +118,18 @@ def test_same_program_same_trace(delays: list[list[int]]) -> None:
     assert first == trace()
     assert [t for _, t in first] == sorted(t for _, t in first)
     assert max(t for _, t in first) == max(sum(ds) for ds in delays)
+
+
+def test_the_garbage_collector_pauses_during_a_virtual_run_and_resumes_after() -> None:
+    async def collecting() -> bool:
+        return gc.isenabled()
+
+    assert gc.isenabled()
+    assert run_virtual(collecting()) is False
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        run_virtual(collecting())
+        assert not gc.isenabled()  # a collector the caller turned off stays off
+    finally:
+        gc.enable()
