@@ -52,6 +52,9 @@ QUOTA_CODES = frozenset(
 # Allocation failures are best-effort capacity (azure-facts.md: target capacity is best effort).
 CAPACITY_CODES = frozenset({"AllocationFailed", "ZonalAllocationFailed", "OverconstrainedAllocationRequest", "SkuNotAvailable"})
 THROTTLE_CODES = frozenset({"TooManyRequests", "SubscriptionRequestsThrottled", "ResourceRequestsThrottled"})
+# A failed long-running operation reports its error in a 200 status poll: the code says what it was.
+NOT_FOUND_CODES = frozenset({"ResourceNotFound", "NotFound", "ResourceGroupNotFound", "ParentResourceNotFound"})
+CONFLICT_CODES = frozenset({"Conflict", "AnotherOperationInProgress", "OperationNotAllowed", "ResourceExists"})
 DEFAULT_RETRY_AFTER = 30.0  # seconds, when a 429 carries no Retry-After (request-limits-and-throttling)
 
 
@@ -78,7 +81,13 @@ def _message(operation: str, exc: AzureError) -> str:
         detail = f"{exc.error.code}: {exc.error.message}"
     else:
         detail = str(exc.message if getattr(exc, "message", None) else exc).splitlines()[0]
-    status = f" (HTTP {exc.status_code})" if isinstance(exc, HttpResponseError) and exc.status_code else ""
+    code = exc.status_code if isinstance(exc, HttpResponseError) else None
+    if code is None:
+        status = ""
+    elif code < 400:
+        status = " (the long-running operation failed)"
+    else:
+        status = f" (HTTP {code})"
     return f"{operation} failed{status}: {detail}"
 
 
@@ -95,13 +104,13 @@ def translate(operation: str, exc: AzureError) -> ProviderError:
     status = exc.status_code or 0
     if status == 429 or code in THROTTLE_CODES:
         return ThrottledError(message, retry_after(exc))
-    if isinstance(exc, ResourceNotFoundError) or status == 404:
+    if isinstance(exc, ResourceNotFoundError) or status == 404 or code in NOT_FOUND_CODES:
         return NotFoundError(message)
     if code in CAPACITY_CODES:
         return CapacityError(message)
     if code in QUOTA_CODES or (code == "OperationNotAllowed" and "quota" in message.lower()):
         return QuotaError(message)
-    if isinstance(exc, ResourceExistsError) or status == 409:
+    if isinstance(exc, ResourceExistsError) or status == 409 or code in CONFLICT_CODES:
         return ConflictError(message)
     if status == 403:
         return ProviderError(f"{message} (the identity lacks a role on this scope; docs/azure.md lists the roles a drill needs)")

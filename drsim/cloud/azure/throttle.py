@@ -2,9 +2,9 @@
 
 ARM throttles each subscription with token buckets per region: reads 250 refilling 25 per second,
 writes 200 at 10 per second, deletes 200 at 10 per second
-(azure-resource-manager/management/request-limits-and-throttling, azure-sdk-notes.md). The policy
-sits after the SDK's RetryPolicy, so every attempt (first tries, retries and long-running-operation
-polls) takes a token. When ARM still answers 429, its Retry-After pauses the whole class, not only
+(azure-resource-manager/management/request-limits-and-throttling, azure-sdk-notes.md); drsim keeps
+90 % of each (HEADROOM). The policy sits after the SDK's RetryPolicy, so every attempt (first
+tries, retries and long-running-operation polls) takes a token. When ARM still answers 429, its Retry-After pauses the whole class, not only
 the request that met it; the SDK's RetryPolicy then retries that request after Retry-After.
 """
 
@@ -55,13 +55,22 @@ ARM_LIMITS: dict[OperationClass, BucketLimit] = {
     OperationClass.WRITE: BucketLimit(capacity=200, refill_per_s=10),
     OperationClass.DELETE: BucketLimit(capacity=200, refill_per_s=10),
 }
+HEADROOM = 0.9
+"""drsim uses 90 % of each ARM bucket: other clients of the subscription (the portal, automation)
+draw on the same buckets, and requests released at the exact refill rate arrive with network
+jitter, some of them ahead of the server's refill."""
+
+
+def client_limits(limits: dict[OperationClass, BucketLimit] = ARM_LIMITS, headroom: float = HEADROOM) -> dict[OperationClass, BucketLimit]:
+    """The client-side buckets: ARM's, scaled by the headroom."""
+    return {kind: BucketLimit(max(1.0, limit.capacity * headroom), limit.refill_per_s * headroom) for kind, limit in limits.items()}
 
 
 class TokenBucket:
-    """A token bucket that hands out reservations: `reserve()` says how long to wait for the next token.
+    """A token bucket: `take()` takes a token now, or says how long until one may be taken.
 
-    Reservations queue in order (tokens may go below zero), so concurrent callers are served first
-    come first served and the long-run rate never exceeds `refill_per_s`.
+    `pause()` is ARM's Retry-After: nothing before then, and the bucket restarts empty, so the
+    requests that waited resume at the refill rate instead of all at once.
     """
 
     def __init__(self, limit: BucketLimit, clock: Callable[[], float]) -> None:
@@ -75,17 +84,23 @@ class TokenBucket:
         self._tokens = min(self.limit.capacity, self._tokens + (now - self._stamp) * self.limit.refill_per_s)
         self._stamp = now
 
-    def reserve(self) -> float:
-        """Take one token now or in the future; the seconds until it may be used."""
+    def take(self) -> float:
+        """0.0 when a token was taken; else the seconds to wait before trying again."""
         now = self._clock()
-        self._refill(now)
-        self._tokens -= 1
-        wait = 0.0 if self._tokens >= 0 else -self._tokens / self.limit.refill_per_s
-        return max(wait, self.paused_until - now)
+        if now < self.paused_until:
+            return self.paused_until - now
+        self._refill(max(now, self._stamp))
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return 0.0
+        return (1 - self._tokens) / self.limit.refill_per_s
 
     def pause(self, seconds: float) -> None:
-        """The server said Retry-After: no token is usable before then."""
-        self.paused_until = max(self.paused_until, self._clock() + seconds)
+        """The server said Retry-After: no token before then, and none saved up from before."""
+        now = self._clock()
+        self.paused_until = max(self.paused_until, now + seconds)
+        self._tokens = 0.0
+        self._stamp = self.paused_until
 
 
 @dataclass
@@ -108,12 +123,22 @@ class Throttle:
     def __init__(
         self, limits: dict[OperationClass, BucketLimit] | None = None, *, enabled: bool = True, clock: Clock | None = None
     ) -> None:
-        self.limits = dict(ARM_LIMITS if limits is None else limits)
+        self.limits = dict(client_limits() if limits is None else limits)
         self.enabled = enabled
         self.clock = clock
         self.speed = float(getattr(clock, "speed", 1.0))
         self.stats = ThrottleStats()
         self._buckets: dict[OperationClass, TokenBucket] = {}
+        self._queues: dict[OperationClass, asyncio.Lock] = {}
+
+    async def acquire(self, kind: OperationClass) -> None:
+        """Wait for a token of the class; waiters are served first come, first served."""
+        queue = self._queues.setdefault(kind, asyncio.Lock())
+        async with queue:
+            bucket = self.bucket(kind)
+            while (wait := bucket.take()) > 0:
+                self.stats.waited_s += wait
+                await self.sleep(wait)
 
     def _time(self) -> float:
         if self.clock is None:
@@ -150,10 +175,7 @@ class ThrottlePolicy(AsyncHTTPPolicy):
         kind = OperationClass.of(request.http_request.method)
         throttle.stats.requests[kind] += 1
         if throttle.enabled:
-            wait = throttle.bucket(kind).reserve()
-            if wait > 0:
-                throttle.stats.waited_s += wait
-                await throttle.sleep(wait)
+            await throttle.acquire(kind)
         response = await self.next.send(request)
         if response.http_response.status_code == 429:
             throttle.stats.throttled[kind] += 1

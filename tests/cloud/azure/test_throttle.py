@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drsim.cloud.azure.throttle import ARM_LIMITS, BucketLimit, OperationClass, TokenBucket
+from drsim.cloud.azure.throttle import ARM_LIMITS, BucketLimit, OperationClass, Throttle, TokenBucket, client_limits
 
 
 class FakeTime:
@@ -15,6 +17,16 @@ class FakeTime:
 
     def __call__(self) -> float:
         return self.now
+
+
+def drain(bucket: TokenBucket, clock: FakeTime, count: int) -> list[float]:
+    """Take `count` tokens one after the other, waiting as told; the instants they were granted at."""
+    granted = []
+    for _ in range(count):
+        while (wait := bucket.take()) > 0:
+            clock.now += wait
+        granted.append(clock.now)
+    return granted
 
 
 def test_operation_classes_follow_the_http_method():
@@ -26,37 +38,40 @@ def test_operation_classes_follow_the_http_method():
     assert OperationClass.of("DELETE") is OperationClass.DELETE
 
 
-def test_arm_limits_are_the_documented_ones():
+def test_arm_limits_are_the_documented_ones_and_drsim_keeps_ninety_percent():
     assert ARM_LIMITS[OperationClass.READ] == BucketLimit(250, 25)
     assert ARM_LIMITS[OperationClass.WRITE] == BucketLimit(200, 10)
     assert ARM_LIMITS[OperationClass.DELETE] == BucketLimit(200, 10)
+    assert client_limits()[OperationClass.READ] == BucketLimit(225, 22.5)
+    assert client_limits()[OperationClass.WRITE] == BucketLimit(180, 9)
 
 
 def test_a_full_bucket_serves_its_capacity_at_once_then_one_token_per_refill_interval():
     clock = FakeTime()
     bucket = TokenBucket(BucketLimit(200, 10), clock)
-    waits = [bucket.reserve() for _ in range(203)]
-    assert waits[:200] == [0.0] * 200
-    assert waits[200:] == pytest.approx([0.1, 0.2, 0.3])
+    granted = drain(bucket, clock, 203)
+    assert granted[:200] == [0.0] * 200
+    assert granted[200:] == pytest.approx([0.1, 0.2, 0.3])
 
 
 def test_tokens_refill_with_time_up_to_capacity():
     clock = FakeTime()
     bucket = TokenBucket(BucketLimit(2, 1), clock)
-    assert [bucket.reserve(), bucket.reserve()] == [0.0, 0.0]
+    assert drain(bucket, clock, 2) == [0.0, 0.0]
     clock.now = 100.0
-    assert [bucket.reserve(), bucket.reserve(), bucket.reserve()] == pytest.approx([0.0, 0.0, 1.0])
+    assert drain(bucket, clock, 3) == pytest.approx([100.0, 100.0, 101.0])
 
 
-def test_retry_after_pauses_every_request_of_the_class():
+def test_retry_after_pauses_the_class_and_it_restarts_empty():
     clock = FakeTime()
     bucket = TokenBucket(BucketLimit(250, 25), clock)
     bucket.pause(5)
-    assert bucket.reserve() == 5.0
+    assert bucket.take() == 5.0
     clock.now = 2.0
-    assert bucket.reserve() == 3.0
-    clock.now = 6.0
-    assert bucket.reserve() == 0.0
+    assert bucket.take() == 3.0
+    # After the pause the waiters resume at the refill rate, not as a burst of saved-up tokens.
+    clock.now = 5.0
+    assert drain(bucket, clock, 3) == pytest.approx([5.04, 5.08, 5.12])
 
 
 def test_a_limit_needs_a_capacity_and_a_rate():
@@ -71,10 +86,26 @@ def test_the_granted_rate_never_exceeds_capacity_plus_refill(gaps, capacity, rat
     """However requests arrive, by any instant t no more than capacity + rate * t are granted."""
     clock = FakeTime()
     bucket = TokenBucket(BucketLimit(capacity, rate), clock)
-    grants = []
+    granted: list[float] = []
+    arrival = 0.0
     for gap in gaps:
-        clock.now += gap
-        grants.append(clock.now + bucket.reserve())
-    grants.sort()
-    for count, at in enumerate(grants, start=1):
+        arrival += gap
+        clock.now = max(clock.now, arrival)
+        granted += drain(bucket, clock, 1)
+    for count, at in enumerate(granted, start=1):
         assert count <= capacity + rate * at + 1e-6
+
+
+def test_concurrent_waiters_are_served_in_arrival_order_at_the_refill_rate():
+    throttle = Throttle({kind: BucketLimit(2, 200) for kind in OperationClass})
+    order: list[int] = []
+
+    async def request(n: int) -> None:
+        await throttle.acquire(OperationClass.WRITE)
+        order.append(n)
+
+    async def main() -> None:
+        await asyncio.gather(*(request(n) for n in range(6)))
+
+    asyncio.run(main())
+    assert order == [0, 1, 2, 3, 4, 5]

@@ -1,0 +1,167 @@
+"""AzureProvider against the ARM emulator: reads match the world, a burst beyond ARM's limits completes
+with its 429s honoured, and bad requests come back as ARM errors translated into drsim errors."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from drsim.cloud.api import RUN_TAG, ResourceKind
+from drsim.cloud.azure.provider import AzureProvider
+from drsim.cloud.azure.throttle import OperationClass, Throttle
+from drsim.cloud.sim.resources import DRILL_GROUP
+from drsim.errors import ConflictError, NotFoundError, ProviderError
+from drsim.model.documents import AzureOptions
+from drsim.model.types import ReplicationPointChoice
+
+server = pytest.importorskip("drsim.cloud.emulator.server")
+world_module = pytest.importorskip("drsim.cloud.emulator.world")
+
+DRILLS = Path(__file__).resolve().parents[3] / "drills"
+ESTATE = DRILLS / "estates" / "contoso.yaml"
+PLAN = DRILLS / "plans" / "asr-and-daily-backup.yaml"
+BURST = 320  # more than the read bucket's 250 at once
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    """The contoso estate, time running 600 times faster (a test failover takes about a second)."""
+    thread = server.EmulatorThread(world_module.EmulatorOptions(estate=ESTATE, plan=PLAN, seed=3, speed=600.0))
+    with thread as handle:
+        yield thread, handle
+
+
+@pytest.fixture(scope="module")
+def real_speed():
+    """The same estate at real speed: the world's buckets refill at ARM's real rates, so a burst drains them."""
+    thread = server.EmulatorThread(world_module.EmulatorOptions(estate=ESTATE, plan=PLAN, seed=3, speed=1.0))
+    with thread as handle:
+        yield thread, handle
+
+
+def with_provider(handle, scenario, **kwargs):
+    async def main():
+        options = AzureOptions(subscription_id=handle.subscription_id, resource_group=DRILL_GROUP, endpoint=handle.url)
+        async with AzureProvider(options, polling_interval=0.05, **kwargs) as provider:
+            return await scenario(provider)
+
+    return asyncio.run(main())
+
+
+def test_reads_give_the_world_as_it_is(real_speed):
+    thread, handle = real_speed
+
+    async def world_view():
+        vms = await handle.world.list_vms()
+        sql = next(v for v in vms if v.name == "sql-01")
+        backup = [(p.time, p.type, p.tiers) for p in await handle.world.list_backup_points(sql.id)]
+        # ARM lists processed points only: the world's pending 'latest' point is asked for by sending none.
+        replication = [(p.time, p.type, p.group) for p in await handle.world.list_replication_points(sql.id) if p.processed]
+        return sorted(map(vm_key, vms)), backup, replication
+
+    async def ours(provider: AzureProvider):
+        listed = await provider.list_vms()
+        sql = next(v for v in listed if v.name == "sql-01")
+        backup = [(p.time, p.type, p.tiers) for p in await provider.list_backup_points(sql.id)]
+        replication = [(p.time, p.type, p.group) for p in await provider.list_replication_points(sql.id)]
+        return sorted(map(vm_key, listed)), backup, replication
+
+    before = thread.call(world_view)
+    seen = with_provider(handle, ours)
+    after = thread.call(world_view)
+    # The world lives on while we read (a point may be taken or pruned): we saw it as it was then.
+    assert seen in (before, after)
+
+
+def vm_key(vm):
+    return (vm.name, vm.region, vm.os, vm.size, vm.power, vm.generalized, len(vm.disk_ids), sorted(vm.tags.items()))
+
+
+def burst(handle, throttle: Throttle):
+    async def scenario(provider: AzureProvider):
+        vms = await provider.list_vms()
+        target = next(v for v in vms if v.name == "web-01")
+        got = await asyncio.gather(*(provider.get_vm(target.id) for _ in range(BURST)))
+        return target, got, provider.throttle.stats
+
+    return with_provider(handle, scenario, throttle=throttle, retry_backoff_factor=0.1)
+
+
+def test_a_burst_beyond_the_read_limit_completes_with_its_429s_honoured(real_speed):
+    _, handle = real_speed
+    target, got, stats = burst(handle, Throttle(enabled=False))
+    assert stats.throttled[OperationClass.READ] > 0  # ARM's bucket ran dry and said Retry-After
+    assert len(got) == BURST and all(vm == target for vm in got)  # nothing lost
+
+
+def test_the_client_bucket_keeps_the_same_burst_under_the_limit():
+    thread = server.EmulatorThread(world_module.EmulatorOptions(estate=ESTATE, plan=PLAN, seed=3, speed=1.0))
+    with thread as handle:  # a world of its own: the burst above left the shared one's bucket empty
+        target, got, stats = burst(handle, Throttle())
+    assert stats.throttled[OperationClass.READ] == 0
+    assert stats.waited_s > 0
+    assert len(got) == BURST and all(vm == target for vm in got)
+
+
+def test_a_missing_vm_is_not_found(emulator):
+    _, handle = emulator
+    missing = f"/subscriptions/{handle.subscription_id}/resourceGroups/contoso-prod/providers/Microsoft.Compute/virtualMachines/nope"
+    with pytest.raises(NotFoundError, match=r"reading VM nope failed \(HTTP 404\)"):
+        with_provider(handle, lambda p: p.get_vm(missing))
+
+
+def test_a_bad_address_space_fails_the_operation_with_its_arm_error(emulator):
+    _, handle = emulator
+    with pytest.raises(ConflictError, match=r"creating virtual network bad failed .*'10\.300\.0\.0/16' is not a valid address space"):
+        with_provider(handle, lambda p: p.create_isolated_network(name="bad", region="centralus", cidr="10.300.0.0/16", tags={}))
+
+
+def test_a_disk_from_a_missing_snapshot_is_refused(emulator):
+    _, handle = emulator
+    missing = f"/subscriptions/{handle.subscription_id}/resourceGroups/{DRILL_GROUP}/providers/Microsoft.Compute/snapshots/nope"
+    with pytest.raises((NotFoundError, ProviderError)):
+        with_provider(handle, lambda p: p.create_disk(missing, name="d", region="eastus2", tags={RUN_TAG: "x"}))
+
+
+def test_failing_over_a_vm_that_is_not_replicated_says_so(emulator):
+    _, handle = emulator
+
+    async def scenario(provider: AzureProvider):
+        golden = next(v for v in await provider.list_vms() if v.name == "web-golden")
+        await provider.test_failover(golden.id, choice=ReplicationPointChoice.LATEST, network_id=golden.network_id or "", tags={})
+
+    with pytest.raises(NotFoundError, match="web-golden is not replicated by Site Recovery"):
+        with_provider(handle, scenario)
+
+
+def test_a_second_test_failover_of_one_vm_conflicts_and_cleanup_removes_what_it_created(emulator):
+    _, handle = emulator
+
+    async def scenario(provider: AzureProvider):
+        network = await provider.create_isolated_network(name="tfo-bubble", region="centralus", cidr="10.250.0.0/16", tags={RUN_TAG: "t"})
+        report = await provider.check_isolation(network.id)
+        web = next(v for v in await provider.list_vms() if v.name == "web-02")
+        choice = ReplicationPointChoice.LATEST_PROCESSED
+        job = await provider.test_failover(web.id, choice=choice, network_id=network.id, tags={RUN_TAG: "t"})
+        while not job.status.ended:
+            await asyncio.sleep(0.2)
+            job = await provider.get_job(job.id)
+        try:
+            await provider.test_failover(web.id, choice=choice, network_id=network.id, tags={})
+        except ConflictError as exc:
+            conflict = exc
+        cleanup = await provider.test_failover_cleanup(web.id)
+        while not cleanup.status.ended:
+            await asyncio.sleep(0.2)
+            cleanup = await provider.get_job(cleanup.id)
+        tagged_after = await provider.list_tagged("t")
+        return report, job, conflict, cleanup, tagged_after
+
+    report, job, conflict, cleanup, tagged = with_provider(handle, scenario)
+    assert report.isolated, report.reasons()
+    assert job.status.value == "Succeeded" and job.created and job.recovery_point_time is not None
+    assert "test failover" in str(conflict)
+    assert cleanup.status.value == "Succeeded"
+    assert {t.kind for t in tagged} <= {ResourceKind.NETWORK, ResourceKind.NSG}
