@@ -16,9 +16,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from drsim.report.charts import _RC as REPORT_STYLE
-from drsim.report.charts import Chart
-from drsim.report.charts import _finish as finish_chart
+from drsim.report.charts import CHART_STYLE as REPORT_STYLE
+from drsim.report.charts import Chart, finish_chart
 
 PALETTE = ("#2f6fb0", "#d98c1f", "#2e9a5a", "#c0392b", "#7b52ab", "#8c564b", "#d16aa8", "#6b6b6b", "#a3a31f", "#1fa3b4")
 

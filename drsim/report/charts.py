@@ -26,7 +26,7 @@ from drsim.report.view import Phase, ReportView, StepGroup, TaskRow, phase_of, t
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 
-_RC: dict[Any, Any] = {
+CHART_STYLE: dict[Any, Any] = {
     "svg.fonttype": "none",  # real <text>: searchable, small, and escaped by matplotlib
     "svg.hashsalt": "drsim",
     "text.parse_math": False,  # a `$` in a VM name is text, not TeX
@@ -52,7 +52,8 @@ class Chart:
     inline: str
 
 
-def _finish(figure: Figure, name: str) -> Chart:
+def finish_chart(figure: Figure, name: str) -> Chart:
+    """Render a figure to inline SVG: no metadata, ids prefixed with `name` so charts can share a page."""
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
     ET.register_namespace("", SVG_NS)
@@ -124,7 +125,7 @@ def timeline_chart(view: ReportView) -> Chart:
             label = _task_label(task) + ("" if task.status is TaskStatus.SUCCEEDED else f" ({task.status.value})")
             rows.append((label, left, width, colour, task.critical))
 
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(CHART_STYLE):
         height = 1.6 + 0.22 * max(len(rows), 1)
         figure = Figure(figsize=(10, height), layout="constrained")
         axes = figure.add_subplot()
@@ -189,7 +190,7 @@ def timeline_chart(view: ReportView) -> Chart:
             Line2D([], [], color=HEALTHY, linestyle="--", label="app healthy"),
         ]
         figure.legend(handles=legend, loc="outside lower center", ncols=4, frameon=False, fontsize=8)
-        return _finish(figure, "timeline")
+        return finish_chart(figure, "timeline")
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,7 @@ def trend_chart(points: Sequence[TrendPoint], rto_objective_s: float | None, rpo
         v for v in (rto_objective_s, rpo_objective_s) if v is not None
     ]
     unit, unit_name = (60.0, "minutes") if max(values, default=0.0) <= 3 * 3600 else (3600.0, "hours")
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(CHART_STYLE):
         figure = Figure(figsize=(10, 4.2), layout="constrained")
         rto_axes, rpo_axes = figure.subplots(1, 2)
         xs = list(range(len(points)))
@@ -231,4 +232,4 @@ def trend_chart(points: Sequence[TrendPoint], rto_objective_s: float | None, rpo
             axes.set_ylim(bottom=0)
             axes.set_xticks(xs, [p.label for p in points], rotation=30, ha="right", fontsize=7)
             axes.grid(axis="y", color="#dddddd", linewidth=0.6)
-        return _finish(figure, "trend")
+        return finish_chart(figure, "trend")
