@@ -158,6 +158,8 @@ class CloudActions:
         self.test_failovers: dict[str, TestFailoverRecord] = {}
         self._work: dict[str, TaskWork] = {}
         self._apps = {vm.name: vm_app(estate, vm) for vm in estate.vms}
+        self._steps = {step.id: step for step in runbook.steps}
+        self._disk_index = {vm.name: {disk.name: i for i, disk in enumerate(vm.disks)} for vm in estate.vms}
 
     async def discover(self) -> None:
         """Read the production VMs (a drill only reads production, and snapshots its disks)."""
@@ -239,8 +241,10 @@ class CloudActions:
     # ------------------------------------------------------------------------------- dispatch
 
     async def run_op(self, task: Task, op: Op, state: TaskState) -> None:
-        work = self._work.setdefault(task.id, TaskWork())
-        step = self.runbook.step(task.step)
+        work = self._work.get(task.id)
+        if work is None:
+            work = self._work[task.id] = TaskWork()
+        step = self._steps[task.step]
         kind = op.kind
         if kind in (OpKind.HUMAN, OpKind.WAIT):
             await self.clock.sleep(op.seconds or 0.0)
@@ -426,7 +430,7 @@ class CloudActions:
             self._recovered(task, state, vm.id, ref)
             return
         assert op.disk is not None
-        disk_index = next(i for i, d in enumerate(spec.disks) if d.name == op.disk)
+        disk_index = self._disk_index[task.vm][op.disk]
         if op.kind is OpKind.SNAPSHOT:
             # Production is read-only to a drill except for snapshots of its disks (DESIGN.md safety rules).
             disk_id = self._prod(task.vm).disk_ids[disk_index]

@@ -176,7 +176,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
 
 def run_virtual(main: Coroutine[Any, Any, T]) -> T:
     """Run `main` on a fresh virtual-time event loop and return its result (Ctrl-C cancels it)."""
-    with _collector_paused(), asyncio.Runner(loop_factory=VirtualEventLoop) as runner:
+    with collector_paused(), asyncio.Runner(loop_factory=VirtualEventLoop) as runner:
         return runner.run(main)
 
 
@@ -186,13 +186,14 @@ _collector_was_enabled = True
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while virtual runs go on (in any thread of the process).
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while simulated runs are built, run and measured (in
+    any thread of the process; pauses nest).
 
     A large drill keeps hundreds of thousands of objects alive (its events, the world's state) and
     makes millions of short-lived ones: the collector walks the live ones again and again, a third of
     a 10,000-VM drill's time, and finds next to no cycles. Reference counting still frees everything
-    else; the collector resumes when the last run in the process ends.
+    else; the collector resumes when the last pause in the process ends.
     """
     global _collector_pauses, _collector_was_enabled
     with _collector_lock:

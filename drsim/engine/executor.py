@@ -10,6 +10,7 @@ and an abort that stops new work (Ctrl-C, SIGTERM, a safety refusal) so that cle
 from __future__ import annotations
 
 import asyncio
+import collections
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -92,6 +93,33 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, ProviderError) and exc.retryable
 
 
+class SlotLimit:
+    """At most `slots` operations in flight, granted first come, first served (asyncio.Semaphore's
+    order, without a coroutine per operation: a free slot is taken at once, a freed one is handed to
+    the first operation waiting)."""
+
+    def __init__(self, slots: int) -> None:
+        self.free = slots
+        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def take(self) -> asyncio.Future[None] | None:
+        """None when a slot was taken at once, else a future that resolves when one is handed over."""
+        if self.free > 0:
+            self.free -= 1
+            return None
+        handed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(handed)
+        return handed
+
+    def give_back(self) -> None:
+        while self._waiting:
+            handed = self._waiting.popleft()
+            if not handed.done():  # a cancelled waiter gave up its place
+                handed.set_result(None)
+                return
+        self.free += 1
+
+
 class Executor:
     """Runs every task of a graph once; emits task events; leaves the per-task states behind."""
 
@@ -112,7 +140,7 @@ class Executor:
         self.emit = emit
         self.policies = policies
         self.rng = rng
-        self.slots = asyncio.Semaphore(concurrency)
+        self.slots = SlotLimit(concurrency)
         self.states: dict[str, TaskState] = {t.id: TaskState(t) for t in graph.tasks}
         self.op_seconds: dict[tuple[str, str], float] = {}
         self._waiting: dict[str, set[str]] = {s: set(graph.step_needs[s]) for s in graph.steps}
@@ -223,14 +251,17 @@ class Executor:
         state = self.states[task.id]
         policy = self.policies.get(task.step, StepPolicy())
         try:
-            deadline = asyncio.timeout(policy.timeout.total_seconds() if policy.timeout is not None else None)
-            try:
-                async with deadline:
-                    await self._attempts(task, state, policy)
-            except TimeoutError as exc:
-                if policy.timeout is not None and deadline.expired():
-                    raise TimeoutError(f"step '{task.step}' timed out after {format_duration(policy.timeout)}") from exc
-                raise
+            if policy.timeout is None:
+                await self._attempts(task, state, policy)
+            else:
+                deadline = asyncio.timeout(policy.timeout.total_seconds())
+                try:
+                    async with deadline:
+                        await self._attempts(task, state, policy)
+                except TimeoutError as exc:
+                    if deadline.expired():
+                        raise TimeoutError(f"step '{task.step}' timed out after {format_duration(policy.timeout)}") from exc
+                    raise
         except asyncio.CancelledError:
             self._fail(task, state, AbortedError(f"run aborted: {self.aborted or 'cancelled'}"), policy)
             return
@@ -309,59 +340,111 @@ class Executor:
 
     async def _attempt(self, task: Task, state: TaskState) -> None:
         """Run the operations not yet done, each once the operations it needs are done."""
-        pending = [op for op in task.ops if op.id not in state.done]
-        running: dict[asyncio.Task[None], Op] = {}
-        failure: BaseException | None = None
-        loop = asyncio.get_running_loop()
-        try:
-            while pending or running:
-                ready = [op for op in pending if failure is None and all(n in state.done for n in op.needs)]
-                if len(ready) == 1 and not running:  # the common sequential case: no extra asyncio task
-                    op = ready[0]
-                    pending.remove(op)
-                    await self._op(task, op, state)
-                    state.done.add(op.id)
-                    continue
-                for op in ready:
-                    pending.remove(op)
-                    running[loop.create_task(self._op(task, op, state))] = op
-                if not running:
-                    break
-                finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for future in sorted(finished, key=lambda f: task.ops.index(running[f])):
-                    op = running.pop(future)
-                    error = future.exception()
-                    if error is None:
-                        state.done.add(op.id)
-                    elif failure is None:
-                        failure = error
-        finally:
-            for future in running:
-                future.cancel()
-            if running:
-                await asyncio.gather(*running, return_exceptions=True)
-        if failure is not None:
-            raise failure
+        await _Attempt(self, task, state).run()
 
     async def _op(self, task: Task, op: Op, state: TaskState) -> None:
-        if op.kind.holds_slot:
-            async with self.slots:
-                await self._call(task, op, state)
-        else:
-            await self._call(task, op, state)
-
-    async def _call(self, task: Task, op: Op, state: TaskState) -> None:
-        throttled = 0
-        loop = asyncio.get_running_loop()
-        while True:
-            started = loop.time()
+        """One operation, in a slot when it holds one; a throttled call is made again after its retry-after."""
+        holds = op.kind.holds_slot
+        if holds and (handed := self.slots.take()) is not None:
             try:
-                await self.runner.run_op(task, op, state)
-            except ThrottledError as exc:
-                throttled += 1
-                if throttled > MAX_THROTTLED_RETRIES:
-                    raise
-                await self.clock.sleep(exc.retry_after)
-                continue
-            self.op_seconds[(task.id, op.id)] = loop.time() - started
-            return
+                await handed
+            except asyncio.CancelledError:
+                if not handed.cancelled():  # the slot came just as the wait was cancelled
+                    self.slots.give_back()
+                raise
+        try:
+            throttled = 0
+            loop = asyncio.get_running_loop()
+            while True:
+                started = loop.time()
+                try:
+                    await self.runner.run_op(task, op, state)
+                except ThrottledError as exc:
+                    throttled += 1
+                    if throttled > MAX_THROTTLED_RETRIES:
+                        raise
+                    await self.clock.sleep(exc.retry_after)
+                    continue
+                self.op_seconds[(task.id, op.id)] = loop.time() - started
+                return
+        finally:
+            if holds:
+                self.slots.give_back()
+
+
+class _Attempt:
+    """One attempt at a task's operations, each started as soon as the operations it needs are done.
+
+    A finished operation goes on, in the same coroutine, with the first operation it made ready (in
+    the task's order) and starts any other as a new asyncio task, so a chain of operations costs no
+    task of its own. After a failure nothing new starts; what runs finishes (and counts as done for
+    a retry); the attempt then raises the first failure.
+    """
+
+    def __init__(self, executor: Executor, task: Task, state: TaskState) -> None:
+        self.executor = executor
+        self.task = task
+        self.state = state
+        done = state.done
+        pending = [op for op in task.ops if op.id not in done]
+        self.unmet = {op.id: sum(1 for n in op.needs if n not in done) for op in pending}
+        self.dependants: dict[str, list[Op]] = {}
+        for op in pending:
+            for need in op.needs:
+                if need not in done:
+                    self.dependants.setdefault(need, []).append(op)
+        self.first_ready = [op for op in pending if self.unmet[op.id] == 0]
+        self.spawned: set[asyncio.Task[None]] = set()
+        self.failure: BaseException | None = None
+        self.drained: asyncio.Future[None] | None = None
+
+    async def run(self) -> None:
+        ready = self.first_ready
+        for op in ready[1:]:
+            self._spawn(op)
+        try:
+            if ready:
+                await self._chain(ready[0])
+            if self.spawned:
+                self.drained = asyncio.get_running_loop().create_future()
+                await self.drained
+        finally:
+            if self.spawned:  # cancelled: stop what still runs
+                for running in self.spawned:
+                    running.cancel()
+                await asyncio.gather(*self.spawned, return_exceptions=True)
+        if self.failure is not None:
+            raise self.failure
+
+    def _spawn(self, op: Op) -> None:
+        running = asyncio.get_running_loop().create_task(self._chain(op))
+        self.spawned.add(running)
+        running.add_done_callback(self._settled)
+
+    def _settled(self, running: asyncio.Task[None]) -> None:
+        self.spawned.discard(running)
+        if not self.spawned and self.drained is not None and not self.drained.done():
+            self.drained.set_result(None)
+
+    async def _chain(self, op: Op) -> None:
+        task, state, unmet = self.task, self.state, self.unmet
+        while True:
+            try:
+                await self.executor._op(task, op, state)
+            except Exception as exc:
+                if self.failure is None:
+                    self.failure = exc
+                return
+            state.done.add(op.id)
+            if self.failure is not None:
+                return
+            ready = []
+            for dependant in self.dependants.get(op.id, ()):  # in the task's order
+                unmet[dependant.id] -= 1
+                if unmet[dependant.id] == 0:
+                    ready.append(dependant)
+            if not ready:
+                return
+            op = ready[0]
+            for other in ready[1:]:
+                self._spawn(other)

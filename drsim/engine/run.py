@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -26,7 +26,7 @@ from drsim import __version__
 from drsim.cloud.api import CloudProvider, ResourceKind
 from drsim.engine.actions import CloudActions
 from drsim.engine.cleanup import Cleanup
-from drsim.engine.clock import Clock, VirtualClock, run_virtual
+from drsim.engine.clock import Clock, VirtualClock, collector_paused, run_virtual
 from drsim.engine.executor import BACKOFF_BASE_S, BACKOFF_CAP_S, Executor, StepPolicy
 from drsim.engine.journal import JournalContents, JournalError, JournalWriter, read_journal
 from drsim.engine.taskgraph import (
@@ -95,8 +95,14 @@ class DrillPlan:
     drill: str
     graph: TaskGraph
     critical: CriticalPath
-    creates: tuple[PlannedResource, ...]
     estimates: Estimator
+    runbook: Runbook
+    estate: Estate
+
+    @cached_property
+    def creates(self) -> tuple[PlannedResource, ...]:
+        """What the tasks would create (worked out when asked: the dry run shows it)."""
+        return _creations(self.graph, self.estate, self.runbook)
 
 
 @dataclass(frozen=True)
@@ -187,15 +193,18 @@ async def execute(
     name_key: str | None = None,
     handle_signals: bool = False,
     controls: Sequence[str] = (),
+    planned: DrillPlan | None = None,
 ) -> Execution:
     """Run a drill against a provider: plan, execute, clean up, measure. Emits every event to `sink`.
 
-    `controls` (the drill's evidence.controls) are journaled on run.started for the reports."""
+    `controls` (the drill's evidence.controls) are journaled on run.started for the reports;
+    `planned` is the plan_drill(...) of the same documents, estimates and concurrency, if made already."""
     emit = sink
     state = Execution(sink.events)
     rng = random.Random(f"drsim-engine/{seed}")
-    graph = build_task_graph(runbook, estate, plan)
-    critical = critical_path(graph, estimates, concurrency)
+    if planned is None:
+        planned = plan_drill(runbook, estate, plan, drill=drill_name, concurrency=concurrency, estimates=estimates)
+    graph, critical = planned.graph, planned.critical
     emit(
         RunStarted(
             at=clock.now(),
@@ -364,7 +373,7 @@ def plan_drill(
     """The dry run: task graph, predicted critical path and lower bound, what would be created."""
     graph = build_task_graph(runbook, estate, plan)
     estimator = estimates or estimate_op({vm.name: vm for vm in estate.vms})
-    return DrillPlan(drill, graph, critical_path(graph, estimator, concurrency), _creations(graph, estate, runbook), estimator)
+    return DrillPlan(drill, graph, critical_path(graph, estimator, concurrency), estimator, runbook, estate)
 
 
 # -------------------------------------------------------------------------------- the simulator
@@ -473,6 +482,7 @@ def _simulate(
             name_key=run_id_for(incident_at, seed),
             handle_signals=handle_signals,
             controls=controls,
+            planned=planned,
         )
     )
     return execution, planned
@@ -501,21 +511,22 @@ def simulate_run(
     incident_at = incident_at.astimezone(UTC)
     name = drill_name or rb.name
     run_id = run_id_for(incident_at, seed)
-    execution, planned = _simulate(
-        drill_name=name,
-        runbook=rb,
-        estate=est,
-        plan=pl,
-        incident_at=incident_at,
-        seed=seed,
-        options=sim_options,
-        concurrency=concurrency,
-        sink=EventSink(None, observers),
-        run_id=run_id,
-        catalog=catalog,
-    )
-    result = drill_result(execution.events, rb, est, execution.apps)
-    return _outcome(name, run_id, None, planned, result, execution, resumed=0)
+    with collector_paused():  # building and measuring a large run makes many objects too (see run_virtual)
+        execution, planned = _simulate(
+            drill_name=name,
+            runbook=rb,
+            estate=est,
+            plan=pl,
+            incident_at=incident_at,
+            seed=seed,
+            options=sim_options,
+            concurrency=concurrency,
+            sink=EventSink(None, observers),
+            run_id=run_id,
+            catalog=catalog,
+        )
+        result = drill_result(execution.events, rb, est, execution.apps)
+        return _outcome(name, run_id, None, planned, result, execution, resumed=0)
 
 
 def simulate_drill(
@@ -614,33 +625,34 @@ def run_drill(
         return RunOutcome(drill.name, run_id, None, planned)
     journal = JournalWriter(run_dir / JOURNAL, fsync=fsync, replay=replay)
     sink = EventSink(journal, observers)
-    try:
-        execution, planned = _simulate(
-            drill_name=drill.name,
-            runbook=runbook,
-            estate=estate,
-            plan=plan,
-            incident_at=when,
-            seed=seed,
-            options=drill.sim,
-            concurrency=drill.concurrency,
-            sink=sink,
-            run_id=run_id,
-            catalog=catalog,
-            handle_signals=handle_signals,
-            controls=drill.evidence.controls,
-        )
-    finally:
-        journal.close()
-    if isinstance(sink.failure, JournalError):
-        raise sink.failure
-    if sink.failure is not None:
-        raise ExecutionError(f"{run_dir / JOURNAL}: cannot write the journal: {sink.failure}")
-    if journal.replaying:
-        raise JournalError(f"{run_dir / JOURNAL}: the resumed run ended before replaying the whole journal")
-    result = drill_result(execution.events, runbook, estate, execution.apps)
-    _write_atomically(run_dir / RESULT, result.to_json())
-    outcome = _outcome(drill.name, run_id, run_dir, planned, result, execution, resumed=len(replay.lines) if replay else 0)
+    with collector_paused():  # as in simulate_run
+        try:
+            execution, planned = _simulate(
+                drill_name=drill.name,
+                runbook=runbook,
+                estate=estate,
+                plan=plan,
+                incident_at=when,
+                seed=seed,
+                options=drill.sim,
+                concurrency=drill.concurrency,
+                sink=sink,
+                run_id=run_id,
+                catalog=catalog,
+                handle_signals=handle_signals,
+                controls=drill.evidence.controls,
+            )
+        finally:
+            journal.close()
+        if isinstance(sink.failure, JournalError):
+            raise sink.failure
+        if sink.failure is not None:
+            raise ExecutionError(f"{run_dir / JOURNAL}: cannot write the journal: {sink.failure}")
+        if journal.replaying:
+            raise JournalError(f"{run_dir / JOURNAL}: the resumed run ended before replaying the whole journal")
+        result = drill_result(execution.events, runbook, estate, execution.apps)
+        _write_atomically(run_dir / RESULT, result.to_json())
+        outcome = _outcome(drill.name, run_id, run_dir, planned, result, execution, resumed=len(replay.lines) if replay else 0)
     for observer in observers:
         observer.on_finished(outcome)
     return outcome
