@@ -94,10 +94,17 @@ class ComputeService(WorldState):
 
     def price_per_day(self, resource_id: str) -> float | None:
         """The price list_tagged gives the resource, read without a request (no virtual time passes)."""
-        try:
-            return self._tagged_record(resource_id, ResourceKind(kind_of(resource_id) or "")).cost_per_day
-        except (KeyError, ValueError):  # not in the world (deleted, never made) or not a kind it prices
-            return None
+        for kind, table in (
+            (ResourceKind.VM, self._vms),
+            (ResourceKind.DISK, self._disks),
+            (ResourceKind.SNAPSHOT, self._snapshots),
+            (ResourceKind.IMAGE, self._images),
+            (ResourceKind.NETWORK, self._networks),
+            (ResourceKind.NSG, self._nsgs),
+        ):
+            if resource_id in table:
+                return self._tagged_record(resource_id, kind).cost_per_day
+        return None  # not in the world (deleted, never made) or not a kind it prices
 
     def _tagged_record(self, rid: str, kind: ResourceKind) -> TaggedResource:
         catalog = self.catalog
