@@ -208,18 +208,18 @@ class ComputeService(WorldState):
 
     async def create_snapshot(self, disk_id: str, *, name: str, incremental: bool, tags: Mapping[str, str]) -> Snapshot:
         disk = self._get_disk(disk_id)
-        await self._request("create_snapshot", disk.region, RequestClass.WRITE, disk_id)
-        snapshot_id = resource_id(DRILL_GROUP, ResourceKind.SNAPSHOT, name)
-        existing = self._snapshots.get(snapshot_id)
-        if existing is not None:
-            if existing.disk_id == disk_id and existing.copy_of is None:
-                return existing.public()  # a repeated PUT of the same snapshot
-            raise ConflictError(f"snapshot {name} already exists for another source")
-        count = self._counters.get(disk_id, 0)
-        self._counters[disk_id] = count + 1
-        # A snapshot copies ONE disk at its own instant: parallel snapshots of a VM's disks land at
-        # different instants (azure-facts.md, Managed disk snapshots, H).
-        await self._wait(self._draw(self.catalog.snapshots.capture_latency, "snapshot-capture", disk_id, count))
+        async with self._write("create_snapshot", disk.region, RequestClass.WRITE, disk_id) as write:
+            snapshot_id = resource_id(DRILL_GROUP, ResourceKind.SNAPSHOT, name)
+            existing = self._snapshots.get(snapshot_id)
+            if existing is not None:
+                if existing.disk_id == disk_id and existing.copy_of is None:
+                    return existing.public()  # a repeated PUT of the same snapshot
+                raise ConflictError(f"snapshot {name} already exists for another source")
+            count = self._counters.get(disk_id, 0)
+            self._counters[disk_id] = count + 1
+            # A snapshot copies ONE disk at its own instant: parallel snapshots of a VM's disks land at
+            # different instants (azure-facts.md, Managed disk snapshots, H).
+            await write.wait(self._draw(self.catalog.snapshots.capture_latency, "snapshot-capture", disk_id, count))
         disk = self._get_disk(disk_id)
         taken = self.now()
         content = self._content(disk, taken)
@@ -320,17 +320,19 @@ class ComputeService(WorldState):
 
     async def create_disk(self, snapshot_id: str, *, name: str, region: str, tags: Mapping[str, str]) -> ManagedDisk:
         source = self._get_snapshot(snapshot_id)
-        await self._request("create_disk", region, RequestClass.WRITE, snapshot_id)
-        if region != source.region:
-            raise ConflictError(f"snapshot {source.name} is in {source.region}: a disk is created in its snapshot's region (copy it first)")
-        disk_id = resource_id(DRILL_GROUP, ResourceKind.DISK, name)
-        existing = self._disks.get(disk_id)
-        if existing is not None:
-            if existing.source_id == snapshot_id:
-                return existing.public()
-            raise ConflictError(f"disk {name} already exists for another source")
-        # A disk made from a snapshot is usable at once (disks-instant-access-snapshots).
-        await self._wait(self._draw(self.catalog.compute.disk_create, "disk-create", disk_id))
+        async with self._write("create_disk", region, RequestClass.WRITE, snapshot_id) as write:
+            if region != source.region:
+                raise ConflictError(
+                    f"snapshot {source.name} is in {source.region}: a disk is created in its snapshot's region (copy it first)"
+                )
+            disk_id = resource_id(DRILL_GROUP, ResourceKind.DISK, name)
+            existing = self._disks.get(disk_id)
+            if existing is not None:
+                if existing.source_id == snapshot_id:
+                    return existing.public()
+                raise ConflictError(f"disk {name} already exists for another source")
+            # A disk made from a snapshot is usable at once (disks-instant-access-snapshots).
+            await write.wait(self._draw(self.catalog.compute.disk_create, "disk-create", disk_id))
         if disk_id in self._disks:
             return self._disks[disk_id].public()
         disk = DiskState(
@@ -356,23 +358,23 @@ class ComputeService(WorldState):
     async def create_vm(
         self, *, name: str, region: str, size: str, os: OsType, disk_ids: Sequence[str], network_id: str, tags: Mapping[str, str]
     ) -> VirtualMachine:
-        await self._request("create_vm", region, RequestClass.WRITE, name)
-        if self._region_down(region):
-            raise self._unreachable(region, "the target region")
-        vm_id = resource_id(DRILL_GROUP, ResourceKind.VM, name)
-        existing = self._vms.get(vm_id)
-        if existing is not None:
-            if existing.disk_ids == list(disk_ids):
-                return existing.public(self.now())
-            raise ConflictError(f"virtual machine {name} already exists with other disks")
-        if not disk_ids:
-            raise ConflictError("a VM needs at least its OS disk")
-        disks = [self._get_disk(d) for d in disk_ids]
-        self._check_attachable(disks, region)
-        net = self._get_network(network_id)
-        if net.region != region:
-            raise ConflictError(f"network {net.name} is in {net.region}, the VM in {region}")
-        await self._wait(self._create_time(os, vm_id))
+        async with self._write("create_vm", region, RequestClass.WRITE, name) as write:
+            if self._region_down(region):
+                raise self._unreachable(region, "the target region")
+            vm_id = resource_id(DRILL_GROUP, ResourceKind.VM, name)
+            existing = self._vms.get(vm_id)
+            if existing is not None:
+                if existing.disk_ids == list(disk_ids):
+                    return existing.public(self.now())
+                raise ConflictError(f"virtual machine {name} already exists with other disks")
+            if not disk_ids:
+                raise ConflictError("a VM needs at least its OS disk")
+            disks = [self._get_disk(d) for d in disk_ids]
+            self._check_attachable(disks, region)
+            net = self._get_network(network_id)
+            if net.region != region:
+                raise ConflictError(f"network {net.name} is in {net.region}, the VM in {region}")
+            await write.wait(self._create_time(os, vm_id))
         disks = [self._get_disk(d) for d in disk_ids]
         self._check_attachable(disks, region)
         now = self.now()
@@ -468,8 +470,8 @@ class ComputeService(WorldState):
 
     async def deallocate_vm(self, vm_id: str) -> None:
         vm = self._get_vm(vm_id)
-        await self._request("deallocate_vm", vm.region, RequestClass.WRITE, vm_id)
-        await self._wait(self._draw(self.catalog.compute.deallocate, "deallocate", vm_id, self._bump(f"deallocate:{vm_id}")))
+        async with self._write("deallocate_vm", vm.region, RequestClass.WRITE, vm_id) as write:
+            await write.wait(self._draw(self.catalog.compute.deallocate, "deallocate", vm_id, self._bump(f"deallocate:{vm_id}")))
         vm = self._get_vm(vm_id)
         vm.power = PowerState.DEALLOCATED
         vm.booted_at = None
@@ -480,10 +482,10 @@ class ComputeService(WorldState):
 
     async def generalize_vm(self, vm_id: str) -> None:
         vm = self._get_vm(vm_id)
-        await self._request("generalize_vm", vm.region, RequestClass.WRITE, vm_id)
-        if vm.power is PowerState.RUNNING:
-            raise ConflictError(f"virtual machine {vm.name} is running: deallocate it before marking it generalized")
-        await self._wait(self._draw(self.catalog.compute.generalize, "generalize", vm_id))
+        async with self._write("generalize_vm", vm.region, RequestClass.WRITE, vm_id) as write:
+            if vm.power is PowerState.RUNNING:
+                raise ConflictError(f"virtual machine {vm.name} is running: deallocate it before marking it generalized")
+            await write.wait(self._draw(self.catalog.compute.generalize, "generalize", vm_id))
         vm.generalized = True
 
     async def start_vm(self, vm_id: str) -> VirtualMachine:
@@ -504,22 +506,24 @@ class ComputeService(WorldState):
 
     async def create_image(self, vm_id: str, *, name: str, region: str, tags: Mapping[str, str]) -> Image:
         vm = self._get_vm(vm_id)
-        await self._request("create_image", region, RequestClass.WRITE, vm_id)
-        # A managed image needs a generalized, deallocated VM; it holds ALL its disks and is regional
-        # (azure-facts.md, Images; capture-image-resource, H).
-        if not vm.generalized:
-            raise ConflictError(f"virtual machine {vm.name} is not generalized: sysprep / waagent -deprovision it and mark it generalized")
-        if vm.power is not PowerState.DEALLOCATED:
-            raise ConflictError(f"virtual machine {vm.name} is {vm.power.value}: an image needs a deallocated VM")
-        if region != vm.region:
-            raise ConflictError(f"virtual machine {vm.name} is in {vm.region}: a managed image is created in its VM's region")
-        image_id = resource_id(DRILL_GROUP, ResourceKind.IMAGE, name)
-        existing = self._images.get(image_id)
-        if existing is not None:
-            if existing.source_vm_id == vm_id:
-                return existing.public()
-            raise ConflictError(f"image {name} already exists for another VM")
-        await self._wait(self._draw(self.catalog.compute.image_create, "image-create", image_id))
+        async with self._write("create_image", region, RequestClass.WRITE, vm_id) as write:
+            # A managed image needs a generalized, deallocated VM; it holds ALL its disks and is regional
+            # (azure-facts.md, Images; capture-image-resource, H).
+            if not vm.generalized:
+                raise ConflictError(
+                    f"virtual machine {vm.name} is not generalized: sysprep / waagent -deprovision it and mark it generalized"
+                )
+            if vm.power is not PowerState.DEALLOCATED:
+                raise ConflictError(f"virtual machine {vm.name} is {vm.power.value}: an image needs a deallocated VM")
+            if region != vm.region:
+                raise ConflictError(f"virtual machine {vm.name} is in {vm.region}: a managed image is created in its VM's region")
+            image_id = resource_id(DRILL_GROUP, ResourceKind.IMAGE, name)
+            existing = self._images.get(image_id)
+            if existing is not None:
+                if existing.source_vm_id == vm_id:
+                    return existing.public()
+                raise ConflictError(f"image {name} already exists for another VM")
+            await write.wait(self._draw(self.catalog.compute.image_create, "image-create", image_id))
         now = self.now()
         disks = []
         for disk_id in vm.disk_ids:
@@ -552,60 +556,60 @@ class ComputeService(WorldState):
     async def delete(self, resource_id: str) -> None:
         kind = kind_of(resource_id)
         region = self._region_of(resource_id)
-        await self._request("delete", region, RequestClass.DELETE, resource_id)
-        if self._region_down(region):
-            raise TransientError(f"{resource_id} cannot be deleted now: region {region} is down")
-        if kind == ResourceKind.VM.value and resource_id in self._vms:
-            vm = self._vms[resource_id]
-            self._refuse_production(vm.production, vm.name)
-            await self._wait(self._draw(self.catalog.compute.delete_vm, "delete", resource_id))
-            if self._vms.pop(resource_id, None) is None:
-                return
-            for disk_id in vm.disk_ids:
-                if disk_id in self._disks:
-                    self._disks[disk_id].vm_id = None  # deleting a VM keeps its disks (detached)
-            if vm.network_id in self._networks:
-                self._networks[vm.network_id].vm_count -= 1
-            self._tags.remove(vm.tags.get(RUN_TAG), resource_id)
-        elif kind == ResourceKind.DISK.value and resource_id in self._disks:
-            disk = self._disks[resource_id]
-            self._refuse_production(disk.production, disk.name)
-            if disk.vm_id is not None:
-                raise ConflictError(f"disk {disk.name} is attached to {disk.vm_id}: delete the VM first")
-            await self._wait(self._draw(self.catalog.compute.delete_other, "delete", resource_id))
-            if self._disks.pop(resource_id, None) is not None:
-                self._tags.remove(disk.tags.get(RUN_TAG), resource_id)
-        elif kind == ResourceKind.SNAPSHOT.value and resource_id in self._snapshots:
-            snap = self._snapshots[resource_id]
-            self._refuse_production(snap.production, snap.name)
-            await self._wait(self._draw(self.catalog.compute.delete_other, "delete", resource_id))
-            self._forget_snapshot(snap)
-        elif kind == ResourceKind.IMAGE.value and resource_id in self._images:
-            image = self._images[resource_id]
-            self._refuse_production(image.production, image.name)
-            if image.deployments:
-                raise ConflictError(f"image {image.name} has {image.deployments} deployments in progress")
-            await self._wait(self._draw(self.catalog.compute.delete_other, "delete", resource_id))
-            if self._images.pop(resource_id, None) is not None:
-                self._tags.remove(image.tags.get(RUN_TAG), resource_id)
-        elif kind == ResourceKind.NETWORK.value and resource_id in self._networks:
-            net = self._networks[resource_id]
-            self._refuse_production(net.production, net.name)
-            if net.vm_count:
-                raise ConflictError(f"virtual network {net.name} still has {net.vm_count} VM(s): delete them first")
-            await self._wait(self._draw(self.catalog.compute.delete_other, "delete", resource_id))
-            if self._networks.pop(resource_id, None) is not None:
-                self._network_by_name.pop(net.name, None)
-                if net.nsg_id in self._nsgs:
-                    self._nsgs[net.nsg_id].network_id = None
-                self._tags.remove(net.tags.get(RUN_TAG), resource_id)
-        elif kind == ResourceKind.NSG.value and resource_id in self._nsgs:
-            nsg = self._nsgs[resource_id]
-            if nsg.network_id is not None and nsg.network_id in self._networks:
-                raise ConflictError(f"network security group {nsg.name} is in use by a subnet: delete the network first")
-            await self._wait(self._draw(self.catalog.compute.delete_other, "delete", resource_id))
-            if self._nsgs.pop(resource_id, None) is not None:
-                self._tags.remove(nsg.tags.get(RUN_TAG), resource_id)
+        async with self._write("delete", region, RequestClass.DELETE, resource_id) as write:
+            if self._region_down(region):
+                raise TransientError(f"{resource_id} cannot be deleted now: region {region} is down")
+            if kind == ResourceKind.VM.value and resource_id in self._vms:
+                vm = self._vms[resource_id]
+                self._refuse_production(vm.production, vm.name)
+                await write.wait(self._draw(self.catalog.compute.delete_vm, "delete", resource_id))
+                if self._vms.pop(resource_id, None) is None:
+                    return
+                for disk_id in vm.disk_ids:
+                    if disk_id in self._disks:
+                        self._disks[disk_id].vm_id = None  # deleting a VM keeps its disks (detached)
+                if vm.network_id in self._networks:
+                    self._networks[vm.network_id].vm_count -= 1
+                self._tags.remove(vm.tags.get(RUN_TAG), resource_id)
+            elif kind == ResourceKind.DISK.value and resource_id in self._disks:
+                disk = self._disks[resource_id]
+                self._refuse_production(disk.production, disk.name)
+                if disk.vm_id is not None:
+                    raise ConflictError(f"disk {disk.name} is attached to {disk.vm_id}: delete the VM first")
+                await write.wait(self._draw(self.catalog.compute.delete_other, "delete", resource_id))
+                if self._disks.pop(resource_id, None) is not None:
+                    self._tags.remove(disk.tags.get(RUN_TAG), resource_id)
+            elif kind == ResourceKind.SNAPSHOT.value and resource_id in self._snapshots:
+                snap = self._snapshots[resource_id]
+                self._refuse_production(snap.production, snap.name)
+                await write.wait(self._draw(self.catalog.compute.delete_other, "delete", resource_id))
+                self._forget_snapshot(snap)
+            elif kind == ResourceKind.IMAGE.value and resource_id in self._images:
+                image = self._images[resource_id]
+                self._refuse_production(image.production, image.name)
+                if image.deployments:
+                    raise ConflictError(f"image {image.name} has {image.deployments} deployments in progress")
+                await write.wait(self._draw(self.catalog.compute.delete_other, "delete", resource_id))
+                if self._images.pop(resource_id, None) is not None:
+                    self._tags.remove(image.tags.get(RUN_TAG), resource_id)
+            elif kind == ResourceKind.NETWORK.value and resource_id in self._networks:
+                net = self._networks[resource_id]
+                self._refuse_production(net.production, net.name)
+                if net.vm_count:
+                    raise ConflictError(f"virtual network {net.name} still has {net.vm_count} VM(s): delete them first")
+                await write.wait(self._draw(self.catalog.compute.delete_other, "delete", resource_id))
+                if self._networks.pop(resource_id, None) is not None:
+                    self._network_by_name.pop(net.name, None)
+                    if net.nsg_id in self._nsgs:
+                        self._nsgs[net.nsg_id].network_id = None
+                    self._tags.remove(net.tags.get(RUN_TAG), resource_id)
+            elif kind == ResourceKind.NSG.value and resource_id in self._nsgs:
+                nsg = self._nsgs[resource_id]
+                if nsg.network_id is not None and nsg.network_id in self._networks:
+                    raise ConflictError(f"network security group {nsg.name} is in use by a subnet: delete the network first")
+                await write.wait(self._draw(self.catalog.compute.delete_other, "delete", resource_id))
+                if self._nsgs.pop(resource_id, None) is not None:
+                    self._tags.remove(nsg.tags.get(RUN_TAG), resource_id)
 
     def _region_of(self, rid: str) -> str:
         for table in (self._vms, self._disks, self._snapshots, self._images, self._networks, self._nsgs):
@@ -622,8 +626,8 @@ class ComputeService(WorldState):
     async def read_canary(self, vm_id: str) -> CanaryReading:
         vm = self._get_vm(vm_id)
         # Run Command is a POST: it draws on the write bucket.
-        await self._request("read_canary", vm.region, RequestClass.WRITE, vm_id)
-        await self._wait(self._draw(self.catalog.compute.run_command, "run-command", vm_id, self._bump(f"canary:{vm_id}")))
+        async with self._write("read_canary", vm.region, RequestClass.WRITE, vm_id) as write:
+            await write.wait(self._draw(self.catalog.compute.run_command, "run-command", vm_id, self._bump(f"canary:{vm_id}")))
         vm = self._get_vm(vm_id)
         now = self.now()
         if not self._public_vm(vm, now).booted:

@@ -28,26 +28,26 @@ class NetworkService(WorldState):
     async def create_isolated_network(
         self, *, name: str, region: str, cidr: str, tags: Mapping[str, str], peer_with: Sequence[str] = (), allow_outbound: bool = False
     ) -> IsolatedNetwork:
-        await self._request("create_isolated_network", region, RequestClass.WRITE, name)
-        if self._region_down(region):
-            raise self._unreachable(region, "the network's region")
-        try:
-            space = str(ipaddress.ip_network(cidr))
-        except ValueError:
-            raise ConflictError(f"{cidr!r} is not a valid address space") from None
-        vnet_id = resource_id(DRILL_GROUP, ResourceKind.NETWORK, name)
-        existing = self._networks.get(vnet_id)
-        if existing is not None:
-            if existing.region == region and existing.cidr == space:
-                return existing.public()
-            raise ConflictError(f"virtual network {name} already exists with another region or address space")
-        peers = []
-        for peer in peer_with:
-            peer_id = peer if peer in self._networks else self._network_by_name.get(peer)
-            if peer_id is None:
-                raise NotFoundError(f"cannot peer with unknown network {peer}")
-            peers.append(peer_id)
-        await self._wait(self._draw(self.catalog.compute.network_create, "network-create", vnet_id))
+        async with self._write("create_isolated_network", region, RequestClass.WRITE, name) as write:
+            if self._region_down(region):
+                raise self._unreachable(region, "the network's region")
+            try:
+                space = str(ipaddress.ip_network(cidr))
+            except ValueError:
+                raise ConflictError(f"{cidr!r} is not a valid address space") from None
+            vnet_id = resource_id(DRILL_GROUP, ResourceKind.NETWORK, name)
+            existing = self._networks.get(vnet_id)
+            if existing is not None:
+                if existing.region == region and existing.cidr == space:
+                    return existing.public()
+                raise ConflictError(f"virtual network {name} already exists with another region or address space")
+            peers = []
+            for peer in peer_with:
+                peer_id = peer if peer in self._networks else self._network_by_name.get(peer)
+                if peer_id is None:
+                    raise NotFoundError(f"cannot peer with unknown network {peer}")
+                peers.append(peer_id)
+            await write.wait(self._draw(self.catalog.compute.network_create, "network-create", vnet_id))
         nsg_id = resource_id(DRILL_GROUP, ResourceKind.NSG, f"{name}-nsg")
         frozen = frozen_tags(tags)
         # Isolated: no peering, no gateway, a subnet without default outbound access and an NSG whose

@@ -58,6 +58,34 @@ STANDARD_SKUS = frozenset({"Standard_LRS", "StandardSSD_LRS"})
 MIB_PER_GIB = 1024
 
 
+class WriteRequest:
+    """An admitted write whose round trip is still owed: waited together with the operation's own time
+    (one timer, not two: a large drill makes hundreds of thousands), or alone when the write is
+    answered at once (refused, or already done). The world checks a write when it is admitted."""
+
+    __slots__ = ("_owed", "_round_trip", "_world")
+
+    def __init__(self, world: WorldState, round_trip: float) -> None:
+        self._world = world
+        self._round_trip = round_trip
+        self._owed = True
+
+    async def wait(self, seconds: float) -> None:
+        """Let the operation take `seconds` (after the round trip, when it is still owed)."""
+        owed = max(0.0, self._round_trip) if self._owed else 0.0
+        self._owed = False
+        await self._world._wait(owed + max(0.0, seconds))
+        self._world._settle()
+
+    async def __aenter__(self) -> WriteRequest:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._owed:
+            self._owed = False
+            await self._world._wait(self._round_trip)
+
+
 class WorldState:
     """The estate as simulated resources, with what every service of the world needs to reach them."""
 
@@ -333,11 +361,8 @@ class WorldState:
     def _draw(self, dist: Distribution, *key: object) -> float:
         return self.draws.sample(dist, *key)
 
-    async def _request(self, operation: str, region: str, request: RequestClass, target: str) -> None:
-        """One ARM request: settle due jobs, throttle, maybe fail, then the round trip.
-
-        Jobs are settled again when the answer is made: a job that ended during the round trip is
-        reported ended by get_job, so what it made must exist for the very next request too."""
+    def _admit(self, operation: str, region: str, request: RequestClass, target: str) -> float:
+        """Admit one ARM request: settle due jobs, throttle, maybe fail; its round trip in seconds."""
         self._settle()
         if self.throttle.enabled:
             self.throttle.admit(region, request, self.now())
@@ -345,8 +370,19 @@ class WorldState:
         key = f"req:{operation}:{target}"
         count = self._counters.get(key, 0)
         self._counters[key] = count + 1
-        await self._wait(self.draws.sample(self._request_latency, "latency", operation, target, count))
+        return self.draws.sample(self._request_latency, "latency", operation, target, count)
+
+    async def _request(self, operation: str, region: str, request: RequestClass, target: str) -> None:
+        """One ARM request: admission, then the round trip.
+
+        Jobs are settled again when the answer is made: a job that ended during the round trip is
+        reported ended by get_job, so what it made must exist for the very next request too."""
+        await self._wait(self._admit(operation, region, request, target))
         self._settle()
+
+    def _write(self, operation: str, region: str, request: RequestClass, target: str) -> WriteRequest:
+        """One ARM write that then waits for the operation (`async with ... as write: await write.wait(s)`)."""
+        return WriteRequest(self, self._admit(operation, region, request, target))
 
     def _settle(self) -> None:
         """Let every job that has ended by now take effect (the world runs no background task)."""

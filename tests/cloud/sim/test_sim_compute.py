@@ -336,3 +336,32 @@ def test_estate_with_ultra_disks_waits_for_snapshot_completion() -> None:
 
     # Ultra and Premium v2 snapshots need CompletionPercent=100 before use (disks-instant-access-snapshots).
     assert run(lambda: timed(ultra)) > run(lambda: timed(premium)) + 60
+
+
+def test_every_write_takes_its_round_trip_whether_it_is_done_refused_or_already_done(world: SimProvider) -> None:
+    # The world answers a write after an ARM round trip (catalog arm.request_latency, 0.05-0.4 s), the
+    # operation's own time added when it does something: a refusal or a repeated PUT is not instant.
+    latency = default_catalog().arm.request_latency
+
+    async def timed(call):  # type: ignore[no-untyped-def]
+        start = world.now()
+        await call()
+        return (world.now() - start).total_seconds()
+
+    async def refuse_production() -> None:
+        with pytest.raises(ConflictError, match="production"):
+            await world.delete(world.truth.vm_id("web-01"))
+
+    async def main() -> list[float]:
+        network = await bubble(world)
+        return [
+            await timed(refuse_production),
+            await timed(lambda: world.delete(f"{network}-missing")),  # nothing to delete: done
+            await timed(lambda: world.create_isolated_network(name="bubble", region="eastus2", cidr="10.250.0.0/16", tags=TAGS)),
+            await timed(lambda: world.create_isolated_network(name="second", region="eastus2", cidr="10.251.0.0/16", tags=TAGS)),
+        ]
+
+    refused, missing, repeated, created = run(main)
+    for answered in (refused, missing, repeated):
+        assert latency.low <= answered <= latency.high
+    assert created > latency.high  # the round trip and the provisioning (10-40 s)
