@@ -10,9 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from drsim.cloud.api import Job, JobErrorKind, JobKind, JobStatus
 from drsim.cloud.sim import Catalog, load_catalog
 from drsim.engine import simulate_run
+from drsim.engine.actions import job_failed
 from drsim.engine.run import RunOutcome
+from drsim.errors import CapacityError, ProviderError, TransientError
 from drsim.measure.events import FailureCategory, TaskFailed, TaskFinished, TaskRetrying
 from drsim.measure.result import RunStatus
 from drsim.model import Estate, ProtectionPlan, Runbook, load
@@ -77,3 +80,15 @@ def test_a_retry_after_a_capacity_failure_can_succeed(tmp_path: Path) -> None:
     done = next(e for e in outcome.events if isinstance(e, TaskFinished) and e.task == "failover/db-01")
     assert done.attempts == 2
     assert outcome.result is not None and outcome.result.status is RunStatus.PASSED
+
+
+def test_a_failed_jobs_kind_decides_the_error_and_whether_it_is_retried() -> None:
+    def failed(kind: JobErrorKind | None) -> ProviderError:
+        job = Job("job-1", JobKind.TEST_FAILOVER, JobStatus.FAILED, "vm-1", INCIDENT, INCIDENT, error="why", error_kind=kind)
+        return job_failed(job, "test failover of vm-1")
+
+    assert isinstance(failed(JobErrorKind.CAPACITY), CapacityError) and failed(JobErrorKind.CAPACITY).retryable
+    assert isinstance(failed(JobErrorKind.TRANSIENT), TransientError) and failed(JobErrorKind.TRANSIENT).retryable
+    unknown = failed(None)
+    assert type(unknown) is ProviderError and not unknown.retryable
+    assert str(unknown) == "test failover of vm-1 failed: why"
