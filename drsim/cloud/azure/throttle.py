@@ -66,6 +66,9 @@ def client_limits(limits: dict[OperationClass, BucketLimit] = ARM_LIMITS, headro
     return {kind: BucketLimit(max(1.0, limit.capacity * headroom), limit.refill_per_s * headroom) for kind, limit in limits.items()}
 
 
+_EPSILON = 1e-6
+
+
 class TokenBucket:
     """A token bucket: `take()` takes a token now, or says how long until one may be taken.
 
@@ -89,9 +92,12 @@ class TokenBucket:
         now = self._clock()
         if now < self.paused_until:
             return self.paused_until - now
-        self._refill(max(now, self._stamp))
-        if self._tokens >= 1:
-            self._tokens -= 1
+        if now < self._stamp:
+            self._stamp = now  # the clock went back (a slower speed): no time has passed
+        self._refill(now)
+        # A token short by a rounding error counts as whole: a wait of a few ulps would never pass.
+        if self._tokens >= 1 - _EPSILON:
+            self._tokens = max(0.0, self._tokens - 1)
             return 0.0
         return (1 - self._tokens) / self.limit.refill_per_s
 
@@ -115,9 +121,9 @@ class ThrottleStats:
 class Throttle:
     """The buckets of one subscription, shared by every client of a drill (each gets its own policy).
 
-    Buckets run on the provider's clock: real time against Azure, the emulator's world time against
-    the ARM emulator (whose buckets refill in world time). Retry-After is in real seconds: it is
-    scaled by the clock's speed onto the bucket's time line.
+    Buckets run on monotonic time: real seconds against Azure, world seconds (real seconds times the
+    clock's speed) against the ARM emulator, whose buckets refill in world time. Retry-After is in
+    real seconds: it is scaled by the speed onto the buckets' time line.
     """
 
     def __init__(
@@ -126,7 +132,6 @@ class Throttle:
         self.limits = dict(client_limits() if limits is None else limits)
         self.enabled = enabled
         self.clock = clock
-        self.speed = float(getattr(clock, "speed", 1.0))
         self.stats = ThrottleStats()
         self._buckets: dict[OperationClass, TokenBucket] = {}
         self._queues: dict[OperationClass, asyncio.Lock] = {}
@@ -140,10 +145,13 @@ class Throttle:
                 self.stats.waited_s += wait
                 await self.sleep(wait)
 
+    @property
+    def speed(self) -> float:
+        """World seconds per real second of the clock (1 for the wall clock)."""
+        return float(getattr(self.clock, "speed", 1.0))
+
     def _time(self) -> float:
-        if self.clock is None:
-            return asyncio.get_running_loop().time()
-        return self.clock.now().timestamp()
+        return asyncio.get_running_loop().time() * self.speed
 
     async def sleep(self, seconds: float) -> None:
         """Wait `seconds` of the buckets' time."""

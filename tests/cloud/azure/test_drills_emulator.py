@@ -20,7 +20,7 @@ import pytest
 
 from drsim.cloud.api import TaggedResource
 from drsim.cloud.azure.clock import EmulatorClock
-from drsim.cloud.azure.provider import AzureProvider
+from drsim.cloud.azure.provider import connect
 from drsim.cloud.sim.catalog import default_catalog, load_catalog
 from drsim.cloud.sim.incidents import incident_from_scenario
 from drsim.cloud.sim.resources import DRILL_GROUP
@@ -82,15 +82,13 @@ def against_emulator(bundle: DrillBundle) -> Run:
     thread = server.EmulatorThread(world)
     with thread as handle:
 
-        async def world_now() -> datetime:
-            return world.now()
-
-        clock = EmulatorClock(thread.call(world_now), SPEED)
-
         async def main() -> Run:
             options = AzureOptions(subscription_id=handle.subscription_id, resource_group=DRILL_GROUP, endpoint=handle.url)
             sink = EventSink(None, ())
-            async with AzureProvider(options, clock=clock, polling_interval=0.05) as provider:
+            # connect() reads the world's time from the emulator's headers: the drill runs on it.
+            async with await connect(options, polling_interval=0.05) as provider:
+                clock = provider.clock
+                assert isinstance(clock, EmulatorClock) and clock.speed == SPEED
                 inventory = await provider.inventory()
                 execution = await execute(
                     drill_name=drill.name, runbook=runbook, estate=estate, plan=plan, provider=provider, clock=clock, run_id=run_id,
