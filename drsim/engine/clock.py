@@ -137,9 +137,9 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             self._virtual_now = max(self._virtual_now, due)
 
     def _run_once(self) -> None:
-        """One iteration of asyncio's loop (BaseEventLoop._run_once) on the timer heap above, without
-        the I/O poll a virtual loop never needs: run what is ready, else move time to the next timer
-        and run every timer due then, in the same order as asyncio."""
+        """asyncio's loop iterations (BaseEventLoop._run_once) on the timer heap above, without the I/O
+        poll a virtual loop never needs: run what is ready, else move time to the next timer and run
+        every timer due then, and everything that makes ready at that instant, in asyncio's order."""
         scheduled: list[_Timer] = self._scheduled
         ready: collections.deque[asyncio.Handle] = self._ready
         if len(scheduled) > _MIN_SCHEDULED_TIMER_HANDLES and self._timer_cancelled_count / len(scheduled) > 0.5:
@@ -164,14 +164,19 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             if timeout > 0:
                 self._advance_to_next_timer(min(timeout, _MAX_SELECT_TIMEOUT))
         end_time = self._virtual_now + self._clock_resolution
-        while scheduled and scheduled[0][0] < end_time:
-            timer = heapq.heappop(scheduled)[2]
-            timer._scheduled = False  # type: ignore[attr-defined]
-            ready.append(timer)
-        for _ in range(len(ready)):
-            handle = ready.popleft()
-            if not handle._cancelled:
-                handle._run()
+        while True:
+            while scheduled and scheduled[0][0] < end_time:
+                timer = heapq.heappop(scheduled)[2]
+                timer._scheduled = False  # type: ignore[attr-defined]
+                ready.append(timer)
+            for _ in range(len(ready)):
+                handle = ready.popleft()
+                if not handle._cancelled:
+                    handle._run()
+            # What those callbacks made ready runs next, at the same instant: asyncio's next iterations
+            # would do just this (no I/O to poll, time cannot move while callbacks are ready).
+            if not ready or self._stopping:
+                return
 
 
 def run_virtual(main: Coroutine[Any, Any, T]) -> T:

@@ -310,7 +310,7 @@ class Executor:
                 TaskStarted(at=self.clock.now(), task=task.id, step=task.step, action=task.action.value, vm=task.vm, attempt=state.attempts)
             )
             try:
-                await self._attempt(task, state)
+                await _Attempt(self, task, state).run()  # the operations not yet done
                 return
             except Exception as exc:
                 if not _retryable(exc) or state.attempts > policy.retries:
@@ -337,10 +337,6 @@ class Executor:
         if isinstance(exc, ThrottledError):
             delay = max(delay, exc.retry_after)
         return delay
-
-    async def _attempt(self, task: Task, state: TaskState) -> None:
-        """Run the operations not yet done, each once the operations it needs are done."""
-        await _Attempt(self, task, state).run()
 
     async def _op(self, task: Task, op: Op, state: TaskState) -> None:
         """One operation, in a slot when it holds one; a throttled call is made again after its retry-after."""

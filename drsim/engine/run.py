@@ -254,12 +254,15 @@ async def execute(
         previous[sig] = signal.signal(sig, on_signal)
     try:
         await executor.run()
-        provisional = measure_apps(sink.events, runbook, estate)
-        run_ok = executor.aborted is None and all(s.status is TaskStatus.SUCCEEDED for s in executor.states.values())
-        run_ok = run_ok and not any(a.rto_met is False or a.rpo_met is False for a in provisional)
         policy = runbook.cleanup
         if executor.aborted is not None and policy is CleanupPolicy.ON_SUCCESS:
             policy = CleanupPolicy.ALWAYS  # an interrupted drill still cleans up
+        # Whether the run went well decides `on-success` only (and measuring a large run takes a while).
+        run_ok = policy is not CleanupPolicy.ON_SUCCESS or (
+            executor.aborted is None
+            and all(s.status is TaskStatus.SUCCEEDED for s in executor.states.values())
+            and not any(a.rto_met is False or a.rpo_met is False for a in measure_apps(sink.events, runbook, estate))
+        )
         await Cleanup(actions, clock=clock, emit=emit, concurrency=concurrency, rng=rng).run(policy, run_ok=run_ok)
     finally:
         for sig, handler in previous.items():

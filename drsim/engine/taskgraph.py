@@ -193,8 +193,9 @@ def critical_path(graph: TaskGraph, duration: Estimator, concurrency: int) -> Cr
             ready, before = step_finish[latest], chain_of[latest]
         longest, last = 0.0, None
         for task in graph.step_tasks[step]:
-            length = task_chain(task, lambda op: duration(task, op))  # noqa: B023 - called at once
-            slot_work += sum(duration(task, op) for op in task.ops if op.kind.holds_slot)
+            seconds = {op.id: duration(task, op) for op in task.ops}
+            length = task_chain(task, lambda op: seconds[op.id])  # noqa: B023 - called at once
+            slot_work += sum(seconds[op.id] for op in task.ops if op.kind.holds_slot)
             if last is None or length > longest:
                 longest, last = length, task
         step_finish[step] = ready + longest
