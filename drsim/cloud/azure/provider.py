@@ -680,7 +680,8 @@ class AzureProvider:
             self.subscription_id, item.vault_group, "Microsoft.RecoveryServices", ("vaults", item.vault), ("backupJobs", job_name)
         )
         self._job_tags[job_id] = dict(tags)
-        self._job_targets[job_id] = target_vm
+        if mode is RestoreMode.VM:
+            self._job_targets[job_id] = target_vm
         return await self.get_job(job_id)
 
     async def _backup_job(self, job_id: str, group: str, vault: str, job_name: str) -> Job:
@@ -722,7 +723,7 @@ class AzureProvider:
 
     async def _restored_resources(self, job_id: str, bag: Mapping[str, str]) -> tuple[str, ...]:
         """The VM and disks a restore created: the target VM we asked for, else what the job reports."""
-        target = self._job_targets.get(job_id) or bag.get("Target VM Id") or bag.get("TargetResourceId")
+        target = bag.get("Target VM Id") or self._job_targets.get(job_id)
         if target:
             try:
                 vm = await self.get_vm(target)
@@ -730,8 +731,10 @@ class AzureProvider:
                 pass
             else:
                 return (vm.id, *vm.disk_ids)
-        disks = [d for key, d in sorted(bag.items()) if key.lower().startswith("restored disk") or key.lower().startswith("target disk")]
-        return tuple(disks)
+        numbered = [(key, d) for key, d in bag.items() if key.lower().startswith(("restored disk", "target disk"))]
+        # "Restored disk 1", "Restored disk 2", ... "Restored disk 10": in their number's order.
+        numbered.sort(key=lambda kv: int(kv[0].rsplit(" ", 1)[-1]) if kv[0].rsplit(" ", 1)[-1].isdigit() else 0)
+        return tuple(d for _, d in numbered)
 
     # ------------------------------------------------------------------------------ site recovery
 

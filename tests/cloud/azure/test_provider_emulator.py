@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from drsim.cloud.api import RUN_TAG, ResourceKind
+from drsim.cloud.api import RUN_TAG, ResourceKind, RestoreMode
 from drsim.cloud.azure.provider import AzureProvider
 from drsim.cloud.azure.throttle import OperationClass, Throttle
 from drsim.cloud.sim.resources import DRILL_GROUP
@@ -165,3 +165,27 @@ def test_a_second_test_failover_of_one_vm_conflicts_and_cleanup_removes_what_it_
     assert "test failover" in str(conflict)
     assert cleanup.status.value == "Succeeded"
     assert {t.kind for t in tagged} <= {ResourceKind.NETWORK, ResourceKind.NSG}
+
+
+def test_a_restore_as_disks_creates_the_disks_in_order_and_tags_them(emulator):
+    _, handle = emulator
+
+    async def scenario(provider: AzureProvider):
+        app = next(v for v in await provider.list_vms() if v.name == "app-01")
+        point = (await provider.list_backup_points(app.id))[-1]
+        network = await provider.create_isolated_network(name="disk-bubble", region="eastus2", cidr="10.251.0.0/16", tags={RUN_TAG: "d"})
+        job = await provider.restore_backup(
+            app.id, point.id, mode=RestoreMode.DISKS, tier=None, region="eastus2", network_id=network.id, name="app-01-r",
+            tags={RUN_TAG: "d"},
+        )
+        while not job.status.ended:
+            await asyncio.sleep(0.2)
+            job = await provider.get_job(job.id)
+        return app, point, job, await provider.list_tagged("d")
+
+    app, point, job, tagged = with_provider(handle, scenario)
+    assert (job.status.value, job.vm_id, job.recovery_point_time) == ("Succeeded", app.id, point.time)
+    assert len(job.created) == len(app.disk_ids) == 2
+    assert all("/Microsoft.Compute/disks/" in rid for rid in job.created)
+    assert [rid.rsplit("-", 1)[-1] for rid in job.created] == ["os", "data"]  # OS disk first, as the VM had them
+    assert {rid.lower() for rid in job.created} <= {t.id.lower() for t in tagged}
