@@ -693,6 +693,7 @@ class AzureProvider:
         status = _status(props.status)
         bag = props.extended_info.property_bag if isinstance(props, backup.AzureIaaSVMJob) and props.extended_info else None
         bag = bag or {}
+        await self.backup_items()  # a resumed run knows the job only: its item names the VM
         vm_id = self._vm_of_backup_job(props, bag)
         error = None
         if status is JobStatus.FAILED:
@@ -716,7 +717,7 @@ class AzureProvider:
         )
 
     def _vm_of_backup_job(self, props: backup.Job, bag: Mapping[str, str]) -> str:
-        for item in self._backup_items or []:
+        for item in self._backup_items or []:  # read by _backup_job before
             if props.entity_friendly_name and item.vm_name.lower() == props.entity_friendly_name.lower():
                 return item.vm_id
         return bag.get("Source VM Id") or bag.get("SourceResourceId") or props.entity_friendly_name or ""

@@ -249,3 +249,16 @@ def test_without_a_named_vault_every_vault_is_searched():
         run(fake, lambda p: p.list_backup_points(SRC_VM))
     (listing,) = fake.requests("GET", "/resources")
     assert listing.query["$filter"] == "resourceType eq 'Microsoft.RecoveryServices/vaults'"
+
+
+def test_a_resumed_run_reads_a_job_it_did_not_start():
+    fake = FakeArm()
+    backup_routes(fake)
+    fake.on("GET", f"{VAULT}/backupJobs/job-5", Answer(body={"id": f"{VAULT}/backupJobs/job-5", "name": "job-5", "properties": {
+        "jobType": "AzureIaaSVMJob", "entityFriendlyName": "web-01", "operation": "Restore", "status": "Failed",
+        "startTime": "2026-11-20T14:30:00Z", "endTime": "2026-11-20T14:31:00Z",
+        "errorDetails": [{"errorCode": "UserErrorRestoreFailed", "errorString": "no capacity"}]}}))
+    job = run(fake, lambda p: p.get_job(f"{VAULT}/backupJobs/job-5"), backup_vault="bv")
+    assert (job.kind, job.status, job.vm_id) == (JobKind.RESTORE, JobStatus.FAILED, SRC_VM)
+    assert job.error == "UserErrorRestoreFailed: no capacity"
+    assert job.created == ()
