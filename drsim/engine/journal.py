@@ -153,7 +153,6 @@ class JournalWriter:
 
     def close(self) -> None:
         if self._fd >= 0:
-            if self.fsync:
-                self._sync()
+            self._sync()  # a finished journal is on the disk whatever the per-turn policy
             os.close(self._fd)
             self._fd = -1
