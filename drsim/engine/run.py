@@ -616,8 +616,14 @@ def run_drill(
     if fsync is None:
         fsync = bundle.drill.doc.provider is not ProviderKind.SIM
     drill, runbook, estate, plan = bundle.drill.doc, bundle.runbook.doc, bundle.estate.doc, bundle.plan.doc
-    if drill.provider is not ProviderKind.SIM:
-        raise UsageError(f"drill {drill.name}: provider {drill.provider.value} is not wired into `drsim drill run` yet; use provider: sim")
+    if drill.provider is ProviderKind.AZURE and not dry_run:
+        if resume is not None:
+            raise UsageError(
+                f"--resume {resume}: only simulated drills resume (they replay from their seed); against Azure, "
+                "start the drill again after cleaning up with the run id's tag"
+            )
+        return _run_on_azure(bundle, out_dir=Path(out_dir), seed=drill.seed if seed is None else seed, incident_at=incident_at,
+                             observers=observers, fsync=True if fsync is None else fsync, handle_signals=handle_signals)
     replay: JournalContents | None = None
     if resume is not None:
         run_dir = Path(resume)
@@ -664,6 +670,76 @@ def run_drill(
         result = drill_result(execution.events, runbook, estate, execution.apps)
         _write_atomically(run_dir / RESULT, result.to_json())
         outcome = _outcome(drill.name, run_id, run_dir, planned, result, execution, resumed=len(replay.lines) if replay else 0)
+    for observer in observers:
+        observer.on_finished(outcome)
+    return outcome
+
+
+def _run_on_azure(
+    bundle: DrillBundle,
+    *,
+    out_dir: Path,
+    seed: int,
+    incident_at: datetime | None,
+    observers: Sequence[RunObserver],
+    fsync: bool,
+    handle_signals: bool,
+) -> RunOutcome:
+    """A drill against Azure (or the drsim ARM emulator), on the provider's clock.
+
+    A real drill declares its disaster when it starts: T_incident is the provider's time at the start
+    minus the scenario's detected_after (or --incident-at); the drill file's incident_at is the
+    simulator's. Resources are found by name in the subscription; VMs the incident removed keep the
+    ids their Backup or Site Recovery protection names (AzureProvider.inventory)."""
+    from drsim.cloud.azure.provider import connect
+    from drsim.cloud.sim.drill import drill_catalog
+
+    drill, runbook, estate, plan = bundle.drill.doc, bundle.runbook.doc, bundle.estate.doc, bundle.plan.doc
+    assert drill.azure is not None  # the Drill model requires the azure block with provider: azure
+    catalog = drill_catalog(bundle)  # expected durations for the plan and critical path only
+    estimates = catalog_estimates(catalog, estate)
+    planned = plan_drill(runbook, estate, plan, drill=drill.name, concurrency=drill.concurrency, estimates=estimates)
+
+    async def main() -> tuple[Execution, Path, str]:
+        async with await connect(drill.azure) as provider:  # type: ignore[arg-type]
+            clock = provider.clock
+            detected = clock.now()
+            when = incident_at.astimezone(UTC) if incident_at is not None else detected - runbook.scenario.detected_after
+            run_dir, run_id = _new_run_dir(out_dir, drill.name, run_id_for(when, seed))
+            journal = JournalWriter(run_dir / JOURNAL, fsync=fsync)
+            sink = EventSink(journal, observers)
+            try:
+                inventory = await provider.inventory()
+                execution = await execute(
+                    drill_name=drill.name,
+                    runbook=runbook,
+                    estate=estate,
+                    plan=plan,
+                    provider=provider,
+                    clock=clock,
+                    run_id=run_id,
+                    seed=seed,
+                    incident_at=when,
+                    detected_at=max(detected, when),
+                    concurrency=drill.concurrency,
+                    sink=sink,
+                    estimates=estimates,
+                    catalog_version=None,
+                    production_ids=inventory.get,
+                    handle_signals=handle_signals,
+                    controls=drill.evidence.controls,
+                    planned=planned,
+                )
+            finally:
+                journal.close()
+            if sink.failure is not None:
+                raise ExecutionError(f"{run_dir / JOURNAL}: cannot write the journal: {sink.failure}")
+            return execution, run_dir, run_id
+
+    execution, run_dir, run_id = asyncio.run(main())
+    result = drill_result(execution.events, runbook, estate, execution.apps)
+    _write_atomically(run_dir / RESULT, result.to_json())
+    outcome = _outcome(drill.name, run_id, run_dir, planned, result, execution, resumed=0)
     for observer in observers:
         observer.on_finished(outcome)
     return outcome

@@ -48,7 +48,7 @@ def test_two_workers_give_the_same_frames_as_one(inputs, in_process) -> None:
 
 
 def test_dask_gives_the_same_frames_as_local(inputs, in_process) -> None:
-    distributed = pytest.importorskip("distributed")
+    import distributed
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         on_dask = run_comparison(inputs, executor=ExecutorKind.DASK, scheduler=cluster.scheduler_address)
     pd.testing.assert_frame_equal(on_dask.trials, in_process.trials)

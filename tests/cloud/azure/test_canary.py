@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from datetime import UTC, datetime
 
@@ -70,7 +69,7 @@ def run_script(script, root) -> str:
     return subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, check=True).stdout
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+
 def test_the_linux_script_reports_markers_per_volume(tmp_path):
     (tmp_path / "sqldata").mkdir()
     (tmp_path / "sqldata" / "data1.log").write_text("1 2026-11-20T13:40:00Z\n2 2026-11-20T13:55:00Z\n")
@@ -89,7 +88,7 @@ def test_the_linux_script_reports_markers_per_volume(tmp_path):
     )
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+
 def test_the_linux_script_on_a_vm_without_markers_reports_none(tmp_path):
     script = tmp_path / "canary.sh"
     script.write_text(LINUX_SCRIPT)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
+import drsim.cloud.emulator.server as server
+import drsim.cloud.emulator.world as world_module
 from drsim.cli import main
 from drsim.model.checks import validate_path
-
-server = pytest.importorskip("drsim.cloud.emulator.server")
-world_module = pytest.importorskip("drsim.cloud.emulator.world")
 
 DRILLS = Path(__file__).resolve().parents[3] / "drills"
 ESTATE = DRILLS / "estates" / "contoso.yaml"

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
+import drsim.cloud.emulator.server as emulator
+import drsim.cloud.emulator.world as world_module
 from drsim.cloud.azure.discovery import discover, write_documents
 from drsim.model.checks import protection_of, validate_path
 from drsim.model.documents import Estate, ProtectionPlan
 from drsim.model.loader import load
-
-emulator = pytest.importorskip("drsim.cloud.emulator.server")
-world_module = pytest.importorskip("drsim.cloud.emulator.world")
 
 DRILLS = Path(__file__).resolve().parents[3] / "drills"
 ESTATE = DRILLS / "estates" / "contoso.yaml"

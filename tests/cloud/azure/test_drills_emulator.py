@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import drsim.cloud.emulator.server as server
 from drsim.cloud.api import TaggedResource
 from drsim.cloud.azure.clock import EmulatorClock
 from drsim.cloud.azure.provider import connect
@@ -33,8 +34,6 @@ from drsim.measure.timeline import drill_result
 from drsim.model.checks import DrillBundle, load_drill
 from drsim.model.documents import AzureOptions, SnapshotCloneStep
 from drsim.model.types import SnapshotSource
-
-server = pytest.importorskip("drsim.cloud.emulator.server")
 
 DRILLS = Path(__file__).resolve().parents[3] / "drills"
 EXAMPLES = sorted(p for p in DRILLS.glob("*.yaml") if "kind: Drill" in p.read_text())

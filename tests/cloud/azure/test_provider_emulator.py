@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import drsim.cloud.emulator.server as server
+import drsim.cloud.emulator.world as world_module
 from drsim.cloud.api import RUN_TAG, ResourceKind, RestoreMode
 from drsim.cloud.azure.provider import AzureProvider
 from drsim.cloud.azure.throttle import OperationClass, Throttle
@@ -15,9 +17,6 @@ from drsim.cloud.sim.resources import DRILL_GROUP
 from drsim.errors import ConflictError, NotFoundError, ProviderError
 from drsim.model.documents import AzureOptions
 from drsim.model.types import ReplicationPointChoice
-
-server = pytest.importorskip("drsim.cloud.emulator.server")
-world_module = pytest.importorskip("drsim.cloud.emulator.world")
 
 DRILLS = Path(__file__).resolve().parents[3] / "drills"
 ESTATE = DRILLS / "estates" / "contoso.yaml"

@@ -1,0 +1,87 @@
+"""`drsim drill run` of a drill with `provider: azure`, against the ARM emulator through the real SDK.
+
+The emulator serves the simulated world of the same drill and seed (time 600 times faster than
+real time); the drill runs through AzureProvider on the emulator's world time and must end as the
+simulated run does, write its result, journal and reports, and leave nothing tagged behind.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+import drsim.cloud.emulator.server as server
+from drsim.cli import main
+from drsim.cloud.sim.catalog import default_catalog
+from drsim.cloud.sim.incidents import incident_from_scenario
+from drsim.cloud.sim.resources import DRILL_GROUP
+from drsim.cloud.sim.world import build_world
+from drsim.engine.clock import ScaledClock
+from drsim.model.checks import load_drill
+
+DRILLS = Path(__file__).resolve().parents[2] / "drills"
+SPEED = 600.0
+
+
+def azure_copy(drill_path: Path, tmp_path: Path, *, subscription_id: str, endpoint: str) -> Path:
+    """The example drill with provider: azure pointing at the emulator (documents by absolute path)."""
+    data = yaml.safe_load(drill_path.read_text())
+    for key in ("runbook", "estate", "plan"):
+        data[key] = str((drill_path.parent / data[key]).resolve())
+    data["provider"] = "azure"
+    data["azure"] = {"subscription_id": subscription_id, "resource_group": DRILL_GROUP, "endpoint": endpoint}
+    target = tmp_path / drill_path.name
+    target.write_text(yaml.safe_dump(data, sort_keys=False))
+    return target
+
+
+def test_drill_run_with_provider_azure_ends_as_in_the_simulation(tmp_path: Path) -> None:
+    example = DRILLS / "2026-q4-shop-asr.yaml"
+    simulated = CliRunner().invoke(main, ["drill", "run", str(example), "--out", str(tmp_path / "sim"), "--quiet", "--no-report"])
+    assert simulated.exit_code == 0, simulated.output
+    sim_result = json.loads(next((tmp_path / "sim").rglob("result.json")).read_text())
+
+    bundle = load_drill(example)
+    drill, runbook, estate, plan = bundle.drill.doc, bundle.runbook.doc, bundle.estate.doc, bundle.plan.doc
+    incident = incident_from_scenario(runbook.scenario, estate, drill.incident_at)  # type: ignore[arg-type]
+    world = build_world(estate, plan, incident=incident, seed=drill.seed, clock=ScaledClock(incident.detected_at, SPEED),
+                        options=drill.sim, catalog=default_catalog())
+    thread = server.EmulatorThread(world)
+    with thread as handle:
+        drill_file = azure_copy(example, tmp_path, subscription_id=handle.subscription_id, endpoint=handle.url)
+        run = CliRunner().invoke(main, ["drill", "run", str(drill_file), "--out", str(tmp_path / "azure"), "--quiet"])
+        assert run.exit_code == 0, run.output
+        run_dir = next((tmp_path / "azure").rglob("result.json")).parent
+        result = json.loads((run_dir / "result.json").read_text())
+        # the world the emulator serves: nothing of the run may be left in it
+        remaining = thread.call(lambda: world.list_tagged(result_run_id(run_dir)))
+
+    assert result["provider"] == "azure"
+    assert result["status"] == sim_result["status"] == "passed"
+    assert result["cleanup"] == {"status": "done", "leftovers": []}
+    assert remaining == []
+    assert [(t["step"], t["vm"], t["status"]) for t in result["tasks"]] == [(t["step"], t["vm"], t["status"]) for t in sim_result["tasks"]]
+    azure_app, sim_app = result["apps"][0], sim_result["apps"][0]
+    assert azure_app["consistent"] is sim_app["consistent"] is True
+    assert azure_app["rto_met"] and azure_app["rpo_met"]
+    for name in ("journal.jsonl", "report.md", "report.html", "manifest.json"):
+        assert (run_dir / name).is_file(), name
+    verify = CliRunner().invoke(main, ["evidence", "verify", str(run_dir)])
+    assert verify.exit_code == 0, verify.output
+
+
+def result_run_id(run_dir: Path) -> str:
+    first = json.loads((run_dir / "journal.jsonl").read_text().splitlines()[0])
+    return str(first["run_id"])
+
+
+def test_resume_is_refused_against_azure(tmp_path: Path) -> None:
+    drill_file = azure_copy(DRILLS / "2026-q4-shop-asr.yaml", tmp_path, subscription_id="00000000-0000-0000-0000-00000000d75a",
+                            endpoint="http://127.0.0.1:9")
+    (tmp_path / "run").mkdir()
+    run = CliRunner().invoke(main, ["drill", "run", str(drill_file), "--resume", str(tmp_path / "run")])
+    assert run.exit_code == 2
+    assert "only simulated drills resume" in run.output
