@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +33,7 @@ from drsim.cloud.api import (
     IsolatedNetwork,
     IsolationReport,
     Job,
+    JobErrorKind,
     JobKind,
     JobStatus,
     ManagedDisk,
@@ -89,6 +90,22 @@ def _kind(type_name: str) -> ResourceKind | None:
 
 def _status(state: str | None) -> JobStatus:
     return _JOB_STATES.get((state or "").replace(" ", "").lower(), JobStatus.IN_PROGRESS)
+
+
+# Error codes of a failed job that a later attempt may cure: allocation failures (target capacity is
+# best effort: reliability-site-recovery) and passing service failures.
+_CAPACITY_CODES = frozenset({"allocationfailed", "zonalallocationfailed", "overconstrainedallocationrequest", "skunotavailable"})
+_TRANSIENT_CODES = frozenset({"internalerror", "internalservererror", "serviceunavailable", "operationtimedout", "requesttimeout"})
+
+
+def job_error_kind(codes: Iterable[str | None]) -> JobErrorKind | None:
+    """Whether a failed job's error codes say a retry may succeed (capacity first, then transient)."""
+    found = {(code or "").lower() for code in codes}
+    if found & _CAPACITY_CODES:
+        return JobErrorKind.CAPACITY
+    if found & _TRANSIENT_CODES:
+        return JobErrorKind.TRANSIENT
+    return None
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -695,10 +712,11 @@ class AzureProvider:
         bag = bag or {}
         await self.backup_items()  # a resumed run knows the job only: its item names the VM
         vm_id = self._vm_of_backup_job(props, bag)
-        error = None
+        error, error_kind = None, None
         if status is JobStatus.FAILED:
             details = props.error_details if isinstance(props, backup.AzureIaaSVMJob) else None
             error = "; ".join(f"{d.error_code}: {d.error_string}" for d in details or []) or f"job {props.status}"
+            error_kind = job_error_kind(str(d.error_code) for d in details or [])
         created: tuple[str, ...] = ()
         if status is JobStatus.SUCCEEDED:
             created = await self._restored_resources(job_id, bag)
@@ -712,6 +730,7 @@ class AzureProvider:
             started_at=_utc(props.start_time) or self.now(),
             ended_at=_utc(props.end_time) if status.ended else None,
             error=error,
+            error_kind=error_kind,
             created=created,
             recovery_point_time=_parse_time(point_time),
         )
@@ -871,7 +890,7 @@ class AzureProvider:
         if isinstance(details, asr.TestFailoverJobDetails):
             for protected in details.protected_item_details or []:
                 point_time = _utc(protected.recovery_point_time) or point_time
-        error = None
+        error, error_kind = None, None
         if status is JobStatus.FAILED:
             messages = [
                 e.service_error_details.message
@@ -879,6 +898,7 @@ class AzureProvider:
                 if e.service_error_details is not None and e.service_error_details.message
             ]
             error = "; ".join(messages) or f"job {props.state}"
+            error_kind = job_error_kind(e.service_error_details.code for e in props.errors or [] if e.service_error_details is not None)
         created: tuple[str, ...] = ()
         if status is JobStatus.SUCCEEDED and kind is JobKind.TEST_FAILOVER and item is not None:
             created = await self._test_failover_resources(item)
@@ -891,6 +911,7 @@ class AzureProvider:
             started_at=_utc(props.start_time) or self.now(),
             ended_at=_utc(props.end_time) if status.ended else None,
             error=error,
+            error_kind=error_kind,
             created=created,
             recovery_point_time=point_time,
         )

@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from drsim.cloud.api import Job, JobErrorKind
 from drsim.errors import (
     CapacityError,
     ConflictError,
@@ -288,6 +289,15 @@ class Body:
         if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
             raise invalid_content(self.path(field_path), f"Property '{self.path(field_path)}' must be an object of string values.")
         return dict(value)
+
+
+def job_error_code(job: Job, default: str) -> str:
+    """The error code a failed job reports: Azure's allocation failure for a lack of capacity."""
+    if job.error_kind is JobErrorKind.CAPACITY:
+        return ErrorCode.ALLOCATION_FAILED.value
+    if job.error_kind is JobErrorKind.TRANSIENT:
+        return ErrorCode.INTERNAL_ERROR.value
+    return default
 
 
 def arm_time(moment: datetime) -> str:

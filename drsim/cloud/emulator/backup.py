@@ -16,7 +16,19 @@ from datetime import UTC, datetime, time, timedelta
 from aiohttp import web
 
 from drsim.cloud.api import BackupPoint, Job, JobKind, JobStatus, PointTier, RestoreMode
-from drsim.cloud.emulator.arm import ArmError, Body, ErrorCode, JsonObject, Router, arm_time, id_key, invalid_content, listing, parse_id
+from drsim.cloud.emulator.arm import (
+    ArmError,
+    Body,
+    ErrorCode,
+    JsonObject,
+    Router,
+    arm_time,
+    id_key,
+    invalid_content,
+    job_error_code,
+    listing,
+    parse_id,
+)
 from drsim.cloud.emulator.operations import Outcome
 from drsim.cloud.emulator.resources import parse_filter
 from drsim.cloud.emulator.service import ResourceProviderService
@@ -442,7 +454,7 @@ class BackupService(ResourceProviderService):
         if job.status is JobStatus.FAILED:
             props["errorDetails"] = [
                 {
-                    "errorCode": "UserErrorRestoreFailed",
+                    "errorCode": job_error_code(job, "UserErrorRestoreFailed"),
                     "errorTitle": "Restore failed",
                     "errorString": job.error or "the restore failed",
                     "recommendations": [],

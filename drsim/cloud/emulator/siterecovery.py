@@ -20,7 +20,19 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from drsim.cloud.api import Job, JobKind, JobStatus, ReplicationPoint
-from drsim.cloud.emulator.arm import ArmError, Body, ErrorCode, JsonObject, Router, arm_time, id_key, invalid_content, listing, parse_id
+from drsim.cloud.emulator.arm import (
+    ArmError,
+    Body,
+    ErrorCode,
+    JsonObject,
+    Router,
+    arm_time,
+    id_key,
+    invalid_content,
+    job_error_code,
+    listing,
+    parse_id,
+)
 from drsim.cloud.emulator.operations import poll_headers
 from drsim.cloud.emulator.service import ResourceProviderService
 from drsim.cloud.emulator.state import JobFamily, JobRecord
@@ -550,7 +562,7 @@ class SiteRecoveryService(ResourceProviderService):
         if job.status is JobStatus.FAILED:
             props["errors"] = [
                 {
-                    "serviceErrorDetails": {"code": "TestFailoverFailed", "message": job.error or "the job failed"},
+                    "serviceErrorDetails": {"code": job_error_code(job, "TestFailoverFailed"), "message": job.error or "the job failed"},
                     "errorLevel": "Error",
                     "creationTime": arm_time(job.ended_at or self.world.now()),
                 }
