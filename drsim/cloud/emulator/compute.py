@@ -9,7 +9,7 @@ one script a drill runs; the emulator executes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -656,29 +656,19 @@ class ComputeService(ResourceProviderService):
     # -------------------------------------------------------------------------------- actions
 
     async def deallocate(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
-        vm = await self._vm(self._id(p, VM_TYPE))
-
-        async def act() -> Outcome:
-            await self.world.deallocate_vm(vm.id)
-            return Outcome()
-
-        return await self._lro(
-            request,
-            resource_id=vm.id,
-            location=vm.region,
-            work=act(),
-            operation=f"{VM_TYPE}/deallocate/action",
-            pending=None,
-            state=Provisioning.UPDATING,
-            status=202,
-            with_location=True,
-        )
+        return await self._power_action(request, p, "deallocate", self.world.deallocate_vm)
 
     async def start_vm(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        return await self._power_action(request, p, "start", self.world.start_vm)
+
+    async def _power_action(
+        self, request: web.Request, p: dict[str, str], action: str, call: Callable[[str], Awaitable[object]]
+    ) -> web.StreamResponse:
+        """A VM power action: a long-running operation (202 with a Location) that updates the VM."""
         vm = await self._vm(self._id(p, VM_TYPE))
 
         async def act() -> Outcome:
-            await self.world.start_vm(vm.id)
+            await call(vm.id)
             return Outcome()
 
         return await self._lro(
@@ -686,7 +676,7 @@ class ComputeService(ResourceProviderService):
             resource_id=vm.id,
             location=vm.region,
             work=act(),
-            operation=f"{VM_TYPE}/start/action",
+            operation=f"{VM_TYPE}/{action}/action",
             pending=None,
             state=Provisioning.UPDATING,
             status=202,
