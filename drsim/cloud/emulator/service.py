@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,7 @@ def no_content() -> web.Response:
     return web.Response(status=204)
 
 
-class ResourceProviderService:
+class ResourceProviderService(ABC):
     """Base of the Compute, Network, Recovery Services and Resources services."""
 
     def __init__(self, emulator: Emulator) -> None:
@@ -38,8 +39,9 @@ class ResourceProviderService:
         self.world = emulator.world
         self.operations = emulator.operations
 
+    @abstractmethod
     def register(self, router: Router) -> None:
-        raise NotImplementedError
+        """Add this service's routes to the router."""
 
     @property
     def subscription(self) -> str:
