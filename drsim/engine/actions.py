@@ -8,6 +8,7 @@ creation, so that cleanup deletes exactly the run's resources.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from drsim.cloud.api import (
     VirtualMachine,
 )
 from drsim.engine.clock import Clock
-from drsim.engine.executor import CheckFailure, TaskState
+from drsim.engine.executor import CheckFailure, SlotLimit, TaskState
 from drsim.engine.taskgraph import CANARY_READ_INTERVAL_S, Op, OpKind, Task
 from drsim.errors import CapacityError, NotFoundError, ProviderError, SafetyError, TransientError
 from drsim.measure.events import (
@@ -64,6 +65,7 @@ JOB_POLL_S = 30.0
 BOOT_POLL_S = 15.0
 BOOT_POLLS = 40  # 10 minutes of boot diagnostics before a VM counts as not booting
 UNREACHABLE_READS = 20  # consecutive canary reads of an unreachable VM before the check gives up
+MAX_IMAGE_DEPLOYMENTS = 20  # simultaneous deployments from one managed image (capture-image-resource)
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,8 @@ class CloudActions:
         # its directory suffix, so a repeated run creates the same names and gives the same result.
         self._prefix = "dr" + hashlib.sha256((name_key or run_id).encode()).hexdigest()[:6]
         self.vms = {vm.name: vm for vm in estate.vms}
+        self._image_slots: dict[str, SlotLimit] = {}  # deployments in flight per managed image
+        self.fleets: dict[str, list[str]] = {}  # VMs deployed by count, by the name of the image's VM
         self.production: dict[str, VirtualMachine] = {}
         self.inventory: dict[str, str] = {}  # ids of production VMs the provider cannot show (region down, lost)
         self.networks: dict[str, IsolatedNetwork] = {}  # by network.isolate step id
@@ -482,21 +486,36 @@ class CloudActions:
         network = self._network(w.network)
         await self.require_isolated(network, task.vm)
         size = self.vms[task.vm].size if task.vm in self.vms else self.vms[w.image_of].size
-        vm = await self.provider.create_vm_from_image(
-            work.image.id,
-            name=self.name(task.vm.replace("#", "-"), task.step),
-            region=w.region,
-            size=size,
-            network_id=network.id,
-            tags=self.tags,
-        )
+        # At most 20 simultaneous deployments from one managed image (azure-facts.md, Images;
+        # capture-image-resource): the rest of a fleet waits its turn instead of failing.
+        slots = self._image_slots.setdefault(work.image.id, SlotLimit(MAX_IMAGE_DEPLOYMENTS))
+        handed = slots.take()
+        if handed is not None:
+            try:
+                await handed
+            except asyncio.CancelledError:
+                if handed.done() and not handed.cancelled():
+                    slots.give_back()  # handed a slot just as the task was cancelled
+                raise
+        try:
+            vm = await self.provider.create_vm_from_image(
+                work.image.id,
+                name=self.name(task.vm.replace("#", "-"), task.step),
+                region=w.region,
+                size=size,
+                network_id=network.id,
+                tags=self.tags,
+            )
+        finally:
+            slots.give_back()
         self._record(task, vm.id, ResourceKind.VM, vm.name, vm.region)
         for disk_id in vm.disk_ids:  # a VM from an image gets new disks of its own
             self._record(task, disk_id, ResourceKind.DISK, disk_id.rsplit("/", 1)[-1], vm.region)
         if task.vm in self.vms:
             self._recovered(task, state, vm.id, None)
-        else:
+        else:  # one of `count` new VMs: check.boot of the image's VM checks the whole fleet
             state.recovered_vm = vm.id
+            self.fleets.setdefault(w.image_of, []).append(vm.id)
 
     # ------------------------------------------------------------------------------- checks
 
@@ -507,11 +526,14 @@ class CloudActions:
         return found
 
     async def _check_boot(self, task: Task) -> None:
+        """Boot diagnostics of the VM's recovered counterpart (or of every VM deployed by count from
+        its image) until all have booted."""
         assert task.vm is not None
-        recovered = self._counterpart(task.vm)
+        fleet = task.vm not in self.recovered and task.vm in self.fleets
+        pending = list(self.fleets[task.vm]) if fleet else [self._counterpart(task.vm).vm_id]
         for reads in range(1, BOOT_POLLS + 1):
-            vm = await self.provider.get_vm(recovered.vm_id)
-            if vm.booted:
+            pending = [vm_id for vm_id in pending if not (await self.provider.get_vm(vm_id)).booted]
+            if not pending:
                 self.emit(
                     CheckResult(
                         at=self.clock.now(),
@@ -527,7 +549,11 @@ class CloudActions:
                 )
                 return
             await self.clock.sleep(BOOT_POLL_S)
-        reason = f"{task.vm} did not boot within {BOOT_POLLS * BOOT_POLL_S / 60:g} minutes"
+        within = f"within {BOOT_POLLS * BOOT_POLL_S / 60:g} minutes"
+        if fleet:
+            reason = f"{len(pending)} of the {len(self.fleets[task.vm])} VMs deployed from the image of {task.vm} did not boot {within}"
+        else:
+            reason = f"{task.vm} did not boot {within}"
         self.emit(
             CheckResult(
                 at=self.clock.now(),
