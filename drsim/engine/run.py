@@ -661,18 +661,39 @@ def run_drill(
             )
         finally:
             journal.close()
-        if isinstance(sink.failure, JournalError):
-            raise sink.failure
-        if sink.failure is not None:
-            raise ExecutionError(f"{run_dir / JOURNAL}: cannot write the journal: {sink.failure}")
+        _check_journal(sink, run_dir)
         if journal.replaying:
             raise JournalError(f"{run_dir / JOURNAL}: the resumed run ended before replaying the whole journal")
-        result = drill_result(execution.events, runbook, estate, execution.apps)
-        _write_atomically(run_dir / RESULT, result.to_json())
-        outcome = _outcome(drill.name, run_id, run_dir, planned, result, execution, resumed=len(replay.lines) if replay else 0)
+        resumed = len(replay.lines) if replay else 0
+        outcome = _write_result(drill.name, run_id, run_dir, planned, execution, runbook, estate, resumed=resumed)
     for observer in observers:
         observer.on_finished(outcome)
     return outcome
+
+
+def _check_journal(sink: EventSink, run_dir: Path) -> None:
+    """Raise what stopped the journal from being written, if anything did."""
+    if isinstance(sink.failure, JournalError):
+        raise sink.failure
+    if sink.failure is not None:
+        raise ExecutionError(f"{run_dir / JOURNAL}: cannot write the journal: {sink.failure}")
+
+
+def _write_result(
+    drill_name: str,
+    run_id: str,
+    run_dir: Path,
+    planned: DrillPlan,
+    execution: Execution,
+    runbook: Runbook,
+    estate: Estate,
+    *,
+    resumed: int,
+) -> RunOutcome:
+    """Measure the run, write result.json atomically and give the outcome."""
+    result = drill_result(execution.events, runbook, estate, execution.apps)
+    _write_atomically(run_dir / RESULT, result.to_json())
+    return _outcome(drill_name, run_id, run_dir, planned, result, execution, resumed=resumed)
 
 
 def _run_on_azure(
@@ -732,14 +753,11 @@ def _run_on_azure(
                 )
             finally:
                 journal.close()
-            if sink.failure is not None:
-                raise ExecutionError(f"{run_dir / JOURNAL}: cannot write the journal: {sink.failure}")
+            _check_journal(sink, run_dir)
             return execution, run_dir, run_id
 
     execution, run_dir, run_id = asyncio.run(main())
-    result = drill_result(execution.events, runbook, estate, execution.apps)
-    _write_atomically(run_dir / RESULT, result.to_json())
-    outcome = _outcome(drill.name, run_id, run_dir, planned, result, execution, resumed=0)
+    outcome = _write_result(drill.name, run_id, run_dir, planned, execution, runbook, estate, resumed=0)
     for observer in observers:
         observer.on_finished(outcome)
     return outcome
