@@ -335,24 +335,17 @@ class ComputeService(WorldState):
             await write.wait(self._draw(self.catalog.compute.disk_create, "disk-create", disk_id))
         if disk_id in self._disks:
             return self._disks[disk_id].public()
-        disk = DiskState(
-            id=disk_id,
+        disk = self._add_drill_disk(
+            disk_id,
             name=name,
             region=region,
             size_gib=source.size_gib,
             used_gib=source.disk_used_gib,
             sku=source.sku,
-            churn_gib_per_day=0.0,
-            vm_id=None,
             source_id=snapshot_id,
             tags=frozen_tags(tags),
-            production=False,
-            origin_vm=source.content.vm,
-            origin_disk=source.content.disk,
             content=source.content,
         )
-        self._disks[disk_id] = disk
-        self._tag(disk_id, ResourceKind.DISK, disk.tags)
         return disk.public()
 
     async def create_vm(
@@ -433,23 +426,17 @@ class ComputeService(WorldState):
         for image_disk in image.disks:
             disk_id = resource_id(DRILL_GROUP, ResourceKind.DISK, f"{name}-{image_disk.name}")
             disk_ids.append(disk_id)
-            self._disks[disk_id] = DiskState(
-                id=disk_id,
+            self._add_drill_disk(
+                disk_id,
                 name=f"{name}-{image_disk.name}",
                 region=region,
                 size_gib=image_disk.size_gib,
                 used_gib=image_disk.used_gib,
                 sku=image_disk.sku,
-                churn_gib_per_day=0.0,
-                vm_id=None,
                 source_id=image_id,
                 tags=frozen_tags(tags),
-                production=False,
-                origin_vm=image_disk.content.vm,
-                origin_disk=image_disk.content.disk,
                 content=image_disk.content,
             )
-            self._tag(disk_id, ResourceKind.DISK, self._disks[disk_id].tags)
         vm = VmState(
             id=vm_id,
             name=name,

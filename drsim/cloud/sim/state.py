@@ -461,6 +461,40 @@ class WorldState:
     def _tag(self, resource: str, kind: ResourceKind, tags: Mapping[str, str]) -> None:
         self._tags.add(tags.get(RUN_TAG), resource, kind)
 
+    def _add_drill_disk(
+        self,
+        disk_id: str,
+        *,
+        name: str,
+        region: str,
+        size_gib: int,
+        used_gib: float,
+        sku: str,
+        source_id: str | None,
+        tags: Mapping[str, str],
+        content: DiskContent,
+    ) -> DiskState:
+        """Store and tag a disk a drill created (from a snapshot, an image or a job) holding `content`."""
+        disk = DiskState(
+            id=disk_id,
+            name=name,
+            region=region,
+            size_gib=size_gib,
+            used_gib=used_gib,
+            sku=sku,
+            churn_gib_per_day=0.0,
+            vm_id=None,
+            source_id=source_id,
+            tags=tags,
+            production=False,
+            origin_vm=content.vm,
+            origin_disk=content.disk,
+            content=content,
+        )
+        self._disks[disk_id] = disk
+        self._tag(disk_id, ResourceKind.DISK, tags)
+        return disk
+
     def _bump(self, key: str) -> int:
         count = self._counters.get(key, 0)
         self._counters[key] = count + 1
@@ -580,23 +614,17 @@ class WorldState:
     ) -> None:
         """Create the VM (optional) and disks a restore or failover job produced at `ended`, holding `contents`."""
         for disk_spec, disk_id, content in zip(spec.disks, disk_ids, contents, strict=True):
-            self._disks[disk_id] = DiskState(
-                id=disk_id,
+            self._add_drill_disk(
+                disk_id,
                 name=disk_id.rsplit("/", 1)[1],
                 region=region,
                 size_gib=disk_spec.size_gib,
                 used_gib=disk_spec.used_gib,
                 sku=disk_spec.sku,
-                churn_gib_per_day=0.0,
-                vm_id=None,
                 source_id=None,
                 tags=tags,
-                production=False,
-                origin_vm=spec.name,
-                origin_disk=disk_spec.name,
                 content=content,
             )
-            self._tag(disk_id, ResourceKind.DISK, tags)
         if vm_id is not None:
             booted = ended + timedelta(seconds=self._boot_time(spec.os, vm_id, generalized=False) * self._latency)
             vm = VmState(
