@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import gc
 import heapq
 import itertools
@@ -43,7 +44,44 @@ class Clock(Protocol):
         ...
 
 
-_Timer = tuple[float, int, asyncio.TimerHandle]
+# A heap entry: (due time, scheduling order, what fires then): an asyncio timer, or the future of a
+# VirtualClock.sleep, which the loop resolves itself (no timer handle or callback per sleep).
+_Timer = tuple[float, int, "asyncio.TimerHandle | asyncio.Future[None]"]
+_Future = asyncio.Future
+
+
+class _Handle(asyncio.Handle):
+    """asyncio's Handle, made without the debug-mode lookups (the loop makes one per callback)."""
+
+    __slots__ = ()
+
+    def __init__(self, callback: Callable[..., object], args: tuple[Any, ...], loop: asyncio.AbstractEventLoop, context: Any) -> None:
+        self._context = contextvars.copy_context() if context is None else context
+        self._loop = loop
+        self._callback = callback
+        self._args = args
+        self._cancelled = False
+        self._repr = None
+        self._source_traceback = None
+
+
+class _TimerHandle(asyncio.TimerHandle):
+    """asyncio's TimerHandle, made as _Handle is."""
+
+    __slots__ = ()
+
+    def __init__(
+        self, when: float, callback: Callable[..., object], args: tuple[Any, ...], loop: asyncio.AbstractEventLoop, context: Any
+    ) -> None:
+        self._context = contextvars.copy_context() if context is None else context
+        self._loop = loop
+        self._callback = callback
+        self._args = args
+        self._cancelled = False
+        self._repr = None
+        self._source_traceback = None
+        self._when = when
+        self._scheduled = False
 
 
 class VirtualDeadlockError(ExecutionError):
@@ -96,7 +134,8 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
 
     # asyncio's own loop state (set by BaseEventLoop.__init__), which call_at and _run_once work on.
     _scheduled: list[_Timer]
-    _ready: collections.deque[asyncio.Handle]
+    _ready: collections.deque[asyncio.Handle | asyncio.Future[None]]
+    _closed: bool
     _timer_cancelled_count: int
     _stopping: bool
     _debug: bool
@@ -113,6 +152,15 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         return self._virtual_now
 
+    def call_soon(  # type: ignore[override]
+        self, callback: Callable[..., object], *args: Any, context: Any = None
+    ) -> asyncio.Handle:
+        if self._debug or self._closed:  # asyncio's checks and source tracebacks
+            return super().call_soon(callback, *args, context=context)
+        handle = _Handle(callback, args, self, context)
+        self._ready.append(handle)
+        return handle
+
     def call_at(  # type: ignore[override]
         self, when: float, callback: Callable[..., object], *args: Any, context: Any = None
     ) -> asyncio.TimerHandle:
@@ -121,12 +169,18 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         self._check_closed()  # type: ignore[attr-defined]
         if self._debug:
             self._check_callback(callback, "call_at")  # type: ignore[attr-defined]
-        timer = asyncio.TimerHandle(when, callback, args, self, context)
+        timer = _TimerHandle(when, callback, args, self, context)
         # The heap holds (due time, scheduling order, timer): equal-time timers fire first-in first-out,
         # and the heap compares tuples in C rather than timers in Python.
         heapq.heappush(self._scheduled, (when, next(self._timer_seq), timer))
         timer._scheduled = True  # type: ignore[attr-defined]
         return timer
+
+    def wake_at(self, when: float, sleeper: asyncio.Future[None]) -> None:
+        """Resolve `sleeper` when virtual time reaches `when`, in the same order as a timer scheduled
+        now would fire (VirtualClock.sleep: a cancelled sleeper is skipped)."""
+        self._check_closed()  # type: ignore[attr-defined]
+        heapq.heappush(self._scheduled, (when, next(self._timer_seq), sleeper))
 
     def _advance_to_next_timer(self, timeout: float) -> None:
         scheduled: list[_Timer] = self._scheduled
@@ -141,22 +195,25 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         poll a virtual loop never needs: run what is ready, else move time to the next timer and run
         every timer due then, and everything that makes ready at that instant, in asyncio's order."""
         scheduled: list[_Timer] = self._scheduled
-        ready: collections.deque[asyncio.Handle] = self._ready
+        ready = self._ready
         if len(scheduled) > _MIN_SCHEDULED_TIMER_HANDLES and self._timer_cancelled_count / len(scheduled) > 0.5:
             # Many cancelled timers: drop them all at once, as asyncio does.
             kept = []
             for entry in scheduled:
-                if entry[2]._cancelled:
-                    entry[2]._scheduled = False  # type: ignore[attr-defined]
+                if _dead(entry[2]):
+                    if entry[2].__class__ is not _Future:
+                        entry[2]._scheduled = False  # type: ignore[union-attr]
                 else:
                     kept.append(entry)
             heapq.heapify(kept)
             self._scheduled = scheduled = kept
             self._timer_cancelled_count = 0
         else:
-            while scheduled and scheduled[0][2]._cancelled:
-                self._timer_cancelled_count -= 1
-                heapq.heappop(scheduled)[2]._scheduled = False  # type: ignore[attr-defined]
+            while scheduled and _dead(entry := scheduled[0][2]):
+                heapq.heappop(scheduled)
+                if entry.__class__ is not _Future:
+                    self._timer_cancelled_count -= 1
+                    entry._scheduled = False  # type: ignore[union-attr]
         if not ready and not self._stopping:
             if not scheduled:
                 self._selector.select(None)  # type: ignore[attr-defined]  # raises VirtualDeadlockError
@@ -166,17 +223,26 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         end_time = self._virtual_now + self._clock_resolution
         while True:
             while scheduled and scheduled[0][0] < end_time:
-                timer = heapq.heappop(scheduled)[2]
-                timer._scheduled = False  # type: ignore[attr-defined]
-                ready.append(timer)
+                due = heapq.heappop(scheduled)[2]
+                if due.__class__ is not _Future:
+                    due._scheduled = False  # type: ignore[union-attr]
+                ready.append(due)
             for _ in range(len(ready)):
                 handle = ready.popleft()
-                if not handle._cancelled:
-                    handle._run()
+                if handle.__class__ is _Future:  # a sleeper's turn: wake it (unless it was cancelled)
+                    if not handle.done():  # type: ignore[union-attr]
+                        handle.set_result(None)  # type: ignore[union-attr]
+                elif not handle._cancelled:  # type: ignore[union-attr]
+                    handle._run()  # type: ignore[union-attr]
             # What those callbacks made ready runs next, at the same instant: asyncio's next iterations
             # would do just this (no I/O to poll, time cannot move while callbacks are ready).
             if not ready or self._stopping:
                 return
+
+
+def _dead(due: asyncio.TimerHandle | asyncio.Future[None]) -> bool:
+    """A cancelled timer, or the future of a sleep that was cancelled (or resolved) before it was due."""
+    return due.done() if due.__class__ is _Future else due._cancelled  # type: ignore[union-attr]
 
 
 def run_virtual(main: Coroutine[Any, Any, T]) -> T:
@@ -228,15 +294,17 @@ class VirtualClock:
         self.origin = _require_aware(origin)
         self._last_moment = 0.0
         self._last_now = self.origin
+        self._bound: VirtualEventLoop | None = None
 
-    @staticmethod
-    def _loop() -> VirtualEventLoop:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            raise RuntimeError("VirtualClock is read inside run_virtual(...) only: no event loop is running") from None
+    def _loop(self) -> VirtualEventLoop:
+        loop = asyncio._get_running_loop()
+        if loop is self._bound and loop is not None:  # the loop it was last read on: already checked
+            return loop
+        if loop is None:
+            raise RuntimeError("VirtualClock is read inside run_virtual(...) only: no event loop is running")
         if not isinstance(loop, VirtualEventLoop):
             raise RuntimeError("VirtualClock needs the virtual event loop (run_virtual); this loop runs on real time")
+        self._bound = loop
         return loop
 
     def now(self) -> datetime:
@@ -250,18 +318,11 @@ class VirtualClock:
         if seconds <= 0:
             await asyncio.sleep(0)
             return
-        # asyncio.sleep without its indirections (it runs twice per simulated ARM operation).
+        # asyncio.sleep without its timer and callback: the loop resolves the future when it is due
+        # (a sleep runs twice per simulated ARM operation).
         wake = loop.create_future()
-        timer = loop.call_at(loop._virtual_now + seconds, _wake, wake)
-        try:
-            await wake
-        finally:
-            timer.cancel()
-
-
-def _wake(sleeper: asyncio.Future[None]) -> None:
-    if not sleeper.cancelled():
-        sleeper.set_result(None)
+        loop.wake_at(loop._virtual_now + seconds, wake)
+        await wake
 
 
 class ScaledClock:
