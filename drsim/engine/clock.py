@@ -173,7 +173,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         # The heap holds (due time, scheduling order, timer): equal-time timers fire first-in first-out,
         # and the heap compares tuples in C rather than timers in Python.
         heapq.heappush(self._scheduled, (when, next(self._timer_seq), timer))
-        timer._scheduled = True  # type: ignore[attr-defined]
+        timer._scheduled = True
         return timer
 
     def wake_at(self, when: float, sleeper: asyncio.Future[None]) -> None:
@@ -209,11 +209,11 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             self._scheduled = scheduled = kept
             self._timer_cancelled_count = 0
         else:
-            while scheduled and _dead(entry := scheduled[0][2]):
+            while scheduled and _dead(first := scheduled[0][2]):
                 heapq.heappop(scheduled)
-                if entry.__class__ is not _Future:
+                if first.__class__ is not _Future:
                     self._timer_cancelled_count -= 1
-                    entry._scheduled = False  # type: ignore[union-attr]
+                    first._scheduled = False  # type: ignore[union-attr]
         if not ready and not self._stopping:
             if not scheduled:
                 self._selector.select(None)  # type: ignore[attr-defined]  # raises VirtualDeadlockError
@@ -230,8 +230,8 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             for _ in range(len(ready)):
                 handle = ready.popleft()
                 if handle.__class__ is _Future:  # a sleeper's turn: wake it (unless it was cancelled)
-                    if not handle.done():  # type: ignore[union-attr]
-                        handle.set_result(None)  # type: ignore[union-attr]
+                    if not handle.done():
+                        handle.set_result(None)
                 elif not handle._cancelled:  # type: ignore[union-attr]
                     handle._run()  # type: ignore[union-attr]
             # What those callbacks made ready runs next, at the same instant: asyncio's next iterations

@@ -133,3 +133,53 @@ def test_the_garbage_collector_pauses_during_a_virtual_run_and_resumes_after() -
         assert not gc.isenabled()  # a collector the caller turned off stays off
     finally:
         gc.enable()
+
+
+def test_clock_sleeps_and_loop_timers_due_together_keep_asyncio_order() -> None:
+    clock = VirtualClock(ORIGIN)
+    log: list[str] = []
+
+    async def sleeper(name: str) -> None:
+        await clock.sleep(10)
+        log.append(name)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        first = asyncio.create_task(sleeper("sleep-1"))
+        await asyncio.sleep(0)  # sleep-1 schedules its wake-up first
+        loop.call_at(10, log.append, "timer")
+        second = asyncio.create_task(sleeper("sleep-2"))
+        await asyncio.gather(first, second)
+
+    run_virtual(main())
+    # As with asyncio.sleep: at t=10 the due entries fire in the order they were scheduled; a timer's
+    # callback runs then, a sleeper's task resumes one step later (its future's done-callback).
+    assert log == ["timer", "sleep-1", "sleep-2"]
+
+
+def test_a_cancelled_clock_sleep_does_not_move_virtual_time() -> None:
+    clock = VirtualClock(ORIGIN)
+
+    async def main() -> datetime:
+        long = asyncio.create_task(clock.sleep(3600))
+        await clock.sleep(5)
+        long.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await long
+        await asyncio.sleep(0)
+        return clock.now()
+
+    assert run_virtual(main()) == ORIGIN + timedelta(seconds=5)
+    # ... and the run ends at once: the loop never jumps to the cancelled sleep's hour.
+
+
+def test_timeouts_cancel_clock_sleeps_in_virtual_time() -> None:
+    clock = VirtualClock(ORIGIN)
+
+    async def main() -> datetime:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(30):
+                await clock.sleep(3600)
+        return clock.now()
+
+    assert run_virtual(main()) == ORIGIN + timedelta(seconds=30)

@@ -24,6 +24,8 @@ from drsim.cloud.sim.resources import (
     DiskState,
     ImageDisk,
     ImageState,
+    NetworkState,
+    NsgState,
     SnapshotState,
     VmState,
     frozen_tags,
@@ -94,17 +96,27 @@ class ComputeService(WorldState):
 
     def price_per_day(self, resource_id: str) -> float | None:
         """The price list_tagged gives the resource, read without a request (no virtual time passes)."""
-        for kind, table in (
-            (ResourceKind.VM, self._vms),
-            (ResourceKind.DISK, self._disks),
-            (ResourceKind.SNAPSHOT, self._snapshots),
-            (ResourceKind.IMAGE, self._images),
-            (ResourceKind.NETWORK, self._networks),
-            (ResourceKind.NSG, self._nsgs),
-        ):
-            if resource_id in table:
-                return self._tagged_record(resource_id, kind).cost_per_day
-        return None  # not in the world (deleted, never made) or not a kind it prices
+        kind = kind_of(resource_id)
+        table = self._table(kind)
+        if kind is None or table is None or resource_id not in table:
+            return None  # not in the world (deleted, never made) or not a kind it prices
+        return self._tagged_record(resource_id, ResourceKind(kind)).cost_per_day
+
+    def _table(self, kind: str | None) -> Mapping[str, VmState | DiskState | SnapshotState | ImageState | NetworkState | NsgState] | None:
+        """The world's resources of one ARM type (kind_of), or None for a type it does not hold."""
+        if kind == ResourceKind.DISK:
+            return self._disks
+        if kind == ResourceKind.SNAPSHOT:
+            return self._snapshots
+        if kind == ResourceKind.VM:
+            return self._vms
+        if kind == ResourceKind.IMAGE:
+            return self._images
+        if kind == ResourceKind.NETWORK:
+            return self._networks
+        if kind == ResourceKind.NSG:
+            return self._nsgs
+        return None
 
     def _tagged_record(self, rid: str, kind: ResourceKind) -> TaggedResource:
         catalog = self.catalog
@@ -546,7 +558,7 @@ class ComputeService(WorldState):
         async with self._write("delete", region, RequestClass.DELETE, resource_id) as write:
             if self._region_down(region):
                 raise TransientError(f"{resource_id} cannot be deleted now: region {region} is down")
-            if kind == ResourceKind.VM.value and resource_id in self._vms:
+            if kind == ResourceKind.VM and resource_id in self._vms:
                 vm = self._vms[resource_id]
                 self._refuse_production(vm.production, vm.name)
                 await write.wait(self._draw(self.catalog.compute.delete_vm, "delete", resource_id))
@@ -558,7 +570,7 @@ class ComputeService(WorldState):
                 if vm.network_id in self._networks:
                     self._networks[vm.network_id].vm_count -= 1
                 self._tags.remove(vm.tags.get(RUN_TAG), resource_id)
-            elif kind == ResourceKind.DISK.value and resource_id in self._disks:
+            elif kind == ResourceKind.DISK and resource_id in self._disks:
                 disk = self._disks[resource_id]
                 self._refuse_production(disk.production, disk.name)
                 if disk.vm_id is not None:
@@ -566,12 +578,12 @@ class ComputeService(WorldState):
                 await write.wait(self._draw(self.catalog.compute.delete_other, "delete", resource_id))
                 if self._disks.pop(resource_id, None) is not None:
                     self._tags.remove(disk.tags.get(RUN_TAG), resource_id)
-            elif kind == ResourceKind.SNAPSHOT.value and resource_id in self._snapshots:
+            elif kind == ResourceKind.SNAPSHOT and resource_id in self._snapshots:
                 snap = self._snapshots[resource_id]
                 self._refuse_production(snap.production, snap.name)
                 await write.wait(self._draw(self.catalog.compute.delete_other, "delete", resource_id))
                 self._forget_snapshot(snap)
-            elif kind == ResourceKind.IMAGE.value and resource_id in self._images:
+            elif kind == ResourceKind.IMAGE and resource_id in self._images:
                 image = self._images[resource_id]
                 self._refuse_production(image.production, image.name)
                 if image.deployments:
@@ -579,7 +591,7 @@ class ComputeService(WorldState):
                 await write.wait(self._draw(self.catalog.compute.delete_other, "delete", resource_id))
                 if self._images.pop(resource_id, None) is not None:
                     self._tags.remove(image.tags.get(RUN_TAG), resource_id)
-            elif kind == ResourceKind.NETWORK.value and resource_id in self._networks:
+            elif kind == ResourceKind.NETWORK and resource_id in self._networks:
                 net = self._networks[resource_id]
                 self._refuse_production(net.production, net.name)
                 if net.vm_count:
@@ -590,7 +602,7 @@ class ComputeService(WorldState):
                     if net.nsg_id in self._nsgs:
                         self._nsgs[net.nsg_id].network_id = None
                     self._tags.remove(net.tags.get(RUN_TAG), resource_id)
-            elif kind == ResourceKind.NSG.value and resource_id in self._nsgs:
+            elif kind == ResourceKind.NSG and resource_id in self._nsgs:
                 nsg = self._nsgs[resource_id]
                 if nsg.network_id is not None and nsg.network_id in self._networks:
                     raise ConflictError(f"network security group {nsg.name} is in use by a subnet: delete the network first")
@@ -599,11 +611,9 @@ class ComputeService(WorldState):
                     self._tags.remove(nsg.tags.get(RUN_TAG), resource_id)
 
     def _region_of(self, rid: str) -> str:
-        for table in (self._vms, self._disks, self._snapshots, self._images, self._networks, self._nsgs):
-            found = table.get(rid)
-            if found is not None:
-                return str(found.region)
-        return self.estate.regions.primary
+        table = self._table(kind_of(rid))
+        found = table.get(rid) if table is not None else None
+        return str(found.region) if found is not None else self.estate.regions.primary
 
     @staticmethod
     def _refuse_production(production: bool, name: str) -> None:
