@@ -155,6 +155,7 @@ class CloudActions:
         self.fleets: dict[str, list[str]] = {}  # VMs deployed by count, by the name of the image's VM
         self.production: dict[str, VirtualMachine] = {}
         self.inventory: dict[str, str] = {}  # ids of production VMs the provider cannot show (region down, lost)
+        self.disk_inventory: dict[str, tuple[str, ...]] = {}  # ... and of their disks, in the estate's order
         self.networks: dict[str, IsolatedNetwork] = {}  # by network.isolate step id
         self.isolation: dict[str, IsolationReport] = {}  # by network id
         self.recovered: dict[str, Recovered] = {}  # by production VM name
@@ -207,11 +208,16 @@ class CloudActions:
             return self.inventory[vm]
         raise NotFoundError(f"production VM {vm} is not visible to the drill and not in its inventory")
 
-    def _prod(self, vm: str) -> VirtualMachine:
+    def _prod_disk_id(self, vm: str, disk_index: int) -> str:
+        """The id of a production disk: from its VM as read, or from the inventory when the VM is gone
+        (a snapshot outlives its disk: azure-facts.md, Managed disk snapshots)."""
         found = self.production.get(vm)
-        if found is None:
-            raise NotFoundError(f"production VM {vm} is not visible to the drill (is its region down?)")
-        return found
+        if found is not None:
+            return found.disk_ids[disk_index]
+        known = self.disk_inventory.get(vm)
+        if known is not None and disk_index < len(known):
+            return known[disk_index]
+        raise NotFoundError(f"production VM {vm} is not visible to the drill and its disks are not in its inventory")
 
     def _network(self, step_id: str) -> IsolatedNetwork:
         network = self.networks.get(step_id)
@@ -437,12 +443,12 @@ class CloudActions:
         disk_index = self._disk_index[task.vm][op.disk]
         if op.kind is OpKind.SNAPSHOT:
             # Production is read-only to a drill except for snapshots of its disks (DESIGN.md safety rules).
-            disk_id = self._prod(task.vm).disk_ids[disk_index]
+            disk_id = self._prod_disk_id(task.vm, disk_index)
             snap = await self.provider.create_snapshot(disk_id, name=self.name(task.vm, op.disk, "snap"), incremental=True, tags=self.tags)
             self._record(task, snap.id, ResourceKind.SNAPSHOT, snap.name, snap.region)
             work.snapshots[op.disk] = snap
         elif op.kind is OpKind.FIND_SNAPSHOT:
-            disk_id = self._prod(task.vm).disk_ids[disk_index]
+            disk_id = self._prod_disk_id(task.vm, disk_index)
             work.snapshots[op.disk] = self._scheduled_snapshot(task.vm, op.disk, await self.provider.list_snapshots(disk_id), region)
         elif op.kind is OpKind.COPY_SNAPSHOT:
             copy = await self.provider.copy_snapshot(

@@ -190,6 +190,7 @@ async def execute(
     estimates: Estimator,
     catalog_version: str | None,
     production_ids: Callable[[str], str | None] = lambda name: None,
+    production_disk_ids: Callable[[str], Sequence[str] | None] = lambda name: None,
     name_key: str | None = None,
     handle_signals: bool = False,
     controls: Sequence[str] = (),
@@ -236,7 +237,7 @@ async def execute(
         emit=emit,
         name_key=name_key,
     )
-    await _discover(actions, clock, production_ids)
+    await _discover(actions, clock, production_ids, production_disk_ids)
     policies = {s.id: StepPolicy(timeout=s.timeout, retries=s.retries, allow_failure=s.allow_failure) for s in runbook.steps}
     executor = Executor(graph, actions, clock=clock, emit=emit, concurrency=concurrency, policies=policies, rng=rng)
     state.executor = executor
@@ -274,8 +275,14 @@ async def execute(
     return state
 
 
-async def _discover(actions: CloudActions, clock: Clock, production_ids: Callable[[str], str | None]) -> None:
-    """Read production (retrying throttled and transient failures); VMs it cannot see keep the ids of the inventory."""
+async def _discover(
+    actions: CloudActions,
+    clock: Clock,
+    production_ids: Callable[[str], str | None],
+    production_disk_ids: Callable[[str], Sequence[str] | None],
+) -> None:
+    """Read production (retrying throttled and transient failures); VMs it cannot see keep the ids
+    the inventory gives them and their disks (in the estate's order)."""
     for attempt in range(1, 11):
         try:
             await actions.discover()
@@ -291,6 +298,9 @@ async def _discover(actions: CloudActions, clock: Clock, production_ids: Callabl
             known = production_ids(name)
             if known is not None:
                 actions.inventory[name] = known
+            disks = production_disk_ids(name)
+            if disks is not None:
+                actions.disk_inventory[name] = tuple(disks)
 
 
 def _plan_event(at: datetime, graph: TaskGraph, critical: CriticalPath, estimates: Estimator) -> PlanMade:
@@ -465,6 +475,10 @@ def _simulate(
         # The estate's ids are known from before the incident (its inventory), even when unreachable now.
         return truth.vm_id(name)
 
+    def disk_inventory(name: str) -> list[str]:
+        # ... and so are its disks': a deleted VM's scheduled snapshots name them as their source.
+        return [truth.disk_id(name, disk.name) for disk in estate.vm(name).disks]
+
     execution = run_virtual(
         execute(
             drill_name=drill_name,
@@ -482,6 +496,7 @@ def _simulate(
             estimates=estimates,
             catalog_version=sim.catalog.label,
             production_ids=inventory,
+            production_disk_ids=disk_inventory,
             name_key=run_id_for(incident_at, seed),
             handle_signals=handle_signals,
             controls=controls,

@@ -226,6 +226,38 @@ def test_scheduled_snapshots_copied_to_the_recovery_region_survive_a_region_outa
     assert outcome.result.tasks[2].recovery_point_at is not None
 
 
+@pytest.mark.parametrize(("source", "status"), [("scheduled", RunStatus.PASSED), ("fresh", RunStatus.FAILED)])
+def test_scheduled_snapshots_outlive_an_accidentally_deleted_vm(
+    make_drill: DrillFactory, tmp_path: Path, source: str, status: RunStatus
+) -> None:
+    # A snapshot is independent of its disk (azure-facts.md, Managed disk snapshots): the drill finds
+    # a deleted VM's scheduled snapshots by the disk ids of its inventory. Its disks are gone, though,
+    # so a fresh snapshot cannot be taken.
+    bundle = make_drill(
+        {
+            "scenario": {"incident": "accidental-delete", "vms": {"app": "shop", "tier": "web"}},
+            "steps": [
+                *steps_isolated("eastus2"),
+                {
+                    "id": "web",
+                    "action": "snapshot.clone",
+                    "needs": ["declare", "bubble"],
+                    "with": {"vms": {"app": "shop", "tier": "web"}, "network": "bubble", "source": source},
+                },
+            ],
+        },
+        plan="snapshots-6h",
+    )
+    outcome = run(bundle, tmp_path)
+    assert outcome.result is not None and outcome.result.status is status
+    if source == "scheduled":
+        point = finished(outcome, "web/web-01").recovery_point
+        assert isinstance(point, RecoveryPointRef) and point.time <= bundle.drill.doc.incident_at
+    else:
+        failure = next(e for e in outcome.events if isinstance(e, TaskFailed) and e.task == "web/web-01")
+        assert "not found" in failure.error and "accidental-delete" in failure.error
+
+
 def test_ransomware_recovery_picks_the_last_clean_point(make_drill: DrillFactory, tmp_path: Path) -> None:
     outcome = run(load_drill(DRILLS / "2026-q4-shop-ransomware.yaml"), tmp_path)
     incident = outcome.events[0].incident_at  # type: ignore[attr-defined]
