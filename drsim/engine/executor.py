@@ -84,9 +84,15 @@ def classify(exc: BaseException) -> FailureCategory:
     return FailureCategory.EXECUTION
 
 
+class StepTimeout(TimeoutError):
+    """An attempt at a task ran longer than its step's timeout."""
+
+
 def describe(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
-    return text if isinstance(exc, ProviderError | SafetyError | CheckFailure | AbortedError) else f"{type(exc).__name__}: {text}"
+    if isinstance(exc, ProviderError | SafetyError | CheckFailure | AbortedError | StepTimeout):
+        return text
+    return f"{type(exc).__name__}: {text}"
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -251,17 +257,7 @@ class Executor:
         state = self.states[task.id]
         policy = self.policies.get(task.step, StepPolicy())
         try:
-            if policy.timeout is None:
-                await self._attempts(task, state, policy)
-            else:
-                deadline = asyncio.timeout(policy.timeout.total_seconds())
-                try:
-                    async with deadline:
-                        await self._attempts(task, state, policy)
-                except TimeoutError as exc:
-                    if deadline.expired():
-                        raise TimeoutError(f"step '{task.step}' timed out after {format_duration(policy.timeout)}") from exc
-                    raise
+            await self._attempts(task, state, policy)
         except asyncio.CancelledError:
             self._fail(task, state, AbortedError(f"run aborted: {self.aborted or 'cancelled'}"), policy)
             return
@@ -310,10 +306,10 @@ class Executor:
                 TaskStarted(at=self.clock.now(), task=task.id, step=task.step, action=task.action.value, vm=task.vm, attempt=state.attempts)
             )
             try:
-                await _Attempt(self, task, state).run()  # the operations not yet done
+                await self._attempt(task, state, policy)
                 return
             except Exception as exc:
-                if not _retryable(exc) or state.attempts > policy.retries:
+                if not (_retryable(exc) or isinstance(exc, StepTimeout)) or state.attempts > policy.retries:
                     raise
                 delay = self.backoff(state.attempts, exc)
                 self.emit(
@@ -329,6 +325,21 @@ class Executor:
                     )
                 )
                 await self.clock.sleep(delay)
+
+    async def _attempt(self, task: Task, state: TaskState, policy: StepPolicy) -> None:
+        """One attempt at the operations not yet done, within the step's timeout (which bounds each
+        attempt: a timed-out attempt is retried while retries remain)."""
+        if policy.timeout is None:
+            await _Attempt(self, task, state).run()
+            return
+        deadline = asyncio.timeout(policy.timeout.total_seconds())
+        try:
+            async with deadline:
+                await _Attempt(self, task, state).run()
+        except TimeoutError as exc:
+            if deadline.expired():
+                raise StepTimeout(f"step '{task.step}' timed out after {format_duration(policy.timeout)}") from exc
+            raise
 
     def backoff(self, attempt: int, exc: BaseException) -> float:
         """Exponential backoff with seeded jitter; never sooner than a throttling retry-after."""

@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -42,7 +43,8 @@ def graph(steps: dict[str, tuple[list[str | None], list[str]]], ops: dict[str, t
 
 @dataclass
 class Script:
-    """An op runner: each op sleeps `seconds[task]` (default 10) and raises the scripted errors first."""
+    """An op runner: each op sleeps `seconds["task:op"]` or `seconds[task]` (default 10) and raises the
+    scripted errors first."""
 
     clock: VirtualClock
     seconds: dict[str, float] = field(default_factory=dict)
@@ -60,7 +62,7 @@ class Script:
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
         try:
-            await self.clock.sleep(self.seconds.get(task.id, 10.0))
+            await self.clock.sleep(self.seconds.get(f"{task.id}:{op.id}", self.seconds.get(task.id, 10.0)))
         finally:
             self.in_flight -= 1
 
@@ -172,9 +174,31 @@ def test_step_timeout_fails_the_task() -> None:
     g = graph({"a": ([None], []), "b": ([None], ["a"])})
     ex, _, events = execute(g, {"seconds": {"a": 7200}}, policies={"a": StepPolicy(timeout=timedelta(hours=1))})
     failed = next(e for e in events if isinstance(e, TaskFailed))
-    assert failed.error == "TimeoutError: step 'a' timed out after 1h" and at(failed) == 3600
+    assert failed.error == "step 'a' timed out after 1h" and at(failed) == 3600
     assert failed.category is FailureCategory.RECOVERY
     assert ex.states["b"].status is TaskStatus.SKIPPED
+
+
+def test_the_timeout_bounds_each_attempt_and_a_timed_out_attempt_is_retried() -> None:
+    ops = (Op("find", OpKind.FIND_SNAPSHOT), Op("restore", OpKind.CREATE_VM, ("find",)))
+    g = graph({"a": ([None], [])}, {"a": ops})
+    policies = {"a": StepPolicy(timeout=timedelta(hours=1), retries=2)}
+    ex, script, events = execute(g, {"seconds": {"a:find": 600, "a:restore": 7200}}, policies=policies)
+    retries = [e for e in events if isinstance(e, TaskRetrying)]
+    assert [e.error for e in retries] == ["step 'a' timed out after 1h"] * 2
+    assert ex.states["a"].status is TaskStatus.FAILED and ex.states["a"].attempts == 3
+    # Each attempt has its own hour; a retry goes on after the operation already done.
+    assert [op for _, _, op in script.log] == ["find", "restore", "restore", "restore"]
+    starts = [at(e) for e in events if isinstance(e, TaskStarted)]
+    assert starts[1] == pytest.approx(3600 + retries[0].retry_in_s)
+    assert starts[2] == pytest.approx(starts[1] + 3600 + retries[1].retry_in_s)
+
+
+def test_an_attempt_within_the_timeout_succeeds_after_a_timed_out_one() -> None:
+    g = graph({"a": ([None], [])})
+    policies = {"a": StepPolicy(timeout=timedelta(minutes=30), retries=1)}
+    ex, _, _ = execute(g, {"seconds": {"a": 600}, "errors": {"a": [TransientError("500")]}}, policies=policies)
+    assert ex.states["a"].status is TaskStatus.SUCCEEDED and ex.states["a"].attempts == 2
 
 
 def test_abort_stops_new_work_and_fails_running_tasks() -> None:
