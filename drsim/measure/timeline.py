@@ -18,6 +18,7 @@ The same events always give the same result: this module reads no clock and keep
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from drsim.measure.events import (
@@ -28,6 +29,7 @@ from drsim.measure.events import (
     Event,
     FailureCategory,
     PlanMade,
+    PlannedTask,
     RunAborted,
     RunStarted,
     TaskFailed,
@@ -37,7 +39,7 @@ from drsim.measure.events import (
     iso,
 )
 from drsim.measure.result import AppResult, CleanupResult, DrillResult, Leftover, RunStatus, TaskResult, TaskStatus
-from drsim.model.documents import RECOVERY_ACTIONS, Estate, Runbook
+from drsim.model.documents import RECOVERY_ACTIONS, AppSpec, Estate, Runbook
 from drsim.model.types import IncidentKind
 
 MANUAL_ACTIONS = frozenset({"manual.declare", "manual.approve"})
@@ -163,45 +165,95 @@ def _upstream_steps(runbook: Runbook, steps: Iterable[str]) -> set[str]:
     return seen
 
 
+@dataclass(frozen=True)
+class _AppRecovery:
+    """What one application's own VMs went through, before its dependencies are taken into account."""
+
+    in_scope: bool  # the incident hit some of its VMs: it has something to recover
+    recovery: tuple[PlannedTask, ...]
+    affected: frozenset[str]
+    trigger: datetime | None
+    infra_ready: datetime | None
+    healthy: datetime | None  # its own checks passed (None: they did not, or it had nothing to recover)
+    claimed: tuple[float, ...]
+
+
+def _app_recovery(app: AppSpec, timeline: RunTimeline, planned: Sequence[PlannedTask], hit: set[str], estate: Estate) -> _AppRecovery:
+    incident = timeline.started.incident_at
+    vms = {vm.name for vm in estate.select(app.vms)}
+    affected = vms & hit
+    recovery = tuple(t for t in planned if t.action in RECOVERY_ACTIONS and t.vm in vms)
+    starts = [timeline.first_start[t.id] for t in recovery if t.id in timeline.first_start]
+    ready_by_vm: dict[str, datetime] = {}
+    claimed: list[float] = []
+    for task in recovery:
+        done = timeline.finished.get(task.id)
+        if done is None or task.vm not in affected:
+            continue
+        assert task.vm is not None
+        ready_by_vm[task.vm] = max(ready_by_vm.get(task.vm, done.at), done.at)
+        if done.recovery_point is not None:
+            claimed.append(max(0.0, (incident - done.recovery_point.time).total_seconds()))
+    infra_ready = max(ready_by_vm.values()) if affected and set(ready_by_vm) == affected else None
+
+    check_tasks = [t for t in planned if t.action in ("check.boot", "check.canary") and t.vm in affected]
+    check_broken = any(t.id not in timeline.finished for t in check_tasks)
+    results = [c for c in timeline.checks if c.vm in affected]
+    deciding = [c for c in results if c.check is CheckKind.CANARY] or [c for c in results if c.check is CheckKind.BOOT]
+    healthy: datetime | None = None
+    if infra_ready is not None and deciding and not check_broken and all(c.passed for c in deciding):
+        healthy = max(c.healthy_at for c in deciding if c.healthy_at is not None)
+    return _AppRecovery(
+        bool(affected), recovery, frozenset(affected), min(starts) if starts else None, infra_ready, healthy, tuple(claimed)
+    )
+
+
+def _healthy_with_dependencies(estate: Estate, own: dict[str, _AppRecovery]) -> dict[str, datetime | None]:
+    """When each application is healthy: its own checks passed and every application it depends on
+    (apps[].depends_on) that the incident hit is healthy too. An app the incident spared was never down."""
+    specs = {a.name: a for a in estate.apps}
+    healthy: dict[str, datetime | None] = {}
+
+    def resolve(name: str, path: tuple[str, ...]) -> datetime | None:
+        if name in healthy:
+            return healthy[name]
+        mine = own[name].healthy
+        for dep in specs[name].depends_on:
+            if dep not in specs or dep in path or not own[dep].in_scope:
+                continue  # unknown or cyclic (validation refuses both), or not hit: nothing to wait for
+            theirs = resolve(dep, (*path, dep))
+            mine = None if mine is None or theirs is None else max(mine, theirs)
+        healthy[name] = mine
+        return mine
+
+    for app in estate.apps:
+        resolve(app.name, (app.name,))
+    return healthy
+
+
 def measure_apps(events: Sequence[Event], runbook: Runbook, estate: Estate) -> list[AppMeasured]:
-    """Every application the runbook has an objective for or acts on, measured from the events."""
+    """Every application the runbook has an objective for or acts on, measured from the events.
+
+    An application is healthy when its own checks have passed and so has every application it depends
+    on that the incident hit: the wait for a dependency counts in its validation time."""
     timeline = RunTimeline(events)
     planned = timeline.plan.tasks if timeline.plan is not None else ()
     incident, detected = timeline.started.incident_at, timeline.started.detected_at
     hit = in_scope_vm_names(runbook, estate)
     objectives = {o.app: o for o in runbook.objectives}
     touched = {t.vm for t in planned if t.vm}
+    own = {app.name: _app_recovery(app, timeline, planned, hit, estate) for app in estate.apps}
+    healthy_at = _healthy_with_dependencies(estate, own)
     measured = []
     for app in estate.apps:
         vms = {vm.name for vm in estate.select(app.vms)}
         if app.name not in objectives and not vms & touched:
             continue
-        affected = vms & hit
-        recovery = [t for t in planned if t.action in RECOVERY_ACTIONS and t.vm in vms]
-        starts = [timeline.first_start[t.id] for t in recovery if t.id in timeline.first_start]
-        trigger = min(starts) if starts else None
-
-        ready_by_vm: dict[str, datetime] = {}
-        claimed: list[float] = []
-        for task in recovery:
-            done = timeline.finished.get(task.id)
-            if done is None or task.vm not in affected:
-                continue
-            assert task.vm is not None
-            ready_by_vm[task.vm] = max(ready_by_vm.get(task.vm, done.at), done.at)
-            if done.recovery_point is not None:
-                claimed.append(max(0.0, (incident - done.recovery_point.time).total_seconds()))
-        infra_ready = max(ready_by_vm.values()) if affected and set(ready_by_vm) == affected else None
-
-        check_tasks = [t for t in planned if t.action in ("check.boot", "check.canary") and t.vm in affected]
-        check_broken = any(t.id not in timeline.finished for t in check_tasks)
+        mine = own[app.name]
+        recovery, affected, trigger, infra_ready, claimed = mine.recovery, mine.affected, mine.trigger, mine.infra_ready, mine.claimed
+        healthy = healthy_at[app.name]
         results = [c for c in timeline.checks if c.vm in affected]
         canaries = [c for c in results if c.check is CheckKind.CANARY]
-        boots = [c for c in results if c.check is CheckKind.BOOT]
-        deciding = canaries or boots
-        healthy: datetime | None = None
-        if infra_ready is not None and deciding and not check_broken and all(c.passed for c in deciding):
-            healthy = max(c.healthy_at for c in deciding if c.healthy_at is not None)
 
         rto = _seconds(healthy, incident)
         human = infrastructure = validation = None

@@ -211,3 +211,65 @@ def test_result_json_lists_tasks_in_plan_order_with_their_recovery_points() -> N
     assert result.tasks[2].recovery_point_at == "2026-11-20T13:10:00Z"
     assert result.incident_at == "2026-11-20T14:00:00Z" and result.apps[0].healthy_at == "2026-11-20T16:01:00Z"
     assert result.to_json() == drill_result([*base_events(), *canary(), cleanup()], RUNBOOK, ESTATE).to_json()
+
+
+# ------------------------------------------------------------------------- apps[].depends_on
+
+SPLIT_ESTATE = ESTATE.model_copy(
+    update={
+        "apps": tuple(
+            type(ESTATE.apps[0]).model_validate(a)
+            for a in (
+                {"name": "shop-db", "vms": {"name": "sql-01"}},
+                {"name": "storefront", "vms": {"name": "web-01"}, "depends_on": ["shop-db"]},
+            )
+        )
+    }
+)
+SPLIT_RUNBOOK = RUNBOOK.model_copy(
+    update={
+        "scenario": RUNBOOK.scenario.model_copy(update={"vms": {"app": "shop"}}),
+        "objectives": (type(RUNBOOK.objectives[0]).model_validate({"app": "storefront", "rto": "3h"}),),
+    }
+)
+
+
+def storefront_events(db_passes: bool) -> list[Event]:
+    """sql-01 restored by t+120 min and checked by its canary; web-01 restored by t+70 and booted at t+75."""
+    events = base_events()
+    plan = events[1]
+    assert isinstance(plan, PlanMade)
+    web = (task("web/web-01", "backup.restore", "web-01"), task("boot/web-01", "check.boot", "web-01"))
+    events[1] = PlanMade(at=plan.at, tasks=(*plan.tasks, *web), step_edges=(), critical_path=(), critical_path_s=0.0, lower_bound_s=0.0)
+    events += [
+        TaskStarted(at=t(61), task="web/web-01", step="web", action="backup.restore", vm="web-01", attempt=1),
+        TaskFinished(at=t(70), task="web/web-01", step="web", action="backup.restore", vm="web-01", attempts=1, recovered_vm="web-id"),
+        CheckResult(
+            at=t(75),
+            task="boot/web-01",
+            check=CheckKind.BOOT,
+            vm="web-01",
+            app="storefront",
+            passed=True,
+            reachable=True,
+            healthy_at=t(75),
+            reads=1,
+        ),
+        TaskFinished(at=t(75), task="boot/web-01", step="boot", action="check.boot", vm="web-01", attempts=1),
+    ]
+    return [*events, *canary(passed=db_passes), cleanup()]
+
+
+def test_an_app_is_healthy_only_when_the_apps_it_depends_on_are() -> None:
+    apps = {a.app: a for a in measure_apps(storefront_events(db_passes=True), SPLIT_RUNBOOK, SPLIT_ESTATE)}
+    storefront = apps["storefront"]
+    # Its own VM booted at t+75, but its database was healthy only at t+121: that wait is validation.
+    assert storefront.infra_ready_at == t(70) and storefront.healthy_at == t(121)
+    assert storefront.rto_s == 121 * 60 and storefront.validation_s == 51 * 60 and storefront.rto_met is True
+    assert apps["shop-db"].healthy_at == t(121)
+
+
+def test_an_app_whose_dependency_never_recovers_never_becomes_healthy() -> None:
+    apps = {a.app: a for a in measure_apps(storefront_events(db_passes=False), SPLIT_RUNBOOK, SPLIT_ESTATE)}
+    storefront = apps["storefront"]
+    assert storefront.healthy_at is None and storefront.rto_s is None and storefront.rto_met is False
