@@ -55,7 +55,7 @@ from drsim.measure.events import (
 from drsim.measure.result import DrillResult, TaskStatus
 from drsim.measure.timeline import drill_result, measure_apps, run_status
 from drsim.model.checks import DrillBundle
-from drsim.model.documents import BackupStep, Document, Drill, Estate, ProtectionPlan, Runbook, SimOptions
+from drsim.model.documents import AzureOptions, BackupStep, Document, Drill, Estate, ProtectionPlan, Runbook, SimOptions
 from drsim.model.loader import Loaded
 from drsim.model.types import CleanupPolicy, ProviderKind, RestoreAs
 
@@ -637,8 +637,15 @@ def run_drill(
                 f"--resume {resume}: only simulated drills resume (they replay from their seed); against Azure, "
                 "start the drill again after cleaning up with the run id's tag"
             )
-        return _run_on_azure(bundle, out_dir=Path(out_dir), seed=drill.seed if seed is None else seed, incident_at=incident_at,
-                             observers=observers, fsync=True if fsync is None else fsync, handle_signals=handle_signals)
+        return _run_on_azure(
+            bundle,
+            out_dir=Path(out_dir),
+            seed=drill.seed if seed is None else seed,
+            incident_at=incident_at,
+            observers=observers,
+            fsync=True if fsync is None else fsync,
+            handle_signals=handle_signals,
+        )
     replay: JournalContents | None = None
     if resume is not None:
         run_dir = Path(resume)
@@ -711,6 +718,36 @@ def _write_result(
     return _outcome(drill_name, run_id, run_dir, planned, result, execution, resumed=resumed)
 
 
+AZURE_ENVIRONMENT = {
+    "subscription_id": "AZURE_SUBSCRIPTION_ID",
+    "resource_group": "DRSIM_AZURE_RESOURCE_GROUP",
+    "backup_vault": "DRSIM_AZURE_BACKUP_VAULT",
+    "site_recovery_vault": "DRSIM_AZURE_SITE_RECOVERY_VAULT",
+    "vault_resource_group": "DRSIM_AZURE_VAULT_RESOURCE_GROUP",
+    "staging_storage_account": "DRSIM_AZURE_STAGING_STORAGE_ACCOUNT",
+    "endpoint": "DRSIM_AZURE_ENDPOINT",  # the drsim ARM emulator's address
+}
+
+
+def _azure_options_from_environment(drill_path: Path) -> AzureOptions:
+    """Where a `provider: azure` drill without an `azure:` block runs: the environment's subscription
+    (AZURE_SUBSCRIPTION_ID, as the Azure CLI and SDK name it) and drsim's DRSIM_AZURE_* variables."""
+    from pydantic import ValidationError
+
+    found = {key: os.environ[name] for key, name in AZURE_ENVIRONMENT.items() if os.environ.get(name)}
+    missing = [AZURE_ENVIRONMENT[key] for key in ("subscription_id", "resource_group") if key not in found]
+    if missing:
+        raise UsageError(
+            f"{drill_path}: provider: azure needs to know where to run: add an azure: block (subscription_id, resource_group, ...) "
+            f"or set {' and '.join(missing)}"
+        )
+    try:
+        return AzureOptions.model_validate(found)
+    except ValidationError as exc:
+        wrong = "; ".join(f"{AZURE_ENVIRONMENT[str(e['loc'][0])]}: {e['msg']}" for e in exc.errors())
+        raise UsageError(f"{drill_path}: provider: azure from the environment: {wrong}") from None
+
+
 def _run_on_azure(
     bundle: DrillBundle,
     *,
@@ -731,13 +768,13 @@ def _run_on_azure(
     from drsim.cloud.sim.drill import drill_catalog
 
     drill, runbook, estate, plan = bundle.drill.doc, bundle.runbook.doc, bundle.estate.doc, bundle.plan.doc
-    assert drill.azure is not None  # the Drill model requires the azure block with provider: azure
+    options = drill.azure or _azure_options_from_environment(bundle.drill.path)
     catalog = drill_catalog(bundle)  # expected durations for the plan and critical path only
     estimates = catalog_estimates(catalog, estate)
     planned = plan_drill(runbook, estate, plan, drill=drill.name, concurrency=drill.concurrency, estimates=estimates)
 
     async def main() -> tuple[Execution, Path, str]:
-        async with await connect(drill.azure) as provider:  # type: ignore[arg-type]
+        async with await connect(options) as provider:
             clock = provider.clock
             detected = clock.now()
             when = incident_at.astimezone(UTC) if incident_at is not None else detected - runbook.scenario.detected_after

@@ -757,7 +757,7 @@ class Drill(Document):
     sim: SimOptions = Field(default_factory=SimOptions)
     """Options of the simulated world."""
     azure: AzureOptions | None = None
-    """Where a drill against Azure runs."""
+    """Where a drill against Azure runs (default: from the environment, docs/azure.md)."""
 
     @field_validator("incident_at", "window_end", mode="before")
     @classmethod
@@ -770,12 +770,6 @@ class Drill(Document):
         if isinstance(value, datetime) and value.tzinfo is None:
             raise ValueError("a time needs a timezone: write it in UTC with a Z, e.g. 2026-11-20T14:00:00Z")
         return value
-
-    @model_validator(mode="after")
-    def _provider_options(self) -> Drill:
-        if self.provider is ProviderKind.AZURE and self.azure is None:
-            raise ValueError("provider: azure needs an azure: {subscription_id, resource_group, ...} block")
-        return self
 
 
 # -------------------------------------------------------------------------------------- Comparison

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -20,6 +21,7 @@ from drsim.cloud.sim.incidents import incident_from_scenario
 from drsim.cloud.sim.resources import DRILL_GROUP
 from drsim.cloud.sim.world import build_world
 from drsim.engine.clock import ScaledClock
+from drsim.engine.run import AZURE_ENVIRONMENT, _azure_options_from_environment
 from drsim.model.checks import load_drill
 
 DRILLS = Path(__file__).resolve().parents[2] / "drills"
@@ -47,8 +49,15 @@ def test_drill_run_with_provider_azure_ends_as_in_the_simulation(tmp_path: Path)
     bundle = load_drill(example)
     drill, runbook, estate, plan = bundle.drill.doc, bundle.runbook.doc, bundle.estate.doc, bundle.plan.doc
     incident = incident_from_scenario(runbook.scenario, estate, drill.incident_at)  # type: ignore[arg-type]
-    world = build_world(estate, plan, incident=incident, seed=drill.seed, clock=ScaledClock(incident.detected_at, SPEED),
-                        options=drill.sim, catalog=default_catalog())
+    world = build_world(
+        estate,
+        plan,
+        incident=incident,
+        seed=drill.seed,
+        clock=ScaledClock(incident.detected_at, SPEED),
+        options=drill.sim,
+        catalog=default_catalog(),
+    )
     thread = server.EmulatorThread(world)
     with thread as handle:
         drill_file = azure_copy(example, tmp_path, subscription_id=handle.subscription_id, endpoint=handle.url)
@@ -79,9 +88,43 @@ def result_run_id(run_dir: Path) -> str:
 
 
 def test_resume_is_refused_against_azure(tmp_path: Path) -> None:
-    drill_file = azure_copy(DRILLS / "2026-q4-shop-asr.yaml", tmp_path, subscription_id="00000000-0000-0000-0000-00000000d75a",
-                            endpoint="http://127.0.0.1:9")
+    drill_file = azure_copy(
+        DRILLS / "2026-q4-shop-asr.yaml", tmp_path, subscription_id="00000000-0000-0000-0000-00000000d75a", endpoint="http://127.0.0.1:9"
+    )
     (tmp_path / "run").mkdir()
     run = CliRunner().invoke(main, ["drill", "run", str(drill_file), "--resume", str(tmp_path / "run")])
     assert run.exit_code == 2
     assert "only simulated drills resume" in run.output
+
+
+def test_provider_azure_without_an_azure_block_validates_and_runs_where_the_environment_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # FORMAT.md's Drill has no azure: block: where to run may come from the environment instead.
+    example = DRILLS / "2026-q4-shop-asr.yaml"
+    drill_file = azure_copy(example, tmp_path, subscription_id="", endpoint="")
+    data = yaml.safe_load(drill_file.read_text())
+    del data["azure"]
+    drill_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    for name in AZURE_ENVIRONMENT.values():
+        monkeypatch.delenv(name, raising=False)
+
+    assert CliRunner().invoke(main, ["validate", str(drill_file)]).exit_code == 0
+    missing = CliRunner().invoke(main, ["drill", "run", str(drill_file), "--out", str(tmp_path / "out"), "--quiet"])
+    assert missing.exit_code == 2
+    assert str(drill_file) in missing.output and "AZURE_SUBSCRIPTION_ID and DRSIM_AZURE_RESOURCE_GROUP" in missing.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("result.json"))
+
+    monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", "not-a-guid")
+    monkeypatch.setenv("DRSIM_AZURE_RESOURCE_GROUP", "drills")
+    wrong = CliRunner().invoke(main, ["drill", "run", str(drill_file), "--out", str(tmp_path / "out"), "--quiet"])
+    assert wrong.exit_code == 2 and "AZURE_SUBSCRIPTION_ID:" in wrong.output
+
+    monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", "00000000-0000-0000-0000-000000000001")
+    monkeypatch.setenv("DRSIM_AZURE_BACKUP_VAULT", "rsv-backup")
+    options = _azure_options_from_environment(drill_file)
+    assert (options.subscription_id, options.resource_group, options.backup_vault) == (
+        "00000000-0000-0000-0000-000000000001",
+        "drills",
+        "rsv-backup",
+    )
