@@ -271,7 +271,10 @@ def measure_apps(events: Sequence[Event], runbook: Runbook, estate: Estate) -> l
             infrastructure = round(rto - human - validation, 3)
 
         rpo_values = [c.measured_rpo_s for c in canaries if c.measured_rpo_s is not None]
-        rpo = round(max(rpo_values), 3) if rpo_values else None
+        read = {c.vm for c in canaries if c.measured_rpo_s is not None}
+        unread = {t.vm for t in planned if t.action == "check.canary" and t.vm in affected} - read
+        # The data lost is known only when every VM the canary checks was read: one unread VM may have lost more.
+        rpo = round(max(rpo_values), 3) if rpo_values and not unread else None
         rpo_claimed = round(max(claimed), 3) if claimed else None
         reachable = [c for c in canaries if c.reachable]
         consistent = all(c.consistent is True for c in reachable) if reachable else None

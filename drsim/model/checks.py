@@ -465,12 +465,8 @@ def _checks_cover_recovered(loaded: Loaded[Runbook], est: Estate) -> list[Proble
                             f"no step before '{step.id}' recovers VM {vm.name}: add the step that does to needs",
                         )
                     )
-                elif isinstance(step, CheckBootStep) and isinstance(origin, BackupStep) and origin.with_.restore_as is RestoreAs.DISKS:
-                    problems.append(
-                        src.problem(
-                            ("steps", i, "with", "vms"), f"step '{origin.id}' restores VM {vm.name} as disks: there is no VM to boot"
-                        )
-                    )
+                elif _as_disks(origin):
+                    problems.append(src.problem(("steps", i, "with", "vms"), _no_vm_to_check(step, origin, vm.name)))
         elif isinstance(step, CheckCanaryStep) and step.with_.app is not None:
             try:
                 members = est.select(est.app(step.with_.app).vms)
@@ -480,7 +476,21 @@ def _checks_cover_recovered(loaded: Loaded[Runbook], est: Estate) -> list[Proble
                 problems.append(
                     src.problem(("steps", i, "with", "app"), f"no step before '{step.id}' recovers a VM of app {step.with_.app}")
                 )
+            for vm in members:
+                origin = recovered.get(vm.name)
+                if origin is not None and _as_disks(origin):
+                    problems.append(src.problem(("steps", i, "with", "app"), _no_vm_to_check(step, origin, vm.name)))
     return problems
+
+
+def _as_disks(step: StepBase) -> bool:
+    return isinstance(step, BackupStep) and step.with_.restore_as is RestoreAs.DISKS
+
+
+def _no_vm_to_check(check: StepBase, origin: StepBase, vm: str) -> str:
+    # The canary is read on the running VM (Run Command) and a boot needs a VM: restored disks have neither.
+    what = "boot" if isinstance(check, CheckBootStep) else "read the canary on"
+    return f"step '{origin.id}' restores VM {vm} as disks: there is no VM for '{check.id}' to {what} (restore it as: vm)"
 
 
 def _networks_in_recovery_region(loaded: Loaded[Runbook], est: Estate, plan: ProtectionPlan | None) -> list[Problem]:

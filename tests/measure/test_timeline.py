@@ -273,3 +273,18 @@ def test_an_app_whose_dependency_never_recovers_never_becomes_healthy() -> None:
     apps = {a.app: a for a in measure_apps(storefront_events(db_passes=False), SPLIT_RUNBOOK, SPLIT_ESTATE)}
     storefront = apps["storefront"]
     assert storefront.healthy_at is None and storefront.rto_s is None and storefront.rto_met is False
+
+
+def test_no_rpo_is_claimed_while_a_vm_the_canary_checks_went_unread() -> None:
+    runbook = RUNBOOK.model_copy(update={"scenario": RUNBOOK.scenario.model_copy(update={"vms": {"app": "shop"}})})
+    events = base_events()
+    plan = events[1]
+    assert isinstance(plan, PlanMade)
+    web = (task("db/web-01", "backup.restore", "web-01"), task("verify/web-01", "check.canary", "web-01"))
+    events[1] = PlanMade(at=plan.at, tasks=(*plan.tasks, *web), step_edges=(), critical_path=(), critical_path_s=0.0, lower_bound_s=0.0)
+    read_both = measure_apps([*events, *canary(), cleanup()], runbook, ESTATE)
+    # sql-01 was read (52 min lost); web-01's restore never finished, so its canary was never read.
+    (shop,) = [a for a in read_both if a.app == "shop"]
+    assert shop.rpo_s is None and shop.rpo_met is False
+    alone = measure_apps([*base_events(), *canary(), cleanup()], RUNBOOK, ESTATE)
+    assert alone[0].rpo_s == 52 * 60
