@@ -53,7 +53,7 @@ from drsim.measure.events import (
     TaskStarted,
 )
 from drsim.measure.result import DrillResult, TaskStatus
-from drsim.measure.timeline import drill_result, measure_apps, run_status
+from drsim.measure.timeline import RunTimeline, drill_result, measure_apps, run_status
 from drsim.model.checks import DrillBundle
 from drsim.model.documents import AzureOptions, BackupStep, Document, Drill, Estate, ProtectionPlan, Runbook, SimOptions
 from drsim.model.loader import Loaded
@@ -268,10 +268,11 @@ async def execute(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    state.apps = measure_apps(sink.events, runbook, estate)
+    timeline = RunTimeline(sink.events)
+    state.apps = measure_apps(timeline, runbook, estate)
     for app in state.apps:
         emit(app)
-    emit(RunFinished(at=clock.now(), status=run_status(sink.events, state.apps), error=executor.aborted))
+    emit(RunFinished(at=clock.now(), status=run_status(timeline, state.apps), error=executor.aborted))
     return state
 
 

@@ -67,11 +67,8 @@ class RunTimeline:
     """The events of one run, indexed by task."""
 
     def __init__(self, events: Sequence[Event]) -> None:
-        started = next((e for e in events if isinstance(e, RunStarted)), None)
-        if started is None:
-            raise ValueError("the run's events have no run.started")
-        self.started: RunStarted = started
-        self.plan: PlanMade | None = next((e for e in events if isinstance(e, PlanMade)), None)
+        self.started: RunStarted
+        self.plan: PlanMade | None = None
         self.first_start: dict[str, datetime] = {}
         self.finished: dict[str, TaskFinished] = {}
         self.failed: dict[str, TaskFailed] = {}
@@ -79,21 +76,39 @@ class RunTimeline:
         self.checks: list[CheckResult] = []
         self.cleanup: CleanupFinished | None = None
         self.aborted: RunAborted | None = None
+        started: RunStarted | None = None
+        first_start = self.first_start
+        # One pass, dispatching on the exact event class (events are final dataclasses): a large run
+        # has hundreds of thousands of events.
         for event in events:
-            if isinstance(event, TaskStarted):
-                self.first_start.setdefault(event.task, event.at)
-            elif isinstance(event, TaskFinished):
-                self.finished[event.task] = event
-            elif isinstance(event, TaskFailed):
-                self.failed[event.task] = event
-            elif isinstance(event, TaskSkipped):
-                self.skipped[event.task] = event
-            elif isinstance(event, CheckResult):
-                self.checks.append(event)
-            elif isinstance(event, CleanupFinished):
-                self.cleanup = event
-            elif isinstance(event, RunAborted):
-                self.aborted = event
+            cls = event.__class__
+            if cls is TaskStarted:
+                first_start.setdefault(event.task, event.at)  # type: ignore[attr-defined]
+            elif cls is TaskFinished:
+                self.finished[event.task] = event  # type: ignore[attr-defined,assignment]
+            elif cls is TaskFailed:
+                self.failed[event.task] = event  # type: ignore[attr-defined,assignment]
+            elif cls is TaskSkipped:
+                self.skipped[event.task] = event  # type: ignore[attr-defined,assignment]
+            elif cls is CheckResult:
+                self.checks.append(event)  # type: ignore[arg-type]
+            elif cls is CleanupFinished:
+                self.cleanup = event  # type: ignore[assignment]
+            elif cls is RunAborted:
+                self.aborted = event  # type: ignore[assignment]
+            elif cls is RunStarted and started is None:
+                started = event  # type: ignore[assignment]
+            elif cls is PlanMade and self.plan is None:
+                self.plan = event  # type: ignore[assignment]
+        if started is None:
+            raise ValueError("the run's events have no run.started")
+        self.started = started
+        self.last_at: datetime = events[-1].at
+
+    @classmethod
+    def of(cls, events: Sequence[Event] | RunTimeline) -> RunTimeline:
+        """The timeline of these events (indexed once: pass a timeline to every measure of one run)."""
+        return events if isinstance(events, RunTimeline) else cls(events)
 
     def ended_at(self, task: str) -> datetime | None:
         for table in (self.finished, self.failed, self.skipped):
@@ -231,12 +246,12 @@ def _healthy_with_dependencies(estate: Estate, own: dict[str, _AppRecovery]) -> 
     return healthy
 
 
-def measure_apps(events: Sequence[Event], runbook: Runbook, estate: Estate) -> list[AppMeasured]:
+def measure_apps(events: Sequence[Event] | RunTimeline, runbook: Runbook, estate: Estate) -> list[AppMeasured]:
     """Every application the runbook has an objective for or acts on, measured from the events.
 
     An application is healthy when its own checks have passed and so has every application it depends
     on that the incident hit: the wait for a dependency counts in its validation time."""
-    timeline = RunTimeline(events)
+    timeline = RunTimeline.of(events)
     planned = timeline.plan.tasks if timeline.plan is not None else ()
     incident, detected = timeline.started.incident_at, timeline.started.detected_at
     hit = in_scope_vm_names(runbook, estate)
@@ -290,7 +305,7 @@ def measure_apps(events: Sequence[Event], runbook: Runbook, estate: Estate) -> l
         )
         measured.append(
             AppMeasured(
-                at=timeline.cleanup.at if timeline.cleanup is not None else events[-1].at,
+                at=timeline.cleanup.at if timeline.cleanup is not None else timeline.last_at,
                 app=app.name,
                 incident_at=incident,
                 trigger_at=trigger,
@@ -312,9 +327,9 @@ def measure_apps(events: Sequence[Event], runbook: Runbook, estate: Estate) -> l
     return measured
 
 
-def run_status(events: Sequence[Event], apps: Sequence[AppMeasured]) -> RunStatus:
+def run_status(events: Sequence[Event] | RunTimeline, apps: Sequence[AppMeasured]) -> RunStatus:
     """error: aborted, not carried out, or cleanup incomplete; failed: a check, recovery or objective failed."""
-    timeline = RunTimeline(events)
+    timeline = RunTimeline.of(events)
     failures = [f for f in timeline.failed.values() if not f.allowed]
     if timeline.aborted is not None or any(f.category is FailureCategory.EXECUTION for f in failures):
         return RunStatus.ERROR
@@ -325,11 +340,13 @@ def run_status(events: Sequence[Event], apps: Sequence[AppMeasured]) -> RunStatu
     return RunStatus.PASSED
 
 
-def drill_result(events: Sequence[Event], runbook: Runbook, estate: Estate, apps: Sequence[AppMeasured] | None = None) -> DrillResult:
+def drill_result(
+    events: Sequence[Event] | RunTimeline, runbook: Runbook, estate: Estate, apps: Sequence[AppMeasured] | None = None
+) -> DrillResult:
     """result.json of a run, from its events alone (plus the documents that define its apps)."""
-    timeline = RunTimeline(events)
+    timeline = RunTimeline.of(events)
     started = timeline.started
-    measured = list(apps) if apps is not None else measure_apps(events, runbook, estate)
+    measured = list(apps) if apps is not None else measure_apps(timeline, runbook, estate)
     cleanup = timeline.cleanup
     return DrillResult(
         drill=started.drill,
@@ -337,7 +354,7 @@ def drill_result(events: Sequence[Event], runbook: Runbook, estate: Estate, apps
         provider=started.provider,
         seed=started.seed,
         incident_at=iso(started.incident_at),
-        status=run_status(events, measured),
+        status=run_status(timeline, measured),
         apps=[
             AppResult(
                 app=a.app,
