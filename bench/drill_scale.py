@@ -6,8 +6,9 @@ makespan can be set against the critical-path lower bound computed from the oper
 run observed. Beside it, the same workload as a minimal SimPy model with the catalog's distributions:
 one process per VM clone whose disk creations run beside its next snapshot, every operation holding
 one of `concurrency` slots (FIFO), and each cleanup wave drained by `concurrency` processes, as the
-engine drains it. Prints wall and CPU seconds (the machine is shared: CPU time is the steadier
-figure); asserts nothing.
+engine drains it. And the same workload once more as bare asyncio tasks on drsim's virtual-time loop,
+without engine or world: what scheduling alone costs (DESIGN.md: the engine is asyncio). Prints wall
+and CPU seconds (the machine is shared: CPU time is the steadier figure); asserts nothing.
 
     /work/venv/bin/python bench/drill_scale.py [--vms 10000] [--concurrency 50] [--journal [--fsync]]
 """
@@ -15,6 +16,7 @@ figure); asserts nothing.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import random
 import resource
 import tempfile
@@ -25,6 +27,7 @@ from pathlib import Path
 import simpy
 
 from drsim.cloud.sim import default_catalog
+from drsim.engine.clock import run_virtual
 from drsim.engine.journal import JournalWriter
 from drsim.engine.run import simulate_run
 from drsim.measure.events import ResourceCreated, ResourceDeleted
@@ -152,6 +155,58 @@ def simpy_model(vms: int, concurrency: int, seed: int) -> tuple[float, float, in
     return time.perf_counter() - started, time.process_time() - cpu, operations, max(finished)
 
 
+def asyncio_model(vms: int, concurrency: int, seed: int) -> tuple[float, float, int]:
+    """The same workload as bare asyncio tasks on drsim's virtual loop, with no engine and no world:
+    what scheduling alone costs the engine (wall seconds, CPU seconds, operations)."""
+    catalog = default_catalog()
+    rng = random.Random(seed)
+    snapshot, disk, create_vm = catalog.snapshots.create, catalog.compute.disk_create, catalog.compute.vm_create_linux
+    delete_vm, delete_other = catalog.compute.delete_vm, catalog.compute.delete_other
+    operations = 0
+
+    async def drill() -> None:
+        loop = asyncio.get_running_loop()
+        slots = asyncio.Semaphore(concurrency)
+
+        async def pause(seconds: float) -> None:
+            wake = loop.create_future()
+            loop.call_at(loop.time() + seconds, wake.set_result, None)
+            await wake
+
+        async def op(seconds: float) -> None:
+            nonlocal operations
+            async with slots:
+                await pause(seconds)
+                operations += 1
+
+        async def clone() -> None:
+            disks = []
+            for _ in range(3):
+                await op(snapshot.sample(rng.random()))
+                disks.append(loop.create_task(op(disk.sample(rng.random()))))
+            await asyncio.gather(*disks)
+            await op(create_vm.sample(rng.random()))
+
+        async def wave(durations: list[float]) -> None:
+            todo = iter(durations)
+
+            async def deleter() -> None:
+                nonlocal operations
+                for seconds in todo:
+                    await pause(seconds)
+                    operations += 1
+
+            await asyncio.gather(*(deleter() for _ in range(min(concurrency, len(durations)))))
+
+        await asyncio.gather(*(clone() for _ in range(vms)))
+        await wave([delete_vm.sample(rng.random()) for _ in range(vms)])
+        await wave([delete_other.sample(rng.random()) for _ in range(6 * vms)])
+
+    started, cpu = time.perf_counter(), time.process_time()
+    run_virtual(drill())
+    return time.perf_counter() - started, time.process_time() - cpu, operations
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vms", type=int, default=10_000)
@@ -164,6 +219,7 @@ def main() -> None:
     # The SimPy model first, in a process that holds nothing yet (the engine's run leaves a large heap
     # that Python's garbage collector would walk during the model's run).
     simpy_wall, simpy_cpu, simpy_ops, simpy_makespan = simpy_model(args.vms, args.concurrency, args.seed)
+    floor_wall, floor_cpu, floor_ops = asyncio_model(args.vms, args.concurrency, args.seed)
     estate, plan, runbook = documents(args.vms)
     journal_dir = Path(tempfile.mkdtemp(prefix="drill-scale-"))
     journal = JournalWriter(journal_dir / "journal.jsonl", fsync=args.fsync) if args.journal else None
@@ -215,6 +271,10 @@ def main() -> None:
     print(
         f"minimal SimPy model of the same workload: wall {simpy_wall:.2f} s (CPU {simpy_cpu:.2f} s), {simpy_ops} operations, "
         f"{simpy_ops / simpy_wall:,.0f} ops/s, makespan {simpy_makespan:,.1f} s"
+    )
+    print(
+        f"bare asyncio tasks on drsim's virtual loop, same workload (no engine, no world): wall {floor_wall:.2f} s "
+        f"(CPU {floor_cpu:.2f} s), {floor_ops} operations: {floor_wall / simpy_wall:.1f}x SimPy"
     )
     print(f"engine / SimPy: wall {wall / simpy_wall:.1f}x, CPU {cpu / simpy_cpu:.1f}x")
 
