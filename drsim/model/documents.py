@@ -171,9 +171,10 @@ class VmSpec(Frozen):
 
     @model_validator(mode="after")
     def _generalized_is_deallocated(self) -> VmSpec:
-        # A generalized VM cannot be started again (azure-facts.md, Images; capture-image-resource).
-        if self.generalized and self.power is PowerState.RUNNING:
-            raise ValueError("a generalized VM cannot be running: set power: deallocated")
+        # A VM is marked generalized once deallocated, and cannot be started again (azure-facts.md,
+        # Images; capture-image-resource).
+        if self.generalized and self.power is not PowerState.DEALLOCATED:
+            raise ValueError(f"a generalized VM is deallocated, not {self.power.value}: set power: deallocated")
         return self
 
     @property

@@ -97,3 +97,19 @@ def test_a_drill_reports_problems_in_every_referenced_file(tmp_path: Path) -> No
         load_drill(tmp_path / "drill.yaml")
     files = sorted({Path(p.path).name for p in caught.value.problems})
     assert files == ["drill.yaml", "estate.yaml", "plan.yaml"]
+
+
+@pytest.mark.parametrize(("power", "ok"), [("running", False), ("stopped", False), ("deallocated", True)])
+def test_a_generalized_vm_is_deallocated(power: str, ok: bool) -> None:
+    # Azure marks a VM generalized only once it is deallocated (azure-facts.md, Images).
+    from pydantic import ValidationError
+
+    from drsim.model.documents import VmSpec
+
+    spec = {"name": "golden", "os": "linux", "size": "Standard_D2s_v5", "region": "eastus2", "network": "prod"}
+    body = {**spec, "generalized": True, "power": power, "disks": [{"name": "os", "size_gib": 64, "used_gib": 8}]}
+    if ok:
+        assert VmSpec.model_validate(body).generalized
+    else:
+        with pytest.raises(ValidationError, match=f"a generalized VM is deallocated, not {power}"):
+            VmSpec.model_validate(body)
