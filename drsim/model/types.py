@@ -65,14 +65,15 @@ NonNegativeDuration = Annotated[timedelta, BeforeValidator(parse_duration), _dur
 
 TIME_OF_DAY_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
-STEP_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+STEP_ID_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9_])?$"
 REGION_PATTERN = r"^[a-z][a-z0-9]{1,39}$"
 VM_SIZE_PATTERN = r"^[A-Za-z0-9_]+$"
-CONTROL_PATTERN = r"^[a-z0-9-]+:[A-Za-z0-9.()-]+$"
+CONTROL_PATTERN = r"^[A-Za-z0-9-]+:[A-Za-z0-9.()-]+$"
 SUBSCRIPTION_PATTERN = r"^[0-9a-fA-F-]{36}$"
 PATTERN_HELP = {
     NAME_PATTERN: "a valid name: letters, digits, '.', '_' and '-', starting with a letter or digit, at most 80 characters",
-    STEP_ID_PATTERN: "a valid step id: lower-case letters, digits, '_' and '-', at most 63 characters",
+    STEP_ID_PATTERN: "a valid step id: letters, digits, '.', '_' and '-', starting with a letter or digit, not ending with '.' or '-', "
+    "at most 63 characters",
     REGION_PATTERN: "an Azure region name as ARM writes it, e.g. eastus2",
     VM_SIZE_PATTERN: "a VM size, e.g. Standard_D2s_v5",
     CONTROL_PATTERN: "a control id as framework:control, e.g. iso27001-2022:A.5.30",

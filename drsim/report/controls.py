@@ -69,9 +69,9 @@ class ControlSelection:
 
 def select_controls(ids: Sequence[str] | None) -> ControlSelection:
     """The drill's evidence.controls resolved against the mapping (None or empty: every control)."""
-    known = {control.id: control for control in all_controls()}
+    known = {control.id.lower(): control for control in all_controls()}  # ISO27001-2022:A.5.30 names the same control
     if not ids:
         return ControlSelection(all_controls(), (), True)
-    chosen = tuple(dict.fromkeys(i for i in ids if i in known))
-    unknown = tuple(dict.fromkeys(i for i in ids if i not in known))
-    return ControlSelection(tuple(known[i] for i in chosen), unknown, False)
+    chosen = tuple(dict.fromkeys(known[i.lower()].id for i in ids if i.lower() in known))
+    unknown = tuple(dict.fromkeys(i for i in ids if i.lower() not in known))
+    return ControlSelection(tuple(known[i.lower()] for i in chosen), unknown, False)

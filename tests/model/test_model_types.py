@@ -110,3 +110,19 @@ def test_tag_values_typed_by_yaml_become_strings(tmp_path: Path) -> None:
     plan = load(path, ProtectionPlan).doc
     assert dict(plan.metadata.labels) == {"since": "2026-01-01", "pinned": "true", "cost": "4711"}
     assert dict(plan.rules[0].vms) == {"release": "2.5"}
+
+
+@pytest.mark.parametrize(
+    ("step_id", "ok"), [("Declare", True), ("step.2", True), ("db_1", True), ("x.", False), ("-x", False), ("a/b", False)]
+)
+def test_step_ids(step_id: str, ok: bool) -> None:
+    from pydantic import TypeAdapter, ValidationError
+
+    from drsim.model.types import StepId
+
+    adapter: TypeAdapter[str] = TypeAdapter(StepId)
+    if ok:
+        assert adapter.validate_python(step_id) == step_id
+    else:
+        with pytest.raises(ValidationError):
+            adapter.validate_python(step_id)

@@ -12,8 +12,18 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "compliance.md"
 
 def test_the_mapping_covers_the_named_frameworks() -> None:
     assert set(control_ids()) == {
-        "iso27001-2022:A.5.29", "iso27001-2022:A.5.30", "iso27001-2022:A.8.13", "iso27001-2022:A.8.14", "iso22301-2019:8.5",
-        "soc2:A1.2", "soc2:A1.3", "nist-800-53:CP-4", "nist-800-53:CP-9", "nist-800-53:CP-10", "dora:Art.11", "dora:Art.12",
+        "iso27001-2022:A.5.29",
+        "iso27001-2022:A.5.30",
+        "iso27001-2022:A.8.13",
+        "iso27001-2022:A.8.14",
+        "iso22301-2019:8.5",
+        "soc2:A1.2",
+        "soc2:A1.3",
+        "nist-800-53:CP-4",
+        "nist-800-53:CP-9",
+        "nist-800-53:CP-10",
+        "dora:Art.11",
+        "dora:Art.12",
     }
 
 
@@ -42,3 +52,8 @@ def test_selection_keeps_order_and_unknown_ids() -> None:
     assert chosen.unknown == ("acme:X-1",) and not chosen.all_by_default
     everything = select_controls(())
     assert everything.all_by_default and len(everything.controls) == 12
+
+
+def test_control_ids_match_whatever_their_case() -> None:
+    chosen = select_controls(["ISO27001-2022:A.5.30", "SOC2:a1.3", "iso27001-2022:A.5.30"])
+    assert [c.id for c in chosen.controls] == ["iso27001-2022:A.5.30", "soc2:A1.3"] and chosen.unknown == ()
