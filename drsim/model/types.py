@@ -105,7 +105,7 @@ TimeOfDay = Annotated[
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 """A resource or document name: letters, digits, '.', '_', '-'; at most 80 characters."""
 StepId = Annotated[str, StringConstraints(pattern=STEP_ID_PATTERN)]
-"""A step id: lower-case letters, digits, '_' and '-'."""
+"""A step id: letters, digits, '.', '_' and '-'."""
 Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN)]
 """An Azure region name as ARM writes it (`eastus2`)."""
 
@@ -131,22 +131,15 @@ def _freeze(value: dict[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(value))
 
 
-def _non_empty(value: Mapping[str, str]) -> Mapping[str, str]:
-    if not value:
-        raise ValueError("a selector needs at least one key: value pair, e.g. {tier: db}")
-    return value
-
-
 TagKey = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 TagValue = Annotated[str, StringConstraints(max_length=256)]
 _frozen_serializer = PlainSerializer(dict, return_type=dict[str, str])
 
 Tags = Annotated[dict[TagKey, TagValue], BeforeValidator(_tag_values), AfterValidator(_freeze), _frozen_serializer]
 """Azure tags: string keys and values, read-only once loaded."""
-Selector = Annotated[
-    dict[TagKey, TagValue], BeforeValidator(_tag_values), AfterValidator(_non_empty), AfterValidator(_freeze), _frozen_serializer
-]
-"""A VM selector: every VM whose tags match all pairs. The key `name` also matches the VM's name."""
+Selector = Annotated[dict[TagKey, TagValue], BeforeValidator(_tag_values), AfterValidator(_freeze), _frozen_serializer]
+"""A VM selector: every VM whose tags match all pairs (so `{}` matches every VM). The key `name` also
+matches the VM's name."""
 
 
 def selector_matches(selector: Mapping[str, str], name: str, tags: Mapping[str, str]) -> bool:
