@@ -31,6 +31,7 @@ from drsim.model.documents import (
     StepBase,
 )
 from drsim.model.loader import Loaded, Source, load, parse_document, read_yaml
+from drsim.model.regions import paired_region
 from drsim.model.types import RestoreAs, SnapshotSource, describe_selector, selector_matches
 
 MAX_CONSISTENCY_GROUP = 16  # multi-VM consistency: up to 16 VMs (azure-to-azure-common-questions)
@@ -374,12 +375,22 @@ def _runbook_against_estate(loaded: Loaded[Runbook], estate: Loaded[Estate], pla
                         )
                     )
                 elif step.with_.region not in (None, vm.region):
-                    # Cross-region restore: GRS vault with CRR, never from the snapshot tier (reliability-backup).
+                    # Cross-region restore: GRS vault with CRR, never from the snapshot tier, and only into
+                    # the vault region's Azure pair (reliability-backup; drsim/model/regions.py).
+                    pair = paired_region(vm.region, primary=est.regions.primary, recovery=est.regions.recovery)
                     if not rule.backup.cross_region_restore:
                         problems.append(
                             src.problem(
                                 ("steps", i, "with", "region"),
                                 f"restoring VM {vm.name} in {step.with_.region} needs cross_region_restore in plan {pl.name}",
+                            )
+                        )
+                    elif pair != step.with_.region:
+                        where = f"its paired region, {pair}" if pair else f"nowhere: {vm.region} has no Azure paired region"
+                        problems.append(
+                            src.problem(
+                                ("steps", i, "with", "region"),
+                                f"cross-region restore of VM {vm.name} (in {vm.region}) restores in {where}, not {step.with_.region}",
                             )
                         )
                     if step.with_.tier.value == "snapshot":

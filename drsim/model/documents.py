@@ -76,12 +76,12 @@ class Document(Frozen):
 
 
 class Regions(Frozen):
-    """The region production runs in and the paired region it recovers to."""
+    """The region production runs in and the region it recovers to."""
 
     primary: Region
     """Where production runs."""
     recovery: Region
-    """Where it recovers to (the paired region)."""
+    """Where it recovers to (usually Azure's pair of the primary; Backup's cross-region restore always uses the pair)."""
 
     @model_validator(mode="after")
     def _distinct(self) -> Regions:

@@ -113,3 +113,50 @@ def test_a_generalized_vm_is_deallocated(power: str, ok: bool) -> None:
     else:
         with pytest.raises(ValidationError, match=f"a generalized VM is deallocated, not {power}"):
             VmSpec.model_validate(body)
+
+
+def test_paired_regions_are_azures_some_one_way() -> None:
+    from drsim.model.regions import paired_region
+
+    pairs = {
+        r: paired_region(r, primary="eastus2", recovery="westus2") for r in ("eastus2", "centralus", "westus3", "eastus", "qatarcentral")
+    }
+    assert pairs == {"eastus2": "centralus", "centralus": "eastus2", "westus3": "eastus", "eastus": "westus", "qatarcentral": None}
+    # A region drsim does not know pairs with the estate's other region.
+    assert paired_region("mars1", primary="mars1", recovery="mars2") == "mars2"
+
+
+@pytest.mark.parametrize(
+    ("recovery", "problem"), [("centralus", None), ("westus2", "restores in its paired region, centralus, not westus2")]
+)
+def test_cross_region_restore_goes_to_the_azure_paired_region(tmp_path: Path, recovery: str, problem: str | None) -> None:
+    disks = "disks: [{name: os, size_gib: 64, used_gib: 10}]"
+    (tmp_path / "estate.yaml").write_text(
+        "apiVersion: drsim/v1\nkind: Estate\nmetadata: {name: e}\n"
+        f"regions: {{primary: eastus2, recovery: {recovery}}}\n"
+        "networks: [{name: prod, region: eastus2, cidr: 10.0.0.0/16}]\n"
+        "vms:\n"
+        f"  - {{name: web-1, os: linux, size: Standard_D2s_v5, region: eastus2, network: prod, tags: {{app: shop}}, {disks}}}\n"
+    )
+    (tmp_path / "plan.yaml").write_text(
+        "apiVersion: drsim/v1\nkind: ProtectionPlan\nmetadata: {name: p}\n"
+        "rules: [{vms: {app: shop}, backup: {policy: standard, vault_redundancy: GRS, cross_region_restore: true}}]\n"
+    )
+    (tmp_path / "rb.yaml").write_text(
+        "apiVersion: drsim/v1\nkind: Runbook\nmetadata: {name: rb}\n"
+        "scenario: {incident: region-outage, region: eastus2}\n"
+        "steps:\n"
+        f"  - {{id: bubble, action: network.isolate, with: {{region: {recovery}, cidr: 10.250.0.0/16}}}}\n"
+        f"  - {{id: web, action: backup.restore, needs: [bubble], with: {{vms: {{app: shop}}, network: bubble, region: {recovery}}}}}\n"
+    )
+    (tmp_path / "drill.yaml").write_text(
+        "apiVersion: drsim/v1\nkind: Drill\nmetadata: {name: d}\nrunbook: rb.yaml\nestate: estate.yaml\nplan: plan.yaml\n"
+        "incident_at: 2026-11-20T14:00:00Z\n"
+    )
+    if problem is None:
+        load_drill(tmp_path / "drill.yaml")
+        return
+    with pytest.raises(DocumentError) as caught:
+        load_drill(tmp_path / "drill.yaml")
+    assert [(Path(p.path).name, p.line) for p in caught.value.problems] == [("rb.yaml", 7)]
+    assert problem in caught.value.problems[0].message

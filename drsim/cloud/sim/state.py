@@ -51,6 +51,7 @@ from drsim.engine.clock import Clock
 from drsim.errors import NotFoundError
 from drsim.model.checks import Protection, protection_of
 from drsim.model.documents import Estate, ProtectionPlan, SimOptions, SnapshotRule, VmSpec
+from drsim.model.regions import paired_region
 from drsim.model.types import IncidentKind, OsType, PowerState
 
 NEEDS_FULL_HYDRATION = frozenset({"UltraSSD_LRS", "PremiumV2_LRS"})
@@ -244,9 +245,10 @@ class WorldState:
         self._time_replication()
 
     def _paired_region(self, region: str) -> str | None:
-        """The paired region for cross-region restore: the estate's other region (its primary/recovery pair)."""
+        """Where a vault in `region` keeps its cross-region restore points: Azure's pair of the region
+        (drsim/model/regions.py; the estate's other region for a region drsim does not know)."""
         regions = self.estate.regions
-        return {regions.primary: regions.recovery, regions.recovery: regions.primary}.get(region)
+        return paired_region(region, primary=regions.primary, recovery=regions.recovery)
 
     def _vault(self, name: str, region: str, kind: VaultKind, **extra: object) -> Vault:
         vault_id = resource_id(self._prod_group, "Microsoft.RecoveryServices/vaults", name)
