@@ -398,19 +398,26 @@ def _doc(value: _D | Loaded[_D]) -> _D:
 
 
 def incident_time(drill: Drill, seed: int, *, today: date | None = None) -> datetime:
-    """The drill's incident time; `random` is uniform over the window ending at window_end (or today
-    00:00 UTC), drawn from the seed like the simulated world draws it (`drsim sim points` agrees)."""
+    """The drill's incident time; `random` is uniform over the window ending at window_end (or, by
+    default, within the window before every moment of today UTC), drawn from the seed like the
+    simulated world draws it (`drsim sim points` agrees)."""
     from drsim.cloud.sim.draws import Draws
 
     if isinstance(drill.incident_at, datetime):
         return drill.incident_at.astimezone(UTC)
+    span = drill.window
     if drill.window_end is not None:
         end = drill.window_end.astimezone(UTC)
     elif today is not None:
+        # "Within `window` before now" (FORMAT.md), yet the same all day so that a rerun repeats the
+        # drill: the draw ends at today 00:00 UTC and leaves out the window's first day, which would
+        # lie more than `window` before some moment of today.
         end = datetime.combine(today, time(0), tzinfo=UTC)
+        if span > timedelta(days=1):
+            span -= timedelta(days=1)
     else:
         raise UsageError(f"drill {drill.name}: incident_at: random needs window_end (or today's date from the command line)")
-    back = drill.window.total_seconds() * Draws(seed).unit("incident-at")
+    back = span.total_seconds() * Draws(seed).unit("incident-at")
     return end - timedelta(seconds=round(back))
 
 

@@ -748,7 +748,7 @@ class Drill(Document):
     window: Duration = timedelta(days=30)
     """With incident_at: random, the span the time is drawn from."""
     window_end: datetime | None = None
-    """End of that window (default: now)."""
+    """End of that window (default: now, to the day: a rerun the same UTC day draws the same time)."""
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
     """Seed of every random choice: same seed, same run."""
     concurrency: int = Field(default=50, ge=1, le=10000)
