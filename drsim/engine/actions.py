@@ -356,6 +356,11 @@ class CloudActions:
         region = w.region or spec.region
         network = self._network(w.network)
         if op.kind is OpKind.RESTORE:  # the only other operation of backup.restore
+            if work.job_id is None and w.tier is BackupTier.AUTO and PointTier.SNAPSHOT in point.tiers:
+                # Auto uses the snapshot tier while the point still has it (azure-facts.md, Azure Backup):
+                # instant-restore snapshots expire, and this restore may start long after the point was chosen.
+                listed = await self.provider.list_backup_points(source_id, region=w.region if cross_region else None)
+                point = work.backup_point = next((p for p in listed if p.id == point.id), point)
             if work.job_id is None:
                 mode = RestoreMode.VM if w.restore_as is RestoreAs.VM else RestoreMode.DISKS
                 if mode is RestoreMode.VM:

@@ -19,7 +19,7 @@ from typing import TypeVar
 from drsim.cloud.api import JobStatus, ResourceKind, TaggedResource
 from drsim.engine.actions import JOB_POLL_S, CloudActions
 from drsim.engine.clock import Clock
-from drsim.engine.executor import BACKOFF_BASE_S, BACKOFF_CAP_S
+from drsim.engine.executor import BACKOFF_BASE_S, BACKOFF_CAP_S, MAX_THROTTLED_WAIT_S, throttle_delay
 from drsim.errors import ProviderError, ThrottledError
 from drsim.measure.events import (
     CleanupFinished,
@@ -42,7 +42,6 @@ DELETE_ORDER = (
 )
 """VMs first (they hold disks and NICs), then what they held, networks and their NSGs last."""
 DELETE_ATTEMPTS = 5
-MAX_THROTTLED = 10
 _T = TypeVar("_T")
 
 
@@ -138,17 +137,20 @@ class Cleanup:
         return sorted(found, key=lambda r: r.id)
 
     async def _retrying(self, call: Callable[[], Awaitable[_T]]) -> _T:
-        """One provider call, retried like the executor's: throttling after its retry-after, transient
-        failures with exponential backoff, up to DELETE_ATTEMPTS attempts."""
+        """One provider call, retried like the executor's: throttling after its retry-after (spread, for
+        up to MAX_THROTTLED_WAIT_S), transient failures with exponential backoff, up to DELETE_ATTEMPTS attempts."""
         throttled = attempts = 0
+        waited = 0.0
         while True:
             try:
                 return await call()
             except ThrottledError as exc:
                 throttled += 1
-                if throttled > MAX_THROTTLED:
+                delay = throttle_delay(self.rng, throttled, exc.retry_after)
+                waited += delay
+                if waited > MAX_THROTTLED_WAIT_S:
                     raise
-                await self.clock.sleep(exc.retry_after)
+                await self.clock.sleep(delay)
             except ProviderError as exc:
                 attempts += 1
                 if not exc.retryable or attempts >= DELETE_ATTEMPTS:

@@ -34,9 +34,20 @@ from drsim.measure.events import (
 from drsim.measure.result import TaskStatus
 from drsim.model.types import format_duration
 
-MAX_THROTTLED_RETRIES = 10
-"""Throttled calls are retried after their retry-after this often, without using a step's retries
-(the Azure SDK's RetryPolicy: 10 tries, honouring Retry-After; azure-sdk-notes.md)."""
+MAX_THROTTLED_WAIT_S = 3600.0
+"""An operation that ARM keeps throttling gives up after this long in all (a throttled call is not a
+failure and uses none of the step's retries: ARM says when to come back; azure-sdk-notes.md)."""
+THROTTLE_SPREAD_CAP_S = 60.0
+
+
+def throttle_delay(rng: random.Random, throttled: int, retry_after: float) -> float:
+    """How long to wait before the `throttled`-th retry of a throttled call: never sooner than ARM's
+    retry-after, and spread with full jitter over a window that doubles each time (to a minute), so
+    that a thousand calls refused together do not all come back together."""
+    spread = rng.uniform(0.0, min(THROTTLE_SPREAD_CAP_S, 2.0**throttled))
+    return round(max(retry_after, spread), 3)
+
+
 BACKOFF_BASE_S = 30.0
 BACKOFF_CAP_S = 15 * 60.0
 
@@ -360,7 +371,7 @@ class Executor:
                     self.slots.give_back()
                 raise
         try:
-            throttled = 0
+            throttled, waited = 0, 0.0
             loop = asyncio.get_running_loop()
             while True:
                 started = loop.time()
@@ -368,9 +379,11 @@ class Executor:
                     await self.runner.run_op(task, op, state)
                 except ThrottledError as exc:
                     throttled += 1
-                    if throttled > MAX_THROTTLED_RETRIES:
+                    delay = throttle_delay(self.rng, throttled, exc.retry_after)
+                    waited += delay
+                    if waited > MAX_THROTTLED_WAIT_S:
                         raise
-                    await self.clock.sleep(exc.retry_after)
+                    await self.clock.sleep(delay)
                     continue
                 self.op_seconds[(task.id, op.id)] = loop.time() - started
                 return
