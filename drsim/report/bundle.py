@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from drsim.report.evidence import write_manifest
+from drsim.report.evidence import load_signing_key, seal
 from drsim.report.junit import write_junit_for_run
 from drsim.report.recorded import read_run
 from drsim.report.render import FORMATS, record_run, render_run
@@ -26,6 +26,7 @@ def finish_run(
     """Render the reports (no formats: none) and record the run in `store` (default: history.sqlite of
     the output directory, run_dir/../..), write JUnit XML to `junit`, seal the run directory (signed
     with `sign_key`, an Ed25519 PEM); return every path written."""
+    key = load_signing_key(sign_key) if sign_key is not None else None  # a bad key is refused before anything is written
     store = store if store is not None else Path(run_dir).resolve().parent.parent / STORE_NAME
     if formats:
         written = render_run(run_dir, formats, store, controls=controls)
@@ -34,5 +35,5 @@ def finish_run(
         record_run(read_run(run_dir), store)
     if junit is not None:
         written.append(write_junit_for_run(run_dir, junit))
-    written.append(write_manifest(run_dir, sign_key))
+    written.append(seal(Path(run_dir), key))
     return written

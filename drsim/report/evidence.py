@@ -19,8 +19,12 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from drsim.errors import UsageError
+from drsim.errors import ExecutionError, UsageError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
@@ -36,6 +40,27 @@ PASSPHRASE_ENV = "DRSIM_SIGN_KEY_PASSPHRASE"
 def line_digest(line: bytes) -> str:
     """SHA-256 (hex) of one journal line, without its line terminator: what the next line's `prev` holds."""
     return hashlib.sha256(line.rstrip(b"\r\n")).hexdigest()
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` in one rename: a reader, or a kill meanwhile, leaves the old file or the new one, never half."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise ExecutionError(f"{path}: cannot write the file: {exc.strerror or exc}") from None
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def file_digest(path: Path) -> str:
@@ -210,24 +235,26 @@ def build_manifest(run_dir: Path) -> Manifest:
     return Manifest(_run_id(run_dir), tuple(files), chain.lines, chain.head)
 
 
-def _load_private_key(sign_key: Path) -> object:
+def load_signing_key(sign_key: str | os.PathLike[str]) -> Ed25519PrivateKey:
+    """An Ed25519 private key from a PEM file (encrypted: the passphrase in $DRSIM_SIGN_KEY_PASSPHRASE)."""
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+    path = Path(sign_key)
     try:
-        pem = sign_key.read_bytes()
+        pem = path.read_bytes()
     except OSError as exc:
-        raise UsageError(f"{sign_key}: cannot read the signing key: {exc.strerror or exc}") from None
+        raise UsageError(f"{path}: cannot read the signing key: {exc.strerror or exc}") from None
     passphrase = os.environ.get(PASSPHRASE_ENV)
     try:
         key = load_pem_private_key(pem, password=passphrase.encode() if passphrase else None)
     except TypeError:
-        raise UsageError(f"{sign_key}: the key is encrypted; put its passphrase in ${PASSPHRASE_ENV}") from None
+        raise UsageError(f"{path}: the key is encrypted; put its passphrase in ${PASSPHRASE_ENV}") from None
     except (ValueError, UnsupportedAlgorithm) as exc:
-        raise UsageError(f"{sign_key}: not a PEM private key ({type(exc).__name__})") from None
+        raise UsageError(f"{path}: not a PEM private key ({type(exc).__name__})") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise UsageError(f"{sign_key}: an Ed25519 private key is needed, got {type(key).__name__}")
+        raise UsageError(f"{path}: an Ed25519 private key is needed, got {type(key).__name__}")
     return key
 
 
@@ -267,22 +294,24 @@ def write_manifest(run_dir: str | os.PathLike[str], sign_key: str | os.PathLike[
 
     Without a key, a stale manifest.sig is removed: a signature over an older manifest proves nothing.
     """
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
     directory = Path(run_dir)
     if not directory.is_dir():
         raise UsageError(f"{directory}: not a directory")
-    key = _load_private_key(Path(sign_key)) if sign_key is not None else None
-    text = build_manifest(directory).to_json()
-    manifest_path = directory / MANIFEST
-    manifest_path.write_text(text, encoding="ascii")
-    signature_path = directory / SIGNATURE
+    return seal(directory, load_signing_key(sign_key) if sign_key is not None else None)
+
+
+def seal(run_dir: Path, key: Ed25519PrivateKey | None) -> Path:
+    """write_manifest with the signing key already loaded (callers that check everything before writing anything)."""
+    text = build_manifest(run_dir).to_json()
+    manifest_path = run_dir / MANIFEST
+    signature_path = run_dir / SIGNATURE
     if key is None:
-        signature_path.unlink(missing_ok=True)
+        signature_path.unlink(missing_ok=True)  # first: a stale signature must never sit beside a new manifest
+        write_atomically(manifest_path, text.encode("ascii"))
     else:
-        assert isinstance(key, Ed25519PrivateKey)
         signature = key.sign(text.encode("ascii"))
-        signature_path.write_text(_signature_document(signature, _public_key_id(key.public_key())), encoding="ascii")
+        write_atomically(manifest_path, text.encode("ascii"))
+        write_atomically(signature_path, _signature_document(signature, _public_key_id(key.public_key())).encode("ascii"))
     return manifest_path
 
 

@@ -37,6 +37,7 @@ from drsim.measure.events import (
     TaskRetrying,
     TaskSkipped,
     event_from_dict,
+    iso,
     parse_iso,
 )
 from drsim.measure.result import DrillResult
@@ -301,3 +302,82 @@ def read_run(run_dir: str | os.PathLike[str]) -> RecordedRun:
         aborted=next((e for e in events if isinstance(e, RunAborted)), None),
         finished=next((e for e in reversed(events) if isinstance(e, RunFinished)), None),
     )
+
+
+# ------------------------------------------------------------------------- result.json vs the journal
+
+_APP_FIGURES = ("rto_s", "rpo_s", "rpo_claimed_s", "rto_objective_s", "rpo_objective_s", "rto_met", "rpo_met", "consistent")
+_APP_TIMES = ("trigger_at", "infra_ready_at", "healthy_at")
+_SHOWN_DIFFERENCES = 5
+
+
+def _same_time(text: str | None, moment: datetime | None) -> bool:
+    if text is None or moment is None:
+        return text is None and moment is None
+    try:
+        return parse_iso(text) == moment
+    except ValueError:
+        return False
+
+
+def result_differences(run: RecordedRun) -> list[str]:
+    """Where result.json says otherwise than the journal it was measured from: the run (run.started,
+    run.finished), each application's figures (app.measured), the tasks and cleanup; empty when they agree."""
+    from drsim.measure.timeline import RunTimeline
+
+    result, started, finished = run.result, run.started, run.finished
+    if started is None:
+        return [f"{JOURNAL} has no run.started event"]
+    found = []
+    for name in ("drill", "runbook", "provider", "seed"):
+        if getattr(result, name) != getattr(started, name):
+            found.append(f"{name} is {getattr(result, name)!r}, the journal's run {started.run_id} has {getattr(started, name)!r}")
+    if not _same_time(result.incident_at, started.incident_at):
+        found.append(f"incident_at is {result.incident_at!r}, the journal's run {started.run_id} has {iso(started.incident_at)!r}")
+    if finished is None:
+        found.append(f"{JOURNAL} has no run.finished event (the run did not finish, or its journal was cut)")
+    elif result.status is not finished.status:
+        found.append(f"status is {result.status.value!r}, the journal's run.finished says {finished.status.value!r}")
+    names = [a.app for a in result.apps]
+    if sorted(names) != sorted(run.measured):
+        found.append(f"apps are {', '.join(names) or 'none'}, the journal measured {', '.join(run.measured) or 'none'}")
+    for app in result.apps:
+        measured = run.measured.get(app.app)
+        if measured is None:
+            continue
+        for name in _APP_FIGURES:
+            if getattr(app, name) != getattr(measured, name):
+                found.append(f"{app.app} {name} is {getattr(app, name)!r}, the journal's app.measured says {getattr(measured, name)!r}")
+        for name in _APP_TIMES:
+            moment = getattr(measured, name)
+            if not _same_time(getattr(app, name), moment):
+                shown = iso(moment) if moment is not None else None
+                found.append(f"{app.app} {name} is {getattr(app, name)!r}, the journal's app.measured says {shown!r}")
+    tasks = RunTimeline(run.events).task_results()
+    if len(result.tasks) != len(tasks):
+        found.append(f"{len(result.tasks)} tasks, the journal's plan has {len(tasks)}")
+    else:
+        for number, (written, journaled) in enumerate(zip(result.tasks, tasks, strict=True)):
+            if written != journaled:
+                fields = [k for k, v in written.model_dump().items() if v != getattr(journaled, k)]
+                found.append(f"tasks[{number}] ({written.step} on {written.vm or 'no VM'}): {', '.join(fields)} differ from the journal")
+    cleanup = run.cleanup
+    status = cleanup.status if cleanup is not None else "incomplete"
+    if result.cleanup.status != status:
+        found.append(f"cleanup status is {result.cleanup.status!r}, the journal's cleanup says {status!r}")
+    leftovers = sorted(r.id for r in cleanup.leftovers) if cleanup is not None else []
+    if sorted(r.id for r in result.cleanup.leftovers) != leftovers:
+        found.append(f"cleanup lists {len(result.cleanup.leftovers)} leftover(s), the journal's cleanup.finished {len(leftovers)}")
+    return found
+
+
+def check_result_matches_journal(run: RecordedRun) -> None:
+    """Refuse a run whose result.json is not what its journal measured (edited, or copied from another run)."""
+    found = result_differences(run)
+    if found:
+        more = len(found) - _SHOWN_DIFFERENCES
+        shown = "; ".join(found[:_SHOWN_DIFFERENCES]) + (f"; and {more} more" if more > 0 else "")
+        raise UsageError(
+            f"{run.run_dir / RESULT}: does not match the run's {JOURNAL}: {shown}. "
+            "One of the two was changed, or result.json comes from another run: refusing to report or seal the run"
+        )

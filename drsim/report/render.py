@@ -23,7 +23,8 @@ from markupsafe import Markup
 from drsim.errors import UsageError
 from drsim.measure.result import RunStatus, TaskStatus
 from drsim.report.charts import Chart, TrendPoint, timeline_chart, trend_chart
-from drsim.report.recorded import RecordedRun, read_run
+from drsim.report.evidence import MANIFEST, SIGNATURE, build_manifest, load_signing_key, seal, verify_bundle, write_atomically
+from drsim.report.recorded import RecordedRun, check_result_matches_journal, read_run
 from drsim.report.text import duration, escape_markdown, offset, usd, utc, verdict
 from drsim.report.view import FailureRow, ObjectiveVerdict, Phase, ReportView, build_view, drill_cost
 from drsim.store.history import HistoryStore, RunRecord
@@ -211,12 +212,13 @@ def render_view(view: ReportView, formats: Sequence[str] = FORMATS) -> dict[str,
 
 
 def record_run(run: RecordedRun, store: HistoryStore | str | os.PathLike[str] | None) -> list[RunRecord] | None:
-    """Record a run in the history store (again: updated in place); its series, oldest first (None: no store)."""
+    """Record a run in the history store (again: updated in place); its series, oldest first, ending
+    with this run (None: no store)."""
     if store is None:
         return None
     opened = store if isinstance(store, HistoryStore) else HistoryStore(store)
     try:
-        opened.record(
+        recorded = opened.record(
             run.run_id,
             run.result,
             drsim_version=run.started.drsim_version if run.started else None,
@@ -224,10 +226,32 @@ def record_run(run: RecordedRun, store: HistoryStore | str | os.PathLike[str] | 
             run_dir=str(run.run_dir.resolve()),
             cost_usd=drill_cost(run).total_usd,
         )
-        return opened.series(run.run_id)
+        return opened.series(recorded.seq)
     finally:
         if opened is not store:
             opened.close()
+
+
+def _check_formats(formats: Sequence[str]) -> None:
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise UsageError(f"report format must be one or more of {', '.join(FORMATS)}; got {', '.join(formats) or 'none'}")
+
+
+def _render(
+    run: RecordedRun, formats: Sequence[str], store: HistoryStore | str | os.PathLike[str] | None, controls: Sequence[str] | None
+) -> list[Path]:
+    """Record the run, then write each report file atomically (a killed rendering leaves the old file, never half a new one)."""
+    view = build_view(run, record_run(run, store), controls)
+    outputs = render_view(view, formats)
+    written = []
+    for name, text in outputs.items():
+        path = run.run_dir / name
+        write_atomically(path, text.encode("utf-8"))
+        written.append(path)
+    if "md" in formats and "trend.svg" not in outputs:
+        (run.run_dir / "trend.svg").unlink(missing_ok=True)  # a stale chart from an earlier rendering
+    return written
 
 
 def render_run(
@@ -241,22 +265,27 @@ def render_run(
 
     With a store (a HistoryStore or its path), the run is recorded there first (again: updated in
     place) and the trend section compares it with the earlier runs of its series. `controls`
-    overrides the control ids journaled from the drill's evidence.controls.
+    overrides the control ids journaled from the drill's evidence.controls. The reports show a
+    broken journal chain rather than refuse it: `rerender` is the one that refuses.
     """
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown or not formats:
-        raise UsageError(f"report format must be one or more of {', '.join(FORMATS)}; got {', '.join(formats) or 'none'}")
+    _check_formats(formats)
+    return _render(read_run(run_dir), formats, store, controls)
+
+
+def check_rerenderable(run_dir: Path) -> RecordedRun:
+    """Everything `drsim report` checks before it writes anything: the run as sealed is intact (when
+    sealed), its journal's chain is whole, and result.json is what the journal measured."""
+    verification = verify_bundle(run_dir) if (run_dir / MANIFEST).exists() else None
+    if verification is not None and not verification.intact:
+        changed = "; ".join(verification.problems)
+        raise UsageError(
+            f"{run_dir}: the run no longer matches its sealed {MANIFEST} ({changed}); refusing to re-render and re-seal it "
+            f"over the changes: `drsim evidence verify {run_dir}` shows them"
+        )
     run = read_run(run_dir)
-    view = build_view(run, record_run(run, store), controls)
-    outputs = render_view(view, formats)
-    written = []
-    for name, text in outputs.items():
-        path = run.run_dir / name
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    if "md" in formats and "trend.svg" not in outputs:
-        (run.run_dir / "trend.svg").unlink(missing_ok=True)  # a stale chart from an earlier rendering
-    return written
+    build_manifest(run_dir)  # a broken or cut journal, a symbolic link: refused here, before any file is written
+    check_result_matches_journal(run)
+    return run
 
 
 def rerender(
@@ -267,15 +296,20 @@ def rerender(
 ) -> list[Path]:
     """`drsim report`: render a run again from its files, then re-seal its manifest (signed with `sign_key`).
 
-    A signed run is only re-rendered with a key: new reports under an old signature would no longer verify.
+    Nothing is written, in the run directory or the store, unless every check passes first
+    (check_rerenderable, the formats, the key). A signed run is only re-rendered with a key: new
+    reports under an old signature would no longer verify.
     """
-    from drsim.report.evidence import SIGNATURE, write_manifest
-
     directory = Path(run_dir)
+    _check_formats(formats)
+    if not directory.is_dir():
+        raise UsageError(f"{directory}: not a directory (expected a run directory such as reports/<drill>/<run-id>)")
     if (directory / SIGNATURE).exists() and sign_key is None:
         raise UsageError(
             f"{directory}: the run is signed ({SIGNATURE}); re-rendering would break the signature: pass --sign-key PEM to sign again"
         )
-    written = render_run(directory, formats, store)
-    written.append(write_manifest(directory, sign_key))
+    key = load_signing_key(sign_key) if sign_key is not None else None
+    run = check_rerenderable(directory)
+    written = _render(run, formats, store, None)  # the store is opened (or refused) before any report is written
+    written.append(seal(directory, key))
     return written

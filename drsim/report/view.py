@@ -542,9 +542,9 @@ def _trend(run: RecordedRun, history: Sequence[RunRecord] | None) -> TrendView:
     apps = run.result.apps
     rto_objectives = [a.rto_objective_s for a in apps if a.rto_objective_s is not None]
     rpo_objectives = [a.rpo_objective_s for a in apps if a.rpo_objective_s is not None]
+    current = history[-1].seq if history else None  # the series ends with this run (other drills may share its run id)
     rows = tuple(
-        TrendRow(r.run_id, r.drill, r.incident_at, r.status, r.worst_rto_s, r.worst_rpo_s, r.leftovers, r.run_id == run.run_id)
-        for r in history
+        TrendRow(r.run_id, r.drill, r.incident_at, r.status, r.worst_rto_s, r.worst_rpo_s, r.leftovers, r.seq == current) for r in history
     )
     return TrendView(True, rows, min(rto_objectives) if rto_objectives else None, min(rpo_objectives) if rpo_objectives else None)
 
@@ -646,7 +646,7 @@ def evidence_statement(kind: EvidenceKind, view: ReportView, run: RecordedRun) -
 
 
 def build_view(run: RecordedRun, history: Sequence[RunRecord] | None = None, controls: Sequence[str] | None = None) -> ReportView:
-    """Compute the report of a recorded run; `history` is its series from the store (None: no store)."""
+    """Compute the report of a recorded run; `history` is its series from the store, ending with this run (None: no store)."""
     tasks = _task_rows(run)
     grouped = len(tasks) > GROUP_ABOVE
     failures = tuple(FailureRow(f.step, f.vm, f.attempt, f.error, f.at, f.final, f.retried_ok) for f in run.failures)

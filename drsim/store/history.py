@@ -1,5 +1,9 @@
 """Drill history in SQLite: every run recorded, so reports can show trends across quarters.
 
+A run is its drill, its run id and its run directory: drills that share an incident time and seed
+share a run id (`20261120T140000Z-s42`), and the same drill run again into another output directory
+(one --store for both) is another run. Recording the same run again updates it in place.
+
 A *series* is the runs that rehearse the same recovery: the same drill name, or the same runbook
 (a quarterly drill is often a new Drill document, `2026-q3-shop-asr`, `2026-q4-shop-asr`, over
 one runbook). Runs are ordered by when they were recorded.
@@ -17,12 +21,14 @@ from types import TracebackType
 
 from drsim.errors import ExecutionError, UsageError
 from drsim.measure.result import DrillResult, RunStatus, TaskStatus
-from drsim.store.migrations import SCHEMA_VERSION, current_version, migrate
+from drsim.store.migrations import APP_COLUMNS, APPLICATION_ID, RUN_COLUMNS, SCHEMA_VERSION, current_version, migrate
 
 STORE_NAME = "history.sqlite"
 """A run directory is <out>/<drill>/<run-id>/; its run is recorded in <out>/history.sqlite."""
 DEFAULT_STORE = Path("reports") / STORE_NAME
 """The store `drsim history` reads unless `--store PATH` says otherwise (relative to the working directory)."""
+STORE_TABLES = frozenset({"schema_version", "runs", "app_results"})
+"""The tables of a drsim store (besides SQLite's own sqlite_*)."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,7 @@ class HistoryStore:
         """Check the file is a store this drsim can read, and upgrade its schema; return the version."""
         try:
             self._db.execute("PRAGMA foreign_keys = ON")
+            self._check_is_store()
             version = current_version(self._db)
         except sqlite3.DatabaseError as exc:
             raise UsageError(f"{self.path}: not a drsim history store ({exc})") from None
@@ -110,6 +117,30 @@ class HistoryStore:
         except sqlite3.Error as exc:
             upgrade = f"from schema v{version} to v{SCHEMA_VERSION}"
             raise ExecutionError(f"{self.path}: cannot upgrade the history store {upgrade}: {exc}") from None
+
+    def _check_is_store(self) -> None:
+        """Refuse another program's SQLite database: drsim must not add its tables to it.
+
+        An empty file is a new store. Stores from schema v3 on carry drsim's application_id; older ones
+        are known by their tables (schema_version, runs, app_results and nothing else).
+        """
+        listed = self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!'")
+        tables = {name for (name,) in listed}
+        if not tables:
+            return
+        (application_id,) = self._db.execute("PRAGMA application_id").fetchone()
+        if application_id == APPLICATION_ID:
+            return
+        foreign = sorted(tables - STORE_TABLES)
+        if application_id != 0:
+            theirs = f"another program's database, SQLite application id {application_id:#x}"
+            raise UsageError(f"{self.path}: not a drsim history store ({theirs})")
+        if foreign or "schema_version" not in tables:
+            shown = ", ".join(foreign or sorted(tables))
+            raise UsageError(
+                f"{self.path}: not a drsim history store: it holds tables drsim does not write ({shown}); "
+                "give --store a new file or an existing drsim store"
+            )
 
     def close(self) -> None:
         self._db.close()
@@ -140,10 +171,16 @@ class HistoryStore:
         run_dir: str | os.PathLike[str] | None = None,
         cost_usd: float | None = None,
     ) -> RunRecord:
-        """Record a run, or update it in place (keeping its position) when it is recorded again."""
+        """Record a run, or update it in place (keeping its position) when it is recorded again.
+
+        The run is its drill, `run_id` and `run_dir`; a run recorded before run directories were
+        (schema v1: none) is adopted by the same drill and run id when it is recorded with one.
+        """
         leftovers = len(result.cleanup.leftovers)
         failed = sum(1 for t in result.tasks if t.status is TaskStatus.FAILED)
+        directory = str(run_dir) if run_dir is not None else None
         values = (
+            run_id,
             result.drill,
             result.runbook,
             result.provider,
@@ -152,37 +189,28 @@ class HistoryStore:
             result.status.value,
             drsim_version,
             catalog_version,
-            str(run_dir) if run_dir is not None else None,
+            directory,
             cost_usd,
             len(result.tasks),
             failed,
             leftovers,
         )
         with self._transaction():
-            self._db.execute(
-                """
-                INSERT INTO runs (run_id, drill, runbook, provider, seed, incident_at, status, drsim_version,
-                                  catalog_version, run_dir, cost_usd, tasks_total, tasks_failed, leftovers)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (run_id) DO UPDATE SET
-                    drill = excluded.drill, runbook = excluded.runbook, provider = excluded.provider,
-                    seed = excluded.seed, incident_at = excluded.incident_at, status = excluded.status,
-                    drsim_version = excluded.drsim_version, catalog_version = excluded.catalog_version,
-                    run_dir = excluded.run_dir, cost_usd = excluded.cost_usd, tasks_total = excluded.tasks_total,
-                    tasks_failed = excluded.tasks_failed, leftovers = excluded.leftovers
-                """,
-                (run_id, *values),
-            )
-            self._db.execute("DELETE FROM app_results WHERE run_id = ?", (run_id,))
+            seq = self._find(result.drill, run_id, directory)
+            if seq is None:
+                placeholders = ", ".join("?" for _ in values)
+                cursor = self._db.execute(f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({placeholders})", values)
+                assert cursor.lastrowid is not None
+                seq = cursor.lastrowid
+            else:
+                assignments = ", ".join(f"{column.strip()} = ?" for column in RUN_COLUMNS.split(","))
+                self._db.execute(f"UPDATE runs SET {assignments} WHERE seq = ?", (*values, seq))
+            self._db.execute("DELETE FROM app_results WHERE run_seq = ?", (seq,))
             self._db.executemany(
-                """
-                INSERT INTO app_results (run_id, app, rto_s, rpo_s, rpo_claimed_s, rto_objective_s, rpo_objective_s,
-                                         rto_met, rpo_met, consistent)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                f"INSERT INTO app_results (run_seq, {APP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
-                        run_id,
+                        seq,
                         a.app,
                         a.rto_s,
                         a.rpo_s,
@@ -196,8 +224,16 @@ class HistoryStore:
                     for a in result.apps
                 ],
             )
-        recorded = self.runs(run_ids=[run_id])
-        return recorded[0]
+        return self._select("seq = ?", [seq])[0]
+
+    def _find(self, drill: str, run_id: str, run_dir: str | None) -> int | None:
+        """The seq of the recorded run with this identity: the same directory, else one recorded without any."""
+        row = self._db.execute(
+            """SELECT seq FROM runs WHERE drill = ? AND run_id = ? AND (run_dir IS ? OR run_dir IS NULL)
+               ORDER BY run_dir IS NULL, seq LIMIT 1""",
+            (drill, run_id, run_dir),
+        ).fetchone()
+        return int(row[0]) if row is not None else None
 
     def runs(self, *, drill: str | None = None, runbook: str | None = None, run_ids: Sequence[str] | None = None) -> list[RunRecord]:
         """Recorded runs in the order recorded, filtered by drill name, runbook name or run ids."""
@@ -213,12 +249,12 @@ class HistoryStore:
             params.extend(run_ids)
         return self._select(" AND ".join(clauses), params)
 
-    def series(self, run_id: str) -> list[RunRecord]:
-        """The run and every run of its series recorded before it (same drill or same runbook), oldest first."""
-        row = self._db.execute("SELECT seq, drill, runbook FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    def series(self, seq: int) -> list[RunRecord]:
+        """The run recorded as `seq` and every run of its series recorded before it (same drill or same runbook), oldest first."""
+        row = self._db.execute("SELECT drill, runbook FROM runs WHERE seq = ?", (seq,)).fetchone()
         if row is None:
             return []
-        seq, drill, runbook = row
+        drill, runbook = row
         return self._select("seq <= ? AND (drill = ? OR runbook = ?)", [seq, drill, runbook])
 
     def _select(self, where: str, params: Sequence[object]) -> list[RunRecord]:
@@ -231,13 +267,13 @@ class HistoryStore:
             query += f" WHERE {where}"
         query += " ORDER BY seq"
         rows = self._db.execute(query, list(params)).fetchall()
-        apps: dict[str, list[AppRecord]] = {}
-        ids = [row[1] for row in rows]
-        for start in range(0, len(ids), 500):  # SQLite limits the number of bound parameters
-            chunk = ids[start : start + 500]
+        apps: dict[int, list[AppRecord]] = {}
+        seqs = [row[0] for row in rows]
+        for start in range(0, len(seqs), 500):  # SQLite limits the number of bound parameters
+            chunk = seqs[start : start + 500]
             for r in self._db.execute(
-                f"""SELECT run_id, app, rto_s, rpo_s, rpo_claimed_s, rto_objective_s, rpo_objective_s, rto_met, rpo_met, consistent
-                    FROM app_results WHERE run_id IN ({", ".join("?" for _ in chunk)}) ORDER BY app""",
+                f"""SELECT run_seq, {APP_COLUMNS}
+                    FROM app_results WHERE run_seq IN ({", ".join("?" for _ in chunk)}) ORDER BY app""",
                 chunk,
             ):
                 apps.setdefault(r[0], []).append(AppRecord(r[1], r[2], r[3], r[4], r[5], r[6], _flag(r[7]), _flag(r[8]), _flag(r[9])))
@@ -258,7 +294,7 @@ class HistoryStore:
                 tasks_total=row[12],
                 tasks_failed=row[13],
                 leftovers=row[14],
-                apps=tuple(apps.get(row[1], ())),
+                apps=tuple(apps.get(row[0], ())),
             )
             for row in rows
         ]

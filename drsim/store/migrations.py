@@ -62,9 +62,82 @@ def _v2_environment_and_cost(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX runs_by_runbook ON runs (runbook, seq)")
 
 
+APPLICATION_ID = 0x64727369
+"""SQLite's application_id of a drsim store ('drsi'): what tells it from another program's database."""
+
+RUN_COLUMNS = (
+    "run_id, drill, runbook, provider, seed, incident_at, status, drsim_version, catalog_version, run_dir, cost_usd, "
+    "tasks_total, tasks_failed, leftovers"
+)
+APP_COLUMNS = "app, rto_s, rpo_s, rpo_claimed_s, rto_objective_s, rpo_objective_s, rto_met, rpo_met, consistent"
+
+
+def _v3_runs_by_drill_and_directory(db: sqlite3.Connection) -> None:
+    """v3: a run is its drill, run id and run directory, not the run id alone (drills sharing an incident
+    time and seed have one run id); applications hang off the run's seq. Rebuilds both tables, keeping every row."""
+    (last_seq,) = db.execute("SELECT ifnull(max(seq), 0) FROM sqlite_sequence WHERE name = 'runs'").fetchone()
+    # Renaming runs also points app_results' foreign key at runs_v2, so dropping runs_v2 later cascades nowhere.
+    db.execute("ALTER TABLE app_results RENAME TO app_results_v2")
+    db.execute("ALTER TABLE runs RENAME TO runs_v2")
+    db.execute("DROP INDEX runs_by_drill")
+    db.execute("DROP INDEX runs_by_runbook")
+    db.execute(
+        """
+        CREATE TABLE runs (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL,
+            drill TEXT NOT NULL,
+            runbook TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            seed INTEGER NOT NULL,
+            incident_at TEXT NOT NULL,
+            status TEXT NOT NULL,
+            drsim_version TEXT,
+            catalog_version TEXT,
+            run_dir TEXT,
+            cost_usd REAL,
+            tasks_total INTEGER NOT NULL DEFAULT 0,
+            tasks_failed INTEGER NOT NULL DEFAULT 0,
+            leftovers INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE app_results (
+            run_seq INTEGER NOT NULL REFERENCES runs(seq) ON DELETE CASCADE,
+            app TEXT NOT NULL,
+            rto_s REAL,
+            rpo_s REAL,
+            rpo_claimed_s REAL,
+            rto_objective_s REAL,
+            rpo_objective_s REAL,
+            rto_met INTEGER,
+            rpo_met INTEGER,
+            consistent INTEGER,
+            PRIMARY KEY (run_seq, app)
+        )
+        """
+    )
+    db.execute(f"INSERT INTO runs (seq, {RUN_COLUMNS}) SELECT seq, {RUN_COLUMNS} FROM runs_v2 ORDER BY seq")
+    db.execute(
+        f"""INSERT INTO app_results (run_seq, {APP_COLUMNS})
+            SELECT r.seq, {", ".join(f"a.{c.strip()}" for c in APP_COLUMNS.split(","))}
+            FROM app_results_v2 a JOIN runs_v2 r ON r.run_id = a.run_id"""
+    )
+    db.execute("DROP TABLE app_results_v2")
+    db.execute("DROP TABLE runs_v2")
+    db.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'runs'", (last_seq,))
+    db.execute("CREATE UNIQUE INDEX runs_by_identity ON runs (drill, run_id, ifnull(run_dir, ''))")
+    db.execute("CREATE INDEX runs_by_drill ON runs (drill, seq)")
+    db.execute("CREATE INDEX runs_by_runbook ON runs (runbook, seq)")
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _v1_runs_and_apps,
     _v2_environment_and_cost,
+    _v3_runs_by_drill_and_directory,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,4 +1,4 @@
-"""The history store: runs survive reopening, re-recording, and an upgrade from the v1 schema."""
+"""The history store: runs survive reopening, re-recording, sharing a run id, and upgrades from the v1 and v2 schemas."""
 
 from __future__ import annotations
 
@@ -108,8 +108,8 @@ def test_two_runs_survive_reopening_in_recorded_order(tmp_path: Path) -> None:
             1,
         )
         assert q4.status is RunStatus.ERROR and q4.leftovers == 2 and q4.worst_rto_s == 2700.0
-        assert [r.run_id for r in store.series("q4")] == ["q3", "q4"], "same runbook: one series"
-        assert [r.run_id for r in store.series("q3")] == ["q3"], "a series holds the runs recorded before"
+        assert [r.run_id for r in store.series(q4.seq)] == ["q3", "q4"], "same runbook: one series"
+        assert [r.run_id for r in store.series(q3.seq)] == ["q3"], "a series holds the runs recorded before"
         assert [r.run_id for r in store.runs(drill="2026-q4-shop-asr")] == ["q4"]
 
 
@@ -127,14 +127,14 @@ def test_a_v1_store_is_upgraded_and_keeps_its_runs(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         db.executescript(V1_SCHEMA)
     with HistoryStore(path) as store:
-        assert store.schema_version == migrations.SCHEMA_VERSION == 2
+        assert store.schema_version == migrations.SCHEMA_VERSION == 3
         (old,) = store.runs()
         assert (old.run_id, old.status, old.drsim_version, old.tasks_total, old.leftovers) == ("20260520-q2", RunStatus.FAILED, None, 0, 0)
         assert old.apps[0].rto_met is False and old.apps[0].rto_s == 9000.0
-        store.record("20261120-q4", result("2026-q4-shop-asr", rto=2700.0), drsim_version="0.1.0")
-        assert [r.run_id for r in store.series("20261120-q4")] == ["20260520-q2", "20261120-q4"]
+        q4 = store.record("20261120-q4", result("2026-q4-shop-asr", rto=2700.0), drsim_version="0.1.0")
+        assert [r.run_id for r in store.series(q4.seq)] == ["20260520-q2", "20261120-q4"]
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
         indexes = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert {"runs_by_drill", "runs_by_runbook"} <= indexes
 
@@ -148,12 +148,13 @@ def test_a_failing_migration_leaves_the_store_at_its_version(tmp_path: Path, mon
         db.execute("ALTER TABLE runs ADD COLUMN half_done TEXT")
         raise sqlite3.OperationalError("disk full")
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", (migrations.MIGRATIONS[0], broken))
-    with pytest.raises(ExecutionError, match="cannot upgrade the history store from schema v1 to v2: disk full"):
+    monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS[:2], broken))
+    with pytest.raises(ExecutionError, match="cannot upgrade the history store from schema v1 to v3: disk full"):
         HistoryStore(path)
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)], "v2 went through, v3 was rolled back"
         assert "half_done" not in {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+        assert db.execute("SELECT count(*) FROM app_results WHERE run_id = '20260520-q2'").fetchone() == (1,)
 
 
 def test_a_newer_or_foreign_file_is_refused(tmp_path: Path) -> None:
