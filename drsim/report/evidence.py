@@ -258,6 +258,10 @@ def load_signing_key(sign_key: str | os.PathLike[str]) -> Ed25519PrivateKey:
     return key
 
 
+_load_private_key = load_signing_key
+"""The name drsim.preflight imports (kept so both check keys with one loader)."""
+
+
 def _load_public_key(public_key: Path) -> object:
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey

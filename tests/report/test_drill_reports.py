@@ -80,3 +80,29 @@ def test_a_second_run_shows_the_trend(tmp_path: Path) -> None:
     assert f"| {runs[0].run_id} | 2026-q4-shop-snapshot |" in md and f"| {runs[1].run_id} (this run) |" in md
     assert (second / "trend.svg").exists() and verify_bundle(second).intact
     assert "its disks were captured at different instants" in md, "the striped volume cloned from per-disk snapshots"
+
+
+def test_drills_sharing_incident_time_and_seed_keep_their_own_history(tmp_path: Path) -> None:
+    """The shipped drills share incident time and seed, hence run ids: recording one kept only the other."""
+    store = tmp_path / "reports" / "history.sqlite"
+    _, asr = drill_run(tmp_path, "2026-q4-shop-asr")
+    _, backup = drill_run(tmp_path, "2026-q4-shop-backup")
+    assert asr.name == backup.name
+    elsewhere = CliRunner().invoke(
+        main, ["drill", "run", str(DRILLS / "2026-q4-shop-asr.yaml"), "--out", str(tmp_path / "other"), "--store", str(store), "-q"]
+    )
+    assert elsewhere.exit_code == 0, elsewhere.output
+    assert CliRunner().invoke(main, ["report", str(asr), "--store", str(store)]).exit_code == 0, "re-rendering updates in place"
+    listed = CliRunner().invoke(main, ["history", "--store", str(store), "--format", "json"])
+    runs = json.loads(listed.output)
+    assert [(r["drill"], Path(r["run_dir"]).parts[-3]) for r in runs] == [
+        ("2026-q4-shop-asr", "reports"),
+        ("2026-q4-shop-backup", "reports"),
+        ("2026-q4-shop-asr", "other"),
+    ]
+    assert {r["run_id"] for r in runs} == {asr.name}
+    only_backup = CliRunner().invoke(main, ["history", "--store", str(store), "--drill", "2026-q4-shop-backup", "--format", "csv"])
+    assert only_backup.output.count("\n") == 2 and "2026-q4-shop-asr" not in only_backup.output
+    # the trend of the run in the other directory: the earlier run of the same id is not "this run"
+    md = (tmp_path / "other" / "2026-q4-shop-asr" / asr.name / "report.md").read_text(encoding="utf-8")
+    assert f"| {asr.name} | 2026-q4-shop-asr |" in md and md.count("(this run)") == 1

@@ -198,3 +198,142 @@ def test_cli_history(tmp_path: Path) -> None:
     assert runner.invoke(main, ["history", "--store", str(path), "--format", "csv"]).output.count("\n") == 3
     missing = runner.invoke(main, ["history", "--store", str(tmp_path / "none.sqlite")])
     assert missing.exit_code == 2 and "no history store" in missing.output and not (tmp_path / "none.sqlite").exists()
+
+
+# The v2 schema as drsim wrote it (v1 plus the v2 migration): runs keyed by run id alone.
+V2_SCHEMA = (
+    V1_SCHEMA.replace("VALUES (1);", "VALUES (2);")
+    + """
+ALTER TABLE runs ADD COLUMN drsim_version TEXT;
+ALTER TABLE runs ADD COLUMN catalog_version TEXT;
+ALTER TABLE runs ADD COLUMN run_dir TEXT;
+ALTER TABLE runs ADD COLUMN cost_usd REAL;
+ALTER TABLE runs ADD COLUMN tasks_total INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN tasks_failed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN leftovers INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX runs_by_drill ON runs (drill, seq);
+CREATE INDEX runs_by_runbook ON runs (runbook, seq);
+INSERT INTO runs (run_id, drill, runbook, provider, seed, incident_at, status, drsim_version, run_dir, cost_usd, tasks_total)
+    VALUES ('20261120T140000Z-s42', '2026-q4-shop-backup', 'shop-backup-restore', 'sim', 42, '2026-11-20T14:00:00Z', 'failed',
+            '0.1.0', '/out/2026-q4-shop-backup/20261120T140000Z-s42', 2.5, 7);
+INSERT INTO app_results VALUES ('20261120T140000Z-s42', 'shop', 3056.0, 43193.0, 43193.0, 14400.0, 21600.0, 1, 0, 1);
+"""
+)
+
+
+def test_drills_sharing_a_run_id_are_two_runs(tmp_path: Path) -> None:
+    """The shipped drills share incident time and seed, so their run ids are equal: both runs stay."""
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        asr = store.record("20261120T140000Z-s42", result("2026-q4-shop-asr", rto=2124.0), run_dir="/out/asr/20261120T140000Z-s42")
+        backup = store.record("20261120T140000Z-s42", result("2026-q4-shop-backup", rto=3056.0), run_dir="/out/backup/20261120T140000Z-s42")
+        assert asr.seq != backup.seq
+        assert [(r.drill, r.worst_rto_s) for r in store.runs()] == [("2026-q4-shop-asr", 2124.0), ("2026-q4-shop-backup", 3056.0)]
+        assert [r.drill for r in store.runs(drill="2026-q4-shop-asr")] == ["2026-q4-shop-asr"]
+        assert [r.drill for r in store.runs(run_ids=["20261120T140000Z-s42"])] == ["2026-q4-shop-asr", "2026-q4-shop-backup"]
+
+
+def test_the_same_drill_run_again_into_another_directory_is_another_run(tmp_path: Path) -> None:
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        first = store.record("r-s42", result("d", rto=100.0), run_dir="/out1/d/r-s42")
+        second = store.record("r-s42", result("d", rto=100.0), run_dir="/out2/d/r-s42")
+        again = store.record("r-s42", result("d", rto=120.0), run_dir="/out1/d/r-s42")
+        assert again.seq == first.seq != second.seq, "re-recording one directory updates it in place"
+        assert [(r.run_dir, r.worst_rto_s) for r in store.runs()] == [("/out1/d/r-s42", 120.0), ("/out2/d/r-s42", 100.0)]
+        assert [r.seq for r in store.series(second.seq)] == [first.seq, second.seq]
+
+
+def test_a_v1_run_without_a_directory_is_adopted_when_recorded_again(tmp_path: Path) -> None:
+    path = tmp_path / "v1.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(V1_SCHEMA)
+    with HistoryStore(path) as store:
+        again = store.record("20260520-q2", result("2026-q2-shop-asr", rto=7000.0), run_dir="/out/2026-q2-shop-asr/20260520-q2")
+        (only,) = store.runs()
+        assert (again.seq, only.run_dir, only.worst_rto_s) == (1, "/out/2026-q2-shop-asr/20260520-q2", 7000.0)
+
+
+def test_a_v2_store_is_upgraded_keeping_every_row_and_position(tmp_path: Path) -> None:
+    path = tmp_path / "v2.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(V2_SCHEMA)
+    with HistoryStore(path) as store:
+        assert store.schema_version == 3
+        old_q2, backup = store.runs()
+        assert (old_q2.seq, old_q2.run_id, old_q2.apps[0].rto_s) == (1, "20260520-q2", 9000.0)
+        assert (backup.seq, backup.drill, backup.run_dir, backup.cost_usd, backup.tasks_total) == (
+            2,
+            "2026-q4-shop-backup",
+            "/out/2026-q4-shop-backup/20261120T140000Z-s42",
+            2.5,
+            7,
+        )
+        assert (backup.apps[0].rpo_s, backup.apps[0].rto_met, backup.apps[0].rpo_met) == (43193.0, True, False)
+        # v2 held one row per run id: the asr drill of the same run id would have replaced the backup run
+        asr = store.record(
+            "20261120T140000Z-s42", result("2026-q4-shop-asr", rto=2124.0), run_dir="/out/2026-q4-shop-asr/20261120T140000Z-s42"
+        )
+        assert asr.seq == 3 and [r.drill for r in store.runs()] == ["2026-q2-shop-asr", "2026-q4-shop-backup", "2026-q4-shop-asr"]
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA application_id").fetchone() == (migrations.APPLICATION_ID,)
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert tables == {"schema_version", "runs", "app_results", "sqlite_sequence"}
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_deleting_a_run_deletes_its_applications(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    with HistoryStore(path) as store:
+        store.record("a", result("d", rto=1.0))
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("DELETE FROM runs")
+    db.commit()
+    assert db.execute("SELECT count(*) FROM app_results").fetchone() == (0,)
+    db.close()
+
+
+def _foreign_database(path: Path) -> bytes:
+    with sqlite3.connect(path) as db:
+        db.executescript("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT); INSERT INTO notes (text) VALUES ('keep me');")
+    return path.read_bytes()
+
+
+def test_another_programs_database_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.sqlite"
+    before = _foreign_database(notes)
+    with pytest.raises(UsageError, match=r"notes\.sqlite: not a drsim history store: it holds tables drsim does not write \(notes\)"):
+        HistoryStore(notes)
+    with pytest.raises(UsageError, match="not a drsim history store"):
+        HistoryStore(notes, create=False)
+    assert notes.read_bytes() == before
+
+    # drsim's table names alone do not make a store: one written by drsim has nothing else
+    mixed = tmp_path / "mixed.sqlite"
+    with sqlite3.connect(mixed) as db:
+        db.executescript(V2_SCHEMA + "CREATE TABLE t (x);")
+    with pytest.raises(UsageError, match=r"tables drsim does not write \(t\)"):
+        HistoryStore(mixed)
+
+    tagged = tmp_path / "tagged.sqlite"
+    with sqlite3.connect(tagged) as db:
+        db.executescript("PRAGMA application_id = 123; CREATE TABLE runs (x);")
+    with pytest.raises(UsageError, match="another program's database, SQLite application id 0x7b"):
+        HistoryStore(tagged)
+
+
+def test_an_empty_file_becomes_a_store(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    with HistoryStore(empty, create=False) as store:
+        assert store.schema_version == 3 and store.runs() == []
+    with HistoryStore(empty) as store:
+        assert store.record("a", result("d", rto=1.0)).seq == 1
+
+
+def test_cli_history_refuses_a_foreign_database(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.sqlite"
+    before = _foreign_database(notes)
+    refused = CliRunner().invoke(main, ["history", "--store", str(notes)])
+    assert refused.exit_code == 2 and isinstance(refused.exception, SystemExit)
+    assert f"drsim: {notes}: not a drsim history store" in refused.output
+    assert notes.read_bytes() == before
