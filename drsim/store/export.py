@@ -8,6 +8,7 @@ import json
 import os
 from collections.abc import Sequence
 from enum import StrEnum
+from pathlib import Path
 
 from drsim.store.history import HistoryStore, RunRecord
 
@@ -129,7 +130,19 @@ def _csv(runs: Sequence[RunRecord]) -> str:
     return buffer.getvalue()
 
 
-def _table(runs: Sequence[RunRecord]) -> str:
+def _shown_directory(run_dir: str | None, base: Path | None) -> str:
+    """A run's directory as the table shows it: relative to the store's folder when inside it."""
+    if run_dir is None:
+        return "—"
+    if base is not None:
+        try:
+            return Path(run_dir).relative_to(base).as_posix()
+        except ValueError:
+            pass
+    return run_dir
+
+
+def _table(runs: Sequence[RunRecord], base: Path | None = None) -> str:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -137,7 +150,8 @@ def _table(runs: Sequence[RunRecord]) -> str:
     from drsim.report.text import duration
 
     table = Table()
-    for column in ("run", "drill", "incident", "status", "app", "RTO", "RTO objective", "RPO", "RPO claimed", "RPO objective", "leftovers"):
+    columns = ("run", "drill", "incident", "status", "app", "RTO", "RTO objective", "RPO", "RPO claimed", "RPO objective", "leftovers")
+    for column in (*columns, "directory"):  # runs of one drill and run id differ by their directory
         table.add_column(column, overflow="fold")
     for run in runs:
         for app in run.apps or (None,):
@@ -160,22 +174,23 @@ def _table(runs: Sequence[RunRecord]) -> str:
                 Text(duration(app.rpo_claimed_s) if app else "—"),
                 Text(duration(app.rpo_objective_s) if app else "—"),
                 Text(str(run.leftovers)),
+                Text(_shown_directory(run.run_dir, base)),
             )
     buffer = io.StringIO()
     Console(file=buffer, width=240, force_terminal=False, color_system=None).print(table)
     return buffer.getvalue() + f"{len(runs)} recorded run(s)\n"
 
 
-def export_history(runs: Sequence[RunRecord], fmt: HistoryFormat) -> str:
-    """The runs as text in the given format."""
+def export_history(runs: Sequence[RunRecord], fmt: HistoryFormat, *, base: Path | None = None) -> str:
+    """The runs as text in the given format (the table shows run directories relative to `base`)."""
     if fmt is HistoryFormat.JSON:
         return _json(runs)
     if fmt is HistoryFormat.CSV:
         return _csv(runs)
-    return _table(runs)
+    return _table(runs, base)
 
 
 def history_text(store: str | os.PathLike[str], fmt: HistoryFormat, *, drill: str | None = None, runbook: str | None = None) -> str:
     """`drsim history`: the recorded runs of an existing store, filtered, in a format."""
     with HistoryStore(store, create=False) as opened:
-        return export_history(opened.runs(drill=drill, runbook=runbook), fmt)
+        return export_history(opened.runs(drill=drill, runbook=runbook), fmt, base=opened.path.resolve().parent)

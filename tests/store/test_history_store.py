@@ -337,3 +337,13 @@ def test_cli_history_refuses_a_foreign_database(tmp_path: Path) -> None:
     assert refused.exit_code == 2 and isinstance(refused.exception, SystemExit)
     assert f"drsim: {notes}: not a drsim history store" in refused.output
     assert notes.read_bytes() == before
+
+
+def test_the_table_tells_runs_of_one_id_apart_by_directory(tmp_path: Path) -> None:
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        store.record("r-s42", result("d", rto=100.0), run_dir=str(tmp_path / "d" / "r-s42"))
+        store.record("r-s42", result("d", rto=100.0), run_dir="/elsewhere/d/r-s42")
+        store.record("old", result("d", rto=100.0))
+        runs = store.runs()
+    rows = [line for line in export_history(runs, HistoryFormat.TABLE, base=tmp_path).splitlines() if "│ d " in line]
+    assert [row.rstrip(" │").rsplit("│", 1)[1].strip() for row in rows] == ["d/r-s42", "/elsewhere/d/r-s42", "—"]
