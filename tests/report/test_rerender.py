@@ -103,6 +103,14 @@ def test_a_cut_journal_of_an_unsealed_run_is_refused(shop_dir: Path) -> None:
     assert not (shop_dir / "report.md").exists() and not (shop_dir / "manifest.json").exists()
 
 
+def test_a_symbolic_link_in_an_unsealed_run_is_refused_before_anything_is_written(shop_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "elsewhere.txt").write_text("not evidence")
+    (shop_dir / "notes.txt").symlink_to(tmp_path / "elsewhere.txt")
+    code, output = report(shop_dir)
+    assert code == 2 and "a symbolic link in a run directory cannot be evidence" in output
+    assert not (shop_dir / "report.md").exists() and not store_of(shop_dir).exists()
+
+
 def test_an_edited_result_of_a_sealed_run_is_not_resealed(reported: Path) -> None:
     edit_result(reported, apps__1__rpo_s=1.0)
     before = snapshot(reported)
