@@ -7,7 +7,10 @@ document), validates it with pydantic, and maps each pydantic error location bac
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -105,8 +108,8 @@ def _plain(node: yaml.Node, depth: int, budget: list[int]) -> Any:
         if node.tag in _CORE_TAGS:
             try:
                 return _constructor.construct_object(node, deep=True)
-            except (ValueError, yaml.YAMLError, OverflowError):
-                raise _Abort(node, f"cannot read the value {node.value[:40]!r}") from None
+            except (ValueError, yaml.YAMLError, OverflowError) as exc:
+                raise _Abort(node, f"cannot read the value {_shown_value(node.value)}: {_unreadable_reason(node, exc)}") from None
         raise _Abort(node, f"unsupported YAML tag {node.tag}")
     if node.tag not in _CORE_TAGS:
         raise _Abort(node, f"unsupported YAML tag {node.tag}")
@@ -127,6 +130,80 @@ def _plain(node: yaml.Node, depth: int, budget: list[int]) -> Any:
     raise _Abort(node, "unsupported YAML node")
 
 
+def _shown_value(value: str) -> str:
+    """A scalar as a problem quotes it: the first 40 characters, with an ellipsis when there are more."""
+    return repr(value[:40]) + ("..." if len(value) > 40 else "")
+
+
+def _unreadable_reason(node: yaml.ScalarNode, exc: Exception) -> str:
+    """Why a scalar that YAML resolved to a number (or other core type) could not be built."""
+    if node.tag == "tag:yaml.org,2002:int":
+        digits = sum(c.isdigit() for c in node.value)
+        limit = sys.get_int_max_str_digits()
+        if limit and digits > limit:
+            return f"the number has {digits} digits; drsim reads integers of at most {limit} digits"
+    return str(exc) or type(exc).__name__
+
+
+_FILE_KINDS = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def file_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why `path` cannot be a document, found without opening it (so a FIFO never blocks); None for a
+    regular file. Callers put it after the path: `runbooks: is a directory, not a document`."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return "is a symbolic link to a missing file" if os.path.islink(path) else "no such file"
+    except NotADirectoryError:
+        return "no such file (a part of the path is not a directory)"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symbolic link loop"
+        return f"cannot read the file: {exc.strerror or exc}"
+    return _kind_problem(found.st_mode)
+
+
+def _kind_problem(mode: int) -> str | None:
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "is a directory, not a document"
+    kind = next((name for test, name in _FILE_KINDS if test(mode)), "a special file")
+    return f"is not a regular file ({kind}), not a document"
+
+
+def _read_document_bytes(path: str | os.PathLike[str], shown: str) -> bytes:
+    """The bytes of a regular file of at most MAX_BYTES; DocumentError for anything else."""
+    problem = file_problem(path)
+    if problem is not None:
+        raise DocumentError([Problem(shown, 1, 1, problem)])
+    try:
+        # O_NONBLOCK: should the file be swapped for a FIFO after the check, opening it does not block.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise DocumentError([Problem(shown, 1, 1, f"cannot read the file: {exc.strerror or exc}")]) from None
+    with os.fdopen(fd, "rb") as file:
+        try:
+            found = os.fstat(fd)
+            problem = _kind_problem(found.st_mode)
+            if problem is not None:
+                raise DocumentError([Problem(shown, 1, 1, problem)])
+            if found.st_size > MAX_BYTES:
+                raise DocumentError([Problem(shown, 1, 1, f"the file is {found.st_size} bytes; documents are limited to {MAX_BYTES}")])
+            raw = file.read(MAX_BYTES + 1)
+        except OSError as exc:
+            raise DocumentError([Problem(shown, 1, 1, f"cannot read the file: {exc.strerror or exc}")]) from None
+    if len(raw) > MAX_BYTES:  # it grew while being read
+        raise DocumentError([Problem(shown, 1, 1, f"the file is over {MAX_BYTES} bytes; documents are limited to {MAX_BYTES}")])
+    return raw
+
+
 def _tab_near(text: str, line: int, column: int) -> bool:
     """True when the line of a syntax error has a tab at or before the error's column."""
     lines = text.splitlines()
@@ -136,17 +213,7 @@ def _tab_near(text: str, line: int, column: int) -> bool:
 def read_yaml(path: str | os.PathLike[str]) -> tuple[Any, Source]:
     """Read one YAML document; raise DocumentError with a located problem if it cannot be read."""
     shown = str(path)
-    try:
-        size = os.path.getsize(path)
-        if size > MAX_BYTES:
-            raise DocumentError([Problem(shown, 1, 1, f"the file is {size} bytes; documents are limited to {MAX_BYTES}")])
-        raw = Path(path).read_bytes()
-    except IsADirectoryError:
-        raise DocumentError([Problem(shown, 1, 1, "is a directory, not a document")]) from None
-    except FileNotFoundError:
-        raise DocumentError([Problem(shown, 1, 1, "no such file")]) from None
-    except OSError as exc:
-        raise DocumentError([Problem(shown, 1, 1, f"cannot read the file: {exc.strerror or exc}")]) from None
+    raw = _read_document_bytes(path, shown)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

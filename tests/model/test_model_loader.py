@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import tempfile
+import threading
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ from hypothesis import strategies as st
 from drsim.errors import DocumentError, Problem
 from drsim.model import Drill, Estate, ProtectionPlan, Runbook, load, load_drill, validate_path
 from drsim.model.documents import AsrStep, BackupPolicyKind, IsolateStep
+from drsim.model.loader import file_problem, read_yaml
 from drsim.model.types import Action, IncidentKind
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -294,3 +298,53 @@ def test_mutated_valid_documents_raise_only_document_error(name: str, data: st.D
         except DocumentError as exc:
             assert exc.problems
         _only_document_errors(path)
+
+
+# ------------------------------------------------------------------------------ what a path is
+
+
+def _problems_reading(path: Path) -> list[Problem]:
+    with pytest.raises(DocumentError) as raised:
+        read_yaml(path)
+    return raised.value.problems
+
+
+def test_a_directory_is_said_to_be_one(tmp_path: Path) -> None:
+    assert _problems_reading(tmp_path) == [Problem(str(tmp_path), 1, 1, "is a directory, not a document")]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="needs /dev/null")
+def test_a_device_is_not_a_regular_file() -> None:
+    assert _problems_reading(Path("/dev/null")) == [
+        Problem("/dev/null", 1, 1, "is not a regular file (a character device), not a document")
+    ]
+
+
+def test_symbolic_links_that_loop_or_dangle_are_named_for_what_they_are(tmp_path: Path) -> None:
+    loop, dangling = tmp_path / "loop.yaml", tmp_path / "dangling.yaml"
+    loop.symlink_to(loop)
+    dangling.symlink_to(tmp_path / "gone.yaml")
+    assert _problems_reading(loop) == [Problem(str(loop), 1, 1, "is a symbolic link loop")]
+    assert _problems_reading(dangling) == [Problem(str(dangling), 1, 1, "is a symbolic link to a missing file")]
+    assert file_problem(tmp_path / "missing.yaml") == "no such file"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_is_refused_without_being_opened(tmp_path: Path) -> None:
+    """Opening a FIFO for reading waits for a writer: the loader must say what it is instead of hanging."""
+    fifo = tmp_path / "runbook.yaml"
+    os.mkfifo(fifo)
+    found: list[list[Problem]] = []
+    reader = threading.Thread(target=lambda: found.append(_problems_reading(fifo)), daemon=True)
+    reader.start()
+    reader.join(60)  # a guard against a hang, not a timing assertion: the answer needs no I/O at all
+    assert not reader.is_alive(), "reading a FIFO blocked"
+    assert found == [[Problem(str(fifo), 1, 1, "is not a regular file (a FIFO), not a document")]]
+    assert validate_path(fifo) == found[0]
+
+
+def test_an_integer_with_too_many_digits_says_why_it_cannot_be_read(tmp_path: Path) -> None:
+    limit = sys.get_int_max_str_digits()
+    path = _write(tmp_path, "drill.yaml", "apiVersion: drsim/v1\nkind: Drill\nmetadata: {name: x}\nseed: " + "9" * (limit + 700) + "\n")
+    reason = f"the number has {limit + 700} digits; drsim reads integers of at most {limit} digits"
+    assert _problems_reading(path) == [Problem(str(path), 4, 7, f"cannot read the value {'9' * 40!r}...: {reason}")]
