@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import os
+import select
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -11,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from drsim import __version__
-from drsim.errors import DocumentError, DrsimError
+from drsim.errors import DocumentError, DrsimError, ExecutionError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,8 +34,58 @@ def handles_errors(func: F) -> F:
         except DrsimError as exc:
             click.echo(f"drsim: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
+        except OSError as exc:  # the last resort: a place drsim could not read or write, as one line
+            if exc.filename is None and exc.errno in (errno.EPIPE, errno.ENOSPC) and _stdout_is_broken():
+                _quiet_stdout()
+                if exc.errno == errno.ENOSPC:  # a closed pipe is the reader's choice; a full disk lost output
+                    _say(f"drsim: standard output: {exc.strerror}")
+                sys.exit(ExecutionError.exit_code)
+            _say(f"drsim: {_os_error_message(exc)}")
+            sys.exit(ExecutionError.exit_code)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _os_error_message(exc: OSError) -> str:
+    """`path: reason` (or `path -> other: reason` for a rename) of an OSError, without Python's [Errno n]."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    names = [os.fsdecode(n) if isinstance(n, str | bytes) else str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    return f"{' -> '.join(names)}: {reason}" if names else reason
+
+
+def _stdout_is_broken() -> bool:
+    """True when standard output takes no more: a pipe or socket whose reader left, or a device that
+    refuses every write (/dev/full). A regular file on a full disk cannot be told apart this way."""
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):
+        return False  # not a real file (a test runner's buffer)
+    try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(fd, select.POLLOUT)
+            if any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0)):
+                return True
+        os.write(fd, b"")
+    except OSError:
+        return True
+    return False
+
+
+def _quiet_stdout() -> None:
+    """Point standard output at /dev/null, so that Python's flush at exit does not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass  # not a real file (a test runner's buffer): nothing is flushed at exit
+
+
+def _say(message: str) -> None:
+    """A message on stderr, unless stderr cannot take it either."""
+    with contextlib.suppress(OSError):
+        click.echo(message, err=True)
 
 
 class DrsimGroup(click.Group):
@@ -83,8 +137,9 @@ def schema(kind: str | None) -> None:
 
 @main.command()
 @click.argument("comparison", type=click.Path(dir_okay=False))
-@click.option("--trials", type=click.IntRange(min=1), help="Trials per candidate (default: the Comparison's).")
-@click.option("--workers", type=click.IntRange(min=1), help="Local worker processes (default: one per CPU; 1 runs in this process).")
+@click.option("--trials", type=click.IntRange(1, 1_000_000), help="Trials per candidate, up to 1000000 (default: the Comparison's).")
+@click.option("--workers", type=click.IntRange(1, 1024),
+              help="Local worker processes, up to 1024 (default: one per CPU; 1 runs in this process).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output directory (default: reports/<comparison>/).")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
 @click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler address, with --executor dask (e.g. tcp://10.0.0.5:8786).")
@@ -105,7 +160,10 @@ def compare(
 
     from drsim.compare import ExecutorKind, ranking_table
     from drsim.compare import compare as run_compare
+    from drsim.preflight import check_directory
 
+    if out_dir is not None:  # before the trials, not after them
+        check_directory(out_dir, "--out")
     result, written = run_compare(
         comparison, trials=trials, seed=seed, overrides=overrides, executor=ExecutorKind(executor), workers=workers,
         scheduler=scheduler, out_dir=Path(out_dir) if out_dir else None, show_progress=not quiet,
@@ -122,13 +180,16 @@ def compare(
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory for estate.yaml and plan.yaml.")
 @click.option("--endpoint", help="ARM endpoint (default: Azure); e.g. the drsim ARM emulator's http://127.0.0.1:PORT.")
 @click.option("--recovery-region", help="The estate's recovery region, when no Site Recovery target shows it.")
+@click.option("--force", is_flag=True, help="Replace estate.yaml and plan.yaml when --out already holds them.")
 @handles_errors
-def discover(subscription_id: str, resource_group: str | None, out_dir: str, endpoint: str | None, recovery_region: str | None) -> None:
+def discover(
+    subscription_id: str, resource_group: str | None, out_dir: str, endpoint: str | None, recovery_region: str | None, force: bool
+) -> None:
     """Write an Estate and a ProtectionPlan from what an Azure subscription holds (read-only)."""
     from drsim.cloud.azure.discovery import run_discovery
 
     estate, plan, notes = run_discovery(
-        subscription_id, out_dir, resource_group=resource_group, endpoint=endpoint, recovery_region=recovery_region
+        subscription_id, out_dir, resource_group=resource_group, endpoint=endpoint, recovery_region=recovery_region, force=force
     )
     for note in notes:
         click.echo(f"note: {note}", err=True)
@@ -262,7 +323,10 @@ def drill_run(drill_path: str, out_dir: str, seed: int | None, incident_at: str 
     from datetime import UTC, datetime
 
     from drsim.engine.console import drill_run as run
+    from drsim.preflight import check_drill_run
 
+    if not dry_run:  # a dry run writes nothing; a real one must not fail at its end for want of a place to write
+        check_drill_run(drill_path, out_dir=out_dir, resume=resume_dir, store=store_path, junit=junit_path)
     today = datetime.now(UTC).date()  # for `incident_at: random` without window_end
     sys.exit(run(drill_path, out_dir=out_dir, seed=seed, incident_at=incident_at, dry_run=dry_run, resume=resume_dir, quiet=quiet,
                  today=today, reports=not no_report, store=store_path, junit=junit_path))
@@ -280,7 +344,8 @@ def emulator() -> None:
 @click.option("--plan", type=click.Path(dir_okay=False), help="Protection plan of the world (with --estate).")
 @click.option("--drill", type=click.Path(dir_okay=False), help="A drill: its estate, plan, incident and seed make the world.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Seed of the world (default: the drill's, else 0).")
-@click.option("--speed", type=float, default=60.0, show_default=True, help="World seconds per real second.")
+@click.option("--speed", type=click.FloatRange(0.01, 10_000), default=60.0, show_default=True,
+              help="World seconds per real second, 0.01 to 10000.")
 @click.option("--incident-at", metavar="TIME", help="The world's start (and the drill's incident), UTC, e.g. 2026-11-20T14:00:00Z.")
 @handles_errors
 def emulator_serve(host: str, port: int, estate: str | None, plan: str | None, drill: str | None, seed: int | None, speed: float,

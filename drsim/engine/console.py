@@ -211,8 +211,13 @@ def drill_run(
         raise UsageError("--resume and --dry-run do not go together")
     if resume is not None and not os.path.isdir(resume):
         raise UsageError(f"--resume {resume}: no such run directory")
-    when = parse_time(incident_at, "--incident-at") if incident_at is not None else None
+    when = parse_time(incident_at, "--incident-at") if incident_at not in (None, "random") else None
     bundle = load_drill(path)
+    if incident_at == "random":  # as `incident_at: random` in the drill: drawn from the seed over the drill's window
+        from drsim.engine.run import incident_time
+
+        drill = bundle.drill.doc
+        when = incident_time(drill.model_copy(update={"incident_at": "random"}), drill.seed if seed is None else seed, today=today)
     progress = LiveProgress(console) if console.is_terminal and not quiet and not dry_run else None
     try:
         outcome = run_drill(

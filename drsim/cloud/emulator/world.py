@@ -28,6 +28,9 @@ from drsim.model.types import IncidentKind
 
 DEFAULT_SPEED = 60.0
 """World seconds per real second when `--speed` is not given: a 25-minute restore takes 25 s."""
+MIN_SPEED, MAX_SPEED = 0.01, 10_000.0
+"""The speeds `drsim emulator serve` takes: slower, a 10 s poll hint outgrows any client's patience;
+faster, a world served for ten months would run past the year 9999, where Python's datetime ends."""
 
 QUIET_REGION = "none"
 """The region of the stand-in incident of a world built without a runbook: no resource lives there."""
@@ -75,8 +78,8 @@ class EmulatorOptions:
             raise UsageError("give either --drill or --estate with --plan, not both")
         if self.drill is None and (self.estate is None or self.plan is None):
             raise UsageError("the emulator needs a world: give --drill D, or --estate E and --plan P")
-        if not (self.speed > 0 and math.isfinite(self.speed)):
-            raise UsageError(f"--speed must be a number greater than 0, got {self.speed}")
+        if not (math.isfinite(self.speed) and MIN_SPEED <= self.speed <= MAX_SPEED):
+            raise UsageError(f"--speed must be a number from {MIN_SPEED:g} to {MAX_SPEED:g}, got {self.speed:g}")
         if self.seed is not None and self.seed < 0:
             raise UsageError(f"--seed must be 0 or more, got {self.seed}")
         if self.incident_at is not None and self.incident_at.tzinfo is None:
