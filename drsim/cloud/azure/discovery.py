@@ -406,8 +406,27 @@ def _header(subscription_id: str, notes: list[str]) -> str:
     return "".join(f"# {line}\n" for line in lines)
 
 
-def write_documents(discovery: Discovery, out_dir: str | os.PathLike[str], subscription_id: str) -> tuple[Path, Path]:
-    """Write estate.yaml and plan.yaml after checking both as `drsim validate` would."""
+DOCUMENT_NAMES = ("estate.yaml", "plan.yaml")
+"""What `drsim discover` writes into its --out directory."""
+
+
+def check_out_dir(out_dir: str | os.PathLike[str], *, force: bool = False) -> None:
+    """Refuse (UsageError) to replace documents already in `out_dir` unless forced, and an --out drsim cannot write."""
+    from drsim.preflight import check_directory
+
+    out = Path(out_dir)
+    if not force:
+        for name in DOCUMENT_NAMES:
+            if os.path.lexists(out / name):
+                raise UsageError(f"{out / name}: already exists; discover writes no document over another (give --force to replace it)")
+    check_directory(out, "--out")
+
+
+def write_documents(
+    discovery: Discovery, out_dir: str | os.PathLike[str], subscription_id: str, *, force: bool = False
+) -> tuple[Path, Path]:
+    """Write estate.yaml and plan.yaml after checking both as `drsim validate` would; without `force`,
+    a document already there is left alone (UsageError)."""
     from drsim.model.checks import check_estate, check_plan
     from drsim.model.loader import Loaded, Source
 
@@ -421,12 +440,17 @@ def write_documents(discovery: Discovery, out_dir: str | os.PathLike[str], subsc
     if problems:
         raise ExecutionError("discovery produced documents that do not validate:\n" + "\n".join(str(p) for p in problems))
     out = Path(out_dir)
+    check_out_dir(out, force=force)
+    paths = (out / DOCUMENT_NAMES[0], out / DOCUMENT_NAMES[1])
     try:
         out.mkdir(parents=True, exist_ok=True)
-        paths = (out / "estate.yaml", out / "plan.yaml")
         header = _header(subscription_id, discovery.notes)
         for path, document in zip(paths, (discovery.estate, discovery.plan), strict=True):
-            path.write_text(header + yaml.safe_dump(document, sort_keys=False, default_flow_style=None, width=120))
+            # "x": should a document appear since the check, it is still not overwritten
+            with path.open("w" if force else "x", encoding="utf-8") as file:
+                file.write(header + yaml.safe_dump(document, sort_keys=False, default_flow_style=None, width=120))
+    except FileExistsError as exc:
+        raise UsageError(f"{exc.filename}: already exists; discover writes no document over another (give --force to replace it)") from None
     except OSError as exc:
         raise UsageError(f"cannot write to {out}: {exc.strerror or exc}") from exc
     return paths
@@ -439,8 +463,10 @@ def run_discovery(
     resource_group: str | None = None,
     endpoint: str | None = None,
     recovery_region: str | None = None,
+    force: bool = False,
 ) -> tuple[Path, Path, list[str]]:
-    """What `drsim discover` runs: discover, check, write; returns the two paths and the notes."""
+    """What `drsim discover` runs: check --out, discover, check, write; returns the two paths and the notes."""
+    check_out_dir(out_dir, force=force)  # before asking Azure anything
     discovery = asyncio.run(discover(subscription_id, resource_group=resource_group, endpoint=endpoint, recovery_region=recovery_region))
-    estate_path, plan_path = write_documents(discovery, out_dir, subscription_id)
+    estate_path, plan_path = write_documents(discovery, out_dir, subscription_id, force=force)
     return estate_path, plan_path, discovery.notes
