@@ -7,8 +7,10 @@ comparison's documents once (`trials.worker_documents`), not once per trial.
 
 from __future__ import annotations
 
+import ipaddress
 import multiprocessing
 import os
+import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -22,6 +24,18 @@ from drsim.errors import ExecutionError, UsageError
 
 Progress = Callable[[int], None]
 """Called with the number of candidate-trials just finished."""
+
+SCHEDULER_TIMEOUT_S = 30.0
+"""How long to wait for the Dask scheduler to answer before giving up (exit 3)."""
+
+SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss")
+"""The dask.distributed transports that reach a scheduler over the network."""
+
+_ADDRESS = re.compile(
+    r"(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://)?(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<host>[^\s:/\[\]]+)):(?P<port>[0-9]{1,5})"
+)
+_INPROC = re.compile(r"inproc://[^\s/]+/[0-9]+/[0-9]+")
+_HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)(?:\.(?!-)[A-Za-z0-9_-]{1,63}(?<!-))*\.?")  # `_`: compose service names
 
 
 class ExecutorKind(StrEnum):
@@ -89,16 +103,53 @@ def _run_dask_chunk(inputs: ComparisonInputs, chunk: TrialChunk) -> list[TrialOu
     return run_trials(inputs, chunk)
 
 
-def run_dask(inputs: ComparisonInputs, scheduler: str, workers: int | None, progress: Progress | None = None) -> Iterator[TrialOutcome]:
-    """Chunks of trials on a dask.distributed cluster; the inputs are scattered to every worker once."""
+def scheduler_address(text: str) -> str:
+    """A Dask scheduler address as `scheme://host:port` (tcp when no scheme is given); UsageError
+    (exit 2) for anything else, before a connection is tried: distributed would retry a malformed
+    address until its timeout and then fail with a traceback."""
+    if _INPROC.fullmatch(text.strip()):  # a LocalCluster(processes=False) in this process
+        return text.strip()
+    found = _ADDRESS.fullmatch(text.strip())
+    example = "write it as tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786"
+    if found is None:
+        raise UsageError(f"--scheduler {text!r} is not a Dask scheduler address: {example}")
+    scheme = (found["scheme"] or "tcp").lower()
+    if scheme not in SCHEDULER_SCHEMES:
+        raise UsageError(f"--scheduler {text!r}: unknown scheme {scheme}://; expected one of {', '.join(SCHEDULER_SCHEMES)}")
+    port = int(found["port"])
+    if not 1 <= port <= 65535:
+        raise UsageError(f"--scheduler {text!r}: port {port} is not from 1 to 65535")
+    if found["ipv6"] is not None:
+        try:
+            ipaddress.IPv6Address(found["ipv6"])
+        except ValueError:
+            raise UsageError(f"--scheduler {text!r}: [{found['ipv6']}] is not an IPv6 address") from None
+        return f"{scheme}://[{found['ipv6']}]:{port}"
+    host = found["host"]
+    if not _HOSTNAME.fullmatch(host) or len(host) > 253:
+        raise UsageError(f"--scheduler {text!r}: {host!r} is not a host name or IP address: {example}")
+    return f"{scheme}://{host}:{port}"
+
+
+def run_dask(
+    inputs: ComparisonInputs,
+    scheduler: str,
+    workers: int | None,
+    progress: Progress | None = None,
+    *,
+    timeout_s: float = SCHEDULER_TIMEOUT_S,
+) -> Iterator[TrialOutcome]:
+    """Chunks of trials on a dask.distributed cluster; the inputs are scattered to every worker once.
+    A scheduler that does not answer within `timeout_s` is an ExecutionError (exit 3)."""
+    address = scheduler_address(scheduler)
     try:
         from distributed import Client, as_completed
     except ImportError:
         raise UsageError("--executor dask needs dask.distributed: pip install 'drsim[dask]'") from None
     try:
-        client = Client(scheduler, timeout=30, set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        raise ExecutionError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+        client = Client(address, timeout=timeout_s, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ExecutionError(f"cannot reach the Dask scheduler at {address} within {timeout_s:g} s: {exc}") from None
     try:
         cluster_workers = workers or max(1, sum(client.nthreads().values()))
         scattered: Any = client.scatter(inputs, broadcast=True)
@@ -126,6 +177,7 @@ def run_outcomes(
     if executor is ExecutorKind.DASK:
         if not scheduler:
             raise UsageError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
+        scheduler_address(scheduler)  # a malformed address is refused before anything starts
         return list(run_dask(inputs, scheduler, workers, progress))
     if scheduler:
         raise UsageError("--scheduler applies only to --executor dask")
