@@ -220,9 +220,11 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             timeout = scheduled[0][0] - self._virtual_now
             if timeout > 0:
                 self._advance_to_next_timer(min(timeout, _MAX_SELECT_TIMEOUT))
+        # Due now or within the resolution. `<=`: months into a run, adding 1e-9 to the time no longer
+        # changes the float, and a timer due exactly now must still fire (else the loop spins).
         end_time = self._virtual_now + self._clock_resolution
         while True:
-            while scheduled and scheduled[0][0] < end_time:
+            while scheduled and scheduled[0][0] <= end_time:
                 due = heapq.heappop(scheduled)[2]
                 if due.__class__ is not _Future:
                     due._scheduled = False  # type: ignore[union-attr]

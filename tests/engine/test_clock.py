@@ -183,3 +183,20 @@ def test_timeouts_cancel_clock_sleeps_in_virtual_time() -> None:
         return clock.now()
 
     assert run_virtual(main()) == ORIGIN + timedelta(seconds=30)
+
+
+def test_timers_months_into_a_run_still_fire() -> None:
+    # At 200 days (1.7e7 s) adding the loop's 1e-9 s resolution no longer changes a float: a timer due
+    # exactly now must fire anyway, not leave the loop spinning.
+    clock = VirtualClock(ORIGIN)
+    log: list[float] = []
+
+    async def main() -> datetime:
+        loop = asyncio.get_running_loop()
+        await clock.sleep(200 * 86400)
+        loop.call_at(loop.time(), log.append, loop.time())
+        await asyncio.gather(clock.sleep(1.5), clock.sleep(1.5), asyncio.sleep(3))
+        return clock.now()
+
+    assert run_virtual(main()) == ORIGIN + timedelta(days=200, seconds=3)
+    assert log == [200 * 86400]
