@@ -209,22 +209,13 @@ def sim() -> None:
 @handles_errors
 def sim_points(drill: str, vm_name: str | None, at_text: str | None, fmt: str) -> None:
     """List the recovery points each VM would have at the incident: time, type, tier and region."""
-    from datetime import datetime
-
     from rich.console import Console
 
     from drsim.cloud.sim.listing import points_as_json, render_points, world_points
-    from drsim.errors import UsageError
     from drsim.model import load_drill
+    from drsim.model.types import parse_instant
 
-    at = None
-    if at_text is not None:
-        try:
-            at = datetime.fromisoformat(at_text.replace("Z", "+00:00"))
-        except ValueError:
-            raise UsageError(f"--at {at_text!r} is not a time: write e.g. 2026-11-20T14:00:00Z") from None
-        if at.tzinfo is None:
-            raise UsageError(f"--at {at_text!r} has no time zone: write it in UTC with a Z")
+    at = parse_instant(at_text, "--at") if at_text is not None else None
     view = world_points(load_drill(drill), vm=vm_name, at=at)
     if fmt == "json":
         click.echo(json.dumps(points_as_json(view), indent=2))

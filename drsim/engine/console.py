@@ -36,7 +36,7 @@ from drsim.measure.result import RunStatus
 from drsim.model import load_drill
 from drsim.model.documents import Drill
 from drsim.model.loader import Loaded
-from drsim.model.types import format_duration
+from drsim.model.types import format_duration, parse_instant
 
 _STATUS_STYLE = {RunStatus.PASSED: "bold green", RunStatus.FAILED: "bold yellow", RunStatus.ERROR: "bold red"}
 
@@ -179,13 +179,7 @@ def _operations(task: Task) -> str:
 
 
 def parse_time(text: str, option: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"{option} {text!r} is not a time: write e.g. 2026-11-20T14:00:00Z") from None
-    if value.tzinfo is None:
-        raise UsageError(f"{option} {text!r} has no time zone: write it in UTC with a Z")
-    return value
+    return parse_instant(text, option)
 
 
 def drill_run(

@@ -38,6 +38,8 @@ from drsim.model.types import (
     Tags,
     TimeOfDay,
     VolumeLayout,
+    format_duration,
+    instant_out_of_range,
     selector_matches,
 )
 
@@ -675,6 +677,16 @@ class Runbook(Document):
 # ------------------------------------------------------------------------------------------- Drill
 
 
+def _window_start_fits(window_end: datetime | None, info: ValidationInfo) -> datetime | None:
+    """The incident window (window before window_end) starts within the years drsim simulates."""
+    window = info.data.get("window")
+    if window_end is not None and window_end.tzinfo is not None and isinstance(window, timedelta) and not instant_out_of_range(window_end):
+        start = window_end - window
+        if instant_out_of_range(start) is not None:
+            raise ValueError(f"the {format_duration(window)} window before it starts on {start:%Y-%m-%d}: drsim simulates 1970 to 2199")
+    return window_end
+
+
 def _point_in_time(value: object, *, allow_random: bool) -> object:
     """A datetime from YAML's timestamp or an ISO string, with a message a person can act on."""
     if isinstance(value, datetime) or value is None or (allow_random and value == "random"):
@@ -765,11 +777,19 @@ class Drill(Document):
     def _a_time(cls, value: object, info: ValidationInfo) -> object:
         return _point_in_time(value, allow_random=info.field_name == "incident_at")
 
+    @field_validator("window_end")
+    @classmethod
+    def _window_starts_in_range(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        return _window_start_fits(value, info)
+
     @field_validator("incident_at", "window_end")
     @classmethod
     def _utc(cls, value: datetime | str | None) -> datetime | str | None:
-        if isinstance(value, datetime) and value.tzinfo is None:
-            raise ValueError("a time needs a timezone: write it in UTC with a Z, e.g. 2026-11-20T14:00:00Z")
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise ValueError("a time needs a timezone: write it in UTC with a Z, e.g. 2026-11-20T14:00:00Z")
+            if (problem := instant_out_of_range(value)) is not None:
+                raise ValueError(problem)
         return value
 
 
@@ -812,9 +832,16 @@ class Comparison(Document):
 
     @field_validator("window_end")
     @classmethod
+    def _window_starts_in_range(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        return _window_start_fits(value, info)
+
+    @field_validator("window_end")
+    @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("a time needs a timezone: write it in UTC with a Z")
+        if value is not None and (problem := instant_out_of_range(value)) is not None:
+            raise ValueError(problem)
         return value
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Annotated, Any
@@ -62,6 +62,34 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(
 """A strictly positive duration."""
 NonNegativeDuration = Annotated[timedelta, BeforeValidator(parse_duration), _duration_serializer, _duration_schema]
 """A duration that may be zero (`0s`)."""
+
+EARLIEST_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def instant_out_of_range(value: datetime) -> str | None:
+    """Why drsim cannot simulate an incident at this (aware) time, or None: its schedules reach back
+    years and a drill may run years on, so times stay within 1970-2199."""
+    if EARLIEST_INSTANT <= value < LATEST_INSTANT:
+        return None
+    return f"{value.isoformat()} is outside the years drsim simulates (1970 to 2199)"
+
+
+def parse_instant(text: str, option: str) -> datetime:
+    """A command-line time (`--incident-at`, `--at`): ISO 8601 with its zone, within 1970-2199, in UTC."""
+    from drsim.errors import UsageError
+
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a time: write it in UTC, e.g. 2026-11-20T14:00:00Z") from None
+    if value.tzinfo is None:
+        raise UsageError(f"{option} {text!r} has no time zone: write it in UTC with a Z, e.g. 2026-11-20T14:00:00Z")
+    problem = instant_out_of_range(value)
+    if problem is not None:
+        raise UsageError(f"{option}: {problem}")
+    return value.astimezone(UTC)
+
 
 TIME_OF_DAY_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from drsim.engine.run import incident_time
+from drsim.errors import UsageError
 from drsim.model.documents import Drill
+from drsim.model.types import parse_instant
 
 TODAY = date(2026, 11, 25)
 
@@ -37,3 +42,22 @@ def test_a_random_incident_with_window_end_spans_the_whole_window(seed: int) -> 
 def test_different_seeds_draw_different_times() -> None:
     times = {incident_time(drill(window="30d"), seed, today=TODAY) for seed in range(20)}
     assert len(times) == 20
+
+
+@pytest.mark.parametrize(
+    ("keys", "problem"),
+    [
+        ({"incident_at": "0001-01-01T00:00:00Z"}, "outside the years drsim simulates (1970 to 2199)"),
+        ({"incident_at": "9999-12-31T23:59:59Z"}, "outside the years drsim simulates (1970 to 2199)"),
+        ({"window": "3000d", "window_end": "1975-01-01T00:00:00Z"}, "the 3000d window before it starts on 1966-10-15"),
+    ],
+)
+def test_times_drsim_cannot_simulate_are_refused(keys: dict[str, str], problem: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(problem)):
+        drill(**keys)
+
+
+def test_a_command_line_time_out_of_range_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match=r"--incident-at: 0001-01-01T00:00:00\+00:00 is outside"):
+        parse_instant("0001-01-01T00:00:00Z", "--incident-at")
+    assert parse_instant("2026-11-20T15:00:00+01:00", "--at") == datetime(2026, 11, 20, 14, tzinfo=UTC)

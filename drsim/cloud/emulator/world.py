@@ -24,7 +24,7 @@ from drsim.cloud.sim.resources import NetworkState, NsgState, ProtectedItem, Rep
 from drsim.engine.clock import ScaledClock
 from drsim.errors import UsageError
 from drsim.model.documents import Estate, ProtectionPlan
-from drsim.model.types import IncidentKind
+from drsim.model.types import IncidentKind, parse_instant
 
 DEFAULT_SPEED = 60.0
 """World seconds per real second when `--speed` is not given: a 25-minute restore takes 25 s."""
@@ -88,13 +88,7 @@ class EmulatorOptions:
 
 def parse_incident_at(text: str) -> datetime:
     """`--incident-at`: an ISO 8601 time with its zone (UTC), else UsageError."""
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"--incident-at {text!r} is not a time: write it in UTC, e.g. 2026-11-20T14:00:00Z") from None
-    if moment.tzinfo is None:
-        raise UsageError(f"--incident-at {text!r} has no time zone: write it in UTC, e.g. 2026-11-20T14:00:00Z")
-    return moment.astimezone(UTC)
+    return parse_instant(text, "--incident-at")
 
 
 def options_from_cli(
