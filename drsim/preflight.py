@@ -122,10 +122,10 @@ def check_sign_key(drill: Loaded[Drill]) -> None:
         raise DocumentError([drill.source.problem(loc, f"evidence.sign_key: {path}: cannot read the signing key: {reason}")]) from None
     if not stat.S_ISREG(kind):
         raise DocumentError([drill.source.problem(loc, f"evidence.sign_key: {path}: is not a regular file, not a signing key")])
-    from drsim.report.evidence import _load_private_key  # the loader the sealing uses, so both agree on what is valid
+    from drsim.report.evidence import load_signing_key  # the loader the sealing uses, so both agree on what is valid
 
     try:
-        _load_private_key(path)
+        load_signing_key(path)
     except UsageError as exc:
         raise DocumentError([drill.source.problem(loc, f"evidence.sign_key: {exc.format_message()}")]) from None
 

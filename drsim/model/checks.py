@@ -30,7 +30,7 @@ from drsim.model.documents import (
     SnapshotCloneStep,
     StepBase,
 )
-from drsim.model.loader import Loaded, Source, load, parse_document, read_yaml
+from drsim.model.loader import Loaded, Source, file_problem, load, parse_document, read_yaml
 from drsim.model.regions import paired_region
 from drsim.model.types import RestoreAs, SnapshotSource, describe_selector, selector_matches
 
@@ -590,13 +590,17 @@ class _Collector:
         if path in self._cache:
             return self._cache[path]
         result: Loaded[Any] | None = None
-        if not os.path.isfile(path):
-            self.problems.append(owner.source.problem(loc, f"{loc[-1]}: no such file {relative!r} (resolved to {path})"))
+        problem = file_problem(path)
+        if problem is not None:
+            what = f"no such file {relative!r}" if problem == "no such file" else f"{relative!r} {problem}"
+            self.problems.append(owner.source.problem(loc, f"{loc[-1]}: {what} (resolved to {os.path.abspath(path)})"))
         else:
             try:
                 result = _load_reporting_all(path, kind)
             except DocumentError as exc:
                 self.problems += exc.problems
+                # ... and where it was named, so the reader knows which reference brought it in.
+                self.problems.append(owner.source.problem(loc, f"{loc[-1]}: {relative!r} is not a valid {kind.__name__}"))
         self._cache[path] = result
         return result
 

@@ -761,7 +761,7 @@ class Drill(Document):
     """With incident_at: random, the span the time is drawn from."""
     window_end: datetime | None = None
     """End of that window (default: now, to the day: a rerun the same UTC day draws the same time)."""
-    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    seed: int = Field(default=0, ge=0, le=2**63 - 1, strict=True)
     """Seed of every random choice: same seed, same run."""
     concurrency: int = Field(default=50, ge=1, le=10000)
     """Most operations in flight at once."""
@@ -822,7 +822,7 @@ class Comparison(Document):
     """Incident times are drawn uniformly over this span."""
     window_end: datetime | None = None
     """End of the window (default: now)."""
-    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    seed: int = Field(default=0, ge=0, le=2**63 - 1, strict=True)
     """Seed of the trials."""
 
     @field_validator("window_end", mode="before")

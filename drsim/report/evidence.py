@@ -258,7 +258,6 @@ def load_signing_key(sign_key: str | os.PathLike[str]) -> Ed25519PrivateKey:
     return key
 
 
-_load_private_key = load_signing_key
 """The name drsim.preflight imports (kept so both check keys with one loader)."""
 
 

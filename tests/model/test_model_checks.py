@@ -160,3 +160,20 @@ def test_cross_region_restore_goes_to_the_azure_paired_region(tmp_path: Path, re
         load_drill(tmp_path / "drill.yaml")
     assert [(Path(p.path).name, p.line) for p in caught.value.problems] == [("rb.yaml", 7)]
     assert problem in caught.value.problems[0].message
+
+
+def test_a_reference_to_a_directory_or_an_invalid_document_is_named_where_it_is_made(tmp_path: Path) -> None:
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "estate.yaml").write_text("apiVersion: drsim/v1\nkind: Estate\nmetadata: {name: e}\n")
+    (tmp_path / "drill.yaml").write_text(
+        "apiVersion: drsim/v1\nkind: Drill\nmetadata: {name: d}\nrunbook: runbooks\nestate: estate.yaml\n"
+        f"plan: {ROOT / 'drills' / 'plans' / 'daily-backup.yaml'}\nincident_at: 2026-11-20T14:00:00Z\n"
+    )
+    with pytest.raises(DocumentError) as caught:
+        load_drill(tmp_path / "drill.yaml")
+    in_drill = [(p.line, p.message) for p in caught.value.problems if Path(p.path).name == "drill.yaml"]
+    assert in_drill == [
+        (4, f"runbook: 'runbooks' is a directory, not a document (resolved to {tmp_path / 'runbooks'})"),
+        (5, "estate: 'estate.yaml' is not a valid Estate"),
+    ]
+    assert any(Path(p.path).name == "estate.yaml" for p in caught.value.problems)  # and its own problems, where they are
