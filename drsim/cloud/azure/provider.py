@@ -159,6 +159,7 @@ class AzureProvider:
         self._replicated_items: list[records.ReplicatedItem] | None = None
         self._all_vaults: list[tuple[str, str]] | None = None
         self._job_tags: dict[str, dict[str, str]] = {}
+        self._prices: dict[str, float] = {}  # list price per day of what this provider created, by lower-case id
         self._job_targets: dict[str, str] = {}
 
     @property
@@ -254,8 +255,18 @@ class AzureProvider:
             return [records.image(i) async for i in self.clients.compute.images.list()]
 
     def price_per_day(self, resource_id: str) -> float | None:
-        """Unknown without reading the resource (its size or SKU): None; list_tagged prices what is left over."""
-        return None
+        """The list price per day of a resource this provider created (from what ARM answered: size, SKU,
+        disk size), with the price catalog the simulated world uses; None for what a Backup or Site
+        Recovery job created (list_tagged reads and prices those when they are left over)."""
+        return self._prices.get(resource_id.lower())
+
+    def _priced(self, rid: str | None, kind: ResourceKind, *, size: str = "", sku: str = "", size_gib: float = 0.0) -> None:
+        from drsim.cloud.sim.catalog import default_catalog
+        from drsim.cloud.sim.costs import cost_per_day
+
+        if rid:
+            # Snapshots and images are billed on used size, which ARM does not report: the disk size bounds it.
+            self._prices[rid.lower()] = cost_per_day(default_catalog(), kind, size=size, sku=sku, size_gib=size_gib, used_gib=size_gib)
 
     async def list_tagged(self, run_id: str) -> list[TaggedResource]:
         """Every resource carrying this run's tag, through the Resources API's tag filter."""
@@ -282,26 +293,28 @@ class AzureProvider:
         return tagged
 
     async def _cost_per_day(self, kind: ResourceKind, rid: str) -> float:
-        """List price per day from the price catalog (order of magnitude, USD; see catalog.yaml sources)."""
+        """List price per day of a resource as ARM describes it now, priced as the simulated world prices
+        it (drsim.cloud.sim.costs; order of magnitude, USD; see catalog.yaml sources)."""
         from drsim.cloud.sim.catalog import default_catalog
+        from drsim.cloud.sim.costs import cost_per_day
 
-        prices = default_catalog().prices
         ref = parse_id(rid)
         try:
             if kind is ResourceKind.VM:
                 vm = await self._get_vm_model(rid)
+                if records.power_state(vm.instance_view).value != "running":
+                    return 0.0  # a stopped (deallocated) VM pays for its disks only
                 size = records.text(vm.hardware_profile.vm_size) if vm.hardware_profile is not None else ""
-                running = records.power_state(vm.instance_view).value == "running"
-                return prices.vm_hour.price(size) * 24 if running else 0.0
+                return cost_per_day(default_catalog(), kind, size=size)
             if kind is ResourceKind.DISK:
                 async with translated(f"reading disk {ref.name}"):
                     disk = await self.clients.compute.disks.get(ref.resource_group, ref.name)
                 sku = records.text(disk.sku.name) if disk.sku is not None else ""
-                return prices.disk_gib_month.price(sku) * (disk.disk_size_gb or 0) / 30
+                return cost_per_day(default_catalog(), kind, sku=sku, size_gib=disk.disk_size_gb or 0)
             if kind is ResourceKind.SNAPSHOT:
                 async with translated(f"reading snapshot {ref.name}"):
                     snap = await self.clients.compute.snapshots.get(ref.resource_group, ref.name)
-                return prices.snapshot_gb_month.usd * (snap.disk_size_gb or 0) / 30
+                return cost_per_day(default_catalog(), kind, used_gib=snap.disk_size_gb or 0)
         except NotFoundError:
             return 0.0
         return 0.0
@@ -321,6 +334,7 @@ class AzureProvider:
         async with translated(f"snapshotting disk {ref.name}"):
             poller = await self.clients.compute.snapshots.begin_create_or_update(self.resource_group, name, body)
             created = await poller.result()
+        self._priced(created.id, ResourceKind.SNAPSHOT, size_gib=created.disk_size_gb or 0)
         return records.snapshot(created, {})
 
     async def copy_snapshot(self, snapshot_id: str, *, name: str, region: str, tags: Mapping[str, str]) -> Snapshot:
@@ -342,6 +356,7 @@ class AzureProvider:
                 await self._wait(self.polling_interval)
                 created = await self.clients.compute.snapshots.get(self.resource_group, name)
         origin = original.creation_data.source_resource_id if original.creation_data is not None else None
+        self._priced(created.id, ResourceKind.SNAPSHOT, size_gib=created.disk_size_gb or 0)
         return records.snapshot(created, {snapshot_id.lower(): origin} if origin else {})
 
     async def create_disk(self, snapshot_id: str, *, name: str, region: str, tags: Mapping[str, str]) -> ManagedDisk:
@@ -352,7 +367,10 @@ class AzureProvider:
         )
         async with translated(f"creating disk {name}"):
             poller = await self.clients.compute.disks.begin_create_or_update(self.resource_group, name, body)
-            return records.managed_disk(await poller.result())
+            created = await poller.result()
+        sku = records.text(created.sku.name) if created.sku is not None else ""
+        self._priced(created.id, ResourceKind.DISK, sku=sku, size_gib=created.disk_size_gb or 0)
+        return records.managed_disk(created)
 
     async def _subnet_of(self, network_id: str) -> str:
         ref = parse_id(network_id)
@@ -380,7 +398,10 @@ class AzureProvider:
         async with translated(f"creating VM {name}"):
             poller = await self.clients.compute.virtual_machines.begin_create_or_update(self.resource_group, name, body)
             created = await poller.result()
-        return await self.get_vm(created.id or self._id("Microsoft.Compute", "virtualMachines", name))
+        vm_id = created.id or self._id("Microsoft.Compute", "virtualMachines", name)
+        size = body.hardware_profile.vm_size if body.hardware_profile is not None else ""
+        self._priced(vm_id, ResourceKind.VM, size=records.text(size))
+        return await self.get_vm(vm_id)
 
     async def create_vm(
         self,
@@ -450,8 +471,10 @@ class AzureProvider:
             ),
         )
         vm = await self._create_vm(name, body)
-        # Disks made from the image are Azure's doing: give them the run tag too.
+        # Disks made from the image are Azure's doing: give them the run tag too, and read their price.
         await self._tag_all(vm.disk_ids, tags)
+        for disk_id in vm.disk_ids:
+            self._prices[disk_id.lower()] = await self._cost_per_day(ResourceKind.DISK, disk_id)
         return await self.get_vm(vm.id)
 
     async def deallocate_vm(self, vm_id: str) -> None:
@@ -469,7 +492,11 @@ class AzureProvider:
         body = compute.Image(location=region, source_virtual_machine=compute.SubResource(id=vm_id), tags=dict(tags))  # type: ignore[call-overload]
         async with translated(f"creating image {name}"):
             poller = await self.clients.compute.images.begin_create_or_update(self.resource_group, name, body)
-            return records.image(await poller.result())
+            created = await poller.result()
+        profile = created.storage_profile
+        disks = [profile.os_disk, *(profile.data_disks or [])] if profile is not None and profile.os_disk is not None else []
+        self._priced(created.id, ResourceKind.IMAGE, size_gib=sum(d.disk_size_gb or 0 for d in disks))
+        return records.image(created)
 
     async def delete(self, resource_id: str) -> None:
         ref = parse_id(resource_id)
@@ -560,6 +587,8 @@ class AzureProvider:
         if peer_with:
             async with translated(f"reading virtual network {name}"):
                 vnet = await self.clients.network.virtual_networks.get(self.resource_group, name)
+        self._priced(nsg.id, ResourceKind.NSG)  # networks and their security groups cost nothing by themselves
+        self._priced(vnet.id, ResourceKind.NETWORK)
         return records.isolated_network(vnet)
 
     async def check_isolation(self, network_id: str) -> IsolationReport:

@@ -32,7 +32,7 @@ from drsim.measure.events import ResourceCreated, ResourceDeleted
 from drsim.measure.result import DrillResult
 from drsim.measure.timeline import drill_result
 from drsim.model.checks import DrillBundle, load_drill
-from drsim.model.documents import AzureOptions, SnapshotCloneStep
+from drsim.model.documents import AsrStep, AzureOptions, BackupStep, SnapshotCloneStep
 from drsim.model.types import SnapshotSource
 
 DRILLS = Path(__file__).resolve().parents[3] / "drills"
@@ -61,9 +61,17 @@ def simulated(bundle: DrillBundle) -> Run:
     assert isinstance(drill.incident_at, datetime)
     sink = EventSink(None, ())
     execution, _ = _simulate(
-        drill_name=drill.name, runbook=bundle.runbook.doc, estate=bundle.estate.doc, plan=bundle.plan.doc,
-        incident_at=drill.incident_at, seed=drill.seed, options=drill.sim, concurrency=drill.concurrency, sink=sink,
-        run_id=run_id_for(drill.incident_at, drill.seed), catalog=catalog_of(bundle),
+        drill_name=drill.name,
+        runbook=bundle.runbook.doc,
+        estate=bundle.estate.doc,
+        plan=bundle.plan.doc,
+        incident_at=drill.incident_at,
+        seed=drill.seed,
+        options=drill.sim,
+        concurrency=drill.concurrency,
+        sink=sink,
+        run_id=run_id_for(drill.incident_at, drill.seed),
+        catalog=catalog_of(bundle),
     )
     return Run(drill_result(execution.events, bundle.runbook.doc, bundle.estate.doc, execution.apps), list(sink.events), [])
 
@@ -90,9 +98,20 @@ def against_emulator(bundle: DrillBundle) -> Run:
                 assert isinstance(clock, EmulatorClock) and clock.speed == SPEED
                 inventory = await provider.inventory()
                 execution = await execute(
-                    drill_name=drill.name, runbook=runbook, estate=estate, plan=plan, provider=provider, clock=clock, run_id=run_id,
-                    seed=drill.seed, incident_at=drill.incident_at, detected_at=incident.detected_at, concurrency=drill.concurrency,
-                    sink=sink, estimates=catalog_estimates(catalog, estate), catalog_version=catalog.label,
+                    drill_name=drill.name,
+                    runbook=runbook,
+                    estate=estate,
+                    plan=plan,
+                    provider=provider,
+                    clock=clock,
+                    run_id=run_id,
+                    seed=drill.seed,
+                    incident_at=drill.incident_at,
+                    detected_at=incident.detected_at,
+                    concurrency=drill.concurrency,
+                    sink=sink,
+                    estimates=catalog_estimates(catalog, estate),
+                    catalog_version=catalog.label,
                     production_ids=inventory.get,
                 )
                 leftovers = await provider.list_tagged(run_id)
@@ -161,3 +180,21 @@ def test_the_same_resources_are_created_and_all_deleted(runs):
     assert deleted == created
     assert azure.result.cleanup.status == sim.result.cleanup.status == "done"
     assert azure.leftovers == []
+
+
+def test_what_the_drill_creates_itself_is_priced_as_in_the_simulation(runs):
+    # VMs, disks and networks drsim creates through ARM carry the catalog's list price per day, as in
+    # the simulated world; what a Backup or Site Recovery job creates is priced only as a leftover.
+    bundle, sim, azure = runs
+    theirs = {e.id.lower(): e.cost_per_day for e in sim.events if isinstance(e, ResourceCreated)}
+    unpriced = [e.id for e in azure.events if isinstance(e, ResourceCreated) and e.cost_per_day is None]
+    priced = [e for e in azure.events if isinstance(e, ResourceCreated) and e.cost_per_day is not None]
+    assert priced  # every example creates at least its isolated network
+    for created in priced:
+        kind = created.resource_kind.rsplit("/", 1)[-1]
+        if kind in ("virtualMachines", "disks", "virtualNetworks", "networkSecurityGroups"):
+            assert created.cost_per_day == theirs[created.id.lower()], created.id
+        else:  # snapshots and images: ARM reports no used size, so the disk size bounds the price
+            assert created.cost_per_day >= theirs[created.id.lower()], created.id
+    by_jobs = any(isinstance(step, BackupStep | AsrStep) for step in bundle.runbook.doc.steps)
+    assert bool(unpriced) == by_jobs, unpriced
