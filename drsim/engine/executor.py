@@ -111,30 +111,47 @@ def _retryable(exc: BaseException) -> bool:
 
 
 class SlotLimit:
-    """At most `slots` operations in flight, granted first come, first served (asyncio.Semaphore's
-    order, without a coroutine per operation: a free slot is taken at once, a freed one is handed to
-    the first operation waiting)."""
+    """At most `slots` operations in flight. A free slot is taken at once; a freed one goes to the first
+    waiting operation of a task that has already done some of its work, else to the first waiting one
+    (first come, first served within each): recovery goes on VM by VM, rather than every VM's first
+    operation before any VM's second, which would leave every VM half-recovered until the end."""
 
     def __init__(self, slots: int) -> None:
         self.free = slots
         self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._continuing: collections.deque[asyncio.Future[None]] = collections.deque()
 
-    def take(self) -> asyncio.Future[None] | None:
+    def take(self, *, continuing: bool = False) -> asyncio.Future[None] | None:
         """None when a slot was taken at once, else a future that resolves when one is handed over."""
         if self.free > 0:
             self.free -= 1
             return None
         handed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append(handed)
+        (self._continuing if continuing else self._waiting).append(handed)
         return handed
 
     def give_back(self) -> None:
-        while self._waiting:
-            handed = self._waiting.popleft()
+        if self._hand_to(self._continuing):
+            return
+        if self._waiting:
+            # Only new operations wait: let the task that gave the slot back ask for its next operation
+            # first (it does so before it next yields), then hand the slot over.
+            asyncio.get_running_loop().call_soon(self._hand_over)
+            return
+        self.free += 1
+
+    def _hand_over(self) -> None:
+        if not (self._hand_to(self._continuing) or self._hand_to(self._waiting)):
+            self.free += 1
+
+    @staticmethod
+    def _hand_to(queue: collections.deque[asyncio.Future[None]]) -> bool:
+        while queue:
+            handed = queue.popleft()
             if not handed.done():  # a cancelled waiter gave up its place
                 handed.set_result(None)
-                return
-        self.free += 1
+                return True
+        return False
 
 
 class Executor:
@@ -363,7 +380,7 @@ class Executor:
     async def _op(self, task: Task, op: Op, state: TaskState) -> None:
         """One operation, in a slot when it holds one; a throttled call is made again after its retry-after."""
         holds = op.kind.holds_slot
-        if holds and (handed := self.slots.take()) is not None:
+        if holds and (handed := self.slots.take(continuing=bool(state.done))) is not None:
             try:
                 await handed
             except asyncio.CancelledError:

@@ -108,6 +108,22 @@ def test_concurrency_limits_operations_in_flight() -> None:
     assert max(at(e) for e in events if isinstance(e, TaskFinished)) == 40  # ceil(10/3) waves of 10 s
 
 
+def test_a_freed_slot_goes_to_a_task_already_under_way_before_a_new_one() -> None:
+    # VM by VM: a VM whose snapshot is taken gets its disk before the next VM is snapshotted.
+    ops = (Op("snap", OpKind.SNAPSHOT), Op("disk", OpKind.CREATE_DISK, ("snap",)))
+    g = graph({"clone": (["vm1", "vm2", "vm3"], [])}, {"clone": ops})
+    _ex, script, events = execute(g, concurrency=1)
+    assert [(task, op) for _, task, op in script.log] == [
+        ("clone/vm1", "snap"),
+        ("clone/vm1", "disk"),
+        ("clone/vm2", "snap"),
+        ("clone/vm2", "disk"),
+        ("clone/vm3", "snap"),
+        ("clone/vm3", "disk"),
+    ]
+    assert [at(e) for e in events if isinstance(e, TaskFinished)] == [20, 40, 60]
+
+
 def test_failed_task_skips_dependants_while_independent_branches_go_on() -> None:
     g = graph({"db": (["sql"], []), "app": (["app1"], ["db"]), "check": (["app1"], ["app"]), "web": (["web1"], [])})
     ex, _script, events = execute(g, {"errors": {"db/sql": [NotFoundError("vault region eastus2 is down")]}})
