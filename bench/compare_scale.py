@@ -78,8 +78,10 @@ def main() -> int:
         result = run_comparison(inputs, executor=ExecutorKind.LOCAL, workers=workers)
         elapsed = time.perf_counter() - start
         frames[workers] = result.trials
-        print(f"workers={workers}: {elapsed:6.1f} s  {runs / elapsed:6.1f} candidate-trials/s  {inputs.trials / elapsed:5.1f} trials/s"
-              f" (all candidates; load average before: {load:.1f} on {os.cpu_count()} CPUs)")
+        print(
+            f"workers={workers}: {elapsed:6.1f} s  {runs / elapsed:6.1f} candidate-trials/s  {inputs.trials / elapsed:5.1f} trials/s"
+            f" (all candidates; load average before: {load:.1f} on {os.cpu_count()} CPUs)"
+        )
     first = next(iter(frames.values()))
     identical = all(frame.equals(first) for frame in frames.values())
     print(f"frames identical across worker counts: {identical}")

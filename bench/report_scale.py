@@ -48,8 +48,16 @@ def engine_run(run_dir: Path, vms: int) -> Path:
         def on_finished(self, outcome: object) -> None:
             pass
 
-    outcome = simulate_run(runbook, estate, plan, incident_at=INCIDENT, seed=1, concurrency=50, sim_options=SimOptions(throttling=False),
-                           observers=(ToJournal(),))
+    outcome = simulate_run(
+        runbook,
+        estate,
+        plan,
+        incident_at=INCIDENT,
+        seed=1,
+        concurrency=50,
+        sim_options=SimOptions(throttling=False),
+        observers=(ToJournal(),),
+    )
     journal.close()
     assert outcome.result is not None
     (run_dir / "result.json").write_text(outcome.result.to_json(), encoding="utf-8")

@@ -111,8 +111,11 @@ def validate(files: tuple[str, ...], fmt: str) -> None:
     if fmt == "json":
         click.echo(
             json.dumps(
-                {"valid": not problems, "files": [{"path": path, "valid": not found} for path, found in results.items()],
-                 "problems": [p.as_dict() for p in problems]},
+                {
+                    "valid": not problems,
+                    "files": [{"path": path, "valid": not found} for path, found in results.items()],
+                    "problems": [p.as_dict() for p in problems],
+                },
                 indent=2,
             )
         )
@@ -138,19 +141,32 @@ def schema(kind: str | None) -> None:
 @main.command()
 @click.argument("comparison", type=click.Path(dir_okay=False))
 @click.option("--trials", type=click.IntRange(1, 1_000_000), help="Trials per candidate, up to 1000000 (default: the Comparison's).")
-@click.option("--workers", type=click.IntRange(1, 1024),
-              help="Local worker processes, up to 1024 (default: one per CPU; 1 runs in this process).")
+@click.option(
+    "--workers", type=click.IntRange(1, 1024), help="Local worker processes, up to 1024 (default: one per CPU; 1 runs in this process)."
+)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output directory (default: reports/<comparison>/).")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
 @click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler address, with --executor dask (e.g. tcp://10.0.0.5:8786).")
-@click.option("--set", "overrides", multiple=True, metavar="CANDIDATE.PATH=VALUE",
-              help="What-if: change a candidate's plan or runbook, e.g. asr.plan.rules[0].site_recovery.app_consistent_every=1h.")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="CANDIDATE.PATH=VALUE",
+    help="What-if: change a candidate's plan or runbook, e.g. asr.plan.rules[0].site_recovery.app_consistent_every=1h.",
+)
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Seed of the trials (default: the Comparison's).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no ranking table.")
 @handles_errors
 def compare(
-    comparison: str, trials: int | None, workers: int | None, out_dir: str | None, executor: str, scheduler: str | None,
-    overrides: tuple[str, ...], seed: int | None, quiet: bool,
+    comparison: str,
+    trials: int | None,
+    workers: int | None,
+    out_dir: str | None,
+    executor: str,
+    scheduler: str | None,
+    overrides: tuple[str, ...],
+    seed: int | None,
+    quiet: bool,
 ) -> None:
     """Rank candidate protection plans by RTO, RPO and cost measured over many simulated drills.
 
@@ -165,8 +181,15 @@ def compare(
     if out_dir is not None:  # before the trials, not after them
         check_directory(out_dir, "--out")
     result, written = run_compare(
-        comparison, trials=trials, seed=seed, overrides=overrides, executor=ExecutorKind(executor), workers=workers,
-        scheduler=scheduler, out_dir=Path(out_dir) if out_dir else None, show_progress=not quiet,
+        comparison,
+        trials=trials,
+        seed=seed,
+        overrides=overrides,
+        executor=ExecutorKind(executor),
+        workers=workers,
+        scheduler=scheduler,
+        out_dir=Path(out_dir) if out_dir else None,
+        show_progress=not quiet,
     )
     if not quiet:
         click.echo(ranking_table(result))
@@ -226,8 +249,12 @@ def sim_points(drill: str, vm_name: str | None, at_text: str | None, fmt: str) -
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--format", "formats", default="md,html", show_default=True, help="Reports to write, comma-separated: md, html.")
-@click.option("--store", "store_path", type=click.Path(dir_okay=False),
-              help="History store  [default: history.sqlite of the run's output directory, RUN_DIR/../..]")
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(dir_okay=False),
+    help="History store  [default: history.sqlite of the run's output directory, RUN_DIR/../..]",
+)
 @click.option("--sign-key", type=click.Path(dir_okay=False), help="Sign the re-sealed manifest with this Ed25519 private key (PEM).")
 @handles_errors
 def report(run_dir: str, formats: str, store_path: str | None, sign_key: str | None) -> None:
@@ -295,20 +322,37 @@ def drill() -> None:
 
 @drill.command("run")
 @click.argument("drill_path", metavar="DRILL", type=click.Path(dir_okay=False))
-@click.option("--out", "out_dir", default="reports", show_default=True, type=click.Path(file_okay=False),
-              help="Where runs are written: <out>/<drill>/<run-id>/.")
+@click.option(
+    "--out",
+    "out_dir",
+    default="reports",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where runs are written: <out>/<drill>/<run-id>/.",
+)
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Seed of the simulated world (default: the drill's).")
 @click.option("--incident-at", metavar="TIME", help="Incident time, UTC (default: the drill's; `random` draws one from the seed).")
 @click.option("--dry-run", is_flag=True, help="Print the task graph, critical path and what would be created; create nothing.")
-@click.option("--resume", "resume_dir", metavar="RUN_DIR", type=click.Path(file_okay=False),
-              help="Continue a crashed run from its journal.")
+@click.option(
+    "--resume", "resume_dir", metavar="RUN_DIR", type=click.Path(file_okay=False), help="Continue a crashed run from its journal."
+)
 @click.option("--quiet", "-q", is_flag=True, help="No live progress and no summary table: one status line.")
 @click.option("--no-report", is_flag=True, help="Write no report.md / report.html (the run is still recorded and sealed).")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False), help="History store  [default: <out>/history.sqlite]")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Also write JUnit XML: a test case per objective and check.")
 @handles_errors
-def drill_run(drill_path: str, out_dir: str, seed: int | None, incident_at: str | None, dry_run: bool, resume_dir: str | None,
-              quiet: bool, no_report: bool, store_path: str | None, junit_path: str | None) -> None:
+def drill_run(
+    drill_path: str,
+    out_dir: str,
+    seed: int | None,
+    incident_at: str | None,
+    dry_run: bool,
+    resume_dir: str | None,
+    quiet: bool,
+    no_report: bool,
+    store_path: str | None,
+    junit_path: str | None,
+) -> None:
     """Run a drill; write result.json, journal.jsonl, report.md, report.html and manifest.json, and record the run
     in the history store. Exit 0 passed, 1 an objective or check failed, 3 error."""
     from datetime import UTC, datetime
@@ -319,8 +363,21 @@ def drill_run(drill_path: str, out_dir: str, seed: int | None, incident_at: str 
     if not dry_run:  # a dry run writes nothing; a real one must not fail at its end for want of a place to write
         check_drill_run(drill_path, out_dir=out_dir, resume=resume_dir, store=store_path, junit=junit_path)
     today = datetime.now(UTC).date()  # for `incident_at: random` without window_end
-    sys.exit(run(drill_path, out_dir=out_dir, seed=seed, incident_at=incident_at, dry_run=dry_run, resume=resume_dir, quiet=quiet,
-                 today=today, reports=not no_report, store=store_path, junit=junit_path))
+    sys.exit(
+        run(
+            drill_path,
+            out_dir=out_dir,
+            seed=seed,
+            incident_at=incident_at,
+            dry_run=dry_run,
+            resume=resume_dir,
+            quiet=quiet,
+            today=today,
+            reports=not no_report,
+            store=store_path,
+            junit=junit_path,
+        )
+    )
 
 
 @main.group()
@@ -335,15 +392,21 @@ def emulator() -> None:
 @click.option("--plan", type=click.Path(dir_okay=False), help="Protection plan of the world (with --estate).")
 @click.option("--drill", type=click.Path(dir_okay=False), help="A drill: its estate, plan, incident and seed make the world.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Seed of the world (default: the drill's, else 0).")
-@click.option("--speed", type=click.FloatRange(0.01, 10_000), default=60.0, show_default=True,
-              help="World seconds per real second, 0.01 to 10000.")
+@click.option(
+    "--speed", type=click.FloatRange(0.01, 10_000), default=60.0, show_default=True, help="World seconds per real second, 0.01 to 10000."
+)
 @click.option("--incident-at", metavar="TIME", help="The world's start (and the drill's incident), UTC, e.g. 2026-11-20T14:00:00Z.")
 @handles_errors
-def emulator_serve(host: str, port: int, estate: str | None, plan: str | None, drill: str | None, seed: int | None, speed: float,
-                   incident_at: str | None) -> None:
+def emulator_serve(
+    host: str, port: int, estate: str | None, plan: str | None, drill: str | None, seed: int | None, speed: float, incident_at: str | None
+) -> None:
     """Serve Azure Resource Manager over the simulated world until Ctrl-C; prints endpoint, subscription and groups."""
     from drsim.cloud.emulator.server import run_emulator
     from drsim.cloud.emulator.world import options_from_cli
 
-    run_emulator(options_from_cli(estate=estate, plan=plan, drill=drill, seed=seed, speed=speed, incident_at=incident_at),
-                 host, port, echo=click.echo)
+    run_emulator(
+        options_from_cli(estate=estate, plan=plan, drill=drill, seed=seed, speed=speed, incident_at=incident_at),
+        host,
+        port,
+        echo=click.echo,
+    )

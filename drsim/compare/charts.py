@@ -54,8 +54,14 @@ def ecdf_chart(worst: pd.DataFrame, metric: str, candidates: Sequence[str], titl
             shares = np.arange(1, len(finite) + 1) / len(values)
             missing = len(values) - len(finite)
             label = candidate if not missing else f"{candidate} ({missing} of {len(values)} not recovered)"
-            axes.step(np.concatenate([[0.0], finite / unit]), np.concatenate([[0.0], shares]), where="post",
-                      color=colours[candidate], linewidth=1.6, label=label)
+            axes.step(
+                np.concatenate([[0.0], finite / unit]),
+                np.concatenate([[0.0], shares]),
+                where="post",
+                color=colours[candidate],
+                linewidth=1.6,
+                label=label,
+            )
             drawn += 1
         axes.set_xlabel(unit_name)
         axes.set_ylabel("share of trials")
@@ -82,10 +88,23 @@ def _scatter(axes: Axes, ranking: pd.DataFrame, column: str, label: str, colours
         recovered = math.isfinite(value)
         shown = value if recovered else ceiling
         colour = colours[row["candidate"]]
-        axes.scatter([row["monthly_cost"]], [shown], s=70, marker="o" if recovered else "^",
-                     facecolors=colour if row["pareto"] else "none", edgecolors=colour, linewidths=1.5, zorder=3)
-        axes.annotate(row["candidate"] + ("" if recovered else " (p95 not recovered)"), (row["monthly_cost"], shown),
-                      textcoords="offset points", xytext=(6, 4), fontsize=8)
+        axes.scatter(
+            [row["monthly_cost"]],
+            [shown],
+            s=70,
+            marker="o" if recovered else "^",
+            facecolors=colour if row["pareto"] else "none",
+            edgecolors=colour,
+            linewidths=1.5,
+            zorder=3,
+        )
+        axes.annotate(
+            row["candidate"] + ("" if recovered else " (p95 not recovered)"),
+            (row["monthly_cost"], shown),
+            textcoords="offset points",
+            xytext=(6, 4),
+            fontsize=8,
+        )
     axes.set_xlabel("protection cost, USD per month")
     axes.set_ylabel(f"{label} ({unit_name})")
     axes.set_ylim(bottom=0, top=ceiling * 1.12)
@@ -100,6 +119,5 @@ def cost_scatter_chart(ranking: pd.DataFrame, candidates: Sequence[str], name: s
         left, right = figure.subplots(1, 2)
         _scatter(left, ranking, "rto_p95_s", "p95 RTO", colours)
         _scatter(right, ranking, "rpo_p95_s", "p95 RPO", colours)
-        figure.suptitle("Monthly cost against p95 recovery time and data loss (filled: on the Pareto front; ▲: not recovered)",
-                        fontsize=10)
+        figure.suptitle("Monthly cost against p95 recovery time and data loss (filled: on the Pareto front; ▲: not recovered)", fontsize=10)
         return finish_chart(figure, name)

@@ -142,8 +142,10 @@ def write_report(context: ReportContext, out_dir: Path) -> list[Path]:
         written.append(path)
     markdown = _environment(markdown=True).get_template("report.md.j2").render(c=context)
     css = files("drsim.report").joinpath("templates/report.css").read_text(encoding="utf-8")
-    html = _environment(markdown=False).get_template("report.html.j2").render(
-        c=context, css=Markup(css), inline={chart.name: Markup(chart.inline) for chart in context.charts.all()}
+    html = (
+        _environment(markdown=False)
+        .get_template("report.html.j2")
+        .render(c=context, css=Markup(css), inline={chart.name: Markup(chart.inline) for chart in context.charts.all()})
     )
     for file, text in (("report.md", markdown), ("report.html", html)):
         path = out_dir / file

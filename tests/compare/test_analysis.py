@@ -31,7 +31,11 @@ def test_trials_frame_has_the_columns_and_a_stable_order() -> None:
     frame = trials_frame(outcomes, ["b", "a"])
     assert list(frame.columns) == TRIAL_COLUMNS
     assert list(zip(frame["candidate"], frame["trial"], frame["app"], strict=True)) == [
-        ("b", 0, "web"), ("b", 1, "web"), ("a", 0, "db"), ("a", 0, "web")]
+        ("b", 0, "web"),
+        ("b", 1, "web"),
+        ("a", 0, "db"),
+        ("a", 0, "web"),
+    ]
     assert str(frame["incident_at"].dtype) == "datetime64[ns, UTC]"
     assert frame.equals(trials_frame(list(reversed(outcomes)), ["b", "a"]))
 
@@ -63,8 +67,9 @@ def test_ranking_puts_qualifying_candidates_first_then_the_cheapest() -> None:
         outcomes.append(outcome("pricey-good", k, app("s", 300, 60), cost=3.0))
         outcomes.append(outcome("cheap-good", k, app("s", 400, 600, rpo_met=k != 0)))  # 19 of 20 = 95 %: qualifies
     trials = trials_frame(outcomes, ["cheap-bad", "pricey-good", "cheap-good"])
-    ranking = rank_candidates(trials, {"cheap-bad": 10.0, "pricey-good": 100.0, "cheap-good": 30.0},
-                              ["cheap-bad", "pricey-good", "cheap-good"], 20)
+    ranking = rank_candidates(
+        trials, {"cheap-bad": 10.0, "pricey-good": 100.0, "cheap-good": 30.0}, ["cheap-bad", "pricey-good", "cheap-good"], 20
+    )
     assert ranking["candidate"].tolist() == ["cheap-good", "pricey-good", "cheap-bad"]
     assert ranking["rank"].tolist() == [1, 2, 3]
     assert ranking["qualifies"].tolist() == [True, True, False]

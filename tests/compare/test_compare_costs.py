@@ -64,8 +64,13 @@ def test_drill_resources_are_priced_by_hand() -> None:
     outcome, estate, catalog = _one_drill("daily")
     priced = priced_resources(outcome.events, estate, catalog)
     by_kind = sorted((r.kind.rsplit("/", 1)[-1], r.cost_per_day) for r in priced)
-    assert by_kind == [("disks", pytest.approx(0.2841, abs=1e-4)), ("disks", pytest.approx(0.5681, abs=1e-4)),
-                       ("networkSecurityGroups", 0.0), ("virtualMachines", 2.304), ("virtualNetworks", 0.0)]
+    assert by_kind == [
+        ("disks", pytest.approx(0.2841, abs=1e-4)),
+        ("disks", pytest.approx(0.5681, abs=1e-4)),
+        ("networkSecurityGroups", 0.0),
+        ("virtualMachines", 2.304),
+        ("virtualNetworks", 0.0),
+    ]
     assert all(r.alive_s > 0 for r in priced)
     assert drill_cost(outcome.events, estate, catalog) == pytest.approx(sum(r.cost_per_day * r.alive_s / 86400 for r in priced))
 

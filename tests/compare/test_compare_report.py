@@ -33,7 +33,14 @@ def frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 
 def test_values_are_written_as_drill_reports_write_them() -> None:
     assert [human_duration(v) for v in (42.0, 750.0, 11100.0, 93600.0, float("inf"), float("nan"), None)] == [
-        "42s", "12m 30s", "3h 05m", "1d 02h", "never", "—", "—"]
+        "42s",
+        "12m 30s",
+        "3h 05m",
+        "1d 02h",
+        "never",
+        "—",
+        "—",
+    ]
     assert [percent(v) for v in (0.95, float("nan"))] == ["95.0 %", "—"]
     assert [money(v) for v in (17.3015, 0.004, None)] == ["USD 17.30", "< USD 0.01", "—"]
 

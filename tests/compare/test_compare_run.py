@@ -49,6 +49,7 @@ def test_two_workers_give_the_same_frames_as_one(inputs, in_process) -> None:
 
 def test_dask_gives_the_same_frames_as_local(inputs, in_process) -> None:
     import distributed
+
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         on_dask = run_comparison(inputs, executor=ExecutorKind.DASK, scheduler=cluster.scheduler_address)
     pd.testing.assert_frame_equal(on_dask.trials, in_process.trials)
@@ -58,8 +59,15 @@ def test_dask_gives_the_same_frames_as_local(inputs, in_process) -> None:
 def test_outputs_repeat_byte_for_byte(in_process, tmp_path: Path) -> None:
     first = write_outputs(in_process, tmp_path / "a")
     second = write_outputs(in_process, tmp_path / "b")
-    assert [p.name for p in first] == ["comparison.csv", "trials.csv.gz", "ecdf-rto.svg", "ecdf-rpo.svg", "cost-vs-p95.svg",
-                                       "report.md", "report.html"]
+    assert [p.name for p in first] == [
+        "comparison.csv",
+        "trials.csv.gz",
+        "ecdf-rto.svg",
+        "ecdf-rpo.svg",
+        "cost-vs-p95.svg",
+        "report.md",
+        "report.html",
+    ]
     for a, b in zip(first, second, strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
     text = gzip.decompress((tmp_path / "a" / "trials.csv.gz").read_bytes()).decode()
@@ -96,9 +104,13 @@ def test_cli_refuses_bad_input_with_exit_2(args: list[str], message: str, tmp_pa
 
 def test_cli_reports_a_bad_document_with_its_location(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text(COMPARISON.read_text().replace("trials: 20", "trials: lots").replace("estate: estate.yaml",
-                   f"estate: {COMPARISON.parent / 'estate.yaml'}").replace("plans/", f"{COMPARISON.parent}/plans/")
-                   .replace("runbooks/", f"{COMPARISON.parent}/runbooks/"))
+    bad.write_text(
+        COMPARISON.read_text()
+        .replace("trials: 20", "trials: lots")
+        .replace("estate: estate.yaml", f"estate: {COMPARISON.parent / 'estate.yaml'}")
+        .replace("plans/", f"{COMPARISON.parent}/plans/")
+        .replace("runbooks/", f"{COMPARISON.parent}/runbooks/")
+    )
     result = CliRunner().invoke(main, ["compare", str(bad), "--quiet"])
     assert result.exit_code == 2
     assert f"{bad}:" in result.output and "trials" in result.output

@@ -19,8 +19,13 @@ NAMES = ["daily", "enhanced-4h", "asr", "daily-crr"]
 
 def test_parse_override_splits_candidate_target_path_and_value() -> None:
     override = parse_override("asr.plan.rules[0].site_recovery.app_consistent_every=1h", NAMES)
-    assert override == Override("asr.plan.rules[0].site_recovery.app_consistent_every=1h", "asr", Target.PLAN,
-                                ("rules", 0, "site_recovery", "app_consistent_every"), "1h")
+    assert override == Override(
+        "asr.plan.rules[0].site_recovery.app_consistent_every=1h",
+        "asr",
+        Target.PLAN,
+        ("rules", 0, "site_recovery", "app_consistent_every"),
+        "1h",
+    )
 
 
 def test_candidate_names_with_dots_take_the_longest_match() -> None:
@@ -30,7 +35,7 @@ def test_candidate_names_with_dots_take_the_longest_match() -> None:
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("1h", "1h"), ("\"02:00\"", "02:00"), ("02:00", "02:00"), ("3", 3), ("true", True), ("{tier: db}", {"tier": "db"}), ("", None)],
+    [("1h", "1h"), ('"02:00"', "02:00"), ("02:00", "02:00"), ("3", 3), ("true", True), ("{tier: db}", {"tier": "db"}), ("", None)],
 )
 def test_values_are_read_like_document_values(text: str, value: object) -> None:
     assert parse_value(text) == value
@@ -54,8 +59,11 @@ def test_bad_override_text_is_a_usage_error_naming_it(text: str, message: str) -
     assert message in str(caught.value)
 
 
-@given(st.lists(st.one_of(st.from_regex(r"[a-z_]{1,8}", fullmatch=True), st.integers(0, 99)), min_size=1, max_size=6).filter(
-    lambda parts: isinstance(parts[0], str)))
+@given(
+    st.lists(st.one_of(st.from_regex(r"[a-z_]{1,8}", fullmatch=True), st.integers(0, 99)), min_size=1, max_size=6).filter(
+        lambda parts: isinstance(parts[0], str)
+    )
+)
 def test_parse_path_inverts_format_path(parts: list[str | int]) -> None:
     assert parse_path(format_path(parts)) == tuple(parts)
 
@@ -75,8 +83,10 @@ def test_apply_override_index_out_of_range() -> None:
 
 
 def test_prepare_applies_a_valid_override() -> None:
-    inputs = prepare(COMPARISON, overrides=["asr.plan.rules[0].site_recovery.app_consistent_every=2h",
-                                            "daily.runbook.steps[2].with.point=latest-app-consistent"])
+    inputs = prepare(
+        COMPARISON,
+        overrides=["asr.plan.rules[0].site_recovery.app_consistent_every=2h", "daily.runbook.steps[2].with.point=latest-app-consistent"],
+    )
     asr = inputs.candidate("asr")
     assert asr.plan.data["rules"][0]["site_recovery"]["app_consistent_every"] == "2h"
     assert asr.overrides == ("asr.plan.rules[0].site_recovery.app_consistent_every=2h",)

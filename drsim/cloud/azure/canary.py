@@ -153,8 +153,6 @@ def render_report(reading: CanaryReading) -> str:
         "last_sequence": reading.last_sequence,
         "last_marker_at": _iso(reading.last_marker_at),
         "corrupted": reading.corrupted,
-        "volumes": [
-            {"name": v.name, "disks": [_iso(d) for d in v.disk_instants], "consistent": v.consistent} for v in reading.volumes
-        ],
+        "volumes": [{"name": v.name, "disks": [_iso(d) for d in v.disk_instants], "consistent": v.consistent} for v in reading.volumes],
     }
     return REPORT_PREFIX + json.dumps(report, separators=(",", ":"))

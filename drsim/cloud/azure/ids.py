@@ -48,13 +48,7 @@ def parse_id(resource_id: str) -> ResourceId:
     """Split an ARM resource id; NotFoundError when it is not one (a provider gets ids only from ARM)."""
     parts = [p for p in resource_id.strip("/").split("/") if p]
     lowered = [p.lower() for p in parts]
-    if (
-        len(parts) < 8
-        or lowered[0] != "subscriptions"
-        or lowered[2] != "resourcegroups"
-        or lowered[4] != "providers"
-        or len(parts[6:]) % 2
-    ):
+    if len(parts) < 8 or lowered[0] != "subscriptions" or lowered[2] != "resourcegroups" or lowered[4] != "providers" or len(parts[6:]) % 2:
         raise NotFoundError(f"{resource_id!r} is not an ARM resource id (/subscriptions/<sub>/resourceGroups/<rg>/providers/...)")
     rest = parts[6:]
     pairs = tuple((rest[i], rest[i + 1]) for i in range(0, len(rest), 2))

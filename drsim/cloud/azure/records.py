@@ -67,7 +67,7 @@ def os_type(value: Any) -> OsType:
 
 def power_state(view: compute.VirtualMachineInstanceView | None) -> PowerState:
     """From the instance view's `PowerState/<code>` status (states-billing)."""
-    for status in (view.statuses if view and view.statuses else []):
+    for status in view.statuses if view and view.statuses else []:
         code = (status.code or "").lower()
         if code.startswith("powerstate/"):
             state = code.split("/", 1)[1]

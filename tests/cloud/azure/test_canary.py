@@ -69,7 +69,6 @@ def run_script(script, root) -> str:
     return subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, check=True).stdout
 
 
-
 def test_the_linux_script_reports_markers_per_volume(tmp_path):
     (tmp_path / "sqldata").mkdir()
     (tmp_path / "sqldata" / "data1.log").write_text("1 2026-11-20T13:40:00Z\n2 2026-11-20T13:55:00Z\n")
@@ -86,7 +85,6 @@ def test_the_linux_script_reports_markers_per_volume(tmp_path):
         VolumeReading("os", (datetime(2026, 11, 20, 13, 56, tzinfo=UTC),), True),
         VolumeReading("sqldata", (T1, T2), False),
     )
-
 
 
 def test_the_linux_script_on_a_vm_without_markers_reports_none(tmp_path):

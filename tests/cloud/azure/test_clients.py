@@ -39,8 +39,16 @@ def test_an_injected_credential_is_used():
     assert built(credential=mine).credential is mine
 
 
-@pytest.mark.parametrize(("endpoint", "loopback"), [("http://127.0.0.1:1", True), ("http://[::1]:1", True), ("http://localhost", True),
-                                                    ("https://management.azure.com", False), ("http://10.0.0.1", False)])
+@pytest.mark.parametrize(
+    ("endpoint", "loopback"),
+    [
+        ("http://127.0.0.1:1", True),
+        ("http://[::1]:1", True),
+        ("http://localhost", True),
+        ("https://management.azure.com", False),
+        ("http://10.0.0.1", False),
+    ],
+)
 def test_loopback_endpoints(endpoint, loopback):
     assert is_loopback(endpoint) is loopback
 

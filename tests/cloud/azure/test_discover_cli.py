@@ -19,8 +19,19 @@ PLAN = DRILLS / "plans" / "daily-backup.yaml"
 def test_discover_writes_an_estate_and_a_plan_that_validate(tmp_path):
     options = world_module.EmulatorOptions(estate=ESTATE, plan=PLAN, speed=60.0)
     with server.EmulatorThread(options) as handle:
-        args = ["discover", "--subscription", handle.subscription_id, "--out", str(tmp_path), "--endpoint", handle.url,
-                "--resource-group", "contoso-prod", "--recovery-region", "centralus"]
+        args = [
+            "discover",
+            "--subscription",
+            handle.subscription_id,
+            "--out",
+            str(tmp_path),
+            "--endpoint",
+            handle.url,
+            "--resource-group",
+            "contoso-prod",
+            "--recovery-region",
+            "centralus",
+        ]
         result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert f"wrote {tmp_path / 'estate.yaml'} and {tmp_path / 'plan.yaml'}" in result.stdout
@@ -29,7 +40,15 @@ def test_discover_writes_an_estate_and_a_plan_that_validate(tmp_path):
 
 
 def test_plain_http_off_loopback_is_refused_as_usage(tmp_path):
-    args = ["discover", "--subscription", "6f1c2a0e-1d2b-4c3d-9e8f-0a1b2c3d4e5f", "--out", str(tmp_path), "--endpoint", "http://10.1.2.3:8080"]
+    args = [
+        "discover",
+        "--subscription",
+        "6f1c2a0e-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
+        "--out",
+        str(tmp_path),
+        "--endpoint",
+        "http://10.1.2.3:8080",
+    ]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2
     assert "plain http is allowed only on loopback" in result.stderr
@@ -39,8 +58,17 @@ def test_plain_http_off_loopback_is_refused_as_usage(tmp_path):
 def test_an_empty_resource_group_is_said_plainly(tmp_path):
     options = world_module.EmulatorOptions(estate=ESTATE, plan=PLAN, speed=60.0)
     with server.EmulatorThread(options) as handle:
-        args = ["discover", "--subscription", handle.subscription_id, "--out", str(tmp_path), "--endpoint", handle.url,
-                "--resource-group", "drsim-drills"]
+        args = [
+            "discover",
+            "--subscription",
+            handle.subscription_id,
+            "--out",
+            str(tmp_path),
+            "--endpoint",
+            handle.url,
+            "--resource-group",
+            "drsim-drills",
+        ]
         result = CliRunner().invoke(main, args)
     assert result.exit_code == 2, result.output
     assert "resource group drsim-drills has no VMs to discover" in result.stderr

@@ -67,7 +67,12 @@ def test_discovery_finds_the_same_protection(discovered):
             assert got.backup is not None and got.backup.backup is not None, vm.name
             w, g = want.backup.backup, got.backup.backup
             assert (g.policy, g.interval, g.start, g.snapshot_days, g.vault_redundancy, g.cross_region_restore) == (
-                w.policy, w.interval, w.start, w.snapshot_days, w.vault_redundancy, w.cross_region_restore
+                w.policy,
+                w.interval,
+                w.start,
+                w.snapshot_days,
+                w.vault_redundancy,
+                w.cross_region_restore,
             ), vm.name
         if want.site_recovery is None:
             assert got.site_recovery is None, vm.name
@@ -75,5 +80,8 @@ def test_discovery_finds_the_same_protection(discovered):
             assert got.site_recovery is not None and got.site_recovery.site_recovery is not None, vm.name
             w_sr, g_sr = want.site_recovery.site_recovery, got.site_recovery.site_recovery
             assert (g_sr.target_region, g_sr.app_consistent_every, g_sr.retention, g_sr.consistency_group) == (
-                w_sr.target_region, w_sr.app_consistent_every, w_sr.retention, w_sr.consistency_group
+                w_sr.target_region,
+                w_sr.app_consistent_every,
+                w_sr.retention,
+                w_sr.consistency_group,
             ), vm.name

@@ -62,8 +62,14 @@ def test_the_provider_follows_the_time_headers_of_every_response():
     vm = f"/subscriptions/{SUB}/resourceGroups/prod/providers/Microsoft.Compute/virtualMachines/web-01"
     said = T0 + timedelta(hours=1, seconds=12.5)
     fake = FakeArm()
-    fake.on("GET", vm, Answer(body={"id": vm, "name": "web-01", "location": "eastus2", "properties": {}},
-                              headers={WORLD_TIME_HEADER: said.isoformat().replace("+00:00", "Z"), SPEED_HEADER: "30"}))
+    fake.on(
+        "GET",
+        vm,
+        Answer(
+            body={"id": vm, "name": "web-01", "location": "eastus2", "properties": {}},
+            headers={WORLD_TIME_HEADER: said.isoformat().replace("+00:00", "Z"), SPEED_HEADER: "30"},
+        ),
+    )
     real = Monotonic()
     clock = EmulatorClock(T0, 60.0, monotonic=real)
 
@@ -93,8 +99,11 @@ def connect_to(fake: FakeArm):
 def test_connect_anchors_the_clock_to_the_emulator_before_the_drill():
     said = T0 + timedelta(minutes=5)
     fake = FakeArm()
-    fake.on("GET", f"/subscriptions/{SUB}/resourcegroups", Answer(body={"value": []}, headers={
-        WORLD_TIME_HEADER: said.isoformat(), SPEED_HEADER: "600"}))
+    fake.on(
+        "GET",
+        f"/subscriptions/{SUB}/resourcegroups",
+        Answer(body={"value": []}, headers={WORLD_TIME_HEADER: said.isoformat(), SPEED_HEADER: "600"}),
+    )
     clock, now = connect_to(fake)
     assert isinstance(clock, EmulatorClock) and clock.speed == 600.0
     assert said <= now < said + timedelta(minutes=10)

@@ -13,8 +13,16 @@ AT = datetime(2026, 11, 20, 14, tzinfo=UTC)
 
 
 def failed(kind: JobErrorKind | None) -> Job:
-    return Job(id="j", kind=JobKind.TEST_FAILOVER, status=JobStatus.FAILED, vm_id="vm", started_at=AT, ended_at=AT,
-               error="CapacityError: no capacity", error_kind=kind)
+    return Job(
+        id="j",
+        kind=JobKind.TEST_FAILOVER,
+        status=JobStatus.FAILED,
+        vm_id="vm",
+        started_at=AT,
+        ended_at=AT,
+        error="CapacityError: no capacity",
+        error_kind=kind,
+    )
 
 
 def test_the_emulator_reports_a_lack_of_capacity_as_azures_allocation_failure() -> None:

@@ -174,7 +174,13 @@ def test_a_restore_as_disks_creates_the_disks_in_order_and_tags_them(emulator):
         point = (await provider.list_backup_points(app.id))[-1]
         network = await provider.create_isolated_network(name="disk-bubble", region="eastus2", cidr="10.251.0.0/16", tags={RUN_TAG: "d"})
         job = await provider.restore_backup(
-            app.id, point.id, mode=RestoreMode.DISKS, tier=None, region="eastus2", network_id=network.id, name="app-01-r",
+            app.id,
+            point.id,
+            mode=RestoreMode.DISKS,
+            tier=None,
+            region="eastus2",
+            network_id=network.id,
+            name="app-01-r",
             tags={RUN_TAG: "d"},
         )
         while not job.status.ended:

@@ -43,25 +43,58 @@ def run(fake: FakeArm, scenario, **extra: str):
 
 
 def vnet_body() -> dict:
-    return {"id": VNET, "name": "bubble", "location": "eastus2", "properties": {
-        "addressSpace": {"addressPrefixes": ["10.250.0.0/16"]},
-        "subnets": [{"id": SUBNET, "name": "drill", "properties": {"addressPrefix": "10.250.0.0/16"}}]}}
+    return {
+        "id": VNET,
+        "name": "bubble",
+        "location": "eastus2",
+        "properties": {
+            "addressSpace": {"addressPrefixes": ["10.250.0.0/16"]},
+            "subnets": [{"id": SUBNET, "name": "drill", "properties": {"addressPrefix": "10.250.0.0/16"}}],
+        },
+    }
 
 
 def vm_body(vm_id: str, disk: str, power: str = "running") -> dict:
-    return {"id": vm_id, "name": vm_id.rsplit("/", 1)[1], "location": "eastus2", "tags": {}, "properties": {
-        "hardwareProfile": {"vmSize": "Standard_D2s_v5"},
-        "storageProfile": {"osDisk": {"osType": "Linux", "createOption": "Attach", "managedDisk": {"id": disk}}, "dataDisks": []},
-        "instanceView": {"statuses": [{"code": "ProvisioningState/succeeded"}, {"code": f"PowerState/{power}"}],
-                         "vmAgent": {"statuses": [{"code": "ProvisioningState/succeeded", "displayStatus": "Ready"}]}}}}
+    return {
+        "id": vm_id,
+        "name": vm_id.rsplit("/", 1)[1],
+        "location": "eastus2",
+        "tags": {},
+        "properties": {
+            "hardwareProfile": {"vmSize": "Standard_D2s_v5"},
+            "storageProfile": {"osDisk": {"osType": "Linux", "createOption": "Attach", "managedDisk": {"id": disk}}, "dataDisks": []},
+            "instanceView": {
+                "statuses": [{"code": "ProvisioningState/succeeded"}, {"code": f"PowerState/{power}"}],
+                "vmAgent": {"statuses": [{"code": "ProvisioningState/succeeded", "displayStatus": "Ready"}]},
+            },
+        },
+    }
 
 
 def backup_routes(fake: FakeArm) -> None:
     # protectedItemType as the service sends it: the SDK deserializes this as the base ProtectedItem.
-    fake.on("GET", f"{VAULT}/backupProtectedItems", Answer(body={"value": [{
-        "id": ITEM_PATH, "name": ITEM, "properties": {
-            "protectedItemType": "Microsoft.Compute/virtualMachines", "friendlyName": "web-01", "virtualMachineId": SRC_VM,
-            "sourceResourceId": SRC_VM, "policyId": f"{VAULT}/backupPolicies/daily", "workloadType": "VM"}}]}))
+    fake.on(
+        "GET",
+        f"{VAULT}/backupProtectedItems",
+        Answer(
+            body={
+                "value": [
+                    {
+                        "id": ITEM_PATH,
+                        "name": ITEM,
+                        "properties": {
+                            "protectedItemType": "Microsoft.Compute/virtualMachines",
+                            "friendlyName": "web-01",
+                            "virtualMachineId": SRC_VM,
+                            "sourceResourceId": SRC_VM,
+                            "policyId": f"{VAULT}/backupPolicies/daily",
+                            "workloadType": "VM",
+                        },
+                    }
+                ]
+            }
+        ),
+    )
 
 
 def test_restore_follows_the_job_not_the_trigger_and_tags_what_it_created():
@@ -69,16 +102,38 @@ def test_restore_follows_the_job_not_the_trigger_and_tags_what_it_created():
     backup_routes(fake)
     fake.on("GET", VNET, Answer(body=vnet_body()))
     status_url = "{base}" + f"{ITEM_PATH}/operationsStatus/op-1?api-version=2025-02-01"
-    fake.on("POST", f"{ITEM_PATH}/recoveryPoints/rp-9/restore", Answer(202, headers={
-        "Azure-AsyncOperation": status_url, "Location": "{base}" + f"{ITEM_PATH}/operationResults/op-1?api-version=2025-02-01",
-        "Retry-After": "0"}))
-    done = {"id": "op-1", "name": "op-1", "status": "Succeeded", "startTime": "2026-11-20T14:30:00Z",
-            "properties": {"objectType": "OperationStatusJobExtendedInfo", "jobId": "job-1"}}
+    fake.on(
+        "POST",
+        f"{ITEM_PATH}/recoveryPoints/rp-9/restore",
+        Answer(
+            202,
+            headers={
+                "Azure-AsyncOperation": status_url,
+                "Location": "{base}" + f"{ITEM_PATH}/operationResults/op-1?api-version=2025-02-01",
+                "Retry-After": "0",
+            },
+        ),
+    )
+    done = {
+        "id": "op-1",
+        "name": "op-1",
+        "status": "Succeeded",
+        "startTime": "2026-11-20T14:30:00Z",
+        "properties": {"objectType": "OperationStatusJobExtendedInfo", "jobId": "job-1"},
+    }
     fake.on("GET", f"{ITEM_PATH}/operationsStatus/op-1", Answer(body=done))
     fake.on("GET", f"{ITEM_PATH}/operationResults/op-1", Answer(204))
-    job = {"id": f"{VAULT}/backupJobs/job-1", "name": "job-1", "properties": {
-        "jobType": "AzureIaaSVMJob", "entityFriendlyName": "web-01", "operation": "Restore", "status": "InProgress",
-        "startTime": "2026-11-20T14:30:00Z"}}
+    job = {
+        "id": f"{VAULT}/backupJobs/job-1",
+        "name": "job-1",
+        "properties": {
+            "jobType": "AzureIaaSVMJob",
+            "entityFriendlyName": "web-01",
+            "operation": "Restore",
+            "status": "InProgress",
+            "startTime": "2026-11-20T14:30:00Z",
+        },
+    }
     finished = {**job, "properties": {**job["properties"], "status": "Completed", "endTime": "2026-11-20T14:55:00Z"}}
     fake.on("GET", f"{VAULT}/backupJobs/job-1", Answer(body=job), Answer(body=finished))
     fake.on("GET", RESTORED_VM, Answer(body=vm_body(RESTORED_VM, RESTORED_DISK)))
@@ -87,8 +142,9 @@ def test_restore_follows_the_job_not_the_trigger_and_tags_what_it_created():
 
     async def scenario(provider: AzureProvider):
         point = f"{ITEM_PATH}/recoveryPoints/rp-9"
-        started = await provider.restore_backup(SRC_VM, point, mode=RestoreMode.VM, tier=None, region="eastus2",
-                                                network_id=VNET, name="web-01-r", tags=TAGS)
+        started = await provider.restore_backup(
+            SRC_VM, point, mode=RestoreMode.VM, tier=None, region="eastus2", network_id=VNET, name="web-01-r", tags=TAGS
+        )
         return started, await provider.get_job(started.id)
 
     started, ended = run(fake, scenario, backup_vault="bv")
@@ -111,13 +167,39 @@ def test_backup_points_come_from_a_protected_item_the_sdk_mistyped():
     fake = FakeArm()
     backup_routes(fake)
     fake.on("GET", SRC_VM, Answer(body=vm_body(SRC_VM, f"{RG}/prod/providers/Microsoft.Compute/disks/web-01-os")))
-    fake.on("GET", f"{ITEM_PATH}/recoveryPoints", Answer(body={"value": [
-        {"id": f"{ITEM_PATH}/recoveryPoints/2", "name": "2", "properties": {
-            "objectType": "IaasVMRecoveryPoint", "recoveryPointType": "CrashConsistent", "recoveryPointTime": "2026-11-20T02:05:00Z",
-            "recoveryPointTierDetails": [{"type": "InstantRP", "status": "Valid"}]}},
-        {"id": f"{ITEM_PATH}/recoveryPoints/1", "name": "1", "properties": {
-            "objectType": "IaasVMRecoveryPoint", "recoveryPointType": "AppConsistent", "recoveryPointTime": "2026-11-19T02:05:00Z",
-            "recoveryPointTierDetails": [{"type": "InstantRP", "status": "Deleted"}, {"type": "HardenedRP", "status": "Valid"}]}}]}))
+    fake.on(
+        "GET",
+        f"{ITEM_PATH}/recoveryPoints",
+        Answer(
+            body={
+                "value": [
+                    {
+                        "id": f"{ITEM_PATH}/recoveryPoints/2",
+                        "name": "2",
+                        "properties": {
+                            "objectType": "IaasVMRecoveryPoint",
+                            "recoveryPointType": "CrashConsistent",
+                            "recoveryPointTime": "2026-11-20T02:05:00Z",
+                            "recoveryPointTierDetails": [{"type": "InstantRP", "status": "Valid"}],
+                        },
+                    },
+                    {
+                        "id": f"{ITEM_PATH}/recoveryPoints/1",
+                        "name": "1",
+                        "properties": {
+                            "objectType": "IaasVMRecoveryPoint",
+                            "recoveryPointType": "AppConsistent",
+                            "recoveryPointTime": "2026-11-19T02:05:00Z",
+                            "recoveryPointTierDetails": [
+                                {"type": "InstantRP", "status": "Deleted"},
+                                {"type": "HardenedRP", "status": "Valid"},
+                            ],
+                        },
+                    },
+                ]
+            }
+        ),
+    )
 
     points = run(fake, lambda p: p.list_backup_points(SRC_VM), backup_vault="bv")
     assert [(p.id.rsplit("/", 1)[1], p.type, {t.value for t in p.tiers}) for p in points] == [
@@ -133,19 +215,52 @@ TFO_DISK = f"{RG}/recovery/providers/Microsoft.Compute/disks/web-01-test-os"
 
 
 def asr_routes(fake: FakeArm) -> None:
-    item = {"id": ASR_ITEM, "name": "web-01-item", "properties": {
-        "friendlyName": "web-01", "policyId": f"{VAULT}/replicationPolicies/p24", "testFailoverState": "None",
-        "providerSpecificDetails": {"instanceType": "A2A", "fabricObjectId": SRC_VM, "multiVmGroupName": "shop",
-                                    "recoveryFabricLocation": "centralus", "tfoAzureVMName": "web-01-test",
-                                    "recoveryAzureResourceGroupId": f"{RG}/recovery"}}}
+    item = {
+        "id": ASR_ITEM,
+        "name": "web-01-item",
+        "properties": {
+            "friendlyName": "web-01",
+            "policyId": f"{VAULT}/replicationPolicies/p24",
+            "testFailoverState": "None",
+            "providerSpecificDetails": {
+                "instanceType": "A2A",
+                "fabricObjectId": SRC_VM,
+                "multiVmGroupName": "shop",
+                "recoveryFabricLocation": "centralus",
+                "tfoAzureVMName": "web-01-test",
+                "recoveryAzureResourceGroupId": f"{RG}/recovery",
+            },
+        },
+    }
     fake.on("GET", f"{VAULT}/replicationProtectedItems", Answer(body={"value": [item]}))
-    fake.on("GET", f"{ASR_ITEM}/recoveryPoints", Answer(body={"value": [
-        {"id": f"{ASR_ITEM}/recoveryPoints/p2", "name": "p2", "properties": {
-            "recoveryPointTime": "2026-11-20T13:55:00Z", "recoveryPointType": "CrashConsistent",
-            "providerSpecificDetails": {"instanceType": "A2A", "recoveryPointSyncType": "MultiVmSyncRecoveryPoint"}}},
-        {"id": f"{ASR_ITEM}/recoveryPoints/p1", "name": "p1", "properties": {
-            "recoveryPointTime": "2026-11-20T12:00:00Z", "recoveryPointType": "AppConsistent",
-            "providerSpecificDetails": {"instanceType": "A2A", "recoveryPointSyncType": "PerVmRecoveryPoint"}}}]}))
+    fake.on(
+        "GET",
+        f"{ASR_ITEM}/recoveryPoints",
+        Answer(
+            body={
+                "value": [
+                    {
+                        "id": f"{ASR_ITEM}/recoveryPoints/p2",
+                        "name": "p2",
+                        "properties": {
+                            "recoveryPointTime": "2026-11-20T13:55:00Z",
+                            "recoveryPointType": "CrashConsistent",
+                            "providerSpecificDetails": {"instanceType": "A2A", "recoveryPointSyncType": "MultiVmSyncRecoveryPoint"},
+                        },
+                    },
+                    {
+                        "id": f"{ASR_ITEM}/recoveryPoints/p1",
+                        "name": "p1",
+                        "properties": {
+                            "recoveryPointTime": "2026-11-20T12:00:00Z",
+                            "recoveryPointType": "AppConsistent",
+                            "providerSpecificDetails": {"instanceType": "A2A", "recoveryPointSyncType": "PerVmRecoveryPoint"},
+                        },
+                    },
+                ]
+            }
+        ),
+    )
 
 
 def test_test_failover_sends_the_chosen_point_and_follows_its_job():
@@ -153,11 +268,34 @@ def test_test_failover_sends_the_chosen_point_and_follows_its_job():
     asr_routes(fake)
     job_url = "{base}" + f"{VAULT}/replicationJobs/tfo-1?api-version=2025-01-01"
     fake.on("POST", f"{ASR_ITEM}/testFailover", Answer(202, headers={"Azure-AsyncOperation": job_url, "Retry-After": "0"}))
-    fake.on("GET", f"{VAULT}/replicationJobs/tfo-1", Answer(body={"id": f"{VAULT}/replicationJobs/tfo-1", "name": "tfo-1", "properties": {
-        "scenarioName": "TestFailover", "state": "Succeeded", "targetObjectId": ASR_ITEM, "targetObjectName": "web-01",
-        "startTime": "2026-11-20T14:20:00Z", "endTime": "2026-11-20T14:29:00Z",
-        "customDetails": {"instanceType": "TestFailoverJobDetails", "protectedItemDetails": [
-            {"name": "web-01-item", "recoveryPointId": f"{ASR_ITEM}/recoveryPoints/p1", "recoveryPointTime": "2026-11-20T12:00:00Z"}]}}}))
+    fake.on(
+        "GET",
+        f"{VAULT}/replicationJobs/tfo-1",
+        Answer(
+            body={
+                "id": f"{VAULT}/replicationJobs/tfo-1",
+                "name": "tfo-1",
+                "properties": {
+                    "scenarioName": "TestFailover",
+                    "state": "Succeeded",
+                    "targetObjectId": ASR_ITEM,
+                    "targetObjectName": "web-01",
+                    "startTime": "2026-11-20T14:20:00Z",
+                    "endTime": "2026-11-20T14:29:00Z",
+                    "customDetails": {
+                        "instanceType": "TestFailoverJobDetails",
+                        "protectedItemDetails": [
+                            {
+                                "name": "web-01-item",
+                                "recoveryPointId": f"{ASR_ITEM}/recoveryPoints/p1",
+                                "recoveryPointTime": "2026-11-20T12:00:00Z",
+                            }
+                        ],
+                    },
+                },
+            }
+        ),
+    )
     fake.on("GET", TFO_VM, Answer(body=vm_body(TFO_VM, TFO_DISK)))
     for rid in (TFO_VM, TFO_DISK):
         fake.on("PATCH", f"{rid}/providers/Microsoft.Resources/tags/default", Answer(body={"properties": {"tags": TAGS}}))
@@ -184,12 +322,30 @@ def test_test_failover_sends_the_chosen_point_and_follows_its_job():
 def test_latest_sends_no_point_so_site_recovery_processes_pending_data():
     fake = FakeArm()
     asr_routes(fake)
-    fake.on("POST", f"{ASR_ITEM}/testFailover", Answer(202, headers={
-        "Location": "{base}" + f"{VAULT}/replicationJobs/tfo-2/operationResults/x?api-version=1", "Retry-After": "0"}))
-    fake.on("GET", f"{VAULT}/replicationJobs/tfo-2", Answer(body={"id": f"{VAULT}/replicationJobs/tfo-2", "name": "tfo-2", "properties": {
-        "scenarioName": "TestFailover", "state": "InProgress", "targetObjectId": ASR_ITEM, "startTime": "2026-11-20T14:20:00Z"}}))
-    job = run(fake, lambda p: p.test_failover(SRC_VM, choice=ReplicationPointChoice.LATEST, network_id=VNET, tags=TAGS),
-              site_recovery_vault="bv")
+    fake.on(
+        "POST",
+        f"{ASR_ITEM}/testFailover",
+        Answer(202, headers={"Location": "{base}" + f"{VAULT}/replicationJobs/tfo-2/operationResults/x?api-version=1", "Retry-After": "0"}),
+    )
+    fake.on(
+        "GET",
+        f"{VAULT}/replicationJobs/tfo-2",
+        Answer(
+            body={
+                "id": f"{VAULT}/replicationJobs/tfo-2",
+                "name": "tfo-2",
+                "properties": {
+                    "scenarioName": "TestFailover",
+                    "state": "InProgress",
+                    "targetObjectId": ASR_ITEM,
+                    "startTime": "2026-11-20T14:20:00Z",
+                },
+            }
+        ),
+    )
+    job = run(
+        fake, lambda p: p.test_failover(SRC_VM, choice=ReplicationPointChoice.LATEST, network_id=VNET, tags=TAGS), site_recovery_vault="bv"
+    )
     (post,) = fake.requests("POST", "/testFailover")
     assert "recoveryPointId" not in post.body["properties"]["providerSpecificDetails"]
     assert (job.status, job.created, job.ended_at) == (JobStatus.IN_PROGRESS, (), None)
@@ -198,11 +354,18 @@ def test_latest_sends_no_point_so_site_recovery_processes_pending_data():
 
 def test_a_429_is_waited_out_and_counted():
     fake = FakeArm()
-    image = {"id": f"{RG}/drill/providers/Microsoft.Compute/images/golden", "name": "golden", "location": "centralus",
-             "properties": {"sourceVirtualMachine": {"id": SRC_VM}, "storageProfile": {"dataDisks": [{"lun": 0}]}}}
-    fake.on("GET", f"/subscriptions/{SUB}/providers/Microsoft.Compute/images",
-            Answer(429, {"error": {"code": "TooManyRequests", "message": "slow down"}}, {"Retry-After": "1"}),
-            Answer(body={"value": [image]}))
+    image = {
+        "id": f"{RG}/drill/providers/Microsoft.Compute/images/golden",
+        "name": "golden",
+        "location": "centralus",
+        "properties": {"sourceVirtualMachine": {"id": SRC_VM}, "storageProfile": {"dataDisks": [{"lun": 0}]}},
+    }
+    fake.on(
+        "GET",
+        f"/subscriptions/{SUB}/providers/Microsoft.Compute/images",
+        Answer(429, {"error": {"code": "TooManyRequests", "message": "slow down"}}, {"Retry-After": "1"}),
+        Answer(body={"value": [image]}),
+    )
 
     async def scenario(provider: AzureProvider):
         return await provider.list_images(), provider.throttle.stats
@@ -228,11 +391,31 @@ def test_deleting_a_missing_resource_succeeds():
 
 def test_list_tagged_filters_by_the_run_tag_and_prices_what_it_finds():
     fake = FakeArm()
-    fake.on("GET", f"/subscriptions/{SUB}/resources", Answer(body={"value": [
-        {"id": RESTORED_DISK, "name": "web-01-r-os", "type": "Microsoft.Compute/disks", "location": "eastus2", "tags": TAGS},
-        {"id": VNET, "name": "bubble", "type": "Microsoft.Network/virtualNetworks", "location": "eastus2", "tags": TAGS}]}))
-    fake.on("GET", RESTORED_DISK, Answer(body={"id": RESTORED_DISK, "name": "web-01-r-os", "location": "eastus2",
-                                              "sku": {"name": "Premium_LRS"}, "properties": {"diskSizeGB": 64}}))
+    fake.on(
+        "GET",
+        f"/subscriptions/{SUB}/resources",
+        Answer(
+            body={
+                "value": [
+                    {"id": RESTORED_DISK, "name": "web-01-r-os", "type": "Microsoft.Compute/disks", "location": "eastus2", "tags": TAGS},
+                    {"id": VNET, "name": "bubble", "type": "Microsoft.Network/virtualNetworks", "location": "eastus2", "tags": TAGS},
+                ]
+            }
+        ),
+    )
+    fake.on(
+        "GET",
+        RESTORED_DISK,
+        Answer(
+            body={
+                "id": RESTORED_DISK,
+                "name": "web-01-r-os",
+                "location": "eastus2",
+                "sku": {"name": "Premium_LRS"},
+                "properties": {"diskSizeGB": 64},
+            }
+        ),
+    )
     found = run(fake, lambda p: p.list_tagged("run-7"))
     (listing,) = fake.requests("GET", "/resources")
     assert listing.query["$filter"] == f"tagName eq '{RUN_TAG}' and tagValue eq 'run-7'"
@@ -242,8 +425,11 @@ def test_list_tagged_filters_by_the_run_tag_and_prices_what_it_finds():
 
 def test_without_a_named_vault_every_vault_is_searched():
     fake = FakeArm()
-    fake.on("GET", f"/subscriptions/{SUB}/resources", Answer(body={"value": [
-        {"id": VAULT, "name": "bv", "type": "Microsoft.RecoveryServices/vaults", "location": "eastus2"}]}))
+    fake.on(
+        "GET",
+        f"/subscriptions/{SUB}/resources",
+        Answer(body={"value": [{"id": VAULT, "name": "bv", "type": "Microsoft.RecoveryServices/vaults", "location": "eastus2"}]}),
+    )
     fake.on("GET", f"{VAULT}/backupProtectedItems", Answer(body={"value": []}))
     with pytest.raises(NotFoundError, match=r"web-01 is not protected by Azure Backup in any .* \(set azure\.backup_vault"):
         run(fake, lambda p: p.list_backup_points(SRC_VM))
@@ -254,10 +440,25 @@ def test_without_a_named_vault_every_vault_is_searched():
 def test_a_resumed_run_reads_a_job_it_did_not_start():
     fake = FakeArm()
     backup_routes(fake)
-    fake.on("GET", f"{VAULT}/backupJobs/job-5", Answer(body={"id": f"{VAULT}/backupJobs/job-5", "name": "job-5", "properties": {
-        "jobType": "AzureIaaSVMJob", "entityFriendlyName": "web-01", "operation": "Restore", "status": "Failed",
-        "startTime": "2026-11-20T14:30:00Z", "endTime": "2026-11-20T14:31:00Z",
-        "errorDetails": [{"errorCode": "UserErrorRestoreFailed", "errorString": "no capacity"}]}}))
+    fake.on(
+        "GET",
+        f"{VAULT}/backupJobs/job-5",
+        Answer(
+            body={
+                "id": f"{VAULT}/backupJobs/job-5",
+                "name": "job-5",
+                "properties": {
+                    "jobType": "AzureIaaSVMJob",
+                    "entityFriendlyName": "web-01",
+                    "operation": "Restore",
+                    "status": "Failed",
+                    "startTime": "2026-11-20T14:30:00Z",
+                    "endTime": "2026-11-20T14:31:00Z",
+                    "errorDetails": [{"errorCode": "UserErrorRestoreFailed", "errorString": "no capacity"}],
+                },
+            }
+        ),
+    )
     job = run(fake, lambda p: p.get_job(f"{VAULT}/backupJobs/job-5"), backup_vault="bv")
     assert (job.kind, job.status, job.vm_id) == (JobKind.RESTORE, JobStatus.FAILED, SRC_VM)
     assert job.error == "UserErrorRestoreFailed: no capacity"
