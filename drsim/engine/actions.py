@@ -356,12 +356,12 @@ class CloudActions:
         region = w.region or spec.region
         network = self._network(w.network)
         if op.kind is OpKind.RESTORE:  # the only other operation of backup.restore
-            if work.job_id is None and w.tier is BackupTier.AUTO and PointTier.SNAPSHOT in point.tiers:
-                # Auto uses the snapshot tier while the point still has it (azure-facts.md, Azure Backup):
-                # instant-restore snapshots expire, and this restore may start long after the point was chosen.
-                listed = await self.provider.list_backup_points(source_id, region=w.region if cross_region else None)
-                point = work.backup_point = next((p for p in listed if p.id == point.id), point)
             if work.job_id is None:
+                # The point is chosen again as the restore starts, as an operator would choose it then: a
+                # restore that waited for a slot takes the newest point by then, and `auto` the tier the
+                # point still has (instant-restore snapshots expire: azure-facts.md, Azure Backup).
+                listed = await self.provider.list_backup_points(source_id, region=w.region if cross_region else None)
+                point = work.backup_point = self._choose_backup_point(task.vm, listed, w.point, w.tier, cross_region)
                 mode = RestoreMode.VM if w.restore_as is RestoreAs.VM else RestoreMode.DISKS
                 if mode is RestoreMode.VM:
                     await self.require_isolated(network, task.vm)

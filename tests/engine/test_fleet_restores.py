@@ -15,7 +15,7 @@ from drsim.model.documents import Estate, ProtectionPlan, Runbook
 INCIDENT = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
 
 
-def documents(vms: int, *, instant_restore_days: int = 2) -> tuple[Estate, ProtectionPlan, Runbook]:
+def documents(vms: int, *, instant_restore_days: int = 2, incident: str = "vm-loss") -> tuple[Estate, ProtectionPlan, Runbook]:
     header: dict[str, Any] = {"apiVersion": "drsim/v1"}
     estate = Estate.model_validate(
         {
@@ -52,7 +52,7 @@ def documents(vms: int, *, instant_restore_days: int = 2) -> tuple[Estate, Prote
             **header,
             "kind": "Runbook",
             "metadata": {"name": "restore-fleet"},
-            "scenario": {"incident": "vm-loss", "vms": {"app": "fleet"}},
+            "scenario": {"incident": incident, "vms": {"app": "fleet"}},
             "steps": [
                 {"id": "bubble", "action": "network.isolate", "with": {"region": "eastus2", "cidr": "10.250.0.0/16"}},
                 {"id": "restore", "action": "backup.restore", "needs": ["bubble"], "with": {"vms": {"app": "fleet"}, "network": "bubble"}},
@@ -90,3 +90,13 @@ def test_auto_tier_restores_from_the_vault_once_the_snapshot_tier_has_expired() 
     tiers = [e.recovery_point.tier for e in outcome.events if isinstance(e, TaskFinished) and e.recovery_point is not None]
     assert len(tiers) == 40 and tiers[0] == "snapshot" and tiers[-1] == "vault"
     assert sum(1 for e in outcome.events if isinstance(e, ResourceCreated) and e.resource_kind.endswith("virtualMachines")) == 40
+
+
+def test_latest_is_the_latest_point_when_each_restore_starts() -> None:
+    # Ransomware leaves the VMs running, so backups go on after the incident. One restore at a time for
+    # 40 VMs takes more than a day: the last restores start after the next daily backup and take it.
+    estate, plan, runbook = documents(40, incident="ransomware")
+    outcome = simulate_run(runbook, estate, plan, incident_at=INCIDENT, seed=5, concurrency=1)
+    points = [e.recovery_point.time for e in outcome.events if isinstance(e, TaskFinished) and e.recovery_point is not None]
+    assert len(points) == 40
+    assert points[0] < INCIDENT < points[-1]
