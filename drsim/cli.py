@@ -259,13 +259,12 @@ def sim_points(drill: str, vm_name: str | None, at_text: str | None, fmt: str) -
 @handles_errors
 def report(run_dir: str, formats: str, store_path: str | None, sign_key: str | None) -> None:
     """Re-render a run's reports from its result.json and journal.jsonl, and re-seal its manifest."""
-    from pathlib import Path
 
     from drsim.report.render import rerender
-    from drsim.store import STORE_NAME
+    from drsim.store import store_of_run
 
     chosen = [f.strip() for f in formats.split(",") if f.strip()]
-    for path in rerender(run_dir, chosen, store_path or Path(run_dir).resolve().parent.parent / STORE_NAME, sign_key):
+    for path in rerender(run_dir, chosen, store_path or store_of_run(run_dir), sign_key):
         click.echo(f"wrote {path}")
 
 

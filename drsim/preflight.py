@@ -114,20 +114,13 @@ def check_sign_key(drill: Loaded[Drill]) -> None:
     if not key:
         return
     path = drill.path.parent / key  # relative to the drill file, like its other paths
-    loc = ("evidence", "sign_key")
-    try:
-        kind = path.stat().st_mode
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise DocumentError([drill.source.problem(loc, f"evidence.sign_key: {path}: cannot read the signing key: {reason}")]) from None
-    if not stat.S_ISREG(kind):
-        raise DocumentError([drill.source.problem(loc, f"evidence.sign_key: {path}: is not a regular file, not a signing key")])
     from drsim.report.evidence import load_signing_key  # the loader the sealing uses, so both agree on what is valid
 
     try:
         load_signing_key(path)
     except UsageError as exc:
-        raise DocumentError([drill.source.problem(loc, f"evidence.sign_key: {exc.format_message()}")]) from None
+        problem = drill.source.problem(("evidence", "sign_key"), f"evidence.sign_key: {exc.format_message()}")
+        raise DocumentError([problem]) from None
 
 
 def check_drill_run(
@@ -139,7 +132,7 @@ def check_drill_run(
     junit: str | os.PathLike[str] | None,
 ) -> None:
     """Everything `drsim drill run` will write, and the key it will sign with, checked before it runs."""
-    from drsim.store import STORE_NAME
+    from drsim.store import STORE_NAME, store_of_run
 
     drill = load(drill_path, Drill)
     if resume is None:
@@ -154,7 +147,7 @@ def check_drill_run(
 
         if (run_dir / JOURNAL).is_file():
             _check_file_opens_for_writing(run_dir / JOURNAL, str(run_dir / JOURNAL), "--resume")
-        default_store = run_dir.resolve().parent.parent / STORE_NAME
+        default_store = store_of_run(run_dir)
     check_history_store(store if store is not None else default_store, "--store")
     if junit is not None:
         check_output_file(junit, "--junit")

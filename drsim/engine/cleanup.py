@@ -19,7 +19,7 @@ from typing import TypeVar
 from drsim.cloud.api import JobStatus, ResourceKind, TaggedResource
 from drsim.engine.actions import JOB_POLL_S, CloudActions
 from drsim.engine.clock import Clock
-from drsim.engine.executor import BACKOFF_BASE_S, BACKOFF_CAP_S, MAX_THROTTLED_WAIT_S, throttle_delay
+from drsim.engine.executor import BACKOFF_BASE_S, BACKOFF_CAP_S, ThrottledCall
 from drsim.errors import ProviderError, ThrottledError
 from drsim.measure.events import (
     CleanupFinished,
@@ -139,18 +139,13 @@ class Cleanup:
     async def _retrying(self, call: Callable[[], Awaitable[_T]]) -> _T:
         """One provider call, retried like the executor's: throttling after its retry-after (spread, for
         up to MAX_THROTTLED_WAIT_S), transient failures with exponential backoff, up to DELETE_ATTEMPTS attempts."""
-        throttled = attempts = 0
-        waited = 0.0
+        throttled = ThrottledCall(self.rng)
+        attempts = 0
         while True:
             try:
                 return await call()
             except ThrottledError as exc:
-                throttled += 1
-                delay = throttle_delay(self.rng, throttled, exc.retry_after)
-                waited += delay
-                if waited > MAX_THROTTLED_WAIT_S:
-                    raise
-                await self.clock.sleep(delay)
+                await self.clock.sleep(throttled.delay(exc))
             except ProviderError as exc:
                 attempts += 1
                 if not exc.retryable or attempts >= DELETE_ATTEMPTS:

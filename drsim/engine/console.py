@@ -178,10 +178,6 @@ def _operations(task: Task) -> str:
     return ", ".join(f"{kind} x{count}" if count > 1 else kind for kind, count in kinds.items())
 
 
-def parse_time(text: str, option: str) -> datetime:
-    return parse_instant(text, option)
-
-
 def drill_run(
     path: str,
     *,
@@ -205,7 +201,7 @@ def drill_run(
         raise UsageError("--resume and --dry-run do not go together")
     if resume is not None and not os.path.isdir(resume):
         raise UsageError(f"--resume {resume}: no such run directory")
-    when = parse_time(incident_at, "--incident-at") if incident_at not in (None, "random") else None
+    when = parse_instant(incident_at, "--incident-at") if incident_at not in (None, "random") else None
     bundle = load_drill(path)
     if incident_at == "random":  # as `incident_at: random` in the drill: drawn from the seed over the drill's window
         from drsim.engine.run import incident_time

@@ -48,6 +48,24 @@ def throttle_delay(rng: random.Random, throttled: int, retry_after: float) -> fl
     return round(max(retry_after, spread), 3)
 
 
+class ThrottledCall:
+    """The waits of one call that ARM throttles: throttle_delay each time, up to MAX_THROTTLED_WAIT_S in all."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.refusals = 0
+        self.waited = 0.0
+
+    def delay(self, refused: ThrottledError) -> float:
+        """Seconds to wait before calling again; re-raises `refused` once the call has waited long enough."""
+        self.refusals += 1
+        delay = throttle_delay(self.rng, self.refusals, refused.retry_after)
+        self.waited += delay
+        if self.waited > MAX_THROTTLED_WAIT_S:
+            raise refused
+        return delay
+
+
 BACKOFF_BASE_S = 30.0
 BACKOFF_CAP_S = 15 * 60.0
 
@@ -388,19 +406,14 @@ class Executor:
                     self.slots.give_back()
                 raise
         try:
-            throttled, waited = 0, 0.0
+            throttled = ThrottledCall(self.rng)
             loop = asyncio.get_running_loop()
             while True:
                 started = loop.time()
                 try:
                     await self.runner.run_op(task, op, state)
                 except ThrottledError as exc:
-                    throttled += 1
-                    delay = throttle_delay(self.rng, throttled, exc.retry_after)
-                    waited += delay
-                    if waited > MAX_THROTTLED_WAIT_S:
-                        raise
-                    await self.clock.sleep(delay)
+                    await self.clock.sleep(throttled.delay(exc))
                     continue
                 self.op_seconds[(task.id, op.id)] = loop.time() - started
                 return

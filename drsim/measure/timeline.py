@@ -184,9 +184,9 @@ def _upstream_steps(runbook: Runbook, steps: Iterable[str]) -> set[str]:
 class _AppRecovery:
     """What one application's own VMs went through, before its dependencies are taken into account."""
 
-    in_scope: bool  # the incident hit some of its VMs: it has something to recover
+    vms: frozenset[str]
     recovery: tuple[PlannedTask, ...]
-    affected: frozenset[str]
+    affected: frozenset[str]  # its VMs the incident hit (none: it was never down)
     trigger: datetime | None
     infra_ready: datetime | None
     healthy: datetime | None  # its own checks passed (None: they did not, or it had nothing to recover)
@@ -219,7 +219,7 @@ def _app_recovery(app: AppSpec, timeline: RunTimeline, planned: Sequence[Planned
     if infra_ready is not None and deciding and not check_broken and all(c.passed for c in deciding):
         healthy = max(c.healthy_at for c in deciding if c.healthy_at is not None)
     return _AppRecovery(
-        bool(affected), recovery, frozenset(affected), min(starts) if starts else None, infra_ready, healthy, tuple(claimed)
+        frozenset(vms), recovery, frozenset(affected), min(starts) if starts else None, infra_ready, healthy, tuple(claimed)
     )
 
 
@@ -234,7 +234,7 @@ def _healthy_with_dependencies(estate: Estate, own: dict[str, _AppRecovery]) -> 
             return healthy[name]
         mine = own[name].healthy
         for dep in specs[name].depends_on:
-            if dep not in specs or dep in path or not own[dep].in_scope:
+            if dep not in specs or dep in path or not own[dep].affected:
                 continue  # unknown or cyclic (validation refuses both), or not hit: nothing to wait for
             theirs = resolve(dep, (*path, dep))
             mine = None if mine is None or theirs is None else max(mine, theirs)
@@ -261,10 +261,9 @@ def measure_apps(events: Sequence[Event] | RunTimeline, runbook: Runbook, estate
     healthy_at = _healthy_with_dependencies(estate, own)
     measured = []
     for app in estate.apps:
-        vms = {vm.name for vm in estate.select(app.vms)}
-        if app.name not in objectives and not vms & touched:
-            continue
         mine = own[app.name]
+        if app.name not in objectives and not mine.vms & touched:
+            continue
         recovery, affected, trigger, infra_ready, claimed = mine.recovery, mine.affected, mine.trigger, mine.infra_ready, mine.claimed
         healthy = healthy_at[app.name]
         results = [c for c in timeline.checks if c.vm in affected]

@@ -677,6 +677,15 @@ class Runbook(Document):
 # ------------------------------------------------------------------------------------------- Drill
 
 
+def _aware_in_range(value: datetime) -> datetime:
+    """A document's time: with its zone, within the years drsim simulates."""
+    if value.tzinfo is None:
+        raise ValueError("a time needs a timezone: write it in UTC with a Z, e.g. 2026-11-20T14:00:00Z")
+    if (problem := instant_out_of_range(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
 def _window_start_fits(window_end: datetime | None, info: ValidationInfo) -> datetime | None:
     """The incident window (window before window_end) starts within the years drsim simulates."""
     window = info.data.get("window")
@@ -785,12 +794,7 @@ class Drill(Document):
     @field_validator("incident_at", "window_end")
     @classmethod
     def _utc(cls, value: datetime | str | None) -> datetime | str | None:
-        if isinstance(value, datetime):
-            if value.tzinfo is None:
-                raise ValueError("a time needs a timezone: write it in UTC with a Z, e.g. 2026-11-20T14:00:00Z")
-            if (problem := instant_out_of_range(value)) is not None:
-                raise ValueError(problem)
-        return value
+        return _aware_in_range(value) if isinstance(value, datetime) else value
 
 
 # -------------------------------------------------------------------------------------- Comparison
@@ -838,11 +842,7 @@ class Comparison(Document):
     @field_validator("window_end")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("a time needs a timezone: write it in UTC with a Z")
-        if value is not None and (problem := instant_out_of_range(value)) is not None:
-            raise ValueError(problem)
-        return value
+        return _aware_in_range(value) if value is not None else None
 
 
 KINDS: dict[str, type[Document]] = {

@@ -11,7 +11,7 @@ from drsim.report.evidence import load_signing_key, seal
 from drsim.report.junit import write_junit_for_run
 from drsim.report.recorded import read_run
 from drsim.report.render import FORMATS, record_run, render_run
-from drsim.store.history import STORE_NAME
+from drsim.store.history import store_of_run
 
 
 def finish_run(
@@ -27,7 +27,7 @@ def finish_run(
     the output directory, run_dir/../..), write JUnit XML to `junit`, seal the run directory (signed
     with `sign_key`, an Ed25519 PEM); return every path written."""
     key = load_signing_key(sign_key) if sign_key is not None else None  # a bad key is refused before anything is written
-    store = store if store is not None else Path(run_dir).resolve().parent.parent / STORE_NAME
+    store = store if store is not None else store_of_run(run_dir)
     if formats:
         written = render_run(run_dir, formats, store, controls=controls)
     else:

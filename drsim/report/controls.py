@@ -72,6 +72,6 @@ def select_controls(ids: Sequence[str] | None) -> ControlSelection:
     known = {control.id.lower(): control for control in all_controls()}  # ISO27001-2022:A.5.30 names the same control
     if not ids:
         return ControlSelection(all_controls(), (), True)
-    chosen = tuple(dict.fromkeys(known[i.lower()].id for i in ids if i.lower() in known))
+    chosen = {known[i.lower()].id: known[i.lower()] for i in ids if i.lower() in known}  # in the drill's order, once each
     unknown = tuple(dict.fromkeys(i for i in ids if i.lower() not in known))
-    return ControlSelection(tuple(known[i.lower()] for i in chosen), unknown, False)
+    return ControlSelection(tuple(chosen.values()), unknown, False)

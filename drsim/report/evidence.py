@@ -16,6 +16,7 @@ import base64
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -243,6 +244,8 @@ def load_signing_key(sign_key: str | os.PathLike[str]) -> Ed25519PrivateKey:
 
     path = Path(sign_key)
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # never open a FIFO or a device: it could block
+            raise UsageError(f"{path}: is not a regular file, not a signing key")
         pem = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the signing key: {exc.strerror or exc}") from None
@@ -256,9 +259,6 @@ def load_signing_key(sign_key: str | os.PathLike[str]) -> Ed25519PrivateKey:
     if not isinstance(key, Ed25519PrivateKey):
         raise UsageError(f"{path}: an Ed25519 private key is needed, got {type(key).__name__}")
     return key
-
-
-"""The name drsim.preflight imports (kept so both check keys with one loader)."""
 
 
 def _load_public_key(public_key: Path) -> object:

@@ -26,6 +26,13 @@ from drsim.store.migrations import APP_COLUMNS, APPLICATION_ID, RUN_COLUMNS, SCH
 STORE_NAME = "history.sqlite"
 """A run directory is <out>/<drill>/<run-id>/; its run is recorded in <out>/history.sqlite."""
 DEFAULT_STORE = Path("reports") / STORE_NAME
+
+
+def store_of_run(run_dir: str | os.PathLike[str]) -> Path:
+    """The history store a run directory (`<out>/<drill>/<run-id>`) records into: `<out>/history.sqlite`."""
+    return Path(run_dir).resolve().parent.parent / STORE_NAME
+
+
 """The store `drsim history` reads unless `--store PATH` says otherwise (relative to the working directory)."""
 STORE_TABLES = frozenset({"schema_version", "runs", "app_results"})
 """The tables of a drsim store (besides SQLite's own sqlite_*)."""
