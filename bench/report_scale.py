@@ -34,8 +34,8 @@ def engine_run(run_dir: Path, vms: int) -> Path:
     """bench/drill_scale.py's snapshot-clone drill through the engine, journaled like `drsim drill run` does."""
     from drill_scale import INCIDENT, documents
 
+    from drsim.drills import simulate_run
     from drsim.engine.journal import JournalWriter
-    from drsim.engine.run import simulate_run
     from drsim.model.documents import SimOptions
 
     estate, plan, runbook = documents(vms)

@@ -232,18 +232,11 @@ def sim() -> None:
 @handles_errors
 def sim_points(drill: str, vm_name: str | None, at_text: str | None, fmt: str) -> None:
     """List the recovery points each VM would have at the incident: time, type, tier and region."""
-    from rich.console import Console
+    from datetime import UTC, datetime
 
-    from drsim.cloud.sim.listing import points_as_json, render_points, world_points
-    from drsim.model import load_drill
-    from drsim.model.types import parse_instant
+    from drsim.console import sim_points as show_points
 
-    at = parse_instant(at_text, "--at") if at_text is not None else None
-    view = world_points(load_drill(drill), vm=vm_name, at=at)
-    if fmt == "json":
-        click.echo(json.dumps(points_as_json(view), indent=2))
-    else:
-        render_points(view, Console())
+    show_points(drill, vm=vm_name, at_text=at_text, fmt=fmt, today=datetime.now(UTC).date())
 
 
 @main.command()
@@ -356,7 +349,7 @@ def drill_run(
     in the history store. Exit 0 passed, 1 an objective or check failed, 3 error."""
     from datetime import UTC, datetime
 
-    from drsim.engine.console import drill_run as run
+    from drsim.console import drill_run as run
     from drsim.preflight import check_drill_run
 
     if not dry_run:  # a dry run writes nothing; a real one must not fail at its end for want of a place to write

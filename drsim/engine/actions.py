@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from drsim.clock import Clock
 from drsim.cloud.api import (
     RUN_TAG,
     BackupPoint,
@@ -34,7 +35,6 @@ from drsim.cloud.api import (
     Snapshot,
     VirtualMachine,
 )
-from drsim.engine.clock import Clock
 from drsim.engine.executor import CheckFailure, SlotLimit, TaskState
 from drsim.engine.taskgraph import CANARY_READ_INTERVAL_S, Op, OpKind, Task
 from drsim.errors import CapacityError, NotFoundError, ProviderError, SafetyError, TransientError

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
 
+from drsim.clock import Clock
 from drsim.cloud.api import JobStatus, ResourceKind, TaggedResource
 from drsim.engine.actions import JOB_POLL_S, CloudActions
-from drsim.engine.clock import Clock
 from drsim.engine.executor import BACKOFF_BASE_S, BACKOFF_CAP_S, ThrottledCall
 from drsim.errors import ProviderError, ThrottledError
 from drsim.measure.events import (

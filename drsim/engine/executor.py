@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
-from drsim.engine.clock import Clock
+from drsim.clock import Clock
 from drsim.engine.taskgraph import Op, Task, TaskGraph
 from drsim.errors import AbortedError, ProviderError, SafetyError, ThrottledError, TransientError
 from drsim.measure.events import (

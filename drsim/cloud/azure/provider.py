@@ -25,6 +25,7 @@ from azure.mgmt.network import models as network
 from azure.mgmt.recoveryservicesbackup import models as backup
 from azure.mgmt.recoveryservicessiterecovery import models as asr
 
+from drsim.clock import Clock, WallClock
 from drsim.cloud.api import (
     RUN_TAG,
     BackupPoint,
@@ -52,7 +53,6 @@ from drsim.cloud.azure.clock import WORLD_TIME_HEADER, EmulatorClock, EmulatorTi
 from drsim.cloud.azure.errors import translated
 from drsim.cloud.azure.ids import operation_name, parse_id, resource_id, same_id
 from drsim.cloud.azure.throttle import Throttle
-from drsim.engine.clock import Clock, WallClock
 from drsim.errors import ConflictError, NotFoundError, ProviderError
 from drsim.model.documents import AzureOptions
 from drsim.model.types import OsType, ReplicationPointChoice
