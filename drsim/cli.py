@@ -253,7 +253,7 @@ def sim_points(drill: str, vm_name: str | None, at_text: str | None, fmt: str) -
 def report(run_dir: str, formats: str, store_path: str | None, sign_key: str | None) -> None:
     """Re-render a run's reports from its result.json and journal.jsonl, and re-seal its manifest."""
 
-    from drsim.report.render import rerender
+    from drsim.drills import rerender
     from drsim.store import store_of_run
 
     chosen = [f.strip() for f in formats.split(",") if f.strip()]

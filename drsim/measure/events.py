@@ -11,11 +11,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
 
 from drsim.measure.result import RunStatus
+from drsim.times import parse_utc, utc_text
 
 
 class FailureCategory(StrEnum):
@@ -31,13 +32,12 @@ class CheckKind(StrEnum):
     CANARY = "canary"
 
 
-def iso(value: datetime) -> str:
-    """A UTC time as ISO 8601 with a Z: the one text form of a time in journals and results."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+iso = utc_text  # the one text form of a time in journals and results (drsim.times)
 
 
 def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    """A time as journals and results write it (a time without a zone is taken as UTC)."""
+    return parse_utc(text, naive_is_utc=True)
 
 
 @dataclass(frozen=True, slots=True)

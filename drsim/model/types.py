@@ -80,7 +80,7 @@ def parse_instant(text: str, option: str) -> datetime:
     from drsim.errors import UsageError
 
     try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))  # zone checked below
     except ValueError:
         raise UsageError(f"{option} {text!r} is not a time: write it in UTC, e.g. 2026-11-20T14:00:00Z") from None
     if value.tzinfo is None:

@@ -11,6 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from drsim.store.history import HistoryStore, RunRecord
+from drsim.times import duration
 
 COLUMNS = (
     "run_id",
@@ -146,8 +147,6 @@ def _table(runs: Sequence[RunRecord], base: Path | None = None) -> str:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
-
-    from drsim.report.text import duration
 
     table = Table()
     columns = ("run", "drill", "incident", "status", "app", "RTO", "RTO objective", "RPO", "RPO claimed", "RPO objective", "leftovers")

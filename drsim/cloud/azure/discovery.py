@@ -36,6 +36,7 @@ from drsim.cloud.azure.ids import parse_id, same_id
 from drsim.cloud.azure.provider import BACKUP_ITEM_FILTER
 from drsim.errors import ExecutionError, UsageError
 from drsim.model.documents import API_VERSION, Estate, ProtectionPlan
+from drsim.times import utc_text
 
 VAULT_TYPE = "Microsoft.RecoveryServices/vaults"
 APP_TAG = "app"
@@ -401,7 +402,7 @@ async def discover(
 
 
 def _header(subscription_id: str, notes: list[str]) -> str:
-    stamp = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    stamp = utc_text(datetime.now(UTC), "seconds")
     lines = [f"Discovered by `drsim discover` from subscription {subscription_id} at {stamp}.", *notes]
     return "".join(f"# {line}\n" for line in lines)
 
