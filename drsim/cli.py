@@ -209,7 +209,7 @@ def discover(
     subscription_id: str, resource_group: str | None, out_dir: str, endpoint: str | None, recovery_region: str | None, force: bool
 ) -> None:
     """Write an Estate and a ProtectionPlan from what an Azure subscription holds (read-only)."""
-    from drsim.cloud.azure.discovery import run_discovery
+    from drsim.discover import run_discovery
 
     estate, plan, notes = run_discovery(
         subscription_id, out_dir, resource_group=resource_group, endpoint=endpoint, recovery_region=recovery_region, force=force
