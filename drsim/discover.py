@@ -27,7 +27,6 @@ DOCUMENT_NAMES = ("estate.yaml", "plan.yaml")
 def check_out_dir(out_dir: str | os.PathLike[str], *, force: bool = False) -> None:
     """Refuse (UsageError) to replace documents already in `out_dir` unless forced, and an --out drsim cannot write."""
 
-
     out = Path(out_dir)
     if not force:
         for name in DOCUMENT_NAMES:
@@ -42,8 +41,6 @@ def write_documents(
     """Write estate.yaml and plan.yaml after checking both as `drsim validate` would; without `force`,
     a document already there is left alone (UsageError)."""
     from drsim.cloud.azure.discovery import document_header
-
-
 
     try:
         estate = Estate.model_validate(discovery.estate)
@@ -82,6 +79,7 @@ def run_discovery(
 ) -> tuple[Path, Path, list[str]]:
     """What `drsim discover` runs: check --out, discover, check, write; returns the two paths and the notes."""
     from drsim.cloud.azure.discovery import discover  # the azure extra
+
     check_out_dir(out_dir, force=force)  # before asking Azure anything
     discovery = asyncio.run(discover(subscription_id, resource_group=resource_group, endpoint=endpoint, recovery_region=recovery_region))
     estate_path, plan_path = write_documents(discovery, out_dir, subscription_id, force=force)

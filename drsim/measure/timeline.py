@@ -38,7 +38,7 @@ from drsim.measure.events import (
     TaskStarted,
     iso,
 )
-from drsim.measure.result import AppResult, CleanupResult, DrillResult, Leftover, RunStatus, TaskResult, TaskStatus
+from drsim.measure.result import AppMeasures, AppResult, CleanupResult, DrillResult, Leftover, RunStatus, TaskResult, TaskStatus
 from drsim.model.documents import AppSpec, Estate, Runbook
 from drsim.model.types import Action, IncidentKind
 
@@ -354,15 +354,7 @@ def drill_result(
         status=run_status(timeline, measured),
         apps=[
             AppResult(
-                app=a.app,
-                rto_s=a.rto_s,
-                rpo_s=a.rpo_s,
-                rpo_claimed_s=a.rpo_claimed_s,
-                rto_objective_s=a.rto_objective_s,
-                rpo_objective_s=a.rpo_objective_s,
-                rto_met=a.rto_met,
-                rpo_met=a.rpo_met,
-                consistent=a.consistent,
+                **AppMeasures.of(a).model_dump(),
                 trigger_at=iso(a.trigger_at) if a.trigger_at else None,
                 infra_ready_at=iso(a.infra_ready_at) if a.infra_ready_at else None,
                 healthy_at=iso(a.healthy_at) if a.healthy_at else None,

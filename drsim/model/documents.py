@@ -650,6 +650,8 @@ Step = Annotated[
     ],
     Field(discriminator="action"),
 ]
+
+
 class Runbook(Document):
     """How to recover from one kind of disaster: scenario, objectives, steps and cleanup."""
 
