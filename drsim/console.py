@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -24,7 +26,7 @@ from drsim.cloud.sim.listing import WorldPoints, iso_or_none, points_as_json, wo
 from drsim.drills import finish_run, incident_time, run_drill
 from drsim.engine.run import DrillPlan, RunOutcome
 from drsim.engine.taskgraph import Task, task_chain
-from drsim.errors import UsageError
+from drsim.errors import AbortedError, UsageError
 from drsim.measure.events import (
     CleanupFinished,
     CleanupStarted,
@@ -37,11 +39,11 @@ from drsim.measure.events import (
     TaskStarted,
     iso,
 )
-from drsim.measure.result import RunStatus
+from drsim.measure.result import RunStatus, TaskStatus
 from drsim.model import load_drill
 from drsim.model.documents import Drill
 from drsim.model.loader import Loaded
-from drsim.model.types import format_duration, parse_instant
+from drsim.model.types import CleanupStatus, format_duration, parse_instant
 
 _STATUS_STYLE = {RunStatus.PASSED: "bold green", RunStatus.FAILED: "bold yellow", RunStatus.ERROR: "bold red"}
 
@@ -112,6 +114,35 @@ class LiveProgress:
         self._live.stop()
 
 
+def _say(line: str) -> None:
+    """One line on standard error, at once and unwrapped (it names paths and commands to copy)."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+class InterruptNotice:
+    """Says at once, on standard error, what a Ctrl-C (or SIGTERM) is doing: the first aborts the run and
+    cleanup runs; the next stops cleanup."""
+
+    def __init__(self, say: Callable[[str], None] = _say) -> None:
+        self.say = say
+        self.aborted = False
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, RunAborted) and event.reason.endswith("received"):
+            self.aborted = True
+            self.say(f"interrupted ({event.reason}): cleaning up (Ctrl-C again to stop cleanup)")
+        elif self.aborted and isinstance(event, CleanupFinished) and event.status is CleanupStatus.INCOMPLETE:
+            self.say(f"cleanup stopped: {len(event.leftovers)} resource(s) may be left behind (listed in the result)")
+
+    def on_finished(self, outcome: RunOutcome) -> None:
+        pass
+
+
+SHOWN_FAILURES = 10
+"""The failed tasks the summary names one by one; the rest are counted per step and reason."""
+
+
 def summary_table(outcome: RunOutcome) -> Table:
     """Per application: RTO, RPO measured / claimed, objectives and verdicts."""
     assert outcome.result is not None
@@ -139,12 +170,19 @@ def render_outcome(outcome: RunOutcome, console: Console) -> None:
     result = outcome.result
     assert result is not None
     console.print(summary_table(outcome))
-    failed = [t for t in result.tasks if t.status.value == "failed"]
+    failed = [t for t in result.tasks if t.status is TaskStatus.FAILED]
     errors = {e.task: e.error for e in outcome.events if isinstance(e, TaskFailed)}
-    for task in failed:
-        label = f"{task.step}/{task.vm}" if task.vm else task.step
-        console.print(f"[red]failed[/red] {label}: {errors.get(label, '')}")
-    skipped = sum(1 for t in result.tasks if t.status.value == "skipped")
+    labels = [f"{t.step}/{t.vm}" if t.vm else t.step for t in failed]
+    for label in labels[:SHOWN_FAILURES]:
+        console.print(f"[red]failed[/red] {label}: {errors.get(label, '')}", highlight=False)
+    if len(labels) > SHOWN_FAILURES:  # an interrupted fleet drill fails thousands of tasks for one reason
+        rest = Counter(
+            (task.step, errors.get(label, "")) for task, label in zip(failed[SHOWN_FAILURES:], labels[SHOWN_FAILURES:], strict=True)
+        )
+        console.print(f"[red]and {len(labels) - SHOWN_FAILURES} more failed tasks[/red]:", highlight=False)
+        for (step, error), count in rest.most_common():
+            console.print(f"  {count} of step {step}: {error}", highlight=False)
+    skipped = sum(1 for t in result.tasks if t.status is TaskStatus.SKIPPED)
     if skipped:
         console.print(f"{skipped} task(s) skipped")
     for leftover in result.cleanup.leftovers:
@@ -212,6 +250,7 @@ def drill_run(
         drill = bundle.drill.doc
         when = incident_time(drill.model_copy(update={"incident_at": "random"}), drill.seed if seed is None else seed, today=today)
     progress = LiveProgress(console) if console.is_terminal and not quiet and not dry_run else None
+    notice = InterruptNotice()
     try:
         outcome = run_drill(
             bundle,
@@ -220,7 +259,7 @@ def drill_run(
             incident_at=when,
             dry_run=dry_run,
             resume=resume,
-            observers=(progress,) if progress is not None else (),
+            observers=(progress, notice) if progress is not None else (notice,),
             today=today,
             handle_signals=True,
         )
@@ -231,7 +270,14 @@ def drill_run(
         render_plan(outcome.plan, console)
         return 0
     assert outcome.result is not None
-    sealed = finish_reports(outcome, bundle.drill, reports=reports, store=store, junit=junit)
+    try:
+        sealed = finish_reports(outcome, bundle.drill, reports=reports, store=store, junit=junit)
+    except KeyboardInterrupt:
+        # result.json and the journal are complete; reports are written atomically and the manifest last.
+        _say(
+            f"interrupted while writing reports: the run itself is complete; `drsim report {outcome.run_dir}` writes its reports and seals it"
+        )
+        return AbortedError.exit_code
     if quiet:
         console.print(f"{outcome.result.status.value} {outcome.result_path}")
     else:

@@ -64,8 +64,43 @@ class Cleanup:
         self.concurrency = concurrency
         self.rng = rng
         self.deleted: set[str] = set()
+        self.stopped: str | None = None
+        self._task: asyncio.Task[CleanupFinished] | None = None
+
+    def stop(self, reason: str) -> None:
+        """Stop cleaning up (a second Ctrl-C), now or as soon as it starts: what is not deleted yet is
+        reported as left behind."""
+        if self.stopped is None:
+            self.stopped = reason
+            if self._task is not None:
+                self._task.cancel()
 
     async def run(self, policy: CleanupPolicy, *, run_ok: bool) -> CleanupFinished:
+        """Clean up by `policy`; stop() ends it early, with status incomplete and what is still there as leftovers."""
+        if self.stopped is not None:
+            return self._stopped_early()
+        task = self._task = asyncio.current_task()
+        try:
+            return await self._run(policy, run_ok=run_ok)
+        except asyncio.CancelledError:
+            if self.stopped is None or task is None:
+                raise
+            task.uncancel()
+            return self._stopped_early()
+        finally:
+            self._task = None
+
+    def _stopped_early(self) -> CleanupFinished:
+        left = tuple(
+            LeftoverResource(c.id, c.resource_kind, c.name, c.region, c.cost_per_day or 0.0)
+            for c in self.actions.created.values()
+            if c.id not in self.deleted
+        )
+        finished = CleanupFinished(at=self.clock.now(), status=CleanupStatus.INCOMPLETE, leftovers=left)
+        self.emit(finished)
+        return finished
+
+    async def _run(self, policy: CleanupPolicy, *, run_ok: bool) -> CleanupFinished:
         created = list(self.actions.created.values())
         self.emit(CleanupStarted(at=self.clock.now(), policy=policy, resources=len(created)))
         if policy is CleanupPolicy.NEVER or (policy is CleanupPolicy.ON_SUCCESS and not run_ok):

@@ -240,11 +240,20 @@ async def execute(
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM) if handle_signals and threading.current_thread() is threading.main_thread() else ()
     previous = {}
+    cleanup = Cleanup(actions, clock=clock, emit=emit, concurrency=spec.concurrency, rng=rng)
+    interrupts = 0
     for sig in signals:
         # A Python-level handler (not loop.add_signal_handler, whose self-pipe a virtual loop never
-        # polls): it runs between bytecodes and hands the abort to the loop.
+        # polls): it runs between bytecodes and hands the abort to the loop. The first signal aborts
+        # the run (cleanup still runs); the next one stops the cleanup.
         def on_signal(number: int, _frame: object) -> None:
-            loop.call_soon_threadsafe(executor.abort, f"{signal.Signals(number).name} received")
+            nonlocal interrupts
+            interrupts += 1
+            name = signal.Signals(number).name
+            if interrupts == 1:
+                loop.call_soon_threadsafe(executor.abort, f"{name} received")
+            else:
+                loop.call_soon_threadsafe(cleanup.stop, f"{name} received again")
 
         previous[sig] = signal.signal(sig, on_signal)
     try:
@@ -258,7 +267,7 @@ async def execute(
             and all(s.status is TaskStatus.SUCCEEDED for s in executor.states.values())
             and not any(a.rto_met is False or a.rpo_met is False for a in measure_apps(sink.events, runbook, estate))
         )
-        await Cleanup(actions, clock=clock, emit=emit, concurrency=spec.concurrency, rng=rng).run(policy, run_ok=run_ok)
+        await cleanup.run(policy, run_ok=run_ok)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
