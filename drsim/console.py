@@ -274,9 +274,8 @@ def drill_run(
         sealed = finish_reports(outcome, bundle.drill, reports=reports, store=store, junit=junit)
     except KeyboardInterrupt:
         # result.json and the journal are complete; reports are written atomically and the manifest last.
-        _say(
-            f"interrupted while writing reports: the run itself is complete; `drsim report {outcome.run_dir}` writes its reports and seals it"
-        )
+        finish = f"drsim report {outcome.run_dir}"
+        _say(f"interrupted while writing reports: the run itself is complete; `{finish}` writes its reports and seals it")
         return AbortedError.exit_code
     if quiet:
         console.print(f"{outcome.result.status.value} {outcome.result_path}")
