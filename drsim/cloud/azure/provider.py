@@ -26,6 +26,7 @@ from azure.mgmt.recoveryservicesbackup import models as backup
 from azure.mgmt.recoveryservicessiterecovery import models as asr
 
 from drsim.clock import Clock, WallClock
+from drsim.cloud import canary
 from drsim.cloud.api import (
     RUN_TAG,
     BackupPoint,
@@ -47,7 +48,7 @@ from drsim.cloud.api import (
     TaggedResource,
     VirtualMachine,
 )
-from drsim.cloud.azure import canary, records
+from drsim.cloud.azure import records
 from drsim.cloud.azure.clients import DEFAULT_POLLING_INTERVAL, AzureClients, is_loopback
 from drsim.cloud.azure.clock import WORLD_TIME_HEADER, EmulatorClock, EmulatorTimePolicy
 from drsim.cloud.azure.errors import translated

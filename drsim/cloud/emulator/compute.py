@@ -3,7 +3,7 @@ and the instance view), managed disks, snapshots and images.
 
 Status codes are those the SDK accepts (azure-sdk-notes.md, azure-mgmt-compute operations): a
 snapshot or disk PUT answers 200 or 202, a VM or image PUT 200 or 201, a delete 200, 202 or 204.
-Run Command answers every script with the canary report of the VM (drsim.cloud.azure.canary), the
+Run Command answers every script with the canary report of the VM (drsim.cloud.canary), the
 one script a drill runs; the emulator executes nothing.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from drsim.cloud.api import Image, ManagedDisk, ResourceKind, Snapshot, VirtualMachine
-from drsim.cloud.azure.canary import LINUX_COMMAND_ID, WINDOWS_COMMAND_ID, render_report
+from drsim.cloud.canary import LINUX_COMMAND_ID, WINDOWS_COMMAND_ID, render_report
 from drsim.cloud.emulator.arm import (
     ArmError,
     Body,
