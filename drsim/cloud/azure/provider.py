@@ -54,6 +54,7 @@ from drsim.cloud.azure.clock import WORLD_TIME_HEADER, EmulatorClock, EmulatorTi
 from drsim.cloud.azure.errors import translated
 from drsim.cloud.azure.ids import operation_name, parse_id, resource_id, same_id
 from drsim.cloud.azure.throttle import Throttle
+from drsim.cloud.prices import cost_per_day, list_prices
 from drsim.errors import ConflictError, NotFoundError, ProviderError
 from drsim.model.documents import AzureOptions
 from drsim.model.types import OsType, ReplicationPointChoice
@@ -258,17 +259,14 @@ class AzureProvider:
 
     def price_per_day(self, resource_id: str) -> float | None:
         """The list price per day of a resource this provider created (from what ARM answered: size, SKU,
-        disk size), with the price catalog the simulated world uses; None for what a Backup or Site
+        disk size), with the list prices the simulated world uses (drsim.cloud.prices); None for what a Backup or Site
         Recovery job created (list_tagged reads and prices those when they are left over)."""
         return self._prices.get(resource_id.lower())
 
     def _priced(self, rid: str | None, kind: ResourceKind, *, size: str = "", sku: str = "", size_gib: float = 0.0) -> None:
-        from drsim.cloud.sim.catalog import default_catalog
-        from drsim.cloud.sim.costs import cost_per_day
-
         if rid:
             # Snapshots and images are billed on used size, which ARM does not report: the disk size bounds it.
-            self._prices[rid.lower()] = cost_per_day(default_catalog(), kind, size=size, sku=sku, size_gib=size_gib, used_gib=size_gib)
+            self._prices[rid.lower()] = cost_per_day(list_prices(), kind, size=size, sku=sku, size_gib=size_gib, used_gib=size_gib)
 
     async def list_tagged(self, run_id: str) -> list[TaggedResource]:
         """Every resource carrying this run's tag, through the Resources API's tag filter."""
@@ -296,10 +294,7 @@ class AzureProvider:
 
     async def _cost_per_day(self, kind: ResourceKind, rid: str) -> float:
         """List price per day of a resource as ARM describes it now, priced as the simulated world prices
-        it (drsim.cloud.sim.costs; order of magnitude, USD; see catalog.yaml sources)."""
-        from drsim.cloud.sim.catalog import default_catalog
-        from drsim.cloud.sim.costs import cost_per_day
-
+        it (drsim.cloud.prices; order of magnitude, USD; see catalog.yaml sources)."""
         ref = parse_id(rid)
         try:
             if kind is ResourceKind.VM:
@@ -307,16 +302,16 @@ class AzureProvider:
                 if records.power_state(vm.instance_view).value != "running":
                     return 0.0  # a stopped (deallocated) VM pays for its disks only
                 size = records.text(vm.hardware_profile.vm_size) if vm.hardware_profile is not None else ""
-                return cost_per_day(default_catalog(), kind, size=size)
+                return cost_per_day(list_prices(), kind, size=size)
             if kind is ResourceKind.DISK:
                 async with translated(f"reading disk {ref.name}"):
                     disk = await self.clients.compute.disks.get(ref.resource_group, ref.name)
                 sku = records.text(disk.sku.name) if disk.sku is not None else ""
-                return cost_per_day(default_catalog(), kind, sku=sku, size_gib=disk.disk_size_gb or 0)
+                return cost_per_day(list_prices(), kind, sku=sku, size_gib=disk.disk_size_gb or 0)
             if kind is ResourceKind.SNAPSHOT:
                 async with translated(f"reading snapshot {ref.name}"):
                     snap = await self.clients.compute.snapshots.get(ref.resource_group, ref.name)
-                return cost_per_day(default_catalog(), kind, used_gib=snap.disk_size_gb or 0)
+                return cost_per_day(list_prices(), kind, used_gib=snap.disk_size_gb or 0)
         except NotFoundError:
             return 0.0
         return 0.0
