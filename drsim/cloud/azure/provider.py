@@ -48,11 +48,11 @@ from drsim.cloud.api import (
     TaggedResource,
     VirtualMachine,
 )
+from drsim.cloud.arm import kind_named, operation_name, parse_id, resource_id, same_id
 from drsim.cloud.azure import records
 from drsim.cloud.azure.clients import DEFAULT_POLLING_INTERVAL, AzureClients, is_loopback
 from drsim.cloud.azure.clock import WORLD_TIME_HEADER, EmulatorClock, EmulatorTimePolicy
 from drsim.cloud.azure.errors import translated
-from drsim.cloud.azure.ids import operation_name, parse_id, resource_id, same_id
 from drsim.cloud.azure.throttle import Throttle
 from drsim.cloud.prices import cost_per_day, list_prices
 from drsim.errors import ConflictError, NotFoundError, ProviderError
@@ -85,10 +85,6 @@ _DELETERS = {
     ResourceKind.NSG: ("network", "network_security_groups"),
     ResourceKind.NIC: ("network", "network_interfaces"),
 }
-
-
-def _kind(type_name: str) -> ResourceKind | None:
-    return next((k for k in ResourceKind if k.value.lower() == type_name.lower()), None)
 
 
 def _status(state: str | None) -> JobStatus:
@@ -169,9 +165,6 @@ class AzureProvider:
     def throttle(self) -> Throttle:
         return self.clients.throttle
 
-    def now(self) -> datetime:
-        return self.clock.now()
-
     async def close(self) -> None:
         await self.clients.close()
 
@@ -233,15 +226,6 @@ class AzureProvider:
     async def get_vm(self, vm_id: str) -> VirtualMachine:
         return await self._vm_record(await self._get_vm_model(vm_id))
 
-    async def list_disks(self, vm_id: str | None = None) -> list[ManagedDisk]:
-        async with translated("listing managed disks"):
-            disks = [records.managed_disk(d) async for d in self.clients.compute.disks.list()]
-        if vm_id is None:
-            return disks
-        order = [d.lower() for d in (await self.get_vm(vm_id)).disk_ids]
-        attached = [d for d in disks if d.id.lower() in order]
-        return sorted(attached, key=lambda d: order.index(d.id.lower()))
-
     async def list_snapshots(self, disk_id: str | None = None) -> list[Snapshot]:
         async with translated("listing snapshots"):
             models = [s async for s in self.clients.compute.snapshots.list()]
@@ -276,7 +260,7 @@ class AzureProvider:
             found = [r async for r in self.clients.resources.resources.list(filter=query)]
         tagged = []
         for resource in found:
-            kind = _kind(resource.type or "")
+            kind = kind_named(resource.type or "")
             if kind is None or not resource.id:
                 raise ProviderError(
                     f"resource {resource.id} of type {resource.type} carries tag {RUN_TAG}={run_id} but drsim cannot delete that type"
@@ -474,30 +458,9 @@ class AzureProvider:
             self._prices[disk_id.lower()] = await self._cost_per_day(ResourceKind.DISK, disk_id)
         return await self.get_vm(vm.id)
 
-    async def deallocate_vm(self, vm_id: str) -> None:
-        ref = parse_id(vm_id)
-        async with translated(f"deallocating VM {ref.name}"):
-            poller = await self.clients.compute.virtual_machines.begin_deallocate(ref.resource_group, ref.name)
-            await poller.result()
-
-    async def generalize_vm(self, vm_id: str) -> None:
-        ref = parse_id(vm_id)
-        async with translated(f"generalizing VM {ref.name}"):
-            await self.clients.compute.virtual_machines.generalize(ref.resource_group, ref.name)
-
-    async def create_image(self, vm_id: str, *, name: str, region: str, tags: Mapping[str, str]) -> Image:
-        body = compute.Image(location=region, source_virtual_machine=compute.SubResource(id=vm_id), tags=dict(tags))  # type: ignore[call-overload]
-        async with translated(f"creating image {name}"):
-            poller = await self.clients.compute.images.begin_create_or_update(self.resource_group, name, body)
-            created = await poller.result()
-        profile = created.storage_profile
-        disks = [profile.os_disk, *(profile.data_disks or [])] if profile is not None and profile.os_disk is not None else []
-        self._priced(created.id, ResourceKind.IMAGE, size_gib=sum(d.disk_size_gb or 0 for d in disks))
-        return records.image(created)
-
     async def delete(self, resource_id: str) -> None:
         ref = parse_id(resource_id)
-        kind = _kind(ref.type)
+        kind = kind_named(ref.type)
         if kind is None:
             raise ProviderError(f"drsim does not delete resources of type {ref.type} ({resource_id})")
         client_name, operations_name = _DELETERS[kind]
@@ -753,7 +716,7 @@ class AzureProvider:
             kind=JobKind.RESTORE,
             status=status,
             vm_id=vm_id,
-            started_at=_utc(props.start_time) or self.now(),
+            started_at=_utc(props.start_time) or self.clock.now(),
             ended_at=_utc(props.end_time) if status.ended else None,
             error=error,
             error_kind=error_kind,
@@ -934,7 +897,7 @@ class AzureProvider:
             kind=kind,
             status=status,
             vm_id=vm_id,
-            started_at=_utc(props.start_time) or self.now(),
+            started_at=_utc(props.start_time) or self.clock.now(),
             ended_at=_utc(props.end_time) if status.ended else None,
             error=error,
             error_kind=error_kind,

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
+from drsim.cloud.arm import Bucket, BucketLimit, RequestClass, bucket_limits
 from drsim.cloud.figures import Figure, Strict, packaged_catalog
 from drsim.cloud.prices import PriceList
 from drsim.errors import DocumentError, Problem
@@ -114,13 +115,6 @@ class Limit(Figure):
     value: int = Field(ge=0)
 
 
-class Bucket(Figure):
-    """An ARM token bucket: `capacity` requests, refilled at `refill_per_s`."""
-
-    capacity: int = Field(gt=0)
-    refill_per_s: float = Field(gt=0)
-
-
 # ----------------------------------------------------------------------------------------- sections
 
 
@@ -189,6 +183,10 @@ class ArmLimits(Strict):
     read_bucket: Bucket
     write_bucket: Bucket
     delete_bucket: Bucket
+
+    def limits(self) -> dict[RequestClass, BucketLimit]:
+        """ARM's token buckets by request class (drsim.cloud.arm)."""
+        return bucket_limits(dict(self))
 
 
 class Catalog(Strict):

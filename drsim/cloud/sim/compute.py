@@ -16,9 +16,9 @@ from drsim.cloud.api import (
     TaggedResource,
     VirtualMachine,
 )
+from drsim.cloud.arm import RequestClass, kind_of
 from drsim.cloud.prices import cost_per_day
 from drsim.cloud.sim import schedules
-from drsim.cloud.sim.faults import RequestClass
 from drsim.cloud.sim.resources import (
     DRILL_GROUP,
     DiskState,
@@ -29,7 +29,6 @@ from drsim.cloud.sim.resources import (
     SnapshotState,
     VmState,
     frozen_tags,
-    kind_of,
     resource_id,
 )
 from drsim.cloud.sim.schedules import ScheduledSnapshot
