@@ -29,7 +29,7 @@ from drsim.measure.events import (
     LeftoverResource,
     ResourceDeleted,
 )
-from drsim.model.types import CleanupPolicy
+from drsim.model.types import CleanupPolicy, CleanupStatus
 
 DELETE_ORDER = (
     ResourceKind.VM,
@@ -48,7 +48,7 @@ _T = TypeVar("_T")
 @dataclass(frozen=True)
 class _Target:
     id: str
-    kind: str
+    kind: ResourceKind
     name: str
     region: str
 
@@ -67,10 +67,10 @@ class Cleanup:
 
     async def run(self, policy: CleanupPolicy, *, run_ok: bool) -> CleanupFinished:
         created = list(self.actions.created.values())
-        self.emit(CleanupStarted(at=self.clock.now(), policy=policy.value, resources=len(created)))
+        self.emit(CleanupStarted(at=self.clock.now(), policy=policy, resources=len(created)))
         if policy is CleanupPolicy.NEVER or (policy is CleanupPolicy.ON_SUCCESS and not run_ok):
             left = await self._tagged()
-            finished = CleanupFinished(at=self.clock.now(), status="skipped", leftovers=tuple(_leftover(r) for r in left or ()))
+            finished = CleanupFinished(at=self.clock.now(), status=CleanupStatus.SKIPPED, leftovers=tuple(_leftover(r) for r in left or ()))
             self.emit(finished)
             return finished
         for record in list(self.actions.test_failovers.values()):
@@ -79,10 +79,10 @@ class Cleanup:
         await self._delete_in_waves(targets)
         tagged = await self._tagged()
         if tagged:  # tagged with this run but never recorded (an interrupted creation): still ours
-            await self._delete_in_waves(_Target(r.id, r.kind.value, r.name, r.region) for r in tagged if r.id not in self.deleted)
+            await self._delete_in_waves(_Target(r.id, r.kind, r.name, r.region) for r in tagged if r.id not in self.deleted)
             tagged = await self._tagged()
         leftovers = tuple(_leftover(r) for r in tagged) if tagged is not None else ()
-        status = "done" if tagged == [] else "incomplete"
+        status = CleanupStatus.DONE if tagged == [] else CleanupStatus.INCOMPLETE
         finished = CleanupFinished(at=self.clock.now(), status=status, leftovers=leftovers)
         self.emit(finished)
         return finished
@@ -154,4 +154,4 @@ class Cleanup:
 
 
 def _leftover(resource: TaggedResource) -> LeftoverResource:
-    return LeftoverResource(resource.id, resource.kind.value, resource.name, resource.region, resource.cost_per_day)
+    return LeftoverResource(resource.id, resource.kind, resource.name, resource.region, resource.cost_per_day)

@@ -294,7 +294,7 @@ class Executor:
         if state.status is not None:
             return
         state.status, state.error = TaskStatus.SKIPPED, reason
-        self.emit(TaskSkipped(at=self.clock.now(), task=task.id, step=task.step, action=task.action.value, vm=task.vm, reason=reason))
+        self.emit(TaskSkipped(at=self.clock.now(), task=task.id, step=task.step, action=task.action, vm=task.vm, reason=reason))
         self._settle(task)
 
     # ------------------------------------------------------------------------------ one task
@@ -318,7 +318,7 @@ class Executor:
                 at=self.clock.now(),
                 task=task.id,
                 step=task.step,
-                action=task.action.value,
+                action=task.action,
                 vm=task.vm,
                 attempts=state.attempts,
                 recovery_point=state.recovery_point,
@@ -334,7 +334,7 @@ class Executor:
                 at=self.clock.now(),
                 task=task.id,
                 step=task.step,
-                action=task.action.value,
+                action=task.action,
                 vm=task.vm,
                 attempts=max(state.attempts, 1),
                 error=state.error,
@@ -349,7 +349,7 @@ class Executor:
         while True:
             state.attempts += 1
             self.emit(
-                TaskStarted(at=self.clock.now(), task=task.id, step=task.step, action=task.action.value, vm=task.vm, attempt=state.attempts)
+                TaskStarted(at=self.clock.now(), task=task.id, step=task.step, action=task.action, vm=task.vm, attempt=state.attempts)
             )
             try:
                 await self._attempt(task, state, policy)
@@ -363,7 +363,7 @@ class Executor:
                         at=self.clock.now(),
                         task=task.id,
                         step=task.step,
-                        action=task.action.value,
+                        action=task.action,
                         vm=task.vm,
                         attempt=state.attempts,
                         error=describe(exc),

@@ -211,7 +211,7 @@ async def execute(
             drsim_version=__version__,
             catalog_version=spec.catalog_version,
             concurrency=spec.concurrency,
-            cleanup=runbook.cleanup.value,
+            cleanup=runbook.cleanup,
             controls=spec.controls,
         )
     )
@@ -298,7 +298,7 @@ def _plan_event(at: datetime, graph: TaskGraph, critical: CriticalPath, estimate
     return PlanMade(
         at=at,
         tasks=tuple(
-            PlannedTask(t.id, t.step, t.action.value, t.vm, tuple(op.id for op in t.ops), round(task_chain(t, partial(estimates, t)), 3))
+            PlannedTask(t.id, t.step, t.action, t.vm, tuple(op.id for op in t.ops), round(task_chain(t, partial(estimates, t)), 3))
             for t in graph.tasks
         ),
         step_edges=tuple(graph.step_edges()),

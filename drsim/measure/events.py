@@ -15,7 +15,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
 
+from drsim.cloud.api import ResourceKind
 from drsim.measure.result import RunStatus
+from drsim.model.types import Action, CleanupPolicy, CleanupStatus
 from drsim.times import parse_utc, utc_text
 
 
@@ -62,7 +64,7 @@ class VolumeCheck:
 class PlannedTask:
     id: str
     step: str
-    action: str
+    action: Action
     vm: str | None
     ops: tuple[str, ...]
     estimate_s: float
@@ -71,7 +73,7 @@ class PlannedTask:
 @dataclass(frozen=True, slots=True)
 class LeftoverResource:
     id: str
-    kind: str
+    kind: ResourceKind
     name: str
     region: str
     cost_per_day: float
@@ -100,7 +102,7 @@ class RunStarted(Event):
     drsim_version: str
     catalog_version: str | None
     concurrency: int
-    cleanup: str
+    cleanup: CleanupPolicy
     controls: tuple[str, ...] = ()  # the drill's evidence.controls: what its report evidences
 
 
@@ -118,7 +120,7 @@ class PlanMade(Event):
 class TaskEvent(Event):
     task: str
     step: str
-    action: str
+    action: Action
     vm: str | None
 
 
@@ -164,7 +166,7 @@ class TaskSkipped(TaskEvent):
 class ResourceCreated(Event):
     kind: ClassVar[str] = "resource.created"
     id: str
-    resource_kind: str
+    resource_kind: ResourceKind
     name: str
     region: str
     task: str | None
@@ -175,7 +177,7 @@ class ResourceCreated(Event):
 class ResourceDeleted(Event):
     kind: ClassVar[str] = "resource.deleted"
     id: str
-    resource_kind: str
+    resource_kind: ResourceKind
     name: str
     region: str
 
@@ -203,7 +205,7 @@ class CheckResult(Event):
 @dataclass(frozen=True, slots=True)
 class CleanupStarted(Event):
     kind: ClassVar[str] = "cleanup.started"
-    policy: str
+    policy: CleanupPolicy
     resources: int
 
 
@@ -219,7 +221,7 @@ class CleanupTestFailover(Event):
 @dataclass(frozen=True, slots=True)
 class CleanupFinished(Event):
     kind: ClassVar[str] = "cleanup.finished"
-    status: str  # done | incomplete | skipped
+    status: CleanupStatus
     leftovers: tuple[LeftoverResource, ...]
 
 

@@ -23,11 +23,12 @@ from markupsafe import Markup
 
 from drsim.errors import UsageError
 from drsim.measure.result import RunStatus, TaskStatus
+from drsim.model.types import Phase
 from drsim.report.charts import Chart, TrendPoint, timeline_chart, trend_chart
 from drsim.report.evidence import MANIFEST, SIGNATURE, build_manifest, load_signing_key, verify_bundle, write_atomically
 from drsim.report.recorded import RecordedRun, check_result_matches_journal, read_run
 from drsim.report.text import escape_markdown, offset, usd, utc, verdict
-from drsim.report.view import FailureRow, ObjectiveVerdict, PastRun, Phase, ReportView, build_view
+from drsim.report.view import FailureRow, ObjectiveVerdict, PastRun, ReportView, build_view
 from drsim.times import duration
 
 if TYPE_CHECKING:

@@ -13,12 +13,12 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Protocol
 
 from drsim import __version__
 from drsim.measure.events import CheckResult
 from drsim.measure.result import AppResult, RunStatus, TaskStatus
+from drsim.model.types import Action
 from drsim.report.controls import Control, EvidenceKind, select_controls
 from drsim.report.recorded import RecordedRun, TaskKey, parse_time
 from drsim.report.text import usd, utc, verdict
@@ -50,28 +50,10 @@ GROUP_ABOVE = 300
 """Above this many tasks, the timeline and the tables show one row per step."""
 ATTENTION_ROWS = 50
 """In grouped tables, at most this many individual rows that need attention (missed, inconsistent, failed)."""
-RECOVERY_ACTIONS = ("asr.test_failover", "backup.restore", "snapshot.clone", "image.deploy")
 
 
 def _seconds(delta: timedelta) -> float:
     return delta / timedelta(seconds=1)
-
-
-class Phase(StrEnum):
-    """Where recovery time goes (DESIGN.md: RTO with human wait time separated)."""
-
-    HUMAN = "human wait"
-    INFRASTRUCTURE = "infrastructure"
-    VALIDATION = "validation"
-
-
-def phase_of(action: str) -> Phase:
-    """manual.* is a person; check.* validates; everything else (network, restores, clones, wait) is infrastructure."""
-    if action.startswith("manual."):
-        return Phase.HUMAN
-    if action.startswith("check."):
-        return Phase.VALIDATION
-    return Phase.INFRASTRUCTURE
 
 
 # ------------------------------------------------------------------------------------------ records
@@ -590,7 +572,7 @@ def evidence_statement(kind: EvidenceKind, view: ReportView, run: RecordedRun) -
         ]
         return "Recovery objectives tested against measurements: " + "; ".join(parts) + "."
     if kind is EvidenceKind.RECOVERY:
-        recovered = Counter(t.action for t in view.tasks if t.action in RECOVERY_ACTIONS and t.status is TaskStatus.SUCCEEDED)
+        recovered = Counter(t.action for t in view.tasks if Action(t.action).is_recovery and t.status is TaskStatus.SUCCEEDED)
         if not recovered:
             return "No recovery action succeeded in this run."
         done = ", ".join(f"{_plural(n, 'VM')} by {action}" for action, n in sorted(recovered.items()))
