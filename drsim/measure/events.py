@@ -139,6 +139,17 @@ class TaskRetrying(TaskEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class CallFailed(Event):
+    """A provider call outside any task (discovery, cleanup) failed; retry_in_s is None when it was not retried."""
+
+    kind: ClassVar[str] = "call.failed"
+    call: str
+    attempt: int
+    error: str
+    retry_in_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class TaskFinished(TaskEvent):
     kind: ClassVar[str] = "task.finished"
     attempts: int
@@ -274,6 +285,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         PlanMade,
         TaskStarted,
         TaskRetrying,
+        CallFailed,
         TaskFinished,
         TaskFailed,
         TaskSkipped,
