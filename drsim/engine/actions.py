@@ -35,6 +35,7 @@ from drsim.cloud.api import (
     Snapshot,
     VirtualMachine,
 )
+from drsim.cloud.arm import kind_of
 from drsim.engine.executor import CheckFailure, SlotLimit, TaskState
 from drsim.engine.taskgraph import CANARY_READ_INTERVAL_S, Op, OpKind, Task
 from drsim.errors import CapacityError, NotFoundError, ProviderError, SafetyError, TransientError
@@ -108,18 +109,6 @@ def job_failed(job: Job, what: str) -> ProviderError:
     """The error a failed job raises: a capacity or transient failure is retried (after a backoff), others are not."""
     error = JOB_ERRORS.get(job.error_kind, ProviderError) if job.error_kind is not None else ProviderError
     return error(f"{what} failed: {job.error or job.status.value}")
-
-
-def kind_of(resource_id: str) -> ResourceKind | None:
-    """The resource kind named in an ARM id (`.../providers/Microsoft.Compute/disks/x`)."""
-    _, sep, rest = resource_id.partition("/providers/")
-    parts = rest.split("/")
-    if not sep or len(parts) < 3:
-        return None
-    try:
-        return ResourceKind(f"{parts[0]}/{parts[1]}")
-    except ValueError:
-        return None
 
 
 class CloudActions:

@@ -25,10 +25,10 @@ from azure.mgmt.recoveryservicesbackup import models as backup
 from azure.mgmt.recoveryservicessiterecovery import models as asr
 
 from drsim.cloud.api import RUN_TAG
+from drsim.cloud.arm import parse_id, same_id
 from drsim.cloud.azure import records
 from drsim.cloud.azure.clients import AzureClients
 from drsim.cloud.azure.errors import translated
-from drsim.cloud.azure.ids import parse_id, same_id
 from drsim.cloud.azure.provider import BACKUP_ITEM_FILTER
 from drsim.errors import UsageError
 from drsim.model.documents import API_VERSION

@@ -105,9 +105,10 @@ class Emulator:
         group = params.get(GROUP_PARAM)
         if group is not None and await self.state.find_resource_group(group) is None:
             raise ArmError(404, ErrorCode.RESOURCE_GROUP_NOT_FOUND, f"Resource group '{group}' could not be found.")
-        self.state.buckets.admit(route.request_class, request.headers.get("x-ms-client-request-id"))
+        throttle, region = self.state.throttle, self.state.arm_region
+        throttle.admit(region, route.request_class, self.world.now(), request.headers.get("x-ms-client-request-id"))
         answer = await route.handler(request, params)
-        remaining = self.state.buckets.remaining(route.request_class)
+        remaining = throttle.remaining(region, route.request_class, self.world.now())
         if remaining is not None:
             # ARM reports what is left of the bucket (request-limits-and-throttling).
             answer.headers[f"x-ms-ratelimit-remaining-subscription-{route.request_class.value}s"] = str(int(remaining))

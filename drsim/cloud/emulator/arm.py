@@ -1,4 +1,4 @@
-"""The ARM protocol layer of the emulator: routing, errors, request bodies, ids and JSON conventions.
+"""The ARM protocol layer of the emulator: routing, errors, request bodies and JSON conventions.
 
 Azure Resource Manager answers every error as `{"error": {"code", "message"}}`, requires
 `api-version` on every call and routes case-insensitively; this module is that much of ARM, with no
@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from drsim.cloud.api import Job, JobErrorKind
+from drsim.cloud.arm import RequestClass
 from drsim.errors import (
     CapacityError,
     ConflictError,
@@ -116,64 +117,6 @@ def from_provider_error(exc: ProviderError, *, speed: float) -> ArmError:
     if isinstance(exc, TransientError):
         return ArmError(503, ErrorCode.SERVICE_UNAVAILABLE, str(exc), retry_after=1)
     return ArmError(500, ErrorCode.INTERNAL_ERROR, str(exc))
-
-
-# ---------------------------------------------------------------------------------------------- ids
-
-
-@dataclass(frozen=True)
-class ResourceId:
-    """A parsed ARM resource id: subscription, resource group, provider namespace, type and name chain."""
-
-    subscription: str
-    resource_group: str
-    namespace: str
-    types: tuple[str, ...]
-    names: tuple[str, ...]
-
-    @property
-    def name(self) -> str:
-        return self.names[-1]
-
-    @property
-    def type(self) -> str:
-        return "/".join((self.namespace, *self.types))
-
-    def __str__(self) -> str:
-        path = "".join(f"/{t}/{n}" for t, n in zip(self.types, self.names, strict=True))
-        return f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/providers/{self.namespace}{path}"
-
-
-_ID = re.compile(r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/([^/]+)((?:/[^/]+/[^/]+)+)$", re.IGNORECASE)
-
-
-def parse_id(resource_id: str) -> ResourceId | None:
-    """Parse `/subscriptions/s/resourceGroups/rg/providers/Ns/type/name[/type/name...]`, else None."""
-    match = _ID.match(resource_id.rstrip("/"))
-    if match is None:
-        return None
-    parts = match.group(4).strip("/").split("/")
-    return ResourceId(match.group(1), match.group(2), match.group(3), tuple(parts[0::2]), tuple(parts[1::2]))
-
-
-def type_of(resource_id: str) -> str:
-    """The resource type of an ARM id in lower case (`microsoft.compute/disks`), or "" for a malformed id."""
-    parsed = parse_id(resource_id)
-    return parsed.type.lower() if parsed is not None else ""
-
-
-def name_of(resource_id: str) -> str:
-    """The last name in an id (the resource's own name)."""
-    return resource_id.rstrip("/").rsplit("/", 1)[-1]
-
-
-def id_key(resource_id: str) -> str:
-    """ARM ids compare case-insensitively."""
-    return resource_id.rstrip("/").lower()
-
-
-def resource_group_id(subscription: str, resource_group: str) -> str:
-    return f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
 
 
 # ------------------------------------------------------------------------------------------- bodies
@@ -314,14 +257,6 @@ def listing(values: Sequence[JsonObject]) -> JsonObject:
 # ------------------------------------------------------------------------------------------ routing
 
 
-class RequestClass(StrEnum):
-    """ARM's throttling classes: reads, writes and deletes have separate buckets (request-limits-and-throttling)."""
-
-    READ = "read"
-    WRITE = "write"
-    DELETE = "delete"
-
-
 Handler = Callable[[web.Request, dict[str, str]], Awaitable[web.StreamResponse]]
 PathOf = Callable[[str], str]
 """The URL path of an operation's status or result, given the operation id."""
@@ -336,9 +271,7 @@ class Route:
 
     @property
     def request_class(self) -> RequestClass:
-        if self.method == "DELETE":
-            return RequestClass.DELETE
-        return RequestClass.READ if self.method in ("GET", "HEAD") else RequestClass.WRITE
+        return RequestClass.of(self.method)
 
 
 def _compile(template: str) -> re.Pattern[str]:

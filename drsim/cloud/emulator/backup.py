@@ -16,19 +16,8 @@ from datetime import UTC, datetime, time, timedelta
 from aiohttp import web
 
 from drsim.cloud.api import BackupPoint, Job, JobKind, JobStatus, PointTier, RestoreMode
-from drsim.cloud.emulator.arm import (
-    ArmError,
-    Body,
-    ErrorCode,
-    JsonObject,
-    Router,
-    arm_time,
-    id_key,
-    invalid_content,
-    job_error_code,
-    listing,
-    parse_id,
-)
+from drsim.cloud.arm import id_key, try_parse_id
+from drsim.cloud.emulator.arm import ArmError, Body, ErrorCode, JsonObject, Router, arm_time, invalid_content, job_error_code, listing
 from drsim.cloud.emulator.operations import Outcome
 from drsim.cloud.emulator.resources import parse_filter
 from drsim.cloud.emulator.service import ResourceProviderService
@@ -137,7 +126,7 @@ class BackupService(ResourceProviderService):
         vaults = [
             v
             for v in self.world.inventory.vaults()
-            if group is None or ((parsed := parse_id(v.id)) is not None and parsed.resource_group.lower() == group.lower())
+            if group is None or ((parsed := try_parse_id(v.id)) is not None and parsed.resource_group.lower() == group.lower())
         ]
         return web.json_response(listing([self.vault_json(v) for v in vaults]))
 
@@ -374,7 +363,7 @@ class BackupService(ResourceProviderService):
             self.state.require_drill_group(group_id.rstrip("/").rsplit("/", 1)[-1], "restored resources")
         if mode is RestoreMode.VM:
             target = body.string("targetVirtualMachineId")
-            parsed = parse_id(target)
+            parsed = try_parse_id(target)
             if parsed is None:
                 raise invalid_content(body.path("targetVirtualMachineId"), f"'{target}' is not a virtual machine id")
             self.state.require_drill_group(parsed.resource_group, "restored virtual machines")

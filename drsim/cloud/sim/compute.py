@@ -16,9 +16,9 @@ from drsim.cloud.api import (
     TaggedResource,
     VirtualMachine,
 )
+from drsim.cloud.arm import RequestClass, kind_of
+from drsim.cloud.prices import cost_per_day
 from drsim.cloud.sim import schedules
-from drsim.cloud.sim.costs import cost_per_day
-from drsim.cloud.sim.faults import RequestClass
 from drsim.cloud.sim.resources import (
     DRILL_GROUP,
     DiskState,
@@ -29,7 +29,6 @@ from drsim.cloud.sim.resources import (
     SnapshotState,
     VmState,
     frozen_tags,
-    kind_of,
     resource_id,
 )
 from drsim.cloud.sim.schedules import ScheduledSnapshot
@@ -119,19 +118,19 @@ class ComputeService(WorldState):
         return None
 
     def _tagged_record(self, rid: str, kind: ResourceKind) -> TaggedResource:
-        catalog = self.catalog
+        prices = self.catalog.prices
         if kind is ResourceKind.VM:
             vm = self._vms[rid]
-            return TaggedResource(rid, kind, vm.name, vm.region, cost_per_day(catalog, kind, size=vm.size))
+            return TaggedResource(rid, kind, vm.name, vm.region, cost_per_day(prices, kind, size=vm.size))
         if kind is ResourceKind.DISK:
             disk = self._disks[rid]
-            return TaggedResource(rid, kind, disk.name, disk.region, cost_per_day(catalog, kind, sku=disk.sku, size_gib=disk.size_gib))
+            return TaggedResource(rid, kind, disk.name, disk.region, cost_per_day(prices, kind, sku=disk.sku, size_gib=disk.size_gib))
         if kind is ResourceKind.SNAPSHOT:
             snap = self._snapshots[rid]
-            return TaggedResource(rid, kind, snap.name, snap.region, cost_per_day(catalog, kind, used_gib=snap.used_gib))
+            return TaggedResource(rid, kind, snap.name, snap.region, cost_per_day(prices, kind, used_gib=snap.used_gib))
         if kind is ResourceKind.IMAGE:
             image = self._images[rid]
-            return TaggedResource(rid, kind, image.name, image.region, cost_per_day(catalog, kind, used_gib=image.used_gib))
+            return TaggedResource(rid, kind, image.name, image.region, cost_per_day(prices, kind, used_gib=image.used_gib))
         if kind is ResourceKind.NETWORK:
             net = self._networks[rid]
             return TaggedResource(rid, kind, net.name, net.region, 0.0)

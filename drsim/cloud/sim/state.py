@@ -23,10 +23,11 @@ from drsim.cloud.api import (
     ResourceKind,
     VirtualMachine,
 )
+from drsim.cloud.arm import ArmThrottle, RequestClass
 from drsim.cloud.sim import schedules
 from drsim.cloud.sim.catalog import Catalog, Distribution
 from drsim.cloud.sim.draws import Draws
-from drsim.cloud.sim.faults import FailureInjector, RequestClass, Throttle
+from drsim.cloud.sim.faults import FailureInjector
 from drsim.cloud.sim.incidents import CORRUPTING, DESTRUCTIVE, IncidentSpec
 from drsim.cloud.sim.resources import (
     DiskState,
@@ -109,7 +110,7 @@ class WorldState:
         self.options = options
         self.catalog = catalog
         self.draws = Draws(seed)
-        self.throttle = Throttle(catalog.arm, enabled=options.throttling)
+        self.throttle = ArmThrottle(catalog.arm.limits(), enabled=options.throttling)
         self.faults = FailureInjector(options.failure_rate, self.draws)
         self._latency = options.latency
         self._request_latency = catalog.arm.request_latency

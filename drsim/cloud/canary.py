@@ -1,4 +1,7 @@
-"""The canary check on a recovered VM, through the VM Run Command API, and the report it prints.
+"""The canary protocol: the marker logs, the script that reads them on a recovered VM, and its report.
+
+Shared by the Azure provider (which runs the script through the VM Run Command API and parses the
+report) and the ARM emulator (which answers Run Command with the report of the simulated VM).
 
 The workload on every protected VM keeps, for each guest volume, a directory of marker files
 (`/var/lib/drsim-canary/<volume>/` on Linux, `C:\\ProgramData\\drsim-canary\\<volume>\\` on
