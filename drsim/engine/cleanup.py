@@ -9,7 +9,6 @@ after that is a leftover: it makes the run's status `error` and is listed with i
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from drsim.clock import Clock
 from drsim.cloud.api import JobStatus, ResourceKind, TaggedResource
 from drsim.engine.actions import JOB_POLL_S, CloudActions
 from drsim.engine.executor import BACKOFF_BASE_S, BACKOFF_CAP_S, ThrottledCall
+from drsim.engine.runtime import current_runtime
 from drsim.errors import ProviderError, ThrottledError
 from drsim.measure.events import (
     CleanupFinished,
@@ -114,7 +114,7 @@ class Cleanup:
                 # `concurrency` deleters take the wave's targets in order: each starts the next
                 # target as soon as its last one is gone (no task per target).
                 targets = iter(wave)
-                await asyncio.gather(*(self._deleter(targets) for _ in range(min(self.concurrency, len(wave)))))
+                await current_runtime().gather(*(self._deleter(targets) for _ in range(min(self.concurrency, len(wave)))))
 
     async def _deleter(self, targets: Iterator[_Target]) -> None:
         for target in targets:

@@ -10,7 +10,6 @@ for byte, and is not written twice; from the first new event on, it appends (aft
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
@@ -18,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from drsim.engine.runtime import current_runtime
 from drsim.errors import JournalError
 from drsim.measure.events import Event, RunResumed, event_from_dict, event_to_dict
 
@@ -134,12 +134,12 @@ class JournalWriter:
         self.lines_written += 1
         if self.fsync and not self._sync_due:
             try:
-                loop = asyncio.get_running_loop()
+                runtime = current_runtime()
             except RuntimeError:  # written outside an event loop: to the disk at once
                 self._sync()
                 return
             self._sync_due = True
-            loop.call_soon(self._sync)
+            runtime.call_soon(self._sync)
 
     def _sync(self) -> None:
         self._sync_due = False

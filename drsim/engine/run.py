@@ -8,7 +8,6 @@ drsim.drills' work.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import signal
 import threading
@@ -26,6 +25,7 @@ from drsim.engine.actions import CloudActions
 from drsim.engine.cleanup import Cleanup
 from drsim.engine.executor import BACKOFF_BASE_S, BACKOFF_CAP_S, Executor, StepPolicy
 from drsim.engine.journal import JournalWriter
+from drsim.engine.runtime import current_runtime
 from drsim.engine.taskgraph import (
     CriticalPath,
     Estimator,
@@ -153,7 +153,7 @@ class Execution:
     """The live state of one run, kept for the outcome.
 
     No generated repr: asyncio's Runner formats the main task (and so its result, this) when it puts
-    back the Ctrl-C handler, and the repr of a large run's events would take seconds.
+    back the Ctrl-C handler (Azure runs), and the repr of a large run's events would take seconds.
     """
 
     events: list[Event]
@@ -228,19 +228,19 @@ async def execute(
         name_key=spec.name_key,
     )
     await _discover(actions, clock, spec.production_ids, spec.production_disk_ids)
+    runtime = current_runtime()
     policies = {s.id: StepPolicy(timeout=s.timeout, retries=s.retries, allow_failure=s.allow_failure) for s in runbook.steps}
-    executor = Executor(graph, actions, clock=clock, emit=emit, concurrency=spec.concurrency, policies=policies, rng=rng)
+    executor = Executor(graph, actions, clock=clock, emit=emit, concurrency=spec.concurrency, policies=policies, rng=rng, runtime=runtime)
     state.executor = executor
 
     sink.on_failure = lambda exc: executor.abort(f"the journal could not be written: {exc}")
-    loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM) if handle_signals and threading.current_thread() is threading.main_thread() else ()
     previous = {}
     for sig in signals:
-        # A Python-level handler (not loop.add_signal_handler, whose self-pipe a virtual loop never
-        # polls): it runs between bytecodes and hands the abort to the loop.
+        # A Python-level handler (not loop.add_signal_handler: the virtual kernel has no self-pipe to
+        # poll): it runs between bytecodes and hands the abort to the loop.
         def on_signal(number: int, _frame: object) -> None:
-            loop.call_soon_threadsafe(executor.abort, f"{signal.Signals(number).name} received")
+            runtime.call_soon_threadsafe(executor.abort, f"{signal.Signals(number).name} received")
 
         previous[sig] = signal.signal(sig, on_signal)
     try:

@@ -58,10 +58,10 @@ class OpKind(StrEnum):
     @property
     def holds_slot(self) -> bool:
         """Long-running cloud operations count against the drill's concurrency limit; reads and waits do not."""
-        return self in _SLOT_OPS
+        return self in SLOT_OPS
 
 
-_SLOT_OPS = frozenset(
+SLOT_OPS = frozenset(
     {
         OpKind.CREATE_NETWORK,
         OpKind.TEST_FAILOVER,
