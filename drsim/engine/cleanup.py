@@ -117,9 +117,13 @@ class Cleanup:
                 await current_runtime().gather(*(self._deleter(targets) for _ in range(min(self.concurrency, len(wave)))))
 
     async def _deleter(self, targets: Iterator[_Target]) -> None:
+        delete = self.provider.delete
         for target in targets:
             try:
-                await self._retrying(partial(self.provider.delete, target.id))
+                try:
+                    await delete(target.id)
+                except ProviderError as refused:  # retried as _retrying retries (most deletions never are)
+                    await self._retrying(partial(delete, target.id), refused=refused)
             except ProviderError:
                 continue  # still tagged: the final listing reports it as a leftover
             self._deleted(target)
@@ -136,13 +140,17 @@ class Cleanup:
             return None
         return sorted(found, key=lambda r: r.id)
 
-    async def _retrying(self, call: Callable[[], Awaitable[_T]]) -> _T:
+    async def _retrying(self, call: Callable[[], Awaitable[_T]], *, refused: ProviderError | None = None) -> _T:
         """One provider call, retried like the executor's: throttling after its retry-after (spread, for
-        up to MAX_THROTTLED_WAIT_S), transient failures with exponential backoff, up to DELETE_ATTEMPTS attempts."""
+        up to MAX_THROTTLED_WAIT_S), transient failures with exponential backoff, up to DELETE_ATTEMPTS
+        attempts. `refused`: the call was made once already and failed so."""
         throttled = ThrottledCall(self.rng)
         attempts = 0
         while True:
             try:
+                if refused is not None:  # the first attempt's failure, handled as any other
+                    failure, refused = refused, None
+                    raise failure
                 return await call()
             except ThrottledError as exc:
                 await self.clock.sleep(throttled.delay(exc))

@@ -421,7 +421,7 @@ class WorldState:
         vm = self._vms.get(vm_id)
         if vm is None:
             raise NotFoundError(f"virtual machine {vm_id} not found")
-        if self._region_down(vm.region):
+        if vm.region == self._outage_region and self._active():  # _region_down, inline: every read asks
             raise self._unreachable(vm.region, f"virtual machine {vm.name}")
         if vm.production and vm.name in self._deleted_vms and self._active():
             raise NotFoundError(f"virtual machine {vm.name} not found ({self.incident.kind.value} at {self.incident.at.isoformat()})")
@@ -433,7 +433,7 @@ class WorldState:
         disk = self._disks.get(disk_id)
         if disk is None:
             raise NotFoundError(f"disk {disk_id} not found")
-        if self._region_down(disk.region):
+        if disk.region == self._outage_region and self._active():  # _region_down, inline: every read asks
             raise self._unreachable(disk.region, f"disk {disk.name}")
         if disk.production and self._active() and (disk.origin_vm in self._deleted_vms or disk_id in self._failed_disks):
             raise NotFoundError(f"disk {disk.name} not found ({self.incident.kind.value} at {self.incident.at.isoformat()})")
@@ -448,7 +448,7 @@ class WorldState:
         if snap.schedule_index is not None and not self._scheduled_still_kept(snap):
             self._forget_snapshot(snap)
             raise NotFoundError(f"snapshot {snap.name} not found (deleted by the plan's retention)")
-        if self._region_down(snap.region):
+        if snap.region == self._outage_region and self._active():  # _region_down, inline: every read asks
             raise self._unreachable(snap.region, f"snapshot {snap.name}")
         return snap
 
@@ -458,7 +458,7 @@ class WorldState:
         image = self._images.get(image_id)
         if image is None:
             raise NotFoundError(f"image {image_id} not found")
-        if self._region_down(image.region):
+        if image.region == self._outage_region and self._active():  # _region_down, inline: every read asks
             raise self._unreachable(image.region, f"image {image.name}")
         return image
 
@@ -468,7 +468,7 @@ class WorldState:
         net = self._networks.get(network_id)
         if net is None:
             raise NotFoundError(f"virtual network {network_id} not found")
-        if self._region_down(net.region):
+        if net.region == self._outage_region and self._active():  # _region_down, inline: every read asks
             raise self._unreachable(net.region, f"virtual network {net.name}")
         return net
 
@@ -575,7 +575,7 @@ class WorldState:
         if vm.production and self._active():
             if vm.name in self._crashed_vms:
                 return replace(record, power=PowerState.STOPPED, booted=False)
-            if self._region_down(vm.region):
+            if vm.region == self._outage_region and self._active():  # _region_down, inline: every read asks
                 return replace(record, booted=False)
         return record
 
