@@ -21,7 +21,7 @@ from rich.text import Text
 
 from drsim.cloud.api import PointType
 from drsim.cloud.sim.listing import WorldPoints, iso_or_none, points_as_json, world_points
-from drsim.drills import incident_time, run_drill
+from drsim.drills import finish_run, incident_time, run_drill
 from drsim.engine.run import DrillPlan, RunOutcome
 from drsim.engine.taskgraph import Task, task_chain
 from drsim.errors import UsageError
@@ -245,8 +245,6 @@ def finish_reports(outcome: RunOutcome, drill: Loaded[Drill], *, reports: bool, 
     """Reports, history, JUnit XML and the sealed manifest of a finished run (drsim.report.bundle)."""
     if outcome.run_dir is None:
         return []
-    from drsim.report.bundle import finish_run
-
     evidence = drill.doc.evidence
     sign_key = drill.path.parent / evidence.sign_key if evidence.sign_key else None  # relative to the drill file, like its other paths
     return finish_run(

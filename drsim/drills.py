@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from drsim.cloud.sim import Catalog, SimProvider, build_world, default_catalog, incident_from_scenario, load_catalog
 from drsim.cloud.sim.catalog import Distribution
@@ -47,6 +47,14 @@ from drsim.model.checks import DrillBundle
 from drsim.model.documents import AzureOptions, Document, Drill, Estate, ProtectionPlan, Runbook, SimOptions
 from drsim.model.loader import Loaded
 from drsim.model.types import ProviderKind
+from drsim.store.history import HistoryStore, RunRecord, store_of_run
+
+if TYPE_CHECKING:
+    from drsim.report.recorded import RecordedRun
+
+FORMATS = ("md", "html")
+# The report modules (Jinja2, Markdown, matplotlib: a second to import) are imported by the functions
+# that finish a run, not by the simulated runs a comparison makes by the thousand.
 
 _D = TypeVar("_D", bound=Document)
 
@@ -495,3 +503,92 @@ def _run_on_azure(
     for observer in observers:
         observer.on_finished(outcome)
     return outcome
+
+
+# ---------------------------------------------------------------- after the run: reports, history, seal
+
+
+def record_run(run: RecordedRun, store: HistoryStore | str | os.PathLike[str] | None) -> list[RunRecord] | None:
+    """Record a run in the history store (again: updated in place); its series, oldest first, ending
+    with this run (None: no store)."""
+    if store is None:
+        return None
+    from drsim.report.view import drill_cost
+
+    opened = store if isinstance(store, HistoryStore) else HistoryStore(store)
+    try:
+        recorded = opened.record(
+            run.run_id,
+            run.result,
+            drsim_version=run.started.drsim_version if run.started else None,
+            catalog_version=run.started.catalog_version if run.started else None,
+            run_dir=str(run.run_dir.resolve()),
+            cost_usd=drill_cost(run).total_usd,
+        )
+        return opened.series(recorded.seq)
+    finally:
+        if opened is not store:
+            opened.close()
+
+
+def render_reports(
+    run_dir: str | os.PathLike[str],
+    formats: Sequence[str] = FORMATS,
+    store: HistoryStore | str | os.PathLike[str] | None = None,
+    *,
+    controls: Sequence[str] | None = None,
+) -> list[Path]:
+    """Record the run in `store` (when given), then write its reports with the trend of its series."""
+    from drsim.report.recorded import read_run
+    from drsim.report.render import render_recorded
+
+    run = read_run(run_dir)
+    return render_recorded(run, formats, record_run(run, store), controls)
+
+
+def finish_run(
+    run_dir: str | os.PathLike[str],
+    *,
+    formats: Sequence[str] = FORMATS,
+    store: str | os.PathLike[str] | None = None,
+    junit: str | os.PathLike[str] | None = None,
+    sign_key: str | os.PathLike[str] | None = None,
+    controls: Sequence[str] | None = None,
+) -> list[Path]:
+    """What a finished run gets before `drsim drill run` returns: its reports (no formats: none), its
+    place in `store` (default: history.sqlite of the output directory, run_dir/../..), JUnit XML to
+    `junit`, and last the sealed manifest (signed with `sign_key`, an Ed25519 PEM), so that it covers
+    every file written. Returns every path written."""
+    from drsim.report.evidence import load_signing_key, seal
+    from drsim.report.junit import write_junit_for_run
+    from drsim.report.recorded import read_run
+    from drsim.report.render import render_recorded
+
+    key = load_signing_key(sign_key) if sign_key is not None else None  # a bad key is refused before anything is written
+    store = store if store is not None else store_of_run(run_dir)
+    run = read_run(run_dir)
+    history = record_run(run, store)
+    written = render_recorded(run, formats, history, controls) if formats else []
+    if junit is not None:
+        written.append(write_junit_for_run(run_dir, junit))
+    written.append(seal(Path(run_dir), key))
+    return written
+
+
+def rerender(
+    run_dir: str | os.PathLike[str],
+    formats: Sequence[str] = FORMATS,
+    store: str | os.PathLike[str] | None = None,
+    sign_key: str | os.PathLike[str] | None = None,
+) -> list[Path]:
+    """`drsim report`: render a run again from its files, then re-seal its manifest (signed with `sign_key`).
+
+    Nothing is written, in the run directory or the store, unless every check passes first
+    (drsim.report.render.prepare_rerender); the store is opened (or refused) before any report is written."""
+    from drsim.report.evidence import seal
+    from drsim.report.render import prepare_rerender, render_recorded
+
+    run, key = prepare_rerender(run_dir, formats, sign_key)
+    written = render_recorded(run, formats, record_run(run, store), None)
+    written.append(seal(Path(run_dir), key))
+    return written

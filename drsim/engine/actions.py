@@ -184,7 +184,7 @@ class CloudActions:
         event = ResourceCreated(
             at=self.clock.now(),
             id=resource_id,
-            resource_kind=kind.value,
+            resource_kind=kind,
             name=name,
             region=region,
             task=task.id if task else None,

@@ -8,6 +8,7 @@ drsim.drills' work.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import signal
 import threading
@@ -23,8 +24,9 @@ from drsim.clock import Clock
 from drsim.cloud.api import CloudProvider, ResourceKind
 from drsim.engine.actions import CloudActions
 from drsim.engine.cleanup import Cleanup
-from drsim.engine.executor import BACKOFF_BASE_S, BACKOFF_CAP_S, Executor, StepPolicy
+from drsim.engine.executor import Executor, StepPolicy
 from drsim.engine.journal import JournalWriter
+from drsim.engine.retry import call_with_retries
 from drsim.engine.runtime import current_runtime
 from drsim.engine.taskgraph import (
     CriticalPath,
@@ -36,7 +38,7 @@ from drsim.engine.taskgraph import (
     estimate_op,
     task_chain,
 )
-from drsim.errors import JournalError, ProviderError, ThrottledError
+from drsim.errors import JournalError, ProviderError
 from drsim.measure.events import (
     AppMeasured,
     Event,
@@ -211,7 +213,7 @@ async def execute(
             drsim_version=__version__,
             catalog_version=spec.catalog_version,
             concurrency=spec.concurrency,
-            cleanup=runbook.cleanup.value,
+            cleanup=runbook.cleanup,
             controls=spec.controls,
         )
     )
@@ -227,7 +229,7 @@ async def execute(
         emit=emit,
         name_key=spec.name_key,
     )
-    await _discover(actions, clock, spec.production_ids, spec.production_disk_ids)
+    await _discover(actions, clock, rng, spec.production_ids, spec.production_disk_ids)
     runtime = current_runtime()
     policies = {s.id: StepPolicy(timeout=s.timeout, retries=s.retries, allow_failure=s.allow_failure) for s in runbook.steps}
     executor = Executor(graph, actions, clock=clock, emit=emit, concurrency=spec.concurrency, policies=policies, rng=rng, runtime=runtime)
@@ -266,24 +268,22 @@ async def execute(
     return state
 
 
+DISCOVERY_ATTEMPTS = 10
+
+
 async def _discover(
     actions: CloudActions,
     clock: Clock,
+    rng: random.Random,
     production_ids: Callable[[str], str | None],
     production_disk_ids: Callable[[str], Sequence[str] | None],
 ) -> None:
-    """Read production (retrying throttled and transient failures); VMs it cannot see keep the ids
-    the inventory gives them and their disks (in the estate's order)."""
-    for attempt in range(1, 11):
-        try:
-            await actions.discover()
-            break
-        except ThrottledError as exc:
-            await clock.sleep(exc.retry_after)
-        except ProviderError as exc:
-            if not exc.retryable:
-                break
-            await clock.sleep(min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1)))
+    """Read production (retried by the engine's policy, every failure journaled); VMs it cannot see keep
+    the ids the inventory gives them and their disks (in the estate's order)."""
+    with contextlib.suppress(ProviderError):  # journaled as call.failed; the run goes on with the inventory's ids
+        await call_with_retries(
+            actions.discover, what="list production VMs", attempts=DISCOVERY_ATTEMPTS, clock=clock, rng=rng, emit=actions.emit
+        )
     for name in actions.vms:
         if name not in actions.production:
             known = production_ids(name)
@@ -298,7 +298,7 @@ def _plan_event(at: datetime, graph: TaskGraph, critical: CriticalPath, estimate
     return PlanMade(
         at=at,
         tasks=tuple(
-            PlannedTask(t.id, t.step, t.action.value, t.vm, tuple(op.id for op in t.ops), round(task_chain(t, partial(estimates, t)), 3))
+            PlannedTask(t.id, t.step, t.action, t.vm, tuple(op.id for op in t.ops), round(task_chain(t, partial(estimates, t)), 3))
             for t in graph.tasks
         ),
         step_edges=tuple(graph.step_edges()),

@@ -56,6 +56,7 @@ from drsim.cloud.azure.throttle import Throttle
 from drsim.errors import ConflictError, NotFoundError, ProviderError
 from drsim.model.documents import AzureOptions
 from drsim.model.types import OsType, ReplicationPointChoice
+from drsim.times import parse_utc
 
 VAULT_TYPE = "Microsoft.RecoveryServices/vaults"
 BACKUP_FABRIC = "Azure"  # the one fabric of Azure VM backup (azure-sdk-notes.md)
@@ -993,10 +994,9 @@ def _parse_time(text: str | None) -> datetime | None:
     if not text:
         return None
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_utc(text, naive_is_utc=True)
     except ValueError:
         return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def connect(options: AzureOptions, *, credential: Any = None, **provider_options: Any) -> AzureProvider:

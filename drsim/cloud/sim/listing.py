@@ -16,6 +16,7 @@ from drsim.cloud.sim.drill import drill_catalog, drill_incident
 from drsim.cloud.sim.world import SimProvider, build_world
 from drsim.errors import UsageError
 from drsim.model.checks import DrillBundle
+from drsim.times import utc_text
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ def world_points(bundle: DrillBundle, *, incident_at: datetime, vm: str | None =
 
 
 def iso_or_none(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+    return utc_text(value, "seconds") if value is not None else None
 
 
 def points_as_json(view: WorldPoints) -> dict[str, Any]:
