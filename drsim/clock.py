@@ -1,13 +1,15 @@
 """The Clock protocol and the real-time clocks: what every layer reads time from.
 
 The engine and the providers read time from a `Clock`. The simulated world runs on the engine's
-virtual-time kernel (`drsim.engine.clock.VirtualClock`); the Azure provider on `WallClock`, the one
-place real time is meant; the ARM emulator on `ScaledClock`, real time `speed` times faster.
+virtual-time kernel (`drsim.engine.clock.VirtualClock`: that kernel, not asyncio, serves its
+sleeps); the Azure provider on `WallClock`, the one place real time is meant; the ARM emulator on
+`ScaledClock`, real time `speed` times faster.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -19,8 +21,8 @@ class Clock(Protocol):
         """The current time, an aware UTC datetime."""
         ...
 
-    async def sleep(self, seconds: float) -> None:
-        """Let `seconds` of this clock's time pass."""
+    def sleep(self, seconds: float) -> Awaitable[None]:
+        """Let `seconds` of this clock's time pass (awaited: an `async def sleep` serves)."""
         ...
 
 

@@ -20,6 +20,7 @@ from drsim.clock import Clock
 from drsim.cloud.api import JobStatus, ResourceKind, TaggedResource
 from drsim.engine.actions import JOB_POLL_S, CloudActions
 from drsim.engine.retry import call_with_retries
+from drsim.engine.runtime import Waitable, current_runtime
 from drsim.errors import ProviderError
 from drsim.measure.events import (
     CleanupFinished,
@@ -65,7 +66,7 @@ class Cleanup:
         self.rng = rng
         self.deleted: set[str] = set()
         self.stopped: str | None = None
-        self._task: asyncio.Task[CleanupFinished] | None = None
+        self._task: Waitable[CleanupFinished] | None = None
 
     def stop(self, reason: str) -> None:
         """Stop cleaning up (a second Ctrl-C), now or as soon as it starts: what is not deleted yet is
@@ -79,13 +80,13 @@ class Cleanup:
         """Clean up by `policy`; stop() ends it early, with status incomplete and what is still there as leftovers."""
         if self.stopped is not None:
             return self._stopped_early()
-        task = self._task = asyncio.current_task()
+        inner = self._task = current_runtime().spawn(self._run(policy, run_ok=run_ok), name="cleanup")
         try:
-            return await self._run(policy, run_ok=run_ok)
+            finished: CleanupFinished = await inner
+            return finished
         except asyncio.CancelledError:
-            if self.stopped is None or task is None:
+            if self.stopped is None or not inner.cancelled():  # cancelled from outside, not stopped
                 raise
-            task.uncancel()
             return self._stopped_early()
         finally:
             self._task = None
@@ -149,12 +150,16 @@ class Cleanup:
                 # `concurrency` deleters take the wave's targets in order: each starts the next
                 # target as soon as its last one is gone (no task per target).
                 targets = iter(wave)
-                await asyncio.gather(*(self._deleter(targets) for _ in range(min(self.concurrency, len(wave)))))
+                await current_runtime().gather(*(self._deleter(targets) for _ in range(min(self.concurrency, len(wave)))))
 
     async def _deleter(self, targets: Iterator[_Target]) -> None:
+        delete = self.provider.delete
         for target in targets:
             try:
-                await self._retrying(partial(self.provider.delete, target.id), f"delete {target.id}")
+                try:
+                    await delete(target.id)
+                except ProviderError as refused:  # then retried by the policy (most deletions never are)
+                    await self._retrying(partial(delete, target.id), f"delete {target.id}", refused=refused)
             except ProviderError:
                 continue  # still tagged: the final listing reports it as a leftover
             self._deleted(target)
@@ -171,9 +176,12 @@ class Cleanup:
             return None
         return sorted(found, key=lambda r: r.id)
 
-    async def _retrying(self, call: Callable[[], Awaitable[_T]], what: str) -> _T:
-        """One provider call, retried by the engine's policy (drsim.engine.retry), up to DELETE_ATTEMPTS failures."""
-        return await call_with_retries(call, what=what, attempts=DELETE_ATTEMPTS, clock=self.clock, rng=self.rng, emit=self.emit)
+    async def _retrying(self, call: Callable[[], Awaitable[_T]], what: str, *, refused: ProviderError | None = None) -> _T:
+        """One provider call, retried by the engine's policy (drsim.engine.retry), up to DELETE_ATTEMPTS
+        failures; `refused`: it was made once already and failed so."""
+        return await call_with_retries(
+            call, what=what, attempts=DELETE_ATTEMPTS, clock=self.clock, rng=self.rng, emit=self.emit, refused=refused
+        )
 
 
 def _leftover(resource: TaggedResource) -> LeftoverResource:

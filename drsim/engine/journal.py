@@ -12,7 +12,6 @@ a resumed run that is killed resumes again.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
@@ -20,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from drsim.engine.runtime import current_runtime
 from drsim.errors import JournalError
 from drsim.measure.events import Event, RunResumed, event_from_dict, event_to_dict
 
@@ -140,12 +140,12 @@ class JournalWriter:
         self.lines_written += 1
         if self.fsync and not self._sync_due:
             try:
-                loop = asyncio.get_running_loop()
+                runtime = current_runtime()
             except RuntimeError:  # written outside an event loop: to the disk at once
                 self._sync()
                 return
             self._sync_due = True
-            loop.call_soon(self._sync)
+            runtime.call_soon(self._sync)
 
     def _sync(self) -> None:
         self._sync_due = False

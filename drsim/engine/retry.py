@@ -64,14 +64,25 @@ class ThrottledCall:
 
 
 async def call_with_retries(
-    call: Callable[[], Awaitable[T]], *, what: str, attempts: int, clock: Clock, rng: random.Random, emit: Callable[[Event], None]
+    call: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    attempts: int,
+    clock: Clock,
+    rng: random.Random,
+    emit: Callable[[Event], None],
+    refused: ProviderError | None = None,
 ) -> T:
     """Make one provider call outside a task (discovery, cleanup), retried by the policy above, at most
-    `attempts` times for failures; each failure is journaled (call.failed), the last one re-raised."""
+    `attempts` times for failures; each failure is journaled (call.failed), the last one re-raised.
+    `refused`: the caller already made the call once and it failed so (a fast first attempt)."""
     throttled = ThrottledCall(rng)
     failures = 0
     while True:
         try:
+            if refused is not None:  # the call was made once already: its failure is handled as any other
+                failure, refused = refused, None
+                raise failure
             return await call()
         except ThrottledError as exc:
             try:
