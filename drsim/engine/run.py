@@ -587,13 +587,29 @@ def simulate_drill(
 # ------------------------------------------------------------------------------ drsim drill run
 
 
-def _new_run_dir(out_dir: Path, drill: str, run_id: str) -> tuple[Path, str]:
+def _new_run_dir(out_dir: Path, drill: str, run_id: str, *, create: bool = True) -> tuple[Path, str]:
+    """Make the run's own directory, `<out>/<drill>/<run-id>` or `<run-id>-N` when that is taken.
+
+    os.mkdir fails when the name exists, so the directory is claimed in one step: runs started at
+    once into one --out (the same drill, incident time and seed) each get their own. `create=False`
+    (a dry run) only names the directory it would make.
+    """
     base = out_dir / drill
-    candidate, suffix = run_id, 1
-    while (base / candidate).exists():
+    if create:
+        base.mkdir(parents=True, exist_ok=True)
+    suffix = 1
+    while True:
+        candidate = run_id if suffix == 1 else f"{run_id}-{suffix}"
         suffix += 1
-        candidate = f"{run_id}-{suffix}"
-    return base / candidate, candidate
+        if not create:
+            if not (base / candidate).exists():
+                return base / candidate, candidate
+            continue
+        try:
+            os.mkdir(base / candidate)
+        except FileExistsError:
+            continue
+        return base / candidate, candidate
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -662,7 +678,7 @@ def run_drill(
     else:
         seed = drill.seed if seed is None else seed
         when = incident_at.astimezone(UTC) if incident_at is not None else incident_time(drill, seed, today=today)
-        run_dir, run_id = _new_run_dir(Path(out_dir), drill.name, run_id_for(when, seed))
+        run_dir, run_id = _new_run_dir(Path(out_dir), drill.name, run_id_for(when, seed), create=not dry_run)
     from drsim.cloud.sim.drill import drill_catalog
 
     catalog = drill_catalog(bundle)
