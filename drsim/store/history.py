@@ -26,6 +26,9 @@ from drsim.store.migrations import APP_COLUMNS, APPLICATION_ID, RUN_COLUMNS, SCH
 STORE_NAME = "history.sqlite"
 """A run directory is <out>/<drill>/<run-id>/; its run is recorded in <out>/history.sqlite."""
 DEFAULT_STORE = Path("reports") / STORE_NAME
+BUSY_TIMEOUT_S = 30.0
+"""How long opening or writing a store waits for another process's lock (a concurrent drill recording) before giving up."""
+_LOCKED = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 
 def store_of_run(run_dir: str | os.PathLike[str]) -> Path:
@@ -85,6 +88,16 @@ class RunRecord:
         return max(values) if values else None
 
 
+def _code(exc: sqlite3.Error) -> int | None:
+    """SQLite's primary result code of an error (SQLITE_BUSY for SQLITE_BUSY_SNAPSHOT...)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def _is_locked(exc: sqlite3.Error) -> bool:
+    return _code(exc) in _LOCKED
+
+
 def _flag(value: object) -> bool | None:
     return None if value is None else bool(value)
 
@@ -100,7 +113,7 @@ class HistoryStore:
             raise UsageError(f"{self.path}: is a directory, not a history store")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
         except sqlite3.Error as exc:
             raise UsageError(f"{self.path}: cannot open the history store: {exc}") from None
         try:
@@ -110,20 +123,64 @@ class HistoryStore:
             raise
 
     def _open(self) -> int:
-        """Check the file is a store this drsim can read, and upgrade its schema; return the version."""
+        """Check the file is a whole store this drsim can read, and upgrade its schema; return the version."""
         try:
             self._db.execute("PRAGMA foreign_keys = ON")
             self._check_is_store()
             version = current_version(self._db)
         except sqlite3.DatabaseError as exc:
+            if _is_locked(exc):
+                raise self._locked(exc) from None
+            if _code(exc) == sqlite3.SQLITE_CORRUPT:  # SQLite's own file, damaged or cut short
+                raise self._damaged(exc) from None
             raise UsageError(f"{self.path}: not a drsim history store ({exc})") from None
         if version > SCHEMA_VERSION:
             raise UsageError(f"{self.path}: written by a newer drsim (schema v{version}; this drsim knows up to v{SCHEMA_VERSION})")
+        with self._faults():
+            self._check_whole(version)
         try:
             return migrate(self._db)
         except sqlite3.Error as exc:
+            if _is_locked(exc):
+                raise self._locked(exc) from None
             upgrade = f"from schema v{version} to v{SCHEMA_VERSION}"
             raise ExecutionError(f"{self.path}: cannot upgrade the history store {upgrade}: {exc}") from None
+
+    def _check_whole(self, version: int) -> None:
+        """Refuse a damaged store before anything is written to it: SQLite's own check of its pages and
+        indexes, then every row read back as drsim reads it (integrity_check does not look inside
+        values, so a byte that is not UTF-8, or a status drsim never writes, is found only by reading)."""
+        found = [str(row[0]) for row in self._db.execute("PRAGMA integrity_check(3)")]
+        if found != ["ok"]:
+            raise sqlite3.DatabaseError("; ".join(found))
+        if version == SCHEMA_VERSION:
+            self._select("", [])
+        elif version > 0:  # an older schema: its rows are read once it is upgraded (the upgrade rolls back on a bad one)
+            self._db.execute("SELECT * FROM runs").fetchall()
+
+    @contextmanager
+    def _faults(self) -> Iterator[None]:
+        """SQLite's errors as one line naming the store: locked by another process, or damaged."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            if _is_locked(exc):
+                raise self._locked(exc) from None
+            raise self._damaged(exc) from None
+        except ValueError as exc:  # a value drsim never writes (the status of an edited row)
+            raise self._damaged(exc) from None
+
+    def _damaged(self, exc: Exception) -> UsageError:
+        return UsageError(
+            f"{self.path}: the history store is damaged ({exc}); nothing was written to it: "
+            "restore it from a backup, or give --store a new file"
+        )
+
+    def _locked(self, exc: sqlite3.Error) -> UsageError:
+        return UsageError(
+            f"{self.path}: the history store is locked by another process ({exc}, waited {BUSY_TIMEOUT_S:g} s); "
+            "try again when it has finished"
+        )
 
     def _check_is_store(self) -> None:
         """Refuse another program's SQLite database: drsim must not add its tables to it.
@@ -202,7 +259,7 @@ class HistoryStore:
             failed,
             leftovers,
         )
-        with self._transaction():
+        with self._faults(), self._transaction():
             seq = self._find(result.drill, run_id, directory)
             if seq is None:
                 placeholders = ", ".join("?" for _ in values)
@@ -231,7 +288,8 @@ class HistoryStore:
                     for a in result.apps
                 ],
             )
-        return self._select("seq = ?", [seq])[0]
+        with self._faults():
+            return self._select("seq = ?", [seq])[0]
 
     def _find(self, drill: str, run_id: str, run_dir: str | None) -> int | None:
         """The seq of the recorded run with this identity: the same directory, else one recorded without any."""
@@ -254,15 +312,17 @@ class HistoryStore:
         if run_ids is not None:
             clauses.append(f"run_id IN ({', '.join('?' for _ in run_ids)})")
             params.extend(run_ids)
-        return self._select(" AND ".join(clauses), params)
+        with self._faults():
+            return self._select(" AND ".join(clauses), params)
 
     def series(self, seq: int) -> list[RunRecord]:
         """The run recorded as `seq` and every run of its series recorded before it (same drill or same runbook), oldest first."""
-        row = self._db.execute("SELECT drill, runbook FROM runs WHERE seq = ?", (seq,)).fetchone()
-        if row is None:
-            return []
-        drill, runbook = row
-        return self._select("seq <= ? AND (drill = ? OR runbook = ?)", [seq, drill, runbook])
+        with self._faults():
+            row = self._db.execute("SELECT drill, runbook FROM runs WHERE seq = ?", (seq,)).fetchone()
+            if row is None:
+                return []
+            drill, runbook = row
+            return self._select("seq <= ? AND (drill = ? OR runbook = ?)", [seq, drill, runbook])
 
     def _select(self, where: str, params: Sequence[object]) -> list[RunRecord]:
         query = """
