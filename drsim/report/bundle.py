@@ -10,7 +10,7 @@ from pathlib import Path
 from drsim.report.evidence import load_signing_key, seal
 from drsim.report.junit import write_junit_for_run
 from drsim.report.recorded import read_run
-from drsim.report.render import FORMATS, record_run, render_run
+from drsim.report.render import FORMATS, record_run, record_seal, render_run
 from drsim.store.history import store_of_run
 
 
@@ -25,7 +25,7 @@ def finish_run(
 ) -> list[Path]:
     """Render the reports (no formats: none) and record the run in `store` (default: history.sqlite of
     the output directory, run_dir/../..), write JUnit XML to `junit`, seal the run directory (signed
-    with `sign_key`, an Ed25519 PEM); return every path written."""
+    with `sign_key`, an Ed25519 PEM) and record the seal in the store; return every path written."""
     key = load_signing_key(sign_key) if sign_key is not None else None  # a bad key is refused before anything is written
     store = store if store is not None else store_of_run(run_dir)
     if formats:
@@ -36,4 +36,5 @@ def finish_run(
     if junit is not None:
         written.append(write_junit_for_run(run_dir, junit))
     written.append(seal(Path(run_dir), key))
+    record_seal(run_dir, store)  # what sealed it, kept where the run's files cannot change it
     return written

@@ -9,6 +9,7 @@ autoescaped by Jinja, so user-controlled names can never become markup.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Sequence
@@ -23,8 +24,18 @@ from markupsafe import Markup
 from drsim.errors import UsageError
 from drsim.measure.result import RunStatus, TaskStatus
 from drsim.report.charts import Chart, TrendPoint, timeline_chart, trend_chart
-from drsim.report.evidence import MANIFEST, SIGNATURE, build_manifest, load_signing_key, seal, verify_bundle, write_atomically
-from drsim.report.recorded import RecordedRun, check_result_matches_journal, read_run
+from drsim.report.evidence import (
+    MANIFEST,
+    SIGNATURE,
+    build_manifest,
+    journal_run_id,
+    load_signing_key,
+    seal,
+    seal_digests,
+    verify_bundle,
+    write_atomically,
+)
+from drsim.report.recorded import RESULT, RecordedRun, check_result_matches_journal, read_run
 from drsim.report.text import duration, escape_markdown, offset, usd, utc, verdict
 from drsim.report.view import FailureRow, ObjectiveVerdict, Phase, ReportView, build_view, drill_cost
 from drsim.store.history import HistoryStore, RunRecord
@@ -159,6 +170,17 @@ def _reasons(view: ReportView) -> str:
         parts.append("cleanup incomplete")
     if view.aborted:
         parts.append(f"the run was aborted: {view.aborted}")
+    return _reasons_of_status(view, parts) + _forced_reseals(view)
+
+
+def _forced_reseals(view: ReportView) -> str:
+    count = len(view.environment.forced_reseals)
+    if not count:
+        return ""
+    return f" The evidence was sealed again with --force {count} time(s), over changes made after it was first sealed (see Environment)."
+
+
+def _reasons_of_status(view: ReportView, parts: list[str]) -> str:
     if not parts:
         if view.status is RunStatus.PASSED:
             return "Every objective was met, every task and check succeeded, and cleanup left nothing behind."
@@ -230,6 +252,31 @@ def record_run(run: RecordedRun, store: HistoryStore | str | os.PathLike[str] | 
     finally:
         if opened is not store:
             opened.close()
+
+
+def record_seal(run_dir: str | os.PathLike[str], store: str | os.PathLike[str] | None) -> bool:
+    """Record in the history store how the run is sealed now (chain head, manifest digest, signing key),
+    for `drsim evidence verify` to compare; False when there is no store, or the run is not recorded in it.
+    The store is never created here: the run was recorded (record_run) before it was sealed."""
+    if store is None or not Path(store).is_file():
+        return False
+    directory = Path(run_dir)
+    digests = seal_digests(directory)
+    if digests is None:
+        return False
+    try:
+        drill = json.loads((directory / RESULT).read_bytes())["drill"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    with HistoryStore(store, create=False) as opened:
+        return opened.record_seal(
+            str(drill),
+            journal_run_id(directory),
+            str(directory.resolve()),
+            chain_head=digests.chain_head,
+            manifest_sha256=digests.manifest_sha256,
+            signing_key_sha256=digests.signing_key_sha256,
+        )
 
 
 def _check_formats(formats: Sequence[str]) -> None:
@@ -313,4 +360,5 @@ def rerender(
     run = check_rerenderable(directory)
     written = _render(run, formats, store, None)  # the store is opened (or refused) before any report is written
     written.append(seal(directory, key))
+    record_seal(directory, store)
     return written

@@ -94,6 +94,18 @@ def _code(exc: sqlite3.Error) -> int | None:
     return code & 0xFF if isinstance(code, int) else None
 
 
+@dataclass(frozen=True)
+class SealRecord:
+    """What the store recorded when drsim last sealed a run (None where an older drsim recorded the run)."""
+
+    run_id: str
+    drill: str
+    run_dir: str
+    chain_head: str | None
+    manifest_sha256: str | None
+    signing_key_sha256: str | None
+
+
 def _is_locked(exc: sqlite3.Error) -> bool:
     return _code(exc) in _LOCKED
 
@@ -105,15 +117,24 @@ def _flag(value: object) -> bool | None:
 class HistoryStore:
     """An open history store; creates the file and upgrades its schema on open."""
 
-    def __init__(self, path: str | os.PathLike[str] = DEFAULT_STORE, *, create: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike[str] = DEFAULT_STORE, *, create: bool = True, read_only: bool = False) -> None:
+        """Open (or create) a store. `read_only`: an existing store, opened for reading only and never
+        upgraded (what an auditor's `drsim evidence verify` does to a copy)."""
         self.path = Path(path)
-        if not create and not self.path.is_file():
+        self.read_only = read_only
+        if (read_only or not create) and not self.path.is_file():
             raise UsageError(f"{self.path}: no history store here (drsim drill run and drsim report record runs into one)")
         if self.path.is_dir():
             raise UsageError(f"{self.path}: is a directory, not a history store")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+            if read_only:
+                self._db = sqlite3.connect(
+                    f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S
+                )
+            else:
+                self._db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
         except sqlite3.Error as exc:
             raise UsageError(f"{self.path}: cannot open the history store: {exc}") from None
         try:
@@ -138,6 +159,8 @@ class HistoryStore:
             raise UsageError(f"{self.path}: written by a newer drsim (schema v{version}; this drsim knows up to v{SCHEMA_VERSION})")
         with self._faults():
             self._check_whole(version)
+        if self.read_only:
+            return version
         try:
             return migrate(self._db)
         except sqlite3.Error as exc:
@@ -153,7 +176,7 @@ class HistoryStore:
         found = [str(row[0]) for row in self._db.execute("PRAGMA integrity_check(3)")]
         if found != ["ok"]:
             raise sqlite3.DatabaseError("; ".join(found))
-        if version == SCHEMA_VERSION:
+        if version == SCHEMA_VERSION or (self.read_only and version >= 3):
             self._select("", [])
         elif version > 0:  # an older schema: its rows are read once it is upgraded (the upgrade rolls back on a bad one)
             self._db.execute("SELECT * FROM runs").fetchall()
@@ -290,6 +313,34 @@ class HistoryStore:
             )
         with self._faults():
             return self._select("seq = ?", [seq])[0]
+
+    def record_seal(
+        self, drill: str, run_id: str, run_dir: str, *, chain_head: str, manifest_sha256: str, signing_key_sha256: str | None
+    ) -> bool:
+        """Record how a recorded run was sealed (again: replacing what was recorded); False when the
+        store holds no such run (it was never recorded here)."""
+        with self._faults(), self._transaction():
+            seq = self._find(drill, run_id, run_dir)
+            if seq is None:
+                return False
+            self._db.execute(
+                "UPDATE runs SET chain_head = ?, manifest_sha256 = ?, signing_key_sha256 = ? WHERE seq = ?",
+                (chain_head, manifest_sha256, signing_key_sha256, seq),
+            )
+        return True
+
+    def seal_of(self, run_dir: str) -> SealRecord | None:
+        """The seal recorded for the run in `run_dir` (its resolved path, as drsim records it), whatever
+        the files there now say about their drill and run id; None when no run was recorded there."""
+        if self.schema_version < 3:  # no runs table yet (an empty file), or runs without their directory
+            return None
+        if self.schema_version < 4:
+            columns = "run_id, drill, run_dir, NULL, NULL, NULL"
+        else:
+            columns = "run_id, drill, run_dir, chain_head, manifest_sha256, signing_key_sha256"
+        with self._faults():
+            row = self._db.execute(f"SELECT {columns} FROM runs WHERE run_dir = ? ORDER BY seq DESC LIMIT 1", (run_dir,)).fetchone()
+        return SealRecord(*row) if row is not None else None
 
     def _find(self, drill: str, run_id: str, run_dir: str | None) -> int | None:
         """The seq of the recorded run with this identity: the same directory, else one recorded without any."""
