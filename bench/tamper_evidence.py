@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
@@ -83,37 +84,38 @@ class Context:
 
 
 Tampering = Callable[[Context], None]
+JsonObject = dict[str, Any]
 
 
-def edit_json(path: Path, change: Callable[[dict], None]) -> None:  # type: ignore[type-arg]
+def edit_json(path: Path, change: Callable[[JsonObject], None]) -> None:
     document = json.loads(path.read_text())
     change(document)
     path.write_text(json.dumps(document, indent=2) + "\n")
 
 
-def result_edit(change: Callable[[dict], None]) -> Tampering:  # type: ignore[type-arg]
+def result_edit(change: Callable[[JsonObject], None]) -> Tampering:
     return lambda c: edit_json(c.run / "result.json", change)
 
 
-def flip_status(d: dict) -> None:  # type: ignore[type-arg]
+def flip_status(d: JsonObject) -> None:
     d["status"] = "failed" if d["status"] == "passed" else "passed"
 
 
-def first_app(field: str, value: object) -> Callable[[dict], None]:  # type: ignore[type-arg]
-    def change(d: dict) -> None:  # type: ignore[type-arg]
+def first_app(field: str, value: object) -> Callable[[JsonObject], None]:
+    def change(d: JsonObject) -> None:
         d["apps"][0][field] = value if d["apps"][0][field] != value else None
 
     return change
 
 
-def first_task(field: str, value: object) -> Callable[[dict], None]:  # type: ignore[type-arg]
-    def change(d: dict) -> None:  # type: ignore[type-arg]
+def first_task(field: str, value: object) -> Callable[[JsonObject], None]:
+    def change(d: JsonObject) -> None:
         d["tasks"][0][field] = value if d["tasks"][0][field] != value else "failed"
 
     return change
 
 
-def add_leftover(d: dict) -> None:  # type: ignore[type-arg]
+def add_leftover(d: JsonObject) -> None:
     d["cleanup"]["leftovers"].append({"id": "/subscriptions/x/vm", "kind": "vm", "name": "vm", "region": "eastus2", "cost_per_day": 1.0})
 
 
@@ -139,7 +141,7 @@ def journal_edit(position: float) -> Tampering:
     return tamper
 
 
-def rechained(events: list[dict]) -> list[bytes]:  # type: ignore[type-arg]
+def rechained(events: list[JsonObject]) -> list[bytes]:
     prev, out = GENESIS, []
     for event in events:
         event = {k: v for k, v in event.items() if k != "prev"}
@@ -199,7 +201,10 @@ def delete(name: str) -> Tampering:
 
 
 def rename(name: str, to: str) -> Tampering:
-    return lambda c: (c.run / name).rename(c.run / to)
+    def tamper(c: Context) -> None:
+        (c.run / name).rename(c.run / to)
+
+    return tamper
 
 
 def add_file(c: Context) -> None:
@@ -215,7 +220,7 @@ def truncate(name: str, keep: float) -> Tampering:
     return tamper
 
 
-def manifest_edit(change: Callable[[dict], None]) -> Tampering:  # type: ignore[type-arg]
+def manifest_edit(change: Callable[[JsonObject], None]) -> Tampering:
     def tamper(c: Context) -> None:
         path = c.run / "manifest.json"
         document = json.loads(path.read_text())
@@ -225,20 +230,20 @@ def manifest_edit(change: Callable[[dict], None]) -> Tampering:  # type: ignore[
     return tamper
 
 
-def manifest_digest(d: dict) -> None:  # type: ignore[type-arg]
+def manifest_digest(d: JsonObject) -> None:
     entry = next(f for f in d["files"] if f["path"] == "result.json")
     entry["sha256"] = hashlib.sha256(b"forged").hexdigest()
 
 
-def manifest_drop_report(d: dict) -> None:  # type: ignore[type-arg]
+def manifest_drop_report(d: JsonObject) -> None:
     d["files"] = [f for f in d["files"] if f["path"] != "report.md"]
 
 
-def manifest_head(d: dict) -> None:  # type: ignore[type-arg]
+def manifest_head(d: JsonObject) -> None:
     d["journal"]["chain_head"] = "0" * 64
 
 
-def manifest_run_id(d: dict) -> None:  # type: ignore[type-arg]
+def manifest_run_id(d: JsonObject) -> None:
     d["run_id"] = "20261120T140000Z-s43"
 
 
@@ -389,9 +394,15 @@ TAMPERINGS: dict[str, list[tuple[str, Tampering]]] = {
         ("result.json emptied", truncate("result.json", 0.0)),
     ],
 }
+
+
+def swap_signature(c: Context) -> None:
+    shutil.copy2(same_drill_other_seed(c) / "manifest.sig", c.run / "manifest.sig")
+
+
 SIGNED_ONLY: list[tuple[str, str, Tampering]] = [
     ("file deleted, renamed or added", "manifest.sig deleted", delete("manifest.sig")),
-    ("manifest edited", "signature taken from another run", lambda c: shutil.copy2(same_drill_other_seed(c) / "manifest.sig", c.run)),
+    ("manifest edited", "signature taken from another run", swap_signature),
     ("truncated", "manifest.sig to half", truncate("manifest.sig", 0.5)),
 ]
 
