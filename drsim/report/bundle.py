@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from drsim.errors import ExecutionError, StoreError
 from drsim.report.evidence import load_signing_key, seal
 from drsim.report.junit import write_junit_for_run
 from drsim.report.recorded import read_run
@@ -28,13 +29,28 @@ def finish_run(
     with `sign_key`, an Ed25519 PEM) and record the seal in the store; return every path written."""
     key = load_signing_key(sign_key) if sign_key is not None else None  # a bad key is refused before anything is written
     store = store if store is not None else store_of_run(run_dir)
-    if formats:
-        written = render_run(run_dir, formats, store, controls=controls)
-    else:
-        written = []
-        record_run(read_run(run_dir), store)
+    unusable: StoreError | None = None
+    try:
+        written = _record_and_render(run_dir, formats, store, controls)
+    except StoreError as exc:  # checked before the run, but it broke or was locked meanwhile: finish the run without it
+        unusable, store = exc, None
+        written = _record_and_render(run_dir, formats, None, controls)
     if junit is not None:
         written.append(write_junit_for_run(run_dir, junit))
     written.append(seal(Path(run_dir), key))
     record_seal(run_dir, store)  # what sealed it, kept where the run's files cannot change it
+    if unusable is not None:
+        raise ExecutionError(
+            f"{unusable.format_message()}; the run {run_dir} is complete and sealed, but not recorded: "
+            f"`drsim report {run_dir} --store STORE` records it"
+        )
     return written
+
+
+def _record_and_render(
+    run_dir: str | os.PathLike[str], formats: Sequence[str], store: str | os.PathLike[str] | None, controls: Sequence[str] | None
+) -> list[Path]:
+    if formats:
+        return render_run(run_dir, formats, store, controls=controls)
+    record_run(read_run(run_dir), store)
+    return []

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from drsim.errors import ExecutionError, UsageError
+from drsim.errors import ExecutionError, StoreError, UsageError
 from drsim.measure.result import DrillResult, RunStatus, TaskStatus
 from drsim.store.migrations import APP_COLUMNS, APPLICATION_ID, RUN_COLUMNS, SCHEMA_VERSION, current_version, migrate
 
@@ -154,7 +154,7 @@ class HistoryStore:
                 raise self._locked(exc) from None
             if _code(exc) == sqlite3.SQLITE_CORRUPT:  # SQLite's own file, damaged or cut short
                 raise self._damaged(exc) from None
-            raise UsageError(f"{self.path}: not a drsim history store ({exc})") from None
+            raise StoreError(f"{self.path}: not a drsim history store ({exc})") from None
         if version > SCHEMA_VERSION:
             raise UsageError(f"{self.path}: written by a newer drsim (schema v{version}; this drsim knows up to v{SCHEMA_VERSION})")
         with self._faults():
@@ -193,14 +193,14 @@ class HistoryStore:
         except ValueError as exc:  # a value drsim never writes (the status of an edited row)
             raise self._damaged(exc) from None
 
-    def _damaged(self, exc: Exception) -> UsageError:
-        return UsageError(
+    def _damaged(self, exc: Exception) -> StoreError:
+        return StoreError(
             f"{self.path}: the history store is damaged ({exc}); nothing was written to it: "
             "restore it from a backup, or give --store a new file"
         )
 
-    def _locked(self, exc: sqlite3.Error) -> UsageError:
-        return UsageError(
+    def _locked(self, exc: sqlite3.Error) -> StoreError:
+        return StoreError(
             f"{self.path}: the history store is locked by another process ({exc}, waited {BUSY_TIMEOUT_S:g} s); "
             "try again when it has finished"
         )

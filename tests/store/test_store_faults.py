@@ -155,3 +155,20 @@ def test_a_lock_released_in_time_is_waited_for(store: Path, monkeypatch: pytest.
         release.join()
         holder.close()
     assert time.monotonic() - started >= 0.4
+
+
+def test_a_store_locked_after_the_check_still_leaves_a_complete_sealed_run(
+    locked: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store passed the check before the drill, then another process held it past the wait: the run
+    gets its reports and manifest all the same, and the message says how to record it."""
+    from drsim import preflight
+    from drsim.report import verify_bundle
+
+    monkeypatch.setattr(preflight, "check_history_store", lambda path, option: None)  # it was fine when checked
+    code, output = invoke("drill", "run", str(DRILL), "--out", str(tmp_path), "--store", str(locked), "-q")
+    assert code == 3 and "Traceback" not in output
+    assert "locked by another process" in output and "is complete and sealed, but not recorded: `drsim report" in output
+    (run_dir,) = (tmp_path / "2026-q4-shop-asr").iterdir()
+    assert {"report.md", "report.html", "manifest.json"} <= {p.name for p in run_dir.iterdir()}
+    assert verify_bundle(run_dir).intact
