@@ -276,6 +276,11 @@ def drsim_seal(*extra: str) -> Tampering:
     return tamper
 
 
+def drsim_report(c: Context) -> None:
+    """`drsim report`, which renders the reports again and seals the run (it may refuse)."""
+    cli("report", c.run, *(("--sign-key", str(c.key)) if c.key is not None else ()))
+
+
 def library_seal(c: Context) -> None:
     """A manifest rebuilt by other means than `drsim evidence seal` (no checks), with the run's key if signed."""
     from drsim.report.evidence import load_signing_key
@@ -378,6 +383,8 @@ TAMPERINGS: dict[str, list[tuple[str, Tampering]]] = {
         ("report.md, manifest rebuilt unsigned", then(edit_report, library_seal_unsigned)),
         ("journal and result.json forged, manifest rebuilt", then(forged_journal_and_result, library_seal)),
         ("file added, manifest rebuilt", then(add_file, library_seal)),
+        ("file added, manifest rebuilt, drsim report", then(add_file, library_seal, drsim_report)),
+        ("report.md, manifest rebuilt, drsim report", then(edit_report, library_seal, drsim_report)),
     ],
     "whole run swapped": [
         ("with a run of the same drill", swap_with(same_drill_other_seed)),

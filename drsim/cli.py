@@ -11,15 +11,12 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from drsim import __version__
 from drsim.errors import DocumentError, DrsimError, ExecutionError, UsageError
-
-if TYPE_CHECKING:
-    from drsim.report.sealing import RecordedSeal
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -277,20 +274,6 @@ def evidence() -> None:
     """The evidence bundle of a run: manifest.json (SHA-256 of every file) and its optional signature."""
 
 
-def _recorded_seal(store: Path, run_dir: str) -> RecordedSeal | None:
-    """What `store` recorded when drsim sealed the run in `run_dir` (read only; None: no store there, or no such run)."""
-    from drsim.report.sealing import RecordedSeal
-    from drsim.store import HistoryStore
-
-    if not store.is_file():
-        return None
-    with HistoryStore(store, read_only=True) as opened:
-        found = opened.seal_of(str(Path(run_dir).resolve()))
-    if found is None:
-        return None
-    return RecordedSeal(store, found.run_id, found.chain_head, found.manifest_sha256, found.signing_key_sha256)
-
-
 def _store_of(run_dir: str, store_path: str | None) -> Path:
     from drsim.store import store_of_run
 
@@ -309,12 +292,13 @@ STORE_OF_RUN_HELP = "History store  [default: history.sqlite of the run's output
 def evidence_verify(run_dir: str, public_key: str | None, no_signature_check: bool, store_path: str | None) -> None:
     """Exit 0 when every file and journal line of the run is as sealed, result.json is what the journal
     gives, and the seal is the one the history store recorded; exit 1 naming what changed."""
+    from drsim.report.render import recorded_seal
     from drsim.report.sealing import verify_run
 
     if not os.path.isdir(run_dir):
         raise UsageError(f"{run_dir}: not a directory")
     store = _store_of(run_dir, store_path)
-    recorded = _recorded_seal(store, run_dir)
+    recorded = recorded_seal(store, run_dir)
     found = verify_run(run_dir, public_key, signature_check=not no_signature_check, recorded=recorded, store=store)
     if not found.intact:
         for problem in found.problems:
@@ -342,12 +326,13 @@ def evidence_seal(run_dir: str, sign_key: str | None, force: bool, store_path: s
 
     Refused when result.json is not what the journal gives, and (unless --force) when the run was
     sealed before and its files changed since."""
+    from drsim.report.render import recorded_seal
     from drsim.report.sealing import seal_run
 
     if not os.path.isdir(run_dir):
         raise UsageError(f"{run_dir}: not a directory")
     store = _store_of(run_dir, store_path)
-    outcome = seal_run(run_dir, sign_key, force=force, recorded=_recorded_seal(store, run_dir), store=store)
+    outcome = seal_run(run_dir, sign_key, force=force, recorded=recorded_seal(store, run_dir), store=store)
     for change in outcome.changes:
         click.echo(f"{run_dir}: sealed over: {change}", err=True)
     for path in outcome.written:

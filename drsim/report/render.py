@@ -27,11 +27,13 @@ from drsim.report.charts import Chart, TrendPoint, timeline_chart, trend_chart
 from drsim.report.evidence import (
     MANIFEST,
     SIGNATURE,
+    RecordedSeal,
     build_manifest,
     journal_run_id,
     load_signing_key,
     seal,
     seal_digests,
+    store_problems,
     verify_bundle,
     write_atomically,
 )
@@ -279,6 +281,18 @@ def record_seal(run_dir: str | os.PathLike[str], store: str | os.PathLike[str] |
         )
 
 
+def recorded_seal(store: str | os.PathLike[str] | None, run_dir: str | os.PathLike[str]) -> RecordedSeal | None:
+    """What `store` recorded when drsim last sealed the run in `run_dir`, read without writing the store;
+    None when there is no store there, or it holds no run of that directory."""
+    if store is None or not Path(store).is_file():
+        return None
+    with HistoryStore(store, read_only=True) as opened:
+        found = opened.seal_of(str(Path(run_dir).resolve()))
+    if found is None:
+        return None
+    return RecordedSeal(Path(store), found.run_id, found.chain_head, found.manifest_sha256, found.signing_key_sha256)
+
+
 def _check_formats(formats: Sequence[str]) -> None:
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
@@ -319,10 +333,16 @@ def render_run(
     return _render(read_run(run_dir), formats, store, controls)
 
 
-def check_rerenderable(run_dir: Path) -> RecordedRun:
+def check_rerenderable(run_dir: Path, recorded: RecordedSeal | None = None) -> RecordedRun:
     """Everything `drsim report` checks before it writes anything: the run as sealed is intact (when
-    sealed), its journal's chain is whole, and result.json is what the journal measured."""
+    sealed), and is the run drsim sealed (when the store recorded the seal), its journal's chain is
+    whole, and result.json is what the journal measured."""
     verification = verify_bundle(run_dir) if (run_dir / MANIFEST).exists() else None
+    if recorded is not None and (mismatches := store_problems(run_dir, recorded)):
+        raise UsageError(
+            f"{run_dir}: the run is not as drsim sealed it ({'; '.join(mismatches)}); refusing to re-render and re-seal it: "
+            f"`drsim evidence verify {run_dir}` shows it"
+        )
     if verification is not None and not verification.intact:
         changed = "; ".join(verification.problems)
         raise UsageError(
@@ -357,7 +377,7 @@ def rerender(
             f"{directory}: the run is signed ({SIGNATURE}); re-rendering would break the signature: pass --sign-key PEM to sign again"
         )
     key = load_signing_key(sign_key) if sign_key is not None else None
-    run = check_rerenderable(directory)
+    run = check_rerenderable(directory, recorded_seal(store, directory))
     written = _render(run, formats, store, None)  # the store is opened (or refused) before any report is written
     written.append(seal(directory, key))
     record_seal(directory, store)

@@ -33,63 +33,24 @@ from drsim.report.evidence import (
     JOURNAL,
     MANIFEST,
     SIGNATURE,
+    RecordedSeal,
     Verification,
     check_journal_file,
-    journal_run_id,
     load_signing_key,
     seal,
-    seal_digests,
+    store_problems,
     verify_bundle,
 )
 from drsim.report.recorded import RESULT, RecordedRun, check_result_matches_journal, read_run, result_problems
 from drsim.report.render import FORMATS, record_seal, render_run
 
-
-@dataclass(frozen=True)
-class RecordedSeal:
-    """What a history store recorded about the run in a directory when drsim last sealed it."""
-
-    store: Path
-    run_id: str
-    chain_head: str | None  # None: recorded by a drsim that did not record seals
-    manifest_sha256: str | None
-    signing_key_sha256: str | None
+__all__ = ["RecordedSeal", "SealOutcome", "seal_run", "store_problems", "verify_run"]
 
 
 def _message(exc: DrsimError) -> str:
     if isinstance(exc, DocumentError):
         return "; ".join(str(p) for p in exc.problems)
     return exc.format_message()
-
-
-def store_problems(run_dir: Path, recorded: RecordedSeal) -> list[str]:
-    """Where the run's seal differs from what the history store recorded when drsim sealed it."""
-    if recorded.manifest_sha256 is None:
-        return []
-    where = f"the history store {recorded.store}"
-    digests = seal_digests(run_dir)
-    if digests is None:
-        return [f"{MANIFEST}: missing or unreadable, but {where} recorded the run as sealed (manifest SHA-256 {recorded.manifest_sha256})"]
-    found = []
-    run_id = journal_run_id(run_dir)
-    if run_id != recorded.run_id:
-        found.append(f"{JOURNAL}: is the journal of run {run_id}, but {where} recorded run {recorded.run_id} in this directory")
-    if digests.chain_head != recorded.chain_head:
-        found.append(
-            f"{MANIFEST}: records chain head {digests.chain_head}, but {where} recorded {recorded.chain_head} when drsim sealed the run"
-        )
-    if digests.manifest_sha256 != recorded.manifest_sha256:
-        found.append(f"{MANIFEST}: is not the manifest drsim wrote (its SHA-256 differs from the one {where} recorded)")
-    if digests.signing_key_sha256 != recorded.signing_key_sha256:
-        if recorded.signing_key_sha256 is None:
-            found.append(f"{SIGNATURE}: present, but {where} recorded the run as sealed unsigned")
-        elif digests.signing_key_sha256 is None:
-            found.append(
-                f"{SIGNATURE}: missing, but {where} recorded the run as signed (key SHA-256 {recorded.signing_key_sha256[:16]}...)"
-            )
-        else:
-            found.append(f"{SIGNATURE}: not made with the key {where} recorded (key {recorded.signing_key_sha256[:16]}...)")
-    return found
 
 
 def _forced_notes(run: RecordedRun) -> list[str]:

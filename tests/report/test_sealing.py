@@ -203,3 +203,16 @@ def test_a_signed_run_stays_signed(run_dir: Path, keys: tuple[Path, Path]) -> No
     seal(run_dir, None)
     code, output = cli("evidence", "verify", run_dir)
     assert code == 1 and "manifest.sig: missing, but the history store" in output and "recorded the run as signed" in output
+
+
+def test_drsim_report_does_not_launder_a_run_sealed_by_other_means(run_dir: Path) -> None:
+    """A file added under a manifest rebuilt by hand: `drsim report` would re-seal the run and record that
+    seal in the store; it refuses, as the store's record says the manifest is not the one drsim wrote."""
+    (run_dir / "attestation.txt").write_text("approved\n")
+    seal(run_dir, None)
+    code, output = cli("report", run_dir)
+    assert code == 2 and "the run is not as drsim sealed it" in output
+    code, output = cli("evidence", "seal", run_dir)
+    assert code == 2 and "--force" in output
+    code, output = cli("evidence", "verify", run_dir)
+    assert code == 1 and "manifest.json: is not the manifest drsim wrote" in output
