@@ -27,9 +27,9 @@ from pathlib import Path
 import simpy
 
 from drsim.cloud.sim import default_catalog
+from drsim.drills import simulate_run
 from drsim.engine.clock import run_virtual
 from drsim.engine.journal import JournalWriter
-from drsim.engine.run import simulate_run
 from drsim.measure.events import ResourceCreated, ResourceDeleted
 from drsim.model.documents import Estate, ProtectionPlan, Runbook, SimOptions
 

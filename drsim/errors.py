@@ -4,6 +4,7 @@
     +-- InputError                exit 2: the user's input is wrong
     |   +-- UsageError            bad command-line usage (missing file, bad option value)
     |   +-- DocumentError         one or more problems in documents, each with file:line:col
+    |   +-- JournalError          a journal cannot be resumed or trusted (broken chain, bad line)
     |   +-- StoreError            the history store is damaged, foreign or locked
     +-- ExecutionError            exit 3: the drill could not be carried out
         +-- ProviderError         a cloud operation failed (simulated or real)
@@ -15,6 +16,7 @@
         |       +-- ThrottledError  ARM throttling; carries retry_after seconds
         +-- SafetyError           the engine refused an action that could touch production
         +-- AbortedError          the run was interrupted (Ctrl-C, SIGTERM)
+        +-- VirtualDeadlockError  in virtual time every task waits and no timer is pending
         +-- CleanupError          cleanup left resources behind
 
 Exit code 1 (an objective or check failed) is not an error: it is a drill result.
@@ -73,6 +75,10 @@ class DocumentError(InputError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class JournalError(UsageError):
+    """A journal cannot be resumed: broken hash chain, bad line, or a run that does not replay the same."""
+
+
 class ExecutionError(DrsimError):
     """The drill could not be carried out as asked."""
 
@@ -127,3 +133,7 @@ class AbortedError(ExecutionError):
 
 class CleanupError(ExecutionError):
     """Cleanup left resources behind."""
+
+
+class VirtualDeadlockError(ExecutionError):
+    """Every task waits and no timer is pending: virtual time cannot move, so the run can never end."""

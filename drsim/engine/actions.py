@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from drsim.clock import Clock
 from drsim.cloud.api import (
     RUN_TAG,
     BackupPoint,
@@ -34,7 +35,6 @@ from drsim.cloud.api import (
     Snapshot,
     VirtualMachine,
 )
-from drsim.engine.clock import Clock
 from drsim.engine.executor import CheckFailure, SlotLimit, TaskState
 from drsim.engine.taskgraph import CANARY_READ_INTERVAL_S, Op, OpKind, Task
 from drsim.errors import CapacityError, NotFoundError, ProviderError, SafetyError, TransientError
@@ -184,7 +184,7 @@ class CloudActions:
         event = ResourceCreated(
             at=self.clock.now(),
             id=resource_id,
-            resource_kind=kind.value,
+            resource_kind=kind,
             name=name,
             region=region,
             task=task.id if task else None,

@@ -1,10 +1,10 @@
-"""Clocks for the one engine: virtual time in the simulated world, real (or scaled) time elsewhere.
+"""The virtual-time kernel: the simulated world's clock and the loop that drives the engine on it.
 
 The simulated world runs on `VirtualEventLoop`, an asyncio loop whose `time()` is virtual: when every
 task waits, it jumps to the next timer instead of blocking, so a 3-hour drill takes milliseconds.
 Timers due at the same instant fire in the order they were scheduled (a sequence number breaks ties,
-as in SimPy's event heap), so a run repeats exactly. Nothing here reads the wall clock except
-`WallClock` (the Azure provider's) and `ScaledClock` (the ARM emulator's, which runs on a real loop).
+as in SimPy's event heap), so a run repeats exactly. Nothing here reads the wall clock; the Clock
+protocol and the real-time clocks are in drsim.clock.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ import itertools
 import selectors
 import threading
 from collections.abc import Callable, Coroutine, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
-from drsim.errors import ExecutionError
+from drsim.clock import require_aware
+from drsim.errors import VirtualDeadlockError
 
 T = TypeVar("T")
 
@@ -30,18 +31,6 @@ T = TypeVar("T")
 _MAX_SELECT_TIMEOUT = 24 * 3600
 # ... and purges cancelled timers once there are more than this many (base_events._MIN_SCHEDULED_TIMER_HANDLES).
 _MIN_SCHEDULED_TIMER_HANDLES = 100
-
-
-class Clock(Protocol):
-    """What the engine and the providers read time from."""
-
-    def now(self) -> datetime:
-        """The current time, an aware UTC datetime."""
-        ...
-
-    async def sleep(self, seconds: float) -> None:
-        """Let `seconds` of this clock's time pass."""
-        ...
 
 
 # A heap entry: (due time, scheduling order, what fires then): an asyncio timer, or the future of a
@@ -76,10 +65,6 @@ class _TimerHandle(asyncio.TimerHandle):
         _Handle.__init__(self, callback, args, loop, context)  # type: ignore[arg-type]  # the same slots
         self._when = when
         self._scheduled = False
-
-
-class VirtualDeadlockError(ExecutionError):
-    """Every task waits and no timer is pending: virtual time cannot move, so the run can never end."""
 
 
 class _VirtualSelector(selectors.BaseSelector):
@@ -277,17 +262,11 @@ def collector_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def _require_aware(origin: datetime) -> datetime:
-    if origin.tzinfo is None:
-        raise ValueError(f"clock origin {origin.isoformat()} has no time zone; give an aware UTC time")
-    return origin.astimezone(UTC)
-
-
 class VirtualClock:
     """Virtual time: `origin` plus the running virtual loop's time()."""
 
     def __init__(self, origin: datetime) -> None:
-        self.origin = _require_aware(origin)
+        self.origin = require_aware(origin)
         self._last_moment = 0.0
         self._last_now = self.origin
         self._bound: VirtualEventLoop | None = None
@@ -319,37 +298,3 @@ class VirtualClock:
         wake = loop.create_future()
         loop.wake_at(loop._virtual_now + seconds, wake)
         await wake
-
-
-class ScaledClock:
-    """Real loop, time `speed` times faster (the ARM emulator): now = origin + elapsed * speed."""
-
-    def __init__(self, origin: datetime, speed: float) -> None:
-        if speed <= 0:
-            raise ValueError(f"clock speed must be positive, got {speed}")
-        self.origin = _require_aware(origin)
-        self.speed = speed
-        self._start: float | None = None
-
-    def _elapsed(self) -> float:
-        loop_time = asyncio.get_running_loop().time()
-        if self._start is None:
-            self._start = loop_time  # elapsed time counts from the clock's first use
-        return loop_time - self._start
-
-    def now(self) -> datetime:
-        return self.origin + timedelta(seconds=self._elapsed() * self.speed)
-
-    async def sleep(self, seconds: float) -> None:
-        self._elapsed()
-        await asyncio.sleep(max(0.0, seconds) / self.speed)
-
-
-class WallClock:
-    """The real clock, for the Azure provider (the one place real time is meant)."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))

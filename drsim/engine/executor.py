@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
-from drsim.engine.clock import Clock
+from drsim.clock import Clock
+from drsim.engine.retry import ThrottledCall, backoff_delay
 from drsim.engine.taskgraph import Op, Task, TaskGraph
 from drsim.errors import AbortedError, ProviderError, SafetyError, ThrottledError, TransientError
 from drsim.measure.events import (
@@ -33,41 +34,6 @@ from drsim.measure.events import (
 )
 from drsim.measure.result import TaskStatus
 from drsim.model.types import format_duration
-
-MAX_THROTTLED_WAIT_S = 3600.0
-"""An operation that ARM keeps throttling gives up after this long in all (a throttled call is not a
-failure and uses none of the step's retries: ARM says when to come back; azure-sdk-notes.md)."""
-THROTTLE_SPREAD_CAP_S = 60.0
-
-
-def throttle_delay(rng: random.Random, throttled: int, retry_after: float) -> float:
-    """How long to wait before the `throttled`-th retry of a throttled call: never sooner than ARM's
-    retry-after, and spread with full jitter over a window that doubles each time (to a minute), so
-    that a thousand calls refused together do not all come back together."""
-    spread = rng.uniform(0.0, min(THROTTLE_SPREAD_CAP_S, 2.0**throttled))
-    return round(max(retry_after, spread), 3)
-
-
-class ThrottledCall:
-    """The waits of one call that ARM throttles: throttle_delay each time, up to MAX_THROTTLED_WAIT_S in all."""
-
-    def __init__(self, rng: random.Random) -> None:
-        self.rng = rng
-        self.refusals = 0
-        self.waited = 0.0
-
-    def delay(self, refused: ThrottledError) -> float:
-        """Seconds to wait before calling again; re-raises `refused` once the call has waited long enough."""
-        self.refusals += 1
-        delay = throttle_delay(self.rng, self.refusals, refused.retry_after)
-        self.waited += delay
-        if self.waited > MAX_THROTTLED_WAIT_S:
-            raise refused
-        return delay
-
-
-BACKOFF_BASE_S = 30.0
-BACKOFF_CAP_S = 15 * 60.0
 
 
 class CheckFailure(Exception):
@@ -294,7 +260,7 @@ class Executor:
         if state.status is not None:
             return
         state.status, state.error = TaskStatus.SKIPPED, reason
-        self.emit(TaskSkipped(at=self.clock.now(), task=task.id, step=task.step, action=task.action.value, vm=task.vm, reason=reason))
+        self.emit(TaskSkipped(at=self.clock.now(), task=task.id, step=task.step, action=task.action, vm=task.vm, reason=reason))
         self._settle(task)
 
     # ------------------------------------------------------------------------------ one task
@@ -318,7 +284,7 @@ class Executor:
                 at=self.clock.now(),
                 task=task.id,
                 step=task.step,
-                action=task.action.value,
+                action=task.action,
                 vm=task.vm,
                 attempts=state.attempts,
                 recovery_point=state.recovery_point,
@@ -334,7 +300,7 @@ class Executor:
                 at=self.clock.now(),
                 task=task.id,
                 step=task.step,
-                action=task.action.value,
+                action=task.action,
                 vm=task.vm,
                 attempts=max(state.attempts, 1),
                 error=state.error,
@@ -349,7 +315,7 @@ class Executor:
         while True:
             state.attempts += 1
             self.emit(
-                TaskStarted(at=self.clock.now(), task=task.id, step=task.step, action=task.action.value, vm=task.vm, attempt=state.attempts)
+                TaskStarted(at=self.clock.now(), task=task.id, step=task.step, action=task.action, vm=task.vm, attempt=state.attempts)
             )
             try:
                 await self._attempt(task, state, policy)
@@ -357,13 +323,13 @@ class Executor:
             except Exception as exc:
                 if not (_retryable(exc) or isinstance(exc, StepTimeout)) or state.attempts > policy.retries:
                     raise
-                delay = self.backoff(state.attempts, exc)
+                delay = backoff_delay(self.rng, state.attempts, exc)
                 self.emit(
                     TaskRetrying(
                         at=self.clock.now(),
                         task=task.id,
                         step=task.step,
-                        action=task.action.value,
+                        action=task.action,
                         vm=task.vm,
                         attempt=state.attempts,
                         error=describe(exc),
@@ -386,14 +352,6 @@ class Executor:
             if deadline.expired():
                 raise StepTimeout(f"step '{task.step}' timed out after {format_duration(policy.timeout)}") from exc
             raise
-
-    def backoff(self, attempt: int, exc: BaseException) -> float:
-        """Exponential backoff with seeded jitter; never sooner than a throttling retry-after."""
-        base = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1))
-        delay = round(base * self.rng.uniform(0.5, 1.0), 3)
-        if isinstance(exc, ThrottledError):
-            delay = max(delay, exc.retry_after)
-        return delay
 
     async def _op(self, task: Task, op: Op, state: TaskState) -> None:
         """One operation, in a slot when it holds one; a throttled call is made again after its retry-after."""

@@ -18,15 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from drsim.errors import UsageError
+from drsim.errors import JournalError
 from drsim.measure.events import Event, RunResumed, event_from_dict, event_to_dict
 
 GENESIS = "0" * 64
 """The `prev` of the first line."""
-
-
-class JournalError(UsageError):
-    """A journal cannot be resumed: broken hash chain, bad line, or a run that does not replay the same."""
 
 
 def line_hash(line: bytes) -> str:

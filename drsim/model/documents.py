@@ -650,7 +650,6 @@ Step = Annotated[
     ],
     Field(discriminator="action"),
 ]
-RECOVERY_ACTIONS = frozenset({"asr.test_failover", "backup.restore", "snapshot.clone", "image.deploy"})
 
 
 class Runbook(Document):

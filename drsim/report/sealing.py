@@ -8,13 +8,13 @@ what makes a seal mean something after the fact.
   `evidence.resealed` event to the journal (chained, so under the new seal) naming every change,
   and renders the reports again so that they show it.
 - The history store keeps, for every run it records, the chain head, the manifest's SHA-256 and the
-  signing key's SHA-256 of the seal drsim made (drsim.report.render.record_seal). `verify` compares
+  signing key's SHA-256 of the seal drsim made (drsim.drills.record_seal). `verify` compares
   them: a run edited and sealed again by other means, or swapped for another run, no longer matches.
 - A signed bundle is verified with its public key; without one `verify` fails unless told
   `--no-signature-check`.
 
-The store's record comes in as a plain RecordedSeal (the caller reads the store), so this module
-does not depend on drsim.store.
+The store's record comes in as a plain RecordedSeal (drsim.drills reads the store and wires these
+checks into `drsim evidence seal`), so this module does not depend on drsim.store.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from __future__ import annotations
 import getpass
 import os
 import socket
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drsim import __version__
 from drsim.errors import DocumentError, DrsimError, UsageError
@@ -37,14 +38,14 @@ from drsim.report.evidence import (
     Verification,
     check_journal_file,
     load_signing_key,
-    seal,
     store_problems,
     verify_bundle,
 )
 from drsim.report.recorded import RESULT, RecordedRun, check_result_matches_journal, read_run, result_problems
-from drsim.report.render import FORMATS, record_seal, render_run
 
-__all__ = ["RecordedSeal", "SealOutcome", "seal_run", "store_problems", "verify_run"]
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+__all__ = ["RecordedSeal", "changes_since_sealed", "check_sealable", "journal_forced_reseal", "store_problems", "verify_run"]
 
 
 def _message(exc: DrsimError) -> str:
@@ -101,14 +102,6 @@ def verify_run(
     return found
 
 
-@dataclass(frozen=True)
-class SealOutcome:
-    manifest: Path
-    written: tuple[Path, ...]  # reports rendered again after a forced re-seal
-    changes: tuple[str, ...]  # what --force sealed over (empty: nothing had changed)
-    recorded: bool  # the seal was recorded in the history store
-
-
 def _append_event(journal: Path, event: EvidenceResealed) -> None:
     """Append one event to a finished journal, chained to its last line (one write, like the engine's)."""
     from drsim.engine.journal import encode
@@ -125,52 +118,44 @@ def _append_event(journal: Path, event: EvidenceResealed) -> None:
         os.close(fd)
 
 
-def seal_run(
-    run_dir: str | os.PathLike[str],
-    sign_key: str | os.PathLike[str] | None = None,
-    *,
-    force: bool = False,
-    recorded: RecordedSeal | None = None,
-    store: str | os.PathLike[str] | None = None,
-    now: datetime | None = None,
-) -> SealOutcome:
-    """`drsim evidence seal`: write the run's manifest (signed with `sign_key`) once every check passes,
-    and record the seal in `store` when the run is recorded there.
-
-    Refused, whatever `force` says: result.json not the file the journal gives, a broken journal
-    chain, a signed run without a key. Refused unless `force`: a run sealed before (by its manifest or
-    by the store's record) whose files changed since.
-    """
-    directory = Path(run_dir)
-    if not directory.is_dir():
-        raise UsageError(f"{directory}: not a directory (expected a run directory such as reports/<drill>/<run-id>)")
+def check_sealable(run_dir: Path, sign_key: str | os.PathLike[str] | None) -> tuple[RecordedRun, Ed25519PrivateKey | None]:
+    """What `drsim evidence seal` refuses whatever its options, checked before anything is written:
+    not a run directory, a bad key, a signed run without a key, a result.json the journal does not give.
+    Gives the run and the loaded key."""
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir}: not a directory (expected a run directory such as reports/<drill>/<run-id>)")
     key = load_signing_key(sign_key) if sign_key is not None else None
-    if (directory / SIGNATURE).exists() and key is None:
+    if (run_dir / SIGNATURE).exists() and key is None:
         raise UsageError(
-            f"{directory}: the run is signed ({SIGNATURE}); sealing it without a key would drop the signature: pass --sign-key PEM"
+            f"{run_dir}: the run is signed ({SIGNATURE}); sealing it without a key would drop the signature: pass --sign-key PEM"
         )
-    run = read_run(directory)
+    run = read_run(run_dir)
     check_result_matches_journal(run)
+    return run, key
+
+
+def changes_since_sealed(run_dir: Path, recorded: RecordedSeal | None, *, force: bool) -> list[str]:
+    """What changed since the run was sealed (by its manifest, or by the store's record when the manifest
+    was removed); refused unless `force`. Empty for a run never sealed, or unchanged."""
     changes: list[str] = []
-    if (directory / MANIFEST).exists():
-        changes.extend(verify_bundle(directory).problems)
+    if (run_dir / MANIFEST).exists():
+        changes.extend(verify_bundle(run_dir).problems)
     if recorded is not None:
-        changes.extend(p for p in store_problems(directory, recorded) if p not in changes)
-    written: list[Path] = []
-    if changes:
-        if not force:
-            raise UsageError(
-                f"{directory}: the run changed since it was sealed ({'; '.join(changes)}); refusing to seal it over the changes: "
-                f"`drsim evidence verify {directory}` shows them, and `drsim evidence seal --force` seals them, recorded in the journal"
-            )
-        moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-        _append_event(directory / JOURNAL, EvidenceResealed(moment, tuple(changes), _user(), socket.gethostname(), __version__))
-        formats = [f for f in FORMATS if (directory / f"report.{f}").exists()]
-        if formats:  # the reports show the forced re-seal (and lose any edit made to them)
-            store_path = Path(store) if store is not None and Path(store).is_file() else None
-            written = render_run(directory, formats, store_path)
-    manifest = seal(directory, key)
-    return SealOutcome(manifest, tuple(written), tuple(changes), record_seal(directory, store))
+        changes.extend(p for p in store_problems(run_dir, recorded) if p not in changes)
+    if changes and not force:
+        raise UsageError(
+            f"{run_dir}: the run changed since it was sealed ({'; '.join(changes)}); refusing to seal it over the changes: "
+            f"`drsim evidence verify {run_dir}` shows them, and `drsim evidence seal --force` seals them, recorded in the journal"
+        )
+    return changes
+
+
+def journal_forced_reseal(run_dir: Path, changes: Sequence[str], *, now: datetime | None = None) -> EvidenceResealed:
+    """Append the evidence.resealed event of a forced seal to the run's journal (a broken chain is refused)."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    event = EvidenceResealed(moment, tuple(changes), _user(), socket.gethostname(), __version__)
+    _append_event(run_dir / JOURNAL, event)
+    return event
 
 
 def _user() -> str:

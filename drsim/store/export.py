@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 
+from drsim.measure.result import AppMeasures
 from drsim.store.history import HistoryStore, RunRecord
+from drsim.times import duration
 
 COLUMNS = (
     "run_id",
@@ -67,19 +69,7 @@ def _rows(runs: Sequence[RunRecord]) -> list[dict[str, object]]:
         }
         for app in run.apps or (None,):
             row = dict(base)
-            row.update(
-                {
-                    "app": app.app if app else None,
-                    "rto_s": app.rto_s if app else None,
-                    "rto_objective_s": app.rto_objective_s if app else None,
-                    "rto_met": app.rto_met if app else None,
-                    "rpo_s": app.rpo_s if app else None,
-                    "rpo_claimed_s": app.rpo_claimed_s if app else None,
-                    "rpo_objective_s": app.rpo_objective_s if app else None,
-                    "rpo_met": app.rpo_met if app else None,
-                    "consistent": app.consistent if app else None,
-                }
-            )
+            row.update(app.model_dump() if app else dict.fromkeys(AppMeasures.names()))
             rows.append({column: row[column] for column in COLUMNS})
     return rows
 
@@ -101,20 +91,7 @@ def _json(runs: Sequence[RunRecord]) -> str:
             "drsim_version": run.drsim_version,
             "catalog_version": run.catalog_version,
             "run_dir": run.run_dir,
-            "apps": [
-                {
-                    "app": a.app,
-                    "rto_s": a.rto_s,
-                    "rpo_s": a.rpo_s,
-                    "rpo_claimed_s": a.rpo_claimed_s,
-                    "rto_objective_s": a.rto_objective_s,
-                    "rpo_objective_s": a.rpo_objective_s,
-                    "rto_met": a.rto_met,
-                    "rpo_met": a.rpo_met,
-                    "consistent": a.consistent,
-                }
-                for a in run.apps
-            ],
+            "apps": [a.model_dump() for a in run.apps],
         }
         for run in runs
     ]
@@ -146,8 +123,6 @@ def _table(runs: Sequence[RunRecord], base: Path | None = None) -> str:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
-
-    from drsim.report.text import duration
 
     table = Table()
     columns = ("run", "drill", "incident", "status", "app", "RTO", "RTO objective", "RPO", "RPO claimed", "RPO objective", "leftovers")

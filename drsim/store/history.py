@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 from drsim.errors import ExecutionError, StoreError, UsageError
-from drsim.measure.result import DrillResult, RunStatus, TaskStatus
+from drsim.measure.result import AppMeasures, DrillResult, RunStatus, TaskStatus
 from drsim.store.migrations import APP_COLUMNS, APPLICATION_ID, RUN_COLUMNS, SCHEMA_VERSION, current_version, migrate
 
 STORE_NAME = "history.sqlite"
@@ -29,6 +29,7 @@ DEFAULT_STORE = Path("reports") / STORE_NAME
 BUSY_TIMEOUT_S = 30.0
 """How long opening or writing a store waits for another process's lock (a concurrent drill recording) before giving up."""
 _LOCKED = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+_PLACES = ", ".join("?" for _ in AppMeasures.names())
 
 
 def store_of_run(run_dir: str | os.PathLike[str]) -> Path:
@@ -39,21 +40,6 @@ def store_of_run(run_dir: str | os.PathLike[str]) -> Path:
 """The store `drsim history` reads unless `--store PATH` says otherwise (relative to the working directory)."""
 STORE_TABLES = frozenset({"schema_version", "runs", "app_results"})
 """The tables of a drsim store (besides SQLite's own sqlite_*)."""
-
-
-@dataclass(frozen=True)
-class AppRecord:
-    """One application's measures in one recorded run."""
-
-    app: str
-    rto_s: float | None
-    rpo_s: float | None
-    rpo_claimed_s: float | None
-    rto_objective_s: float | None
-    rpo_objective_s: float | None
-    rto_met: bool | None
-    rpo_met: bool | None
-    consistent: bool | None
 
 
 @dataclass(frozen=True)
@@ -75,7 +61,7 @@ class RunRecord:
     tasks_total: int
     tasks_failed: int
     leftovers: int
-    apps: tuple[AppRecord, ...]
+    apps: tuple[AppMeasures, ...]
 
     @property
     def worst_rto_s(self) -> float | None:
@@ -294,22 +280,8 @@ class HistoryStore:
                 self._db.execute(f"UPDATE runs SET {assignments} WHERE seq = ?", (*values, seq))
             self._db.execute("DELETE FROM app_results WHERE run_seq = ?", (seq,))
             self._db.executemany(
-                f"INSERT INTO app_results (run_seq, {APP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        seq,
-                        a.app,
-                        a.rto_s,
-                        a.rpo_s,
-                        a.rpo_claimed_s,
-                        a.rto_objective_s,
-                        a.rpo_objective_s,
-                        a.rto_met,
-                        a.rpo_met,
-                        a.consistent,
-                    )
-                    for a in result.apps
-                ],
+                f"INSERT INTO app_results (run_seq, {APP_COLUMNS}) VALUES (?, {', '.join('?' for _ in AppMeasures.names())})",
+                [(seq, *AppMeasures.of(a).model_dump().values()) for a in result.apps],
             )
         with self._faults():
             return self._select("seq = ?", [seq])[0]
@@ -385,7 +357,7 @@ class HistoryStore:
             query += f" WHERE {where}"
         query += " ORDER BY seq"
         rows = self._db.execute(query, list(params)).fetchall()
-        apps: dict[int, list[AppRecord]] = {}
+        apps: dict[int, list[AppMeasures]] = {}
         seqs = [row[0] for row in rows]
         for start in range(0, len(seqs), 500):  # SQLite limits the number of bound parameters
             chunk = seqs[start : start + 500]
@@ -394,7 +366,10 @@ class HistoryStore:
                     FROM app_results WHERE run_seq IN ({", ".join("?" for _ in chunk)}) ORDER BY app""",
                 chunk,
             ):
-                apps.setdefault(r[0], []).append(AppRecord(r[1], r[2], r[3], r[4], r[5], r[6], _flag(r[7]), _flag(r[8]), _flag(r[9])))
+                values = dict(zip(AppMeasures.names(), r[1:], strict=True))
+                for flag in ("rto_met", "rpo_met", "consistent"):  # SQLite keeps booleans as 0/1
+                    values[flag] = _flag(values[flag])
+                apps.setdefault(r[0], []).append(AppMeasures(**values))
         return [
             RunRecord(
                 seq=row[0],

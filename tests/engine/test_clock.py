@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drsim.engine.clock import ScaledClock, VirtualClock, VirtualDeadlockError, run_virtual
+from drsim.clock import ScaledClock
+from drsim.engine.clock import VirtualClock, run_virtual
+from drsim.errors import VirtualDeadlockError
 
 ORIGIN = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from engine_drillkit import DRILLS
 
-from drsim.engine.run import _new_run_dir
+from drsim.drills import _new_run_dir
 from drsim.report.evidence import verify_bundle
 
 RUN_ID = "20261120T140000Z-s42"

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from engine_drillkit import DRILLS, REPO
 
-from drsim.engine import run_drill
-from drsim.engine.journal import JournalError, read_journal
+from drsim.drills import run_drill
+from drsim.engine.journal import read_journal
 from drsim.engine.run import RunOutcome
+from drsim.errors import JournalError
 from drsim.measure.events import ResourceCreated, RunResumed
 from drsim.model import load_drill
 
@@ -86,7 +87,7 @@ def test_kill_9_mid_run_then_resume(uninterrupted: RunOutcome, tmp_path: Path) -
     out = tmp_path / "reports"
     script = f"""
 import os, signal
-from drsim.engine import run_drill
+from drsim.drills import run_drill
 from drsim.model import load_drill
 
 class Kill:

@@ -25,6 +25,7 @@ from azure.mgmt.network import models as network
 from azure.mgmt.recoveryservicesbackup import models as backup
 from azure.mgmt.recoveryservicessiterecovery import models as asr
 
+from drsim.clock import Clock, WallClock
 from drsim.cloud.api import (
     RUN_TAG,
     BackupPoint,
@@ -52,10 +53,10 @@ from drsim.cloud.azure.clock import WORLD_TIME_HEADER, EmulatorClock, EmulatorTi
 from drsim.cloud.azure.errors import translated
 from drsim.cloud.azure.ids import operation_name, parse_id, resource_id, same_id
 from drsim.cloud.azure.throttle import Throttle
-from drsim.engine.clock import Clock, WallClock
 from drsim.errors import ConflictError, NotFoundError, ProviderError
 from drsim.model.documents import AzureOptions
 from drsim.model.types import OsType, ReplicationPointChoice
+from drsim.times import parse_utc
 
 VAULT_TYPE = "Microsoft.RecoveryServices/vaults"
 BACKUP_FABRIC = "Azure"  # the one fabric of Azure VM backup (azure-sdk-notes.md)
@@ -993,10 +994,9 @@ def _parse_time(text: str | None) -> datetime | None:
     if not text:
         return None
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_utc(text, naive_is_utc=True)
     except ValueError:
         return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def connect(options: AzureOptions, *, credential: Any = None, **provider_options: Any) -> AzureProvider:

@@ -18,8 +18,8 @@ from enum import StrEnum
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import AsyncHTTPPolicy
 
+from drsim.clock import Clock
 from drsim.cloud.azure.errors import DEFAULT_RETRY_AFTER
-from drsim.engine.clock import Clock
 
 
 class OperationClass(StrEnum):

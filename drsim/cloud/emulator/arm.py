@@ -20,7 +20,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -36,6 +36,7 @@ from drsim.errors import (
     ThrottledError,
     TransientError,
 )
+from drsim.times import utc_text
 
 JsonObject = dict[str, Any]
 
@@ -342,7 +343,7 @@ def job_error_code(job: Job, default: str) -> str:
 
 def arm_time(moment: datetime) -> str:
     """ISO 8601 UTC with a Z, as ARM writes times."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return utc_text(moment)
 
 
 def listing(values: Sequence[JsonObject]) -> JsonObject:

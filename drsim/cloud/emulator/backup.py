@@ -37,6 +37,7 @@ from drsim.cloud.sim.resources import ProtectedItem, Vault
 from drsim.model.checks import protection_of
 from drsim.model.documents import BackupRule
 from drsim.model.types import BackupPolicyKind, OsType, Redundancy
+from drsim.times import utc_text
 
 VAULT_TYPE = "Microsoft.RecoveryServices/vaults"
 ITEM_TYPE = "Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems"
@@ -72,7 +73,7 @@ def policy_name(rule: BackupRule) -> str:
 
 def _clock_time(at: time) -> str:
     # Backup writes a time of day as an instant of an arbitrary date (SimpleSchedulePolicy.scheduleRunTimes).
-    return datetime.combine(datetime(2020, 1, 1).date(), at, tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    return utc_text(datetime.combine(datetime(2020, 1, 1).date(), at, tzinfo=UTC))
 
 
 class BackupService(ResourceProviderService):

@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from drsim.clock import ScaledClock
 from drsim.cloud.api import CloudProvider, VirtualMachine
 from drsim.cloud.sim.catalog import Catalog
 from drsim.cloud.sim.faults import Throttle
 from drsim.cloud.sim.incidents import IncidentSpec, incident_from_scenario
 from drsim.cloud.sim.resources import NetworkState, NsgState, ProtectedItem, ReplicatedItem, Vault
-from drsim.engine.clock import ScaledClock
 from drsim.errors import UsageError
 from drsim.model.documents import Estate, ProtectionPlan
 from drsim.model.types import IncidentKind, parse_instant

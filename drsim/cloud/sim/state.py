@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from drsim.clock import Clock
 from drsim.cloud.api import (
     RUN_TAG,
     Job,
@@ -47,7 +48,6 @@ from drsim.cloud.sim.resources import (
 )
 from drsim.cloud.sim.schedules import BackupHistory, ReplicationTiming
 from drsim.cloud.sim.workload import DiskContent, Workload
-from drsim.engine.clock import Clock
 from drsim.errors import NotFoundError
 from drsim.model.checks import Protection, protection_of
 from drsim.model.documents import Estate, ProtectionPlan, SimOptions, SnapshotRule, VmSpec

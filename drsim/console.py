@@ -1,11 +1,13 @@
-"""`drsim drill run` on a terminal: live progress, the summary table, and the dry run's plan.
+"""Terminal presentation: `drsim drill run`'s live progress, summary table and dry-run plan, and
+`drsim sim points`' tables.
 
 The progress display is a RunObserver (like the journal, it only watches events). Everything here
-writes to a rich Console; nothing in the engine depends on it.
+writes to a rich Console; nothing below the command line depends on it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from datetime import date, datetime, timedelta
@@ -17,7 +19,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from drsim.engine.run import DrillPlan, RunOutcome, run_drill
+from drsim.cloud.api import PointType
+from drsim.cloud.sim.listing import WorldPoints, iso_or_none, points_as_json, world_points
+from drsim.drills import finish_run, incident_time, run_drill
+from drsim.engine.run import DrillPlan, RunOutcome
 from drsim.engine.taskgraph import Task, task_chain
 from drsim.errors import UsageError
 from drsim.measure.events import (
@@ -204,8 +209,6 @@ def drill_run(
     when = parse_instant(incident_at, "--incident-at") if incident_at not in (None, "random") else None
     bundle = load_drill(path)
     if incident_at == "random":  # as `incident_at: random` in the drill: drawn from the seed over the drill's window
-        from drsim.engine.run import incident_time
-
         drill = bundle.drill.doc
         when = incident_time(drill.model_copy(update={"incident_at": "random"}), drill.seed if seed is None else seed, today=today)
     progress = LiveProgress(console) if console.is_terminal and not quiet and not dry_run else None
@@ -242,8 +245,6 @@ def finish_reports(outcome: RunOutcome, drill: Loaded[Drill], *, reports: bool, 
     """Reports, history, JUnit XML and the sealed manifest of a finished run (drsim.report.bundle)."""
     if outcome.run_dir is None:
         return []
-    from drsim.report.bundle import finish_run
-
     evidence = drill.doc.evidence
     sign_key = drill.path.parent / evidence.sign_key if evidence.sign_key else None  # relative to the drill file, like its other paths
     return finish_run(
@@ -254,3 +255,79 @@ def finish_reports(outcome: RunOutcome, drill: Loaded[Drill], *, reports: bool, 
         sign_key=sign_key,
         controls=evidence.controls,
     )
+
+
+# ------------------------------------------------------------------------------ drsim sim points
+
+
+def sim_points(path: str, *, vm: str | None, at_text: str | None, fmt: str, today: date, console: Console | None = None) -> None:
+    """What `drsim sim points` does: the points at the drill's incident time (the one `drsim drill run`
+    uses, drsim.drills.incident_time), as tables or JSON."""
+    console = console or Console()
+    at = parse_instant(at_text, "--at") if at_text is not None else None
+    bundle = load_drill(path)
+    drill = bundle.drill.doc
+    view = world_points(bundle, incident_at=incident_time(drill, drill.seed, today=today), vm=vm, at=at)
+    if fmt == "json":
+        console.file.write(json.dumps(points_as_json(view), indent=2) + "\n")
+    else:
+        render_points(view, console)
+
+
+def _age(at: datetime, then: datetime | None) -> str:
+    if then is None:
+        return "-"
+    minutes = int((at - then).total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h" if days else f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"
+
+
+def _short(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value is not None else "-"
+
+
+_TYPE_LABEL = {PointType.APP_CONSISTENT: "app", PointType.FILE_SYSTEM_CONSISTENT: "file-system", PointType.CRASH_CONSISTENT: "crash"}
+
+
+def render_points(view: WorldPoints, console: Console) -> None:
+    """Print the points as rich tables, one block per VM."""
+    console.print(
+        f"[bold]{view.drill}[/]: {view.incident} at {iso_or_none(view.incident_at)}; points as of {iso_or_none(view.at)} "
+        f"(seed {view.seed}, catalog {view.catalog})"
+    )
+    for vm in view.vms:
+        console.rule(f"[bold]{vm.vm}[/] ({vm.region})")
+        if vm.backup_vault is None:
+            console.print("Azure Backup: not protected")
+        else:
+            table = Table(title=f"Azure Backup points (vault {vm.backup_vault})", title_justify="left")
+            for column in ("time (UTC)", "age", "type", "tier", "region", "up"):
+                table.add_column(column, no_wrap=True)
+            for p in reversed(vm.backup):
+                tier = "+".join(t.value for t in p.tiers) + (" (CRR)" if p.cross_region else "")
+                reachable = "yes" if p.reachable else "[red]no[/]"
+                table.add_row(_short(p.time), _age(view.at, p.time), _TYPE_LABEL[p.type], tier, p.region, reachable)
+            console.print(table)
+        rep = vm.replication
+        if rep is None:
+            console.print("Site Recovery: not replicated")
+        else:
+            group = f", consistency group {rep.consistency_group}" if rep.consistency_group else ""
+            console.print(
+                f"Site Recovery to {rep.target_region}{group}: {rep.points} processed points; newest {_short(rep.newest)} "
+                f"({_age(view.at, rep.newest)} old), newest app-consistent {_short(rep.newest_app_consistent)}, "
+                f"oldest {_short(rep.oldest)}; 'latest' recovers data up to {rep.pending:%Y-%m-%d %H:%M:%S}"
+                if rep.pending is not None
+                else f"Site Recovery to {rep.target_region}{group}: no points"
+            )
+        if vm.snapshots:
+            table = Table(title="Scheduled snapshots (one disk each)", title_justify="left")
+            for column in ("taken at (UTC)", "age", "disk", "region", "up"):
+                table.add_column(column, no_wrap=True)
+            for snap in reversed(vm.snapshots):
+                reachable = "yes" if snap.reachable else "[red]no[/]"
+                table.add_row(f"{snap.taken_at:%Y-%m-%d %H:%M:%S}", _age(view.at, snap.taken_at), snap.disk, snap.region, reachable)
+            console.print(table)
+        for name, region in vm.images:
+            console.print(f"Managed image {name} in {region}")
