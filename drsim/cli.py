@@ -343,7 +343,7 @@ def drill() -> None:
 
 
 @drill.command("run")
-@click.argument("drill_path", metavar="DRILL", type=click.Path(dir_okay=False))
+@click.argument("drill_path", metavar="[DRILL]", required=False, type=click.Path(dir_okay=False))
 @click.option(
     "--out",
     "out_dir",
@@ -356,14 +356,18 @@ def drill() -> None:
 @click.option("--incident-at", metavar="TIME", help="Incident time, UTC (default: the drill's; `random` draws one from the seed).")
 @click.option("--dry-run", is_flag=True, help="Print the task graph, critical path and what would be created; create nothing.")
 @click.option(
-    "--resume", "resume_dir", metavar="RUN_DIR", type=click.Path(file_okay=False), help="Continue a crashed run from its journal."
+    "--resume",
+    "resume_dir",
+    metavar="RUN_DIR",
+    type=click.Path(file_okay=False),
+    help="Continue a crashed or interrupted run from its journal (DRILL defaults to the drill the journal names).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No live progress and no summary table: one status line.")
 @click.option("--no-report", is_flag=True, help="Write no report.md / report.html (the run is still recorded and sealed).")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False), help="History store  [default: <out>/history.sqlite]")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Also write JUnit XML: a test case per objective and check.")
 def drill_run(
-    drill_path: str,
+    drill_path: str | None,
     out_dir: str,
     seed: int | None,
     incident_at: str | None,
@@ -381,6 +385,12 @@ def drill_run(
     from drsim.console import drill_run as run
     from drsim.preflight import check_drill_run
 
+    if drill_path is None:
+        if resume_dir is None:
+            raise click.UsageError("Missing argument 'DRILL' (it may be left out only with --resume RUN_DIR).")
+        from drsim.drills import drill_of_run
+
+        drill_path = drill_of_run(resume_dir)
     if not dry_run:  # a dry run writes nothing; a real one must not fail at its end for want of a place to write
         check_drill_run(drill_path, out_dir=out_dir, resume=resume_dir, store=store_path, junit=junit_path)
     today = datetime.now(UTC).date()  # for `incident_at: random` without window_end

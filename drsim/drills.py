@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -40,7 +40,7 @@ from drsim.engine.run import (
 )
 from drsim.engine.taskgraph import Estimator, Op, OpKind, Task
 from drsim.errors import ExecutionError, JournalError, StoreError, UsageError
-from drsim.measure.events import RunStarted
+from drsim.measure.events import RunAborted, RunStarted
 from drsim.measure.result import DrillResult
 from drsim.measure.timeline import drill_result
 from drsim.model.checks import DrillBundle
@@ -172,6 +172,7 @@ def _simulate(
     catalog: Catalog | None = None,
     handle_signals: bool = False,
     controls: Sequence[str] = (),
+    drill_file: str | None = None,
 ) -> tuple[Execution, DrillPlan]:
     sim = sim_world(runbook, estate, plan, incident_at=incident_at, seed=seed, options=options, catalog=catalog)
     estimates = catalog_estimates(sim.catalog, estate)
@@ -201,6 +202,7 @@ def _simulate(
         production_disk_ids=disk_inventory,
         name_key=run_id_for(incident_at, seed),
         controls=tuple(controls),
+        drill_file=drill_file,
     )
     execution = run_virtual(execute(spec, provider=sim.world, clock=sim.clock, sink=sink, planned=planned, handle_signals=handle_signals))
     return execution, planned
@@ -310,7 +312,12 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def _resume_point(run_dir: Path, drill: str) -> tuple[JournalContents, RunStarted]:
+INTERRUPTED = "journal.interrupted-{n}.jsonl"
+"""Where a resume keeps the ending of a run that was interrupted (Ctrl-C, SIGTERM): from its run.aborted on."""
+
+
+def journal_start(run_dir: Path) -> tuple[JournalContents, RunStarted]:
+    """The journal of a run directory and its run.started (JournalError when there is nothing to resume)."""
     journal = run_dir / JOURNAL
     if not journal.is_file():
         raise UsageError(f"--resume {run_dir}: no {JOURNAL} there")
@@ -318,9 +325,46 @@ def _resume_point(run_dir: Path, drill: str) -> tuple[JournalContents, RunStarte
     first = contents.events[0] if contents.events else None
     if not isinstance(first, RunStarted):
         raise JournalError(f"{journal}: the journal does not begin with run.started: nothing to resume (start the drill again)")
-    if first.drill != drill:
-        raise JournalError(f"{journal}: the journal is of drill {first.drill}, not {drill}")
     return contents, first
+
+
+def drill_of_run(run_dir: str | os.PathLike[str]) -> str:
+    """The drill document a run was made from, as its journal names it (for `--resume RUN_DIR` alone)."""
+    directory = Path(run_dir)
+    if not directory.is_dir():
+        raise UsageError(f"--resume {directory}: no such run directory")
+    _, started = journal_start(directory)
+    if started.drill_file is None:
+        raise UsageError(f"--resume {directory}: its journal does not name the drill document (an older drsim made it): give DRILL too")
+    if not Path(started.drill_file).is_file():
+        raise UsageError(f"--resume {directory}: the drill it was made from, {started.drill_file}, is not there any more: give DRILL")
+    return started.drill_file
+
+
+def _resume_point(run_dir: Path, drill: str) -> tuple[JournalContents, RunStarted]:
+    """What a resume replays: the whole journal of a crashed run (a torn last line dropped), or of an
+    interrupted one the lines before its run.aborted; that ending (abort, cleanup, measures) is moved
+    to journal.interrupted-N.jsonl first, so nothing journaled is lost, and the run continues as if
+    never interrupted."""
+    contents, first = journal_start(run_dir)
+    if first.drill != drill:
+        raise JournalError(f"{run_dir / JOURNAL}: the journal is of drill {first.drill}, not {drill}")
+    aborted = next((i for i, event in enumerate(contents.events) if isinstance(event, RunAborted)), None)
+    if aborted is None:
+        return contents, first
+    ending = contents.lines[aborted:]
+    number = 1
+    while (run_dir / INTERRUPTED.format(n=number)).exists():
+        number += 1
+    kept = run_dir / INTERRUPTED.format(n=number)
+    with kept.open("xb") as file:  # the ending chains on from the line before it: verifiable where it lies
+        file.write(b"".join(line + b"\n" for line in ending))
+        file.flush()
+        os.fsync(file.fileno())
+    lines = contents.lines[:aborted]
+    return replace(
+        contents, lines=lines, events=contents.events[:aborted], torn=False, valid_bytes=sum(len(line) + 1 for line in lines)
+    ), first
 
 
 def run_drill(
@@ -366,8 +410,9 @@ def run_drill(
     if resume is not None:
         run_dir = Path(resume)
         replay, started = _resume_point(run_dir, drill.name)
-        seed, when, run_id = started.seed, started.incident_at, started.run_id
+        seed, when, run_id, drill_file = started.seed, started.incident_at, started.run_id, started.drill_file
     else:
+        drill_file = str(bundle.drill.path.resolve())
         seed = drill.seed if seed is None else seed
         when = incident_at.astimezone(UTC) if incident_at is not None else incident_time(drill, seed, today=today)
         run_dir, run_id = _new_run_dir(Path(out_dir), drill.name, run_id_for(when, seed), create=not dry_run)
@@ -394,6 +439,7 @@ def run_drill(
                 catalog=catalog,
                 handle_signals=handle_signals,
                 controls=drill.evidence.controls,
+                drill_file=drill_file,
             )
         finally:
             journal.close()
@@ -508,6 +554,7 @@ def _run_on_azure(
                     concurrency=drill.concurrency,
                     production_ids=inventory.get,
                     controls=tuple(drill.evidence.controls),
+                    drill_file=str(bundle.drill.path.resolve()),
                 )
                 execution = await execute(spec, provider=provider, clock=clock, sink=sink, planned=planned, handle_signals=handle_signals)
             finally:

@@ -6,6 +6,8 @@ once per event-loop turn in which any was written: an operating-system crash los
 turn's lines, and a turn that writes thousands of lines (a large step starting) syncs once. On resume the
 writer first *replays*: every line the resumed run produces again must equal the journaled one, byte
 for byte, and is not written twice; from the first new event on, it appends (after a `run.resumed`).
+The `run.resumed` lines of earlier resumes are part of the chain and are stepped over in a replay, so
+a resumed run that is killed resumes again.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def line_hash(line: bytes) -> str:
 
 
 _LINE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_RESUMED = b'{"event":"' + RunResumed.kind.encode() + b'"'
 
 
 def encode(event: Event, prev: str) -> bytes:
@@ -110,6 +113,9 @@ class JournalWriter:
         return self._replayed < len(self._expected)
 
     def write(self, event: Event) -> None:
+        while self.replaying and self._expected[self._replayed].startswith(_RESUMED):  # an earlier resume: chained, not replayed
+            self._prev = line_hash(self._expected[self._replayed])
+            self._replayed += 1
         line = encode(event, self._prev)
         if self.replaying:
             expected = self._expected[self._replayed]

@@ -186,6 +186,7 @@ class RunSpec:
     production_disk_ids: Callable[[str], Sequence[str] | None] = lambda name: None
     name_key: str | None = None
     controls: tuple[str, ...] = ()
+    drill_file: str | None = None
 
 
 async def execute(
@@ -215,6 +216,7 @@ async def execute(
             concurrency=spec.concurrency,
             cleanup=runbook.cleanup,
             controls=spec.controls,
+            drill_file=spec.drill_file,
         )
     )
     emit(_plan_event(clock.now(), graph, critical, planned.estimates))

@@ -104,6 +104,7 @@ class RunStarted(Event):
     concurrency: int
     cleanup: CleanupPolicy
     controls: tuple[str, ...] = ()  # the drill's evidence.controls: what its report evidences
+    drill_file: str | None = None  # the drill document's path, absolute: what `drsim drill run --resume RUN_DIR` reads
 
 
 @dataclass(frozen=True, slots=True)
