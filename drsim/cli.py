@@ -9,12 +9,13 @@ import os
 import select
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import click
 
 from drsim import __version__
-from drsim.errors import DocumentError, DrsimError, ExecutionError
+from drsim.errors import DocumentError, DrsimError, ExecutionError, UsageError
 
 
 @contextlib.contextmanager
@@ -261,29 +262,66 @@ def evidence() -> None:
     """The evidence bundle of a run: manifest.json (SHA-256 of every file) and its optional signature."""
 
 
+def _store_of(run_dir: str, store_path: str | None) -> Path:
+    from drsim.store import store_of_run
+
+    return Path(store_path) if store_path is not None else store_of_run(run_dir)
+
+
+STORE_OF_RUN_HELP = "History store  [default: history.sqlite of the run's output directory, RUN_DIR/../..]"
+
+
 @evidence.command("verify")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--public-key", type=click.Path(dir_okay=False), help="Check manifest.sig with this Ed25519 public key (PEM).")
-def evidence_verify(run_dir: str, public_key: str | None) -> None:
-    """Exit 0 when every file and journal line of the run is as sealed; exit 1 naming what changed."""
-    from drsim.report.evidence import verify_bundle
+@click.option("--no-signature-check", is_flag=True, help="Accept a signed run without checking its signature (no --public-key).")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help=STORE_OF_RUN_HELP)
+def evidence_verify(run_dir: str, public_key: str | None, no_signature_check: bool, store_path: str | None) -> None:
+    """Exit 0 when every file and journal line of the run is as sealed, result.json is what the journal
+    gives, and the seal is the one the history store recorded; exit 1 naming what changed."""
+    from drsim.drills import recorded_seal
+    from drsim.report.sealing import verify_run
 
-    found = verify_bundle(run_dir, public_key)
+    if not os.path.isdir(run_dir):
+        raise UsageError(f"{run_dir}: not a directory")
+    store = _store_of(run_dir, store_path)
+    recorded = recorded_seal(store, run_dir)
+    found = verify_run(run_dir, public_key, signature_check=not no_signature_check, recorded=recorded, store=store)
     if not found.intact:
         for problem in found.problems:
             click.echo(f"{run_dir}: {problem}", err=True)
+        for note in found.notes:
+            click.echo(f"{run_dir}: note: {note}", err=True)
         sys.exit(1)
     click.echo(f"{run_dir}: {found.summary()}")
+    for note in found.notes:
+        click.echo(f"{run_dir}: note: {note}")
 
 
 @evidence.command("seal")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--sign-key", type=click.Path(dir_okay=False), help="Sign the manifest with this Ed25519 private key (PEM).")
-def evidence_seal(run_dir: str, sign_key: str | None) -> None:
-    """Write the run's manifest.json (and manifest.sig with a key) over the files it holds now."""
-    from drsim.report.evidence import write_manifest
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Seal a run whose files changed since it was sealed; the changes are recorded in its journal and shown in its reports.",
+)
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help=STORE_OF_RUN_HELP)
+def evidence_seal(run_dir: str, sign_key: str | None, force: bool, store_path: str | None) -> None:
+    """Write the run's manifest.json (and manifest.sig with a key) over the files it holds now.
 
-    click.echo(f"wrote {write_manifest(run_dir, sign_key)}")
+    Refused when result.json is not what the journal gives, and (unless --force) when the run was
+    sealed before and its files changed since."""
+    from drsim.drills import seal_evidence
+
+    if not os.path.isdir(run_dir):
+        raise UsageError(f"{run_dir}: not a directory")
+    outcome = seal_evidence(run_dir, sign_key, force=force, store=_store_of(run_dir, store_path))
+    for change in outcome.changes:
+        click.echo(f"{run_dir}: sealed over: {change}", err=True)
+    for path in outcome.written:
+        click.echo(f"wrote {path}")
+    click.echo(f"wrote {outcome.manifest}")
 
 
 @main.command()

@@ -39,7 +39,7 @@ from drsim.engine.run import (
     plan_drill,
 )
 from drsim.engine.taskgraph import Estimator, Op, OpKind, Task
-from drsim.errors import ExecutionError, JournalError, UsageError
+from drsim.errors import ExecutionError, JournalError, StoreError, UsageError
 from drsim.measure.events import RunAborted, RunStarted
 from drsim.measure.result import DrillResult
 from drsim.measure.timeline import drill_result
@@ -50,6 +50,7 @@ from drsim.model.types import ProviderKind
 from drsim.store.history import HistoryStore, RunRecord, store_of_run
 
 if TYPE_CHECKING:
+    from drsim.report.evidence import RecordedSeal
     from drsim.report.recorded import RecordedRun
 
 FORMATS = ("md", "html")
@@ -280,13 +281,29 @@ def simulate_drill(
 # ------------------------------------------------------------------------------ drsim drill run
 
 
-def _new_run_dir(out_dir: Path, drill: str, run_id: str) -> tuple[Path, str]:
+def _new_run_dir(out_dir: Path, drill: str, run_id: str, *, create: bool = True) -> tuple[Path, str]:
+    """Make the run's own directory, `<out>/<drill>/<run-id>` or `<run-id>-N` when that is taken.
+
+    os.mkdir fails when the name exists, so the directory is claimed in one step: runs started at
+    once into one --out (the same drill, incident time and seed) each get their own. `create=False`
+    (a dry run) only names the directory it would make.
+    """
     base = out_dir / drill
-    candidate, suffix = run_id, 1
-    while (base / candidate).exists():
+    if create:
+        base.mkdir(parents=True, exist_ok=True)
+    suffix = 1
+    while True:
+        candidate = run_id if suffix == 1 else f"{run_id}-{suffix}"
         suffix += 1
-        candidate = f"{run_id}-{suffix}"
-    return base / candidate, candidate
+        if not create:
+            if not (base / candidate).exists():
+                return base / candidate, candidate
+            continue
+        try:
+            os.mkdir(base / candidate)
+        except FileExistsError:
+            continue
+        return base / candidate, candidate
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -398,7 +415,7 @@ def run_drill(
         drill_file = str(bundle.drill.path.resolve())
         seed = drill.seed if seed is None else seed
         when = incident_at.astimezone(UTC) if incident_at is not None else incident_time(drill, seed, today=today)
-        run_dir, run_id = _new_run_dir(Path(out_dir), drill.name, run_id_for(when, seed))
+        run_dir, run_id = _new_run_dir(Path(out_dir), drill.name, run_id_for(when, seed), create=not dry_run)
     catalog = drill_catalog(bundle)
     if dry_run:  # nothing is built or written: the plan, with the catalog's expected durations
         estimates = catalog_estimates(catalog, estate)
@@ -605,7 +622,10 @@ def finish_run(
     """What a finished run gets before `drsim drill run` returns: its reports (no formats: none), its
     place in `store` (default: history.sqlite of the output directory, run_dir/../..), JUnit XML to
     `junit`, and last the sealed manifest (signed with `sign_key`, an Ed25519 PEM), so that it covers
-    every file written. Returns every path written."""
+    every file written, whose seal is recorded in the store. Returns every path written.
+
+    A store that breaks or is locked after it was checked before the run costs the run only its place
+    in the store: the run is finished and sealed, and ExecutionError says how to record it."""
     from drsim.report.evidence import load_signing_key, seal
     from drsim.report.junit import write_junit_for_run
     from drsim.report.recorded import read_run
@@ -614,11 +634,21 @@ def finish_run(
     key = load_signing_key(sign_key) if sign_key is not None else None  # a bad key is refused before anything is written
     store = store if store is not None else store_of_run(run_dir)
     run = read_run(run_dir)
-    history = record_run(run, store)
+    unusable: StoreError | None = None
+    try:
+        history = record_run(run, store)
+    except StoreError as exc:  # checked before the run, but it broke or was locked meanwhile: finish the run without it
+        unusable, store, history = exc, None, None
     written = render_recorded(run, formats, history, controls) if formats else []
     if junit is not None:
         written.append(write_junit_for_run(run_dir, junit))
     written.append(seal(Path(run_dir), key))
+    record_seal(run_dir, store)  # what sealed it, kept where the run's files cannot change it
+    if unusable is not None:
+        raise ExecutionError(
+            f"{unusable.format_message()}; the run {run_dir} is complete and sealed, but not recorded: "
+            f"`drsim report {run_dir} --store STORE` records it"
+        )
     return written
 
 
@@ -635,7 +665,96 @@ def rerender(
     from drsim.report.evidence import seal
     from drsim.report.render import prepare_rerender, render_recorded
 
-    run, key = prepare_rerender(run_dir, formats, sign_key)
+    run, key = prepare_rerender(run_dir, formats, sign_key, recorded_seal(store, run_dir))
     written = render_recorded(run, formats, record_run(run, store), None)
     written.append(seal(Path(run_dir), key))
+    record_seal(run_dir, store)
     return written
+
+
+def recorded_seal(store: str | os.PathLike[str] | None, run_dir: str | os.PathLike[str]) -> RecordedSeal | None:
+    """What `store` recorded when drsim last sealed the run in `run_dir`, read without writing the store;
+    None when there is no store there, or it holds no run of that directory."""
+    from drsim.report.evidence import RecordedSeal
+
+    if store is None or not Path(store).is_file():
+        return None
+    with HistoryStore(store, read_only=True) as opened:
+        found = opened.seal_of(str(Path(run_dir).resolve()))
+    if found is None:
+        return None
+    return RecordedSeal(Path(store), found.run_id, found.chain_head, found.manifest_sha256, found.signing_key_sha256)
+
+
+def record_seal(run_dir: str | os.PathLike[str], store: str | os.PathLike[str] | None) -> bool:
+    """Record in the history store how the run is sealed now (chain head, manifest digest, signing key),
+    for `drsim evidence verify` to compare; False when there is no store, or the run is not recorded in it.
+    The store is never created here: the run was recorded (record_run) before it was sealed."""
+    import json
+
+    from drsim.report.evidence import journal_run_id, seal_digests
+    from drsim.report.recorded import RESULT
+
+    if store is None or not Path(store).is_file():
+        return False
+    directory = Path(run_dir)
+    digests = seal_digests(directory)
+    if digests is None:
+        return False
+    try:
+        drill = json.loads((directory / RESULT).read_bytes())["drill"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    with HistoryStore(store, create=False) as opened:
+        return opened.record_seal(
+            str(drill),
+            journal_run_id(directory),
+            str(directory.resolve()),
+            chain_head=digests.chain_head,
+            manifest_sha256=digests.manifest_sha256,
+            signing_key_sha256=digests.signing_key_sha256,
+        )
+
+
+@dataclass(frozen=True)
+class SealOutcome:
+    """What `drsim evidence seal` did."""
+
+    manifest: Path
+    written: tuple[Path, ...]  # reports rendered again after a forced seal
+    changes: tuple[str, ...]  # what --force sealed over (empty: nothing had changed)
+    recorded: bool  # the seal was recorded in the history store
+
+
+def seal_evidence(
+    run_dir: str | os.PathLike[str],
+    sign_key: str | os.PathLike[str] | None = None,
+    *,
+    force: bool = False,
+    store: str | os.PathLike[str] | None = None,
+) -> SealOutcome:
+    """`drsim evidence seal`: write the run's manifest (signed with `sign_key`) once every check passes
+    (drsim.report.sealing), and record the seal in `store` (default: the run's) when the run is recorded there.
+
+    Refused whatever `force` says: result.json not the file the journal gives, a broken journal chain, a
+    signed run without a key. Refused unless `force`: a run sealed before (by its manifest, or by the
+    store's record) whose files changed since; with `force`, the changes are journaled (evidence.resealed)
+    and the reports rendered again, so that they show it."""
+    from drsim.report.evidence import seal
+    from drsim.report.recorded import read_run
+    from drsim.report.render import render_recorded
+    from drsim.report.sealing import changes_since_sealed, check_sealable, journal_forced_reseal
+
+    directory = Path(run_dir)
+    store = store if store is not None else store_of_run(directory)
+    _, key = check_sealable(directory, sign_key)
+    changes = changes_since_sealed(directory, recorded_seal(store, directory), force=force)
+    written: list[Path] = []
+    if changes:
+        journal_forced_reseal(directory, changes)
+        formats = [f for f in FORMATS if (directory / f"report.{f}").exists()]
+        if formats:  # the reports show the forced seal (and lose any edit made to them)
+            run = read_run(directory)
+            written = render_recorded(run, formats, record_run(run, store) if Path(store).is_file() else None, None)
+    manifest = seal(directory, key)
+    return SealOutcome(manifest, tuple(written), tuple(changes), record_seal(directory, store))

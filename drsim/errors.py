@@ -5,6 +5,7 @@
     |   +-- UsageError            bad command-line usage (missing file, bad option value)
     |   +-- DocumentError         one or more problems in documents, each with file:line:col
     |   +-- JournalError          a journal cannot be resumed or trusted (broken chain, bad line)
+    |   +-- StoreError            the history store is damaged, foreign or locked
     +-- ExecutionError            exit 3: the drill could not be carried out
         +-- ProviderError         a cloud operation failed (simulated or real)
         |   +-- NotFoundError     the resource does not exist (or is unreachable)
@@ -44,6 +45,10 @@ class InputError(DrsimError):
 
 class UsageError(InputError):
     """A command-line argument or option is wrong."""
+
+
+class StoreError(UsageError):
+    """The history store cannot be used: damaged, not a drsim store, or locked by another process."""
 
 
 @dataclass(frozen=True, order=True)

@@ -279,6 +279,19 @@ class RunFinished(Event):
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class EvidenceResealed(Event):
+    """`drsim evidence seal --force` sealed the run over changes made since it was last sealed: appended
+    to the finished run's journal (so chained, and under the new seal), with what had changed. Its
+    time is the wall clock's, not the run's: it is kept out of the run's measures."""
+
+    kind: ClassVar[str] = "evidence.resealed"
+    changes: tuple[str, ...]  # what `drsim evidence verify` found, as it said it
+    user: str
+    host: str
+    drsim_version: str
+
+
 EVENT_TYPES: Mapping[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -300,6 +313,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         RunAborted,
         RunResumed,
         RunFinished,
+        EvidenceResealed,
     )
 }
 

@@ -342,8 +342,17 @@ def drill_result(
 ) -> DrillResult:
     """result.json of a run, from its events alone (plus the documents that define its apps)."""
     timeline = RunTimeline.of(events)
+    return _result(timeline, list(apps) if apps is not None else measure_apps(timeline, runbook, estate))
+
+
+def result_from_journal(events: Sequence[Event]) -> DrillResult:
+    """result.json recomputed from a run's journal alone: its app.measured events stand for the
+    documents, so the same journal always gives the same bytes (what `drsim evidence verify` compares)."""
+    return _result(RunTimeline(events), [e for e in events if isinstance(e, AppMeasured)])
+
+
+def _result(timeline: RunTimeline, measured: Sequence[AppMeasured]) -> DrillResult:
     started = timeline.started
-    measured = list(apps) if apps is not None else measure_apps(timeline, runbook, estate)
     cleanup = timeline.cleanup
     return DrillResult(
         drill=started.drill,

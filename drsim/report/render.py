@@ -25,7 +25,16 @@ from drsim.errors import UsageError
 from drsim.measure.result import RunStatus, TaskStatus
 from drsim.model.types import Phase
 from drsim.report.charts import Chart, TrendPoint, timeline_chart, trend_chart
-from drsim.report.evidence import MANIFEST, SIGNATURE, build_manifest, load_signing_key, verify_bundle, write_atomically
+from drsim.report.evidence import (
+    MANIFEST,
+    SIGNATURE,
+    RecordedSeal,
+    build_manifest,
+    load_signing_key,
+    store_problems,
+    verify_bundle,
+    write_atomically,
+)
 from drsim.report.recorded import RecordedRun, check_result_matches_journal, read_run
 from drsim.report.text import escape_markdown, offset, usd, utc, verdict
 from drsim.report.view import FailureRow, ObjectiveVerdict, PastRun, ReportView, build_view
@@ -164,6 +173,17 @@ def _reasons(view: ReportView) -> str:
         parts.append("cleanup incomplete")
     if view.aborted:
         parts.append(f"the run was aborted: {view.aborted}")
+    return _reasons_of_status(view, parts) + _forced_reseals(view)
+
+
+def _forced_reseals(view: ReportView) -> str:
+    count = len(view.environment.forced_reseals)
+    if not count:
+        return ""
+    return f" The evidence was sealed again with --force {count} time(s), over changes made after it was first sealed (see Environment)."
+
+
+def _reasons_of_status(view: ReportView, parts: list[str]) -> str:
     if not parts:
         if view.status is RunStatus.PASSED:
             return "Every objective was met, every task and check succeeded, and cleanup left nothing behind."
@@ -259,10 +279,16 @@ def render_run(
     return render_recorded(read_run(run_dir), formats, history, controls)
 
 
-def check_rerenderable(run_dir: Path) -> RecordedRun:
+def check_rerenderable(run_dir: Path, recorded: RecordedSeal | None = None) -> RecordedRun:
     """Everything `drsim report` checks before it writes anything: the run as sealed is intact (when
-    sealed), its journal's chain is whole, and result.json is what the journal measured."""
+    sealed), and is the run drsim sealed (when a history store recorded the seal: `recorded`), its
+    journal's chain is whole, and result.json is what the journal measured."""
     verification = verify_bundle(run_dir) if (run_dir / MANIFEST).exists() else None
+    if recorded is not None and (mismatches := store_problems(run_dir, recorded)):
+        raise UsageError(
+            f"{run_dir}: the run is not as drsim sealed it ({'; '.join(mismatches)}); refusing to re-render and re-seal it: "
+            f"`drsim evidence verify {run_dir}` shows it"
+        )
     if verification is not None and not verification.intact:
         changed = "; ".join(verification.problems)
         raise UsageError(
@@ -277,7 +303,10 @@ def check_rerenderable(run_dir: Path) -> RecordedRun:
 
 
 def prepare_rerender(
-    run_dir: str | os.PathLike[str], formats: Sequence[str] = FORMATS, sign_key: str | os.PathLike[str] | None = None
+    run_dir: str | os.PathLike[str],
+    formats: Sequence[str] = FORMATS,
+    sign_key: str | os.PathLike[str] | None = None,
+    recorded: RecordedSeal | None = None,
 ) -> tuple[RecordedRun, Ed25519PrivateKey | None]:
     """What `drsim report` checks before anything is written, in the run directory or the store:
     check_rerenderable, the formats, the key. A signed run is only re-rendered with a key: new
@@ -291,4 +320,4 @@ def prepare_rerender(
             f"{directory}: the run is signed ({SIGNATURE}); re-rendering would break the signature: pass --sign-key PEM to sign again"
         )
     key = load_signing_key(sign_key) if sign_key is not None else None
-    return check_rerenderable(directory), key
+    return check_rerenderable(directory, recorded), key

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from drsim import __version__
-from drsim.measure.events import CheckResult
+from drsim.measure.events import CheckResult, iso
 from drsim.measure.result import AppResult, RunStatus, TaskStatus
 from drsim.model.types import Action
 from drsim.report.controls import Control, EvidenceKind, select_controls
@@ -259,6 +259,7 @@ class EnvironmentView:
     journal_break: str | None
     journal_torn: bool  # a last line cut short (a killed run) was ignored
     result_sha256: str
+    forced_reseals: tuple[str, ...]  # each `drsim evidence seal --force`: when, who, and what had changed
     plan_tasks: int | None
     critical_path_tasks: int | None
     critical_path_s: float | None
@@ -534,6 +535,9 @@ def _environment(run: RecordedRun) -> EnvironmentView:
         journal_break=f"line {run.chain.broken.line}: {run.chain.broken.message}" if run.chain.broken else None,
         journal_torn=run.torn_tail,
         result_sha256=run.result_sha256,
+        forced_reseals=tuple(
+            f"{iso(r.at)} by {r.user} on {r.host} (drsim {r.drsim_version}) over these changes: {'; '.join(r.changes)}" for r in run.reseals
+        ),
         plan_tasks=len(plan.tasks) if plan else None,
         critical_path_tasks=len(plan.critical_path) if plan else None,
         critical_path_s=plan.critical_path_s if plan else None,

@@ -5,6 +5,13 @@ Azure Resource Manager answers every error as `{"error": {"code", "message"}}`, 
 knowledge of any resource provider. Sources: azure-resource-manager/management/request-limits-and-
 throttling, the ARM RPC contract (github.com/cloud-and-ai-microsoft/resource-provider-contract,
 common-api-details.md: error body, api-version, 404 codes) and azure-sdk-notes.md.
+
+A bad request is always a 4xx in ARM's error shape, never a 500: a body that is not JSON, or nests
+deeper than MAX_JSON_DEPTH, is 400 InvalidRequestContent (MicrosoftDocs/azure-docs,
+azure-resource-manager/troubleshooting/common-deployment-errors.md); a body over 4 MiB is 413
+RequestContentTooLarge, "The request content size exceeds the maximum size of 4 MB." (ARM's answer
+as quoted in Azure/Azure-Landing-Zones#2644 and Azure/azure-api-management-devops-resource-kit#594;
+the limit is Azure/azure-resource-manager-rpc#138); a body not sent in time is 408.
 """
 
 from __future__ import annotations
@@ -34,6 +41,12 @@ from drsim.times import utc_text
 
 JsonObject = dict[str, Any]
 
+MAX_BODY_BYTES = 4 * 1024 * 1024
+"""ARM refuses request content over 4 MB with 413 RequestContentTooLarge."""
+MAX_JSON_DEPTH = 64
+"""How deep a request body may nest objects and arrays (ARM bodies nest a dozen levels at most); the
+emulator's own limit, far below where Python's JSON parser would run out of stack."""
+
 
 class ErrorCode(StrEnum):
     """The ARM error codes the emulator answers with (ARM RPC contract, common-api-details.md)."""
@@ -41,6 +54,8 @@ class ErrorCode(StrEnum):
     AUTHENTICATION_FAILED = "AuthenticationFailed"
     MISSING_API_VERSION = "MissingApiVersionParameter"
     INVALID_REQUEST_CONTENT = "InvalidRequestContent"
+    REQUEST_CONTENT_TOO_LARGE = "RequestContentTooLarge"
+    REQUEST_TIMEOUT = "RequestTimeout"
     INVALID_PARAMETER = "InvalidParameter"
     INVALID_RESOURCE_TYPE = "InvalidResourceType"
     METHOD_NOT_ALLOWED = "MethodNotAllowed"
@@ -82,6 +97,20 @@ class ArmError(Exception):
         if self.retry_after is not None:
             headers["Retry-After"] = str(self.retry_after)
         return web.json_response(self.body(), status=self.status, headers=headers)
+
+
+def nests_deeper_than(data: object, limit: int) -> bool:
+    """Whether the objects and arrays of parsed JSON nest deeper than `limit` (walked without recursion)."""
+    level: list[tuple[object, int]] = [(data, 1)]
+    while level:
+        node, depth = level.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        level.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def invalid_content(field_path: str, problem: str) -> ArmError:
@@ -139,10 +168,21 @@ class Body:
             return Body({})
         try:
             data = json.loads(raw)
+            too_deep = nests_deeper_than(data, MAX_JSON_DEPTH)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ArmError(
                 400, ErrorCode.INVALID_REQUEST_CONTENT, f"The request content was invalid and could not be deserialized: {exc}.", target="$"
             ) from None
+        except RecursionError:  # Python's parser gives up near a thousand levels
+            too_deep = True
+        if too_deep:
+            raise ArmError(
+                400,
+                ErrorCode.INVALID_REQUEST_CONTENT,
+                "The request content was invalid and could not be deserialized: "
+                f"its objects and arrays nest deeper than {MAX_JSON_DEPTH} levels.",
+                target="$",
+            )
         if not isinstance(data, dict):
             raise invalid_content("$", "the body must be a JSON object")
         return Body(data)
