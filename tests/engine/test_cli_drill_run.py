@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -29,9 +30,28 @@ def test_a_passing_drill_exits_0_and_writes_result_and_journal(tmp_path: Path) -
     assert code == 0
     run_dir = tmp_path / "2026-q4-shop-asr" / "20261120T140000Z-s42"
     result = json.loads((run_dir / "result.json").read_text())
-    assert list(result) == ["drill", "runbook", "provider", "seed", "incident_at", "status", "apps", "tasks", "cleanup"]
+    keys = ["drill", "runbook", "provider", "seed", "incident_at", "status", "apps", "tasks", "cleanup"]
+    assert list(result) == [*keys, "simulated", "emulated", "inputs"]  # FORMAT.md, with its 2026-12 additions
     assert result["status"] == "passed"
-    assert (run_dir / "journal.jsonl").read_text().startswith('{"event":"run.started"')
+    assert (result["simulated"], result["emulated"]) == (True, False)
+    # the documents as run, copied byte for byte and fingerprinted
+    sources = {
+        "drill": DRILLS / "2026-q4-shop-asr.yaml",
+        "runbook": DRILLS.parent / "runbooks" / "shop-asr-region-failover.yaml",
+        "estate": DRILLS / "estates" / "contoso.yaml",
+        "plan": DRILLS / "plans" / "asr-and-daily-backup.yaml",
+    }
+    assert set(result["inputs"]) == set(sources)
+    for role, source in sources.items():
+        entry = result["inputs"][role]
+        assert entry["path"] == f"inputs/{role}.yaml"
+        assert (run_dir / entry["path"]).read_bytes() == source.read_bytes()
+        assert entry["sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+    journal = (run_dir / "journal.jsonl").read_text().splitlines()
+    assert journal[0].startswith('{"event":"run.started"') and '"performed":{"started":' in journal[0]
+    assert journal[-1].startswith('{"event":"run.performed"')
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert {f"inputs/{role}.yaml" for role in sources} <= {f["path"] for f in manifest["files"]}
     assert "shop" in output and "status passed" in output
 
 
