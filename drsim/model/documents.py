@@ -13,6 +13,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from drsim.cloud.azure.endpoints import endpoint_problem
 from drsim.model.types import (
     CONTROL_PATTERN,
     SUBSCRIPTION_PATTERN,
@@ -749,6 +750,14 @@ class AzureOptions(Frozen):
     staging_storage_account: str | None = Field(
         default=None, description="storage account id where Azure Backup stages vault-tier restores (docs/azure.md)"
     )
+
+    @field_validator("endpoint")
+    @classmethod
+    def _only_arm_or_emulator(cls, value: str | None) -> str | None:
+        # Credentials go only to Azure Resource Manager, or a fixed token to the emulator on loopback.
+        if value is not None and (problem := endpoint_problem(value)) is not None:
+            raise ValueError(problem)
+        return value
 
 
 class Drill(Document):

@@ -47,8 +47,9 @@ from drsim.cloud.api import (
     VirtualMachine,
 )
 from drsim.cloud.azure import canary, records
-from drsim.cloud.azure.clients import DEFAULT_POLLING_INTERVAL, AzureClients, is_loopback
+from drsim.cloud.azure.clients import DEFAULT_POLLING_INTERVAL, AzureClients
 from drsim.cloud.azure.clock import WORLD_TIME_HEADER, EmulatorClock, EmulatorTimePolicy
+from drsim.cloud.azure.endpoints import check_endpoint
 from drsim.cloud.azure.errors import translated
 from drsim.cloud.azure.ids import operation_name, parse_id, resource_id, same_id
 from drsim.cloud.azure.throttle import Throttle
@@ -1006,7 +1007,7 @@ async def connect(options: AzureOptions, *, credential: Any = None, **provider_o
     anchored by a first read whose response carries the emulator's world time; ProviderError when
     the endpoint sends none (it is not the drsim ARM emulator).
     """
-    if options.endpoint is None or not is_loopback(options.endpoint):
+    if options.endpoint is None or not check_endpoint(options.endpoint).emulator:
         return AzureProvider(options, credential=credential, **provider_options)
     clock = EmulatorClock(datetime.now(UTC), 1.0)
     provider = AzureProvider(options, credential=credential, clock=clock, **provider_options)
