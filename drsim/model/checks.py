@@ -227,7 +227,17 @@ def _step_graph(src: Source, steps: list[_StepRef]) -> list[Problem]:
     for step in steps:
         by_id.setdefault(step.id, step)
     for step in steps:
+        first_at: dict[str, int] = {}
         for j, need in enumerate(step.needs):
+            if need in first_at:
+                # A need named twice would run the task twice (issue 13): refused, at the repeat.
+                problems.append(
+                    src.problem(
+                        ("steps", step.index, "needs", j), f"step '{step.id}' needs '{need}' twice (item {first_at[need] + 1} already)"
+                    )
+                )
+                continue
+            first_at[need] = j
             if need not in by_id:
                 problems.append(src.problem(("steps", step.index, "needs", j), f"step '{step.id}' needs unknown step '{need}'"))
             elif need == step.id:
@@ -427,10 +437,6 @@ def _runbook_against_estate(loaded: Loaded[Runbook], estate: Loaded[Estate], pla
         if isinstance(step, IsolateStep) and step.with_.region not in region_names:
             problems.append(src.problem(("steps", i, "with", "region"), f"region {step.with_.region} is not a region of estate {est.name}"))
         if isinstance(step, IsolateStep):
-            prod = {n.name: n for n in est.networks}
-            for j, peer in enumerate(step.with_.peer_with):
-                if peer not in prod:
-                    problems.append(src.problem(("steps", i, "with", "peer_with", j), f"unknown network '{peer}'"))
             for net in est.networks:
                 if net.cidr.overlaps(step.with_.cidr) and net.region == step.with_.region:
                     problems.append(

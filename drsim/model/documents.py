@@ -480,9 +480,25 @@ class IsolateWith(Frozen):
     cidr: IPv4Network
     """Its address space; must not overlap production there."""
     peer_with: tuple[Name, ...] = ()
-    """Production networks to peer with (the engine refuses unless isolated)."""
+    """Must be empty: a drill network is never peered with production (refused at validation)."""
     allow_outbound: bool = False
-    """Allow outbound internet (denied by default)."""
+    """Must be false: a drill network never has outbound access (refused at validation)."""
+
+    # The engine refuses both at run time too (DESIGN.md, safety rules); validation says so first.
+
+    @field_validator("peer_with")
+    @classmethod
+    def _never_peered(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if value:
+            raise ValueError("a drill network is never peered with production: remove peer_with")
+        return value
+
+    @field_validator("allow_outbound")
+    @classmethod
+    def _never_outbound(cls, value: bool) -> bool:
+        if value:
+            raise ValueError("a drill network never has outbound access: remove allow_outbound (or set it to false)")
+        return value
 
 
 class NetworkTarget(Frozen):
