@@ -50,21 +50,30 @@ class Source:
         """The node at `loc` (or its nearest existing parent) and the part of `loc` that was found.
 
         Components that are not in the tree (pydantic's union tags, validator names) are skipped.
-        With key=True the node of the last mapping key is given instead of its value.
+        With key=True the node of the last mapping key is given instead of its value. A mapping or
+        list written on the lines below its key is given as its key: a problem of the whole value is
+        reported on the key's own line, where the reader looks for it.
         """
         target = self.root
         found: list[int | str] = []
+        key_node: yaml.Node | None = None  # the key whose value `target` is, if it is a mapping value
         for i, part in enumerate(loc):
             last = i == len(loc) - 1
             if isinstance(target, yaml.MappingNode):
                 for k, v in target.value:
                     if isinstance(k, yaml.ScalarNode) and k.value == str(part):
-                        target = k if (last and key) else v
+                        target, key_node = (k if (last and key) else v), k
                         found.append(part)
                         break
             elif isinstance(target, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(target.value):
-                target = target.value[part]
+                target, key_node = target.value[part], None
                 found.append(part)
+        if (
+            key_node is not None
+            and isinstance(target, yaml.MappingNode | yaml.SequenceNode)
+            and target.start_mark.line != key_node.start_mark.line
+        ):
+            return key_node, tuple(found)
         return target, tuple(found)
 
     def locate(self, loc: tuple[int | str, ...], *, key: bool = False) -> tuple[int, int]:
@@ -258,7 +267,7 @@ def _message(error: ErrorDetails, field: str) -> str:
     if kind == "extra_forbidden":
         return f"unknown key '{loc[-1]}'"
     if kind == "missing":
-        return f"missing required key '{loc[-1]}'"
+        return f"{field}: missing required key '{loc[-1]}'" if field else f"missing required key '{loc[-1]}'"
     if kind == "union_tag_invalid":
         ctx = error.get("ctx", {})
         return f"unknown action {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
@@ -307,13 +316,13 @@ def problems_from_validation(source: Source, exc: ValidationError) -> list[Probl
         if _spurious(error):
             continue
         loc = tuple(error["loc"])
+        if error["type"] == "union_tag_invalid":
+            loc = (*loc, "action")  # the unknown action is reported where it is written, not at its step
         at_key = error["type"] == "extra_forbidden"
         where = loc[:-1] if error["type"] == "missing" else loc
         node, found = source.resolve(where, key=at_key)
         # A problem of a whole list item (a model-level check) names no field; others name their key.
         field = str(found[-1]) if found and isinstance(found[-1], str) else ""
-        if error["type"] == "missing":
-            field = ""
         identity = (*found, loc[-1]) if error["type"] in ("missing", "extra_forbidden") and loc else found
         line, col = (node.start_mark.line + 1, node.start_mark.column + 1) if node is not None else (1, 1)
         message = _message(error, field)
