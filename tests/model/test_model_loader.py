@@ -441,5 +441,5 @@ def test_a_document_with_a_problem_in_every_value_is_refused_in_bounded_memory(t
     assert int(peak_mib) < 300, done.stdout
     assert (
         problem
-        == f"{path}:1:1: {MAX_NODES - 20 + 1:,} problems in this document; drsim lists the first 200 of the first 20 items of each list"
+        == f"{path}:1:1: {MAX_NODES - 20 + 2:,} problems in this document; drsim lists the first 200 of the first 20 items of each list"
     )
