@@ -772,6 +772,9 @@ def _run_on_azure(
     minus the scenario's detected_after (or --incident-at); the drill file's incident_at is the
     simulator's. Resources are found by name in the subscription; VMs the incident removed keep the
     ids their Backup or Site Recovery protection names (AzureProvider.inventory)."""
+    from drsim.cloud.azure import require_sdk
+
+    require_sdk(f"{bundle.drill.path}: provider: azure")
     from drsim.cloud.azure.provider import connect
     from drsim.cloud.sim.drill import drill_catalog
 
