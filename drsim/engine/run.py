@@ -776,6 +776,7 @@ def _run_on_azure(
 
     require_sdk(f"{bundle.drill.path}: provider: azure")
     from drsim.cloud.azure.provider import connect
+    from drsim.cloud.azure.safety import check_drill_group
     from drsim.cloud.sim.drill import drill_catalog
 
     drill, runbook, estate, plan = bundle.drill.doc, bundle.runbook.doc, bundle.estate.doc, bundle.plan.doc
@@ -786,6 +787,7 @@ def _run_on_azure(
 
     async def main() -> tuple[Execution, Path, str]:
         async with await connect(options) as provider:
+            await check_drill_group(provider, estate)  # before anything is created
             clock = provider.clock
             detected = clock.now()
             when = incident_at.astimezone(UTC) if incident_at is not None else detected - runbook.scenario.detected_after

@@ -32,7 +32,7 @@ from drsim.model.documents import (
 )
 from drsim.model.loader import Loaded, Source, file_problem, load, parse_document, read_yaml
 from drsim.model.regions import paired_region
-from drsim.model.types import RestoreAs, SnapshotSource, describe_selector, selector_matches
+from drsim.model.types import ProviderKind, RestoreAs, SnapshotSource, describe_selector, selector_matches
 
 MAX_CONSISTENCY_GROUP = 16  # multi-VM consistency: up to 16 VMs (azure-to-azure-common-questions)
 
@@ -627,6 +627,24 @@ def _load_reporting_all(path: str, kind: type[Document]) -> Loaded[Any]:
         raise DocumentError(exc.problems + (raw_runbook_problems(data, source) if kind is Runbook else [])) from None
 
 
+def check_drill_group(drill: Loaded[Drill], estate: Loaded[Estate]) -> list[Problem]:
+    """A drill against Azure creates its resources in a resource group of its own, never one that holds
+    production: there, cleanup and the isolated network's NSG would act beside production resources."""
+    options = drill.doc.azure
+    if drill.doc.provider is not ProviderKind.AZURE or options is None:
+        return []
+    holds = estate.doc.production_groups().get(options.resource_group.lower())
+    if holds is None:
+        return []
+    return [
+        drill.source.problem(
+            ("azure", "resource_group"),
+            f"resource_group: {options.resource_group} holds production ({holds} of estate {estate.doc.name}): "
+            "give the drill a resource group of its own",
+        )
+    ]
+
+
 def load_drill(path: str | os.PathLike[str]) -> DrillBundle:
     """Load a drill and everything it references; raise DocumentError with every problem."""
     drill = load(path, Drill)
@@ -634,6 +652,8 @@ def load_drill(path: str | os.PathLike[str]) -> DrillBundle:
     estate = c.checked(c.load(drill, ("estate",), drill.doc.estate, Estate), check_estate)
     plan = c.checked(c.load(drill, ("plan",), drill.doc.plan, ProtectionPlan), check_plan, estate)
     runbook = c.checked(c.load(drill, ("runbook",), drill.doc.runbook, Runbook), check_runbook, estate, plan)
+    if estate is not None:
+        c.problems += check_drill_group(drill, estate)
     if c.problems or estate is None or plan is None or runbook is None:
         raise DocumentError(c.problems)
     return DrillBundle(drill, runbook, estate, plan)

@@ -45,6 +45,9 @@ from drsim.model.types import (
 )
 
 API_VERSION = "drsim/v1"
+# An Azure resource group name: 1-90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'
+# (azure-resource-manager/management/resource-name-rules, Microsoft.Resources).
+ResourceGroupName = Annotated[str, Field(min_length=1, max_length=90, pattern=r"^[\w\-.()]*[\w\-()]$")]
 
 
 class Frozen(BaseModel):
@@ -106,6 +109,8 @@ class NetworkSpec(Frozen):
     """Networks of this estate it is peered with."""
     gateway: bool = False
     """Whether it has a VPN/ExpressRoute gateway."""
+    resource_group: ResourceGroupName | None = None
+    """Azure resource group of the network (default: the estate's resource_group)."""
 
 
 class DiskSpec(Frozen):
@@ -121,6 +126,8 @@ class DiskSpec(Frozen):
     """Data the workload writes a day, in GiB."""
     sku: Literal["Standard_LRS", "StandardSSD_LRS", "Premium_LRS", "PremiumV2_LRS", "UltraSSD_LRS"] = "Premium_LRS"
     """Managed disk SKU."""
+    resource_group: ResourceGroupName | None = None
+    """Azure resource group of the disk (default: its VM's)."""
 
     @model_validator(mode="after")
     def _used_fits(self) -> DiskSpec:
@@ -171,6 +178,8 @@ class VmSpec(Frozen):
     """Marked generalized (sysprep / waagent -deprovision): an image source that cannot start again."""
     power: PowerState = PowerState.RUNNING
     """running, stopped or deallocated."""
+    resource_group: ResourceGroupName | None = None
+    """Azure resource group of the VM (default: the estate's resource_group)."""
 
     @model_validator(mode="after")
     def _generalized_is_deallocated(self) -> VmSpec:
@@ -213,6 +222,23 @@ class Estate(Document):
     """The virtual machines."""
     apps: tuple[AppSpec, ...] = ()
     """Applications: named groups of VMs."""
+    resource_group: ResourceGroupName | None = None
+    """Azure resource group production lives in (VMs, disks and networks that name none); a drill never uses it."""
+
+    def production_groups(self) -> dict[str, str]:
+        """Each resource group (lower case: Azure compares them so) that holds production -> its first resource, e.g. "VM sql-01"."""
+        found: dict[str, str] = {}
+        for net in self.networks:
+            if group := net.resource_group or self.resource_group:
+                found.setdefault(group.lower(), f"network {net.name}")
+        for vm in self.vms:
+            vm_group = vm.resource_group or self.resource_group
+            if vm_group:
+                found.setdefault(vm_group.lower(), f"VM {vm.name}")
+            for disk in vm.disks:
+                if group := disk.resource_group or vm_group:
+                    found.setdefault(group.lower(), f"disk {disk.name} of VM {vm.name}")
+        return found
 
     def vm(self, name: str) -> VmSpec:
         for vm in self.vms:
