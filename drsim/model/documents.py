@@ -24,6 +24,7 @@ from drsim.model.types import (
     CleanupPolicy,
     Duration,
     IncidentKind,
+    KeyProblem,
     Name,
     NonNegativeDuration,
     OsType,
@@ -92,7 +93,7 @@ class Regions(Frozen):
     @model_validator(mode="after")
     def _distinct(self) -> Regions:
         if self.primary == self.recovery:
-            raise ValueError("the recovery region must differ from the primary region")
+            raise KeyProblem(("recovery",), f"must differ from the primary region ({self.primary})")
         return self
 
 
@@ -132,7 +133,7 @@ class DiskSpec(Frozen):
     @model_validator(mode="after")
     def _used_fits(self) -> DiskSpec:
         if self.used_gib > self.size_gib:
-            raise ValueError(f"used_gib ({self.used_gib:g}) is larger than size_gib ({self.size_gib})")
+            raise KeyProblem(("used_gib",), f"{self.used_gib:g} is larger than size_gib ({self.size_gib})")
         return self
 
 
@@ -149,9 +150,9 @@ class VolumeSpec(Frozen):
     @model_validator(mode="after")
     def _layout_fits(self) -> VolumeSpec:
         if self.layout is VolumeLayout.SINGLE and len(self.disks) != 1:
-            raise ValueError("a single-layout volume has exactly one disk; use layout: striped for several")
+            raise KeyProblem(("layout", "disks"), "a single-layout volume has exactly one disk; use layout: striped for several")
         if self.layout is VolumeLayout.STRIPED and len(self.disks) < 2:
-            raise ValueError("a striped volume needs at least two disks")
+            raise KeyProblem(("disks",), "a striped volume needs at least two disks")
         return self
 
 
@@ -186,7 +187,7 @@ class VmSpec(Frozen):
         # A VM is marked generalized once deallocated, and cannot be started again (azure-facts.md,
         # Images; capture-image-resource).
         if self.generalized and self.power is not PowerState.DEALLOCATED:
-            raise ValueError(f"a generalized VM is deallocated, not {self.power.value}: set power: deallocated")
+            raise KeyProblem(("power", "generalized"), f"a generalized VM is deallocated, not {self.power.value}: set power: deallocated")
         return self
 
     @property
@@ -459,16 +460,16 @@ class Scenario(Frozen):
     def _target(self) -> Scenario:
         if self.incident is IncidentKind.REGION_OUTAGE:
             if self.region is None:
-                raise ValueError("a region-outage scenario needs region")
+                raise KeyProblem(("incident",), "a region-outage scenario needs region")
             if self.vms is not None:
-                raise ValueError("a region-outage scenario takes region, not vms")
+                raise KeyProblem(("vms",), "a region-outage scenario takes region, not vms")
         else:
             if self.vms is None:
-                raise ValueError(f"a {self.incident.value} scenario needs vms: <selector>")
+                raise KeyProblem(("incident",), f"a {self.incident.value} scenario needs vms: <selector>")
             if self.region is not None:
-                raise ValueError(f"a {self.incident.value} scenario takes vms, not region")
+                raise KeyProblem(("region",), f"a {self.incident.value} scenario takes vms, not region")
         if self.detected_after and self.incident not in (IncidentKind.DATA_CORRUPTION, IncidentKind.RANSOMWARE):
-            raise ValueError("detected_after applies only to data-corruption and ransomware")
+            raise KeyProblem(("detected_after",), "applies only to data-corruption and ransomware")
         return self
 
 

@@ -23,7 +23,7 @@ from pydantic_core import ErrorDetails
 
 from drsim.errors import DocumentError, Problem
 from drsim.model.documents import KINDS, Document
-from drsim.model.types import PATTERN_HELP
+from drsim.model.types import PATTERN_HELP, KeyProblem
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_DEPTH = 64
@@ -452,6 +452,15 @@ def _spurious(error: ErrorDetails) -> bool:
     return isinstance(given, list | tuple) and len(given) >= minimum
 
 
+def _at_key(source: Source, loc: tuple[int | str, ...], keys: tuple[str, ...]) -> tuple[int | str, ...]:
+    """`loc` extended by the first of `keys` the document writes in the mapping at `loc` (else `loc`)."""
+    for key in keys:
+        _, found = source.resolve((*loc, key))
+        if found and found[-1] == key:
+            return (*loc, key)
+    return loc
+
+
 def problems_from_validation(source: Source, exc: ValidationError) -> list[Problem]:
     """Locate every pydantic error in the YAML; alternatives of one union become one problem."""
     # Errors that differ only in union members pydantic tried (parts of `loc` not in the YAML) are
@@ -461,6 +470,8 @@ def problems_from_validation(source: Source, exc: ValidationError) -> list[Probl
         if _spurious(error):
             continue
         loc = tuple(error["loc"])
+        if isinstance(cause := (error.get("ctx") or {}).get("error"), KeyProblem):
+            loc = _at_key(source, loc, cause.keys)
         if error["type"] == "union_tag_invalid":
             loc = (*loc, "action")  # the unknown action is reported where it is written, not at its step
         at_key = error["type"] == "extra_forbidden"

@@ -110,10 +110,10 @@ def test_every_problem_of_a_document_is_raised_together(tmp_path: Path) -> None:
     )
     with pytest.raises(DocumentError) as caught:
         load(path)
-    assert [(p.line, p.col) for p in caught.value.problems] == [(3, 21), (4, 11), (6, 44)]
+    assert [(p.line, p.col) for p in caught.value.problems] == [(3, 21), (4, 22), (6, 44)]
     assert [p.message for p in caught.value.problems] == [
         "unknown key 'colour'",
-        "scenario: a vm-loss scenario needs vms: <selector>",
+        "incident: a vm-loss scenario needs vms: <selector>",
         "duration: 5 needs a unit: write e.g. '5s', '5m' or '5h'",
     ]
     assert caught.value.exit_code == 2
