@@ -206,8 +206,11 @@ def _dump(data: Any) -> str:
         return json.dumps(data, default=str)  # JSON is YAML
 
 
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _load(path: Path) -> Any:
-    return yaml.safe_load(path.read_text())
+    return yaml.load(path.read_text(), Loader=_LOADER)
 
 
 # --------------------------------------------------------------------------------------------- cases
@@ -256,7 +259,10 @@ def make_case(number: int, rng: random.Random, workdir: Path) -> Case:
                 mutations.append("text")
         else:
             for _ in range(rng.randint(1, 3)):
-                mutations.append(mutate_data(data, rng, vocabulary))
+                try:
+                    mutations.append(mutate_data(data, rng, vocabulary))
+                except (KeyError, IndexError, TypeError):  # a mutation that met one made before it
+                    mutations.append("skipped")
             text = _dump(data)
         texts[name] = text
     # Every document goes next to the top one, references rewritten to the copies.
@@ -264,8 +270,8 @@ def make_case(number: int, rng: random.Random, workdir: Path) -> Case:
     top_text = texts["top"]
     if which != "top" or "text" not in mutations:
         try:
-            top_loaded = yaml.safe_load(top_text)
-        except yaml.YAMLError:
+            top_loaded = yaml.load(top_text, Loader=_LOADER)
+        except (yaml.YAMLError, RecursionError):
             top_loaded = None
         if isinstance(top_loaded, dict):
             for key in references:
@@ -300,9 +306,9 @@ def _crashed(result: Result) -> str | None:
 def _azure_or_too_big(case: Case, max_vms: int) -> str | None:
     """Why a valid case is not run: it would reach for Azure, or simulate a huge estate."""
     try:
-        top = yaml.safe_load(case.target.read_text())
-        estate = yaml.safe_load((case.target.parent / top["estate"]).read_text())
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        top = yaml.load(case.target.read_text(), Loader=_LOADER)
+        estate = yaml.load((case.target.parent / top["estate"]).read_text(), Loader=_LOADER)
+    except (OSError, yaml.YAMLError, KeyError, TypeError, RecursionError):
         return None
     if top.get("provider") == "azure":
         return "provider: azure"
