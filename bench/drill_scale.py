@@ -6,30 +6,34 @@ makespan can be set against the critical-path lower bound computed from the oper
 run observed. Beside it, the same workload as a minimal SimPy model with the catalog's distributions:
 one process per VM clone whose disk creations run beside its next snapshot, every operation holding
 one of `concurrency` slots (FIFO), and each cleanup wave drained by `concurrency` processes, as the
-engine drains it. And the same workload once more as bare asyncio tasks on drsim's virtual-time loop,
-without engine or world: what scheduling alone costs (DESIGN.md: the engine is asyncio). Prints wall
-and CPU seconds (the machine is shared: CPU time is the steadier figure); asserts nothing.
+engine drains it. And the same workload once more as bare tasks on drsim's virtual-time kernel,
+without engine and world: what scheduling alone costs. Prints wall and CPU seconds of each (the
+machine is shared: CPU time is the steadier figure), drsim's ratio to SimPy, then, in separate runs
+under cProfile, the function calls per simulated operation of both; asserts nothing.
 
-    /work/venv/bin/python bench/drill_scale.py [--vms 10000] [--concurrency 50] [--journal [--fsync]]
+    python bench/drill_scale.py [--vms 10000] [--concurrency 50] [--journal [--fsync]] [--no-profile]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import collections
+import cProfile
+import pstats
 import random
 import resource
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import simpy
 
 from drsim.cloud.sim import default_catalog
-from drsim.engine.clock import run_virtual
+from drsim.drills import simulate_run
+from drsim.engine.clock import VirtualClock, VirtualKernel, collector_paused
 from drsim.engine.journal import JournalWriter
-from drsim.engine.run import simulate_run
 from drsim.measure.events import ResourceCreated, ResourceDeleted
 from drsim.model.documents import Estate, ProtectionPlan, Runbook, SimOptions
 
@@ -155,55 +159,61 @@ def simpy_model(vms: int, concurrency: int, seed: int) -> tuple[float, float, in
     return time.perf_counter() - started, time.process_time() - cpu, operations, max(finished)
 
 
-def asyncio_model(vms: int, concurrency: int, seed: int) -> tuple[float, float, int]:
-    """The same workload as bare asyncio tasks on drsim's virtual loop, with no engine and no world:
+def kernel_model(vms: int, concurrency: int, seed: int) -> tuple[float, float, int]:
+    """The same workload as bare tasks on drsim's virtual-time kernel, with no engine and no world:
     what scheduling alone costs the engine (wall seconds, CPU seconds, operations)."""
     catalog = default_catalog()
     rng = random.Random(seed)
     snapshot, disk, create_vm = catalog.snapshots.create, catalog.compute.disk_create, catalog.compute.vm_create_linux
     delete_vm, delete_other = catalog.compute.delete_vm, catalog.compute.delete_other
     operations = 0
+    kernel = VirtualKernel()
+    clock = VirtualClock(INCIDENT)
+    free = concurrency
+    waiting: collections.deque[Any] = collections.deque()
 
-    async def drill() -> None:
-        loop = asyncio.get_running_loop()
-        slots = asyncio.Semaphore(concurrency)
+    async def op(seconds: float) -> None:
+        nonlocal operations, free
+        if free > 0:
+            free -= 1
+        else:
+            handed = kernel.future()
+            waiting.append(handed)
+            await handed
+        await clock.sleep(seconds)
+        operations += 1
+        if waiting:
+            waiting.popleft().set_result(None)
+        else:
+            free += 1
 
-        async def pause(seconds: float) -> None:
-            wake = loop.create_future()
-            loop.call_at(loop.time() + seconds, wake.set_result, None)
-            await wake
+    async def clone() -> None:
+        disks = []
+        for _ in range(3):
+            await op(snapshot.sample(rng.random()))
+            disks.append(kernel.spawn(op(disk.sample(rng.random()))))
+        await kernel.gather(*disks)
+        await op(create_vm.sample(rng.random()))
 
-        async def op(seconds: float) -> None:
+    async def wave(durations: list[float]) -> None:
+        todo = iter(durations)
+
+        async def deleter() -> None:
             nonlocal operations
-            async with slots:
-                await pause(seconds)
+            for seconds in todo:
+                await clock.sleep(seconds)
                 operations += 1
 
-        async def clone() -> None:
-            disks = []
-            for _ in range(3):
-                await op(snapshot.sample(rng.random()))
-                disks.append(loop.create_task(op(disk.sample(rng.random()))))
-            await asyncio.gather(*disks)
-            await op(create_vm.sample(rng.random()))
+        await kernel.gather(*(deleter() for _ in range(min(concurrency, len(durations)))))
 
-        async def wave(durations: list[float]) -> None:
-            todo = iter(durations)
-
-            async def deleter() -> None:
-                nonlocal operations
-                for seconds in todo:
-                    await pause(seconds)
-                    operations += 1
-
-            await asyncio.gather(*(deleter() for _ in range(min(concurrency, len(durations)))))
-
-        await asyncio.gather(*(clone() for _ in range(vms)))
+    async def drill() -> None:
+        await kernel.gather(*(clone() for _ in range(vms)))
         await wave([delete_vm.sample(rng.random()) for _ in range(vms)])
         await wave([delete_other.sample(rng.random()) for _ in range(6 * vms)])
 
     started, cpu = time.perf_counter(), time.process_time()
-    run_virtual(drill())
+    with collector_paused():
+        kernel.run(drill())
     return time.perf_counter() - started, time.process_time() - cpu, operations
 
 
@@ -214,12 +224,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--journal", action="store_true", help="also write journal.jsonl, as `drsim drill run` does")
     parser.add_argument("--fsync", action="store_true", help="with --journal: sync it to the disk as `drsim drill run` does")
+    parser.add_argument("--no-profile", action="store_true", help="skip the cProfile runs that count calls per operation")
     args = parser.parse_args()
 
     # The SimPy model first, in a process that holds nothing yet (the engine's run leaves a large heap
     # that Python's garbage collector would walk during the model's run).
     simpy_wall, simpy_cpu, simpy_ops, simpy_makespan = simpy_model(args.vms, args.concurrency, args.seed)
-    floor_wall, floor_cpu, floor_ops = asyncio_model(args.vms, args.concurrency, args.seed)
+    floor_wall, floor_cpu, floor_ops = kernel_model(args.vms, args.concurrency, args.seed)
     estate, plan, runbook = documents(args.vms)
     journal_dir = Path(tempfile.mkdtemp(prefix="drill-scale-"))
     journal = JournalWriter(journal_dir / "journal.jsonl", fsync=args.fsync) if args.journal else None
@@ -273,10 +284,31 @@ def main() -> None:
         f"{simpy_ops / simpy_wall:,.0f} ops/s, makespan {simpy_makespan:,.1f} s"
     )
     print(
-        f"bare asyncio tasks on drsim's virtual loop, same workload (no engine, no world): wall {floor_wall:.2f} s "
+        f"bare tasks on drsim's virtual-time kernel, same workload (no engine, no world): wall {floor_wall:.2f} s "
         f"(CPU {floor_cpu:.2f} s), {floor_ops} operations: {floor_wall / simpy_wall:.1f}x SimPy"
     )
-    print(f"engine / SimPy: wall {wall / simpy_wall:.1f}x, CPU {cpu / simpy_cpu:.1f}x")
+    print(f"engine / SimPy: wall {wall / simpy_wall:.2f}x, CPU {cpu / simpy_cpu:.2f}x (target <= 2.0)")
+    if args.no_profile:
+        return
+    # Function calls per simulated operation (cProfile counts every Python call, every resumption of a
+    # coroutine or generator, and every call of a built-in): the whole simulate_run, world and result
+    # included, over the operations it carried out; and the same for the SimPy model.
+    profile = cProfile.Profile()
+    profile.enable()
+    simulate_run(
+        runbook, estate, plan, incident_at=INCIDENT, seed=args.seed, concurrency=args.concurrency, sim_options=SimOptions(throttling=False)
+    )
+    profile.disable()
+    drsim_calls = pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
+    profile = cProfile.Profile()
+    profile.enable()
+    simpy_model(args.vms, args.concurrency, args.seed)
+    profile.disable()
+    simpy_calls = pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
+    print(
+        f"function calls per simulated operation (cProfile): drsim {drsim_calls / operations:.1f} (target <= 80), "
+        f"SimPy {simpy_calls / simpy_ops:.1f}"
+    )
 
 
 if __name__ == "__main__":

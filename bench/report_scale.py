@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from report_fixtures import synthetic_run, write_run
 
-from drsim.report import render_run, verify_bundle, write_manifest
+from drsim.drills import render_reports
+from drsim.report import verify_bundle, write_manifest
 from drsim.store import HistoryStore
 
 TARGET_SECONDS = 10.0
@@ -34,8 +35,8 @@ def engine_run(run_dir: Path, vms: int) -> Path:
     """bench/drill_scale.py's snapshot-clone drill through the engine, journaled like `drsim drill run` does."""
     from drill_scale import INCIDENT, documents
 
+    from drsim.drills import simulate_run
     from drsim.engine.journal import JournalWriter
-    from drsim.engine.run import simulate_run
     from drsim.model.documents import SimOptions
 
     estate, plan, runbook = documents(vms)
@@ -87,7 +88,7 @@ def main() -> int:
 
         with HistoryStore(Path(tmp) / "history.sqlite") as store:
             started = time.perf_counter()
-            written = render_run(run_dir, ("md", "html"), store)
+            written = render_reports(run_dir, ("md", "html"), store)
             render_s = time.perf_counter() - started
         started = time.perf_counter()
         write_manifest(run_dir)

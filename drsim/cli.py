@@ -8,42 +8,36 @@ import json
 import os
 import select
 import sys
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import click
 
 from drsim import __version__
-from drsim.errors import DocumentError, DrsimError, ExecutionError
-
-F = TypeVar("F", bound=Callable[..., Any])
+from drsim.errors import DocumentError, DrsimError, ExecutionError, UsageError
 
 
-def handles_errors(func: F) -> F:
+@contextlib.contextmanager
+def errors_to_exit_codes() -> Iterator[None]:
     """Turn every DrsimError into its message on stderr and its exit code: the one place codes live."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except DocumentError as exc:
-            for problem in exc.problems:
-                click.echo(str(problem), err=True)
-            sys.exit(exc.exit_code)
-        except DrsimError as exc:
-            click.echo(f"drsim: {exc.format_message()}", err=True)
-            sys.exit(exc.exit_code)
-        except OSError as exc:  # the last resort: a place drsim could not read or write, as one line
-            if exc.filename is None and exc.errno in (errno.EPIPE, errno.ENOSPC) and _stdout_is_broken():
-                _quiet_stdout()
-                if exc.errno == errno.ENOSPC:  # a closed pipe is the reader's choice; a full disk lost output
-                    _say(f"drsim: standard output: {exc.strerror}")
-                sys.exit(ExecutionError.exit_code)
-            _say(f"drsim: {_os_error_message(exc)}")
+    try:
+        yield
+    except DocumentError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(exc.exit_code)
+    except DrsimError as exc:
+        click.echo(f"drsim: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except OSError as exc:  # the last resort: a place drsim could not read or write, as one line
+        if exc.filename is None and exc.errno in (errno.EPIPE, errno.ENOSPC) and _stdout_is_broken():
+            _quiet_stdout()
+            if exc.errno == errno.ENOSPC:  # a closed pipe is the reader's choice; a full disk lost output
+                _say(f"drsim: standard output: {exc.strerror}")
             sys.exit(ExecutionError.exit_code)
-
-    return wrapper  # type: ignore[return-value]
+        _say(f"drsim: {_os_error_message(exc)}")
+        sys.exit(ExecutionError.exit_code)
 
 
 def _os_error_message(exc: OSError) -> str:
@@ -89,7 +83,15 @@ def _say(message: str) -> None:
 
 
 class DrsimGroup(click.Group):
-    """click's usage errors exit 2, as DESIGN.md asks for invalid input."""
+    """drsim's command group: every command's errors become a message and an exit code here, once
+    (errors_to_exit_codes); click's own usage errors exit 2, as DESIGN.md asks for invalid input.
+    Subgroups are DrsimGroups too, and run inside the top group's invoke."""
+
+    group_class = type  # subgroups made with @group.group() are of this class
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with errors_to_exit_codes():
+            return super().invoke(ctx)
 
 
 @click.group(cls=DrsimGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -101,7 +103,6 @@ def main() -> None:
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@handles_errors
 def validate(files: tuple[str, ...], fmt: str) -> None:
     """Validate documents of any kind; a Drill or Comparison also validates what it references."""
     from drsim.model.checks import validate_path
@@ -130,7 +131,6 @@ def validate(files: tuple[str, ...], fmt: str) -> None:
 
 @main.command()
 @click.argument("kind", required=False, type=click.Choice(["Estate", "ProtectionPlan", "Runbook", "Drill", "Comparison"]))
-@handles_errors
 def schema(kind: str | None) -> None:
     """Print the JSON Schema of one document kind (or of any document) for editors."""
     from drsim.model.schema import json_schema
@@ -156,7 +156,6 @@ def schema(kind: str | None) -> None:
 )
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Seed of the trials (default: the Comparison's).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no ranking table.")
-@handles_errors
 def compare(
     comparison: str,
     trials: int | None,
@@ -204,7 +203,6 @@ def compare(
 @click.option("--endpoint", help="ARM endpoint (default: Azure); e.g. the drsim ARM emulator's http://127.0.0.1:PORT.")
 @click.option("--recovery-region", help="The estate's recovery region, when no Site Recovery target shows it.")
 @click.option("--force", is_flag=True, help="Replace estate.yaml and plan.yaml when --out already holds them.")
-@handles_errors
 def discover(
     subscription_id: str, resource_group: str | None, out_dir: str, endpoint: str | None, recovery_region: str | None, force: bool
 ) -> None:
@@ -212,7 +210,7 @@ def discover(
     from drsim.cloud.azure import require_sdk
 
     require_sdk("drsim discover")
-    from drsim.cloud.azure.discovery import run_discovery
+    from drsim.discover import run_discovery
 
     estate, plan, notes = run_discovery(
         subscription_id, out_dir, resource_group=resource_group, endpoint=endpoint, recovery_region=recovery_region, force=force
@@ -232,21 +230,13 @@ def sim() -> None:
 @click.option("--vm", "vm_name", help="Show this VM only.")
 @click.option("--at", "at_text", metavar="TIME", help="Show the points as of this UTC time (default: the drill's incident time).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@handles_errors
 def sim_points(drill: str, vm_name: str | None, at_text: str | None, fmt: str) -> None:
     """List the recovery points each VM would have at the incident: time, type, tier and region."""
-    from rich.console import Console
+    from datetime import UTC, datetime
 
-    from drsim.cloud.sim.listing import points_as_json, render_points, world_points
-    from drsim.model import load_drill
-    from drsim.model.types import parse_instant
+    from drsim.console import sim_points as show_points
 
-    at = parse_instant(at_text, "--at") if at_text is not None else None
-    view = world_points(load_drill(drill), vm=vm_name, at=at)
-    if fmt == "json":
-        click.echo(json.dumps(points_as_json(view), indent=2))
-    else:
-        render_points(view, Console())
+    show_points(drill, vm=vm_name, at_text=at_text, fmt=fmt, today=datetime.now(UTC).date())
 
 
 @main.command()
@@ -259,11 +249,10 @@ def sim_points(drill: str, vm_name: str | None, at_text: str | None, fmt: str) -
     help="History store  [default: history.sqlite of the run's output directory, RUN_DIR/../..]",
 )
 @click.option("--sign-key", type=click.Path(dir_okay=False), help="Sign the re-sealed manifest with this Ed25519 private key (PEM).")
-@handles_errors
 def report(run_dir: str, formats: str, store_path: str | None, sign_key: str | None) -> None:
     """Re-render a run's reports from its result.json and journal.jsonl, and re-seal its manifest."""
 
-    from drsim.report.render import rerender
+    from drsim.drills import rerender
     from drsim.store import store_of_run
 
     chosen = [f.strip() for f in formats.split(",") if f.strip()]
@@ -276,31 +265,66 @@ def evidence() -> None:
     """The evidence bundle of a run: manifest.json (SHA-256 of every file) and its optional signature."""
 
 
+def _store_of(run_dir: str, store_path: str | None) -> Path:
+    from drsim.store import store_of_run
+
+    return Path(store_path) if store_path is not None else store_of_run(run_dir)
+
+
+STORE_OF_RUN_HELP = "History store  [default: history.sqlite of the run's output directory, RUN_DIR/../..]"
+
+
 @evidence.command("verify")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--public-key", type=click.Path(dir_okay=False), help="Check manifest.sig with this Ed25519 public key (PEM).")
-@handles_errors
-def evidence_verify(run_dir: str, public_key: str | None) -> None:
-    """Exit 0 when every file and journal line of the run is as sealed; exit 1 naming what changed."""
-    from drsim.report.evidence import verify_bundle
+@click.option("--no-signature-check", is_flag=True, help="Accept a signed run without checking its signature (no --public-key).")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help=STORE_OF_RUN_HELP)
+def evidence_verify(run_dir: str, public_key: str | None, no_signature_check: bool, store_path: str | None) -> None:
+    """Exit 0 when every file and journal line of the run is as sealed, result.json is what the journal
+    gives, and the seal is the one the history store recorded; exit 1 naming what changed."""
+    from drsim.drills import recorded_seal
+    from drsim.report.sealing import verify_run
 
-    found = verify_bundle(run_dir, public_key)
+    if not os.path.isdir(run_dir):
+        raise UsageError(f"{run_dir}: not a directory")
+    store = _store_of(run_dir, store_path)
+    recorded = recorded_seal(store, run_dir)
+    found = verify_run(run_dir, public_key, signature_check=not no_signature_check, recorded=recorded, store=store)
     if not found.intact:
         for problem in found.problems:
             click.echo(f"{run_dir}: {problem}", err=True)
+        for note in found.notes:
+            click.echo(f"{run_dir}: note: {note}", err=True)
         sys.exit(1)
     click.echo(f"{run_dir}: {found.summary()}")
+    for note in found.notes:
+        click.echo(f"{run_dir}: note: {note}")
 
 
 @evidence.command("seal")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--sign-key", type=click.Path(dir_okay=False), help="Sign the manifest with this Ed25519 private key (PEM).")
-@handles_errors
-def evidence_seal(run_dir: str, sign_key: str | None) -> None:
-    """Write the run's manifest.json (and manifest.sig with a key) over the files it holds now."""
-    from drsim.report.evidence import write_manifest
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Seal a run whose files changed since it was sealed; the changes are recorded in its journal and shown in its reports.",
+)
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help=STORE_OF_RUN_HELP)
+def evidence_seal(run_dir: str, sign_key: str | None, force: bool, store_path: str | None) -> None:
+    """Write the run's manifest.json (and manifest.sig with a key) over the files it holds now.
 
-    click.echo(f"wrote {write_manifest(run_dir, sign_key)}")
+    Refused when result.json is not what the journal gives, and (unless --force) when the run was
+    sealed before and its files changed since."""
+    from drsim.drills import seal_evidence
+
+    if not os.path.isdir(run_dir):
+        raise UsageError(f"{run_dir}: not a directory")
+    outcome = seal_evidence(run_dir, sign_key, force=force, store=_store_of(run_dir, store_path))
+    for change in outcome.changes:
+        click.echo(f"{run_dir}: sealed over: {change}", err=True)
+    for path in outcome.written:
+        click.echo(f"wrote {path}")
+    click.echo(f"wrote {outcome.manifest}")
 
 
 @main.command()
@@ -308,7 +332,6 @@ def evidence_seal(run_dir: str, sign_key: str | None) -> None:
 @click.option("--runbook", help="Only the runs of this runbook.")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False), help="History store  [default: reports/history.sqlite]")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-@handles_errors
 def history(drill: str | None, runbook: str | None, store_path: str | None, fmt: str) -> None:
     """List recorded drill runs, oldest first: one row per run and application."""
     from drsim.store import DEFAULT_STORE
@@ -323,7 +346,7 @@ def drill() -> None:
 
 
 @drill.command("run")
-@click.argument("drill_path", metavar="DRILL", type=click.Path(dir_okay=False))
+@click.argument("drill_path", metavar="[DRILL]", required=False, type=click.Path(dir_okay=False))
 @click.option(
     "--out",
     "out_dir",
@@ -336,15 +359,18 @@ def drill() -> None:
 @click.option("--incident-at", metavar="TIME", help="Incident time, UTC (default: the drill's; `random` draws one from the seed).")
 @click.option("--dry-run", is_flag=True, help="Print the task graph, critical path and what would be created; create nothing.")
 @click.option(
-    "--resume", "resume_dir", metavar="RUN_DIR", type=click.Path(file_okay=False), help="Continue a crashed run from its journal."
+    "--resume",
+    "resume_dir",
+    metavar="RUN_DIR",
+    type=click.Path(file_okay=False),
+    help="Continue a crashed or interrupted run from its journal (DRILL defaults to the drill the journal names).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No live progress and no summary table: one status line.")
 @click.option("--no-report", is_flag=True, help="Write no report.md / report.html (the run is still recorded and sealed).")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False), help="History store  [default: <out>/history.sqlite]")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Also write JUnit XML: a test case per objective and check.")
-@handles_errors
 def drill_run(
-    drill_path: str,
+    drill_path: str | None,
     out_dir: str,
     seed: int | None,
     incident_at: str | None,
@@ -359,9 +385,15 @@ def drill_run(
     in the history store. Exit 0 passed, 1 an objective or check failed, 3 error."""
     from datetime import UTC, datetime
 
-    from drsim.engine.console import drill_run as run
+    from drsim.console import drill_run as run
     from drsim.preflight import check_drill_run
 
+    if drill_path is None:
+        if resume_dir is None:
+            raise click.UsageError("Missing argument 'DRILL' (it may be left out only with --resume RUN_DIR).")
+        from drsim.drills import drill_of_run
+
+        drill_path = drill_of_run(resume_dir)
     if not dry_run:  # a dry run writes nothing; a real one must not fail at its end for want of a place to write
         check_drill_run(drill_path, out_dir=out_dir, resume=resume_dir, store=store_path, junit=junit_path)
     today = datetime.now(UTC).date()  # for `incident_at: random` without window_end
@@ -398,7 +430,6 @@ def emulator() -> None:
     "--speed", type=click.FloatRange(0.01, 10_000), default=60.0, show_default=True, help="World seconds per real second, 0.01 to 10000."
 )
 @click.option("--incident-at", metavar="TIME", help="The world's start (and the drill's incident), UTC, e.g. 2026-11-20T14:00:00Z.")
-@handles_errors
 def emulator_serve(
     host: str, port: int, estate: str | None, plan: str | None, drill: str | None, seed: int | None, speed: float, incident_at: str | None
 ) -> None:

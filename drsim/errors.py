@@ -4,6 +4,8 @@
     +-- InputError                exit 2: the user's input is wrong
     |   +-- UsageError            bad command-line usage (missing file, bad option value)
     |   +-- DocumentError         one or more problems in documents, each with file:line:col
+    |   +-- JournalError          a journal cannot be resumed or trusted (broken chain, bad line)
+    |   +-- StoreError            the history store is damaged, foreign or locked
     +-- ExecutionError            exit 3: the drill could not be carried out
         +-- ProviderError         a cloud operation failed (simulated or real)
         |   +-- NotFoundError     the resource does not exist (or is unreachable)
@@ -14,6 +16,7 @@
         |       +-- ThrottledError  ARM throttling; carries retry_after seconds
         +-- SafetyError           the engine refused an action that could touch production
         +-- AbortedError          the run was interrupted (Ctrl-C, SIGTERM)
+        +-- VirtualDeadlockError  in virtual time every task waits and no timer is pending
         +-- CleanupError          cleanup left resources behind
 
 Exit code 1 (an objective or check failed) is not an error: it is a drill result.
@@ -44,6 +47,10 @@ class UsageError(InputError):
     """A command-line argument or option is wrong."""
 
 
+class StoreError(UsageError):
+    """The history store cannot be used: damaged, not a drsim store, or locked by another process."""
+
+
 @dataclass(frozen=True, order=True)
 class Problem:
     """One problem in one document, located at a line and column (1-based)."""
@@ -66,6 +73,10 @@ class DocumentError(InputError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(set(problems))
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class JournalError(UsageError):
+    """A journal cannot be resumed: broken hash chain, bad line, or a run that does not replay the same."""
 
 
 class ExecutionError(DrsimError):
@@ -122,3 +133,7 @@ class AbortedError(ExecutionError):
 
 class CleanupError(ExecutionError):
     """Cleanup left resources behind."""
+
+
+class VirtualDeadlockError(ExecutionError):
+    """Every task waits and no timer is pending: virtual time cannot move, so the run can never end."""

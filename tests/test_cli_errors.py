@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 
 from drsim.cli import main
 from drsim.cloud.emulator.world import MAX_SPEED, MIN_SPEED, EmulatorOptions
-from drsim.engine.run import incident_time, run_id_for
+from drsim.drills import incident_time, run_id_for
 from drsim.errors import UsageError
 from drsim.model import Drill, load
 

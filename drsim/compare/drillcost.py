@@ -2,7 +2,7 @@
 
 The engine reports each resource a drill creates and deletes as events (`ResourceCreated`,
 `ResourceDeleted`, in `simulate_run`'s outcome). Prices are the simulated
-world's own (`cloud.sim.costs.cost_per_day`, catalog list prices), applied to what a recovered
+world's own (`cloud.prices.cost_per_day`, catalog list prices), applied to what a recovered
 resource copies: a recovered VM has its source VM's size, a recovered disk (or a snapshot of it)
 its source disk's SKU, size and used size. A resource never deleted (a leftover, or cleanup: never)
 is counted until the end of the run.
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from drsim.cloud.api import ResourceKind
+from drsim.cloud.prices import cost_per_day
 from drsim.cloud.sim.catalog import Catalog
-from drsim.cloud.sim.costs import cost_per_day
 from drsim.measure.events import Event, PlanMade, ResourceCreated, ResourceDeleted
 from drsim.model.documents import DiskSpec, Estate, VmSpec
 
@@ -81,7 +81,7 @@ def price_per_day(resource: ResourceCreated, source: VmSpec | None, catalog: Cat
     """The list price per day of one created resource (networks and NSGs are free)."""
     kind = ResourceKind(resource.resource_kind)
     if kind is ResourceKind.VM:
-        return cost_per_day(catalog, kind, size=source.size if source else "")
+        return cost_per_day(catalog.prices, kind, size=source.size if source else "")
     if kind in (ResourceKind.DISK, ResourceKind.SNAPSHOT, ResourceKind.IMAGE):
         disks = [source_disk(resource.name, source)] if source else []
         if kind is ResourceKind.IMAGE and source is not None:
@@ -97,4 +97,4 @@ def price_per_day(resource: ResourceCreated, source: VmSpec | None, catalog: Cat
 
 
 def _disk_price(kind: ResourceKind, disk: DiskSpec, catalog: Catalog) -> float:
-    return cost_per_day(catalog, kind, sku=disk.sku, size_gib=disk.size_gib, used_gib=disk.used_gib)
+    return cost_per_day(catalog.prices, kind, sku=disk.sku, size_gib=disk.size_gib, used_gib=disk.used_gib)

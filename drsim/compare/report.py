@@ -23,7 +23,8 @@ from drsim.compare.charts import cost_scatter_chart, ecdf_chart
 from drsim.compare.inputs import ComparisonInputs
 from drsim.model.types import format_duration
 from drsim.report.charts import Chart
-from drsim.report.text import duration, escape_markdown, usd
+from drsim.report.text import escape_markdown, usd
+from drsim.times import duration, utc_text
 
 RTO_CHART = "ecdf-rto"
 RPO_CHART = "ecdf-rpo"
@@ -130,7 +131,7 @@ def report_context(inputs: ComparisonInputs, trials: pd.DataFrame, summary: pd.D
 
 
 def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_text(moment, "seconds")
 
 
 def write_report(context: ReportContext, out_dir: Path) -> list[Path]:

@@ -143,7 +143,7 @@ def run_trial(estate: Loaded[Estate], candidate: WorkerCandidate, spec: TrialSpe
     """One simulated drill through the same engine and measurement as `drsim drill run`, and what it cost."""
     from drsim.cloud.sim.catalog import default_catalog
     from drsim.compare.drillcost import drill_cost
-    from drsim.engine import simulate_run
+    from drsim.drills import simulate_run
 
     catalog = default_catalog()
     try:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from drsim.clock import Clock
 from drsim.cloud.api import (
     RUN_TAG,
     BackupPoint,
@@ -34,7 +35,7 @@ from drsim.cloud.api import (
     Snapshot,
     VirtualMachine,
 )
-from drsim.engine.clock import Clock
+from drsim.cloud.arm import kind_of
 from drsim.engine.executor import CheckFailure, SlotLimit, TaskState
 from drsim.engine.taskgraph import CANARY_READ_INTERVAL_S, Op, OpKind, Task
 from drsim.errors import CapacityError, NotFoundError, ProviderError, SafetyError, TransientError
@@ -110,18 +111,6 @@ def job_failed(job: Job, what: str) -> ProviderError:
     return error(f"{what} failed: {job.error or job.status.value}")
 
 
-def kind_of(resource_id: str) -> ResourceKind | None:
-    """The resource kind named in an ARM id (`.../providers/Microsoft.Compute/disks/x`)."""
-    _, sep, rest = resource_id.partition("/providers/")
-    parts = rest.split("/")
-    if not sep or len(parts) < 3:
-        return None
-    try:
-        return ResourceKind(f"{parts[0]}/{parts[1]}")
-    except ValueError:
-        return None
-
-
 class CloudActions:
     """Carries out every operation of a drill's tasks against one provider, safely."""
 
@@ -184,7 +173,7 @@ class CloudActions:
         event = ResourceCreated(
             at=self.clock.now(),
             id=resource_id,
-            resource_kind=kind.value,
+            resource_kind=kind,
             name=name,
             region=region,
             task=task.id if task else None,
@@ -250,31 +239,38 @@ class CloudActions:
 
     # ------------------------------------------------------------------------------- dispatch
 
-    async def run_op(self, task: Task, op: Op, state: TaskState) -> None:
+    def run_op(self, task: Task, op: Op, state: TaskState) -> Awaitable[None]:
+        """The coroutine that carries out one operation (returned, not awaited here: the executor
+        awaits it, one frame less per operation)."""
         work = self._work.get(task.id)
         if work is None:
             work = self._work[task.id] = TaskWork()
         step = self._steps[task.step]
         kind = op.kind
-        if kind in (OpKind.HUMAN, OpKind.WAIT):
-            await self.clock.sleep(op.seconds or 0.0)
-        elif isinstance(step, IsolateStep):
-            await self._isolate(task, op, step)
-        elif isinstance(step, AsrStep):
-            await self._asr(task, op, state, work, step)
-        elif isinstance(step, BackupStep):
-            await self._backup(task, op, state, work, step)
-        elif isinstance(step, SnapshotCloneStep):
-            await self._clone(task, op, state, work, step)
-        elif isinstance(step, ImageDeployStep):
-            await self._deploy(task, op, state, work, step)
-        elif kind is OpKind.WAIT_BOOT:
-            await self._check_boot(task)
-        elif kind is OpKind.READ_CANARY:
+        if kind is OpKind.HUMAN or kind is OpKind.WAIT:
+            return self.clock.sleep(op.seconds or 0.0)
+        cls = step.__class__
+        if cls is SnapshotCloneStep:
+            assert isinstance(step, SnapshotCloneStep)
+            return self._clone(task, op, state, work, step)
+        if cls is IsolateStep:
+            assert isinstance(step, IsolateStep)
+            return self._isolate(task, op, step)
+        if cls is AsrStep:
+            assert isinstance(step, AsrStep)
+            return self._asr(task, op, state, work, step)
+        if cls is BackupStep:
+            assert isinstance(step, BackupStep)
+            return self._backup(task, op, state, work, step)
+        if cls is ImageDeployStep:
+            assert isinstance(step, ImageDeployStep)
+            return self._deploy(task, op, state, work, step)
+        if kind is OpKind.WAIT_BOOT:
+            return self._check_boot(task)
+        if kind is OpKind.READ_CANARY:
             assert isinstance(step, CheckCanaryStep)
-            await self._check_canary(task, step)
-        else:  # pragma: no cover - the task graph only makes the operations above
-            raise AssertionError(f"no action for {task.action} {op.kind}")
+            return self._check_canary(task, step)
+        raise AssertionError(f"no action for {task.action} {op.kind}")  # pragma: no cover - the task graph makes only these
 
     # ----------------------------------------------------------------------------- network
 
@@ -422,51 +418,72 @@ class CloudActions:
 
     # ---------------------------------------------------------------------- snapshot clone
 
-    async def _clone(self, task: Task, op: Op, state: TaskState, work: TaskWork, step: SnapshotCloneStep) -> None:
+    def _clone(self, task: Task, op: Op, state: TaskState, work: TaskWork, step: SnapshotCloneStep) -> Awaitable[None]:
+        kind = op.kind
+        if kind is OpKind.SNAPSHOT:
+            return self._snapshot_disk(task, op, work, step)
+        if kind is OpKind.CREATE_DISK:
+            return self._disk_from_snapshot(task, op, work, step)
+        if kind is OpKind.CREATE_VM:
+            return self._vm_on_disks(task, state, work, step)
+        if kind is OpKind.FIND_SNAPSHOT:
+            return self._find_snapshot(task, op, work, step)
+        if kind is OpKind.COPY_SNAPSHOT:
+            return self._copy_snapshot(task, op, work, step)
+        raise AssertionError(f"no snapshot.clone operation {kind}")  # pragma: no cover
+
+    async def _vm_on_disks(self, task: Task, state: TaskState, work: TaskWork, step: SnapshotCloneStep) -> None:
         assert task.vm is not None
-        w = step.with_
         spec = self.vms[task.vm]
-        network = self._network(w.network)
+        network = self._network(step.with_.network)
         region = network.region
-        if op.kind is OpKind.CREATE_VM:
-            await self.require_isolated(network, task.vm)
-            vm = await self.provider.create_vm(
-                name=self.name(task.vm, task.step),
-                region=region,
-                size=spec.size,
-                os=spec.os,
-                disk_ids=[work.disks[d.name].id for d in spec.disks],
-                network_id=network.id,
-                tags=self.tags,
-            )
-            self._record(task, vm.id, ResourceKind.VM, vm.name, vm.region)
-            oldest = min(work.snapshots.values(), key=lambda s: (s.taken_at, s.id))
-            ref = RecoveryPointRef(oldest.id, oldest.taken_at, PointType.CRASH_CONSISTENT.value, "snapshot", region)
-            self._recovered(task, state, vm.id, ref)
-            return
-        assert op.disk is not None
-        disk_index = self._disk_index[task.vm][op.disk]
-        if op.kind is OpKind.SNAPSHOT:
-            # Production is read-only to a drill except for snapshots of its disks (DESIGN.md safety rules).
-            disk_id = self._prod_disk_id(task.vm, disk_index)
-            snap = await self.provider.create_snapshot(disk_id, name=self.name(task.vm, op.disk, "snap"), incremental=True, tags=self.tags)
-            self._record(task, snap.id, ResourceKind.SNAPSHOT, snap.name, snap.region)
-            work.snapshots[op.disk] = snap
-        elif op.kind is OpKind.FIND_SNAPSHOT:
-            disk_id = self._prod_disk_id(task.vm, disk_index)
-            work.snapshots[op.disk] = self._scheduled_snapshot(task.vm, op.disk, await self.provider.list_snapshots(disk_id), region)
-        elif op.kind is OpKind.COPY_SNAPSHOT:
-            copy = await self.provider.copy_snapshot(
-                work.snapshots[op.disk].id, name=self.name(task.vm, op.disk, "copy"), region=region, tags=self.tags
-            )
-            self._record(task, copy.id, ResourceKind.SNAPSHOT, copy.name, copy.region)
-            work.snapshots[op.disk] = copy
-        elif op.kind is OpKind.CREATE_DISK:
-            disk = await self.provider.create_disk(
-                work.snapshots[op.disk].id, name=self.name(task.vm, op.disk), region=region, tags=self.tags
-            )
-            self._record(task, disk.id, ResourceKind.DISK, disk.name, disk.region)
-            work.disks[op.disk] = disk
+        await self.require_isolated(network, task.vm)
+        vm = await self.provider.create_vm(
+            name=self.name(task.vm, task.step),
+            region=region,
+            size=spec.size,
+            os=spec.os,
+            disk_ids=[work.disks[d.name].id for d in spec.disks],
+            network_id=network.id,
+            tags=self.tags,
+        )
+        self._record(task, vm.id, ResourceKind.VM, vm.name, vm.region)
+        oldest = min(work.snapshots.values(), key=_snapshot_order)
+        ref = RecoveryPointRef(oldest.id, oldest.taken_at, PointType.CRASH_CONSISTENT.value, "snapshot", region)
+        self._recovered(task, state, vm.id, ref)
+
+    async def _snapshot_disk(self, task: Task, op: Op, work: TaskWork, step: SnapshotCloneStep) -> None:
+        # Production is read-only to a drill except for snapshots of its disks (DESIGN.md safety rules).
+        vm, disk = task.vm, op.disk
+        assert vm is not None and disk is not None
+        self._network(step.with_.network)  # the clone's network exists before anything is made for it
+        disk_id = self._prod_disk_id(vm, self._disk_index[vm][disk])
+        snap = await self.provider.create_snapshot(disk_id, name=self.name(vm, disk, "snap"), incremental=True, tags=self.tags)
+        self._record(task, snap.id, ResourceKind.SNAPSHOT, snap.name, snap.region)
+        work.snapshots[disk] = snap
+
+    async def _find_snapshot(self, task: Task, op: Op, work: TaskWork, step: SnapshotCloneStep) -> None:
+        vm, disk = task.vm, op.disk
+        assert vm is not None and disk is not None
+        region = self._network(step.with_.network).region
+        disk_id = self._prod_disk_id(vm, self._disk_index[vm][disk])
+        work.snapshots[disk] = self._scheduled_snapshot(vm, disk, await self.provider.list_snapshots(disk_id), region)
+
+    async def _copy_snapshot(self, task: Task, op: Op, work: TaskWork, step: SnapshotCloneStep) -> None:
+        vm, disk = task.vm, op.disk
+        assert vm is not None and disk is not None
+        region = self._network(step.with_.network).region
+        copy = await self.provider.copy_snapshot(work.snapshots[disk].id, name=self.name(vm, disk, "copy"), region=region, tags=self.tags)
+        self._record(task, copy.id, ResourceKind.SNAPSHOT, copy.name, copy.region)
+        work.snapshots[disk] = copy
+
+    async def _disk_from_snapshot(self, task: Task, op: Op, work: TaskWork, step: SnapshotCloneStep) -> None:
+        vm, disk = task.vm, op.disk
+        assert vm is not None and disk is not None
+        region = self._network(step.with_.network).region
+        created = await self.provider.create_disk(work.snapshots[disk].id, name=self.name(vm, disk), region=region, tags=self.tags)
+        self._record(task, created.id, ResourceKind.DISK, created.name, created.region)
+        work.disks[disk] = created
 
     def _scheduled_snapshot(self, vm: str, disk: str, snapshots: list[Snapshot], region: str) -> Snapshot:
         now = self.clock.now()
@@ -657,6 +674,10 @@ class CloudActions:
             volumes=tuple(VolumeCheck(v.name, v.consistent, v.disk_instants) for v in reading.volumes),
             reason=reason if not passed else None,
         )
+
+
+def _snapshot_order(snapshot: Snapshot) -> tuple[datetime, str]:
+    return snapshot.taken_at, snapshot.id
 
 
 def vm_app(estate: Estate, vm: VmSpec) -> str | None:

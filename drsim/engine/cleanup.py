@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
 
+from drsim.clock import Clock
 from drsim.cloud.api import JobStatus, ResourceKind, TaggedResource
 from drsim.engine.actions import JOB_POLL_S, CloudActions
-from drsim.engine.clock import Clock
-from drsim.engine.executor import BACKOFF_BASE_S, BACKOFF_CAP_S, ThrottledCall
-from drsim.errors import ProviderError, ThrottledError
+from drsim.engine.retry import call_with_retries
+from drsim.engine.runtime import Waitable, current_runtime
+from drsim.errors import ProviderError
 from drsim.measure.events import (
     CleanupFinished,
     CleanupStarted,
@@ -29,7 +30,7 @@ from drsim.measure.events import (
     LeftoverResource,
     ResourceDeleted,
 )
-from drsim.model.types import CleanupPolicy
+from drsim.model.types import CleanupPolicy, CleanupStatus
 
 DELETE_ORDER = (
     ResourceKind.VM,
@@ -48,7 +49,7 @@ _T = TypeVar("_T")
 @dataclass(frozen=True)
 class _Target:
     id: str
-    kind: str
+    kind: ResourceKind
     name: str
     region: str
 
@@ -64,13 +65,48 @@ class Cleanup:
         self.concurrency = concurrency
         self.rng = rng
         self.deleted: set[str] = set()
+        self.stopped: str | None = None
+        self._task: Waitable[CleanupFinished] | None = None
+
+    def stop(self, reason: str) -> None:
+        """Stop cleaning up (a second Ctrl-C), now or as soon as it starts: what is not deleted yet is
+        reported as left behind."""
+        if self.stopped is None:
+            self.stopped = reason
+            if self._task is not None:
+                self._task.cancel()
 
     async def run(self, policy: CleanupPolicy, *, run_ok: bool) -> CleanupFinished:
+        """Clean up by `policy`; stop() ends it early, with status incomplete and what is still there as leftovers."""
+        if self.stopped is not None:
+            return self._stopped_early()
+        inner = self._task = current_runtime().spawn(self._run(policy, run_ok=run_ok), name="cleanup")
+        try:
+            finished: CleanupFinished = await inner
+            return finished
+        except asyncio.CancelledError:
+            if self.stopped is None or not inner.cancelled():  # cancelled from outside, not stopped
+                raise
+            return self._stopped_early()
+        finally:
+            self._task = None
+
+    def _stopped_early(self) -> CleanupFinished:
+        left = tuple(
+            LeftoverResource(c.id, c.resource_kind, c.name, c.region, c.cost_per_day or 0.0)
+            for c in self.actions.created.values()
+            if c.id not in self.deleted
+        )
+        finished = CleanupFinished(at=self.clock.now(), status=CleanupStatus.INCOMPLETE, leftovers=left)
+        self.emit(finished)
+        return finished
+
+    async def _run(self, policy: CleanupPolicy, *, run_ok: bool) -> CleanupFinished:
         created = list(self.actions.created.values())
-        self.emit(CleanupStarted(at=self.clock.now(), policy=policy.value, resources=len(created)))
+        self.emit(CleanupStarted(at=self.clock.now(), policy=policy, resources=len(created)))
         if policy is CleanupPolicy.NEVER or (policy is CleanupPolicy.ON_SUCCESS and not run_ok):
             left = await self._tagged()
-            finished = CleanupFinished(at=self.clock.now(), status="skipped", leftovers=tuple(_leftover(r) for r in left or ()))
+            finished = CleanupFinished(at=self.clock.now(), status=CleanupStatus.SKIPPED, leftovers=tuple(_leftover(r) for r in left or ()))
             self.emit(finished)
             return finished
         for record in list(self.actions.test_failovers.values()):
@@ -79,20 +115,20 @@ class Cleanup:
         await self._delete_in_waves(targets)
         tagged = await self._tagged()
         if tagged:  # tagged with this run but never recorded (an interrupted creation): still ours
-            await self._delete_in_waves(_Target(r.id, r.kind.value, r.name, r.region) for r in tagged if r.id not in self.deleted)
+            await self._delete_in_waves(_Target(r.id, r.kind, r.name, r.region) for r in tagged if r.id not in self.deleted)
             tagged = await self._tagged()
         leftovers = tuple(_leftover(r) for r in tagged) if tagged is not None else ()
-        status = "done" if tagged == [] else "incomplete"
+        status = CleanupStatus.DONE if tagged == [] else CleanupStatus.INCOMPLETE
         finished = CleanupFinished(at=self.clock.now(), status=status, leftovers=leftovers)
         self.emit(finished)
         return finished
 
     async def _end_test_failover(self, vm: str, source_vm_id: str, created: tuple[str, ...]) -> None:
         try:
-            job = await self._retrying(partial(self.provider.test_failover_cleanup, source_vm_id))
+            job = await self._retrying(partial(self.provider.test_failover_cleanup, source_vm_id), f"test failover cleanup of {vm}")
             while not job.status.ended:
                 await self.clock.sleep(JOB_POLL_S)
-                job = await self._retrying(partial(self.provider.get_job, job.id))
+                job = await self._retrying(partial(self.provider.get_job, job.id), f"job {job.id}")
         except ProviderError as exc:
             self.emit(CleanupTestFailover(at=self.clock.now(), vm=vm, job="", succeeded=False, error=str(exc)))
             return
@@ -114,12 +150,16 @@ class Cleanup:
                 # `concurrency` deleters take the wave's targets in order: each starts the next
                 # target as soon as its last one is gone (no task per target).
                 targets = iter(wave)
-                await asyncio.gather(*(self._deleter(targets) for _ in range(min(self.concurrency, len(wave)))))
+                await current_runtime().gather(*(self._deleter(targets) for _ in range(min(self.concurrency, len(wave)))))
 
     async def _deleter(self, targets: Iterator[_Target]) -> None:
+        delete = self.provider.delete
         for target in targets:
             try:
-                await self._retrying(partial(self.provider.delete, target.id))
+                try:
+                    await delete(target.id)
+                except ProviderError as refused:  # then retried by the policy (most deletions never are)
+                    await self._retrying(partial(delete, target.id), f"delete {target.id}", refused=refused)
             except ProviderError:
                 continue  # still tagged: the final listing reports it as a leftover
             self._deleted(target)
@@ -131,27 +171,18 @@ class Cleanup:
     async def _tagged(self) -> list[TaggedResource] | None:
         """Resources still tagged with the run id, or None when they cannot be listed."""
         try:
-            found = await self._retrying(partial(self.provider.list_tagged, self.actions.run_id))
+            found = await self._retrying(partial(self.provider.list_tagged, self.actions.run_id), "list the run's tagged resources")
         except ProviderError:
             return None
         return sorted(found, key=lambda r: r.id)
 
-    async def _retrying(self, call: Callable[[], Awaitable[_T]]) -> _T:
-        """One provider call, retried like the executor's: throttling after its retry-after (spread, for
-        up to MAX_THROTTLED_WAIT_S), transient failures with exponential backoff, up to DELETE_ATTEMPTS attempts."""
-        throttled = ThrottledCall(self.rng)
-        attempts = 0
-        while True:
-            try:
-                return await call()
-            except ThrottledError as exc:
-                await self.clock.sleep(throttled.delay(exc))
-            except ProviderError as exc:
-                attempts += 1
-                if not exc.retryable or attempts >= DELETE_ATTEMPTS:
-                    raise
-                await self.clock.sleep(round(min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempts - 1)) * self.rng.uniform(0.5, 1.0), 3))
+    async def _retrying(self, call: Callable[[], Awaitable[_T]], what: str, *, refused: ProviderError | None = None) -> _T:
+        """One provider call, retried by the engine's policy (drsim.engine.retry), up to DELETE_ATTEMPTS
+        failures; `refused`: it was made once already and failed so."""
+        return await call_with_retries(
+            call, what=what, attempts=DELETE_ATTEMPTS, clock=self.clock, rng=self.rng, emit=self.emit, refused=refused
+        )
 
 
 def _leftover(resource: TaggedResource) -> LeftoverResource:
-    return LeftoverResource(resource.id, resource.kind.value, resource.name, resource.region, resource.cost_per_day)
+    return LeftoverResource(resource.id, resource.kind, resource.name, resource.region, resource.cost_per_day)

@@ -1,4 +1,4 @@
-"""The executor: runs a task graph on asyncio, as soon as each task's needed steps are done.
+"""The executor: runs a task graph, each task as soon as the steps it needs are done.
 
 It knows nothing of clouds: an `OpRunner` carries out each operation. The executor adds what every
 drill needs around it: a limit on long-running operations in flight (Drill.concurrency), per-step
@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import collections
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Protocol
 
-from drsim.engine.clock import Clock
-from drsim.engine.taskgraph import Op, Task, TaskGraph
+from drsim.clock import Clock
+from drsim.engine.retry import ThrottledCall, backoff_delay
+from drsim.engine.runtime import Runtime, Waitable, current_runtime
+from drsim.engine.taskgraph import SLOT_OPS, Op, Task, TaskGraph
 from drsim.errors import AbortedError, ProviderError, SafetyError, ThrottledError, TransientError
 from drsim.measure.events import (
     Event,
@@ -34,41 +37,6 @@ from drsim.measure.events import (
 from drsim.measure.result import TaskStatus
 from drsim.model.types import format_duration
 
-MAX_THROTTLED_WAIT_S = 3600.0
-"""An operation that ARM keeps throttling gives up after this long in all (a throttled call is not a
-failure and uses none of the step's retries: ARM says when to come back; azure-sdk-notes.md)."""
-THROTTLE_SPREAD_CAP_S = 60.0
-
-
-def throttle_delay(rng: random.Random, throttled: int, retry_after: float) -> float:
-    """How long to wait before the `throttled`-th retry of a throttled call: never sooner than ARM's
-    retry-after, and spread with full jitter over a window that doubles each time (to a minute), so
-    that a thousand calls refused together do not all come back together."""
-    spread = rng.uniform(0.0, min(THROTTLE_SPREAD_CAP_S, 2.0**throttled))
-    return round(max(retry_after, spread), 3)
-
-
-class ThrottledCall:
-    """The waits of one call that ARM throttles: throttle_delay each time, up to MAX_THROTTLED_WAIT_S in all."""
-
-    def __init__(self, rng: random.Random) -> None:
-        self.rng = rng
-        self.refusals = 0
-        self.waited = 0.0
-
-    def delay(self, refused: ThrottledError) -> float:
-        """Seconds to wait before calling again; re-raises `refused` once the call has waited long enough."""
-        self.refusals += 1
-        delay = throttle_delay(self.rng, self.refusals, refused.retry_after)
-        self.waited += delay
-        if self.waited > MAX_THROTTLED_WAIT_S:
-            raise refused
-        return delay
-
-
-BACKOFF_BASE_S = 30.0
-BACKOFF_CAP_S = 15 * 60.0
-
 
 class CheckFailure(Exception):
     """A check found the recovered VM or application unhealthy (a drill finding, not an error)."""
@@ -77,7 +45,9 @@ class CheckFailure(Exception):
 class OpRunner(Protocol):
     """Carries out one operation of one task (the cloud actions implement it)."""
 
-    async def run_op(self, task: Task, op: Op, state: TaskState) -> None: ...
+    def run_op(self, task: Task, op: Op, state: TaskState) -> Awaitable[None]:
+        """The operation's coroutine (an `async def run_op` serves as well)."""
+        ...
 
 
 @dataclass
@@ -134,27 +104,33 @@ class SlotLimit:
     (first come, first served within each): recovery goes on VM by VM, rather than every VM's first
     operation before any VM's second, which would leave every VM half-recovered until the end."""
 
-    def __init__(self, slots: int) -> None:
-        self.free = slots
-        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
-        self._continuing: collections.deque[asyncio.Future[None]] = collections.deque()
+    __slots__ = ("_continuing", "_runtime", "_waiting", "free")
 
-    def take(self, *, continuing: bool = False) -> asyncio.Future[None] | None:
+    def __init__(self, slots: int, runtime: Runtime | None = None) -> None:
+        self.free = slots
+        self._runtime = runtime
+        self._waiting: collections.deque[Waitable[None]] = collections.deque()
+        self._continuing: collections.deque[Waitable[None]] = collections.deque()
+
+    def take(self, *, continuing: bool = False) -> Waitable[None] | None:
         """None when a slot was taken at once, else a future that resolves when one is handed over."""
         if self.free > 0:
             self.free -= 1
             return None
-        handed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._runtime is None:
+            self._runtime = current_runtime()
+        handed: Waitable[None] = self._runtime.future()
         (self._continuing if continuing else self._waiting).append(handed)
         return handed
 
     def give_back(self) -> None:
-        if self._hand_to(self._continuing):
+        if self._continuing and self._hand_to(self._continuing):
             return
         if self._waiting:
             # Only new operations wait: let the task that gave the slot back ask for its next operation
             # first (it does so before it next yields), then hand the slot over.
-            asyncio.get_running_loop().call_soon(self._hand_over)
+            assert self._runtime is not None
+            self._runtime.call_soon(self._hand_over)
             return
         self.free += 1
 
@@ -163,7 +139,7 @@ class SlotLimit:
             self.free += 1
 
     @staticmethod
-    def _hand_to(queue: collections.deque[asyncio.Future[None]]) -> bool:
+    def _hand_to(queue: collections.deque[Waitable[None]]) -> bool:
         while queue:
             handed = queue.popleft()
             if not handed.done():  # a cancelled waiter gave up its place
@@ -185,6 +161,7 @@ class Executor:
         concurrency: int,
         policies: Mapping[str, StepPolicy],
         rng: random.Random,
+        runtime: Runtime | None = None,
     ) -> None:
         self.graph = graph
         self.runner = runner
@@ -192,7 +169,8 @@ class Executor:
         self.emit = emit
         self.policies = policies
         self.rng = rng
-        self.slots = SlotLimit(concurrency)
+        self.runtime = runtime or current_runtime()
+        self.slots = SlotLimit(concurrency, self.runtime)
         self.states: dict[str, TaskState] = {t.id: TaskState(t) for t in graph.tasks}
         self.op_seconds: dict[tuple[str, str], float] = {}
         self._waiting: dict[str, set[str]] = {s: set(graph.step_needs[s]) for s in graph.steps}
@@ -201,8 +179,8 @@ class Executor:
             for need in graph.step_needs[step]:
                 self._dependants[need].append(step)
         self._left = {s: len(graph.step_tasks[s]) for s in graph.steps}
-        self._running: dict[str, asyncio.Task[None]] = {}
-        self._finished = asyncio.Event()
+        self._running: dict[str, Waitable[None]] = {}
+        self._finished: Waitable[None] = self.runtime.future()
         self._open = sum(self._left.values())
         self._blocked: dict[str, str] = {}  # steps whose tasks are skipped, and why
         self._closed: set[str] = set()
@@ -217,7 +195,7 @@ class Executor:
         for step in self.graph.steps:
             if not self._waiting[step]:
                 self._start_step(step)
-        await self._finished.wait()
+        await self._finished
 
     def abort(self, reason: str) -> None:
         """Stop new work: pending tasks are skipped, running ones cancelled (they record a failure)."""
@@ -234,30 +212,32 @@ class Executor:
 
     def _start_step(self, step: str) -> None:
         tasks = self.graph.step_tasks[step]
+        spawn = self.runtime.spawn
         for task in tasks:
             if self.aborted is not None:
                 self._skip(task, f"run aborted: {self.aborted}")
             else:
-                running = asyncio.get_running_loop().create_task(self._run_task(task), name=task.id)
-                running.add_done_callback(lambda _, task=task: self._cancelled_before_start(task))  # type: ignore[misc]
+                running = spawn(self._run_task(task), name=task.id)
+                running.add_done_callback(partial(self._cancelled_before_start, task))
                 self._running[task.id] = running
         if not tasks:
             self._step_done(step)
 
-    def _cancelled_before_start(self, task: Task) -> None:
+    def _cancelled_before_start(self, task: Task, _: object) -> None:
         """A task cancelled before its first step never ran its own handler: record its failure here."""
         if self.states[task.id].status is None:
-            policy = self.policies.get(task.step, StepPolicy())
+            policy = self.policies.get(task.step, _NO_POLICY)
             self._fail(task, self.states[task.id], AbortedError(f"run aborted: {self.aborted or 'cancelled'}"), policy)
 
     def _settle(self, task: Task) -> None:
         self._running.pop(task.id, None)
         self._open -= 1
-        self._left[task.step] -= 1
-        if self._left[task.step] == 0:
+        left = self._left[task.step] - 1
+        self._left[task.step] = left
+        if left == 0:
             self._step_done(task.step)
-        if self._open == 0:
-            self._finished.set()
+        if self._open == 0 and not self._finished.done():
+            self._finished.set_result(None)
 
     def _failure_of(self, step: str) -> str | None:
         """Why a finished step stops its dependants, or None when they may go on."""
@@ -294,16 +274,43 @@ class Executor:
         if state.status is not None:
             return
         state.status, state.error = TaskStatus.SKIPPED, reason
-        self.emit(TaskSkipped(at=self.clock.now(), task=task.id, step=task.step, action=task.action.value, vm=task.vm, reason=reason))
+        self.emit(TaskSkipped(at=self.clock.now(), task=task.id, step=task.step, action=task.action, vm=task.vm, reason=reason))
         self._settle(task)
 
     # ------------------------------------------------------------------------------ one task
 
     async def _run_task(self, task: Task) -> None:
+        """Every attempt at a task (retried while its step allows), then its success or failure."""
         state = self.states[task.id]
-        policy = self.policies.get(task.step, StepPolicy())
+        policy = self.policies.get(task.step, _NO_POLICY)
+        emit, clock = self.emit, self.clock
         try:
-            await self._attempts(task, state, policy)
+            while True:
+                state.attempts += 1
+                emit(TaskStarted(at=clock.now(), task=task.id, step=task.step, action=task.action, vm=task.vm, attempt=state.attempts))
+                try:
+                    if policy.timeout is None:
+                        await _Attempt(self, task, state).run()
+                    else:
+                        await self._attempt_within(task, state, policy.timeout)
+                    break
+                except Exception as exc:
+                    if not (_retryable(exc) or isinstance(exc, StepTimeout)) or state.attempts > policy.retries:
+                        raise
+                    delay = backoff_delay(self.rng, state.attempts, exc)
+                    emit(
+                        TaskRetrying(
+                            at=clock.now(),
+                            task=task.id,
+                            step=task.step,
+                            action=task.action,
+                            vm=task.vm,
+                            attempt=state.attempts,
+                            error=describe(exc),
+                            retry_in_s=delay,
+                        )
+                    )
+                    await clock.sleep(delay)
         except asyncio.CancelledError:
             self._fail(task, state, AbortedError(f"run aborted: {self.aborted or 'cancelled'}"), policy)
             return
@@ -313,12 +320,12 @@ class Executor:
                 self.abort(f"safety refusal in {task.label}: {exc}")
             return
         state.status = TaskStatus.SUCCEEDED
-        self.emit(
+        emit(
             TaskFinished(
-                at=self.clock.now(),
+                at=clock.now(),
                 task=task.id,
                 step=task.step,
-                action=task.action.value,
+                action=task.action,
                 vm=task.vm,
                 attempts=state.attempts,
                 recovery_point=state.recovery_point,
@@ -334,7 +341,7 @@ class Executor:
                 at=self.clock.now(),
                 task=task.id,
                 step=task.step,
-                action=task.action.value,
+                action=task.action,
                 vm=task.vm,
                 attempts=max(state.attempts, 1),
                 error=state.error,
@@ -345,108 +352,61 @@ class Executor:
         )
         self._settle(task)
 
-    async def _attempts(self, task: Task, state: TaskState, policy: StepPolicy) -> None:
-        while True:
-            state.attempts += 1
-            self.emit(
-                TaskStarted(at=self.clock.now(), task=task.id, step=task.step, action=task.action.value, vm=task.vm, attempt=state.attempts)
-            )
-            try:
-                await self._attempt(task, state, policy)
-                return
-            except Exception as exc:
-                if not (_retryable(exc) or isinstance(exc, StepTimeout)) or state.attempts > policy.retries:
-                    raise
-                delay = self.backoff(state.attempts, exc)
-                self.emit(
-                    TaskRetrying(
-                        at=self.clock.now(),
-                        task=task.id,
-                        step=task.step,
-                        action=task.action.value,
-                        vm=task.vm,
-                        attempt=state.attempts,
-                        error=describe(exc),
-                        retry_in_s=delay,
-                    )
-                )
-                await self.clock.sleep(delay)
-
-    async def _attempt(self, task: Task, state: TaskState, policy: StepPolicy) -> None:
-        """One attempt at the operations not yet done, within the step's timeout (which bounds each
-        attempt: a timed-out attempt is retried while retries remain)."""
-        if policy.timeout is None:
-            await _Attempt(self, task, state).run()
-            return
-        deadline = asyncio.timeout(policy.timeout.total_seconds())
+    async def _attempt_within(self, task: Task, state: TaskState, timeout: timedelta) -> None:
+        """One attempt within the step's timeout (which bounds each attempt: a timed-out attempt is
+        retried while retries remain)."""
+        deadline = self.runtime.timeout(timeout.total_seconds())
         try:
             async with deadline:
                 await _Attempt(self, task, state).run()
         except TimeoutError as exc:
             if deadline.expired():
-                raise StepTimeout(f"step '{task.step}' timed out after {format_duration(policy.timeout)}") from exc
+                raise StepTimeout(f"step '{task.step}' timed out after {format_duration(timeout)}") from exc
             raise
 
-    def backoff(self, attempt: int, exc: BaseException) -> float:
-        """Exponential backoff with seeded jitter; never sooner than a throttling retry-after."""
-        base = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1))
-        delay = round(base * self.rng.uniform(0.5, 1.0), 3)
-        if isinstance(exc, ThrottledError):
-            delay = max(delay, exc.retry_after)
-        return delay
 
-    async def _op(self, task: Task, op: Op, state: TaskState) -> None:
-        """One operation, in a slot when it holds one; a throttled call is made again after its retry-after."""
-        holds = op.kind.holds_slot
-        if holds and (handed := self.slots.take(continuing=bool(state.done))) is not None:
-            try:
-                await handed
-            except asyncio.CancelledError:
-                if not handed.cancelled():  # the slot came just as the wait was cancelled
-                    self.slots.give_back()
-                raise
-        try:
-            throttled = ThrottledCall(self.rng)
-            loop = asyncio.get_running_loop()
-            while True:
-                started = loop.time()
-                try:
-                    await self.runner.run_op(task, op, state)
-                except ThrottledError as exc:
-                    await self.clock.sleep(throttled.delay(exc))
-                    continue
-                self.op_seconds[(task.id, op.id)] = loop.time() - started
-                return
-        finally:
-            if holds:
-                self.slots.give_back()
+_NO_POLICY = StepPolicy()
 
 
 class _Attempt:
     """One attempt at a task's operations, each started as soon as the operations it needs are done.
 
     A finished operation goes on, in the same coroutine, with the first operation it made ready (in
-    the task's order) and starts any other as a new asyncio task, so a chain of operations costs no
-    task of its own. After a failure nothing new starts; what runs finishes (and counts as done for
-    a retry); the attempt then raises the first failure.
+    the task's order) and starts any other as a new task, so a chain of operations costs no task of
+    its own. Each operation holds a concurrency slot when its kind does, and a call ARM throttles is
+    made again after its retry-after. After a failure nothing new starts; what runs finishes (and
+    counts as done for a retry); the attempt then raises the first failure.
     """
+
+    __slots__ = ("dependants", "drained", "executor", "failure", "first_ready", "spawned", "state", "task", "unmet")
 
     def __init__(self, executor: Executor, task: Task, state: TaskState) -> None:
         self.executor = executor
         self.task = task
         self.state = state
         done = state.done
-        pending = [op for op in task.ops if op.id not in done]
-        self.unmet = {op.id: sum(1 for n in op.needs if n not in done) for op in pending}
-        self.dependants: dict[str, list[Op]] = {}
+        pending = [op for op in task.ops if op.id not in done] if done else task.ops
+        unmet: dict[str, int] = {}
+        dependants: dict[str, list[Op]] = {}
+        first_ready = []
         for op in pending:
+            count = 0
             for need in op.needs:
                 if need not in done:
-                    self.dependants.setdefault(need, []).append(op)
-        self.first_ready = [op for op in pending if self.unmet[op.id] == 0]
-        self.spawned: set[asyncio.Task[None]] = set()
+                    count += 1
+                    if need in dependants:
+                        dependants[need].append(op)
+                    else:
+                        dependants[need] = [op]
+            unmet[op.id] = count
+            if count == 0:
+                first_ready.append(op)
+        self.unmet = unmet
+        self.dependants = dependants
+        self.first_ready = first_ready
+        self.spawned: set[Waitable[None]] = set()
         self.failure: BaseException | None = None
-        self.drained: asyncio.Future[None] | None = None
+        self.drained: Waitable[None] | None = None
 
     async def run(self) -> None:
         ready = self.first_ready
@@ -456,45 +416,72 @@ class _Attempt:
             if ready:
                 await self._chain(ready[0])
             if self.spawned:
-                self.drained = asyncio.get_running_loop().create_future()
+                self.drained = self.executor.runtime.future()
                 await self.drained
         finally:
             if self.spawned:  # cancelled: stop what still runs
                 for running in self.spawned:
                     running.cancel()
-                await asyncio.gather(*self.spawned, return_exceptions=True)
+                await self.executor.runtime.gather(*self.spawned, return_exceptions=True)
         if self.failure is not None:
             raise self.failure
 
     def _spawn(self, op: Op) -> None:
-        running = asyncio.get_running_loop().create_task(self._chain(op))
+        running = self.executor.runtime.spawn(self._chain(op))
         self.spawned.add(running)
         running.add_done_callback(self._settled)
 
-    def _settled(self, running: asyncio.Task[None]) -> None:
+    def _settled(self, running: Waitable[None]) -> None:
         self.spawned.discard(running)
         if not self.spawned and self.drained is not None and not self.drained.done():
             self.drained.set_result(None)
 
     async def _chain(self, op: Op) -> None:
-        task, state, unmet = self.task, self.state, self.unmet
+        task, state, unmet, executor = self.task, self.state, self.unmet, self.executor
+        runner, slots, runtime, done = executor.runner, executor.slots, executor.runtime, state.done
         while True:
+            # The operation, in a slot when it holds one; a throttled call is made again after its retry-after.
+            holds = op.kind in SLOT_OPS
             try:
-                await self.executor._op(task, op, state)
+                if holds and (handed := slots.take(continuing=bool(done))) is not None:
+                    try:
+                        await handed
+                    except asyncio.CancelledError:
+                        if not handed.cancelled():  # the slot came just as the wait was cancelled
+                            slots.give_back()
+                        raise
+                try:
+                    throttled: ThrottledCall | None = None
+                    while True:
+                        started = runtime.time()
+                        try:
+                            await runner.run_op(task, op, state)
+                        except ThrottledError as exc:
+                            if throttled is None:
+                                throttled = ThrottledCall(executor.rng)
+                            await executor.clock.sleep(throttled.delay(exc))
+                            continue
+                        executor.op_seconds[(task.id, op.id)] = runtime.time() - started
+                        break
+                finally:
+                    if holds:
+                        slots.give_back()
             except Exception as exc:
                 if self.failure is None:
                     self.failure = exc
                 return
-            state.done.add(op.id)
+            done.add(op.id)
             if self.failure is not None:
                 return
-            ready = []
+            ready = None
             for dependant in self.dependants.get(op.id, ()):  # in the task's order
-                unmet[dependant.id] -= 1
-                if unmet[dependant.id] == 0:
-                    ready.append(dependant)
-            if not ready:
+                left = unmet[dependant.id] - 1
+                unmet[dependant.id] = left
+                if left == 0:
+                    if ready is None:
+                        ready = dependant
+                    else:
+                        self._spawn(dependant)
+            if ready is None:
                 return
-            op = ready[0]
-            for other in ready[1:]:
-                self._spawn(other)
+            op = ready

@@ -6,11 +6,12 @@ once per event-loop turn in which any was written: an operating-system crash los
 turn's lines, and a turn that writes thousands of lines (a large step starting) syncs once. On resume the
 writer first *replays*: every line the resumed run produces again must equal the journaled one, byte
 for byte, and is not written twice; from the first new event on, it appends (after a `run.resumed`).
+The `run.resumed` lines of earlier resumes are part of the chain and are stepped over in a replay, so
+a resumed run that is killed resumes again.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
@@ -18,15 +19,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from drsim.errors import UsageError
+from drsim.engine.runtime import current_runtime
+from drsim.errors import JournalError
 from drsim.measure.events import Event, RunResumed, event_from_dict, event_to_dict
 
 GENESIS = "0" * 64
 """The `prev` of the first line."""
-
-
-class JournalError(UsageError):
-    """A journal cannot be resumed: broken hash chain, bad line, or a run that does not replay the same."""
 
 
 def line_hash(line: bytes) -> str:
@@ -34,6 +32,7 @@ def line_hash(line: bytes) -> str:
 
 
 _LINE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_RESUMED = b'{"event":"' + RunResumed.kind.encode() + b'"'
 
 
 def encode(event: Event, prev: str) -> bytes:
@@ -114,6 +113,9 @@ class JournalWriter:
         return self._replayed < len(self._expected)
 
     def write(self, event: Event) -> None:
+        while self.replaying and self._expected[self._replayed].startswith(_RESUMED):  # an earlier resume: chained, not replayed
+            self._prev = line_hash(self._expected[self._replayed])
+            self._replayed += 1
         line = encode(event, self._prev)
         if self.replaying:
             expected = self._expected[self._replayed]
@@ -138,12 +140,12 @@ class JournalWriter:
         self.lines_written += 1
         if self.fsync and not self._sync_due:
             try:
-                loop = asyncio.get_running_loop()
+                runtime = current_runtime()
             except RuntimeError:  # written outside an event loop: to the disk at once
                 self._sync()
                 return
             self._sync_due = True
-            loop.call_soon(self._sync)
+            runtime.call_soon(self._sync)
 
     def _sync(self) -> None:
         self._sync_due = False

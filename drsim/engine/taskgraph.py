@@ -58,10 +58,10 @@ class OpKind(StrEnum):
     @property
     def holds_slot(self) -> bool:
         """Long-running cloud operations count against the drill's concurrency limit; reads and waits do not."""
-        return self in _SLOT_OPS
+        return self in SLOT_OPS
 
 
-_SLOT_OPS = frozenset(
+SLOT_OPS = frozenset(
     {
         OpKind.CREATE_NETWORK,
         OpKind.TEST_FAILOVER,
@@ -172,10 +172,21 @@ class CriticalPath:
 
 def task_chain(task: Task, duration: Callable[[Op], float]) -> float:
     """The duration of a task with unlimited slots: the longest path through its operations."""
+    return _chain_of(task.ops, [duration(op) for op in task.ops])
+
+
+def _chain_of(ops: Sequence[Op], seconds: Sequence[float]) -> float:
+    """The longest path through `ops` (listed after the ops they need) taking seconds[i] each."""
     finish: dict[str, float] = {}
-    for op in task.ops:  # ops are listed after the ops they need
-        start = max((finish[n] for n in op.needs), default=0.0)
-        finish[op.id] = start + duration(op)
+    for op, took in zip(ops, seconds, strict=True):
+        needs = op.needs
+        if not needs:
+            start = 0.0
+        elif len(needs) == 1:
+            start = finish[needs[0]]
+        else:
+            start = max([finish[n] for n in needs])
+        finish[op.id] = start + took
     return max(finish.values(), default=0.0)
 
 
@@ -193,9 +204,10 @@ def critical_path(graph: TaskGraph, duration: Estimator, concurrency: int) -> Cr
             ready, before = step_finish[latest], chain_of[latest]
         longest, last = 0.0, None
         for task in graph.step_tasks[step]:
-            seconds = {op.id: duration(task, op) for op in task.ops}
-            length = task_chain(task, lambda op: seconds[op.id])  # noqa: B023 - called at once
-            slot_work += sum(seconds[op.id] for op in task.ops if op.kind.holds_slot)
+            ops = task.ops
+            seconds = [duration(task, op) for op in ops]
+            length = _chain_of(ops, seconds)
+            slot_work += sum([took for op, took in zip(ops, seconds, strict=True) if op.kind in SLOT_OPS])
             if last is None or length > longest:
                 longest, last = length, task
         step_finish[step] = ready + longest

@@ -11,11 +11,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
 
+from drsim.cloud.api import ResourceKind
 from drsim.measure.result import RunStatus
+from drsim.model.types import Action, CleanupPolicy, CleanupStatus
+from drsim.times import parse_utc, utc_text
 
 
 class FailureCategory(StrEnum):
@@ -31,13 +34,12 @@ class CheckKind(StrEnum):
     CANARY = "canary"
 
 
-def iso(value: datetime) -> str:
-    """A UTC time as ISO 8601 with a Z: the one text form of a time in journals and results."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+iso = utc_text  # the one text form of a time in journals and results (drsim.times)
 
 
 def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    """A time as journals and results write it (a time without a zone is taken as UTC)."""
+    return parse_utc(text, naive_is_utc=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,7 @@ class VolumeCheck:
 class PlannedTask:
     id: str
     step: str
-    action: str
+    action: Action
     vm: str | None
     ops: tuple[str, ...]
     estimate_s: float
@@ -71,7 +73,7 @@ class PlannedTask:
 @dataclass(frozen=True, slots=True)
 class LeftoverResource:
     id: str
-    kind: str
+    kind: ResourceKind
     name: str
     region: str
     cost_per_day: float
@@ -100,8 +102,9 @@ class RunStarted(Event):
     drsim_version: str
     catalog_version: str | None
     concurrency: int
-    cleanup: str
+    cleanup: CleanupPolicy
     controls: tuple[str, ...] = ()  # the drill's evidence.controls: what its report evidences
+    drill_file: str | None = None  # the drill document's path, absolute: what `drsim drill run --resume RUN_DIR` reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +121,7 @@ class PlanMade(Event):
 class TaskEvent(Event):
     task: str
     step: str
-    action: str
+    action: Action
     vm: str | None
 
 
@@ -134,6 +137,17 @@ class TaskRetrying(TaskEvent):
     attempt: int  # the attempt that failed
     error: str
     retry_in_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallFailed(Event):
+    """A provider call outside any task (discovery, cleanup) failed; retry_in_s is None when it was not retried."""
+
+    kind: ClassVar[str] = "call.failed"
+    call: str
+    attempt: int
+    error: str
+    retry_in_s: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +178,7 @@ class TaskSkipped(TaskEvent):
 class ResourceCreated(Event):
     kind: ClassVar[str] = "resource.created"
     id: str
-    resource_kind: str
+    resource_kind: ResourceKind
     name: str
     region: str
     task: str | None
@@ -175,7 +189,7 @@ class ResourceCreated(Event):
 class ResourceDeleted(Event):
     kind: ClassVar[str] = "resource.deleted"
     id: str
-    resource_kind: str
+    resource_kind: ResourceKind
     name: str
     region: str
 
@@ -203,7 +217,7 @@ class CheckResult(Event):
 @dataclass(frozen=True, slots=True)
 class CleanupStarted(Event):
     kind: ClassVar[str] = "cleanup.started"
-    policy: str
+    policy: CleanupPolicy
     resources: int
 
 
@@ -219,7 +233,7 @@ class CleanupTestFailover(Event):
 @dataclass(frozen=True, slots=True)
 class CleanupFinished(Event):
     kind: ClassVar[str] = "cleanup.finished"
-    status: str  # done | incomplete | skipped
+    status: CleanupStatus
     leftovers: tuple[LeftoverResource, ...]
 
 
@@ -265,6 +279,19 @@ class RunFinished(Event):
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class EvidenceResealed(Event):
+    """`drsim evidence seal --force` sealed the run over changes made since it was last sealed: appended
+    to the finished run's journal (so chained, and under the new seal), with what had changed. Its
+    time is the wall clock's, not the run's: it is kept out of the run's measures."""
+
+    kind: ClassVar[str] = "evidence.resealed"
+    changes: tuple[str, ...]  # what `drsim evidence verify` found, as it said it
+    user: str
+    host: str
+    drsim_version: str
+
+
 EVENT_TYPES: Mapping[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -272,6 +299,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         PlanMade,
         TaskStarted,
         TaskRetrying,
+        CallFailed,
         TaskFinished,
         TaskFailed,
         TaskSkipped,
@@ -285,6 +313,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         RunAborted,
         RunResumed,
         RunFinished,
+        EvidenceResealed,
     )
 }
 

@@ -32,7 +32,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class AppResult(_Strict):
+class AppMeasures(_Strict):
+    """One application's measures in one run: the one definition from which result.json's `apps`, the
+    history store's rows and the history exports derive (the journal's app.measured carries them too)."""
+
     app: str
     rto_s: float | None
     rpo_s: float | None
@@ -42,6 +45,21 @@ class AppResult(_Strict):
     rto_met: bool | None
     rpo_met: bool | None
     consistent: bool | None
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The measures' names, in result.json's order (the history store's columns follow it)."""
+        return tuple(AppMeasures.model_fields)
+
+    @classmethod
+    def of(cls, source: object) -> AppMeasures:
+        """The measures of anything that carries them by name (an app.measured event, an AppResult)."""
+        return AppMeasures(**{name: getattr(source, name) for name in AppMeasures.model_fields})
+
+
+class AppResult(AppMeasures):
+    """An application in result.json: its measures, and when it was triggered, ready and healthy."""
+
     trigger_at: str | None
     infra_ready_at: str | None
     healthy_at: str | None

@@ -38,11 +38,9 @@ from drsim.measure.events import (
     TaskStarted,
     iso,
 )
-from drsim.measure.result import AppResult, CleanupResult, DrillResult, Leftover, RunStatus, TaskResult, TaskStatus
-from drsim.model.documents import RECOVERY_ACTIONS, AppSpec, Estate, Runbook
-from drsim.model.types import IncidentKind
-
-MANUAL_ACTIONS = frozenset({"manual.declare", "manual.approve"})
+from drsim.measure.result import AppMeasures, AppResult, CleanupResult, DrillResult, Leftover, RunStatus, TaskResult, TaskStatus
+from drsim.model.documents import AppSpec, Estate, Runbook
+from drsim.model.types import Action, IncidentKind
 
 
 def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
@@ -158,7 +156,7 @@ def recovered_vm_names(runbook: Runbook, estate: Estate) -> set[str]:
     names: set[str] = set()
     for step in runbook.steps:
         selector = getattr(step.with_, "vms", None)
-        if step.action in RECOVERY_ACTIONS and selector is not None:
+        if Action(step.action).is_recovery and selector is not None:
             names |= {vm.name for vm in estate.select(selector)}
     return names
 
@@ -197,7 +195,7 @@ def _app_recovery(app: AppSpec, timeline: RunTimeline, planned: Sequence[Planned
     incident = timeline.started.incident_at
     vms = {vm.name for vm in estate.select(app.vms)}
     affected = vms & hit
-    recovery = tuple(t for t in planned if t.action in RECOVERY_ACTIONS and t.vm in vms)
+    recovery = tuple(t for t in planned if t.action.is_recovery and t.vm in vms)
     starts = [timeline.first_start[t.id] for t in recovery if t.id in timeline.first_start]
     ready_by_vm: dict[str, datetime] = {}
     claimed: list[float] = []
@@ -211,7 +209,7 @@ def _app_recovery(app: AppSpec, timeline: RunTimeline, planned: Sequence[Planned
             claimed.append(max(0.0, (incident - done.recovery_point.time).total_seconds()))
     infra_ready = max(ready_by_vm.values()) if affected and set(ready_by_vm) == affected else None
 
-    check_tasks = [t for t in planned if t.action in ("check.boot", "check.canary") and t.vm in affected]
+    check_tasks = [t for t in planned if t.action.is_check and t.vm in affected]
     check_broken = any(t.id not in timeline.finished for t in check_tasks)
     results = [c for c in timeline.checks if c.vm in affected]
     deciding = [c for c in results if c.check is CheckKind.CANARY] or [c for c in results if c.check is CheckKind.BOOT]
@@ -276,7 +274,7 @@ def measure_apps(events: Sequence[Event] | RunTimeline, runbook: Runbook, estate
             intervals = [
                 (timeline.first_start[t.id], timeline.finished[t.id].at)
                 for t in planned
-                if t.action in MANUAL_ACTIONS and t.step in manual_steps and t.id in timeline.finished and t.id in timeline.first_start
+                if t.action.is_manual and t.step in manual_steps and t.id in timeline.finished and t.id in timeline.first_start
             ]
             detection = (detected - incident).total_seconds()
             human = round(detection + _union_length(intervals, detected, infra_ready), 3)
@@ -286,7 +284,7 @@ def measure_apps(events: Sequence[Event] | RunTimeline, runbook: Runbook, estate
 
         rpo_values = [c.measured_rpo_s for c in canaries if c.measured_rpo_s is not None]
         read = {c.vm for c in canaries if c.measured_rpo_s is not None}
-        unread = {t.vm for t in planned if t.action == "check.canary" and t.vm in affected} - read
+        unread = {t.vm for t in planned if t.action is Action.CHECK_CANARY and t.vm in affected} - read
         # The data lost is known only when every VM the canary checks was read: one unread VM may have lost more.
         rpo = round(max(rpo_values), 3) if rpo_values and not unread else None
         rpo_claimed = round(max(claimed), 3) if claimed else None
@@ -344,8 +342,17 @@ def drill_result(
 ) -> DrillResult:
     """result.json of a run, from its events alone (plus the documents that define its apps)."""
     timeline = RunTimeline.of(events)
+    return _result(timeline, list(apps) if apps is not None else measure_apps(timeline, runbook, estate))
+
+
+def result_from_journal(events: Sequence[Event]) -> DrillResult:
+    """result.json recomputed from a run's journal alone: its app.measured events stand for the
+    documents, so the same journal always gives the same bytes (what `drsim evidence verify` compares)."""
+    return _result(RunTimeline(events), [e for e in events if isinstance(e, AppMeasured)])
+
+
+def _result(timeline: RunTimeline, measured: Sequence[AppMeasured]) -> DrillResult:
     started = timeline.started
-    measured = list(apps) if apps is not None else measure_apps(timeline, runbook, estate)
     cleanup = timeline.cleanup
     return DrillResult(
         drill=started.drill,
@@ -356,15 +363,7 @@ def drill_result(
         status=run_status(timeline, measured),
         apps=[
             AppResult(
-                app=a.app,
-                rto_s=a.rto_s,
-                rpo_s=a.rpo_s,
-                rpo_claimed_s=a.rpo_claimed_s,
-                rto_objective_s=a.rto_objective_s,
-                rpo_objective_s=a.rpo_objective_s,
-                rto_met=a.rto_met,
-                rpo_met=a.rpo_met,
-                consistent=a.consistent,
+                **AppMeasures.of(a).model_dump(),
                 trigger_at=iso(a.trigger_at) if a.trigger_at else None,
                 infra_ready_at=iso(a.infra_ready_at) if a.infra_ready_at else None,
                 healthy_at=iso(a.healthy_at) if a.healthy_at else None,

@@ -13,7 +13,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from drsim.cloud.azure.endpoints import endpoint_problem
+from drsim.model.endpoints import endpoint_problem
 from drsim.model.types import (
     CONTROL_PATTERN,
     SUBSCRIPTION_PATTERN,
@@ -694,7 +694,6 @@ Step = Annotated[
     ],
     Field(discriminator="action"),
 ]
-RECOVERY_ACTIONS = frozenset({"asr.test_failover", "backup.restore", "snapshot.clone", "image.deploy"})
 
 
 class Runbook(Document):

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, StringConstraints, WithJsonSchema
 
+from drsim.times import NoTimeZone, parse_utc
+
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 DURATION_PATTERN = r"^(?=\d)(\d+d)?(\d+h)?(\d+m)?(\d+s)?$"
@@ -89,11 +91,11 @@ def parse_instant(text: str, option: str) -> datetime:
     from drsim.errors import UsageError
 
     try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        value = parse_utc(text)
+    except NoTimeZone:
+        raise UsageError(f"{option} {text!r} has no time zone: write it in UTC with a Z, e.g. 2026-11-20T14:00:00Z") from None
     except ValueError:
         raise UsageError(f"{option} {text!r} is not a time: write it in UTC, e.g. 2026-11-20T14:00:00Z") from None
-    if value.tzinfo is None:
-        raise UsageError(f"{option} {text!r} has no time zone: write it in UTC with a Z, e.g. 2026-11-20T14:00:00Z")
     problem = instant_out_of_range(value)
     if problem is not None:
         raise UsageError(f"{option}: {problem}")
@@ -230,7 +232,17 @@ class IncidentKind(StrEnum):
     ACCIDENTAL_DELETE = "accidental-delete"
 
 
+class Phase(StrEnum):
+    """Where recovery time goes (DESIGN.md: RTO with human wait time separated)."""
+
+    HUMAN = "human wait"
+    INFRASTRUCTURE = "infrastructure"
+    VALIDATION = "validation"
+
+
 class Action(StrEnum):
+    """A runbook step's action; its group (a person, a recovery, a check) and the phase its time counts in."""
+
     MANUAL_DECLARE = "manual.declare"
     MANUAL_APPROVE = "manual.approve"
     NETWORK_ISOLATE = "network.isolate"
@@ -241,6 +253,34 @@ class Action(StrEnum):
     CHECK_BOOT = "check.boot"
     CHECK_CANARY = "check.canary"
     WAIT = "wait"
+
+    @property
+    def is_manual(self) -> bool:
+        """A person acts (declares the disaster, approves a step)."""
+        return self in (Action.MANUAL_DECLARE, Action.MANUAL_APPROVE)
+
+    @property
+    def is_recovery(self) -> bool:
+        """It brings a VM back (a test failover, a restore, a clone, an image deployment)."""
+        return self in (Action.ASR_TEST_FAILOVER, Action.BACKUP_RESTORE, Action.SNAPSHOT_CLONE, Action.IMAGE_DEPLOY)
+
+    @property
+    def is_check(self) -> bool:
+        """It validates what was recovered."""
+        return self in (Action.CHECK_BOOT, Action.CHECK_CANARY)
+
+    @property
+    def phase(self) -> Phase:
+        """A person's time is human wait; checks are validation; the rest (network, recovery, wait) is infrastructure."""
+        return Phase.HUMAN if self.is_manual else Phase.VALIDATION if self.is_check else Phase.INFRASTRUCTURE
+
+
+class CleanupStatus(StrEnum):
+    """How cleanup ended."""
+
+    DONE = "done"
+    INCOMPLETE = "incomplete"
+    SKIPPED = "skipped"
 
 
 class ReplicationPointChoice(StrEnum):

@@ -1,7 +1,7 @@
 """Reports (Markdown and self-contained HTML), the evidence bundle, and JUnit XML of drill runs.
 
-The engine's CLI calls, at the end of `drsim drill run`:
-    render_run(run_dir, formats=("md", "html"), store=store_path)  -> list[Path]
+drsim.drills calls, at the end of `drsim drill run` (with the run's series from the history store):
+    render_run(run_dir, formats=("md", "html"), history=series)    -> list[Path]
     write_manifest(run_dir, sign_key=None)                          -> Path
     write_junit_for_run(run_dir, junit_path)                        -> Path   (with --junit)
 Heavy modules (matplotlib, markdown, cryptography) are imported only when these run.
@@ -16,20 +16,20 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from drsim.report.evidence import Verification
-    from drsim.store.history import HistoryStore
+    from drsim.report.view import PastRun
 
 
 def render_run(
     run_dir: str | os.PathLike[str],
     formats: Sequence[str] = ("md", "html"),
-    store: HistoryStore | str | os.PathLike[str] | None = None,
+    history: Sequence[PastRun] | None = None,
     *,
     controls: Sequence[str] | None = None,
 ) -> list[Path]:
     """Write report.md (+ its SVG charts) and report.html of a run directory; see drsim.report.render."""
     from drsim.report.render import render_run as render
 
-    return render(run_dir, formats, store, controls=controls)
+    return render(run_dir, formats, history, controls=controls)
 
 
 def write_manifest(run_dir: str | os.PathLike[str], sign_key: str | os.PathLike[str] | None = None) -> Path:

@@ -21,7 +21,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from drsim.measure.result import TaskStatus
-from drsim.report.view import Phase, ReportView, StepGroup, TaskRow, phase_of, timeline_span
+from drsim.model.types import Action, Phase
+from drsim.report.view import ReportView, StepGroup, TaskRow, timeline_span
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -114,14 +115,14 @@ def timeline_chart(view: ReportView) -> Chart:
             left = _offset(group.start, origin, unit) if group.start else None
             width = (_offset(group.end, origin, unit) - left) if group.end and left is not None else None
             everything_failed = group.failed == group.count
-            colour = FAILED if everything_failed else SKIPPED if group.skipped == group.count else PHASE_COLOURS[phase_of(group.action)]
+            colour = FAILED if everything_failed else SKIPPED if group.skipped == group.count else PHASE_COLOURS[Action(group.action).phase]
             rows.append((_group_label(group), left, width, colour, group.critical))
         failures = [(row_of[t.step], _offset(t.end, origin, unit)) for t in view.tasks if t.status is TaskStatus.FAILED and t.end]
     else:
         for task in sorted(view.tasks, key=lambda t: (t.start is None, t.start or origin, t.step, t.vm or "")):
             left = _offset(task.start, origin, unit) if task.start else None
             width = (_offset(task.end, origin, unit) - left) if task.end and left is not None else None
-            colour = {TaskStatus.FAILED: FAILED, TaskStatus.SKIPPED: SKIPPED}.get(task.status, PHASE_COLOURS[phase_of(task.action)])
+            colour = {TaskStatus.FAILED: FAILED, TaskStatus.SKIPPED: SKIPPED}.get(task.status, PHASE_COLOURS[Action(task.action).phase])
             label = _task_label(task) + ("" if task.status is TaskStatus.SUCCEEDED else f" ({task.status.value})")
             rows.append((label, left, width, colour, task.critical))
 

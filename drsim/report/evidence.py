@@ -204,7 +204,7 @@ def _bundle_files(run_dir: Path) -> Iterator[Path]:
             yield path
 
 
-def _run_id(run_dir: Path) -> str:
+def journal_run_id(run_dir: Path) -> str:
     """The run id from the journal's run.started line, else the directory's name."""
     journal = run_dir / JOURNAL
     if journal.is_file():
@@ -233,7 +233,79 @@ def build_manifest(run_dir: Path) -> Manifest:
     chain = check_journal_file(journal)
     if chain.broken is not None:
         raise UsageError(f"{journal}: the hash chain is broken ({chain.broken.message}); refusing to seal it as evidence")
-    return Manifest(_run_id(run_dir), tuple(files), chain.lines, chain.head)
+    return Manifest(journal_run_id(run_dir), tuple(files), chain.lines, chain.head)
+
+
+@dataclass(frozen=True)
+class SealDigests:
+    """What identifies a run's seal as it stands: the chain head its manifest records, the SHA-256 of
+    manifest.json's bytes and, when signed, the SHA-256 of the signing key (what the history store keeps)."""
+
+    run_id: str
+    chain_head: str
+    manifest_sha256: str
+    signing_key_sha256: str | None
+
+
+def seal_digests(run_dir: Path) -> SealDigests | None:
+    """The digests of the run's current manifest.json (and manifest.sig); None when there is no readable manifest."""
+    try:
+        raw = (run_dir / MANIFEST).read_bytes()
+        document = json.loads(raw)
+        head = str(document["journal"]["chain_head"])
+        run_id = str(document["run_id"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    key_id: str | None = None
+    try:
+        signature = json.loads((run_dir / SIGNATURE).read_bytes())
+        key_id = str(signature["public_key_sha256"]) if isinstance(signature, dict) else "unreadable"
+    except FileNotFoundError:
+        key_id = None
+    except (OSError, ValueError, KeyError):
+        key_id = "unreadable"
+    return SealDigests(run_id, head, hashlib.sha256(raw).hexdigest(), key_id)
+
+
+@dataclass(frozen=True)
+class RecordedSeal:
+    """What a history store recorded about the run in a directory when drsim last sealed it."""
+
+    store: Path
+    run_id: str
+    chain_head: str | None  # None: recorded by a drsim that did not record seals
+    manifest_sha256: str | None
+    signing_key_sha256: str | None
+
+
+def store_problems(run_dir: Path, recorded: RecordedSeal) -> list[str]:
+    """Where the run's seal differs from what the history store recorded when drsim sealed it."""
+    if recorded.manifest_sha256 is None:
+        return []
+    where = f"the history store {recorded.store}"
+    digests = seal_digests(run_dir)
+    if digests is None:
+        return [f"{MANIFEST}: missing or unreadable, but {where} recorded the run as sealed (manifest SHA-256 {recorded.manifest_sha256})"]
+    found = []
+    run_id = journal_run_id(run_dir)
+    if run_id != recorded.run_id:
+        found.append(f"{JOURNAL}: is the journal of run {run_id}, but {where} recorded run {recorded.run_id} in this directory")
+    if digests.chain_head != recorded.chain_head:
+        found.append(
+            f"{MANIFEST}: records chain head {digests.chain_head}, but {where} recorded {recorded.chain_head} when drsim sealed the run"
+        )
+    if digests.manifest_sha256 != recorded.manifest_sha256:
+        found.append(f"{MANIFEST}: is not the manifest drsim wrote (its SHA-256 differs from the one {where} recorded)")
+    if digests.signing_key_sha256 != recorded.signing_key_sha256:
+        if recorded.signing_key_sha256 is None:
+            found.append(f"{SIGNATURE}: present, but {where} recorded the run as sealed unsigned")
+        elif digests.signing_key_sha256 is None:
+            found.append(
+                f"{SIGNATURE}: missing, but {where} recorded the run as signed (key SHA-256 {recorded.signing_key_sha256[:16]}...)"
+            )
+        else:
+            found.append(f"{SIGNATURE}: not made with the key {where} recorded (key {recorded.signing_key_sha256[:16]}...)")
+    return found
 
 
 def load_signing_key(sign_key: str | os.PathLike[str]) -> Ed25519PrivateKey:
@@ -332,6 +404,9 @@ class Verification:
     journal_head: str = ""
     signed: bool = False
     signature_verified: bool = False
+    result_recomputed: bool = False  # result.json was recomputed from the journal and is the same file
+    store: Path | None = None  # the history store whose record of the seal matched
+    notes: list[str] = field(default_factory=list)  # facts an auditor must see even when the run is intact
 
     @property
     def intact(self) -> bool:
@@ -342,10 +417,15 @@ class Verification:
         if self.signature_verified:
             signature = "signature verified"
         elif self.signed:
-            signature = "signed, but the signature was not checked (pass --public-key)"
+            signature = "signed, but the signature was not checked (--no-signature-check)"
         else:
             signature = "not signed"
-        return f"intact: {self.files} files, journal of {self.journal_lines} lines (chain head {self.journal_head}), {signature}"
+        checked = [f"intact: {self.files} files, journal of {self.journal_lines} lines (chain head {self.journal_head})", signature]
+        if self.result_recomputed:
+            checked.append("result.json recomputed from the journal")
+        if self.store is not None:
+            checked.append(f"seal as recorded in {self.store}")
+        return ", ".join(checked)
 
 
 def _parse_manifest(raw: bytes) -> tuple[Manifest | None, list[str]]:
@@ -459,6 +539,6 @@ def verify_bundle(run_dir: str | os.PathLike[str], public_key: str | os.PathLike
             result.problems.append(f"{JOURNAL} line {chain.lines}: changed (the chain head differs from {MANIFEST})")
         elif journal_changed:
             result.problems.append(f"{JOURNAL}: changed (its SHA-256 differs from {MANIFEST})")
-        if _run_id(directory) != manifest.run_id:
+        if journal_run_id(directory) != manifest.run_id:
             result.problems.append(f"{MANIFEST}: run_id {manifest.run_id!r} is not the journal's run")
     return result

@@ -12,7 +12,7 @@ from drsim.measure.events import CheckResult, Event, event_from_dict
 from drsim.measure.result import DrillResult, RunStatus
 from drsim.report.evidence import JOURNAL
 from drsim.report.recorded import RESULT, read_events, read_result
-from drsim.report.text import duration
+from drsim.times import duration
 
 
 def _typed(item: Event | Mapping[str, object]) -> Event:

@@ -26,6 +26,7 @@ from drsim.measure.events import (
     CleanupFinished,
     CleanupTestFailover,
     Event,
+    EvidenceResealed,
     PlanMade,
     ResourceCreated,
     ResourceDeleted,
@@ -110,6 +111,7 @@ class RecordedRun:
     failover_cleanups: tuple[CleanupTestFailover, ...]
     aborted: RunAborted | None
     finished: RunFinished | None
+    reseals: tuple[EvidenceResealed, ...] = ()  # forced re-seals after the run, kept out of `events`
 
     @property
     def run_id(self) -> str:
@@ -210,7 +212,10 @@ def read_result(path: Path) -> tuple[DrillResult, str]:
 
 
 def read_events(path: Path) -> tuple[list[Event], ChainCheck, bool]:
-    """The typed events of journal.jsonl, the state of its hash chain, and whether a torn last line was dropped."""
+    """The typed events of journal.jsonl, the state of its hash chain, and whether a torn last line was dropped.
+
+    Forced re-seals (evidence.resealed, appended after the run) are among the events: read_run sets them apart.
+    """
     shown = str(path)
     try:
         raw = path.read_bytes()
@@ -280,7 +285,8 @@ def read_run(run_dir: str | os.PathLike[str]) -> RecordedRun:
     if not directory.is_dir():
         raise UsageError(f"{directory}: not a directory (expected a run directory such as reports/<drill>/<run-id>)")
     result, digest = read_result(directory / RESULT)
-    events, chain, torn = read_events(directory / JOURNAL)
+    journaled, chain, torn = read_events(directory / JOURNAL)
+    events = [e for e in journaled if not isinstance(e, EvidenceResealed)]  # wall-clock events after the run: not measured
     plan = next((e for e in events if isinstance(e, PlanMade)), None)
     return RecordedRun(
         run_dir=directory,
@@ -301,6 +307,7 @@ def read_run(run_dir: str | os.PathLike[str]) -> RecordedRun:
         failover_cleanups=tuple(e for e in events if isinstance(e, CleanupTestFailover)),
         aborted=next((e for e in events if isinstance(e, RunAborted)), None),
         finished=next((e for e in reversed(events) if isinstance(e, RunFinished)), None),
+        reseals=tuple(e for e in journaled if isinstance(e, EvidenceResealed)),
     )
 
 
@@ -371,9 +378,27 @@ def result_differences(run: RecordedRun) -> list[str]:
     return found
 
 
+def result_problems(run: RecordedRun) -> list[str]:
+    """Why result.json is not the file the run's journal gives, empty when it is: result.json is
+    recomputed from the journal (drsim.measure.timeline.result_from_journal) and compared byte for
+    byte; result_differences names what differs."""
+    found = result_differences(run)
+    if found or run.started is None:
+        return found
+    from drsim.measure.timeline import result_from_journal
+
+    recomputed = result_from_journal(run.events).to_json().encode("utf-8")
+    if hashlib.sha256(recomputed).hexdigest() != run.result_sha256:
+        written = run.result.model_dump(mode="json")
+        fields = [k for k, v in result_from_journal(run.events).model_dump(mode="json").items() if written.get(k) != v]
+        where = f" ({', '.join(fields)} differ)" if fields else " (the same values, written otherwise)"
+        found.append(f"{RESULT} is not the file its {JOURNAL} gives when recomputed{where}")
+    return found
+
+
 def check_result_matches_journal(run: RecordedRun) -> None:
     """Refuse a run whose result.json is not what its journal measured (edited, or copied from another run)."""
-    found = result_differences(run)
+    found = result_problems(run)
     if found:
         more = len(found) - _SHOWN_DIFFERENCES
         shown = "; ".join(found[:_SHOWN_DIFFERENCES]) + (f"; and {more} more" if more > 0 else "")

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 import markdown
@@ -22,12 +23,25 @@ from markupsafe import Markup
 
 from drsim.errors import UsageError
 from drsim.measure.result import RunStatus, TaskStatus
+from drsim.model.types import Phase
 from drsim.report.charts import Chart, TrendPoint, timeline_chart, trend_chart
-from drsim.report.evidence import MANIFEST, SIGNATURE, build_manifest, load_signing_key, seal, verify_bundle, write_atomically
+from drsim.report.evidence import (
+    MANIFEST,
+    SIGNATURE,
+    RecordedSeal,
+    build_manifest,
+    load_signing_key,
+    store_problems,
+    verify_bundle,
+    write_atomically,
+)
 from drsim.report.recorded import RecordedRun, check_result_matches_journal, read_run
-from drsim.report.text import duration, escape_markdown, offset, usd, utc, verdict
-from drsim.report.view import FailureRow, ObjectiveVerdict, Phase, ReportView, build_view, drill_cost
-from drsim.store.history import HistoryStore, RunRecord
+from drsim.report.text import escape_markdown, offset, usd, utc, verdict
+from drsim.report.view import FailureRow, ObjectiveVerdict, PastRun, ReportView, build_view
+from drsim.times import duration
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 FORMATS = ("md", "html")
 SECTIONS = (
@@ -159,6 +173,17 @@ def _reasons(view: ReportView) -> str:
         parts.append("cleanup incomplete")
     if view.aborted:
         parts.append(f"the run was aborted: {view.aborted}")
+    return _reasons_of_status(view, parts) + _forced_reseals(view)
+
+
+def _forced_reseals(view: ReportView) -> str:
+    count = len(view.environment.forced_reseals)
+    if not count:
+        return ""
+    return f" The evidence was sealed again with --force {count} time(s), over changes made after it was first sealed (see Environment)."
+
+
+def _reasons_of_status(view: ReportView, parts: list[str]) -> str:
     if not parts:
         if view.status is RunStatus.PASSED:
             return "Every objective was met, every task and check succeeded, and cleanup left nothing behind."
@@ -211,38 +236,20 @@ def render_view(view: ReportView, formats: Sequence[str] = FORMATS) -> dict[str,
     return out
 
 
-def record_run(run: RecordedRun, store: HistoryStore | str | os.PathLike[str] | None) -> list[RunRecord] | None:
-    """Record a run in the history store (again: updated in place); its series, oldest first, ending
-    with this run (None: no store)."""
-    if store is None:
-        return None
-    opened = store if isinstance(store, HistoryStore) else HistoryStore(store)
-    try:
-        recorded = opened.record(
-            run.run_id,
-            run.result,
-            drsim_version=run.started.drsim_version if run.started else None,
-            catalog_version=run.started.catalog_version if run.started else None,
-            run_dir=str(run.run_dir.resolve()),
-            cost_usd=drill_cost(run).total_usd,
-        )
-        return opened.series(recorded.seq)
-    finally:
-        if opened is not store:
-            opened.close()
-
-
 def _check_formats(formats: Sequence[str]) -> None:
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise UsageError(f"report format must be one or more of {', '.join(FORMATS)}; got {', '.join(formats) or 'none'}")
 
 
-def _render(
-    run: RecordedRun, formats: Sequence[str], store: HistoryStore | str | os.PathLike[str] | None, controls: Sequence[str] | None
+def render_recorded(
+    run: RecordedRun, formats: Sequence[str], history: Sequence[PastRun] | None, controls: Sequence[str] | None
 ) -> list[Path]:
-    """Record the run, then write each report file atomically (a killed rendering leaves the old file, never half a new one)."""
-    view = build_view(run, record_run(run, store), controls)
+    """Write each report file of a run atomically (a killed rendering leaves the old file, never half a new one).
+
+    `history` is the run's series from the history store, oldest first, ending with this run (None: no store)."""
+    _check_formats(formats)
+    view = build_view(run, history, controls)
     outputs = render_view(view, formats)
     written = []
     for name, text in outputs.items():
@@ -257,25 +264,31 @@ def _render(
 def render_run(
     run_dir: str | os.PathLike[str],
     formats: Sequence[str] = FORMATS,
-    store: HistoryStore | str | os.PathLike[str] | None = None,
+    history: Sequence[PastRun] | None = None,
     *,
     controls: Sequence[str] | None = None,
 ) -> list[Path]:
     """Write the reports of a run directory from its files; return the paths written.
 
-    With a store (a HistoryStore or its path), the run is recorded there first (again: updated in
-    place) and the trend section compares it with the earlier runs of its series. `controls`
-    overrides the control ids journaled from the drill's evidence.controls. The reports show a
-    broken journal chain rather than refuse it: `rerender` is the one that refuses.
+    With `history` (the run's series from a history store, drsim.drills.record_run) the trend section
+    compares the run with the earlier runs of its series. `controls` overrides the control ids
+    journaled from the drill's evidence.controls. The reports show a broken journal chain rather than
+    refuse it: `prepare_rerender` is the one that refuses.
     """
     _check_formats(formats)
-    return _render(read_run(run_dir), formats, store, controls)
+    return render_recorded(read_run(run_dir), formats, history, controls)
 
 
-def check_rerenderable(run_dir: Path) -> RecordedRun:
+def check_rerenderable(run_dir: Path, recorded: RecordedSeal | None = None) -> RecordedRun:
     """Everything `drsim report` checks before it writes anything: the run as sealed is intact (when
-    sealed), its journal's chain is whole, and result.json is what the journal measured."""
+    sealed), and is the run drsim sealed (when a history store recorded the seal: `recorded`), its
+    journal's chain is whole, and result.json is what the journal measured."""
     verification = verify_bundle(run_dir) if (run_dir / MANIFEST).exists() else None
+    if recorded is not None and (mismatches := store_problems(run_dir, recorded)):
+        raise UsageError(
+            f"{run_dir}: the run is not as drsim sealed it ({'; '.join(mismatches)}); refusing to re-render and re-seal it: "
+            f"`drsim evidence verify {run_dir}` shows it"
+        )
     if verification is not None and not verification.intact:
         changed = "; ".join(verification.problems)
         raise UsageError(
@@ -289,18 +302,15 @@ def check_rerenderable(run_dir: Path) -> RecordedRun:
     return run
 
 
-def rerender(
+def prepare_rerender(
     run_dir: str | os.PathLike[str],
     formats: Sequence[str] = FORMATS,
-    store: str | os.PathLike[str] | None = None,
     sign_key: str | os.PathLike[str] | None = None,
-) -> list[Path]:
-    """`drsim report`: render a run again from its files, then re-seal its manifest (signed with `sign_key`).
-
-    Nothing is written, in the run directory or the store, unless every check passes first
-    (check_rerenderable, the formats, the key). A signed run is only re-rendered with a key: new
-    reports under an old signature would no longer verify.
-    """
+    recorded: RecordedSeal | None = None,
+) -> tuple[RecordedRun, Ed25519PrivateKey | None]:
+    """What `drsim report` checks before anything is written, in the run directory or the store:
+    check_rerenderable, the formats, the key. A signed run is only re-rendered with a key: new
+    reports under an old signature would no longer verify. Gives the run and the loaded key."""
     directory = Path(run_dir)
     _check_formats(formats)
     if not directory.is_dir():
@@ -310,7 +320,4 @@ def rerender(
             f"{directory}: the run is signed ({SIGNATURE}); re-rendering would break the signature: pass --sign-key PEM to sign again"
         )
     key = load_signing_key(sign_key) if sign_key is not None else None
-    run = check_rerenderable(directory)
-    written = _render(run, formats, store, None)  # the store is opened (or refused) before any report is written
-    written.append(seal(directory, key))
-    return written
+    return check_rerenderable(directory, recorded), key

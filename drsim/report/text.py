@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 
 from markupsafe import Markup
 
+from drsim.times import duration
+
 # Backslash escapes that both GitHub and Python-Markdown honour; the rest become numeric entities,
 # which both render as the character (an entity is never markup, and never splits a table cell).
 _BACKSLASHED = "\\`*_[]{}#+!"
@@ -36,24 +38,6 @@ def escape_markdown(value: object) -> str:
         else:
             out.append(char)
     return "".join(out)
-
-
-def duration(seconds: float | None) -> str:
-    """`4m 50s`, `2h 05m`, `1d 03h`: two units, the larger first; an em dash when unknown."""
-    if seconds is None:
-        return "—"
-    sign = "-" if seconds < 0 else ""
-    total = round(abs(seconds))
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{sign}{days}d {hours:02d}h"
-    if hours:
-        return f"{sign}{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{sign}{minutes}m {secs:02d}s"
-    return f"{sign}{secs}s"
 
 
 def utc(moment: datetime | None) -> str:

@@ -13,42 +13,47 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
+from typing import Protocol
 
 from drsim import __version__
-from drsim.measure.events import CheckResult
+from drsim.measure.events import CheckResult, iso
 from drsim.measure.result import AppResult, RunStatus, TaskStatus
+from drsim.model.types import Action
 from drsim.report.controls import Control, EvidenceKind, select_controls
 from drsim.report.recorded import RecordedRun, TaskKey, parse_time
-from drsim.report.text import duration, usd, utc, verdict
-from drsim.store.history import RunRecord
+from drsim.report.text import usd, utc, verdict
+from drsim.times import duration
+
+
+class PastRun(Protocol):
+    """An earlier run of the same series, as the history store records it (drsim.store.RunRecord)."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def drill(self) -> str: ...
+    @property
+    def incident_at(self) -> str: ...
+    @property
+    def status(self) -> RunStatus: ...
+    @property
+    def worst_rto_s(self) -> float | None: ...
+    @property
+    def worst_rpo_s(self) -> float | None: ...
+    @property
+    def leftovers(self) -> int: ...
+
 
 GROUP_ABOVE = 300
 """Above this many tasks, the timeline and the tables show one row per step."""
 ATTENTION_ROWS = 50
 """In grouped tables, at most this many individual rows that need attention (missed, inconsistent, failed)."""
-RECOVERY_ACTIONS = ("asr.test_failover", "backup.restore", "snapshot.clone", "image.deploy")
 
 
 def _seconds(delta: timedelta) -> float:
     return delta / timedelta(seconds=1)
-
-
-class Phase(StrEnum):
-    """Where recovery time goes (DESIGN.md: RTO with human wait time separated)."""
-
-    HUMAN = "human wait"
-    INFRASTRUCTURE = "infrastructure"
-    VALIDATION = "validation"
-
-
-def phase_of(action: str) -> Phase:
-    """manual.* is a person; check.* validates; everything else (network, restores, clones, wait) is infrastructure."""
-    if action.startswith("manual."):
-        return Phase.HUMAN
-    if action.startswith("check."):
-        return Phase.VALIDATION
-    return Phase.INFRASTRUCTURE
 
 
 # ------------------------------------------------------------------------------------------ records
@@ -254,6 +259,7 @@ class EnvironmentView:
     journal_break: str | None
     journal_torn: bool  # a last line cut short (a killed run) was ignored
     result_sha256: str
+    forced_reseals: tuple[str, ...]  # each `drsim evidence seal --force`: when, who, and what had changed
     plan_tasks: int | None
     critical_path_tasks: int | None
     critical_path_s: float | None
@@ -529,6 +535,9 @@ def _environment(run: RecordedRun) -> EnvironmentView:
         journal_break=f"line {run.chain.broken.line}: {run.chain.broken.message}" if run.chain.broken else None,
         journal_torn=run.torn_tail,
         result_sha256=run.result_sha256,
+        forced_reseals=tuple(
+            f"{iso(r.at)} by {r.user} on {r.host} (drsim {r.drsim_version}) over these changes: {'; '.join(r.changes)}" for r in run.reseals
+        ),
         plan_tasks=len(plan.tasks) if plan else None,
         critical_path_tasks=len(plan.critical_path) if plan else None,
         critical_path_s=plan.critical_path_s if plan else None,
@@ -536,7 +545,7 @@ def _environment(run: RecordedRun) -> EnvironmentView:
     )
 
 
-def _trend(run: RecordedRun, history: Sequence[RunRecord] | None) -> TrendView:
+def _trend(run: RecordedRun, history: Sequence[PastRun] | None) -> TrendView:
     if history is None:
         return TrendView(False, (), None, None)
     apps = run.result.apps
@@ -567,7 +576,7 @@ def evidence_statement(kind: EvidenceKind, view: ReportView, run: RecordedRun) -
         ]
         return "Recovery objectives tested against measurements: " + "; ".join(parts) + "."
     if kind is EvidenceKind.RECOVERY:
-        recovered = Counter(t.action for t in view.tasks if t.action in RECOVERY_ACTIONS and t.status is TaskStatus.SUCCEEDED)
+        recovered = Counter(t.action for t in view.tasks if Action(t.action).is_recovery and t.status is TaskStatus.SUCCEEDED)
         if not recovered:
             return "No recovery action succeeded in this run."
         done = ", ".join(f"{_plural(n, 'VM')} by {action}" for action, n in sorted(recovered.items()))
@@ -645,7 +654,7 @@ def evidence_statement(kind: EvidenceKind, view: ReportView, run: RecordedRun) -
     return "Findings to follow up: " + "; ".join(items) + "."
 
 
-def build_view(run: RecordedRun, history: Sequence[RunRecord] | None = None, controls: Sequence[str] | None = None) -> ReportView:
+def build_view(run: RecordedRun, history: Sequence[PastRun] | None = None, controls: Sequence[str] | None = None) -> ReportView:
     """Compute the report of a recorded run; `history` is its series from the store, ending with this run (None: no store)."""
     tasks = _task_rows(run)
     grouped = len(tasks) > GROUP_ABOVE

@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 
+from drsim.measure.result import AppMeasures
 from drsim.store.history import HistoryStore, RunRecord
+from drsim.times import duration
 
 COLUMNS = (
     "run_id",
@@ -45,79 +47,40 @@ class HistoryFormat(StrEnum):
     JSON = "json"
 
 
+def _run_fields(run: RunRecord) -> dict[str, object]:
+    """A recorded run's own fields, as the exports name them (its apps come beside them)."""
+    return {
+        "run_id": run.run_id,
+        "drill": run.drill,
+        "runbook": run.runbook,
+        "provider": run.provider,
+        "seed": run.seed,
+        "incident_at": run.incident_at,
+        "status": run.status.value,
+        "tasks_total": run.tasks_total,
+        "tasks_failed": run.tasks_failed,
+        "leftovers": run.leftovers,
+        "cost_usd": run.cost_usd,
+        "drsim_version": run.drsim_version,
+        "catalog_version": run.catalog_version,
+        "run_dir": run.run_dir,
+    }
+
+
 def _rows(runs: Sequence[RunRecord]) -> list[dict[str, object]]:
     """One row per run and application (a run without applications still gets a row)."""
     rows = []
     for run in runs:
-        base: dict[str, object] = {
-            "run_id": run.run_id,
-            "drill": run.drill,
-            "runbook": run.runbook,
-            "provider": run.provider,
-            "seed": run.seed,
-            "incident_at": run.incident_at,
-            "status": run.status.value,
-            "tasks_total": run.tasks_total,
-            "tasks_failed": run.tasks_failed,
-            "leftovers": run.leftovers,
-            "cost_usd": run.cost_usd,
-            "drsim_version": run.drsim_version,
-            "catalog_version": run.catalog_version,
-            "run_dir": run.run_dir,
-        }
+        base = _run_fields(run)
         for app in run.apps or (None,):
             row = dict(base)
-            row.update(
-                {
-                    "app": app.app if app else None,
-                    "rto_s": app.rto_s if app else None,
-                    "rto_objective_s": app.rto_objective_s if app else None,
-                    "rto_met": app.rto_met if app else None,
-                    "rpo_s": app.rpo_s if app else None,
-                    "rpo_claimed_s": app.rpo_claimed_s if app else None,
-                    "rpo_objective_s": app.rpo_objective_s if app else None,
-                    "rpo_met": app.rpo_met if app else None,
-                    "consistent": app.consistent if app else None,
-                }
-            )
+            row.update(app.model_dump() if app else dict.fromkeys(AppMeasures.names()))
             rows.append({column: row[column] for column in COLUMNS})
     return rows
 
 
 def _json(runs: Sequence[RunRecord]) -> str:
-    document = [
-        {
-            "run_id": run.run_id,
-            "drill": run.drill,
-            "runbook": run.runbook,
-            "provider": run.provider,
-            "seed": run.seed,
-            "incident_at": run.incident_at,
-            "status": run.status.value,
-            "tasks_total": run.tasks_total,
-            "tasks_failed": run.tasks_failed,
-            "leftovers": run.leftovers,
-            "cost_usd": run.cost_usd,
-            "drsim_version": run.drsim_version,
-            "catalog_version": run.catalog_version,
-            "run_dir": run.run_dir,
-            "apps": [
-                {
-                    "app": a.app,
-                    "rto_s": a.rto_s,
-                    "rpo_s": a.rpo_s,
-                    "rpo_claimed_s": a.rpo_claimed_s,
-                    "rto_objective_s": a.rto_objective_s,
-                    "rpo_objective_s": a.rpo_objective_s,
-                    "rto_met": a.rto_met,
-                    "rpo_met": a.rpo_met,
-                    "consistent": a.consistent,
-                }
-                for a in run.apps
-            ],
-        }
-        for run in runs
-    ]
+    document = [{**_run_fields(run), "apps": [a.model_dump() for a in run.apps]} for run in runs]
     return json.dumps(document, indent=2) + "\n"
 
 
@@ -146,8 +109,6 @@ def _table(runs: Sequence[RunRecord], base: Path | None = None) -> str:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
-
-    from drsim.report.text import duration
 
     table = Table()
     columns = ("run", "drill", "incident", "status", "app", "RTO", "RTO objective", "RPO", "RPO claimed", "RPO objective", "leftovers")

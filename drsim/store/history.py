@@ -19,13 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from drsim.errors import ExecutionError, UsageError
-from drsim.measure.result import DrillResult, RunStatus, TaskStatus
+from drsim.errors import ExecutionError, StoreError, UsageError
+from drsim.measure.result import AppMeasures, DrillResult, RunStatus, TaskStatus
 from drsim.store.migrations import APP_COLUMNS, APPLICATION_ID, RUN_COLUMNS, SCHEMA_VERSION, current_version, migrate
 
 STORE_NAME = "history.sqlite"
 """A run directory is <out>/<drill>/<run-id>/; its run is recorded in <out>/history.sqlite."""
 DEFAULT_STORE = Path("reports") / STORE_NAME
+BUSY_TIMEOUT_S = 30.0
+"""How long opening or writing a store waits for another process's lock (a concurrent drill recording) before giving up."""
+_LOCKED = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+_PLACES = ", ".join("?" for _ in AppMeasures.names())
 
 
 def store_of_run(run_dir: str | os.PathLike[str]) -> Path:
@@ -36,21 +40,6 @@ def store_of_run(run_dir: str | os.PathLike[str]) -> Path:
 """The store `drsim history` reads unless `--store PATH` says otherwise (relative to the working directory)."""
 STORE_TABLES = frozenset({"schema_version", "runs", "app_results"})
 """The tables of a drsim store (besides SQLite's own sqlite_*)."""
-
-
-@dataclass(frozen=True)
-class AppRecord:
-    """One application's measures in one recorded run."""
-
-    app: str
-    rto_s: float | None
-    rpo_s: float | None
-    rpo_claimed_s: float | None
-    rto_objective_s: float | None
-    rpo_objective_s: float | None
-    rto_met: bool | None
-    rpo_met: bool | None
-    consistent: bool | None
 
 
 @dataclass(frozen=True)
@@ -72,7 +61,7 @@ class RunRecord:
     tasks_total: int
     tasks_failed: int
     leftovers: int
-    apps: tuple[AppRecord, ...]
+    apps: tuple[AppMeasures, ...]
 
     @property
     def worst_rto_s(self) -> float | None:
@@ -85,6 +74,28 @@ class RunRecord:
         return max(values) if values else None
 
 
+def _code(exc: sqlite3.Error) -> int | None:
+    """SQLite's primary result code of an error (SQLITE_BUSY for SQLITE_BUSY_SNAPSHOT...)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+@dataclass(frozen=True)
+class SealRecord:
+    """What the store recorded when drsim last sealed a run (None where an older drsim recorded the run)."""
+
+    run_id: str
+    drill: str
+    run_dir: str
+    chain_head: str | None
+    manifest_sha256: str | None
+    signing_key_sha256: str | None
+
+
+def _is_locked(exc: sqlite3.Error) -> bool:
+    return _code(exc) in _LOCKED
+
+
 def _flag(value: object) -> bool | None:
     return None if value is None else bool(value)
 
@@ -92,15 +103,24 @@ def _flag(value: object) -> bool | None:
 class HistoryStore:
     """An open history store; creates the file and upgrades its schema on open."""
 
-    def __init__(self, path: str | os.PathLike[str] = DEFAULT_STORE, *, create: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike[str] = DEFAULT_STORE, *, create: bool = True, read_only: bool = False) -> None:
+        """Open (or create) a store. `read_only`: an existing store, opened for reading only and never
+        upgraded (what an auditor's `drsim evidence verify` does to a copy)."""
         self.path = Path(path)
-        if not create and not self.path.is_file():
+        self.read_only = read_only
+        if (read_only or not create) and not self.path.is_file():
             raise UsageError(f"{self.path}: no history store here (drsim drill run and drsim report record runs into one)")
         if self.path.is_dir():
             raise UsageError(f"{self.path}: is a directory, not a history store")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            if read_only:
+                self._db = sqlite3.connect(
+                    f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S
+                )
+            else:
+                self._db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
         except sqlite3.Error as exc:
             raise UsageError(f"{self.path}: cannot open the history store: {exc}") from None
         try:
@@ -110,20 +130,66 @@ class HistoryStore:
             raise
 
     def _open(self) -> int:
-        """Check the file is a store this drsim can read, and upgrade its schema; return the version."""
+        """Check the file is a whole store this drsim can read, and upgrade its schema; return the version."""
         try:
             self._db.execute("PRAGMA foreign_keys = ON")
             self._check_is_store()
             version = current_version(self._db)
         except sqlite3.DatabaseError as exc:
-            raise UsageError(f"{self.path}: not a drsim history store ({exc})") from None
+            if _is_locked(exc):
+                raise self._locked(exc) from None
+            if _code(exc) == sqlite3.SQLITE_CORRUPT:  # SQLite's own file, damaged or cut short
+                raise self._damaged(exc) from None
+            raise StoreError(f"{self.path}: not a drsim history store ({exc})") from None
         if version > SCHEMA_VERSION:
             raise UsageError(f"{self.path}: written by a newer drsim (schema v{version}; this drsim knows up to v{SCHEMA_VERSION})")
+        with self._faults():
+            self._check_whole(version)
+        if self.read_only:
+            return version
         try:
             return migrate(self._db)
         except sqlite3.Error as exc:
+            if _is_locked(exc):
+                raise self._locked(exc) from None
             upgrade = f"from schema v{version} to v{SCHEMA_VERSION}"
             raise ExecutionError(f"{self.path}: cannot upgrade the history store {upgrade}: {exc}") from None
+
+    def _check_whole(self, version: int) -> None:
+        """Refuse a damaged store before anything is written to it: SQLite's own check of its pages and
+        indexes, then every row read back as drsim reads it (integrity_check does not look inside
+        values, so a byte that is not UTF-8, or a status drsim never writes, is found only by reading)."""
+        found = [str(row[0]) for row in self._db.execute("PRAGMA integrity_check(3)")]
+        if found != ["ok"]:
+            raise sqlite3.DatabaseError("; ".join(found))
+        if version == SCHEMA_VERSION or (self.read_only and version >= 3):
+            self._select("", [])
+        elif version > 0:  # an older schema: its rows are read once it is upgraded (the upgrade rolls back on a bad one)
+            self._db.execute("SELECT * FROM runs").fetchall()
+
+    @contextmanager
+    def _faults(self) -> Iterator[None]:
+        """SQLite's errors as one line naming the store: locked by another process, or damaged."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            if _is_locked(exc):
+                raise self._locked(exc) from None
+            raise self._damaged(exc) from None
+        except ValueError as exc:  # a value drsim never writes (the status of an edited row)
+            raise self._damaged(exc) from None
+
+    def _damaged(self, exc: Exception) -> StoreError:
+        return StoreError(
+            f"{self.path}: the history store is damaged ({exc}); nothing was written to it: "
+            "restore it from a backup, or give --store a new file"
+        )
+
+    def _locked(self, exc: sqlite3.Error) -> StoreError:
+        return StoreError(
+            f"{self.path}: the history store is locked by another process ({exc}, waited {BUSY_TIMEOUT_S:g} s); "
+            "try again when it has finished"
+        )
 
     def _check_is_store(self) -> None:
         """Refuse another program's SQLite database: drsim must not add its tables to it.
@@ -202,7 +268,7 @@ class HistoryStore:
             failed,
             leftovers,
         )
-        with self._transaction():
+        with self._faults(), self._transaction():
             seq = self._find(result.drill, run_id, directory)
             if seq is None:
                 placeholders = ", ".join("?" for _ in values)
@@ -214,24 +280,39 @@ class HistoryStore:
                 self._db.execute(f"UPDATE runs SET {assignments} WHERE seq = ?", (*values, seq))
             self._db.execute("DELETE FROM app_results WHERE run_seq = ?", (seq,))
             self._db.executemany(
-                f"INSERT INTO app_results (run_seq, {APP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        seq,
-                        a.app,
-                        a.rto_s,
-                        a.rpo_s,
-                        a.rpo_claimed_s,
-                        a.rto_objective_s,
-                        a.rpo_objective_s,
-                        a.rto_met,
-                        a.rpo_met,
-                        a.consistent,
-                    )
-                    for a in result.apps
-                ],
+                f"INSERT INTO app_results (run_seq, {APP_COLUMNS}) VALUES (?, {', '.join('?' for _ in AppMeasures.names())})",
+                [(seq, *AppMeasures.of(a).model_dump().values()) for a in result.apps],
             )
-        return self._select("seq = ?", [seq])[0]
+        with self._faults():
+            return self._select("seq = ?", [seq])[0]
+
+    def record_seal(
+        self, drill: str, run_id: str, run_dir: str, *, chain_head: str, manifest_sha256: str, signing_key_sha256: str | None
+    ) -> bool:
+        """Record how a recorded run was sealed (again: replacing what was recorded); False when the
+        store holds no such run (it was never recorded here)."""
+        with self._faults(), self._transaction():
+            seq = self._find(drill, run_id, run_dir)
+            if seq is None:
+                return False
+            self._db.execute(
+                "UPDATE runs SET chain_head = ?, manifest_sha256 = ?, signing_key_sha256 = ? WHERE seq = ?",
+                (chain_head, manifest_sha256, signing_key_sha256, seq),
+            )
+        return True
+
+    def seal_of(self, run_dir: str) -> SealRecord | None:
+        """The seal recorded for the run in `run_dir` (its resolved path, as drsim records it), whatever
+        the files there now say about their drill and run id; None when no run was recorded there."""
+        if self.schema_version < 3:  # no runs table yet (an empty file), or runs without their directory
+            return None
+        if self.schema_version < 4:
+            columns = "run_id, drill, run_dir, NULL, NULL, NULL"
+        else:
+            columns = "run_id, drill, run_dir, chain_head, manifest_sha256, signing_key_sha256"
+        with self._faults():
+            row = self._db.execute(f"SELECT {columns} FROM runs WHERE run_dir = ? ORDER BY seq DESC LIMIT 1", (run_dir,)).fetchone()
+        return SealRecord(*row) if row is not None else None
 
     def _find(self, drill: str, run_id: str, run_dir: str | None) -> int | None:
         """The seq of the recorded run with this identity: the same directory, else one recorded without any."""
@@ -254,15 +335,17 @@ class HistoryStore:
         if run_ids is not None:
             clauses.append(f"run_id IN ({', '.join('?' for _ in run_ids)})")
             params.extend(run_ids)
-        return self._select(" AND ".join(clauses), params)
+        with self._faults():
+            return self._select(" AND ".join(clauses), params)
 
     def series(self, seq: int) -> list[RunRecord]:
         """The run recorded as `seq` and every run of its series recorded before it (same drill or same runbook), oldest first."""
-        row = self._db.execute("SELECT drill, runbook FROM runs WHERE seq = ?", (seq,)).fetchone()
-        if row is None:
-            return []
-        drill, runbook = row
-        return self._select("seq <= ? AND (drill = ? OR runbook = ?)", [seq, drill, runbook])
+        with self._faults():
+            row = self._db.execute("SELECT drill, runbook FROM runs WHERE seq = ?", (seq,)).fetchone()
+            if row is None:
+                return []
+            drill, runbook = row
+            return self._select("seq <= ? AND (drill = ? OR runbook = ?)", [seq, drill, runbook])
 
     def _select(self, where: str, params: Sequence[object]) -> list[RunRecord]:
         query = """
@@ -274,7 +357,7 @@ class HistoryStore:
             query += f" WHERE {where}"
         query += " ORDER BY seq"
         rows = self._db.execute(query, list(params)).fetchall()
-        apps: dict[int, list[AppRecord]] = {}
+        apps: dict[int, list[AppMeasures]] = {}
         seqs = [row[0] for row in rows]
         for start in range(0, len(seqs), 500):  # SQLite limits the number of bound parameters
             chunk = seqs[start : start + 500]
@@ -283,7 +366,10 @@ class HistoryStore:
                     FROM app_results WHERE run_seq IN ({", ".join("?" for _ in chunk)}) ORDER BY app""",
                 chunk,
             ):
-                apps.setdefault(r[0], []).append(AppRecord(r[1], r[2], r[3], r[4], r[5], r[6], _flag(r[7]), _flag(r[8]), _flag(r[9])))
+                values = dict(zip(AppMeasures.names(), r[1:], strict=True))
+                for flag in ("rto_met", "rpo_met", "consistent"):  # SQLite keeps booleans as 0/1
+                    values[flag] = _flag(values[flag])
+                apps.setdefault(r[0], []).append(AppMeasures(**values))
         return [
             RunRecord(
                 seq=row[0],

@@ -134,10 +134,19 @@ def _v3_runs_by_drill_and_directory(db: sqlite3.Connection) -> None:
     db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
 
+def _v4_seals(db: sqlite3.Connection) -> None:
+    """v4: what sealed the run when drsim sealed it (its journal's chain head, the SHA-256 of its
+    manifest.json, the signing key's SHA-256), so that `drsim evidence verify` can tell a run from one
+    edited and sealed again, or swapped for another, after the fact."""
+    for column in ("chain_head TEXT", "manifest_sha256 TEXT", "signing_key_sha256 TEXT"):
+        db.execute(f"ALTER TABLE runs ADD COLUMN {column}")
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _v1_runs_and_apps,
     _v2_environment_and_cost,
     _v3_runs_by_drill_and_directory,
+    _v4_seals,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

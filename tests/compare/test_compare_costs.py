@@ -46,7 +46,7 @@ def test_a_what_if_changes_the_cost_it_should() -> None:
 def _one_drill(candidate: str, overrides: list[str] | None = None):
     from drsim.cloud.sim.catalog import default_catalog
     from drsim.compare.trials import trial_specs, worker_documents
-    from drsim.engine import simulate_run
+    from drsim.drills import simulate_run
 
     inputs = prepare(COMPARISON, overrides=overrides or [])
     documents = worker_documents(inputs)

@@ -131,14 +131,14 @@ def test_without_window_end_the_window_ends_today_at_midnight_utc(tmp_path: Path
 
 
 def test_a_failing_drill_names_its_candidate_and_trial(inputs, monkeypatch: pytest.MonkeyPatch) -> None:
-    import drsim.engine
+    import drsim.drills
     from drsim.compare.trials import run_trial, trial_specs, worker_documents
     from drsim.errors import ExecutionError, QuotaError
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise QuotaError("10 restores per VM a day")
 
-    monkeypatch.setattr(drsim.engine, "simulate_run", refuse)
+    monkeypatch.setattr(drsim.drills, "simulate_run", refuse)
     documents = worker_documents(inputs)
     spec = trial_specs(inputs, [4])[0]
     with pytest.raises(ExecutionError, match=rf"candidate daily, trial 4 \(incident at .*Z, seed {spec.seed}\): 10 restores per VM a day"):

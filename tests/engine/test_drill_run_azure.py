@@ -16,12 +16,12 @@ from click.testing import CliRunner
 
 import drsim.cloud.emulator.server as server
 from drsim.cli import main
+from drsim.clock import ScaledClock
 from drsim.cloud.sim.catalog import default_catalog
 from drsim.cloud.sim.incidents import incident_from_scenario
 from drsim.cloud.sim.resources import DRILL_GROUP
 from drsim.cloud.sim.world import build_world
-from drsim.engine.clock import ScaledClock
-from drsim.engine.run import AZURE_ENVIRONMENT, _azure_options_from_environment
+from drsim.drills import AZURE_ENVIRONMENT, _azure_options_from_environment
 from drsim.model.checks import load_drill
 
 DRILLS = Path(__file__).resolve().parents[2] / "drills"

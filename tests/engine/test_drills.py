@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from engine_drillkit import DRILLS, DrillFactory, peered_past_validation, steps_isolated
 
-from drsim.engine import run_drill, simulate_drill
+from drsim.drills import run_drill, simulate_drill
 from drsim.engine.journal import read_journal
 from drsim.engine.run import RunOutcome
 from drsim.errors import DocumentError

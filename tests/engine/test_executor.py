@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -13,6 +12,7 @@ from hypothesis import strategies as st
 
 from drsim.engine.clock import VirtualClock, run_virtual
 from drsim.engine.executor import CheckFailure, Executor, StepPolicy, TaskState
+from drsim.engine.runtime import current_runtime
 from drsim.engine.taskgraph import Op, OpKind, Task, TaskGraph
 from drsim.errors import NotFoundError, SafetyError, ThrottledError, TransientError
 from drsim.measure.events import Event, FailureCategory, TaskFailed, TaskFinished, TaskRetrying, TaskSkipped, TaskStarted
@@ -82,7 +82,7 @@ def execute(
     async def main() -> Executor:
         ex = Executor(g, script, clock=clock, emit=events.append, concurrency=concurrency, policies=policies or {}, rng=random.Random(1))
         if abort_at is not None:
-            asyncio.get_running_loop().call_later(abort_at, ex.abort, "SIGTERM")
+            current_runtime().call_later(abort_at, ex.abort, "SIGTERM")
         await ex.run()
         return ex
 

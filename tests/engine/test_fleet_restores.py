@@ -6,8 +6,8 @@ import random
 from datetime import UTC, datetime
 from typing import Any
 
-from drsim.engine.executor import throttle_delay
-from drsim.engine.run import simulate_run
+from drsim.drills import simulate_run
+from drsim.engine.retry import throttle_delay
 from drsim.measure.events import ResourceCreated, TaskFinished
 from drsim.measure.result import RunStatus, TaskStatus
 from drsim.model.documents import Estate, ProtectionPlan, Runbook

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from drsim.engine.run import incident_time
+from drsim.drills import incident_time
 from drsim.errors import UsageError
 from drsim.model.documents import Drill
 from drsim.model.types import parse_instant

@@ -12,7 +12,7 @@ from typing import Any
 
 from drsim.cloud.api import Job, JobErrorKind, JobKind, JobStatus
 from drsim.cloud.sim import Catalog, load_catalog
-from drsim.engine import simulate_run
+from drsim.drills import simulate_run
 from drsim.engine.actions import job_failed
 from drsim.engine.run import RunOutcome
 from drsim.errors import CapacityError, ProviderError, TransientError

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from drsim.engine.journal import GENESIS, JournalError, JournalWriter, line_hash, read_journal
+from drsim.engine.journal import GENESIS, JournalWriter, line_hash, read_journal
+from drsim.errors import JournalError
 from drsim.measure.events import CheckKind, CheckResult, Event, RunResumed, TaskStarted, VolumeCheck, event_from_dict, event_to_dict
 
 T0 = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)

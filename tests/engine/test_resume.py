@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from engine_drillkit import DRILLS, REPO
 
-from drsim.engine import run_drill
-from drsim.engine.journal import JournalError, read_journal
+from drsim.drills import run_drill
+from drsim.engine.journal import read_journal
 from drsim.engine.run import RunOutcome
+from drsim.errors import JournalError
 from drsim.measure.events import ResourceCreated, RunResumed
 from drsim.model import load_drill
 
@@ -86,7 +87,7 @@ def test_kill_9_mid_run_then_resume(uninterrupted: RunOutcome, tmp_path: Path) -
     out = tmp_path / "reports"
     script = f"""
 import os, signal
-from drsim.engine import run_drill
+from drsim.drills import run_drill
 from drsim.model import load_drill
 
 class Kill:
@@ -109,3 +110,98 @@ run_drill(load_drill({str(DRILL)!r}), out_dir={str(out)!r}, observers=(Kill(),))
     assert resumed.result_path is not None and uninterrupted.result_path is not None
     assert resumed.result_path.read_bytes() == uninterrupted.result_path.read_bytes()
     assert os.path.getsize(run_dir / "journal.jsonl") > 0
+
+
+def _kill_at(event_number: int, *, resume: Path | None, out: Path) -> subprocess.CompletedProcess[bytes]:
+    """Run (or resume) the drill in a child process that SIGKILLs itself at its `event_number`-th event."""
+    script = f"""
+import os, signal
+from drsim.drills import run_drill
+from drsim.model import load_drill
+
+class Kill:
+    seen = 0
+    def on_event(self, event):
+        Kill.seen += 1
+        if Kill.seen == {event_number}:
+            os.kill(os.getpid(), signal.SIGKILL)
+    def on_finished(self, outcome):
+        pass
+
+run_drill(load_drill({str(DRILL)!r}), out_dir={str(out)!r}, resume={str(resume) if resume else None!r}, observers=(Kill(),))
+"""
+    return subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, check=False)
+
+
+def test_a_resume_killed_in_turn_resumes_again(uninterrupted: RunOutcome, tmp_path: Path) -> None:
+    """kill -9 at the 40th event, kill -9 again while resuming (at its 90th event), then resume: the same result."""
+    out = tmp_path / "reports"
+    assert _kill_at(40, resume=None, out=out).returncode == -9
+    (run_dir,) = (out / uninterrupted.drill).iterdir()
+    child = _kill_at(90, resume=run_dir, out=out)
+    assert child.returncode == -9, child.stderr.decode()
+    assert sum(isinstance(e, RunResumed) for e in read_journal(run_dir / "journal.jsonl").events) == 1
+    resumed = run_drill(load_drill(DRILL), resume=run_dir, fsync=False)
+    assert resumed.result_path is not None and uninterrupted.result_path is not None
+    assert resumed.result_path.read_bytes() == uninterrupted.result_path.read_bytes()
+    contents = read_journal(run_dir / "journal.jsonl")
+    assert [e for e in contents.events if not isinstance(e, RunResumed)] == list(uninterrupted.events)
+    # the second resume replays the 90 events journaled and steps over the first run.resumed line
+    assert [r.replayed for r in contents.events if isinstance(r, RunResumed)] == [40, 90 + 1]
+
+
+def test_an_interrupted_run_resumes_and_keeps_its_interrupted_ending(uninterrupted: RunOutcome, tmp_path: Path) -> None:
+    """SIGINT (Ctrl-C) mid-run: the run aborts and cleans up; --resume RUN_DIR alone (the drill read from
+    the journal) continues it to the uninterrupted result; the aborted ending is kept beside the journal."""
+    out = tmp_path / "reports"
+    script = f"""
+import os, signal, sys
+from drsim.cli import main
+
+class Interrupt:
+    seen = 0
+    def on_event(self, event):
+        Interrupt.seen += 1
+        if Interrupt.seen == 50:
+            os.kill(os.getpid(), signal.SIGINT)
+    def on_finished(self, outcome):
+        pass
+
+import drsim.drills
+original = drsim.drills.run_drill
+drsim.drills.run_drill = lambda *a, **k: original(*a, **{{**k, "observers": (Interrupt(),)}})
+import drsim.console
+drsim.console.run_drill = drsim.drills.run_drill
+sys.argv = ["drsim", "drill", "run", {str(DRILL)!r}, "--out", {str(out)!r}, "--quiet", "--no-report"]
+main()
+"""
+    child = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, check=False)
+    assert child.returncode == 3, child.stderr.decode()
+    (run_dir,) = (out / uninterrupted.drill).iterdir()
+    interrupted = (run_dir / "journal.jsonl").read_bytes()
+    assert b'"event":"run.aborted"' in interrupted
+    from click.testing import CliRunner
+
+    from drsim.cli import main
+
+    done = CliRunner().invoke(main, ["drill", "run", "--resume", str(run_dir), "--quiet", "--no-report"])
+    assert done.exit_code == uninterrupted.exit_code, done.output
+    assert uninterrupted.result_path is not None
+    assert (run_dir / "result.json").read_bytes() == uninterrupted.result_path.read_bytes()
+    kept = (run_dir / "journal.interrupted-1.jsonl").read_bytes()
+    assert kept.startswith(b'{"event":"run.aborted"') and interrupted.endswith(kept)
+    contents = read_journal(run_dir / "journal.jsonl")
+    assert [e for e in contents.events if not isinstance(e, RunResumed)] == list(uninterrupted.events)
+
+
+def test_resume_without_a_drill_needs_a_journal_that_names_it(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from drsim.cli import main
+
+    done = CliRunner().invoke(main, ["drill", "run", "--quiet"])
+    assert done.exit_code == 2 and "DRILL" in done.output
+    empty = tmp_path / "run"
+    empty.mkdir()
+    done = CliRunner().invoke(main, ["drill", "run", "--resume", str(empty)])
+    assert done.exit_code == 2 and "no journal.jsonl there" in done.output

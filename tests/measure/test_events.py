@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from drsim.cloud.api import ResourceKind
 from drsim.measure.events import (
     CleanupFinished,
     LeftoverResource,
@@ -92,7 +93,7 @@ def test_a_line_written_before_prices_and_controls_were_journaled_reads_with_non
 
 
 def test_a_whole_number_price_is_a_float() -> None:
-    data = event_to_dict(ResourceCreated(at=T0, id=VM, resource_kind="k", name="n", region="r", task=None, cost_per_day=2.0))
+    data = event_to_dict(ResourceCreated(at=T0, id=VM, resource_kind=ResourceKind.VM, name="n", region="r", task=None, cost_per_day=2.0))
     data["cost_per_day"] = 2
     decoded = event_from_dict(data)
     assert isinstance(decoded, ResourceCreated) and type(decoded.cost_per_day) is float

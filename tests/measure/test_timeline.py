@@ -26,6 +26,7 @@ from drsim.measure.result import RunStatus, TaskStatus
 from drsim.measure.timeline import drill_result, measure_apps, run_status
 from drsim.model import load
 from drsim.model.documents import Estate, Runbook
+from drsim.model.types import Action
 
 REPO = Path(__file__).resolve().parents[2]
 ESTATE = load(REPO / "drills" / "estates" / "contoso.yaml", Estate).doc
@@ -57,7 +58,7 @@ def t(minutes: float) -> datetime:
 
 
 def task(task_id: str, action: str, vm: str | None = None) -> PlannedTask:
-    return PlannedTask(task_id, task_id.split("/")[0], action, vm, (), 0.0)
+    return PlannedTask(task_id, task_id.split("/")[0], Action(action), vm, (), 0.0)
 
 
 def base_events() -> list[Event]:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from report_fixtures import shop_run, synthetic_run, with_leftover, write_run
 
+from drsim.drills import render_reports, rerender
 from drsim.errors import UsageError
 from drsim.report import render_run
-from drsim.report.render import rerender
 from drsim.report.view import GROUP_ABOVE
 from drsim.store import HistoryStore
 
@@ -67,9 +67,9 @@ def test_html_is_one_self_contained_file_without_script(shop_dir: Path) -> None:
 
 def test_html_ids_are_unique_with_both_charts_inline(tmp_path: Path) -> None:
     store = tmp_path / "history.sqlite"
-    render_run(write_run(tmp_path / "q3", *shop_run(run_id="q3")), ("html",), store)
+    render_reports(write_run(tmp_path / "q3", *shop_run(run_id="q3")), ("html",), store)
     run = write_run(tmp_path / "q4", *shop_run())
-    render_run(run, ("html",), store)
+    render_reports(run, ("html",), store)
     html = (run / "report.html").read_text(encoding="utf-8")
     ids = re.findall(r'\sid="([^"]+)"', html)
     assert html.count("<svg") == 2 and len(ids) == len(set(ids))
@@ -134,8 +134,8 @@ def test_trend_compares_runs_of_the_same_series(tmp_path: Path) -> None:
     store_path = tmp_path / "history.sqlite"
     q3 = write_run(tmp_path / "q3", *shop_run(run_id="20260820-140000-s42", drill="2026-q3-shop-asr", rpo_sql_s=600.0))
     q4 = write_run(tmp_path / "q4", *shop_run())
-    render_run(q3, ("md",), store_path)
-    written = render_run(q4, ("md", "html"), store_path)
+    render_reports(q3, ("md",), store_path)
+    written = render_reports(q4, ("md", "html"), store_path)
     md = (q4 / "report.md").read_text(encoding="utf-8")
     assert "| 20260820-140000-s42 | 2026-q3-shop-asr |" in md
     assert "| 20261120-140000-s42 (this run) | 2026-q4-shop-asr |" in md

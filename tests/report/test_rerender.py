@@ -15,12 +15,12 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from report_fixtures import shop_run, write_run
 
 from drsim.cli import main
+from drsim.drills import rerender
 from drsim.errors import ExecutionError, UsageError
 from drsim.measure.result import DrillResult
 from drsim.report import verify_bundle
 from drsim.report.evidence import write_atomically
 from drsim.report.recorded import read_run, result_differences
-from drsim.report.render import rerender
 from drsim.store import HistoryStore
 
 

@@ -127,14 +127,14 @@ def test_a_v1_store_is_upgraded_and_keeps_its_runs(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         db.executescript(V1_SCHEMA)
     with HistoryStore(path) as store:
-        assert store.schema_version == migrations.SCHEMA_VERSION == 3
+        assert store.schema_version == migrations.SCHEMA_VERSION == 4
         (old,) = store.runs()
         assert (old.run_id, old.status, old.drsim_version, old.tasks_total, old.leftovers) == ("20260520-q2", RunStatus.FAILED, None, 0, 0)
         assert old.apps[0].rto_met is False and old.apps[0].rto_s == 9000.0
         q4 = store.record("20261120-q4", result("2026-q4-shop-asr", rto=2700.0), drsim_version="0.1.0")
         assert [r.run_id for r in store.series(q4.seq)] == ["20260520-q2", "20261120-q4"]
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
         indexes = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert {"runs_by_drill", "runs_by_runbook"} <= indexes
 
@@ -149,7 +149,7 @@ def test_a_failing_migration_leaves_the_store_at_its_version(tmp_path: Path, mon
         raise sqlite3.OperationalError("disk full")
 
     monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS[:2], broken))
-    with pytest.raises(ExecutionError, match="cannot upgrade the history store from schema v1 to v3: disk full"):
+    with pytest.raises(ExecutionError, match="cannot upgrade the history store from schema v1 to v4: disk full"):
         HistoryStore(path)
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)], "v2 went through, v3 was rolled back"
@@ -257,7 +257,7 @@ def test_a_v2_store_is_upgraded_keeping_every_row_and_position(tmp_path: Path) -
     with sqlite3.connect(path) as db:
         db.executescript(V2_SCHEMA)
     with HistoryStore(path) as store:
-        assert store.schema_version == 3
+        assert store.schema_version == 4
         old_q2, backup = store.runs()
         assert (old_q2.seq, old_q2.run_id, old_q2.apps[0].rto_s) == (1, "20260520-q2", 9000.0)
         assert (backup.seq, backup.drill, backup.run_dir, backup.cost_usd, backup.tasks_total) == (
@@ -325,7 +325,7 @@ def test_an_empty_file_becomes_a_store(tmp_path: Path) -> None:
     empty = tmp_path / "empty.sqlite"
     empty.touch()
     with HistoryStore(empty, create=False) as store:
-        assert store.schema_version == 3 and store.runs() == []
+        assert store.schema_version == 4 and store.runs() == []
     with HistoryStore(empty) as store:
         assert store.record("a", result("d", rto=1.0)).seq == 1
 

@@ -22,8 +22,8 @@ from azure.mgmt.recoveryservicesbackup.aio import RecoveryServicesBackupClient
 from azure.mgmt.recoveryservicessiterecovery.aio import SiteRecoveryManagementClient
 from azure.mgmt.resource.resources.aio import ResourceManagementClient
 
-from drsim.cloud.azure.endpoints import ARM_ENDPOINT, Endpoint, check_endpoint, is_loopback
 from drsim.cloud.azure.throttle import Throttle
+from drsim.model.endpoints import ARM_ENDPOINT, Endpoint, check_endpoint, is_loopback
 
 __all__ = ["ARM_ENDPOINT", "AzureClients", "StaticTokenCredential", "check_endpoint", "default_credential", "is_loopback"]
 DEFAULT_POLLING_INTERVAL = 15.0  # seconds between LRO polls when ARM sends no Retry-After

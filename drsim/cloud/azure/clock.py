@@ -23,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 
+from drsim.times import parse_utc
+
 WORLD_TIME_HEADER = "x-ms-drsim-world-time"
 SPEED_HEADER = "x-ms-drsim-speed"
 
@@ -58,10 +60,9 @@ class EmulatorClock:
 
 def _world_time(text: str) -> datetime | None:
     try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        return parse_utc(text)
     except ValueError:
         return None
-    return moment if moment.tzinfo is not None else None
 
 
 class EmulatorTimePolicy(SansIOHTTPPolicy):

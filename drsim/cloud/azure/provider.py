@@ -25,6 +25,8 @@ from azure.mgmt.network import models as network
 from azure.mgmt.recoveryservicesbackup import models as backup
 from azure.mgmt.recoveryservicessiterecovery import models as asr
 
+from drsim.clock import Clock, WallClock
+from drsim.cloud import canary
 from drsim.cloud.api import (
     RUN_TAG,
     BackupPoint,
@@ -46,17 +48,18 @@ from drsim.cloud.api import (
     TaggedResource,
     VirtualMachine,
 )
-from drsim.cloud.azure import canary, records
+from drsim.cloud.arm import kind_named, operation_name, parse_id, resource_id, same_id
+from drsim.cloud.azure import records
 from drsim.cloud.azure.clients import DEFAULT_POLLING_INTERVAL, AzureClients
 from drsim.cloud.azure.clock import WORLD_TIME_HEADER, EmulatorClock, EmulatorTimePolicy
-from drsim.cloud.azure.endpoints import check_endpoint
 from drsim.cloud.azure.errors import translated
-from drsim.cloud.azure.ids import operation_name, parse_id, resource_id, same_id
 from drsim.cloud.azure.throttle import Throttle
-from drsim.engine.clock import Clock, WallClock
+from drsim.cloud.prices import cost_per_day, list_prices
 from drsim.errors import ConflictError, NotFoundError, ProviderError
 from drsim.model.documents import AzureOptions
+from drsim.model.endpoints import check_endpoint
 from drsim.model.types import OsType, ReplicationPointChoice
+from drsim.times import parse_utc
 
 VAULT_TYPE = "Microsoft.RecoveryServices/vaults"
 BACKUP_FABRIC = "Azure"  # the one fabric of Azure VM backup (azure-sdk-notes.md)
@@ -83,10 +86,6 @@ _DELETERS = {
     ResourceKind.NSG: ("network", "network_security_groups"),
     ResourceKind.NIC: ("network", "network_interfaces"),
 }
-
-
-def _kind(type_name: str) -> ResourceKind | None:
-    return next((k for k in ResourceKind if k.value.lower() == type_name.lower()), None)
 
 
 def _status(state: str | None) -> JobStatus:
@@ -167,9 +166,6 @@ class AzureProvider:
     def throttle(self) -> Throttle:
         return self.clients.throttle
 
-    def now(self) -> datetime:
-        return self.clock.now()
-
     async def close(self) -> None:
         await self.clients.close()
 
@@ -231,15 +227,6 @@ class AzureProvider:
     async def get_vm(self, vm_id: str) -> VirtualMachine:
         return await self._vm_record(await self._get_vm_model(vm_id))
 
-    async def list_disks(self, vm_id: str | None = None) -> list[ManagedDisk]:
-        async with translated("listing managed disks"):
-            disks = [records.managed_disk(d) async for d in self.clients.compute.disks.list()]
-        if vm_id is None:
-            return disks
-        order = [d.lower() for d in (await self.get_vm(vm_id)).disk_ids]
-        attached = [d for d in disks if d.id.lower() in order]
-        return sorted(attached, key=lambda d: order.index(d.id.lower()))
-
     async def list_snapshots(self, disk_id: str | None = None) -> list[Snapshot]:
         async with translated("listing snapshots"):
             models = [s async for s in self.clients.compute.snapshots.list()]
@@ -257,17 +244,14 @@ class AzureProvider:
 
     def price_per_day(self, resource_id: str) -> float | None:
         """The list price per day of a resource this provider created (from what ARM answered: size, SKU,
-        disk size), with the price catalog the simulated world uses; None for what a Backup or Site
+        disk size), with the list prices the simulated world uses (drsim.cloud.prices); None for what a Backup or Site
         Recovery job created (list_tagged reads and prices those when they are left over)."""
         return self._prices.get(resource_id.lower())
 
     def _priced(self, rid: str | None, kind: ResourceKind, *, size: str = "", sku: str = "", size_gib: float = 0.0) -> None:
-        from drsim.cloud.sim.catalog import default_catalog
-        from drsim.cloud.sim.costs import cost_per_day
-
         if rid:
             # Snapshots and images are billed on used size, which ARM does not report: the disk size bounds it.
-            self._prices[rid.lower()] = cost_per_day(default_catalog(), kind, size=size, sku=sku, size_gib=size_gib, used_gib=size_gib)
+            self._prices[rid.lower()] = cost_per_day(list_prices(), kind, size=size, sku=sku, size_gib=size_gib, used_gib=size_gib)
 
     async def list_tagged(self, run_id: str) -> list[TaggedResource]:
         """Every resource carrying this run's tag, through the Resources API's tag filter."""
@@ -277,7 +261,7 @@ class AzureProvider:
             found = [r async for r in self.clients.resources.resources.list(filter=query)]
         tagged = []
         for resource in found:
-            kind = _kind(resource.type or "")
+            kind = kind_named(resource.type or "")
             if kind is None or not resource.id:
                 raise ProviderError(
                     f"resource {resource.id} of type {resource.type} carries tag {RUN_TAG}={run_id} but drsim cannot delete that type"
@@ -295,10 +279,7 @@ class AzureProvider:
 
     async def _cost_per_day(self, kind: ResourceKind, rid: str) -> float:
         """List price per day of a resource as ARM describes it now, priced as the simulated world prices
-        it (drsim.cloud.sim.costs; order of magnitude, USD; see catalog.yaml sources)."""
-        from drsim.cloud.sim.catalog import default_catalog
-        from drsim.cloud.sim.costs import cost_per_day
-
+        it (drsim.cloud.prices; order of magnitude, USD; see catalog.yaml sources)."""
         ref = parse_id(rid)
         try:
             if kind is ResourceKind.VM:
@@ -306,16 +287,16 @@ class AzureProvider:
                 if records.power_state(vm.instance_view).value != "running":
                     return 0.0  # a stopped (deallocated) VM pays for its disks only
                 size = records.text(vm.hardware_profile.vm_size) if vm.hardware_profile is not None else ""
-                return cost_per_day(default_catalog(), kind, size=size)
+                return cost_per_day(list_prices(), kind, size=size)
             if kind is ResourceKind.DISK:
                 async with translated(f"reading disk {ref.name}"):
                     disk = await self.clients.compute.disks.get(ref.resource_group, ref.name)
                 sku = records.text(disk.sku.name) if disk.sku is not None else ""
-                return cost_per_day(default_catalog(), kind, sku=sku, size_gib=disk.disk_size_gb or 0)
+                return cost_per_day(list_prices(), kind, sku=sku, size_gib=disk.disk_size_gb or 0)
             if kind is ResourceKind.SNAPSHOT:
                 async with translated(f"reading snapshot {ref.name}"):
                     snap = await self.clients.compute.snapshots.get(ref.resource_group, ref.name)
-                return cost_per_day(default_catalog(), kind, used_gib=snap.disk_size_gb or 0)
+                return cost_per_day(list_prices(), kind, used_gib=snap.disk_size_gb or 0)
         except NotFoundError:
             return 0.0
         return 0.0
@@ -478,30 +459,9 @@ class AzureProvider:
             self._prices[disk_id.lower()] = await self._cost_per_day(ResourceKind.DISK, disk_id)
         return await self.get_vm(vm.id)
 
-    async def deallocate_vm(self, vm_id: str) -> None:
-        ref = parse_id(vm_id)
-        async with translated(f"deallocating VM {ref.name}"):
-            poller = await self.clients.compute.virtual_machines.begin_deallocate(ref.resource_group, ref.name)
-            await poller.result()
-
-    async def generalize_vm(self, vm_id: str) -> None:
-        ref = parse_id(vm_id)
-        async with translated(f"generalizing VM {ref.name}"):
-            await self.clients.compute.virtual_machines.generalize(ref.resource_group, ref.name)
-
-    async def create_image(self, vm_id: str, *, name: str, region: str, tags: Mapping[str, str]) -> Image:
-        body = compute.Image(location=region, source_virtual_machine=compute.SubResource(id=vm_id), tags=dict(tags))  # type: ignore[call-overload]
-        async with translated(f"creating image {name}"):
-            poller = await self.clients.compute.images.begin_create_or_update(self.resource_group, name, body)
-            created = await poller.result()
-        profile = created.storage_profile
-        disks = [profile.os_disk, *(profile.data_disks or [])] if profile is not None and profile.os_disk is not None else []
-        self._priced(created.id, ResourceKind.IMAGE, size_gib=sum(d.disk_size_gb or 0 for d in disks))
-        return records.image(created)
-
     async def delete(self, resource_id: str) -> None:
         ref = parse_id(resource_id)
-        kind = _kind(ref.type)
+        kind = kind_named(ref.type)
         if kind is None:
             raise ProviderError(f"drsim does not delete resources of type {ref.type} ({resource_id})")
         client_name, operations_name = _DELETERS[kind]
@@ -757,7 +717,7 @@ class AzureProvider:
             kind=JobKind.RESTORE,
             status=status,
             vm_id=vm_id,
-            started_at=_utc(props.start_time) or self.now(),
+            started_at=_utc(props.start_time) or self.clock.now(),
             ended_at=_utc(props.end_time) if status.ended else None,
             error=error,
             error_kind=error_kind,
@@ -938,7 +898,7 @@ class AzureProvider:
             kind=kind,
             status=status,
             vm_id=vm_id,
-            started_at=_utc(props.start_time) or self.now(),
+            started_at=_utc(props.start_time) or self.clock.now(),
             ended_at=_utc(props.end_time) if status.ended else None,
             error=error,
             error_kind=error_kind,
@@ -994,10 +954,9 @@ def _parse_time(text: str | None) -> datetime | None:
     if not text:
         return None
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_utc(text, naive_is_utc=True)
     except ValueError:
         return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def connect(options: AzureOptions, *, credential: Any = None, **provider_options: Any) -> AzureProvider:

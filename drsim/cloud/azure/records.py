@@ -30,7 +30,7 @@ from drsim.cloud.api import (
     Snapshot,
     VirtualMachine,
 )
-from drsim.cloud.azure.ids import parse_id, same_id
+from drsim.cloud.arm import parse_id, same_id
 from drsim.errors import ProviderError
 from drsim.model.types import OsType, PowerState
 

@@ -1,9 +1,8 @@
-"""Client-side throttling: one token bucket per ARM operation class, so a drill stays under ARM's limits.
+"""Client-side throttling: one token bucket per ARM request class, so a drill stays under ARM's limits.
 
-ARM throttles each subscription with token buckets per region: reads 250 refilling 25 per second,
-writes 200 at 10 per second, deletes 200 at 10 per second
-(azure-resource-manager/management/request-limits-and-throttling, azure-sdk-notes.md); drsim keeps
-90 % of each (HEADROOM). The policy sits after the SDK's RetryPolicy, so every attempt (first
+ARM throttles each subscription with token buckets per region (drsim.cloud.arm: the catalog's reads
+250 refilling 25 per second, writes and deletes 200 at 10 per second; request-limits-and-throttling);
+drsim keeps 90 % of each (HEADROOM). The policy sits after the SDK's RetryPolicy, so every attempt (first
 tries, retries and long-running-operation polls) takes a token. When ARM still answers 429, its Retry-After pauses the whole class, not only
 the request that met it; the SDK's RetryPolicy then retries that request after Retry-After.
 """
@@ -11,110 +10,34 @@ the request that met it; the SDK's RetryPolicy then retries that request after R
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import AsyncHTTPPolicy
 
+from drsim.clock import Clock
+from drsim.cloud.arm import BucketLimit, RequestClass, TokenBucket, arm_limits
 from drsim.cloud.azure.errors import DEFAULT_RETRY_AFTER
-from drsim.engine.clock import Clock
 
-
-class OperationClass(StrEnum):
-    """ARM's three throttling classes, by HTTP method."""
-
-    READ = "read"
-    WRITE = "write"
-    DELETE = "delete"
-
-    @classmethod
-    def of(cls, method: str) -> OperationClass:
-        method = method.upper()
-        if method in ("GET", "HEAD", "OPTIONS"):
-            return cls.READ
-        if method == "DELETE":
-            return cls.DELETE
-        return cls.WRITE
-
-
-@dataclass(frozen=True)
-class BucketLimit:
-    capacity: float
-    refill_per_s: float
-
-    def __post_init__(self) -> None:
-        if self.capacity < 1 or self.refill_per_s <= 0:
-            raise ValueError(f"a token bucket needs capacity >= 1 and a positive refill rate, got {self}")
-
-
-# request-limits-and-throttling: the per-subscription, per-region token buckets of ARM.
-ARM_LIMITS: dict[OperationClass, BucketLimit] = {
-    OperationClass.READ: BucketLimit(capacity=250, refill_per_s=25),
-    OperationClass.WRITE: BucketLimit(capacity=200, refill_per_s=10),
-    OperationClass.DELETE: BucketLimit(capacity=200, refill_per_s=10),
-}
 HEADROOM = 0.9
 """drsim uses 90 % of each ARM bucket: other clients of the subscription (the portal, automation)
 draw on the same buckets, and requests released at the exact refill rate arrive with network
 jitter, some of them ahead of the server's refill."""
 
 
-def client_limits(limits: dict[OperationClass, BucketLimit] = ARM_LIMITS, headroom: float = HEADROOM) -> dict[OperationClass, BucketLimit]:
-    """The client-side buckets: ARM's, scaled by the headroom."""
-    return {kind: BucketLimit(max(1.0, limit.capacity * headroom), limit.refill_per_s * headroom) for kind, limit in limits.items()}
-
-
-_EPSILON = 1e-6
-
-
-class TokenBucket:
-    """A token bucket: `take()` takes a token now, or says how long until one may be taken.
-
-    `pause()` is ARM's Retry-After: nothing before then, and the bucket restarts empty, so the
-    requests that waited resume at the refill rate instead of all at once.
-    """
-
-    def __init__(self, limit: BucketLimit, clock: Callable[[], float]) -> None:
-        self.limit = limit
-        self._clock = clock
-        self._tokens = limit.capacity
-        self._stamp = clock()
-        self.paused_until = float("-inf")
-
-    def _refill(self, now: float) -> None:
-        self._tokens = min(self.limit.capacity, self._tokens + (now - self._stamp) * self.limit.refill_per_s)
-        self._stamp = now
-
-    def take(self) -> float:
-        """0.0 when a token was taken; else the seconds to wait before trying again."""
-        now = self._clock()
-        if now < self.paused_until:
-            return self.paused_until - now
-        if now < self._stamp:
-            self._stamp = now  # the clock went back (a slower speed): no time has passed
-        self._refill(now)
-        # A token short by a rounding error counts as whole: a wait of a few ulps would never pass.
-        if self._tokens >= 1 - _EPSILON:
-            self._tokens = max(0.0, self._tokens - 1)
-            return 0.0
-        return (1 - self._tokens) / self.limit.refill_per_s
-
-    def pause(self, seconds: float) -> None:
-        """The server said Retry-After: no token before then, and none saved up from before."""
-        now = self._clock()
-        self.paused_until = max(self.paused_until, now + seconds)
-        self._tokens = 0.0
-        self._stamp = self.paused_until
+def client_limits(limits: Mapping[RequestClass, BucketLimit] | None = None, headroom: float = HEADROOM) -> dict[RequestClass, BucketLimit]:
+    """The client-side buckets: ARM's (the catalog's, by default), scaled by the headroom."""
+    arm = arm_limits() if limits is None else limits
+    return {kind: BucketLimit(max(1.0, limit.capacity * headroom), limit.refill_per_s * headroom) for kind, limit in arm.items()}
 
 
 @dataclass
 class ThrottleStats:
     """What throttling did during a run: requests per class, 429s met, seconds spent waiting."""
 
-    requests: dict[OperationClass, int] = field(default_factory=lambda: dict.fromkeys(OperationClass, 0))
-    throttled: dict[OperationClass, int] = field(default_factory=lambda: dict.fromkeys(OperationClass, 0))
+    requests: dict[RequestClass, int] = field(default_factory=lambda: dict.fromkeys(RequestClass, 0))
+    throttled: dict[RequestClass, int] = field(default_factory=lambda: dict.fromkeys(RequestClass, 0))
     waited_s: float = 0.0
 
 
@@ -126,22 +49,20 @@ class Throttle:
     real seconds: it is scaled by the speed onto the buckets' time line.
     """
 
-    def __init__(
-        self, limits: dict[OperationClass, BucketLimit] | None = None, *, enabled: bool = True, clock: Clock | None = None
-    ) -> None:
+    def __init__(self, limits: dict[RequestClass, BucketLimit] | None = None, *, enabled: bool = True, clock: Clock | None = None) -> None:
         self.limits = dict(client_limits() if limits is None else limits)
         self.enabled = enabled
         self.clock = clock
         self.stats = ThrottleStats()
-        self._buckets: dict[OperationClass, TokenBucket] = {}
-        self._queues: dict[OperationClass, asyncio.Lock] = {}
+        self._buckets: dict[RequestClass, TokenBucket] = {}
+        self._queues: dict[RequestClass, asyncio.Lock] = {}
 
-    async def acquire(self, kind: OperationClass) -> None:
+    async def acquire(self, kind: RequestClass) -> None:
         """Wait for a token of the class; waiters are served first come, first served."""
         queue = self._queues.setdefault(kind, asyncio.Lock())
         async with queue:
             bucket = self.bucket(kind)
-            while (wait := bucket.take()) > 0:
+            while (wait := bucket.take(self.time())) > 0:
                 self.stats.waited_s += wait
                 await self.sleep(wait)
 
@@ -150,7 +71,8 @@ class Throttle:
         """World seconds per real second of the clock (1 for the wall clock)."""
         return float(getattr(self.clock, "speed", 1.0))
 
-    def _time(self) -> float:
+    def time(self) -> float:
+        """Now on the buckets' time line (seconds)."""
         return asyncio.get_running_loop().time() * self.speed
 
     async def sleep(self, seconds: float) -> None:
@@ -160,10 +82,10 @@ class Throttle:
         else:
             await self.clock.sleep(seconds)
 
-    def bucket(self, kind: OperationClass) -> TokenBucket:
+    def bucket(self, kind: RequestClass) -> TokenBucket:
         bucket = self._buckets.get(kind)
         if bucket is None:
-            bucket = self._buckets[kind] = TokenBucket(self.limits[kind], self._time)
+            bucket = self._buckets[kind] = TokenBucket(self.limits[kind], self.time())
         return bucket
 
     def policy(self) -> ThrottlePolicy:
@@ -180,7 +102,7 @@ class ThrottlePolicy(AsyncHTTPPolicy):
 
     async def send(self, request: PipelineRequest) -> PipelineResponse:
         throttle = self.throttle
-        kind = OperationClass.of(request.http_request.method)
+        kind = RequestClass.of(request.http_request.method)
         throttle.stats.requests[kind] += 1
         if throttle.enabled:
             await throttle.acquire(kind)
@@ -193,5 +115,5 @@ class ThrottlePolicy(AsyncHTTPPolicy):
             except ValueError:
                 seconds = DEFAULT_RETRY_AFTER
             if throttle.enabled:
-                throttle.bucket(kind).pause(seconds * throttle.speed)
+                throttle.bucket(kind).pause(throttle.time(), seconds * throttle.speed)
         return response

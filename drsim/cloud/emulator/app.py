@@ -8,11 +8,12 @@ request-limits-and-throttling), then the resource provider's handler.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
 
-from drsim.cloud.emulator.arm import ArmError, ErrorCode, Router, arm_time, from_provider_error
+from drsim.cloud.emulator.arm import MAX_BODY_BYTES, ArmError, ErrorCode, Router, arm_time, from_provider_error
 from drsim.cloud.emulator.backup import BackupService
 from drsim.cloud.emulator.compute import ComputeService
 from drsim.cloud.emulator.network import NetworkService
@@ -31,14 +32,17 @@ WORLD_TIME_HEADER = "x-ms-drsim-world-time"
 SPEED_HEADER = "x-ms-drsim-speed"
 """World seconds per real second."""
 """Route templates name the resource group `{resource_group}` when it must already exist."""
+BODY_TIMEOUT_S = 10.0
+"""How long a request body may take to arrive once its headers have (a slow sender gets 408 and is disconnected)."""
 
 
 class Emulator:
     """ARM over one simulated world: Compute, Network, Recovery Services and Resources endpoints."""
 
-    def __init__(self, world: EmulatedWorld, *, speed: float, seed: int = 0) -> None:
+    def __init__(self, world: EmulatedWorld, *, speed: float, seed: int = 0, body_timeout: float = BODY_TIMEOUT_S) -> None:
         self.world = world
         self.speed = speed
+        self.body_timeout = body_timeout
         self.state = EmulatorState(world)
         self.subscription_id = self.state.subscription_id
         self.operations = OperationRegistry(world.now, speed=speed, seed=seed)
@@ -54,7 +58,7 @@ class Emulator:
             service.register(self.router)
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=4 * 1024 * 1024)
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
         return app
 
@@ -63,9 +67,12 @@ class Emulator:
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         try:
+            await self._receive_body(request)
             response = await self._dispatch(request)
         except ArmError as exc:
             response = self._answer(exc)
+            if exc.status in (408, 413):  # the rest of the body is not read: the connection cannot carry another request
+                response.force_close()
         except ProviderError as exc:
             response = self._answer(from_provider_error(exc, speed=self.speed))
         except Exception as exc:  # a bug must not take the server down: answer as ARM does
@@ -75,6 +82,27 @@ class Emulator:
         response.headers[WORLD_TIME_HEADER] = arm_time(self.world.now())
         response.headers[SPEED_HEADER] = f"{self.speed:g}"
         return response
+
+    async def _receive_body(self, request: web.Request) -> None:
+        """Read the whole body before anything else looks at the request (handlers then get it from
+        aiohttp's cache): one too large is refused by its Content-Length, unread, and one that does
+        not arrive within body_timeout is answered 408 rather than held open."""
+        too_large = ArmError(
+            413, ErrorCode.REQUEST_CONTENT_TOO_LARGE, f"The request content size exceeds the maximum size of {MAX_BODY_BYTES // 2**20} MB."
+        )
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            raise too_large
+        if not request.body_exists:
+            return
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                await request.read()
+        except TimeoutError:
+            raise ArmError(
+                408, ErrorCode.REQUEST_TIMEOUT, f"The request content did not arrive within {self.body_timeout:g} seconds."
+            ) from None
+        except web.HTTPRequestEntityTooLarge:  # a chunked body that grew past the limit
+            raise too_large from None
 
     def _answer(self, error: ArmError) -> web.Response:
         if error.status == 429:
@@ -105,9 +133,10 @@ class Emulator:
         group = params.get(GROUP_PARAM)
         if group is not None and await self.state.find_resource_group(group) is None:
             raise ArmError(404, ErrorCode.RESOURCE_GROUP_NOT_FOUND, f"Resource group '{group}' could not be found.")
-        self.state.buckets.admit(route.request_class, request.headers.get("x-ms-client-request-id"))
+        throttle, region = self.state.throttle, self.state.arm_region
+        throttle.admit(region, route.request_class, self.world.now(), request.headers.get("x-ms-client-request-id"))
         answer = await route.handler(request, params)
-        remaining = self.state.buckets.remaining(route.request_class)
+        remaining = throttle.remaining(region, route.request_class, self.world.now())
         if remaining is not None:
             # ARM reports what is left of the bucket (request-limits-and-throttling).
             answer.headers[f"x-ms-ratelimit-remaining-subscription-{route.request_class.value}s"] = str(int(remaining))

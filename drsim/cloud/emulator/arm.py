@@ -1,10 +1,17 @@
-"""The ARM protocol layer of the emulator: routing, errors, request bodies, ids and JSON conventions.
+"""The ARM protocol layer of the emulator: routing, errors, request bodies and JSON conventions.
 
 Azure Resource Manager answers every error as `{"error": {"code", "message"}}`, requires
 `api-version` on every call and routes case-insensitively; this module is that much of ARM, with no
 knowledge of any resource provider. Sources: azure-resource-manager/management/request-limits-and-
 throttling, the ARM RPC contract (github.com/cloud-and-ai-microsoft/resource-provider-contract,
 common-api-details.md: error body, api-version, 404 codes) and azure-sdk-notes.md.
+
+A bad request is always a 4xx in ARM's error shape, never a 500: a body that is not JSON, or nests
+deeper than MAX_JSON_DEPTH, is 400 InvalidRequestContent (MicrosoftDocs/azure-docs,
+azure-resource-manager/troubleshooting/common-deployment-errors.md); a body over 4 MiB is 413
+RequestContentTooLarge, "The request content size exceeds the maximum size of 4 MB." (ARM's answer
+as quoted in Azure/Azure-Landing-Zones#2644 and Azure/azure-api-management-devops-resource-kit#594;
+the limit is Azure/azure-resource-manager-rpc#138); a body not sent in time is 408.
 """
 
 from __future__ import annotations
@@ -13,13 +20,14 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from aiohttp import web
 
 from drsim.cloud.api import Job, JobErrorKind
+from drsim.cloud.arm import RequestClass
 from drsim.errors import (
     CapacityError,
     ConflictError,
@@ -29,8 +37,15 @@ from drsim.errors import (
     ThrottledError,
     TransientError,
 )
+from drsim.times import utc_text
 
 JsonObject = dict[str, Any]
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+"""ARM refuses request content over 4 MB with 413 RequestContentTooLarge."""
+MAX_JSON_DEPTH = 64
+"""How deep a request body may nest objects and arrays (ARM bodies nest a dozen levels at most); the
+emulator's own limit, far below where Python's JSON parser would run out of stack."""
 
 
 class ErrorCode(StrEnum):
@@ -39,6 +54,8 @@ class ErrorCode(StrEnum):
     AUTHENTICATION_FAILED = "AuthenticationFailed"
     MISSING_API_VERSION = "MissingApiVersionParameter"
     INVALID_REQUEST_CONTENT = "InvalidRequestContent"
+    REQUEST_CONTENT_TOO_LARGE = "RequestContentTooLarge"
+    REQUEST_TIMEOUT = "RequestTimeout"
     INVALID_PARAMETER = "InvalidParameter"
     INVALID_RESOURCE_TYPE = "InvalidResourceType"
     METHOD_NOT_ALLOWED = "MethodNotAllowed"
@@ -82,6 +99,20 @@ class ArmError(Exception):
         return web.json_response(self.body(), status=self.status, headers=headers)
 
 
+def nests_deeper_than(data: object, limit: int) -> bool:
+    """Whether the objects and arrays of parsed JSON nest deeper than `limit` (walked without recursion)."""
+    level: list[tuple[object, int]] = [(data, 1)]
+    while level:
+        node, depth = level.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        level.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
 def invalid_content(field_path: str, problem: str) -> ArmError:
     """400 InvalidRequestContent naming the JSON path of the offending field."""
     return ArmError(
@@ -117,64 +148,6 @@ def from_provider_error(exc: ProviderError, *, speed: float) -> ArmError:
     return ArmError(500, ErrorCode.INTERNAL_ERROR, str(exc))
 
 
-# ---------------------------------------------------------------------------------------------- ids
-
-
-@dataclass(frozen=True)
-class ResourceId:
-    """A parsed ARM resource id: subscription, resource group, provider namespace, type and name chain."""
-
-    subscription: str
-    resource_group: str
-    namespace: str
-    types: tuple[str, ...]
-    names: tuple[str, ...]
-
-    @property
-    def name(self) -> str:
-        return self.names[-1]
-
-    @property
-    def type(self) -> str:
-        return "/".join((self.namespace, *self.types))
-
-    def __str__(self) -> str:
-        path = "".join(f"/{t}/{n}" for t, n in zip(self.types, self.names, strict=True))
-        return f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/providers/{self.namespace}{path}"
-
-
-_ID = re.compile(r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/([^/]+)((?:/[^/]+/[^/]+)+)$", re.IGNORECASE)
-
-
-def parse_id(resource_id: str) -> ResourceId | None:
-    """Parse `/subscriptions/s/resourceGroups/rg/providers/Ns/type/name[/type/name...]`, else None."""
-    match = _ID.match(resource_id.rstrip("/"))
-    if match is None:
-        return None
-    parts = match.group(4).strip("/").split("/")
-    return ResourceId(match.group(1), match.group(2), match.group(3), tuple(parts[0::2]), tuple(parts[1::2]))
-
-
-def type_of(resource_id: str) -> str:
-    """The resource type of an ARM id in lower case (`microsoft.compute/disks`), or "" for a malformed id."""
-    parsed = parse_id(resource_id)
-    return parsed.type.lower() if parsed is not None else ""
-
-
-def name_of(resource_id: str) -> str:
-    """The last name in an id (the resource's own name)."""
-    return resource_id.rstrip("/").rsplit("/", 1)[-1]
-
-
-def id_key(resource_id: str) -> str:
-    """ARM ids compare case-insensitively."""
-    return resource_id.rstrip("/").lower()
-
-
-def resource_group_id(subscription: str, resource_group: str) -> str:
-    return f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
-
-
 # ------------------------------------------------------------------------------------------- bodies
 
 
@@ -195,10 +168,21 @@ class Body:
             return Body({})
         try:
             data = json.loads(raw)
+            too_deep = nests_deeper_than(data, MAX_JSON_DEPTH)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ArmError(
                 400, ErrorCode.INVALID_REQUEST_CONTENT, f"The request content was invalid and could not be deserialized: {exc}.", target="$"
             ) from None
+        except RecursionError:  # Python's parser gives up near a thousand levels
+            too_deep = True
+        if too_deep:
+            raise ArmError(
+                400,
+                ErrorCode.INVALID_REQUEST_CONTENT,
+                "The request content was invalid and could not be deserialized: "
+                f"its objects and arrays nest deeper than {MAX_JSON_DEPTH} levels.",
+                target="$",
+            )
         if not isinstance(data, dict):
             raise invalid_content("$", "the body must be a JSON object")
         return Body(data)
@@ -302,7 +286,7 @@ def job_error_code(job: Job, default: str) -> str:
 
 def arm_time(moment: datetime) -> str:
     """ISO 8601 UTC with a Z, as ARM writes times."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return utc_text(moment)
 
 
 def listing(values: Sequence[JsonObject]) -> JsonObject:
@@ -311,14 +295,6 @@ def listing(values: Sequence[JsonObject]) -> JsonObject:
 
 
 # ------------------------------------------------------------------------------------------ routing
-
-
-class RequestClass(StrEnum):
-    """ARM's throttling classes: reads, writes and deletes have separate buckets (request-limits-and-throttling)."""
-
-    READ = "read"
-    WRITE = "write"
-    DELETE = "delete"
 
 
 Handler = Callable[[web.Request, dict[str, str]], Awaitable[web.StreamResponse]]
@@ -335,9 +311,7 @@ class Route:
 
     @property
     def request_class(self) -> RequestClass:
-        if self.method == "DELETE":
-            return RequestClass.DELETE
-        return RequestClass.READ if self.method in ("GET", "HEAD") else RequestClass.WRITE
+        return RequestClass.of(self.method)
 
 
 def _compile(template: str) -> re.Pattern[str]:

@@ -16,19 +16,8 @@ from datetime import UTC, datetime, time, timedelta
 from aiohttp import web
 
 from drsim.cloud.api import BackupPoint, Job, JobKind, JobStatus, PointTier, RestoreMode
-from drsim.cloud.emulator.arm import (
-    ArmError,
-    Body,
-    ErrorCode,
-    JsonObject,
-    Router,
-    arm_time,
-    id_key,
-    invalid_content,
-    job_error_code,
-    listing,
-    parse_id,
-)
+from drsim.cloud.arm import id_key, try_parse_id
+from drsim.cloud.emulator.arm import ArmError, Body, ErrorCode, JsonObject, Router, arm_time, invalid_content, job_error_code, listing
 from drsim.cloud.emulator.operations import Outcome
 from drsim.cloud.emulator.resources import parse_filter
 from drsim.cloud.emulator.service import ResourceProviderService
@@ -37,6 +26,7 @@ from drsim.cloud.sim.resources import ProtectedItem, Vault
 from drsim.model.checks import protection_of
 from drsim.model.documents import BackupRule
 from drsim.model.types import BackupPolicyKind, OsType, Redundancy
+from drsim.times import utc_text
 
 VAULT_TYPE = "Microsoft.RecoveryServices/vaults"
 ITEM_TYPE = "Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems"
@@ -72,7 +62,7 @@ def policy_name(rule: BackupRule) -> str:
 
 def _clock_time(at: time) -> str:
     # Backup writes a time of day as an instant of an arbitrary date (SimpleSchedulePolicy.scheduleRunTimes).
-    return datetime.combine(datetime(2020, 1, 1).date(), at, tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    return utc_text(datetime.combine(datetime(2020, 1, 1).date(), at, tzinfo=UTC))
 
 
 class BackupService(ResourceProviderService):
@@ -136,7 +126,7 @@ class BackupService(ResourceProviderService):
         vaults = [
             v
             for v in self.world.inventory.vaults()
-            if group is None or ((parsed := parse_id(v.id)) is not None and parsed.resource_group.lower() == group.lower())
+            if group is None or ((parsed := try_parse_id(v.id)) is not None and parsed.resource_group.lower() == group.lower())
         ]
         return web.json_response(listing([self.vault_json(v) for v in vaults]))
 
@@ -373,7 +363,7 @@ class BackupService(ResourceProviderService):
             self.state.require_drill_group(group_id.rstrip("/").rsplit("/", 1)[-1], "restored resources")
         if mode is RestoreMode.VM:
             target = body.string("targetVirtualMachineId")
-            parsed = parse_id(target)
+            parsed = try_parse_id(target)
             if parsed is None:
                 raise invalid_content(body.path("targetVirtualMachineId"), f"'{target}' is not a virtual machine id")
             self.state.require_drill_group(parsed.resource_group, "restored virtual machines")

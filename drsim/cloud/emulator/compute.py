@@ -3,7 +3,7 @@ and the instance view), managed disks, snapshots and images.
 
 Status codes are those the SDK accepts (azure-sdk-notes.md, azure-mgmt-compute operations): a
 snapshot or disk PUT answers 200 or 202, a VM or image PUT 200 or 201, a delete 200, 202 or 204.
-Run Command answers every script with the canary report of the VM (drsim.cloud.azure.canary), the
+Run Command answers every script with the canary report of the VM (drsim.cloud.canary), the
 one script a drill runs; the emulator executes nothing.
 """
 
@@ -16,23 +16,9 @@ from typing import Any
 from aiohttp import web
 
 from drsim.cloud.api import Image, ManagedDisk, ResourceKind, Snapshot, VirtualMachine
-from drsim.cloud.azure.canary import LINUX_COMMAND_ID, WINDOWS_COMMAND_ID, render_report
-from drsim.cloud.emulator.arm import (
-    ArmError,
-    Body,
-    ErrorCode,
-    Handler,
-    JsonObject,
-    PathOf,
-    Router,
-    arm_time,
-    id_key,
-    invalid_content,
-    listing,
-    name_of,
-    parse_id,
-    type_of,
-)
+from drsim.cloud.arm import id_key, name_of, try_parse_id, type_of
+from drsim.cloud.canary import LINUX_COMMAND_ID, WINDOWS_COMMAND_ID, render_report
+from drsim.cloud.emulator.arm import ArmError, Body, ErrorCode, Handler, JsonObject, PathOf, Router, arm_time, invalid_content, listing
 from drsim.cloud.emulator.operations import Outcome
 from drsim.cloud.emulator.service import ResourceProviderService, no_content, not_found
 from drsim.cloud.emulator.state import DiskCreateOption, Provisioning, VmExtras
@@ -160,7 +146,7 @@ class ComputeService(ResourceProviderService):
         return self.operations.answer(request, op, status=status, body=body)
 
     async def _render_by_id(self, resource_id: str) -> JsonObject:
-        parsed = parse_id(resource_id)
+        parsed = try_parse_id(resource_id)
         assert parsed is not None
         kind = parsed.type.lower()
         view = await self._view()
@@ -245,7 +231,7 @@ class ComputeService(ResourceProviderService):
         return {"computerName": vm.name, "osName": _OS_NAME[vm.os], "vmAgent": {"statuses": [agent]}, "statuses": statuses}
 
     def disk_json(self, disk: ManagedDisk) -> JsonObject:
-        source = parse_id(disk.source_id) if disk.source_id else None
+        source = try_parse_id(disk.source_id) if disk.source_id else None
         if source is None:
             creation: JsonObject = {"createOption": "Empty"}
         elif source.type.lower() == IMAGE_TYPE.lower():
@@ -348,7 +334,7 @@ class ComputeService(ResourceProviderService):
         group = p.get("resource_group")
         if group is None:
             return items
-        return [i for i in items if (parsed := parse_id(i["id"])) is not None and parsed.resource_group.lower() == group.lower()]
+        return [i for i in items if (parsed := try_parse_id(i["id"])) is not None and parsed.resource_group.lower() == group.lower()]
 
     def lister(self, kind: str) -> Handler:
         async def handler(request: web.Request, p: dict[str, str]) -> web.StreamResponse:
@@ -376,7 +362,7 @@ class ComputeService(ResourceProviderService):
 
     async def _vm(self, vm_id: str, view: ComputeView | None = None) -> VirtualMachine:
         """The VM (read through get_vm: a VM of a failed region is listed but cannot be read)."""
-        parsed = parse_id(vm_id)
+        parsed = try_parse_id(vm_id)
         assert parsed is not None
         listed = (view or await self._view()).vms.get(id_key(vm_id))
         if listed is None:
@@ -423,7 +409,7 @@ class ComputeService(ResourceProviderService):
         return web.json_response(await self._render_by_id(resource_id), status=200)
 
     def _pending(self, resource_id: str, kind: str, body: Body, properties: JsonObject) -> JsonObject:
-        parsed = parse_id(resource_id)
+        parsed = try_parse_id(resource_id)
         assert parsed is not None
         return {
             "id": resource_id,

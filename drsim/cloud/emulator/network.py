@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from drsim.cloud.api import ResourceKind, VirtualMachine
-from drsim.cloud.emulator.arm import ArmError, Body, ErrorCode, JsonObject, PathOf, Router, id_key, invalid_content, listing, parse_id
+from drsim.cloud.arm import id_key, try_parse_id
+from drsim.cloud.emulator.arm import ArmError, Body, ErrorCode, JsonObject, PathOf, Router, invalid_content, listing
 from drsim.cloud.emulator.operations import Outcome
 from drsim.cloud.emulator.service import ResourceProviderService, no_content, not_found
 from drsim.cloud.emulator.state import NetworkExtras, NetworkInterface, Provisioning, SecurityGroupDefinition
@@ -129,7 +130,7 @@ class NetworkService(ResourceProviderService):
         group = p.get("resource_group")
         if group is None:
             return items
-        return [i for i in items if (parsed := parse_id(i["id"])) is not None and parsed.resource_group.lower() == group.lower()]
+        return [i for i in items if (parsed := try_parse_id(i["id"])) is not None and parsed.resource_group.lower() == group.lower()]
 
     # --------------------------------------------------------------------------------- VNets
 
@@ -390,7 +391,7 @@ class NetworkService(ResourceProviderService):
             rules = [_rule(nsg_id, "securityRules", DENY_ALL_OUTBOUND_RULE, 100, "Outbound", "Deny", "*", "*")]
         else:
             rules = []
-        parsed = parse_id(nsg_id)
+        parsed = try_parse_id(nsg_id)
         body: JsonObject = {
             "id": nsg_id,
             "name": parsed.name if parsed else nsg_id,

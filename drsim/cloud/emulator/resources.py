@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from drsim.cloud.api import ResourceKind
-from drsim.cloud.emulator.arm import ArmError, Body, ErrorCode, JsonObject, Router, id_key, invalid_content, listing, name_of, parse_id
+from drsim.cloud.arm import id_key, name_of, try_parse_id
+from drsim.cloud.emulator.arm import ArmError, Body, ErrorCode, JsonObject, Router, invalid_content, listing
 from drsim.cloud.emulator.service import ResourceProviderService
 
 TENANT_ID = "00000000-0000-0000-0000-0000000d7a11"  # the emulator's stand-in tenant (no identity is checked)
@@ -184,7 +185,7 @@ class ResourcesService(ResourceProviderService):
         group = p.get("resource_group")
         items = []
         for resource in await self.all_resources():
-            parsed = parse_id(resource.id)
+            parsed = try_parse_id(resource.id)
             if group is not None and (parsed is None or parsed.resource_group.lower() != group.lower()):
                 continue
             tag_name = wanted.get("tagName")
@@ -207,7 +208,7 @@ class ResourcesService(ResourceProviderService):
         resource_id = "/" + scope.strip("/")
         found = next((r for r in await self.all_resources() if id_key(r.id) == id_key(resource_id)), None)
         if found is None:
-            parsed = parse_id(resource_id)
+            parsed = try_parse_id(resource_id)
             if parsed is None:
                 raise ArmError(
                     400, ErrorCode.INVALID_PARAMETER, f"Tags are served on resources only; '{resource_id}' is not a resource id."

@@ -17,12 +17,19 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from drsim.cloud.emulator.app import Emulator
+from drsim.cloud.emulator.app import BODY_TIMEOUT_S, Emulator
 from drsim.cloud.emulator.world import EmulatedWorld, EmulatorOptions, build_world, world_speed
 from drsim.errors import ExecutionError, UsageError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+HEADER_TIMEOUT_S = 20.0
+"""How long a connection may stay without a whole request (headers not finished, or idle between
+requests) before the emulator closes it: longer than the 15 s aiohttp clients keep idle connections,
+so a client never reuses one the emulator is closing."""
+LINGER_S = 2.0
+"""How long the rest of an unread body (after a 408 or 413) is read and dropped before the connection
+closes: long enough for a client on loopback to finish sending and read the answer, short enough not to hold a slow sender."""
 
 
 @dataclass(frozen=True)
@@ -40,16 +47,27 @@ class EmulatorHandle:
 
 @asynccontextmanager
 async def serve_emulator(
-    world_or_options: EmulatedWorld | EmulatorOptions, host: str = "127.0.0.1", port: int = 0
+    world_or_options: EmulatedWorld | EmulatorOptions,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    header_timeout: float = HEADER_TIMEOUT_S,
+    body_timeout: float = BODY_TIMEOUT_S,
 ) -> AsyncIterator[EmulatorHandle]:
-    """Serve the emulator in the running loop on `host:port` (port 0: a free one) until the block ends."""
+    """Serve the emulator in the running loop on `host:port` (port 0: a free one) until the block ends.
+
+    A connection that has not sent a whole request's headers within `header_timeout` is closed, and a
+    body not received within `body_timeout` of its headers is answered 408: slow senders are not held.
+    """
     if isinstance(world_or_options, EmulatorOptions):
         world = build_world(world_or_options)
         seed = world_or_options.seed or 0
     else:
         world, seed = world_or_options, 0
-    emulator = Emulator(world, speed=world_speed(world), seed=seed)
-    runner = web.AppRunner(emulator.app(), access_log=None, handle_signals=False)
+    emulator = Emulator(world, speed=world_speed(world), seed=seed, body_timeout=body_timeout)
+    # aiohttp closes a connection that has no whole request after keepalive_timeout (75 s by default),
+    # and reads an unread body for lingering_time (10 s by default) before closing.
+    runner = web.AppRunner(emulator.app(), access_log=None, handle_signals=False, keepalive_timeout=header_timeout, lingering_time=LINGER_S)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from drsim.cloud.emulator.arm import ArmError, ErrorCode, JsonObject, Router, id_key
+from drsim.cloud.arm import id_key
+from drsim.cloud.emulator.arm import ArmError, ErrorCode, JsonObject, Router
 from drsim.cloud.emulator.operations import AsyncOperation, Outcome
 from drsim.cloud.emulator.state import PendingResource, Provisioning
 

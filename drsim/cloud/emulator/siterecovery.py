@@ -20,19 +20,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from drsim.cloud.api import Job, JobKind, JobStatus, ReplicationPoint
-from drsim.cloud.emulator.arm import (
-    ArmError,
-    Body,
-    ErrorCode,
-    JsonObject,
-    Router,
-    arm_time,
-    id_key,
-    invalid_content,
-    job_error_code,
-    listing,
-    parse_id,
-)
+from drsim.cloud.arm import id_key, try_parse_id
+from drsim.cloud.emulator.arm import ArmError, Body, ErrorCode, JsonObject, Router, arm_time, invalid_content, job_error_code, listing
 from drsim.cloud.emulator.operations import poll_headers
 from drsim.cloud.emulator.service import ResourceProviderService
 from drsim.cloud.emulator.state import JobFamily, JobRecord
@@ -87,9 +76,9 @@ class JobOperation:
 
 
 def names_of(item: ReplicatedItem) -> ItemNames:
-    parsed = parse_id(item.id)
+    parsed = try_parse_id(item.id)
     assert parsed is not None
-    parts = dict(zip((t.lower() for t in parsed.types), parsed.names, strict=True))
+    parts = {kind.lower(): name for kind, name in parsed.path}
     return ItemNames(parts["replicationfabrics"], parts["replicationprotectioncontainers"], parts["replicationprotecteditems"])
 
 

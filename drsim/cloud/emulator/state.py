@@ -16,16 +16,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from drsim.cloud.api import Job, JobKind, VirtualMachine
-from drsim.cloud.emulator.arm import (
-    ArmError,
-    ErrorCode,
-    JsonObject,
-    RequestClass,
-    id_key,
-    parse_id,
-    resource_group_id,
-)
-from drsim.cloud.emulator.throttling import BucketLimit, RequestBuckets
+from drsim.cloud.arm import ArmThrottle, id_key, resource_group_id, try_parse_id
+from drsim.cloud.emulator.arm import ArmError, ErrorCode, JsonObject
 from drsim.cloud.emulator.world import EmulatedWorld, subscription_of
 from drsim.cloud.sim.resources import DRILL_GROUP, SUBSCRIPTION, NetworkState
 from drsim.model.types import OsType
@@ -136,16 +128,7 @@ class EmulatorState:
         self.drill_group = DRILL_GROUP
         # One token per ARM request, taken at the front door with the world's limits (and only if the
         # world throttles at all); the world's own calls behind a request take none.
-        limits = world.catalog.arm
-        self.buckets = RequestBuckets(
-            {
-                RequestClass.READ: BucketLimit(limits.read_bucket.capacity, limits.read_bucket.refill_per_s),
-                RequestClass.WRITE: BucketLimit(limits.write_bucket.capacity, limits.write_bucket.refill_per_s),
-                RequestClass.DELETE: BucketLimit(limits.delete_bucket.capacity, limits.delete_bucket.refill_per_s),
-            },
-            world.now,
-            enabled=world.throttle.enabled,
-        )
+        self.throttle = ArmThrottle(world.catalog.arm.limits(), enabled=world.throttle.enabled)
         self._world_throttle = world.throttle
         quiet = copy.copy(world.throttle)
         quiet.enabled = False
@@ -175,7 +158,7 @@ class EmulatorState:
         if not ids:  # an estate without networks or vaults: its VMs name its groups
             ids = [vm.id for vm in await self.world.list_vms()]
         for resource_id in ids:
-            parsed = parse_id(resource_id)
+            parsed = try_parse_id(resource_id)
             if parsed is not None:
                 groups.add(parsed.resource_group)
         self._groups |= groups  # a group outlives an outage of its region, as in ARM
@@ -241,7 +224,7 @@ class EmulatorState:
 
     def implicit_nic_id(self, vm: VirtualMachine) -> str:
         """The NIC of a VM the world made without one (estate VMs, restored and test-failover VMs)."""
-        parsed = parse_id(vm.id)
+        parsed = try_parse_id(vm.id)
         group = parsed.resource_group if parsed is not None else self.drill_group
         return self.resource_id(group, "Microsoft.Network/networkInterfaces", f"{vm.name}-nic")
 

@@ -10,18 +10,18 @@ time runs `speed` times faster than real time.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from drsim.cloud.api import CloudProvider, VirtualMachine
+from drsim.clock import ScaledClock
+from drsim.cloud.api import CloudProvider, Image, ManagedDisk, VirtualMachine
+from drsim.cloud.arm import ArmThrottle
 from drsim.cloud.sim.catalog import Catalog
-from drsim.cloud.sim.faults import Throttle
 from drsim.cloud.sim.incidents import IncidentSpec, incident_from_scenario
 from drsim.cloud.sim.resources import NetworkState, NsgState, ProtectedItem, ReplicatedItem, Vault
-from drsim.engine.clock import ScaledClock
 from drsim.errors import UsageError
 from drsim.model.documents import Estate, ProtectionPlan
 from drsim.model.types import IncidentKind, parse_instant
@@ -54,10 +54,17 @@ class EmulatedWorld(CloudProvider, Protocol):
     estate: Estate
     plan: ProtectionPlan
     catalog: Catalog  # its ARM request limits (catalog.arm)
-    throttle: Throttle
+    throttle: ArmThrottle
 
     @property
     def inventory(self) -> WorldInventory: ...
+
+    # What ARM serves beyond what a drill calls: the world's time, every disk, and capturing an image.
+    def now(self) -> datetime: ...
+    async def list_disks(self, vm_id: str | None = None) -> list[ManagedDisk]: ...
+    async def deallocate_vm(self, vm_id: str) -> None: ...
+    async def generalize_vm(self, vm_id: str) -> None: ...
+    async def create_image(self, vm_id: str, *, name: str, region: str, tags: Mapping[str, str]) -> Image: ...
 
     async def start_vm(self, vm_id: str) -> VirtualMachine: ...
 

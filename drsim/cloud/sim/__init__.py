@@ -5,8 +5,8 @@ builds one from a loaded drill. The catalog (catalog.yaml) holds every timing, l
 """
 
 from drsim.cloud.sim.catalog import Catalog, default_catalog, load_catalog
-from drsim.cloud.sim.costs import CostCategory, CostItem, ProtectionCost, cost_per_day, monthly_protection_cost
-from drsim.cloud.sim.drill import resolve_incident_at, world_from_drill
+from drsim.cloud.sim.costs import CostCategory, CostItem, ProtectionCost, monthly_protection_cost
+from drsim.cloud.sim.drill import world_from_drill
 from drsim.cloud.sim.incidents import IncidentSpec, incident_from_scenario
 from drsim.cloud.sim.resources import DRILL_GROUP, SUBSCRIPTION, ProtectedItem, ReplicatedItem, Vault, VaultKind
 from drsim.cloud.sim.world import Inventory, SimProvider, WorldTruth, build_world
@@ -27,11 +27,9 @@ __all__ = [
     "VaultKind",
     "WorldTruth",
     "build_world",
-    "cost_per_day",
     "default_catalog",
     "incident_from_scenario",
     "load_catalog",
     "monthly_protection_cost",
-    "resolve_incident_at",
     "world_from_drill",
 ]

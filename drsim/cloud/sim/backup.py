@@ -14,8 +14,8 @@ from drsim.cloud.api import (
     ResourceKind,
     RestoreMode,
 )
+from drsim.cloud.arm import RequestClass
 from drsim.cloud.sim import schedules
-from drsim.cloud.sim.faults import RequestClass
 from drsim.cloud.sim.resources import (
     DRILL_GROUP,
     ProtectedItem,

@@ -11,17 +11,18 @@ from __future__ import annotations
 import math
 import os
 from functools import cache
-from pathlib import Path
 from statistics import NormalDist
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
+from drsim.cloud.arm import Bucket, BucketLimit, RequestClass, bucket_limits
+from drsim.cloud.figures import Figure, Strict, packaged_catalog
+from drsim.cloud.prices import PriceList
 from drsim.errors import DocumentError, Problem
 from drsim.model.loader import Source, problems_from_validation, read_yaml
 from drsim.model.types import parse_duration
 
-CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
 _UNIT_NORMAL = NormalDist()
 
 
@@ -35,18 +36,10 @@ def _number(value: object) -> object:
 Number = Annotated[float, BeforeValidator(_number)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class _Entry(_Strict):
-    source: str = Field(min_length=1, description="where the figure comes from (azure-facts.md row, or 'assumption')")
-
-
 # ------------------------------------------------------------------------------------ distributions
 
 
-class Fixed(_Entry):
+class Fixed(Figure):
     """Always the same value (H-confidence figures)."""
 
     dist: Literal["fixed"]
@@ -56,7 +49,7 @@ class Fixed(_Entry):
         return self.value
 
 
-class Uniform(_Entry):
+class Uniform(Figure):
     dist: Literal["uniform"]
     low: Number
     high: Number
@@ -71,7 +64,7 @@ class Uniform(_Entry):
         return self.low + (self.high - self.low) * u
 
 
-class Triangular(_Entry):
+class Triangular(Figure):
     dist: Literal["triangular"]
     low: Number
     mode: Number
@@ -93,7 +86,7 @@ class Triangular(_Entry):
         return self.high - math.sqrt((1 - u) * span * (self.high - self.mode))
 
 
-class Lognormal(_Entry):
+class Lognormal(Figure):
     """exp(N(ln median, sigma)), clipped to [low, high] when given."""
 
     dist: Literal["lognormal"]
@@ -118,64 +111,20 @@ class Lognormal(_Entry):
 Distribution = Annotated[Union[Fixed, Uniform, Triangular, Lognormal], Field(discriminator="dist")]  # noqa: UP007
 
 
-class Limit(_Entry):
+class Limit(Figure):
     value: int = Field(ge=0)
-
-
-class Bucket(_Entry):
-    """An ARM token bucket: `capacity` requests, refilled at `refill_per_s`."""
-
-    capacity: int = Field(gt=0)
-    refill_per_s: float = Field(gt=0)
-
-
-class Price(_Entry):
-    usd: float = Field(ge=0)
-    per: str
-
-
-class PriceTable(_Entry):
-    """A price per key (SKU, size, redundancy) with a default for keys not listed."""
-
-    by: dict[str, float]
-    default: float = Field(ge=0)
-    per: str
-
-    def price(self, key: str) -> float:
-        return self.by.get(key, self.default)
-
-
-class PriceBand(_Strict):
-    up_to_gb: float = Field(gt=0)
-    usd: float = Field(ge=0)
-
-
-class TieredPrice(_Entry):
-    """Azure Backup protected-instance price: bands by used size, then a step per further block."""
-
-    tiers: tuple[PriceBand, ...] = Field(min_length=1)
-    above_every_gb: float = Field(gt=0)
-    above_usd: float = Field(ge=0)
-
-    def monthly(self, gb: float) -> float:
-        for band in self.tiers:
-            if gb <= band.up_to_gb:
-                return band.usd
-        last = self.tiers[-1]
-        blocks = math.ceil((gb - last.up_to_gb) / self.above_every_gb)
-        return last.usd + blocks * self.above_usd
 
 
 # ----------------------------------------------------------------------------------------- sections
 
 
-class WorkloadTimings(_Strict):
+class WorkloadTimings(Strict):
     canary_interval: Distribution
     flush_lag: Distribution
     stopped_for: Distribution
 
 
-class BackupTimings(_Strict):
+class BackupTimings(Strict):
     schedule_jitter: Distribution
     snapshot_phase: Distribution
     transfer_phase: Distribution
@@ -186,7 +135,7 @@ class BackupTimings(_Strict):
     crr_lag: Distribution
 
 
-class SiteRecoveryTimings(_Strict):
+class SiteRecoveryTimings(Strict):
     crash_point_interval: Distribution
     replication_lag: Distribution
     point_processing: Distribution
@@ -201,7 +150,7 @@ class SiteRecoveryTimings(_Strict):
     churn_limit_premium_disk_mbps: Limit
 
 
-class SnapshotTimings(_Strict):
+class SnapshotTimings(Strict):
     capture_latency: Distribution
     create: Distribution
     scheduled_spread: Distribution
@@ -211,7 +160,7 @@ class SnapshotTimings(_Strict):
     parallel_copies_per_region: Limit
 
 
-class ComputeTimings(_Strict):
+class ComputeTimings(Strict):
     vm_create_linux: Distribution
     vm_create_windows: Distribution
     boot_specialized_linux: Distribution
@@ -229,24 +178,18 @@ class ComputeTimings(_Strict):
     delete_other: Distribution
 
 
-class ArmLimits(_Strict):
+class ArmLimits(Strict):
     request_latency: Distribution
     read_bucket: Bucket
     write_bucket: Bucket
     delete_bucket: Bucket
 
-
-class Prices(_Strict):
-    backup_protected_instance: TieredPrice
-    backup_storage_gb_month: PriceTable
-    snapshot_gb_month: Price
-    site_recovery_vm_month: Price
-    egress_gb: Price
-    disk_gib_month: PriceTable
-    vm_hour: PriceTable
+    def limits(self) -> dict[RequestClass, BucketLimit]:
+        """ARM's token buckets by request class (drsim.cloud.arm)."""
+        return bucket_limits(dict(self))
 
 
-class Catalog(_Strict):
+class Catalog(Strict):
     """Every duration, rate, limit and price of the simulated world, each with its source."""
 
     version: str = Field(min_length=1)
@@ -257,16 +200,16 @@ class Catalog(_Strict):
     snapshots: SnapshotTimings
     compute: ComputeTimings
     arm: ArmLimits
-    prices: Prices
+    prices: PriceList
 
     @property
     def label(self) -> str:
         """The version string reports show: the catalog version, plus the calibration applied."""
         return f"{self.version}+{self.calibration}" if self.calibration else self.version
 
-    def entries(self) -> dict[str, _Entry]:
+    def entries(self) -> dict[str, Figure]:
         """Every entry by its dotted name (`backup.schedule_jitter`), for listing and source checks."""
-        found: dict[str, _Entry] = {}
+        found: dict[str, Figure] = {}
         for section_name in _SECTIONS:
             section = getattr(self, section_name)
             for entry_name in type(section).model_fields:
@@ -302,15 +245,9 @@ def _validate(merged: dict[str, Any], base: Source, calibration: Source | None, 
 
 
 @cache
-def _base() -> tuple[dict[str, Any], Source]:
-    data, source = read_yaml(CATALOG_PATH)
-    return data, source
-
-
-@cache
 def default_catalog() -> Catalog:
     """The packaged catalog (catalog.yaml) without calibration."""
-    data, source = _base()
+    data, source = packaged_catalog()
     return _validate(data, source, None, {})
 
 
@@ -318,7 +255,7 @@ def load_catalog(calibration: str | os.PathLike[str] | None = None) -> Catalog:
     """The packaged catalog with a user calibration file applied (whole entries replaced)."""
     if calibration is None:
         return default_catalog()
-    base_data, base_source = _base()
+    base_data, base_source = packaged_catalog()
     data, source = read_yaml(calibration)
     if not isinstance(data, dict):
         raise DocumentError([source.problem((), "a calibration file is a mapping: calibration: <name>, then catalog sections")])

@@ -16,9 +16,9 @@ from drsim.cloud.api import (
     TaggedResource,
     VirtualMachine,
 )
+from drsim.cloud.arm import RequestClass, kind_of
+from drsim.cloud.prices import cost_per_day
 from drsim.cloud.sim import schedules
-from drsim.cloud.sim.costs import cost_per_day
-from drsim.cloud.sim.faults import RequestClass
 from drsim.cloud.sim.resources import (
     DRILL_GROUP,
     DiskState,
@@ -29,7 +29,6 @@ from drsim.cloud.sim.resources import (
     SnapshotState,
     VmState,
     frozen_tags,
-    kind_of,
     resource_id,
 )
 from drsim.cloud.sim.schedules import ScheduledSnapshot
@@ -96,11 +95,11 @@ class ComputeService(WorldState):
 
     def price_per_day(self, resource_id: str) -> float | None:
         """The price list_tagged gives the resource, read without a request (no virtual time passes)."""
-        kind = kind_of(resource_id)
+        kind = self._drill_kinds.get(resource_id) or kind_of(resource_id)  # known since it was made
         table = self._table(kind)
         if kind is None or table is None or resource_id not in table:
             return None  # not in the world (deleted, never made) or not a kind it prices
-        return self._tagged_record(resource_id, ResourceKind(kind)).cost_per_day
+        return self._tagged_record(resource_id, kind if kind.__class__ is ResourceKind else ResourceKind(kind)).cost_per_day
 
     def _table(self, kind: str | None) -> Mapping[str, VmState | DiskState | SnapshotState | ImageState | NetworkState | NsgState] | None:
         """The world's resources of one ARM type (kind_of), or None for a type it does not hold."""
@@ -119,19 +118,19 @@ class ComputeService(WorldState):
         return None
 
     def _tagged_record(self, rid: str, kind: ResourceKind) -> TaggedResource:
-        catalog = self.catalog
+        prices = self.catalog.prices
         if kind is ResourceKind.VM:
             vm = self._vms[rid]
-            return TaggedResource(rid, kind, vm.name, vm.region, cost_per_day(catalog, kind, size=vm.size))
+            return TaggedResource(rid, kind, vm.name, vm.region, cost_per_day(prices, kind, size=vm.size))
         if kind is ResourceKind.DISK:
             disk = self._disks[rid]
-            return TaggedResource(rid, kind, disk.name, disk.region, cost_per_day(catalog, kind, sku=disk.sku, size_gib=disk.size_gib))
+            return TaggedResource(rid, kind, disk.name, disk.region, cost_per_day(prices, kind, sku=disk.sku, size_gib=disk.size_gib))
         if kind is ResourceKind.SNAPSHOT:
             snap = self._snapshots[rid]
-            return TaggedResource(rid, kind, snap.name, snap.region, cost_per_day(catalog, kind, used_gib=snap.used_gib))
+            return TaggedResource(rid, kind, snap.name, snap.region, cost_per_day(prices, kind, used_gib=snap.used_gib))
         if kind is ResourceKind.IMAGE:
             image = self._images[rid]
-            return TaggedResource(rid, kind, image.name, image.region, cost_per_day(catalog, kind, used_gib=image.used_gib))
+            return TaggedResource(rid, kind, image.name, image.region, cost_per_day(prices, kind, used_gib=image.used_gib))
         if kind is ResourceKind.NETWORK:
             net = self._networks[rid]
             return TaggedResource(rid, kind, net.name, net.region, 0.0)
@@ -220,18 +219,22 @@ class ComputeService(WorldState):
 
     async def create_snapshot(self, disk_id: str, *, name: str, incremental: bool, tags: Mapping[str, str]) -> Snapshot:
         disk = self._get_disk(disk_id)
-        async with self._write("create_snapshot", disk.region, RequestClass.WRITE, disk_id) as write:
-            snapshot_id = resource_id(DRILL_GROUP, ResourceKind.SNAPSHOT, name)
-            existing = self._snapshots.get(snapshot_id)
-            if existing is not None:
-                if existing.disk_id == disk_id and existing.copy_of is None:
-                    return existing.public()  # a repeated PUT of the same snapshot
-                raise ConflictError(f"snapshot {name} already exists for another source")
-            count = self._counters.get(disk_id, 0)
-            self._counters[disk_id] = count + 1
-            # A snapshot copies ONE disk at its own instant: parallel snapshots of a VM's disks land at
-            # different instants (azure-facts.md, Managed disk snapshots, H).
-            await write.wait(self._draw(self.catalog.snapshots.capture_latency, "snapshot-capture", disk_id, count))
+        owed = self._admit("create_snapshot", disk.region, RequestClass.WRITE, disk_id)
+        snapshot_id = resource_id(DRILL_GROUP, ResourceKind.SNAPSHOT, name)
+        existing = self._snapshots.get(snapshot_id)
+        if existing is not None:
+            await self._wait(owed)  # the answer's round trip
+            if existing.disk_id == disk_id and existing.copy_of is None:
+                return existing.public()  # a repeated PUT of the same snapshot
+            raise ConflictError(f"snapshot {name} already exists for another source")
+        count = self._counters.get(disk_id, 0)
+        self._counters[disk_id] = count + 1
+        snapshots, unit = self.catalog.snapshots, self.draws.unit_of
+        # A snapshot copies ONE disk at its own instant: parallel snapshots of a VM's disks land at
+        # different instants (azure-facts.md, Managed disk snapshots, H).
+        await self._after(owed, snapshots.capture_latency.sample(unit(f"snapshot-capture/{disk_id}/{count}")))
+        if self._due:
+            self._settle()
         disk = self._get_disk(disk_id)
         taken = self.now()
         content = self._content(disk, taken)
@@ -244,7 +247,7 @@ class ComputeService(WorldState):
                 # Incremental: the first is full, then deltas (disks-incremental-snapshots); billed on used size.
                 days = (taken - previous.taken_at).total_seconds() / 86400
                 billed = min(used, disk.churn_gib_per_day * days)
-        seconds = self._draw(self.catalog.snapshots.create, "snapshot-create", disk_id, count)
+        seconds = snapshots.create.sample(unit(f"snapshot-create/{disk_id}/{count}"))
         if disk.sku in NEEDS_FULL_HYDRATION:
             # Ultra and Premium v2 snapshots need CompletionPercent=100 before use (disks-instant-access-snapshots, H).
             seconds += (
@@ -260,7 +263,7 @@ class ComputeService(WorldState):
             incremental=incremental,
             used_gib=round(billed, 3),
             copy_of=None,
-            tags=frozen_tags(tags),
+            tags=self._freeze(tags),
             production=False,
             content=content,
             size_gib=disk.size_gib,
@@ -332,19 +335,21 @@ class ComputeService(WorldState):
 
     async def create_disk(self, snapshot_id: str, *, name: str, region: str, tags: Mapping[str, str]) -> ManagedDisk:
         source = self._get_snapshot(snapshot_id)
-        async with self._write("create_disk", region, RequestClass.WRITE, snapshot_id) as write:
-            if region != source.region:
-                raise ConflictError(
-                    f"snapshot {source.name} is in {source.region}: a disk is created in its snapshot's region (copy it first)"
-                )
-            disk_id = resource_id(DRILL_GROUP, ResourceKind.DISK, name)
-            existing = self._disks.get(disk_id)
-            if existing is not None:
-                if existing.source_id == snapshot_id:
-                    return existing.public()
-                raise ConflictError(f"disk {name} already exists for another source")
-            # A disk made from a snapshot is usable at once (disks-instant-access-snapshots).
-            await write.wait(self._draw(self.catalog.compute.disk_create, "disk-create", disk_id))
+        owed = self._admit("create_disk", region, RequestClass.WRITE, snapshot_id)
+        if region != source.region:
+            await self._wait(owed)
+            raise ConflictError(f"snapshot {source.name} is in {source.region}: a disk is created in its snapshot's region (copy it first)")
+        disk_id = resource_id(DRILL_GROUP, ResourceKind.DISK, name)
+        existing = self._disks.get(disk_id)
+        if existing is not None:
+            await self._wait(owed)
+            if existing.source_id == snapshot_id:
+                return existing.public()
+            raise ConflictError(f"disk {name} already exists for another source")
+        # A disk made from a snapshot is usable at once (disks-instant-access-snapshots).
+        await self._after(owed, self.catalog.compute.disk_create.sample(self.draws.unit_of(f"disk-create/{disk_id}")))
+        if self._due:
+            self._settle()
         if disk_id in self._disks:
             return self._disks[disk_id].public()
         disk = self._add_drill_disk(
@@ -355,7 +360,7 @@ class ComputeService(WorldState):
             used_gib=source.disk_used_gib,
             sku=source.sku,
             source_id=snapshot_id,
-            tags=frozen_tags(tags),
+            tags=self._freeze(tags),
             content=source.content,
         )
         return disk.public()
@@ -363,14 +368,17 @@ class ComputeService(WorldState):
     async def create_vm(
         self, *, name: str, region: str, size: str, os: OsType, disk_ids: Sequence[str], network_id: str, tags: Mapping[str, str]
     ) -> VirtualMachine:
-        async with self._write("create_vm", region, RequestClass.WRITE, name) as write:
+        owed = self._admit("create_vm", region, RequestClass.WRITE, name)
+        try:
             if self._region_down(region):
                 raise self._unreachable(region, "the target region")
             vm_id = resource_id(DRILL_GROUP, ResourceKind.VM, name)
             existing = self._vms.get(vm_id)
             if existing is not None:
                 if existing.disk_ids == list(disk_ids):
-                    return existing.public(self.now())
+                    answer = existing.public(self.now())
+                    await self._wait(owed)
+                    return answer
                 raise ConflictError(f"virtual machine {name} already exists with other disks")
             if not disk_ids:
                 raise ConflictError("a VM needs at least its OS disk")
@@ -379,7 +387,12 @@ class ComputeService(WorldState):
             net = self._get_network(network_id)
             if net.region != region:
                 raise ConflictError(f"network {net.name} is in {net.region}, the VM in {region}")
-            await write.wait(self._create_time(os, vm_id))
+        except Exception:
+            await self._wait(owed)  # refused: after the answer's round trip
+            raise
+        await self._after(owed, self._create_time(os, vm_id))
+        if self._due:
+            self._settle()
         disks = [self._get_disk(d) for d in disk_ids]
         self._check_attachable(disks, region)
         now = self.now()
@@ -393,7 +406,7 @@ class ComputeService(WorldState):
             generalized=False,
             disk_ids=list(disk_ids),
             network_id=network_id,
-            tags=frozen_tags(tags),
+            tags=self._freeze(tags),
             production=False,
             origin=disks[0].origin_vm,
             booted_at=now + timedelta(seconds=self._boot_time(os, vm_id, generalized=False) * self._latency),
@@ -553,62 +566,91 @@ class ComputeService(WorldState):
         return image.public()
 
     async def delete(self, resource_id: str) -> None:
-        kind = kind_of(resource_id)
-        region = self._region_of(resource_id)
-        async with self._write("delete", region, RequestClass.DELETE, resource_id) as write:
+        # What a drill created is known by kind since it was made; anything else by its id.
+        kind = self._drill_kinds.get(resource_id) or kind_of(resource_id)
+        table = self._table(kind)
+        found = table.get(resource_id) if table is not None else None
+        region = str(found.region) if found is not None else self.estate.regions.primary
+        owed = self._admit("delete", region, RequestClass.DELETE, resource_id)
+        compute, unit = self.catalog.compute, self.draws.unit_of
+        seconds: float | None = None
+        try:
             if self._region_down(region):
                 raise TransientError(f"{resource_id} cannot be deleted now: region {region} is down")
-            if kind == ResourceKind.VM and resource_id in self._vms:
-                vm = self._vms[resource_id]
-                self._refuse_production(vm.production, vm.name)
-                await write.wait(self._draw(self.catalog.compute.delete_vm, "delete", resource_id))
-                if self._vms.pop(resource_id, None) is None:
-                    return
-                for disk_id in vm.disk_ids:
-                    if disk_id in self._disks:
-                        self._disks[disk_id].vm_id = None  # deleting a VM keeps its disks (detached)
-                if vm.network_id in self._networks:
-                    self._networks[vm.network_id].vm_count -= 1
-                self._tags.remove(vm.tags.get(RUN_TAG), resource_id)
-            elif kind == ResourceKind.DISK and resource_id in self._disks:
-                disk = self._disks[resource_id]
-                self._refuse_production(disk.production, disk.name)
-                if disk.vm_id is not None:
-                    raise ConflictError(f"disk {disk.name} is attached to {disk.vm_id}: delete the VM first")
-                await write.wait(self._draw(self.catalog.compute.delete_other, "delete", resource_id))
-                if self._disks.pop(resource_id, None) is not None:
-                    self._tags.remove(disk.tags.get(RUN_TAG), resource_id)
-            elif kind == ResourceKind.SNAPSHOT and resource_id in self._snapshots:
-                snap = self._snapshots[resource_id]
-                self._refuse_production(snap.production, snap.name)
-                await write.wait(self._draw(self.catalog.compute.delete_other, "delete", resource_id))
-                self._forget_snapshot(snap)
-            elif kind == ResourceKind.IMAGE and resource_id in self._images:
-                image = self._images[resource_id]
-                self._refuse_production(image.production, image.name)
-                if image.deployments:
-                    raise ConflictError(f"image {image.name} has {image.deployments} deployments in progress")
-                await write.wait(self._draw(self.catalog.compute.delete_other, "delete", resource_id))
-                if self._images.pop(resource_id, None) is not None:
-                    self._tags.remove(image.tags.get(RUN_TAG), resource_id)
-            elif kind == ResourceKind.NETWORK and resource_id in self._networks:
-                net = self._networks[resource_id]
-                self._refuse_production(net.production, net.name)
-                if net.vm_count:
-                    raise ConflictError(f"virtual network {net.name} still has {net.vm_count} VM(s): delete them first")
-                await write.wait(self._draw(self.catalog.compute.delete_other, "delete", resource_id))
-                if self._networks.pop(resource_id, None) is not None:
-                    self._network_by_name.pop(net.name, None)
-                    if net.nsg_id in self._nsgs:
-                        self._nsgs[net.nsg_id].network_id = None
-                    self._tags.remove(net.tags.get(RUN_TAG), resource_id)
-            elif kind == ResourceKind.NSG and resource_id in self._nsgs:
-                nsg = self._nsgs[resource_id]
-                if nsg.network_id is not None and nsg.network_id in self._networks:
-                    raise ConflictError(f"network security group {nsg.name} is in use by a subnet: delete the network first")
-                await write.wait(self._draw(self.catalog.compute.delete_other, "delete", resource_id))
-                if self._nsgs.pop(resource_id, None) is not None:
-                    self._tags.remove(nsg.tags.get(RUN_TAG), resource_id)
+            if found is None:
+                pass
+            elif kind == ResourceKind.VM:
+                assert isinstance(found, VmState)
+                self._refuse_production(found.production, found.name)
+                seconds = compute.delete_vm.sample(unit(f"delete/{resource_id}"))
+            elif kind == ResourceKind.DISK:
+                assert isinstance(found, DiskState)
+                self._refuse_production(found.production, found.name)
+                if found.vm_id is not None:
+                    raise ConflictError(f"disk {found.name} is attached to {found.vm_id}: delete the VM first")
+                seconds = compute.delete_other.sample(unit(f"delete/{resource_id}"))
+            elif kind == ResourceKind.SNAPSHOT:
+                assert isinstance(found, SnapshotState)
+                self._refuse_production(found.production, found.name)
+                seconds = compute.delete_other.sample(unit(f"delete/{resource_id}"))
+            elif kind == ResourceKind.IMAGE:
+                assert isinstance(found, ImageState)
+                self._refuse_production(found.production, found.name)
+                if found.deployments:
+                    raise ConflictError(f"image {found.name} has {found.deployments} deployments in progress")
+                seconds = compute.delete_other.sample(unit(f"delete/{resource_id}"))
+            elif kind == ResourceKind.NETWORK:
+                assert isinstance(found, NetworkState)
+                self._refuse_production(found.production, found.name)
+                if found.vm_count:
+                    raise ConflictError(f"virtual network {found.name} still has {found.vm_count} VM(s): delete them first")
+                seconds = compute.delete_other.sample(unit(f"delete/{resource_id}"))
+            else:
+                assert isinstance(found, NsgState)
+                if found.network_id is not None and found.network_id in self._networks:
+                    raise ConflictError(f"network security group {found.name} is in use by a subnet: delete the network first")
+                seconds = compute.delete_other.sample(unit(f"delete/{resource_id}"))
+        except Exception:
+            await self._wait(owed)  # refused: after the answer's round trip
+            raise
+        if seconds is None:  # nothing there to delete: the answer's round trip only
+            await self._wait(owed)
+            return
+        assert found is not None
+        await self._after(owed, seconds)
+        if self._due:
+            self._settle()
+        if kind == ResourceKind.VM:
+            assert isinstance(found, VmState)
+            vm = found
+            if self._vms.pop(resource_id, None) is None:
+                return
+            for disk_id in vm.disk_ids:
+                if disk_id in self._disks:
+                    self._disks[disk_id].vm_id = None  # deleting a VM keeps its disks (detached)
+            if vm.network_id in self._networks:
+                self._networks[vm.network_id].vm_count -= 1
+            self._tags.remove(vm.tags.get(RUN_TAG), resource_id)
+        elif kind == ResourceKind.DISK:
+            if self._disks.pop(resource_id, None) is not None:
+                self._tags.remove(found.tags.get(RUN_TAG), resource_id)
+        elif kind == ResourceKind.SNAPSHOT:
+            assert isinstance(found, SnapshotState)
+            self._forget_snapshot(found)
+        elif kind == ResourceKind.IMAGE:
+            if self._images.pop(resource_id, None) is not None:
+                self._tags.remove(found.tags.get(RUN_TAG), resource_id)
+        elif kind == ResourceKind.NETWORK:
+            assert isinstance(found, NetworkState)
+            net = found
+            if self._networks.pop(resource_id, None) is not None:
+                self._network_by_name.pop(net.name, None)
+                if net.nsg_id in self._nsgs:
+                    self._nsgs[net.nsg_id].network_id = None
+                self._tags.remove(net.tags.get(RUN_TAG), resource_id)
+        else:
+            if self._nsgs.pop(resource_id, None) is not None:
+                self._tags.remove(found.tags.get(RUN_TAG), resource_id)
 
     def _region_of(self, rid: str) -> str:
         table = self._table(kind_of(rid))

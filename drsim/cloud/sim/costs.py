@@ -1,9 +1,9 @@
-"""What protection costs per month, and what a drill's own resources cost per day (catalog list prices).
+"""What protecting an estate costs per month, line by line, at the catalog's list prices.
 
 Prices come from the catalog (azure-facts.md 'Prices', order of magnitude, overridable). Storage is
 billed on used size where Azure bills it so: Backup protected instances by used size, snapshots on
 used size (a 64 GiB disk with 10 GiB used is billed for 10 GiB; disks-understand-billing), managed
-disks on provisioned size.
+disks on provisioned size. What a drill's own resources cost per day is drsim.cloud.prices.
 """
 
 from __future__ import annotations
@@ -12,14 +12,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from enum import StrEnum
 
-from drsim.cloud.api import ResourceKind
+from drsim.cloud.prices import MONTH_DAYS, gb
 from drsim.cloud.sim.catalog import Catalog
 from drsim.model.checks import protection_of
 from drsim.model.documents import Estate, ProtectionPlan, VmSpec
 from drsim.model.types import Redundancy
-
-GB_PER_GIB = 1.073741824
-MONTH_DAYS = 730 / 24  # Azure bills a month as 730 hours
 
 
 class CostCategory(StrEnum):
@@ -69,10 +66,6 @@ class ProtectionCost:
         return dict(totals)
 
 
-def _gb(gib: float) -> float:
-    return gib * GB_PER_GIB
-
-
 def _churn_per_day(vm: VmSpec) -> float:
     return sum(min(d.churn_gib_per_day, d.used_gib) for d in vm.disks)
 
@@ -90,8 +83,8 @@ def monthly_protection_cost(estate: Estate, plan: ProtectionPlan, catalog: Catal
 
     for vm in estate.vms:
         protection = protection_of(plan, vm.name, vm.tags)
-        used_gb = _gb(vm.used_gib)
-        churn_gb = _gb(_churn_per_day(vm))
+        used_gb = gb(vm.used_gib)
+        churn_gb = gb(_churn_per_day(vm))
         if protection.backup is not None and protection.backup.backup is not None:
             rule = protection.backup.backup
             # Protected instance: <=50 GB $5, 50-500 GB $10, +$10 per further 500 GB of used size (Prices).
@@ -142,18 +135,3 @@ def redundancy_price(catalog: Catalog, redundancy: Redundancy, *, cross_region_r
     """Backup storage price per GB-month of a vault (GRS with CRR is billed as RA-GRS)."""
     key = "RA-GRS" if cross_region_restore and redundancy is Redundancy.GRS else redundancy.value
     return catalog.prices.backup_storage_gb_month.price(key)
-
-
-def cost_per_day(
-    catalog: Catalog, kind: ResourceKind, *, size: str = "", sku: str = "", size_gib: float = 0.0, used_gib: float = 0.0
-) -> float:
-    """The list price per day of one resource a drill creates while it exists."""
-    prices = catalog.prices
-    if kind is ResourceKind.VM:
-        return round(prices.vm_hour.price(size) * 24, 4)
-    if kind is ResourceKind.DISK:
-        return round(prices.disk_gib_month.price(sku) * size_gib / MONTH_DAYS, 4)
-    if kind in (ResourceKind.SNAPSHOT, ResourceKind.IMAGE):
-        # Snapshots (and the snapshots behind a managed image) are billed on used size (disks-understand-billing).
-        return round(prices.snapshot_gb_month.usd * _gb(used_gib) / MONTH_DAYS, 4)
-    return 0.0

@@ -17,17 +17,26 @@ class Sampler(Protocol):
     def sample(self, u: float) -> float: ...
 
 
+_blake2b = hashlib.blake2b
+_from_bytes = int.from_bytes
+_2_POW_MINUS_53 = 2.0**-53
+
+
 class Draws:
     """Deterministic draws derived from one world seed."""
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
-        self._prefix = f"drsim-sim/{seed}/".encode()
+        self._prefix = f"drsim-sim/{seed}/"
 
     def unit(self, *key: object) -> float:
         """A uniform number in [0, 1) for this key."""
-        digest = hashlib.blake2b(self._prefix + "/".join(map(str, key)).encode(), digest_size=8).digest()
-        return (int.from_bytes(digest, "big") >> 11) * 2.0**-53
+        return self.unit_of("/".join(map(str, key)))
+
+    def unit_of(self, key: str) -> float:
+        """unit(*parts) for the key already joined with "/" (the hot paths build it with one f-string)."""
+        digest = _blake2b((self._prefix + key).encode(), digest_size=8).digest()
+        return (_from_bytes(digest, "big") >> 11) * _2_POW_MINUS_53
 
     def sample(self, dist: Sampler, *key: object) -> float:
         """A value of a catalog distribution for this key."""

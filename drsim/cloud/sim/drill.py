@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
+from drsim.clock import Clock
 from drsim.cloud.sim.catalog import Catalog, load_catalog
-from drsim.cloud.sim.draws import Draws
 from drsim.cloud.sim.incidents import IncidentSpec, incident_from_scenario
 from drsim.cloud.sim.world import SimProvider, build_world
-from drsim.engine.clock import Clock
-from drsim.errors import UsageError
 from drsim.model.checks import DrillBundle
-from drsim.model.documents import Drill
-
-
-def resolve_incident_at(drill: Drill) -> datetime:
-    """The drill's incident time; `random` is drawn from the seed, uniformly over the window before window_end.
-
-    The simulated world reads no wall clock, so a random incident needs `window_end`.
-    """
-    if isinstance(drill.incident_at, datetime):
-        return drill.incident_at
-    if drill.window_end is None:
-        raise UsageError(f"drill {drill.name}: incident_at is random, so the simulated world needs window_end (it never reads the clock)")
-    back = drill.window.total_seconds() * Draws(drill.seed).unit("incident-at")
-    return drill.window_end - timedelta(seconds=round(back))
 
 
 def calibration_path(bundle: DrillBundle) -> Path | None:
@@ -42,15 +26,12 @@ def drill_catalog(bundle: DrillBundle) -> Catalog:
     return load_catalog(calibration_path(bundle))
 
 
-def drill_incident(bundle: DrillBundle, incident_at: datetime | None = None) -> IncidentSpec:
-    """The incident of the drill's runbook scenario, at `incident_at` (default: the drill's)."""
-    at = incident_at if incident_at is not None else resolve_incident_at(bundle.drill.doc)
-    return incident_from_scenario(bundle.runbook.doc.scenario, bundle.estate.doc, at)
+def drill_incident(bundle: DrillBundle, incident_at: datetime) -> IncidentSpec:
+    """The incident of the drill's runbook scenario, at `incident_at` (drsim.drills.incident_time decides it)."""
+    return incident_from_scenario(bundle.runbook.doc.scenario, bundle.estate.doc, incident_at)
 
 
-def world_from_drill(
-    bundle: DrillBundle, *, clock: Clock, incident_at: datetime | None = None, catalog: Catalog | None = None
-) -> SimProvider:
+def world_from_drill(bundle: DrillBundle, *, clock: Clock, incident_at: datetime, catalog: Catalog | None = None) -> SimProvider:
     """The simulated world of a drill: its estate and plan, its scenario's incident, its seed and sim options."""
     drill = bundle.drill.doc
     return build_world(

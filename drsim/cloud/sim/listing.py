@@ -10,15 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
+from drsim.clock import StoppedClock
 from drsim.cloud.api import PointTier, PointType
-from drsim.cloud.sim.drill import drill_catalog, drill_incident, resolve_incident_at
+from drsim.cloud.sim.drill import drill_catalog, drill_incident
 from drsim.cloud.sim.world import SimProvider, build_world
-from drsim.engine.clock import VirtualClock
 from drsim.errors import UsageError
 from drsim.model.checks import DrillBundle
+from drsim.times import utc_text
 
 
 @dataclass(frozen=True)
@@ -123,10 +121,9 @@ def _vm_points(world: SimProvider, vm_name: str, at: datetime) -> VmPoints:
     )
 
 
-def world_points(bundle: DrillBundle, *, vm: str | None = None, at: datetime | None = None) -> WorldPoints:
+def world_points(bundle: DrillBundle, *, incident_at: datetime, vm: str | None = None, at: datetime | None = None) -> WorldPoints:
     """The recovery points of every VM (or one) of the drill's estate at `at` (default: the incident time)."""
     drill = bundle.drill.doc
-    incident_at = resolve_incident_at(drill)
     at = at if at is not None else incident_at
     estate = bundle.estate.doc
     names = [v.name for v in estate.vms]
@@ -138,7 +135,7 @@ def world_points(bundle: DrillBundle, *, vm: str | None = None, at: datetime | N
         bundle.plan.doc,
         incident=drill_incident(bundle, incident_at),
         seed=drill.seed,
-        clock=VirtualClock(at),
+        clock=StoppedClock(at),
         options=drill.sim,
         catalog=catalog,
     )
@@ -153,8 +150,8 @@ def world_points(bundle: DrillBundle, *, vm: str | None = None, at: datetime | N
     )
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+def iso_or_none(value: datetime | None) -> str | None:
+    return utc_text(value, "seconds") if value is not None else None
 
 
 def points_as_json(view: WorldPoints) -> dict[str, Any]:
@@ -162,8 +159,8 @@ def points_as_json(view: WorldPoints) -> dict[str, Any]:
     return {
         "drill": view.drill,
         "incident": view.incident,
-        "incident_at": _iso(view.incident_at),
-        "at": _iso(view.at),
+        "incident_at": iso_or_none(view.incident_at),
+        "at": iso_or_none(view.at),
         "seed": view.seed,
         "catalog": view.catalog,
         "vms": [
@@ -174,7 +171,7 @@ def points_as_json(view: WorldPoints) -> dict[str, Any]:
                     "vault": v.backup_vault,
                     "points": [
                         {
-                            "time": _iso(p.time),
+                            "time": iso_or_none(p.time),
                             "type": p.type.value,
                             "tiers": [t.value for t in p.tiers],
                             "region": p.region,
@@ -190,75 +187,16 @@ def points_as_json(view: WorldPoints) -> dict[str, Any]:
                     "target_region": v.replication.target_region,
                     "consistency_group": v.replication.consistency_group,
                     "points": v.replication.points,
-                    "oldest": _iso(v.replication.oldest),
-                    "newest": _iso(v.replication.newest),
-                    "newest_app_consistent": _iso(v.replication.newest_app_consistent),
-                    "pending": _iso(v.replication.pending),
+                    "oldest": iso_or_none(v.replication.oldest),
+                    "newest": iso_or_none(v.replication.newest),
+                    "newest_app_consistent": iso_or_none(v.replication.newest_app_consistent),
+                    "pending": iso_or_none(v.replication.pending),
                 },
                 "snapshots": [
-                    {"disk": s.disk, "taken_at": _iso(s.taken_at), "region": s.region, "reachable": s.reachable} for s in v.snapshots
+                    {"disk": s.disk, "taken_at": iso_or_none(s.taken_at), "region": s.region, "reachable": s.reachable} for s in v.snapshots
                 ],
                 "images": [{"name": name, "region": region} for name, region in v.images],
             }
             for v in view.vms
         ],
     }
-
-
-def _age(at: datetime, then: datetime | None) -> str:
-    if then is None:
-        return "-"
-    minutes = int((at - then).total_seconds() // 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours:02d}h" if days else f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"
-
-
-def _short(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value is not None else "-"
-
-
-_TYPE_LABEL = {PointType.APP_CONSISTENT: "app", PointType.FILE_SYSTEM_CONSISTENT: "file-system", PointType.CRASH_CONSISTENT: "crash"}
-
-
-def render_points(view: WorldPoints, console: Console) -> None:
-    """Print the points as rich tables, one block per VM."""
-    console.print(
-        f"[bold]{view.drill}[/]: {view.incident} at {_iso(view.incident_at)}; points as of {_iso(view.at)} "
-        f"(seed {view.seed}, catalog {view.catalog})"
-    )
-    for vm in view.vms:
-        console.rule(f"[bold]{vm.vm}[/] ({vm.region})")
-        if vm.backup_vault is None:
-            console.print("Azure Backup: not protected")
-        else:
-            table = Table(title=f"Azure Backup points (vault {vm.backup_vault})", title_justify="left")
-            for column in ("time (UTC)", "age", "type", "tier", "region", "up"):
-                table.add_column(column, no_wrap=True)
-            for p in reversed(vm.backup):
-                tier = "+".join(t.value for t in p.tiers) + (" (CRR)" if p.cross_region else "")
-                reachable = "yes" if p.reachable else "[red]no[/]"
-                table.add_row(_short(p.time), _age(view.at, p.time), _TYPE_LABEL[p.type], tier, p.region, reachable)
-            console.print(table)
-        rep = vm.replication
-        if rep is None:
-            console.print("Site Recovery: not replicated")
-        else:
-            group = f", consistency group {rep.consistency_group}" if rep.consistency_group else ""
-            console.print(
-                f"Site Recovery to {rep.target_region}{group}: {rep.points} processed points; newest {_short(rep.newest)} "
-                f"({_age(view.at, rep.newest)} old), newest app-consistent {_short(rep.newest_app_consistent)}, "
-                f"oldest {_short(rep.oldest)}; 'latest' recovers data up to {rep.pending:%Y-%m-%d %H:%M:%S}"
-                if rep.pending is not None
-                else f"Site Recovery to {rep.target_region}{group}: no points"
-            )
-        if vm.snapshots:
-            table = Table(title="Scheduled snapshots (one disk each)", title_justify="left")
-            for column in ("taken at (UTC)", "age", "disk", "region", "up"):
-                table.add_column(column, no_wrap=True)
-            for snap in reversed(vm.snapshots):
-                reachable = "yes" if snap.reachable else "[red]no[/]"
-                table.add_row(f"{snap.taken_at:%Y-%m-%d %H:%M:%S}", _age(view.at, snap.taken_at), snap.disk, snap.region, reachable)
-            console.print(table)
-        for name, region in vm.images:
-            console.print(f"Managed image {name} in {region}")

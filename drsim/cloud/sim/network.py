@@ -10,7 +10,7 @@ from drsim.cloud.api import (
     IsolationReport,
     ResourceKind,
 )
-from drsim.cloud.sim.faults import RequestClass
+from drsim.cloud.arm import RequestClass
 from drsim.cloud.sim.resources import (
     DRILL_GROUP,
     NetworkState,

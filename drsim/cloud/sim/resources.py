@@ -41,15 +41,6 @@ def resource_id(group: str, kind: ResourceKind | str, name: str) -> str:
     return f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/{kind}/{name}"
 
 
-def kind_of(resource_id: str) -> str | None:
-    """The provider type of an ARM id (`Microsoft.Compute/disks`), or None for a malformed id."""
-    _, sep, rest = resource_id.partition("/providers/")
-    if not sep:
-        return None
-    parts = rest.split("/")
-    return "/".join(parts[:2]) if len(parts) >= 3 else None
-
-
 def _frozen(tags: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(tags))
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from drsim.clock import Clock
 from drsim.cloud.api import (
     RUN_TAG,
     Job,
@@ -22,10 +23,11 @@ from drsim.cloud.api import (
     ResourceKind,
     VirtualMachine,
 )
+from drsim.cloud.arm import ArmThrottle, RequestClass
 from drsim.cloud.sim import schedules
 from drsim.cloud.sim.catalog import Catalog, Distribution
 from drsim.cloud.sim.draws import Draws
-from drsim.cloud.sim.faults import FailureInjector, RequestClass, Throttle
+from drsim.cloud.sim.faults import FailureInjector
 from drsim.cloud.sim.incidents import CORRUPTING, DESTRUCTIVE, IncidentSpec
 from drsim.cloud.sim.resources import (
     DiskState,
@@ -47,7 +49,6 @@ from drsim.cloud.sim.resources import (
 )
 from drsim.cloud.sim.schedules import BackupHistory, ReplicationTiming
 from drsim.cloud.sim.workload import DiskContent, Workload
-from drsim.engine.clock import Clock
 from drsim.errors import NotFoundError
 from drsim.model.checks import Protection, protection_of
 from drsim.model.documents import Estate, ProtectionPlan, SimOptions, SnapshotRule, VmSpec
@@ -109,12 +110,16 @@ class WorldState:
         self.options = options
         self.catalog = catalog
         self.draws = Draws(seed)
-        self.throttle = Throttle(catalog.arm, enabled=options.throttling)
+        self.throttle = ArmThrottle(catalog.arm.limits(), enabled=options.throttling)
         self.faults = FailureInjector(options.failure_rate, self.draws)
         self._latency = options.latency
         self._request_latency = catalog.arm.request_latency
         self._prod_group = production_group(estate.name)
         self._interval = catalog.workload.canary_interval.sample(0.5)
+        # The region an outage takes down (None: no region is down whatever the time).
+        self._outage_region = incident.region if incident.kind is IncidentKind.REGION_OUTAGE else None
+        self._frozen_tags: tuple[Mapping[str, str], Mapping[str, str]] | None = None  # the last tags given, frozen
+        self._drill_kinds: dict[str, ResourceKind] = {}  # what each resource a drill created is (tagged when made)
 
         self._specs: dict[str, VmSpec] = {}
         self._vm_id_of: dict[str, str] = {}
@@ -355,24 +360,32 @@ class WorldState:
         return self.now() >= self.incident.at
 
     def _region_down(self, region: str) -> bool:
-        return self.incident.kind is IncidentKind.REGION_OUTAGE and region == self.incident.region and self._active()
+        return region == self._outage_region and self._active()
 
-    async def _wait(self, seconds: float) -> None:
-        await self.clock.sleep(max(0.0, seconds) * self._latency)
+    def _wait(self, seconds: float) -> Awaitable[None]:
+        return self.clock.sleep((seconds if seconds > 0 else 0.0) * self._latency)
+
+    def _after(self, owed: float, seconds: float) -> Awaitable[None]:
+        """The round trip a write still owes, then the operation's own time: one sleep (WriteRequest.wait
+        on the hot paths, without the object; the caller settles due jobs after it)."""
+        return self.clock.sleep(((owed if owed > 0 else 0.0) + (seconds if seconds > 0 else 0.0)) * self._latency)
 
     def _draw(self, dist: Distribution, *key: object) -> float:
         return self.draws.sample(dist, *key)
 
     def _admit(self, operation: str, region: str, request: RequestClass, target: str) -> float:
         """Admit one ARM request: settle due jobs, throttle, maybe fail; its round trip in seconds."""
-        self._settle()
+        if self._due:
+            self._settle()
         if self.throttle.enabled:
             self.throttle.admit(region, request, self.now())
-        self.faults.check(operation, target)
+        if self.faults.rate > 0:
+            self.faults.check(operation, target)
         key = f"req:{operation}:{target}"
-        count = self._counters.get(key, 0)
-        self._counters[key] = count + 1
-        return self.draws.sample(self._request_latency, "latency", operation, target, count)
+        counters = self._counters
+        count = counters.get(key, 0)
+        counters[key] = count + 1
+        return self._request_latency.sample(self.draws.unit_of(f"latency/{operation}/{target}/{count}"))
 
     async def _request(self, operation: str, region: str, request: RequestClass, target: str) -> None:
         """One ARM request: admission, then the round trip.
@@ -404,54 +417,59 @@ class WorldState:
         return NotFoundError(f"{what} is unreachable: region {region} is down (region outage since {self.incident.at.isoformat()})")
 
     def _get_vm(self, vm_id: str) -> VmState:
-        self._settle()  # a resource read sees every job that ended before it
+        if self._due:
+            self._settle()  # a resource read sees every job that ended before it
         vm = self._vms.get(vm_id)
         if vm is None:
             raise NotFoundError(f"virtual machine {vm_id} not found")
-        if self._region_down(vm.region):
+        if vm.region == self._outage_region and self._active():  # _region_down, inline: every read asks
             raise self._unreachable(vm.region, f"virtual machine {vm.name}")
         if vm.production and vm.name in self._deleted_vms and self._active():
             raise NotFoundError(f"virtual machine {vm.name} not found ({self.incident.kind.value} at {self.incident.at.isoformat()})")
         return vm
 
     def _get_disk(self, disk_id: str) -> DiskState:
-        self._settle()
+        if self._due:
+            self._settle()
         disk = self._disks.get(disk_id)
         if disk is None:
             raise NotFoundError(f"disk {disk_id} not found")
-        if self._region_down(disk.region):
+        if disk.region == self._outage_region and self._active():  # _region_down, inline: every read asks
             raise self._unreachable(disk.region, f"disk {disk.name}")
         if disk.production and self._active() and (disk.origin_vm in self._deleted_vms or disk_id in self._failed_disks):
             raise NotFoundError(f"disk {disk.name} not found ({self.incident.kind.value} at {self.incident.at.isoformat()})")
         return disk
 
     def _get_snapshot(self, snapshot_id: str) -> SnapshotState:
-        self._settle()
+        if self._due:
+            self._settle()
         snap = self._snapshots.get(snapshot_id)
         if snap is None:
             raise NotFoundError(f"snapshot {snapshot_id} not found")
         if snap.schedule_index is not None and not self._scheduled_still_kept(snap):
             self._forget_snapshot(snap)
             raise NotFoundError(f"snapshot {snap.name} not found (deleted by the plan's retention)")
-        if self._region_down(snap.region):
+        if snap.region == self._outage_region and self._active():  # _region_down, inline: every read asks
             raise self._unreachable(snap.region, f"snapshot {snap.name}")
         return snap
 
     def _get_image(self, image_id: str) -> ImageState:
-        self._settle()
+        if self._due:
+            self._settle()
         image = self._images.get(image_id)
         if image is None:
             raise NotFoundError(f"image {image_id} not found")
-        if self._region_down(image.region):
+        if image.region == self._outage_region and self._active():  # _region_down, inline: every read asks
             raise self._unreachable(image.region, f"image {image.name}")
         return image
 
     def _get_network(self, network_id: str) -> NetworkState:
-        self._settle()
+        if self._due:
+            self._settle()
         net = self._networks.get(network_id)
         if net is None:
             raise NotFoundError(f"virtual network {network_id} not found")
-        if self._region_down(net.region):
+        if net.region == self._outage_region and self._active():  # _region_down, inline: every read asks
             raise self._unreachable(net.region, f"virtual network {net.name}")
         return net
 
@@ -462,6 +480,16 @@ class WorldState:
 
     def _tag(self, resource: str, kind: ResourceKind, tags: Mapping[str, str]) -> None:
         self._tags.add(tags.get(RUN_TAG), resource, kind)
+        self._drill_kinds[resource] = kind
+
+    def _freeze(self, tags: Mapping[str, str]) -> Mapping[str, str]:
+        """frozen_tags(tags), made once for the same tags given again (every creation of a run gives its run tag)."""
+        last = self._frozen_tags
+        if last is not None and last[0] is tags and last[1] == tags:
+            return last[1]
+        frozen = frozen_tags(tags)
+        self._frozen_tags = (tags, frozen)
+        return frozen
 
     def _add_drill_disk(
         self,
@@ -548,7 +576,7 @@ class WorldState:
         if vm.production and self._active():
             if vm.name in self._crashed_vms:
                 return replace(record, power=PowerState.STOPPED, booted=False)
-            if self._region_down(vm.region):
+            if vm.region == self._outage_region and self._active():  # _region_down, inline: every read asks
                 return replace(record, booted=False)
         return record
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from drsim.clock import Clock
 from drsim.cloud.api import (
     PointType,
     ResourceKind,
@@ -33,7 +34,6 @@ from drsim.cloud.sim.resources import (
 from drsim.cloud.sim.schedules import ScheduledBackup, ScheduledReplicationPoint, ScheduledSnapshot
 from drsim.cloud.sim.siterecovery import SiteRecoveryService
 from drsim.cloud.sim.workload import DiskContent, Workload, marker_at
-from drsim.engine.clock import Clock
 from drsim.model.documents import Estate, ProtectionPlan, SimOptions
 from drsim.model.types import IncidentKind
 

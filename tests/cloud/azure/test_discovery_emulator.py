@@ -9,8 +9,9 @@ import pytest
 
 import drsim.cloud.emulator.server as emulator
 import drsim.cloud.emulator.world as world_module
-from drsim.cloud.azure.discovery import discover, write_documents
+from drsim.cloud.azure.discovery import discover
 from drsim.cloud.sim.resources import production_group
+from drsim.discover import write_documents
 from drsim.model.checks import protection_of, validate_path
 from drsim.model.documents import Estate, ProtectionPlan
 from drsim.model.loader import load

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import drsim.cloud.emulator.server as server
+from drsim.clock import ScaledClock
 from drsim.cloud.api import TaggedResource
 from drsim.cloud.azure.clock import EmulatorClock
 from drsim.cloud.azure.provider import connect
@@ -26,8 +27,8 @@ from drsim.cloud.sim.catalog import default_catalog, load_catalog
 from drsim.cloud.sim.incidents import incident_from_scenario
 from drsim.cloud.sim.resources import DRILL_GROUP
 from drsim.cloud.sim.world import build_world
-from drsim.engine.clock import ScaledClock
-from drsim.engine.run import EventSink, _simulate, catalog_estimates, execute, run_id_for
+from drsim.drills import _simulate, catalog_estimates, run_id_for
+from drsim.engine.run import EventSink, RunSpec, execute, plan_drill
 from drsim.measure.events import ResourceCreated, ResourceDeleted
 from drsim.measure.result import DrillResult
 from drsim.measure.timeline import drill_result
@@ -97,23 +98,23 @@ def against_emulator(bundle: DrillBundle) -> Run:
                 clock = provider.clock
                 assert isinstance(clock, EmulatorClock) and clock.speed == SPEED
                 inventory = await provider.inventory()
-                execution = await execute(
+                spec = RunSpec(
                     drill_name=drill.name,
                     runbook=runbook,
                     estate=estate,
                     plan=plan,
-                    provider=provider,
-                    clock=clock,
                     run_id=run_id,
                     seed=drill.seed,
                     incident_at=drill.incident_at,
                     detected_at=incident.detected_at,
                     concurrency=drill.concurrency,
-                    sink=sink,
-                    estimates=catalog_estimates(catalog, estate),
                     catalog_version=catalog.label,
                     production_ids=inventory.get,
                 )
+                planned = plan_drill(
+                    runbook, estate, plan, drill=drill.name, concurrency=drill.concurrency, estimates=catalog_estimates(catalog, estate)
+                )
+                execution = await execute(spec, provider=provider, clock=clock, sink=sink, planned=planned)
                 leftovers = await provider.list_tagged(run_id)
             return Run(drill_result(execution.events, runbook, estate, execution.apps), list(sink.events), leftovers)
 

@@ -78,7 +78,7 @@ def test_the_provider_follows_the_time_headers_of_every_response():
             options = AzureOptions(subscription_id=SUB, resource_group="drill", endpoint=base)
             async with AzureProvider(options, clock=clock) as provider:
                 await provider.get_vm(vm)
-                return provider.now()
+                return provider.clock.now()
 
     assert asyncio.run(main()) == said
     assert clock.speed == 30.0
@@ -91,7 +91,7 @@ def connect_to(fake: FakeArm):
         async with serve(fake) as base:
             provider = await connect(AzureOptions(subscription_id=SUB, resource_group="drill", endpoint=base))
             async with provider:
-                return provider.clock, provider.now()
+                return provider.clock, provider.clock.now()
 
     return asyncio.run(main())
 

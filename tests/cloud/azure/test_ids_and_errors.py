@@ -1,4 +1,4 @@
-"""ARM ids, and SDK errors translated into drsim errors."""
+"""SDK errors translated into drsim errors."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from azure.core.rest import HttpRequest
 from azure.core.rest._http_response_impl import HttpResponseImpl
 
 from drsim.cloud.azure.errors import translate, translated
-from drsim.cloud.azure.ids import operation_name, parse_id, resource_id, same_id
 from drsim.errors import (
     CapacityError,
     ConflictError,
@@ -29,49 +28,6 @@ from drsim.errors import (
 )
 
 VM = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/prod/providers/Microsoft.Compute/virtualMachines/web-01"
-
-
-def test_parse_id_reads_each_part():
-    ref = parse_id(VM)
-    assert (ref.subscription, ref.resource_group) == ("00000000-0000-0000-0000-000000000001", "prod")
-    assert (ref.namespace, ref.name) == ("Microsoft.Compute", "web-01")
-    assert ref.type == "Microsoft.Compute/virtualMachines"
-    assert str(ref) == VM
-
-
-def test_parse_id_of_a_nested_backup_item():
-    rid = (
-        "/subscriptions/s/resourceGroups/vaults/providers/Microsoft.RecoveryServices/vaults/bv/backupFabrics/Azure"
-        "/protectionContainers/IaasVMContainer;iaasvmcontainerv2;prod;web-01/protectedItems/VM;iaasvmcontainerv2;prod;web-01"
-        "/recoveryPoints/123"
-    )
-    ref = parse_id(rid)
-    assert ref.child("vaults") == "bv"
-    assert ref.child("protectionContainers") == "IaasVMContainer;iaasvmcontainerv2;prod;web-01"
-    assert ref.name == "123"
-    with pytest.raises(NotFoundError):
-        ref.child("replicationFabrics")
-
-
-@pytest.mark.parametrize(
-    "bad", ["", "web-01", "/subscriptions/s/resourceGroups/rg", "/subscriptions/s/resourceGroups/rg/providers/Ns/type"]
-)
-def test_parse_id_refuses_what_is_not_an_id(bad):
-    with pytest.raises(NotFoundError, match="not an ARM resource id"):
-        parse_id(bad)
-
-
-def test_ids_compare_case_insensitively():
-    assert same_id(VM, VM.upper())
-    assert not same_id(VM, None)
-    vnet = resource_id("s", "rg", "Microsoft.Network", ("virtualNetworks", "v"))
-    assert vnet == "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v"
-
-
-def test_operation_name_from_a_poll_url():
-    url = "http://127.0.0.1:1/subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v/backupFabrics/Azure/protectionContainers/c/protectedItems/i/operationsStatus/abc-1?api-version=2025-02-01"
-    assert operation_name(url, "operationsStatus") == "abc-1"
-    assert operation_name(url, "replicationJobs") is None
 
 
 def arm_response(status: int, code: str | None, message: str = "boom", headers: dict[str, str] | None = None) -> HttpResponseImpl:

@@ -11,8 +11,9 @@ import pytest
 import drsim.cloud.emulator.server as server
 import drsim.cloud.emulator.world as world_module
 from drsim.cloud.api import RUN_TAG, ResourceKind, RestoreMode
+from drsim.cloud.arm import RequestClass
 from drsim.cloud.azure.provider import AzureProvider
-from drsim.cloud.azure.throttle import OperationClass, Throttle
+from drsim.cloud.azure.throttle import Throttle
 from drsim.cloud.sim.resources import DRILL_GROUP
 from drsim.errors import ConflictError, NotFoundError, ProviderError
 from drsim.model.documents import AzureOptions
@@ -91,7 +92,7 @@ def burst(handle, throttle: Throttle):
 def test_a_burst_beyond_the_read_limit_completes_with_its_429s_honoured(real_speed):
     _, handle = real_speed
     target, got, stats = burst(handle, Throttle(enabled=False))
-    assert stats.throttled[OperationClass.READ] > 0  # ARM's bucket ran dry and said Retry-After
+    assert stats.throttled[RequestClass.READ] > 0  # ARM's bucket ran dry and said Retry-After
     assert len(got) == BURST and all(vm == target for vm in got)  # nothing lost
 
 
@@ -99,7 +100,7 @@ def test_the_client_bucket_keeps_the_same_burst_under_the_limit():
     thread = server.EmulatorThread(world_module.EmulatorOptions(estate=ESTATE, plan=PLAN, seed=3, speed=1.0))
     with thread as handle:  # a world of its own: the burst above left the shared one's bucket empty
         target, got, stats = burst(handle, Throttle())
-    assert stats.throttled[OperationClass.READ] == 0
+    assert stats.throttled[RequestClass.READ] == 0
     assert stats.waited_s > 0
     assert len(got) == BURST and all(vm == target for vm in got)
 

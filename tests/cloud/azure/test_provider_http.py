@@ -10,7 +10,7 @@ from fake_arm import SUB, Answer, FakeArm, serve
 
 from drsim.cloud.api import RUN_TAG, JobKind, JobStatus, PointType, ResourceKind, RestoreMode
 from drsim.cloud.azure.provider import AzureProvider
-from drsim.cloud.azure.throttle import OperationClass
+from drsim.cloud.azure.throttle import RequestClass
 from drsim.errors import NotFoundError
 from drsim.model.documents import AzureOptions
 from drsim.model.types import ReplicationPointChoice
@@ -372,8 +372,8 @@ def test_a_429_is_waited_out_and_counted():
 
     images, stats = run(fake, scenario)
     assert [(i.name, i.source_vm_id, i.disk_count) for i in images] == [("golden", SRC_VM, 2)]
-    assert stats.throttled[OperationClass.READ] == 1
-    assert stats.requests[OperationClass.READ] == 2
+    assert stats.throttled[RequestClass.READ] == 1
+    assert stats.requests[RequestClass.READ] == 2
 
 
 def test_arm_errors_become_drsim_errors_naming_the_operation():

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drsim.cloud.emulator.arm import ArmError, Body, RequestClass, Router, from_provider_error, parse_id, retry_after_seconds
+from drsim.cloud.emulator.arm import ArmError, Body, Router, from_provider_error, retry_after_seconds
 from drsim.cloud.emulator.operations import poll_headers
 from drsim.cloud.emulator.resources import parse_filter
-from drsim.cloud.emulator.throttling import BucketLimit, RequestBuckets
 from drsim.errors import CapacityError, ConflictError, NotFoundError, QuotaError, ThrottledError, TransientError
 
 VM = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/web-01"
@@ -19,22 +16,6 @@ VM = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/virtualMac
 
 async def _handler(request: object, params: dict[str, str]) -> object:
     return params
-
-
-def test_ids_parse_into_group_type_and_name() -> None:
-    parsed = parse_id(VM)
-    assert parsed is not None
-    assert (parsed.subscription, parsed.resource_group, parsed.type, parsed.name) == (
-        "s1",
-        "rg",
-        "Microsoft.Compute/virtualMachines",
-        "web-01",
-    )
-    assert str(parsed) == VM
-    nested = parse_id(f"{VM.replace('Compute/virtualMachines/web-01', 'Network/virtualNetworks/v')}/subnets/drill")
-    assert nested is not None and nested.type == "Microsoft.Network/virtualNetworks/subnets" and nested.name == "drill"
-    assert parse_id("/subscriptions/s1/resourceGroups/rg") is None
-    assert parse_id("not an id") is None
 
 
 def test_routes_match_case_insensitively_and_report_405_and_404() -> None:
@@ -111,57 +92,3 @@ def test_poll_hints_are_ten_world_seconds_in_real_time() -> None:
     assert poll_headers(5.0) == {"Retry-After": "2"}
     assert poll_headers(60.0) == {"retry-after-ms": "167", "x-ms-retry-after-ms": "167"}
     assert poll_headers(1e9) == {"retry-after-ms": "1", "x-ms-retry-after-ms": "1"}
-
-
-class WorldClock:
-    def __init__(self) -> None:
-        self.at = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, seconds: float) -> None:
-        self.at += timedelta(seconds=seconds)
-
-
-def buckets(clock: WorldClock) -> RequestBuckets:
-    return RequestBuckets({RequestClass.READ: BucketLimit(capacity=3, refill_per_s=1.0)}, clock)
-
-
-def test_a_bucket_lets_its_capacity_through_then_throttles_until_it_refills() -> None:
-    clock = WorldClock()
-    reads = buckets(clock)
-    for _ in range(3):
-        reads.admit(RequestClass.READ)
-    with pytest.raises(ThrottledError) as refused:
-        reads.admit(RequestClass.READ)
-    assert refused.value.retry_after == pytest.approx(1.0)
-    clock.advance(1.0)
-    reads.admit(RequestClass.READ)
-    assert reads.remaining(RequestClass.READ) == 0
-
-
-def test_a_throttled_burst_is_given_successive_tokens_and_each_retry_gets_through() -> None:
-    clock = WorldClock()
-    reads = buckets(clock)
-    waits = {}
-    for n in range(8):
-        try:
-            reads.admit(RequestClass.READ, f"request-{n}")
-        except ThrottledError as exc:
-            waits[f"request-{n}"] = exc.retry_after
-    assert list(waits.values()) == pytest.approx([1.0, 2.0, 3.0, 4.0, 5.0])  # one a second: the refill rate
-    with pytest.raises(ThrottledError):
-        reads.admit(RequestClass.READ, "request-4")  # too early: its token is not due yet
-    clock.advance(5.0)
-    for client in waits:
-        reads.admit(RequestClass.READ, client)  # each comes back once and is let through
-    with pytest.raises(ThrottledError):
-        reads.admit(RequestClass.READ, "newcomer")  # the burst used every token up to now
-
-
-def test_throttling_off_admits_everything() -> None:
-    reads = RequestBuckets({RequestClass.READ: BucketLimit(1, 1.0)}, WorldClock(), enabled=False)
-    for _ in range(10):
-        reads.admit(RequestClass.READ)
-    assert reads.remaining(RequestClass.READ) is None

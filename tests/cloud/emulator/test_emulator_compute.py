@@ -6,7 +6,7 @@ from datetime import datetime
 
 from arm_session import DRILLS, INCIDENT, PROD, Answer, ArmSession, emulated
 
-from drsim.cloud.azure.canary import parse_report
+from drsim.cloud.canary import parse_report
 
 COMPUTE = "Microsoft.Compute"
 

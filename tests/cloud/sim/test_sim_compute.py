@@ -3,7 +3,6 @@ snapshots', 'Images', 'VM provisioning')."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import pytest
@@ -11,6 +10,7 @@ from simworld import INCIDENT, estate_doc, make_world, outage, plan_doc, run
 
 from drsim.cloud.api import RUN_TAG, PowerState, ResourceKind
 from drsim.cloud.sim import SimProvider, default_catalog
+from drsim.engine.runtime import current_runtime
 from drsim.errors import ConflictError, NotFoundError, QuotaError
 from drsim.model.types import OsType
 
@@ -28,7 +28,7 @@ async def clone(world: SimProvider, vm: str, *, stop_first: bool = False) -> str
     if stop_first:
         await world.deallocate_vm(prod)
     spec = world.estate.vm(vm)
-    snaps = await asyncio.gather(
+    snaps = await current_runtime().gather(
         *(world.create_snapshot(world.truth.disk_id(vm, d.name), name=f"{vm}-{d.name}-s", incremental=True, tags=TAGS) for d in spec.disks)
     )
     disks = [await world.create_disk(s.id, name=f"{s.name}-d", region=s.region, tags=TAGS) for s in snaps]
@@ -94,7 +94,7 @@ def test_cross_region_copies_run_one_at_a_time_per_disk_in_creation_order(world:
     async def main():  # type: ignore[no-untyped-def]
         first = await world.create_snapshot(disk, name="s1", incremental=True, tags=TAGS)
         second = await world.create_snapshot(disk, name="s2", incremental=True, tags=TAGS)
-        copying = asyncio.create_task(world.copy_snapshot(first.id, name="c1", region="centralus", tags=TAGS))
+        copying = current_runtime().spawn(world.copy_snapshot(first.id, name="c1", region="centralus", tags=TAGS))
         await world.clock.sleep(5)
         with pytest.raises(ConflictError, match="one at a time per disk"):
             await world.copy_snapshot(second.id, name="c2", region="centralus", tags=TAGS)
@@ -217,7 +217,7 @@ def test_at_most_20_concurrent_deployments_from_one_image(world: SimProvider) ->
                 image.id, name=f"web-{n}", region="centralus", size="Standard_D2s_v5", network_id=network, tags=TAGS
             )
 
-        return await asyncio.gather(*(deploy(n) for n in range(21)), return_exceptions=True)
+        return await current_runtime().gather(*(deploy(n) for n in range(21)), return_exceptions=True)
 
     results = run(main)
     refused = [r for r in results if isinstance(r, QuotaError)]

@@ -8,8 +8,8 @@ import pytest
 from simworld import estate_doc, plan_doc
 
 from drsim.cloud.api import ResourceKind
-from drsim.cloud.sim import CostCategory, cost_per_day, default_catalog, monthly_protection_cost
-from drsim.cloud.sim.costs import GB_PER_GIB, MONTH_DAYS
+from drsim.cloud.prices import GB_PER_GIB, MONTH_DAYS, cost_per_day, list_prices
+from drsim.cloud.sim import CostCategory, default_catalog, monthly_protection_cost
 
 CATALOG = default_catalog()
 
@@ -69,7 +69,12 @@ def test_the_bill_adds_up_by_category_and_by_vm() -> None:
 
 
 def test_drill_resources_cost_per_day() -> None:
-    assert cost_per_day(CATALOG, ResourceKind.VM, size="Standard_D2s_v5") == pytest.approx(0.096 * 24)
-    assert cost_per_day(CATALOG, ResourceKind.DISK, sku="Premium_LRS", size_gib=128) == pytest.approx(0.135 * 128 / MONTH_DAYS, abs=1e-4)
-    assert cost_per_day(CATALOG, ResourceKind.SNAPSHOT, used_gib=10) == pytest.approx(0.05 * 10 * GB_PER_GIB / MONTH_DAYS, abs=1e-4)
-    assert cost_per_day(CATALOG, ResourceKind.NETWORK) == 0
+    prices = CATALOG.prices
+    assert cost_per_day(prices, ResourceKind.VM, size="Standard_D2s_v5") == pytest.approx(0.096 * 24)
+    assert cost_per_day(prices, ResourceKind.DISK, sku="Premium_LRS", size_gib=128) == pytest.approx(0.135 * 128 / MONTH_DAYS, abs=1e-4)
+    assert cost_per_day(prices, ResourceKind.SNAPSHOT, used_gib=10) == pytest.approx(0.05 * 10 * GB_PER_GIB / MONTH_DAYS, abs=1e-4)
+    assert cost_per_day(prices, ResourceKind.NETWORK) == 0
+
+
+def test_the_azure_providers_list_prices_are_the_packaged_catalogs() -> None:
+    assert list_prices() == CATALOG.prices

@@ -2,58 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from simworld import make_world, run
 
 from drsim.cloud.api import RUN_TAG
-from drsim.cloud.sim import default_catalog
-from drsim.cloud.sim.faults import RequestClass, Throttle
+from drsim.cloud.arm import RequestClass
 from drsim.errors import ThrottledError, TransientError
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def test_arm_write_bucket_holds_200_and_refills_10_a_second() -> None:
-    throttle = Throttle(default_catalog().arm)
-    for _ in range(200):
-        throttle.admit("eastus2", RequestClass.WRITE, T0)
-    with pytest.raises(ThrottledError) as refused:
-        throttle.admit("eastus2", RequestClass.WRITE, T0)
-    assert refused.value.retry_after == pytest.approx(0.1)
-    throttle.admit("eastus2", RequestClass.WRITE, T0 + timedelta(seconds=0.1))
-    throttle.admit("centralus", RequestClass.WRITE, T0)  # another region, another bucket
-
-
-def test_arm_read_bucket_holds_250_and_refills_25_a_second() -> None:
-    throttle = Throttle(default_catalog().arm)
-    for _ in range(250):
-        throttle.admit("eastus2", RequestClass.READ, T0)
-    with pytest.raises(ThrottledError) as refused:
-        throttle.admit("eastus2", RequestClass.READ, T0)
-    assert refused.value.retry_after == pytest.approx(0.04)
-    for _ in range(25):
-        throttle.admit("eastus2", RequestClass.READ, T0 + timedelta(seconds=1))
-
-
-def test_arm_delete_bucket_holds_200_and_refills_10_a_second() -> None:
-    throttle = Throttle(default_catalog().arm)
-    for _ in range(200):
-        throttle.admit("eastus2", RequestClass.DELETE, T0)
-    with pytest.raises(ThrottledError):
-        throttle.admit("eastus2", RequestClass.DELETE, T0)
-    throttle.admit("eastus2", RequestClass.WRITE, T0)  # deletes and writes are separate buckets
-
-
-def test_a_throttled_request_consumes_nothing() -> None:
-    throttle = Throttle(default_catalog().arm)
-    for _ in range(200):
-        throttle.admit("eastus2", RequestClass.WRITE, T0)
-    for _ in range(5):
-        with pytest.raises(ThrottledError):
-            throttle.admit("eastus2", RequestClass.WRITE, T0 + timedelta(seconds=0.05))
-    throttle.admit("eastus2", RequestClass.WRITE, T0 + timedelta(seconds=0.1))
 
 
 def test_world_operations_draw_on_the_right_bucket() -> None:

@@ -4,7 +4,8 @@ Only Azure Resource Manager itself, by exact host (the public cloud and the sove
 azure-mgmt-core's `get_arm_endpoints` lists), over https on the default port; and plain http on a
 loopback address, for the drsim ARM emulator, which receives a fixed emulator token and never a
 real credential. Everything else is refused, at validation (the Drill's `azure.endpoint`) and again
-before any client is built. This module needs no Azure SDK: `drsim validate` uses it.
+before any client is built (drsim.cloud.azure.clients): one rule for both. It lives with the
+documents, below the cloud layer, and needs no Azure SDK: `drsim validate` uses it.
 """
 
 from __future__ import annotations

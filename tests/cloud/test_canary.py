@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from drsim.cloud.api import CanaryReading, VolumeReading
-from drsim.cloud.azure.canary import LINUX_SCRIPT, parse_report, render_report
+from drsim.cloud.canary import LINUX_SCRIPT, parse_report, render_report
 from drsim.errors import ProviderError
 
 VM = "/subscriptions/s/resourceGroups/drill/providers/Microsoft.Compute/virtualMachines/sql-01-restored"

@@ -1,13 +1,17 @@
-"""`drsim drill run` on a terminal: live progress, the summary table, and the dry run's plan.
+"""Terminal presentation: `drsim drill run`'s live progress, summary table and dry-run plan, and
+`drsim sim points`' tables.
 
 The progress display is a RunObserver (like the journal, it only watches events). Everything here
-writes to a rich Console; nothing in the engine depends on it.
+writes to a rich Console; nothing below the command line depends on it.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -17,9 +21,12 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from drsim.engine.run import DrillPlan, RunOutcome, run_drill
+from drsim.cloud.api import PointType
+from drsim.cloud.sim.listing import WorldPoints, iso_or_none, points_as_json, world_points
+from drsim.drills import finish_run, incident_time, run_drill
+from drsim.engine.run import DrillPlan, RunOutcome
 from drsim.engine.taskgraph import Task, task_chain
-from drsim.errors import UsageError
+from drsim.errors import AbortedError, UsageError
 from drsim.measure.events import (
     CleanupFinished,
     CleanupStarted,
@@ -32,11 +39,11 @@ from drsim.measure.events import (
     TaskStarted,
     iso,
 )
-from drsim.measure.result import RunStatus
+from drsim.measure.result import RunStatus, TaskStatus
 from drsim.model import load_drill
 from drsim.model.documents import Drill
 from drsim.model.loader import Loaded
-from drsim.model.types import format_duration, parse_instant
+from drsim.model.types import CleanupStatus, format_duration, parse_instant
 
 _STATUS_STYLE = {RunStatus.PASSED: "bold green", RunStatus.FAILED: "bold yellow", RunStatus.ERROR: "bold red"}
 
@@ -107,6 +114,35 @@ class LiveProgress:
         self._live.stop()
 
 
+def _say(line: str) -> None:
+    """One line on standard error, at once and unwrapped (it names paths and commands to copy)."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+class InterruptNotice:
+    """Says at once, on standard error, what a Ctrl-C (or SIGTERM) is doing: the first aborts the run and
+    cleanup runs; the next stops cleanup."""
+
+    def __init__(self, say: Callable[[str], None] = _say) -> None:
+        self.say = say
+        self.aborted = False
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, RunAborted) and event.reason.endswith("received"):
+            self.aborted = True
+            self.say(f"interrupted ({event.reason}): cleaning up (Ctrl-C again to stop cleanup)")
+        elif self.aborted and isinstance(event, CleanupFinished) and event.status is CleanupStatus.INCOMPLETE:
+            self.say(f"cleanup stopped: {len(event.leftovers)} resource(s) may be left behind (listed in the result)")
+
+    def on_finished(self, outcome: RunOutcome) -> None:
+        pass
+
+
+SHOWN_FAILURES = 10
+"""The failed tasks the summary names one by one; the rest are counted per step and reason."""
+
+
 def summary_table(outcome: RunOutcome) -> Table:
     """Per application: RTO, RPO measured / claimed, objectives and verdicts."""
     assert outcome.result is not None
@@ -134,12 +170,19 @@ def render_outcome(outcome: RunOutcome, console: Console) -> None:
     result = outcome.result
     assert result is not None
     console.print(summary_table(outcome))
-    failed = [t for t in result.tasks if t.status.value == "failed"]
+    failed = [t for t in result.tasks if t.status is TaskStatus.FAILED]
     errors = {e.task: e.error for e in outcome.events if isinstance(e, TaskFailed)}
-    for task in failed:
-        label = f"{task.step}/{task.vm}" if task.vm else task.step
-        console.print(f"[red]failed[/red] {label}: {errors.get(label, '')}")
-    skipped = sum(1 for t in result.tasks if t.status.value == "skipped")
+    labels = [f"{t.step}/{t.vm}" if t.vm else t.step for t in failed]
+    for label in labels[:SHOWN_FAILURES]:
+        console.print(f"[red]failed[/red] {label}: {errors.get(label, '')}", highlight=False)
+    if len(labels) > SHOWN_FAILURES:  # an interrupted fleet drill fails thousands of tasks for one reason
+        rest = Counter(
+            (task.step, errors.get(label, "")) for task, label in zip(failed[SHOWN_FAILURES:], labels[SHOWN_FAILURES:], strict=True)
+        )
+        console.print(f"[red]and {len(labels) - SHOWN_FAILURES} more failed tasks[/red]:", highlight=False)
+        for (step, error), count in rest.most_common():
+            console.print(f"  {count} of step {step}: {error}", highlight=False)
+    skipped = sum(1 for t in result.tasks if t.status is TaskStatus.SKIPPED)
     if skipped:
         console.print(f"{skipped} task(s) skipped")
     for leftover in result.cleanup.leftovers:
@@ -204,11 +247,10 @@ def drill_run(
     when = parse_instant(incident_at, "--incident-at") if incident_at not in (None, "random") else None
     bundle = load_drill(path)
     if incident_at == "random":  # as `incident_at: random` in the drill: drawn from the seed over the drill's window
-        from drsim.engine.run import incident_time
-
         drill = bundle.drill.doc
         when = incident_time(drill.model_copy(update={"incident_at": "random"}), drill.seed if seed is None else seed, today=today)
     progress = LiveProgress(console) if console.is_terminal and not quiet and not dry_run else None
+    notice = InterruptNotice()
     try:
         outcome = run_drill(
             bundle,
@@ -217,7 +259,7 @@ def drill_run(
             incident_at=when,
             dry_run=dry_run,
             resume=resume,
-            observers=(progress,) if progress is not None else (),
+            observers=(progress, notice) if progress is not None else (notice,),
             today=today,
             handle_signals=True,
         )
@@ -228,7 +270,13 @@ def drill_run(
         render_plan(outcome.plan, console)
         return 0
     assert outcome.result is not None
-    sealed = finish_reports(outcome, bundle.drill, reports=reports, store=store, junit=junit)
+    try:
+        sealed = finish_reports(outcome, bundle.drill, reports=reports, store=store, junit=junit)
+    except KeyboardInterrupt:
+        # result.json and the journal are complete; reports are written atomically and the manifest last.
+        finish = f"drsim report {outcome.run_dir}"
+        _say(f"interrupted while writing reports: the run itself is complete; `{finish}` writes its reports and seals it")
+        return AbortedError.exit_code
     if quiet:
         console.print(f"{outcome.result.status.value} {outcome.result_path}")
     else:
@@ -242,8 +290,6 @@ def finish_reports(outcome: RunOutcome, drill: Loaded[Drill], *, reports: bool, 
     """Reports, history, JUnit XML and the sealed manifest of a finished run (drsim.report.bundle)."""
     if outcome.run_dir is None:
         return []
-    from drsim.report.bundle import finish_run
-
     evidence = drill.doc.evidence
     sign_key = drill.path.parent / evidence.sign_key if evidence.sign_key else None  # relative to the drill file, like its other paths
     return finish_run(
@@ -254,3 +300,79 @@ def finish_reports(outcome: RunOutcome, drill: Loaded[Drill], *, reports: bool, 
         sign_key=sign_key,
         controls=evidence.controls,
     )
+
+
+# ------------------------------------------------------------------------------ drsim sim points
+
+
+def sim_points(path: str, *, vm: str | None, at_text: str | None, fmt: str, today: date, console: Console | None = None) -> None:
+    """What `drsim sim points` does: the points at the drill's incident time (the one `drsim drill run`
+    uses, drsim.drills.incident_time), as tables or JSON."""
+    console = console or Console()
+    at = parse_instant(at_text, "--at") if at_text is not None else None
+    bundle = load_drill(path)
+    drill = bundle.drill.doc
+    view = world_points(bundle, incident_at=incident_time(drill, drill.seed, today=today), vm=vm, at=at)
+    if fmt == "json":
+        console.file.write(json.dumps(points_as_json(view), indent=2) + "\n")
+    else:
+        render_points(view, console)
+
+
+def _age(at: datetime, then: datetime | None) -> str:
+    if then is None:
+        return "-"
+    minutes = int((at - then).total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h" if days else f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"
+
+
+def _short(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value is not None else "-"
+
+
+_TYPE_LABEL = {PointType.APP_CONSISTENT: "app", PointType.FILE_SYSTEM_CONSISTENT: "file-system", PointType.CRASH_CONSISTENT: "crash"}
+
+
+def render_points(view: WorldPoints, console: Console) -> None:
+    """Print the points as rich tables, one block per VM."""
+    console.print(
+        f"[bold]{view.drill}[/]: {view.incident} at {iso_or_none(view.incident_at)}; points as of {iso_or_none(view.at)} "
+        f"(seed {view.seed}, catalog {view.catalog})"
+    )
+    for vm in view.vms:
+        console.rule(f"[bold]{vm.vm}[/] ({vm.region})")
+        if vm.backup_vault is None:
+            console.print("Azure Backup: not protected")
+        else:
+            table = Table(title=f"Azure Backup points (vault {vm.backup_vault})", title_justify="left")
+            for column in ("time (UTC)", "age", "type", "tier", "region", "up"):
+                table.add_column(column, no_wrap=True)
+            for p in reversed(vm.backup):
+                tier = "+".join(t.value for t in p.tiers) + (" (CRR)" if p.cross_region else "")
+                reachable = "yes" if p.reachable else "[red]no[/]"
+                table.add_row(_short(p.time), _age(view.at, p.time), _TYPE_LABEL[p.type], tier, p.region, reachable)
+            console.print(table)
+        rep = vm.replication
+        if rep is None:
+            console.print("Site Recovery: not replicated")
+        else:
+            group = f", consistency group {rep.consistency_group}" if rep.consistency_group else ""
+            console.print(
+                f"Site Recovery to {rep.target_region}{group}: {rep.points} processed points; newest {_short(rep.newest)} "
+                f"({_age(view.at, rep.newest)} old), newest app-consistent {_short(rep.newest_app_consistent)}, "
+                f"oldest {_short(rep.oldest)}; 'latest' recovers data up to {rep.pending:%Y-%m-%d %H:%M:%S}"
+                if rep.pending is not None
+                else f"Site Recovery to {rep.target_region}{group}: no points"
+            )
+        if vm.snapshots:
+            table = Table(title="Scheduled snapshots (one disk each)", title_justify="left")
+            for column in ("taken at (UTC)", "age", "disk", "region", "up"):
+                table.add_column(column, no_wrap=True)
+            for snap in reversed(vm.snapshots):
+                reachable = "yes" if snap.reachable else "[red]no[/]"
+                table.add_row(f"{snap.taken_at:%Y-%m-%d %H:%M:%S}", _age(view.at, snap.taken_at), snap.disk, snap.region, reachable)
+            console.print(table)
+        for name, region in vm.images:
+            console.print(f"Managed image {name} in {region}")

@@ -1,4 +1,7 @@
-"""The canary check on a recovered VM, through the VM Run Command API, and the report it prints.
+"""The canary protocol: the marker logs, the script that reads them on a recovered VM, and its report.
+
+Shared by the Azure provider (which runs the script through the VM Run Command API and parses the
+report) and the ARM emulator (which answers Run Command with the report of the simulated VM).
 
 The workload on every protected VM keeps, for each guest volume, a directory of marker files
 (`/var/lib/drsim-canary/<volume>/` on Linux, `C:\\ProgramData\\drsim-canary\\<volume>\\` on
@@ -25,11 +28,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from drsim.cloud.api import CanaryReading, VolumeReading
 from drsim.errors import ProviderError
+from drsim.times import parse_utc, utc_text
 
 REPORT_PREFIX = "DRSIM-CANARY "
 REPORT_VERSION = 1
@@ -91,12 +95,9 @@ def _time(value: Any, where: str) -> datetime | None:
     if not isinstance(value, str):
         raise ProviderError(f"canary report: {where} is not a time string: {value!r}")
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_utc(value)
     except ValueError as exc:
-        raise ProviderError(f"canary report: {where} is not an ISO 8601 time: {value!r}") from exc
-    if moment.tzinfo is None:
-        raise ProviderError(f"canary report: {where} has no time zone: {value!r}")
-    return moment.astimezone(UTC)
+        raise ProviderError(f"canary report: {where} is not an ISO 8601 time with a zone: {value!r}") from exc
 
 
 def parse_report(vm_id: str, output: str) -> CanaryReading:
@@ -143,7 +144,7 @@ def parse_report(vm_id: str, output: str) -> CanaryReading:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return None if moment is None else utc_text(moment)
 
 
 def render_report(reading: CanaryReading) -> str:

@@ -1,0 +1,765 @@
+"""One drill, wired end to end: documents -> the simulated world or Azure -> the engine -> a run directory.
+
+The only module that wires providers to the engine. Around `drsim.engine.run.execute`:
+- `simulate_drill(...)` / `simulate_run(...)`: a drill in the simulated world, in memory (no files),
+  deterministic: what the comparison runs thousands of times (the result, or the whole outcome);
+- `run_drill(...)`: what `drsim drill run` does: the simulated world or Azure, the journal and
+  result.json under reports/<drill>/<run-id>/, resume from a journal, observers;
+- `incident_time(...)`: the one place a drill's incident time is decided (`drsim sim points` agrees);
+- `dry_run_plan(...)`: the dry run with the catalog's expected durations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from drsim.cloud.sim import Catalog, SimProvider, build_world, default_catalog, incident_from_scenario, load_catalog
+from drsim.cloud.sim.catalog import Distribution
+from drsim.cloud.sim.draws import Draws
+from drsim.cloud.sim.drill import drill_catalog
+from drsim.engine.clock import VirtualClock, collector_paused, run_virtual
+from drsim.engine.journal import JournalContents, JournalWriter, read_journal
+from drsim.engine.run import (
+    JOURNAL,
+    RESULT,
+    DrillPlan,
+    EventSink,
+    Execution,
+    RunObserver,
+    RunOutcome,
+    RunSpec,
+    execute,
+    outcome_of,
+    plan_drill,
+)
+from drsim.engine.taskgraph import Estimator, Op, OpKind, Task
+from drsim.errors import ExecutionError, JournalError, StoreError, UsageError
+from drsim.measure.events import RunAborted, RunStarted
+from drsim.measure.result import DrillResult
+from drsim.measure.timeline import drill_result
+from drsim.model.checks import DrillBundle
+from drsim.model.documents import AzureOptions, Document, Drill, Estate, ProtectionPlan, Runbook, SimOptions
+from drsim.model.loader import Loaded
+from drsim.model.types import ProviderKind
+from drsim.store.history import HistoryStore, RunRecord, store_of_run
+
+if TYPE_CHECKING:
+    from drsim.report.evidence import RecordedSeal
+    from drsim.report.recorded import RecordedRun
+
+FORMATS = ("md", "html")
+# The report modules (Jinja2, Markdown, matplotlib: a second to import) are imported by the functions
+# that finish a run, not by the simulated runs a comparison makes by the thousand.
+
+_D = TypeVar("_D", bound=Document)
+
+
+def catalog_estimates(catalog: Catalog, estate: Estate) -> Estimator:
+    """Expected operation durations from the simulated world's catalog: the median of each distribution
+    (plus one ARM round trip)."""
+    compute, snaps, sr, backup = catalog.compute, catalog.snapshots, catalog.site_recovery, catalog.backup
+    windows = {vm.name for vm in estate.vms if vm.os.value == "windows"}
+    request = catalog.arm.request_latency.sample(0.5)
+
+    def table(create_vm: Distribution, boot: Distribution) -> dict[OpKind, float]:
+        medians = {
+            OpKind.CREATE_NETWORK: compute.network_create,
+            OpKind.TEST_FAILOVER: sr.test_failover,
+            OpKind.RESTORE: backup.restore_snapshot_tier,
+            OpKind.SNAPSHOT: snaps.create,
+            OpKind.COPY_SNAPSHOT: snaps.copy_base,
+            OpKind.CREATE_DISK: compute.disk_create,
+            OpKind.CREATE_VM: create_vm,
+            OpKind.DEPLOY_IMAGE: create_vm,
+            OpKind.WAIT_BOOT: boot,
+            OpKind.READ_CANARY: compute.run_command,
+        }
+        return {kind: medians[kind].sample(0.5) + request if kind in medians else request for kind in OpKind}
+
+    linux = table(compute.vm_create_linux, compute.boot_specialized_linux)
+    windows_table = table(compute.vm_create_windows, compute.boot_specialized_windows)
+
+    def estimate(task: Task, op: Op) -> float:
+        if op.seconds is not None:
+            return op.seconds
+        return (windows_table if task.vm in windows else linux)[op.kind]
+
+    return estimate
+
+
+# -------------------------------------------------------------------------------- the simulator
+
+
+def _doc(value: _D | Loaded[_D]) -> _D:
+    return value.doc if isinstance(value, Loaded) else value
+
+
+def incident_time(drill: Drill, seed: int, *, today: date | None = None) -> datetime:
+    """The drill's incident time; `random` is uniform over the window ending at window_end (or, by
+    default, within the window before every moment of today UTC), drawn from the seed like the
+    simulated world draws it (`drsim sim points` agrees)."""
+    if isinstance(drill.incident_at, datetime):
+        return drill.incident_at.astimezone(UTC)
+    span = drill.window
+    if drill.window_end is not None:
+        end = drill.window_end.astimezone(UTC)
+    elif today is not None:
+        # "Within `window` before now" (FORMAT.md), yet the same all day so that a rerun repeats the
+        # drill: the draw ends at today 00:00 UTC and leaves out the window's first day, which would
+        # lie more than `window` before some moment of today.
+        end = datetime.combine(today, time(0), tzinfo=UTC)
+        if span > timedelta(days=1):
+            span -= timedelta(days=1)
+    else:
+        raise UsageError(f"drill {drill.name}: incident_at: random needs window_end (or today's date from the command line)")
+    back = span.total_seconds() * Draws(seed).unit("incident-at")
+    return end - timedelta(seconds=round(back))
+
+
+def run_id_for(incident_at: datetime, seed: int) -> str:
+    """A deterministic run id in the simulator: the incident's UTC stamp and the seed."""
+    return f"{incident_at.astimezone(UTC):%Y%m%dT%H%M%SZ}-s{seed}"
+
+
+@dataclass
+class SimRun:
+    """A simulated world wired to a virtual clock for one run."""
+
+    world: SimProvider
+    clock: VirtualClock
+    detected_at: datetime
+    catalog: Catalog
+
+
+def sim_world(
+    runbook: Runbook,
+    estate: Estate,
+    plan: ProtectionPlan,
+    *,
+    incident_at: datetime,
+    seed: int,
+    options: SimOptions | None,
+    catalog: Catalog | None = None,
+) -> SimRun:
+    """The simulated world of a drill, on a virtual clock that starts when the incident is detected."""
+    incident = incident_from_scenario(runbook.scenario, estate, incident_at)
+    clock = VirtualClock(incident.detected_at)
+    options = options or SimOptions()
+    if catalog is None:
+        catalog = load_catalog(options.calibration) if options.calibration else default_catalog()
+    world = build_world(estate, plan, incident=incident, seed=seed, clock=clock, options=options, catalog=catalog)
+    return SimRun(world, clock, incident.detected_at, catalog)
+
+
+def _simulate(
+    *,
+    drill_name: str,
+    runbook: Runbook,
+    estate: Estate,
+    plan: ProtectionPlan,
+    incident_at: datetime,
+    seed: int,
+    options: SimOptions | None,
+    concurrency: int,
+    sink: EventSink,
+    run_id: str,
+    catalog: Catalog | None = None,
+    handle_signals: bool = False,
+    controls: Sequence[str] = (),
+    drill_file: str | None = None,
+) -> tuple[Execution, DrillPlan]:
+    sim = sim_world(runbook, estate, plan, incident_at=incident_at, seed=seed, options=options, catalog=catalog)
+    estimates = catalog_estimates(sim.catalog, estate)
+    planned = plan_drill(runbook, estate, plan, drill=drill_name, concurrency=concurrency, estimates=estimates)
+    truth = sim.world.truth
+
+    def inventory(name: str) -> str | None:
+        # The estate's ids are known from before the incident (its inventory), even when unreachable now.
+        return truth.vm_id(name)
+
+    def disk_inventory(name: str) -> list[str]:
+        # ... and so are its disks': a deleted VM's scheduled snapshots name them as their source.
+        return [truth.disk_id(name, disk.name) for disk in estate.vm(name).disks]
+
+    spec = RunSpec(
+        drill_name=drill_name,
+        runbook=runbook,
+        estate=estate,
+        plan=plan,
+        run_id=run_id,
+        seed=seed,
+        incident_at=incident_at,
+        detected_at=sim.detected_at,
+        concurrency=concurrency,
+        catalog_version=sim.catalog.label,
+        production_ids=inventory,
+        production_disk_ids=disk_inventory,
+        name_key=run_id_for(incident_at, seed),
+        controls=tuple(controls),
+        drill_file=drill_file,
+    )
+    execution = run_virtual(execute(spec, provider=sim.world, clock=sim.clock, sink=sink, planned=planned, handle_signals=handle_signals))
+    return execution, planned
+
+
+def simulate_run(
+    runbook: Runbook | Loaded[Runbook],
+    estate: Estate | Loaded[Estate],
+    plan: ProtectionPlan | Loaded[ProtectionPlan],
+    *,
+    incident_at: datetime,
+    seed: int,
+    sim_options: SimOptions | None = None,
+    concurrency: int = 50,
+    drill_name: str | None = None,
+    catalog: Catalog | None = None,
+    observers: Sequence[RunObserver] = (),
+) -> RunOutcome:
+    """One drill in the simulated world, in memory (no files): the whole outcome, events included.
+
+    `sim_options.calibration` is read relative to the working directory unless `catalog` is given.
+    """
+    rb, est, pl = _doc(runbook), _doc(estate), _doc(plan)
+    if incident_at.tzinfo is None:
+        raise UsageError(f"incident time {incident_at.isoformat()} has no time zone; give it in UTC")
+    incident_at = incident_at.astimezone(UTC)
+    name = drill_name or rb.name
+    run_id = run_id_for(incident_at, seed)
+    with collector_paused():  # building and measuring a large run makes many objects too (see run_virtual)
+        execution, planned = _simulate(
+            drill_name=name,
+            runbook=rb,
+            estate=est,
+            plan=pl,
+            incident_at=incident_at,
+            seed=seed,
+            options=sim_options,
+            concurrency=concurrency,
+            sink=EventSink(None, observers),
+            run_id=run_id,
+            catalog=catalog,
+        )
+        result = drill_result(execution.events, rb, est, execution.apps)
+        return outcome_of(name, run_id, None, planned, result, execution, resumed=0)
+
+
+def simulate_drill(
+    runbook: Runbook | Loaded[Runbook],
+    estate: Estate | Loaded[Estate],
+    plan: ProtectionPlan | Loaded[ProtectionPlan],
+    *,
+    incident_at: datetime,
+    seed: int,
+    sim_options: SimOptions | None = None,
+    concurrency: int = 50,
+    drill_name: str | None = None,
+    catalog: Catalog | None = None,
+) -> DrillResult:
+    """One drill in the simulated world, in memory: no files, same inputs -> same result (the
+    comparison's unit of work). `drill_name` defaults to the runbook's name."""
+    outcome = simulate_run(
+        runbook,
+        estate,
+        plan,
+        incident_at=incident_at,
+        seed=seed,
+        sim_options=sim_options,
+        concurrency=concurrency,
+        drill_name=drill_name,
+        catalog=catalog,
+    )
+    assert outcome.result is not None
+    return outcome.result
+
+
+# ------------------------------------------------------------------------------ drsim drill run
+
+
+def _new_run_dir(out_dir: Path, drill: str, run_id: str, *, create: bool = True) -> tuple[Path, str]:
+    """Make the run's own directory, `<out>/<drill>/<run-id>` or `<run-id>-N` when that is taken.
+
+    os.mkdir fails when the name exists, so the directory is claimed in one step: runs started at
+    once into one --out (the same drill, incident time and seed) each get their own. `create=False`
+    (a dry run) only names the directory it would make.
+    """
+    base = out_dir / drill
+    if create:
+        base.mkdir(parents=True, exist_ok=True)
+    suffix = 1
+    while True:
+        candidate = run_id if suffix == 1 else f"{run_id}-{suffix}"
+        suffix += 1
+        if not create:
+            if not (base / candidate).exists():
+                return base / candidate, candidate
+            continue
+        try:
+            os.mkdir(base / candidate)
+        except FileExistsError:
+            continue
+        return base / candidate, candidate
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+INTERRUPTED = "journal.interrupted-{n}.jsonl"
+"""Where a resume keeps the ending of a run that was interrupted (Ctrl-C, SIGTERM): from its run.aborted on."""
+
+
+def journal_start(run_dir: Path) -> tuple[JournalContents, RunStarted]:
+    """The journal of a run directory and its run.started (JournalError when there is nothing to resume)."""
+    journal = run_dir / JOURNAL
+    if not journal.is_file():
+        raise UsageError(f"--resume {run_dir}: no {JOURNAL} there")
+    contents = read_journal(journal)
+    first = contents.events[0] if contents.events else None
+    if not isinstance(first, RunStarted):
+        raise JournalError(f"{journal}: the journal does not begin with run.started: nothing to resume (start the drill again)")
+    return contents, first
+
+
+def drill_of_run(run_dir: str | os.PathLike[str]) -> str:
+    """The drill document a run was made from, as its journal names it (for `--resume RUN_DIR` alone)."""
+    directory = Path(run_dir)
+    if not directory.is_dir():
+        raise UsageError(f"--resume {directory}: no such run directory")
+    _, started = journal_start(directory)
+    if started.drill_file is None:
+        raise UsageError(f"--resume {directory}: its journal does not name the drill document (an older drsim made it): give DRILL too")
+    if not Path(started.drill_file).is_file():
+        raise UsageError(f"--resume {directory}: the drill it was made from, {started.drill_file}, is not there any more: give DRILL")
+    return started.drill_file
+
+
+def _resume_point(run_dir: Path, drill: str) -> tuple[JournalContents, RunStarted]:
+    """What a resume replays: the whole journal of a crashed run (a torn last line dropped), or of an
+    interrupted one the lines before its run.aborted; that ending (abort, cleanup, measures) is moved
+    to journal.interrupted-N.jsonl first, so nothing journaled is lost, and the run continues as if
+    never interrupted."""
+    contents, first = journal_start(run_dir)
+    if first.drill != drill:
+        raise JournalError(f"{run_dir / JOURNAL}: the journal is of drill {first.drill}, not {drill}")
+    aborted = next((i for i, event in enumerate(contents.events) if isinstance(event, RunAborted)), None)
+    if aborted is None:
+        return contents, first
+    ending = contents.lines[aborted:]
+    number = 1
+    while (run_dir / INTERRUPTED.format(n=number)).exists():
+        number += 1
+    kept = run_dir / INTERRUPTED.format(n=number)
+    with kept.open("xb") as file:  # the ending chains on from the line before it: verifiable where it lies
+        file.write(b"".join(line + b"\n" for line in ending))
+        file.flush()
+        os.fsync(file.fileno())
+    lines = contents.lines[:aborted]
+    return replace(
+        contents, lines=lines, events=contents.events[:aborted], torn=False, valid_bytes=sum(len(line) + 1 for line in lines)
+    ), first
+
+
+def run_drill(
+    bundle: DrillBundle,
+    *,
+    out_dir: str | os.PathLike[str] = "reports",
+    seed: int | None = None,
+    incident_at: datetime | None = None,
+    dry_run: bool = False,
+    resume: str | os.PathLike[str] | None = None,
+    observers: Sequence[RunObserver] = (),
+    today: date | None = None,
+    fsync: bool | None = None,
+    handle_signals: bool = False,
+) -> RunOutcome:
+    """Run a drill (what `drsim drill run` does) and write journal.jsonl and result.json under
+    out_dir/<drill>/<run-id>/; with `resume`, continue the run whose directory that is.
+
+    `fsync` None means: in the simulated world, sync the journal when it closes only. Each line is
+    written with one write(2), so a kill -9 of drsim loses nothing already written; only an
+    operating-system crash could lose the tail, and a simulated run is recomputed from its seed.
+    A 10,000-VM drill would otherwise spend most of its time in 150,000 fsyncs (bench/drill_scale.py).
+    """
+    if fsync is None:
+        fsync = bundle.drill.doc.provider is not ProviderKind.SIM
+    drill, runbook, estate, plan = bundle.drill.doc, bundle.runbook.doc, bundle.estate.doc, bundle.plan.doc
+    if drill.provider is ProviderKind.AZURE and not dry_run:
+        if resume is not None:
+            raise UsageError(
+                f"--resume {resume}: only simulated drills resume (they replay from their seed); against Azure, "
+                "start the drill again after cleaning up with the run id's tag"
+            )
+        return _run_on_azure(
+            bundle,
+            out_dir=Path(out_dir),
+            seed=drill.seed if seed is None else seed,
+            incident_at=incident_at,
+            observers=observers,
+            fsync=True if fsync is None else fsync,
+            handle_signals=handle_signals,
+        )
+    replay: JournalContents | None = None
+    if resume is not None:
+        run_dir = Path(resume)
+        replay, started = _resume_point(run_dir, drill.name)
+        seed, when, run_id, drill_file = started.seed, started.incident_at, started.run_id, started.drill_file
+    else:
+        drill_file = str(bundle.drill.path.resolve())
+        seed = drill.seed if seed is None else seed
+        when = incident_at.astimezone(UTC) if incident_at is not None else incident_time(drill, seed, today=today)
+        run_dir, run_id = _new_run_dir(Path(out_dir), drill.name, run_id_for(when, seed), create=not dry_run)
+    catalog = drill_catalog(bundle)
+    if dry_run:  # nothing is built or written: the plan, with the catalog's expected durations
+        estimates = catalog_estimates(catalog, estate)
+        planned = plan_drill(runbook, estate, plan, drill=drill.name, concurrency=drill.concurrency, estimates=estimates)
+        return RunOutcome(drill.name, run_id, None, planned)
+    journal = JournalWriter(run_dir / JOURNAL, fsync=fsync, replay=replay)
+    sink = EventSink(journal, observers)
+    with collector_paused():  # as in simulate_run
+        try:
+            execution, planned = _simulate(
+                drill_name=drill.name,
+                runbook=runbook,
+                estate=estate,
+                plan=plan,
+                incident_at=when,
+                seed=seed,
+                options=drill.sim,
+                concurrency=drill.concurrency,
+                sink=sink,
+                run_id=run_id,
+                catalog=catalog,
+                handle_signals=handle_signals,
+                controls=drill.evidence.controls,
+                drill_file=drill_file,
+            )
+        finally:
+            journal.close()
+        _check_journal(sink, run_dir)
+        if journal.replaying:
+            raise JournalError(f"{run_dir / JOURNAL}: the resumed run ended before replaying the whole journal")
+        resumed = len(replay.lines) if replay else 0
+        outcome = _write_result(drill.name, run_id, run_dir, planned, execution, runbook, estate, resumed=resumed)
+    for observer in observers:
+        observer.on_finished(outcome)
+    return outcome
+
+
+def _check_journal(sink: EventSink, run_dir: Path) -> None:
+    """Raise what stopped the journal from being written, if anything did."""
+    if isinstance(sink.failure, JournalError):
+        raise sink.failure
+    if sink.failure is not None:
+        raise ExecutionError(f"{run_dir / JOURNAL}: cannot write the journal: {sink.failure}")
+
+
+def _write_result(
+    drill_name: str,
+    run_id: str,
+    run_dir: Path,
+    planned: DrillPlan,
+    execution: Execution,
+    runbook: Runbook,
+    estate: Estate,
+    *,
+    resumed: int,
+) -> RunOutcome:
+    """Measure the run, write result.json atomically and give the outcome."""
+    result = drill_result(execution.events, runbook, estate, execution.apps)
+    _write_atomically(run_dir / RESULT, result.to_json())
+    return outcome_of(drill_name, run_id, run_dir, planned, result, execution, resumed=resumed)
+
+
+AZURE_ENVIRONMENT = {
+    "subscription_id": "AZURE_SUBSCRIPTION_ID",
+    "resource_group": "DRSIM_AZURE_RESOURCE_GROUP",
+    "backup_vault": "DRSIM_AZURE_BACKUP_VAULT",
+    "site_recovery_vault": "DRSIM_AZURE_SITE_RECOVERY_VAULT",
+    "vault_resource_group": "DRSIM_AZURE_VAULT_RESOURCE_GROUP",
+    "staging_storage_account": "DRSIM_AZURE_STAGING_STORAGE_ACCOUNT",
+    "endpoint": "DRSIM_AZURE_ENDPOINT",  # the drsim ARM emulator's address
+}
+
+
+def _azure_options_from_environment(drill_path: Path) -> AzureOptions:
+    """Where a `provider: azure` drill without an `azure:` block runs: the environment's subscription
+    (AZURE_SUBSCRIPTION_ID, as the Azure CLI and SDK name it) and drsim's DRSIM_AZURE_* variables."""
+    from pydantic import ValidationError
+
+    found = {key: os.environ[name] for key, name in AZURE_ENVIRONMENT.items() if os.environ.get(name)}
+    missing = [AZURE_ENVIRONMENT[key] for key in ("subscription_id", "resource_group") if key not in found]
+    if missing:
+        raise UsageError(
+            f"{drill_path}: provider: azure needs to know where to run: add an azure: block (subscription_id, resource_group, ...) "
+            f"or set {' and '.join(missing)}"
+        )
+    try:
+        return AzureOptions.model_validate(found)
+    except ValidationError as exc:
+        wrong = "; ".join(f"{AZURE_ENVIRONMENT[str(e['loc'][0])]}: {e['msg']}" for e in exc.errors())
+        raise UsageError(f"{drill_path}: provider: azure from the environment: {wrong}") from None
+
+
+def _run_on_azure(
+    bundle: DrillBundle,
+    *,
+    out_dir: Path,
+    seed: int,
+    incident_at: datetime | None,
+    observers: Sequence[RunObserver],
+    fsync: bool,
+    handle_signals: bool,
+) -> RunOutcome:
+    """A drill against Azure (or the drsim ARM emulator), on the provider's clock.
+
+    A real drill declares its disaster when it starts: T_incident is the provider's time at the start
+    minus the scenario's detected_after (or --incident-at); the drill file's incident_at is the
+    simulator's. Resources are found by name in the subscription; VMs the incident removed keep the
+    ids their Backup or Site Recovery protection names (AzureProvider.inventory)."""
+    from drsim.cloud.azure import require_sdk
+
+    require_sdk(f"{bundle.drill.path}: provider: azure")
+    from drsim.cloud.azure.provider import connect  # the azure extra: imported when a drill asks for Azure
+    from drsim.cloud.azure.safety import check_drill_group
+
+    drill, runbook, estate, plan = bundle.drill.doc, bundle.runbook.doc, bundle.estate.doc, bundle.plan.doc
+    options = drill.azure or _azure_options_from_environment(bundle.drill.path)
+    catalog = drill_catalog(bundle)  # expected durations for the plan and critical path only
+    estimates = catalog_estimates(catalog, estate)
+    planned = plan_drill(runbook, estate, plan, drill=drill.name, concurrency=drill.concurrency, estimates=estimates)
+
+    async def main() -> tuple[Execution, Path, str]:
+        async with await connect(options) as provider:
+            await check_drill_group(provider, estate)  # before anything is created
+            clock = provider.clock
+            detected = clock.now()
+            when = incident_at.astimezone(UTC) if incident_at is not None else detected - runbook.scenario.detected_after
+            run_dir, run_id = _new_run_dir(out_dir, drill.name, run_id_for(when, seed))
+            journal = JournalWriter(run_dir / JOURNAL, fsync=fsync)
+            sink = EventSink(journal, observers)
+            try:
+                inventory = await provider.inventory()
+                spec = RunSpec(
+                    drill_name=drill.name,
+                    runbook=runbook,
+                    estate=estate,
+                    plan=plan,
+                    run_id=run_id,
+                    seed=seed,
+                    incident_at=when,
+                    detected_at=max(detected, when),
+                    concurrency=drill.concurrency,
+                    production_ids=inventory.get,
+                    controls=tuple(drill.evidence.controls),
+                    drill_file=str(bundle.drill.path.resolve()),
+                )
+                execution = await execute(spec, provider=provider, clock=clock, sink=sink, planned=planned, handle_signals=handle_signals)
+            finally:
+                journal.close()
+            _check_journal(sink, run_dir)
+            return execution, run_dir, run_id
+
+    execution, run_dir, run_id = asyncio.run(main())
+    outcome = _write_result(drill.name, run_id, run_dir, planned, execution, runbook, estate, resumed=0)
+    for observer in observers:
+        observer.on_finished(outcome)
+    return outcome
+
+
+# ---------------------------------------------------------------- after the run: reports, history, seal
+
+
+def record_run(run: RecordedRun, store: HistoryStore | str | os.PathLike[str] | None) -> list[RunRecord] | None:
+    """Record a run in the history store (again: updated in place); its series, oldest first, ending
+    with this run (None: no store)."""
+    if store is None:
+        return None
+    from drsim.report.view import drill_cost
+
+    opened = store if isinstance(store, HistoryStore) else HistoryStore(store)
+    try:
+        recorded = opened.record(
+            run.run_id,
+            run.result,
+            drsim_version=run.started.drsim_version if run.started else None,
+            catalog_version=run.started.catalog_version if run.started else None,
+            run_dir=str(run.run_dir.resolve()),
+            cost_usd=drill_cost(run).total_usd,
+        )
+        return opened.series(recorded.seq)
+    finally:
+        if opened is not store:
+            opened.close()
+
+
+def render_reports(
+    run_dir: str | os.PathLike[str],
+    formats: Sequence[str] = FORMATS,
+    store: HistoryStore | str | os.PathLike[str] | None = None,
+    *,
+    controls: Sequence[str] | None = None,
+) -> list[Path]:
+    """Record the run in `store` (when given), then write its reports with the trend of its series."""
+    from drsim.report.recorded import read_run
+    from drsim.report.render import render_recorded
+
+    run = read_run(run_dir)
+    return render_recorded(run, formats, record_run(run, store), controls)
+
+
+def finish_run(
+    run_dir: str | os.PathLike[str],
+    *,
+    formats: Sequence[str] = FORMATS,
+    store: str | os.PathLike[str] | None = None,
+    junit: str | os.PathLike[str] | None = None,
+    sign_key: str | os.PathLike[str] | None = None,
+    controls: Sequence[str] | None = None,
+) -> list[Path]:
+    """What a finished run gets before `drsim drill run` returns: its reports (no formats: none), its
+    place in `store` (default: history.sqlite of the output directory, run_dir/../..), JUnit XML to
+    `junit`, and last the sealed manifest (signed with `sign_key`, an Ed25519 PEM), so that it covers
+    every file written, whose seal is recorded in the store. Returns every path written.
+
+    A store that breaks or is locked after it was checked before the run costs the run only its place
+    in the store: the run is finished and sealed, and ExecutionError says how to record it."""
+    from drsim.report.evidence import load_signing_key, seal
+    from drsim.report.junit import write_junit_for_run
+    from drsim.report.recorded import read_run
+    from drsim.report.render import render_recorded
+
+    key = load_signing_key(sign_key) if sign_key is not None else None  # a bad key is refused before anything is written
+    store = store if store is not None else store_of_run(run_dir)
+    run = read_run(run_dir)
+    unusable: StoreError | None = None
+    try:
+        history = record_run(run, store)
+    except StoreError as exc:  # checked before the run, but it broke or was locked meanwhile: finish the run without it
+        unusable, store, history = exc, None, None
+    written = render_recorded(run, formats, history, controls) if formats else []
+    if junit is not None:
+        written.append(write_junit_for_run(run_dir, junit))
+    written.append(seal(Path(run_dir), key))
+    record_seal(run_dir, store)  # what sealed it, kept where the run's files cannot change it
+    if unusable is not None:
+        raise ExecutionError(
+            f"{unusable.format_message()}; the run {run_dir} is complete and sealed, but not recorded: "
+            f"`drsim report {run_dir} --store STORE` records it"
+        )
+    return written
+
+
+def rerender(
+    run_dir: str | os.PathLike[str],
+    formats: Sequence[str] = FORMATS,
+    store: str | os.PathLike[str] | None = None,
+    sign_key: str | os.PathLike[str] | None = None,
+) -> list[Path]:
+    """`drsim report`: render a run again from its files, then re-seal its manifest (signed with `sign_key`).
+
+    Nothing is written, in the run directory or the store, unless every check passes first
+    (drsim.report.render.prepare_rerender); the store is opened (or refused) before any report is written."""
+    from drsim.report.evidence import seal
+    from drsim.report.render import prepare_rerender, render_recorded
+
+    run, key = prepare_rerender(run_dir, formats, sign_key, recorded_seal(store, run_dir))
+    written = render_recorded(run, formats, record_run(run, store), None)
+    written.append(seal(Path(run_dir), key))
+    record_seal(run_dir, store)
+    return written
+
+
+def recorded_seal(store: str | os.PathLike[str] | None, run_dir: str | os.PathLike[str]) -> RecordedSeal | None:
+    """What `store` recorded when drsim last sealed the run in `run_dir`, read without writing the store;
+    None when there is no store there, or it holds no run of that directory."""
+    from drsim.report.evidence import RecordedSeal
+
+    if store is None or not Path(store).is_file():
+        return None
+    with HistoryStore(store, read_only=True) as opened:
+        found = opened.seal_of(str(Path(run_dir).resolve()))
+    if found is None:
+        return None
+    return RecordedSeal(Path(store), found.run_id, found.chain_head, found.manifest_sha256, found.signing_key_sha256)
+
+
+def record_seal(run_dir: str | os.PathLike[str], store: str | os.PathLike[str] | None) -> bool:
+    """Record in the history store how the run is sealed now (chain head, manifest digest, signing key),
+    for `drsim evidence verify` to compare; False when there is no store, or the run is not recorded in it.
+    The store is never created here: the run was recorded (record_run) before it was sealed."""
+    import json
+
+    from drsim.report.evidence import journal_run_id, seal_digests
+    from drsim.report.recorded import RESULT
+
+    if store is None or not Path(store).is_file():
+        return False
+    directory = Path(run_dir)
+    digests = seal_digests(directory)
+    if digests is None:
+        return False
+    try:
+        drill = json.loads((directory / RESULT).read_bytes())["drill"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    with HistoryStore(store, create=False) as opened:
+        return opened.record_seal(
+            str(drill),
+            journal_run_id(directory),
+            str(directory.resolve()),
+            chain_head=digests.chain_head,
+            manifest_sha256=digests.manifest_sha256,
+            signing_key_sha256=digests.signing_key_sha256,
+        )
+
+
+@dataclass(frozen=True)
+class SealOutcome:
+    """What `drsim evidence seal` did."""
+
+    manifest: Path
+    written: tuple[Path, ...]  # reports rendered again after a forced seal
+    changes: tuple[str, ...]  # what --force sealed over (empty: nothing had changed)
+    recorded: bool  # the seal was recorded in the history store
+
+
+def seal_evidence(
+    run_dir: str | os.PathLike[str],
+    sign_key: str | os.PathLike[str] | None = None,
+    *,
+    force: bool = False,
+    store: str | os.PathLike[str] | None = None,
+) -> SealOutcome:
+    """`drsim evidence seal`: write the run's manifest (signed with `sign_key`) once every check passes
+    (drsim.report.sealing), and record the seal in `store` (default: the run's) when the run is recorded there.
+
+    Refused whatever `force` says: result.json not the file the journal gives, a broken journal chain, a
+    signed run without a key. Refused unless `force`: a run sealed before (by its manifest, or by the
+    store's record) whose files changed since; with `force`, the changes are journaled (evidence.resealed)
+    and the reports rendered again, so that they show it."""
+    from drsim.report.evidence import seal
+    from drsim.report.recorded import read_run
+    from drsim.report.render import render_recorded
+    from drsim.report.sealing import changes_since_sealed, check_sealable, journal_forced_reseal
+
+    directory = Path(run_dir)
+    store = store if store is not None else store_of_run(directory)
+    _, key = check_sealable(directory, sign_key)
+    changes = changes_since_sealed(directory, recorded_seal(store, directory), force=force)
+    written: list[Path] = []
+    if changes:
+        journal_forced_reseal(directory, changes)
+        formats = [f for f in FORMATS if (directory / f"report.{f}").exists()]
+        if formats:  # the reports show the forced seal (and lose any edit made to them)
+            run = read_run(directory)
+            written = render_recorded(run, formats, record_run(run, store) if Path(store).is_file() else None, None)
+    manifest = seal(directory, key)
+    return SealOutcome(manifest, tuple(written), tuple(changes), record_seal(directory, store))
