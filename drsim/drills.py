@@ -49,6 +49,7 @@ from drsim.measure.result import DrillResult
 from drsim.measure.timeline import drill_result
 from drsim.model.checks import DrillBundle
 from drsim.model.documents import AzureOptions, Document, Drill, Estate, ProtectionPlan, Runbook, SimOptions
+from drsim.model.endpoints import is_loopback
 from drsim.model.loader import Loaded
 from drsim.model.types import ProviderKind
 from drsim.store.history import HistoryStore, RunRecord, store_of_run
@@ -587,8 +588,11 @@ def _run_on_azure(
     minus the scenario's detected_after (or --incident-at); the drill file's incident_at is the
     simulator's. Resources are found by name in the subscription; VMs the incident removed keep the
     ids their Backup or Site Recovery protection names (AzureProvider.inventory)."""
-    from drsim.cloud.azure.clients import is_loopback
+    from drsim.cloud.azure import require_sdk
+
+    require_sdk(f"{bundle.drill.path}: provider: azure")
     from drsim.cloud.azure.provider import connect  # the azure extra: imported when a drill asks for Azure
+    from drsim.cloud.azure.safety import check_drill_group
 
     drill, runbook, estate, plan = bundle.drill.doc, bundle.runbook.doc, bundle.estate.doc, bundle.plan.doc
     options = drill.azure or _azure_options_from_environment(bundle.drill.path)
@@ -598,6 +602,7 @@ def _run_on_azure(
 
     async def main() -> tuple[Execution, Path, str]:
         async with await connect(options) as provider:
+            await check_drill_group(provider, estate)  # before anything is created
             clock = provider.clock
             detected = clock.now()
             when = incident_at.astimezone(UTC) if incident_at is not None else detected - runbook.scenario.detected_after

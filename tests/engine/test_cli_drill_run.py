@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from engine_drillkit import DRILLS, DrillFactory
 
 from drsim.cli import main
+from drsim.cloud.sim.network import NetworkService
 
 
 @pytest.fixture(autouse=True)
@@ -65,7 +67,15 @@ def test_a_failing_drill_exits_1_and_a_second_run_gets_its_own_directory(tmp_pat
     assert first == second
 
 
-def test_an_execution_error_exits_3(make_drill: DrillFactory, tmp_path: Path) -> None:
+def test_an_execution_error_exits_3(make_drill: DrillFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Validation refuses outbound access on a drill network; the simulated world grants it anyway here,
+    # so that the engine's isolation guard refuses to start the recovered VM (a SafetyError, exit 3).
+    create = NetworkService.create_isolated_network
+
+    async def with_outbound(self: NetworkService, **kwargs: Any) -> Any:
+        return await create(self, **{**kwargs, "allow_outbound": True})
+
+    monkeypatch.setattr(NetworkService, "create_isolated_network", with_outbound)
     bundle = make_drill(
         {
             "scenario": {"incident": "accidental-delete", "vms": {"name": "sql-01"}},
@@ -74,7 +84,7 @@ def test_an_execution_error_exits_3(make_drill: DrillFactory, tmp_path: Path) ->
                     "id": "bubble",
                     "action": "network.isolate",
                     "allow_failure": True,
-                    "with": {"region": "eastus2", "cidr": "10.250.0.0/16", "peer_with": ["prod-vnet"]},
+                    "with": {"region": "eastus2", "cidr": "10.250.0.0/16"},
                 },
                 {"id": "db", "action": "backup.restore", "needs": ["bubble"], "with": {"vms": {"name": "sql-01"}, "network": "bubble"}},
             ],
