@@ -183,15 +183,18 @@ class Manifest:
     files: tuple[FileEntry, ...]
     journal_lines: int
     journal_head: str
+    performed: dict[str, str] | None = None  # when the run was performed, from its journal (wall clock)
 
     def to_json(self) -> str:
-        document = {
+        document: dict[str, object] = {
             "format": MANIFEST_FORMAT,
             "algorithm": "sha256",
             "run_id": self.run_id,
             "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in self.files],
             "journal": {"path": JOURNAL, "lines": self.journal_lines, "chain_head": self.journal_head},
         }
+        if self.performed is not None:
+            document["performed"] = self.performed
         return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
 
 
@@ -233,7 +236,29 @@ def build_manifest(run_dir: Path) -> Manifest:
     chain = check_journal_file(journal)
     if chain.broken is not None:
         raise UsageError(f"{journal}: the hash chain is broken ({chain.broken.message}); refusing to seal it as evidence")
-    return Manifest(journal_run_id(run_dir), tuple(files), chain.lines, chain.head)
+    return Manifest(journal_run_id(run_dir), tuple(files), chain.lines, chain.head, journal_performed(journal))
+
+
+def journal_performed(journal: Path) -> dict[str, str] | None:
+    """`performed: {started, ended, drsim_version, host, user}` from the journal's run.started and its
+    last run.performed (ended is missing while the run has not finished); None for an older journal."""
+    lines = journal.read_bytes().splitlines()
+    if not lines:
+        return None
+    try:
+        first = json.loads(lines[0])
+        started = first.get("performed") if isinstance(first, dict) else None
+        if not isinstance(started, dict):
+            return None
+        performed = {key: str(started[key]) for key in ("started", "drsim_version", "host", "user") if key in started}
+        for line in reversed(lines):
+            event = json.loads(line)
+            if isinstance(event, dict) and event.get("event") == "run.performed":
+                performed["ended"] = str(event.get("ended"))
+                break
+    except (ValueError, UnicodeDecodeError):
+        return None  # the chain check names what is wrong with the journal
+    return performed
 
 
 @dataclass(frozen=True)
@@ -428,6 +453,9 @@ class Verification:
         return ", ".join(checked)
 
 
+_MANIFEST_KEYS = {"format", "algorithm", "run_id", "files", "journal", "performed"}  # performed: optional (older runs)
+
+
 def _parse_manifest(raw: bytes) -> tuple[Manifest | None, list[str]]:
     try:
         document = json.loads(raw)
@@ -441,11 +469,14 @@ def _parse_manifest(raw: bytes) -> tuple[Manifest | None, list[str]]:
         journal = document["journal"]
         if journal.get("path") != JOURNAL:
             problems.append(f"{MANIFEST}: journal.path must be {JOURNAL}")
-        manifest = Manifest(str(document["run_id"]), files, int(journal["lines"]), str(journal["chain_head"]))
+        performed = document.get("performed")
+        if performed is not None:
+            performed = {str(key): str(value) for key, value in performed.items()}
+        manifest = Manifest(str(document["run_id"]), files, int(journal["lines"]), str(journal["chain_head"]), performed)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         return None, [f"{MANIFEST}: malformed ({type(exc).__name__}: {exc})"]
-    if set(document) != {"format", "algorithm", "run_id", "files", "journal"}:
-        problems.append(f"{MANIFEST}: unexpected keys {sorted(set(document) - {'format', 'algorithm', 'run_id', 'files', 'journal'})}")
+    if set(document) - _MANIFEST_KEYS:
+        problems.append(f"{MANIFEST}: unexpected keys {sorted(set(document) - _MANIFEST_KEYS)}")
     if manifest.to_json().encode("ascii") != raw:
         problems.append(f"{MANIFEST}: was changed (it is not in the canonical form drsim writes)")
     return manifest, problems
@@ -541,4 +572,6 @@ def verify_bundle(run_dir: str | os.PathLike[str], public_key: str | os.PathLike
             result.problems.append(f"{JOURNAL}: changed (its SHA-256 differs from {MANIFEST})")
         if journal_run_id(directory) != manifest.run_id:
             result.problems.append(f"{MANIFEST}: run_id {manifest.run_id!r} is not the journal's run")
+        if chain.broken is None and manifest.performed != journal_performed(journal):
+            result.problems.append(f"{MANIFEST}: performed is not when the journal says the run was performed")
     return result

@@ -52,9 +52,11 @@ def junit_xml(result: DrillResult, journal_events: Iterable[Event | Mapping[str,
     events = [_typed(e) for e in journal_events]
     checks = [e for e in events if isinstance(e, CheckResult)]
     prefix = f"drsim.{result.drill}"
-    suite = ET.Element("testsuite", name=f"drill {result.drill}")
+    kind = "simulation" if result.provider == "sim" else "emulation" if result.emulated else "executed recovery"
+    suite = ET.Element("testsuite", name=f"drill {result.drill}" + (f" ({kind})" if kind != "executed recovery" else ""))
     properties = ET.SubElement(suite, "properties")
     for key, value in (
+        ("kind", kind),  # a simulation evidences the design, never an executed recovery (docs/compliance.md)
         ("runbook", result.runbook),
         ("provider", result.provider),
         ("seed", str(result.seed)),

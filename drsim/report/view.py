@@ -13,10 +13,11 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Protocol
 
 from drsim import __version__
-from drsim.measure.events import CheckResult, iso
+from drsim.measure.events import CheckResult, InputFile, Performed, RunPerformed, iso
 from drsim.measure.result import AppResult, RunStatus, TaskStatus
 from drsim.model.types import Action
 from drsim.report.controls import Control, EvidenceKind, select_controls
@@ -238,6 +239,34 @@ class CostView:
     leftover_cost_per_day: float
 
 
+class RunKind(StrEnum):
+    """What a run evidences (docs/compliance.md): only a recovery executed against Azure is operating
+    evidence; a simulation evidences the design; a run against drsim's emulator, neither."""
+
+    SIMULATION = "simulation"
+    EMULATION = "emulation"
+    EXECUTED = "executed recovery"
+
+    @property
+    def banner(self) -> str | None:
+        """The line at the top of every report of a run that is not an executed recovery."""
+        if self is RunKind.SIMULATION:
+            return "Simulation: this evidences the recovery design, not an executed recovery."
+        if self is RunKind.EMULATION:
+            return (
+                "Emulation: this ran against drsim's ARM emulator, not Azure; it evidences neither the recovery design "
+                "nor an executed recovery."
+            )
+        return None
+
+
+def run_kind(provider: str, emulated: bool) -> RunKind:
+    """The kind of a run from its provider and whether Azure was drsim's emulator."""
+    if provider == "sim":
+        return RunKind.SIMULATION
+    return RunKind.EMULATION if emulated else RunKind.EXECUTED
+
+
 @dataclass(frozen=True)
 class EnvironmentView:
     run_id: str
@@ -264,6 +293,10 @@ class EnvironmentView:
     critical_path_tasks: int | None
     critical_path_s: float | None
     lower_bound_s: float | None
+    kind: RunKind  # what the run evidences
+    performed: Performed | None = None  # wall clock: when, where and by whom the run was performed
+    performed_ended: datetime | None = None
+    inputs: tuple[InputFile, ...] = ()  # the documents as run, copied into inputs/ with their SHA-256
 
 
 @dataclass(frozen=True)
@@ -542,6 +575,10 @@ def _environment(run: RecordedRun) -> EnvironmentView:
         critical_path_tasks=len(plan.critical_path) if plan else None,
         critical_path_s=plan.critical_path_s if plan else None,
         lower_bound_s=plan.lower_bound_s if plan else None,
+        kind=run_kind(run.result.provider, bool(started.emulated) if started else False),
+        performed=started.performed if started else None,
+        performed_ended=next((e.ended for e in reversed(run.events) if isinstance(e, RunPerformed)), None),
+        inputs=started.inputs if started else (),
     )
 
 

@@ -54,6 +54,7 @@ def test_a_passing_drill_exits_0_and_writes_result_and_journal(tmp_path: Path) -
     assert journal[-1].startswith('{"event":"run.performed"')
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert {f"inputs/{role}.yaml" for role in sources} <= {f["path"] for f in manifest["files"]}
+    assert set(manifest["performed"]) == {"started", "ended", "drsim_version", "host", "user"}
     assert "shop" in output and "status passed" in output
 
 

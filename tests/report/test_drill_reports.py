@@ -54,7 +54,12 @@ def test_a_drill_run_leaves_reports_history_junit_and_a_sealed_bundle(tmp_path: 
         assert f"### {control}:" in md, "the drill's evidence.controls select the controls"
     assert "Not in drsim's control mapping" not in md
     suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
-    assert suite is not None and suite.get("name") == f"drill {result.drill}"
+    assert suite is not None and suite.get("name") == f"drill {result.drill} (simulation)"
+    kinds = [p.get("value") for p in suite.iter("property") if p.get("name") == "kind"]
+    assert kinds == ["simulation"], "a simulated run is marked as one wherever it appears"
+    assert md.startswith(
+        f"# DR drill report: {result.drill}\n\n> **Simulation: this evidences the recovery design, not an executed recovery.**"
+    )
     objectives = sum((a.rto_objective_s is not None) + (a.rpo_objective_s is not None) for a in result.apps)
     checks = sum(1 for line in (run_dir / "journal.jsonl").read_text().splitlines() if json.loads(line)["event"] == "check.result")
     assert int(suite.get("tests") or 0) == objectives + checks + 2
