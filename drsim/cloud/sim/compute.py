@@ -96,46 +96,44 @@ class ComputeService(WorldState):
     def price_per_day(self, resource_id: str) -> float | None:
         """The price list_tagged gives the resource, read without a request (no virtual time passes)."""
         kind = self._drill_kinds.get(resource_id) or kind_of(resource_id)  # known since it was made
-        table = self._table(kind)
-        if kind is None or table is None or resource_id not in table:
+        table = self._tables.get(kind) if kind is not None else None
+        found = table.get(resource_id) if table is not None else None
+        if found is None:
             return None  # not in the world (deleted, never made) or not a kind it prices
-        return self._tagged_record(resource_id, kind if kind.__class__ is ResourceKind else ResourceKind(kind)).cost_per_day
+        return self._price(found, kind if kind.__class__ is ResourceKind else ResourceKind(kind))
 
     def _table(self, kind: str | None) -> Mapping[str, VmState | DiskState | SnapshotState | ImageState | NetworkState | NsgState] | None:
         """The world's resources of one ARM type (kind_of), or None for a type it does not hold."""
-        if kind == ResourceKind.DISK:
-            return self._disks
-        if kind == ResourceKind.SNAPSHOT:
-            return self._snapshots
-        if kind == ResourceKind.VM:
-            return self._vms
-        if kind == ResourceKind.IMAGE:
-            return self._images
-        if kind == ResourceKind.NETWORK:
-            return self._networks
-        if kind == ResourceKind.NSG:
-            return self._nsgs
-        return None
+        return self._tables.get(kind) if kind is not None else None
+
+    def _price(self, found: VmState | DiskState | SnapshotState | ImageState | NetworkState | NsgState, kind: ResourceKind) -> float:
+        """cost_per_day of one of the world's resources, worked out once per kind and what it is priced on."""
+        if kind is ResourceKind.VM:
+            assert isinstance(found, VmState)
+            key: tuple[object, ...] = (kind, found.size)
+        elif kind is ResourceKind.DISK:
+            assert isinstance(found, DiskState)
+            key = (kind, found.sku, found.size_gib)
+        elif kind is ResourceKind.SNAPSHOT or kind is ResourceKind.IMAGE:
+            assert isinstance(found, SnapshotState | ImageState)
+            key = (kind, found.used_gib)
+        else:
+            return 0.0
+        price = self._prices.get(key)
+        if price is None:
+            price = self._prices[key] = cost_per_day(
+                self.catalog.prices,
+                kind,
+                size=found.size if isinstance(found, VmState) else "",
+                sku=found.sku if isinstance(found, DiskState) else "",
+                size_gib=found.size_gib if isinstance(found, DiskState) else 0.0,
+                used_gib=found.used_gib if isinstance(found, SnapshotState | ImageState) else 0.0,
+            )
+        return price
 
     def _tagged_record(self, rid: str, kind: ResourceKind) -> TaggedResource:
-        prices = self.catalog.prices
-        if kind is ResourceKind.VM:
-            vm = self._vms[rid]
-            return TaggedResource(rid, kind, vm.name, vm.region, cost_per_day(prices, kind, size=vm.size))
-        if kind is ResourceKind.DISK:
-            disk = self._disks[rid]
-            return TaggedResource(rid, kind, disk.name, disk.region, cost_per_day(prices, kind, sku=disk.sku, size_gib=disk.size_gib))
-        if kind is ResourceKind.SNAPSHOT:
-            snap = self._snapshots[rid]
-            return TaggedResource(rid, kind, snap.name, snap.region, cost_per_day(prices, kind, used_gib=snap.used_gib))
-        if kind is ResourceKind.IMAGE:
-            image = self._images[rid]
-            return TaggedResource(rid, kind, image.name, image.region, cost_per_day(prices, kind, used_gib=image.used_gib))
-        if kind is ResourceKind.NETWORK:
-            net = self._networks[rid]
-            return TaggedResource(rid, kind, net.name, net.region, 0.0)
-        nsg = self._nsgs[rid]
-        return TaggedResource(rid, kind, nsg.name, nsg.region, 0.0)
+        found = self._tables[kind][rid]
+        return TaggedResource(rid, kind, found.name, found.region, self._price(found, kind))
 
     def _materialize_scheduled(self, disk_id: str) -> None:
         """Make the plan's scheduled snapshots of a production disk (and their copies) exist as of now."""
@@ -568,7 +566,7 @@ class ComputeService(WorldState):
     async def delete(self, resource_id: str) -> None:
         # What a drill created is known by kind since it was made; anything else by its id.
         kind = self._drill_kinds.get(resource_id) or kind_of(resource_id)
-        table = self._table(kind)
+        table = self._tables.get(kind) if kind is not None else None
         found = table.get(resource_id) if table is not None else None
         region = str(found.region) if found is not None else self.estate.regions.primary
         owed = self._admit("delete", region, RequestClass.DELETE, resource_id)

@@ -120,6 +120,8 @@ class WorldState:
         self._outage_region = incident.region if incident.kind is IncidentKind.REGION_OUTAGE else None
         self._frozen_tags: tuple[Mapping[str, str], Mapping[str, str]] | None = None  # the last tags given, frozen
         self._drill_kinds: dict[str, ResourceKind] = {}  # what each resource a drill created is (tagged when made)
+        self._prices: dict[tuple[object, ...], float] = {}  # cost_per_day by kind and what it is priced on
+        self._requests: dict[tuple[str, str], int] = {}  # requests made so far by (operation, target)
 
         self._specs: dict[str, VmSpec] = {}
         self._vm_id_of: dict[str, str] = {}
@@ -153,6 +155,15 @@ class WorldState:
         self._failed_disks: set[str] = set()
         self._deleted_vms: set[str] = set()
         self._crashed_vms: set[str] = set()
+        # The world's resources of each ARM type it holds (by kind_of or the kind given at creation).
+        self._tables: dict[str, Mapping[str, VmState | DiskState | SnapshotState | ImageState | NetworkState | NsgState]] = {
+            ResourceKind.DISK: self._disks,
+            ResourceKind.SNAPSHOT: self._snapshots,
+            ResourceKind.VM: self._vms,
+            ResourceKind.IMAGE: self._images,
+            ResourceKind.NETWORK: self._networks,
+            ResourceKind.NSG: self._nsgs,
+        }
         self._populate()
 
     def _populate(self) -> None:
@@ -378,13 +389,13 @@ class WorldState:
         if self._due:
             self._settle()
         if self.throttle.enabled:
-            self.throttle.admit(region, request, self.now())
+            self.throttle.admit(region, request, self.clock.now())
         if self.faults.rate > 0:
             self.faults.check(operation, target)
-        key = f"req:{operation}:{target}"
-        counters = self._counters
-        count = counters.get(key, 0)
-        counters[key] = count + 1
+        key = (operation, target)
+        requests = self._requests
+        count = requests.get(key, 0)
+        requests[key] = count + 1
         return self._request_latency.sample(self.draws.unit_of(f"latency/{operation}/{target}/{count}"))
 
     async def _request(self, operation: str, region: str, request: RequestClass, target: str) -> None:
@@ -479,7 +490,13 @@ class WorldState:
         return self._workloads[disk.origin_vm].capture(disk.origin_disk, at, flushed=flushed)
 
     def _tag(self, resource: str, kind: ResourceKind, tags: Mapping[str, str]) -> None:
-        self._tags.add(tags.get(RUN_TAG), resource, kind)
+        run = tags.get(RUN_TAG)
+        if run is not None:  # TagIndex.add, inline (every creation)
+            by_run = self._tags.by_run
+            if run in by_run:
+                by_run[run][resource] = kind
+            else:
+                by_run[run] = {resource: kind}
         self._drill_kinds[resource] = kind
 
     def _freeze(self, tags: Mapping[str, str]) -> Mapping[str, str]:
