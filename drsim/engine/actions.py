@@ -170,14 +170,9 @@ class CloudActions:
     def _record(self, task: Task | None, resource_id: str, kind: ResourceKind, name: str, region: str) -> None:
         if resource_id in self.created:
             return
+        # ResourceCreated(at, id, resource_kind, name, region, task, cost_per_day), positionally: one per creation
         event = ResourceCreated(
-            at=self.clock.now(),
-            id=resource_id,
-            resource_kind=kind,
-            name=name,
-            region=region,
-            task=task.id if task else None,
-            cost_per_day=self.provider.price_per_day(resource_id),
+            self.clock.now(), resource_id, kind, name, region, task.id if task else None, self.provider.price_per_day(resource_id)
         )
         self.created[resource_id] = event
         self.emit(event)

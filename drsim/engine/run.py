@@ -136,6 +136,9 @@ class EventSink:
         self.observers = tuple(observers)
         self.failure: BaseException | None = None
         self.on_failure: Callable[[BaseException], None] | None = None
+        # What the engine calls with each event: with no journal and nobody watching (a simulated run in
+        # memory, a comparison's trial), the list's own append.
+        self.emit: Callable[[Event], None] = self.events.append if journal is None and not self.observers else self
 
     def __call__(self, event: Event) -> None:
         self.events.append(event)
@@ -195,7 +198,7 @@ async def execute(
     """Run a drill against a provider: execute the planned task graph, clean up, measure. Emits every
     event to `sink`. `planned` is plan_drill(...) of the spec's documents and concurrency."""
     runbook, estate, plan = spec.runbook, spec.estate, spec.plan
-    emit = sink
+    emit = sink.emit
     state = Execution(sink.events)
     rng = random.Random(f"drsim-engine/{spec.seed}")
     graph, critical = planned.graph, planned.critical

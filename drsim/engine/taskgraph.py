@@ -33,6 +33,7 @@ from drsim.model.documents import (
     WaitStep,
 )
 from drsim.model.types import Action, ReplicationPointChoice, SnapshotSource
+from drsim.records import quick_init
 
 
 class OpKind(StrEnum):
@@ -99,6 +100,7 @@ CANARY_READ_INTERVAL_S = 30.0
 """Seconds between two canary reads of a check.canary with `consecutive` > 1."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Op:
     """One operation of a task; `needs` are ids of operations of the same task."""
@@ -110,6 +112,7 @@ class Op:
     seconds: float | None = None  # a fixed duration (manual steps, wait)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Task:
     """One step applied to one VM (or the step itself when it has no VMs)."""

@@ -39,6 +39,12 @@ from drsim.model.documents import SnapshotRule
 from drsim.model.types import OsType, PowerState
 
 
+_DRILL_DISK = resource_id(DRILL_GROUP, ResourceKind.DISK, "")
+_DRILL_SNAPSHOT = resource_id(DRILL_GROUP, ResourceKind.SNAPSHOT, "")
+_DRILL_VM = resource_id(DRILL_GROUP, ResourceKind.VM, "")
+"""The ids of what a drill creates are these plus its name (resource_id, without a call per creation)."""
+
+
 class ComputeService(WorldState):
     """Microsoft.Compute operations of the provider Protocol (and reads of the estate's resources)."""
 
@@ -218,7 +224,7 @@ class ComputeService(WorldState):
     async def create_snapshot(self, disk_id: str, *, name: str, incremental: bool, tags: Mapping[str, str]) -> Snapshot:
         disk = self._get_disk(disk_id)
         owed = self._admit("create_snapshot", disk.region, RequestClass.WRITE, disk_id)
-        snapshot_id = resource_id(DRILL_GROUP, ResourceKind.SNAPSHOT, name)
+        snapshot_id = _DRILL_SNAPSHOT + name
         existing = self._snapshots.get(snapshot_id)
         if existing is not None:
             await self._wait(owed)  # the answer's round trip
@@ -230,12 +236,13 @@ class ComputeService(WorldState):
         snapshots, unit = self.catalog.snapshots, self.draws.unit_of
         # A snapshot copies ONE disk at its own instant: parallel snapshots of a VM's disks land at
         # different instants (azure-facts.md, Managed disk snapshots, H).
-        await self._after(owed, snapshots.capture_latency.sample(unit(f"snapshot-capture/{disk_id}/{count}")))
+        capture = snapshots.capture_latency.sample(unit(f"snapshot-capture/{disk_id}/{count}"))
+        await self.clock.sleep(((owed if owed > 0 else 0.0) + (capture if capture > 0 else 0.0)) * self._latency)  # _after, inline
         if self._due:
             self._settle()
         disk = self._get_disk(disk_id)
-        taken = self.now()
-        content = self._content(disk, taken)
+        taken = self.clock.now()
+        content = disk.content or self._workloads[disk.origin_vm].capture(disk.origin_disk, taken, flushed=False)  # _content
         used = disk.used_gib
         billed = used
         chain = (disk_id, disk.region)
@@ -251,7 +258,7 @@ class ComputeService(WorldState):
             seconds += (
                 used * MIB_PER_GIB / self._draw(self.catalog.snapshots.hydration_throughput_mbps, "snapshot-hydration", disk_id, count)
             )
-        await self._wait(seconds)
+        await self.clock.sleep((seconds if seconds > 0 else 0.0) * self._latency)  # _wait, inline
         snap = SnapshotState(
             id=snapshot_id,
             name=name,
@@ -337,7 +344,7 @@ class ComputeService(WorldState):
         if region != source.region:
             await self._wait(owed)
             raise ConflictError(f"snapshot {source.name} is in {source.region}: a disk is created in its snapshot's region (copy it first)")
-        disk_id = resource_id(DRILL_GROUP, ResourceKind.DISK, name)
+        disk_id = _DRILL_DISK + name
         existing = self._disks.get(disk_id)
         if existing is not None:
             await self._wait(owed)
@@ -345,7 +352,8 @@ class ComputeService(WorldState):
                 return existing.public()
             raise ConflictError(f"disk {name} already exists for another source")
         # A disk made from a snapshot is usable at once (disks-instant-access-snapshots).
-        await self._after(owed, self.catalog.compute.disk_create.sample(self.draws.unit_of(f"disk-create/{disk_id}")))
+        seconds = self.catalog.compute.disk_create.sample(self.draws.unit_of(f"disk-create/{disk_id}"))
+        await self.clock.sleep(((owed if owed > 0 else 0.0) + (seconds if seconds > 0 else 0.0)) * self._latency)  # _after, inline
         if self._due:
             self._settle()
         if disk_id in self._disks:
@@ -370,7 +378,7 @@ class ComputeService(WorldState):
         try:
             if self._region_down(region):
                 raise self._unreachable(region, "the target region")
-            vm_id = resource_id(DRILL_GROUP, ResourceKind.VM, name)
+            vm_id = _DRILL_VM + name
             existing = self._vms.get(vm_id)
             if existing is not None:
                 if existing.disk_ids == list(disk_ids):
@@ -388,12 +396,13 @@ class ComputeService(WorldState):
         except Exception:
             await self._wait(owed)  # refused: after the answer's round trip
             raise
-        await self._after(owed, self._create_time(os, vm_id))
+        seconds = self._create_time(os, vm_id)
+        await self.clock.sleep(((owed if owed > 0 else 0.0) + (seconds if seconds > 0 else 0.0)) * self._latency)  # _after, inline
         if self._due:
             self._settle()
         disks = [self._get_disk(d) for d in disk_ids]
         self._check_attachable(disks, region)
-        now = self.now()
+        now = self.clock.now()
         vm = VmState(
             id=vm_id,
             name=name,
@@ -407,7 +416,7 @@ class ComputeService(WorldState):
             tags=self._freeze(tags),
             production=False,
             origin=disks[0].origin_vm,
-            booted_at=now + timedelta(seconds=self._boot_time(os, vm_id, generalized=False) * self._latency),
+            booted_at=now + timedelta(0, self._boot_time(os, vm_id, generalized=False) * self._latency),
         )
         self._attach(vm)
         return vm.public(now)
@@ -573,7 +582,7 @@ class ComputeService(WorldState):
         compute, unit = self.catalog.compute, self.draws.unit_of
         seconds: float | None = None
         try:
-            if self._region_down(region):
+            if region == self._outage_region and self._active():  # _region_down, inline
                 raise TransientError(f"{resource_id} cannot be deleted now: region {region} is down")
             if found is None:
                 pass
@@ -615,7 +624,7 @@ class ComputeService(WorldState):
             await self._wait(owed)
             return
         assert found is not None
-        await self._after(owed, seconds)
+        await self.clock.sleep(((owed if owed > 0 else 0.0) + (seconds if seconds > 0 else 0.0)) * self._latency)  # _after, inline
         if self._due:
             self._settle()
         if kind == ResourceKind.VM:

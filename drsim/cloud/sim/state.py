@@ -368,7 +368,7 @@ class WorldState:
         return self.clock.now()
 
     def _active(self) -> bool:
-        return self.now() >= self.incident.at
+        return self.clock.now() >= self.incident.at
 
     def _region_down(self, region: str) -> bool:
         return region == self._outage_region and self._active()
@@ -447,7 +447,7 @@ class WorldState:
             raise NotFoundError(f"disk {disk_id} not found")
         if disk.region == self._outage_region and self._active():  # _region_down, inline: every read asks
             raise self._unreachable(disk.region, f"disk {disk.name}")
-        if disk.production and self._active() and (disk.origin_vm in self._deleted_vms or disk_id in self._failed_disks):
+        if disk.production and (disk.origin_vm in self._deleted_vms or disk_id in self._failed_disks) and self._active():
             raise NotFoundError(f"disk {disk.name} not found ({self.incident.kind.value} at {self.incident.at.isoformat()})")
         return disk
 
@@ -617,7 +617,11 @@ class WorldState:
         if snap.id in self._snapshots:
             return
         self._snapshots[snap.id] = snap
-        self._snapshots_of_disk.setdefault(snap.disk_id, {})[snap.id] = None
+        of_disk = self._snapshots_of_disk.get(snap.disk_id)
+        if of_disk is None:
+            self._snapshots_of_disk[snap.disk_id] = {snap.id: None}
+        else:
+            of_disk[snap.id] = None
         self._tag(snap.id, ResourceKind.SNAPSHOT, snap.tags)
 
     def _forget_snapshot(self, snap: SnapshotState) -> None:
