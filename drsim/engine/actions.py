@@ -195,7 +195,7 @@ class CloudActions:
     def _prod_disk_id(self, vm: str, disk_index: int) -> str:
         """The id of a production disk: from its VM as read, or from the inventory when the VM is gone
         (a snapshot outlives its disk: azure-facts.md, Managed disk snapshots)."""
-        found = self.production.get(vm)
+        found = self.production[vm] if vm in self.production else None
         if found is not None:
             return found.disk_ids[disk_index]
         known = self.disk_inventory.get(vm)
@@ -204,10 +204,9 @@ class CloudActions:
         raise NotFoundError(f"production VM {vm} is not visible to the drill and its disks are not in its inventory")
 
     def _network(self, step_id: str) -> IsolatedNetwork:
-        network = self.networks.get(step_id)
-        if network is None:
+        if step_id not in self.networks:
             raise ProviderError(f"network.isolate step '{step_id}' created no network")
-        return network
+        return self.networks[step_id]
 
     async def require_isolated(self, network: IsolatedNetwork, vm: str) -> None:
         """The isolation guard: never start a recovered VM in a network that is not isolated."""
@@ -237,9 +236,10 @@ class CloudActions:
     def run_op(self, task: Task, op: Op, state: TaskState) -> Awaitable[None]:
         """The coroutine that carries out one operation (returned, not awaited here: the executor
         awaits it, one frame less per operation)."""
-        work = self._work.get(task.id)
+        works = self._work
+        work = works[task.id] if task.id in works else None  # a subscript, not .get: one call less per operation
         if work is None:
-            work = self._work[task.id] = TaskWork()
+            work = works[task.id] = TaskWork()
         step = self._steps[task.step]
         kind = op.kind
         if kind is OpKind.HUMAN or kind is OpKind.WAIT:

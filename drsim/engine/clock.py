@@ -105,6 +105,8 @@ class VirtualFuture(Generic[T]):
     def __await__(self) -> Generator[Any, None, T]:
         if self._state == _PENDING:
             yield self
+        if self._state == _DONE:  # result(), inline: a slot hand-over is awaited once per operation
+            return self._result  # type: ignore[no-any-return,unused-ignore]
         return self.result()
 
 

@@ -287,7 +287,8 @@ class Executor:
         try:
             while True:
                 state.attempts += 1
-                emit(TaskStarted(at=clock.now(), task=task.id, step=task.step, action=task.action, vm=task.vm, attempt=state.attempts))
+                # TaskStarted(at, task, step, action, vm, attempt), positionally: one per task
+                emit(TaskStarted(clock.now(), task.id, task.step, task.action, task.vm, state.attempts))
                 try:
                     if policy.timeout is None:
                         await _Attempt(self, task, state).run()
@@ -320,18 +321,8 @@ class Executor:
                 self.abort(f"safety refusal in {task.label}: {exc}")
             return
         state.status = TaskStatus.SUCCEEDED
-        emit(
-            TaskFinished(
-                at=clock.now(),
-                task=task.id,
-                step=task.step,
-                action=task.action,
-                vm=task.vm,
-                attempts=state.attempts,
-                recovery_point=state.recovery_point,
-                recovered_vm=state.recovered_vm,
-            )
-        )
+        # TaskFinished(at, task, step, action, vm, attempts, recovery_point, recovered_vm), positionally: one per task
+        emit(TaskFinished(clock.now(), task.id, task.step, task.action, task.vm, state.attempts, state.recovery_point, state.recovered_vm))
         self._settle(task)
 
     def _fail(self, task: Task, state: TaskState, exc: BaseException, policy: StepPolicy) -> None:
@@ -478,7 +469,7 @@ class _Attempt:
             if self.failure is not None:
                 return
             ready = None
-            for dependant in dependants.get(op.id, ()):  # in the task's order
+            for dependant in dependants[op.id] if op.id in dependants else ():  # in the task's order
                 left = unmet[dependant.id] - 1
                 unmet[dependant.id] = left
                 if left == 0:

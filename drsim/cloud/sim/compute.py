@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from drsim.cloud.api import (
     RUN_TAG,
@@ -101,12 +102,19 @@ class ComputeService(WorldState):
 
     def price_per_day(self, resource_id: str) -> float | None:
         """The price list_tagged gives the resource, read without a request (no virtual time passes)."""
-        kind = self._drill_kinds.get(resource_id) or kind_of(resource_id)  # known since it was made
-        table = self._tables.get(kind) if kind is not None else None
-        found = table.get(resource_id) if table is not None else None
+        kind, found = self._lookup(resource_id)
         if found is None:
             return None  # not in the world (deleted, never made) or not a kind it prices
         return self._price(found, kind if kind.__class__ is ResourceKind else ResourceKind(kind))
+
+    def _lookup(self, resource_id: str) -> tuple[str | None, VmState | DiskState | SnapshotState | ImageState | NetworkState | NsgState | None]:
+        """The kind of a resource (known since it was made, when a drill made it; else from its id) and its record, if any."""
+        kinds, tables = self._drill_kinds, self._tables
+        kind = kinds[resource_id] if resource_id in kinds else kind_of(resource_id)  # subscripts, not .get: one call each less
+        if kind is None or kind not in tables:
+            return kind, None
+        table = tables[kind]
+        return kind, table[resource_id] if resource_id in table else None
 
     def _table(self, kind: str | None) -> Mapping[str, VmState | DiskState | SnapshotState | ImageState | NetworkState | NsgState] | None:
         """The world's resources of one ARM type (kind_of), or None for a type it does not hold."""
@@ -115,13 +123,16 @@ class ComputeService(WorldState):
     def _price(self, found: VmState | DiskState | SnapshotState | ImageState | NetworkState | NsgState, kind: ResourceKind) -> float:
         """cost_per_day of one of the world's resources, worked out once per kind and what it is priced on."""
         if kind is ResourceKind.VM:
-            assert isinstance(found, VmState)
+            if TYPE_CHECKING:  # for the type checker only: no call per deletion
+                assert isinstance(found, VmState)
             key: tuple[object, ...] = (kind, found.size)
         elif kind is ResourceKind.DISK:
-            assert isinstance(found, DiskState)
+            if TYPE_CHECKING:  # for the type checker only: no call per deletion
+                assert isinstance(found, DiskState)
             key = (kind, found.sku, found.size_gib)
         elif kind is ResourceKind.SNAPSHOT or kind is ResourceKind.IMAGE:
-            assert isinstance(found, SnapshotState | ImageState)
+            if TYPE_CHECKING:  # for the type checker only: no call per deletion
+                assert isinstance(found, SnapshotState | ImageState)
             key = (kind, found.used_gib)
         else:
             return 0.0
@@ -225,14 +236,15 @@ class ComputeService(WorldState):
         disk = self._get_disk(disk_id)
         owed = self._admit("create_snapshot", disk.region, RequestClass.WRITE, disk_id)
         snapshot_id = _DRILL_SNAPSHOT + name
-        existing = self._snapshots.get(snapshot_id)
+        existing = self._snapshots[snapshot_id] if snapshot_id in self._snapshots else None
         if existing is not None:
             await self._wait(owed)  # the answer's round trip
             if existing.disk_id == disk_id and existing.copy_of is None:
                 return existing.public()  # a repeated PUT of the same snapshot
             raise ConflictError(f"snapshot {name} already exists for another source")
-        count = self._counters.get(disk_id, 0)
-        self._counters[disk_id] = count + 1
+        counters = self._counters
+        count = counters[disk_id] if disk_id in counters else 0
+        counters[disk_id] = count + 1
         snapshots, unit = self.catalog.snapshots, self.draws.unit_of
         # A snapshot copies ONE disk at its own instant: parallel snapshots of a VM's disks land at
         # different instants (azure-facts.md, Managed disk snapshots, H).
@@ -247,7 +259,8 @@ class ComputeService(WorldState):
         billed = used
         chain = (disk_id, disk.region)
         if incremental:
-            previous = self._snapshots.get(self._last_incremental.get(chain, ""))
+            last = self._last_incremental
+            previous = self._snapshots[last[chain]] if chain in last and last[chain] in self._snapshots else None
             if previous is not None:
                 # Incremental: the first is full, then deltas (disks-incremental-snapshots); billed on used size.
                 days = (taken - previous.taken_at).total_seconds() / 86400
@@ -574,9 +587,7 @@ class ComputeService(WorldState):
 
     async def delete(self, resource_id: str) -> None:
         # What a drill created is known by kind since it was made; anything else by its id.
-        kind = self._drill_kinds.get(resource_id) or kind_of(resource_id)
-        table = self._tables.get(kind) if kind is not None else None
-        found = table.get(resource_id) if table is not None else None
+        kind, found = self._lookup(resource_id)
         region = str(found.region) if found is not None else self.estate.regions.primary
         owed = self._admit("delete", region, RequestClass.DELETE, resource_id)
         compute, unit = self.catalog.compute, self.draws.unit_of
@@ -587,33 +598,39 @@ class ComputeService(WorldState):
             if found is None:
                 pass
             elif kind == ResourceKind.VM:
-                assert isinstance(found, VmState)
+                if TYPE_CHECKING:  # for the type checker only: no call per deletion
+                    assert isinstance(found, VmState)
                 self._refuse_production(found.production, found.name)
                 seconds = compute.delete_vm.sample(unit(f"delete/{resource_id}"))
             elif kind == ResourceKind.DISK:
-                assert isinstance(found, DiskState)
+                if TYPE_CHECKING:  # for the type checker only: no call per deletion
+                    assert isinstance(found, DiskState)
                 self._refuse_production(found.production, found.name)
                 if found.vm_id is not None:
                     raise ConflictError(f"disk {found.name} is attached to {found.vm_id}: delete the VM first")
                 seconds = compute.delete_other.sample(unit(f"delete/{resource_id}"))
             elif kind == ResourceKind.SNAPSHOT:
-                assert isinstance(found, SnapshotState)
+                if TYPE_CHECKING:  # for the type checker only: no call per deletion
+                    assert isinstance(found, SnapshotState)
                 self._refuse_production(found.production, found.name)
                 seconds = compute.delete_other.sample(unit(f"delete/{resource_id}"))
             elif kind == ResourceKind.IMAGE:
-                assert isinstance(found, ImageState)
+                if TYPE_CHECKING:  # for the type checker only: no call per deletion
+                    assert isinstance(found, ImageState)
                 self._refuse_production(found.production, found.name)
                 if found.deployments:
                     raise ConflictError(f"image {found.name} has {found.deployments} deployments in progress")
                 seconds = compute.delete_other.sample(unit(f"delete/{resource_id}"))
             elif kind == ResourceKind.NETWORK:
-                assert isinstance(found, NetworkState)
+                if TYPE_CHECKING:  # for the type checker only: no call per deletion
+                    assert isinstance(found, NetworkState)
                 self._refuse_production(found.production, found.name)
                 if found.vm_count:
                     raise ConflictError(f"virtual network {found.name} still has {found.vm_count} VM(s): delete them first")
                 seconds = compute.delete_other.sample(unit(f"delete/{resource_id}"))
             else:
-                assert isinstance(found, NsgState)
+                if TYPE_CHECKING:  # for the type checker only: no call per deletion
+                    assert isinstance(found, NsgState)
                 if found.network_id is not None and found.network_id in self._networks:
                     raise ConflictError(f"network security group {found.name} is in use by a subnet: delete the network first")
                 seconds = compute.delete_other.sample(unit(f"delete/{resource_id}"))
@@ -628,7 +645,8 @@ class ComputeService(WorldState):
         if self._due:
             self._settle()
         if kind == ResourceKind.VM:
-            assert isinstance(found, VmState)
+            if TYPE_CHECKING:  # for the type checker only: no call per deletion
+                assert isinstance(found, VmState)
             vm = found
             if self._vms.pop(resource_id, None) is None:
                 return
@@ -642,13 +660,15 @@ class ComputeService(WorldState):
             if self._disks.pop(resource_id, None) is not None:
                 self._tags.remove(found.tags.get(RUN_TAG), resource_id)
         elif kind == ResourceKind.SNAPSHOT:
-            assert isinstance(found, SnapshotState)
+            if TYPE_CHECKING:  # for the type checker only: no call per deletion
+                assert isinstance(found, SnapshotState)
             self._forget_snapshot(found)
         elif kind == ResourceKind.IMAGE:
             if self._images.pop(resource_id, None) is not None:
                 self._tags.remove(found.tags.get(RUN_TAG), resource_id)
         elif kind == ResourceKind.NETWORK:
-            assert isinstance(found, NetworkState)
+            if TYPE_CHECKING:  # for the type checker only: no call per deletion
+                assert isinstance(found, NetworkState)
             net = found
             if self._networks.pop(resource_id, None) is not None:
                 self._network_by_name.pop(net.name, None)

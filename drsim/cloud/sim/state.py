@@ -394,7 +394,7 @@ class WorldState:
             self.faults.check(operation, target)
         key = (operation, target)
         requests = self._requests
-        count = requests.get(key, 0)
+        count = requests[key] if key in requests else 0
         requests[key] = count + 1
         return self._request_latency.sample(self.draws.unit_of(f"latency/{operation}/{target}/{count}"))
 
@@ -442,9 +442,10 @@ class WorldState:
     def _get_disk(self, disk_id: str) -> DiskState:
         if self._due:
             self._settle()
-        disk = self._disks.get(disk_id)
-        if disk is None:
+        disks = self._disks
+        if disk_id not in disks:
             raise NotFoundError(f"disk {disk_id} not found")
+        disk = disks[disk_id]
         if disk.region == self._outage_region and self._active():  # _region_down, inline: every read asks
             raise self._unreachable(disk.region, f"disk {disk.name}")
         if disk.production and (disk.origin_vm in self._deleted_vms or disk_id in self._failed_disks) and self._active():
