@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from drsim.clock import Clock
 from drsim.cloud.api import (
@@ -246,24 +247,30 @@ class CloudActions:
             return self.clock.sleep(op.seconds or 0.0)
         cls = step.__class__
         if cls is SnapshotCloneStep:
-            assert isinstance(step, SnapshotCloneStep)
+            if TYPE_CHECKING:  # for the type checker only: no call per operation
+                assert isinstance(step, SnapshotCloneStep)
             return self._clone(task, op, state, work, step)
         if cls is IsolateStep:
-            assert isinstance(step, IsolateStep)
+            if TYPE_CHECKING:  # for the type checker only: no call per operation
+                assert isinstance(step, IsolateStep)
             return self._isolate(task, op, step)
         if cls is AsrStep:
-            assert isinstance(step, AsrStep)
+            if TYPE_CHECKING:  # for the type checker only: no call per operation
+                assert isinstance(step, AsrStep)
             return self._asr(task, op, state, work, step)
         if cls is BackupStep:
-            assert isinstance(step, BackupStep)
+            if TYPE_CHECKING:  # for the type checker only: no call per operation
+                assert isinstance(step, BackupStep)
             return self._backup(task, op, state, work, step)
         if cls is ImageDeployStep:
-            assert isinstance(step, ImageDeployStep)
+            if TYPE_CHECKING:  # for the type checker only: no call per operation
+                assert isinstance(step, ImageDeployStep)
             return self._deploy(task, op, state, work, step)
         if kind is OpKind.WAIT_BOOT:
             return self._check_boot(task)
         if kind is OpKind.READ_CANARY:
-            assert isinstance(step, CheckCanaryStep)
+            if TYPE_CHECKING:  # for the type checker only: no call per operation
+                assert isinstance(step, CheckCanaryStep)
             return self._check_canary(task, step)
         raise AssertionError(f"no action for {task.action} {op.kind}")  # pragma: no cover - the task graph makes only these
 

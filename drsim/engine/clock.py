@@ -366,7 +366,7 @@ class VirtualKernel:
                     heappush(timers, (self.now + yielded, seq, task))
                 elif yielded is None:
                     append(task)
-                elif isinstance(yielded, VirtualFuture):
+                elif yielded.__class__ is VirtualFuture or yielded.__class__ is VirtualTask or isinstance(yielded, VirtualFuture):
                     if yielded._state != _PENDING or task._must_cancel:
                         append(task)
                     else:

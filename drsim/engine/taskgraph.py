@@ -183,13 +183,10 @@ def _chain_of(ops: Sequence[Op], seconds: Sequence[float]) -> float:
     """The longest path through `ops` (listed after the ops they need) taking seconds[i] each."""
     finish: dict[str, float] = {}
     for op, took in zip(ops, seconds, strict=True):
-        needs = op.needs
-        if not needs:
-            start = 0.0
-        elif len(needs) == 1:
-            start = finish[needs[0]]
-        else:
-            start = max([finish[n] for n in needs])
+        start = 0.0
+        for need in op.needs:  # the latest finish of what it needs (no call per operation)
+            if finish[need] > start:
+                start = finish[need]
         finish[op.id] = start + took
     return max(finish.values(), default=0.0)
 

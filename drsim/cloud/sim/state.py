@@ -491,7 +491,7 @@ class WorldState:
         return self._workloads[disk.origin_vm].capture(disk.origin_disk, at, flushed=flushed)
 
     def _tag(self, resource: str, kind: ResourceKind, tags: Mapping[str, str]) -> None:
-        run = tags.get(RUN_TAG)
+        run = tags[RUN_TAG] if RUN_TAG in tags else None
         if run is not None:  # TagIndex.add, inline (every creation)
             by_run = self._tags.by_run
             if run in by_run:
