@@ -29,7 +29,7 @@ def quick_init(cls: _C) -> _C:
     fields = dataclasses.fields(cls)
     if any(not f.init or f.kw_only for f in fields):
         return cls
-    if len(inspect.signature(cls.__init__).parameters) != len(fields) + 1:
+    if len(inspect.signature(cls.__dict__["__init__"]).parameters) != len(fields) + 1:
         return cls  # an InitVar: the generated __init__ takes more than the fields
     namespace: dict[str, Any] = {"_FACTORY": _FACTORY}
     args, body = [], [] if slots else ["    values = self.__dict__"]
@@ -50,9 +50,9 @@ def quick_init(cls: _C) -> _C:
             namespace[f"_default_{f.name}"] = f.default
             args.append(f"{f.name}=_default_{f.name}")
     source = f"def __init__(self, {', '.join(args)}):\n" + ("\n".join(body) or "    pass") + "\n"
-    exec(source, namespace)  # noqa: S102 - generated from the dataclass's own field names, as dataclasses does
+    exec(source, namespace)  # generated from the dataclass's own field names, as dataclasses does
     init = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__doc__ = cls.__init__.__doc__
+    init.__doc__ = cls.__dict__["__init__"].__doc__
     cls.__init__ = init  # type: ignore[misc]
     return cls

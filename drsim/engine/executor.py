@@ -469,7 +469,7 @@ class _Attempt:
             if self.failure is not None:
                 return
             ready = None
-            for dependant in dependants[op.id] if op.id in dependants else ():  # in the task's order
+            for dependant in dependants[op.id] if op.id in dependants else ():  # noqa: SIM401 - in the task's order
                 left = unmet[dependant.id] - 1
                 unmet[dependant.id] = left
                 if left == 0:

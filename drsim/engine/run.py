@@ -376,7 +376,7 @@ def outcome_of(
 
         def observed(task: Task, op: Op) -> float:
             key = (task.id, op.id)
-            return seconds[key] if key in seconds else 0.0  # a subscript, not .get: one call less per operation
+            return seconds[key] if key in seconds else 0.0  # noqa: SIM401 - a subscript, not .get: one call less per operation
 
         realized = critical_path(planned.graph, observed, planned.critical.concurrency)
     return RunOutcome(

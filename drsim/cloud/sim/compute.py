@@ -39,7 +39,6 @@ from drsim.errors import ConflictError, NotFoundError, QuotaError, TransientErro
 from drsim.model.documents import SnapshotRule
 from drsim.model.types import OsType, PowerState
 
-
 _DRILL_DISK = resource_id(DRILL_GROUP, ResourceKind.DISK, "")
 _DRILL_SNAPSHOT = resource_id(DRILL_GROUP, ResourceKind.SNAPSHOT, "")
 _DRILL_VM = resource_id(DRILL_GROUP, ResourceKind.VM, "")
@@ -103,18 +102,20 @@ class ComputeService(WorldState):
     def price_per_day(self, resource_id: str) -> float | None:
         """The price list_tagged gives the resource, read without a request (no virtual time passes)."""
         kind, found = self._lookup(resource_id)
-        if found is None:
+        if found is None or kind is None:
             return None  # not in the world (deleted, never made) or not a kind it prices
         return self._price(found, kind if kind.__class__ is ResourceKind else ResourceKind(kind))
 
-    def _lookup(self, resource_id: str) -> tuple[str | None, VmState | DiskState | SnapshotState | ImageState | NetworkState | NsgState | None]:
+    def _lookup(
+        self, resource_id: str
+    ) -> tuple[str | None, VmState | DiskState | SnapshotState | ImageState | NetworkState | NsgState | None]:
         """The kind of a resource (known since it was made, when a drill made it; else from its id) and its record, if any."""
         kinds, tables = self._drill_kinds, self._tables
         kind = kinds[resource_id] if resource_id in kinds else kind_of(resource_id)  # subscripts, not .get: one call each less
         if kind is None or kind not in tables:
             return kind, None
         table = tables[kind]
-        return kind, table[resource_id] if resource_id in table else None
+        return kind, table[resource_id] if resource_id in table else None  # noqa: SIM401 - a subscript, not .get: one call less per operation
 
     def _table(self, kind: str | None) -> Mapping[str, VmState | DiskState | SnapshotState | ImageState | NetworkState | NsgState] | None:
         """The world's resources of one ARM type (kind_of), or None for a type it does not hold."""
@@ -236,14 +237,14 @@ class ComputeService(WorldState):
         disk = self._get_disk(disk_id)
         owed = self._admit("create_snapshot", disk.region, RequestClass.WRITE, disk_id)
         snapshot_id = _DRILL_SNAPSHOT + name
-        existing = self._snapshots[snapshot_id] if snapshot_id in self._snapshots else None
+        existing = self._snapshots[snapshot_id] if snapshot_id in self._snapshots else None  # noqa: SIM401 - a subscript, not .get: one call less per operation
         if existing is not None:
             await self._wait(owed)  # the answer's round trip
             if existing.disk_id == disk_id and existing.copy_of is None:
                 return existing.public()  # a repeated PUT of the same snapshot
             raise ConflictError(f"snapshot {name} already exists for another source")
         counters = self._counters
-        count = counters[disk_id] if disk_id in counters else 0
+        count = counters[disk_id] if disk_id in counters else 0  # noqa: SIM401 - a subscript, not .get: one call less per operation
         counters[disk_id] = count + 1
         snapshots, unit = self.catalog.snapshots, self.draws.unit_of
         # A snapshot copies ONE disk at its own instant: parallel snapshots of a VM's disks land at
