@@ -496,7 +496,8 @@ def collector_paused() -> Iterator[None]:
     A large drill keeps hundreds of thousands of objects alive (its events, the world's state) and
     makes millions of short-lived ones: the collector walks the live ones again and again, a third of
     a 10,000-VM drill's time, and finds next to no cycles. Reference counting still frees everything
-    else; the collector resumes when the last pause in the process ends.
+    else; the collector resumes when the last pause in the process ends, and what was made meanwhile
+    and is still alive goes straight to the oldest generation (not walked by a young collection).
     """
     global _collector_pauses, _collector_was_enabled
     with _collector_lock:
