@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from drsim.model.types import OsType, PowerState, ReplicationPointChoice
+from drsim.records import quick_init
 
 RUN_TAG = "drsim-run"
 """The tag every resource a drill creates carries; its value is the run id."""
@@ -229,6 +230,23 @@ class TaggedResource:
     name: str
     region: str
     cost_per_day: float  # USD list price per day while it exists
+
+
+for _record in (
+    VirtualMachine,
+    ManagedDisk,
+    Snapshot,
+    Image,
+    IsolatedNetwork,
+    IsolationReport,
+    BackupPoint,
+    ReplicationPoint,
+    Job,
+    VolumeReading,
+    CanaryReading,
+    TaggedResource,
+):
+    quick_init(_record)  # the simulated world answers with hundreds of thousands of them
 
 
 @runtime_checkable

@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from drsim.clock import Clock
 from drsim.cloud.api import (
@@ -170,14 +171,9 @@ class CloudActions:
     def _record(self, task: Task | None, resource_id: str, kind: ResourceKind, name: str, region: str) -> None:
         if resource_id in self.created:
             return
+        # ResourceCreated(at, id, resource_kind, name, region, task, cost_per_day), positionally: one per creation
         event = ResourceCreated(
-            at=self.clock.now(),
-            id=resource_id,
-            resource_kind=kind,
-            name=name,
-            region=region,
-            task=task.id if task else None,
-            cost_per_day=self.provider.price_per_day(resource_id),
+            self.clock.now(), resource_id, kind, name, region, task.id if task else None, self.provider.price_per_day(resource_id)
         )
         self.created[resource_id] = event
         self.emit(event)
@@ -200,7 +196,7 @@ class CloudActions:
     def _prod_disk_id(self, vm: str, disk_index: int) -> str:
         """The id of a production disk: from its VM as read, or from the inventory when the VM is gone
         (a snapshot outlives its disk: azure-facts.md, Managed disk snapshots)."""
-        found = self.production.get(vm)
+        found = self.production[vm] if vm in self.production else None  # noqa: SIM401 - a subscript, not .get: one call less per operation
         if found is not None:
             return found.disk_ids[disk_index]
         known = self.disk_inventory.get(vm)
@@ -209,10 +205,9 @@ class CloudActions:
         raise NotFoundError(f"production VM {vm} is not visible to the drill and its disks are not in its inventory")
 
     def _network(self, step_id: str) -> IsolatedNetwork:
-        network = self.networks.get(step_id)
-        if network is None:
+        if step_id not in self.networks:
             raise ProviderError(f"network.isolate step '{step_id}' created no network")
-        return network
+        return self.networks[step_id]
 
     async def require_isolated(self, network: IsolatedNetwork, vm: str) -> None:
         """The isolation guard: never start a recovered VM in a network that is not isolated."""
@@ -242,33 +237,40 @@ class CloudActions:
     def run_op(self, task: Task, op: Op, state: TaskState) -> Awaitable[None]:
         """The coroutine that carries out one operation (returned, not awaited here: the executor
         awaits it, one frame less per operation)."""
-        work = self._work.get(task.id)
+        works = self._work
+        work = works[task.id] if task.id in works else None  # noqa: SIM401 - a subscript, not .get: one call less per operation
         if work is None:
-            work = self._work[task.id] = TaskWork()
+            work = works[task.id] = TaskWork()
         step = self._steps[task.step]
         kind = op.kind
         if kind is OpKind.HUMAN or kind is OpKind.WAIT:
             return self.clock.sleep(op.seconds or 0.0)
         cls = step.__class__
         if cls is SnapshotCloneStep:
-            assert isinstance(step, SnapshotCloneStep)
+            if TYPE_CHECKING:  # for the type checker only: no call per operation
+                assert isinstance(step, SnapshotCloneStep)
             return self._clone(task, op, state, work, step)
         if cls is IsolateStep:
-            assert isinstance(step, IsolateStep)
+            if TYPE_CHECKING:  # for the type checker only: no call per operation
+                assert isinstance(step, IsolateStep)
             return self._isolate(task, op, step)
         if cls is AsrStep:
-            assert isinstance(step, AsrStep)
+            if TYPE_CHECKING:  # for the type checker only: no call per operation
+                assert isinstance(step, AsrStep)
             return self._asr(task, op, state, work, step)
         if cls is BackupStep:
-            assert isinstance(step, BackupStep)
+            if TYPE_CHECKING:  # for the type checker only: no call per operation
+                assert isinstance(step, BackupStep)
             return self._backup(task, op, state, work, step)
         if cls is ImageDeployStep:
-            assert isinstance(step, ImageDeployStep)
+            if TYPE_CHECKING:  # for the type checker only: no call per operation
+                assert isinstance(step, ImageDeployStep)
             return self._deploy(task, op, state, work, step)
         if kind is OpKind.WAIT_BOOT:
             return self._check_boot(task)
         if kind is OpKind.READ_CANARY:
-            assert isinstance(step, CheckCanaryStep)
+            if TYPE_CHECKING:  # for the type checker only: no call per operation
+                assert isinstance(step, CheckCanaryStep)
             return self._check_canary(task, step)
         raise AssertionError(f"no action for {task.action} {op.kind}")  # pragma: no cover - the task graph makes only these
 

@@ -31,6 +31,7 @@ from drsim.measure.events import (
     ResourceDeleted,
 )
 from drsim.model.types import CleanupPolicy, CleanupStatus
+from drsim.records import quick_init
 
 DELETE_ORDER = (
     ResourceKind.VM,
@@ -46,7 +47,8 @@ DELETE_ATTEMPTS = 5
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True)
+@quick_init
+@dataclass(frozen=True, slots=True)
 class _Target:
     id: str
     kind: ResourceKind
@@ -141,11 +143,12 @@ class Cleanup:
                     self._deleted(_Target(resource_id, record.resource_kind, record.name, record.region))
 
     async def _delete_in_waves(self, targets: Iterable[_Target]) -> None:
-        pending = list(targets)
-        order = [k.value for k in DELETE_ORDER]
-        waves = [[t for t in pending if t.kind == kind] for kind in order]
-        waves.append([t for t in pending if t.kind not in order])
-        for wave in waves:
+        by_kind: dict[str, list[_Target]] = {kind: [] for kind in DELETE_ORDER}
+        others: list[_Target] = []
+        for target in targets:
+            wave_of = by_kind.get(target.kind)
+            (others if wave_of is None else wave_of).append(target)
+        for wave in [*by_kind.values(), others]:
             if wave:
                 # `concurrency` deleters take the wave's targets in order: each starts the next
                 # target as soon as its last one is gone (no task per target).
@@ -166,7 +169,8 @@ class Cleanup:
 
     def _deleted(self, target: _Target) -> None:
         self.deleted.add(target.id)
-        self.emit(ResourceDeleted(at=self.clock.now(), id=target.id, resource_kind=target.kind, name=target.name, region=target.region))
+        # ResourceDeleted(at, id, resource_kind, name, region), positionally: one per deletion
+        self.emit(ResourceDeleted(self.clock.now(), target.id, target.kind, target.name, target.region))
 
     async def _tagged(self) -> list[TaggedResource] | None:
         """Resources still tagged with the run id, or None when they cannot be listed."""

@@ -112,7 +112,7 @@ class SlotLimit:
         self._waiting: collections.deque[Waitable[None]] = collections.deque()
         self._continuing: collections.deque[Waitable[None]] = collections.deque()
 
-    def take(self, *, continuing: bool = False) -> Waitable[None] | None:
+    def take(self, continuing: bool = False) -> Waitable[None] | None:
         """None when a slot was taken at once, else a future that resolves when one is handed over."""
         if self.free > 0:
             self.free -= 1
@@ -287,7 +287,8 @@ class Executor:
         try:
             while True:
                 state.attempts += 1
-                emit(TaskStarted(at=clock.now(), task=task.id, step=task.step, action=task.action, vm=task.vm, attempt=state.attempts))
+                # TaskStarted(at, task, step, action, vm, attempt), positionally: one per task
+                emit(TaskStarted(clock.now(), task.id, task.step, task.action, task.vm, state.attempts))
                 try:
                     if policy.timeout is None:
                         await _Attempt(self, task, state).run()
@@ -320,18 +321,8 @@ class Executor:
                 self.abort(f"safety refusal in {task.label}: {exc}")
             return
         state.status = TaskStatus.SUCCEEDED
-        emit(
-            TaskFinished(
-                at=clock.now(),
-                task=task.id,
-                step=task.step,
-                action=task.action,
-                vm=task.vm,
-                attempts=state.attempts,
-                recovery_point=state.recovery_point,
-                recovered_vm=state.recovered_vm,
-            )
-        )
+        # TaskFinished(at, task, step, action, vm, attempts, recovery_point, recovered_vm), positionally: one per task
+        emit(TaskFinished(clock.now(), task.id, task.step, task.action, task.vm, state.attempts, state.recovery_point, state.recovered_vm))
         self._settle(task)
 
     def _fail(self, task: Task, state: TaskState, exc: BaseException, policy: StepPolicy) -> None:
@@ -439,29 +430,33 @@ class _Attempt:
     async def _chain(self, op: Op) -> None:
         task, state, unmet, executor = self.task, self.state, self.unmet, self.executor
         runner, slots, runtime, done = executor.runner, executor.slots, executor.runtime, state.done
+        run_op, clock_time, op_seconds, dependants = runner.run_op, runtime.time, executor.op_seconds, self.dependants
         while True:
             # The operation, in a slot when it holds one; a throttled call is made again after its retry-after.
             holds = op.kind in SLOT_OPS
             try:
-                if holds and (handed := slots.take(continuing=bool(done))) is not None:
-                    try:
-                        await handed
-                    except asyncio.CancelledError:
-                        if not handed.cancelled():  # the slot came just as the wait was cancelled
-                            slots.give_back()
-                        raise
+                if holds:
+                    if slots.free > 0:  # SlotLimit.take, inline: a free slot is taken at once
+                        slots.free -= 1
+                    elif (handed := slots.take(bool(done))) is not None:
+                        try:
+                            await handed
+                        except asyncio.CancelledError:
+                            if not handed.cancelled():  # the slot came just as the wait was cancelled
+                                slots.give_back()
+                            raise
                 try:
                     throttled: ThrottledCall | None = None
                     while True:
-                        started = runtime.time()
+                        started = clock_time()
                         try:
-                            await runner.run_op(task, op, state)
+                            await run_op(task, op, state)
                         except ThrottledError as exc:
                             if throttled is None:
                                 throttled = ThrottledCall(executor.rng)
                             await executor.clock.sleep(throttled.delay(exc))
                             continue
-                        executor.op_seconds[(task.id, op.id)] = runtime.time() - started
+                        op_seconds[task.id, op.id] = clock_time() - started
                         break
                 finally:
                     if holds:
@@ -474,7 +469,7 @@ class _Attempt:
             if self.failure is not None:
                 return
             ready = None
-            for dependant in self.dependants.get(op.id, ()):  # in the task's order
+            for dependant in dependants[op.id] if op.id in dependants else ():  # noqa: SIM401 - in the task's order
                 left = unmet[dependant.id] - 1
                 unmet[dependant.id] = left
                 if left == 0:

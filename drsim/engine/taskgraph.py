@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from drsim.measure.timeline import in_scope_vm_names
 from drsim.model.checks import protection_of
@@ -33,6 +34,7 @@ from drsim.model.documents import (
     WaitStep,
 )
 from drsim.model.types import Action, ReplicationPointChoice, SnapshotSource
+from drsim.records import quick_init
 
 
 class OpKind(StrEnum):
@@ -99,6 +101,7 @@ CANARY_READ_INTERVAL_S = 30.0
 """Seconds between two canary reads of a check.canary with `consecutive` > 1."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Op:
     """One operation of a task; `needs` are ids of operations of the same task."""
@@ -110,6 +113,7 @@ class Op:
     seconds: float | None = None  # a fixed duration (manual steps, wait)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Task:
     """One step applied to one VM (or the step itself when it has no VMs)."""
@@ -179,13 +183,10 @@ def _chain_of(ops: Sequence[Op], seconds: Sequence[float]) -> float:
     """The longest path through `ops` (listed after the ops they need) taking seconds[i] each."""
     finish: dict[str, float] = {}
     for op, took in zip(ops, seconds, strict=True):
-        needs = op.needs
-        if not needs:
-            start = 0.0
-        elif len(needs) == 1:
-            start = finish[needs[0]]
-        else:
-            start = max([finish[n] for n in needs])
+        start = 0.0
+        for need in op.needs:  # the latest finish of what it needs (no call per operation)
+            if finish[need] > start:
+                start = finish[need]
         finish[op.id] = start + took
     return max(finish.values(), default=0.0)
 
@@ -257,29 +258,35 @@ def _network_region(runbook: Runbook, step: Step) -> str | None:
     return target.with_.region if isinstance(target, IsolateStep) else None
 
 
-def _snapshot_ops(vm: VmSpec, step: SnapshotCloneStep, target_region: str | None, plan: ProtectionPlan) -> list[Op]:
-    ops: list[Op] = []
+def _snapshot_ops(vm: VmSpec, step: SnapshotCloneStep, target_region: str | None, plan: ProtectionPlan) -> tuple[Op, ...]:
     fresh = step.with_.source is SnapshotSource.FRESH
     rule = protection_of(plan, vm.name, vm.tags).snapshots
     copies_there = rule is not None and rule.snapshots is not None and rule.snapshots.copy_to_region == target_region
     cross_region = target_region is not None and target_region != vm.region
+    return _disk_clone_ops(tuple(disk.name for disk in vm.disks), fresh, cross_region and (fresh or not copies_there))
+
+
+@lru_cache(maxsize=256)
+def _disk_clone_ops(disks: tuple[str, ...], fresh: bool, copy: bool) -> tuple[Op, ...]:
+    """The operations of a snapshot clone of a VM with these disks (the same, frozen, for every VM alike)."""
+    ops: list[Op] = []
     previous: str | None = None
-    for disk in vm.disks:
+    for disk in disks:
         if fresh:
             # A snapshot covers one disk and knows of no other: fresh ones are taken disk by disk
             # (azure-facts.md, managed disk snapshots).
-            source = Op(f"snapshot:{disk.name}", OpKind.SNAPSHOT, (previous,) if previous else (), disk.name)
+            source = Op(f"snapshot:{disk}", OpKind.SNAPSHOT, (previous,) if previous else (), disk)
             previous = source.id
         else:
-            source = Op(f"find-snapshot:{disk.name}", OpKind.FIND_SNAPSHOT, (), disk.name)
+            source = Op(f"find-snapshot:{disk}", OpKind.FIND_SNAPSHOT, (), disk)
         ops.append(source)
-        if cross_region and (fresh or not copies_there):
+        if copy:
             # Only incremental snapshots copy across regions (disks-copy-incremental-snapshot-across-regions).
-            source = Op(f"copy-snapshot:{disk.name}", OpKind.COPY_SNAPSHOT, (source.id,), disk.name)
+            source = Op(f"copy-snapshot:{disk}", OpKind.COPY_SNAPSHOT, (source.id,), disk)
             ops.append(source)
-        ops.append(Op(f"create-disk:{disk.name}", OpKind.CREATE_DISK, (source.id,), disk.name))
-    ops.append(Op("create-vm", OpKind.CREATE_VM, tuple(f"create-disk:{d.name}" for d in vm.disks)))
-    return ops
+        ops.append(Op(f"create-disk:{disk}", OpKind.CREATE_DISK, (source.id,), disk))
+    ops.append(Op("create-vm", OpKind.CREATE_VM, tuple(f"create-disk:{d}" for d in disks)))
+    return tuple(ops)
 
 
 def _ops_for(step: Step, vm: VmSpec | None, runbook: Runbook, plan: ProtectionPlan) -> tuple[Op, ...]:
@@ -301,7 +308,7 @@ def _ops_for(step: Step, vm: VmSpec | None, runbook: Runbook, plan: ProtectionPl
         # `as: disks` restores managed disks only (RESTORE_DISKS): there is no VM to start or check.
         return (Op("find-point", OpKind.FIND_POINT), Op("restore", OpKind.RESTORE, ("find-point",)))
     if isinstance(step, SnapshotCloneStep):
-        return tuple(_snapshot_ops(vm, step, _network_region(runbook, step), plan))
+        return _snapshot_ops(vm, step, _network_region(runbook, step), plan)
     if isinstance(step, CheckBootStep):
         return (Op("wait-boot", OpKind.WAIT_BOOT),)
     if isinstance(step, CheckCanaryStep):

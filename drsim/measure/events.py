@@ -18,6 +18,7 @@ from typing import Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
 from drsim.cloud.api import ResourceKind
 from drsim.measure.result import RunStatus
 from drsim.model.types import Action, CleanupPolicy, CleanupStatus
+from drsim.records import quick_init
 from drsim.times import parse_utc, utc_text
 
 
@@ -322,6 +323,9 @@ class EvidenceResealed(Event):
     drsim_version: str
 
 
+for _record in (RecoveryPointRef, VolumeCheck, PlannedTask, LeftoverResource):
+    quick_init(_record)
+
 EVENT_TYPES: Mapping[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -347,6 +351,8 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         EvidenceResealed,
     )
 }
+for _event_type in EVENT_TYPES.values():
+    quick_init(_event_type)  # a large drill makes hundreds of thousands of events
 
 
 # ------------------------------------------------------------------------------ plain JSON data

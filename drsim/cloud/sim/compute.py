@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from drsim.cloud.api import (
     RUN_TAG,
@@ -37,6 +38,11 @@ from drsim.cloud.sim.workload import read_canary
 from drsim.errors import ConflictError, NotFoundError, QuotaError, TransientError
 from drsim.model.documents import SnapshotRule
 from drsim.model.types import OsType, PowerState
+
+_DRILL_DISK = resource_id(DRILL_GROUP, ResourceKind.DISK, "")
+_DRILL_SNAPSHOT = resource_id(DRILL_GROUP, ResourceKind.SNAPSHOT, "")
+_DRILL_VM = resource_id(DRILL_GROUP, ResourceKind.VM, "")
+"""The ids of what a drill creates are these plus its name (resource_id, without a call per creation)."""
 
 
 class ComputeService(WorldState):
@@ -95,47 +101,57 @@ class ComputeService(WorldState):
 
     def price_per_day(self, resource_id: str) -> float | None:
         """The price list_tagged gives the resource, read without a request (no virtual time passes)."""
-        kind = self._drill_kinds.get(resource_id) or kind_of(resource_id)  # known since it was made
-        table = self._table(kind)
-        if kind is None or table is None or resource_id not in table:
+        kind, found = self._lookup(resource_id)
+        if found is None or kind is None:
             return None  # not in the world (deleted, never made) or not a kind it prices
-        return self._tagged_record(resource_id, kind if kind.__class__ is ResourceKind else ResourceKind(kind)).cost_per_day
+        return self._price(found, kind if kind.__class__ is ResourceKind else ResourceKind(kind))
+
+    def _lookup(
+        self, resource_id: str
+    ) -> tuple[str | None, VmState | DiskState | SnapshotState | ImageState | NetworkState | NsgState | None]:
+        """The kind of a resource (known since it was made, when a drill made it; else from its id) and its record, if any."""
+        kinds, tables = self._drill_kinds, self._tables
+        kind = kinds[resource_id] if resource_id in kinds else kind_of(resource_id)  # subscripts, not .get: one call each less
+        if kind is None or kind not in tables:
+            return kind, None
+        table = tables[kind]
+        return kind, table[resource_id] if resource_id in table else None  # noqa: SIM401 - a subscript, not .get: one call less per operation
 
     def _table(self, kind: str | None) -> Mapping[str, VmState | DiskState | SnapshotState | ImageState | NetworkState | NsgState] | None:
         """The world's resources of one ARM type (kind_of), or None for a type it does not hold."""
-        if kind == ResourceKind.DISK:
-            return self._disks
-        if kind == ResourceKind.SNAPSHOT:
-            return self._snapshots
-        if kind == ResourceKind.VM:
-            return self._vms
-        if kind == ResourceKind.IMAGE:
-            return self._images
-        if kind == ResourceKind.NETWORK:
-            return self._networks
-        if kind == ResourceKind.NSG:
-            return self._nsgs
-        return None
+        return self._tables.get(kind) if kind is not None else None
+
+    def _price(self, found: VmState | DiskState | SnapshotState | ImageState | NetworkState | NsgState, kind: ResourceKind) -> float:
+        """cost_per_day of one of the world's resources, worked out once per kind and what it is priced on."""
+        if kind is ResourceKind.VM:
+            if TYPE_CHECKING:  # for the type checker only: no call per deletion
+                assert isinstance(found, VmState)
+            key: tuple[object, ...] = (kind, found.size)
+        elif kind is ResourceKind.DISK:
+            if TYPE_CHECKING:  # for the type checker only: no call per deletion
+                assert isinstance(found, DiskState)
+            key = (kind, found.sku, found.size_gib)
+        elif kind is ResourceKind.SNAPSHOT or kind is ResourceKind.IMAGE:
+            if TYPE_CHECKING:  # for the type checker only: no call per deletion
+                assert isinstance(found, SnapshotState | ImageState)
+            key = (kind, found.used_gib)
+        else:
+            return 0.0
+        price = self._prices.get(key)
+        if price is None:
+            price = self._prices[key] = cost_per_day(
+                self.catalog.prices,
+                kind,
+                size=found.size if isinstance(found, VmState) else "",
+                sku=found.sku if isinstance(found, DiskState) else "",
+                size_gib=found.size_gib if isinstance(found, DiskState) else 0.0,
+                used_gib=found.used_gib if isinstance(found, SnapshotState | ImageState) else 0.0,
+            )
+        return price
 
     def _tagged_record(self, rid: str, kind: ResourceKind) -> TaggedResource:
-        prices = self.catalog.prices
-        if kind is ResourceKind.VM:
-            vm = self._vms[rid]
-            return TaggedResource(rid, kind, vm.name, vm.region, cost_per_day(prices, kind, size=vm.size))
-        if kind is ResourceKind.DISK:
-            disk = self._disks[rid]
-            return TaggedResource(rid, kind, disk.name, disk.region, cost_per_day(prices, kind, sku=disk.sku, size_gib=disk.size_gib))
-        if kind is ResourceKind.SNAPSHOT:
-            snap = self._snapshots[rid]
-            return TaggedResource(rid, kind, snap.name, snap.region, cost_per_day(prices, kind, used_gib=snap.used_gib))
-        if kind is ResourceKind.IMAGE:
-            image = self._images[rid]
-            return TaggedResource(rid, kind, image.name, image.region, cost_per_day(prices, kind, used_gib=image.used_gib))
-        if kind is ResourceKind.NETWORK:
-            net = self._networks[rid]
-            return TaggedResource(rid, kind, net.name, net.region, 0.0)
-        nsg = self._nsgs[rid]
-        return TaggedResource(rid, kind, nsg.name, nsg.region, 0.0)
+        found = self._tables[kind][rid]
+        return TaggedResource(rid, kind, found.name, found.region, self._price(found, kind))
 
     def _materialize_scheduled(self, disk_id: str) -> None:
         """Make the plan's scheduled snapshots of a production disk (and their copies) exist as of now."""
@@ -220,29 +236,32 @@ class ComputeService(WorldState):
     async def create_snapshot(self, disk_id: str, *, name: str, incremental: bool, tags: Mapping[str, str]) -> Snapshot:
         disk = self._get_disk(disk_id)
         owed = self._admit("create_snapshot", disk.region, RequestClass.WRITE, disk_id)
-        snapshot_id = resource_id(DRILL_GROUP, ResourceKind.SNAPSHOT, name)
-        existing = self._snapshots.get(snapshot_id)
+        snapshot_id = _DRILL_SNAPSHOT + name
+        existing = self._snapshots[snapshot_id] if snapshot_id in self._snapshots else None  # noqa: SIM401 - a subscript, not .get: one call less per operation
         if existing is not None:
             await self._wait(owed)  # the answer's round trip
             if existing.disk_id == disk_id and existing.copy_of is None:
                 return existing.public()  # a repeated PUT of the same snapshot
             raise ConflictError(f"snapshot {name} already exists for another source")
-        count = self._counters.get(disk_id, 0)
-        self._counters[disk_id] = count + 1
+        counters = self._counters
+        count = counters[disk_id] if disk_id in counters else 0  # noqa: SIM401 - a subscript, not .get: one call less per operation
+        counters[disk_id] = count + 1
         snapshots, unit = self.catalog.snapshots, self.draws.unit_of
         # A snapshot copies ONE disk at its own instant: parallel snapshots of a VM's disks land at
         # different instants (azure-facts.md, Managed disk snapshots, H).
-        await self._after(owed, snapshots.capture_latency.sample(unit(f"snapshot-capture/{disk_id}/{count}")))
+        capture = snapshots.capture_latency.sample(unit(f"snapshot-capture/{disk_id}/{count}"))
+        await self.clock.sleep(((owed if owed > 0 else 0.0) + (capture if capture > 0 else 0.0)) * self._latency)  # _after, inline
         if self._due:
             self._settle()
         disk = self._get_disk(disk_id)
-        taken = self.now()
-        content = self._content(disk, taken)
+        taken = self.clock.now()
+        content = disk.content or self._workloads[disk.origin_vm].capture(disk.origin_disk, taken, flushed=False)  # _content
         used = disk.used_gib
         billed = used
         chain = (disk_id, disk.region)
         if incremental:
-            previous = self._snapshots.get(self._last_incremental.get(chain, ""))
+            last = self._last_incremental
+            previous = self._snapshots[last[chain]] if chain in last and last[chain] in self._snapshots else None
             if previous is not None:
                 # Incremental: the first is full, then deltas (disks-incremental-snapshots); billed on used size.
                 days = (taken - previous.taken_at).total_seconds() / 86400
@@ -253,7 +272,7 @@ class ComputeService(WorldState):
             seconds += (
                 used * MIB_PER_GIB / self._draw(self.catalog.snapshots.hydration_throughput_mbps, "snapshot-hydration", disk_id, count)
             )
-        await self._wait(seconds)
+        await self.clock.sleep((seconds if seconds > 0 else 0.0) * self._latency)  # _wait, inline
         snap = SnapshotState(
             id=snapshot_id,
             name=name,
@@ -339,7 +358,7 @@ class ComputeService(WorldState):
         if region != source.region:
             await self._wait(owed)
             raise ConflictError(f"snapshot {source.name} is in {source.region}: a disk is created in its snapshot's region (copy it first)")
-        disk_id = resource_id(DRILL_GROUP, ResourceKind.DISK, name)
+        disk_id = _DRILL_DISK + name
         existing = self._disks.get(disk_id)
         if existing is not None:
             await self._wait(owed)
@@ -347,7 +366,8 @@ class ComputeService(WorldState):
                 return existing.public()
             raise ConflictError(f"disk {name} already exists for another source")
         # A disk made from a snapshot is usable at once (disks-instant-access-snapshots).
-        await self._after(owed, self.catalog.compute.disk_create.sample(self.draws.unit_of(f"disk-create/{disk_id}")))
+        seconds = self.catalog.compute.disk_create.sample(self.draws.unit_of(f"disk-create/{disk_id}"))
+        await self.clock.sleep(((owed if owed > 0 else 0.0) + (seconds if seconds > 0 else 0.0)) * self._latency)  # _after, inline
         if self._due:
             self._settle()
         if disk_id in self._disks:
@@ -372,7 +392,7 @@ class ComputeService(WorldState):
         try:
             if self._region_down(region):
                 raise self._unreachable(region, "the target region")
-            vm_id = resource_id(DRILL_GROUP, ResourceKind.VM, name)
+            vm_id = _DRILL_VM + name
             existing = self._vms.get(vm_id)
             if existing is not None:
                 if existing.disk_ids == list(disk_ids):
@@ -390,12 +410,13 @@ class ComputeService(WorldState):
         except Exception:
             await self._wait(owed)  # refused: after the answer's round trip
             raise
-        await self._after(owed, self._create_time(os, vm_id))
+        seconds = self._create_time(os, vm_id)
+        await self.clock.sleep(((owed if owed > 0 else 0.0) + (seconds if seconds > 0 else 0.0)) * self._latency)  # _after, inline
         if self._due:
             self._settle()
         disks = [self._get_disk(d) for d in disk_ids]
         self._check_attachable(disks, region)
-        now = self.now()
+        now = self.clock.now()
         vm = VmState(
             id=vm_id,
             name=name,
@@ -409,7 +430,7 @@ class ComputeService(WorldState):
             tags=self._freeze(tags),
             production=False,
             origin=disks[0].origin_vm,
-            booted_at=now + timedelta(seconds=self._boot_time(os, vm_id, generalized=False) * self._latency),
+            booted_at=now + timedelta(0, self._boot_time(os, vm_id, generalized=False) * self._latency),
         )
         self._attach(vm)
         return vm.public(now)
@@ -567,46 +588,50 @@ class ComputeService(WorldState):
 
     async def delete(self, resource_id: str) -> None:
         # What a drill created is known by kind since it was made; anything else by its id.
-        kind = self._drill_kinds.get(resource_id) or kind_of(resource_id)
-        table = self._table(kind)
-        found = table.get(resource_id) if table is not None else None
+        kind, found = self._lookup(resource_id)
         region = str(found.region) if found is not None else self.estate.regions.primary
         owed = self._admit("delete", region, RequestClass.DELETE, resource_id)
         compute, unit = self.catalog.compute, self.draws.unit_of
         seconds: float | None = None
         try:
-            if self._region_down(region):
+            if region == self._outage_region and self._active():  # _region_down, inline
                 raise TransientError(f"{resource_id} cannot be deleted now: region {region} is down")
             if found is None:
                 pass
             elif kind == ResourceKind.VM:
-                assert isinstance(found, VmState)
+                if TYPE_CHECKING:  # for the type checker only: no call per deletion
+                    assert isinstance(found, VmState)
                 self._refuse_production(found.production, found.name)
                 seconds = compute.delete_vm.sample(unit(f"delete/{resource_id}"))
             elif kind == ResourceKind.DISK:
-                assert isinstance(found, DiskState)
+                if TYPE_CHECKING:  # for the type checker only: no call per deletion
+                    assert isinstance(found, DiskState)
                 self._refuse_production(found.production, found.name)
                 if found.vm_id is not None:
                     raise ConflictError(f"disk {found.name} is attached to {found.vm_id}: delete the VM first")
                 seconds = compute.delete_other.sample(unit(f"delete/{resource_id}"))
             elif kind == ResourceKind.SNAPSHOT:
-                assert isinstance(found, SnapshotState)
+                if TYPE_CHECKING:  # for the type checker only: no call per deletion
+                    assert isinstance(found, SnapshotState)
                 self._refuse_production(found.production, found.name)
                 seconds = compute.delete_other.sample(unit(f"delete/{resource_id}"))
             elif kind == ResourceKind.IMAGE:
-                assert isinstance(found, ImageState)
+                if TYPE_CHECKING:  # for the type checker only: no call per deletion
+                    assert isinstance(found, ImageState)
                 self._refuse_production(found.production, found.name)
                 if found.deployments:
                     raise ConflictError(f"image {found.name} has {found.deployments} deployments in progress")
                 seconds = compute.delete_other.sample(unit(f"delete/{resource_id}"))
             elif kind == ResourceKind.NETWORK:
-                assert isinstance(found, NetworkState)
+                if TYPE_CHECKING:  # for the type checker only: no call per deletion
+                    assert isinstance(found, NetworkState)
                 self._refuse_production(found.production, found.name)
                 if found.vm_count:
                     raise ConflictError(f"virtual network {found.name} still has {found.vm_count} VM(s): delete them first")
                 seconds = compute.delete_other.sample(unit(f"delete/{resource_id}"))
             else:
-                assert isinstance(found, NsgState)
+                if TYPE_CHECKING:  # for the type checker only: no call per deletion
+                    assert isinstance(found, NsgState)
                 if found.network_id is not None and found.network_id in self._networks:
                     raise ConflictError(f"network security group {found.name} is in use by a subnet: delete the network first")
                 seconds = compute.delete_other.sample(unit(f"delete/{resource_id}"))
@@ -617,11 +642,12 @@ class ComputeService(WorldState):
             await self._wait(owed)
             return
         assert found is not None
-        await self._after(owed, seconds)
+        await self.clock.sleep(((owed if owed > 0 else 0.0) + (seconds if seconds > 0 else 0.0)) * self._latency)  # _after, inline
         if self._due:
             self._settle()
         if kind == ResourceKind.VM:
-            assert isinstance(found, VmState)
+            if TYPE_CHECKING:  # for the type checker only: no call per deletion
+                assert isinstance(found, VmState)
             vm = found
             if self._vms.pop(resource_id, None) is None:
                 return
@@ -635,13 +661,15 @@ class ComputeService(WorldState):
             if self._disks.pop(resource_id, None) is not None:
                 self._tags.remove(found.tags.get(RUN_TAG), resource_id)
         elif kind == ResourceKind.SNAPSHOT:
-            assert isinstance(found, SnapshotState)
+            if TYPE_CHECKING:  # for the type checker only: no call per deletion
+                assert isinstance(found, SnapshotState)
             self._forget_snapshot(found)
         elif kind == ResourceKind.IMAGE:
             if self._images.pop(resource_id, None) is not None:
                 self._tags.remove(found.tags.get(RUN_TAG), resource_id)
         elif kind == ResourceKind.NETWORK:
-            assert isinstance(found, NetworkState)
+            if TYPE_CHECKING:  # for the type checker only: no call per deletion
+                assert isinstance(found, NetworkState)
             net = found
             if self._networks.pop(resource_id, None) is not None:
                 self._network_by_name.pop(net.name, None)

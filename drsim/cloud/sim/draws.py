@@ -28,6 +28,9 @@ class Draws:
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self._prefix = f"drsim-sim/{seed}/"
+        # The hash state after the prefix: each draw copies it and hashes its key alone (the same digest
+        # as hashing prefix + key, without hashing the prefix again).
+        self._keyed = _blake2b(self._prefix.encode(), digest_size=8)
 
     def unit(self, *key: object) -> float:
         """A uniform number in [0, 1) for this key."""
@@ -35,8 +38,9 @@ class Draws:
 
     def unit_of(self, key: str) -> float:
         """unit(*parts) for the key already joined with "/" (the hot paths build it with one f-string)."""
-        digest = _blake2b((self._prefix + key).encode(), digest_size=8).digest()
-        return (_from_bytes(digest, "big") >> 11) * _2_POW_MINUS_53
+        state = self._keyed.copy()
+        state.update(key.encode())
+        return (_from_bytes(state.digest(), "big") >> 11) * _2_POW_MINUS_53
 
     def sample(self, dist: Sampler, *key: object) -> float:
         """A value of a catalog distribution for this key."""

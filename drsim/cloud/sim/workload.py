@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from drsim.cloud.api import CanaryReading, VolumeReading
 from drsim.model.documents import VmSpec
 from drsim.model.types import VolumeLayout
+from drsim.records import quick_init
 
 CANARY_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 """Sequence number 0 of every workload (markers are aligned to it)."""
@@ -67,6 +68,10 @@ class Workload:
     def marker(self, instant: datetime) -> tuple[int, datetime]:
         """The newest canary marker (sequence, timestamp) written at or before `instant`."""
         return marker_at(instant, self.interval)
+
+
+quick_init(DiskContent)
+quick_init(Workload)
 
 
 def marker_at(instant: datetime, interval: float) -> tuple[int, datetime]:
