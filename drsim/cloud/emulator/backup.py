@@ -108,6 +108,13 @@ def staging_account(subscription_id: str, group: str = DRILL_GROUP, name: str = 
     return f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/{STORAGE_TYPE}/{name}"
 
 
+def container_name(container: str) -> str:
+    """A protected item's `containerName` as Backup writes it: the container's name without its type
+    ('iaasvmcontainerv2;<rg>;<vm>', BackupProtectedItems_List.json)."""
+    kind, _, rest = container.partition(";")
+    return rest if kind.lower() == "iaasvmcontainer" and rest else container
+
+
 def bag_time(moment: datetime) -> str:
     """'1/7/2021 10:11:19 AM': a time as a Backup job's property bag writes it (tutorial-restore-disk)."""
     return f"{moment.month}/{moment.day}/{moment.year} {moment.strftime('%I:%M:%S %p').lstrip('0')}"
@@ -399,7 +406,7 @@ class BackupService(ResourceProviderService):
                 "protectedItemType": "Microsoft.Compute/virtualMachines",
                 "backupManagementType": "AzureIaasVM",
                 "workloadType": "VM",
-                "containerName": item.container,
+                "containerName": container_name(item.container),
                 "sourceResourceId": item.vm_id,
                 "virtualMachineId": item.vm_id,
                 "friendlyName": item.vm_name,
@@ -616,7 +623,7 @@ class BackupService(ResourceProviderService):
             "startTime": arm_time(job.started_at),
             "duration": iso_duration((job.ended_at or now) - job.started_at),
             "activityId": self.state.stable_guid(record.world_id),
-            "containerName": next((i.container for i in self.world.inventory.protected_items() if i.id == record.item_id), None),
+            "containerName": next((container_name(i.container) for i in self.world.inventory.protected_items() if i.id == record.item_id), None),
             "isUserTriggered": True,
             "virtualMachineVersion": "Compute",
             "errorDetails": [],
