@@ -623,7 +623,9 @@ class BackupService(ResourceProviderService):
             "startTime": arm_time(job.started_at),
             "duration": iso_duration((job.ended_at or now) - job.started_at),
             "activityId": self.state.stable_guid(record.world_id),
-            "containerName": next((container_name(i.container) for i in self.world.inventory.protected_items() if i.id == record.item_id), None),
+            "containerName": next(
+                (container_name(i.container) for i in self.world.inventory.protected_items() if i.id == record.item_id), None
+            ),
             "isUserTriggered": True,
             "virtualMachineVersion": "Compute",
             "errorDetails": [],
