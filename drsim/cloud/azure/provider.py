@@ -71,6 +71,7 @@ DENY_OUTBOUND_RULE = "drsim-deny-all-outbound"
 ADMIN_USER = "drsimadmin"
 STORAGE_ACCOUNT_TYPE = "Microsoft.Storage/storageAccounts"
 STORAGE_API_VERSION = "2023-05-01"
+VAULT_API_VERSION = "2024-04-01"
 STORAGE_SCOPE = "https://storage.azure.com/.default"
 BLOB_API_VERSION = "2021-08-06"  # x-ms-version of a Blob service GET with an Azure AD token
 
@@ -862,6 +863,15 @@ class AzureProvider:
         except ValueError as exc:
             raise ProviderError(f"the restore's config blob {url} is not JSON: {exc}") from exc
 
+    async def _vault_region(self, item: records.BackupItem) -> str:
+        """The region of the vault protecting an item: the item's location, else the vault's own."""
+        if item.region:
+            return item.region
+        vault = resource_id(self.subscription_id, item.vault_group, "Microsoft.RecoveryServices", ("vaults", item.vault))
+        async with translated(f"reading vault {item.vault}"):
+            found = await self.clients.resources.resources.get_by_id(vault, api_version=VAULT_API_VERSION)
+        return found.location or ""
+
     async def check_staging_account(self, vm_names: Iterable[str]) -> list[str]:
         """What is wrong with the staging storage account for restoring these VMs (read from Azure, nothing
         is created): it must exist, be in the region of the vault that restores each VM, and not be
@@ -884,7 +894,7 @@ class AzureProvider:
                 f"azure.staging_storage_account {ref.name} is {sku}: Azure Backup cannot stage a restore in a zone-redundant account"
             )
         wanted = set(vm_names)
-        regions = sorted({item.region for item in await self.backup_items() if item.vm_name in wanted and item.region})
+        regions = sorted({await self._vault_region(item) for item in await self.backup_items() if item.vm_name in wanted} - {""})
         location = (account.location or "").replace(" ", "").lower()
         for region in regions:
             if region.replace(" ", "").lower() != location:

@@ -482,3 +482,21 @@ def test_a_resumed_run_reads_a_job_it_did_not_start():
     assert (job.kind, job.status, job.vm_id) == (JobKind.RESTORE, JobStatus.FAILED, SRC_VM)
     assert job.error == "UserErrorRestoreFailed: no capacity"
     assert job.created == ()
+
+
+def test_the_staging_account_is_checked_against_the_vault_when_the_item_names_no_region():
+    fake = FakeArm()
+    backup_routes(fake)  # the items carry no location: the vault's is read
+    fake.on("GET", VAULT, Answer(body={"id": VAULT, "name": "bv", "location": "eastus2", "type": "Microsoft.RecoveryServices/vaults"}))
+    fake.on(
+        "GET",
+        STAGING,
+        Answer(body={"id": STAGING, "name": "stdrill", "location": "centralus", "sku": {"name": "Standard_GZRS"}, "kind": "StorageV2"}),
+    )
+
+    async def scenario(provider: AzureProvider):
+        return await provider.check_staging_account(["web-01"])
+
+    zrs, region = run(fake, scenario, backup_vault="bv", staging_storage_account=STAGING)
+    assert "Standard_GZRS" in zrs and "zone-redundant" in zrs
+    assert "centralus" in region and "eastus2" in region
