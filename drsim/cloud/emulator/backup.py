@@ -433,7 +433,8 @@ class BackupService(ResourceProviderService):
             (
                 i
                 for i in self.world.inventory.protected_items(vault.id)
-                if i.container.lower() == p["container"].lower() and i.item.lower() == p["item"].lower()
+                if p["container"].lower() in (i.container.lower(), container_name(i.container).lower())
+                and i.item.lower() == p["item"].lower()
             ),
             None,
         )
