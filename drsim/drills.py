@@ -48,10 +48,10 @@ from drsim.measure.events import InputFile, Performed, RunAborted, RunPerformed,
 from drsim.measure.result import DrillResult
 from drsim.measure.timeline import drill_result
 from drsim.model.checks import DrillBundle
-from drsim.model.documents import AzureOptions, Document, Drill, Estate, ProtectionPlan, Runbook, SimOptions
+from drsim.model.documents import AzureOptions, BackupStep, Document, Drill, Estate, ProtectionPlan, Runbook, SimOptions
 from drsim.model.endpoints import is_loopback
 from drsim.model.loader import Loaded
-from drsim.model.types import ProviderKind
+from drsim.model.types import ProviderKind, selector_matches
 from drsim.store.history import HistoryStore, RunRecord, store_of_run
 
 if TYPE_CHECKING:
@@ -572,6 +572,17 @@ def _azure_options_from_environment(drill_path: Path) -> AzureOptions:
         raise UsageError(f"{drill_path}: provider: azure from the environment: {wrong}") from None
 
 
+def _restored_vms(runbook: Runbook, estate: Estate) -> list[str]:
+    """The VMs the runbook's backup.restore steps restore."""
+    return [
+        vm.name
+        for step in runbook.steps
+        if isinstance(step, BackupStep)
+        for vm in estate.vms
+        if selector_matches(step.with_.vms, vm.name, vm.tags)
+    ]
+
+
 def _run_on_azure(
     bundle: DrillBundle,
     *,
@@ -596,6 +607,12 @@ def _run_on_azure(
 
     drill, runbook, estate, plan = bundle.drill.doc, bundle.runbook.doc, bundle.estate.doc, bundle.plan.doc
     options = drill.azure or _azure_options_from_environment(bundle.drill.path)
+    restored = _restored_vms(runbook, estate)
+    if restored and not options.staging_storage_account:  # an azure: block without it is a document problem (load_drill)
+        raise UsageError(
+            f"{bundle.drill.path}: the runbook restores from Azure Backup, which stages restores in a storage account: "
+            f"set {AZURE_ENVIRONMENT['staging_storage_account']} (the account's ARM id)"
+        )
     catalog = drill_catalog(bundle)  # expected durations for the plan and critical path only
     estimates = catalog_estimates(catalog, estate)
     planned = plan_drill(runbook, estate, plan, drill=drill.name, concurrency=drill.concurrency, estimates=estimates)
@@ -612,6 +629,11 @@ def _run_on_azure(
             journal = JournalWriter(run_dir / JOURNAL, fsync=fsync)
             sink = EventSink(journal, observers)
             try:
+                if restored:
+                    # Before anything is created: the staging account exists, is in the vault's region, not ZRS.
+                    wrong = await provider.check_staging_account(restored)
+                    if wrong:
+                        raise UsageError(f"{bundle.drill.path}: " + "; ".join(wrong))
                 inventory = await provider.inventory()
                 spec = RunSpec(
                     drill_name=drill.name,

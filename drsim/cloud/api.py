@@ -198,6 +198,7 @@ class Job:
     created: tuple[str, ...] = ()  # resource ids the job created (VM first, then disks)
     recovery_point_time: datetime | None = None
     error_kind: JobErrorKind | None = None  # of a failed job: None when a retry will not help (or unknown)
+    tier: PointTier | None = None  # of a Backup restore: the tier it restores from (snapshot when the point had one)
 
 
 @dataclass(frozen=True)

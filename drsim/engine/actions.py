@@ -26,6 +26,7 @@ from drsim.cloud.api import (
     IsolationReport,
     Job,
     JobErrorKind,
+    JobKind,
     JobStatus,
     ManagedDisk,
     PointTier,
@@ -44,6 +45,7 @@ from drsim.measure.events import (
     CheckKind,
     CheckResult,
     Event,
+    OperationAccepted,
     RecoveryPointRef,
     ResourceCreated,
     VolumeCheck,
@@ -89,6 +91,19 @@ class TaskWork:
     snapshots: dict[str, Snapshot] = field(default_factory=dict)
     disks: dict[str, ManagedDisk] = field(default_factory=dict)
     image: Image | None = None
+
+
+@dataclass
+class RestoreRecord:
+    """A Backup restore the cloud accepted: cleanup waits for it to end and deletes what it created."""
+
+    task: str
+    vm: str  # the production VM it restores
+    job_id: str
+    mode: RestoreMode
+    name: str  # the name drsim gave what it creates
+    region: str
+    ended: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,6 +166,7 @@ class CloudActions:
         self.recovered: dict[str, Recovered] = {}  # by production VM name
         self.created: dict[str, ResourceCreated] = {}  # by id, in creation order
         self.test_failovers: dict[str, TestFailoverRecord] = {}
+        self.restores: dict[str, RestoreRecord] = {}  # by job id, in the order the cloud accepted them
         self._work: dict[str, TaskWork] = {}
         self._apps = {vm.name: vm_app(estate, vm) for vm in estate.vms}
         self._steps = {step.id: step for step in runbook.steps}
@@ -178,7 +194,7 @@ class CloudActions:
         self.created[resource_id] = event
         self.emit(event)
 
-    def _record_job(self, task: Task, job: Job, region: str) -> None:
+    def _record_job(self, task: Task | None, job: Job, region: str) -> None:
         for resource_id in job.created:
             kind = kind_of(resource_id)
             if kind is not None:
@@ -363,6 +379,7 @@ class CloudActions:
                 mode = RestoreMode.VM if w.restore_as is RestoreAs.VM else RestoreMode.DISKS
                 if mode is RestoreMode.VM:
                     await self.require_isolated(network, task.vm)
+                name = self.name(task.vm, task.step)
                 job = await self.provider.restore_backup(
                     source_id,
                     point.id,
@@ -370,16 +387,24 @@ class CloudActions:
                     tier=self._restore_tier(point, w.tier, cross_region),
                     region=region,
                     network_id=network.id,
-                    name=self.name(task.vm, task.step),
+                    name=name,
                     tags=self.tags,
                 )
                 work.job_id = job.id
+                # Journaled before drsim waits: whatever ends the run, cleanup knows this restore is in flight.
+                self.restores[job.id] = RestoreRecord(task.id, task.vm, job.id, mode, name, region)
+                accepted = OperationAccepted(
+                    at=self.clock.now(), task=task.id, vm=task.vm, operation=JobKind.RESTORE.value, job=job.id, target=name, mode=mode.value
+                )
+                self.emit(accepted)
             job = await self._follow(await self.provider.get_job(work.job_id))
             self._record_job(task, job, region)
+            self._restore_ended(job)
             if job.status is not JobStatus.SUCCEEDED:
                 work.job_id = None
                 raise job_failed(job, f"restore of {task.vm}")
-            tier = self._restore_tier(point, w.tier, cross_region)
+            # The tier the restore really used, as the cloud reports it (Azure: the snapshot when the point had one).
+            tier = job.tier or self._restore_tier(point, w.tier, cross_region)
             ref = RecoveryPointRef(point.id, point.time, point.type.value, tier.value if tier else None, point.region)
             if w.restore_as is RestoreAs.VM:
                 vm_id = next((r for r in job.created if kind_of(r) is ResourceKind.VM), None)
@@ -389,6 +414,18 @@ class CloudActions:
             else:
                 state.recovery_point = ref  # disks only (RESTORE_DISKS): the data is back, no VM runs
             return
+
+    def _restore_ended(self, job: Job) -> None:
+        record = self.restores.get(job.id)
+        if record is not None and job.status.ended:
+            record.ended = True
+
+    def record_restore(self, job: Job) -> None:
+        """Record what an ended restore created (cleanup calls it for a restore the run stopped following)."""
+        record = self.restores.get(job.id)
+        if record is not None:
+            self._record_job(None, job, record.region)
+            self._restore_ended(job)
 
     def _choose_backup_point(
         self, vm: str, points: list[BackupPoint], choice: BackupPointChoice, tier: BackupTier, cross_region: bool

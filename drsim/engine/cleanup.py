@@ -1,6 +1,8 @@
 """Cleanup: delete exactly what the run created, then list what still carries its tag.
 
-Site Recovery test failovers end with 'cleanup test failover' (which deletes the test VMs; A2A FAQ);
+Backup restores still running (the run stopped following them: a step timeout, Ctrl-C, a failure
+elsewhere) are waited for, and what they created is deleted with the rest. Site Recovery test
+failovers end with 'cleanup test failover' (which deletes the test VMs; A2A FAQ);
 the rest is deleted kind by kind (VMs before the disks they hold, networks last), each wave in
 parallel within the drill's concurrency. A final sweep deletes anything else tagged with the run id
 (for instance a resource whose creation was cut short by an abort), and whatever is still tagged
@@ -18,7 +20,7 @@ from typing import TypeVar
 
 from drsim.clock import Clock
 from drsim.cloud.api import JobStatus, ResourceKind, TaggedResource
-from drsim.engine.actions import JOB_POLL_S, CloudActions
+from drsim.engine.actions import JOB_POLL_S, CloudActions, RestoreRecord
 from drsim.engine.retry import call_with_retries
 from drsim.engine.runtime import Waitable, current_runtime
 from drsim.errors import ProviderError
@@ -111,8 +113,11 @@ class Cleanup:
             finished = CleanupFinished(at=self.clock.now(), status=CleanupStatus.SKIPPED, leftovers=tuple(_leftover(r) for r in left or ()))
             self.emit(finished)
             return finished
+        for restore in [r for r in self.actions.restores.values() if not r.ended]:
+            await self._end_restore(restore)
         for record in list(self.actions.test_failovers.values()):
             await self._end_test_failover(record.vm, record.source_vm_id, record.created)
+        created = list(self.actions.created.values())  # with what the restores just ended created
         targets = [_Target(c.id, c.resource_kind, c.name, c.region) for c in reversed(created) if c.id not in self.deleted]
         await self._delete_in_waves(targets)
         tagged = await self._tagged()
@@ -124,6 +129,19 @@ class Cleanup:
         finished = CleanupFinished(at=self.clock.now(), status=status, leftovers=leftovers)
         self.emit(finished)
         return finished
+
+    async def _end_restore(self, restore: RestoreRecord) -> None:
+        """A restore the run stopped following (step timeout, Ctrl-C, a failure elsewhere): wait for its job
+        to end, then record what it created, so that the waves below delete it. A job that cannot be read
+        leaves what it made to the final listing (the provider tags it with the run id when it ends)."""
+        try:
+            job = await self._retrying(partial(self.provider.get_job, restore.job_id), f"job {restore.job_id}")
+            while not job.status.ended:
+                await self.clock.sleep(JOB_POLL_S)
+                job = await self._retrying(partial(self.provider.get_job, restore.job_id), f"job {restore.job_id}")
+        except ProviderError:
+            return
+        self.actions.record_restore(job)
 
     async def _end_test_failover(self, vm: str, source_vm_id: str, created: tuple[str, ...]) -> None:
         try:

@@ -217,6 +217,21 @@ class ResourceCreated(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class OperationAccepted(Event):
+    """A long-running cloud operation the cloud accepted (a Backup restore, a Site Recovery test failover),
+    journaled before drsim waits for it: whatever ends the run (failure, timeout, Ctrl-C, exhausted
+    retries), cleanup knows it is in flight and what it will create."""
+
+    kind: ClassVar[str] = "operation.accepted"
+    task: str
+    vm: str  # the production VM it acts on
+    operation: str  # JobKind: restore | test-failover | test-failover-cleanup
+    job: str  # the id of the job to follow
+    target: str | None = None  # what it creates, as drsim named it: a restored VM's name, the name restored disks derive from
+    mode: str | None = None  # of a restore: vm | disks
+
+
+@dataclass(frozen=True, slots=True)
 class ResourceDeleted(Event):
     kind: ClassVar[str] = "resource.deleted"
     id: str
@@ -339,6 +354,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         TaskFailed,
         TaskSkipped,
         ResourceCreated,
+        OperationAccepted,
         ResourceDeleted,
         CheckResult,
         CleanupStarted,

@@ -32,7 +32,7 @@ from drsim.model.documents import (
 )
 from drsim.model.loader import Loaded, Source, file_problem, load, parse_document, read_yaml
 from drsim.model.regions import paired_region
-from drsim.model.types import ProviderKind, RestoreAs, SnapshotSource, describe_selector, selector_matches
+from drsim.model.types import BackupTier, ProviderKind, RestoreAs, SnapshotSource, describe_selector, selector_matches
 
 MAX_CONSISTENCY_GROUP = 16  # multi-VM consistency: up to 16 VMs (azure-to-azure-common-questions)
 
@@ -654,9 +654,42 @@ def load_drill(path: str | os.PathLike[str]) -> DrillBundle:
     runbook = c.checked(c.load(drill, ("runbook",), drill.doc.runbook, Runbook), check_runbook, estate, plan)
     if estate is not None:
         c.problems += check_drill_group(drill, estate)
+    if runbook is not None:
+        c.problems += check_azure_restores(drill, runbook)
     if c.problems or estate is None or plan is None or runbook is None:
         raise DocumentError(c.problems)
     return DrillBundle(drill, runbook, estate, plan)
+
+
+def check_azure_restores(drill: Loaded[Drill], runbook: Loaded[Runbook]) -> list[Problem]:
+    """What a `provider: azure` drill needs for its Backup restores: a staging storage account (Restore disks
+    needs one, a vault-tier restore stages there: backup-azure-arm-restore-vms), and no `tier: vault`, which
+    Azure cannot honour (IaasVMRestoreRequest has no tier: a restore uses the snapshot when the point has
+    one). Without an `azure:` block the environment gives the account (checked when the drill runs)."""
+    if drill.doc.provider is not ProviderKind.AZURE:
+        return []
+    problems = []
+    restores = [(i, step) for i, step in enumerate(runbook.doc.steps) if isinstance(step, BackupStep)]
+    for i, step in restores:
+        if step.with_.tier is BackupTier.VAULT:
+            problems.append(
+                runbook.source.problem(
+                    ("steps", i, "with", "tier"),
+                    f"drill {drill.doc.name} runs on Azure, which cannot choose the vault tier: a restore uses the snapshot when the "
+                    "point still has one (IaasVMRestoreRequest has no tier); use tier: auto (reported as the tier Azure used) or snapshot",
+                )
+            )
+    azure = drill.doc.azure
+    if restores and azure is not None and not azure.staging_storage_account:
+        problems.append(
+            drill.source.problem(
+                ("azure",),
+                f"azure.staging_storage_account is required: step '{restores[0][1].id}' restores from Azure Backup, which stages "
+                "restores in a storage account (an ARM id, in the vault's region, not zone-redundant)",
+                key=True,
+            )
+        )
+    return problems
 
 
 def load_comparison(path: str | os.PathLike[str]) -> ComparisonBundle:

@@ -467,8 +467,12 @@ def test_sigterm_stops_new_work_and_still_cleans_up(tmp_path: Path) -> None:
     import signal
 
     class Terminate:
+        sent = False
+
         def on_event(self, event: object) -> None:
-            if isinstance(event, ResourceCreated) and "virtualMachines" in event.resource_kind:
+            # Once: cleanup records the VMs the restores still running create (a second signal would stop it).
+            if isinstance(event, ResourceCreated) and "virtualMachines" in event.resource_kind and not self.sent:
+                self.sent = True
                 os.kill(os.getpid(), signal.SIGTERM)
 
         def on_finished(self, outcome: RunOutcome) -> None:

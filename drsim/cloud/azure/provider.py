@@ -14,11 +14,14 @@ their job succeeds.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.compute import models as compute
 from azure.mgmt.network import models as network
@@ -48,14 +51,14 @@ from drsim.cloud.api import (
     TaggedResource,
     VirtualMachine,
 )
-from drsim.cloud.arm import kind_named, operation_name, parse_id, resource_id, same_id
+from drsim.cloud.arm import kind_named, operation_name, parse_id, resource_id, same_id, try_parse_id
 from drsim.cloud.azure import records
 from drsim.cloud.azure.clients import DEFAULT_POLLING_INTERVAL, AzureClients
 from drsim.cloud.azure.clock import WORLD_TIME_HEADER, EmulatorClock, EmulatorTimePolicy
 from drsim.cloud.azure.errors import translated
 from drsim.cloud.azure.throttle import Throttle
 from drsim.cloud.prices import cost_per_day, list_prices
-from drsim.errors import ConflictError, NotFoundError, ProviderError
+from drsim.errors import ConflictError, NotFoundError, ProviderError, TransientError
 from drsim.model.documents import AzureOptions
 from drsim.model.endpoints import check_endpoint
 from drsim.model.types import OsType, ReplicationPointChoice
@@ -67,6 +70,11 @@ BACKUP_ITEM_FILTER = "backupManagementType eq 'AzureIaasVM' and itemType eq 'VM'
 DRILL_SUBNET = "drill"
 DENY_OUTBOUND_RULE = "drsim-deny-all-outbound"
 ADMIN_USER = "drsimadmin"
+STORAGE_ACCOUNT_TYPE = "Microsoft.Storage/storageAccounts"
+STORAGE_API_VERSION = "2023-05-01"
+VAULT_API_VERSION = "2024-04-01"
+STORAGE_SCOPE = "https://storage.azure.com/.default"
+BLOB_API_VERSION = "2021-08-06"  # x-ms-version of a Blob service GET with an Azure AD token
 
 _JOB_STATES = {
     "succeeded": JobStatus.SUCCEEDED,
@@ -124,6 +132,15 @@ class _FirstPollUrl:
             self.url = headers.get("Azure-AsyncOperation") or headers.get("Location")
 
 
+@dataclass(frozen=True)
+class _Restore:
+    """A restore this provider triggered: how, what VM it asked for, and the tier the point gives."""
+
+    mode: RestoreMode
+    target_vm: str | None
+    tier: PointTier
+
+
 class AzureProvider:
     """The drill's cloud on real Azure (or the drsim ARM emulator), through the unmodified SDK."""
 
@@ -160,7 +177,7 @@ class AzureProvider:
         self._all_vaults: list[tuple[str, str]] | None = None
         self._job_tags: dict[str, dict[str, str]] = {}
         self._prices: dict[str, float] = {}  # list price per day of what this provider created, by lower-case id
-        self._job_targets: dict[str, str] = {}
+        self._restores: dict[str, _Restore] = {}  # by lower-case job id
 
     @property
     def throttle(self) -> Throttle:
@@ -464,6 +481,12 @@ class AzureProvider:
         kind = kind_named(ref.type)
         if kind is None:
             raise ProviderError(f"drsim does not delete resources of type {ref.type} ({resource_id})")
+        nics: list[str] = []
+        if kind is ResourceKind.VM:
+            try:
+                nics = records.nic_ids(await self._get_vm_model(resource_id))
+            except NotFoundError:
+                return
         client_name, operations_name = _DELETERS[kind]
         operations = getattr(getattr(self.clients, client_name), operations_name)
         try:
@@ -472,6 +495,23 @@ class AzureProvider:
                 await poller.result()
         except NotFoundError:
             return  # already gone: deleting is idempotent
+        # A VM's NICs are their own resources: those of the run (drsim's, or a restored VM's, tagged when
+        # its job ended) go with it, or they would keep the drill network from being deleted.
+        for nic_id in nics:
+            await self._delete_run_nic(nic_id)
+
+    async def _delete_run_nic(self, nic_id: str) -> None:
+        ref = parse_id(nic_id)
+        try:
+            async with translated(f"reading network interface {ref.name}"):
+                nic = await self.clients.network.network_interfaces.get(ref.resource_group, ref.name)
+            if RUN_TAG not in (nic.tags or {}):
+                return
+            async with translated(f"deleting network interface {ref.name}"):
+                poller = await self.clients.network.network_interfaces.begin_delete(ref.resource_group, ref.name)
+                await poller.result()
+        except NotFoundError:
+            return
 
     async def _tag(self, rid: str, tags: Mapping[str, str]) -> None:
         """Merge tags into a resource (Tags API, PATCH at scope with operation Merge)."""
@@ -636,8 +676,39 @@ class AzureProvider:
         name: str,
         tags: Mapping[str, str],
     ) -> Job:
+        """Trigger a restore (Restores_Trigger) and return its job.
+
+        IaasVMRestoreRequest has no tier field: Azure restores from the snapshot when the point still has
+        one (instant restore), else from the vault. The point is read as the restore is triggered, and the
+        Job says the tier that gives; a `tier` the point cannot give is refused before anything starts.
+        The staging storage account is always sent (Restore disks needs it; a vault-tier restore as a VM
+        stages there too: backup-azure-arm-restore-vms)."""
         item = await self._backup_item(vm_id)
+        staging = self.options.staging_storage_account
+        if not staging:
+            raise ProviderError(
+                f"the restore of {item.vm_name} needs a staging storage account: set azure.staging_storage_account "
+                "(or DRSIM_AZURE_STAGING_STORAGE_ACCOUNT)"
+            )
         point = parse_id(point_id).child("recoveryPoints")
+        async with translated(f"reading recovery point {point} of {item.vm_name}"):
+            resource = await self.clients.backup.recovery_points.get(
+                vault_name=item.vault,
+                resource_group_name=item.vault_group,
+                fabric_name=BACKUP_FABRIC,
+                container_name=item.container,
+                protected_item_name=item.item,
+                recovery_point_id=point,
+            )
+        read = records.backup_point(resource, vm_id, item.region or region)
+        if read is None:
+            raise NotFoundError(f"recovery point {point} of {item.vm_name} is not an Azure VM recovery point")
+        used = restore_tier(read.tiers)
+        if tier is not None and tier is not used:
+            raise ConflictError(
+                f"the restore of {item.vm_name} would use the {used.value} tier of point {read.time.isoformat()}, not {tier.value}: "
+                "Azure Backup restores from the snapshot when the point has one and cannot be told otherwise"
+            )
         target_vm = self._id("Microsoft.Compute", "virtualMachines", name)
         request = backup.IaasVMRestoreRequest(
             recovery_point_id=point,
@@ -645,7 +716,7 @@ class AzureProvider:
             source_resource_id=vm_id,
             target_virtual_machine_id=target_vm if mode is RestoreMode.VM else None,
             target_resource_group_id=f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}",
-            storage_account_id=self.options.staging_storage_account,
+            storage_account_id=staging,
             virtual_network_id=network_id if mode is RestoreMode.VM else None,
             subnet_id=(await self._subnet_of(network_id)) if mode is RestoreMode.VM else None,
             region=region,
@@ -687,8 +758,7 @@ class AzureProvider:
             self.subscription_id, item.vault_group, "Microsoft.RecoveryServices", ("vaults", item.vault), ("backupJobs", job_name)
         )
         self._job_tags[job_id] = dict(tags)
-        if mode is RestoreMode.VM:
-            self._job_targets[job_id] = target_vm
+        self._restores[job_id.lower()] = _Restore(mode, target_vm if mode is RestoreMode.VM else None, used)
         return await self.get_job(job_id)
 
     async def _backup_job(self, job_id: str, group: str, vault: str, job_name: str) -> Job:
@@ -701,17 +771,18 @@ class AzureProvider:
         bag = props.extended_info.property_bag if isinstance(props, backup.AzureIaaSVMJob) and props.extended_info else None
         bag = bag or {}
         await self.backup_items()  # a resumed run knows the job only: its item names the VM
-        vm_id = self._vm_of_backup_job(props, bag)
+        vm_id = self._vm_of_backup_job(props)
         error, error_kind = None, None
         if status is JobStatus.FAILED:
             details = props.error_details if isinstance(props, backup.AzureIaaSVMJob) else None
             error = "; ".join(f"{d.error_code}: {d.error_string}" for d in details or []) or f"job {props.status}"
             error_kind = job_error_kind(str(d.error_code) for d in details or [])
         created: tuple[str, ...] = ()
+        restore = self._restores.get(job_id.lower())
         if status is JobStatus.SUCCEEDED:
-            created = await self._restored_resources(job_id, bag)
-            await self._tag_all(created, self._job_tags.get(job_id, {}))
-        point_time = bag.get("Recovery point time") or bag.get("RecoveryPointTime")
+            created, extra = await self._restored_resources(job_id, bag)
+            # What Azure made on the drill's behalf carries the run tag, so that cleanup's listing finds it.
+            await self._tag_all((*created, *extra), self._job_tags.get(job_id, {}))
         return Job(
             id=job_id,
             kind=JobKind.RESTORE,
@@ -722,29 +793,117 @@ class AzureProvider:
             error=error,
             error_kind=error_kind,
             created=created,
-            recovery_point_time=_parse_time(point_time),
+            recovery_point_time=_parse_time(_bag_value(bag, "Recovery point time")),
+            tier=restore.tier if restore is not None else None,
         )
 
-    def _vm_of_backup_job(self, props: backup.Job, bag: Mapping[str, str]) -> str:
+    def _vm_of_backup_job(self, props: backup.Job) -> str:
         for item in self._backup_items or []:  # read by _backup_job before
             if props.entity_friendly_name and item.vm_name.lower() == props.entity_friendly_name.lower():
                 return item.vm_id
-        return bag.get("Source VM Id") or bag.get("SourceResourceId") or props.entity_friendly_name or ""
+        return props.entity_friendly_name or ""
 
-    async def _restored_resources(self, job_id: str, bag: Mapping[str, str]) -> tuple[str, ...]:
-        """The VM and disks a restore created: the target VM we asked for, else what the job reports."""
-        target = bag.get("Target VM Id") or self._job_targets.get(job_id)
-        if target:
+    async def _restored_resources(self, job_id: str, bag: Mapping[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """What a finished restore created, as (VM first, then disks) and its NICs apart.
+
+        Restore as a VM: the VM drsim asked for (targetVirtualMachineId), its disks and NICs as the VM
+        names them. Restore disks: the managed disks the job's config blob names
+        (`properties.storageProfile` osDisk and dataDisks, in the target resource group), read from the
+        staging account the job's property bag points to ('Target Storage Account Name', 'Config Blob
+        Container Name', 'Config Blob Name', 'Config Blob Uri': backup-azure-vms-automation,
+        tutorial-restore-disk)."""
+        restore = self._restores.get(job_id.lower())
+        if restore is not None and restore.target_vm is not None:
             try:
-                vm = await self.get_vm(target)
+                model = await self._get_vm_model(restore.target_vm)
             except NotFoundError:
-                pass
-            else:
-                return (vm.id, *vm.disk_ids)
-        numbered = [(key, d) for key, d in bag.items() if key.lower().startswith(("restored disk", "target disk"))]
-        # "Restored disk 1", "Restored disk 2", ... "Restored disk 10": in their number's order.
-        numbered.sort(key=lambda kv: int(kv[0].rsplit(" ", 1)[-1]) if kv[0].rsplit(" ", 1)[-1].isdigit() else 0)
-        return tuple(d for _, d in numbered)
+                return (), ()
+            vm = await self._vm_record(model)
+            return (vm.id, *vm.disk_ids), tuple(records.nic_ids(model))
+        if _bag_value(bag, "Config Blob Name") is None:
+            return (), ()
+        config = await self._config_blob(bag)
+        group = _bag_value(bag, "Target resource group") or self.resource_group
+        found = []
+        for disk_name in config_disk_names(config):
+            disk_id = self._id("Microsoft.Compute", "disks", disk_name, group)
+            try:
+                async with translated(f"reading restored disk {disk_name}"):
+                    await self.clients.compute.disks.get(group, disk_name)
+            except NotFoundError:
+                continue
+            found.append(disk_id)
+        return tuple(found), ()
+
+    async def _config_blob(self, bag: Mapping[str, str]) -> Any:
+        """The restore's VM config (JSON, UTF-16 as Azure Backup writes it) from the staging account, read with
+        the drill's Azure AD identity (Storage Blob Data Reader on the staging account)."""
+        account = _bag_value(bag, "Target Storage Account Name") or ""
+        url = _bag_value(bag, "Config Blob Uri") or (
+            f"https://{account}.blob.core.windows.net/{_bag_value(bag, 'Config Blob Container Name')}/{_bag_value(bag, 'Config Blob Name')}"
+        )
+        token = await self.clients.credential.get_token(STORAGE_SCOPE)
+        headers = {"Authorization": f"Bearer {token.token}", "x-ms-version": BLOB_API_VERSION}
+        try:
+            async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as response:
+                body = await response.read()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransientError(f"reading the restore's config blob {url}: {exc}") from exc
+        if status in (401, 403):
+            raise ProviderError(
+                f"reading the restore's config blob {url} was refused ({status}): the drill's identity needs "
+                f"Storage Blob Data Reader on the staging storage account {account}"
+            )
+        if status == 404:
+            raise NotFoundError(f"the restore's config blob {url} does not exist")
+        if status >= 400:
+            raise (TransientError if status >= 500 else ProviderError)(f"reading the restore's config blob {url}: HTTP {status}")
+        try:
+            return json.loads(decode_config(body))
+        except ValueError as exc:
+            raise ProviderError(f"the restore's config blob {url} is not JSON: {exc}") from exc
+
+    async def _vault_region(self, item: records.BackupItem) -> str:
+        """The region of the vault protecting an item: the item's location, else the vault's own."""
+        if item.region:
+            return item.region
+        vault = resource_id(self.subscription_id, item.vault_group, "Microsoft.RecoveryServices", ("vaults", item.vault))
+        async with translated(f"reading vault {item.vault}"):
+            found = await self.clients.resources.resources.get_by_id(vault, api_version=VAULT_API_VERSION)
+        return found.location or ""
+
+    async def check_staging_account(self, vm_names: Iterable[str]) -> list[str]:
+        """What is wrong with the staging storage account for restoring these VMs (read from Azure, nothing
+        is created): it must exist, be in the region of the vault that restores each VM, and not be
+        zone-redundant (backup-azure-arm-restore-vms)."""
+        staging = self.options.staging_storage_account
+        if not staging:
+            return ["azure.staging_storage_account is not set: Azure Backup restores stage through a storage account"]
+        ref = try_parse_id(staging)
+        if ref is None or ref.type.lower() != STORAGE_ACCOUNT_TYPE.lower():
+            return [f"azure.staging_storage_account {staging!r} is not a storage account id (.../providers/{STORAGE_ACCOUNT_TYPE}/<name>)"]
+        try:
+            async with translated(f"reading storage account {ref.name}"):
+                account = await self.clients.resources.resources.get_by_id(staging, api_version=STORAGE_API_VERSION)
+        except NotFoundError:
+            return [f"azure.staging_storage_account {ref.name} does not exist"]
+        problems = []
+        sku = (account.sku.name if account.sku is not None else None) or ""
+        if "zrs" in sku.lower():
+            problems.append(
+                f"azure.staging_storage_account {ref.name} is {sku}: Azure Backup cannot stage a restore in a zone-redundant account"
+            )
+        wanted = set(vm_names)
+        regions = sorted({await self._vault_region(item) for item in await self.backup_items() if item.vm_name in wanted} - {""})
+        location = (account.location or "").replace(" ", "").lower()
+        for region in regions:
+            if region.replace(" ", "").lower() != location:
+                problems.append(
+                    f"azure.staging_storage_account {ref.name} is in {account.location}, the vault of the restored VMs in {region}: "
+                    "it must be in the vault's region"
+                )
+        return problems
 
     # ------------------------------------------------------------------------------ site recovery
 
@@ -951,12 +1110,64 @@ class AzureProvider:
 
 
 def _parse_time(text: str | None) -> datetime | None:
+    """A time as ARM writes it, or as a Backup job's property bag does ('1/7/2021 10:11:19 AM', UTC)."""
     if not text:
         return None
     try:
         return parse_utc(text, naive_is_utc=True)
     except ValueError:
+        pass
+    try:
+        return datetime.strptime(text.strip(), "%m/%d/%Y %I:%M:%S %p").replace(tzinfo=UTC)
+    except ValueError:
         return None
+
+
+def _bag_value(bag: Mapping[str, str], key: str) -> str | None:
+    """A property-bag entry by its name, ignoring case and surrounding spaces (Azure writes 'Recovery point time ')."""
+    wanted = key.strip().lower()
+    return next((v for k, v in bag.items() if k.strip().lower() == wanted and v), None)
+
+
+def restore_tier(tiers: frozenset[PointTier]) -> PointTier:
+    """The tier an Azure VM restore uses: the snapshot when the point has one, else the vault (there is no
+    tier field in IaasVMRestoreRequest: backup-instant-restore-capability)."""
+    return PointTier.SNAPSHOT if PointTier.SNAPSHOT in tiers else PointTier.VAULT
+
+
+def decode_config(body: bytes) -> str:
+    """A restore's config blob as text: Azure Backup writes it in UTF-16 ('Unicode'), padded with NULs
+    (backup-azure-vms-automation reads it with -Encoding Unicode and trims the NULs); UTF-8 is taken too."""
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(body) > 1 and body[1:2] == b"\x00"):
+        text = body.decode("utf-16")
+    else:
+        text = body.decode("utf-8-sig")
+    return text.strip("\x00 \r\n\t")
+
+
+def _key(mapping: Any, name: str) -> Any:
+    """A JSON object's member by name, ignoring case (PowerShell reads the config case-insensitively)."""
+    if not isinstance(mapping, dict):
+        return None
+    return next((v for k, v in mapping.items() if isinstance(k, str) and k.lower() == name.lower()), None)
+
+
+def config_disk_names(config: Any) -> list[str]:
+    """The managed disks a restore's config blob names: `properties.storageProfile` (a member named so, with
+    the dot) or `properties` -> `storageProfile`; the OS disk first, then data disks by LUN."""
+    profile = _key(config, "properties.storageProfile") or _key(_key(config, "properties"), "storageProfile")
+    if not isinstance(profile, dict):
+        return []
+    names = []
+    os_disk = _key(profile, "osDisk")
+    if isinstance(_key(os_disk, "name"), str):
+        names.append(_key(os_disk, "name"))
+    data = _key(profile, "dataDisks")
+    disks = [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
+    for disk in sorted(disks, key=lambda d: _key(d, "lun") if isinstance(_key(d, "lun"), int) else 0):
+        if isinstance(_key(disk, "name"), str):
+            names.append(_key(disk, "name"))
+    return names
 
 
 async def connect(options: AzureOptions, *, credential: Any = None, **provider_options: Any) -> AzureProvider:

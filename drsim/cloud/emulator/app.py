@@ -122,6 +122,8 @@ class Emulator:
                 'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token"'
             )
             return response
+        if request.method == "GET" and self.backup.serves_blob(request.path):
+            return await self.backup.get_blob(request)  # a staging account's blob: Blob service, not ARM
         if not request.query.get("api-version"):
             raise ArmError(
                 400, ErrorCode.MISSING_API_VERSION, "The api-version query parameter (?api-version=) is required for all requests."

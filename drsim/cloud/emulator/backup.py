@@ -7,11 +7,25 @@ the job (OperationStatusJobExtendedInfo.jobId), which `backupJobs/<job>` then fo
 (azure-sdk-notes.md: the restore poller ends when the job is created, not when it finishes).
 Fabric `Azure`, containers `IaasVMContainer;iaasvmcontainerv2;<rg>;<vm>` and items
 `VM;iaasvmcontainerv2;<rg>;<vm>` are Backup's own names for an Azure VM (azure-sdk-notes.md).
+
+Shapes follow the examples of azure-rest-api-specs, specification/recoveryservicesbackup/
+resource-manager/Microsoft.RecoveryServices/stable/2025-08-01/examples/ (TriggerRestore_*,
+ProtectedItemOperationStatus, ProtectedItemOperationResults, GetJobDetails, ListJobs,
+RecoveryPoints_*, BackupProtectedItems_List); a restore job's property bag is the one Microsoft Learn
+shows (backup-azure-vms-automation, tutorial-restore-disk): 'Target Storage Account Name', 'Config Blob
+Container Name', 'Config Blob Name', 'Config Blob Uri', 'Template Blob Uri', 'Job Type', 'Recovery point
+time ' (with its trailing space), 'Target resource group'. The staging storage account a restore names
+must exist here (`storage_accounts`), be in the vault's region and not be zone-redundant
+(backup-azure-arm-restore-vms); the config and template blobs a disk restore writes there are served
+path-style, as Azurite serves blobs: `http://<emulator>/<account>/<container>/<blob>`.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -22,11 +36,14 @@ from drsim.cloud.emulator.operations import Outcome
 from drsim.cloud.emulator.resources import parse_filter
 from drsim.cloud.emulator.service import ResourceProviderService
 from drsim.cloud.emulator.state import JobFamily, JobRecord
-from drsim.cloud.sim.resources import ProtectedItem, Vault
+from drsim.cloud.sim.resources import DRILL_GROUP, ProtectedItem, Vault
 from drsim.model.checks import protection_of
 from drsim.model.documents import BackupRule
 from drsim.model.types import BackupPolicyKind, OsType, Redundancy
 from drsim.times import utc_text
+
+if TYPE_CHECKING:
+    from drsim.cloud.emulator.app import Emulator
 
 VAULT_TYPE = "Microsoft.RecoveryServices/vaults"
 ITEM_TYPE = "Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems"
@@ -37,6 +54,9 @@ _JOB_STATUS = {JobStatus.IN_PROGRESS: "InProgress", JobStatus.SUCCEEDED: "Comple
 _STORAGE = {Redundancy.LRS: "LocallyRedundant", Redundancy.ZRS: "ZoneRedundant", Redundancy.GRS: "GeoRedundant"}
 _OPERATION = {JobKind.RESTORE: "Restore"}  # Backup's job operation names (JobOperationType)
 _RECOVERY_TYPES = {"alternatelocation": RestoreMode.VM, "restoredisks": RestoreMode.DISKS}
+STORAGE_TYPE = "Microsoft.Storage/storageAccounts"
+DEFAULT_STAGING_ACCOUNT = "drsimstaging"
+_BAG_TIME = "%m/%d/%Y %I:%M:%S %p"  # how a Backup job's property bag writes a time ('1/7/2021 10:11:19 AM')
 _POINT_FILTER_FORMATS = ("%Y-%m-%d %I:%M:%S %p", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
 
 
@@ -65,8 +85,53 @@ def _clock_time(at: time) -> str:
     return utc_text(datetime.combine(datetime(2020, 1, 1).date(), at, tzinfo=UTC))
 
 
+@dataclass
+class StorageAccount:
+    """A storage account a restore may stage in (the emulator's world has no storage of its own)."""
+
+    id: str
+    name: str
+    location: str
+    sku: str = "Standard_LRS"
+
+
+@dataclass(frozen=True)
+class ConfigBlob:
+    """A blob a disk restore wrote to its staging account: the VM config or the deployment template."""
+
+    job: str  # the restore job's name
+    template: bool
+
+
+def staging_account(subscription_id: str, group: str = DRILL_GROUP, name: str = DEFAULT_STAGING_ACCOUNT) -> str:
+    """The id of the staging storage account the emulator keeps (by default; drsim.cloud.sim's drill group)."""
+    return f"/subscriptions/{subscription_id}/resourceGroups/{group}/providers/{STORAGE_TYPE}/{name}"
+
+
+def container_name(container: str) -> str:
+    """A protected item's `containerName` as Backup writes it: the container's name without its type
+    ('iaasvmcontainerv2;<rg>;<vm>', BackupProtectedItems_List.json)."""
+    kind, _, rest = container.partition(";")
+    return rest if kind.lower() == "iaasvmcontainer" and rest else container
+
+
+def bag_time(moment: datetime) -> str:
+    """'1/7/2021 10:11:19 AM': a time as a Backup job's property bag writes it (tutorial-restore-disk)."""
+    return f"{moment.month}/{moment.day}/{moment.year} {moment.strftime('%I:%M:%S %p').lstrip('0')}"
+
+
 class BackupService(ResourceProviderService):
     """Azure Backup of Azure VMs in Recovery Services vaults."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        super().__init__(emulator)
+        # One staging account in the drill group and the primary region (where the estate's vaults are);
+        # tests add others (another region, ZRS) to see restores refused.
+        group, region = self.state.drill_group, self.world.estate.regions.primary
+        default = StorageAccount(self.state.resource_id(group, STORAGE_TYPE, DEFAULT_STAGING_ACCOUNT), DEFAULT_STAGING_ACCOUNT, region)
+        self.storage_accounts: dict[str, StorageAccount] = {id_key(default.id): default}
+        self.blobs: dict[str, ConfigBlob] = {}  # by lower-case '/<account>/<container>/<blob>'
+        self._blob_base: dict[str, str] = {}  # job name (lower) -> the scheme and host its restore was asked on
 
     def register(self, router: Router) -> None:
         sub = "/subscriptions/{subscription}"
@@ -90,6 +155,114 @@ class BackupService(ResourceProviderService):
         router.add("GET", v + "/backupOperationResults/{operation}", self.operation_result)
         router.add("GET", v + "/backupJobs", self.list_jobs)
         router.add("GET", v + "/backupJobs/{job}", self.get_job)
+        storage = sub + "/resourceGroups/{resource_group}/providers/Microsoft.Storage/storageAccounts/{account}"
+        router.add("GET", storage, self.get_storage_account)
+
+    # ------------------------------------------------------------------------ staging storage
+
+    def storage_json(self, account: StorageAccount) -> JsonObject:
+        return {
+            "id": account.id,
+            "name": account.name,
+            "type": STORAGE_TYPE,
+            "location": account.location,
+            "kind": "StorageV2",
+            "sku": {"name": account.sku, "tier": "Premium" if account.sku.startswith("Premium") else "Standard"},
+            "tags": self.state.tags_of(account.id, {}),
+            "properties": {"provisioningState": "Succeeded", "accessTier": "Hot"},
+        }
+
+    async def get_storage_account(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        account = self.storage_accounts.get(id_key(self.state.resource_id(p["resource_group"], STORAGE_TYPE, p["account"])))
+        if account is None:
+            raise ArmError(
+                404,
+                ErrorCode.RESOURCE_NOT_FOUND,
+                f"The Resource '{STORAGE_TYPE}/{p['account']}' under resource group '{p['resource_group']}' was not found.",
+            )
+        return web.json_response(self.storage_json(account))
+
+    def _staging(self, body: Body, vault: Vault) -> StorageAccount:
+        """The restore's staging account: given, existing, in the vault's region, not zone-redundant."""
+        target = body.path("storageAccountId")
+        given = body.optional_string("storageAccountId")
+        if not given:
+            raise ArmError(
+                400,
+                ErrorCode.INVALID_PARAMETER,
+                "storageAccountId is required: a restore stages through a storage account in the vault's region.",
+                target=target,
+            )
+        account = self.storage_accounts.get(id_key(given))
+        if account is None:
+            raise ArmError(400, ErrorCode.INVALID_PARAMETER, f"Storage account '{given}' was not found.", target=target)
+        if account.location.lower() != vault.region.lower():
+            raise ArmError(
+                400,
+                ErrorCode.INVALID_PARAMETER,
+                f"Storage account {account.name} is in {account.location}: "
+                f"the staging account must be in the vault's region, {vault.region}.",
+                target=target,
+            )
+        if "zrs" in account.sku.lower():
+            raise ArmError(
+                400,
+                ErrorCode.INVALID_PARAMETER,
+                f"Storage account {account.name} is {account.sku}: zone-redundant storage accounts cannot stage a restore.",
+                target=target,
+            )
+        return account
+
+    def serves_blob(self, path: str) -> bool:
+        """Whether a request path is a blob of a staging account (path-style, not an ARM path)."""
+        return path.lower() in self.blobs
+
+    async def get_blob(self, request: web.Request) -> web.StreamResponse:
+        """A restore's config (UTF-16, NUL-padded, as Azure Backup writes it) or deployment template."""
+        blob = self.blobs[request.path.lower()]
+        record = self.state.jobs.get(blob.job.lower())
+        job = await self._refresh(record) if record is not None else None
+        if record is None or job is None or job.status is not JobStatus.SUCCEEDED:
+            return web.Response(status=404, headers={"x-ms-error-code": "BlobNotFound"})
+        config = self._vm_config(record, job)
+        if blob.template:
+            return web.json_response(self._template(config))
+        data = json.dumps(config).encode("utf-16") + b"\x00\x00"
+        return web.Response(body=data, content_type="application/octet-stream", headers={"x-ms-blob-type": "BlockBlob"})
+
+    def _vm_config(self, record: JobRecord, job: Job) -> JsonObject:
+        spec = next((s for s in self.world.estate.vms if s.name == record.vm_name), None)
+        disks = [d.rsplit("/", 1)[-1] for d in job.created if "/disks/" in d.lower()]
+        os_type = "Windows" if spec is not None and spec.os is OsType.WINDOWS else "Linux"
+        return {
+            "properties.hardwareProfile": {"vmSize": spec.size if spec is not None else ""},
+            "properties.storageProfile": {
+                "osDisk": {"osType": os_type, "name": disks[0] if disks else "", "createOption": "Attach"},
+                "dataDisks": [{"lun": lun, "name": name, "createOption": "Attach"} for lun, name in enumerate(disks[1:])],
+            },
+        }
+
+    def _template(self, config: JsonObject) -> JsonObject:
+        profile = config["properties.storageProfile"]
+        group = f"[resourceId('{self.state.drill_group}', 'Microsoft.Compute/disks', '{{}}')]"
+        return {
+            "$schema": "https://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#",
+            "contentVersion": "1.0.0.0",
+            "parameters": {"VirtualMachineName": {"type": "String"}},
+            "resources": [
+                {
+                    "type": "Microsoft.Compute/virtualMachines",
+                    "name": "[parameters('VirtualMachineName')]",
+                    "properties": {
+                        "hardwareProfile": config["properties.hardwareProfile"],
+                        "storageProfile": {
+                            "osDisk": {**profile["osDisk"], "managedDisk": {"id": group.format(profile["osDisk"]["name"])}},
+                            "dataDisks": [{**d, "managedDisk": {"id": group.format(d["name"])}} for d in profile["dataDisks"]],
+                        },
+                    },
+                }
+            ],
+        }
 
     # ---------------------------------------------------------------------------------- vaults
 
@@ -233,7 +406,7 @@ class BackupService(ResourceProviderService):
                 "protectedItemType": "Microsoft.Compute/virtualMachines",
                 "backupManagementType": "AzureIaasVM",
                 "workloadType": "VM",
-                "containerName": item.container,
+                "containerName": container_name(item.container),
                 "sourceResourceId": item.vm_id,
                 "virtualMachineId": item.vm_id,
                 "friendlyName": item.vm_name,
@@ -260,7 +433,8 @@ class BackupService(ResourceProviderService):
             (
                 i
                 for i in self.world.inventory.protected_items(vault.id)
-                if i.container.lower() == p["container"].lower() and i.item.lower() == p["item"].lower()
+                if p["container"].lower() in (i.container.lower(), container_name(i.container).lower())
+                and i.item.lower() == p["item"].lower()
             ),
             None,
         )
@@ -357,6 +531,7 @@ class BackupService(ResourceProviderService):
                 target=body.path("recoveryType"),
             )
         point = await self._point(item, p["point"])
+        staging = self._staging(body, item.vault)
         region = body.optional_string("region") or point.region
         group_id = body.optional_string("targetResourceGroupId")
         if group_id is not None:
@@ -379,18 +554,18 @@ class BackupService(ResourceProviderService):
                 item.vm_id, point.id, mode=mode, tier=None, region=region, network_id=network_id, name=name, tags={}
             )
             job_name = job.id.rstrip("/").rsplit("/", 1)[-1]
+            # The property bag of a restore job (tutorial-restore-disk, backup-azure-vms-automation).
             details = {
-                "Restore type": recovery_type,
-                "Recovery point time": arm_time(point.time),
-                "Source VM Id": item.vm_id,
+                "Recovery point time ": bag_time(point.time),
+                "Target Storage Account Name": staging.name,
                 "Target resource group": self.state.drill_group,
-                "Target region": region,
             }
-            if mode is RestoreMode.VM:
-                details["Target VM Name"] = name
+            if mode is RestoreMode.DISKS:
+                details["Job Type"] = "Recover disks"
             self.state.jobs[job_name.lower()] = JobRecord(
                 job_name, JobFamily.BACKUP, job.id, vault.id, item.id, item.vm_name, job.kind, details, job
             )
+            self._blob_base[job_name.lower()] = f"{request.scheme}://{request.host}/{staging.name}"
             return Outcome(job_id=job_name)
 
         op = await self.start(
@@ -402,8 +577,14 @@ class BackupService(ResourceProviderService):
         return self.operations.answer(request, op, status=202)
 
     async def operation_status(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        """Backup's OperationStatus (ProtectedItemOperationStatus.json): `id` and `name` are the operation's
+        id, and a finished restore names its job (OperationStatusJobExtendedInfo)."""
         self.vault(p)
-        return self.operations.status_response(p["operation"])
+        answer = self.operations.status_response(p["operation"])
+        op = self.operations.get(p["operation"])
+        body = op.status_body()
+        body["id"] = body["name"] = op.id
+        return web.json_response(body, headers={k: v for k, v in answer.headers.items() if k.lower() != "content-type"})
 
     async def operation_result(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
         self.vault(p)
@@ -415,15 +596,25 @@ class BackupService(ResourceProviderService):
         record.last = await self.world.get_job(record.world_id)
         return record.last
 
-    def job_json(self, record: JobRecord, job: Job) -> JsonObject:
-        now = self.world.now()
+    def _bag(self, record: JobRecord, job: Job) -> dict[str, str]:
+        """The job's property bag; a finished disk restore adds where its config and template blobs are."""
         bag = dict(record.details)
-        if job.status is JobStatus.SUCCEEDED and job.created:
-            created = list(job.created)
-            if bag.get("Restore type", "").lower() == "alternatelocation":
-                bag["Target VM Id"] = created.pop(0)
-            for index, disk_id in enumerate(created, start=1):
-                bag[f"Restored disk {index}"] = disk_id
+        base = self._blob_base.get(record.name.lower())
+        if job.status is JobStatus.SUCCEEDED and base is not None and bag.get("Job Type") == "Recover disks":
+            account = bag["Target Storage Account Name"]
+            container = f"{record.vm_name}-{self.state.stable_guid(record.world_id).replace('-', '')}".lower()
+            config, template = f"config-{record.vm_name}-{record.name}.json", f"azuredeploy{record.name}.json"
+            bag["Config Blob Container Name"] = container
+            bag["Config Blob Name"] = config
+            bag["Config Blob Uri"] = f"{base}/{container}/{config}"
+            bag["Template Blob Uri"] = f"{base}/{container}/{template}"
+            self.blobs[f"/{account}/{container}/{config}".lower()] = ConfigBlob(record.name, template=False)
+            self.blobs[f"/{account}/{container}/{template}".lower()] = ConfigBlob(record.name, template=True)
+        return bag
+
+    def job_json(self, record: JobRecord, job: Job, *, extended: bool = True) -> JsonObject:
+        """A backup job (GetJobDetails.json); a listing leaves out extendedInfo (ListJobs.json)."""
+        now = self.world.now()
         props: JsonObject = {
             "jobType": "AzureIaaSVMJob",
             "entityFriendlyName": record.vm_name,
@@ -433,12 +624,15 @@ class BackupService(ResourceProviderService):
             "startTime": arm_time(job.started_at),
             "duration": iso_duration((job.ended_at or now) - job.started_at),
             "activityId": self.state.stable_guid(record.world_id),
-            "containerName": next((i.container for i in self.world.inventory.protected_items() if i.id == record.item_id), None),
+            "containerName": next(
+                (container_name(i.container) for i in self.world.inventory.protected_items() if i.id == record.item_id), None
+            ),
             "isUserTriggered": True,
             "virtualMachineVersion": "Compute",
-            "extendedInfo": {"propertyBag": bag, "tasksList": []},
             "errorDetails": [],
         }
+        if extended:
+            props["extendedInfo"] = {"propertyBag": self._bag(record, job), "tasksList": []}
         if job.ended_at is not None:
             props["endTime"] = arm_time(job.ended_at)
         if job.status is JobStatus.FAILED:
@@ -461,7 +655,7 @@ class BackupService(ResourceProviderService):
         wanted = parse_filter(request.query.get("$filter", ""), ("status", "operation", "backupManagementType"))
         items = []
         for record in self._records(vault):
-            body = self.job_json(record, await self._refresh(record))
+            body = self.job_json(record, await self._refresh(record), extended=False)
             props = body["properties"]
             if all(str(props[k]).lower() == v.lower() for k, v in wanted.items()):
                 items.append(body)

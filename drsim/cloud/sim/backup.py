@@ -191,4 +191,5 @@ class BackupService(WorldState):
 
         created = ((vm_new_id,) if vm_new_id else ()) + disk_ids
         job = self._new_job(JobKind.RESTORE, item.vault, vm_id, seconds, created=created, point_time=point.time, on_success=materialize)
+        job.tier = tier  # what Azure reports too: the snapshot when the point has one, unless asked otherwise
         return job.public(now)

@@ -21,6 +21,7 @@ from drsim.cloud.api import (
     JobKind,
     JobStatus,
     ManagedDisk,
+    PointTier,
     ResourceKind,
     Snapshot,
     VirtualMachine,
@@ -225,10 +226,19 @@ class JobState:
     error_kind: JobErrorKind | None = None
     on_success: Callable[[datetime], None] | None = None  # runs once, given the end time
     settled: bool = False
+    tier: PointTier | None = None  # of a Backup restore: the tier it restores from
 
     def public(self, now: datetime) -> Job:
         if now < self.ends_at:
-            return Job(self.id, self.kind, JobStatus.IN_PROGRESS, self.vm_id, self.started_at, recovery_point_time=self.recovery_point_time)
+            return Job(
+                self.id,
+                self.kind,
+                JobStatus.IN_PROGRESS,
+                self.vm_id,
+                self.started_at,
+                recovery_point_time=self.recovery_point_time,
+                tier=self.tier,
+            )
         status = JobStatus.SUCCEEDED if self.succeeds else JobStatus.FAILED
         return Job(
             id=self.id,
@@ -241,6 +251,7 @@ class JobState:
             error_kind=self.error_kind,
             created=self.created if self.succeeds else (),
             recovery_point_time=self.recovery_point_time,
+            tier=self.tier,
         )
 
 

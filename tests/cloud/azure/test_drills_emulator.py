@@ -23,6 +23,7 @@ from drsim.clock import ScaledClock
 from drsim.cloud.api import TaggedResource
 from drsim.cloud.azure.clock import EmulatorClock
 from drsim.cloud.azure.provider import connect
+from drsim.cloud.emulator.backup import staging_account
 from drsim.cloud.sim.catalog import default_catalog, load_catalog
 from drsim.cloud.sim.incidents import incident_from_scenario
 from drsim.cloud.sim.resources import DRILL_GROUP
@@ -91,7 +92,12 @@ def against_emulator(bundle: DrillBundle) -> Run:
     with thread as handle:
 
         async def main() -> Run:
-            options = AzureOptions(subscription_id=handle.subscription_id, resource_group=DRILL_GROUP, endpoint=handle.url)
+            options = AzureOptions(
+                subscription_id=handle.subscription_id,
+                resource_group=DRILL_GROUP,
+                endpoint=handle.url,
+                staging_storage_account=staging_account(handle.subscription_id),
+            )
             sink = EventSink(None, ())
             # connect() reads the world's time from the emulator's headers: the drill runs on it.
             async with await connect(options, polling_interval=0.05) as provider:

@@ -14,6 +14,7 @@ from drsim.cloud.api import RUN_TAG, ResourceKind, RestoreMode
 from drsim.cloud.arm import RequestClass
 from drsim.cloud.azure.provider import AzureProvider
 from drsim.cloud.azure.throttle import Throttle
+from drsim.cloud.emulator.backup import staging_account
 from drsim.cloud.sim.resources import DRILL_GROUP
 from drsim.errors import ConflictError, NotFoundError, ProviderError
 from drsim.model.documents import AzureOptions
@@ -43,7 +44,12 @@ def real_speed():
 
 def with_provider(handle, scenario, **kwargs):
     async def main():
-        options = AzureOptions(subscription_id=handle.subscription_id, resource_group=DRILL_GROUP, endpoint=handle.url)
+        options = AzureOptions(
+            subscription_id=handle.subscription_id,
+            resource_group=DRILL_GROUP,
+            endpoint=handle.url,
+            staging_storage_account=staging_account(handle.subscription_id),
+        )
         async with AzureProvider(options, polling_interval=0.05, **kwargs) as provider:
             return await scenario(provider)
 
@@ -190,7 +196,8 @@ def test_a_restore_as_disks_creates_the_disks_in_order_and_tags_them(emulator):
         return app, point, job, await provider.list_tagged("d")
 
     app, point, job, tagged = with_provider(handle, scenario)
-    assert (job.status.value, job.vm_id, job.recovery_point_time) == ("Succeeded", app.id, point.time)
+    assert (job.status.value, job.vm_id, job.recovery_point_time) == ("Succeeded", app.id, point.time.replace(microsecond=0))
+    assert job.tier is not None and job.tier in point.tiers  # the tier Azure used: the snapshot when the point had one
     assert len(job.created) == len(app.disk_ids) == 2
     assert all("/Microsoft.Compute/disks/" in rid for rid in job.created)
     assert [rid.rsplit("-", 1)[-1] for rid in job.created] == ["os", "data"]  # OS disk first, as the VM had them

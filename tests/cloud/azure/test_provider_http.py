@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from fake_arm import SUB, Answer, FakeArm, serve
 
-from drsim.cloud.api import RUN_TAG, JobKind, JobStatus, PointType, ResourceKind, RestoreMode
+from drsim.cloud.api import RUN_TAG, JobKind, JobStatus, PointTier, PointType, ResourceKind, RestoreMode
 from drsim.cloud.azure.provider import AzureProvider
 from drsim.cloud.azure.throttle import RequestClass
 from drsim.errors import NotFoundError
@@ -26,6 +26,22 @@ ITEM_PATH = f"{VAULT}/backupFabrics/Azure/protectionContainers/{CONTAINER}/prote
 RESTORED_VM = f"{RG}/drill/providers/Microsoft.Compute/virtualMachines/web-01-r"
 RESTORED_DISK = f"{RG}/drill/providers/Microsoft.Compute/disks/web-01-r-os"
 TAGS = {RUN_TAG: "run-7"}
+STAGING = f"{RG}/drill/providers/Microsoft.Storage/storageAccounts/stdrill"
+
+
+def point_body(name: str, tiers: tuple[str, ...]) -> dict:
+    """An IaasVMRecoveryPoint as RecoveryPoints_Get.json (azure-rest-api-specs, recoveryservicesbackup 2025-08-01) shows it."""
+    return {
+        "id": f"{ITEM_PATH}/recoveryPoints/{name}",
+        "name": name,
+        "type": "Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems/recoveryPoints",
+        "properties": {
+            "objectType": "IaasVMRecoveryPoint",
+            "recoveryPointType": "AppConsistent",
+            "recoveryPointTime": "2026-11-20T02:10:00Z",
+            "recoveryPointTierDetails": [{"type": t, "status": "Valid"} for t in tiers],
+        },
+    }
 
 
 def options(base: str, **extra: str) -> AzureOptions:
@@ -136,6 +152,7 @@ def test_restore_follows_the_job_not_the_trigger_and_tags_what_it_created():
     }
     finished = {**job, "properties": {**job["properties"], "status": "Completed", "endTime": "2026-11-20T14:55:00Z"}}
     fake.on("GET", f"{VAULT}/backupJobs/job-1", Answer(body=job), Answer(body=finished))
+    fake.on("GET", f"{ITEM_PATH}/recoveryPoints/rp-9", Answer(body=point_body("rp-9", ("InstantRP", "HardenedRP"))))
     fake.on("GET", RESTORED_VM, Answer(body=vm_body(RESTORED_VM, RESTORED_DISK)))
     for rid in (RESTORED_VM, RESTORED_DISK):
         fake.on("PATCH", f"{rid}/providers/Microsoft.Resources/tags/default", Answer(body={"properties": {"tags": TAGS}}))
@@ -147,8 +164,9 @@ def test_restore_follows_the_job_not_the_trigger_and_tags_what_it_created():
         )
         return started, await provider.get_job(started.id)
 
-    started, ended = run(fake, scenario, backup_vault="bv")
+    started, ended = run(fake, scenario, backup_vault="bv", staging_storage_account=STAGING)
     assert (started.kind, started.status, started.vm_id, started.created) == (JobKind.RESTORE, JobStatus.IN_PROGRESS, SRC_VM, ())
+    assert started.tier is ended.tier is PointTier.SNAPSHOT  # the point had its snapshot: Azure restores from it
     assert started.id == f"{VAULT}/backupJobs/job-1"
     assert ended.status is JobStatus.SUCCEEDED
     assert ended.created == (RESTORED_VM, RESTORED_DISK)
@@ -158,6 +176,7 @@ def test_restore_follows_the_job_not_the_trigger_and_tags_what_it_created():
     assert request["objectType"] == "IaasVMRestoreRequest"
     assert (request["recoveryPointId"], request["recoveryType"]) == ("rp-9", "AlternateLocation")
     assert (request["targetVirtualMachineId"], request["subnetId"]) == (RESTORED_VM, SUBNET)
+    assert request["storageAccountId"] == STAGING  # always sent: the restore stages there
     patches = fake.requests("PATCH", "/tags/default")
     assert sorted(p.path.split("/providers/Microsoft.Resources")[0] for p in patches) == sorted([RESTORED_DISK, RESTORED_VM])
     assert all(p.body == {"operation": "Merge", "properties": {"tags": TAGS}} for p in patches)
@@ -463,3 +482,21 @@ def test_a_resumed_run_reads_a_job_it_did_not_start():
     assert (job.kind, job.status, job.vm_id) == (JobKind.RESTORE, JobStatus.FAILED, SRC_VM)
     assert job.error == "UserErrorRestoreFailed: no capacity"
     assert job.created == ()
+
+
+def test_the_staging_account_is_checked_against_the_vault_when_the_item_names_no_region():
+    fake = FakeArm()
+    backup_routes(fake)  # the items carry no location: the vault's is read
+    fake.on("GET", VAULT, Answer(body={"id": VAULT, "name": "bv", "location": "eastus2", "type": "Microsoft.RecoveryServices/vaults"}))
+    fake.on(
+        "GET",
+        STAGING,
+        Answer(body={"id": STAGING, "name": "stdrill", "location": "centralus", "sku": {"name": "Standard_GZRS"}, "kind": "StorageV2"}),
+    )
+
+    async def scenario(provider: AzureProvider):
+        return await provider.check_staging_account(["web-01"])
+
+    zrs, region = run(fake, scenario, backup_vault="bv", staging_storage_account=STAGING)
+    assert "Standard_GZRS" in zrs and "zone-redundant" in zrs
+    assert "centralus" in region and "eastus2" in region

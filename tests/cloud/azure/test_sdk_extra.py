@@ -41,6 +41,7 @@ incident_at: 2026-11-20T14:00:00Z
 azure:
   subscription_id: 6f1c2a0e-1d2b-4c3d-9e8f-0a1b2c3d4e5f
   resource_group: drsim-drills
+  staging_storage_account: /subscriptions/6f1c2a0e-1d2b-4c3d-9e8f-0a1b2c3d4e5f/resourceGroups/drsim-drills/providers/Microsoft.Storage/storageAccounts/drsimstaging
   endpoint: http://127.0.0.1:9
 """
     )

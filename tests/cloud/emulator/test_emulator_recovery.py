@@ -77,6 +77,7 @@ def test_restore_trigger_gives_an_operation_whose_status_names_the_job_that_then
                 "virtualNetworkId": vnet,
                 "subnetId": f"{vnet}/subnets/drill",
                 "region": "eastus2",
+                "storageAccountId": arm.rid(DRILLS, "Microsoft.Storage/storageAccounts", "drsimstaging"),
             }
         }
         answer = await arm.call("POST", f"{newest['id']}/restore", request)
@@ -98,9 +99,10 @@ def test_restore_trigger_gives_an_operation_whose_status_names_the_job_that_then
             job = await arm.call("GET", job_path)
         assert job.body["properties"]["status"] == "Completed"
         bag = job.body["properties"]["extendedInfo"]["propertyBag"]
-        assert bag["Recovery point time"] == props["recoveryPointTime"]
+        point_time = datetime.fromisoformat(props["recoveryPointTime"])
+        assert datetime.strptime(bag["Recovery point time "], "%m/%d/%Y %I:%M:%S %p") == point_time.replace(tzinfo=None, microsecond=0)
+        assert bag["Target Storage Account Name"] == "drsimstaging" and bag["Target resource group"] == DRILLS
         restored = arm.rid(DRILLS, "Microsoft.Compute/virtualMachines", "web-01-restored")
-        assert bag["Target VM Id"] == restored
         vm = await arm.call("GET", restored)
         assert vm.status == 200
         listed = await arm.call(
