@@ -1,6 +1,7 @@
 """Cleanup: delete exactly what the run created, then list what still carries its tag.
 
-Site Recovery test failovers end with 'cleanup test failover' (which deletes the test VMs; A2A FAQ);
+Site Recovery test failovers end with 'cleanup test failover' (which deletes the test VMs; A2A FAQ),
+every one the run started (recorded when the cloud accepted it), after its job ends;
 the rest is deleted kind by kind (VMs before the disks they hold, networks last), each wave in
 parallel within the drill's concurrency. A final sweep deletes anything else tagged with the run id
 (for instance a resource whose creation was cut short by an abort), and whatever is still tagged
@@ -18,7 +19,7 @@ from typing import TypeVar
 
 from drsim.clock import Clock
 from drsim.cloud.api import JobStatus, ResourceKind, TaggedResource
-from drsim.engine.actions import JOB_POLL_S, CloudActions
+from drsim.engine.actions import JOB_POLL_S, CloudActions, TestFailoverRecord
 from drsim.engine.retry import call_with_retries
 from drsim.engine.runtime import Waitable, current_runtime
 from drsim.errors import ProviderError
@@ -110,7 +111,7 @@ class Cleanup:
             self.emit(finished)
             return finished
         for record in list(self.actions.test_failovers.values()):
-            await self._end_test_failover(record.vm, record.source_vm_id, record.created)
+            await self._end_test_failover(record)
         targets = [_Target(c.id, c.resource_kind, c.name, c.region) for c in reversed(created) if c.id not in self.deleted]
         await self._delete_in_waves(targets)
         tagged = await self._tagged()
@@ -123,9 +124,20 @@ class Cleanup:
         self.emit(finished)
         return finished
 
-    async def _end_test_failover(self, vm: str, source_vm_id: str, created: tuple[str, ...]) -> None:
+    async def _end_test_failover(self, record: TestFailoverRecord) -> None:
+        """'Cleanup test failover' for one started test failover; one that no task saw end (a step
+        timeout, Ctrl-C, exhausted retries) is waited for first (Site Recovery allows no cleanup while
+        it runs), and what its job created is recorded, so that it is listed, then deleted by the cleanup."""
+        vm, created = record.vm, record.created
         try:
-            job = await self._retrying(partial(self.provider.test_failover_cleanup, source_vm_id), f"test failover cleanup of {vm}")
+            if not record.ended:
+                failover = await self._retrying(partial(self.provider.get_job, record.job_id), f"job {record.job_id}")
+                while not failover.status.ended:
+                    await self.clock.sleep(JOB_POLL_S)
+                    failover = await self._retrying(partial(self.provider.get_job, failover.id), f"job {failover.id}")
+                self.actions.record_job(record.task, failover, record.region)
+                created = failover.created
+            job = await self._retrying(partial(self.provider.test_failover_cleanup, record.source_vm_id), f"test failover cleanup of {vm}")
             while not job.status.ended:
                 await self.clock.sleep(JOB_POLL_S)
                 job = await self._retrying(partial(self.provider.get_job, job.id), f"job {job.id}")
@@ -136,9 +148,9 @@ class Cleanup:
         self.emit(CleanupTestFailover(at=self.clock.now(), vm=vm, job=job.id, succeeded=ok, error=job.error))
         if ok:
             for resource_id in created:
-                record = self.actions.created.get(resource_id)
-                if record is not None and resource_id not in self.deleted:
-                    self._deleted(_Target(resource_id, record.resource_kind, record.name, record.region))
+                made = self.actions.created.get(resource_id)
+                if made is not None and resource_id not in self.deleted:
+                    self._deleted(_Target(resource_id, made.resource_kind, made.name, made.region))
 
     async def _delete_in_waves(self, targets: Iterable[_Target]) -> None:
         pending = list(targets)

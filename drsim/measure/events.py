@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
 
-from drsim.cloud.api import ResourceKind
+from drsim.cloud.api import JobKind, ResourceKind
 from drsim.measure.result import RunStatus
 from drsim.model.types import Action, CleanupPolicy, CleanupStatus
 from drsim.times import parse_utc, utc_text
@@ -195,6 +195,20 @@ class ResourceDeleted(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class OperationAccepted(Event):
+    """The cloud accepted a long-running operation that creates resources on the drill's behalf (a Site
+    Recovery test failover), journaled before drsim waits for it: whatever ends the run (success,
+    failure, a step timeout, Ctrl-C, exhausted retries), cleanup knows what to undo."""
+
+    kind: ClassVar[str] = "operation.accepted"
+    task: str
+    vm: str | None
+    operation: str  # the id of the job (or operation) the provider follows
+    operation_kind: JobKind
+    target: str  # the id of the resource it acts on (the replicated production VM)
+
+
+@dataclass(frozen=True, slots=True)
 class CheckResult(Event):
     kind: ClassVar[str] = "check.result"
     task: str
@@ -305,6 +319,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         TaskSkipped,
         ResourceCreated,
         ResourceDeleted,
+        OperationAccepted,
         CheckResult,
         CleanupStarted,
         CleanupTestFailover,
