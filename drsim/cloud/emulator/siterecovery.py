@@ -52,6 +52,14 @@ _SCENARIO = {
     JobKind.TEST_FAILOVER: ("TestFailover", "Test failover"),
     JobKind.TEST_FAILOVER_CLEANUP: ("TestFailoverCleanup", "Cleanup test failover"),
 }
+_TASKS = {
+    JobKind.TEST_FAILOVER: (
+        ("TestFailoverPrerequisitesCheck", "Prerequisites check for test failover"),
+        ("CreateTestVirtualMachine", "Create test virtual machine"),
+        ("StartTestVirtualMachine", "Start the virtual machine"),
+    ),
+    JobKind.TEST_FAILOVER_CLEANUP: (("DeleteTestVirtualMachine", "Delete test virtual machine"),),
+}
 NO_SCENARIO_START = "1753-01-01T01:01:01Z"  # currentScenario of an item with none (ReplicationProtectedItems_TestFailoverCleanup.json)
 READ_OPERATIONS_KEPT = 256  # the succeeded operations of recent reads whose status can still be read
 _FILTER_TERM = re.compile(r"^\s*(\w+)\s+eq\s+'([^']*)'\s*$", re.IGNORECASE)
@@ -130,6 +138,8 @@ class SiteRecoveryService(ResourceProviderService):
         self.read_operations: OrderedDict[str, ReadOperation] = OrderedDict()
         self._reads = 0
         self.cleanups: dict[str, str] = {}  # item id key -> job name of its latest cleanup
+        self.tested: dict[str, datetime] = {}  # item id key -> end of its last test failover that succeeded
+        self.failover_points: dict[str, str] = {}  # item id key -> the recovery point its last test failover was given
 
     def register(self, router: Router) -> None:
         v = "/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.RecoveryServices/vaults/{vault}"
@@ -347,7 +357,17 @@ class SiteRecoveryService(ResourceProviderService):
                 else ["TestFailover", "UnplannedFailover"]
             )
         )
+        names = names_of(item)
+        container_id = item.id.rsplit("/replicationProtectedItems/", 1)[0]
+        recovery_fabric = f"{vault.id}/replicationFabrics/asr-a2a-default-{item.target_region}"
+        recovery_container = f"asr-a2a-default-{item.target_region}-container"
         extra: JsonObject = {}
+        tested = self.tested.get(id_key(item.id))
+        if tested is not None:
+            extra["lastSuccessfulTestFailoverTime"] = arm_time(tested)
+        point = self.failover_points.get(id_key(item.id))
+        if point is not None:  # the point of its last failover, kept after cleanup (_TestFailoverCleanup.json)
+            extra["failoverRecoveryPointId"] = point
         details: JsonObject = {
             "instanceType": "A2A",
             "fabricObjectId": item.vm_id,
@@ -366,8 +386,6 @@ class SiteRecoveryService(ResourceProviderService):
             details["recoveryAzureVMSize"] = spec.size
         if failover is not None:
             details["selectedTfoAzureNetworkId"] = failover.details.get("network")
-            if failover.details.get("point"):
-                extra["failoverRecoveryPointId"] = failover.details["point"]
             job = failover.last
             if job is not None and job.status is JobStatus.SUCCEEDED and job.created:
                 details["tfoAzureVMName"] = job.created[0].rstrip("/").rsplit("/", 1)[-1]
@@ -380,8 +398,12 @@ class SiteRecoveryService(ResourceProviderService):
                 "friendlyName": item.vm_name,
                 "protectedItemType": "ReplicationProtectedItem",
                 "primaryFabricFriendlyName": item.source_region,
+                "primaryProtectionContainerFriendlyName": names.container,
+                "protectableItemId": f"{container_id}/replicationProtectableItems/{names.item}",
                 "recoveryFabricFriendlyName": item.target_region,
-                "recoveryFabricId": f"{vault.id}/replicationFabrics/asr-a2a-default-{item.target_region}",
+                "recoveryFabricId": recovery_fabric,
+                "recoveryContainerId": f"{recovery_fabric}/replicationProtectionContainers/{recovery_container}",
+                "recoveryProtectionContainerFriendlyName": recovery_container,
                 "protectionState": "Protected",
                 "protectionStateDescription": "Cleanup test failover pending" if tfo is TestFailoverState.COMPLETED else "Protected",
                 "activeLocation": "Primary",
@@ -519,6 +541,8 @@ class SiteRecoveryService(ResourceProviderService):
             details["point"] = point_id
         record = self._record(job, item, details)
         self.state.test_failovers[id_key(item.id)] = record.name
+        if point_id:
+            self.failover_points[id_key(item.id)] = point_id
         self.cleanups.pop(id_key(item.id), None)
         return self._accepted(request, record, item)
 
@@ -567,18 +591,25 @@ class SiteRecoveryService(ResourceProviderService):
         """202 while the job runs; then the replication protected item (or the job's error)."""
         operation, record = self._operation(p)
         job = await self._refresh(record)
+        status_url = self._operation_urls(request, operation.vault_id, operation.id)["Azure-AsyncOperation"]
         if job.status is JobStatus.IN_PROGRESS:
-            return web.Response(status=202, headers={"Location": str(request.url), **poll_headers(self.emulator.speed)})
+            return web.Response(
+                status=202,
+                headers={"Location": str(request.url), "Azure-AsyncOperation": status_url, **poll_headers(self.emulator.speed)},
+            )
         if job.status is JobStatus.FAILED:
             return ArmError(409, ErrorCode.OPERATION_FAILED, job.error or f"job {record.name} failed").response()
         item = next(i for i in self.world.inventory.replicated_items() if id_key(i.id) == id_key(operation.item_id))
-        return web.json_response(self.item_json(item))
+        # The item as the example's 200 shows it, naming the operation it ended (ReplicationProtectedItems_TestFailover.json).
+        return web.json_response(self.item_json(item), headers={"Azure-AsyncOperation": status_url})
 
     # ---------------------------------------------------------------------------------- jobs
 
     async def _refresh(self, record: JobRecord) -> Job:
-        record.last = await self.world.get_job(record.world_id)
-        return record.last
+        record.last = job = await self.world.get_job(record.world_id)
+        if job.kind is JobKind.TEST_FAILOVER and job.status is JobStatus.SUCCEEDED and job.ended_at is not None:
+            self.tested[id_key(record.item_id)] = job.ended_at
+        return job
 
     def job_json(self, record: JobRecord, job: Job) -> JsonObject:
         scenario, friendly = _SCENARIO[job.kind]
@@ -619,7 +650,7 @@ class SiteRecoveryService(ResourceProviderService):
             "targetObjectId": record.item_id.rstrip("/").rsplit("/", 1)[-1],
             "targetObjectName": record.vm_name,
             "targetInstanceType": "ProtectionEntity",
-            "tasks": [],
+            "tasks": self._tasks(record, job),
             "errors": [],
             "customDetails": custom,
         }
@@ -640,6 +671,35 @@ class SiteRecoveryService(ResourceProviderService):
             "location": item.vault.region if item is not None else None,
             "properties": props,
         }
+
+    def _tasks(self, record: JobRecord, job: Job) -> list[JsonObject]:
+        """The job's tasks in order (as the portal lists a test failover's): the first runs while the job
+        runs, all succeed with it, the last fails with it."""
+        names = _TASKS[job.kind]
+        tasks: list[JsonObject] = []
+        for i, (name, friendly) in enumerate(names):
+            if job.status is JobStatus.IN_PROGRESS:
+                state = "InProgress" if i == 0 else "NotStarted"
+            elif job.status is JobStatus.FAILED and i == len(names) - 1:
+                state = "Failed"
+            else:
+                state = _JOB_STATE[job.status]
+            task: JsonObject = {
+                "name": name,
+                "taskId": self.state.stable_guid(f"{record.world_id}/tasks/{name}"),
+                "friendlyName": friendly,
+                "state": state,
+                "stateDescription": "Completed" if state == "Succeeded" else state,
+                "taskType": "VirtualMachineTask",
+                "allowedActions": [],
+                "errors": [],
+                "customDetails": {"instanceType": "VirtualMachineTaskDetails"},
+                "startTime": arm_time(job.started_at),
+            }
+            if job.ended_at is not None:
+                task["endTime"] = arm_time(job.ended_at)
+            tasks.append(task)
+        return tasks
 
     def _records(self, vault: Vault) -> list[JobRecord]:
         return [r for r in self.state.jobs.values() if r.family is JobFamily.SITE_RECOVERY and id_key(r.vault_id) == id_key(vault.id)]
