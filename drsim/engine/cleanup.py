@@ -11,6 +11,7 @@ after that is a leftover: it makes the run's status `error` and is listed with i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -106,6 +107,10 @@ class Cleanup:
         created = list(self.actions.created.values())
         self.emit(CleanupStarted(at=self.clock.now(), policy=policy, resources=len(created)))
         if policy is CleanupPolicy.NEVER or (policy is CleanupPolicy.ON_SUCCESS and not run_ok):
+            for record in list(self.actions.test_failovers.values()):
+                if not record.ended:  # let it end, so that what it made is recorded, tagged and listed as left
+                    with contextlib.suppress(ProviderError):  # else the listing below says what is known
+                        await self._settle(record)
             left = await self._tagged()
             finished = CleanupFinished(at=self.clock.now(), status=CleanupStatus.SKIPPED, leftovers=tuple(_leftover(r) for r in left or ()))
             self.emit(finished)
@@ -128,15 +133,9 @@ class Cleanup:
         """'Cleanup test failover' for one started test failover; one that no task saw end (a step
         timeout, Ctrl-C, exhausted retries) is waited for first (Site Recovery allows no cleanup while
         it runs), and what its job created is recorded, so that it is listed, then deleted by the cleanup."""
-        vm, created = record.vm, record.created
+        vm = record.vm
         try:
-            if not record.ended:
-                failover = await self._retrying(partial(self.provider.get_job, record.job_id), f"job {record.job_id}")
-                while not failover.status.ended:
-                    await self.clock.sleep(JOB_POLL_S)
-                    failover = await self._retrying(partial(self.provider.get_job, failover.id), f"job {failover.id}")
-                self.actions.record_job(record.task, failover, record.region)
-                created = failover.created
+            created = record.created if record.ended else await self._settle(record)
             job = await self._retrying(partial(self.provider.test_failover_cleanup, record.source_vm_id), f"test failover cleanup of {vm}")
             while not job.status.ended:
                 await self.clock.sleep(JOB_POLL_S)
@@ -151,6 +150,15 @@ class Cleanup:
                 made = self.actions.created.get(resource_id)
                 if made is not None and resource_id not in self.deleted:
                     self._deleted(_Target(resource_id, made.resource_kind, made.name, made.region))
+
+    async def _settle(self, record: TestFailoverRecord) -> tuple[str, ...]:
+        """Wait for a test failover no task saw end; record (and so list) what its job created."""
+        failover = await self._retrying(partial(self.provider.get_job, record.job_id), f"job {record.job_id}")
+        while not failover.status.ended:
+            await self.clock.sleep(JOB_POLL_S)
+            failover = await self._retrying(partial(self.provider.get_job, failover.id), f"job {failover.id}")
+        self.actions.record_job(record.task, failover, record.region)
+        return failover.created
 
     async def _delete_in_waves(self, targets: Iterable[_Target]) -> None:
         pending = list(targets)

@@ -80,3 +80,15 @@ def test_a_step_timeout_during_a_test_failover_still_cleans_it_up(make_drill: Dr
     assert outcome.journal_path is not None
     journaled = [e for e in read_journal(outcome.journal_path).events if isinstance(e, OperationAccepted)]
     assert journaled == accepted
+
+
+def test_with_cleanup_never_a_test_failover_cut_short_is_listed_as_left_with_its_test_vm(make_drill: DrillFactory, tmp_path: Path) -> None:
+    body = {"scenario": OUTAGE, "steps": tiers("latest-processed", timeout="2m"), "cleanup": "never"}
+    outcome = run(make_drill(body, plan=PLAN), tmp_path)
+    events = list(outcome.events)
+    assert not [e for e in events if isinstance(e, CleanupTestFailover)]
+    finished = next(e for e in events if isinstance(e, CleanupFinished))
+    assert finished.status is CleanupStatus.SKIPPED
+    test_vms = [r for r in finished.leftovers if r.kind is ResourceKind.VM]
+    assert [r.name for r in test_vms] == ["sql-01-test"]  # the job ended after the timeout: its VM is known and listed
+    assert {r.id for r in finished.leftovers} >= {e.id for e in events if isinstance(e, ResourceCreated)}
