@@ -69,6 +69,15 @@ EARLIEST_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST_INSTANT = datetime(2200, 1, 1, tzinfo=UTC)
 
 
+class KeyProblem(ValueError):
+    """A problem a model-level check finds in one of its keys: reported at the first of `keys` the
+    document writes (the message reads after "key: "), else at the whole mapping."""
+
+    def __init__(self, keys: tuple[str, ...], message: str) -> None:
+        super().__init__(message)
+        self.keys = keys
+
+
 def instant_out_of_range(value: datetime) -> str | None:
     """Why drsim cannot simulate an incident at this (aware) time, or None: its schedules reach back
     years and a drill may run years on, so times stay within 1970-2199."""
