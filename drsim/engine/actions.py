@@ -108,13 +108,20 @@ class RestoreRecord:
 
 @dataclass(frozen=True)
 class TestFailoverRecord:
-    """A started Site Recovery test failover, which cleanup must end with 'cleanup test failover'."""
+    """A started Site Recovery test failover, which cleanup must end with 'cleanup test failover'.
+
+    Recorded (and journaled as operation.accepted) as soon as the cloud accepts it; `ended` once drsim
+    saw its job end, with what the job created. Cleanup waits for a job that was not seen to end."""
 
     __test__ = False  # not a pytest test class
 
     vm: str
     source_vm_id: str
     created: tuple[str, ...]
+    job_id: str = ""
+    task: str | None = None
+    region: str = ""  # where the test VM lands (the isolated network's region)
+    ended: bool = True
 
 
 JOB_ERRORS: dict[JobErrorKind, type[ProviderError]] = {JobErrorKind.CAPACITY: CapacityError, JobErrorKind.TRANSIENT: TransientError}
@@ -167,6 +174,7 @@ class CloudActions:
         self.created: dict[str, ResourceCreated] = {}  # by id, in creation order
         self.test_failovers: dict[str, TestFailoverRecord] = {}
         self.restores: dict[str, RestoreRecord] = {}  # by job id, in the order the cloud accepted them
+        self._group_instants: dict[str, datetime] = {}  # consistency group -> the multi-VM instant it fails over to
         self._work: dict[str, TaskWork] = {}
         self._apps = {vm.name: vm_app(estate, vm) for vm in estate.vms}
         self._steps = {step.id: step for step in runbook.steps}
@@ -185,20 +193,25 @@ class CloudActions:
         return "-".join((self._prefix, *parts))[:80]
 
     def _record(self, task: Task | None, resource_id: str, kind: ResourceKind, name: str, region: str) -> None:
+        self._record_for(task.id if task else None, resource_id, kind, name, region)
+
+    def _record_for(self, task_id: str | None, resource_id: str, kind: ResourceKind, name: str, region: str) -> None:
         if resource_id in self.created:
             return
         # ResourceCreated(at, id, resource_kind, name, region, task, cost_per_day), positionally: one per creation
-        event = ResourceCreated(
-            self.clock.now(), resource_id, kind, name, region, task.id if task else None, self.provider.price_per_day(resource_id)
-        )
+        event = ResourceCreated(self.clock.now(), resource_id, kind, name, region, task_id, self.provider.price_per_day(resource_id))
         self.created[resource_id] = event
         self.emit(event)
 
-    def _record_job(self, task: Task | None, job: Job, region: str) -> None:
+    def record_job(self, task_id: str | None, job: Job, region: str) -> None:
+        """Record what a job created (by the task that started it)."""
         for resource_id in job.created:
             kind = kind_of(resource_id)
             if kind is not None:
-                self._record(task, resource_id, kind, resource_id.rsplit("/", 1)[-1], region)
+                self._record_for(task_id, resource_id, kind, resource_id.rsplit("/", 1)[-1], region)
+
+    def _record_job(self, task: Task, job: Job, region: str) -> None:
+        self.record_job(task.id, job, region)
 
     def _prod_id(self, vm: str) -> str:
         """The id of a production VM: read from the provider, or known from the inventory when unreachable."""
@@ -324,9 +337,11 @@ class CloudActions:
             points = [p for p in await self.provider.list_replication_points(source_id) if p.processed]
             if w.recovery_point is ReplicationPointChoice.LATEST_APP_CONSISTENT:
                 points = [p for p in points if p.type is PointType.APP_CONSISTENT]
+            elif w.recovery_point is ReplicationPointChoice.LATEST_MULTI_VM_PROCESSED:
+                points = [p for p in points if p.group is not None]
             if not points:
                 raise NotFoundError(f"no {w.recovery_point.value} Site Recovery point of {task.vm}")
-            work.replication_point = max(points, key=lambda p: (p.time, p.id))
+            work.replication_point = self._group_point(step, task.vm, points)
             return
         network = self._network(w.network)
         if work.job_id is None:
@@ -336,9 +351,14 @@ class CloudActions:
                 source_id, choice=w.recovery_point, network_id=network.id, tags=self.tags, point_id=point.id if point else None
             )
             work.job_id = job.id
+            # Journaled before the wait: whatever ends the run now, cleanup ends this test failover.
+            self.test_failovers[task.vm] = TestFailoverRecord(task.vm, source_id, (), job.id, task.id, network.region, ended=False)
+            self.emit(
+                OperationAccepted(at=self.clock.now(), task=task.id, vm=task.vm, operation=job.kind.value, job=job.id, target=source_id)
+            )
         job = await self._follow(await self.provider.get_job(work.job_id))
         self._record_job(task, job, network.region)
-        self.test_failovers[task.vm] = TestFailoverRecord(task.vm, source_id, job.created)
+        self.test_failovers[task.vm] = TestFailoverRecord(task.vm, source_id, job.created, job.id, task.id, network.region)
         if job.status is not JobStatus.SUCCEEDED:
             work.job_id = None
             raise job_failed(job, f"test failover of {task.vm}")
@@ -352,6 +372,21 @@ class CloudActions:
             assert job.recovery_point_time is not None, "a finished test failover names its recovery point"
             ref = RecoveryPointRef(f"{job.id}#latest", job.recovery_point_time, PointType.CRASH_CONSISTENT.value, None, network.region)
         self._recovered(task, state, vm_id, ref)
+
+    def _group_point(self, step: AsrStep, vm: str, points: list[ReplicationPoint]) -> ReplicationPoint:
+        """The newest point; for latest-multi-vm-processed, the instant the VM's consistency group fails
+        over to: the first VM of the group to look fixes it, the others (in any step: a recovery plan
+        fails a group over tier by tier) take their point of that instant."""
+        newest = max(points, key=lambda p: (p.time, p.id))
+        if step.with_.recovery_point is not ReplicationPointChoice.LATEST_MULTI_VM_PROCESSED or newest.group is None:
+            return newest
+        instant = self._group_instants.setdefault(newest.group, newest.time)
+        same = [p for p in points if p.time == instant]
+        if not same:
+            raise NotFoundError(
+                f"{vm} has no multi-VM point at {instant.isoformat()}, the instant its consistency group {newest.group} fails over to"
+            )
+        return max(same, key=lambda p: p.id)
 
     # -------------------------------------------------------------------------- Azure Backup
 
@@ -424,7 +459,7 @@ class CloudActions:
         """Record what an ended restore created (cleanup calls it for a restore the run stopped following)."""
         record = self.restores.get(job.id)
         if record is not None:
-            self._record_job(None, job, record.region)
+            self.record_job(None, job, record.region)
             self._restore_ended(job)
 
     def _choose_backup_point(

@@ -2,7 +2,8 @@
 
 Backup restores still running (the run stopped following them: a step timeout, Ctrl-C, a failure
 elsewhere) are waited for, and what they created is deleted with the rest. Site Recovery test
-failovers end with 'cleanup test failover' (which deletes the test VMs; A2A FAQ);
+failovers end with 'cleanup test failover' (which deletes the test VMs; A2A FAQ), every one the run
+started (recorded when the cloud accepted it), after its job ends;
 the rest is deleted kind by kind (VMs before the disks they hold, networks last), each wave in
 parallel within the drill's concurrency. A final sweep deletes anything else tagged with the run id
 (for instance a resource whose creation was cut short by an abort), and whatever is still tagged
@@ -12,6 +13,7 @@ after that is a leftover: it makes the run's status `error` and is listed with i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from typing import TypeVar
 
 from drsim.clock import Clock
 from drsim.cloud.api import JobStatus, ResourceKind, TaggedResource
-from drsim.engine.actions import JOB_POLL_S, CloudActions, RestoreRecord
+from drsim.engine.actions import JOB_POLL_S, CloudActions, RestoreRecord, TestFailoverRecord
 from drsim.engine.retry import call_with_retries
 from drsim.engine.runtime import Waitable, current_runtime
 from drsim.errors import ProviderError
@@ -109,6 +111,10 @@ class Cleanup:
         created = list(self.actions.created.values())
         self.emit(CleanupStarted(at=self.clock.now(), policy=policy, resources=len(created)))
         if policy is CleanupPolicy.NEVER or (policy is CleanupPolicy.ON_SUCCESS and not run_ok):
+            for record in list(self.actions.test_failovers.values()):
+                if not record.ended:  # let it end, so that what it made is recorded, tagged and listed as left
+                    with contextlib.suppress(ProviderError):  # else the listing below says what is known
+                        await self._settle(record)
             left = await self._tagged()
             finished = CleanupFinished(at=self.clock.now(), status=CleanupStatus.SKIPPED, leftovers=tuple(_leftover(r) for r in left or ()))
             self.emit(finished)
@@ -116,8 +122,8 @@ class Cleanup:
         for restore in [r for r in self.actions.restores.values() if not r.ended]:
             await self._end_restore(restore)
         for record in list(self.actions.test_failovers.values()):
-            await self._end_test_failover(record.vm, record.source_vm_id, record.created)
-        created = list(self.actions.created.values())  # with what the restores just ended created
+            await self._end_test_failover(record)
+        created = list(self.actions.created.values())  # with what the restores and test failovers just ended created
         targets = [_Target(c.id, c.resource_kind, c.name, c.region) for c in reversed(created) if c.id not in self.deleted]
         await self._delete_in_waves(targets)
         tagged = await self._tagged()
@@ -143,9 +149,14 @@ class Cleanup:
             return
         self.actions.record_restore(job)
 
-    async def _end_test_failover(self, vm: str, source_vm_id: str, created: tuple[str, ...]) -> None:
+    async def _end_test_failover(self, record: TestFailoverRecord) -> None:
+        """'Cleanup test failover' for one started test failover; one that no task saw end (a step
+        timeout, Ctrl-C, exhausted retries) is waited for first (Site Recovery allows no cleanup while
+        it runs), and what its job created is recorded, so that it is listed, then deleted by the cleanup."""
+        vm = record.vm
         try:
-            job = await self._retrying(partial(self.provider.test_failover_cleanup, source_vm_id), f"test failover cleanup of {vm}")
+            created = record.created if record.ended else await self._settle(record)
+            job = await self._retrying(partial(self.provider.test_failover_cleanup, record.source_vm_id), f"test failover cleanup of {vm}")
             while not job.status.ended:
                 await self.clock.sleep(JOB_POLL_S)
                 job = await self._retrying(partial(self.provider.get_job, job.id), f"job {job.id}")
@@ -156,9 +167,18 @@ class Cleanup:
         self.emit(CleanupTestFailover(at=self.clock.now(), vm=vm, job=job.id, succeeded=ok, error=job.error))
         if ok:
             for resource_id in created:
-                record = self.actions.created.get(resource_id)
-                if record is not None and resource_id not in self.deleted:
-                    self._deleted(_Target(resource_id, record.resource_kind, record.name, record.region))
+                made = self.actions.created.get(resource_id)
+                if made is not None and resource_id not in self.deleted:
+                    self._deleted(_Target(resource_id, made.resource_kind, made.name, made.region))
+
+    async def _settle(self, record: TestFailoverRecord) -> tuple[str, ...]:
+        """Wait for a test failover no task saw end; record (and so list) what its job created."""
+        failover = await self._retrying(partial(self.provider.get_job, record.job_id), f"job {record.job_id}")
+        while not failover.status.ended:
+            await self.clock.sleep(JOB_POLL_S)
+            failover = await self._retrying(partial(self.provider.get_job, failover.id), f"job {failover.id}")
+        self.actions.record_job(record.task, failover, record.region)
+        return failover.created
 
     async def _delete_in_waves(self, targets: Iterable[_Target]) -> None:
         by_kind: dict[str, list[_Target]] = {kind: [] for kind in DELETE_ORDER}

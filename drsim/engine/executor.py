@@ -20,7 +20,7 @@ from typing import Protocol
 
 from drsim.clock import Clock
 from drsim.engine.retry import ThrottledCall, backoff_delay
-from drsim.engine.runtime import Runtime, Waitable, current_runtime
+from drsim.engine.runtime import AsyncioRuntime, Runtime, Waitable, current_runtime
 from drsim.engine.taskgraph import SLOT_OPS, Op, Task, TaskGraph
 from drsim.errors import AbortedError, ProviderError, SafetyError, ThrottledError, TransientError
 from drsim.measure.events import (
@@ -346,7 +346,13 @@ class Executor:
     async def _attempt_within(self, task: Task, state: TaskState, timeout: timedelta) -> None:
         """One attempt within the step's timeout (which bounds each attempt: a timed-out attempt is
         retried while retries remain)."""
-        deadline = self.runtime.timeout(timeout.total_seconds())
+        seconds = timeout.total_seconds()
+        speed = getattr(self.clock, "speed", None)
+        if isinstance(self.runtime, AsyncioRuntime) and isinstance(speed, int | float) and speed > 0:
+            # A timeout is in the drill clock's time: on a clock that runs `speed` times faster than the
+            # loop (the ARM emulator's world time), the loop's deadline comes that much sooner.
+            seconds /= speed
+        deadline = self.runtime.timeout(seconds)
         try:
             async with deadline:
                 await _Attempt(self, task, state).run()

@@ -224,10 +224,10 @@ class OperationAccepted(Event):
 
     kind: ClassVar[str] = "operation.accepted"
     task: str
-    vm: str  # the production VM it acts on
+    vm: str | None  # the production VM it acts on
     operation: str  # JobKind: restore | test-failover | test-failover-cleanup
     job: str  # the id of the job to follow
-    target: str | None = None  # what it creates, as drsim named it: a restored VM's name, the name restored disks derive from
+    target: str | None = None  # a restore: what it creates, as drsim named it; a test failover: the replicated VM's id
     mode: str | None = None  # of a restore: vm | disks
 
 
@@ -356,6 +356,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         ResourceCreated,
         OperationAccepted,
         ResourceDeleted,
+        OperationAccepted,
         CheckResult,
         CleanupStarted,
         CleanupTestFailover,

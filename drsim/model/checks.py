@@ -32,7 +32,15 @@ from drsim.model.documents import (
 )
 from drsim.model.loader import Loaded, Source, file_problem, load, parse_document, read_yaml
 from drsim.model.regions import paired_region
-from drsim.model.types import BackupTier, ProviderKind, RestoreAs, SnapshotSource, describe_selector, selector_matches
+from drsim.model.types import (
+    BackupTier,
+    ProviderKind,
+    ReplicationPointChoice,
+    RestoreAs,
+    SnapshotSource,
+    describe_selector,
+    selector_matches,
+)
 
 MAX_CONSISTENCY_GROUP = 16  # multi-VM consistency: up to 16 VMs (azure-to-azure-common-questions)
 
@@ -368,11 +376,24 @@ def _runbook_against_estate(loaded: Loaded[Runbook], estate: Loaded[Estate], pla
         pl = plan.doc
         if isinstance(step, AsrStep):
             for vm in matched:
-                if protection_of(pl, vm.name, vm.tags).site_recovery is None:
+                rule = protection_of(pl, vm.name, vm.tags).site_recovery
+                if rule is None or rule.site_recovery is None:
                     problems.append(
                         src.problem(
                             ("steps", i, "with", "vms"),
                             f"VM {vm.name} is not replicated by plan {pl.name}: asr.test_failover needs site_recovery",
+                        )
+                    )
+                elif (
+                    step.with_.recovery_point is ReplicationPointChoice.LATEST_MULTI_VM_PROCESSED
+                    and not rule.site_recovery.consistency_group
+                ):
+                    # Multi-VM points exist only for VMs of a multi-VM consistency group (azure-facts.md, Site Recovery).
+                    problems.append(
+                        src.problem(
+                            ("steps", i, "with", "recovery_point"),
+                            f"VM {vm.name} is in no consistency group of plan {pl.name}: latest-multi-vm-processed needs "
+                            "site_recovery.consistency_group",
                         )
                     )
         if isinstance(step, BackupStep):

@@ -539,7 +539,8 @@ class AsrWith(NetworkTarget):
     vms: Selector
     """Selector of the replicated VMs to fail over."""
     recovery_point: ReplicationPointChoice = ReplicationPointChoice.LATEST_PROCESSED
-    """latest, latest-processed or latest-app-consistent."""
+    """latest, latest-processed, latest-app-consistent, or latest-multi-vm-processed (the newest processed point
+    its multi-VM consistency group shares: every VM of the group at one instant; each VM must be in a group)."""
 
 
 class BackupWith(NetworkTarget):

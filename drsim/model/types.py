@@ -287,6 +287,9 @@ class ReplicationPointChoice(StrEnum):
     LATEST = "latest"
     LATEST_PROCESSED = "latest-processed"
     LATEST_APP_CONSISTENT = "latest-app-consistent"
+    # The newest processed point a multi-VM consistency group shares (MultiVmSyncRecoveryPoint):
+    # every VM of the group fails over to the same instant (A2A FAQ; recovery-plan-overview).
+    LATEST_MULTI_VM_PROCESSED = "latest-multi-vm-processed"
 
 
 class BackupPointChoice(StrEnum):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from drsim.clock import ScaledClock
 from drsim.engine.clock import VirtualClock, run_virtual
 from drsim.engine.executor import CheckFailure, Executor, StepPolicy, TaskState
 from drsim.engine.runtime import current_runtime
@@ -276,3 +279,33 @@ def test_executor_invariants_on_random_graphs(shape: list[tuple[int, set[int]]],
         assert (ex.states[task.id].status is TaskStatus.SKIPPED) == (not ok)
         if task.id in started:
             assert all(end_at[u.id] <= started[task.id] for u in upstream)
+
+
+def test_a_step_timeout_is_in_the_drill_clocks_time_on_a_scaled_clock() -> None:
+    # On asyncio with a clock 3600x faster than the loop (as the ARM emulator's world time runs), a
+    # 30-minute timeout fires after 30 minutes of that clock: half a real second, not half an hour.
+    clock = ScaledClock(ORIGIN, 3600.0)
+    g = graph({"a": ([None], [])})
+    events: list[Event] = []
+
+    class Slow:
+        async def run_op(self, task: Task, op: Op, state: TaskState) -> None:
+            await clock.sleep(7200)  # two hours of the clock: two real seconds
+
+    async def main() -> None:
+        ex = Executor(
+            g,
+            Slow(),
+            clock=clock,
+            emit=events.append,
+            concurrency=1,
+            policies={"a": StepPolicy(timeout=timedelta(minutes=30))},
+            rng=random.Random(1),
+        )
+        await ex.run()
+
+    started = time.monotonic()
+    asyncio.run(main())
+    failed = next(e for e in events if isinstance(e, TaskFailed))
+    assert failed.error == "step 'a' timed out after 30m"
+    assert time.monotonic() - started < 1.5  # 30 minutes of the clock: half a real second

@@ -43,9 +43,9 @@ def restore_drill(tmp_path: Path, *, restore_as: str) -> Path:
                 "action": "backup.restore",
                 "needs": ["bubble"],
                 "with": {"vms": {"name": "app-01"}, "network": "bubble", "point": "latest", "as": restore_as},
-                # Step timeouts run on the event loop's clock, i.e. real seconds against the emulator (600 world
-                # seconds each here): 1s ends the attempt while the ~25-minute restore job is still running.
-                "timeout": "1s",
+                # Step timeouts run on the drill's clock (world time against the emulator): 10m ends the
+                # attempt while the ~25-minute restore job is still running.
+                "timeout": "10m",
             },
         ],
         "cleanup": "always",

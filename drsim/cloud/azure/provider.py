@@ -18,7 +18,7 @@ import json
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -62,13 +62,15 @@ from drsim.errors import ConflictError, NotFoundError, ProviderError, TransientE
 from drsim.model.documents import AzureOptions
 from drsim.model.endpoints import check_endpoint
 from drsim.model.types import OsType, ReplicationPointChoice
-from drsim.times import parse_utc
+from drsim.times import parse_utc, utc_text
 
 VAULT_TYPE = "Microsoft.RecoveryServices/vaults"
 BACKUP_FABRIC = "Azure"  # the one fabric of Azure VM backup (azure-sdk-notes.md)
 BACKUP_ITEM_FILTER = "backupManagementType eq 'AzureIaasVM' and itemType eq 'VM'"
 DRILL_SUBNET = "drill"
 DENY_OUTBOUND_RULE = "drsim-deny-all-outbound"
+JOB_LOOKUPS = 6  # reads of an accepted Site Recovery operation's job (item, then jobs listing) before giving up
+JOB_CLOCK_SKEW = timedelta(minutes=5)  # a job found by its start time may have started this much before our clock said
 ADMIN_USER = "drsimadmin"
 STORAGE_ACCOUNT_TYPE = "Microsoft.Storage/storageAccounts"
 STORAGE_API_VERSION = "2023-05-01"
@@ -953,16 +955,82 @@ class AzureProvider:
         points = await self.list_replication_points(vm_id)
         if choice is ReplicationPointChoice.LATEST_APP_CONSISTENT:
             points = [p for p in points if p.type is PointType.APP_CONSISTENT]
+        elif choice is ReplicationPointChoice.LATEST_MULTI_VM_PROCESSED:
+            # The per-item points a multi-VM consistency group shares (recoveryPointSyncType MultiVmSyncRecoveryPoint).
+            points = [p for p in points if p.group is not None]
         if not points:
             raise NotFoundError(f"VM {parse_id(vm_id).name} has no {choice.value} replication point")
         return points[-1].id
 
-    def _job_from_poll_url(self, url: str | None, item: records.ReplicatedItem, what: str) -> str:
-        job_name = operation_name(url or "", "replicationJobs")
-        if job_name is None:
-            raise ProviderError(f"{what} answered no job to follow (got {url!r})")
+    async def _accepted_job(self, item: records.ReplicatedItem, scenario: str, since: datetime, what: str) -> str:
+        """The job of an operation Site Recovery accepted, found as Azure exposes it: the item's
+        `currentScenario.jobId`, else the vault's newest job of that scenario on the item started since
+        the request (its poll URLs name an operation, never the job). Read again a few times: a job
+        shows within seconds of the 202."""
+        since = since - JOB_CLOCK_SKEW
+        for lookup in range(JOB_LOOKUPS):
+            if lookup:
+                await self._wait(self.polling_interval)
+            job_id = await self._scenario_job(item, scenario, since) or await self._listed_job(item, scenario, since)
+            if job_id is not None:
+                return job_id
+        raise ProviderError(
+            f"{what} was accepted but Site Recovery shows no {scenario} job for it: neither the item's currentScenario "
+            f"nor the jobs of vault {item.vault} since {utc_text(since)} (look for it in the vault's Site Recovery jobs)"
+        )
+
+    async def _scenario_job(self, item: records.ReplicatedItem, scenario: str, since: datetime) -> str | None:
+        async with translated(f"reading replicated item {item.vm_name}"):
+            resource = await self.clients.site_recovery.replication_protected_items.get(
+                resource_group_name=item.vault_group,
+                resource_name=item.vault,
+                fabric_name=item.fabric,
+                protection_container_name=item.container,
+                replicated_protected_item_name=item.item,
+            )
+        current = resource.properties.current_scenario if resource.properties is not None else None
+        if current is None or not current.job_id or (current.scenario_name or "").lower() != scenario.lower():
+            return None
+        started = _utc(current.start_time)
+        if started is not None and started < since:
+            return None  # an earlier operation's job
+        return self._job_id(item, current.job_id)
+
+    async def _listed_job(self, item: records.ReplicatedItem, scenario: str, since: datetime) -> str | None:
+        jobs = self.clients.site_recovery.replication_jobs
+        try:
+            async with translated(f"listing Site Recovery jobs of vault {item.vault}"):
+                listed = [
+                    j
+                    async for j in jobs.list(
+                        resource_group_name=item.vault_group, resource_name=item.vault, filter=f"startTime eq '{utc_text(since)}'"
+                    )
+                ]
+        except (NotFoundError, ConflictError, TransientError):
+            raise
+        except ProviderError:  # a filter this vault does not take: list everything and filter here
+            async with translated(f"listing Site Recovery jobs of vault {item.vault}"):
+                listed = [j async for j in jobs.list(resource_group_name=item.vault_group, resource_name=item.vault)]
+        found = [
+            (started, job.id)
+            for job in listed
+            if job.id
+            and (props := job.properties) is not None
+            and (props.scenario_name or "").lower() == scenario.lower()
+            and _targets(props, item)
+            and (started := _utc(props.start_time)) is not None
+            and started >= since
+        ]
+        return self._job_id(item, max(found)[1]) if found else None
+
+    def _job_id(self, item: records.ReplicatedItem, job_id: str) -> str:
+        """The job's ARM id in drsim's spelling (Site Recovery writes `/Subscriptions/`)."""
         return resource_id(
-            self.subscription_id, item.vault_group, "Microsoft.RecoveryServices", ("vaults", item.vault), ("replicationJobs", job_name)
+            self.subscription_id,
+            item.vault_group,
+            "Microsoft.RecoveryServices",
+            ("vaults", item.vault),
+            ("replicationJobs", job_id.rstrip("/").rsplit("/", 1)[-1]),
         )
 
     async def test_failover(
@@ -984,7 +1052,7 @@ class AzureProvider:
                 provider_specific_details=asr.A2ATestFailoverInput(recovery_point_id=chosen),
             )
         )
-        hook = _FirstPollUrl()
+        asked = self.clock.now()
         async with translated(f"test failover of {item.vm_name}"):
             # Not awaited to the end: the operation lasts as long as its job, which get_job follows.
             await self.clients.site_recovery.replication_protected_items.begin_test_failover(
@@ -995,16 +1063,15 @@ class AzureProvider:
                 replicated_protected_item_name=item.item,
                 testfailover_input=body,
                 polling=False,
-                raw_response_hook=hook,
             )
-        job_id = self._job_from_poll_url(hook.url, item, f"the test failover of {item.vm_name}")
+        job_id = await self._accepted_job(item, "TestFailover", asked, f"the test failover of {item.vm_name}")
         self._job_tags[job_id] = dict(tags)
         return await self.get_job(job_id)
 
     async def test_failover_cleanup(self, vm_id: str) -> Job:
         item = await self._replicated_item(vm_id)
         body = asr.TestFailoverCleanupInput(properties=asr.TestFailoverCleanupInputProperties(comments="drsim drill cleanup"))
-        hook = _FirstPollUrl()
+        asked = self.clock.now()
         async with translated(f"test failover cleanup of {item.vm_name}"):
             await self.clients.site_recovery.replication_protected_items.begin_test_failover_cleanup(
                 resource_group_name=item.vault_group,
@@ -1014,9 +1081,10 @@ class AzureProvider:
                 replicated_protected_item_name=item.item,
                 cleanup_input=body,
                 polling=False,
-                raw_response_hook=hook,
             )
-        return await self.get_job(self._job_from_poll_url(hook.url, item, f"the test failover cleanup of {item.vm_name}"))
+        return await self.get_job(
+            await self._accepted_job(item, "TestFailoverCleanup", asked, f"the test failover cleanup of {item.vm_name}")
+        )
 
     async def _replication_job(self, job_id: str, group: str, vault: str, job_name: str) -> Job:
         async with translated(f"reading Site Recovery job {job_name}"):
@@ -1030,9 +1098,9 @@ class AzureProvider:
         scenario = (props.scenario_name or "").lower()
         kind = JobKind.TEST_FAILOVER_CLEANUP if "cleanup" in scenario else JobKind.TEST_FAILOVER
         items = self._replicated_items or await self.replicated_items()
-        item = next((i for i in items if same_id(i.item_id, props.target_object_id)), None)
+        item = next((i for i in items if _targets(props, i, by_name=False)), None)
         if item is None:
-            item = next((i for i in items if props.target_object_name and i.vm_name.lower() == props.target_object_name.lower()), None)
+            item = next((i for i in items if _targets(props, i)), None)
         vm_id = item.vm_id if item is not None else props.target_object_id or ""
         details = props.custom_details
         point_time = None
@@ -1107,6 +1175,15 @@ class AzureProvider:
             return CanaryReading(vm_id=vm_id, reachable=False, last_marker_at=None, last_sequence=None, corrupted=False)
         output = "\n".join(s.message or "" for s in result.value or [])
         return canary.parse_report(vm_id, output)
+
+
+def _targets(props: asr.JobProperties, item: records.ReplicatedItem, *, by_name: bool = True) -> bool:
+    """Whether a Site Recovery job acts on this replicated item: its targetObjectId is the item's name
+    (ReplicationJobs_Get.json) or, in some answers, its ARM id; else (by_name) its targetObjectName is the VM's."""
+    target = props.target_object_id or ""
+    if target and (target.lower() == item.item.lower() or same_id(target, item.item_id)):
+        return True
+    return by_name and bool(props.target_object_name) and (props.target_object_name or "").lower() == item.vm_name.lower()
 
 
 def _parse_time(text: str | None) -> datetime | None:

@@ -386,13 +386,16 @@ def replication_point(resource: asr.RecoveryPoint, item: ReplicatedItem) -> Repl
     if props is None or props.recovery_point_time is None or not resource.id:
         return None
     details = props.provider_specific_details
-    multi_vm = isinstance(details, asr.A2ARecoveryPointDetails) and (details.recovery_point_sync_type or "") == "MultiVmSyncRecoveryPoint"
+    multi_vm = isinstance(details, asr.A2ARecoveryPointDetails) and (details.recovery_point_sync_type or "").lower() == (
+        asr.RecoveryPointSyncType.MULTI_VM_SYNC_RECOVERY_POINT.value.lower()
+    )
     return ReplicationPoint(
         id=resource.id,
         vm_id=item.vm_id,
         time=props.recovery_point_time.astimezone(UTC),
         type=point_type(props.recovery_point_type),
-        group=item.group if multi_vm else None,
+        # A multi-VM point of an item whose group name is not shown still belongs to a group: its VM's own.
+        group=(item.group or item.vm_name) if multi_vm else None,
         processed=True,  # ARM lists processed points only; 'latest' is asked for with no point id
     )
 

@@ -1,17 +1,25 @@
 """Microsoft.RecoveryServices for Site Recovery (Azure to Azure): fabrics, protection containers,
 replication protected items, their recovery points and policies, test failover and its cleanup, and
-replication jobs.
+replication jobs, as the 2025-08-01 spec examples show them (tests/cloud/emulator/test_emulator_contracts.py).
 
-testFailover and testFailoverCleanup answer 202 once Site Recovery has accepted the job; the
-operation lasts as long as the job. Both polling URLs live under the job
-(`.../replicationJobs/<job>/operationStatus/<op>` and `.../operationResults/<op>`), so a client
-can also follow `replicationJobs/<job>` itself; when the job succeeds the Location URL answers the
-replication protected item. Recovery points listed are the processed ones; a test failover with no
-recovery point id fails over to the latest, processing pending data first (A2A FAQ).
+testFailover and testFailoverCleanup answer 202 once Site Recovery has accepted the job, with
+`Azure-AsyncOperation` under the vault's `replicationOperationStatus/{id}`
+(ReplicationProtectedItems_TestFailover.json) and `Location` under `replicationOperationResults/{id}`
+(the TypeSpec declares a Location header whose final result is the replicated item); neither names the
+job. The job shows in the item's `properties.currentScenario` (scenarioName, jobId, startTime) from
+the failover's start until its cleanup starts, then the cleanup's until it ends (scenario `None`
+after), and in the vault's replicationJobs listing (`$filter` on startTime, endTime, jobStatus). The
+operation lasts as long as its job. Every other answer of the provider also carries an
+`Azure-AsyncOperation` of its own, already succeeded, as the examples of GET show. Recovery points
+listed are the processed ones; a test failover with no recovery point id fails over to the latest,
+processing pending data first (A2A FAQ).
 """
 
 from __future__ import annotations
 
+import re
+import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -29,6 +37,7 @@ from drsim.cloud.sim.resources import ReplicatedItem, Vault
 from drsim.model.checks import protection_of
 from drsim.model.documents import SiteRecoveryRule
 from drsim.model.types import OsType, ReplicationPointChoice, format_duration
+from drsim.times import parse_utc
 
 if TYPE_CHECKING:
     from drsim.cloud.emulator.app import Emulator
@@ -43,16 +52,39 @@ _SCENARIO = {
     JobKind.TEST_FAILOVER: ("TestFailover", "Test failover"),
     JobKind.TEST_FAILOVER_CLEANUP: ("TestFailoverCleanup", "Cleanup test failover"),
 }
+_TASKS = {
+    JobKind.TEST_FAILOVER: (
+        ("TestFailoverPrerequisitesCheck", "Prerequisites check for test failover"),
+        ("CreateTestVirtualMachine", "Create test virtual machine"),
+        ("StartTestVirtualMachine", "Start the virtual machine"),
+    ),
+    JobKind.TEST_FAILOVER_CLEANUP: (("DeleteTestVirtualMachine", "Delete test virtual machine"),),
+}
+NO_SCENARIO_START = "1753-01-01T01:01:01Z"  # currentScenario of an item with none (ReplicationProtectedItems_TestFailoverCleanup.json)
+READ_OPERATIONS_KEPT = 256  # the succeeded operations of recent reads whose status can still be read
+_FILTER_TERM = re.compile(r"^\s*(\w+)\s+eq\s+'([^']*)'\s*$", re.IGNORECASE)
+_FILTER_KEYS = {"starttime": "startTime", "endtime": "endTime", "jobstatus": "jobStatus"}
 
 
 class TestFailoverState(StrEnum):
-    """Where an item is in its test failover cycle, as `testFailoverState` reports it."""
+    """Where an item is in its test failover cycle, as `testFailoverState` reports it: a finished test
+    failover waits for its cleanup ('WaitingForCompletion', ReplicationProtectedItems_TestFailover.json),
+    a cleanup running marks it for deletion ('MarkedForDeletion', _TestFailoverCleanup.json)."""
 
     NONE = "None"
-    IN_PROGRESS = "TestFailoverInProgress"
-    COMPLETED = "TestFailoverCompleted"
-    FAILED = "TestFailoverFailed"
-    CLEANUP_IN_PROGRESS = "TestFailoverCleanupInProgress"
+    IN_PROGRESS = "InProgress"
+    COMPLETED = "WaitingForCompletion"
+    FAILED = "Failed"
+    CLEANUP_IN_PROGRESS = "MarkedForDeletion"
+
+
+_STATE_DESCRIPTION = {
+    TestFailoverState.NONE: "None",
+    TestFailoverState.IN_PROGRESS: "Test failover in progress",
+    TestFailoverState.COMPLETED: "Waiting for user input",
+    TestFailoverState.FAILED: "Test failover failed",
+    TestFailoverState.CLEANUP_IN_PROGRESS: "Cleaning up test environment",
+}
 
 
 @dataclass(frozen=True)
@@ -75,6 +107,15 @@ class JobOperation:
     started_at: datetime
 
 
+@dataclass(frozen=True)
+class ReadOperation:
+    """The operation a read answered with (already succeeded), as Site Recovery names one on every answer."""
+
+    id: str
+    vault_id: str
+    at: datetime
+
+
 def names_of(item: ReplicatedItem) -> ItemNames:
     parsed = try_parse_id(item.id)
     assert parsed is not None
@@ -94,7 +135,11 @@ class SiteRecoveryService(ResourceProviderService):
     def __init__(self, emulator: Emulator) -> None:
         super().__init__(emulator)
         self.job_operations: dict[str, JobOperation] = {}
+        self.read_operations: OrderedDict[str, ReadOperation] = OrderedDict()
+        self._reads = 0
         self.cleanups: dict[str, str] = {}  # item id key -> job name of its latest cleanup
+        self.tested: dict[str, datetime] = {}  # item id key -> end of its last test failover that succeeded
+        self.failover_points: dict[str, str] = {}  # item id key -> the recovery point its last test failover was given
 
     def register(self, router: Router) -> None:
         v = "/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.RecoveryServices/vaults/{vault}"
@@ -114,11 +159,31 @@ class SiteRecoveryService(ResourceProviderService):
         router.add("GET", v + "/replicationPolicies/{policy}", self.get_policy)
         router.add("GET", v + "/replicationJobs", self.list_jobs)
         router.add("GET", v + "/replicationJobs/{job}", self.get_job)
-        router.add("GET", v + "/replicationJobs/{job}/operationStatus/{operation}", self.operation_status)
-        router.add("GET", v + "/replicationJobs/{job}/operationResults/{operation}", self.operation_result)
+        router.add("GET", v + "/replicationOperationStatus/{operation}", self.operation_status)
+        router.add("GET", v + "/replicationOperationResults/{operation}", self.operation_result)
 
     def vault(self, p: dict[str, str]) -> Vault:
         return self.emulator.backup.vault(p)
+
+    def _operation_urls(self, request: web.Request, vault_id: str, op_id: str) -> dict[str, str]:
+        base = f"{request.scheme}://{request.host}{vault_id}"
+        api = request.query.get("api-version", "")
+        return {
+            "Azure-AsyncOperation": f"{base}/replicationOperationStatus/{op_id}?api-version={api}",
+            "Location": f"{base}/replicationOperationResults/{op_id}?api-version={api}",
+        }
+
+    def _read(self, request: web.Request, p: dict[str, str], body: JsonObject) -> web.Response:
+        """A read's answer: Site Recovery names an operation (already succeeded) on every answer, as the
+        examples of ReplicationJobs_Get, ReplicationJobs_List and RecoveryPoints_List show."""
+        vault_id = self.vault(p).id
+        self._reads += 1
+        op_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{id_key(vault_id)}#read-{self._reads}"))
+        self.read_operations[op_id] = ReadOperation(op_id, vault_id, self.world.now())
+        while len(self.read_operations) > READ_OPERATIONS_KEPT:
+            self.read_operations.popitem(last=False)
+        url = self._operation_urls(request, vault_id, op_id)["Azure-AsyncOperation"]
+        return web.json_response(body, headers={"Azure-AsyncOperation": url})
 
     def _items(self, vault: Vault) -> list[ReplicatedItem]:
         return self.world.inventory.replicated_items(vault.id)
@@ -161,11 +226,11 @@ class SiteRecoveryService(ResourceProviderService):
 
     async def list_fabrics(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
         vault = self.vault(p)
-        return web.json_response(listing([self.fabric_json(vault, n, r, c) for n, (r, c) in sorted(self._fabrics(vault).items())]))
+        return self._read(request, p, listing([self.fabric_json(vault, n, r, c) for n, (r, c) in sorted(self._fabrics(vault).items())]))
 
     async def get_fabric(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
         vault = self.vault(p)
-        return web.json_response(self.fabric_json(vault, *self._fabric(vault, p["fabric"])))
+        return self._read(request, p, self.fabric_json(vault, *self._fabric(vault, p["fabric"])))
 
     def container_json(self, vault: Vault, fabric: str, container: str) -> JsonObject:
         return {
@@ -186,7 +251,7 @@ class SiteRecoveryService(ResourceProviderService):
     async def list_containers(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
         vault = self.vault(p)
         name, _, containers = self._fabric(vault, p["fabric"])
-        return web.json_response(listing([self.container_json(vault, name, c) for c in containers]))
+        return self._read(request, p, listing([self.container_json(vault, name, c) for c in containers]))
 
     async def get_container(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
         vault = self.vault(p)
@@ -194,7 +259,7 @@ class SiteRecoveryService(ResourceProviderService):
         container = next((c for c in containers if c.lower() == p["container"].lower()), None)
         if container is None:
             raise ArmError(404, ErrorCode.RESOURCE_NOT_FOUND, f"Protection container '{p['container']}' was not found in fabric {name}.")
-        return web.json_response(self.container_json(vault, name, container))
+        return self._read(request, p, self.container_json(vault, name, container))
 
     # ------------------------------------------------------------------------------ policies
 
@@ -227,14 +292,14 @@ class SiteRecoveryService(ResourceProviderService):
         return {policy_name(r).lower(): self.policy_json(vault, r) for r in (self._rule(i) for i in self._items(vault))}
 
     async def list_policies(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
-        return web.json_response(listing(list(self._policies(self.vault(p)).values())))
+        return self._read(request, p, listing(list(self._policies(self.vault(p)).values())))
 
     async def get_policy(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
         vault = self.vault(p)
         found = self._policies(vault).get(p["policy"].lower())
         if found is None:
             raise ArmError(404, ErrorCode.RESOURCE_NOT_FOUND, f"Replication policy '{p['policy']}' was not found in vault {vault.name}.")
-        return web.json_response(found)
+        return self._read(request, p, found)
 
     # --------------------------------------------------------------------------------- items
 
@@ -255,6 +320,21 @@ class SiteRecoveryService(ResourceProviderService):
             JobStatus.FAILED: TestFailoverState.FAILED,
         }[failover.last.status]
         return state, failover
+
+    def _scenario(self, item: ReplicatedItem, tfo: TestFailoverState, failover: JobRecord | None) -> JsonObject:
+        """`currentScenario`: the test failover's job from its start until its cleanup starts (a finished
+        one waits for its cleanup: ReplicationProtectedItems_TestFailover.json), then the cleanup's job
+        while it runs; `None` otherwise (_TestFailoverCleanup.json)."""
+        record = failover
+        if tfo is TestFailoverState.CLEANUP_IN_PROGRESS:
+            record = self.state.jobs.get((self.cleanups.get(id_key(item.id)) or "").lower())
+        if tfo is TestFailoverState.NONE or record is None or record.last is None:
+            return {"scenarioName": "None", "jobId": f"{item.vault.id}/replicationJobs/None", "startTime": NO_SCENARIO_START}
+        return {
+            "scenarioName": _SCENARIO[record.kind][0],
+            "jobId": f"{record.vault_id}/replicationJobs/{record.name}",
+            "startTime": arm_time(record.last.started_at),
+        }
 
     async def _refresh_item_jobs(self, item: ReplicatedItem) -> None:
         key = id_key(item.id)
@@ -277,6 +357,17 @@ class SiteRecoveryService(ResourceProviderService):
                 else ["TestFailover", "UnplannedFailover"]
             )
         )
+        names = names_of(item)
+        container_id = item.id.rsplit("/replicationProtectedItems/", 1)[0]
+        recovery_fabric = f"{vault.id}/replicationFabrics/asr-a2a-default-{item.target_region}"
+        recovery_container = f"asr-a2a-default-{item.target_region}-container"
+        extra: JsonObject = {}
+        tested = self.tested.get(id_key(item.id))
+        if tested is not None:
+            extra["lastSuccessfulTestFailoverTime"] = arm_time(tested)
+        point = self.failover_points.get(id_key(item.id))
+        if point is not None:  # the point of its last failover, kept after cleanup (_TestFailoverCleanup.json)
+            extra["failoverRecoveryPointId"] = point
         details: JsonObject = {
             "instanceType": "A2A",
             "fabricObjectId": item.vm_id,
@@ -307,18 +398,24 @@ class SiteRecoveryService(ResourceProviderService):
                 "friendlyName": item.vm_name,
                 "protectedItemType": "ReplicationProtectedItem",
                 "primaryFabricFriendlyName": item.source_region,
+                "primaryProtectionContainerFriendlyName": names.container,
+                "protectableItemId": f"{container_id}/replicationProtectableItems/{names.item}",
                 "recoveryFabricFriendlyName": item.target_region,
-                "recoveryFabricId": f"{vault.id}/replicationFabrics/asr-a2a-default-{item.target_region}",
+                "recoveryFabricId": recovery_fabric,
+                "recoveryContainerId": f"{recovery_fabric}/replicationProtectionContainers/{recovery_container}",
+                "recoveryProtectionContainerFriendlyName": recovery_container,
                 "protectionState": "Protected",
-                "protectionStateDescription": "Protected",
+                "protectionStateDescription": "Cleanup test failover pending" if tfo is TestFailoverState.COMPLETED else "Protected",
                 "activeLocation": "Primary",
                 "testFailoverState": tfo.value,
-                "testFailoverStateDescription": tfo.value,
+                "testFailoverStateDescription": _STATE_DESCRIPTION[tfo],
+                "currentScenario": self._scenario(item, tfo, failover),
                 "allowedOperations": allowed,
                 "replicationHealth": "Normal",
                 "failoverHealth": "Normal",
                 "policyId": f"{vault.id}/replicationPolicies/{policy_name(rule)}",
                 "policyFriendlyName": policy_name(rule),
+                **extra,
                 "providerSpecificDetails": details,
             },
         }
@@ -351,12 +448,12 @@ class SiteRecoveryService(ResourceProviderService):
         ]
         for item in items:
             await self._refresh_item_jobs(item)
-        return web.json_response(listing([self.item_json(i) for i in items]))
+        return self._read(request, p, listing([self.item_json(i) for i in items]))
 
     async def get_item(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
         item = self.item(p)
         await self._refresh_item_jobs(item)
-        return web.json_response(self.item_json(item))
+        return self._read(request, p, self.item_json(item))
 
     # -------------------------------------------------------------------------------- points
 
@@ -382,7 +479,7 @@ class SiteRecoveryService(ResourceProviderService):
     async def list_points(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
         item = self.item(p)
         points = sorted(await self._points(item), key=lambda pt: pt.time, reverse=True)
-        return web.json_response(listing([self.point_json(item, pt) for pt in points]))
+        return self._read(request, p, listing([self.point_json(item, pt) for pt in points]))
 
     async def get_point(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
         item = self.item(p)
@@ -393,22 +490,17 @@ class SiteRecoveryService(ResourceProviderService):
                 ErrorCode.RESOURCE_NOT_FOUND,
                 f"Recovery point '{p['point']}' of {item.vm_name} was not found (it may have been pruned).",
             )
-        return web.json_response(self.point_json(item, point))
+        return self._read(request, p, self.point_json(item, point))
 
     # ------------------------------------------------------------------------ test failover
 
     def _accepted(self, request: web.Request, record: JobRecord, item: ReplicatedItem) -> web.Response:
+        """202 with the operation's URLs under the vault (ReplicationProtectedItems_TestFailover.json):
+        they name the operation, never the job (the item's currentScenario and the jobs listing do)."""
         op_id = self.operations.new_id()
         self.job_operations[op_id] = JobOperation(op_id, record.name, item.id, record.vault_id, self.world.now())
-        base = f"{request.scheme}://{request.host}{record.vault_id}/replicationJobs/{record.name}"
-        api = request.query.get("api-version", "")
         return web.Response(
-            status=202,
-            headers={
-                "Azure-AsyncOperation": f"{base}/operationStatus/{op_id}?api-version={api}",
-                "Location": f"{base}/operationResults/{op_id}?api-version={api}",
-                **poll_headers(self.emulator.speed),
-            },
+            status=202, headers={**self._operation_urls(request, record.vault_id, op_id), **poll_headers(self.emulator.speed)}
         )
 
     def _record(self, job: Job, item: ReplicatedItem, details: dict[str, str]) -> JobRecord:
@@ -449,6 +541,8 @@ class SiteRecoveryService(ResourceProviderService):
             details["point"] = point_id
         record = self._record(job, item, details)
         self.state.test_failovers[id_key(item.id)] = record.name
+        if point_id:
+            self.failover_points[id_key(item.id)] = point_id
         self.cleanups.pop(id_key(item.id), None)
         return self._accepted(request, record, item)
 
@@ -462,13 +556,19 @@ class SiteRecoveryService(ResourceProviderService):
         return self._accepted(request, record, item)
 
     def _operation(self, p: dict[str, str]) -> tuple[JobOperation, JobRecord]:
+        vault = self.vault(p)
         operation = self.job_operations.get(p["operation"].lower())
-        record = self.state.jobs.get(p["job"].lower())
-        if operation is None or record is None or operation.job_name.lower() != p["job"].lower():
-            raise ArmError(404, ErrorCode.RESOURCE_NOT_FOUND, f"Operation '{p['operation']}' of job '{p['job']}' was not found.")
+        record = self.state.jobs.get(operation.job_name.lower()) if operation is not None else None
+        if operation is None or record is None or id_key(operation.vault_id) != id_key(vault.id):
+            raise ArmError(404, ErrorCode.RESOURCE_NOT_FOUND, f"Operation '{p['operation']}' was not found in vault {vault.name}.")
         return operation, record
 
     async def operation_status(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        """ARM's Azure-AsyncOperation status (async-operations): id, name, status, startTime, endTime, error."""
+        read = self.read_operations.get(p["operation"].lower())
+        if read is not None and id_key(read.vault_id) == id_key(self.vault(p).id):
+            done = arm_time(read.at)
+            return web.json_response({"id": request.path, "name": read.id, "status": "Succeeded", "startTime": done, "endTime": done})
         operation, record = self._operation(p)
         job = await self._refresh(record)
         body: JsonObject = {
@@ -491,18 +591,25 @@ class SiteRecoveryService(ResourceProviderService):
         """202 while the job runs; then the replication protected item (or the job's error)."""
         operation, record = self._operation(p)
         job = await self._refresh(record)
+        status_url = self._operation_urls(request, operation.vault_id, operation.id)["Azure-AsyncOperation"]
         if job.status is JobStatus.IN_PROGRESS:
-            return web.Response(status=202, headers={"Location": str(request.url), **poll_headers(self.emulator.speed)})
+            return web.Response(
+                status=202,
+                headers={"Location": str(request.url), "Azure-AsyncOperation": status_url, **poll_headers(self.emulator.speed)},
+            )
         if job.status is JobStatus.FAILED:
             return ArmError(409, ErrorCode.OPERATION_FAILED, job.error or f"job {record.name} failed").response()
         item = next(i for i in self.world.inventory.replicated_items() if id_key(i.id) == id_key(operation.item_id))
-        return web.json_response(self.item_json(item))
+        # The item as the example's 200 shows it, naming the operation it ended (ReplicationProtectedItems_TestFailover.json).
+        return web.json_response(self.item_json(item), headers={"Azure-AsyncOperation": status_url})
 
     # ---------------------------------------------------------------------------------- jobs
 
     async def _refresh(self, record: JobRecord) -> Job:
-        record.last = await self.world.get_job(record.world_id)
-        return record.last
+        record.last = job = await self.world.get_job(record.world_id)
+        if job.kind is JobKind.TEST_FAILOVER and job.status is JobStatus.SUCCEEDED and job.ended_at is not None:
+            self.tested[id_key(record.item_id)] = job.ended_at
+        return job
 
     def job_json(self, record: JobRecord, job: Job) -> JsonObject:
         scenario, friendly = _SCENARIO[job.kind]
@@ -539,10 +646,11 @@ class SiteRecoveryService(ResourceProviderService):
             "stateDescription": "Completed" if job.status is JobStatus.SUCCEEDED else _JOB_STATE[job.status],
             "startTime": arm_time(job.started_at),
             "allowedActions": [],
-            "targetObjectId": record.item_id,
+            # The item's name, as the examples name a job's target (ReplicationJobs_Get.json), not its ARM id.
+            "targetObjectId": record.item_id.rstrip("/").rsplit("/", 1)[-1],
             "targetObjectName": record.vm_name,
             "targetInstanceType": "ProtectionEntity",
-            "tasks": [],
+            "tasks": self._tasks(record, job),
             "errors": [],
             "customDetails": custom,
         }
@@ -564,16 +672,92 @@ class SiteRecoveryService(ResourceProviderService):
             "properties": props,
         }
 
+    def _tasks(self, record: JobRecord, job: Job) -> list[JsonObject]:
+        """The job's tasks in order (as the portal lists a test failover's): the first runs while the job
+        runs, all succeed with it, the last fails with it."""
+        names = _TASKS[job.kind]
+        tasks: list[JsonObject] = []
+        for i, (name, friendly) in enumerate(names):
+            if job.status is JobStatus.IN_PROGRESS:
+                state = "InProgress" if i == 0 else "NotStarted"
+            elif job.status is JobStatus.FAILED and i == len(names) - 1:
+                state = "Failed"
+            else:
+                state = _JOB_STATE[job.status]
+            task: JsonObject = {
+                "name": name,
+                "taskId": self.state.stable_guid(f"{record.world_id}/tasks/{name}"),
+                "friendlyName": friendly,
+                "state": state,
+                "stateDescription": "Completed" if state == "Succeeded" else state,
+                "taskType": "VirtualMachineTask",
+                "allowedActions": [],
+                "errors": [],
+                "customDetails": {"instanceType": "VirtualMachineTaskDetails"},
+                "startTime": arm_time(job.started_at),
+            }
+            if job.ended_at is not None:
+                task["endTime"] = arm_time(job.ended_at)
+            tasks.append(task)
+        return tasks
+
     def _records(self, vault: Vault) -> list[JobRecord]:
         return [r for r in self.state.jobs.values() if r.family is JobFamily.SITE_RECOVERY and id_key(r.vault_id) == id_key(vault.id)]
 
     async def list_jobs(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        """The vault's jobs, newest first; `$filter` takes `startTime eq '<time>'` (jobs started then or
+        later), `endTime eq '<time>'` (started by then) and `jobStatus eq '<state>'`, joined by `and`
+        (JobQueryParameter's fields)."""
         vault = self.vault(p)
-        return web.json_response(listing([self.job_json(r, await self._refresh(r)) for r in self._records(vault)]))
+        wanted = _job_filter(request.query.get("$filter"))
+        found = []
+        for record in self._records(vault):
+            job = await self._refresh(record)
+            if wanted.keeps(job):
+                found.append((job.started_at, record.name, self.job_json(record, job)))
+        found.sort(key=lambda f: (f[0], f[1]), reverse=True)
+        return self._read(request, p, listing([body for _, _, body in found]))
 
     async def get_job(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
         vault = self.vault(p)
         record = next((r for r in self._records(vault) if r.name.lower() == p["job"].lower()), None)
         if record is None:
             raise ArmError(404, ErrorCode.RESOURCE_NOT_FOUND, f"Replication job '{p['job']}' was not found in vault {vault.name}.")
-        return web.json_response(self.job_json(record, await self._refresh(record)))
+        return self._read(request, p, self.job_json(record, await self._refresh(record)))
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """A replicationJobs `$filter`: JobQueryParameter's startTime, endTime and jobStatus."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    status: str | None = None
+
+    def keeps(self, job: Job) -> bool:
+        return (
+            (self.start is None or job.started_at >= self.start)
+            and (self.end is None or job.started_at <= self.end)
+            and (self.status is None or self.status.lower() == _JOB_STATE[job.status].lower())
+        )
+
+
+def _job_filter(text: str | None) -> JobFilter:
+    """The terms of a replicationJobs `$filter`, joined by `and` (400 InvalidParameter on anything else)."""
+    terms: dict[str, str] = {}
+    for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE) if text and text.strip() else []:
+        match = _FILTER_TERM.match(part)
+        key = _FILTER_KEYS.get(match.group(1).lower()) if match else None
+        if match is None or key is None:
+            raise ArmError(
+                400, ErrorCode.INVALID_PARAMETER, f"Invalid $filter term '{part.strip()}': use startTime, endTime or jobStatus eq '<value>'"
+            )
+        terms[key] = match.group(2)
+    times: dict[str, datetime] = {}
+    for key in ("startTime", "endTime"):
+        if key in terms:
+            try:
+                times[key] = parse_utc(terms[key], naive_is_utc=True)
+            except ValueError:
+                raise ArmError(400, ErrorCode.INVALID_PARAMETER, f"Invalid $filter time {key} '{terms[key]}'") from None
+    return JobFilter(times.get("startTime"), times.get("endTime"), terms.get("jobStatus"))

@@ -113,6 +113,12 @@ class SiteRecoveryService(WorldState):
             if not processed:
                 raise NotFoundError(f"{item.vm_name} has no processed recovery point yet")
             chosen = processed[-1]
+        elif choice is ReplicationPointChoice.LATEST_MULTI_VM_PROCESSED:
+            # Multi-VM points exist only for a consistency group; its VMs share their instants.
+            shared = [p for p in processed if p.group is not None]
+            if not shared:
+                raise NotFoundError(f"{item.vm_name} has no multi-VM processed recovery point (it is in no consistency group, or none yet)")
+            chosen = shared[-1]
         else:
             apps = [p for p in processed if p.type is PointType.APP_CONSISTENT]
             if not apps:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fake_arm import SUB, Answer, FakeArm, serve
 
 from drsim.cloud.api import RUN_TAG, JobKind, JobStatus, PointTier, PointType, ResourceKind, RestoreMode
-from drsim.cloud.azure.provider import AzureProvider
+from drsim.cloud.azure.provider import JOB_LOOKUPS, AzureProvider
 from drsim.cloud.azure.throttle import RequestClass
-from drsim.errors import NotFoundError
+from drsim.errors import NotFoundError, ProviderError
 from drsim.model.documents import AzureOptions
 from drsim.model.types import ReplicationPointChoice
 
@@ -282,38 +282,67 @@ def asr_routes(fake: FakeArm) -> None:
     )
 
 
-def test_test_failover_sends_the_chosen_point_and_follows_its_job():
+# As ReplicationProtectedItems_TestFailover.json (2025-08-01) answers: 202, a poll URL under the vault's
+# replicationOperationStatus (it names an operation, never the job), Retry-After.
+OPERATION_URL = "{base}" + f"{VAULT}/replicationOperationStatus/a93f3cd5-9035-4b1e-a2c9-b16df6d5d34b?api-version=2025-08-01"
+ACCEPTED = Answer(202, headers={"Azure-AsyncOperation": OPERATION_URL, "Retry-After": "0"})
+
+
+def recent(minutes: float = 0.0) -> str:
+    """A time near the provider's (wall) clock, as Site Recovery writes one."""
+    return (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
+
+
+def item_with(scenario: str, job: str, started: str) -> dict:
+    """The replicated item as its GET answers while `scenario` runs (`currentScenario`, as in the examples)."""
+    return {
+        "id": ASR_ITEM,
+        "name": "web-01-item",
+        "properties": {
+            "friendlyName": "web-01",
+            "testFailoverState": "None",
+            # Site Recovery writes the job's id with '/Subscriptions/' (ReplicationProtectedItems_TestFailover.json).
+            "currentScenario": {
+                "scenarioName": scenario,
+                "jobId": f"/Subscriptions/{VAULT[len('/subscriptions/') :]}/replicationJobs/{job}",
+                "startTime": started,
+            },
+            "providerSpecificDetails": {"instanceType": "A2A", "fabricObjectId": SRC_VM, "multiVmGroupName": "shop"},
+        },
+    }
+
+
+def job_body(name: str, scenario: str, state: str, started: str, target: str = "web-01-item", **extra: object) -> dict:
+    """A replication job as ReplicationJobs_Get.json shows one: targetObjectId is the item's name."""
+    return {
+        "id": f"{VAULT}/replicationJobs/{name}",
+        "name": name,
+        "properties": {
+            "scenarioName": scenario,
+            "state": state,
+            "targetObjectId": target,
+            "targetObjectName": "web-01" if target == "web-01-item" else target,
+            "startTime": started,
+            **extra,
+        },
+    }
+
+
+def test_test_failover_sends_the_chosen_point_and_finds_its_job_in_the_items_current_scenario():
     fake = FakeArm()
     asr_routes(fake)
-    job_url = "{base}" + f"{VAULT}/replicationJobs/tfo-1?api-version=2025-01-01"
-    fake.on("POST", f"{ASR_ITEM}/testFailover", Answer(202, headers={"Azure-AsyncOperation": job_url, "Retry-After": "0"}))
+    fake.on("POST", f"{ASR_ITEM}/testFailover", ACCEPTED)
+    fake.on("GET", ASR_ITEM, Answer(body=item_with("TestFailover", "tfo-1", recent())))
+    details = {
+        "instanceType": "TestFailoverJobDetails",
+        "protectedItemDetails": [
+            {"name": "web-01-item", "recoveryPointId": f"{ASR_ITEM}/recoveryPoints/p1", "recoveryPointTime": "2026-11-20T12:00:00Z"}
+        ],
+    }
     fake.on(
         "GET",
         f"{VAULT}/replicationJobs/tfo-1",
-        Answer(
-            body={
-                "id": f"{VAULT}/replicationJobs/tfo-1",
-                "name": "tfo-1",
-                "properties": {
-                    "scenarioName": "TestFailover",
-                    "state": "Succeeded",
-                    "targetObjectId": ASR_ITEM,
-                    "targetObjectName": "web-01",
-                    "startTime": "2026-11-20T14:20:00Z",
-                    "endTime": "2026-11-20T14:29:00Z",
-                    "customDetails": {
-                        "instanceType": "TestFailoverJobDetails",
-                        "protectedItemDetails": [
-                            {
-                                "name": "web-01-item",
-                                "recoveryPointId": f"{ASR_ITEM}/recoveryPoints/p1",
-                                "recoveryPointTime": "2026-11-20T12:00:00Z",
-                            }
-                        ],
-                    },
-                },
-            }
-        ),
+        Answer(body=job_body("tfo-1", "TestFailover", "Succeeded", recent(), endTime=recent(9), customDetails=details)),
     )
     fake.on("GET", TFO_VM, Answer(body=vm_body(TFO_VM, TFO_DISK)))
     for rid in (TFO_VM, TFO_DISK):
@@ -333,42 +362,99 @@ def test_test_failover_sends_the_chosen_point_and_follows_its_job():
     sent = post.body["properties"]
     assert sent["networkId"] == VNET and sent["failoverDirection"] == "PrimaryToRecovery"
     assert sent["providerSpecificDetails"] == {"instanceType": "A2A", "recoveryPointId": f"{ASR_ITEM}/recoveryPoints/p1"}
+    assert job.id == f"{VAULT}/replicationJobs/tfo-1"
     assert (job.kind, job.status, job.vm_id) == (JobKind.TEST_FAILOVER, JobStatus.SUCCEEDED, SRC_VM)
     assert job.recovery_point_time == datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
     assert job.created == (TFO_VM, TFO_DISK)
+    assert not fake.requests("GET", "/replicationOperationStatus/")  # the job is followed, not the operation
+    assert not fake.requests("GET", f"{VAULT}/replicationJobs?")
 
 
-def test_latest_sends_no_point_so_site_recovery_processes_pending_data():
+def test_multi_vm_processed_sends_the_newest_point_the_group_shares():
     fake = FakeArm()
     asr_routes(fake)
-    fake.on(
-        "POST",
-        f"{ASR_ITEM}/testFailover",
-        Answer(202, headers={"Location": "{base}" + f"{VAULT}/replicationJobs/tfo-2/operationResults/x?api-version=1", "Retry-After": "0"}),
+    fake.on("POST", f"{ASR_ITEM}/testFailover", ACCEPTED)
+    fake.on("GET", ASR_ITEM, Answer(body=item_with("TestFailover", "tfo-m", recent())))
+    fake.on("GET", f"{VAULT}/replicationJobs/tfo-m", Answer(body=job_body("tfo-m", "TestFailover", "InProgress", recent())))
+    run(
+        fake,
+        lambda p: p.test_failover(SRC_VM, choice=ReplicationPointChoice.LATEST_MULTI_VM_PROCESSED, network_id=VNET, tags=TAGS),
+        site_recovery_vault="bv",
     )
-    fake.on(
-        "GET",
-        f"{VAULT}/replicationJobs/tfo-2",
-        Answer(
-            body={
-                "id": f"{VAULT}/replicationJobs/tfo-2",
-                "name": "tfo-2",
-                "properties": {
-                    "scenarioName": "TestFailover",
-                    "state": "InProgress",
-                    "targetObjectId": ASR_ITEM,
-                    "startTime": "2026-11-20T14:20:00Z",
-                },
-            }
-        ),
-    )
+    (post,) = fake.requests("POST", "/testFailover")
+    # p2 is the MultiVmSyncRecoveryPoint (p1, newer or not, is a per-VM point).
+    assert post.body["properties"]["providerSpecificDetails"]["recoveryPointId"] == f"{ASR_ITEM}/recoveryPoints/p2"
+
+
+def test_latest_sends_no_point_and_finds_its_job_in_the_vaults_jobs_when_the_item_shows_none():
+    fake = FakeArm()
+    asr_routes(fake)
+    fake.on("POST", f"{ASR_ITEM}/testFailover", ACCEPTED)
+    # The job already ended and the item shows no scenario (ReplicationProtectedItems_TestFailoverCleanup.json's 'None').
+    fake.on("GET", ASR_ITEM, Answer(body=item_with("None", "None", "1753-01-01T01:01:01Z")))
+    listed = [
+        job_body("other-item", "TestFailover", "InProgress", recent(), target="sql-01-item"),  # another item's
+        job_body("old", "TestFailover", "Failed", recent(-90)),  # this item's, an hour and a half before
+        job_body("tfo-2", "TestFailover", "InProgress", recent()),
+        job_body("clean", "TestFailoverCleanup", "Succeeded", recent()),  # another scenario
+    ]
+    fake.on("GET", f"{VAULT}/replicationJobs", Answer(body={"value": listed}))
+    fake.on("GET", f"{VAULT}/replicationJobs/tfo-2", Answer(body=job_body("tfo-2", "TestFailover", "InProgress", recent())))
     job = run(
         fake, lambda p: p.test_failover(SRC_VM, choice=ReplicationPointChoice.LATEST, network_id=VNET, tags=TAGS), site_recovery_vault="bv"
     )
     (post,) = fake.requests("POST", "/testFailover")
     assert "recoveryPointId" not in post.body["properties"]["providerSpecificDetails"]
+    assert job.id.endswith("/replicationJobs/tfo-2")
     assert (job.status, job.created, job.ended_at) == (JobStatus.IN_PROGRESS, (), None)
     assert not fake.requests("GET", "/recoveryPoints")
+    (listing,) = fake.requests("GET", f"{VAULT}/replicationJobs")[:1]
+    assert listing.query["$filter"].startswith("startTime eq '")
+
+
+def test_a_vault_that_refuses_the_job_filter_is_listed_whole():
+    fake = FakeArm()
+    asr_routes(fake)
+    fake.on("POST", f"{ASR_ITEM}/testFailover", ACCEPTED)
+    fake.on("GET", ASR_ITEM, Answer(body=item_with("None", "None", "1753-01-01T01:01:01Z")))
+    refused = Answer(400, body={"error": {"code": "InvalidParameter", "message": "bad $filter"}})
+    everything = Answer(body={"value": [job_body("tfo-3", "TestFailover", "InProgress", recent())]})
+    fake.on("GET", f"{VAULT}/replicationJobs", refused, everything)
+    fake.on("GET", f"{VAULT}/replicationJobs/tfo-3", Answer(body=job_body("tfo-3", "TestFailover", "InProgress", recent())))
+    job = run(
+        fake, lambda p: p.test_failover(SRC_VM, choice=ReplicationPointChoice.LATEST, network_id=VNET, tags=TAGS), site_recovery_vault="bv"
+    )
+    assert job.id.endswith("/replicationJobs/tfo-3")
+    first, second = fake.requests("GET", f"{VAULT}/replicationJobs")[:2]
+    assert "$filter" in first.query and "$filter" not in second.query
+
+
+def test_an_accepted_failover_whose_job_never_shows_is_an_error_naming_the_vault():
+    fake = FakeArm()
+    asr_routes(fake)
+    fake.on("POST", f"{ASR_ITEM}/testFailover", ACCEPTED)
+    fake.on("GET", ASR_ITEM, Answer(body=item_with("None", "None", "1753-01-01T01:01:01Z")))
+    fake.on("GET", f"{VAULT}/replicationJobs", Answer(body={"value": []}))
+    with pytest.raises(ProviderError, match="accepted but Site Recovery shows no TestFailover job") as raised:
+        run(
+            fake,
+            lambda p: p.test_failover(SRC_VM, choice=ReplicationPointChoice.LATEST, network_id=VNET, tags=TAGS),
+            site_recovery_vault="bv",
+        )
+    assert "vault bv" in str(raised.value)
+    assert len(fake.requests("GET", ASR_ITEM)) == JOB_LOOKUPS
+
+
+def test_cleanup_finds_its_job_in_the_items_current_scenario():
+    fake = FakeArm()
+    asr_routes(fake)
+    fake.on("POST", f"{ASR_ITEM}/testFailoverCleanup", ACCEPTED)
+    fake.on("GET", ASR_ITEM, Answer(body=item_with("TestFailoverCleanup", "clean-1", recent())))
+    fake.on("GET", f"{VAULT}/replicationJobs/clean-1", Answer(body=job_body("clean-1", "TestFailoverCleanup", "InProgress", recent())))
+    job = run(fake, lambda p: p.test_failover_cleanup(SRC_VM), site_recovery_vault="bv")
+    assert (job.id.rsplit("/", 1)[1], job.kind, job.vm_id) == ("clean-1", JobKind.TEST_FAILOVER_CLEANUP, SRC_VM)
+    (post,) = fake.requests("POST", "/testFailoverCleanup")
+    assert post.body == {"properties": {"comments": "drsim drill cleanup"}}
 
 
 def test_a_429_is_waited_out_and_counted():

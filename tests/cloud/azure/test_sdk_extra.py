@@ -27,6 +27,9 @@ def run_without(module: str, *args: str, cwd: Path) -> subprocess.CompletedProce
     return subprocess.run([sys.executable, "-c", WITHOUT_SDK, module, *args], capture_output=True, text=True, timeout=120, cwd=cwd)
 
 
+STAGING = "/subscriptions/6f1c2a0e-1d2b-4c3d-9e8f-0a1b2c3d4e5f/resourceGroups/drsim-drills/providers/Microsoft.Storage/storageAccounts/s1"
+
+
 def azure_drill(tmp_path: Path) -> Path:
     drill = tmp_path / "drill.yaml"
     drill.write_text(
@@ -41,7 +44,7 @@ incident_at: 2026-11-20T14:00:00Z
 azure:
   subscription_id: 6f1c2a0e-1d2b-4c3d-9e8f-0a1b2c3d4e5f
   resource_group: drsim-drills
-  staging_storage_account: /subscriptions/6f1c2a0e-1d2b-4c3d-9e8f-0a1b2c3d4e5f/resourceGroups/drsim-drills/providers/Microsoft.Storage/storageAccounts/drsimstaging
+  staging_storage_account: {STAGING}
   endpoint: http://127.0.0.1:9
 """
     )

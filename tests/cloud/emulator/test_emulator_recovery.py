@@ -151,21 +151,30 @@ def test_test_failover_runs_as_a_job_then_cleanup_removes_the_test_vm() -> None:
         }
         answer = await arm.call("POST", f"{web['id']}/testFailover", body)
         assert answer.status == 202
-        assert "/replicationJobs/" in answer.headers["Azure-AsyncOperation"]
+        # The poll URLs name an operation under the vault, never the job (ReplicationProtectedItems_TestFailover.json).
+        assert f"{vault['id']}/replicationOperationStatus/" in answer.headers["Azure-AsyncOperation"]
+        assert f"{vault['id']}/replicationOperationResults/" in answer.headers["Location"]
+        assert "/replicationJobs/" not in answer.headers["Azure-AsyncOperation"] + answer.headers["Location"]
+        # While it runs, the item names the job in its currentScenario.
+        running = (await arm.call("GET", web["id"])).body["properties"]
+        assert running["testFailoverState"] == "InProgress" and running["allowedOperations"] == []
+        scenario = running["currentScenario"]
+        assert scenario["scenarioName"] == "TestFailover" and "/replicationJobs/" in scenario["jobId"]
         assert (await arm.wait(answer))[-1] == "Succeeded"
         result = await arm.result(answer)
         assert result.status == 200
-        assert result.body["properties"]["testFailoverState"] == "TestFailoverCompleted"
+        assert result.body["properties"]["testFailoverState"] == "WaitingForCompletion"
+        assert result.body["properties"]["allowedOperations"] == ["TestFailoverCleanup"]
+        assert result.body["properties"]["currentScenario"] == scenario  # until its cleanup starts
         test_vm_name = result.body["properties"]["providerSpecificDetails"]["tfoAzureVMName"]
         group = result.body["properties"]["providerSpecificDetails"]["recoveryAzureResourceGroupId"]
         test_vm = f"{group}/providers/Microsoft.Compute/virtualMachines/{test_vm_name}"
         assert (await arm.call("GET", test_vm)).status == 200
 
-        job_name = answer.headers["Azure-AsyncOperation"].split("/replicationJobs/")[1].split("/")[0]
-        job = await arm.call("GET", f"{vault['id']}/replicationJobs/{job_name}")
+        job = await arm.call("GET", scenario["jobId"])
         props = job.body["properties"]
         assert props["scenarioName"] == "TestFailover" and props["state"] == "Succeeded"
-        assert props["targetObjectId"] == web["id"]
+        assert props["targetObjectId"] == web["name"] and props["targetObjectName"] == "web-01"
         point = props["customDetails"]["protectedItemDetails"][0]
         assert point["recoveryPointTime"] == points.body["value"][0]["properties"]["recoveryPointTime"]
 
@@ -174,9 +183,39 @@ def test_test_failover_runs_as_a_job_then_cleanup_removes_the_test_vm() -> None:
 
         cleanup = await arm.call("POST", f"{web['id']}/testFailoverCleanup", {"properties": {"comments": "drill done"}})
         assert cleanup.status == 202
+        cleaning = (await arm.call("GET", web["id"])).body["properties"]
+        assert cleaning["testFailoverState"] == "MarkedForDeletion"
+        assert cleaning["currentScenario"]["scenarioName"] == "TestFailoverCleanup"
         assert (await arm.wait(cleanup))[-1] == "Succeeded"
         assert (await arm.call("GET", test_vm)).status == 404
-        after = await arm.call("GET", web["id"])
-        assert after.body["properties"]["testFailoverState"] == "None"
+        after = (await arm.call("GET", web["id"])).body["properties"]
+        assert after["testFailoverState"] == "None"
+        assert after["currentScenario"] == {
+            "scenarioName": "None",
+            "jobId": f"{vault['id']}/replicationJobs/None",
+            "startTime": "1753-01-01T01:01:01Z",
+        }
+        # Both jobs are in the vault's listing, newest first; $filter narrows it by start time and state.
+        jobs = (await arm.call("GET", f"{vault['id']}/replicationJobs")).body["value"]
+        assert [j["properties"]["scenarioName"] for j in jobs] == ["TestFailoverCleanup", "TestFailover"]
+        since = jobs[0]["properties"]["startTime"]
+        recent = await arm.call(
+            "GET", f"{vault['id']}/replicationJobs", params={"api-version": "2025-08-01", "$filter": f"startTime eq '{since}'"}
+        )
+        assert [j["name"] for j in recent.body["value"]] == [jobs[0]["name"]]
+        done = await arm.call(
+            "GET",
+            f"{vault['id']}/replicationJobs",
+            params={"api-version": "2025-08-01", "$filter": "jobStatus eq 'Succeeded' and endTime eq '2000-01-01T00:00:00Z'"},
+        )
+        assert done.body["value"] == []
+        bad = await arm.call("GET", f"{vault['id']}/replicationJobs", params={"api-version": "2025-08-01", "$filter": "colour eq 'red'"})
+        assert bad.status == 400 and bad.body["error"]["code"] == "InvalidParameter"
+        late = await arm.call(
+            "GET", f"{vault['id']}/replicationJobs", params={"api-version": "2025-08-01", "$filter": "startTime eq 'soon'"}
+        )
+        assert late.status == 400
+        unknown = await arm.call("GET", f"{vault['id']}/replicationOperationStatus/00000000-0000-0000-0000-000000000000")
+        assert unknown.status == 404
 
     emulated(check)

@@ -243,3 +243,31 @@ def test_a_job_that_ended_unobserved_has_taken_effect_when_its_vm_is_read() -> N
 
     reading = run(main)
     assert reading.reachable and reading.last_marker_at is not None
+
+
+def test_latest_multi_vm_processed_fails_a_group_over_to_its_shared_instant() -> None:
+    world = make_world(plan=asr_plan(consistency_group="shop"))
+
+    async def main():  # type: ignore[no-untyped-def]
+        bubble = await world.create_isolated_network(name="bubble", region="centralus", cidr="10.250.0.0/16", tags=TAGS)
+        shared = [p for p in await world.list_replication_points(world.truth.vm_id("web-01")) if p.processed and p.group == "shop"]
+        jobs = [
+            await world.test_failover(
+                world.truth.vm_id(vm), choice=ReplicationPointChoice.LATEST_MULTI_VM_PROCESSED, network_id=bubble.id, tags=TAGS
+            )
+            for vm in ("sql-01", "web-01")
+        ]
+        await world.clock.sleep(7200)
+        sql, web = [await world.get_job(j.id) for j in jobs]
+        return sql, web, shared
+
+    sql, web, shared = run(main)
+    assert sql.status is JobStatus.SUCCEEDED and web.status is JobStatus.SUCCEEDED
+    assert sql.recovery_point_time == web.recovery_point_time  # one instant for the group
+    assert web.recovery_point_time == max(p.time for p in shared)
+
+
+def test_latest_multi_vm_processed_of_a_vm_in_no_group_is_not_found() -> None:
+    world = make_world(plan=asr_plan())
+    with pytest.raises(NotFoundError, match="no multi-VM processed recovery point"):
+        run(lambda: failover(world, "sql-01", ReplicationPointChoice.LATEST_MULTI_VM_PROCESSED))
