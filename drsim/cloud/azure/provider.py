@@ -53,6 +53,7 @@ from drsim.cloud.azure import records
 from drsim.cloud.azure.clients import DEFAULT_POLLING_INTERVAL, AzureClients, is_loopback
 from drsim.cloud.azure.clock import WORLD_TIME_HEADER, EmulatorClock, EmulatorTimePolicy
 from drsim.cloud.azure.errors import translated
+from drsim.cloud.azure.names import azure_name, computer_name, nic_name
 from drsim.cloud.azure.throttle import Throttle
 from drsim.cloud.prices import cost_per_day, list_prices
 from drsim.errors import ConflictError, NotFoundError, ProviderError
@@ -312,6 +313,7 @@ class AzureProvider:
             creation_data=compute.CreationData(create_option="Copy", source_resource_id=disk_id),
             tags=dict(tags),
         )
+        name = azure_name(name, ResourceKind.SNAPSHOT)
         async with translated(f"snapshotting disk {ref.name}"):
             poller = await self.clients.compute.snapshots.begin_create_or_update(self.resource_group, name, body)
             created = await poller.result()
@@ -329,6 +331,7 @@ class AzureProvider:
             creation_data=compute.CreationData(create_option="CopyStart", source_resource_id=snapshot_id),
             tags=dict(tags),
         )
+        name = azure_name(name, ResourceKind.SNAPSHOT)
         async with translated(f"copying snapshot {source.name} to {region}"):
             poller = await self.clients.compute.snapshots.begin_create_or_update(self.resource_group, name, body)
             created = await poller.result()
@@ -340,11 +343,39 @@ class AzureProvider:
         self._priced(created.id, ResourceKind.SNAPSHOT, size_gib=created.disk_size_gb or 0)
         return records.snapshot(created, {snapshot_id.lower(): origin} if origin else {})
 
+    async def _production_sku(self, snapshot_id: str) -> str | None:
+        """The SKU of the production disk a snapshot (or a copy of one) was taken of; None when that disk
+        is gone. A disk made from a snapshot without a SKU would be Standard_LRS (ARM's default), whatever
+        its source was: slower than production, so the drill would measure the wrong recovery."""
+        current = snapshot_id
+        for _ in range(8):  # a copy of a copy ...: a chain of CopyStart snapshots ends at a disk
+            ref = parse_id(current)
+            if ref.type.lower() == ResourceKind.DISK.value.lower():
+                try:
+                    async with translated(f"reading disk {ref.name}"):
+                        disk = await self.clients.compute.disks.get(ref.resource_group, ref.name)
+                except NotFoundError:
+                    return None
+                return records.text(disk.sku.name) if disk.sku is not None and disk.sku.name else None
+            try:
+                async with translated(f"reading snapshot {ref.name}"):
+                    snap = await self.clients.compute.snapshots.get(ref.resource_group, ref.name)
+            except NotFoundError:
+                return None
+            source = snap.creation_data.source_resource_id if snap.creation_data is not None else None
+            if not source:
+                return None
+            current = source
+        return None
+
     async def create_disk(self, snapshot_id: str, *, name: str, region: str, tags: Mapping[str, str]) -> ManagedDisk:
+        name = azure_name(name, ResourceKind.DISK)
+        sku = await self._production_sku(snapshot_id)
         body = compute.Disk(  # type: ignore[call-overload]
             location=region,
             creation_data=compute.CreationData(create_option="Copy", source_resource_id=snapshot_id),
             tags=dict(tags),
+            **({"sku": compute.DiskSku(name=sku)} if sku else {}),
         )
         async with translated(f"creating disk {name}"):
             poller = await self.clients.compute.disks.begin_create_or_update(self.resource_group, name, body)
@@ -370,10 +401,11 @@ class AzureProvider:
             ],
             tags=dict(tags),
         )
+        name = nic_name(vm_name)
         async with translated(f"creating network interface for {vm_name}"):
-            poller = await self.clients.network.network_interfaces.begin_create_or_update(self.resource_group, f"{vm_name}-nic", body)
+            poller = await self.clients.network.network_interfaces.begin_create_or_update(self.resource_group, name, body)
             nic = await poller.result()
-        return nic.id or self._id("Microsoft.Network", "networkInterfaces", f"{vm_name}-nic")
+        return nic.id or self._id("Microsoft.Network", "networkInterfaces", name)
 
     async def _create_vm(self, name: str, body: compute.VirtualMachine) -> VirtualMachine:
         async with translated(f"creating VM {name}"):
@@ -397,6 +429,7 @@ class AzureProvider:
     ) -> VirtualMachine:
         if not disk_ids:
             raise ConflictError(f"VM {name} needs at least its OS disk")
+        name = azure_name(name, ResourceKind.VM)
         nic_id = await self._create_nic(name, region, network_id, tags)
         body = compute.VirtualMachine(  # type: ignore[call-overload]
             location=region,
@@ -429,6 +462,7 @@ class AzureProvider:
         profile = img.storage_profile
         os_name = profile.os_disk.os_type if profile is not None and profile.os_disk is not None else "Linux"
         data_luns = [d.lun for d in (profile.data_disks or [])] if profile is not None else []
+        name = azure_name(name, ResourceKind.VM)
         nic_id = await self._create_nic(name, region, network_id, tags)
         windows = records.os_type(os_name) is OsType.WINDOWS
         # A generalized image needs an OS profile; the password is random and never stored: drill VMs
@@ -443,7 +477,7 @@ class AzureProvider:
                 data_disks=[compute.DataDisk(lun=lun, create_option="FromImage", delete_option="Delete") for lun in data_luns],
             ),
             os_profile=compute.OSProfile(
-                computer_name=name[:15] if windows else name[:63],
+                computer_name=computer_name(name, windows=windows),
                 admin_username=ADMIN_USER,
                 admin_password=secrets.token_urlsafe(24) + "aA1!",
             ),
@@ -463,6 +497,33 @@ class AzureProvider:
         kind = kind_named(ref.type)
         if kind is None:
             raise ProviderError(f"drsim does not delete resources of type {ref.type} ({resource_id})")
+        if kind is ResourceKind.VM:
+            await self._delete_vm(resource_id)
+            return
+        await self._delete(resource_id, kind)
+
+    async def _delete_vm(self, vm_id: str) -> None:
+        """Delete a VM, then the NICs it leaves behind that carry the run tag: a VM Azure Backup restored
+        has a NIC of Azure's making whose deleteOption is Detach, and a NIC in a subnet keeps the network
+        from being deleted (InUseSubnetCannotBeDeleted). NICs drsim made go with their VM (deleteOption Delete)."""
+        try:
+            model = await self._get_vm_model(vm_id)
+        except NotFoundError:
+            return
+        nics = records.nic_ids(model)
+        await self._delete(vm_id, ResourceKind.VM)
+        for nic_id in nics:
+            ref = parse_id(nic_id)
+            try:
+                async with translated(f"reading network interface {ref.name}"):
+                    nic = await self.clients.network.network_interfaces.get(ref.resource_group, ref.name)
+            except NotFoundError:
+                continue  # it went with the VM
+            if RUN_TAG in (nic.tags or {}) and nic.virtual_machine is None:
+                await self._delete(nic_id, ResourceKind.NIC)
+
+    async def _delete(self, resource_id: str, kind: ResourceKind) -> None:
+        ref = parse_id(resource_id)
         client_name, operations_name = _DELETERS[kind]
         operations = getattr(getattr(self.clients, client_name), operations_name)
         try:
@@ -487,6 +548,18 @@ class AzureProvider:
         if tags:
             await asyncio.gather(*(self._tag(rid, tags) for rid in ids))
 
+    async def _tag_recovered(self, created: Sequence[str], tags: Mapping[str, str]) -> None:
+        """Tag what a restore or test failover created, and the NICs of its VMs (Azure made them; a NIC
+        left after its VM is found by the run tag and deleted before the network)."""
+        nics: list[str] = []
+        for rid in created:
+            if kind_named(parse_id(rid).type) is ResourceKind.VM:
+                try:
+                    nics += records.nic_ids(await self._get_vm_model(rid))
+                except NotFoundError:
+                    continue
+        await self._tag_all([*created, *nics], tags)
+
     # ------------------------------------------------------------------------------------ network
 
     async def create_isolated_network(
@@ -499,6 +572,7 @@ class AzureProvider:
         peer_with: Sequence[str] = (),
         allow_outbound: bool = False,
     ) -> IsolatedNetwork:
+        name = azure_name(name, ResourceKind.NETWORK)
         rules = []
         if not allow_outbound:
             # Priority 100 outbound deny-all: what an isolated network is (azure-sdk-notes.md).
@@ -637,7 +711,7 @@ class AzureProvider:
     ) -> Job:
         item = await self._backup_item(vm_id)
         point = parse_id(point_id).child("recoveryPoints")
-        target_vm = self._id("Microsoft.Compute", "virtualMachines", name)
+        target_vm = self._id("Microsoft.Compute", "virtualMachines", azure_name(name, ResourceKind.VM))
         request = backup.IaasVMRestoreRequest(
             recovery_point_id=point,
             recovery_type="AlternateLocation" if mode is RestoreMode.VM else "RestoreDisks",
@@ -709,7 +783,7 @@ class AzureProvider:
         created: tuple[str, ...] = ()
         if status is JobStatus.SUCCEEDED:
             created = await self._restored_resources(job_id, bag)
-            await self._tag_all(created, self._job_tags.get(job_id, {}))
+            await self._tag_recovered(created, self._job_tags.get(job_id, {}))
         point_time = bag.get("Recovery point time") or bag.get("RecoveryPointTime")
         return Job(
             id=job_id,
@@ -891,7 +965,7 @@ class AzureProvider:
         created: tuple[str, ...] = ()
         if status is JobStatus.SUCCEEDED and kind is JobKind.TEST_FAILOVER and item is not None:
             created = await self._test_failover_resources(item)
-            await self._tag_all(created, self._job_tags.get(job_id, {}))
+            await self._tag_recovered(created, self._job_tags.get(job_id, {}))
         return Job(
             id=job_id,
             kind=kind,
