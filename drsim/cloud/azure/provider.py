@@ -368,9 +368,12 @@ class AzureProvider:
             current = source
         return None
 
-    async def create_disk(self, snapshot_id: str, *, name: str, region: str, tags: Mapping[str, str]) -> ManagedDisk:
+    async def create_disk(
+        self, snapshot_id: str, *, name: str, region: str, tags: Mapping[str, str], sku: str | None = None
+    ) -> ManagedDisk:
+        """A managed disk from a snapshot, of `sku` (the estate's disk SKU), else of the production disk's."""
         name = azure_name(name, ResourceKind.DISK)
-        sku = await self._production_sku(snapshot_id)
+        sku = sku or await self._production_sku(snapshot_id)
         body = compute.Disk(  # type: ignore[call-overload]
             location=region,
             creation_data=compute.CreationData(create_option="Copy", source_resource_id=snapshot_id),

@@ -9,7 +9,6 @@ one script a drill runs; the emulator executes nothing.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from drsim.cloud.api import Image, ManagedDisk, ResourceKind, Snapshot, VirtualMachine
-from drsim.cloud.arm import id_key, name_of, try_parse_id, type_of
+from drsim.cloud.arm import id_key, name_of, try_parse_id, type_of, vcpus_of
 from drsim.cloud.canary import LINUX_COMMAND_ID, WINDOWS_COMMAND_ID, render_report
 from drsim.cloud.emulator.arm import ArmError, Body, ErrorCode, Handler, JsonObject, PathOf, Router, arm_time, invalid_content, listing
 from drsim.cloud.emulator.operations import Outcome
@@ -28,14 +27,6 @@ from drsim.model.types import OsType, PowerState
 GIB = 1024**3
 DEFAULT_DISK_SKU = "Standard_LRS"
 DISK_SKUS = ("Standard_LRS", "Premium_LRS", "StandardSSD_LRS", "UltraSSD_LRS", "Premium_ZRS", "StandardSSD_ZRS", "PremiumV2_LRS")
-_VCPUS = re.compile(r"^(?:Standard|Basic)_[A-Za-z]+?(\d+)", re.IGNORECASE)
-
-
-def vcpus_of(size: str) -> int:
-    """vCPUs of a VM size from its name: Standard_<family><vCPUs><features>[_v<n>] (virtual-machines/vm-naming-conventions);
-    1 when the name says none."""
-    match = _VCPUS.match(size)
-    return int(match.group(1)) if match else 1
 
 
 COMPUTE = "Microsoft.Compute"
