@@ -655,6 +655,14 @@ class ComputeService(ResourceProviderService):
         properties: JsonObject = {
             k: body.get(f"properties.{k}") for k in ("hardwareProfile", "storageProfile", "networkProfile") if body.has(f"properties.{k}")
         }
+        # As ARM answers the PUT (VirtualMachine_Create_*.json, 201): the VM as it will be, with its vmId,
+        # the OS disk's caching and type, and its data disks (none: an empty array).
+        storage = dict(properties.get("storageProfile") or {})
+        known_os = {"osType": _OS_NAME[os]} if image_id is None else {}  # from an image: the image's, known once made
+        storage["osDisk"] = {"caching": "ReadWrite", **known_os, **(storage.get("osDisk") or {})}
+        storage.setdefault("dataDisks", [])
+        properties["storageProfile"] = storage
+        properties["vmId"] = self.state.stable_guid(resource_id)
         pending = self._pending(resource_id, VM_TYPE, body, properties)
         return await self._lro(
             request,
