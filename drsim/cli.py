@@ -207,6 +207,9 @@ def discover(
     subscription_id: str, resource_group: str | None, out_dir: str, endpoint: str | None, recovery_region: str | None, force: bool
 ) -> None:
     """Write an Estate and a ProtectionPlan from what an Azure subscription holds (read-only)."""
+    from drsim.cloud.azure import require_sdk
+
+    require_sdk("drsim discover")
     from drsim.discover import run_discovery
 
     estate, plan, notes = run_discovery(

@@ -14,17 +14,21 @@ The only module that wires providers to the engine. Around `drsim.engine.run.exe
 from __future__ import annotations
 
 import asyncio
+import getpass
+import hashlib
 import os
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from drsim import __version__
 from drsim.cloud.sim import Catalog, SimProvider, build_world, default_catalog, incident_from_scenario, load_catalog
 from drsim.cloud.sim.catalog import Distribution
 from drsim.cloud.sim.draws import Draws
-from drsim.cloud.sim.drill import drill_catalog
+from drsim.cloud.sim.drill import calibration_path, drill_catalog
 from drsim.engine.clock import VirtualClock, collector_paused, run_virtual
 from drsim.engine.journal import JournalContents, JournalWriter, read_journal
 from drsim.engine.run import (
@@ -42,11 +46,12 @@ from drsim.engine.run import (
 )
 from drsim.engine.taskgraph import Estimator, Op, OpKind, Task
 from drsim.errors import ExecutionError, JournalError, StoreError, UsageError
-from drsim.measure.events import RunAborted, RunStarted
+from drsim.measure.events import InputFile, Performed, RunAborted, RunPerformed, RunStarted
 from drsim.measure.result import DrillResult
 from drsim.measure.timeline import drill_result
 from drsim.model.checks import DrillBundle
 from drsim.model.documents import AzureOptions, Document, Drill, Estate, ProtectionPlan, Runbook, SimOptions
+from drsim.model.endpoints import is_loopback
 from drsim.model.loader import Loaded
 from drsim.model.types import ProviderKind
 from drsim.store.history import HistoryStore, RunRecord, store_of_run
@@ -175,7 +180,7 @@ def _simulate(
     catalog: Catalog | None = None,
     handle_signals: bool = False,
     controls: Sequence[str] = (),
-    drill_file: str | None = None,
+    provenance: Provenance | None = None,
 ) -> tuple[Execution, DrillPlan]:
     sim = sim_world(runbook, estate, plan, incident_at=incident_at, seed=seed, options=options, catalog=catalog)
     estimates = catalog_estimates(sim.catalog, estate)
@@ -205,7 +210,7 @@ def _simulate(
         production_disk_ids=disk_inventory,
         name_key=run_id_for(incident_at, seed),
         controls=tuple(controls),
-        drill_file=drill_file,
+        **(provenance.spec_fields() if provenance is not None else {}),
     )
     execution = run_virtual(execute(spec, provider=sim.world, clock=sim.clock, sink=sink, planned=planned, handle_signals=handle_signals))
     return execution, planned
@@ -315,6 +320,61 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """What a journaled run records of itself beside its documents: the drill file it was made from,
+    the documents as run (copied into inputs/), whether Azure was drsim's emulator, and when, where and
+    by whom it was performed (wall-clock fact, kept out of result.json)."""
+
+    drill_file: str | None = None
+    inputs: tuple[InputFile, ...] = ()
+    emulated: bool = False
+    performed: Performed | None = None
+
+    def spec_fields(self) -> dict[str, Any]:
+        return {"drill_file": self.drill_file, "inputs": self.inputs, "emulated": self.emulated, "performed": self.performed}
+
+
+INPUTS = "inputs"
+
+
+def copy_inputs(bundle: DrillBundle, run_dir: Path) -> tuple[InputFile, ...]:
+    """Copy the drill, runbook, estate, plan (and calibration) as run into run_dir/inputs/, byte for
+    byte, and fingerprint them (SHA-256): what the report, result.json and the manifest show."""
+    sources = [("drill", bundle.drill.path), ("runbook", bundle.runbook.path), ("estate", bundle.estate.path), ("plan", bundle.plan.path)]
+    calibration = calibration_path(bundle)
+    if calibration is not None:
+        sources.append(("calibration", calibration))
+    directory = run_dir / INPUTS
+    directory.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for role, source in sources:
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            raise UsageError(f"{source}: cannot read the {role} to keep a copy with the run ({exc.strerror or exc})") from None
+        target = directory / f"{role}.yaml"
+        temporary = target.with_name(target.name + ".tmp")
+        temporary.write_bytes(data)
+        os.replace(temporary, target)
+        copied.append(InputFile(role, f"{INPUTS}/{role}.yaml", hashlib.sha256(data).hexdigest()))
+    return tuple(copied)
+
+
+def wall_clock_now() -> datetime:
+    """The wall clock, read here (the orchestration) and never below: when a run was performed."""
+    return datetime.now(UTC)
+
+
+def performed_now() -> Performed:
+    """When, on which host and by whom a run starts now."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        user = f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    return Performed(started=wall_clock_now(), drsim_version=__version__, host=socket.gethostname(), user=user)
+
+
 INTERRUPTED = "journal.interrupted-{n}.jsonl"
 """Where a resume keeps the ending of a run that was interrupted (Ctrl-C, SIGTERM): from its run.aborted on."""
 
@@ -413,12 +473,15 @@ def run_drill(
     if resume is not None:
         run_dir = Path(resume)
         replay, started = _resume_point(run_dir, drill.name)
-        seed, when, run_id, drill_file = started.seed, started.incident_at, started.run_id, started.drill_file
+        seed, when, run_id = started.seed, started.incident_at, started.run_id
+        provenance = Provenance(started.drill_file, started.inputs, started.emulated, started.performed)  # as first run
     else:
-        drill_file = str(bundle.drill.path.resolve())
         seed = drill.seed if seed is None else seed
         when = incident_at.astimezone(UTC) if incident_at is not None else incident_time(drill, seed, today=today)
         run_dir, run_id = _new_run_dir(Path(out_dir), drill.name, run_id_for(when, seed), create=not dry_run)
+        provenance = Provenance(
+            str(bundle.drill.path.resolve()), copy_inputs(bundle, run_dir) if not dry_run else (), False, performed_now()
+        )
     catalog = drill_catalog(bundle)
     if dry_run:  # nothing is built or written: the plan, with the catalog's expected durations
         estimates = catalog_estimates(catalog, estate)
@@ -442,8 +505,9 @@ def run_drill(
                 catalog=catalog,
                 handle_signals=handle_signals,
                 controls=drill.evidence.controls,
-                drill_file=drill_file,
+                provenance=provenance,
             )
+            sink(RunPerformed(at=execution.events[-1].at, ended=wall_clock_now()))
         finally:
             journal.close()
         _check_journal(sink, run_dir)
@@ -581,7 +645,11 @@ def _run_on_azure(
     minus the scenario's detected_after (or --incident-at); the drill file's incident_at is the
     simulator's. Resources are found by name in the subscription; VMs the incident removed keep the
     ids their Backup or Site Recovery protection names (AzureProvider.inventory)."""
+    from drsim.cloud.azure import require_sdk
+
+    require_sdk(f"{bundle.drill.path}: provider: azure")
     from drsim.cloud.azure.provider import connect  # the azure extra: imported when a drill asks for Azure
+    from drsim.cloud.azure.safety import check_drill_group
 
     drill, runbook, estate, plan = bundle.drill.doc, bundle.runbook.doc, bundle.estate.doc, bundle.plan.doc
     options = drill.azure or _azure_options_from_environment(bundle.drill.path)
@@ -591,10 +659,13 @@ def _run_on_azure(
 
     async def main() -> tuple[Execution, Path, str]:
         async with await connect(options) as provider:
+            await check_drill_group(provider, estate)  # before anything is created
             clock = provider.clock
             detected = clock.now()
             when = incident_at.astimezone(UTC) if incident_at is not None else detected - runbook.scenario.detected_after
             run_dir, run_id = _new_run_dir(out_dir, drill.name, run_id_for(when, seed))
+            emulated = options.endpoint is not None and is_loopback(options.endpoint)  # drsim's ARM emulator
+            provenance = Provenance(str(bundle.drill.path.resolve()), copy_inputs(bundle, run_dir), emulated, performed_now())
             journal = JournalWriter(run_dir / JOURNAL, fsync=fsync)
             sink = EventSink(journal, observers)
             try:
@@ -611,9 +682,10 @@ def _run_on_azure(
                     concurrency=drill.concurrency,
                     production_ids=inventory.get,
                     controls=tuple(drill.evidence.controls),
-                    drill_file=str(bundle.drill.path.resolve()),
+                    **provenance.spec_fields(),
                 )
                 execution = await execute(spec, provider=provider, clock=clock, sink=sink, planned=planned, handle_signals=handle_signals)
+                sink(RunPerformed(at=execution.events[-1].at, ended=wall_clock_now()))
             finally:
                 journal.close()
             _check_journal(sink, run_dir)

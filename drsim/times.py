@@ -13,6 +13,10 @@ from typing import Literal
 Timespec = Literal["auto", "seconds"]
 
 
+class NoTimeZone(ValueError):
+    """A time without a zone, where drsim needs to know it is UTC."""
+
+
 def utc_text(moment: datetime, timespec: Timespec = "auto") -> str:
     """`2026-11-20T14:00:00Z` (microseconds kept when present, unless timespec="seconds")."""
     return moment.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
@@ -25,7 +29,7 @@ def parse_utc(text: str, *, naive_is_utc: bool = False) -> datetime:
     moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     if moment.tzinfo is None:
         if not naive_is_utc:
-            raise ValueError(f"{text!r} has no time zone")
+            raise NoTimeZone(f"{text!r} has no time zone")
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from drsim.engine.runtime import current_runtime
 from drsim.errors import JournalError
-from drsim.measure.events import Event, RunResumed, event_from_dict, event_to_dict
+from drsim.measure.events import Event, RunPerformed, RunResumed, event_from_dict, event_to_dict
 
 GENESIS = "0" * 64
 """The `prev` of the first line."""
@@ -32,7 +32,9 @@ def line_hash(line: bytes) -> str:
 
 
 _LINE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-_RESUMED = b'{"event":"' + RunResumed.kind.encode() + b'"'
+# Lines a replay steps over (chained, not produced again): an earlier resume, and the wall-clock end
+# of a run that had finished (a resumed finished run ends again, at its own time).
+_STEPPED_OVER = tuple(b'{"event":"' + kind.encode() + b'"' for kind in (RunResumed.kind, RunPerformed.kind))
 
 
 def encode(event: Event, prev: str) -> bytes:
@@ -113,7 +115,7 @@ class JournalWriter:
         return self._replayed < len(self._expected)
 
     def write(self, event: Event) -> None:
-        while self.replaying and self._expected[self._replayed].startswith(_RESUMED):  # an earlier resume: chained, not replayed
+        while self.replaying and self._expected[self._replayed].startswith(_STEPPED_OVER):
             self._prev = line_hash(self._expected[self._replayed])
             self._replayed += 1
         line = encode(event, self._prev)

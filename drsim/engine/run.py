@@ -42,6 +42,8 @@ from drsim.errors import JournalError, ProviderError
 from drsim.measure.events import (
     AppMeasured,
     Event,
+    InputFile,
+    Performed,
     PlanMade,
     PlannedTask,
     RunFinished,
@@ -187,6 +189,9 @@ class RunSpec:
     name_key: str | None = None
     controls: tuple[str, ...] = ()
     drill_file: str | None = None
+    inputs: tuple[InputFile, ...] = ()
+    emulated: bool = False
+    performed: Performed | None = None
 
 
 async def execute(
@@ -217,6 +222,9 @@ async def execute(
             cleanup=runbook.cleanup,
             controls=spec.controls,
             drill_file=spec.drill_file,
+            inputs=spec.inputs,
+            emulated=spec.emulated,
+            performed=spec.performed,
         )
     )
     emit(_plan_event(clock.now(), graph, critical, planned.estimates))

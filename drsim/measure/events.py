@@ -88,6 +88,25 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class InputFile:
+    """A document the run was made from, copied into the run directory (`inputs/<role>.yaml`)."""
+
+    role: str  # drill | runbook | estate | plan | calibration
+    path: str  # relative to the run directory
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Performed:
+    """When and by whom a run was performed: wall-clock fact, not a function of the seed."""
+
+    started: datetime
+    drsim_version: str
+    host: str
+    user: str
+
+
+@dataclass(frozen=True, slots=True)
 class RunStarted(Event):
     kind: ClassVar[str] = "run.started"
     run_id: str
@@ -105,6 +124,17 @@ class RunStarted(Event):
     cleanup: CleanupPolicy
     controls: tuple[str, ...] = ()  # the drill's evidence.controls: what its report evidences
     drill_file: str | None = None  # the drill document's path, absolute: what `drsim drill run --resume RUN_DIR` reads
+    inputs: tuple[InputFile, ...] = ()  # the documents as run (result.json's `inputs`)
+    emulated: bool = False  # provider azure against drsim's ARM emulator (a loopback endpoint)
+    performed: Performed | None = None  # wall clock: when the run started, on which host, by whom
+
+
+@dataclass(frozen=True, slots=True)
+class RunPerformed(Event):
+    """The last event of a journaled run: when it ended on the wall clock (`at` is the run's own last time)."""
+
+    kind: ClassVar[str] = "run.performed"
+    ended: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +330,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         TaskStarted,
         TaskRetrying,
         CallFailed,
+        RunPerformed,
         TaskFinished,
         TaskFailed,
         TaskSkipped,

@@ -89,6 +89,13 @@ class CleanupResult(_Strict):
     leftovers: list[Leftover]
 
 
+class InputRef(_Strict):
+    """A document the run was made from: its copy in the run directory and its SHA-256."""
+
+    path: str
+    sha256: str
+
+
 class DrillResult(_Strict):
     drill: str
     runbook: str
@@ -99,7 +106,13 @@ class DrillResult(_Strict):
     apps: list[AppResult]
     tasks: list[TaskResult]
     cleanup: CleanupResult
+    # FORMAT.md's additions (2026-12); None in the results of runs whose journal does not say them.
+    simulated: bool | None = None
+    emulated: bool | None = None
+    inputs: dict[str, InputRef] | None = None
 
     def to_json(self) -> str:
-        """The canonical text of result.json: same result, same bytes."""
-        return self.model_dump_json(indent=2) + "\n"
+        """The canonical text of result.json: same result, same bytes (keys a run's journal does not
+        give are left out, so an older run's result.json recomputes to its own bytes)."""
+        unknown = {key for key in ("simulated", "emulated", "inputs") if getattr(self, key) is None}
+        return self.model_dump_json(indent=2, exclude=unknown or None) + "\n"

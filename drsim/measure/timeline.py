@@ -38,7 +38,7 @@ from drsim.measure.events import (
     TaskStarted,
     iso,
 )
-from drsim.measure.result import AppMeasures, AppResult, CleanupResult, DrillResult, Leftover, RunStatus, TaskResult, TaskStatus
+from drsim.measure.result import AppMeasures, AppResult, CleanupResult, DrillResult, InputRef, Leftover, RunStatus, TaskResult, TaskStatus
 from drsim.model.documents import AppSpec, Estate, Runbook
 from drsim.model.types import Action, IncidentKind
 
@@ -351,6 +351,17 @@ def result_from_journal(events: Sequence[Event]) -> DrillResult:
     return _result(RunTimeline(events), [e for e in events if isinstance(e, AppMeasured)])
 
 
+def _provenance(started: RunStarted) -> dict[str, object]:
+    """result.json's `simulated`, `emulated` and `inputs`, when the journal says them."""
+    if not started.inputs:
+        return {}
+    return {
+        "simulated": started.provider == "sim",
+        "emulated": started.emulated,
+        "inputs": {f.role: InputRef(path=f.path, sha256=f.sha256) for f in started.inputs},
+    }
+
+
 def _result(timeline: RunTimeline, measured: Sequence[AppMeasured]) -> DrillResult:
     started = timeline.started
     cleanup = timeline.cleanup
@@ -371,6 +382,7 @@ def _result(timeline: RunTimeline, measured: Sequence[AppMeasured]) -> DrillResu
             for a in measured
         ],
         tasks=timeline.task_results(),
+        **_provenance(started),
         cleanup=CleanupResult(
             status=cleanup.status if cleanup is not None else "incomplete",
             leftovers=[

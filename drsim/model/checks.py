@@ -32,7 +32,7 @@ from drsim.model.documents import (
 )
 from drsim.model.loader import Loaded, Source, file_problem, load, parse_document, read_yaml
 from drsim.model.regions import paired_region
-from drsim.model.types import RestoreAs, SnapshotSource, describe_selector, selector_matches
+from drsim.model.types import ProviderKind, RestoreAs, SnapshotSource, describe_selector, selector_matches
 
 MAX_CONSISTENCY_GROUP = 16  # multi-VM consistency: up to 16 VMs (azure-to-azure-common-questions)
 
@@ -227,7 +227,17 @@ def _step_graph(src: Source, steps: list[_StepRef]) -> list[Problem]:
     for step in steps:
         by_id.setdefault(step.id, step)
     for step in steps:
+        first_at: dict[str, int] = {}
         for j, need in enumerate(step.needs):
+            if need in first_at:
+                # A need named twice would run the task twice (issue 13): refused, at the repeat.
+                problems.append(
+                    src.problem(
+                        ("steps", step.index, "needs", j), f"step '{step.id}' needs '{need}' twice (item {first_at[need] + 1} already)"
+                    )
+                )
+                continue
+            first_at[need] = j
             if need not in by_id:
                 problems.append(src.problem(("steps", step.index, "needs", j), f"step '{step.id}' needs unknown step '{need}'"))
             elif need == step.id:
@@ -427,10 +437,6 @@ def _runbook_against_estate(loaded: Loaded[Runbook], estate: Loaded[Estate], pla
         if isinstance(step, IsolateStep) and step.with_.region not in region_names:
             problems.append(src.problem(("steps", i, "with", "region"), f"region {step.with_.region} is not a region of estate {est.name}"))
         if isinstance(step, IsolateStep):
-            prod = {n.name: n for n in est.networks}
-            for j, peer in enumerate(step.with_.peer_with):
-                if peer not in prod:
-                    problems.append(src.problem(("steps", i, "with", "peer_with", j), f"unknown network '{peer}'"))
             for net in est.networks:
                 if net.cidr.overlaps(step.with_.cidr) and net.region == step.with_.region:
                     problems.append(
@@ -621,6 +627,24 @@ def _load_reporting_all(path: str, kind: type[Document]) -> Loaded[Any]:
         raise DocumentError(exc.problems + (raw_runbook_problems(data, source) if kind is Runbook else [])) from None
 
 
+def check_drill_group(drill: Loaded[Drill], estate: Loaded[Estate]) -> list[Problem]:
+    """A drill against Azure creates its resources in a resource group of its own, never one that holds
+    production: there, cleanup and the isolated network's NSG would act beside production resources."""
+    options = drill.doc.azure
+    if drill.doc.provider is not ProviderKind.AZURE or options is None:
+        return []
+    holds = estate.doc.production_groups().get(options.resource_group.lower())
+    if holds is None:
+        return []
+    return [
+        drill.source.problem(
+            ("azure", "resource_group"),
+            f"resource_group: {options.resource_group} holds production ({holds} of estate {estate.doc.name}): "
+            "give the drill a resource group of its own",
+        )
+    ]
+
+
 def load_drill(path: str | os.PathLike[str]) -> DrillBundle:
     """Load a drill and everything it references; raise DocumentError with every problem."""
     drill = load(path, Drill)
@@ -628,6 +652,8 @@ def load_drill(path: str | os.PathLike[str]) -> DrillBundle:
     estate = c.checked(c.load(drill, ("estate",), drill.doc.estate, Estate), check_estate)
     plan = c.checked(c.load(drill, ("plan",), drill.doc.plan, ProtectionPlan), check_plan, estate)
     runbook = c.checked(c.load(drill, ("runbook",), drill.doc.runbook, Runbook), check_runbook, estate, plan)
+    if estate is not None:
+        c.problems += check_drill_group(drill, estate)
     if c.problems or estate is None or plan is None or runbook is None:
         raise DocumentError(c.problems)
     return DrillBundle(drill, runbook, estate, plan)

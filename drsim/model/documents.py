@@ -13,6 +13,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from drsim.model.endpoints import endpoint_problem
 from drsim.model.types import (
     CONTROL_PATTERN,
     SUBSCRIPTION_PATTERN,
@@ -23,6 +24,7 @@ from drsim.model.types import (
     CleanupPolicy,
     Duration,
     IncidentKind,
+    KeyProblem,
     Name,
     NonNegativeDuration,
     OsType,
@@ -44,6 +46,9 @@ from drsim.model.types import (
 )
 
 API_VERSION = "drsim/v1"
+# An Azure resource group name: 1-90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'
+# (azure-resource-manager/management/resource-name-rules, Microsoft.Resources).
+ResourceGroupName = Annotated[str, Field(min_length=1, max_length=90, pattern=r"^[\w\-.()]*[\w\-()]$")]
 
 
 class Frozen(BaseModel):
@@ -88,7 +93,7 @@ class Regions(Frozen):
     @model_validator(mode="after")
     def _distinct(self) -> Regions:
         if self.primary == self.recovery:
-            raise ValueError("the recovery region must differ from the primary region")
+            raise KeyProblem(("recovery",), f"must differ from the primary region ({self.primary})")
         return self
 
 
@@ -105,6 +110,8 @@ class NetworkSpec(Frozen):
     """Networks of this estate it is peered with."""
     gateway: bool = False
     """Whether it has a VPN/ExpressRoute gateway."""
+    resource_group: ResourceGroupName | None = None
+    """Azure resource group of the network (default: the estate's resource_group)."""
 
 
 class DiskSpec(Frozen):
@@ -120,11 +127,13 @@ class DiskSpec(Frozen):
     """Data the workload writes a day, in GiB."""
     sku: Literal["Standard_LRS", "StandardSSD_LRS", "Premium_LRS", "PremiumV2_LRS", "UltraSSD_LRS"] = "Premium_LRS"
     """Managed disk SKU."""
+    resource_group: ResourceGroupName | None = None
+    """Azure resource group of the disk (default: its VM's)."""
 
     @model_validator(mode="after")
     def _used_fits(self) -> DiskSpec:
         if self.used_gib > self.size_gib:
-            raise ValueError(f"used_gib ({self.used_gib:g}) is larger than size_gib ({self.size_gib})")
+            raise KeyProblem(("used_gib",), f"{self.used_gib:g} is larger than size_gib ({self.size_gib})")
         return self
 
 
@@ -141,9 +150,9 @@ class VolumeSpec(Frozen):
     @model_validator(mode="after")
     def _layout_fits(self) -> VolumeSpec:
         if self.layout is VolumeLayout.SINGLE and len(self.disks) != 1:
-            raise ValueError("a single-layout volume has exactly one disk; use layout: striped for several")
+            raise KeyProblem(("layout", "disks"), "a single-layout volume has exactly one disk; use layout: striped for several")
         if self.layout is VolumeLayout.STRIPED and len(self.disks) < 2:
-            raise ValueError("a striped volume needs at least two disks")
+            raise KeyProblem(("disks",), "a striped volume needs at least two disks")
         return self
 
 
@@ -170,13 +179,15 @@ class VmSpec(Frozen):
     """Marked generalized (sysprep / waagent -deprovision): an image source that cannot start again."""
     power: PowerState = PowerState.RUNNING
     """running, stopped or deallocated."""
+    resource_group: ResourceGroupName | None = None
+    """Azure resource group of the VM (default: the estate's resource_group)."""
 
     @model_validator(mode="after")
     def _generalized_is_deallocated(self) -> VmSpec:
         # A VM is marked generalized once deallocated, and cannot be started again (azure-facts.md,
         # Images; capture-image-resource).
         if self.generalized and self.power is not PowerState.DEALLOCATED:
-            raise ValueError(f"a generalized VM is deallocated, not {self.power.value}: set power: deallocated")
+            raise KeyProblem(("power", "generalized"), f"a generalized VM is deallocated, not {self.power.value}: set power: deallocated")
         return self
 
     @property
@@ -212,6 +223,23 @@ class Estate(Document):
     """The virtual machines."""
     apps: tuple[AppSpec, ...] = ()
     """Applications: named groups of VMs."""
+    resource_group: ResourceGroupName | None = None
+    """Azure resource group production lives in (VMs, disks and networks that name none); a drill never uses it."""
+
+    def production_groups(self) -> dict[str, str]:
+        """Each resource group (lower case: Azure compares them so) that holds production -> its first resource, e.g. "VM sql-01"."""
+        found: dict[str, str] = {}
+        for net in self.networks:
+            if group := net.resource_group or self.resource_group:
+                found.setdefault(group.lower(), f"network {net.name}")
+        for vm in self.vms:
+            vm_group = vm.resource_group or self.resource_group
+            if vm_group:
+                found.setdefault(vm_group.lower(), f"VM {vm.name}")
+            for disk in vm.disks:
+                if group := disk.resource_group or vm_group:
+                    found.setdefault(group.lower(), f"disk {disk.name} of VM {vm.name}")
+        return found
 
     def vm(self, name: str) -> VmSpec:
         for vm in self.vms:
@@ -432,16 +460,16 @@ class Scenario(Frozen):
     def _target(self) -> Scenario:
         if self.incident is IncidentKind.REGION_OUTAGE:
             if self.region is None:
-                raise ValueError("a region-outage scenario needs region")
+                raise KeyProblem(("incident",), "a region-outage scenario needs region")
             if self.vms is not None:
-                raise ValueError("a region-outage scenario takes region, not vms")
+                raise KeyProblem(("vms",), "a region-outage scenario takes region, not vms")
         else:
             if self.vms is None:
-                raise ValueError(f"a {self.incident.value} scenario needs vms: <selector>")
+                raise KeyProblem(("incident",), f"a {self.incident.value} scenario needs vms: <selector>")
             if self.region is not None:
-                raise ValueError(f"a {self.incident.value} scenario takes vms, not region")
+                raise KeyProblem(("region",), f"a {self.incident.value} scenario takes vms, not region")
         if self.detected_after and self.incident not in (IncidentKind.DATA_CORRUPTION, IncidentKind.RANSOMWARE):
-            raise ValueError("detected_after applies only to data-corruption and ransomware")
+            raise KeyProblem(("detected_after",), "applies only to data-corruption and ransomware")
         return self
 
 
@@ -479,9 +507,25 @@ class IsolateWith(Frozen):
     cidr: IPv4Network
     """Its address space; must not overlap production there."""
     peer_with: tuple[Name, ...] = ()
-    """Production networks to peer with (the engine refuses unless isolated)."""
+    """Must be empty: a drill network is never peered with production (refused at validation)."""
     allow_outbound: bool = False
-    """Allow outbound internet (denied by default)."""
+    """Must be false: a drill network never has outbound access (refused at validation)."""
+
+    # The engine refuses both at run time too (DESIGN.md, safety rules); validation says so first.
+
+    @field_validator("peer_with")
+    @classmethod
+    def _never_peered(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if value:
+            raise ValueError("a drill network is never peered with production: remove peer_with")
+        return value
+
+    @field_validator("allow_outbound")
+    @classmethod
+    def _never_outbound(cls, value: bool) -> bool:
+        if value:
+            raise ValueError("a drill network never has outbound access: remove allow_outbound (or set it to false)")
+        return value
 
 
 class NetworkTarget(Frozen):
@@ -748,6 +792,14 @@ class AzureOptions(Frozen):
     staging_storage_account: str | None = Field(
         default=None, description="storage account id where Azure Backup stages vault-tier restores (docs/azure.md)"
     )
+
+    @field_validator("endpoint")
+    @classmethod
+    def _only_arm_or_emulator(cls, value: str | None) -> str | None:
+        # Credentials go only to Azure Resource Manager, or a fixed token to the emulator on loopback.
+        if value is not None and (problem := endpoint_problem(value)) is not None:
+            raise ValueError(problem)
+        return value
 
 
 class Drill(Document):

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, StringConstraints, WithJsonSchema
 
+from drsim.times import NoTimeZone, parse_utc
+
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 DURATION_PATTERN = r"^(?=\d)(\d+d)?(\d+h)?(\d+m)?(\d+s)?$"
@@ -67,6 +69,15 @@ EARLIEST_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST_INSTANT = datetime(2200, 1, 1, tzinfo=UTC)
 
 
+class KeyProblem(ValueError):
+    """A problem a model-level check finds in one of its keys: reported at the first of `keys` the
+    document writes (the message reads after "key: "), else at the whole mapping."""
+
+    def __init__(self, keys: tuple[str, ...], message: str) -> None:
+        super().__init__(message)
+        self.keys = keys
+
+
 def instant_out_of_range(value: datetime) -> str | None:
     """Why drsim cannot simulate an incident at this (aware) time, or None: its schedules reach back
     years and a drill may run years on, so times stay within 1970-2199."""
@@ -80,11 +91,11 @@ def parse_instant(text: str, option: str) -> datetime:
     from drsim.errors import UsageError
 
     try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))  # zone checked below
+        value = parse_utc(text)
+    except NoTimeZone:
+        raise UsageError(f"{option} {text!r} has no time zone: write it in UTC with a Z, e.g. 2026-11-20T14:00:00Z") from None
     except ValueError:
         raise UsageError(f"{option} {text!r} is not a time: write it in UTC, e.g. 2026-11-20T14:00:00Z") from None
-    if value.tzinfo is None:
-        raise UsageError(f"{option} {text!r} has no time zone: write it in UTC with a Z, e.g. 2026-11-20T14:00:00Z")
     problem = instant_out_of_range(value)
     if problem is not None:
         raise UsageError(f"{option}: {problem}")

@@ -42,6 +42,7 @@ from drsim.report.evidence import (
     verify_bundle,
 )
 from drsim.report.recorded import RESULT, RecordedRun, check_result_matches_journal, read_run, result_problems
+from drsim.times import utc_text
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -55,10 +56,7 @@ def _message(exc: DrsimError) -> str:
 
 
 def _forced_notes(run: RecordedRun) -> list[str]:
-    return [
-        f"sealed again with --force at {r.at.isoformat().replace('+00:00', 'Z')} by {r.user} on {r.host}, over: {'; '.join(r.changes)}"
-        for r in run.reseals
-    ]
+    return [f"sealed again with --force at {utc_text(r.at)} by {r.user} on {r.host}, over: {'; '.join(r.changes)}" for r in run.reseals]
 
 
 def verify_run(

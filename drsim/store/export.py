@@ -47,26 +47,31 @@ class HistoryFormat(StrEnum):
     JSON = "json"
 
 
+def _run_fields(run: RunRecord) -> dict[str, object]:
+    """A recorded run's own fields, as the exports name them (its apps come beside them)."""
+    return {
+        "run_id": run.run_id,
+        "drill": run.drill,
+        "runbook": run.runbook,
+        "provider": run.provider,
+        "seed": run.seed,
+        "incident_at": run.incident_at,
+        "status": run.status.value,
+        "tasks_total": run.tasks_total,
+        "tasks_failed": run.tasks_failed,
+        "leftovers": run.leftovers,
+        "cost_usd": run.cost_usd,
+        "drsim_version": run.drsim_version,
+        "catalog_version": run.catalog_version,
+        "run_dir": run.run_dir,
+    }
+
+
 def _rows(runs: Sequence[RunRecord]) -> list[dict[str, object]]:
     """One row per run and application (a run without applications still gets a row)."""
     rows = []
     for run in runs:
-        base: dict[str, object] = {
-            "run_id": run.run_id,
-            "drill": run.drill,
-            "runbook": run.runbook,
-            "provider": run.provider,
-            "seed": run.seed,
-            "incident_at": run.incident_at,
-            "status": run.status.value,
-            "tasks_total": run.tasks_total,
-            "tasks_failed": run.tasks_failed,
-            "leftovers": run.leftovers,
-            "cost_usd": run.cost_usd,
-            "drsim_version": run.drsim_version,
-            "catalog_version": run.catalog_version,
-            "run_dir": run.run_dir,
-        }
+        base = _run_fields(run)
         for app in run.apps or (None,):
             row = dict(base)
             row.update(app.model_dump() if app else dict.fromkeys(AppMeasures.names()))
@@ -75,26 +80,7 @@ def _rows(runs: Sequence[RunRecord]) -> list[dict[str, object]]:
 
 
 def _json(runs: Sequence[RunRecord]) -> str:
-    document = [
-        {
-            "run_id": run.run_id,
-            "drill": run.drill,
-            "runbook": run.runbook,
-            "provider": run.provider,
-            "seed": run.seed,
-            "incident_at": run.incident_at,
-            "status": run.status.value,
-            "tasks_total": run.tasks_total,
-            "tasks_failed": run.tasks_failed,
-            "leftovers": run.leftovers,
-            "cost_usd": run.cost_usd,
-            "drsim_version": run.drsim_version,
-            "catalog_version": run.catalog_version,
-            "run_dir": run.run_dir,
-            "apps": [a.model_dump() for a in run.apps],
-        }
-        for run in runs
-    ]
+    document = [{**_run_fields(run), "apps": [a.model_dump() for a in run.apps]} for run in runs]
     return json.dumps(document, indent=2) + "\n"
 
 

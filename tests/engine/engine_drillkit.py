@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ import pytest
 import yaml
 
 from drsim.model import DrillBundle, load_drill
+from drsim.model.documents import IsolateStep
+from drsim.model.loader import Loaded
 
 REPO = Path(__file__).resolve().parents[2]
 DRILLS = REPO / "drills"
@@ -57,3 +60,17 @@ def make_drill(tmp_path: Path) -> DrillFactory:
         return load_drill(drill_path)
 
     return make
+
+
+def peered_past_validation(bundle: DrillBundle, step_id: str = "bubble", peer: str = "prod-vnet") -> DrillBundle:
+    """The bundle with its network.isolate step peered with production, which validation refuses: for
+    tests of the engine's own run-time guard (model_copy does not validate)."""
+    runbook = bundle.runbook.doc
+
+    def peered(step: Any) -> Any:
+        if not (isinstance(step, IsolateStep) and step.id == step_id):
+            return step
+        return step.model_copy(update={"with_": step.with_.model_copy(update={"peer_with": (peer,)})})
+
+    steps = tuple(peered(s) for s in runbook.steps)
+    return dataclasses.replace(bundle, runbook=Loaded(runbook.model_copy(update={"steps": steps}), bundle.runbook.source))

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from engine_drillkit import DRILLS, DrillFactory
 
 from drsim.cli import main
+from drsim.cloud.sim.network import NetworkService
 
 
 @pytest.fixture(autouse=True)
@@ -29,9 +32,28 @@ def test_a_passing_drill_exits_0_and_writes_result_and_journal(tmp_path: Path) -
     assert code == 0
     run_dir = tmp_path / "2026-q4-shop-asr" / "20261120T140000Z-s42"
     result = json.loads((run_dir / "result.json").read_text())
-    assert list(result) == ["drill", "runbook", "provider", "seed", "incident_at", "status", "apps", "tasks", "cleanup"]
+    keys = ["drill", "runbook", "provider", "seed", "incident_at", "status", "apps", "tasks", "cleanup"]
+    assert list(result) == [*keys, "simulated", "emulated", "inputs"]  # FORMAT.md, with its 2026-12 additions
     assert result["status"] == "passed"
-    assert (run_dir / "journal.jsonl").read_text().startswith('{"event":"run.started"')
+    assert (result["simulated"], result["emulated"]) == (True, False)
+    # the documents as run, copied byte for byte and fingerprinted
+    sources = {
+        "drill": DRILLS / "2026-q4-shop-asr.yaml",
+        "runbook": DRILLS.parent / "runbooks" / "shop-asr-region-failover.yaml",
+        "estate": DRILLS / "estates" / "contoso.yaml",
+        "plan": DRILLS / "plans" / "asr-and-daily-backup.yaml",
+    }
+    assert set(result["inputs"]) == set(sources)
+    for role, source in sources.items():
+        entry = result["inputs"][role]
+        assert entry["path"] == f"inputs/{role}.yaml"
+        assert (run_dir / entry["path"]).read_bytes() == source.read_bytes()
+        assert entry["sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+    journal = (run_dir / "journal.jsonl").read_text().splitlines()
+    assert journal[0].startswith('{"event":"run.started"') and '"performed":{"started":' in journal[0]
+    assert journal[-1].startswith('{"event":"run.performed"')
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert {f"inputs/{role}.yaml" for role in sources} <= {f["path"] for f in manifest["files"]}
     assert "shop" in output and "status passed" in output
 
 
@@ -45,7 +67,15 @@ def test_a_failing_drill_exits_1_and_a_second_run_gets_its_own_directory(tmp_pat
     assert first == second
 
 
-def test_an_execution_error_exits_3(make_drill: DrillFactory, tmp_path: Path) -> None:
+def test_an_execution_error_exits_3(make_drill: DrillFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Validation refuses outbound access on a drill network; the simulated world grants it anyway here,
+    # so that the engine's isolation guard refuses to start the recovered VM (a SafetyError, exit 3).
+    create = NetworkService.create_isolated_network
+
+    async def with_outbound(self: NetworkService, **kwargs: Any) -> Any:
+        return await create(self, **{**kwargs, "allow_outbound": True})
+
+    monkeypatch.setattr(NetworkService, "create_isolated_network", with_outbound)
     bundle = make_drill(
         {
             "scenario": {"incident": "accidental-delete", "vms": {"name": "sql-01"}},
@@ -54,7 +84,7 @@ def test_an_execution_error_exits_3(make_drill: DrillFactory, tmp_path: Path) ->
                     "id": "bubble",
                     "action": "network.isolate",
                     "allow_failure": True,
-                    "with": {"region": "eastus2", "cidr": "10.250.0.0/16", "peer_with": ["prod-vnet"]},
+                    "with": {"region": "eastus2", "cidr": "10.250.0.0/16"},
                 },
                 {"id": "db", "action": "backup.restore", "needs": ["bubble"], "with": {"vms": {"name": "sql-01"}, "network": "bubble"}},
             ],

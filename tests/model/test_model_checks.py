@@ -177,3 +177,45 @@ def test_a_reference_to_a_directory_or_an_invalid_document_is_named_where_it_is_
         (5, "estate: 'estate.yaml' is not a valid Estate"),
     ]
     assert any(Path(p.path).name == "estate.yaml" for p in caught.value.problems)  # and its own problems, where they are
+
+
+def _grouped_estate(tmp_path: Path) -> Path:
+    estate = (ROOT / "tests" / "data" / "good" / "estate.yaml").read_text()
+    estate = estate.replace("metadata: {name: small}", "metadata: {name: small}\nresource_group: shop-prod")
+    estate = estate.replace(
+        "  - {name: prod, region: eastus2, cidr: 10.0.0.0/16}",
+        "  - {name: prod, region: eastus2, cidr: 10.0.0.0/16, resource_group: net-rg}",
+    )
+    estate = estate.replace("{name: os, size_gib: 128, used_gib: 40}", "{name: os, size_gib: 128, used_gib: 40, resource_group: Disks-RG}")
+    path = tmp_path / "estate.yaml"
+    path.write_text(estate)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("group", "holds"),
+    [
+        ("shop-prod", "VM web-1"),
+        ("SHOP-PROD", "VM web-1"),
+        ("net-rg", "network prod"),
+        ("disks-rg", "disk os of VM db-1"),
+        ("drsim-drills", None),
+    ],
+)
+def test_a_drill_against_azure_never_runs_in_a_group_that_holds_production(tmp_path: Path, group: str, holds: str | None) -> None:
+    good = ROOT / "tests" / "data" / "good"
+    drill = tmp_path / "drill.yaml"
+    drill.write_text(
+        "apiVersion: drsim/v1\nkind: Drill\nmetadata: {name: d}\n"
+        f"runbook: {good / 'runbook.yaml'}\nestate: {_grouped_estate(tmp_path)}\nplan: {good / 'plan.yaml'}\n"
+        "provider: azure\nincident_at: 2026-11-20T14:00:00Z\n"
+        f"azure: {{subscription_id: 6f1c2a0e-1d2b-4c3d-9e8f-0a1b2c3d4e5f, resource_group: {group}}}\n"
+    )
+    if holds is None:
+        assert load_drill(drill).drill.doc.azure is not None
+        return
+    with pytest.raises(DocumentError) as raised:
+        load_drill(drill)
+    (problem,) = raised.value.problems
+    assert (problem.path, problem.line) == (str(drill), 9)
+    assert f"resource_group: {group} holds production ({holds} of estate small)" in problem.message

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
+import tracemalloc
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from hypothesis import strategies as st
 from drsim.errors import DocumentError, Problem
 from drsim.model import Drill, Estate, ProtectionPlan, Runbook, load, load_drill, validate_path
 from drsim.model.documents import AsrStep, BackupPolicyKind, IsolateStep
-from drsim.model.loader import file_problem, read_yaml
+from drsim.model.loader import MAX_BYTES, MAX_NODES, file_problem, read_yaml
 from drsim.model.types import Action, IncidentKind
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,10 +110,10 @@ def test_every_problem_of_a_document_is_raised_together(tmp_path: Path) -> None:
     )
     with pytest.raises(DocumentError) as caught:
         load(path)
-    assert [(p.line, p.col) for p in caught.value.problems] == [(3, 21), (4, 11), (6, 44)]
+    assert [(p.line, p.col) for p in caught.value.problems] == [(3, 21), (4, 22), (6, 44)]
     assert [p.message for p in caught.value.problems] == [
         "unknown key 'colour'",
-        "scenario: a vm-loss scenario needs vms: <selector>",
+        "incident: a vm-loss scenario needs vms: <selector>",
         "duration: 5 needs a unit: write e.g. '5s', '5m' or '5h'",
     ]
     assert caught.value.exit_code == 2
@@ -348,3 +350,96 @@ def test_an_integer_with_too_many_digits_says_why_it_cannot_be_read(tmp_path: Pa
     path = _write(tmp_path, "drill.yaml", "apiVersion: drsim/v1\nkind: Drill\nmetadata: {name: x}\nseed: " + "9" * (limit + 700) + "\n")
     reason = f"the number has {limit + 700} digits; drsim reads integers of at most {limit} digits"
     assert _problems_reading(path) == [Problem(str(path), 4, 7, f"cannot read the value {'9' * 40!r}...: {reason}")]
+
+
+# ------------------------------------------------------------------- hostile documents, bounded memory
+
+# The peak resident memory of this process alone: /proc's VmHWM (ru_maxrss would count the parent's, as
+# the child is spawned from it).
+_PEAK_OF_VALIDATING = """
+import re, resource, sys
+from drsim.model import validate_path
+problems = validate_path(sys.argv[1])
+try:
+    with open("/proc/self/status") as status:
+        print(int(re.search(r"VmHWM:\\s+(\\d+) kB", status.read()).group(1)) // 1024)
+except OSError:
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+print(problems[0] if problems else "valid")
+"""
+
+
+def _hostile(tmp_path: Path, name: str) -> Path:
+    """Documents under the 20 MiB limit made of millions of tiny values (issue 13)."""
+    head = 'apiVersion: drsim/v1\nkind: Estate\nmetadata: {name: x, description: "\U0001f600 wide text"}\nregions: '
+    size = 19 * 1024 * 1024
+    if name == "flow":
+        body = "[" + "0," * (size // 2) + "0]\n"
+    elif name == "block":
+        body = "\n" + "- 0\n" * (size // 4)
+    else:  # unique keys and values: nothing is shared
+        entries = (f"k{i}: v{i}," for i in range(size // 16))
+        body = "{" + "".join(entries)[: size - 200] + "}\n"
+    return _write(tmp_path, f"{name}.yaml", head + body)
+
+
+@pytest.mark.parametrize("name", ["flow", "block", "mapping"])
+def test_a_document_of_millions_of_tiny_values_is_refused_early_in_bounded_memory(tmp_path: Path, name: str) -> None:
+    path = _hostile(tmp_path, name)
+    assert path.stat().st_size < MAX_BYTES
+    done = subprocess.run([sys.executable, "-c", _PEAK_OF_VALIDATING, str(path)], capture_output=True, text=True, timeout=120, check=True)
+    peak_mib, problem = done.stdout.splitlines()
+    assert int(peak_mib) < 300, done.stdout
+    assert problem.startswith(f"{path}:")
+    assert f"the document has more than {MAX_NODES:,} values; drsim reads at most {MAX_NODES:,}" in problem
+    assert "alias" not in problem
+
+
+def test_nesting_is_refused_while_composing_at_the_first_level_too_deep(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, "deep.yaml", "apiVersion: drsim/v1\nkind: Estate\nmetadata:\n" + "".join("  " * i + "- \n" for i in range(1, 100))
+    )
+    assert _problems_reading(path) == [Problem(str(path), 68, 131, "the document is nested more than 64 levels deep")]
+
+
+def test_loading_keeps_nothing_of_a_document_once_it_is_dropped(tmp_path: Path) -> None:
+    """The loader once kept every value it had built (+19 MB per validation of this document)."""
+    path = _write(
+        tmp_path,
+        "strings.yaml",
+        f"apiVersion: drsim/v1\nkind: Estate\nmetadata: {{name: x, description: '{'a' * 5_000_000}'}}\nregions: '{'b' * 5_000_000}'\n",
+    )
+    validate_path(path)  # imports and caches settle
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(3):
+            assert validate_path(path)
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert after - before < 1_000_000
+
+
+def test_thousands_of_problems_are_summarised_with_the_first_ones_located(tmp_path: Path) -> None:
+    networks = ", ".join(["{name: n0, region: eastus2, cidr: 10.0.0.0/16}"] + ["x"] * 5000)
+    head = "apiVersion: drsim/v1\nkind: Estate\nmetadata: {name: x}\nregions: {primary: eastus2, recovery: centralus}\n"
+    path = _write(tmp_path, "estate.yaml", f"{head}networks: [{networks}]\nvms: []\n")
+    problems = validate_path(path)
+    assert problems[0] == Problem(
+        str(path), 1, 1, "5,001 problems in this document; drsim lists the first 200 of the first 20 items of each list"
+    )
+    assert len(problems) == 1 + 19 + 1  # the summary, 19 of the first 20 networks, vms: needs at least 1 item
+    assert problems[1] == Problem(str(path), 5, 60, "expected a mapping or instance of NetworkSpec, got 'x'")
+
+
+def test_a_document_with_a_problem_in_every_value_is_refused_in_bounded_memory(tmp_path: Path) -> None:
+    head = "apiVersion: drsim/v1\nkind: Estate\nmetadata: {name: x}\nregions: {primary: eastus2, recovery: centralus}\n"
+    path = _write(tmp_path, "estate.yaml", head + "networks: [" + ", ".join(["x"] * (MAX_NODES - 20)) + "]\nvms: []\n")
+    done = subprocess.run([sys.executable, "-c", _PEAK_OF_VALIDATING, str(path)], capture_output=True, text=True, timeout=120, check=True)
+    peak_mib, problem = done.stdout.splitlines()
+    assert int(peak_mib) < 300, done.stdout
+    assert (
+        problem
+        == f"{path}:1:1: {MAX_NODES - 20 + 2:,} problems in this document; drsim lists the first 200 of the first 20 items of each list"
+    )

@@ -37,6 +37,7 @@ def test_a_drill_run_leaves_reports_history_junit_and_a_sealed_bundle(tmp_path: 
         "report.html",
         "timeline.svg",
         "manifest.json",
+        "inputs",
     }
     found = verify_bundle(run_dir)
     assert found.intact, found.problems

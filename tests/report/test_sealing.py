@@ -142,10 +142,8 @@ def test_a_removed_manifest_does_not_make_a_run_unsealed(run_dir: Path) -> None:
 
 def test_a_run_swapped_for_another_is_found_by_the_store(out: Path, run_dir: Path) -> None:
     other = out / BACKUP_RUN[0] / "20261120T140000Z-s43"
-    for path in run_dir.iterdir():
-        path.unlink()
-    for path in other.iterdir():
-        shutil.copy2(path, run_dir / path.name)
+    shutil.rmtree(run_dir)
+    shutil.copytree(other, run_dir)
     code, output = cli("evidence", "verify", run_dir)
     assert code == 1
     assert "journal.jsonl: is the journal of run 20261120T140000Z-s43, but the history store" in output

@@ -8,11 +8,9 @@ as the drsim ARM emulator, a per-call policy that lets bearer tokens travel over
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from azure.core.credentials import AccessToken, AccessTokenInfo
 from azure.core.credentials_async import AsyncTokenCredential
@@ -25,31 +23,10 @@ from azure.mgmt.recoveryservicessiterecovery.aio import SiteRecoveryManagementCl
 from azure.mgmt.resource.resources.aio import ResourceManagementClient
 
 from drsim.cloud.azure.throttle import Throttle
-from drsim.errors import UsageError
+from drsim.model.endpoints import ARM_ENDPOINT, Endpoint, check_endpoint, is_loopback
 
-ARM_ENDPOINT = "https://management.azure.com"
+__all__ = ["ARM_ENDPOINT", "AzureClients", "StaticTokenCredential", "check_endpoint", "default_credential", "is_loopback"]
 DEFAULT_POLLING_INTERVAL = 15.0  # seconds between LRO polls when ARM sends no Retry-After
-
-
-def is_loopback(endpoint: str) -> bool:
-    """True for http(s)://127.0.0.1, ::1 or localhost: where plain HTTP with a bearer token is allowed."""
-    host = urlsplit(endpoint).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_endpoint(endpoint: str) -> str:
-    """The endpoint without a trailing slash; UsageError unless it is https, or http on loopback."""
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"endpoint {endpoint!r} is not an http(s) URL")
-    if parts.scheme == "http" and not is_loopback(endpoint):
-        raise UsageError(f"endpoint {endpoint!r}: plain http is allowed only on loopback (127.0.0.1), for the drsim ARM emulator")
-    return endpoint.rstrip("/")
 
 
 class AllowLoopbackHttp(SansIOHTTPPolicy):
@@ -84,13 +61,14 @@ class StaticTokenCredential:
         return None
 
 
-def default_credential(endpoint: str) -> AsyncTokenCredential:
-    """DefaultAzureCredential against Azure; a static token against a loopback endpoint (the emulator)."""
-    if is_loopback(endpoint):
+def default_credential(endpoint: Endpoint) -> AsyncTokenCredential:
+    """DefaultAzureCredential of the endpoint's cloud against Azure; a static token for the emulator on
+    loopback, which never receives a real credential."""
+    if endpoint.cloud is None:
         return StaticTokenCredential()
     from azure.identity.aio import DefaultAzureCredential
 
-    return DefaultAzureCredential()
+    return DefaultAzureCredential(authority=endpoint.cloud.authority)
 
 
 class AzureClients:
@@ -109,11 +87,14 @@ class AzureClients:
     ) -> None:
         """`call_policies` make extra per-call policies, one set per client (e.g. the emulator's time)."""
         self.subscription_id = subscription_id
-        self.endpoint = check_endpoint(endpoint) if endpoint else ARM_ENDPOINT
-        self.credential = credential if credential is not None else default_credential(self.endpoint)
+        # The one check of where requests (and so the credential's tokens) go, right before any client exists.
+        accepted = check_endpoint(endpoint if endpoint is not None else ARM_ENDPOINT)
+        self.endpoint = accepted.url
+        self.credential = credential if credential is not None else default_credential(accepted)
         self._owns_credential = credential is None
         self.throttle = throttle if throttle is not None else Throttle()
-        plain_http = self.endpoint.startswith("http://")
+        plain_http = accepted.emulator
+        scopes = [accepted.cloud.credential_scope] if accepted.cloud is not None else None
 
         def options() -> dict[str, Any]:
             # Policy instances are chained into one pipeline each: every client gets its own.
@@ -123,6 +104,8 @@ class AzureClients:
                 "per_retry_policies": [self.throttle.policy()],
                 **client_options,
             }
+            if scopes is not None:
+                found.setdefault("credential_scopes", scopes)
             per_call: list[SansIOHTTPPolicy] = [make() for make in call_policies]
             if plain_http:
                 per_call.append(AllowLoopbackHttp())

@@ -286,6 +286,7 @@ class Discoverer:
                 continue
             report = records.isolation(vnet, {})
             entry: dict[str, Any] = {"name": vnet_names[key], "region": vnet.location, "cidr": prefixes[0]}
+            entry["resource_group"] = parse_id(vnet.id or key).resource_group
             peers = [vnet_names[p.lower()] for p in report.peerings if p.lower() in vnet_names]
             if peers:
                 entry["peerings"] = peers
@@ -302,6 +303,7 @@ class Discoverer:
                     continue
                 size = disk.disk_size_gb or 1
                 item: dict[str, Any] = {"name": _disk_name(record.name, disk.name or disk_id), "size_gib": size, "used_gib": size}
+                item["resource_group"] = parse_id(disk.id or disk_id).resource_group
                 if disk.sku is not None and disk.sku.name:
                     item["sku"] = records.text(disk.sku.name)
                 disk_entries.append(item)
@@ -314,6 +316,7 @@ class Discoverer:
                 "size": record.size,
                 "region": record.region,
                 "network": vnet_names[record.network_id.lower()],
+                "resource_group": parse_id(record.id).resource_group,
             }
             if record.tags:
                 entry["tags"] = dict(sorted(record.tags.items()))
@@ -332,10 +335,12 @@ class Discoverer:
         if recovery is None:
             raise UsageError(f"every VM is in {primary} and nothing replicates elsewhere: give the recovery region with --recovery-region")
         apps = sorted({e["tags"][APP_TAG] for e in entries if APP_TAG in e.get("tags", {})})
+        group = _production_group(networks, entries)
         return {
             "apiVersion": API_VERSION,
             "kind": "Estate",
             "metadata": {"name": _name(self.resource_group or f"subscription-{self.clients.subscription_id}")},
+            "resource_group": group,
             "regions": {"primary": primary, "recovery": recovery},
             "networks": networks,
             "vms": entries,
@@ -382,6 +387,24 @@ class Discoverer:
             "metadata": {"name": "discovered"},
             "rules": rules,
         }
+
+
+def _production_group(networks: list[dict[str, Any]], vms: list[dict[str, Any]]) -> str:
+    """The resource group most of the estate lives in, written once for the estate; each network, VM
+    and disk keeps its own `resource_group` only where it differs (a drill is refused in any of them)."""
+    counted = Counter(e["resource_group"].lower() for e in [*networks, *vms, *(d for vm in vms for d in vm["disks"])])
+    group = next(e["resource_group"] for e in [*vms, *networks] if e["resource_group"].lower() == counted.most_common(1)[0][0])
+    for entry in networks:
+        if entry["resource_group"].lower() == group.lower():
+            del entry["resource_group"]
+    for vm in vms:
+        own = vm["resource_group"]
+        for disk in vm["disks"]:
+            if disk["resource_group"].lower() == own.lower():
+                del disk["resource_group"]
+        if own.lower() == group.lower():
+            del vm["resource_group"]
+    return group
 
 
 async def discover(

@@ -40,6 +40,7 @@ from drsim.cloud.arm import parse_id, resource_group_id, vcpus_of
 from drsim.cloud.azure import records
 from drsim.cloud.azure.errors import translated
 from drsim.cloud.azure.provider import AzureProvider
+from drsim.cloud.azure.safety import ListedResource, production_in
 from drsim.errors import DrsimError
 from drsim.model.documents import (
     AsrStep,
@@ -445,8 +446,12 @@ class Preflight:
             if (r.id or "").lower() in production_ids
             or ((r.type or "").lower() == "microsoft.compute/virtualmachines" and (r.name or "").lower() in production)
         ]
+        # and what the run-time guard refuses (drsim.cloud.azure.safety): the estate's VMs, disks and networks by name
+        named = production_in((ListedResource(r.type or "", r.name or "", dict(r.tags or {})) for r in listed), self.estate)
+        of_production += [n.split(" ", 1)[-1].split(" of VM ")[0] for n in named]
+        of_production = sorted(set(of_production))
         if of_production:
-            self.add(Area.RESOURCE_GROUP, group, False, f"holds production resources: {', '.join(sorted(of_production))}")
+            self.add(Area.RESOURCE_GROUP, group, False, f"holds production resources: {', '.join(of_production)}")
         else:
             left = sum(1 for r in listed if RUN_TAG in (r.tags or {}))
             detail = f"exists, nothing of production in it ({len(listed)} resource(s)"

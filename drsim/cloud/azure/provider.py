@@ -50,7 +50,7 @@ from drsim.cloud.api import (
 )
 from drsim.cloud.arm import kind_named, operation_name, parse_id, resource_id, same_id
 from drsim.cloud.azure import records
-from drsim.cloud.azure.clients import DEFAULT_POLLING_INTERVAL, AzureClients, is_loopback
+from drsim.cloud.azure.clients import DEFAULT_POLLING_INTERVAL, AzureClients
 from drsim.cloud.azure.clock import WORLD_TIME_HEADER, EmulatorClock, EmulatorTimePolicy
 from drsim.cloud.azure.errors import translated
 from drsim.cloud.azure.names import azure_name, computer_name, nic_name
@@ -58,6 +58,7 @@ from drsim.cloud.azure.throttle import Throttle
 from drsim.cloud.prices import cost_per_day, list_prices
 from drsim.errors import ConflictError, NotFoundError, ProviderError
 from drsim.model.documents import AzureOptions
+from drsim.model.endpoints import check_endpoint
 from drsim.model.types import OsType, ReplicationPointChoice
 from drsim.times import parse_utc
 
@@ -1042,7 +1043,7 @@ async def connect(options: AzureOptions, *, credential: Any = None, **provider_o
     anchored by a first read whose response carries the emulator's world time; ProviderError when
     the endpoint sends none (it is not the drsim ARM emulator).
     """
-    if options.endpoint is None or not is_loopback(options.endpoint):
+    if options.endpoint is None or not check_endpoint(options.endpoint).emulator:
         return AzureProvider(options, credential=credential, **provider_options)
     clock = EmulatorClock(datetime.now(UTC), 1.0)
     provider = AzureProvider(options, credential=credential, clock=clock, **provider_options)

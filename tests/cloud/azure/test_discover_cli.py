@@ -51,7 +51,7 @@ def test_plain_http_off_loopback_is_refused_as_usage(tmp_path):
     ]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2
-    assert "plain http is allowed only on loopback" in result.stderr
+    assert "is not Azure Resource Manager: drsim sends credentials only to" in result.stderr
     assert "Traceback" not in result.output
 
 

@@ -10,6 +10,7 @@ import pytest
 import drsim.cloud.emulator.server as emulator
 import drsim.cloud.emulator.world as world_module
 from drsim.cloud.azure.discovery import discover
+from drsim.cloud.sim.resources import production_group
 from drsim.discover import write_documents
 from drsim.model.checks import protection_of, validate_path
 from drsim.model.documents import Estate, ProtectionPlan
@@ -52,6 +53,16 @@ def test_discovery_finds_the_same_vms_sizes_regions_and_disks(discovered):
     served_nets = {n.name: (n.region, n.cidr, n.gateway, sorted(n.peerings)) for n in served.networks}
     found_nets = {n.name: (n.region, n.cidr, n.gateway, sorted(n.peerings)) for n in found.networks}
     assert found_nets == served_nets
+
+
+def test_discovery_writes_where_production_lives(discovered):
+    _, (estate_path, _) = discovered
+    found = load(estate_path, Estate).doc
+    # The emulator's world keeps the whole estate in one group: written once, for the estate.
+    assert found.resource_group == production_group(load(ESTATE, Estate).doc.name)
+    assert all(vm.resource_group is None and all(d.resource_group is None for d in vm.disks) for vm in found.vms)
+    assert all(net.resource_group is None for net in found.networks)
+    assert set(found.production_groups()) == {found.resource_group.lower()}
 
 
 def test_discovery_finds_the_same_protection(discovered):

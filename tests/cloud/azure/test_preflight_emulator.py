@@ -139,3 +139,15 @@ def test_a_dry_run_of_an_azure_drill_without_a_subscription_is_refused(tmp_path:
     result = dry_run(path)
     assert result.exit_code == 2
     assert "AZURE_SUBSCRIPTION_ID" in result.output and "Traceback" not in result.output
+
+
+def test_a_drill_group_holding_production_is_a_problem(tmp_path: Path) -> None:
+    with EmulatorThread(options(ArmSettings(writable_groups=("contoso-prod",), storage_accounts=(STAGING,)))) as handle:
+        drill = azure_drill(tmp_path, handle)
+        data = yaml.safe_load(drill.read_text())
+        data["azure"]["resource_group"] = "contoso-prod"
+        drill.write_text(yaml.safe_dump(data, sort_keys=False))
+        checked = azure_dry_run(load_drill(drill))
+    group = [c for c in checked.readiness.checks if c.area is Area.RESOURCE_GROUP]
+    assert [c.ok for c in group] == [False]
+    assert group[0].detail.startswith("holds production resources: ") and "sql-01" in group[0].detail
