@@ -430,15 +430,53 @@ def emulator() -> None:
     "--speed", type=click.FloatRange(0.01, 10_000), default=60.0, show_default=True, help="World seconds per real second, 0.01 to 10000."
 )
 @click.option("--incident-at", metavar="TIME", help="The world's start (and the drill's incident), UTC, e.g. 2026-11-20T14:00:00Z.")
+@click.option(
+    "--writable-group",
+    "writable_groups",
+    metavar="GROUP",
+    multiple=True,
+    help="A resource group the drill identity may write (Contributor); repeatable. Default: the drill group only.",
+)
+@click.option("--page-size", type=click.IntRange(1, 1000), default=2, show_default=True, help="Items per page of every list (nextLink).")
+@click.option("--vcpu-quota", type=click.IntRange(0), default=100, show_default=True, help="Total regional vCPUs quota per region.")
+@click.option(
+    "--storage-account",
+    "storage_accounts",
+    metavar="NAME:GROUP:REGION[:SKU]",
+    multiple=True,
+    help="A storage account to serve (a Backup staging account); repeatable.",
+)
 def emulator_serve(
-    host: str, port: int, estate: str | None, plan: str | None, drill: str | None, seed: int | None, speed: float, incident_at: str | None
+    host: str,
+    port: int,
+    estate: str | None,
+    plan: str | None,
+    drill: str | None,
+    seed: int | None,
+    speed: float,
+    incident_at: str | None,
+    writable_groups: tuple[str, ...],
+    page_size: int,
+    vcpu_quota: int,
+    storage_accounts: tuple[str, ...],
 ) -> None:
     """Serve Azure Resource Manager over the simulated world until Ctrl-C; prints endpoint, subscription and groups."""
     from drsim.cloud.emulator.server import run_emulator
     from drsim.cloud.emulator.world import options_from_cli
 
     run_emulator(
-        options_from_cli(estate=estate, plan=plan, drill=drill, seed=seed, speed=speed, incident_at=incident_at),
+        options_from_cli(
+            estate=estate,
+            plan=plan,
+            drill=drill,
+            seed=seed,
+            speed=speed,
+            incident_at=incident_at,
+            page_size=page_size,
+            writable_groups=writable_groups,
+            vcpu_quota=vcpu_quota,
+            storage_accounts=storage_accounts,
+        ),
         host,
         port,
         echo=click.echo,

@@ -23,7 +23,7 @@ from rich.text import Text
 
 from drsim.cloud.api import PointType
 from drsim.cloud.sim.listing import WorldPoints, iso_or_none, points_as_json, world_points
-from drsim.drills import finish_run, incident_time, run_drill
+from drsim.drills import AzureDryRun, azure_dry_run, finish_run, incident_time, run_drill
 from drsim.engine.run import DrillPlan, RunOutcome
 from drsim.engine.taskgraph import Task, task_chain
 from drsim.errors import AbortedError, UsageError
@@ -43,7 +43,7 @@ from drsim.measure.result import RunStatus, TaskStatus
 from drsim.model import load_drill
 from drsim.model.documents import Drill
 from drsim.model.loader import Loaded
-from drsim.model.types import CleanupStatus, format_duration, parse_instant
+from drsim.model.types import CleanupStatus, ProviderKind, format_duration, parse_instant
 
 _STATUS_STYLE = {RunStatus.PASSED: "bold green", RunStatus.FAILED: "bold yellow", RunStatus.ERROR: "bold red"}
 
@@ -215,6 +215,22 @@ def render_plan(plan: DrillPlan, console: Console) -> None:
     console.print("would create: " + (", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "nothing"))
 
 
+def render_readiness(checked: AzureDryRun, console: Console) -> None:
+    """The preflight of a drill against Azure: one row per check, then ready or every problem counted."""
+    table = Table(title="readiness (read-only preflight against Azure)", title_justify="left")
+    for column in ("check", "subject", "", "detail"):
+        table.add_column(column)
+    for check in checked.readiness.checks:
+        mark = Text("ok", style="green") if check.ok else Text("PROBLEM", style="bold red")
+        table.add_row(check.area.value, check.subject, mark, check.detail)
+    console.print(table)
+    problems = checked.readiness.problems
+    if problems:
+        console.print(Text(f"not ready: {len(problems)} problem(s)", style="bold red"))
+    else:
+        console.print(Text("ready", style="bold green"))
+
+
 def _operations(task: Task) -> str:
     """A task's operations by kind in order of first appearance: `snapshot x4, create-disk x4, create-vm`."""
     kinds = Counter(op.kind.value for op in task.ops)
@@ -246,6 +262,11 @@ def drill_run(
         raise UsageError(f"--resume {resume}: no such run directory")
     when = parse_instant(incident_at, "--incident-at") if incident_at not in (None, "random") else None
     bundle = load_drill(path)
+    if dry_run and bundle.drill.doc.provider is ProviderKind.AZURE:
+        checked = azure_dry_run(bundle)  # reads only: asks Azure whether it is ready for this drill
+        render_plan(checked.plan, console)
+        render_readiness(checked, console)
+        return checked.exit_code
     if incident_at == "random":  # as `incident_at: random` in the drill: drawn from the seed over the drill's window
         drill = bundle.drill.doc
         when = incident_time(drill.model_copy(update={"incident_at": "random"}), drill.seed if seed is None else seed, today=today)

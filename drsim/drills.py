@@ -6,7 +6,9 @@ The only module that wires providers to the engine. Around `drsim.engine.run.exe
 - `run_drill(...)`: what `drsim drill run` does: the simulated world or Azure, the journal and
   result.json under reports/<drill>/<run-id>/, resume from a journal, observers;
 - `incident_time(...)`: the one place a drill's incident time is decided (`drsim sim points` agrees);
-- `dry_run_plan(...)`: the dry run with the catalog's expected durations.
+- `dry_run_plan(...)`: the dry run with the catalog's expected durations;
+- `azure_dry_run(...)`: the dry run of a `provider: azure` drill: the plan, and the read-only preflight
+  of the subscription (drsim.cloud.azure.preflight) with the twin's predicted duration and cost.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from drsim.model.types import ProviderKind, selector_matches
 from drsim.store.history import HistoryStore, RunRecord, store_of_run
 
 if TYPE_CHECKING:
+    from drsim.cloud.azure.preflight import Readiness
     from drsim.report.evidence import RecordedSeal
     from drsim.report.recorded import RecordedRun
 
@@ -581,6 +584,60 @@ def _restored_vms(runbook: Runbook, estate: Estate) -> list[str]:
         for vm in estate.vms
         if selector_matches(step.with_.vms, vm.name, vm.tags)
     ]
+
+
+@dataclass(frozen=True)
+class AzureDryRun:
+    """The dry run of a drill against Azure: its plan, and whether the subscription is ready for it."""
+
+    plan: DrillPlan
+    readiness: Readiness
+    predicted_s: float  # the twin's critical path
+    predicted_cost_usd: float  # list price of the VMs and disks it creates, for that long
+
+    @property
+    def exit_code(self) -> int:
+        """0 ready, 2 not ready (the drill's inputs do not fit the subscription)."""
+        return 0 if self.readiness.ready else UsageError.exit_code
+
+
+def twin_cost(runbook: Runbook, estate: Estate, seconds: float) -> float:
+    """List price (USD) of the VMs a drill creates and their disks, kept for `seconds` (the catalog's prices)."""
+    from drsim.cloud.api import ResourceKind
+    from drsim.cloud.azure.preflight import created_vms
+    from drsim.cloud.prices import cost_per_day, list_prices
+
+    prices = list_prices()
+    per_day = 0.0
+    for planned in created_vms(runbook, estate):
+        spec = estate.vm(planned.source)
+        per_day += cost_per_day(prices, ResourceKind.VM, size=planned.size)
+        per_day += sum(cost_per_day(prices, ResourceKind.DISK, sku=d.sku, size_gib=d.size_gib) for d in spec.disks)
+    return round(per_day * seconds / 86400.0, 2)
+
+
+def azure_dry_run(bundle: DrillBundle) -> AzureDryRun:
+    """`drsim drill run --dry-run` of a `provider: azure` drill: the plan with the catalog's durations,
+    and the preflight, which asks Azure with reads only (drsim.cloud.azure.preflight); every problem
+    is in the readiness table at once."""
+    from drsim.cloud.azure.preflight import Area, Check, Readiness, preflight
+    from drsim.cloud.azure.provider import connect  # the azure extra
+
+    drill, runbook, estate, plan = bundle.drill.doc, bundle.runbook.doc, bundle.estate.doc, bundle.plan.doc
+    options = drill.azure or _azure_options_from_environment(bundle.drill.path)
+    estimates = catalog_estimates(drill_catalog(bundle), estate)
+    planned = plan_drill(runbook, estate, plan, drill=drill.name, concurrency=drill.concurrency, estimates=estimates)
+    seconds = planned.critical.length_s
+    cost = twin_cost(runbook, estate, seconds)
+
+    async def main() -> Readiness:
+        async with await connect(options) as provider:
+            return await preflight(provider, options, runbook, estate)
+
+    found = asyncio.run(main())
+    hours, rest = divmod(round(seconds), 3600)
+    twin = Check(Area.TWIN, drill.name, True, f"predicted {hours}h{rest // 60:02d}m (critical path), about ${cost:.2f} of VMs and disks")
+    return AzureDryRun(planned, Readiness((*found.checks, twin)), seconds, cost)
 
 
 def _run_on_azure(

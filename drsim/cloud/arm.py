@@ -323,3 +323,16 @@ class ArmThrottle:
         if bucket is None or self._origin is None:
             return self.limits[request].capacity
         return max(0.0, bucket.refill((now - self._origin).total_seconds()))
+
+
+# ------------------------------------------------------------------------------------------ VM sizes
+
+_VCPUS = re.compile(r"^(?:Standard|Basic)_[A-Za-z]+?(\d+)", re.IGNORECASE)
+
+
+def vcpus_of(size: str) -> int:
+    """vCPUs of a VM size, read from its name: `Standard_<family><vCPUs><features>[_v<version>]`
+    (virtual-machines/vm-naming-conventions: Standard_D4s_v5 has 4); 1 when the name says none. What
+    regional vCPU quota (the `cores` usage) a VM of that size takes."""
+    match = _VCPUS.match(size)
+    return int(match.group(1)) if match else 1

@@ -555,7 +555,8 @@ class CloudActions:
         vm, disk = task.vm, op.disk
         assert vm is not None and disk is not None
         region = self._network(step.with_.network).region
-        created = await self.provider.create_disk(work.snapshots[disk].id, name=self.name(vm, disk), region=region, tags=self.tags)
+        sku = self.vms[vm].disks[self._disk_index[vm][disk]].sku  # the production disk's (azure: not ARM's default)
+        created = await self.provider.create_disk(work.snapshots[disk].id, name=self.name(vm, disk), region=region, tags=self.tags, sku=sku)
         self._record(task, created.id, ResourceKind.DISK, created.name, created.region)
         work.disks[disk] = created
 

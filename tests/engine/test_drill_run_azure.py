@@ -17,6 +17,7 @@ from click.testing import CliRunner
 import drsim.cloud.emulator.server as server
 from drsim.cli import main
 from drsim.clock import ScaledClock
+from drsim.cloud.emulator.world import ArmSettings
 from drsim.cloud.sim.catalog import default_catalog
 from drsim.cloud.sim.incidents import incident_from_scenario
 from drsim.cloud.sim.resources import DRILL_GROUP
@@ -58,10 +59,17 @@ def test_drill_run_with_provider_azure_ends_as_in_the_simulation(tmp_path: Path)
         options=drill.sim,
         catalog=default_catalog(),
     )
-    thread = server.EmulatorThread(world)
+    # Pages of 100 items: at the default 2, the drill's listings take many round trips, each SPEED
+    # times longer in world time than on Azure (paging is tested in tests/cloud/azure).
+    thread = server.EmulatorThread(world, settings=ArmSettings(page_size=100))
     with thread as handle:
         drill_file = azure_copy(example, tmp_path, subscription_id=handle.subscription_id, endpoint=handle.url)
-        run = CliRunner().invoke(main, ["drill", "run", str(drill_file), "--out", str(tmp_path / "azure"), "--quiet"])
+        # The world's incident is the drill's incident_at; without --incident-at the run would declare it
+        # when it starts, which on a loaded machine is many world minutes later at SPEED (and the RPO with it).
+        run = CliRunner().invoke(
+            main,
+            ["drill", "run", str(drill_file), "--out", str(tmp_path / "azure"), "--quiet", "--incident-at", drill.incident_at.isoformat()],  # type: ignore[union-attr]
+        )
         assert run.exit_code == 0, run.output
         run_dir = next((tmp_path / "azure").rglob("result.json")).parent
         result = json.loads((run_dir / "result.json").read_text())

@@ -56,6 +56,7 @@ from drsim.cloud.azure import records
 from drsim.cloud.azure.clients import DEFAULT_POLLING_INTERVAL, AzureClients
 from drsim.cloud.azure.clock import WORLD_TIME_HEADER, EmulatorClock, EmulatorTimePolicy
 from drsim.cloud.azure.errors import translated
+from drsim.cloud.azure.names import azure_name, computer_name, nic_name
 from drsim.cloud.azure.throttle import Throttle
 from drsim.cloud.prices import cost_per_day, list_prices
 from drsim.errors import ConflictError, NotFoundError, ProviderError, TransientError
@@ -332,6 +333,7 @@ class AzureProvider:
             creation_data=compute.CreationData(create_option="Copy", source_resource_id=disk_id),
             tags=dict(tags),
         )
+        name = azure_name(name, ResourceKind.SNAPSHOT)
         async with translated(f"snapshotting disk {ref.name}"):
             poller = await self.clients.compute.snapshots.begin_create_or_update(self.resource_group, name, body)
             created = await poller.result()
@@ -349,6 +351,7 @@ class AzureProvider:
             creation_data=compute.CreationData(create_option="CopyStart", source_resource_id=snapshot_id),
             tags=dict(tags),
         )
+        name = azure_name(name, ResourceKind.SNAPSHOT)
         async with translated(f"copying snapshot {source.name} to {region}"):
             poller = await self.clients.compute.snapshots.begin_create_or_update(self.resource_group, name, body)
             created = await poller.result()
@@ -360,11 +363,42 @@ class AzureProvider:
         self._priced(created.id, ResourceKind.SNAPSHOT, size_gib=created.disk_size_gb or 0)
         return records.snapshot(created, {snapshot_id.lower(): origin} if origin else {})
 
-    async def create_disk(self, snapshot_id: str, *, name: str, region: str, tags: Mapping[str, str]) -> ManagedDisk:
+    async def _production_sku(self, snapshot_id: str) -> str | None:
+        """The SKU of the production disk a snapshot (or a copy of one) was taken of; None when that disk
+        is gone. A disk made from a snapshot without a SKU would be Standard_LRS (ARM's default), whatever
+        its source was: slower than production, so the drill would measure the wrong recovery."""
+        current = snapshot_id
+        for _ in range(8):  # a copy of a copy ...: a chain of CopyStart snapshots ends at a disk
+            ref = parse_id(current)
+            if ref.type.lower() == ResourceKind.DISK.value.lower():
+                try:
+                    async with translated(f"reading disk {ref.name}"):
+                        disk = await self.clients.compute.disks.get(ref.resource_group, ref.name)
+                except NotFoundError:
+                    return None
+                return records.text(disk.sku.name) if disk.sku is not None and disk.sku.name else None
+            try:
+                async with translated(f"reading snapshot {ref.name}"):
+                    snap = await self.clients.compute.snapshots.get(ref.resource_group, ref.name)
+            except NotFoundError:
+                return None
+            source = snap.creation_data.source_resource_id if snap.creation_data is not None else None
+            if not source:
+                return None
+            current = source
+        return None
+
+    async def create_disk(
+        self, snapshot_id: str, *, name: str, region: str, tags: Mapping[str, str], sku: str | None = None
+    ) -> ManagedDisk:
+        """A managed disk from a snapshot, of `sku` (the estate's disk SKU), else of the production disk's."""
+        name = azure_name(name, ResourceKind.DISK)
+        sku = sku or await self._production_sku(snapshot_id)
         body = compute.Disk(  # type: ignore[call-overload]
             location=region,
             creation_data=compute.CreationData(create_option="Copy", source_resource_id=snapshot_id),
             tags=dict(tags),
+            **({"sku": compute.DiskSku(name=sku)} if sku else {}),
         )
         async with translated(f"creating disk {name}"):
             poller = await self.clients.compute.disks.begin_create_or_update(self.resource_group, name, body)
@@ -390,10 +424,11 @@ class AzureProvider:
             ],
             tags=dict(tags),
         )
+        name = nic_name(vm_name)
         async with translated(f"creating network interface for {vm_name}"):
-            poller = await self.clients.network.network_interfaces.begin_create_or_update(self.resource_group, f"{vm_name}-nic", body)
+            poller = await self.clients.network.network_interfaces.begin_create_or_update(self.resource_group, name, body)
             nic = await poller.result()
-        return nic.id or self._id("Microsoft.Network", "networkInterfaces", f"{vm_name}-nic")
+        return nic.id or self._id("Microsoft.Network", "networkInterfaces", name)
 
     async def _create_vm(self, name: str, body: compute.VirtualMachine) -> VirtualMachine:
         async with translated(f"creating VM {name}"):
@@ -417,6 +452,7 @@ class AzureProvider:
     ) -> VirtualMachine:
         if not disk_ids:
             raise ConflictError(f"VM {name} needs at least its OS disk")
+        name = azure_name(name, ResourceKind.VM)
         nic_id = await self._create_nic(name, region, network_id, tags)
         body = compute.VirtualMachine(  # type: ignore[call-overload]
             location=region,
@@ -449,6 +485,7 @@ class AzureProvider:
         profile = img.storage_profile
         os_name = profile.os_disk.os_type if profile is not None and profile.os_disk is not None else "Linux"
         data_luns = [d.lun for d in (profile.data_disks or [])] if profile is not None else []
+        name = azure_name(name, ResourceKind.VM)
         nic_id = await self._create_nic(name, region, network_id, tags)
         windows = records.os_type(os_name) is OsType.WINDOWS
         # A generalized image needs an OS profile; the password is random and never stored: drill VMs
@@ -463,7 +500,7 @@ class AzureProvider:
                 data_disks=[compute.DataDisk(lun=lun, create_option="FromImage", delete_option="Delete") for lun in data_luns],
             ),
             os_profile=compute.OSProfile(
-                computer_name=name[:15] if windows else name[:63],
+                computer_name=computer_name(name, windows=windows),
                 admin_username=ADMIN_USER,
                 admin_password=secrets.token_urlsafe(24) + "aA1!",
             ),
@@ -483,12 +520,33 @@ class AzureProvider:
         kind = kind_named(ref.type)
         if kind is None:
             raise ProviderError(f"drsim does not delete resources of type {ref.type} ({resource_id})")
-        nics: list[str] = []
         if kind is ResourceKind.VM:
+            await self._delete_vm(resource_id)
+            return
+        await self._delete(resource_id, kind)
+
+    async def _delete_vm(self, vm_id: str) -> None:
+        """Delete a VM, then the NICs it leaves behind that carry the run tag: a VM Azure Backup restored
+        has a NIC of Azure's making whose deleteOption is Detach, and a NIC in a subnet keeps the network
+        from being deleted (InUseSubnetCannotBeDeleted). NICs drsim made go with their VM (deleteOption Delete)."""
+        try:
+            model = await self._get_vm_model(vm_id)
+        except NotFoundError:
+            return
+        nics = records.nic_ids(model)
+        await self._delete(vm_id, ResourceKind.VM)
+        for nic_id in nics:
+            ref = parse_id(nic_id)
             try:
-                nics = records.nic_ids(await self._get_vm_model(resource_id))
+                async with translated(f"reading network interface {ref.name}"):
+                    nic = await self.clients.network.network_interfaces.get(ref.resource_group, ref.name)
             except NotFoundError:
-                return
+                continue  # it went with the VM
+            if RUN_TAG in (nic.tags or {}) and nic.virtual_machine is None:
+                await self._delete(nic_id, ResourceKind.NIC)
+
+    async def _delete(self, resource_id: str, kind: ResourceKind) -> None:
+        ref = parse_id(resource_id)
         client_name, operations_name = _DELETERS[kind]
         operations = getattr(getattr(self.clients, client_name), operations_name)
         try:
@@ -497,23 +555,6 @@ class AzureProvider:
                 await poller.result()
         except NotFoundError:
             return  # already gone: deleting is idempotent
-        # A VM's NICs are their own resources: those of the run (drsim's, or a restored VM's, tagged when
-        # its job ended) go with it, or they would keep the drill network from being deleted.
-        for nic_id in nics:
-            await self._delete_run_nic(nic_id)
-
-    async def _delete_run_nic(self, nic_id: str) -> None:
-        ref = parse_id(nic_id)
-        try:
-            async with translated(f"reading network interface {ref.name}"):
-                nic = await self.clients.network.network_interfaces.get(ref.resource_group, ref.name)
-            if RUN_TAG not in (nic.tags or {}):
-                return
-            async with translated(f"deleting network interface {ref.name}"):
-                poller = await self.clients.network.network_interfaces.begin_delete(ref.resource_group, ref.name)
-                await poller.result()
-        except NotFoundError:
-            return
 
     async def _tag(self, rid: str, tags: Mapping[str, str]) -> None:
         """Merge tags into a resource (Tags API, PATCH at scope with operation Merge)."""
@@ -530,6 +571,18 @@ class AzureProvider:
         if tags:
             await asyncio.gather(*(self._tag(rid, tags) for rid in ids))
 
+    async def _tag_recovered(self, created: Sequence[str], tags: Mapping[str, str]) -> None:
+        """Tag what a restore or test failover created, and the NICs of its VMs (Azure made them; a NIC
+        left after its VM is found by the run tag and deleted before the network)."""
+        nics: list[str] = []
+        for rid in created:
+            if kind_named(parse_id(rid).type) is ResourceKind.VM:
+                try:
+                    nics += records.nic_ids(await self._get_vm_model(rid))
+                except NotFoundError:
+                    continue
+        await self._tag_all([*created, *nics], tags)
+
     # ------------------------------------------------------------------------------------ network
 
     async def create_isolated_network(
@@ -542,6 +595,7 @@ class AzureProvider:
         peer_with: Sequence[str] = (),
         allow_outbound: bool = False,
     ) -> IsolatedNetwork:
+        name = azure_name(name, ResourceKind.NETWORK)
         rules = []
         if not allow_outbound:
             # Priority 100 outbound deny-all: what an isolated network is (azure-sdk-notes.md).
@@ -711,7 +765,7 @@ class AzureProvider:
                 f"the restore of {item.vm_name} would use the {used.value} tier of point {read.time.isoformat()}, not {tier.value}: "
                 "Azure Backup restores from the snapshot when the point has one and cannot be told otherwise"
             )
-        target_vm = self._id("Microsoft.Compute", "virtualMachines", name)
+        target_vm = self._id("Microsoft.Compute", "virtualMachines", azure_name(name, ResourceKind.VM))
         request = backup.IaasVMRestoreRequest(
             recovery_point_id=point,
             recovery_type="AlternateLocation" if mode is RestoreMode.VM else "RestoreDisks",
@@ -1119,7 +1173,7 @@ class AzureProvider:
         created: tuple[str, ...] = ()
         if status is JobStatus.SUCCEEDED and kind is JobKind.TEST_FAILOVER and item is not None:
             created = await self._test_failover_resources(item)
-            await self._tag_all(created, self._job_tags.get(job_id, {}))
+            await self._tag_recovered(created, self._job_tags.get(job_id, {}))
         return Job(
             id=job_id,
             kind=kind,

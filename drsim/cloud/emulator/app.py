@@ -1,19 +1,40 @@
-"""The emulator application: one aiohttp handler that authenticates, routes and throttles like ARM.
+"""The emulator application: one aiohttp handler that authenticates, routes, authorizes, throttles
+and pages like ARM.
 
-Order of checks, as ARM applies them: a bearer token (401), the api-version (400), the route (404
-InvalidResourceType / 405), the subscription (404 SubscriptionNotFound), the resource group (404
-ResourceGroupNotFound), then the request-class token bucket of the world (429 with Retry-After,
-request-limits-and-throttling), then the resource provider's handler.
+Order of checks, as ARM applies them: a bearer token (401), the api-version (400
+MissingApiVersionParameter; 400 InvalidApiVersionParameter / NoRegisteredProviderFound for one the
+resource provider does not have, arm.API_VERSIONS), the route (404 InvalidResourceType / 405), the
+subscription (404 SubscriptionNotFound), the resource group (404 ResourceGroupNotFound), the drill
+identity's roles (403 AuthorizationFailed, authorization.py), then the request-class token bucket of
+the world (429 with Retry-After, request-limits-and-throttling), then the resource provider's handler.
+A list (a GET of a collection answering `{"value": [...]}`) leaves in pages of `page_size` items with
+a `nextLink`, as every x-ms-pageable list of the specs does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from collections import Counter
 
 from aiohttp import web
+from yarl import URL
 
-from drsim.cloud.emulator.arm import MAX_BODY_BYTES, ArmError, ErrorCode, Router, arm_time, from_provider_error
+from drsim.cloud.arm import RequestClass
+from drsim.cloud.emulator.arm import (
+    MAX_BODY_BYTES,
+    SKIP_TOKEN,
+    ArmError,
+    ErrorCode,
+    Route,
+    Router,
+    arm_time,
+    check_api_version,
+    from_provider_error,
+    page_of,
+)
+from drsim.cloud.emulator.authorization import Authorization, RoleAssignment, default_assignments
 from drsim.cloud.emulator.backup import BackupService
 from drsim.cloud.emulator.compute import ComputeService
 from drsim.cloud.emulator.network import NetworkService
@@ -21,7 +42,8 @@ from drsim.cloud.emulator.operations import OperationRegistry
 from drsim.cloud.emulator.resources import ResourcesService
 from drsim.cloud.emulator.siterecovery import SiteRecoveryService
 from drsim.cloud.emulator.state import EmulatorState
-from drsim.cloud.emulator.world import EmulatedWorld
+from drsim.cloud.emulator.storage import StorageService
+from drsim.cloud.emulator.world import ArmSettings, EmulatedWorld
 from drsim.errors import ProviderError
 
 log = logging.getLogger(__name__)
@@ -39,23 +61,51 @@ BODY_TIMEOUT_S = 10.0
 class Emulator:
     """ARM over one simulated world: Compute, Network, Recovery Services and Resources endpoints."""
 
-    def __init__(self, world: EmulatedWorld, *, speed: float, seed: int = 0, body_timeout: float = BODY_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        world: EmulatedWorld,
+        *,
+        speed: float,
+        seed: int = 0,
+        body_timeout: float = BODY_TIMEOUT_S,
+        settings: ArmSettings | None = None,
+    ) -> None:
         self.world = world
         self.speed = speed
         self.body_timeout = body_timeout
-        self.state = EmulatorState(world)
+        self.settings = settings or ArmSettings()
+        self.state = EmulatorState(world, self.settings)
         self.subscription_id = self.state.subscription_id
         self.operations = OperationRegistry(world.now, speed=speed, seed=seed)
         self.throttled = 0
         """How many requests were answered 429 (for tests of clients that must honour Retry-After)."""
+        self.requests: Counter[RequestClass] = Counter()
+        """Requests that reached a route, by ARM request class (reads, writes, deletes): a read-only
+        client makes no write or delete."""
+        self.authorization = Authorization(self._default_assignments())
         self.router = Router()
         self.resources = ResourcesService(self)
         self.compute = ComputeService(self)
         self.network = NetworkService(self)
         self.backup = BackupService(self)
         self.site_recovery = SiteRecoveryService(self)
-        for service in (self.resources, self.compute, self.network, self.backup, self.site_recovery):
+        self.storage = StorageService(self)
+        for service in (self.resources, self.compute, self.network, self.backup, self.site_recovery, self.storage):
             service.register(self.router)
+        self.authorization.register(self.router)
+
+    def _default_assignments(self) -> list[RoleAssignment]:
+        inventory = self.world.inventory
+        protected = inventory.protected_items()
+        replicated = inventory.replicated_items()
+        return default_assignments(
+            self.subscription_id,
+            writable_groups=self.state.writable_groups,
+            backup_vaults=sorted({i.vault.id for i in protected}),
+            site_recovery_vaults=sorted({i.vault.id for i in replicated}),
+            protected_vms=sorted({i.vm_id for i in protected}),
+            staging_accounts=[a.id for a in self.state.storage_accounts.values()],
+        )
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -124,10 +174,12 @@ class Emulator:
             return response
         if request.method == "GET" and self.backup.serves_blob(request.path):
             return await self.backup.get_blob(request)  # a staging account's blob: Blob service, not ARM
-        if not request.query.get("api-version"):
+        version = request.query.get("api-version")
+        if not version:
             raise ArmError(
                 400, ErrorCode.MISSING_API_VERSION, "The api-version query parameter (?api-version=) is required for all requests."
             )
+        check_api_version(request.path, version, location=self.state.arm_region, locations=self.state.regions)
         route, params = self.router.resolve(request.method, request.path)
         subscription = params.get("subscription")
         if subscription is not None and subscription.lower() != self.subscription_id.lower():
@@ -135,14 +187,46 @@ class Emulator:
         group = params.get(GROUP_PARAM)
         if group is not None and await self.state.find_resource_group(group) is None:
             raise ArmError(404, ErrorCode.RESOURCE_GROUP_NOT_FOUND, f"Resource group '{group}' could not be found.")
+        self.authorization.check(request.method, request.path)
+        self.requests[route.request_class] += 1
         throttle, region = self.state.throttle, self.state.arm_region
         throttle.admit(region, route.request_class, self.world.now(), request.headers.get("x-ms-client-request-id"))
         answer = await route.handler(request, params)
+        if isinstance(answer, web.Response) and self._is_list(request, route, answer):
+            answer = self._paged(request, answer)
         remaining = throttle.remaining(region, route.request_class, self.world.now())
         if remaining is not None:
             # ARM reports what is left of the bucket (request-limits-and-throttling).
             answer.headers[f"x-ms-ratelimit-remaining-subscription-{route.request_class.value}s"] = str(int(remaining))
         return answer
+
+    @staticmethod
+    def _is_list(request: web.Request, route: Route, answer: web.StreamResponse) -> bool:
+        """A GET of a collection (its template ends on a type, not a `{name}`) answered 200 with JSON."""
+        return (
+            request.method == "GET"
+            and not route.template.rstrip("/").endswith("}")
+            and isinstance(answer, web.Response)
+            and answer.status == 200
+            and answer.content_type == "application/json"
+        )
+
+    def _paged(self, request: web.Request, answer: web.Response) -> web.Response:
+        assert answer.body is not None and isinstance(answer.body, bytes | bytearray)
+        body = json.loads(answer.body)
+        if not isinstance(body, dict) or not isinstance(body.get("value"), list) or "nextLink" in body:
+            return answer
+        here = URL(str(request.url))
+
+        def next_url(offset: int) -> str:
+            return str(here.update_query({SKIP_TOKEN: str(offset)}))
+
+        paged = page_of(body, skip=request.query.get(SKIP_TOKEN), page_size=self.settings.page_size, next_url=next_url)
+        response = web.json_response(paged, status=answer.status)
+        for name, value in answer.headers.items():
+            if name.lower() not in ("content-length", "content-type"):
+                response.headers[name] = value
+        return response
 
     async def close(self) -> None:
         await self.operations.close()

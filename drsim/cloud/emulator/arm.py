@@ -53,6 +53,10 @@ class ErrorCode(StrEnum):
 
     AUTHENTICATION_FAILED = "AuthenticationFailed"
     MISSING_API_VERSION = "MissingApiVersionParameter"
+    INVALID_API_VERSION = "InvalidApiVersionParameter"
+    NO_REGISTERED_PROVIDER = "NoRegisteredProviderFound"
+    AUTHORIZATION_FAILED = "AuthorizationFailed"
+    IN_USE_SUBNET = "InUseSubnetCannotBeDeleted"
     INVALID_REQUEST_CONTENT = "InvalidRequestContent"
     REQUEST_CONTENT_TOO_LARGE = "RequestContentTooLarge"
     REQUEST_TIMEOUT = "RequestTimeout"
@@ -290,8 +294,114 @@ def arm_time(moment: datetime) -> str:
 
 
 def listing(values: Sequence[JsonObject]) -> JsonObject:
-    """A list response; the emulator answers every list in one page (no nextLink)."""
+    """A list response: all of it. The application pages it (`page`) before it leaves the emulator."""
     return {"value": list(values)}
+
+
+# ------------------------------------------------------------------------------------------ paging
+
+SKIP_TOKEN = "$skiptoken"
+"""The query parameter of a list's next page (ARM lists answer `nextLink` URLs carrying one)."""
+DEFAULT_PAGE_SIZE = 2
+"""Items per page of every list: small, so that every client follows `nextLink` (x-ms-pageable)."""
+
+
+def page_of(body: JsonObject, *, skip: str | None, page_size: int, next_url: Callable[[int], str]) -> JsonObject:
+    """One page of a whole list `{"value": [...]}`: `page_size` items from offset `skip`, and a `nextLink`
+    (`next_url(offset)`) while more remain, as every x-ms-pageable list of the specs answers."""
+    try:
+        start = int(skip) if skip is not None else 0
+    except ValueError:
+        start = -1
+    values = body["value"]
+    if start < 0 or start > len(values):
+        raise ArmError(400, ErrorCode.INVALID_PARAMETER, f"The {SKIP_TOKEN} '{skip}' is not one this list gave.", target=SKIP_TOKEN)
+    end = start + page_size
+    paged: JsonObject = {**body, "value": values[start:end]}
+    if end < len(values):
+        paged["nextLink"] = next_url(end)
+    return paged
+
+
+# ------------------------------------------------------------------------------------ api-versions
+
+RESOURCES_NAMESPACE = "Microsoft.Resources"
+API_VERSIONS: dict[str, tuple[str, ...]] = {
+    # What each resource provider the emulator serves accepts: the versions the pinned SDKs send
+    # (azure-mgmt-compute 39: 2026-04-01, disks and snapshots 2026-03-02; azure-mgmt-network 33.1:
+    # 2026-03-01; azure-mgmt-recoveryservicesbackup 11.2: 2026-10-01 (+ 2026-07-01, 2026-08-01,
+    # 2026-08-31-preview for a few operations); azure-mgmt-recoveryservicessiterecovery 2.0:
+    # 2025-08-01; azure-mgmt-resource 26: 2025-04-01) and earlier stable versions of the specs'
+    # specification/<rp>/resource-manager folders that raw clients use.
+    "Microsoft.Compute": (
+        "2024-03-02",
+        "2024-07-01",
+        "2024-11-01",
+        "2025-01-02",
+        "2025-04-01",
+        "2026-03-02",
+        "2026-04-01",
+    ),
+    "Microsoft.Network": ("2024-01-01", "2024-03-01", "2024-05-01", "2024-07-01", "2024-10-01", "2025-01-01", "2026-03-01"),
+    "Microsoft.RecoveryServices": (
+        "2024-04-01",
+        "2024-10-01",
+        "2025-02-01",
+        "2025-08-01",
+        "2026-07-01",
+        "2026-08-01",
+        "2026-08-31-preview",
+        "2026-10-01",
+    ),
+    RESOURCES_NAMESPACE: ("2016-06-01", "2021-04-01", "2022-12-01", "2024-03-01", "2024-07-01", "2024-11-01", "2025-04-01"),
+    "Microsoft.Authorization": ("2015-07-01", "2018-01-01-preview", "2022-04-01"),
+    "Microsoft.Storage": ("2023-01-01", "2023-05-01", "2024-01-01", "2025-01-01"),
+}
+_API_VERSION_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview|-beta|-privatepreview)?$", re.IGNORECASE)
+_PROVIDERS = re.compile(r"/providers/([^/]+)((?:/[^/]+)?)", re.IGNORECASE)
+
+
+def namespace_of(path: str) -> tuple[str, str]:
+    """The resource provider namespace a path is served by (its last `/providers/<ns>`; none:
+    Microsoft.Resources, ARM's own) and the resource type right after it."""
+    found = list(_PROVIDERS.finditer(path))
+    if not found:
+        return RESOURCES_NAMESPACE, "resourceGroups" if "/resourcegroups/" in path.lower() else "subscriptions"
+    namespace, kind = found[-1].group(1), found[-1].group(2).lstrip("/")
+    known = next((n for n in API_VERSIONS if n.lower() == namespace.lower()), namespace)
+    return known, kind
+
+
+def check_api_version(path: str, version: str, *, location: str, locations: Sequence[str]) -> None:
+    """Refuse an api-version the path's resource provider does not have, as ARM refuses it: 400
+    InvalidApiVersionParameter for ARM's own endpoints and for a malformed version, 400
+    NoRegisteredProviderFound for a resource provider's type ("No registered resource provider found for
+    location 'centralus' and API version '2018-07-02' for type 'storageAccounts'. The supported api-versions
+    are '...'. The supported locations are '...'.": MicrosoftDocs/azure-docs,
+    articles/azure-resource-manager/templates/template-tutorial-troubleshoot.md)."""
+    namespace, kind = namespace_of(path)
+    supported = API_VERSIONS.get(namespace)
+    if supported is None or version in supported:
+        return  # a namespace the emulator does not serve: routing answers 404 InvalidResourceType
+    listed = ", ".join(sorted(supported, reverse=True))
+    if namespace == RESOURCES_NAMESPACE or not _API_VERSION_FORMAT.match(version):
+        raise ArmError(
+            400,
+            ErrorCode.INVALID_API_VERSION,
+            f"The api-version '{version}' is invalid. The supported versions are '{listed}'.",
+        )
+    raise ArmError(
+        400,
+        ErrorCode.NO_REGISTERED_PROVIDER,
+        f"No registered resource provider found for location '{location}' and API version '{version}' for type "
+        f"'{kind or namespace}'. The supported api-versions are '{listed}'. The supported locations are '{', '.join(locations)}'.",
+    )
+
+
+def newest_api_version(path: str) -> str:
+    """The newest api-version the emulator accepts for a path (what the pinned SDK sends); for a namespace
+    it does not serve, a version of the ARM era it does."""
+    return max(API_VERSIONS.get(namespace_of(path)[0], ("2024-07-01",)))
 
 
 # ------------------------------------------------------------------------------------------ routing

@@ -35,7 +35,7 @@ from drsim.cloud.emulator.arm import ArmError, Body, ErrorCode, JsonObject, Rout
 from drsim.cloud.emulator.operations import Outcome
 from drsim.cloud.emulator.resources import parse_filter
 from drsim.cloud.emulator.service import ResourceProviderService
-from drsim.cloud.emulator.state import JobFamily, JobRecord
+from drsim.cloud.emulator.state import DEFAULT_STAGING_ACCOUNT, JobFamily, JobRecord, StorageAccount
 from drsim.cloud.sim.resources import DRILL_GROUP, ProtectedItem, Vault
 from drsim.model.checks import protection_of
 from drsim.model.documents import BackupRule
@@ -55,7 +55,6 @@ _STORAGE = {Redundancy.LRS: "LocallyRedundant", Redundancy.ZRS: "ZoneRedundant",
 _OPERATION = {JobKind.RESTORE: "Restore"}  # Backup's job operation names (JobOperationType)
 _RECOVERY_TYPES = {"alternatelocation": RestoreMode.VM, "restoredisks": RestoreMode.DISKS}
 STORAGE_TYPE = "Microsoft.Storage/storageAccounts"
-DEFAULT_STAGING_ACCOUNT = "drsimstaging"
 _BAG_TIME = "%m/%d/%Y %I:%M:%S %p"  # how a Backup job's property bag writes a time ('1/7/2021 10:11:19 AM')
 _POINT_FILTER_FORMATS = ("%Y-%m-%d %I:%M:%S %p", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
 
@@ -83,16 +82,6 @@ def policy_name(rule: BackupRule) -> str:
 def _clock_time(at: time) -> str:
     # Backup writes a time of day as an instant of an arbitrary date (SimpleSchedulePolicy.scheduleRunTimes).
     return utc_text(datetime.combine(datetime(2020, 1, 1).date(), at, tzinfo=UTC))
-
-
-@dataclass
-class StorageAccount:
-    """A storage account a restore may stage in (the emulator's world has no storage of its own)."""
-
-    id: str
-    name: str
-    location: str
-    sku: str = "Standard_LRS"
 
 
 @dataclass(frozen=True)
@@ -125,11 +114,9 @@ class BackupService(ResourceProviderService):
 
     def __init__(self, emulator: Emulator) -> None:
         super().__init__(emulator)
-        # One staging account in the drill group and the primary region (where the estate's vaults are);
-        # tests add others (another region, ZRS) to see restores refused.
-        group, region = self.state.drill_group, self.world.estate.regions.primary
-        default = StorageAccount(self.state.resource_id(group, STORAGE_TYPE, DEFAULT_STAGING_ACCOUNT), DEFAULT_STAGING_ACCOUNT, region)
-        self.storage_accounts: dict[str, StorageAccount] = {id_key(default.id): default}
+        # Staging accounts are the emulator's storage accounts (state.storage_accounts, served by
+        # storage.py): drsimstaging in the drill group and the primary region, and any it is told of.
+        self.storage_accounts = self.state.storage_accounts
         self.blobs: dict[str, ConfigBlob] = {}  # by lower-case '/<account>/<container>/<blob>'
         self._blob_base: dict[str, str] = {}  # job name (lower) -> the scheme and host its restore was asked on
 
@@ -155,32 +142,8 @@ class BackupService(ResourceProviderService):
         router.add("GET", v + "/backupOperationResults/{operation}", self.operation_result)
         router.add("GET", v + "/backupJobs", self.list_jobs)
         router.add("GET", v + "/backupJobs/{job}", self.get_job)
-        storage = sub + "/resourceGroups/{resource_group}/providers/Microsoft.Storage/storageAccounts/{account}"
-        router.add("GET", storage, self.get_storage_account)
 
     # ------------------------------------------------------------------------ staging storage
-
-    def storage_json(self, account: StorageAccount) -> JsonObject:
-        return {
-            "id": account.id,
-            "name": account.name,
-            "type": STORAGE_TYPE,
-            "location": account.location,
-            "kind": "StorageV2",
-            "sku": {"name": account.sku, "tier": "Premium" if account.sku.startswith("Premium") else "Standard"},
-            "tags": self.state.tags_of(account.id, {}),
-            "properties": {"provisioningState": "Succeeded", "accessTier": "Hot"},
-        }
-
-    async def get_storage_account(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
-        account = self.storage_accounts.get(id_key(self.state.resource_id(p["resource_group"], STORAGE_TYPE, p["account"])))
-        if account is None:
-            raise ArmError(
-                404,
-                ErrorCode.RESOURCE_NOT_FOUND,
-                f"The Resource '{STORAGE_TYPE}/{p['account']}' under resource group '{p['resource_group']}' was not found.",
-            )
-        return web.json_response(self.storage_json(account))
 
     def _staging(self, body: Body, vault: Vault) -> StorageAccount:
         """The restore's staging account: given, existing, in the vault's region, not zone-redundant."""
@@ -196,11 +159,11 @@ class BackupService(ResourceProviderService):
         account = self.storage_accounts.get(id_key(given))
         if account is None:
             raise ArmError(400, ErrorCode.INVALID_PARAMETER, f"Storage account '{given}' was not found.", target=target)
-        if account.location.lower() != vault.region.lower():
+        if account.region.lower() != vault.region.lower():
             raise ArmError(
                 400,
                 ErrorCode.INVALID_PARAMETER,
-                f"Storage account {account.name} is in {account.location}: "
+                f"Storage account {account.name} is in {account.region}: "
                 f"the staging account must be in the vault's region, {vault.region}.",
                 target=target,
             )

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from drsim.cloud.api import Image, ManagedDisk, ResourceKind, Snapshot, VirtualMachine
-from drsim.cloud.arm import id_key, name_of, try_parse_id, type_of
+from drsim.cloud.arm import id_key, name_of, try_parse_id, type_of, vcpus_of
 from drsim.cloud.canary import LINUX_COMMAND_ID, WINDOWS_COMMAND_ID, render_report
 from drsim.cloud.emulator.arm import ArmError, Body, ErrorCode, Handler, JsonObject, PathOf, Router, arm_time, invalid_content, listing
 from drsim.cloud.emulator.operations import Outcome
@@ -25,6 +25,10 @@ from drsim.cloud.emulator.state import DiskCreateOption, Provisioning, VmExtras
 from drsim.model.types import OsType, PowerState
 
 GIB = 1024**3
+DEFAULT_DISK_SKU = "Standard_LRS"
+DISK_SKUS = ("Standard_LRS", "Premium_LRS", "StandardSSD_LRS", "UltraSSD_LRS", "Premium_ZRS", "StandardSSD_ZRS", "PremiumV2_LRS")
+
+
 COMPUTE = "Microsoft.Compute"
 VM_TYPE = ResourceKind.VM.value
 DISK_TYPE = ResourceKind.DISK.value
@@ -69,6 +73,7 @@ class ComputeService(ResourceProviderService):
         vm = group + "/virtualMachines/{name}"
         router.add("GET", sub + "/providers/Microsoft.Compute/locations/{location}/operations/{operation}", self.operation_status)
         router.add("GET", sub + "/providers/Microsoft.Compute/locations/{location}/operationResults/{operation}", self.operation_result)
+        router.add("GET", sub + "/providers/Microsoft.Compute/locations/{location}/usages", self.usages)
         router.add("GET", sub + "/providers/Microsoft.Compute/virtualMachines", self.list_vms)
         router.add("GET", group + "/virtualMachines", self.list_vms)
         router.add("GET", vm, self.get_vm)
@@ -252,7 +257,7 @@ class ComputeService(ResourceProviderService):
                 "provisioningState": Provisioning.SUCCEEDED.value,
             },
         }
-        sku = self.world.inventory.disk_sku(disk.id)
+        sku = self.state.disk_skus.get(id_key(disk.id)) or self.world.inventory.disk_sku(disk.id)
         if sku is not None:
             body["sku"] = {"name": sku, "tier": sku.split("_", 1)[0]}
         if disk.vm_id:
@@ -359,6 +364,25 @@ class ComputeService(ResourceProviderService):
         expand = request.query.get("$expand", "").lower() == "instanceview"
         items = [self.vm_json(vm, view, instance_view=expand) for vm in view.vms.values()]
         return web.json_response(listing(self._in_group(items, p)))
+
+    async def usages(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        """Usage_List (Microsoft.Compute/locations/usages; example computeRPCommonExamples/Usage_List_MaximumSet_Gen.json):
+        the region's vCPUs and VMs in use against the subscription's quota (`--vcpu-quota`)."""
+        location = p["location"].lower()
+        running = [vm for vm in (await self._view()).vms.values() if vm.region.lower() == location]
+        cores = sum(vcpus_of(vm.size) for vm in running)
+        usage = [
+            ("cores", "Total Regional vCPUs", cores, self.state.vcpu_quota),
+            ("virtualMachines", "Virtual Machines", len(running), 25000),
+        ]
+        return web.json_response(
+            listing(
+                [
+                    {"unit": "Count", "currentValue": current, "limit": limit, "name": {"value": name, "localizedValue": shown}}
+                    for name, shown, current, limit in usage
+                ]
+            )
+        )
 
     async def _vm(self, vm_id: str, view: ComputeView | None = None) -> VirtualMachine:
         """The VM (read through get_vm: a VM of a failed region is listed but cannot be read)."""
@@ -478,10 +502,15 @@ class ComputeService(ResourceProviderService):
             raise invalid_content(
                 "properties.creationData", f"createOption '{option}' from '{source}': the emulator creates disks by Copy of a snapshot"
             )
+        # The disk's SKU is what the PUT says, else ARM's default Standard_LRS (DiskSku, Disks_CreateOrUpdate), never its source's.
+        sku = body.optional_string("sku.name") or DEFAULT_DISK_SKU
+        if sku not in DISK_SKUS:
+            raise invalid_content("sku.name", f"'{sku}' is not a disk SKU: {', '.join(DISK_SKUS)}")
         self.state.require_drill_group(p["resource_group"], "disks")
 
         async def create() -> Outcome:
             await self.world.create_disk(source, name=p["name"], region=location, tags=tags)
+            self.state.disk_skus[id_key(resource_id)] = sku
             return Outcome()
 
         pending = self._pending(resource_id, DISK_TYPE, body, {"creationData": body.get("properties.creationData")})
@@ -626,6 +655,14 @@ class ComputeService(ResourceProviderService):
         properties: JsonObject = {
             k: body.get(f"properties.{k}") for k in ("hardwareProfile", "storageProfile", "networkProfile") if body.has(f"properties.{k}")
         }
+        # As ARM answers the PUT (VirtualMachine_Create_*.json, 201): the VM as it will be, with its vmId,
+        # the OS disk's caching and type, and its data disks (none: an empty array).
+        storage = dict(properties.get("storageProfile") or {})
+        known_os = {"osType": _OS_NAME[os]} if image_id is None else {}  # from an image: the image's, known once made
+        storage["osDisk"] = {"caching": "ReadWrite", **known_os, **(storage.get("osDisk") or {})}
+        storage.setdefault("dataDisks", [])
+        properties["storageProfile"] = storage
+        properties["vmId"] = self.state.stable_guid(resource_id)
         pending = self._pending(resource_id, VM_TYPE, body, properties)
         return await self._lro(
             request,
@@ -756,6 +793,9 @@ class ComputeService(ResourceProviderService):
                 for nic_id in extras.nic_delete:
                     self.state.nics.pop(id_key(nic_id), None)
                     self.state.forget(nic_id)
+            else:
+                # A VM the world made (a Backup restore): its NIC was Azure's, with deleteOption Detach; it stays.
+                self.state.detach_nic(vm)
             for nic in self.state.nics.values():
                 if nic.vm_id is not None and id_key(nic.vm_id) == id_key(vm.id):
                     nic.vm_id = None

@@ -97,6 +97,7 @@ class NetworkService(ResourceProviderService):
         router.add("DELETE", vnet, self.delete_vnet)
         router.add("GET", vnet + "/subnets", self.list_subnets)
         router.add("GET", vnet + "/subnets/{subnet}", self.get_subnet)
+        router.add("DELETE", vnet + "/subnets/{subnet}", self.delete_subnet)
         router.add("GET", vnet + "/virtualNetworkPeerings", self.list_peerings)
         router.add("GET", vnet + "/virtualNetworkPeerings/{peering}", self.get_peering)
         router.add("PUT", vnet + "/virtualNetworkPeerings/{peering}", self.put_peering)
@@ -310,12 +311,41 @@ class NetworkService(ResourceProviderService):
                 return web.json_response(self.vnet_json(net), status=200)
         return self.operations.answer(request, op, status=201, body=self.pending_body(resource_id) or pending)
 
+    async def _refuse_in_use(self, net: NetworkState, subnet_id: str) -> None:
+        """400 InUseSubnetCannotBeDeleted while NICs sit in the subnet, as ARM answers ("Subnet internal is
+        in use by <nic>/ipConfigurations/<config> and cannot be deleted. In order to delete the subnet,
+        delete all the resources within the subnet. See aka.ms/deletesubnet.", quoted from ARM in
+        hashicorp/terraform-provider-azurerm, internal/services/compute/orchestrated_virtual_machine_scale_set_resource.go;
+        the code is listed in MicrosoftDocs/azure-docs, azure-resource-manager/troubleshooting/common-deployment-errors.md)."""
+        in_use = self.state.nics_in(net.id, await self.world.list_vms())
+        if in_use:
+            raise ArmError(
+                400,
+                ErrorCode.IN_USE_SUBNET,
+                f"Subnet {subnet_id.rsplit('/', 1)[-1]} is in use by {in_use[0]}/ipConfigurations/ipconfig1 and cannot be deleted. "
+                "In order to delete the subnet, delete all the resources within the subnet. See aka.ms/deletesubnet.",
+            )
+
+    async def delete_subnet(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        """A network's one subnet can go only with its network; one holding NICs never (400 InUseSubnetCannotBeDeleted)."""
+        net = self._vnet(p)
+        subnet = next((s for s in self.subnets_json(net) if s["name"].lower() == p["subnet"].lower()), None)
+        if subnet is None:
+            return no_content()
+        await self._refuse_in_use(net, subnet["id"])
+        raise ArmError(
+            409,
+            ErrorCode.OPERATION_NOT_ALLOWED,
+            f"The emulator's world keeps network {net.name} with its one subnet {subnet['name']}: delete the virtual network instead.",
+        )
+
     async def delete_vnet(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
         resource_id = self._id(p, VNET_TYPE)
         self.ensure_idle(resource_id, "delete")
         net = self.state.network(resource_id)
         if net is None:
             return no_content()
+        await self._refuse_in_use(net, self.state.subnet_id(net))
 
         async def remove() -> Outcome:
             await self.world.delete(net.id)

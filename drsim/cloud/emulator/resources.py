@@ -176,6 +176,8 @@ class ResourcesService(ResourceProviderService):
             found.append(GenericResource(nic.id, nic.name, ResourceKind.NIC.value, nic.location, state.tags_of(nic.id, nic.tags)))
         for vault in world.inventory.vaults():
             add(vault.id, VAULT_TYPE, vault.region, {})
+        for account in state.storage_accounts.values():
+            add(account.id, "Microsoft.Storage/storageAccounts", account.region, {})
         return found
 
     async def list_resources(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from drsim.cloud.emulator.app import BODY_TIMEOUT_S, Emulator
-from drsim.cloud.emulator.world import EmulatedWorld, EmulatorOptions, build_world, world_speed
+from drsim.cloud.emulator.world import ArmSettings, EmulatedWorld, EmulatorOptions, build_world, world_speed
 from drsim.errors import ExecutionError, UsageError
 
 log = logging.getLogger(__name__)
@@ -53,18 +53,21 @@ async def serve_emulator(
     *,
     header_timeout: float = HEADER_TIMEOUT_S,
     body_timeout: float = BODY_TIMEOUT_S,
+    settings: ArmSettings | None = None,
 ) -> AsyncIterator[EmulatorHandle]:
     """Serve the emulator in the running loop on `host:port` (port 0: a free one) until the block ends.
 
     A connection that has not sent a whole request's headers within `header_timeout` is closed, and a
     body not received within `body_timeout` of its headers is answered 408: slow senders are not held.
+    `settings` (page size, writable groups, vCPU quota, storage accounts) default to the options' (or ArmSettings()).
     """
     if isinstance(world_or_options, EmulatorOptions):
         world = build_world(world_or_options)
         seed = world_or_options.seed or 0
+        settings = settings or world_or_options.arm
     else:
         world, seed = world_or_options, 0
-    emulator = Emulator(world, speed=world_speed(world), seed=seed, body_timeout=body_timeout)
+    emulator = Emulator(world, speed=world_speed(world), seed=seed, body_timeout=body_timeout, settings=settings)
     # aiohttp closes a connection that has no whole request after keepalive_timeout (75 s by default),
     # and reads an unread body for lingering_time (10 s by default) before closing.
     runner = web.AppRunner(emulator.app(), access_log=None, handle_signals=False, keepalive_timeout=header_timeout, lingering_time=LINGER_S)
@@ -98,8 +101,16 @@ class EmulatorThread:
     `call(fn)` runs `fn()` (a coroutine function) in the emulator's loop, where the world lives.
     """
 
-    def __init__(self, world_or_options: EmulatedWorld | EmulatorOptions, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        world_or_options: EmulatedWorld | EmulatorOptions,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        settings: ArmSettings | None = None,
+    ) -> None:
         self._source = world_or_options
+        self._settings = settings
         self._host = host
         self._port = port
         self._thread: threading.Thread | None = None
@@ -138,7 +149,7 @@ class EmulatorThread:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        async with serve_emulator(self._source, self._host, self._port) as handle:
+        async with serve_emulator(self._source, self._host, self._port, settings=self._settings) as handle:
             self._handle = handle
             self._ready.set()
             await self._stop.wait()
@@ -177,6 +188,8 @@ def run_emulator(options: EmulatorOptions, host: str = "127.0.0.1", port: int = 
             echo(f"drsim ARM emulator listening on {handle.url}")
             echo(f"  subscription: {handle.subscription_id}")
             echo(f"  resource groups: {', '.join(handle.resource_groups) or '(none)'}")
+            echo(f"  writable by the drill identity: {', '.join(handle.emulator.state.writable_groups)}")
+            echo(f"  lists answer {handle.emulator.settings.page_size} items a page; {handle.emulator.state.vcpu_quota} vCPUs per region")
             echo(f"  time runs {handle.emulator.speed:g}x faster than real time; world time now {handle.world.now().isoformat()}")
             echo("  any bearer token is accepted; press Ctrl-C to stop")
             await asyncio.Event().wait()

@@ -18,7 +18,7 @@ from enum import StrEnum
 from drsim.cloud.api import Job, JobKind, VirtualMachine
 from drsim.cloud.arm import ArmThrottle, id_key, resource_group_id, try_parse_id
 from drsim.cloud.emulator.arm import ArmError, ErrorCode, JsonObject
-from drsim.cloud.emulator.world import EmulatedWorld, subscription_of
+from drsim.cloud.emulator.world import ArmSettings, EmulatedWorld, subscription_of
 from drsim.cloud.sim.resources import DRILL_GROUP, SUBSCRIPTION, NetworkState
 from drsim.model.types import OsType
 
@@ -43,6 +43,21 @@ class NetworkInterface:
     private_ip: str
     tags: dict[str, str] = field(default_factory=dict)
     vm_id: str | None = None
+
+
+DEFAULT_STAGING_ACCOUNT = "drsimstaging"
+"""The Backup staging account the emulator keeps unless told of others."""
+
+
+@dataclass(frozen=True)
+class StorageAccount:
+    """A storage account the emulator serves (the world has none): a Backup staging account."""
+
+    id: str
+    name: str
+    group: str
+    region: str
+    sku: str
 
 
 @dataclass
@@ -118,14 +133,35 @@ class JobRecord:
 class EmulatorState:
     """The world and what the emulator adds to it, for the resource provider services to share."""
 
-    def __init__(self, world: EmulatedWorld) -> None:
+    _extra_groups: set[str]
+
+    def __init__(self, world: EmulatedWorld, settings: ArmSettings | None = None) -> None:
         self.world = world
+        settings = settings or ArmSettings()
+        self._extra_groups = set()
         inventory = world.inventory
         ids = [v.id for v in inventory.vaults()] + [n.id for n in inventory.networks()]
         # The subscription the world's ids live in (the simulated world has one).
         self.subscription_id = subscription_of(ids) or SUBSCRIPTION
         self.arm_region = world.estate.regions.primary
+        regions = [world.estate.regions.primary, world.estate.regions.recovery, *(vm.region for vm in world.estate.vms)]
+        self.regions = tuple(dict.fromkeys(r for r in regions if r))
         self.drill_group = DRILL_GROUP
+        # Where the drill identity may write (Contributor): the drill's group unless told otherwise.
+        self.writable_groups = settings.writable_groups or (DRILL_GROUP,)
+        self.vcpu_quota = settings.vcpu_quota
+        self.storage_accounts: dict[str, StorageAccount] = {}
+        # A staging account for Backup restores (drsimstaging, in the drill group and the primary region,
+        # Standard_LRS), unless told of others; tests add more (another region, ZRS) to see restores refused.
+        staging = self.resource_id(DRILL_GROUP, "Microsoft.Storage/storageAccounts", DEFAULT_STAGING_ACCOUNT)
+        if not settings.storage_accounts:
+            self.storage_accounts[id_key(staging)] = StorageAccount(
+                staging, DEFAULT_STAGING_ACCOUNT, DRILL_GROUP, self.arm_region, "Standard_LRS"
+            )
+        for spec in settings.storage_accounts:
+            account_id = self.resource_id(spec.group, "Microsoft.Storage/storageAccounts", spec.name)
+            self.storage_accounts[id_key(account_id)] = StorageAccount(account_id, spec.name, spec.group, spec.region, spec.sku)
+            self._extra_groups.add(spec.group)
         # One token per ARM request, taken at the front door with the world's limits (and only if the
         # world throttles at all); the world's own calls behind a request take none.
         self.throttle = ArmThrottle(world.catalog.arm.limits(), enabled=world.throttle.enabled)
@@ -138,11 +174,12 @@ class EmulatorState:
         self.security_groups: dict[str, SecurityGroupDefinition] = {}
         self.networks: dict[str, NetworkExtras] = {}
         self.image_os: dict[str, OsType] = {}  # images the emulator made: their source VM's OS
+        self.disk_skus: dict[str, str] = {}  # disks made through ARM: the SKU their PUT gave
         self.vm_extras: dict[str, VmExtras] = {}
         self.pending: dict[str, PendingResource] = {}
         self.jobs: dict[str, JobRecord] = {}
         self.test_failovers: dict[str, str] = {}  # replicated item id key -> job name of its test failover
-        self._groups: set[str] = set()
+        self._groups: set[str] = set(self._extra_groups)
 
     def release(self) -> None:
         """Give the world its own throttle back (the emulator stops serving it)."""
@@ -205,6 +242,7 @@ class EmulatorState:
         self.vm_extras.pop(key, None)
         self.pending.pop(key, None)
         self.image_os.pop(key, None)
+        self.disk_skus.pop(key, None)
 
     def replace_tags(self, resource_id: str, tags: Mapping[str, str]) -> None:
         """A PUT or PATCH of `tags`: they replace the merged ones (the world's own tags stay underneath)."""
@@ -227,6 +265,30 @@ class EmulatorState:
         parsed = try_parse_id(vm.id)
         group = parsed.resource_group if parsed is not None else self.drill_group
         return self.resource_id(group, "Microsoft.Network/networkInterfaces", f"{vm.name}-nic")
+
+    def detach_nic(self, vm: VirtualMachine) -> None:
+        """A VM the world made (restored by Azure Backup) was deleted through ARM: its NIC stays, as
+        ARM keeps a NIC whose deleteOption is Detach, no longer attached but still in its subnet."""
+        if vm.network_id is None:
+            return
+        nic_id = self.implicit_nic_id(vm)
+        net = self.network(vm.network_id)
+        subnet = self.subnet_id(net) if net is not None else f"{vm.network_id}/subnets/default"
+        taken = sum(1 for n in self.nics.values() if id_key(self.vnet_of_subnet(n.subnet_id)) == id_key(vm.network_id))
+        tags = self.tags.pop(id_key(nic_id), {})
+        self.nics[id_key(nic_id)] = NetworkInterface(
+            nic_id, nic_id.rsplit("/", 1)[-1], vm.region, subnet, self.private_ip(net, 2000 + taken), dict(tags), None
+        )
+
+    def nics_in(self, network_id: str, vms: list[VirtualMachine]) -> list[str]:
+        """Ids of the NICs in a network's subnets: the emulator's own, and those of the VMs the world
+        attached to it (a VNet or subnet holding any cannot be deleted)."""
+        key = id_key(network_id)
+        found = [n.id for n in self.nics.values() if id_key(self.vnet_of_subnet(n.subnet_id)) == key]
+        for vm in vms:
+            if vm.network_id is not None and id_key(vm.network_id) == key and id_key(vm.id) not in self.vm_extras:
+                found.append(self.implicit_nic_id(vm))
+        return sorted(set(found), key=str.lower)
 
     @staticmethod
     def vnet_of_subnet(subnet_id: str) -> str:

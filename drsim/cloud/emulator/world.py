@@ -69,9 +69,56 @@ class EmulatedWorld(CloudProvider, Protocol):
     async def start_vm(self, vm_id: str) -> VirtualMachine: ...
 
 
+DEFAULT_PAGE_SIZE = 2
+"""Items per page of every list (small, so that every client pages through nextLink)."""
+DEFAULT_VCPU_QUOTA = 100
+"""Total regional vCPUs the subscription may run per region (the `cores` usage of Usage_List)."""
+STAGING_SKUS = ("Standard_LRS", "Standard_GRS", "Standard_RAGRS", "Standard_ZRS", "Premium_LRS")
+
+
+@dataclass(frozen=True)
+class StorageAccountSpec:
+    """A storage account the emulator serves (a Backup staging account): `name:group:region[:sku]`."""
+
+    name: str
+    group: str
+    region: str
+    sku: str = "Standard_LRS"
+
+    @staticmethod
+    def parse(text: str) -> StorageAccountSpec:
+        parts = text.split(":")
+        if len(parts) not in (3, 4) or not all(parts):
+            raise UsageError(
+                f"--storage-account {text}: write NAME:RESOURCE_GROUP:REGION[:SKU], e.g. stdrsim:drsim-drills:eastus2:Standard_LRS"
+            )
+        spec = StorageAccountSpec(*parts)
+        if spec.sku not in STAGING_SKUS:
+            raise UsageError(f"--storage-account {text}: SKU {spec.sku} is not one of {', '.join(STAGING_SKUS)}")
+        return spec
+
+
+@dataclass(frozen=True)
+class ArmSettings:
+    """How the emulator plays ARM beyond the world: list page size, which resource groups the drill
+    identity may write (empty: the drill's group only, as docs/azure.md's roles give), the regional vCPU
+    quota, and the storage accounts it serves."""
+
+    page_size: int = DEFAULT_PAGE_SIZE
+    writable_groups: tuple[str, ...] = ()
+    vcpu_quota: int = DEFAULT_VCPU_QUOTA
+    storage_accounts: tuple[StorageAccountSpec, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.page_size < 1:
+            raise UsageError(f"--page-size must be 1 or more, got {self.page_size}")
+        if self.vcpu_quota < 0:
+            raise UsageError(f"--vcpu-quota must be 0 or more, got {self.vcpu_quota}")
+
+
 @dataclass(frozen=True)
 class EmulatorOptions:
-    """What `drsim emulator serve` is given: documents, seed, speed and the incident time."""
+    """What `drsim emulator serve` is given: documents, seed, speed, the incident time and ARM settings."""
 
     estate: Path | None = None
     plan: Path | None = None
@@ -79,6 +126,7 @@ class EmulatorOptions:
     seed: int | None = None
     speed: float = DEFAULT_SPEED
     incident_at: datetime | None = None
+    arm: ArmSettings = ArmSettings()
 
     def __post_init__(self) -> None:
         if self.drill is not None and (self.estate is not None or self.plan is not None):
@@ -99,7 +147,17 @@ def parse_incident_at(text: str) -> datetime:
 
 
 def options_from_cli(
-    *, estate: str | None, plan: str | None, drill: str | None, seed: int | None, speed: float, incident_at: str | None
+    *,
+    estate: str | None,
+    plan: str | None,
+    drill: str | None,
+    seed: int | None,
+    speed: float,
+    incident_at: str | None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    writable_groups: Sequence[str] = (),
+    vcpu_quota: int = DEFAULT_VCPU_QUOTA,
+    storage_accounts: Sequence[str] = (),
 ) -> EmulatorOptions:
     """The options of `drsim emulator serve`, checked (UsageError, exit 2, on bad input)."""
     return EmulatorOptions(
@@ -109,6 +167,12 @@ def options_from_cli(
         seed=seed,
         speed=speed,
         incident_at=parse_incident_at(incident_at) if incident_at else None,
+        arm=ArmSettings(
+            page_size=page_size,
+            writable_groups=tuple(writable_groups),
+            vcpu_quota=vcpu_quota,
+            storage_accounts=tuple(StorageAccountSpec.parse(a) for a in storage_accounts),
+        ),
     )
 
 

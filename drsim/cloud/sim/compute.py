@@ -352,7 +352,10 @@ class ComputeService(WorldState):
         self._last_copied[key] = max(self._last_copied.get(key, source.taken_at), source.taken_at)
         return copy.public()
 
-    async def create_disk(self, snapshot_id: str, *, name: str, region: str, tags: Mapping[str, str]) -> ManagedDisk:
+    async def create_disk(
+        self, snapshot_id: str, *, name: str, region: str, tags: Mapping[str, str], sku: str | None = None
+    ) -> ManagedDisk:
+        """A disk from a snapshot, of `sku` (the production disk's, which the snapshot also records)."""
         source = self._get_snapshot(snapshot_id)
         owed = self._admit("create_disk", region, RequestClass.WRITE, snapshot_id)
         if region != source.region:
@@ -378,7 +381,7 @@ class ComputeService(WorldState):
             region=region,
             size_gib=source.size_gib,
             used_gib=source.disk_used_gib,
-            sku=source.sku,
+            sku=sku or source.sku,
             source_id=snapshot_id,
             tags=self._freeze(tags),
             content=source.content,

@@ -24,6 +24,7 @@ from drsim.cloud.api import TaggedResource
 from drsim.cloud.azure.clock import EmulatorClock
 from drsim.cloud.azure.provider import connect
 from drsim.cloud.emulator.backup import staging_account
+from drsim.cloud.emulator.world import ArmSettings
 from drsim.cloud.sim.catalog import default_catalog, load_catalog
 from drsim.cloud.sim.incidents import incident_from_scenario
 from drsim.cloud.sim.resources import DRILL_GROUP
@@ -88,7 +89,10 @@ def against_emulator(bundle: DrillBundle) -> Run:
         estate, plan, incident=incident, seed=drill.seed, clock=ScaledClock(incident.detected_at, SPEED), options=drill.sim, catalog=catalog
     )
     run_id = run_id_for(drill.incident_at, drill.seed)
-    thread = server.EmulatorThread(world)
+    # Pages of 100: at the default 2, listing a subscription's hundreds of scheduled snapshots takes
+    # hundreds of round trips, each SPEED times longer in world time than on Azure; paging itself is
+    # tested at the default page size (test_provider_emulator, test_discovery_emulator).
+    thread = server.EmulatorThread(world, settings=ArmSettings(page_size=100))
     with thread as handle:
 
         async def main() -> Run:

@@ -16,7 +16,8 @@ import drsim.cloud.emulator.server as server
 import drsim.cloud.emulator.world as world_module
 from drsim.cli import main
 from drsim.cloud.azure.provider import AzureProvider
-from drsim.cloud.emulator.backup import STORAGE_TYPE, StorageAccount, staging_account
+from drsim.cloud.emulator.backup import STORAGE_TYPE, staging_account
+from drsim.cloud.emulator.state import StorageAccount
 from drsim.cloud.sim.resources import DRILL_GROUP
 from drsim.errors import DocumentError
 from drsim.model.checks import load_drill
@@ -97,7 +98,7 @@ def emulator():
     with thread as handle:
         backup = handle.emulator.backup
         for name, region, sku in (("stzrs", "eastus2", "Standard_ZRS"), ("stwest", "westus", "Standard_LRS")):
-            account = StorageAccount(staging_account(handle.subscription_id, name=name), name, region, sku)
+            account = StorageAccount(staging_account(handle.subscription_id, name=name), name, "drsim-drills", region, sku)
             backup.storage_accounts[account.id.lower()] = account
         yield handle
 

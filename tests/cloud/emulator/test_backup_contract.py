@@ -17,7 +17,8 @@ from arm_session import DATA, DRILLS, PROD, ArmSession, emulated
 from test_emulator_compute import make_network
 from test_emulator_recovery import WEB_ITEM, vaults
 
-from drsim.cloud.emulator.backup import STORAGE_TYPE, StorageAccount
+from drsim.cloud.emulator.backup import STORAGE_TYPE
+from drsim.cloud.emulator.state import StorageAccount
 
 SPEC = DATA / "spec"
 STAGING = "drsimstaging"
@@ -180,7 +181,7 @@ def test_a_restore_without_a_valid_staging_account_is_refused_at_once() -> None:
         _, point_id = await web_point(arm)
         backup = arm.handle.emulator.backup
         for name, where, sku in (("stzrs", "eastus2", "Standard_ZRS"), ("stfar", "westus", "Standard_LRS")):
-            account = StorageAccount(staging_id(arm, name), name, where, sku)
+            account = StorageAccount(staging_id(arm, name), name, "drsim-drills", where, sku)
             backup.storage_accounts[account.id.lower()] = account
         for account, says in (
             (None, "storageAccountId is required"),

@@ -13,6 +13,7 @@ from arm_session import DATA
 from click.testing import CliRunner
 
 from drsim.cli import main
+from drsim.cloud.emulator.world import ArmSettings, StorageAccountSpec, options_from_cli
 
 
 def serve(*args: str) -> tuple[int, str]:
@@ -34,6 +35,37 @@ def test_bad_options_exit_2_with_what_to_write() -> None:
     assert code == 2 and "has no time zone" in output
     code, output = serve("--estate", "missing.yaml", "--plan", str(DATA / "plan.yaml"))
     assert code == 2 and "missing.yaml: no such file" in output
+
+
+def test_bad_arm_settings_exit_2_with_what_to_write() -> None:
+    world = ["--estate", str(DATA / "estate.yaml"), "--plan", str(DATA / "plan.yaml")]
+    code, output = serve(*world, "--storage-account", "stdrsim")
+    assert code == 2 and "write NAME:RESOURCE_GROUP:REGION[:SKU]" in output and "Traceback" not in output
+    code, output = serve(*world, "--storage-account", "st:drsim-drills:eastus2:Floppy_LRS")
+    assert code == 2 and "SKU Floppy_LRS is not one of" in output
+    assert serve(*world, "--page-size", "0")[0] == 2
+    assert serve(*world, "--vcpu-quota", "-1")[0] == 2
+
+
+def test_arm_settings_from_the_command_line() -> None:
+    options = options_from_cli(
+        estate=str(DATA / "estate.yaml"),
+        plan=str(DATA / "plan.yaml"),
+        drill=None,
+        seed=None,
+        speed=60.0,
+        incident_at=None,
+        page_size=5,
+        writable_groups=["drsim-drills", "tiny-prod"],
+        vcpu_quota=8,
+        storage_accounts=["st:drsim-drills:eastus2"],
+    )
+    assert options.arm == ArmSettings(
+        page_size=5,
+        writable_groups=("drsim-drills", "tiny-prod"),
+        vcpu_quota=8,
+        storage_accounts=(StorageAccountSpec("st", "drsim-drills", "eastus2", "Standard_LRS"),),
+    )
 
 
 def test_an_invalid_document_is_reported_with_its_location(tmp_path) -> None:

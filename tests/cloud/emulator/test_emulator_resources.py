@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from arm_session import AUTH, DRILLS, PROD, Answer, ArmSession, emulated, tiny_options
+from arm_session import AUTH, DRILLS, PROD, PRODUCTION_WRITABLE, Answer, ArmSession, emulated, tiny_options
 from test_emulator_compute import make_network, snapshot_body
 
 TAG_FILTER = "tagName eq 'drsim-run' and tagValue eq 'r1'"
@@ -22,7 +22,9 @@ def test_subscription_and_resource_groups_are_listed() -> None:
         missing = await arm.call("GET", arm.group("elsewhere"))
         assert missing.status == 404 and missing.body["error"]["code"] == "ResourceGroupNotFound"
         new = await arm.call("PUT", arm.group("elsewhere"), {"location": "eastus2"})
-        assert new.status == 400
+        # A drill identity may not create resource groups (docs/azure.md: drsim never does)
+        assert new.status == 403 and new.body["error"]["code"] == "AuthorizationFailed"
+        assert "'Microsoft.Resources/subscriptions/resourceGroups/write'" in new.body["error"]["message"]
 
     emulated(check)
 
@@ -72,7 +74,7 @@ def test_tags_api_merges_tags_onto_a_resource_the_world_made() -> None:
         )
         assert gone.status == 404
 
-    emulated(check)
+    emulated(check, tiny_options(arm=PRODUCTION_WRITABLE))  # tagging production needs Tag Contributor there
 
 
 def test_a_burst_beyond_the_read_bucket_gets_429_with_retry_after_then_succeeds() -> None:

@@ -77,7 +77,7 @@ def test_compute_client_lists_vms_and_creates_a_snapshot(emulator: EmulatorHandl
                 await client.snapshots.get(DRILLS, "no-such-snapshot")
             with pytest.raises(HttpResponseError) as refused:
                 await client.snapshots.begin_create_or_update(PROD, "elsewhere", body)
-            assert refused.value.error.code == "InvalidParameter"
+            assert refused.value.status_code == 403 and refused.value.error.code == "AuthorizationFailed"  # RBAC before the world
 
             deleting = await client.snapshots.begin_delete(DRILLS, "web-01-os-sdk")
             await deleting.result()
