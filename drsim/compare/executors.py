@@ -178,10 +178,28 @@ def run_outcomes(
         if not scheduler:
             raise UsageError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
         scheduler_address(scheduler)  # a malformed address is refused before anything starts
-        return list(run_dask(inputs, scheduler, workers, progress))
+        return _collected(run_dask(inputs, scheduler, workers, progress))
     if scheduler:
         raise UsageError("--scheduler applies only to --executor dask")
     count = workers if workers is not None else default_workers()
     if count == 1 or inputs.trials == 1:
-        return list(run_in_process(inputs, progress))
-    return list(run_local_pool(inputs, min(count, inputs.trials), progress))
+        return _collected(run_in_process(inputs, progress))
+    return _collected(run_local_pool(inputs, min(count, inputs.trials), progress))
+
+
+class TrialsInterrupted(KeyboardInterrupt):
+    """Ctrl-C while trials ran: the outcomes that had arrived (a comparison keeps them, marked partial)."""
+
+    def __init__(self, outcomes: list[TrialOutcome]) -> None:
+        super().__init__()
+        self.outcomes = outcomes
+
+
+def _collected(outcomes: Iterator[TrialOutcome]) -> list[TrialOutcome]:
+    collected: list[TrialOutcome] = []
+    try:
+        for outcome in outcomes:
+            collected.append(outcome)
+    except KeyboardInterrupt:
+        raise TrialsInterrupted(collected) from None
+    return collected

@@ -7,16 +7,16 @@ import io
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
 from drsim.compare.analysis import rank_candidates, summarize, trials_frame
-from drsim.compare.executors import ExecutorKind, Progress, run_outcomes
+from drsim.compare.executors import ExecutorKind, Progress, TrialsInterrupted, run_outcomes
 from drsim.compare.inputs import ComparisonInputs, prepare
 from drsim.compare.report import human_duration, money, percent, report_context, write_report
-from drsim.compare.trials import worker_documents
+from drsim.compare.trials import TrialOutcome, worker_documents
 from drsim.errors import AbortedError, ExecutionError
 
 
@@ -46,6 +46,31 @@ def monthly_costs(inputs: ComparisonInputs) -> dict[str, float]:
     return {c.name: monthly_protection_cost(documents.estate.doc, c.plan.doc, catalog).total for c in documents.candidates}
 
 
+PARTIAL = "PARTIAL.md"
+"""Written beside the outputs of a comparison interrupted by Ctrl-C (and removed by a whole one)."""
+
+
+def _result(inputs: ComparisonInputs, outcomes: list[TrialOutcome]) -> ComparisonResult:
+    names = [c.name for c in inputs.candidates]
+    trials = trials_frame(outcomes, names)
+    ranking = rank_candidates(trials, monthly_costs(inputs), names, inputs.trials)
+    return ComparisonResult(inputs, trials, ranking, summarize(trials, ranking))
+
+
+def partial_comparison(inputs: ComparisonInputs, outcomes: list[TrialOutcome]) -> ComparisonResult | None:
+    """The comparison of the trials every candidate finished before an interruption (candidates are
+    compared on the same incidents, so a trial only some finished is left out); None when none did."""
+    names = {c.name for c in inputs.candidates}
+    done: dict[int, set[str]] = {}
+    for outcome in outcomes:
+        done.setdefault(outcome.trial, set()).add(outcome.candidate)
+    complete = sorted(trial for trial, finished in done.items() if finished == names)
+    if not complete:
+        return None
+    kept = [o for o in outcomes if o.trial in set(complete)]
+    return _result(replace(inputs, trials=len(complete)), kept)
+
+
 def run_comparison(
     inputs: ComparisonInputs,
     *,
@@ -55,11 +80,7 @@ def run_comparison(
     progress: Progress | None = None,
 ) -> ComparisonResult:
     """Every candidate through every trial, then the per-trial frame, the ranking and the summary."""
-    names = [c.name for c in inputs.candidates]
-    outcomes = run_outcomes(inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress)
-    trials = trials_frame(outcomes, names)
-    ranking = rank_candidates(trials, monthly_costs(inputs), names, inputs.trials)
-    return ComparisonResult(inputs, trials, ranking, summarize(trials, ranking))
+    return _result(inputs, run_outcomes(inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress))
 
 
 def default_out_dir(inputs: ComparisonInputs) -> Path:
@@ -122,9 +143,28 @@ def compare(
     try:
         with progress_bar(inputs.trials * len(inputs.candidates), enabled=show_progress) as progress:
             result = run_comparison(inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress)
+    except TrialsInterrupted as stop:
+        partial = partial_comparison(inputs, stop.outcomes)
+        if partial is None:
+            raise AbortedError("the comparison was interrupted before any trial finished; nothing was written") from None
+        target = out_dir if out_dir is not None else default_out_dir(inputs)
+        written = write_outputs(partial, target)
+        note = target / PARTIAL
+        note.write_text(
+            f"# Partial comparison\n\nInterrupted (Ctrl-C) after {partial.inputs.trials} of {inputs.trials} trials had finished for "
+            "every candidate. The outputs beside this file rank the candidates on those trials only; run the comparison again "
+            "for all of them.\n",
+            encoding="utf-8",
+        )
+        raise AbortedError(
+            f"the comparison was interrupted: {partial.inputs.trials} of {inputs.trials} trials finished for every candidate; "
+            f"wrote them, marked partial ({note}): {', '.join(str(p) for p in written)}"
+        ) from None
     except KeyboardInterrupt:
         raise AbortedError("the comparison was interrupted; nothing was written") from None
-    return result, write_outputs(result, out_dir if out_dir is not None else default_out_dir(inputs))
+    target = out_dir if out_dir is not None else default_out_dir(inputs)
+    (target / PARTIAL).unlink(missing_ok=True)  # a whole comparison replaces a partial one
+    return result, write_outputs(result, target)
 
 
 def ranking_table(result: ComparisonResult) -> str:

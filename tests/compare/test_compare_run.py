@@ -143,3 +143,33 @@ def test_a_failing_drill_names_its_candidate_and_trial(inputs, monkeypatch: pyte
     spec = trial_specs(inputs, [4])[0]
     with pytest.raises(ExecutionError, match=rf"candidate daily, trial 4 \(incident at .*Z, seed {spec.seed}\): 10 restores per VM a day"):
         run_trial(documents.estate, documents.candidates[0], spec)
+
+
+def test_ctrl_c_keeps_the_trials_every_candidate_finished_marked_partial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C after some trials: the trials every candidate finished are written (ranked on those only)
+    beside PARTIAL.md, exit 3; a trial only some candidates finished is left out; a whole run removes the mark."""
+    import drsim.compare.executors as executors
+
+    whole = executors.run_in_process
+
+    def interrupted(inputs, progress=None):  # type: ignore[no-untyped-def]
+        outcomes = list(whole(inputs, progress))
+        candidates = len(inputs.candidates)
+        yield from outcomes[: 4 * candidates + 1]  # four whole trials, and one candidate of a fifth
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(executors, "run_in_process", interrupted)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["compare", str(COMPARISON), "--trials", "8", "--workers", "1", "--out", str(out), "--quiet"])
+    assert result.exit_code == 3, result.output
+    assert "4 of 8 trials finished for every candidate" in result.output
+    assert "Traceback" not in result.output
+    assert "Partial comparison" in (out / "PARTIAL.md").read_text()
+    trials = pd.read_csv(out / "trials.csv.gz")
+    assert sorted(trials["trial"].unique()) == [0, 1, 2, 3]
+    summary = pd.read_csv(out / "comparison.csv")
+    assert set(summary["trials"]) == {4}
+    monkeypatch.setattr(executors, "run_in_process", whole)
+    again = CliRunner().invoke(main, ["compare", str(COMPARISON), "--trials", "8", "--workers", "1", "--out", str(out), "--quiet"])
+    assert again.exit_code == 0, again.output
+    assert not (out / "PARTIAL.md").exists()
