@@ -296,10 +296,8 @@ def library_seal_unsigned(c: Context) -> None:
 def swap_with(other: Callable[[Context], Path]) -> Tampering:
     def tamper(c: Context) -> None:
         source = other(c)
-        for path in c.run.iterdir():
-            path.unlink()
-        for path in source.iterdir():
-            shutil.copy2(path, c.run / path.name)
+        shutil.rmtree(c.run)
+        shutil.copytree(source, c.run)
 
     return tamper
 
