@@ -54,6 +54,8 @@ from drsim.model.documents import AzureOptions, BackupStep, Document, Drill, Est
 from drsim.model.endpoints import is_loopback
 from drsim.model.loader import Loaded
 from drsim.model.types import ProviderKind, selector_matches
+from drsim.report import FORMATS
+from drsim.report.evidence import write_atomically
 from drsim.store.history import HistoryStore, RunRecord, store_of_run
 
 if TYPE_CHECKING:
@@ -61,7 +63,6 @@ if TYPE_CHECKING:
     from drsim.report.evidence import RecordedSeal
     from drsim.report.recorded import RecordedRun
 
-FORMATS = ("md", "html")
 # The report modules (Jinja2, Markdown, matplotlib: a second to import) are imported by the functions
 # that finish a run, not by the simulated runs a comparison makes by the thousand.
 
@@ -314,12 +315,6 @@ def _new_run_dir(out_dir: Path, drill: str, run_id: str, *, create: bool = True)
         return base / candidate, candidate
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-
-
 @dataclass(frozen=True)
 class Provenance:
     """What a journaled run records of itself beside its documents: the drill file it was made from,
@@ -353,10 +348,7 @@ def copy_inputs(bundle: DrillBundle, run_dir: Path) -> tuple[InputFile, ...]:
             data = Path(source).read_bytes()
         except OSError as exc:
             raise UsageError(f"{source}: cannot read the {role} to keep a copy with the run ({exc.strerror or exc})") from None
-        target = directory / f"{role}.yaml"
-        temporary = target.with_name(target.name + ".tmp")
-        temporary.write_bytes(data)
-        os.replace(temporary, target)
+        write_atomically(directory / f"{role}.yaml", data)
         copied.append(InputFile(role, f"{INPUTS}/{role}.yaml", hashlib.sha256(data).hexdigest()))
     return tuple(copied)
 
@@ -541,7 +533,7 @@ def _write_result(
 ) -> RunOutcome:
     """Measure the run, write result.json atomically and give the outcome."""
     result = drill_result(execution.events, runbook, estate, execution.apps)
-    _write_atomically(run_dir / RESULT, result.to_json())
+    write_atomically(run_dir / RESULT, result.to_json().encode("utf-8"))
     return outcome_of(drill_name, run_id, run_dir, planned, result, execution, resumed=resumed)
 
 

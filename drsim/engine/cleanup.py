@@ -21,7 +21,7 @@ from functools import partial
 from typing import TypeVar
 
 from drsim.clock import Clock
-from drsim.cloud.api import JobStatus, ResourceKind, TaggedResource
+from drsim.cloud.api import Job, JobStatus, ResourceKind, TaggedResource
 from drsim.engine.actions import JOB_POLL_S, CloudActions, RestoreRecord, TestFailoverRecord
 from drsim.engine.retry import call_with_retries
 from drsim.engine.runtime import Waitable, current_runtime
@@ -141,10 +141,7 @@ class Cleanup:
         to end, then record what it created, so that the waves below delete it. A job that cannot be read
         leaves what it made to the final listing (the provider tags it with the run id when it ends)."""
         try:
-            job = await self._retrying(partial(self.provider.get_job, restore.job_id), f"job {restore.job_id}")
-            while not job.status.ended:
-                await self.clock.sleep(JOB_POLL_S)
-                job = await self._retrying(partial(self.provider.get_job, restore.job_id), f"job {restore.job_id}")
+            job = await self._ended(await self._retrying(partial(self.provider.get_job, restore.job_id), f"job {restore.job_id}"))
         except ProviderError:
             return
         self.actions.record_restore(job)
@@ -156,10 +153,9 @@ class Cleanup:
         vm = record.vm
         try:
             created = record.created if record.ended else await self._settle(record)
-            job = await self._retrying(partial(self.provider.test_failover_cleanup, record.source_vm_id), f"test failover cleanup of {vm}")
-            while not job.status.ended:
-                await self.clock.sleep(JOB_POLL_S)
-                job = await self._retrying(partial(self.provider.get_job, job.id), f"job {job.id}")
+            job = await self._ended(
+                await self._retrying(partial(self.provider.test_failover_cleanup, record.source_vm_id), f"test failover cleanup of {vm}")
+            )
         except ProviderError as exc:
             self.emit(CleanupTestFailover(at=self.clock.now(), vm=vm, job="", succeeded=False, error=str(exc)))
             return
@@ -171,12 +167,16 @@ class Cleanup:
                 if made is not None and resource_id not in self.deleted:
                     self._deleted(_Target(resource_id, made.resource_kind, made.name, made.region))
 
+    async def _ended(self, job: Job) -> Job:
+        """Read a job (each read retried by the policy) until it ends."""
+        while not job.status.ended:
+            await self.clock.sleep(JOB_POLL_S)
+            job = await self._retrying(partial(self.provider.get_job, job.id), f"job {job.id}")
+        return job
+
     async def _settle(self, record: TestFailoverRecord) -> tuple[str, ...]:
         """Wait for a test failover no task saw end; record (and so list) what its job created."""
-        failover = await self._retrying(partial(self.provider.get_job, record.job_id), f"job {record.job_id}")
-        while not failover.status.ended:
-            await self.clock.sleep(JOB_POLL_S)
-            failover = await self._retrying(partial(self.provider.get_job, failover.id), f"job {failover.id}")
+        failover = await self._ended(await self._retrying(partial(self.provider.get_job, record.job_id), f"job {record.job_id}"))
         self.actions.record_job(record.task, failover, record.region)
         return failover.created
 

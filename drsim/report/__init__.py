@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+FORMATS = ("md", "html")
+"""The report formats drsim writes."""
+
 if TYPE_CHECKING:
     from drsim.report.evidence import Verification
     from drsim.report.view import PastRun

@@ -12,6 +12,7 @@ from drsim.measure.events import CheckResult, Event, event_from_dict
 from drsim.measure.result import DrillResult, RunStatus
 from drsim.report.evidence import JOURNAL
 from drsim.report.recorded import RESULT, read_events, read_result
+from drsim.report.view import run_kind
 from drsim.times import duration
 
 
@@ -52,11 +53,11 @@ def junit_xml(result: DrillResult, journal_events: Iterable[Event | Mapping[str,
     events = [_typed(e) for e in journal_events]
     checks = [e for e in events if isinstance(e, CheckResult)]
     prefix = f"drsim.{result.drill}"
-    kind = "simulation" if result.provider == "sim" else "emulation" if result.emulated else "executed recovery"
-    suite = ET.Element("testsuite", name=f"drill {result.drill}" + (f" ({kind})" if kind != "executed recovery" else ""))
+    kind = run_kind(result.provider, bool(result.emulated))
+    suite = ET.Element("testsuite", name=f"drill {result.drill}" + (f" ({kind.value})" if kind.banner else ""))
     properties = ET.SubElement(suite, "properties")
     for key, value in (
-        ("kind", kind),  # a simulation evidences the design, never an executed recovery (docs/compliance.md)
+        ("kind", kind.value),  # a simulation evidences the design, never an executed recovery (docs/compliance.md)
         ("runbook", result.runbook),
         ("provider", result.provider),
         ("seed", str(result.seed)),

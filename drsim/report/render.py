@@ -43,7 +43,8 @@ from drsim.times import duration
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-FORMATS = ("md", "html")
+from drsim.report import FORMATS
+
 SECTIONS = (
     ("verdict", "Verdict"),
     ("timeline", "Timeline"),
