@@ -26,6 +26,7 @@ from drsim.engine.actions import CloudActions
 from drsim.engine.cleanup import Cleanup
 from drsim.engine.executor import Executor, StepPolicy
 from drsim.engine.journal import JournalWriter
+from drsim.engine.resume import ResumeState
 from drsim.engine.retry import call_with_retries
 from drsim.engine.runtime import current_runtime
 from drsim.engine.taskgraph import (
@@ -200,39 +201,27 @@ class RunSpec:
 
 
 async def execute(
-    spec: RunSpec, *, provider: CloudProvider, clock: Clock, sink: EventSink, planned: DrillPlan, handle_signals: bool = False
+    spec: RunSpec,
+    *,
+    provider: CloudProvider,
+    clock: Clock,
+    sink: EventSink,
+    planned: DrillPlan,
+    handle_signals: bool = False,
+    resume: ResumeState | None = None,
 ) -> Execution:
     """Run a drill against a provider: execute the planned task graph, clean up, measure. Emits every
-    event to `sink`. `planned` is plan_drill(...) of the spec's documents and concurrency."""
+    event to `sink`. `planned` is plan_drill(...) of the spec's documents and concurrency.
+
+    `resume`: go on with a run against a real cloud from its journal (drsim.engine.resume), whose events
+    `sink` holds already: what ended is not done or journaled again, what was running is taken on."""
     runbook, estate, plan = spec.runbook, spec.estate, spec.plan
     emit = sink.emit
     state = Execution(sink.events)
     rng = random.Random(f"drsim-engine/{spec.seed}")
-    graph, critical = planned.graph, planned.critical
-    emit(
-        RunStarted(
-            at=clock.now(),
-            run_id=spec.run_id,
-            drill=spec.drill_name,
-            runbook=runbook.name,
-            estate=estate.name,
-            plan=plan.name,
-            provider=provider.name,
-            seed=spec.seed,
-            incident_at=spec.incident_at,
-            detected_at=spec.detected_at,
-            drsim_version=__version__,
-            catalog_version=spec.catalog_version,
-            concurrency=spec.concurrency,
-            cleanup=runbook.cleanup,
-            controls=spec.controls,
-            drill_file=spec.drill_file,
-            inputs=spec.inputs,
-            emulated=spec.emulated,
-            performed=spec.performed,
-        )
-    )
-    emit(_plan_event(clock.now(), graph, critical, planned.estimates))
+    graph = planned.graph
+    if resume is None:
+        _start(spec, provider, clock, emit, planned)
     actions = CloudActions(
         provider=provider,
         clock=clock,
@@ -245,15 +234,35 @@ async def execute(
         name_key=spec.name_key,
     )
     await _discover(actions, clock, rng, spec.production_ids, spec.production_disk_ids)
+    if resume is not None:
+        await actions.resume_from(resume, {t.id: t for t in graph.tasks})
     runtime = current_runtime()
     policies = {s.id: StepPolicy(timeout=s.timeout, retries=s.retries, allow_failure=s.allow_failure) for s in runbook.steps}
-    executor = Executor(graph, actions, clock=clock, emit=emit, concurrency=spec.concurrency, policies=policies, rng=rng, runtime=runtime)
+    executor = Executor(
+        graph,
+        actions,
+        clock=clock,
+        emit=emit,
+        concurrency=spec.concurrency,
+        policies=policies,
+        rng=rng,
+        runtime=runtime,
+        resumed=resume.tasks if resume is not None else None,
+    )
     state.executor = executor
 
     sink.on_failure = lambda exc: executor.abort(f"the journal could not be written: {exc}")
     signals = (signal.SIGINT, signal.SIGTERM) if handle_signals and threading.current_thread() is threading.main_thread() else ()
     previous = {}
-    cleanup = Cleanup(actions, clock=clock, emit=emit, concurrency=spec.concurrency, rng=rng)
+    cleanup = Cleanup(
+        actions,
+        clock=clock,
+        emit=emit,
+        concurrency=spec.concurrency,
+        rng=rng,
+        deleted=resume.deleted if resume is not None else (),
+        failovers_cleaned=resume.failovers_cleaned if resume is not None else (),
+    )
     interrupts = 0
     for sig in signals:
         # A Python-level handler (not loop.add_signal_handler: the virtual kernel has no self-pipe to
@@ -280,16 +289,48 @@ async def execute(
             and all(s.status is TaskStatus.SUCCEEDED for s in executor.states.values())
             and not any(a.rto_met is False or a.rpo_met is False for a in measure_apps(sink.events, runbook, estate))
         )
-        await cleanup.run(policy, run_ok=run_ok)
+        if resume is None or resume.cleanup_finished is None:  # a resumed run whose cleanup had finished does not clean up again
+            await cleanup.run(policy, run_ok=run_ok)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     timeline = RunTimeline(sink.events)
     state.apps = measure_apps(timeline, runbook, estate)
     for app in state.apps:
-        emit(app)
+        if resume is None or app.app not in resume.measured:
+            emit(app)
     emit(RunFinished(at=clock.now(), status=run_status(timeline, state.apps), error=executor.aborted))
     return state
+
+
+def _start(spec: RunSpec, provider: CloudProvider, clock: Clock, emit: Callable[[Event], None], planned: DrillPlan) -> None:
+    """Journal the run's start and its plan."""
+    runbook, estate, plan = spec.runbook, spec.estate, spec.plan
+    graph, critical = planned.graph, planned.critical
+    emit(
+        RunStarted(
+            at=clock.now(),
+            run_id=spec.run_id,
+            drill=spec.drill_name,
+            runbook=runbook.name,
+            estate=estate.name,
+            plan=plan.name,
+            provider=provider.name,
+            seed=spec.seed,
+            incident_at=spec.incident_at,
+            detected_at=spec.detected_at,
+            drsim_version=__version__,
+            catalog_version=spec.catalog_version,
+            concurrency=spec.concurrency,
+            cleanup=runbook.cleanup,
+            controls=spec.controls,
+            drill_file=spec.drill_file,
+            inputs=spec.inputs,
+            emulated=spec.emulated,
+            performed=spec.performed,
+        )
+    )
+    emit(_plan_event(clock.now(), graph, critical, planned.estimates))
 
 
 DISCOVERY_ATTEMPTS = 10
