@@ -197,9 +197,10 @@ class Executor:
         """Run until every task has succeeded, failed or been skipped (or the run was aborted)."""
         if self._open == 0:
             return
-        for step in self.graph.steps:
-            if not self._waiting[step]:
-                self._start_step(step)
+        # The steps ready now, listed before any starts: starting one may settle its tasks at once (a step
+        # without tasks; a resumed run's ended tasks) and start its dependants from there.
+        for step in [s for s in self.graph.steps if not self._waiting[s]]:
+            self._start_step(step)
         await self._finished
 
     def abort(self, reason: str) -> None:

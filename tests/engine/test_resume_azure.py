@@ -1,0 +1,317 @@
+"""kill -9 of `drsim drill run` against Azure (the ARM emulator, through the real SDK), then `--resume`.
+
+Four small drills, one per path of recovery (test failover, restore as VM, restore as disks, snapshot
+clone), each run once uninterrupted, then killed with SIGKILL at 5 points chosen by how many journal
+lines it had written (20 points, one of them killed again while resuming), then resumed through the CLI
+as a user would. Each point must end with nothing of the run left in the emulator's world, the same
+measures as the uninterrupted run against the same world (same seed; the world's clock held still from
+the kill to the resumed process's first request, so that Azure behaves as if no time had passed), a
+journal whose hash chain verifies, and nothing created twice.
+
+The emulator runs its world SPEED times faster than real time, so that each point takes a couple of
+seconds; at that speed a world second is half a real millisecond, and a run's RTO moves by a few world
+minutes with the machine's load between any two runs, interrupted or not (RTO_SLACK_S).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import drsim.cloud.emulator.server as server
+from drsim.clock import ScaledClock
+from drsim.cloud.emulator.app import Emulator
+from drsim.cloud.emulator.backup import staging_account
+from drsim.cloud.emulator.world import ArmSettings
+from drsim.cloud.sim.catalog import default_catalog
+from drsim.cloud.sim.incidents import incident_from_scenario
+from drsim.cloud.sim.resources import DRILL_GROUP
+from drsim.cloud.sim.world import build_world
+from drsim.engine.journal import read_journal
+from drsim.measure.events import OperationAccepted, ResourceCreated, ResourceDeleted, RunResumed
+from drsim.model.checks import load_drill
+
+REPO = Path(__file__).resolve().parents[2]
+DRILLS = REPO / "drills"
+SPEED = 2000.0
+RTO_SLACK_S = 900.0
+"""How far apart two runs' RTOs may be at SPEED: real-time jitter of ~0.4 s, times SPEED (see the docstring)."""
+INCIDENT = "2026-11-20T14:00:00Z"
+
+BUBBLE_EAST = {"id": "bubble", "action": "network.isolate", "with": {"region": "eastus2", "cidr": "10.250.0.0/16"}}
+BUBBLE_CENTRAL = {"id": "bubble", "action": "network.isolate", "with": {"region": "centralus", "cidr": "10.250.0.0/16"}}
+BOOT = {"id": "boot", "action": "check.boot", "needs": ["recover"], "with": {"vms": {"name": "app-01"}}}
+RUNBOOKS: dict[str, dict[str, Any]] = {
+    "failover": {
+        "scenario": {"incident": "region-outage", "region": "eastus2"},
+        "steps": [
+            BUBBLE_CENTRAL,
+            {
+                "id": "recover",
+                "action": "asr.test_failover",
+                "needs": ["bubble"],
+                "with": {"vms": {"name": "app-01"}, "network": "bubble", "recovery_point": "latest-processed"},
+            },
+            BOOT,
+        ],
+    },
+    "restore-vm": {
+        "scenario": {"incident": "accidental-delete", "vms": {"name": "app-01"}},
+        "steps": [
+            BUBBLE_EAST,
+            {
+                "id": "recover",
+                "action": "backup.restore",
+                "needs": ["bubble"],
+                "with": {"vms": {"name": "app-01"}, "network": "bubble", "point": "latest", "as": "vm"},
+            },
+            BOOT,
+        ],
+    },
+    "restore-disks": {
+        "scenario": {"incident": "accidental-delete", "vms": {"name": "app-01"}},
+        "steps": [
+            BUBBLE_EAST,
+            {
+                "id": "recover",
+                "action": "backup.restore",
+                "needs": ["bubble"],
+                "with": {"vms": {"name": "app-01"}, "network": "bubble", "point": "latest", "as": "disks"},
+            },
+        ],
+    },
+    "snapshot": {
+        "scenario": {"incident": "accidental-delete", "vms": {"name": "web-01"}},
+        "steps": [
+            BUBBLE_EAST,
+            {
+                "id": "recover",
+                "action": "snapshot.clone",
+                "needs": ["bubble"],
+                "with": {"vms": {"name": "app-01"}, "network": "bubble", "source": "fresh"},
+            },
+            BOOT,
+        ],
+    },
+}
+POINTS = 5
+"""Kill points per drill: 4 drills, 20 points."""
+
+
+@dataclass
+class Emulated:
+    """One emulator serving a fresh world of the drill (same seed: the same Azure behaviour every time)."""
+
+    thread: server.EmulatorThread
+    world: Any
+    drill_file: Path
+
+    def pause(self) -> None:
+        async def hold() -> None:
+            self.world.clock.pause()
+
+        self.thread.call(hold)
+
+    def left(self, run_id: str) -> list[Any]:
+        async def tagged() -> list[Any]:
+            return list(await self.world.list_tagged(run_id))
+
+        return self.thread.call(tagged)
+
+
+_held: set[int] = set()  # ids of worlds whose clock goes on at the next request
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _go_on_at_the_next_request() -> Iterator[None]:
+    """The emulator's world clock, held still since a kill, goes on when the resumed drsim first asks."""
+    original = Emulator.dispatch
+
+    async def dispatch(self: Emulator, request: Any) -> Any:
+        clock = self.world.clock  # type: ignore[attr-defined]
+        if id(self.world) in _held and isinstance(clock, ScaledClock):
+            _held.discard(id(self.world))
+            clock.go_on()
+        return await original(self, request)
+
+    Emulator.dispatch = dispatch  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Emulator.dispatch = original  # type: ignore[method-assign]
+
+
+def drill_files(tmp_path: Path, kind: str) -> Path:
+    """The simulated drill of one recovery path (its azure copy is made per emulator)."""
+    runbook = {
+        "apiVersion": "drsim/v1",
+        "kind": "Runbook",
+        "metadata": {"name": f"resume-{kind}"},
+        **RUNBOOKS[kind],
+        "objectives": [{"app": "shop", "rto": "4h", "rpo": "24h"}],
+        "cleanup": "always",
+    }
+    (tmp_path / f"{kind}-runbook.yaml").write_text(yaml.safe_dump(runbook, sort_keys=False))
+    drill = {
+        "apiVersion": "drsim/v1",
+        "kind": "Drill",
+        "metadata": {"name": f"resume-{kind}"},
+        "runbook": str(tmp_path / f"{kind}-runbook.yaml"),
+        "estate": str(DRILLS / "estates" / "contoso.yaml"),
+        "plan": str(DRILLS / "plans" / "asr-and-daily-backup.yaml"),
+        "provider": "sim",
+        "incident_at": INCIDENT,
+        "seed": 42,
+    }
+    path = tmp_path / f"{kind}.yaml"
+    path.write_text(yaml.safe_dump(drill, sort_keys=False))
+    return path
+
+
+@contextmanager
+def emulated(sim_drill: Path, tmp_path: Path) -> Iterator[Emulated]:
+    bundle = load_drill(sim_drill)
+    drill, runbook, estate, plan = bundle.drill.doc, bundle.runbook.doc, bundle.estate.doc, bundle.plan.doc
+    incident = incident_from_scenario(runbook.scenario, estate, drill.incident_at)  # type: ignore[arg-type]
+    world = build_world(
+        estate, plan, incident=incident, seed=drill.seed, clock=ScaledClock(incident.detected_at, SPEED), options=drill.sim, catalog=default_catalog()
+    )
+    thread = server.EmulatorThread(world, settings=ArmSettings(page_size=100))
+    with thread as handle:
+        data = yaml.safe_load(sim_drill.read_text())
+        data["provider"] = "azure"
+        data["azure"] = {
+            "subscription_id": handle.subscription_id,
+            "resource_group": DRILL_GROUP,
+            "endpoint": handle.url,
+            "staging_storage_account": staging_account(handle.subscription_id),
+        }
+        target = tmp_path / f"azure-{sim_drill.name}"
+        target.write_text(yaml.safe_dump(data, sort_keys=False))
+        try:
+            yield Emulated(thread, world, target)
+        finally:
+            _held.discard(id(world))
+
+
+def drsim(args: list[str], *, kill_at: int | None = None, journal_of: Path | None = None, emulator: Emulated | None = None) -> int:
+    """`drsim ARGS` in a child process, as a user runs it; with `kill_at`, SIGKILLed once the journal under
+    `journal_of` has that many lines (the world's clock held still first). Its exit code (-9 when killed)."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", "from drsim.cli import main; main(prog_name='drsim')", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    if kill_at is None:
+        output, _ = child.communicate(timeout=120)
+        if child.returncode not in (0, 1):
+            raise AssertionError(output.decode())
+        return child.returncode
+    assert journal_of is not None and emulator is not None
+    deadline = time.monotonic() + 120
+    while child.poll() is None and time.monotonic() < deadline:
+        journals = list(journal_of.rglob("journal.jsonl"))
+        if journals and journals[0].read_bytes().count(b"\n") >= kill_at:
+            emulator.pause()
+            os.kill(child.pid, signal.SIGKILL)
+            break
+        time.sleep(0.001)
+    output, _ = child.communicate(timeout=60)
+    if child.returncode == -signal.SIGKILL:
+        _held.add(id(emulator.world))
+    return child.returncode
+
+
+def run_dir_in(out: Path) -> Path:
+    (journal,) = out.rglob("journal.jsonl")
+    return journal.parent
+
+
+def measures(run_dir: Path) -> dict[str, Any]:
+    """What must be the same with and without a kill: statuses, recovery points, RPO, consistency,
+    objectives met, cleanup; RTO apart (compared within RTO_SLACK_S)."""
+    result = json.loads((run_dir / "result.json").read_text())
+    apps = [{k: v for k, v in app.items() if k not in ("rto_s", "healthy_at", "infra_ready_at", "infrastructure_s", "validation_s", "trigger_at")} for app in result["apps"]]
+    tasks = [(t["step"], t["vm"], t["status"], t.get("recovery_point"), t.get("attempts")) for t in result["tasks"]]
+    return {"status": result["status"], "apps": apps, "tasks": tasks, "cleanup": result["cleanup"]}
+
+
+def rtos(run_dir: Path) -> list[float | None]:
+    return [app.get("rto_s") for app in json.loads((run_dir / "result.json").read_text())["apps"]]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict[str, Any], list[float | None], int]]:
+    """Each drill run through once: its run directory, measures, RTOs and journal length."""
+    found = {}
+    for kind in RUNBOOKS:
+        tmp = tmp_path_factory.mktemp(f"whole-{kind}")
+        with emulated(drill_files(tmp, kind), tmp) as emulator:
+            code = drsim(["drill", "run", str(emulator.drill_file), "--out", str(tmp / "out"), "--quiet", "--no-report", "--incident-at", INCIDENT])
+            run_dir = run_dir_in(tmp / "out")
+            assert emulator.left(run_dir.name) == []
+        lines = len(read_journal(run_dir / "journal.jsonl").lines)
+        assert code in (0, 1)
+        found[kind] = (run_dir, measures(run_dir), rtos(run_dir), lines)
+    return found
+
+
+def kill_points(lines: int) -> list[int]:
+    """POINTS journal line counts spread from just after the run starts to just before it ends."""
+    first, last = 3, lines - 2
+    return [first + round(i * (last - first) / (POINTS - 1)) for i in range(POINTS)]
+
+
+CASES = [(kind, i) for kind in RUNBOOKS for i in range(POINTS)]
+
+
+@pytest.mark.parametrize(("kind", "point"), CASES, ids=[f"{k}-{i}" for k, i in CASES])
+def test_kill_9_then_resume_ends_as_the_uninterrupted_run(
+    uninterrupted: dict[str, tuple[Path, dict[str, Any], list[float | None], int]], tmp_path: Path, kind: str, point: int
+) -> None:
+    whole_dir, whole, whole_rtos, lines = uninterrupted[kind]
+    at = kill_points(lines)[point]
+    out = tmp_path / "out"
+    with emulated(drill_files(tmp_path, kind), tmp_path) as emulator:
+        run = ["drill", "run", str(emulator.drill_file), "--out", str(out), "--quiet", "--no-report", "--incident-at", INCIDENT]
+        assert drsim(run, kill_at=at, journal_of=out, emulator=emulator) == -signal.SIGKILL
+        run_dir = run_dir_in(out)
+        assert not (run_dir / "result.json").exists()
+        resume = ["drill", "run", str(emulator.drill_file), "--resume", str(run_dir), "--quiet", "--no-report"]
+        kills = 1
+        if point == POINTS // 2 and kind == "restore-vm":  # killed again while resuming
+            again = at + max(2, (lines - at) // 2)
+            assert drsim(resume, kill_at=again, journal_of=out, emulator=emulator) == -signal.SIGKILL
+            kills = 2
+        assert drsim(resume) in (0, 1)
+        left = emulator.left(run_dir.name)
+
+    assert left == []  # nothing of the run in the emulator's world
+    assert measures(run_dir) == whole
+    for resumed_rto, whole_rto in zip(rtos(run_dir), whole_rtos, strict=True):
+        assert (resumed_rto is None) == (whole_rto is None)
+        if resumed_rto is not None and whole_rto is not None:
+            assert abs(resumed_rto - whole_rto) <= RTO_SLACK_S, (resumed_rto, whole_rto)
+    contents = read_journal(run_dir / "journal.jsonl")  # the hash chain verifies from the first line to the last
+    events = contents.events
+    assert len([e for e in events if isinstance(e, RunResumed)]) == kills
+    created = [e.id for e in events if isinstance(e, ResourceCreated)]
+    assert len(created) == len(set(created))  # nothing created (or journaled as created) twice
+    assert set(created) == {e.id for e in events if isinstance(e, ResourceDeleted)}
+    # no restore or test failover started twice: as many jobs as the uninterrupted run had
+    jobs = {e.job for e in events if isinstance(e, OperationAccepted)}
+    whole_jobs = {e.job for e in read_journal(whole_dir / "journal.jsonl").events if isinstance(e, OperationAccepted)}
+    assert len(jobs) == len(whole_jobs)
