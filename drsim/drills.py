@@ -716,7 +716,6 @@ def _run_on_azure(
                 sink = EventSink(journal, observers)
                 sink.events.extend(taken_over.events)
                 resumed = ResumeState.of(taken_over.events)
-                sink(RunResumed(at=clock.now(), replayed=len(taken_over.lines)))
             else:
                 when = incident_at.astimezone(UTC) if incident_at is not None else detected - runbook.scenario.detected_after
                 seed_used = seed
@@ -728,6 +727,7 @@ def _run_on_azure(
             try:
                 if resumed is not None and resumed.finished is not None:  # it had ended: only its result is missing
                     execution = Execution(sink.events, apps=list(resumed.measured.values()))
+                    sink(RunResumed(at=clock.now(), replayed=len(resumed.events)))
                     sink(RunPerformed(at=resumed.finished.at, ended=wall_clock_now()))
                 else:
                     if restored:

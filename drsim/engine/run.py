@@ -50,6 +50,7 @@ from drsim.measure.events import (
     PlanMade,
     PlannedTask,
     RunFinished,
+    RunResumed,
     RunStarted,
     TaskFinished,
     TaskStarted,
@@ -236,6 +237,7 @@ async def execute(
     await _discover(actions, clock, rng, spec.production_ids, spec.production_disk_ids)
     if resume is not None:
         await actions.resume_from(resume, {t.id: t for t in graph.tasks})
+        emit(RunResumed(at=clock.now(), replayed=len(resume.events)))  # the run goes on from here
     runtime = current_runtime()
     policies = {s.id: StepPolicy(timeout=s.timeout, retries=s.retries, allow_failure=s.allow_failure) for s in runbook.steps}
     executor = Executor(
