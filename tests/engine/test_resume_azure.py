@@ -55,12 +55,13 @@ from drsim.model.checks import load_drill
 REPO = Path(__file__).resolve().parents[2]
 DRILLS = REPO / "drills"
 SPEED = 2000.0
-RTO_SLACK_S = 2500.0
-"""How far apart an uninterrupted run's RTO and a resumed one's may be, per kill, at SPEED: 1.25 real
-seconds. The SDK polls a long-running operation no more often than once a real second (Retry-After: 1,
-docs/azure.md section 4), 2000 world seconds here, so two uninterrupted runs' RTOs already differ by up
-to a poll (1680 to 2620 s measured for the same restore), and a resumed process reads Azure again
-before it goes on. A kill after every task ended must change no measure at all (checked exactly)."""
+RTO_SLACK_S = 1.5 * SPEED
+"""How far apart an uninterrupted run's RTO and a resumed one's may be, per kill: 1.5 real seconds of
+world time. The SDK polls a long-running operation no more often than once a real second (Retry-After: 1,
+docs/azure.md section 4), SPEED world seconds, so two uninterrupted runs' RTOs already differ by up to a
+poll (1680 to 2620 s measured for the same restore), and a resumed process polls an operation it takes
+over (a PUT still running when it was killed) once more. A kill after every task ended must change no
+measure at all (checked exactly)."""
 INCIDENT = "2026-11-20T14:00:00Z"
 
 BUBBLE_EAST = {"id": "bubble", "action": "network.isolate", "with": {"region": "eastus2", "cidr": "10.250.0.0/16"}}
