@@ -369,6 +369,16 @@ def drill() -> None:
 @click.option("--no-report", is_flag=True, help="Write no report.md / report.html (the run is still recorded and sealed).")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False), help="History store  [default: <out>/history.sqlite]")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Also write JUnit XML: a test case per objective and check.")
+@click.option(
+    "--real-time",
+    is_flag=True,
+    help="Run a simulated drill in real time (its world on a real clock) so that its manual steps wait for people.",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(0.01, 10_000),
+    help="With --real-time: world seconds per real second, 0.01 to 10000 (default 1).",
+)
 def drill_run(
     drill_path: str | None,
     out_dir: str,
@@ -380,6 +390,8 @@ def drill_run(
     no_report: bool,
     store_path: str | None,
     junit_path: str | None,
+    real_time: bool,
+    speed: float | None,
 ) -> None:
     """Run a drill; write result.json, journal.jsonl, report.md, report.html and manifest.json, and record the run
     in the history store. Exit 0 passed, 1 an objective or check failed, 3 error."""
@@ -410,8 +422,55 @@ def drill_run(
             reports=not no_report,
             store=store_path,
             junit=junit_path,
+            real_time=real_time,
+            speed=speed,
         )
     )
+
+
+@drill.command("approve")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("step_id")
+@click.option(
+    "--by", "by", required=True, metavar="NAME", help="Who declares or approves (on the drill's participants list, if it has one)."
+)
+@click.option("--role", metavar="ROLE", help="Their role (default: the one the participants list gives them).")
+@click.option("--note", metavar="TEXT", help="A note journaled with the approval.")
+def drill_approve(run_dir: str, step_id: str, by: str, role: str | None, note: str | None) -> None:
+    """Declare or approve a manual step that a real-time run is waiting on, from any shell.
+
+    Exit 0 once the run has journaled it; 2 when the step is not waiting (the ones that are are named)
+    or the person is not on the drill's participants list; 3 when the run does not take it."""
+    from drsim.drills import approve_step
+
+    acted = approve_step(run_dir, step_id, by=by, role=role, note=note)
+    role_text = f" ({acted.role})" if acted.role else ""
+    verb = "declared" if acted.action.value == "manual.declare" else "approved"
+    click.echo(
+        f"{run_dir}: step '{acted.step}' {verb} by {acted.by}{role_text}, journaled at {acted.at.isoformat()} after {acted.waited_s:g}s"
+    )
+
+
+@drill.command("attest")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--by", "by", required=True, metavar="NAME", help="Who attests.")
+@click.option("--role", required=True, metavar="ROLE", help="In what role (drill owner, application owner, risk and compliance, ...).")
+@click.option(
+    "--verdict", required=True, type=click.Choice(["passed", "failed", "passed-with-exceptions"]), help="Their verdict on the run."
+)
+@click.option("--note", metavar="TEXT", help="A note journaled with the attestation (the exceptions, for instance).")
+@click.option("--sign-key", type=click.Path(dir_okay=False), help="Ed25519 private key (PEM) to sign the re-sealed manifest with.")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help=STORE_OF_RUN_HELP)
+def drill_attest(run_dir: str, by: str, role: str, verdict: str, note: str | None, sign_key: str | None, store_path: str | None) -> None:
+    """Attest a finished run: journal who gives what verdict on it (chained), re-render its reports
+    (their sign-off shows it) and re-seal it. Refused for a run still running or whose evidence does
+    not verify."""
+    from drsim.drills import attest_run
+
+    outcome = attest_run(run_dir, by=by, role=role, verdict=verdict, note=note, sign_key=sign_key, store=_store_of(run_dir, store_path))
+    for path in outcome.written:
+        click.echo(f"wrote {path}")
+    click.echo(f"{run_dir}: attested {outcome.attested.verdict.value} by {outcome.attested.by} ({outcome.attested.role})")
 
 
 @main.group()

@@ -7,6 +7,9 @@ writes to a rich Console; nothing below the command line depends on it.
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import contextlib
 import json
 import os
 import sys
@@ -24,13 +27,15 @@ from rich.text import Text
 from drsim.cloud.api import PointType
 from drsim.cloud.sim.listing import WorldPoints, iso_or_none, points_as_json, world_points
 from drsim.drills import AzureDryRun, azure_dry_run, finish_run, incident_time, run_drill
-from drsim.engine.run import DrillPlan, RunOutcome
+from drsim.engine.people import NOTE_MAX, VIA_TERMINAL, HumanAnswer, HumanRequest, check_person, participants_text
+from drsim.engine.run import DrillPlan, RunObserver, RunOutcome
 from drsim.engine.taskgraph import Task, task_chain
 from drsim.errors import AbortedError, UsageError
 from drsim.measure.events import (
     CleanupFinished,
     CleanupStarted,
     Event,
+    HumanActed,
     PlanMade,
     RunAborted,
     TaskFailed,
@@ -113,6 +118,14 @@ class LiveProgress:
     def stop(self) -> None:
         self._live.stop()
 
+    def pause(self) -> None:
+        """Take the panel off the terminal while a person is asked something."""
+        self._live.stop()
+
+    def resume(self) -> None:
+        self._live.start()
+        self._live.update(self._render())
+
 
 def _say(line: str) -> None:
     """One line on standard error, at once and unwrapped (it names paths and commands to copy)."""
@@ -134,6 +147,143 @@ class InterruptNotice:
             self.say(f"interrupted ({event.reason}): cleaning up (Ctrl-C again to stop cleanup)")
         elif self.aborted and isinstance(event, CleanupFinished) and event.status is CleanupStatus.INCOMPLETE:
             self.say(f"cleanup stopped: {len(event.leftovers)} resource(s) may be left behind (listed in the result)")
+
+    def on_finished(self, outcome: RunOutcome) -> None:
+        pass
+
+
+# ------------------------------------------------------------------------------ people in the loop
+
+
+def stdin_is_terminal() -> bool:
+    """Whether a person sits at this run's terminal (standard input is a tty) to be asked directly."""
+    try:
+        return os.isatty(sys.stdin.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _waiting_line(request: HumanRequest) -> str:
+    waiting = request.waiting
+    who = f" ({waiting.who})" if waiting.who else ""
+    limit = f"; it times out after {format_duration_s(waiting.timeout_s)}" if waiting.timeout_s is not None else ""
+    expected = f"; participants: {participants_text(waiting.participants)}" if waiting.participants else ""
+    return f"step '{waiting.step}' ({waiting.action.value}) waits for a person to {request.verb} it{who}{expected}{limit}"
+
+
+class ApprovalNotice:
+    """No terminal to ask: say, on standard error, how to answer from another shell (drsim drill approve)."""
+
+    def __init__(self, say: Callable[[str], None] = _say) -> None:
+        self.say = say
+
+    async def ask(self, request: HumanRequest) -> HumanAnswer | None:
+        self.say(f"{_waiting_line(request)}: {request.approve_command()}")
+        return None
+
+
+class TerminalPrompt:
+    """Ask the person at the run's terminal for their name (role and note optional), one step at a time;
+    `drsim drill approve` from another shell answers as well (drsim.engine.people.RealTimePeople)."""
+
+    def __init__(self, progress: LiveProgress | None = None, *, fd: int | None = None, say: Callable[[str], None] = _say) -> None:
+        self.progress = progress
+        self.fd = sys.stdin.fileno() if fd is None else fd
+        self.say = say
+        self._buffer = b""
+        self._lines: collections.deque[str | None] = collections.deque()
+        self._wakeup: asyncio.Future[None] | None = None
+        self._lock: asyncio.Lock | None = None
+
+    async def ask(self, request: HumanRequest) -> HumanAnswer | None:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:  # one question at a time on one terminal
+            if self.progress is not None:
+                self.progress.pause()
+            try:
+                return await self._ask(request)
+            finally:
+                self._stop_reading()
+                if self.progress is not None:
+                    self.progress.resume()
+
+    async def _ask(self, request: HumanRequest) -> HumanAnswer | None:
+        participants = request.waiting.participants
+        self.say(f"{_waiting_line(request)}.")
+        self.say(f"Answer here, or from another shell: {request.approve_command()}")
+        while True:
+            name = await self._line(f"Your name (to {request.verb} step '{request.step}'): ")
+            if name is None:
+                self.say("(no more input here: waiting for drsim drill approve)")
+                return None
+            if not name.strip():
+                continue
+            listed = [p.role for p in participants if " ".join(p.name.split()).casefold() == " ".join(name.split()).casefold()]
+            if participants and not listed:
+                self.say(f"refused: {name.strip()} is not on the drill's participants list ({participants_text(participants)})")
+                continue
+            role = await self._line(f"Role [{listed[0]}]: " if listed else "Role (optional): ")
+            note = await self._line("Note (optional): ")
+            if role is None or note is None:
+                return None
+            try:
+                by, checked_role = check_person(participants, name, role or None)
+            except ValueError as exc:
+                self.say(f"refused: {exc}")
+                continue
+            return HumanAnswer(by, checked_role, note.strip()[:NOTE_MAX] or None, VIA_TERMINAL)
+
+    async def _line(self, question: str) -> str | None:
+        """One line typed at the terminal (None at the end of input)."""
+        sys.stderr.write(question)
+        sys.stderr.flush()
+        loop = asyncio.get_running_loop()
+        while not self._lines:
+            self._wakeup = loop.create_future()
+            try:
+                loop.add_reader(self.fd, self._readable)
+            except (NotImplementedError, OSError, ValueError):  # no way to read it without blocking the run
+                return None
+            try:
+                await self._wakeup
+            finally:
+                self._wakeup = None
+        return self._lines.popleft()
+
+    def _readable(self) -> None:
+        try:
+            chunk = os.read(self.fd, 4096)
+        except OSError:
+            chunk = b""
+        if chunk:
+            self._buffer += chunk
+            *lines, self._buffer = self._buffer.split(b"\n")
+            self._lines.extend(line.decode("utf-8", errors="replace").rstrip("\r") for line in lines)
+        else:
+            self._lines.append(None)
+            self._stop_reading()
+        if self._lines and self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+    def _stop_reading(self) -> None:
+        with contextlib.suppress(RuntimeError, NotImplementedError, OSError, ValueError):
+            asyncio.get_running_loop().remove_reader(self.fd)
+
+
+class PeopleNotice:
+    """Says on standard error when a person answered a manual step, or nobody did in time."""
+
+    def __init__(self, say: Callable[[str], None] = _say) -> None:
+        self.say = say
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, HumanActed):
+            role = f" ({event.role})" if event.role else ""
+            verb = "declared" if event.action.value == "manual.declare" else "approved"
+            self.say(f"step '{event.step}' {verb} by {event.by}{role} via {event.via}, after {format_duration_s(event.waited_s)}")
+        elif isinstance(event, TaskFailed) and event.action.is_manual:
+            self.say(f"step '{event.step}' failed: {event.error}")
 
     def on_finished(self, outcome: RunOutcome) -> None:
         pass
@@ -251,8 +401,15 @@ def drill_run(
     reports: bool = True,
     store: str | None = None,
     junit: str | None = None,
+    real_time: bool = False,
+    speed: float | None = None,
+    interactive: bool | None = None,
 ) -> int:
-    """What `drsim drill run` does; returns the exit code (0 passed, 1 failed, 3 error)."""
+    """What `drsim drill run` does; returns the exit code (0 passed, 1 failed, 3 error).
+
+    In a real-time run (provider azure, or `real_time`) manual steps wait for a person: asked at the
+    terminal when standard input is one (`interactive`, default: stdin_is_terminal()), and told how to
+    answer with `drsim drill approve` otherwise."""
     console = console or Console()
     if resume is not None and (seed is not None or incident_at is not None):
         raise UsageError("--resume continues a run with its own seed and incident time: leave out --seed and --incident-at")
@@ -272,6 +429,12 @@ def drill_run(
         when = incident_time(drill.model_copy(update={"incident_at": "random"}), drill.seed if seed is None else seed, today=today)
     progress = LiveProgress(console) if console.is_terminal and not quiet and not dry_run else None
     notice = InterruptNotice()
+    live = real_time or bundle.drill.doc.provider is ProviderKind.AZURE
+    ask_here = stdin_is_terminal() if interactive is None else interactive
+    prompt = (TerminalPrompt(progress) if ask_here else ApprovalNotice()) if live else None
+    observers: list[RunObserver] = [o for o in (progress, notice) if o is not None]
+    if live:
+        observers.append(PeopleNotice())
     try:
         outcome = run_drill(
             bundle,
@@ -280,9 +443,12 @@ def drill_run(
             incident_at=when,
             dry_run=dry_run,
             resume=resume,
-            observers=(progress, notice) if progress is not None else (notice,),
+            observers=observers,
             today=today,
             handle_signals=True,
+            real_time=real_time,
+            speed=speed,
+            prompt=prompt,
         )
     finally:
         if progress is not None:

@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from drsim.clock import Clock
@@ -39,13 +40,17 @@ from drsim.cloud.api import (
 )
 from drsim.cloud.arm import kind_of
 from drsim.engine.executor import CheckFailure, SlotLimit, TaskState
+from drsim.engine.people import HumanRequest, People
 from drsim.engine.taskgraph import CANARY_READ_INTERVAL_S, Op, OpKind, Task
 from drsim.errors import CapacityError, NotFoundError, ProviderError, SafetyError, TransientError
 from drsim.measure.events import (
     CheckKind,
     CheckResult,
     Event,
+    HumanActed,
+    HumanWaiting,
     OperationAccepted,
+    Person,
     RecoveryPointRef,
     ResourceCreated,
     VolumeCheck,
@@ -60,6 +65,7 @@ from drsim.model.documents import (
     ProtectionPlan,
     Runbook,
     SnapshotCloneStep,
+    Step,
     VmSpec,
 )
 from drsim.model.types import BackupPointChoice, BackupTier, ReplicationPointChoice, RestoreAs, selector_matches
@@ -149,8 +155,14 @@ class CloudActions:
         incident_at: datetime,
         emit: Callable[[Event], None],
         name_key: str | None = None,
+        people: People | None = None,
+        participants: tuple[Person, ...] = (),
+        run_dir: Path | None = None,
     ) -> None:
         self.provider = provider
+        self.people = people  # None: virtual time, where a manual step takes its configured duration
+        self.participants = participants
+        self.run_dir = run_dir
         self.clock = clock
         self.runbook = runbook
         self.estate = estate
@@ -272,6 +284,8 @@ class CloudActions:
             work = works[task.id] = TaskWork()
         step = self._steps[task.step]
         kind = op.kind
+        if kind is OpKind.HUMAN and self.people is not None:
+            return self._human(task, state, step)
         if kind is OpKind.HUMAN or kind is OpKind.WAIT:
             return self.clock.sleep(op.seconds or 0.0)
         cls = step.__class__
@@ -302,6 +316,22 @@ class CloudActions:
                 assert isinstance(step, CheckCanaryStep)
             return self._check_canary(task, step)
         raise AssertionError(f"no action for {task.action} {op.kind}")  # pragma: no cover - the task graph makes only these
+
+    # ------------------------------------------------------------------------------ people
+
+    async def _human(self, task: Task, state: TaskState, step: Step) -> None:
+        """A person declares or approves (a real-time run): the wait and the answer are journaled."""
+        assert self.people is not None
+        since = self.clock.now()
+        timeout = step.timeout.total_seconds() if step.timeout is not None else None
+        who = getattr(step.with_, "who", None)
+        waiting = HumanWaiting(since, task.id, task.step, task.action, state.attempts, since, timeout, self.participants, who)
+        self.emit(waiting)
+        answer = await self.people.answer(HumanRequest(waiting, self.run_dir))
+        at = self.clock.now()
+        waited = round((at - since).total_seconds(), 3)
+        self.emit(HumanActed(at, task.id, task.step, task.action, state.attempts, answer.by, answer.role, answer.note, waited, answer.via))
+        self.people.taken(answer)
 
     # ----------------------------------------------------------------------------- network
 

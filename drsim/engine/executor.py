@@ -358,6 +358,11 @@ class Executor:
                 await _Attempt(self, task, state).run()
         except TimeoutError as exc:
             if deadline.expired():
+                if task.action.is_manual:
+                    verb = "declare" if task.action.value == "manual.declare" else "approve"
+                    raise StepTimeout(
+                        f"step '{task.step}' timed out after {format_duration(timeout)}: nobody came to {verb} it ({task.action.value})"
+                    ) from exc
                 raise StepTimeout(f"step '{task.step}' timed out after {format_duration(timeout)}") from exc
             raise
 

@@ -26,6 +26,7 @@ from drsim.engine.actions import CloudActions
 from drsim.engine.cleanup import Cleanup
 from drsim.engine.executor import Executor, StepPolicy
 from drsim.engine.journal import JournalWriter
+from drsim.engine.people import People
 from drsim.engine.retry import call_with_retries
 from drsim.engine.runtime import current_runtime
 from drsim.engine.taskgraph import (
@@ -46,6 +47,7 @@ from drsim.measure.events import (
     Event,
     InputFile,
     Performed,
+    Person,
     PlanMade,
     PlannedTask,
     RunFinished,
@@ -197,6 +199,9 @@ class RunSpec:
     inputs: tuple[InputFile, ...] = ()
     emulated: bool = False
     performed: Performed | None = None
+    people: People | None = None  # who answers manual steps in a real-time run (None: virtual time, their durations)
+    participants: tuple[Person, ...] = ()  # the drill's expected participants
+    run_dir: Path | None = None  # where `drsim drill approve` leaves approvals
 
 
 async def execute(
@@ -243,6 +248,9 @@ async def execute(
         incident_at=spec.incident_at,
         emit=emit,
         name_key=spec.name_key,
+        people=spec.people,
+        participants=spec.participants,
+        run_dir=spec.run_dir,
     )
     await _discover(actions, clock, rng, spec.production_ids, spec.production_disk_ids)
     runtime = current_runtime()

@@ -89,6 +89,14 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class Person:
+    """Someone the drill lists as a participant: a name and a role."""
+
+    name: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
 class InputFile:
     """A document the run was made from, copied into the run directory (`inputs/<role>.yaml`)."""
 
@@ -203,6 +211,41 @@ class TaskFailed(TaskEvent):
 class TaskSkipped(TaskEvent):
     kind: ClassVar[str] = "task.skipped"
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class HumanWaiting(Event):
+    """A manual step (manual.declare, manual.approve) waits for a person, in a real-time run. It waits
+    until a human.acted of the same task, or until the task ends otherwise (task.failed: timed out or
+    aborted); a journal that ends with it open (a crashed run) still waits. In virtual time manual
+    steps take their configured duration and journal neither event."""
+
+    kind: ClassVar[str] = "human.waiting"
+    task: str
+    step: str
+    action: Action
+    attempt: int
+    since: datetime  # when the wait began (the drill's clock)
+    timeout_s: float | None  # the step's timeout: the wait ends unanswered then (None: no limit)
+    participants: tuple[Person, ...] = ()  # the drill's expected participants (empty: anyone who gives a name)
+    who: str | None = None  # the role the runbook names for the step (with.who)
+
+
+@dataclass(frozen=True, slots=True)
+class HumanActed(Event):
+    """A person declared or approved a manual step: who, in what role, with what note, and how long the
+    step waited for them (`at` is when; waited_s is on the drill's clock)."""
+
+    kind: ClassVar[str] = "human.acted"
+    task: str
+    step: str
+    action: Action
+    attempt: int
+    by: str
+    role: str | None
+    note: str | None
+    waited_s: float
+    via: str  # where the person answered: terminal | drsim drill approve
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,7 +381,33 @@ class EvidenceResealed(Event):
     drsim_version: str
 
 
-for _record in (RecoveryPointRef, VolumeCheck, PlannedTask, LeftoverResource):
+class Verdict(StrEnum):
+    """What an attestation says of a run."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    PASSED_WITH_EXCEPTIONS = "passed-with-exceptions"
+
+
+@dataclass(frozen=True, slots=True)
+class RunAttested(Event):
+    """`drsim drill attest`: a person's verdict on a finished run, appended to its journal (chained, and
+    under the new seal). It names what was attested: result.json's SHA-256 and the journal's chain head
+    before this line. Its time is the wall clock's; it is kept out of the run's measures."""
+
+    kind: ClassVar[str] = "run.attested"
+    by: str
+    role: str
+    verdict: Verdict
+    note: str | None
+    result_sha256: str
+    journal_head: str
+    user: str  # the operating-system account that ran the command
+    host: str
+    drsim_version: str
+
+
+for _record in (RecoveryPointRef, VolumeCheck, PlannedTask, LeftoverResource, Person):
     quick_init(_record)
 
 EVENT_TYPES: Mapping[str, type[Event]] = {
@@ -366,6 +435,9 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         RunResumed,
         RunFinished,
         EvidenceResealed,
+        HumanWaiting,
+        HumanActed,
+        RunAttested,
     )
 }
 for _event_type in EVENT_TYPES.values():

@@ -764,6 +764,15 @@ class Evidence(Frozen):
     """Key file to sign the evidence bundle with."""
 
 
+class Participant(Frozen):
+    """A person expected to take part in a drill: who may declare the disaster and approve its steps."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"\S")
+    """The person's name, as they give it when they act (compared without regard to case)."""
+    role: str = Field(min_length=1, max_length=100, pattern=r"\S")
+    """Their role in the drill, e.g. incident commander."""
+
+
 class SimOptions(Frozen):
     """Options of the simulated world (all optional)."""
 
@@ -832,6 +841,19 @@ class Drill(Document):
     """Options of the simulated world."""
     azure: AzureOptions | None = None
     """Where a drill against Azure runs (default: from the environment, docs/azure.md)."""
+    participants: tuple[Participant, ...] = ()
+    """Who may declare and approve in a real-time run; empty: anyone who gives a name."""
+
+    @field_validator("participants")
+    @classmethod
+    def _each_once(cls, value: tuple[Participant, ...]) -> tuple[Participant, ...]:
+        seen: set[str] = set()
+        for person in value:
+            key = " ".join(person.name.split()).casefold()
+            if key in seen:
+                raise ValueError(f"{person.name} is listed twice")
+            seen.add(key)
+        return value
 
     @field_validator("incident_at", "window_end", mode="before")
     @classmethod

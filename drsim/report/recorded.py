@@ -31,6 +31,7 @@ from drsim.measure.events import (
     ResourceCreated,
     ResourceDeleted,
     RunAborted,
+    RunAttested,
     RunFinished,
     RunStarted,
     TaskFailed,
@@ -112,6 +113,7 @@ class RecordedRun:
     aborted: RunAborted | None
     finished: RunFinished | None
     reseals: tuple[EvidenceResealed, ...] = ()  # forced re-seals after the run, kept out of `events`
+    attestations: tuple[RunAttested, ...] = ()  # `drsim drill attest` after the run, kept out of `events`
 
     @property
     def run_id(self) -> str:
@@ -286,7 +288,7 @@ def read_run(run_dir: str | os.PathLike[str]) -> RecordedRun:
         raise UsageError(f"{directory}: not a directory (expected a run directory such as reports/<drill>/<run-id>)")
     result, digest = read_result(directory / RESULT)
     journaled, chain, torn = read_events(directory / JOURNAL)
-    events = [e for e in journaled if not isinstance(e, EvidenceResealed)]  # wall-clock events after the run: not measured
+    events = [e for e in journaled if not isinstance(e, EvidenceResealed | RunAttested)]  # wall-clock events after the run: not measured
     plan = next((e for e in events if isinstance(e, PlanMade)), None)
     return RecordedRun(
         run_dir=directory,
@@ -308,6 +310,7 @@ def read_run(run_dir: str | os.PathLike[str]) -> RecordedRun:
         aborted=next((e for e in events if isinstance(e, RunAborted)), None),
         finished=next((e for e in reversed(events) if isinstance(e, RunFinished)), None),
         reseals=tuple(e for e in journaled if isinstance(e, EvidenceResealed)),
+        attestations=tuple(e for e in journaled if isinstance(e, RunAttested)),
     )
 
 

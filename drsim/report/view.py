@@ -17,7 +17,18 @@ from enum import StrEnum
 from typing import Protocol
 
 from drsim import __version__
-from drsim.measure.events import CheckResult, InputFile, Performed, RunPerformed, iso
+from drsim.measure.events import (
+    CheckResult,
+    HumanActed,
+    HumanWaiting,
+    InputFile,
+    Performed,
+    RunPerformed,
+    TaskFailed,
+    TaskFinished,
+    TaskSkipped,
+    iso,
+)
 from drsim.measure.result import AppResult, RunStatus, TaskStatus
 from drsim.model.types import Action
 from drsim.report.controls import Control, EvidenceKind, select_controls
@@ -326,6 +337,57 @@ class TrendView:
 
 
 @dataclass(frozen=True)
+class ApprovalRow:
+    """A manual step a person answered (human.acted)."""
+
+    step: str
+    action: str
+    by: str
+    role: str | None
+    at: datetime
+    waited_s: float
+    via: str
+    note: str | None
+
+
+@dataclass(frozen=True)
+class UnansweredRow:
+    """A manual step that waited for a person who did not come (its wait ended otherwise)."""
+
+    step: str
+    action: str
+    since: datetime
+    outcome: str
+
+
+@dataclass(frozen=True)
+class AttestationRow:
+    """A person's verdict on the run (run.attested)."""
+
+    by: str
+    role: str
+    verdict: str
+    at: datetime
+    note: str | None
+    result_sha256: str
+    journal_head: str
+    user: str
+    host: str
+
+
+@dataclass(frozen=True)
+class SignOffView:
+    """Who took part and who signed: every row comes from the journal (human.acted, run.attested)."""
+
+    people_asked: bool  # the run waited for people (real time); else its manual steps took their configured durations
+    expected: tuple[tuple[str, str], ...]  # the drill's participants list (name, role), as its waits journaled it
+    participants: tuple[tuple[str, str | None, tuple[str, ...]], ...]  # who acted: name, role, the steps
+    approvals: tuple[ApprovalRow, ...]
+    unanswered: tuple[UnansweredRow, ...]
+    attestations: tuple[AttestationRow, ...]
+
+
+@dataclass(frozen=True)
 class ReportView:
     """Everything both report formats show, in display order."""
 
@@ -367,6 +429,7 @@ class ReportView:
     controls_recorded: bool  # the run says which controls the drill selects (else every control is shown)
     trend: TrendView
     cleanup_done_at: datetime | None
+    signoff: SignOffView = SignOffView(False, (), (), (), (), ())
 
     @property
     def missed(self) -> tuple[ObjectiveVerdict, ...]:
@@ -582,6 +645,38 @@ def _environment(run: RecordedRun) -> EnvironmentView:
     )
 
 
+def _signoff(run: RecordedRun) -> SignOffView:
+    waits = [e for e in run.events if isinstance(e, HumanWaiting)]
+    acted = [e for e in run.events if isinstance(e, HumanActed)]
+    answered = {(e.task, e.attempt) for e in acted}
+    ends = {e.task: e for e in run.events if isinstance(e, TaskFailed | TaskFinished | TaskSkipped)}
+    unanswered = []
+    for wait in waits:
+        if (wait.task, wait.attempt) in answered:
+            continue
+        end = ends.get(wait.task)
+        outcome = end.error if isinstance(end, TaskFailed) else "the run ended before anyone answered"
+        unanswered.append(UnansweredRow(wait.step, wait.action.value, wait.since, outcome))
+    people: dict[str, tuple[str, str | None, list[str]]] = {}
+    for event in acted:
+        key = " ".join(event.by.split()).casefold()
+        name, role, steps = people.setdefault(key, (event.by, event.role, []))
+        if event.step not in steps:
+            steps.append(event.step)
+    expected = next((tuple((p.name, p.role) for p in w.participants) for w in waits if w.participants), ())
+    return SignOffView(
+        people_asked=bool(waits),
+        expected=expected,
+        participants=tuple((name, role, tuple(steps)) for name, role, steps in people.values()),
+        approvals=tuple(ApprovalRow(e.step, e.action.value, e.by, e.role, e.at, e.waited_s, e.via, e.note) for e in acted),
+        unanswered=tuple(unanswered),
+        attestations=tuple(
+            AttestationRow(a.by, a.role, a.verdict.value, a.at, a.note, a.result_sha256, a.journal_head, a.user, a.host)
+            for a in run.attestations
+        ),
+    )
+
+
 def _trend(run: RecordedRun, history: Sequence[PastRun] | None) -> TrendView:
     if history is None:
         return TrendView(False, (), None, None)
@@ -744,6 +839,7 @@ def build_view(run: RecordedRun, history: Sequence[PastRun] | None = None, contr
         controls_recorded=chosen is not None,
         trend=_trend(run, history),
         cleanup_done_at=run.cleanup.at if run.cleanup is not None else None,
+        signoff=_signoff(run),
     )
     control_views = tuple(
         ControlView(control, tuple((kind, evidence_statement(kind, view, run)) for kind in control.evidenced_by))
