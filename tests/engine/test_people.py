@@ -173,7 +173,7 @@ def test_the_person_at_the_terminal_is_asked_and_a_stranger_refused(tmp_path: Pa
         os.write(master, b"alice example\n\nall clear\n")  # an empty role: the listed one
         asked(3)
         os.write(master, b"Bob\nCISO\n\n")
-        stdout, _ = run.communicate(timeout=120)
+        run.communicate(timeout=120)
     finally:
         os.close(master)
         if run.poll() is None:
