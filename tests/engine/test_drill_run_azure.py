@@ -8,11 +8,13 @@ simulated run does, write its result, journal and reports, and leave nothing tag
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
+from people_kit import wait_until_waiting
 
 import drsim.cloud.emulator.server as server
 from drsim.cli import main
@@ -22,7 +24,9 @@ from drsim.cloud.sim.catalog import default_catalog
 from drsim.cloud.sim.incidents import incident_from_scenario
 from drsim.cloud.sim.resources import DRILL_GROUP
 from drsim.cloud.sim.world import build_world
-from drsim.drills import AZURE_ENVIRONMENT, _azure_options_from_environment
+from drsim.drills import AZURE_ENVIRONMENT, _azure_options_from_environment, approve_step
+from drsim.engine.journal import read_journal
+from drsim.measure.events import HumanActed
 from drsim.model.checks import load_drill
 
 DRILLS = Path(__file__).resolve().parents[2] / "drills"
@@ -64,12 +68,17 @@ def test_drill_run_with_provider_azure_ends_as_in_the_simulation(tmp_path: Path)
     thread = server.EmulatorThread(world, settings=ArmSettings(page_size=100))
     with thread as handle:
         drill_file = azure_copy(example, tmp_path, subscription_id=handle.subscription_id, endpoint=handle.url)
+        # Against Azure a person declares the disaster: here from another thread, through the approval
+        # files `drsim drill approve` writes, once the journal says the step waits.
+        approver = threading.Thread(target=approve_when_waiting, args=(tmp_path / "azure", "declare", "Ines Commander"))
+        approver.start()
         # The world's incident is the drill's incident_at; without --incident-at the run would declare it
         # when it starts, which on a loaded machine is many world minutes later at SPEED (and the RPO with it).
         run = CliRunner().invoke(
             main,
             ["drill", "run", str(drill_file), "--out", str(tmp_path / "azure"), "--quiet", "--incident-at", drill.incident_at.isoformat()],  # type: ignore[union-attr]
         )
+        approver.join(30)
         assert run.exit_code == 0, run.output
         run_dir = next((tmp_path / "azure").rglob("result.json")).parent
         result = json.loads((run_dir / "result.json").read_text())
@@ -88,6 +97,15 @@ def test_drill_run_with_provider_azure_ends_as_in_the_simulation(tmp_path: Path)
         assert (run_dir / name).is_file(), name
     verify = CliRunner().invoke(main, ["evidence", "verify", str(run_dir)])
     assert verify.exit_code == 0, verify.output
+    acted = [e for e in read_journal(run_dir / "journal.jsonl").events if isinstance(e, HumanActed)]
+    assert [(e.step, e.by, e.role, e.via) for e in acted] == [("declare", "Ines Commander", "incident commander", "drsim drill approve")]
+    assert "| Ines Commander | incident commander | declare |" in (run_dir / "report.md").read_text()
+
+
+def approve_when_waiting(out_dir: Path, step: str, by: str) -> None:
+    """What a person does from another shell: `drsim drill approve RUN_DIR STEP --by NAME`, once the step waits."""
+    run_dir = wait_until_waiting(out_dir, step)
+    approve_step(run_dir, step, by=by, role="incident commander")
 
 
 def result_run_id(run_dir: Path) -> str:
