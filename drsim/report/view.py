@@ -660,7 +660,7 @@ def _signoff(run: RecordedRun) -> SignOffView:
     people: dict[str, tuple[str, str | None, list[str]]] = {}
     for event in acted:
         key = " ".join(event.by.split()).casefold()
-        name, role, steps = people.setdefault(key, (event.by, event.role, []))
+        steps = people.setdefault(key, (event.by, event.role, []))[2]
         if event.step not in steps:
             steps.append(event.step)
     expected = next((tuple((p.name, p.role) for p in w.participants) for w in waits if w.participants), ())
