@@ -340,6 +340,24 @@ def history(drill: str | None, runbook: str | None, store_path: str | None, fmt:
     click.echo(history_text(store_path or DEFAULT_STORE, HistoryFormat(fmt), drill=drill, runbook=runbook), nl=False)
 
 
+@main.command()
+@click.option(
+    "--estate", "estate_path", required=True, type=click.Path(dir_okay=False), help="The estate as it is now (its apps' drill_every)."
+)
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="History store  [default: reports/history.sqlite]")
+@click.option("--at", "at_text", metavar="TIME", help="Judge as of this UTC time (default: now).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def due(estate_path: str, store_path: str | None, at_text: str | None, fmt: str) -> None:
+    """What is due: per app and scenario, the last real and simulated drill, when the next real drill is
+    due, and what changed since the last passed real drill.
+
+    Exit 1 when anything is overdue or needs re-verification (so CI can gate on it), 0 otherwise.
+    """
+    from drsim.console import due as show_due
+
+    sys.exit(show_due(estate_path, store_path, at_text, fmt))
+
+
 @main.group()
 def drill() -> None:
     """Run disaster-recovery drills."""

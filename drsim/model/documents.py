@@ -218,6 +218,10 @@ class AppSpec(Frozen):
     """Selector of the application's VMs."""
     depends_on: tuple[Name, ...] = ()
     """Applications that must be healthy first."""
+    drill_every: Duration | None = None
+    """How often the application must pass a real drill, e.g. 90d (`drsim due` says when it is due)."""
+    critical: bool = False
+    """Whether the application is critical to the business (shown by `drsim due` and the coverage packet)."""
 
 
 class Estate(Document):
