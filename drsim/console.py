@@ -45,7 +45,10 @@ from drsim.model import Estate, load, load_drill
 from drsim.model.documents import Drill
 from drsim.model.loader import Loaded
 from drsim.model.types import CleanupStatus, ProviderKind, format_duration, parse_instant
+from drsim.program.coverage import build_coverage, parse_period
 from drsim.program.due import DrillRef, DueReport, DueState, due_report
+from drsim.program.packet import write_packet
+from drsim.report.evidence import RecordedSeal
 from drsim.store.history import DEFAULT_STORE, HistoryStore
 
 _STATUS_STYLE = {RunStatus.PASSED: "bold green", RunStatus.FAILED: "bold yellow", RunStatus.ERROR: "bold red"}
@@ -462,3 +465,38 @@ def due(estate_path: str, store_path: str | None, at_text: str | None, fmt: str,
     else:
         render_due(report, console)
     return report.exit_code
+
+
+def coverage(
+    period_text: str, store_path: str | None, estate_path: str | None, out_dir: str, sign_key: str | None, console: Console | None = None
+) -> list[Path]:
+    """What `drsim coverage` does: build the period's packet from the store and write it, sealed."""
+    console = console or Console()
+    period = parse_period(period_text)
+    estate = load(estate_path, Estate).doc if estate_path is not None else None
+    path = Path(store_path or DEFAULT_STORE)
+    with HistoryStore(path, create=False, read_only=True) as store:
+        records = store.runs()
+        seals = {}
+        for record in records:
+            if record.run_dir is None:
+                continue
+            seal = store.seal_of(str(Path(record.run_dir).resolve()))
+            if seal is not None:
+                seals[str(Path(record.run_dir).resolve())] = RecordedSeal(
+                    path, seal.run_id, seal.chain_head, seal.manifest_sha256, seal.signing_key_sha256
+                )
+    built = build_coverage(period, records, store=str(path), seals=seals, estate=estate, estate_path=estate_path)
+    written = write_packet(built, out_dir, sign_key)
+    real = sum(1 for run in built.runs if run.counts)
+    console.print(
+        f"coverage {period.label}: {len(built.runs)} run(s) in the period, {real} counting as operating evidence; "
+        f"checklist: {sum(1 for c in built.checklist if c.found.status == 'present')} present, "
+        f"{sum(1 for c in built.checklist if c.found.status == 'partial')} partial, "
+        f"{sum(1 for c in built.checklist if c.found.status == 'missing')} missing",
+        markup=False,
+        highlight=False,
+    )
+    for note in built.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
+    return written
