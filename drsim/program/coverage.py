@@ -216,7 +216,7 @@ def read_covered(record: RunRecord, ref: str, performed: datetime, seal: Recorde
         measures = AppMeasures.model_validate({name: data.get(name) for name in AppMeasures.names()})
         apps.append(CoveredApp(measures, tuple(sorted(mechanisms.get(measures.app, ()))), checked.get(measures.app, False)))
     scenario = runbook.scenario.incident.value if runbook is not None else "unknown"
-    isolated = runbook is not None and any(step.action is Action.NETWORK_ISOLATE for step in runbook.steps)
+    isolated = runbook is not None and any(step.action == Action.NETWORK_ISOLATE.value for step in runbook.steps)
     kind = run_kind(str(result.get("provider", record.provider)), result.get("emulated") is True)
     found = verify_run(directory, signature_check=False, recorded=seal)
     evidence = "verified" if found.intact else found.problems[0]

@@ -1,9 +1,5 @@
 """`drsim due`: cadence (drill_every) and "changed since" the last passed real drill, through the CLI.
-
-CI cannot reach Azure, so a run *executed against Azure* is stood in for by a simulated run whose
-result.json is relabelled (`provider: azure`, not simulated, not emulated) by `_as_if_executed`
-below: test data only. drsim itself never relabels a run; `due` reads the kind from result.json.
-"""
+Runs executed against Azure are stood in for by program_kit.as_if_executed (CI cannot reach Azure)."""
 
 from __future__ import annotations
 
@@ -15,10 +11,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from program_kit import as_if_executed, example_documents, run_drill
 
 from drsim.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
 JSON = ("--format", "json")
 STORE = "history.sqlite"
 WEB_01 = "  - name: web-01\n    os: linux\n    size: "
@@ -26,9 +22,8 @@ WEB_01 = "  - name: web-01\n    os: linux\n    size: "
 
 @pytest.fixture
 def docs(tmp_path: Path) -> Path:
-    """A copy of the example documents, which a test may change as production changes."""
-    shutil.copytree(ROOT / "drills", tmp_path / "drills")
-    shutil.copytree(ROOT / "runbooks", tmp_path / "runbooks")
+    """A copy of the example documents, the shop drilled every 90 days."""
+    example_documents(tmp_path)
     estate = tmp_path / "drills" / "estates" / "contoso.yaml"
     text = estate.read_text()
     shop = "  - name: shop\n    vms: {app: shop}\n"
@@ -39,18 +34,10 @@ def docs(tmp_path: Path) -> Path:
 
 
 def _run(docs: Path, drill: str) -> Path:
-    result = CliRunner().invoke(main, ["drill", "run", str(docs / "drills" / f"{drill}.yaml"), "--out", str(docs / "out"), "--quiet"])
-    assert result.exit_code in (0, 1), result.output
-    (run_dir,) = (docs / "out" / drill).iterdir()
-    return run_dir
+    return run_drill(docs, drill, docs / "out")
 
 
-def _as_if_executed(run_dir: Path) -> None:
-    """Test data: label a simulated run as one executed against Azure (see the module docstring)."""
-    path = run_dir / "result.json"
-    result = json.loads(path.read_text())
-    result.update(provider="azure", simulated=False, emulated=False)
-    path.write_text(json.dumps(result))
+_as_if_executed = as_if_executed
 
 
 def _due(docs: Path, *args: str) -> tuple[int, dict[str, Any]]:
