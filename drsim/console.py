@@ -48,7 +48,7 @@ from drsim.model.types import CleanupStatus, ProviderKind, format_duration, pars
 from drsim.program.coverage import build_coverage, parse_period
 from drsim.program.due import DrillRef, DueReport, DueState, due_report
 from drsim.program.packet import write_packet
-from drsim.report.evidence import RecordedSeal
+from drsim.program.runs import recorded_seals
 from drsim.store.history import DEFAULT_STORE, HistoryStore
 
 _STATUS_STYLE = {RunStatus.PASSED: "bold green", RunStatus.FAILED: "bold yellow", RunStatus.ERROR: "bold red"}
@@ -459,7 +459,8 @@ def due(estate_path: str, store_path: str | None, at_text: str | None, fmt: str,
     path = store_path or DEFAULT_STORE
     with HistoryStore(path, create=False, read_only=True) as store:
         runs = store.runs()
-    report = due_report(estate_path, runs, at, store=path, estate=estate)
+        seals = recorded_seals(store, runs)
+    report = due_report(estate_path, runs, at, store=path, estate=estate, seals=seals)
     if fmt == "json":
         console.file.write(json.dumps(report.to_json(), indent=2) + "\n")
     else:
@@ -477,15 +478,7 @@ def coverage(
     path = Path(store_path or DEFAULT_STORE)
     with HistoryStore(path, create=False, read_only=True) as store:
         records = store.runs()
-        seals = {}
-        for record in records:
-            if record.run_dir is None:
-                continue
-            seal = store.seal_of(str(Path(record.run_dir).resolve()))
-            if seal is not None:
-                seals[str(Path(record.run_dir).resolve())] = RecordedSeal(
-                    path, seal.run_id, seal.chain_head, seal.manifest_sha256, seal.signing_key_sha256
-                )
+        seals = recorded_seals(store, records)
     built = build_coverage(period, records, store=str(path), seals=seals, estate=estate, estate_path=estate_path)
     written = write_packet(built, out_dir, sign_key)
     real = sum(1 for run in built.runs if run.counts)

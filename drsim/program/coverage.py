@@ -24,6 +24,7 @@ from drsim.errors import DrsimError, UsageError
 from drsim.measure.result import AppMeasures, RunStatus
 from drsim.model import Estate, Runbook, load
 from drsim.model.types import Action, IncidentKind
+from drsim.program.runs import performed_at
 from drsim.report.evidence import RecordedSeal, journal_lines
 from drsim.report.sealing import verify_run
 from drsim.report.view import RunKind, run_kind
@@ -657,7 +658,7 @@ def build_coverage(
         if record.run_dir is None:
             notes.append(f"run {record.drill} {record.run_id}: recorded without a run directory: not counted")
             continue
-        performed = _performed(Path(record.run_dir))
+        performed = performed_at(Path(record.run_dir))
         if performed is None:
             notes.append(f"run {record.drill} {record.run_id}: {record.run_dir}: no record of when it was performed: not counted")
         elif period.holds(performed):
@@ -691,21 +692,3 @@ def build_coverage(
         tuple(checklist(evidence)),
         tuple(notes),
     )
-
-
-def _performed(directory: Path) -> datetime | None:
-    """When the run ended on the wall clock (its manifest's performed; started when it never ended)."""
-    try:
-        performed = _read_json(directory / "manifest.json").get("performed")
-    except (OSError, ValueError, AttributeError):
-        return None
-    if not isinstance(performed, dict):
-        return None
-    for key in ("ended", "started"):
-        text = performed.get(key)
-        if isinstance(text, str):
-            try:
-                return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-            except ValueError:
-                continue
-    return None

@@ -27,9 +27,12 @@ from typing import Any
 
 from drsim.engine.journal import read_journal
 from drsim.errors import DrsimError
-from drsim.measure.events import RunStarted, parse_iso
+from drsim.measure.events import RunStarted
 from drsim.measure.result import RunStatus
 from drsim.model import Estate, ProtectionPlan, Runbook, load, load_drill, protection_of
+from drsim.program.runs import performed_at
+from drsim.report.evidence import RecordedSeal
+from drsim.report.sealing import verify_run
 from drsim.report.view import RunKind, run_kind
 from drsim.store.history import RunRecord
 
@@ -200,25 +203,7 @@ def _read_json(path: Path) -> Mapping[str, Any]:
     return data
 
 
-def _performed(directory: Path, started: RunStarted | None) -> datetime | None:
-    try:
-        performed = _read_json(directory / MANIFEST).get("performed")
-    except (OSError, ValueError):
-        performed = None
-    if isinstance(performed, dict):
-        for key in ("ended", "started"):
-            text = performed.get(key)
-            if isinstance(text, str):
-                try:
-                    return parse_iso(text)
-                except ValueError:
-                    pass
-    if started is not None and started.performed is not None:
-        return started.performed.started
-    return None
-
-
-def _read_run(record: RunRecord) -> _Run | str:
+def _read_run(record: RunRecord, seals: Mapping[str, RecordedSeal]) -> _Run | str:
     """The run as due needs it, or why it cannot be read."""
     where = f"run {record.drill} {record.run_id}"
     if record.run_dir is None:
@@ -236,7 +221,7 @@ def _read_run(record: RunRecord) -> _Run | str:
         started = first[0] if first and isinstance(first[0], RunStarted) else None
     except DrsimError as exc:
         return f"{where}: {exc}: not counted"
-    performed = _performed(directory, started)
+    performed = performed_at(directory, started)
     if performed is None:
         return f"{where}: {directory}: no record of when it was performed (an older drsim): not counted"
     try:
@@ -245,6 +230,10 @@ def _read_run(record: RunRecord) -> _Run | str:
         return f"{where}: {directory / RESULT}: unknown status {result.get('status')!r}: not counted"
     emulated = result.get("emulated") is True or (started is not None and started.emulated)
     kind = run_kind(str(result.get("provider", record.provider)), emulated)
+    if kind is RunKind.EXECUTED:  # a real drill sets the cadence only while its evidence verifies
+        found = verify_run(directory, signature_check=False, recorded=seals.get(str(directory.resolve())))
+        if not found.intact:
+            return f"{where}: {directory}: its evidence does not verify ({found.problems[0]}): not counted"
     scenario = _scenario(directory)
     return _Run(record, directory, kind, status, performed, scenario, None if started is None else started.drill_file)
 
@@ -341,14 +330,20 @@ def _changed(app: str, run: _Run, estate_now: Estate, docs: _Documents) -> tuple
 
 
 def due_report(
-    estate_path: str | Path, runs: Sequence[RunRecord], at: datetime, *, store: str | Path, estate: Estate | None = None
+    estate_path: str | Path,
+    runs: Sequence[RunRecord],
+    at: datetime,
+    *,
+    store: str | Path,
+    estate: Estate | None = None,
+    seals: Mapping[str, RecordedSeal] | None = None,
 ) -> DueReport:
     """What is due at `at` for every application of the estate, from the recorded runs."""
     estate_doc = estate if estate is not None else load(estate_path, Estate).doc
     notes: list[str] = []
     read: list[_Run] = []
     for record in runs:
-        got = _read_run(record)
+        got = _read_run(record, seals or {})
         if isinstance(got, str):
             notes.append(got)
         elif got.performed <= at:  # a run performed after `--at` had not happened yet then

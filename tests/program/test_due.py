@@ -139,6 +139,15 @@ def test_a_drill_document_that_is_gone_makes_the_change_unknown(docs: Path) -> N
     assert all("unknown" in c and "2026-q4-shop-asr.yaml" in c for c in changed)
 
 
+def test_a_real_drill_whose_evidence_does_not_verify_is_not_counted(docs: Path) -> None:
+    run_dir = _run(docs, "2026-q4-shop-asr")
+    _as_if_executed(run_dir)
+    (run_dir / "report.md").write_text("edited after sealing")
+    code, report = _due(docs, "--at", _at(1))
+    assert code == 1 and _row(report, "shop", None)["state"] == "overdue"
+    assert any("does not verify" in note and "report.md: changed" in note for note in report["notes"])
+
+
 def test_a_run_directory_that_is_gone_is_named_and_not_counted(docs: Path) -> None:
     run_dir = _run(docs, "2026-q4-shop-asr")
     shutil.rmtree(run_dir)
