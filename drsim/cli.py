@@ -482,13 +482,13 @@ def drill_approve(run_dir: str, step_id: str, by: str, role: str | None, note: s
     Exit 0 once the run has journaled it; 2 when the step is not waiting (the ones that are are named)
     or the person is not on the drill's participants list; 3 when the run does not take it."""
     from drsim.drills import approve_step
+    from drsim.times import duration, utc_text
 
     acted = approve_step(run_dir, step_id, by=by, role=role, note=note)
     role_text = f" ({acted.role})" if acted.role else ""
     verb = "declared" if acted.action.value == "manual.declare" else "approved"
-    click.echo(
-        f"{run_dir}: step '{acted.step}' {verb} by {acted.by}{role_text}, journaled at {acted.at.isoformat()} after {acted.waited_s:g}s"
-    )
+    when = utc_text(acted.at, "seconds")
+    click.echo(f"{run_dir}: step '{acted.step}' {verb} by {acted.by}{role_text} at {when}, after waiting {duration(acted.waited_s)}")
 
 
 @drill.command("attest")

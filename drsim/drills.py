@@ -67,6 +67,7 @@ from drsim.errors import ExecutionError, JournalError, StoreError, UsageError
 from drsim.measure.events import (
     Event,
     HumanActed,
+    HumanWaiting,
     InputFile,
     Performed,
     PlanMade,
@@ -1095,7 +1096,6 @@ def approve_step(
     journaled it (human.acted, returned); a step that timed out meanwhile, or an approval another person
     gave first, is refused and the file taken back. A run that does not take it within `confirm_within`
     seconds (stopped, crashed) is an ExecutionError: the approval stays there for it to take."""
-    import time
 
     directory = Path(run_dir)
     if not directory.is_dir():
@@ -1110,7 +1110,7 @@ def approve_step(
         raise UsageError(f"{directory}: refused: {exc}; step '{step}' keeps waiting") from None
     if note is not None and len(note) > NOTE_MAX:
         raise UsageError(f"--note is at most {NOTE_MAX} characters")
-    approval = new_approval(step, waiting.attempt, name, listed_role, note)
+    approval = new_approval(step, waiting.attempt, name, listed_role, note.strip() or None if note else None)
     try:
         path = write_approval(directory, approval)
     except FileExistsError:
@@ -1121,12 +1121,24 @@ def approve_step(
         raise UsageError(f"{directory}: step '{step}' already has an approval by {other} for the run to take; yours was not left") from None
     except OSError as exc:
         raise ExecutionError(f"{directory / APPROVALS}: cannot leave the approval: {exc.strerror or exc}") from None
+    try:
+        return _await_taken(directory, waiting, approval, path, confirm_within)
+    except KeyboardInterrupt:  # the approver changed their mind: an approval the run has not taken yet is taken back
+        remove_own_approval(directory, approval)
+        raise
+
+
+def _await_taken(directory: Path, waiting: HumanWaiting, approval: Approval, path: Path, confirm_within: float) -> HumanActed:
+    """Wait until the run journals `approval` (see approve_step)."""
+    import time
+
+    step, name = approval.step, approval.by
     deadline = time.monotonic() + confirm_within
     while True:
         events = _journal_events(directory)
         last, ended = last_wait(events, step)
         if last is not None and last.task == waiting.task and ended is not None:
-            if isinstance(ended, HumanActed) and ended.attempt == waiting.attempt and ended.by == name and ended.note == approval.note:
+            if isinstance(ended, HumanActed) and ended.attempt == waiting.attempt and ended.by == name:
                 return ended
             remove_own_approval(directory, approval)
             raise _not_waiting(directory, step, events)
