@@ -15,7 +15,14 @@ DRILLS = REPO / "drills"
 PARTICIPANTS = [{"name": "Alice Example", "role": "incident commander"}, {"name": "Bob", "role": "CISO"}]
 
 
-def people_drill(tmp_path: Path, *, timeout: str = "2h", participants: list[dict[str, str]] | None = None, **drill: Any) -> Path:
+def people_drill(
+    tmp_path: Path,
+    *,
+    timeout: str = "2h",
+    approve_timeout: str | None = None,
+    participants: list[dict[str, str]] | None = None,
+    **drill: Any,
+) -> Path:
     """web-01 lost; declare, approve, then clone it from its scheduled snapshot into an isolated network and boot it.
     A run takes about 20 world minutes of cloud work (12 real seconds at --speed 100)."""
     runbook = {
@@ -27,7 +34,13 @@ def people_drill(tmp_path: Path, *, timeout: str = "2h", participants: list[dict
         "steps": [
             {"id": "declare", "action": "manual.declare", "with": {"duration": "10m", "who": "incident commander"}, "timeout": timeout},
             {"id": "bubble", "action": "network.isolate", "with": {"region": "eastus2", "cidr": "10.250.0.0/16"}},
-            {"id": "approve", "action": "manual.approve", "needs": ["declare"], "with": {"duration": "5m"}, "timeout": timeout},
+            {
+                "id": "approve",
+                "action": "manual.approve",
+                "needs": ["declare"],
+                "with": {"duration": "5m"},
+                "timeout": approve_timeout or timeout,
+            },
             {
                 "id": "web",
                 "action": "snapshot.clone",
