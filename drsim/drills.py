@@ -1068,6 +1068,11 @@ def _not_waiting(run_dir: Path, step: str, events: Sequence[Event]) -> UsageErro
             why = f"the run has no step '{step}'"
         elif not actions[step].is_manual:
             why = f"step '{step}' is a {actions[step].value}, not a manual step: nobody approves it"
+        elif any(isinstance(e, RunFinished) for e in events):
+            simulated = not any(isinstance(e, HumanWaiting) for e in events)
+            why = f"the run has finished without step '{step}' waiting for anyone" + (
+                " (in virtual time nobody is asked: the step took its configured duration)" if simulated else ""
+            )
         else:
             why = f"step '{step}' has not begun to wait for a person"
     elif isinstance(ended, HumanActed):

@@ -200,6 +200,8 @@ def test_in_virtual_time_manual_steps_take_their_duration_and_nobody_is_asked(tm
     started, finished = (datetime.fromisoformat(e["at"]) for e in declare)
     assert finished - started == timedelta(minutes=10)  # the runbook's duration
     assert "Nobody was asked in this run: a simulation in virtual time" in (run_dir / "report.md").read_text()
+    code, output = cli("drill", "approve", str(run_dir), "declare", "--by", "Bob")
+    assert code == 2 and "in virtual time nobody is asked" in output and "no step of the run is waiting" in output
 
 
 def test_speed_and_real_time_are_checked(tmp_path: Path) -> None:
