@@ -174,7 +174,7 @@ def _reasons(view: ReportView) -> str:
         parts.append("cleanup incomplete")
     if view.aborted:
         parts.append(f"the run was aborted: {view.aborted}")
-    return _reasons_of_status(view, parts) + _forced_reseals(view)
+    return _reasons_of_status(view, parts) + _forced_reseals(view) + _attested(view)
 
 
 def _forced_reseals(view: ReportView) -> str:
@@ -182,6 +182,13 @@ def _forced_reseals(view: ReportView) -> str:
     if not count:
         return ""
     return f" The evidence was sealed again with --force {count} time(s), over changes made after it was first sealed (see Environment)."
+
+
+def _attested(view: ReportView) -> str:
+    verdicts = [f"{a.verdict} by {a.by} ({a.role})" for a in view.signoff.attestations]
+    if not verdicts:
+        return ""
+    return f" Attested: {'; '.join(verdicts)} (see Sign-off)."
 
 
 def _reasons_of_status(view: ReportView, parts: list[str]) -> str:

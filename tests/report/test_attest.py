@@ -79,7 +79,8 @@ def test_an_attestation_is_chained_shown_in_the_sign_off_and_sealed(run_dir: Pat
         text = (run_dir / name).read_text()
         assert "Dana Owner" in text and "passed-with-exceptions" in text and "Erin Risk" in text and "risk and compliance" in text
         assert "Nobody has attested" not in text
-    signoff = (run_dir / "report.md").read_text().split("## Sign-off")[1]
+    top, signoff = (run_dir / "report.md").read_text().split("## Sign-off")
+    assert "Attested: passed-with-exceptions by Dana Owner (drill owner); failed by Erin Risk (risk and compliance) (see Sign-off)." in top
     assert "| Dana Owner | drill owner | **passed-with-exceptions** |" in signoff
     assert "| Erin Risk | risk and compliance | **failed** |" in signoff
     assert "it accepts nothing on anyone else's behalf" in signoff
