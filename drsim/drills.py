@@ -1164,6 +1164,25 @@ def _await_taken(directory: Path, waiting: HumanWaiting, approval: Approval, pat
 # -------------------------------------------------------------------------- drsim drill attest
 
 
+def configured_sign_key(run_dir: Path, events: Sequence[Event]) -> Path | None:
+    """The drill's `evidence.sign_key` (as the run's copy of the drill says it, relative to the drill
+    file the journal names), when that key file is there; None otherwise."""
+    import yaml
+
+    started = next((e for e in events if isinstance(e, RunStarted)), None)
+    if started is None or started.drill_file is None:
+        return None
+    try:
+        document = yaml.safe_load((run_dir / INPUTS / "drill.yaml").read_text(encoding="utf-8"))
+        configured = document["evidence"]["sign_key"]
+    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):
+        return None
+    if not isinstance(configured, str):
+        return None
+    path = Path(started.drill_file).parent / configured
+    return path if path.is_file() else None
+
+
 @dataclass(frozen=True)
 class AttestOutcome:
     """What `drsim drill attest` did."""
@@ -1214,6 +1233,8 @@ def attest_run(
         )
     if not (directory / MANIFEST).is_file():
         raise UsageError(f"{directory}: the run is not sealed yet ({MANIFEST} missing): it is still finishing, or was never sealed")
+    if sign_key is None and (directory / SIGNATURE).exists():
+        sign_key = configured_sign_key(directory, events)  # the key the drill signed it with, when it is still there
     key = load_signing_key(sign_key) if sign_key is not None else None
     if (directory / SIGNATURE).exists() and key is None:
         raise UsageError(f"{directory}: the run is signed ({SIGNATURE}); attesting re-seals it: pass --sign-key PEM to sign it again")

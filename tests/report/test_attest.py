@@ -140,3 +140,26 @@ def test_bad_attestations_are_refused(run_dir: Path, tmp_path: Path) -> None:
     assert code == 2 and "--by and --role" in output
     code, output = attest(tmp_path / "nowhere")
     assert code == 2 and "not a directory" in output
+
+
+def test_a_run_signed_with_the_drills_key_is_attested_with_that_key(tmp_path: Path) -> None:
+    import yaml
+
+    private, public = key_pair(tmp_path, "drill")
+    example = DRILLS / "2026-q4-shop-asr.yaml"
+    data = yaml.safe_load(example.read_text())
+    for key in ("runbook", "estate", "plan"):
+        data[key] = str((example.parent / data[key]).resolve())
+    data["evidence"] = {**data.get("evidence", {}), "sign_key": private.name}  # relative to the drill file
+    drill = tmp_path / "signed.yaml"
+    drill.write_text(yaml.safe_dump(data, sort_keys=False))
+    code, output = cli("drill", "run", str(drill), "--out", str(tmp_path / "out"), "--quiet")
+    assert code == 0, output
+    (run_dir,) = [p.parent for p in (tmp_path / "out").rglob("manifest.sig")]
+    code, output = attest(run_dir, verdict="passed")
+    assert code == 0, output
+    code, output = cli("evidence", "verify", str(run_dir), "--public-key", str(public))
+    assert code == 0 and "signature verified" in output
+    private.unlink()  # the drill's key is gone: a signed run is then attested only with --sign-key
+    code, output = attest(run_dir, by="Erin Risk", role="risk and compliance", verdict="passed")
+    assert code == 2 and "--sign-key" in output
