@@ -65,7 +65,19 @@ def main() -> None:
             out = Path(tmp) / f"out-{number}"
             began = time.perf_counter()
             run = subprocess.Popen(
-                [*DRSIM, "drill", "run", str(drill), "--out", str(out), "--quiet", "--no-report", "--real-time", "--speed", str(args.speed)],
+                [
+                    *DRSIM,
+                    "drill",
+                    "run",
+                    str(drill),
+                    "--out",
+                    str(out),
+                    "--quiet",
+                    "--no-report",
+                    "--real-time",
+                    "--speed",
+                    str(args.speed),
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -77,7 +89,9 @@ def main() -> None:
             run.wait(timeout=600)
             runs.append(time.perf_counter() - began)
     print(f"drsim drill approve refused at once (startup and imports): {startup:.2f} s")
-    print(f"drsim drill approve, start to journaled: median {statistics.median(approve):.2f} s, max {max(approve):.2f} s ({args.rounds} rounds)")
+    print(
+        f"drsim drill approve, start to journaled: median {statistics.median(approve):.2f} s, max {max(approve):.2f} s ({args.rounds} rounds)"
+    )
     print(f"  of which after startup: median {statistics.median(approve) - startup:.2f} s")
     print(f"whole real-time run at speed {args.speed:g}: median {statistics.median(runs):.1f} s")
 
