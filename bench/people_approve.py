@@ -89,10 +89,9 @@ def main() -> None:
             run.wait(timeout=600)
             runs.append(time.perf_counter() - began)
     print(f"drsim drill approve refused at once (startup and imports): {startup:.2f} s")
-    print(
-        f"drsim drill approve, start to journaled: median {statistics.median(approve):.2f} s, max {max(approve):.2f} s ({args.rounds} rounds)"
-    )
-    print(f"  of which after startup: median {statistics.median(approve) - startup:.2f} s")
+    median = statistics.median(approve)
+    print(f"drsim drill approve, start to journaled: median {median:.2f} s, max {max(approve):.2f} s ({args.rounds} rounds)")
+    print(f"  of which after startup: median {median - startup:.2f} s")
     print(f"whole real-time run at speed {args.speed:g}: median {statistics.median(runs):.1f} s")
 
 
