@@ -22,6 +22,7 @@ import markdown
 from markupsafe import Markup
 
 from drsim.errors import UsageError
+from drsim.measure.findings import Severity
 from drsim.measure.result import RunStatus, TaskStatus
 from drsim.model.types import Phase
 from drsim.report.charts import Chart, TrendPoint, timeline_chart, trend_chart
@@ -47,6 +48,7 @@ from drsim.report import FORMATS
 
 SECTIONS = (
     ("verdict", "Verdict"),
+    ("findings", "Findings"),
     ("timeline", "Timeline"),
     ("rto", "RTO breakdown"),
     ("rpo", "RPO"),
@@ -89,6 +91,10 @@ def _md_yesno(value: bool | None) -> Markup:
 
 def _md_critical(critical: bool) -> Markup:
     return Markup("yes" if critical else "—")
+
+
+def _md_severity(severity: Severity) -> Markup:
+    return Markup(f"**{severity.value}**" if severity is Severity.HIGH else severity.value)
 
 
 def _md_passfail(passed: bool) -> Markup:
@@ -141,6 +147,7 @@ def _environment(kind: str) -> jinja2.Environment:
             verdict=_md_verdict,
             yesno=_md_yesno,
             passfail=_md_passfail,
+            severity=_md_severity,
             critical=_md_critical,
             status=_md_status,
             attention=_md_attention,

@@ -17,7 +17,9 @@ from enum import StrEnum
 from typing import Protocol
 
 from drsim import __version__
+from drsim.measure.critical import MeasuredPath, measured_critical_paths
 from drsim.measure.events import CheckResult, InputFile, Performed, RunPerformed, iso
+from drsim.measure.findings import Finding, Severity, derive_findings
 from drsim.measure.result import AppResult, RunStatus, TaskStatus
 from drsim.model.types import Action
 from drsim.report.controls import Control, EvidenceKind, select_controls
@@ -111,7 +113,8 @@ class TaskRow:
     start: datetime | None
     end: datetime | None
     attempts: int
-    critical: bool
+    critical: bool  # on a measured critical path: it held up an application
+    planned_critical: bool = False  # on the plan's critical path (an estimate made before the run)
 
     @property
     def duration_s(self) -> float | None:
@@ -133,7 +136,8 @@ class StepGroup:
     median_s: float | None
     max_s: float | None
     retried: int
-    critical: bool
+    critical: bool  # a task of the step is on a measured critical path
+    planned_critical: bool = False  # a task of the step is on the plan's critical path (an estimate)
 
 
 @dataclass(frozen=True)
@@ -367,6 +371,9 @@ class ReportView:
     controls_recorded: bool  # the run says which controls the drill selects (else every control is shown)
     trend: TrendView
     cleanup_done_at: datetime | None
+    findings: tuple[Finding, ...] = ()  # derived from the journal (drsim.measure.findings); grouped: the first ATTENTION_ROWS
+    findings_total: int = 0
+    critical_paths: tuple[MeasuredPath, ...] = ()  # what held up each application, measured
 
     @property
     def missed(self) -> tuple[ObjectiveVerdict, ...]:
@@ -384,13 +391,24 @@ def _time(text: str | None) -> datetime | None:
     return parse_time(text) if text is not None else None
 
 
-def _task_rows(run: RecordedRun) -> tuple[TaskRow, ...]:
-    critical: set[TaskKey] = set()
+def _task_rows(run: RecordedRun, paths: Sequence[MeasuredPath]) -> tuple[TaskRow, ...]:
+    planned: set[TaskKey] = set()
+    measured: set[TaskKey] = {(link.step, link.vm) for path in paths for link in path.links}
     if run.plan is not None:
         keys = {t.id: (t.step, t.vm) for t in run.plan.tasks}
-        critical = {keys[i] for i in run.plan.critical_path if i in keys}
+        planned = {keys[i] for i in run.plan.critical_path if i in keys}
     return tuple(
-        TaskRow(t.step, t.action, t.vm, t.status, _time(t.started_at), _time(t.ended_at), t.attempts, (t.step, t.vm) in critical)
+        TaskRow(
+            t.step,
+            t.action,
+            t.vm,
+            t.status,
+            _time(t.started_at),
+            _time(t.ended_at),
+            t.attempts,
+            (t.step, t.vm) in measured,
+            (t.step, t.vm) in planned,
+        )
         for t in run.result.tasks
     )
 
@@ -419,6 +437,7 @@ def _step_groups(tasks: Sequence[TaskRow]) -> tuple[StepGroup, ...]:
                 max_s=max(durations) if durations else None,
                 retried=sum(1 for r in rows if r.attempts > 1),
                 critical=any(r.critical for r in rows),
+                planned_critical=any(r.planned_critical for r in rows),
             )
         )
     return tuple(sorted(groups, key=lambda g: (g.start is None, g.start.timestamp() if g.start else 0.0, g.step)))
@@ -674,26 +693,22 @@ def evidence_statement(kind: EvidenceKind, view: ReportView, run: RecordedRun) -
         return (
             f"{_plural(len(earlier), 'earlier run')} of this drill series on record ({passed} passed), the last for an incident at {last}."
         )
-    items = [f"{o.app} {o.measure} missed ({o.shortfall})" for o in view.missed]
-    failed = sum(1 for t in view.tasks if t.status is TaskStatus.FAILED)
-    if failed:
-        items.append(f"{_plural(failed, 'task')} failed")
-    if view.checks_failed:
-        items.append(f"{_plural(view.checks_failed, 'check')} failed")
-    if view.consistency_findings:
-        items.append(_plural(view.consistency_findings, "consistency finding"))
-    if view.leftovers:
-        items.append(f"{_plural(len(view.leftovers), 'resource')} left behind")
-    if view.aborted:
-        items.append(f"the run was aborted ({view.aborted})")
-    if not items:
+    if not view.findings:
         return "No findings: every objective met, every task and check succeeded, nothing left behind."
-    return "Findings to follow up: " + "; ".join(items) + "."
+    counts = Counter(f.severity for f in view.findings)
+    by_severity = ", ".join(f"{counts[s]} {s.value}" for s in Severity if counts[s])
+    shown = "; ".join(f"{f.id} ({f.title})" for f in view.findings[:5])
+    more = f"; and {view.findings_total - 5} more" if view.findings_total > 5 else ""
+    if view.findings_total > len(view.findings):
+        by_severity = f"{by_severity} among the {len(view.findings)} shown"
+    return f"{_plural(view.findings_total, 'finding')} derived from the journal ({by_severity}), listed with their reasons: {shown}{more}."
 
 
 def build_view(run: RecordedRun, history: Sequence[PastRun] | None = None, controls: Sequence[str] | None = None) -> ReportView:
     """Compute the report of a recorded run; `history` is its series from the store, ending with this run (None: no store)."""
-    tasks = _task_rows(run)
+    paths = measured_critical_paths(run.events, list(run.measured.values())) if run.started is not None else ()
+    findings = derive_findings(run.events) if run.started is not None else ()
+    tasks = _task_rows(run, paths)
     grouped = len(tasks) > GROUP_ABOVE
     failures = tuple(FailureRow(f.step, f.vm, f.attempt, f.error, f.at, f.final, f.retried_ok) for f in run.failures)
     skipped = tuple(SkippedRow(s.step, s.vm, s.reason) for s in run.skipped)
@@ -744,6 +759,9 @@ def build_view(run: RecordedRun, history: Sequence[PastRun] | None = None, contr
         controls_recorded=chosen is not None,
         trend=_trend(run, history),
         cleanup_done_at=run.cleanup.at if run.cleanup is not None else None,
+        findings=findings[:ATTENTION_ROWS] if grouped else findings,
+        findings_total=len(findings),
+        critical_paths=paths,
     )
     control_views = tuple(
         ControlView(control, tuple((kind, evidence_statement(kind, view, run)) for kind in control.evidenced_by))
