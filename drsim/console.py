@@ -12,7 +12,7 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import partial
 from pathlib import Path
 
@@ -43,20 +43,26 @@ from drsim.measure.result import RunStatus, TaskStatus
 from drsim.model import load_drill
 from drsim.model.documents import Drill
 from drsim.model.loader import Loaded
-from drsim.model.types import CleanupStatus, ProviderKind, format_duration, parse_instant
+from drsim.model.types import CleanupStatus, ProviderKind, parse_instant
+from drsim.times import duration
 
 _STATUS_STYLE = {RunStatus.PASSED: "bold green", RunStatus.FAILED: "bold yellow", RunStatus.ERROR: "bold red"}
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    return format_duration_s(seconds)
+def terminal_width() -> int:
+    """How wide tables printed to standard output may be: the terminal's width (COLUMNS when set; 80
+    when standard output is not a terminal), as rich measures it."""
+    return Console().width
 
 
-def format_duration_s(seconds: float) -> str:
-    """Seconds as `1h2m3s` (whole seconds), the way the summary shows RTO and RPO."""
-    return format_duration(timedelta(seconds=round(seconds)))
+def _table(title: str | None = None) -> Table:
+    """A table that fits the console: columns wrap their text (folding a word longer than its column)
+    rather than cut it short."""
+    return Table(title=title, title_justify="left")
+
+
+def _column(table: Table, name: str, **options: object) -> None:
+    table.add_column(name, overflow="fold", **options)  # type: ignore[arg-type]
 
 
 class LiveProgress:
@@ -146,19 +152,19 @@ SHOWN_FAILURES = 10
 def summary_table(outcome: RunOutcome) -> Table:
     """Per application: RTO, RPO measured / claimed, objectives and verdicts."""
     assert outcome.result is not None
-    table = Table(title=f"drill {outcome.drill} ({outcome.run_id})", title_justify="left")
+    table = _table(f"drill {outcome.drill} ({outcome.run_id})")
     for column in ("app", "RTO", "RTO obj.", "RPO", "RPO claimed", "RPO obj.", "consistent", "verdict"):
-        table.add_column(column, justify="left" if column in ("app", "verdict") else "right")
+        _column(table, column, justify="left" if column in ("app", "verdict") else "right")
     for app in outcome.result.apps:
         verdicts = [v for v in (app.rto_met, app.rpo_met) if v is not None]
         verdict = Text("met", style="green") if verdicts and all(verdicts) else Text("NOT met", style="red") if verdicts else Text("-")
         table.add_row(
             app.app,
-            _duration(app.rto_s),
-            _duration(app.rto_objective_s),
-            _duration(app.rpo_s),
-            _duration(app.rpo_claimed_s),
-            _duration(app.rpo_objective_s),
+            duration(app.rto_s),
+            duration(app.rto_objective_s),
+            duration(app.rpo_s),
+            duration(app.rpo_claimed_s),
+            duration(app.rpo_objective_s),
             "-" if app.consistent is None else ("yes" if app.consistent else Text("NO", style="red")),
             verdict,
         )
@@ -195,21 +201,21 @@ def render_outcome(outcome: RunOutcome, console: Console) -> None:
 def render_plan(plan: DrillPlan, console: Console) -> None:
     """The dry run: task graph per step, predicted critical path and lower bound, what would be created."""
     graph = plan.graph
-    table = Table(title=f"drill {plan.drill}: task graph (dry run, nothing created)", title_justify="left")
+    table = _table(f"drill {plan.drill}: task graph (dry run, nothing created)")
     for column in ("step", "action", "needs", "tasks", "operations per task", "estimate"):
-        table.add_column(column)
+        _column(table, column)
     for step in graph.steps:
         tasks = graph.step_tasks[step]
         ops = _operations(tasks[0]) if tasks else "-"
         longest = max((task_chain(t, partial(plan.estimates, t)) for t in tasks), default=0.0)
         first = tasks[0].action.value if tasks else "-"
-        table.add_row(step, first, ", ".join(graph.step_needs[step]) or "-", str(len(tasks)), ops, format_duration_s(longest))
+        table.add_row(step, first, ", ".join(graph.step_needs[step]) or "-", str(len(tasks)), ops, duration(longest))
     console.print(table)
     critical = plan.critical
-    console.print(f"critical path: {' -> '.join(critical.tasks) or '-'}")
+    console.print(f"planned critical path (an estimate): {' -> '.join(critical.tasks) or '-'}")
     console.print(
-        f"predicted duration: critical path {format_duration_s(critical.length_s)}, "
-        f"lower bound {format_duration_s(critical.lower_bound_s)} with {critical.concurrency} operations at a time"
+        f"predicted duration: planned critical path {duration(critical.length_s)}, "
+        f"lower bound {duration(critical.lower_bound_s)} with {critical.concurrency} operations at a time"
     )
     kinds = Counter(r.kind.value.rsplit("/", 1)[-1] for r in plan.creates)
     console.print("would create: " + (", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "nothing"))
@@ -217,9 +223,9 @@ def render_plan(plan: DrillPlan, console: Console) -> None:
 
 def render_readiness(checked: AzureDryRun, console: Console) -> None:
     """The preflight of a drill against Azure: one row per check, then ready or every problem counted."""
-    table = Table(title="readiness (read-only preflight against Azure)", title_justify="left")
+    table = _table("readiness (read-only preflight against Azure)")
     for column in ("check", "subject", "", "detail"):
-        table.add_column(column)
+        _column(table, column)
     for check in checked.readiness.checks:
         mark = Text("ok", style="green") if check.ok else Text("PROBLEM", style="bold red")
         table.add_row(check.area.value, check.subject, mark, check.detail)
@@ -341,12 +347,7 @@ def sim_points(path: str, *, vm: str | None, at_text: str | None, fmt: str, toda
 
 
 def _age(at: datetime, then: datetime | None) -> str:
-    if then is None:
-        return "-"
-    minutes = int((at - then).total_seconds() // 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours:02d}h" if days else f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"
+    return duration((at - then).total_seconds()) if then is not None else "—"
 
 
 def _short(value: datetime | None) -> str:

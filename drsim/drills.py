@@ -46,7 +46,7 @@ from drsim.engine.run import (
 )
 from drsim.engine.taskgraph import Estimator, Op, OpKind, Task
 from drsim.errors import ExecutionError, JournalError, StoreError, UsageError
-from drsim.measure.events import InputFile, Performed, RunAborted, RunPerformed, RunStarted
+from drsim.measure.events import InputFile, Performed, RunAborted, RunPerformed, RunStarted, iso
 from drsim.measure.result import DrillResult
 from drsim.measure.timeline import drill_result
 from drsim.model.checks import DrillBundle
@@ -720,17 +720,24 @@ def record_run(run: RecordedRun, store: HistoryStore | str | os.PathLike[str] | 
     with this run (None: no store)."""
     if store is None:
         return None
+    from drsim.measure.findings import derive_findings
     from drsim.report.view import drill_cost
 
+    started = run.started
+    performed = started.performed if started is not None else None
     opened = store if isinstance(store, HistoryStore) else HistoryStore(store)
     try:
         recorded = opened.record(
             run.run_id,
             run.result,
-            drsim_version=run.started.drsim_version if run.started else None,
-            catalog_version=run.started.catalog_version if run.started else None,
+            drsim_version=started.drsim_version if started else None,
+            catalog_version=started.catalog_version if started else None,
             run_dir=str(run.run_dir.resolve()),
             cost_usd=drill_cost(run).total_usd,
+            emulated=started.emulated if started is not None and started.inputs else run.result.emulated,
+            performed_at=iso(performed.started) if performed is not None else None,
+            findings=derive_findings(run.events) if started is not None else (),
+            recorded_at=iso(wall_clock_now()),
         )
         return opened.series(recorded.seq)
     finally:

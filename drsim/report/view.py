@@ -13,14 +13,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Protocol
 
 from drsim import __version__
 from drsim.measure.critical import MeasuredPath, measured_critical_paths
 from drsim.measure.events import CheckResult, InputFile, Performed, RunPerformed, iso
 from drsim.measure.findings import Finding, Severity, derive_findings
-from drsim.measure.result import AppResult, RunStatus, TaskStatus
+from drsim.measure.result import AppResult, RunKind, RunStatus, TaskStatus, run_kind
 from drsim.model.types import Action
 from drsim.report.controls import Control, EvidenceKind, select_controls
 from drsim.report.recorded import RecordedRun, TaskKey, parse_time
@@ -47,6 +46,8 @@ class PastRun(Protocol):
     def worst_rpo_s(self) -> float | None: ...
     @property
     def leftovers(self) -> int: ...
+    @property
+    def kind(self) -> RunKind | None: ...
 
 
 GROUP_ABOVE = 300
@@ -243,34 +244,6 @@ class CostView:
     leftover_cost_per_day: float
 
 
-class RunKind(StrEnum):
-    """What a run evidences (docs/compliance.md): only a recovery executed against Azure is operating
-    evidence; a simulation evidences the design; a run against drsim's emulator, neither."""
-
-    SIMULATION = "simulation"
-    EMULATION = "emulation"
-    EXECUTED = "executed recovery"
-
-    @property
-    def banner(self) -> str | None:
-        """The line at the top of every report of a run that is not an executed recovery."""
-        if self is RunKind.SIMULATION:
-            return "Simulation: this evidences the recovery design, not an executed recovery."
-        if self is RunKind.EMULATION:
-            return (
-                "Emulation: this ran against drsim's ARM emulator, not Azure; it evidences neither the recovery design "
-                "nor an executed recovery."
-            )
-        return None
-
-
-def run_kind(provider: str, emulated: bool) -> RunKind:
-    """The kind of a run from its provider and whether Azure was drsim's emulator."""
-    if provider == "sim":
-        return RunKind.SIMULATION
-    return RunKind.EMULATION if emulated else RunKind.EXECUTED
-
-
 @dataclass(frozen=True)
 class EnvironmentView:
     run_id: str
@@ -319,6 +292,11 @@ class TrendRow:
     worst_rpo_s: float | None
     leftovers: int
     current: bool
+    kind: RunKind | None = None  # None: an Azure run recorded without saying whether it was emulated
+
+    @property
+    def kind_label(self) -> str:
+        return self.kind.label if self.kind is not None else "unknown"
 
 
 @dataclass(frozen=True)
@@ -609,7 +587,8 @@ def _trend(run: RecordedRun, history: Sequence[PastRun] | None) -> TrendView:
     rpo_objectives = [a.rpo_objective_s for a in apps if a.rpo_objective_s is not None]
     current = history[-1].seq if history else None  # the series ends with this run (other drills may share its run id)
     rows = tuple(
-        TrendRow(r.run_id, r.drill, r.incident_at, r.status, r.worst_rto_s, r.worst_rpo_s, r.leftovers, r.seq == current) for r in history
+        TrendRow(r.run_id, r.drill, r.incident_at, r.status, r.worst_rto_s, r.worst_rpo_s, r.leftovers, r.seq == current, r.kind)
+        for r in history
     )
     return TrendView(True, rows, min(rto_objectives) if rto_objectives else None, min(rpo_objectives) if rpo_objectives else None)
 
@@ -688,10 +667,14 @@ def evidence_statement(kind: EvidenceKind, view: ReportView, run: RecordedRun) -
         earlier = [r for r in view.trend.rows if not r.current]
         if not earlier:
             return "First recorded run of this drill series."
-        passed = sum(1 for r in earlier if r.status is RunStatus.PASSED)
+        real = [r for r in earlier if r.kind is RunKind.EXECUTED]
+        passed = sum(1 for r in real if r.status is RunStatus.PASSED)
+        others = Counter(r.kind_label for r in earlier if r.kind is not RunKind.EXECUTED)
+        rest = ", ".join(f"{n} {label}" for label, n in sorted(others.items()))
         last = earlier[-1].incident_at
         return (
-            f"{_plural(len(earlier), 'earlier run')} of this drill series on record ({passed} passed), the last for an incident at {last}."
+            f"{_plural(len(earlier), 'earlier run')} of this drill series on record: {len(real)} real ({passed} passed), "
+            f"the only operating evidence among them{f'; {rest}, which are not' if rest else ''}; the last for an incident at {last}."
         )
     if not view.findings:
         return "No findings: every objective met, every task and check succeeded, nothing left behind."
