@@ -173,6 +173,20 @@ def _objectives(run: _Run) -> None:
 def _rpo_reason(run: _Run, app: AppMeasured) -> str:
     objective = duration(app.rpo_objective_s)
     vms = run.vms_of(app.app)
+    if app.rpo_s is not None and app.rpo_objective_s is not None and app.rpo_s <= app.rpo_objective_s:
+        untrusted = []
+        for check in run.timeline.checks:
+            if check.vm not in vms:
+                continue
+            untrusted += [f"volume {v.name} on {check.vm} is inconsistent" for v in check.volumes if not v.consistent]
+            if check.consistent is False and all(v.consistent for v in check.volumes):
+                untrusted.append(f"the data on {check.vm} is inconsistent")
+            if check.corrupted:
+                untrusted.append(f"the data on {check.vm} holds the incident's corrupted writes")
+        return (
+            f"The data lost ({duration(app.rpo_s)}) is within the objective of {objective}, but the recovered data cannot be "
+            f"trusted: {'; '.join(untrusted) or 'it is inconsistent or corrupted'}."
+        )
     points = [
         (f.recovery_point, f.action, f.vm)
         for f in run.timeline.finished.values()
@@ -188,8 +202,6 @@ def _rpo_reason(run: _Run, app: AppMeasured) -> str:
         if app.rpo_claimed_s is not None and app.rpo_s - app.rpo_claimed_s >= 60:
             lost += f" ({duration(app.rpo_s - app.rpo_claimed_s)} more than the point's time claims)"
         parts.append(lost)
-        if app.rpo_objective_s is not None and app.rpo_s <= app.rpo_objective_s:
-            parts.append("in time, but the recovered data is inconsistent or corrupted (see the data findings)")
     else:
         unread = [c for c in run.timeline.checks if c.check is CheckKind.CANARY and c.vm in vms and c.measured_rpo_s is None]
         why = "; ".join(f"{c.vm}: {c.reason or 'no canary marker was read'}" for c in unread)
@@ -216,7 +228,7 @@ def _rto_reason(run: _Run, app: AppMeasured) -> str:
     causes = [
         f"{f.step}{' on ' + f.vm if f.vm else ''} failed: {f.error}"
         for f in run.timeline.failed.values()
-        if not f.allowed and (f.vm is None or not vms or f.vm in vms)
+        if not f.allowed and not Action(f.action).is_check and (f.vm is None or not vms or f.vm in vms)
     ]
     causes += [
         f"the {c.check.value} check on {c.vm} failed: {c.reason or 'not healthy'}"

@@ -122,13 +122,17 @@ def _table(records: Sequence[FindingRecord], width: int) -> str:
     from rich.table import Table
     from rich.text import Text
 
-    room = width - (3 * 3 + 2)
-    side = max(room // 5, 12)  # ids, run ids: folded when longer (rich cuts a table short over a word wider than its column)
+    # Ids are copied from here, so they stay whole while the terminal allows; rich cuts a table short over
+    # a word wider than its column can be, so the columns that hold such words get their widths here.
+    room = width - (3 * 3 + 2)  # four columns: three spaces between two, one at each edge
+    id_width = min(max((len(f.id) for f in records), default=12), 36, max(room * 2 // 5, 12))
+    status_width = 14
+    run_width = max(14, min(24, room - id_width - status_width - 24))
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("id, severity, app", overflow="fold", max_width=min(side + 4, 28))
-    table.add_column("finding", overflow="fold", min_width=12)
-    table.add_column("status, owner, due", overflow="fold", max_width=min(side + 2, 30))
-    table.add_column("run, kind", overflow="fold", max_width=min(side, 24))
+    table.add_column("id, severity, app", overflow="fold", width=id_width)
+    table.add_column("finding", overflow="fold", max_width=max(room - id_width - status_width - run_width, 12))
+    table.add_column("status, owner, due", overflow="fold", width=status_width)
+    table.add_column("drill, run, kind", overflow="fold", width=run_width)
     for f in records:
         what = Text(f.id)
         what.append("\n")
@@ -142,7 +146,7 @@ def _table(records: Sequence[FindingRecord], width: int) -> str:
         if f.owner:
             status.append(f"\n{f.owner}, due {f.due}")
         kind = f.run_kind.label if f.run_kind is not None else "unknown kind"
-        table.add_row(what, Text(f.title), status, Text(f"{f.run_id}\n{kind}"))
+        table.add_row(what, Text(f.title), status, Text(f"{f.drill}\n{f.run_id}\n{kind}"))
     buffer = io.StringIO()
     Console(file=buffer, width=width, force_terminal=False, color_system=None).print(table)
     simulated = sum(1 for f in records if f.simulated)
