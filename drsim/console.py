@@ -62,7 +62,9 @@ def _table(title: str | None = None) -> Table:
 
 
 def _column(table: Table, name: str, **options: object) -> None:
-    table.add_column(name, overflow="fold", **options)  # type: ignore[arg-type]
+    """A column whose header words are never broken, and whose cells wrap (or fold a longer word)."""
+    widest = max(len(word) for word in name.split()) if name.strip() else 1
+    table.add_column(name, overflow="fold", min_width=widest, **options)  # type: ignore[arg-type]
 
 
 class LiveProgress:

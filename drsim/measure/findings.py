@@ -409,19 +409,20 @@ def _human_wait(run: _Run) -> None:
 
 
 def _predictions(events: Sequence[Event]) -> Mapping[str, tuple[float, float | None]]:
-    """Predicted p95 (and p50) seconds per step, from the run's prediction.made event when it has one.
+    """Predicted p95 (and p50) seconds of each step's span (its first task's start to its last task's
+    end), from the run's prediction.made event when it has one (the twin's prediction of a real drill).
 
-    The event is read by shape: `steps`, each with `step` and `p95_s` (and `p50_s`), as a sequence of
-    records or a mapping from step to record; anything else is ignored, not guessed at."""
+    The event is read by shape, so that a run without one, or a journal from before it, reads the same:
+    `steps`, each with its step id as `name` and `p95_s` (and `p50_s`) in seconds; a step without a
+    p95 is left out, not guessed at."""
     for event in events:
         if getattr(event, "kind", None) != PREDICTION_EVENT:
             continue
-        steps: Any = getattr(event, "steps", None)
-        items = steps.items() if isinstance(steps, Mapping) else ((getattr(s, "step", None), s) for s in steps or ())
+        steps: Any = getattr(event, "steps", None) or ()
         found: dict[str, tuple[float, float | None]] = {}
-        for name, record in items:
-            p95 = record.get("p95_s") if isinstance(record, Mapping) else getattr(record, "p95_s", None)
-            p50 = record.get("p50_s") if isinstance(record, Mapping) else getattr(record, "p50_s", None)
+        for spread in steps:
+            name = getattr(spread, "name", None)
+            p95, p50 = getattr(spread, "p95_s", None), getattr(spread, "p50_s", None)
             if isinstance(name, str) and isinstance(p95, int | float):
                 found[name] = (float(p95), float(p50) if isinstance(p50, int | float) else None)
         return found

@@ -136,18 +136,17 @@ def _table(runs: Sequence[RunRecord], base: Path | None = None, width: int = 100
 
     # rich cuts a table short when a word (a run id, a path) is wider than its column can be: so the
     # columns that hold such words are given their widths here, out of what the terminal leaves.
-    room = width - (3 * 6 + 2)  # seven columns: three spaces between two, one at each edge
-    verdict_width = 9 if width < 120 else 20  # "50m 00s /" / "2h 00m ok" on two lines when narrow
-    flexible = max(room - (6 + 7 + 4) - 2 * verdict_width, 24)
-    run_width = max(flexible * 2 // 3, 15)
+    room = width - (3 * 5 + 2)  # six columns: three spaces between two, one at each edge
+    verdict_width = 9 if width < 120 else 22  # "50m 00s /" above "2h 00m ok" when narrow
+    flexible = max(room - (6 + 4) - 2 * verdict_width, 30)
+    run_width = min(max(flexible * 2 // 3, 21), flexible - 10)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("drill, run, directory", overflow="fold", max_width=run_width)  # runs of one drill and id differ by directory
-    table.add_column("kind, status, incident", overflow="fold", min_width=9, max_width=max(flexible - run_width, 9))
+    table.add_column("drill, run, directory", overflow="fold", width=run_width)  # runs of one drill and id differ by directory
+    table.add_column("kind, status, incident", overflow="fold", width=flexible - run_width)
     table.add_column("app", overflow="fold", max_width=6 if width < 120 else 20)
     table.add_column("RTO / objective", overflow="fold", max_width=verdict_width)
-    table.add_column("RPO / objective", overflow="fold", max_width=verdict_width)
-    table.add_column("RPO claimed", overflow="fold", max_width=7)
-    table.add_column("left", overflow="fold", min_width=4, max_width=4)
+    table.add_column("RPO / objective, claimed", overflow="fold", max_width=verdict_width)
+    table.add_column("left", overflow="fold", width=4)
 
     def measure(value: float | None, objective: float | None, met: bool | None) -> Text:
         verdict = {True: " ok", False: " MISSED", None: ""}[met]
@@ -165,8 +164,9 @@ def _table(runs: Sequence[RunRecord], base: Path | None = None, width: int = 100
                 state,
                 Text(app.app if app else "—"),
                 measure(app.rto_s, app.rto_objective_s, app.rto_met) if app else Text("—"),
-                measure(app.rpo_s, app.rpo_objective_s, app.rpo_met) if app else Text("—"),
-                Text(duration(app.rpo_claimed_s) if app else "—"),
+                measure(app.rpo_s, app.rpo_objective_s, app.rpo_met).append(f"\nclaimed {duration(app.rpo_claimed_s)}")
+                if app
+                else Text("—"),
                 Text(str(run.leftovers)),
             )
     buffer = io.StringIO()

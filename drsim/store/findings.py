@@ -125,9 +125,9 @@ def _table(records: Sequence[FindingRecord], width: int) -> str:
     # Ids are copied from here, so they stay whole while the terminal allows; rich cuts a table short over
     # a word wider than its column can be, so the columns that hold such words get their widths here.
     room = width - (3 * 3 + 2)  # four columns: three spaces between two, one at each edge
-    id_width = min(max((len(f.id) for f in records), default=12), 36, max(room * 2 // 5, 12))
-    status_width = 14
-    run_width = max(14, min(24, room - id_width - status_width - 24))
+    id_width = min(max((len(f.id) for f in records), default=12), 36, max(room // 2, 12))
+    status_width = 14 if room >= 80 else 12
+    run_width = max(12, min(24, room - id_width - status_width - 24))
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("id, severity, app", overflow="fold", width=id_width)
     table.add_column("finding", overflow="fold", max_width=max(room - id_width - status_width - run_width, 12))
