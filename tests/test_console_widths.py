@@ -45,7 +45,7 @@ def test_the_drill_summary_and_the_plan_fit_the_terminal(tmp_path: Path, width: 
         assert "…" not in text
         assert not OLD_FORMAT.search(text), text
     summary = run_to(width, tmp_path / "c")
-    assert "consistent" in summary.splitlines()[3], "a header word is never broken"
+    assert any("consistent" in line for line in summary.splitlines()[:5]), "a header word is never broken"
     assert re.search(r"\d+h \d\dm", summary), "durations as drsim.times.duration writes them"
 
 
