@@ -720,7 +720,6 @@ def record_run(run: RecordedRun, store: HistoryStore | str | os.PathLike[str] | 
     with this run (None: no store)."""
     if store is None:
         return None
-    from drsim.measure.findings import derive_findings
     from drsim.report.view import drill_cost
 
     started = run.started
@@ -736,7 +735,7 @@ def record_run(run: RecordedRun, store: HistoryStore | str | os.PathLike[str] | 
             cost_usd=drill_cost(run).total_usd,
             emulated=started.emulated if started is not None and started.inputs else run.result.emulated,
             performed_at=iso(performed.started) if performed is not None else None,
-            findings=derive_findings(run.events) if started is not None else (),
+            findings=run.findings,
             recorded_at=iso(wall_clock_now()),
         )
         return opened.series(recorded.seq)

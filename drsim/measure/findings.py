@@ -36,6 +36,8 @@ from drsim.model.types import Action
 from drsim.times import duration
 
 PREDICTION_EVENT = "prediction.made"
+_CHECKS = frozenset({Action.CHECK_BOOT, Action.CHECK_CANARY})
+_MANUAL = frozenset({Action.MANUAL_DECLARE, Action.MANUAL_APPROVE})
 """The journal event that carries a run's predicted per-step durations (p5/p50/p95), when it has one."""
 
 
@@ -120,9 +122,9 @@ def _path_words(path: MeasuredPath | None) -> str:
 class _Run:
     """The run's events, indexed for deriving findings."""
 
-    def __init__(self, events: Sequence[Event]) -> None:
+    def __init__(self, events: Sequence[Event], timeline: RunTimeline | None, paths: Sequence[MeasuredPath] | None) -> None:
         self.events = events
-        self.timeline = RunTimeline.of(events)
+        self.timeline = timeline if timeline is not None else RunTimeline(events)
         started = self.timeline.started
         self.drill, self.run_id, self.incident = started.drill, started.run_id, started.incident_at
         self.apps = [e for e in events if isinstance(e, AppMeasured)]
@@ -132,7 +134,7 @@ class _Run:
         for check in self.timeline.checks:
             if check.app is not None:
                 self.app_of_vm.setdefault(check.vm, check.app)
-        self.paths = {p.app: p for p in measured_critical_paths(self.timeline, self.apps)}
+        self.paths = {p.app: p for p in (paths if paths is not None else measured_critical_paths(self.timeline, self.apps))}
         self.found: list[Finding] = []
 
     def add(self, kind: FindingKind, severity: Severity, app: str | None, subject: str, title: str, reason: str, at: datetime) -> None:
@@ -341,17 +343,21 @@ def _throttled(errors: Iterable[str]) -> bool:
 
 
 def _retries(run: _Run) -> None:
-    starts: dict[tuple[str, int], datetime] = {}
+    retrying = [e for e in run.events if e.__class__ is TaskRetrying]
+    called = [e for e in run.events if e.__class__ is CallFailed and e.retry_in_s is not None]
+    if not retrying and not called:
+        return
+    retried = {e.task for e in retrying}
+    starts = {(e.task, e.attempt): e.at for e in run.events if e.__class__ is TaskStarted and e.task in retried}
     by_step: dict[str, list[tuple[TaskRetrying, float]]] = {}
     calls: dict[str, list[CallFailed]] = {}
-    for event in run.events:
-        if isinstance(event, TaskStarted):
-            starts[(event.task, event.attempt)] = event.at
-        elif isinstance(event, TaskRetrying):
-            began = starts.get((event.task, event.attempt), event.at)
-            by_step.setdefault(event.step, []).append((event, (event.at - began).total_seconds() + event.retry_in_s))
-        elif isinstance(event, CallFailed) and event.retry_in_s is not None:
-            calls.setdefault(event.call, []).append(event)
+    for event in retrying:
+        assert isinstance(event, TaskRetrying)
+        began = starts.get((event.task, event.attempt), event.at)
+        by_step.setdefault(event.step, []).append((event, (event.at - began).total_seconds() + event.retry_in_s))
+    for failure in called:
+        assert isinstance(failure, CallFailed)
+        calls.setdefault(failure.call, []).append(failure)
     for step, retries in by_step.items():
         cost = sum(c for _, c in retries)
         errors = sorted({r.error for r, _ in retries})
@@ -385,10 +391,12 @@ def _retries(run: _Run) -> None:
 
 def _human_wait(run: _Run) -> None:
     timeline = run.timeline
+    if not any(a.human_wait_s is not None and a.rto_objective_s is not None and a.human_wait_s > a.rto_objective_s / 2 for a in run.apps):
+        return
     manual = [
         (t, timeline.first_start[t.id], timeline.finished[t.id].at)
         for t in run.planned.values()
-        if Action(t.action).is_manual and t.id in timeline.first_start and t.id in timeline.finished
+        if t.action in _MANUAL and t.id in timeline.first_start and t.id in timeline.finished
     ]
     for app in run.apps:
         if app.human_wait_s is None or app.rto_objective_s is None or app.human_wait_s <= app.rto_objective_s / 2:
@@ -416,7 +424,7 @@ def _predictions(events: Sequence[Event]) -> Mapping[str, tuple[float, float | N
     `steps`, each with its step id as `name` and `p95_s` (and `p50_s`) in seconds; a step without a
     p95 is left out, not guessed at."""
     for event in events:
-        if getattr(event, "kind", None) != PREDICTION_EVENT:
+        if event.kind != PREDICTION_EVENT:
             continue
         steps: Any = getattr(event, "steps", None) or ()
         found: dict[str, tuple[float, float | None]] = {}
@@ -463,7 +471,7 @@ def _slow_steps(run: _Run) -> None:
 def _skipped_checks(run: _Run) -> None:
     timeline = run.timeline
     for task in run.planned.values():
-        if not Action(task.action).is_check or task.id in timeline.finished or task.id in timeline.failed:
+        if task.action not in _CHECKS or task.id in timeline.finished or task.id in timeline.failed:
             continue
         skipped = timeline.skipped.get(task.id)
         on = f" on {task.vm}" if task.vm else ""
@@ -479,9 +487,12 @@ def _skipped_checks(run: _Run) -> None:
         )
 
 
-def derive_findings(events: Sequence[Event]) -> tuple[Finding, ...]:
-    """Every finding of a run, from its journal's events: most severe first, then in the run's order."""
-    run = _Run(events)
+def derive_findings(
+    events: Sequence[Event], *, timeline: RunTimeline | None = None, paths: Sequence[MeasuredPath] | None = None
+) -> tuple[Finding, ...]:
+    """Every finding of a run, from its journal's events: most severe first, then in the run's order.
+    `timeline` and `paths` (the measured critical paths), when the caller has them, are those of `events`."""
+    run = _Run(events, timeline, paths)
     _objectives(run)
     _data(run)
     _failures(run)

@@ -14,7 +14,9 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -43,6 +45,11 @@ from drsim.measure.events import (
 )
 from drsim.measure.result import DrillResult
 from drsim.report.evidence import JOURNAL, ChainCheck, ChainWalker, journal_lines
+
+if TYPE_CHECKING:
+    from drsim.measure.critical import MeasuredPath
+    from drsim.measure.findings import Finding
+    from drsim.measure.timeline import RunTimeline
 
 RESULT = "result.json"
 
@@ -138,6 +145,29 @@ class RecordedRun:
         """The drill's evidence.controls, when the engine journals them on run.started."""
         found = getattr(self.started, "controls", None)
         return tuple(found) if found is not None else None
+
+    @cached_property
+    def timeline(self) -> RunTimeline:
+        """The run's events indexed by task (drsim.measure.timeline), once per run read."""
+        from drsim.measure.timeline import RunTimeline
+
+        return RunTimeline(self.events)
+
+    @cached_property
+    def critical_paths(self) -> tuple[MeasuredPath, ...]:
+        """What held up each application, measured (drsim.measure.critical); none without a run.started."""
+        from drsim.measure.critical import measured_critical_paths
+
+        return measured_critical_paths(self.timeline, list(self.measured.values())) if self.started is not None else ()
+
+    @cached_property
+    def findings(self) -> tuple[Finding, ...]:
+        """The run's findings, derived from its journal (drsim.measure.findings); none without a run.started."""
+        from drsim.measure.findings import derive_findings
+
+        if self.started is None:
+            return ()
+        return derive_findings(self.events, timeline=self.timeline, paths=self.critical_paths)
 
     def task_key(self, task_id: str) -> TaskKey | None:
         if self.plan is None:

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from drsim import __version__
-from drsim.measure.critical import MeasuredPath, measured_critical_paths
+from drsim.measure.critical import MeasuredPath
 from drsim.measure.events import CheckResult, InputFile, Performed, RunPerformed, iso
-from drsim.measure.findings import Finding, Severity, derive_findings
+from drsim.measure.findings import Finding, Severity
 from drsim.measure.result import AppResult, RunKind, RunStatus, TaskStatus, run_kind
 from drsim.model.types import Action
 from drsim.report.controls import Control, EvidenceKind, select_controls
@@ -689,8 +689,7 @@ def evidence_statement(kind: EvidenceKind, view: ReportView, run: RecordedRun) -
 
 def build_view(run: RecordedRun, history: Sequence[PastRun] | None = None, controls: Sequence[str] | None = None) -> ReportView:
     """Compute the report of a recorded run; `history` is its series from the store, ending with this run (None: no store)."""
-    paths = measured_critical_paths(run.events, list(run.measured.values())) if run.started is not None else ()
-    findings = derive_findings(run.events) if run.started is not None else ()
+    paths, findings = run.critical_paths, run.findings
     tasks = _task_rows(run, paths)
     grouped = len(tasks) > GROUP_ABOVE
     failures = tuple(FailureRow(f.step, f.vm, f.attempt, f.error, f.at, f.final, f.retried_ok) for f in run.failures)
