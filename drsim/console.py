@@ -48,7 +48,7 @@ from drsim.model.types import CleanupStatus, ProviderKind, format_duration, pars
 from drsim.program.coverage import build_coverage, parse_period
 from drsim.program.due import DrillRef, DueReport, DueState, due_report
 from drsim.program.packet import write_packet
-from drsim.program.runs import recorded_seals
+from drsim.program.runs import recorded_findings, recorded_seals
 from drsim.store.history import DEFAULT_STORE, HistoryStore
 from drsim.times import duration
 
@@ -482,7 +482,8 @@ def coverage(
     with HistoryStore(path, create=False, read_only=True) as store:
         records = store.runs()
         seals = recorded_seals(store, records)
-    built = build_coverage(period, records, store=str(path), seals=seals, estate=estate, estate_path=estate_path)
+        findings = recorded_findings(store, records)
+    built = build_coverage(period, records, store=str(path), seals=seals, estate=estate, estate_path=estate_path, run_findings=findings)
     written = write_packet(built, out_dir, sign_key)
     real = sum(1 for run in built.runs if run.counts)
     console.print(

@@ -167,3 +167,20 @@ def test_a_later_real_drill_that_meets_the_objectives_re_verifies_the_app_s_find
     with HistoryStore(store, read_only=True) as opened:
         assert {f.id for f in opened.findings(app="shop", open_only=True)}.isdisjoint(f["id"] for f in earlier)
         assert all(r.operating_evidence == (r.run_id == "real") for r in opened.runs())
+
+
+def test_the_coverage_packet_lists_the_store_s_findings_with_their_state(tmp_path: Path, drilled: Path) -> None:
+    from datetime import UTC, datetime
+
+    store = tmp_path / "history.sqlite"
+    store.write_bytes((drilled / "history.sqlite").read_bytes())
+    first = str(listed(store)[0]["id"])
+    assert cli("findings", "assign", first, "--owner", "dba-team", "--due", "2027-01-31", "--store", str(store))[0] == 0
+    year = str(datetime.now(UTC).year)  # the drills were performed now (wall clock)
+    code, output = cli("coverage", "--period", year, "--store", str(store), "--out", str(tmp_path / "packet"))
+    assert code == 0, output
+    packet = json.loads((tmp_path / "packet" / "coverage.json").read_text(encoding="utf-8"))
+    found = {f["id"]: f for f in packet["findings"]}
+    assert set(found) == {f["id"] for f in listed(store)}
+    assert found[first]["owner"] == "dba-team" and found[first]["due"] == "2027-01-31"
+    assert all(f["simulated"] is True and f["reason"] for f in found.values())
