@@ -184,3 +184,13 @@ def test_the_coverage_packet_lists_the_store_s_findings_with_their_state(tmp_pat
     assert set(found) == {f["id"] for f in listed(store)}
     assert found[first]["owner"] == "dba-team" and found[first]["due"] == "2027-01-31"
     assert all(f["simulated"] is True and f["reason"] for f in found.values())
+
+
+def test_a_simulated_drill_that_meets_the_objectives_re_verifies_nothing(tmp_path: Path, drilled: Path) -> None:
+    store = tmp_path / "history.sqlite"
+    store.write_bytes((drilled / "history.sqlite").read_bytes())
+    before = listed(store)
+    code, output = cli("drill", "run", str(REPO / "drills" / "2026-q4-shop-asr.yaml"), "--out", str(tmp_path), "--store", str(store), "-q")
+    assert code == 0, output  # shop met every objective, in a simulation
+    after = {f["id"]: f for f in listed(store)}
+    assert all(after[f["id"]]["status"] == "open" and after[f["id"]]["reverified_at"] is None for f in before)
