@@ -88,12 +88,16 @@ def measured_critical_paths(events: Sequence[Event] | RunTimeline, apps: Sequenc
     plan = timeline.plan
     if plan is None:
         return ()
+    ends = {task: event.at for task, event in timeline.skipped.items()}
+    ends.update((task, event.at) for task, event in timeline.failed.items())
+    ends.update((task, event.at) for task, event in timeline.finished.items())  # as RunTimeline.ended_at: finished first
+    starts = timeline.first_start
     spans: dict[str, tuple[datetime, datetime]] = {}
     steps: dict[str, str] = {}
     vms: dict[str, str | None] = {}
     by_step: dict[str, list[str]] = {}
     for task in plan.tasks:
-        start, end = timeline.first_start.get(task.id), timeline.ended_at(task.id)
+        start, end = starts.get(task.id), ends.get(task.id)
         if start is None or end is None:
             continue  # never ran (skipped before it started): it held nothing up
         spans[task.id] = (start, end)
@@ -110,13 +114,17 @@ def measured_critical_paths(events: Sequence[Event] | RunTimeline, apps: Sequenc
     def last_of(tasks: list[str]) -> str:
         return max(tasks, key=lambda t: (spans[t][1], t))
 
-    app_vms: dict[str, set[str]] = {}
+    apps_of_vm: dict[str, set[str]] = {}
     for check in timeline.checks:
         if check.app is not None:
-            app_vms.setdefault(check.app, set()).add(check.vm)
+            apps_of_vm.setdefault(check.vm, set()).add(check.app)
+    tasks_of_app: dict[str, list[str]] = {}
+    for task_id, vm in vms.items():
+        for owner in apps_of_vm.get(vm, ()) if vm is not None else ():
+            tasks_of_app.setdefault(owner, []).append(task_id)
     paths = []
     for app in apps:
-        mine = [t for t in spans if vms[t] is not None and vms[t] in app_vms.get(app.app, ())]
+        mine = tasks_of_app.get(app.app)
         if mine:
             paths.append(MeasuredPath(app.app, _walk(last_of(mine), spans, steps, by_step, needs, vms, origin)))
     if not paths:

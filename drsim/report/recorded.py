@@ -360,8 +360,6 @@ def _same_time(text: str | None, moment: datetime | None) -> bool:
 def result_differences(run: RecordedRun) -> list[str]:
     """Where result.json says otherwise than the journal it was measured from: the run (run.started,
     run.finished), each application's figures (app.measured), the tasks and cleanup; empty when they agree."""
-    from drsim.measure.timeline import RunTimeline
-
     result, started, finished = run.result, run.started, run.finished
     if started is None:
         return [f"{JOURNAL} has no run.started event"]
@@ -390,7 +388,7 @@ def result_differences(run: RecordedRun) -> list[str]:
             if not _same_time(getattr(app, name), moment):
                 shown = iso(moment) if moment is not None else None
                 found.append(f"{app.app} {name} is {getattr(app, name)!r}, the journal's app.measured says {shown!r}")
-    tasks = RunTimeline(run.events).task_results()
+    tasks = run.timeline.task_results()
     if len(result.tasks) != len(tasks):
         found.append(f"{len(result.tasks)} tasks, the journal's plan has {len(tasks)}")
     else:
