@@ -194,3 +194,10 @@ def test_a_simulated_drill_that_meets_the_objectives_re_verifies_nothing(tmp_pat
     assert code == 0, output  # shop met every objective, in a simulation
     after = {f["id"]: f for f in listed(store)}
     assert all(after[f["id"]]["status"] == "open" and after[f["id"]]["reverified_at"] is None for f in before)
+    (run_dir,) = (tmp_path / "2026-q4-shop-asr").iterdir()  # a run without findings says so, in both formats
+    md = (run_dir / "report.md").read_text(encoding="utf-8")
+    assert (
+        "## Findings\n\nNo findings: every objective was met, every task and check succeeded, nothing was left behind, in this simulation."
+        in md
+    )
+    assert "No findings: every objective was met" in (run_dir / "report.html").read_text(encoding="utf-8")
