@@ -30,7 +30,7 @@ from enum import StrEnum
 from typing import Any
 
 from drsim.measure.critical import MeasuredPath, measured_critical_paths
-from drsim.measure.events import AppMeasured, CallFailed, CheckKind, Event, RecoveryPointRef, TaskRetrying, TaskStarted
+from drsim.measure.events import AppMeasured, CallFailed, CheckKind, Event, PlannedTask, RecoveryPointRef, TaskRetrying, TaskStarted
 from drsim.measure.timeline import RunTimeline
 from drsim.model.types import Action
 from drsim.times import duration
@@ -122,7 +122,13 @@ def _path_words(path: MeasuredPath | None) -> str:
 class _Run:
     """The run's events, indexed for deriving findings."""
 
-    def __init__(self, events: Sequence[Event], timeline: RunTimeline | None, paths: Sequence[MeasuredPath] | None) -> None:
+    def __init__(
+        self,
+        events: Sequence[Event],
+        timeline: RunTimeline | None,
+        paths: Sequence[MeasuredPath] | None,
+        app_of_vm: Mapping[str, str] | None,
+    ) -> None:
         self.events = events
         self.timeline = timeline if timeline is not None else RunTimeline(events)
         started = self.timeline.started
@@ -134,6 +140,8 @@ class _Run:
         for check in self.timeline.checks:
             if check.app is not None:
                 self.app_of_vm.setdefault(check.vm, check.app)
+        for vm, app in (app_of_vm or {}).items():  # the VMs no check named: from the estate, when the caller has it
+            self.app_of_vm.setdefault(vm, app)
         self.paths = {p.app: p for p in (paths if paths is not None else measured_critical_paths(self.timeline, self.apps))}
         self.found: list[Finding] = []
 
@@ -469,30 +477,44 @@ def _slow_steps(run: _Run) -> None:
 
 
 def _skipped_checks(run: _Run) -> None:
+    """One finding per check step with tasks that never ran: on which VMs, and why."""
     timeline = run.timeline
+    by_step: dict[str, list[tuple[PlannedTask, str, datetime]]] = {}
     for task in run.planned.values():
         if task.action not in _CHECKS or task.id in timeline.finished or task.id in timeline.failed:
             continue
         skipped = timeline.skipped.get(task.id)
-        on = f" on {task.vm}" if task.vm else ""
         reason = skipped.reason if skipped is not None else "the run ended before it ran"
+        by_step.setdefault(task.step, []).append((task, reason, skipped.at if skipped is not None else timeline.last_at))
+    for step, tasks in by_step.items():
+        action = tasks[0][0].action
+        vms = [t.vm for t, _, _ in tasks if t.vm is not None]
+        apps = {run.app_of(vm) for vm in vms}
+        reasons = sorted({reason for _, reason, _ in tasks})
+        on = f" on {len(vms)} VM(s): {', '.join(vms[:10])}{' ...' if len(vms) > 10 else ''}" if vms else ""
         run.add(
             FindingKind.SKIPPED_CHECK,
             Severity.MEDIUM,
-            run.app_of(task.vm),
-            task.id,
-            f"check {task.step}{on} did not run",
-            f"The {task.action} check {task.step}{on} did not run ({reason}): what it checks was not verified.",
-            skipped.at if skipped is not None else timeline.last_at,
+            apps.pop() if len(apps) == 1 else None,
+            f"step/{step}",
+            f"check {step} did not run" + (f" on {len(vms)} VM(s)" if vms else ""),
+            f"The {action} check {step} did not run{on} ({'; '.join(reasons[:3])}): what it checks was not verified.",
+            max(at for _, _, at in tasks),
         )
 
 
 def derive_findings(
-    events: Sequence[Event], *, timeline: RunTimeline | None = None, paths: Sequence[MeasuredPath] | None = None
+    events: Sequence[Event],
+    *,
+    timeline: RunTimeline | None = None,
+    paths: Sequence[MeasuredPath] | None = None,
+    app_of_vm: Mapping[str, str] | None = None,
 ) -> tuple[Finding, ...]:
     """Every finding of a run, from its journal's events: most severe first, then in the run's order.
-    `timeline` and `paths` (the measured critical paths), when the caller has them, are those of `events`."""
-    run = _Run(events, timeline, paths)
+    `timeline` and `paths` (the measured critical paths), when the caller has them, are those of `events`.
+    A finding's application is the one a check of its VM names (check.result's app); `app_of_vm` gives
+    it for VMs no check named (a failed restore whose checks were skipped), from the run's estate."""
+    run = _Run(events, timeline, paths, app_of_vm)
     _objectives(run)
     _data(run)
     _failures(run)

@@ -162,12 +162,16 @@ class RecordedRun:
 
     @cached_property
     def findings(self) -> tuple[Finding, ...]:
-        """The run's findings, derived from its journal (drsim.measure.findings); none without a run.started."""
+        """The run's findings, derived from its journal (drsim.measure.findings); none without a run.started.
+        The application of a VM no check named comes from the estate the run was made from (inputs/)."""
         from drsim.measure.findings import derive_findings
 
         if self.started is None:
             return ()
-        return derive_findings(self.events, timeline=self.timeline, paths=self.critical_paths)
+        named = {c.vm for c in self.checks if c.app is not None}
+        planned = {t.vm for t in self.plan.tasks if t.vm is not None} if self.plan is not None else set()
+        app_of_vm = estate_apps(self.run_dir, self.started) if planned - named else {}
+        return derive_findings(self.events, timeline=self.timeline, paths=self.critical_paths, app_of_vm=app_of_vm)
 
     def task_key(self, task_id: str) -> TaskKey | None:
         if self.plan is None:
@@ -179,6 +183,35 @@ class RecordedRun:
 
 
 # ------------------------------------------------------------------------------------------ reading
+
+
+def estate_apps(run_dir: Path, started: RunStarted) -> dict[str, str]:
+    """The application of each VM of the estate the run was made from, as its copy in the run directory
+    (inputs/) says, when that copy is the one the journal fingerprinted; the first application (in
+    estate order) whose selector matches. Empty when there is no such copy, or it cannot be read."""
+    import yaml
+
+    from drsim.model.types import selector_matches
+
+    estate = next((f for f in started.inputs if f.role == "estate"), None)
+    if estate is None:
+        return {}
+    try:
+        raw = (run_dir / estate.path).read_bytes()
+        if hashlib.sha256(raw).hexdigest() != estate.sha256:
+            return {}
+        document = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        found: dict[str, str] = {}
+        for app in document["apps"]:
+            for vm in document["vms"]:
+                tags = vm.get("tags") or {}
+                if vm["name"] not in found and selector_matches(
+                    {str(k): str(v) for k, v in app["vms"].items()}, vm["name"], {str(k): str(v) for k, v in tags.items()}
+                ):
+                    found[vm["name"]] = app["name"]
+        return found
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def parse_time(text: str) -> datetime:

@@ -295,7 +295,10 @@ def test_retries_and_throttling_that_cost_time() -> None:
 def test_a_skipped_check_is_a_finding() -> None:
     (skipped,) = derive_findings(run(verify="skipped"))[-1:]
     assert skipped.kind is FindingKind.SKIPPED_CHECK and skipped.severity is Severity.MEDIUM
-    assert skipped.reason == "The check.canary check verify on sql-01 did not run (db failed): what it checks was not verified."
+    assert skipped.reason == "The check.canary check verify did not run on 1 VM(s): sql-01 (db failed): what it checks was not verified."
+    assert skipped.subject == "step/verify" and skipped.app is None, "no check named sql-01's application"
+    (mapped,) = derive_findings(run(verify="skipped"), app_of_vm={"sql-01": "shop"})[-1:]
+    assert mapped.app == "shop" and mapped.id.startswith("F-shop-skipped-check-"), "the estate's application, when the caller has it"
 
 
 @dataclass(frozen=True)

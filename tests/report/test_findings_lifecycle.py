@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,19 @@ def test_a_simulated_drill_that_meets_the_objectives_re_verifies_nothing(tmp_pat
         in md
     )
     assert "No findings: every objective was met" in (run_dir / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_vm_no_check_named_takes_its_application_from_the_run_s_estate(tmp_path: Path) -> None:
+    """Nine in ten requests fail: the checks never run, so no check.result names an application; the
+    findings of their VMs take it from the estate the run was made from (its fingerprinted copy in inputs/)."""
+    for folder in ("drills", "runbooks"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    drill = tmp_path / "drills" / "2026-q4-shop-asr.yaml"
+    drill.write_text(drill.read_text(encoding="utf-8").replace("seed: 42\n", "seed: 42\nsim: {failure_rate: 0.9}\n"), encoding="utf-8")
+    code, output = cli("drill", "run", str(drill), "--out", str(tmp_path / "out"), "-q")
+    assert code == 3, output
+    found = listed(tmp_path / "out" / "history.sqlite")
+    skipped = [f for f in found if f["kind"] == "skipped-check"]
+    assert skipped and all(f["app"] == "shop" and str(f["id"]).startswith("F-shop-skipped-check-") for f in skipped)
+    assert len({f["subject"] for f in skipped}) == len(skipped), "one finding per check step"
+    assert "did not run on 6 VM(s)" in str(skipped[0]["reason"])
