@@ -103,6 +103,10 @@ def test_assign_and_close_record_who_and_when(tmp_path: Path, drilled: Path) -> 
     assert closed["action"] == "closed" and closed["by"] and closed["note"] == "stripe snapshots with a consistency group"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", closed["at"])
     assert first not in {f["id"] for f in listed(store, "--open")}
+    # the run rendered and recorded again: what was done about its findings is kept
+    (run_dir,) = (drilled / str(record["drill"])).iterdir()
+    assert cli("report", str(run_dir), "--store", str(store))[0] == 0
+    assert [f for f in listed(store) if f["id"] == first] == [record]
 
     code, output = cli("findings", "close", first, "--note", "again", "--store", str(store))
     assert code == 2 and "was closed already" in output
