@@ -61,12 +61,6 @@ def terminal_width() -> int:
     return Console().width
 
 
-def _table(title: str | None = None) -> Table:
-    """A table that fits the console: columns wrap their text (folding a word longer than its column)
-    rather than cut it short."""
-    return Table(title=title, title_justify="left")
-
-
 def _column(table: Table, name: str, **options: object) -> None:
     """A column whose header words are never broken, and whose cells wrap (or fold a longer word)."""
     widest = max(len(word) for word in name.split()) if name.strip() else 1
@@ -160,7 +154,7 @@ SHOWN_FAILURES = 10
 def summary_table(outcome: RunOutcome) -> Table:
     """Per application: RTO, RPO measured / claimed, objectives and verdicts."""
     assert outcome.result is not None
-    table = _table(f"drill {outcome.drill} ({outcome.run_id})")
+    table = Table(title=f"drill {outcome.drill} ({outcome.run_id})", title_justify="left")
     for column in ("app", "RTO", "RTO obj.", "RPO", "RPO claimed", "RPO obj.", "consistent", "verdict"):
         _column(table, column, justify="left" if column in ("app", "verdict") else "right")
     for app in outcome.result.apps:
@@ -209,7 +203,7 @@ def render_outcome(outcome: RunOutcome, console: Console) -> None:
 def render_plan(plan: DrillPlan, console: Console) -> None:
     """The dry run: task graph per step, predicted critical path and lower bound, what would be created."""
     graph = plan.graph
-    table = _table(f"drill {plan.drill}: task graph (dry run, nothing created)")
+    table = Table(title=f"drill {plan.drill}: task graph (dry run, nothing created)", title_justify="left")
     for column in ("step", "action", "needs", "tasks", "operations per task", "estimate"):
         _column(table, column)
     for step in graph.steps:
@@ -231,7 +225,7 @@ def render_plan(plan: DrillPlan, console: Console) -> None:
 
 def render_readiness(checked: AzureDryRun, console: Console) -> None:
     """The preflight of a drill against Azure: one row per check, then ready or every problem counted."""
-    table = _table("readiness (read-only preflight against Azure)")
+    table = Table(title="readiness (read-only preflight against Azure)", title_justify="left")
     for column in ("check", "subject", "", "detail"):
         _column(table, column)
     for check in checked.readiness.checks:
