@@ -210,7 +210,9 @@ def render_view(view: ReportView, formats: Sequence[str] = FORMATS) -> dict[str,
     timeline = timeline_chart(view)
     trend: Chart | None = None
     if view.trend.available and len(view.trend.rows) >= 2:
-        points = [TrendPoint(f"{r.drill} {r.incident_at[:10]}", r.worst_rto_s, r.worst_rpo_s, r.current) for r in view.trend.rows]
+        points = [  # each run's kind beside its name: only the real ones are operating evidence
+            TrendPoint(f"{r.drill} {r.incident_at[:10]} ({r.kind_label})", r.worst_rto_s, r.worst_rpo_s, r.current) for r in view.trend.rows
+        ]
         trend = trend_chart(points, view.trend.rto_objective_s, view.trend.rpo_objective_s)
     out: dict[str, str] = {}
     if "md" in formats:
