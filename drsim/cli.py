@@ -337,11 +337,69 @@ def evidence_seal(run_dir: str, sign_key: str | None, force: bool, store_path: s
 @click.option("--store", "store_path", type=click.Path(dir_okay=False), help="History store  [default: reports/history.sqlite]")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 def history(drill: str | None, runbook: str | None, store_path: str | None, fmt: str) -> None:
-    """List recorded drill runs, oldest first: one row per run and application."""
+    """List recorded drill runs, oldest first: one row per run and application, each with its kind
+    (simulated, emulated or real: only real runs are operating evidence)."""
+    from drsim.console import terminal_width
     from drsim.store import DEFAULT_STORE
     from drsim.store.export import HistoryFormat, history_text
 
-    click.echo(history_text(store_path or DEFAULT_STORE, HistoryFormat(fmt), drill=drill, runbook=runbook), nl=False)
+    text = history_text(store_path or DEFAULT_STORE, HistoryFormat(fmt), drill=drill, runbook=runbook, width=terminal_width())
+    click.echo(text, nl=False)
+
+
+@main.group(invoke_without_command=True)
+@click.option("--open", "open_only", is_flag=True, help="Only findings neither closed nor re-verified.")
+@click.option("--app", help="Only the findings of this application.")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="History store  [default: reports/history.sqlite]")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+def findings(ctx: click.Context, open_only: bool, app: str | None, store_path: str | None, fmt: str) -> None:
+    """List the findings of recorded runs (derived from their journals), with owner, due date, closure and
+    re-verification; `assign` and `close` act on one."""
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = store_path
+        return
+    from drsim.console import terminal_width
+    from drsim.store import DEFAULT_STORE
+    from drsim.store.findings import FindingsFormat, findings_text
+
+    text = findings_text(store_path or DEFAULT_STORE, FindingsFormat(fmt), open_only=open_only, app=app, width=terminal_width())
+    click.echo(text, nl=False)
+
+
+def _findings_store(ctx: click.Context, store_path: str | None) -> str | Path:
+    from drsim.store import DEFAULT_STORE
+
+    return store_path or (ctx.obj if isinstance(ctx.obj, str) else None) or DEFAULT_STORE
+
+
+@findings.command("assign")
+@click.argument("finding_id", metavar="ID")
+@click.option("--owner", required=True, help="Who owns the finding.")
+@click.option("--due", required=True, metavar="DATE", help="When it is due, YYYY-MM-DD.")
+@click.option("--by", help="Who assigns it  [default: the operating system's user]")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="History store  [default: reports/history.sqlite]")
+@click.pass_context
+def findings_assign(ctx: click.Context, finding_id: str, owner: str, due: str, by: str | None, store_path: str | None) -> None:
+    """Give a finding an owner and a due date (recorded with who and when)."""
+    from drsim.store.findings import assign_finding
+
+    found = assign_finding(_findings_store(ctx, store_path), finding_id, owner=owner, due=due, by=by)
+    click.echo(f"{found.id}: assigned to {found.owner}, due {found.due}")
+
+
+@findings.command("close")
+@click.argument("finding_id", metavar="ID")
+@click.option("--note", required=True, help="What was done about it.")
+@click.option("--by", help="Who closes it  [default: the operating system's user]")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="History store  [default: reports/history.sqlite]")
+@click.pass_context
+def findings_close(ctx: click.Context, finding_id: str, note: str, by: str | None, store_path: str | None) -> None:
+    """Close a finding with a note (recorded with who and when); a later real drill re-verifies it."""
+    from drsim.store.findings import close_finding
+
+    found = close_finding(_findings_store(ctx, store_path), finding_id, note=note, by=by)
+    click.echo(f"{found.id}: closed at {found.closed_at} by {found.closed_by}")
 
 
 @main.command()

@@ -15,7 +15,7 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 
@@ -53,21 +53,23 @@ from drsim.model.types import CleanupStatus, ProviderKind, format_duration, pars
 from drsim.program.coverage import build_coverage, parse_period
 from drsim.program.due import DrillRef, DueReport, DueState, due_report
 from drsim.program.packet import write_packet
-from drsim.program.runs import recorded_seals
+from drsim.program.runs import recorded_findings, recorded_seals
 from drsim.store.history import DEFAULT_STORE, HistoryStore
+from drsim.times import duration
 
 _STATUS_STYLE = {RunStatus.PASSED: "bold green", RunStatus.FAILED: "bold yellow", RunStatus.ERROR: "bold red"}
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    return format_duration_s(seconds)
+def terminal_width() -> int:
+    """How wide tables printed to standard output may be: the terminal's width (COLUMNS when set; 80
+    when standard output is not a terminal), as rich measures it."""
+    return Console().width
 
 
-def format_duration_s(seconds: float) -> str:
-    """Seconds as `1h2m3s` (whole seconds), the way the summary shows RTO and RPO."""
-    return format_duration(timedelta(seconds=round(seconds)))
+def _column(table: Table, name: str, **options: object) -> None:
+    """A column whose header words are never broken, and whose cells wrap (or fold a longer word)."""
+    widest = max(len(word) for word in name.split()) if name.strip() else 1
+    table.add_column(name, overflow="fold", min_width=widest, **options)  # type: ignore[arg-type]
 
 
 class LiveProgress:
@@ -172,7 +174,7 @@ def stdin_is_terminal() -> bool:
 def _waiting_line(request: HumanRequest) -> str:
     waiting = request.waiting
     who = f" ({waiting.who})" if waiting.who else ""
-    limit = f"; it times out after {format_duration_s(waiting.timeout_s)}" if waiting.timeout_s is not None else ""
+    limit = f"; it times out after {duration(waiting.timeout_s)}" if waiting.timeout_s is not None else ""
     expected = f"; participants: {participants_text(waiting.participants)}" if waiting.participants else ""
     return f"step '{waiting.step}' ({waiting.action.value}) waits for a person to {request.verb} it{who}{expected}{limit}"
 
@@ -287,7 +289,7 @@ class PeopleNotice:
         if isinstance(event, HumanActed):
             role = f" ({event.role})" if event.role else ""
             verb = "declared" if event.action.value == "manual.declare" else "approved"
-            self.say(f"step '{event.step}' {verb} by {event.by}{role} via {event.via}, after {format_duration_s(event.waited_s)}")
+            self.say(f"step '{event.step}' {verb} by {event.by}{role} via {event.via}, after {duration(event.waited_s)}")
         elif isinstance(event, TaskFailed) and event.action.is_manual:
             self.say(f"step '{event.step}' failed: {event.error}")
 
@@ -304,17 +306,17 @@ def summary_table(outcome: RunOutcome) -> Table:
     assert outcome.result is not None
     table = Table(title=f"drill {outcome.drill} ({outcome.run_id})", title_justify="left")
     for column in ("app", "RTO", "RTO obj.", "RPO", "RPO claimed", "RPO obj.", "consistent", "verdict"):
-        table.add_column(column, justify="left" if column in ("app", "verdict") else "right")
+        _column(table, column, justify="left" if column in ("app", "verdict") else "right")
     for app in outcome.result.apps:
         verdicts = [v for v in (app.rto_met, app.rpo_met) if v is not None]
         verdict = Text("met", style="green") if verdicts and all(verdicts) else Text("NOT met", style="red") if verdicts else Text("-")
         table.add_row(
             app.app,
-            _duration(app.rto_s),
-            _duration(app.rto_objective_s),
-            _duration(app.rpo_s),
-            _duration(app.rpo_claimed_s),
-            _duration(app.rpo_objective_s),
+            duration(app.rto_s),
+            duration(app.rto_objective_s),
+            duration(app.rpo_s),
+            duration(app.rpo_claimed_s),
+            duration(app.rpo_objective_s),
             "-" if app.consistent is None else ("yes" if app.consistent else Text("NO", style="red")),
             verdict,
         )
@@ -353,19 +355,19 @@ def render_plan(plan: DrillPlan, console: Console) -> None:
     graph = plan.graph
     table = Table(title=f"drill {plan.drill}: task graph (dry run, nothing created)", title_justify="left")
     for column in ("step", "action", "needs", "tasks", "operations per task", "estimate"):
-        table.add_column(column)
+        _column(table, column)
     for step in graph.steps:
         tasks = graph.step_tasks[step]
         ops = _operations(tasks[0]) if tasks else "-"
         longest = max((task_chain(t, partial(plan.estimates, t)) for t in tasks), default=0.0)
         first = tasks[0].action.value if tasks else "-"
-        table.add_row(step, first, ", ".join(graph.step_needs[step]) or "-", str(len(tasks)), ops, format_duration_s(longest))
+        table.add_row(step, first, ", ".join(graph.step_needs[step]) or "-", str(len(tasks)), ops, duration(longest))
     console.print(table)
     critical = plan.critical
-    console.print(f"critical path: {' -> '.join(critical.tasks) or '-'}")
+    console.print(f"planned critical path (an estimate): {' -> '.join(critical.tasks) or '-'}")
     console.print(
-        f"predicted duration: critical path {format_duration_s(critical.length_s)}, "
-        f"lower bound {format_duration_s(critical.lower_bound_s)} with {critical.concurrency} operations at a time"
+        f"predicted duration: planned critical path {duration(critical.length_s)}, "
+        f"lower bound {duration(critical.lower_bound_s)} with {critical.concurrency} operations at a time"
     )
     kinds = Counter(r.kind.value.rsplit("/", 1)[-1] for r in plan.creates)
     console.print("would create: " + (", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "nothing"))
@@ -375,7 +377,7 @@ def render_readiness(checked: AzureDryRun, console: Console) -> None:
     """The preflight of a drill against Azure: one row per check, then ready or every problem counted."""
     table = Table(title="readiness (read-only preflight against Azure)", title_justify="left")
     for column in ("check", "subject", "", "detail"):
-        table.add_column(column)
+        _column(table, column)
     for check in checked.readiness.checks:
         mark = Text("ok", style="green") if check.ok else Text("PROBLEM", style="bold red")
         table.add_row(check.area.value, check.subject, mark, check.detail)
@@ -513,12 +515,7 @@ def sim_points(path: str, *, vm: str | None, at_text: str | None, fmt: str, toda
 
 
 def _age(at: datetime, then: datetime | None) -> str:
-    if then is None:
-        return "-"
-    minutes = int((at - then).total_seconds() // 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours:02d}h" if days else f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"
+    return duration((at - then).total_seconds()) if then is not None else "—"
 
 
 def _short(value: datetime | None) -> str:
@@ -645,7 +642,8 @@ def coverage(
     with HistoryStore(path, create=False, read_only=True) as store:
         records = store.runs()
         seals = recorded_seals(store, records)
-    built = build_coverage(period, records, store=str(path), seals=seals, estate=estate, estate_path=estate_path)
+        findings = recorded_findings(store, records)
+    built = build_coverage(period, records, store=str(path), seals=seals, estate=estate, estate_path=estate_path, run_findings=findings)
     written = write_packet(built, out_dir, sign_key)
     real = sum(1 for run in built.runs if run.counts)
     console.print(

@@ -78,6 +78,7 @@ from drsim.measure.events import (
     RunStarted,
     TaskFailed,
     Verdict,
+    iso,
 )
 from drsim.measure.result import DrillResult
 from drsim.measure.timeline import drill_result
@@ -855,15 +856,21 @@ def record_run(run: RecordedRun, store: HistoryStore | str | os.PathLike[str] | 
         return None
     from drsim.report.view import drill_cost
 
+    started = run.started
+    performed = started.performed if started is not None else None
     opened = store if isinstance(store, HistoryStore) else HistoryStore(store)
     try:
         recorded = opened.record(
             run.run_id,
             run.result,
-            drsim_version=run.started.drsim_version if run.started else None,
-            catalog_version=run.started.catalog_version if run.started else None,
+            drsim_version=started.drsim_version if started else None,
+            catalog_version=started.catalog_version if started else None,
             run_dir=str(run.run_dir.resolve()),
             cost_usd=drill_cost(run).total_usd,
+            emulated=started.emulated if started is not None and started.inputs else run.result.emulated,
+            performed_at=iso(performed.started) if performed is not None else None,
+            findings=run.findings,
+            recorded_at=iso(wall_clock_now()),
         )
         return opened.series(recorded.seq)
     finally:

@@ -22,6 +22,7 @@ import markdown
 from markupsafe import Markup
 
 from drsim.errors import UsageError
+from drsim.measure.findings import Severity
 from drsim.measure.result import RunStatus, TaskStatus
 from drsim.model.types import Phase
 from drsim.report.charts import Chart, TrendPoint, timeline_chart, trend_chart
@@ -47,6 +48,7 @@ from drsim.report import FORMATS
 
 SECTIONS = (
     ("verdict", "Verdict"),
+    ("findings", "Findings"),
     ("timeline", "Timeline"),
     ("rto", "RTO breakdown"),
     ("rpo", "RPO"),
@@ -89,6 +91,10 @@ def _md_yesno(value: bool | None) -> Markup:
 
 def _md_critical(critical: bool) -> Markup:
     return Markup("yes" if critical else "—")
+
+
+def _md_severity(severity: Severity) -> Markup:
+    return Markup(f"**{severity.value}**" if severity is Severity.HIGH else severity.value)
 
 
 def _md_passfail(passed: bool) -> Markup:
@@ -141,6 +147,7 @@ def _environment(kind: str) -> jinja2.Environment:
             verdict=_md_verdict,
             yesno=_md_yesno,
             passfail=_md_passfail,
+            severity=_md_severity,
             critical=_md_critical,
             status=_md_status,
             attention=_md_attention,
@@ -210,7 +217,9 @@ def render_view(view: ReportView, formats: Sequence[str] = FORMATS) -> dict[str,
     timeline = timeline_chart(view)
     trend: Chart | None = None
     if view.trend.available and len(view.trend.rows) >= 2:
-        points = [TrendPoint(f"{r.drill} {r.incident_at[:10]}", r.worst_rto_s, r.worst_rpo_s, r.current) for r in view.trend.rows]
+        points = [  # each run's kind beside its name: only the real ones are operating evidence
+            TrendPoint(f"{r.drill} {r.incident_at[:10]} ({r.kind_label})", r.worst_rto_s, r.worst_rpo_s, r.current) for r in view.trend.rows
+        ]
         trend = trend_chart(points, view.trend.rto_objective_s, view.trend.rpo_objective_s)
     out: dict[str, str] = {}
     if "md" in formats:
