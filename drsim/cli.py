@@ -428,9 +428,7 @@ def canary() -> None:
     multiple=True,
     help="A protected volume (its mount point or a folder on it); repeatable. Default: a folder on the OS volume.",
 )
-@click.option(
-    "--interval", type=click.FloatRange(0.01, 3600), default=1.0, show_default=True, help="Seconds between two markers."
-)
+@click.option("--interval", type=click.FloatRange(0.01, 3600), default=1.0, show_default=True, help="Seconds between two markers.")
 @click.option("--out", type=click.Path(file_okay=False), help="Write the files to this directory instead of printing them.")
 def canary_script(os_name: str, volumes: tuple[str, ...], interval: float, out: str | None) -> None:
     """Print the writer to install on a production VM: Linux a shell script and a systemd unit, Windows a

@@ -344,7 +344,10 @@ class CloudProvider(Protocol):
     async def get_job(self, job_id: str) -> Job: ...
 
     # checks
-    async def read_canary(self, vm_id: str, *, origin_id: str | None = None, not_after: datetime | None = None) -> CanaryReading:
+    async def read_canary(
+        self, vm_id: str, *, origin_id: str | None = None, origin_uuid: str | None = None, not_after: datetime | None = None
+    ) -> CanaryReading:
         """Read the newest canary marker on a (recovered) VM and check its volumes' consistency; only
-        markers the production VM `origin_id` wrote at or before `not_after` (the incident) count."""
+        markers the production VM `origin_id` (vmId `origin_uuid`, when known) wrote at or before
+        `not_after` (the incident) count."""
         ...

@@ -685,7 +685,9 @@ class CloudActions:
         passes, unreachable, reads = 0, 0, 0
         first_pass: datetime | None = None
         while True:
-            reading = await self.provider.read_canary(recovered.vm_id, origin_id=origin, not_after=self.incident_at)
+            reading = await self.provider.read_canary(
+                recovered.vm_id, origin_id=origin, origin_uuid=self.vms[task.vm].vm_uuid, not_after=self.incident_at
+            )
             reads += 1
             reason: str | None = None
             if not reading.reachable:

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 import drsim.cloud.emulator.server as server
 from drsim.cli import main
 from drsim.clock import ScaledClock
+from drsim.cloud.emulator.state import estate_vm_uuids
 from drsim.cloud.emulator.world import ArmSettings
 from drsim.cloud.sim.catalog import default_catalog
 from drsim.cloud.sim.incidents import incident_from_scenario
@@ -24,6 +25,8 @@ from drsim.cloud.sim.resources import DRILL_GROUP
 from drsim.cloud.sim.world import build_world
 from drsim.drills import AZURE_ENVIRONMENT, _azure_options_from_environment
 from drsim.model.checks import load_drill
+from drsim.model.documents import Estate
+from drsim.model.loader import load
 
 DRILLS = Path(__file__).resolve().parents[2] / "drills"
 SPEED = 600.0
@@ -36,6 +39,15 @@ def azure_copy(drill_path: Path, tmp_path: Path, *, subscription_id: str, endpoi
         data[key] = str((drill_path.parent / data[key]).resolve())
     data["provider"] = "azure"
     data["azure"] = {"subscription_id": subscription_id, "resource_group": DRILL_GROUP, "endpoint": endpoint}
+    # The estate as `drsim discover` writes it: with each VM's vmId (the canary check needs it when
+    # production's region is down).
+    estate = load(Path(data["estate"]), Estate).doc
+    discovered = yaml.safe_load(Path(data["estate"]).read_text())
+    uuids = {vm.name: vm.vm_uuid for vm in estate_vm_uuids(estate).vms}
+    for vm in discovered["vms"]:
+        vm["vm_uuid"] = uuids[vm["name"]]
+    data["estate"] = str(tmp_path / "estate-discovered.yaml")
+    Path(data["estate"]).write_text(yaml.safe_dump(discovered, sort_keys=False))
     target = tmp_path / drill_path.name
     target.write_text(yaml.safe_dump(data, sort_keys=False))
     return target

@@ -1212,12 +1212,18 @@ class AzureProvider:
 
     # ------------------------------------------------------------------------------------ checks
 
-    async def read_canary(self, vm_id: str, *, origin_id: str | None = None, not_after: datetime | None = None) -> CanaryReading:
+    async def read_canary(
+        self, vm_id: str, *, origin_id: str | None = None, origin_uuid: str | None = None, not_after: datetime | None = None
+    ) -> CanaryReading:
         """Run the canary check through Run Command; a VM that cannot run it is unreachable. Only markers
-        of the production VM `origin_id` (its vmId, read from ARM) written by `not_after` count."""
-        if origin_id is None:
+        of the production VM `origin_id` (its vmId: `origin_uuid`, the estate's, else read from ARM)
+        written by `not_after` count."""
+        if origin_uuid is not None:
+            production = origin_uuid.lower()
+        elif origin_id is not None:
+            production = await self._vm_uuid(origin_id)
+        else:
             raise ProviderError(f"canary check on {parse_id(vm_id).name}: no production VM to tell its markers from the recovered VM's")
-        production = await self._vm_uuid(origin_id)
         ref = parse_id(vm_id)
         vm = await self.get_vm(vm_id)
         os = vm.os
@@ -1240,7 +1246,14 @@ class AzureProvider:
         instance metadata service and writes in every marker; read once per VM."""
         key = vm_id.lower()
         if key not in self._vm_uuids:
-            model = await self._get_vm_model(vm_id)
+            try:
+                model = await self._get_vm_model(vm_id)
+            except NotFoundError as exc:
+                raise ProviderError(
+                    f"the vmId of production VM {parse_id(vm_id).name} cannot be read ({exc}), and without it the canary "
+                    "check cannot tell production's markers from the recovered VM's: give the VM's vm_uuid in the estate "
+                    "(drsim discover writes it)"
+                ) from exc
             if not model.vm_id:
                 raise ProviderError(f"VM {parse_id(vm_id).name} has no vmId: its canary markers cannot be told from a copy's")
             self._vm_uuids[key] = model.vm_id.lower()

@@ -4,8 +4,8 @@
 # "DRSIM-CANARY {...}" that drsim/cloud/canary.py parses (docs/azure.md, "The canary check").
 #
 # For every volume the writer registered on production ($state/volumes: path, filesystem UUID, mount
-# point), it finds the filesystem by its UUID, mounts it read-only on a private directory, reads the
-# canary log there (every complete line must be a marker, sequences increasing: a torn stripe mixes
+# point), it finds the filesystem by its UUID; unless the boot mounted it, mounts it read-only on a
+# private directory; reads the canary log there (every complete line must be a marker, sequences increasing: a torn stripe mixes
 # blocks of two instants and fails this), unmounts it, and runs the filesystem's read-only check
 # (e2fsck -n under fsfreeze, xfs_repair -n or xfs_scrub -n, btrfs check --readonly or scrub -r).
 export LC_ALL=C
@@ -61,7 +61,7 @@ while IFS="$tab" read -r path uuid target; do
   [ -n "$path" ] || continue
   fs=""; mounted="unknown"; check="unchecked"; detail=""; log="missing"
   total=0; bad=0; torn=0; prodline=""; newest=""; corrupts=0
-  dev=""
+  dev=""; live=""; unmount=""
   if [ -n "$uuid" ]; then dev=$(blkid -U "$uuid" 2>/dev/null || blkid -t "UUID=$uuid" -o device 2>/dev/null | head -n 1); fi
   if [ -z "$uuid" ]; then
     detail="the writer recorded no filesystem UUID for $path: read in place, not mounted read-only"
@@ -71,14 +71,18 @@ while IFS="$tab" read -r path uuid target; do
     where=""
   else
     fs=$(blkid -o value -s TYPE "$dev" 2>/dev/null)
-    mnt=$(mktemp -d "${TMPDIR:-/tmp}/drsim-canary-check.XXXXXX")
-    opts="ro"
-    if out=$(mount -o "$opts" "$dev" "$mnt" 2>&1); then
-      mounted="ok"
-      rel="${path#"$target"}"
-      where="$mnt/${rel#/}"
+    live=$(findmnt -n -o TARGET --source "$dev" 2>/dev/null | head -n 1)
+    rel="${path#"$target"}"
+    if [ -n "$live" ]; then
+      # The boot mounted it (as production's fstab says): read it there.
+      mounted="ok"; where="${live%/}/${rel#/}"
     else
-      mounted="failed"; detail="$dev ($fs) does not mount read-only: $out"; where=""
+      mnt=$(mktemp -d "${TMPDIR:-/tmp}/drsim-canary-check.XXXXXX")
+      if out=$(mount -o ro "$dev" "$mnt" 2>&1); then
+        mounted="ok"; unmount="$mnt"; where="$mnt/${rel#/}"
+      else
+        mounted="failed"; detail="$dev ($fs) does not mount read-only: $out"; where=""; rmdir "$mnt"
+      fi
     fi
   fi
   if [ -n "$where" ]; then
@@ -92,10 +96,11 @@ $(read_log "$file")
 READ
     fi
   fi
-  if [ "$mounted" = "ok" ]; then
-    umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null
-    rmdir "$mnt" 2>/dev/null
-    live=$(findmnt -n -o TARGET --source "$dev" 2>/dev/null | head -n 1)
+  if [ -n "$unmount" ]; then
+    umount "$unmount" 2>/dev/null || umount -l "$unmount" 2>/dev/null
+    rmdir "$unmount" 2>/dev/null
+  fi
+  if [ "$mounted" = "ok" ] && [ -n "$dev" ]; then
     case "$fs" in
       ext2|ext3|ext4)
         if [ "$live" = "/" ]; then check="booted"; detail="the root filesystem: mounted by the boot, in use, not checked offline"

@@ -693,7 +693,9 @@ class ComputeService(WorldState):
         if production:
             raise ConflictError(f"{name} is a production resource: a drill never deletes production")
 
-    async def read_canary(self, vm_id: str, *, origin_id: str | None = None, not_after: datetime | None = None) -> CanaryReading:
+    async def read_canary(
+        self, vm_id: str, *, origin_id: str | None = None, origin_uuid: str | None = None, not_after: datetime | None = None
+    ) -> CanaryReading:
         # The world's recovered VMs run no writer of their own: every marker on them is production's,
         # and a marker after the incident is clamped by the measure (engine/actions.py).
         vm = self._get_vm(vm_id)
