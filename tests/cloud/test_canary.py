@@ -174,7 +174,7 @@ def test_powershell_s_single_volume_written_as_an_object_is_accepted() -> None:
         ('DRSIM-CANARY {"version":1}', "version 2 report"),
         ('DRSIM-CANARY {"version":2,"registry":true,"volumes":"x"}', "volumes is not a list"),
         ('DRSIM-CANARY {"version":2,"registry":true,"volumes":[{"fs":"ext4"}]}', "has no path"),
-        ('DRSIM-CANARY {"version":2,"registry":true,"volumes":[{"path":"/d","mount":"ok","check":"clean","log":"ok"}]}', "bad_line is None"),
+        ('DRSIM-CANARY {"version":2,"registry":true,"volumes":[{"path":"/d","mount":"ok","check":"clean","log":"ok"}]}', "bad_line is"),
     ],
 )
 def test_bad_output_is_a_provider_error_naming_the_problem(output: str, message: str) -> None:
