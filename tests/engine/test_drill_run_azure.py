@@ -8,6 +8,7 @@ simulated run does, write its result, journal and reports, and leave nothing tag
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,13 @@ def test_drill_run_with_provider_azure_ends_as_in_the_simulation(tmp_path: Path)
     azure_app, sim_app = result["apps"][0], sim_result["apps"][0]
     assert azure_app["consistent"] is sim_app["consistent"] is True
     assert azure_app["rto_met"] and azure_app["rpo_met"]
+    # The recovered VMs run the writer they were recovered with, under their own vmIds: the emulator's
+    # Run Command answers carry their markers, newer than the incident (test_emulator_compute). Only
+    # production's count: the measured RPO is production's last marker before the incident, never 0.
+    canaries = [e for e in map(json.loads, (run_dir / "journal.jsonl").read_text().splitlines()) if e.get("check") == "canary"]
+    assert canaries and all(e["passed"] for e in canaries)
+    assert all(datetime.fromisoformat(e["last_marker_at"]) <= drill.incident_at for e in canaries)  # type: ignore[operator]
+    assert azure_app["rpo_s"] > 0 and sim_app["rpo_s"] > 0
     for name in ("journal.jsonl", "report.md", "report.html", "manifest.json"):
         assert (run_dir / name).is_file(), name
     verify = CliRunner().invoke(main, ["evidence", "verify", str(run_dir)])
