@@ -780,6 +780,7 @@ class ComputeService(ResourceProviderService):
             return Marker(sequence, at, vm_uuid, corrupt)
 
         now = self.world.now()
+        windows = vm.os is OsType.WINDOWS
         # A recovered VM runs the writer it was recovered with, from its boot on, under its own vmId.
         newest_own = marker(now, own) if writer is not None and writer != own else None
 
@@ -806,12 +807,12 @@ class ComputeService(ResourceProviderService):
             production = marker(data, writer, corrupt=reading.corrupted) if wanted == writer else None
             last_written = marker(max(held), writer, corrupt=reading.corrupted)
             newest = newest_own or last_written
-            torn = None if consistent else "e2fsck -n found errors (exit 4): the volume's disks hold different instants"
+            found = "Repair-Volume -Scan: SpotFixNeeded" if windows else "e2fsck -n found errors (exit 4)"
+            torn = None if consistent else f"{found}: the volume's disks hold different instants"
             entry = volume_report(path, production=production, newest=newest, lines=newest.sequence, clean=consistent, detail=torn)
             entry["corrupt"] = int(reading.corrupted)
             return entry
 
-        windows = vm.os is OsType.WINDOWS
         os_volume = DEFAULT_WINDOWS_VOLUME if windows else DEFAULT_LINUX_VOLUME
         volumes = [volume(os_volume, (reading.last_marker_at,), True)]
         for index, guest in enumerate(reading.volumes):
