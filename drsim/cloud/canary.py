@@ -237,7 +237,8 @@ def _volume_reading(vm_id: str, volume: Any, production: str, not_after: datetim
         if marker.vm_uuid != production or (not_after is not None and marker.at > not_after):
             raise ProviderError(f"{where}: the script returned {raw!r} as production's marker (production is {production})")
     newest = parse_marker(volume["newest"]) if isinstance(volume.get("newest"), str) else None
-    log_name = f"{path.rstrip('/').rstrip(chr(92))}{'/' if path.startswith('/') else chr(92)}{LOG_NAME}"
+    separator = "/" if path.startswith("/") else "\\"
+    log_name = path.rstrip("/\\") + separator + LOG_NAME
     problem: str | None = None
     if mount == "missing":
         problem = f"{path} is not on the recovered VM: {detail or 'its filesystem was not found'}"
