@@ -572,6 +572,31 @@ def drill_attest(run_dir: str, by: str, role: str, verdict: str, note: str | Non
 
 
 @main.group()
+def canary() -> None:
+    """The canary writer for production VMs: markers drsim reads back on recovered VMs (docs/azure.md)."""
+
+
+@canary.command("script")
+@click.option("--os", "os_name", type=click.Choice(["linux", "windows"]), required=True, help="The production VM's OS.")
+@click.option(
+    "--volume",
+    "volumes",
+    metavar="PATH",
+    multiple=True,
+    help="A protected volume (its mount point or a folder on it); repeatable. Default: a folder on the OS volume.",
+)
+@click.option("--interval", type=click.FloatRange(0.01, 3600), default=1.0, show_default=True, help="Seconds between two markers.")
+@click.option("--out", type=click.Path(file_okay=False), help="Write the files to this directory instead of printing them.")
+def canary_script(os_name: str, volumes: tuple[str, ...], interval: float, out: str | None) -> None:
+    """Print the writer to install on a production VM: Linux a shell script and a systemd unit, Windows a
+    PowerShell script and its scheduled task."""
+    from drsim.console import canary_script as write_script
+
+    for path in write_script(os_name, volumes, interval, out):
+        click.echo(f"wrote {path}")
+
+
+@main.group()
 def emulator() -> None:
     """An ARM-compatible endpoint over the simulated world, for testing Azure SDK code offline."""
 

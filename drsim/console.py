@@ -657,3 +657,40 @@ def coverage(
     for note in built.notes:
         console.print(f"note: {note}", markup=False, highlight=False)
     return written
+
+
+# ----------------------------------------------------------------------------- canary writer
+
+_INSTALLED_AS = {
+    "drsim-canary": "/usr/local/sbin/drsim-canary (mode 0755)",
+    "drsim-canary.service": "/etc/systemd/system/drsim-canary.service",
+    "drsim-canary.ps1": "C:\\Program Files\\drsim-canary\\drsim-canary.ps1",
+    "register-drsim-canary.ps1": "run once, elevated, after drsim-canary.ps1 is in place",
+}
+
+
+def canary_script(os_name: str, volumes: tuple[str, ...], interval_s: float, out: str | None) -> list[str]:
+    """Print the canary writer's files (each under a header naming where it goes), or write them to
+    `out`; returns the paths written. docs/azure.md says how to install them."""
+    from drsim.cloud.canary import VolumePathError, writer_files
+    from drsim.model.types import OsType
+
+    try:
+        files = writer_files(OsType(os_name), volumes, interval_s)
+    except VolumePathError as exc:
+        raise UsageError(f"--volume: {exc}") from exc
+    if out is None:
+        for name, text in files.items():
+            print(f"# ===== {name}: install as {_INSTALLED_AS[name]} =====")
+            print(text, end="" if text.endswith("\n") else "\n")
+        return []
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in files.items():
+        path = folder / name
+        path.write_text(text, encoding="utf-8", newline="\n")
+        if name == "drsim-canary":
+            path.chmod(0o755)
+        written.append(str(path))
+    return written

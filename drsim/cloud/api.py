@@ -204,8 +204,9 @@ class Job:
 @dataclass(frozen=True)
 class VolumeReading:
     name: str
-    disk_instants: tuple[datetime | None, ...]  # newest canary per disk of the volume
+    disk_instants: tuple[datetime | None, ...]  # newest canary per disk of the volume (one per log on a real VM)
     consistent: bool
+    problem: str | None = None  # why the volume fails the check, when it says more than its disks' instants
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,7 @@ class CanaryReading:
     last_sequence: int | None
     corrupted: bool  # the data holds the incident's corruption (ransomware, bad write)
     volumes: tuple[VolumeReading, ...] = ()
+    written_by: str | None = None  # the production VM whose canary writer wrote the markers read (the worlds know it)
 
     @property
     def consistent(self) -> bool:
@@ -342,6 +344,10 @@ class CloudProvider(Protocol):
     async def get_job(self, job_id: str) -> Job: ...
 
     # checks
-    async def read_canary(self, vm_id: str) -> CanaryReading:
-        """Read the newest canary marker on a (recovered) VM and check its volumes' consistency."""
+    async def read_canary(
+        self, vm_id: str, *, origin_id: str | None = None, origin_uuid: str | None = None, not_after: datetime | None = None
+    ) -> CanaryReading:
+        """Read the newest canary marker on a (recovered) VM and check its volumes' consistency; only
+        markers the production VM `origin_id` (vmId `origin_uuid`, when known) wrote at or before
+        `not_after` (the incident) count."""
         ...

@@ -710,10 +710,14 @@ class CloudActions:
         recovered = self._counterpart(task.vm)
         app = step.with_.app or self._apps.get(task.vm)
         needed = step.with_.consecutive
+        # Only the production VM's markers count (the recovered VM may run a writer of its own).
+        origin = self.production[task.vm].id if task.vm in self.production else self.inventory.get(task.vm)
         passes, unreachable, reads = 0, 0, 0
         first_pass: datetime | None = None
         while True:
-            reading = await self.provider.read_canary(recovered.vm_id)
+            reading = await self.provider.read_canary(
+                recovered.vm_id, origin_id=origin, origin_uuid=self.vms[task.vm].vm_uuid, not_after=self.incident_at
+            )
             reads += 1
             reason: str | None = None
             if not reading.reachable:
@@ -722,11 +726,14 @@ class CloudActions:
                 reason = f"{task.vm}'s recovered VM did not answer the canary check"
             else:
                 unreachable = 0
-                broken = [v.name for v in reading.volumes if not v.consistent]
+                broken = [v for v in reading.volumes if not v.consistent]
                 if reading.corrupted:
                     reason = f"the data recovered for {task.vm} holds the incident's corruption"
+                elif any(v.problem for v in broken):
+                    reason = f"{task.vm}'s recovered data fails the canary check: " + "; ".join(v.problem or v.name for v in broken)
                 elif broken:
-                    reason = f"volume {', '.join(broken)} of {task.vm} is inconsistent (its disks were captured at different instants)"
+                    names = ", ".join(v.name for v in broken)
+                    reason = f"volume {names} of {task.vm} is inconsistent (its disks were captured at different instants)"
                 else:
                     if passes == 0:
                         first_pass = self.clock.now()

@@ -18,6 +18,7 @@ from drsim.model.types import (
     CONTROL_PATTERN,
     SUBSCRIPTION_PATTERN,
     VM_SIZE_PATTERN,
+    VM_UUID_PATTERN,
     BackupPointChoice,
     BackupPolicyKind,
     BackupTier,
@@ -191,6 +192,9 @@ class VmSpec(Frozen):
     """running, stopped or deallocated."""
     resource_group: ResourceGroupName | None = None
     """Azure resource group of the VM (default: the estate's resource_group)."""
+    vm_uuid: Annotated[str, Field(pattern=VM_UUID_PATTERN)] | None = None
+    """The VM's vmId (properties.vmId; drsim discover writes it), which its canary writer puts in every marker.
+    Read from Azure when absent, which the canary check cannot do when the VM's region is down."""
 
     @model_validator(mode="after")
     def _generalized_is_deallocated(self) -> VmSpec:

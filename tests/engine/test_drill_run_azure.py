@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from people_kit import wait_until_waiting
 import drsim.cloud.emulator.server as server
 from drsim.cli import main
 from drsim.clock import ScaledClock
+from drsim.cloud.emulator.state import estate_vm_uuids
 from drsim.cloud.emulator.world import ArmSettings
 from drsim.cloud.sim.catalog import default_catalog
 from drsim.cloud.sim.incidents import incident_from_scenario
@@ -28,6 +30,8 @@ from drsim.drills import AZURE_ENVIRONMENT, _azure_options_from_environment, app
 from drsim.engine.journal import read_journal
 from drsim.measure.events import HumanActed
 from drsim.model.checks import load_drill
+from drsim.model.documents import Estate
+from drsim.model.loader import load
 
 DRILLS = Path(__file__).resolve().parents[2] / "drills"
 SPEED = 600.0
@@ -40,6 +44,15 @@ def azure_copy(drill_path: Path, tmp_path: Path, *, subscription_id: str, endpoi
         data[key] = str((drill_path.parent / data[key]).resolve())
     data["provider"] = "azure"
     data["azure"] = {"subscription_id": subscription_id, "resource_group": DRILL_GROUP, "endpoint": endpoint}
+    # The estate as `drsim discover` writes it: with each VM's vmId (the canary check needs it when
+    # production's region is down).
+    estate = load(Path(data["estate"]), Estate).doc
+    discovered = yaml.safe_load(Path(data["estate"]).read_text())
+    uuids = {vm.name: vm.vm_uuid for vm in estate_vm_uuids(estate).vms}
+    for vm in discovered["vms"]:
+        vm["vm_uuid"] = uuids[vm["name"]]
+    data["estate"] = str(tmp_path / "estate-discovered.yaml")
+    Path(data["estate"]).write_text(yaml.safe_dump(discovered, sort_keys=False))
     target = tmp_path / drill_path.name
     target.write_text(yaml.safe_dump(data, sort_keys=False))
     return target
@@ -93,6 +106,13 @@ def test_drill_run_with_provider_azure_ends_as_in_the_simulation(tmp_path: Path)
     azure_app, sim_app = result["apps"][0], sim_result["apps"][0]
     assert azure_app["consistent"] is sim_app["consistent"] is True
     assert azure_app["rto_met"] and azure_app["rpo_met"]
+    # The recovered VMs run the writer they were recovered with, under their own vmIds: the emulator's
+    # Run Command answers carry their markers, newer than the incident (test_emulator_compute). Only
+    # production's count: the measured RPO is production's last marker before the incident, never 0.
+    canaries = [e for e in map(json.loads, (run_dir / "journal.jsonl").read_text().splitlines()) if e.get("check") == "canary"]
+    assert canaries and all(e["passed"] for e in canaries)
+    assert all(datetime.fromisoformat(e["last_marker_at"]) <= drill.incident_at for e in canaries)  # type: ignore[operator]
+    assert azure_app["rpo_s"] > 0 and sim_app["rpo_s"] > 0
     for name in ("journal.jsonl", "report.md", "report.html", "manifest.json"):
         assert (run_dir / name).is_file(), name
     verify = CliRunner().invoke(main, ["evidence", "verify", str(run_dir)])

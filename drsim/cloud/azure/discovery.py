@@ -318,6 +318,8 @@ class Discoverer:
                 "network": vnet_names[record.network_id.lower()],
                 "resource_group": parse_id(record.id).resource_group,
             }
+            if vm.vm_id:
+                entry["vm_uuid"] = vm.vm_id.lower()  # what its canary writer writes in every marker
             if record.tags:
                 entry["tags"] = dict(sorted(record.tags.items()))
             entry["disks"] = disk_entries

@@ -180,6 +180,7 @@ class AzureProvider:
         self._all_vaults: list[tuple[str, str]] | None = None
         self._job_tags: dict[str, dict[str, str]] = {}
         self._prices: dict[str, float] = {}  # list price per day of what this provider created, by lower-case id
+        self._vm_uuids: dict[str, str] = {}  # vmId of production VMs, by lower-case resource id
         self._restores: dict[str, _Restore] = {}  # by lower-case job id
 
     @property
@@ -1211,14 +1212,24 @@ class AzureProvider:
 
     # ------------------------------------------------------------------------------------ checks
 
-    async def read_canary(self, vm_id: str) -> CanaryReading:
-        """Run the canary script through Run Command; a VM that cannot run it is unreachable."""
+    async def read_canary(
+        self, vm_id: str, *, origin_id: str | None = None, origin_uuid: str | None = None, not_after: datetime | None = None
+    ) -> CanaryReading:
+        """Run the canary check through Run Command; a VM that cannot run it is unreachable. Only markers
+        of the production VM `origin_id` (its vmId: `origin_uuid`, the estate's, else read from ARM)
+        written by `not_after` count."""
+        if origin_uuid is not None:
+            production = origin_uuid.lower()
+        elif origin_id is not None:
+            production = await self._vm_uuid(origin_id)
+        else:
+            raise ProviderError(f"canary check on {parse_id(vm_id).name}: no production VM to tell its markers from the recovered VM's")
         ref = parse_id(vm_id)
         vm = await self.get_vm(vm_id)
-        windows = vm.os is OsType.WINDOWS
+        os = vm.os
         command = compute.RunCommandInput(
-            command_id=canary.WINDOWS_COMMAND_ID if windows else canary.LINUX_COMMAND_ID,
-            script=(canary.WINDOWS_SCRIPT if windows else canary.LINUX_SCRIPT).strip().splitlines(),
+            command_id=canary.WINDOWS_COMMAND_ID if os is OsType.WINDOWS else canary.LINUX_COMMAND_ID,
+            script=canary.check_script(os, production, not_after),
         )
         try:
             async with translated(f"running the canary check on {ref.name}"):
@@ -1228,7 +1239,25 @@ class AzureProvider:
             # Run Command needs a running VM with a ready guest agent (run-command troubleshooting).
             return CanaryReading(vm_id=vm_id, reachable=False, last_marker_at=None, last_sequence=None, corrupted=False)
         output = "\n".join(s.message or "" for s in result.value or [])
-        return canary.parse_report(vm_id, output)
+        return canary.parse_report(vm_id, output, production, not_after)
+
+    async def _vm_uuid(self, vm_id: str) -> str:
+        """A VM's vmId (properties.vmId, VirtualMachines_Get), the id its canary writer reads from the
+        instance metadata service and writes in every marker; read once per VM."""
+        key = vm_id.lower()
+        if key not in self._vm_uuids:
+            try:
+                model = await self._get_vm_model(vm_id)
+            except NotFoundError as exc:
+                raise ProviderError(
+                    f"the vmId of production VM {parse_id(vm_id).name} cannot be read ({exc}), and without it the canary "
+                    "check cannot tell production's markers from the recovered VM's: give the VM's vm_uuid in the estate "
+                    "(drsim discover writes it)"
+                ) from exc
+            if not model.vm_id:
+                raise ProviderError(f"VM {parse_id(vm_id).name} has no vmId: its canary markers cannot be told from a copy's")
+            self._vm_uuids[key] = model.vm_id.lower()
+        return self._vm_uuids[key]
 
 
 def _targets(props: asr.JobProperties, item: records.ReplicatedItem, *, by_name: bool = True) -> bool:

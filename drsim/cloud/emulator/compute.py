@@ -9,19 +9,30 @@ one script a drill runs; the emulator executes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
-from drsim.cloud.api import Image, ManagedDisk, ResourceKind, Snapshot, VirtualMachine
+from drsim.cloud.api import CanaryReading, Image, ManagedDisk, ResourceKind, Snapshot, VirtualMachine
 from drsim.cloud.arm import id_key, name_of, try_parse_id, type_of, vcpus_of
-from drsim.cloud.canary import LINUX_COMMAND_ID, WINDOWS_COMMAND_ID, render_report
+from drsim.cloud.canary import (
+    DEFAULT_LINUX_VOLUME,
+    DEFAULT_WINDOWS_VOLUME,
+    LINUX_COMMAND_ID,
+    WINDOWS_COMMAND_ID,
+    Marker,
+    check_parameters,
+    render_report,
+    volume_report,
+)
 from drsim.cloud.emulator.arm import ArmError, Body, ErrorCode, Handler, JsonObject, PathOf, Router, arm_time, invalid_content, listing
 from drsim.cloud.emulator.operations import Outcome
 from drsim.cloud.emulator.service import ResourceProviderService, no_content, not_found
 from drsim.cloud.emulator.state import DiskCreateOption, Provisioning, VmExtras
+from drsim.cloud.sim.workload import marker_at
 from drsim.model.types import OsType, PowerState
 
 GIB = 1024**3
@@ -733,11 +744,13 @@ class ComputeService(ResourceProviderService):
         if not vm.booted:
             raise ArmError(409, ErrorCode.VM_AGENT_NOT_READY, f"The guest agent of VM {vm.name} is not ready: Run Command cannot reach it.")
 
+        asked = check_parameters(body.strings("script"))
+
         async def act() -> Outcome:
             reading = await self.world.read_canary(vm.id)
             if not reading.reachable:
                 raise ArmError(409, ErrorCode.VM_AGENT_NOT_READY, f"The guest agent of VM {vm.name} did not answer the command.")
-            return Outcome(result=self.run_command_result(vm.os, render_report(reading)))
+            return Outcome(result=self.run_command_result(vm.os, self._canary_report(vm, reading, asked)))
 
         return await self._lro(
             request,
@@ -750,6 +763,62 @@ class ComputeService(ResourceProviderService):
             status=202,
             with_location=True,
         )
+
+    def _canary_report(self, vm: VirtualMachine, reading: CanaryReading, asked: tuple[str, datetime | None] | None) -> str:
+        """What drsim's canary check prints on this VM (drsim.cloud.canary): the world's markers as the
+        writer installed on its production VM wrote them (that VM's vmId), on the OS volume and one log
+        per guest volume; the markers the VM's own writer appended since it booted (its own vmId); and
+        the check's filter (the production vmId and cutoff the script was given). A script that is not
+        the check is answered as the check with production's vmId and no cutoff."""
+        interval = self.world.catalog.workload.canary_interval.sample(0.5)
+        writer = self.state.stable_guid(reading.written_by) if reading.written_by else None
+        own = self.state.stable_guid(vm.id)
+        wanted, cutoff = asked if asked is not None else (writer, None)
+
+        def marker(instant: datetime, vm_uuid: str, *, corrupt: bool = False) -> Marker:
+            sequence, at = marker_at(instant, interval)
+            return Marker(sequence, at, vm_uuid, corrupt)
+
+        now = self.world.now()
+        windows = vm.os is OsType.WINDOWS
+        # A recovered VM runs the writer it was recovered with, from its boot on, under its own vmId.
+        newest_own = marker(now, own) if writer is not None and writer != own else None
+
+        def volume(path: str, instants: Sequence[datetime | None], consistent: bool) -> JsonObject:
+            held = [i for i in instants if i is not None]
+            if writer is None or len(held) < len(instants) or not held:
+                return {
+                    "path": path,
+                    "fs": None,
+                    "mount": "missing",
+                    "check": "unchecked",
+                    "detail": "no block device holds the volume's filesystem",
+                    "log": "missing",
+                    "lines": 0,
+                    "bad_line": 0,
+                    "torn_tail": False,
+                    "production": None,
+                    "newest": None,
+                    "corrupt": 0,
+                }
+            data = min(held)  # a torn stripe holds at best its oldest disk's data
+            if cutoff is not None and data > cutoff:
+                data = cutoff
+            production = marker(data, writer, corrupt=reading.corrupted) if wanted == writer else None
+            last_written = marker(max(held), writer, corrupt=reading.corrupted)
+            newest = newest_own or last_written
+            found = "Repair-Volume -Scan: SpotFixNeeded" if windows else "e2fsck -n found errors (exit 4)"
+            torn = None if consistent else f"{found}: the volume's disks hold different instants"
+            entry = volume_report(path, production=production, newest=newest, lines=newest.sequence, clean=consistent, detail=torn)
+            entry["corrupt"] = int(reading.corrupted)
+            return entry
+
+        os_volume = DEFAULT_WINDOWS_VOLUME if windows else DEFAULT_LINUX_VOLUME
+        volumes = [volume(os_volume, (reading.last_marker_at,), True)]
+        for index, guest in enumerate(reading.volumes):
+            path = f"{chr(ord('F') + index)}:\\" if windows else f"/{guest.name}"
+            volumes.append(volume(path, guest.disk_instants, guest.consistent))
+        return render_report(volumes)
 
     @staticmethod
     def run_command_result(os: OsType, stdout: str) -> JsonObject:

@@ -15,11 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from drsim.cloud.api import Job, JobKind, VirtualMachine
+from drsim.cloud.api import Job, JobKind, ResourceKind, VirtualMachine
 from drsim.cloud.arm import ArmThrottle, id_key, resource_group_id, try_parse_id
 from drsim.cloud.emulator.arm import ArmError, ErrorCode, JsonObject
 from drsim.cloud.emulator.world import ArmSettings, EmulatedWorld, subscription_of
+from drsim.cloud.sim import resources as sim_resources
 from drsim.cloud.sim.resources import DRILL_GROUP, SUBSCRIPTION, NetworkState
+from drsim.model.documents import Estate
 from drsim.model.types import OsType
 
 
@@ -316,3 +318,15 @@ class EmulatorState:
             return str(space[4 + index]) if space.num_addresses > 5 + index else ""
         except (ValueError, IndexError):
             return ""
+
+
+def estate_vm_uuids(estate: Estate) -> Estate:
+    """The estate with each VM's vmId as the emulator serves it (`drsim discover` against the emulator
+    writes the same): the canary check needs it when the VM's region is down and ARM cannot show it."""
+    group = sim_resources.production_group(estate.name)
+
+    def uuid_of(name: str) -> str:
+        return EmulatorState.stable_guid(sim_resources.resource_id(group, ResourceKind.VM, name))
+
+    vms = tuple(vm.model_copy(update={"vm_uuid": uuid_of(vm.name)}) for vm in estate.vms)
+    return estate.model_copy(update={"vms": vms})

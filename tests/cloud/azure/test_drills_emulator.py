@@ -24,6 +24,7 @@ from drsim.cloud.api import TaggedResource
 from drsim.cloud.azure.clock import EmulatorClock
 from drsim.cloud.azure.provider import connect
 from drsim.cloud.emulator.backup import staging_account
+from drsim.cloud.emulator.state import estate_vm_uuids
 from drsim.cloud.emulator.world import ArmSettings
 from drsim.cloud.sim.catalog import default_catalog, load_catalog
 from drsim.cloud.sim.incidents import incident_from_scenario
@@ -85,6 +86,9 @@ def against_emulator(bundle: DrillBundle) -> Run:
     assert isinstance(drill.incident_at, datetime)
     incident = incident_from_scenario(runbook.scenario, estate, drill.incident_at)
     catalog = catalog_of(bundle)
+    # The estate as `drsim discover` writes it: with each VM's vmId, which the canary check needs when
+    # production's region is down.
+    estate = estate_vm_uuids(estate)
     world = build_world(
         estate, plan, incident=incident, seed=drill.seed, clock=ScaledClock(incident.detected_at, SPEED), options=drill.sim, catalog=catalog
     )
