@@ -544,6 +544,7 @@ AZURE_ENVIRONMENT = {
     "site_recovery_vault": "DRSIM_AZURE_SITE_RECOVERY_VAULT",
     "vault_resource_group": "DRSIM_AZURE_VAULT_RESOURCE_GROUP",
     "staging_storage_account": "DRSIM_AZURE_STAGING_STORAGE_ACCOUNT",
+    "crr_staging_storage_account": "DRSIM_AZURE_CRR_STAGING_STORAGE_ACCOUNT",
     "endpoint": "DRSIM_AZURE_ENDPOINT",  # the drsim ARM emulator's address
 }
 
@@ -661,6 +662,12 @@ def _run_on_azure(
         raise UsageError(
             f"{bundle.drill.path}: the runbook restores from Azure Backup, which stages restores in a storage account: "
             f"set {AZURE_ENVIRONMENT['staging_storage_account']} (the account's ARM id)"
+        )
+    crr = [step.id for step in runbook.steps if isinstance(step, BackupStep) and cross_region_vms(step, estate)]
+    if crr and not options.crr_staging_storage_account:
+        raise UsageError(
+            f"{bundle.drill.path}: step '{crr[0]}' restores with cross-region restore, which stages in a storage account of the "
+            f"secondary region: set {AZURE_ENVIRONMENT['crr_staging_storage_account']} (the account's ARM id)"
         )
     catalog = drill_catalog(bundle)  # expected durations for the plan and critical path only
     estimates = catalog_estimates(catalog, estate)

@@ -793,6 +793,10 @@ class AzureOptions(Frozen):
     staging_storage_account: str | None = Field(
         default=None, description="storage account id where Azure Backup stages vault-tier restores (docs/azure.md)"
     )
+    crr_staging_storage_account: str | None = Field(
+        default=None,
+        description="storage account id where a cross-region restore stages: in the vault's secondary (paired) region (docs/azure.md)",
+    )
 
     @field_validator("endpoint")
     @classmethod
