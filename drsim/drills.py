@@ -49,7 +49,7 @@ from drsim.errors import ExecutionError, JournalError, StoreError, UsageError
 from drsim.measure.events import InputFile, Performed, RunAborted, RunPerformed, RunStarted
 from drsim.measure.result import DrillResult
 from drsim.measure.timeline import drill_result
-from drsim.model.checks import DrillBundle
+from drsim.model.checks import DrillBundle, cross_region_vms
 from drsim.model.documents import AzureOptions, BackupStep, Document, Drill, Estate, ProtectionPlan, Runbook, SimOptions
 from drsim.model.endpoints import is_loopback
 from drsim.model.loader import Loaded
@@ -688,6 +688,11 @@ def _run_on_azure(
                 if restored:
                     # Before anything is created: the staging account exists, is in the vault's region, not ZRS.
                     wrong = await provider.check_staging_account(restored)
+                    crr = {
+                        step.with_.region or "" for step in runbook.steps if isinstance(step, BackupStep) and cross_region_vms(step, estate)
+                    }
+                    if crr:  # and in the secondary region for a cross-region restore
+                        wrong += await provider.check_crr_staging_account(crr)
                     if wrong:
                         raise UsageError(f"{bundle.drill.path}: " + "; ".join(wrong))
                 inventory = await provider.inventory()

@@ -1105,6 +1105,37 @@ class AzureProvider:
                 )
         return problems
 
+    async def check_crr_staging_account(self, regions: Iterable[str]) -> list[str]:
+        """What is wrong with the cross-region restore staging account (reads only): it must exist, be in the
+        secondary region the restores run in, and not be zone-redundant (backup-azure-arm-restore-vms)."""
+        staging = self.options.crr_staging_storage_account
+        if not staging:
+            return ["azure.crr_staging_storage_account is not set: a cross-region restore stages in the secondary region"]
+        ref = try_parse_id(staging)
+        if ref is None or ref.type.lower() != STORAGE_ACCOUNT_TYPE.lower():
+            return [
+                f"azure.crr_staging_storage_account {staging!r} is not a storage account id (.../providers/{STORAGE_ACCOUNT_TYPE}/<name>)"
+            ]
+        try:
+            async with translated(f"reading storage account {ref.name}"):
+                account = await self.clients.resources.resources.get_by_id(staging, api_version=STORAGE_API_VERSION)
+        except NotFoundError:
+            return [f"azure.crr_staging_storage_account {ref.name} does not exist"]
+        problems = []
+        sku = (account.sku.name if account.sku is not None else None) or ""
+        if "zrs" in sku.lower():
+            problems.append(
+                f"azure.crr_staging_storage_account {ref.name} is {sku}: Azure Backup cannot stage a restore in a zone-redundant account"
+            )
+        location = (account.location or "").replace(" ", "").lower()
+        for region in sorted(set(regions)):
+            if region.replace(" ", "").lower() != location:
+                problems.append(
+                    f"azure.crr_staging_storage_account {ref.name} is in {account.location}, the cross-region restore in {region}: "
+                    "it must be in the secondary region"
+                )
+        return problems
+
     # ------------------------------------------------------------------------------ site recovery
 
     async def replicated_items(self) -> list[records.ReplicatedItem]:
