@@ -35,7 +35,9 @@ def location(arm: ArmSession, what: str) -> str:
 
 
 async def crr_vault(arm: ArmSession) -> dict[str, Any]:
-    found = [v for v in (await vaults(arm)).values() if v["properties"].get("redundancySettings", {}).get("crossRegionRestore") == "Enabled"]
+    found = [
+        v for v in (await vaults(arm)).values() if v["properties"].get("redundancySettings", {}).get("crossRegionRestore") == "Enabled"
+    ]
     assert len(found) == 1, found
     return found[0]
 
@@ -143,7 +145,9 @@ def test_cross_region_restore_trigger_status_result_and_job_follow_the_examples(
             job = await arm.call("POST", location(arm, "backupCrrJob"), request, params=PASSIVE)
         props = job.body["properties"]
         assert props["status"] == "Completed" and props["operation"] == "CrossRegionRestore"
-        assert job.body["id"].lower() == f"{arm.sub}/providers/Microsoft.RecoveryServices/locations/{SECONDARY}/backupJobs/{job_name}".lower()
+        assert (
+            job.body["id"].lower() == f"{arm.sub}/providers/Microsoft.RecoveryServices/locations/{SECONDARY}/backupJobs/{job_name}".lower()
+        )
         same_shape(props, jobs["body"]["properties"], extra=allowed)
         bag = props["extendedInfo"]["propertyBag"]
         assert bag["Target Storage Account Name"] == crr_staging_name(SECONDARY) and bag["Job Type"] == "Recover disks"
