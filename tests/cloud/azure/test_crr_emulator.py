@@ -82,7 +82,7 @@ def test_the_secondary_regions_points_are_the_simulations_and_lag_the_primary(em
 
 
 def test_a_cross_region_restore_as_disks_is_followed_tagged_resumed_and_cleaned_up(emulator) -> None:
-    thread, handle = emulator
+    _, handle = emulator
     tags = {RUN_TAG: "crr-disks-test"}
 
     async def main() -> None:
