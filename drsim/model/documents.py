@@ -156,6 +156,17 @@ class VolumeSpec(Frozen):
         return self
 
 
+class TrustedLaunch(Frozen):
+    """Trusted Launch (securityProfile.securityType TrustedLaunch): a Gen2 VM with Secure Boot and a vTPM
+    as its uefiSettings say; its OS disk carries the security type into snapshots and disks copied from
+    them, and a VM attaching such a disk must be Trusted Launch too (virtual-machines/trusted-launch)."""
+
+    secure_boot: bool = True
+    """uefiSettings.secureBootEnabled."""
+    vtpm: bool = True
+    """uefiSettings.vTpmEnabled."""
+
+
 class VmSpec(Frozen):
     """A production virtual machine, its disks and guest volumes."""
 
@@ -181,6 +192,8 @@ class VmSpec(Frozen):
     """running, stopped or deallocated."""
     resource_group: ResourceGroupName | None = None
     """Azure resource group of the VM (default: the estate's resource_group)."""
+    trusted_launch: TrustedLaunch | None = None
+    """Trusted Launch security (omit for a Standard VM); `{}` is Secure Boot and vTPM on."""
 
     @model_validator(mode="after")
     def _generalized_is_deallocated(self) -> VmSpec:

@@ -413,6 +413,47 @@ class AzureProvider:
         self._priced(created.id, ResourceKind.DISK, sku=sku, size_gib=created.disk_size_gb or 0)
         return records.managed_disk(created)
 
+    async def _security_for(self, os_disk_id: str) -> compute.SecurityProfile | None:
+        """The securityProfile a VM attaching this OS disk needs: None for a Standard disk; for a Trusted Launch
+        disk, securityType TrustedLaunch with the uefiSettings (Secure Boot, vTPM) of the production VM the
+        disk was copied from (VirtualMachine_Create_WithUefiSettings.json), found through the disk's source
+        snapshots to the production disk and the VM that holds it; when that VM is gone, Secure Boot and vTPM
+        on, as `az vm create --security-type TrustedLaunch` sets them by default."""
+        ref = parse_id(os_disk_id)
+        async with translated(f"reading disk {ref.name}"):
+            disk = await self.clients.compute.disks.get(ref.resource_group, ref.name)
+        kind = records.text(disk.security_profile.security_type) if disk.security_profile is not None else ""
+        if kind.lower() != "trustedlaunch":
+            return None
+        uefi = await self._production_uefi(disk)
+        return compute.SecurityProfile(
+            security_type="TrustedLaunch",
+            uefi_settings=uefi or compute.UefiSettings(secure_boot_enabled=True, v_tpm_enabled=True),
+        )
+
+    async def _production_uefi(self, disk: compute.Disk) -> compute.UefiSettings | None:
+        """The uefiSettings of the production VM a disk's data came from (a chain of Copy and CopyStart
+        snapshots ends at a production disk, whose managedBy names its VM); None when the chain breaks."""
+        current = disk.creation_data.source_resource_id if disk.creation_data is not None else None
+        for _ in range(8):
+            if not current:
+                return None
+            ref = parse_id(current)
+            try:
+                if ref.type.lower() == ResourceKind.DISK.value.lower():
+                    async with translated(f"reading disk {ref.name}"):
+                        source = await self.clients.compute.disks.get(ref.resource_group, ref.name)
+                    if not source.managed_by:
+                        return None
+                    vm = await self._get_vm_model(source.managed_by)
+                    return vm.security_profile.uefi_settings if vm.security_profile is not None else None
+                async with translated(f"reading snapshot {ref.name}"):
+                    snap = await self.clients.compute.snapshots.get(ref.resource_group, ref.name)
+            except NotFoundError:
+                return None
+            current = snap.creation_data.source_resource_id if snap.creation_data is not None else None
+        return None
+
     async def _subnet_of(self, network_id: str) -> str:
         ref = parse_id(network_id)
         async with translated(f"reading virtual network {ref.name}"):
@@ -459,11 +500,14 @@ class AzureProvider:
         if not disk_ids:
             raise ConflictError(f"VM {name} needs at least its OS disk")
         name = azure_name(name, ResourceKind.VM)
+        security = await self._security_for(disk_ids[0])
         nic_id = await self._create_nic(name, region, network_id, tags)
         body = compute.VirtualMachine(  # type: ignore[call-overload]
             location=region,
             tags=dict(tags),
             hardware_profile=compute.HardwareProfile(vm_size=size),
+            # A Trusted Launch OS disk attaches only to a Trusted Launch VM (and a Standard one to a Standard VM).
+            **({"security_profile": security} if security is not None else {}),
             # Attaching existing disks: no os_profile (azure-sdk-notes.md).
             storage_profile=compute.StorageProfile(
                 os_disk=compute.OSDisk(

@@ -61,6 +61,7 @@ class ErrorCode(StrEnum):
     REQUEST_CONTENT_TOO_LARGE = "RequestContentTooLarge"
     REQUEST_TIMEOUT = "RequestTimeout"
     INVALID_PARAMETER = "InvalidParameter"
+    BAD_REQUEST = "BadRequest"  # Compute's code for a Trusted Launch mismatch (Azure/azure-sdk-for-python#30479)
     INVALID_RESOURCE_TYPE = "InvalidResourceType"
     METHOD_NOT_ALLOWED = "MethodNotAllowed"
     SUBSCRIPTION_NOT_FOUND = "SubscriptionNotFound"

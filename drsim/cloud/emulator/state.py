@@ -96,6 +96,7 @@ class VmExtras:
     image_id: str | None = None
     computer_name: str | None = None
     admin_username: str | None = None
+    security_profile: JsonObject | None = None  # securityProfile as PUT (Trusted Launch: securityType and uefiSettings)
 
 
 @dataclass
