@@ -62,3 +62,21 @@ def test_a_clone_of_a_trusted_launch_vm_is_trusted_launch_with_the_vms_own_uefi_
                 assert made["db-01"].security_profile is None
 
         asyncio.run(main())
+
+
+def test_discovery_writes_trusted_launch_as_the_vm_has_it(tmp_path: Path) -> None:
+    from drsim.cloud.azure.discovery import discover
+    from drsim.discover import write_documents
+    from drsim.model.checks import validate_path
+    from drsim.model.documents import Estate
+    from drsim.model.loader import load
+
+    options = world_module.EmulatorOptions(estate=DATA / "estate-tl.yaml", plan=DATA / "plan.yaml", seed=7, speed=60.0)
+    with server.EmulatorThread(options) as handle:
+        found = asyncio.run(discover(handle.subscription_id, endpoint=handle.url))
+        estate_path, _ = write_documents(found, tmp_path, handle.subscription_id)
+    assert validate_path(estate_path) == []
+    vms = {vm.name: vm for vm in load(estate_path, Estate).doc.vms}
+    assert vms["web-01"].trusted_launch is not None
+    assert (vms["web-01"].trusted_launch.secure_boot, vms["web-01"].trusted_launch.vtpm) == (False, True)
+    assert vms["db-01"].trusted_launch is None
