@@ -20,7 +20,7 @@ from drsim.cloud.azure.provider import CRR_JOBS, AzureProvider
 from drsim.cloud.emulator.backup import staging_account
 from drsim.cloud.emulator.state import crr_staging_name
 from drsim.cloud.sim.resources import DRILL_GROUP
-from drsim.errors import ProviderError
+from drsim.errors import ConflictError
 from drsim.model.documents import AzureOptions
 
 DRILLS = Path(__file__).resolve().parents[3] / "drills"
@@ -139,14 +139,19 @@ def test_a_vault_without_cross_region_restore_is_refused() -> None:
     options = world_module.EmulatorOptions(
         estate=DRILLS / "estates" / "contoso.yaml", plan=DRILLS / "plans" / "daily-backup.yaml", seed=11, speed=60.0, incident_at=EARLY
     )
-    with server.EmulatorThread(options) as handle:
+    thread = server.EmulatorThread(options)
+    with thread as handle:
 
-        async def main() -> None:
+        async def main() -> str:
             async with AzureProvider(options_for(handle), polling_interval=0.05) as provider:
                 item = next(i for i in await provider.backup_items() if i.vm_name == "web-01")
-                with pytest.raises(ProviderError, match="Cross Region Restore is not enabled in this vault"):
+                with pytest.raises(ConflictError, match="Cross Region Restore is not enabled in this vault"):
                     await provider.list_backup_points(item.vm_id, region=SECONDARY)
-                with pytest.raises(ProviderError, match="whose cross-region restore points are in centralus, not westus"):
+                with pytest.raises(ConflictError, match="whose cross-region restore points are in centralus, not westus"):
                     await provider.list_backup_points(item.vm_id, region="westus")
+                return item.vm_id
 
-        asyncio.run(main())
+        vm_id = asyncio.run(main())
+        # The simulated world refuses the same request alike.
+        with pytest.raises(ConflictError, match="Cross Region Restore is not enabled in vault"):
+            thread.call(lambda: handle.world.list_backup_points(vm_id, region=SECONDARY))
