@@ -786,8 +786,9 @@ class AzureProvider:
         The staging storage account is always sent (Restore disks needs it; a vault-tier restore as a VM
         stages there too: backup-azure-arm-restore-vms)."""
         item = await self._backup_item(vm_id)
-        home = item.region or (await self.get_vm(vm_id)).region
-        if region != home:
+        # Cross-region when the restore's region is not the vault's (the item's location; an item without
+        # one is restored where asked, in its vault's region).
+        if item.region and region.replace(" ", "").lower() != item.region.replace(" ", "").lower():
             return await self._restore_crr(
                 item, vm_id, point_id, mode=mode, tier=tier, region=region, network_id=network_id, name=name, tags=tags
             )
