@@ -76,3 +76,24 @@ def test_no_cross_region_restore_on_the_vault_and_a_primary_region_staging_accou
     # the identity of an estate without CRR has no CRR permission on the subscription either
     missing = problems[(Area.PERMISSIONS, "contoso-prod")]
     assert "Microsoft.RecoveryServices/locations/backupCrossRegionRestore/action" in missing
+
+
+def test_a_cross_region_restore_drill_needs_a_secondary_region_staging_account(tmp_path: Path) -> None:
+    import pytest
+
+    from drsim.errors import DocumentError
+
+    class Handle:
+        subscription_id = "6f1c2a0e-1d2b-4c3d-9e8f-0a1b2c3d4e5f"
+        url = "http://127.0.0.1:9"
+
+    path = crr_drill(tmp_path, Handle, crr_staging="x")
+    data = yaml.safe_load(path.read_text())
+    del data["azure"]["crr_staging_storage_account"]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(DocumentError) as caught:
+        load_drill(path)
+    (problem,) = caught.value.problems
+    assert (
+        problem.path == str(path) and "azure.crr_staging_storage_account is required: step 'web' restores in centralus" in problem.message
+    )
