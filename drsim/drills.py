@@ -82,7 +82,7 @@ from drsim.measure.events import (
 )
 from drsim.measure.result import DrillResult
 from drsim.measure.timeline import drill_result
-from drsim.model.checks import DrillBundle
+from drsim.model.checks import DrillBundle, cross_region_vms
 from drsim.model.documents import AzureOptions, BackupStep, Document, Drill, Estate, ProtectionPlan, Runbook, SimOptions
 from drsim.model.endpoints import is_loopback
 from drsim.model.loader import Loaded
@@ -673,6 +673,7 @@ AZURE_ENVIRONMENT = {
     "site_recovery_vault": "DRSIM_AZURE_SITE_RECOVERY_VAULT",
     "vault_resource_group": "DRSIM_AZURE_VAULT_RESOURCE_GROUP",
     "staging_storage_account": "DRSIM_AZURE_STAGING_STORAGE_ACCOUNT",
+    "crr_staging_storage_account": "DRSIM_AZURE_CRR_STAGING_STORAGE_ACCOUNT",
     "endpoint": "DRSIM_AZURE_ENDPOINT",  # the drsim ARM emulator's address
 }
 
@@ -793,6 +794,12 @@ def _run_on_azure(
             f"{bundle.drill.path}: the runbook restores from Azure Backup, which stages restores in a storage account: "
             f"set {AZURE_ENVIRONMENT['staging_storage_account']} (the account's ARM id)"
         )
+    crr = [step.id for step in runbook.steps if isinstance(step, BackupStep) and cross_region_vms(step, estate)]
+    if crr and not options.crr_staging_storage_account:
+        raise UsageError(
+            f"{bundle.drill.path}: step '{crr[0]}' restores with cross-region restore, which stages in a storage account of the "
+            f"secondary region: set {AZURE_ENVIRONMENT['crr_staging_storage_account']} (the account's ARM id)"
+        )
     catalog = drill_catalog(bundle)  # expected durations for the plan and critical path only
     estimates = catalog_estimates(catalog, estate)
     planned = plan_drill(runbook, estate, plan, drill=drill.name, concurrency=drill.concurrency, estimates=estimates)
@@ -812,6 +819,11 @@ def _run_on_azure(
                 if restored:
                     # Before anything is created: the staging account exists, is in the vault's region, not ZRS.
                     wrong = await provider.check_staging_account(restored)
+                    crr = {
+                        step.with_.region or "" for step in runbook.steps if isinstance(step, BackupStep) and cross_region_vms(step, estate)
+                    }
+                    if crr:  # and in the secondary region for a cross-region restore
+                        wrong += await provider.check_crr_staging_account(crr)
                     if wrong:
                         raise UsageError(f"{bundle.drill.path}: " + "; ".join(wrong))
                 inventory = await provider.inventory()

@@ -167,6 +167,17 @@ class VolumeSpec(Frozen):
         return self
 
 
+class TrustedLaunch(Frozen):
+    """Trusted Launch (securityProfile.securityType TrustedLaunch): a Gen2 VM with Secure Boot and a vTPM
+    as its uefiSettings say; its OS disk carries the security type into snapshots and disks copied from
+    them, and a VM attaching such a disk must be Trusted Launch too (virtual-machines/trusted-launch)."""
+
+    secure_boot: bool = True
+    """uefiSettings.secureBootEnabled."""
+    vtpm: bool = True
+    """uefiSettings.vTpmEnabled."""
+
+
 class VmSpec(Frozen):
     """A production virtual machine, its disks and guest volumes."""
 
@@ -195,6 +206,8 @@ class VmSpec(Frozen):
     vm_uuid: Annotated[str, Field(pattern=VM_UUID_PATTERN)] | None = None
     """The VM's vmId (properties.vmId; drsim discover writes it), which its canary writer puts in every marker.
     Read from Azure when absent, which the canary check cannot do when the VM's region is down."""
+    trusted_launch: TrustedLaunch | None = None
+    """Trusted Launch security (omit for a Standard VM); `{}` is Secure Boot and vTPM on."""
 
     @model_validator(mode="after")
     def _generalized_is_deallocated(self) -> VmSpec:
@@ -819,6 +832,10 @@ class AzureOptions(Frozen):
     endpoint: str | None = Field(default=None, description="ARM endpoint; only for the drsim ARM emulator")
     staging_storage_account: str | None = Field(
         default=None, description="storage account id where Azure Backup stages vault-tier restores (docs/azure.md)"
+    )
+    crr_staging_storage_account: str | None = Field(
+        default=None,
+        description="storage account id where a cross-region restore stages: in the vault's secondary (paired) region (docs/azure.md)",
     )
 
     @field_validator("endpoint")

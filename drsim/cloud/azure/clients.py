@@ -1,6 +1,7 @@
 """The Azure SDK clients a drill uses, built once with one credential, one endpoint and one throttle.
 
-Five `.aio` management clients (Compute, Network, Backup, Site Recovery, Resources) share the
+Six `.aio` management clients (Compute, Network, Backup, Backup's cross-region restore "passive stamp",
+Site Recovery, Resources) share the
 `ThrottlePolicy` (so their requests draw on the same ARM buckets) and, for a loopback endpoint such
 as the drsim ARM emulator, a per-call policy that lets bearer tokens travel over plain HTTP
 (azure-sdk-notes.md: passing enforce_https to the client constructor does not work).
@@ -19,6 +20,7 @@ from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.network.aio import NetworkManagementClient
 from azure.mgmt.recoveryservicesbackup.aio import RecoveryServicesBackupClient
+from azure.mgmt.recoveryservicesbackup.passivestamp.aio import RecoveryServicesBackupPassiveClient
 from azure.mgmt.recoveryservicessiterecovery.aio import SiteRecoveryManagementClient
 from azure.mgmt.resource.resources.aio import ResourceManagementClient
 
@@ -117,11 +119,13 @@ class AzureClients:
         self.compute = ComputeManagementClient(cred, subscription_id, **options())
         self.network = NetworkManagementClient(cred, subscription_id, **options())
         self.backup = RecoveryServicesBackupClient(cred, subscription_id, **options())
+        # Cross-region restore (azure-mgmt-recoveryservicesbackup-passivestamp, API 2021-11-15).
+        self.backup_passive = RecoveryServicesBackupPassiveClient(cred, subscription_id, **options())
         self.site_recovery = SiteRecoveryManagementClient(cred, subscription_id, **options())
         self.resources = ResourceManagementClient(cred, subscription_id, **options())
 
     async def close(self) -> None:
-        for client in (self.compute, self.network, self.backup, self.site_recovery, self.resources):
+        for client in (self.compute, self.network, self.backup, self.backup_passive, self.site_recovery, self.resources):
             await client.close()
         if self._owns_credential:
             closer = getattr(self.credential, "close", None)
