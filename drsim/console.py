@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -18,12 +19,13 @@ from pathlib import Path
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from drsim.cloud.api import PointType
 from drsim.cloud.sim.listing import WorldPoints, iso_or_none, points_as_json, world_points
-from drsim.drills import AzureDryRun, azure_dry_run, finish_run, incident_time, run_drill
+from drsim.drills import AzureDryRun, Predictor, azure_dry_run, finish_run, incident_time, run_drill
 from drsim.engine.run import DrillPlan, RunOutcome
 from drsim.engine.taskgraph import Task, task_chain
 from drsim.errors import AbortedError, UsageError
@@ -32,6 +34,7 @@ from drsim.measure.events import (
     CleanupStarted,
     Event,
     PlanMade,
+    PredictionMade,
     RunAborted,
     TaskFailed,
     TaskFinished,
@@ -41,6 +44,7 @@ from drsim.measure.events import (
 )
 from drsim.measure.result import RunStatus, TaskStatus
 from drsim.model import load_drill
+from drsim.model.checks import DrillBundle
 from drsim.model.documents import Drill
 from drsim.model.loader import Loaded
 from drsim.model.types import CleanupStatus, ProviderKind, format_duration, parse_instant
@@ -251,8 +255,11 @@ def drill_run(
     reports: bool = True,
     store: str | None = None,
     junit: str | None = None,
+    predict_trials: int = 200,
 ) -> int:
-    """What `drsim drill run` does; returns the exit code (0 passed, 1 failed, 3 error)."""
+    """What `drsim drill run` does; returns the exit code (0 passed, 1 failed, 3 error).
+
+    A drill against Azure is first predicted by the twin (`predict_trials` simulated trials; 0: not)."""
     console = console or Console()
     if resume is not None and (seed is not None or incident_at is not None):
         raise UsageError("--resume continues a run with its own seed and incident time: leave out --seed and --incident-at")
@@ -283,6 +290,7 @@ def drill_run(
             observers=(progress, notice) if progress is not None else (notice,),
             today=today,
             handle_signals=True,
+            predict=twin_predictor(bundle, predict_trials, seed, console, quiet=quiet) if not dry_run and resume is None else None,
         )
     finally:
         if progress is not None:
@@ -305,6 +313,43 @@ def drill_run(
         if sealed:
             console.print(f"wrote {', '.join(str(p) for p in sealed)}")
     return outcome.exit_code
+
+
+def twin_predictor(bundle: DrillBundle, trials: int, seed: int | None, console: Console, *, quiet: bool) -> Predictor | None:
+    """The prediction of a drill against Azure by the twin (drsim.compare.predict), with its progress on
+    the terminal and a line per application when it is made; None for a simulated drill or 0 trials."""
+    if bundle.drill.doc.provider is not ProviderKind.AZURE or trials <= 0:
+        return None
+    from drsim.compare.predict import drill_documents, predict
+
+    documents = drill_documents(bundle)
+    base = bundle.drill.doc.seed if seed is None else seed
+
+    def predicted(incident_at: datetime) -> PredictionMade:
+        started = time.monotonic()
+        if quiet or not console.is_terminal:
+            made = predict(documents, incident_at=incident_at, trials=trials, seed=base)
+        else:
+            columns = (TextColumn("twin: predicting the drill"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            with Progress(*columns, console=console, transient=True) as bar:
+                job = bar.add_task("trials", total=trials)
+
+                def advance(done: int, _: int) -> None:
+                    bar.update(job, completed=done)
+
+                made = predict(documents, incident_at=incident_at, trials=trials, seed=base, progress=advance)
+        if not quiet:
+            took = time.monotonic() - started
+            console.print(f"twin: {trials} simulated trials (seed {base}, catalog {made.catalog_version}) in {took:.1f}s", highlight=False)
+            for app in made.apps:
+                console.print(
+                    f"twin: {app.name} RTO predicted p5 {_duration(app.p5_s)}, p50 {_duration(app.p50_s)}, p95 {_duration(app.p95_s)}"
+                    + ("" if app.samples == trials else f" ({trials - app.samples} trial(s) did not recover it)"),
+                    highlight=False,
+                )
+        return made
+
+    return predicted
 
 
 def finish_reports(outcome: RunOutcome, drill: Loaded[Drill], *, reports: bool, store: str | None, junit: str | None) -> list[Path]:
@@ -397,3 +442,94 @@ def render_points(view: WorldPoints, console: Console) -> None:
             console.print(table)
         for name, region in vm.images:
             console.print(f"Managed image {name} in {region}")
+
+
+# ------------------------------------------------------------------------------ drsim calibrate
+
+
+def calibrate_fit(
+    store: str,
+    out: str,
+    *,
+    since: date | None,
+    provider: str,
+    include_emulated: bool,
+    min_samples: int,
+    name: str | None,
+    console: Console | None = None,
+) -> None:
+    """What `drsim calibrate` does: fit, write the file, and show each entry (fitted or kept built-in)."""
+    from drsim.compare.calibrate import calibrate
+
+    console = console or Console()
+    made = calibrate(store, out, since=since, provider=provider, include_emulated=include_emulated, min_samples=min_samples, name=name)
+    table = Table(title=f"calibration {made.name} from {len(made.runs)} run(s)", title_justify="left")
+    for column in ("entry", "samples", "runs", "median", "sigma", "built-in median", ""):
+        table.add_column(column, justify="left" if column in ("entry", "") else "right")
+    for entry in made.entries:
+        status = Text("fitted", style="green") if entry.fitted else Text(f"kept built-in (fewer than {made.min_samples})", style="yellow")
+        table.add_row(
+            entry.name,
+            str(entry.samples),
+            str(entry.runs),
+            _duration(entry.median_s) if entry.median_s is not None else "-",
+            f"{entry.sigma:.3f}" if entry.sigma is not None else "-",
+            _duration(entry.built_in_median_s),
+            status,
+        )
+    console.print(table)
+    for reason in made.skipped:
+        console.print(f"left out: {reason}", highlight=False)
+    if made.emulated:
+        console.print(
+            Text("EMULATED: these runs were made against drsim's ARM emulator, not Azure; the file says so.", style="bold yellow")
+        )
+    for entry in made.entries:
+        if not entry.fitted:
+            console.print(
+                f"{entry.name}: {entry.samples} sample(s), fewer than {made.min_samples}: keeps the built-in figure", highlight=False
+            )
+    console.print(f"wrote {made.path}", highlight=False)
+
+
+def calibrate_check(
+    store: str,
+    *,
+    calibration: str | None,
+    since: date | None,
+    provider: str,
+    include_emulated: bool,
+    trials: int,
+    console: Console | None = None,
+) -> int:
+    """What `drsim calibrate --check` does: each past real drill replayed on the twin; the share of
+    measured RTOs inside the predicted p5-p95. Exit 0 (2 when there was nothing to compare)."""
+    from drsim.compare.calibrate import check
+
+    console = console or Console()
+    outcome = check(
+        store,
+        calibration=calibration,
+        since=since,
+        provider=provider,
+        include_emulated=include_emulated,
+        trials=trials,
+        progress=lambda line: console.print(f"twin: {line}", highlight=False) if console.is_terminal else None,
+    )
+    table = Table(title=f"measured RTO against the twin (catalog {outcome.catalog_version}, {trials} trials each)", title_justify="left")
+    for column in ("run", "app", "measured", "p5", "p50", "p95", "inside"):
+        table.add_column(column, justify="left" if column in ("run", "app") else "right")
+    for app in outcome.apps:
+        inside = "-" if app.inside is None else (Text("yes", style="green") if app.inside else Text("NO", style="red"))
+        table.add_row(
+            Path(app.run).name, app.app, _duration(app.measured_s), _duration(app.p5_s), _duration(app.p50_s), _duration(app.p95_s), inside
+        )
+    console.print(table)
+    for reason in outcome.skipped:
+        console.print(f"left out: {reason}", highlight=False)
+    if not outcome.compared:
+        console.print("no measured RTO to compare", highlight=False)
+        return UsageError.exit_code
+    share = outcome.inside / outcome.compared
+    console.print(f"{outcome.inside} of {outcome.compared} measured RTOs ({share:.0%}) inside the predicted p5-p95", highlight=False)
+    return 0

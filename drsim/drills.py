@@ -18,7 +18,7 @@ import getpass
 import hashlib
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -46,7 +46,7 @@ from drsim.engine.run import (
 )
 from drsim.engine.taskgraph import Estimator, Op, OpKind, Task
 from drsim.errors import ExecutionError, JournalError, StoreError, UsageError
-from drsim.measure.events import InputFile, Performed, RunAborted, RunPerformed, RunStarted
+from drsim.measure.events import InputFile, Performed, PredictionMade, RunAborted, RunPerformed, RunStarted
 from drsim.measure.result import DrillResult
 from drsim.measure.timeline import drill_result
 from drsim.model.checks import DrillBundle
@@ -182,6 +182,7 @@ def _simulate(
     handle_signals: bool = False,
     controls: Sequence[str] = (),
     provenance: Provenance | None = None,
+    journal_operations: bool = False,
 ) -> tuple[Execution, DrillPlan]:
     sim = sim_world(runbook, estate, plan, incident_at=incident_at, seed=seed, options=options, catalog=catalog)
     estimates = catalog_estimates(sim.catalog, estate)
@@ -211,6 +212,7 @@ def _simulate(
         production_disk_ids=disk_inventory,
         name_key=run_id_for(incident_at, seed),
         controls=tuple(controls),
+        journal_operations=journal_operations,
         **(provenance.spec_fields() if provenance is not None else {}),
     )
     execution = run_virtual(execute(spec, provider=sim.world, clock=sim.clock, sink=sink, planned=planned, handle_signals=handle_signals))
@@ -229,8 +231,10 @@ def simulate_run(
     drill_name: str | None = None,
     catalog: Catalog | None = None,
     observers: Sequence[RunObserver] = (),
+    journal_operations: bool = False,
 ) -> RunOutcome:
-    """One drill in the simulated world, in memory (no files): the whole outcome, events included.
+    """One drill in the simulated world, in memory (no files): the whole outcome, events included
+    (with `journal_operations`, an operation.finished per operation, as a real run journals them).
 
     `sim_options.calibration` is read relative to the working directory unless `catalog` is given.
     """
@@ -253,6 +257,7 @@ def simulate_run(
             sink=EventSink(None, observers),
             run_id=run_id,
             catalog=catalog,
+            journal_operations=journal_operations,
         )
         result = drill_result(execution.events, rb, est, execution.apps)
         return outcome_of(name, run_id, None, planned, result, execution, resumed=0)
@@ -434,9 +439,14 @@ def run_drill(
     today: date | None = None,
     fsync: bool | None = None,
     handle_signals: bool = False,
+    predict: Predictor | None = None,
 ) -> RunOutcome:
     """Run a drill (what `drsim drill run` does) and write journal.jsonl and result.json under
     out_dir/<drill>/<run-id>/; with `resume`, continue the run whose directory that is.
+
+    `predict` (drsim.compare.predict.predictor) makes the twin's prediction of a drill against Azure
+    before it starts, journaled as prediction.made; simulated runs are not predicted (the twin would
+    predict itself).
 
     `fsync` None means: in the simulated world, sync the journal when it closes only. Each line is
     written with one write(2), so a kill -9 of drsim loses nothing already written; only an
@@ -460,6 +470,7 @@ def run_drill(
             observers=observers,
             fsync=True if fsync is None else fsync,
             handle_signals=handle_signals,
+            predict=predict,
         )
     replay: JournalContents | None = None
     if resume is not None:
@@ -641,6 +652,7 @@ def _run_on_azure(
     observers: Sequence[RunObserver],
     fsync: bool,
     handle_signals: bool,
+    predict: Predictor | None = None,
 ) -> RunOutcome:
     """A drill against Azure (or the drsim ARM emulator), on the provider's clock.
 
@@ -670,7 +682,8 @@ def _run_on_azure(
         async with await connect(options) as provider:
             await check_drill_group(provider, estate)  # before anything is created
             clock = provider.clock
-            detected = clock.now()
+            prediction = await _predicted(predict, clock.now(), incident_at, runbook)
+            detected = clock.now()  # after the prediction: the time it took is not the drill's
             when = incident_at.astimezone(UTC) if incident_at is not None else detected - runbook.scenario.detected_after
             run_dir, run_id = _new_run_dir(out_dir, drill.name, run_id_for(when, seed))
             emulated = options.endpoint is not None and is_loopback(options.endpoint)  # drsim's ARM emulator
@@ -696,6 +709,8 @@ def _run_on_azure(
                     concurrency=drill.concurrency,
                     production_ids=inventory.get,
                     controls=tuple(drill.evidence.controls),
+                    journal_operations=True,  # what calibration fits and the report sets beside the prediction
+                    prediction=prediction,
                     **provenance.spec_fields(),
                 )
                 execution = await execute(spec, provider=provider, clock=clock, sink=sink, planned=planned, handle_signals=handle_signals)
@@ -710,6 +725,19 @@ def _run_on_azure(
     for observer in observers:
         observer.on_finished(outcome)
     return outcome
+
+
+Predictor = Callable[[datetime], PredictionMade]
+"""The twin's prediction of a drill whose incident is at the given time (drsim.compare.predict)."""
+
+
+async def _predicted(predict: Predictor | None, now: datetime, incident_at: datetime | None, runbook: Runbook) -> PredictionMade | None:
+    """The twin's prediction, made before the drill declares its incident (in a thread: the trials take
+    seconds, and the provider's connections stay served meanwhile)."""
+    if predict is None:
+        return None
+    when = incident_at.astimezone(UTC) if incident_at is not None else now - runbook.scenario.detected_after
+    return await asyncio.to_thread(predict, when)
 
 
 # ---------------------------------------------------------------- after the run: reports, history, seal

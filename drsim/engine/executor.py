@@ -14,11 +14,12 @@ import collections
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Protocol
 
 from drsim.clock import Clock
+from drsim.cloud.api import cloud_spans, collect_cloud_spans, stop_collecting_cloud_spans
 from drsim.engine.retry import ThrottledCall, backoff_delay
 from drsim.engine.runtime import AsyncioRuntime, Runtime, Waitable, current_runtime
 from drsim.engine.taskgraph import SLOT_OPS, Op, Task, TaskGraph
@@ -26,6 +27,7 @@ from drsim.errors import AbortedError, ProviderError, SafetyError, ThrottledErro
 from drsim.measure.events import (
     Event,
     FailureCategory,
+    OperationFinished,
     RecoveryPointRef,
     RunAborted,
     TaskFailed,
@@ -162,7 +164,9 @@ class Executor:
         policies: Mapping[str, StepPolicy],
         rng: random.Random,
         runtime: Runtime | None = None,
+        journal_operations: bool = False,
     ) -> None:
+        """`journal_operations`: emit operation.finished for every operation that succeeds (real-time runs)."""
         self.graph = graph
         self.runner = runner
         self.clock = clock
@@ -173,6 +177,10 @@ class Executor:
         self.slots = SlotLimit(concurrency, self.runtime)
         self.states: dict[str, TaskState] = {t.id: TaskState(t) for t in graph.tasks}
         self.op_seconds: dict[tuple[str, str], float] = {}
+        self.journal_operations = journal_operations
+        # What the cloud reports of its operations is collected per asyncio task (each has its own
+        # context); the virtual kernel's coroutines share one, and the simulator reports nothing anyway.
+        self.collect_spans = journal_operations and isinstance(self.runtime, AsyncioRuntime)
         self._waiting: dict[str, set[str]] = {s: set(graph.step_needs[s]) for s in graph.steps}
         self._dependants: dict[str, list[str]] = {s: [] for s in graph.steps}
         for step in graph.steps:
@@ -423,6 +431,15 @@ class _Attempt:
         if self.failure is not None:
             raise self.failure
 
+    def _journal_op(self, op: Op, begun: datetime, reported: Mapping[str, tuple[datetime, datetime]] | None) -> None:
+        """operation.finished: the operation's time on the run's clock (the provider's: world time against
+        the emulator), not the loop's; and the time the cloud itself reports for its long-running
+        operations and jobs, summed (None when it reported none)."""
+        task, ended = self.task, self.executor.clock.now()
+        seconds = round((ended - begun).total_seconds(), 3)
+        cloud = round(sum((end - start).total_seconds() for start, end in reported.values()), 3) if reported else None
+        self.executor.emit(OperationFinished(ended, task.id, task.step, task.action, task.vm, op.id, op.kind.value, begun, seconds, cloud))
+
     def _spawn(self, op: Op) -> None:
         running = self.executor.runtime.spawn(self._chain(op))
         self.spawned.add(running)
@@ -455,6 +472,8 @@ class _Attempt:
                     throttled: ThrottledCall | None = None
                     while True:
                         started = clock_time()
+                        begun = executor.clock.now() if executor.journal_operations else None
+                        spans = collect_cloud_spans() if executor.collect_spans else None
                         try:
                             await run_op(task, op, state)
                         except ThrottledError as exc:
@@ -462,7 +481,13 @@ class _Attempt:
                                 throttled = ThrottledCall(executor.rng)
                             await executor.clock.sleep(throttled.delay(exc))
                             continue
+                        finally:
+                            reported = cloud_spans() if spans is not None else None
+                            if spans is not None:
+                                stop_collecting_cloud_spans(spans)
                         op_seconds[task.id, op.id] = clock_time() - started
+                        if begun is not None:
+                            self._journal_op(op, begun, reported)
                         break
                 finally:
                     if holds:

@@ -13,7 +13,7 @@ import random
 import signal
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property, partial
 from pathlib import Path
@@ -48,6 +48,7 @@ from drsim.measure.events import (
     Performed,
     PlanMade,
     PlannedTask,
+    PredictionMade,
     RunFinished,
     RunStarted,
     TaskFinished,
@@ -197,6 +198,8 @@ class RunSpec:
     inputs: tuple[InputFile, ...] = ()
     emulated: bool = False
     performed: Performed | None = None
+    journal_operations: bool = False  # operation.finished for each operation (real-time runs; calibration reads them)
+    prediction: PredictionMade | None = None  # the twin's prediction, journaled after the plan (`at`: when it is journaled)
 
 
 async def execute(
@@ -233,6 +236,8 @@ async def execute(
         )
     )
     emit(_plan_event(clock.now(), graph, critical, planned.estimates))
+    if spec.prediction is not None:
+        emit(replace(spec.prediction, at=clock.now()))
     actions = CloudActions(
         provider=provider,
         clock=clock,
@@ -247,7 +252,17 @@ async def execute(
     await _discover(actions, clock, rng, spec.production_ids, spec.production_disk_ids)
     runtime = current_runtime()
     policies = {s.id: StepPolicy(timeout=s.timeout, retries=s.retries, allow_failure=s.allow_failure) for s in runbook.steps}
-    executor = Executor(graph, actions, clock=clock, emit=emit, concurrency=spec.concurrency, policies=policies, rng=rng, runtime=runtime)
+    executor = Executor(
+        graph,
+        actions,
+        clock=clock,
+        emit=emit,
+        concurrency=spec.concurrency,
+        policies=policies,
+        rng=rng,
+        runtime=runtime,
+        journal_operations=spec.journal_operations,
+    )
     state.executor = executor
 
     sink.on_failure = lambda exc: executor.abort(f"the journal could not be written: {exc}")
