@@ -28,6 +28,7 @@ from drsim.measure.events import (
     Event,
     EvidenceResealed,
     PlanMade,
+    PredictionMade,
     ResourceCreated,
     ResourceDeleted,
     RunAborted,
@@ -112,6 +113,7 @@ class RecordedRun:
     aborted: RunAborted | None
     finished: RunFinished | None
     reseals: tuple[EvidenceResealed, ...] = ()  # forced re-seals after the run, kept out of `events`
+    prediction: PredictionMade | None = None  # the twin's prediction, made before a drill against Azure
 
     @property
     def run_id(self) -> str:
@@ -308,6 +310,7 @@ def read_run(run_dir: str | os.PathLike[str]) -> RecordedRun:
         aborted=next((e for e in events if isinstance(e, RunAborted)), None),
         finished=next((e for e in reversed(events) if isinstance(e, RunFinished)), None),
         reseals=tuple(e for e in journaled if isinstance(e, EvidenceResealed)),
+        prediction=next((e for e in events if isinstance(e, PredictionMade)), None),
     )
 
 

@@ -19,6 +19,7 @@ from typing import Protocol
 from drsim import __version__
 from drsim.measure.events import CheckResult, InputFile, Performed, RunPerformed, iso
 from drsim.measure.result import AppResult, RunStatus, TaskStatus
+from drsim.measure.twin import Held, hold, operation_seconds, step_spans
 from drsim.model.types import Action
 from drsim.report.controls import Control, EvidenceKind, select_controls
 from drsim.report.recorded import RecordedRun, TaskKey, parse_time
@@ -326,6 +327,38 @@ class TrendView:
 
 
 @dataclass(frozen=True)
+class PredictionView:
+    """The twin's prediction beside what the run measured: RTO per application, each step's span, and
+    the median operation per kind, each flagged when outside the predicted p5-p95."""
+
+    trials: int
+    seed: int
+    catalog_version: str
+    apps: tuple[Held, ...]
+    steps: tuple[Held, ...]
+    operations: tuple[Held, ...]
+
+    @property
+    def flagged(self) -> int:
+        return sum(1 for row in (*self.apps, *self.steps, *self.operations) if row.outside)
+
+
+def _prediction(run: RecordedRun) -> PredictionView | None:
+    made = run.prediction
+    if made is None:
+        return None
+    rto = {a.app: a.rto_s for a in run.result.apps}
+    return PredictionView(
+        made.trials,
+        made.seed,
+        made.catalog_version,
+        hold(made.apps, rto),
+        hold(made.steps, step_spans(run.events)),
+        hold(made.operations, operation_seconds(run.events), pooled=True),
+    )
+
+
+@dataclass(frozen=True)
 class ReportView:
     """Everything both report formats show, in display order."""
 
@@ -367,6 +400,7 @@ class ReportView:
     controls_recorded: bool  # the run says which controls the drill selects (else every control is shown)
     trend: TrendView
     cleanup_done_at: datetime | None
+    prediction: PredictionView | None = None
 
     @property
     def missed(self) -> tuple[ObjectiveVerdict, ...]:
@@ -744,6 +778,7 @@ def build_view(run: RecordedRun, history: Sequence[PastRun] | None = None, contr
         controls_recorded=chosen is not None,
         trend=_trend(run, history),
         cleanup_done_at=run.cleanup.at if run.cleanup is not None else None,
+        prediction=_prediction(run),
     )
     control_views = tuple(
         ControlView(control, tuple((kind, evidence_statement(kind, view, run)) for kind in control.evidenced_by))
