@@ -14,7 +14,7 @@ import collections
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from typing import Protocol
 
@@ -431,14 +431,24 @@ class _Attempt:
         if self.failure is not None:
             raise self.failure
 
-    def _journal_op(self, op: Op, begun: datetime, reported: Mapping[str, tuple[datetime, datetime]] | None) -> None:
-        """operation.finished: the operation's time on the run's clock (the provider's: world time against
-        the emulator), not the loop's; and the time the cloud itself reports for its long-running
-        operations and jobs, summed (None when it reported none)."""
-        task, ended = self.task, self.executor.clock.now()
+    async def _timed(self, op: Op, running: Awaitable[None]) -> None:
+        """Run an operation and journal operation.finished: its time on the run's clock (the provider's:
+        world time against the emulator), not the loop's; and what the cloud itself reports its
+        long-running operations and jobs took (their startTime to endTime), summed (None when it
+        reported none). A throttled or failed operation is not journaled."""
+        executor, task = self.executor, self.task
+        begun = executor.clock.now()
+        token = collect_cloud_spans() if executor.collect_spans else None
+        try:
+            await running
+            reported = cloud_spans() if token is not None else None
+        finally:
+            if token is not None:
+                stop_collecting_cloud_spans(token)
+        ended = executor.clock.now()
         seconds = round((ended - begun).total_seconds(), 3)
         cloud = round(sum((end - start).total_seconds() for start, end in reported.values()), 3) if reported else None
-        self.executor.emit(OperationFinished(ended, task.id, task.step, task.action, task.vm, op.id, op.kind.value, begun, seconds, cloud))
+        executor.emit(OperationFinished(ended, task.id, task.step, task.action, task.vm, op.id, op.kind.value, begun, seconds, cloud))
 
     def _spawn(self, op: Op) -> None:
         running = self.executor.runtime.spawn(self._chain(op))
@@ -454,6 +464,7 @@ class _Attempt:
         task, state, unmet, executor = self.task, self.state, self.unmet, self.executor
         runner, slots, runtime, done = executor.runner, executor.slots, executor.runtime, state.done
         run_op, clock_time, op_seconds, dependants = runner.run_op, runtime.time, executor.op_seconds, self.dependants
+        journaling = executor.journal_operations
         while True:
             # The operation, in a slot when it holds one; a throttled call is made again after its retry-after.
             holds = op.kind in SLOT_OPS
@@ -472,8 +483,16 @@ class _Attempt:
                     throttled: ThrottledCall | None = None
                     while True:
                         started = clock_time()
-                        begun = executor.clock.now() if executor.journal_operations else None
-                        spans = collect_cloud_spans() if executor.collect_spans else None
+                        if journaling:  # a real-time run: the operation's times are journaled (_timed)
+                            try:
+                                await self._timed(op, run_op(task, op, state))
+                            except ThrottledError as exc:
+                                if throttled is None:
+                                    throttled = ThrottledCall(executor.rng)
+                                await executor.clock.sleep(throttled.delay(exc))
+                                continue
+                            op_seconds[task.id, op.id] = clock_time() - started
+                            break
                         try:
                             await run_op(task, op, state)
                         except ThrottledError as exc:
@@ -481,13 +500,7 @@ class _Attempt:
                                 throttled = ThrottledCall(executor.rng)
                             await executor.clock.sleep(throttled.delay(exc))
                             continue
-                        finally:
-                            reported = cloud_spans() if spans is not None else None
-                            if spans is not None:
-                                stop_collecting_cloud_spans(spans)
                         op_seconds[task.id, op.id] = clock_time() - started
-                        if begun is not None:
-                            self._journal_op(op, begun, reported)
                         break
                 finally:
                     if holds:
