@@ -317,6 +317,9 @@ def calibrate(
     loading it onto the catalog first: a file that would not load is never written)."""
     if min_samples < 2:
         raise UsageError(f"--min-samples must be 2 or more (a lognormal needs a spread), got {min_samples}")
+    target = Path(out)
+    if not target.parent.is_dir() or target.is_dir():
+        raise UsageError(f"--out {out}: " + ("is a directory" if target.is_dir() else f"no directory {target.parent} to write it in"))
     runs, skipped = past_runs(store, since=since, provider=provider, include_emulated=include_emulated)
     if not runs:
         reasons = "; ".join(skipped) if skipped else "it lists none"
@@ -331,7 +334,6 @@ def calibrate(
             continue
         samples += found
         used.append(str(run.run_dir))
-    target = Path(out)
     label = name or target.stem
     entries = fit(samples, default_catalog(), min_samples)
     emulated = any(r.started.emulated for r in runs if str(r.run_dir) in used)
@@ -340,9 +342,11 @@ def calibrate(
     try:
         staged.write_text(text, encoding="utf-8")
         load_catalog(staged)  # the file validates and loads, or it is not written
+        write_atomically(target, text.encode("utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot write it ({exc.strerror or exc})") from None
     finally:
         staged.unlink(missing_ok=True)
-    write_atomically(target, text.encode("utf-8"))
     return Calibration(label, target, entries, tuple(used), tuple(skipped), emulated, min_samples)
 
 

@@ -107,6 +107,8 @@ def test_calibrate_learns_from_real_runs_only(tmp_path: Path) -> None:
     bad_day = CliRunner().invoke(main, ["calibrate", "--store", str(store), "--out", "x.yaml", "--since", "yesterday"])
     assert bad_day.exit_code == 2 and "YYYY-MM-DD" in bad_day.output
     assert CliRunner().invoke(main, ["calibrate", "--store", str(store)]).exit_code == 2  # no --out, no --check
+    nowhere = CliRunner().invoke(main, ["calibrate", "--store", str(store), "--out", str(tmp_path / "no" / "c.yaml")])
+    assert nowhere.exit_code == 2 and "no directory" in nowhere.output
     check = CliRunner().invoke(main, ["calibrate", "--check", "--store", str(store)])
     assert check.exit_code == 2 and "no measured RTO to compare" in check.output
 
