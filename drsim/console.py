@@ -20,7 +20,6 @@ from pathlib import Path
 from rich import box
 from rich.console import Console, Group
 from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -79,10 +78,19 @@ class LiveProgress:
         self.running: set[str] = set()
         self.now: datetime | None = None
         self.phase = "planning"
+        self.trials: tuple[int, int] | None = None  # the twin's prediction: (trials done, in all)
         self._live = Live(self._render(), console=console, transient=True, refresh_per_second=8)
         self._live.start()
 
+    def predicting(self, done: int, total: int) -> None:
+        """The twin's prediction goes on before the drill (called from the thread that makes it)."""
+        self.trials = (done, total)
+        self._live.update(self._render())
+
     def _render(self) -> Group:
+        if self.trials is not None and self.total == 0:
+            done, total = self.trials
+            return Group(Text.assemble(("twin     ", "bold"), f"  predicting the drill: {done}/{total} simulated trials"))
         clock = iso(self.now) if self.now is not None else "-"
         line = Text.assemble(
             (f"{self.phase:<9}", "bold"),
@@ -296,7 +304,9 @@ def drill_run(
             observers=(progress, notice) if progress is not None else (notice,),
             today=today,
             handle_signals=True,
-            predict=twin_predictor(bundle, predict_trials, seed, console, quiet=quiet) if not dry_run and resume is None else None,
+            predict=twin_predictor(bundle, predict_trials, seed, console, quiet=quiet, live=progress)
+            if not dry_run and resume is None
+            else None,
         )
     finally:
         if progress is not None:
@@ -321,9 +331,12 @@ def drill_run(
     return outcome.exit_code
 
 
-def twin_predictor(bundle: DrillBundle, trials: int, seed: int | None, console: Console, *, quiet: bool) -> Predictor | None:
+def twin_predictor(
+    bundle: DrillBundle, trials: int, seed: int | None, console: Console, *, quiet: bool, live: LiveProgress | None = None
+) -> Predictor | None:
     """The prediction of a drill against Azure by the twin (drsim.compare.predict), with its progress on
-    the terminal and a line per application when it is made; None for a simulated drill or 0 trials."""
+    the terminal (in the run's live panel) and a line per application when it is made; None for a
+    simulated drill or 0 trials."""
     if bundle.drill.doc.provider is not ProviderKind.AZURE or trials <= 0:
         return None
     from drsim.compare.predict import drill_documents, predict
@@ -333,17 +346,7 @@ def twin_predictor(bundle: DrillBundle, trials: int, seed: int | None, console: 
 
     def predicted(incident_at: datetime) -> PredictionMade:
         started = time.monotonic()
-        if quiet or not console.is_terminal:
-            made = predict(documents, incident_at=incident_at, trials=trials, seed=base)
-        else:
-            columns = (TextColumn("twin: predicting the drill"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-            with Progress(*columns, console=console, transient=True) as bar:
-                job = bar.add_task("trials", total=trials)
-
-                def advance(done: int, _: int) -> None:
-                    bar.update(job, completed=done)
-
-                made = predict(documents, incident_at=incident_at, trials=trials, seed=base, progress=advance)
+        made = predict(documents, incident_at=incident_at, trials=trials, seed=base, progress=live.predicting if live else None)
         if not quiet:
             took = time.monotonic() - started
             console.print(f"twin: {trials} simulated trials (seed {base}, catalog {made.catalog_version}) in {took:.1f}s", highlight=False)
