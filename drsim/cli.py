@@ -104,10 +104,10 @@ def main() -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def validate(files: tuple[str, ...], fmt: str) -> None:
-    """Validate documents of any kind; a Drill or Comparison also validates what it references."""
-    from drsim.model.checks import validate_path
+    """Validate documents of any kind, and calibration files; a Drill or Comparison also validates what it references."""
+    from drsim.cloud.sim.drill import validate_file
 
-    results = {path: validate_path(path) for path in files}
+    results = {path: validate_file(path) for path in files}
     problems = sorted({p for found in results.values() for p in found})
     if fmt == "json":
         click.echo(
@@ -477,6 +477,13 @@ def drill() -> None:
     type=click.FloatRange(0.01, 10_000),
     help="With --real-time: world seconds per real second, 0.01 to 10000 (default 1).",
 )
+@click.option(
+    "--predict-trials",
+    type=click.IntRange(0, 100_000),
+    default=200,
+    show_default=True,
+    help="Before a drill against Azure, predict it from this many simulated trials (journaled; 0: no prediction).",
+)
 def drill_run(
     drill_path: str | None,
     out_dir: str,
@@ -490,6 +497,7 @@ def drill_run(
     junit_path: str | None,
     real_time: bool,
     speed: float | None,
+    predict_trials: int,
 ) -> None:
     """Run a drill; write result.json, journal.jsonl, report.md, report.html and manifest.json, and record the run
     in the history store. Exit 0 passed, 1 an objective or check failed, 3 error."""
@@ -522,6 +530,7 @@ def drill_run(
             junit=junit_path,
             real_time=real_time,
             speed=speed,
+            predict_trials=predict_trials,
         )
     )
 
@@ -628,6 +637,11 @@ def emulator() -> None:
     multiple=True,
     help="A storage account to serve (a Backup staging account); repeatable.",
 )
+@click.option(
+    "--calibration",
+    type=click.Path(dir_okay=False),
+    help="Run the world's operations on this calibration file (docs/simulator.md) instead of the built-in catalog.",
+)
 def emulator_serve(
     host: str,
     port: int,
@@ -641,6 +655,7 @@ def emulator_serve(
     page_size: int,
     vcpu_quota: int,
     storage_accounts: tuple[str, ...],
+    calibration: str | None,
 ) -> None:
     """Serve Azure Resource Manager over the simulated world until Ctrl-C; prints endpoint, subscription and groups."""
     from drsim.cloud.emulator.server import run_emulator
@@ -658,8 +673,66 @@ def emulator_serve(
             writable_groups=writable_groups,
             vcpu_quota=vcpu_quota,
             storage_accounts=storage_accounts,
+            calibration=calibration,
         ),
         host,
         port,
         echo=click.echo,
     )
+
+
+# ------------------------------------------------------------------------------ drsim calibrate
+
+
+@main.command()
+@click.option("--store", "store_path", required=True, type=click.Path(dir_okay=False), help="History store listing the runs to learn from.")
+@click.option("--since", metavar="DATE", help="Only runs performed on or after this day (YYYY-MM-DD).")
+@click.option(
+    "--provider", type=click.Choice(["azure"]), default="azure", show_default=True, help="Runs of this provider (real runs only)."
+)
+@click.option("--include-emulated", is_flag=True, help="Count runs made against drsim's ARM emulator (the file then says so).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Calibration file to write (required unless --check).")
+@click.option(
+    "--min-samples", type=click.IntRange(2, 1_000_000), default=5, show_default=True, help="Fewer samples keep the built-in figure."
+)
+@click.option("--name", help="The calibration's name (default: the output file's stem).")
+@click.option("--check", "check_only", is_flag=True, help="Replay each past real drill on the twin; print the share of RTOs inside p5-p95.")
+@click.option("--calibration", "calibration_path", type=click.Path(dir_okay=False), help="With --check: the calibration to check.")
+@click.option("--trials", type=click.IntRange(1, 100_000), default=200, show_default=True, help="With --check: trials per past drill.")
+def calibrate(
+    store_path: str,
+    since: str | None,
+    provider: str,
+    include_emulated: bool,
+    out_path: str | None,
+    min_samples: int,
+    name: str | None,
+    check_only: bool,
+    calibration_path: str | None,
+    trials: int,
+) -> None:
+    """Fit the twin's catalog to the durations real drills measured (a calibration file), or --check the twin
+    against those drills."""
+    from datetime import date
+
+    from drsim.console import calibrate_check, calibrate_fit
+
+    day = None
+    if since is not None:
+        try:
+            day = date.fromisoformat(since)
+        except ValueError:
+            raise UsageError(f"--since {since}: expected a day, YYYY-MM-DD") from None
+    if check_only:
+        if out_path is not None:
+            raise UsageError("--check writes nothing: leave out --out")
+        sys.exit(
+            calibrate_check(
+                store_path, calibration=calibration_path, since=day, provider=provider, include_emulated=include_emulated, trials=trials
+            )
+        )
+    if out_path is None:
+        raise UsageError("--out FILE is required: where to write the calibration (or --check)")
+    if calibration_path is not None:
+        raise UsageError("--calibration goes with --check")
+    calibrate_fit(store_path, out_path, since=day, provider=provider, include_emulated=include_emulated, min_samples=min_samples, name=name)

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -27,7 +28,7 @@ from rich.text import Text
 
 from drsim.cloud.api import PointType
 from drsim.cloud.sim.listing import WorldPoints, iso_or_none, points_as_json, world_points
-from drsim.drills import AzureDryRun, azure_dry_run, finish_run, incident_time, run_drill
+from drsim.drills import AzureDryRun, Predictor, azure_dry_run, finish_run, incident_time, run_drill
 from drsim.engine.people import NOTE_MAX, VIA_TERMINAL, HumanAnswer, HumanRequest, check_person, participants_text
 from drsim.engine.run import DrillPlan, RunObserver, RunOutcome
 from drsim.engine.taskgraph import Task, task_chain
@@ -38,6 +39,7 @@ from drsim.measure.events import (
     Event,
     HumanActed,
     PlanMade,
+    PredictionMade,
     RunAborted,
     TaskFailed,
     TaskFinished,
@@ -47,6 +49,7 @@ from drsim.measure.events import (
 )
 from drsim.measure.result import RunStatus, TaskStatus
 from drsim.model import Estate, load, load_drill
+from drsim.model.checks import DrillBundle
 from drsim.model.documents import Drill
 from drsim.model.loader import Loaded
 from drsim.model.types import CleanupStatus, ProviderKind, format_duration, parse_instant
@@ -82,10 +85,19 @@ class LiveProgress:
         self.running: set[str] = set()
         self.now: datetime | None = None
         self.phase = "planning"
+        self.trials: tuple[int, int] | None = None  # the twin's prediction: (trials done, in all)
         self._live = Live(self._render(), console=console, transient=True, refresh_per_second=8)
         self._live.start()
 
+    def predicting(self, done: int, total: int) -> None:
+        """The twin's prediction goes on before the drill (called from the thread that makes it)."""
+        self.trials = (done, total)
+        self._live.update(self._render())
+
     def _render(self) -> Group:
+        if self.trials is not None and self.total == 0:
+            done, total = self.trials
+            return Group(Text.assemble(("twin     ", "bold"), f"  predicting the drill: {done}/{total} simulated trials"))
         clock = iso(self.now) if self.now is not None else "-"
         line = Text.assemble(
             (f"{self.phase:<9}", "bold"),
@@ -412,12 +424,14 @@ def drill_run(
     real_time: bool = False,
     speed: float | None = None,
     interactive: bool | None = None,
+    predict_trials: int = 200,
 ) -> int:
     """What `drsim drill run` does; returns the exit code (0 passed, 1 failed, 3 error).
 
     In a real-time run (provider azure, or `real_time`) manual steps wait for a person: asked at the
     terminal when standard input is one (`interactive`, default: stdin_is_terminal()), and told how to
-    answer with `drsim drill approve` otherwise."""
+    answer with `drsim drill approve` otherwise. A drill against Azure is first predicted by the twin
+    (`predict_trials` simulated trials; 0: not)."""
     console = console or Console()
     if resume is not None and (seed is not None or incident_at is not None):
         raise UsageError("--resume continues a run with its own seed and incident time: leave out --seed and --incident-at")
@@ -457,6 +471,9 @@ def drill_run(
             real_time=real_time,
             speed=speed,
             prompt=prompt,
+            predict=twin_predictor(bundle, predict_trials, seed, console, quiet=quiet, live=progress)
+            if not dry_run and resume is None
+            else None,
         )
     finally:
         if progress is not None:
@@ -479,6 +496,36 @@ def drill_run(
         if sealed:
             console.print(f"wrote {', '.join(str(p) for p in sealed)}")
     return outcome.exit_code
+
+
+def twin_predictor(
+    bundle: DrillBundle, trials: int, seed: int | None, console: Console, *, quiet: bool, live: LiveProgress | None = None
+) -> Predictor | None:
+    """The prediction of a drill against Azure by the twin (drsim.compare.predict), with its progress on
+    the terminal (in the run's live panel) and a line per application when it is made; None for a
+    simulated drill or 0 trials."""
+    if bundle.drill.doc.provider is not ProviderKind.AZURE or trials <= 0:
+        return None
+    from drsim.compare.predict import drill_documents, predict
+
+    documents = drill_documents(bundle)
+    base = bundle.drill.doc.seed if seed is None else seed
+
+    def predicted(incident_at: datetime) -> PredictionMade:
+        started = time.monotonic()
+        made = predict(documents, incident_at=incident_at, trials=trials, seed=base, progress=live.predicting if live else None)
+        if not quiet:
+            took = time.monotonic() - started
+            console.print(f"twin: {trials} simulated trials (seed {base}, catalog {made.catalog_version}) in {took:.1f}s", highlight=False)
+            for app in made.apps:
+                console.print(
+                    f"twin: {app.name} RTO predicted p5 {duration(app.p5_s)}, p50 {duration(app.p50_s)}, p95 {duration(app.p95_s)}"
+                    + ("" if app.samples == trials else f" ({trials - app.samples} trial(s) did not recover it)"),
+                    highlight=False,
+                )
+        return made
+
+    return predicted
 
 
 def finish_reports(outcome: RunOutcome, drill: Loaded[Drill], *, reports: bool, store: str | None, junit: str | None) -> list[Path]:
@@ -694,3 +741,94 @@ def canary_script(os_name: str, volumes: tuple[str, ...], interval_s: float, out
             path.chmod(0o755)
         written.append(str(path))
     return written
+
+
+# ------------------------------------------------------------------------------ drsim calibrate
+
+
+def calibrate_fit(
+    store: str,
+    out: str,
+    *,
+    since: date | None,
+    provider: str,
+    include_emulated: bool,
+    min_samples: int,
+    name: str | None,
+    console: Console | None = None,
+) -> None:
+    """What `drsim calibrate` does: fit, write the file, and show each entry (fitted or kept built-in)."""
+    from drsim.compare.calibrate import calibrate
+
+    console = console or Console()
+    made = calibrate(store, out, since=since, provider=provider, include_emulated=include_emulated, min_samples=min_samples, name=name)
+    table = Table(title=f"calibration {made.name} from {len(made.runs)} run(s)", title_justify="left")
+    for column in ("entry", "samples", "runs", "median", "sigma", "built-in median", ""):
+        table.add_column(column, justify="left" if column in ("entry", "") else "right")
+    for entry in made.entries:
+        status = Text("fitted", style="green") if entry.fitted else Text(f"kept built-in (fewer than {made.min_samples})", style="yellow")
+        table.add_row(
+            entry.name,
+            str(entry.samples),
+            str(entry.runs),
+            duration(entry.median_s) if entry.median_s is not None else "-",
+            f"{entry.sigma:.3f}" if entry.sigma is not None else "-",
+            duration(entry.built_in_median_s),
+            status,
+        )
+    console.print(table)
+    for reason in made.skipped:
+        console.print(f"left out: {reason}", highlight=False)
+    if made.emulated:
+        console.print(
+            Text("EMULATED: these runs were made against drsim's ARM emulator, not Azure; the file says so.", style="bold yellow")
+        )
+    for entry in made.entries:
+        if not entry.fitted:
+            console.print(
+                f"{entry.name}: {entry.samples} sample(s), fewer than {made.min_samples}: keeps the built-in figure", highlight=False
+            )
+    console.print(f"wrote {made.path}", highlight=False)
+
+
+def calibrate_check(
+    store: str,
+    *,
+    calibration: str | None,
+    since: date | None,
+    provider: str,
+    include_emulated: bool,
+    trials: int,
+    console: Console | None = None,
+) -> int:
+    """What `drsim calibrate --check` does: each past real drill replayed on the twin; the share of
+    measured RTOs inside the predicted p5-p95. Exit 0 (2 when there was nothing to compare)."""
+    from drsim.compare.calibrate import check
+
+    console = console or Console()
+    outcome = check(
+        store,
+        calibration=calibration,
+        since=since,
+        provider=provider,
+        include_emulated=include_emulated,
+        trials=trials,
+        progress=lambda line: console.print(f"twin: {line}", highlight=False) if console.is_terminal else None,
+    )
+    table = Table(title=f"measured RTO against the twin (catalog {outcome.catalog_version}, {trials} trials each)", title_justify="left")
+    for column in ("run", "app", "measured", "p5", "p50", "p95", "inside"):
+        table.add_column(column, justify="left" if column in ("run", "app") else "right")
+    for app in outcome.apps:
+        inside = "-" if app.inside is None else (Text("yes", style="green") if app.inside else Text("NO", style="red"))
+        table.add_row(
+            Path(app.run).name, app.app, duration(app.measured_s), duration(app.p5_s), duration(app.p50_s), duration(app.p95_s), inside
+        )
+    console.print(table)
+    for reason in outcome.skipped:
+        console.print(f"left out: {reason}", highlight=False)
+    if not outcome.compared:
+        console.print("no measured RTO to compare", highlight=False)
+        return UsageError.exit_code
+    share = outcome.inside / outcome.compared
+    console.print(f"{outcome.inside} of {outcome.compared} measured RTOs ({share:.0%}) inside the predicted p5-p95", highlight=False)
+    return 0

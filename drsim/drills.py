@@ -18,7 +18,7 @@ import getpass
 import hashlib
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -71,6 +71,7 @@ from drsim.measure.events import (
     InputFile,
     Performed,
     PlanMade,
+    PredictionMade,
     RunAborted,
     RunAttested,
     RunFinished,
@@ -216,6 +217,7 @@ def _simulate(
     handle_signals: bool = False,
     controls: Sequence[str] = (),
     provenance: Provenance | None = None,
+    journal_operations: bool = False,
 ) -> tuple[Execution, DrillPlan]:
     sim = sim_world(runbook, estate, plan, incident_at=incident_at, seed=seed, options=options, catalog=catalog)
     estimates = catalog_estimates(sim.catalog, estate)
@@ -245,6 +247,7 @@ def _simulate(
         production_disk_ids=disk_inventory,
         name_key=run_id_for(incident_at, seed),
         controls=tuple(controls),
+        journal_operations=journal_operations,
         **(provenance.spec_fields() if provenance is not None else {}),
     )
     execution = run_virtual(execute(spec, provider=sim.world, clock=sim.clock, sink=sink, planned=planned, handle_signals=handle_signals))
@@ -263,8 +266,10 @@ def simulate_run(
     drill_name: str | None = None,
     catalog: Catalog | None = None,
     observers: Sequence[RunObserver] = (),
+    journal_operations: bool = False,
 ) -> RunOutcome:
-    """One drill in the simulated world, in memory (no files): the whole outcome, events included.
+    """One drill in the simulated world, in memory (no files): the whole outcome, events included
+    (with `journal_operations`, an operation.finished per operation, as a real run journals them).
 
     `sim_options.calibration` is read relative to the working directory unless `catalog` is given.
     """
@@ -287,6 +292,7 @@ def simulate_run(
             sink=EventSink(None, observers),
             run_id=run_id,
             catalog=catalog,
+            journal_operations=journal_operations,
         )
         result = drill_result(execution.events, rb, est, execution.apps)
         return outcome_of(name, run_id, None, planned, result, execution, resumed=0)
@@ -471,6 +477,7 @@ def run_drill(
     real_time: bool = False,
     speed: float | None = None,
     prompt: Prompt | None = None,
+    predict: Predictor | None = None,
 ) -> RunOutcome:
     """Run a drill (what `drsim drill run` does) and write journal.jsonl and result.json under
     out_dir/<drill>/<run-id>/; with `resume`, continue the run whose directory that is.
@@ -478,6 +485,10 @@ def run_drill(
     A drill against Azure, and a simulated one with `real_time` (its world on a clock `speed` times
     faster than real time, default 1), run in real time: their manual steps wait for a person, asked
     through `prompt` (the terminal, drsim.console) and by `drsim drill approve` (drsim.engine.people).
+
+    `predict` (drsim.compare.predict.predictor) makes the twin's prediction of a drill against Azure
+    before it starts, journaled as prediction.made; simulated runs are not predicted (the twin would
+    predict itself).
 
     `fsync` None means: in the simulated world, sync the journal when it closes only. Each line is
     written with one write(2), so a kill -9 of drsim loses nothing already written; only an
@@ -521,6 +532,7 @@ def run_drill(
             fsync=True if fsync is None else fsync,
             handle_signals=handle_signals,
             prompt=prompt,
+            predict=predict,
         )
     replay: JournalContents | None = None
     if resume is not None:
@@ -772,6 +784,7 @@ def _run_on_azure(
     fsync: bool,
     handle_signals: bool,
     prompt: Prompt | None = None,
+    predict: Predictor | None = None,
 ) -> RunOutcome:
     """A drill against Azure (or the drsim ARM emulator), on the provider's clock; its manual steps wait
     for a person (the terminal `prompt`, or `drsim drill approve`).
@@ -808,7 +821,8 @@ def _run_on_azure(
         async with await connect(options) as provider:
             await check_drill_group(provider, estate)  # before anything is created
             clock = provider.clock
-            detected = clock.now()
+            prediction = await _predicted(predict, clock.now(), incident_at, runbook)
+            detected = clock.now()  # after the prediction: the time it took is not the drill's
             when = incident_at.astimezone(UTC) if incident_at is not None else detected - runbook.scenario.detected_after
             run_dir, run_id = _new_run_dir(out_dir, drill.name, run_id_for(when, seed))
             emulated = options.endpoint is not None and is_loopback(options.endpoint)  # drsim's ARM emulator
@@ -842,6 +856,8 @@ def _run_on_azure(
                     people=RealTimePeople(run_dir, clock, prompt),
                     participants=people_of(drill.participants),
                     run_dir=run_dir,
+                    journal_operations=True,  # what calibration fits and the report sets beside the prediction
+                    prediction=prediction,
                     **provenance.spec_fields(),
                 )
                 execution = await execute(spec, provider=provider, clock=clock, sink=sink, planned=planned, handle_signals=handle_signals)
@@ -856,6 +872,19 @@ def _run_on_azure(
     for observer in observers:
         observer.on_finished(outcome)
     return outcome
+
+
+Predictor = Callable[[datetime], PredictionMade]
+"""The twin's prediction of a drill whose incident is at the given time (drsim.compare.predict)."""
+
+
+async def _predicted(predict: Predictor | None, now: datetime, incident_at: datetime | None, runbook: Runbook) -> PredictionMade | None:
+    """The twin's prediction, made before the drill declares its incident (in a thread: the trials take
+    seconds, and the provider's connections stay served meanwhile)."""
+    if predict is None:
+        return None
+    when = incident_at.astimezone(UTC) if incident_at is not None else now - runbook.scenario.detected_after
+    return await asyncio.to_thread(predict, when)
 
 
 # ---------------------------------------------------------------- after the run: reports, history, seal

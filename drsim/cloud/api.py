@@ -13,6 +13,7 @@ and test failovers return a Job at once, to be followed with `get_job` until it 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -20,6 +21,32 @@ from typing import Protocol, runtime_checkable
 
 from drsim.model.types import OsType, PowerState, ReplicationPointChoice
 from drsim.records import quick_init
+
+_CLOUD_SPANS: ContextVar[dict[str, tuple[datetime, datetime]] | None] = ContextVar("drsim_cloud_spans", default=None)
+
+
+def collect_cloud_spans() -> Token[dict[str, tuple[datetime, datetime]] | None]:
+    """From here on in this task (and the tasks it starts), record the start and end the cloud reports
+    for each long-running operation or job that ends (`report_cloud_span`); `cloud_spans()` gives them."""
+    return _CLOUD_SPANS.set({})
+
+
+def cloud_spans() -> dict[str, tuple[datetime, datetime]] | None:
+    """The spans recorded since `collect_cloud_spans` in this task, by operation or job id (None: not collecting)."""
+    return _CLOUD_SPANS.get()
+
+
+def stop_collecting_cloud_spans(token: Token[dict[str, tuple[datetime, datetime]] | None]) -> None:
+    _CLOUD_SPANS.reset(token)
+
+
+def report_cloud_span(key: str, started: datetime, ended: datetime) -> None:
+    """The cloud says operation or job `key` ran from `started` to `ended` (its own clock): what the
+    operation itself took, without the client's round trips and polling (kept when someone collects)."""
+    found = _CLOUD_SPANS.get()
+    if found is not None and ended >= started:
+        found[key] = (started, ended)
+
 
 RUN_TAG = "drsim-run"
 """The tag every resource a drill creates carries; its value is the run id."""

@@ -37,6 +37,8 @@ from drsim.cloud.api import (
     RestoreMode,
     Snapshot,
     VirtualMachine,
+    cloud_spans,
+    report_cloud_span,
 )
 from drsim.cloud.arm import kind_of
 from drsim.engine.executor import CheckFailure, SlotLimit, TaskState
@@ -271,6 +273,8 @@ class CloudActions:
         while not job.status.ended:
             await self.clock.sleep(JOB_POLL_S)
             job = await self.provider.get_job(job.id)
+        if job.ended_at is not None and cloud_spans() is not None:
+            report_cloud_span(job.id, job.started_at, job.ended_at)  # the job's own time, as the cloud reports it
         return job
 
     # ------------------------------------------------------------------------------- dispatch

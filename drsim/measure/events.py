@@ -275,6 +275,49 @@ class OperationAccepted(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class OperationFinished(TaskEvent):
+    """One operation of a task that succeeded, timed on the run's clock (the provider's time): what
+    `drsim calibrate` fits the twin's catalog to and what a report sets beside the prediction.
+    Journaled by real-time runs (provider azure) only; a simulated run keeps its timings in memory."""
+
+    kind: ClassVar[str] = "operation.finished"
+    op: str  # the operation's id within the task (`restore`, `snapshot-data1`, ...)
+    op_kind: str  # drsim.engine.taskgraph.OpKind: restore | create-vm | create-disk | snapshot | ...
+    started_at: datetime
+    seconds: float  # from its (last) request to its end; waits for a throttled call's retry-after excluded
+    cloud_s: float | None = None  # what the cloud reports its long-running operations and jobs took (startTime to endTime), summed
+
+
+@dataclass(frozen=True, slots=True)
+class PredictedSpread:
+    """What the twin's trials gave for one measure: how many trials had it, and its 5th, 50th and 95th
+    percentiles in seconds (None when no trial had it)."""
+
+    name: str  # an application, a step id, or an operation kind
+    samples: int
+    p5_s: float | None
+    p50_s: float | None
+    p95_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionMade(Event):
+    """The twin's prediction of a real drill, made before it starts: `trials` simulated runs of the same
+    documents at the same incident time, engine seeds drawn from `seed` (drsim.compare.predict).
+    `apps`: RTO per application; `steps`: each step's span (its first task's start to its last task's
+    end); `operations`: one operation's duration, per operation kind. A simulation: never evidence."""
+
+    kind: ClassVar[str] = "prediction.made"
+    trials: int
+    seed: int
+    incident_at: datetime
+    catalog_version: str
+    apps: tuple[PredictedSpread, ...]
+    steps: tuple[PredictedSpread, ...]
+    operations: tuple[PredictedSpread, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ResourceDeleted(Event):
     kind: ClassVar[str] = "resource.deleted"
     id: str
@@ -407,7 +450,7 @@ class RunAttested(Event):
     drsim_version: str
 
 
-for _record in (RecoveryPointRef, VolumeCheck, PlannedTask, LeftoverResource, Person):
+for _record in (RecoveryPointRef, VolumeCheck, PlannedTask, LeftoverResource, Person, PredictedSpread):
     quick_init(_record)
 
 
@@ -433,6 +476,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
     for cls in (
         RunStarted,
         PlanMade,
+        PredictionMade,
         TaskStarted,
         TaskRetrying,
         CallFailed,
@@ -443,7 +487,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         ResourceCreated,
         OperationAccepted,
         ResourceDeleted,
-        OperationAccepted,
+        OperationFinished,
         CheckResult,
         CleanupStarted,
         CleanupTestFailover,

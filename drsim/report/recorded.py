@@ -30,6 +30,7 @@ from drsim.measure.events import (
     Event,
     EvidenceResealed,
     PlanMade,
+    PredictionMade,
     ResourceCreated,
     ResourceDeleted,
     RunAborted,
@@ -121,6 +122,7 @@ class RecordedRun:
     finished: RunFinished | None
     reseals: tuple[EvidenceResealed, ...] = ()  # forced re-seals after the run, kept out of `events`
     attestations: tuple[RunAttested, ...] = ()  # `drsim drill attest` after the run, kept out of `events`
+    prediction: PredictionMade | None = None  # the twin's prediction, made before a drill against Azure
 
     @property
     def run_id(self) -> str:
@@ -374,6 +376,7 @@ def read_run(run_dir: str | os.PathLike[str]) -> RecordedRun:
         finished=next((e for e in reversed(events) if isinstance(e, RunFinished)), None),
         reseals=tuple(e for e in journaled if isinstance(e, EvidenceResealed)),
         attestations=tuple(e for e in journaled if isinstance(e, RunAttested)),
+        prediction=next((e for e in events if isinstance(e, PredictionMade)), None),
     )
 
 

@@ -31,6 +31,7 @@ from drsim.measure.events import (
 )
 from drsim.measure.findings import Finding, Severity
 from drsim.measure.result import AppResult, RunKind, RunStatus, TaskStatus, run_kind
+from drsim.measure.twin import Held, hold, operation_seconds, step_spans
 from drsim.model.types import Action
 from drsim.report.controls import Control, EvidenceKind, select_controls
 from drsim.report.recorded import RecordedRun, TaskKey, parse_time
@@ -370,6 +371,38 @@ class SignOffView:
 
 
 @dataclass(frozen=True)
+class PredictionView:
+    """The twin's prediction beside what the run measured: RTO per application, each step's span, and
+    the median operation per kind, each flagged when outside the predicted p5-p95."""
+
+    trials: int
+    seed: int
+    catalog_version: str
+    apps: tuple[Held, ...]
+    steps: tuple[Held, ...]
+    operations: tuple[Held, ...]
+
+    @property
+    def flagged(self) -> int:
+        return sum(1 for row in (*self.apps, *self.steps, *self.operations) if row.outside)
+
+
+def _prediction(run: RecordedRun) -> PredictionView | None:
+    made = run.prediction
+    if made is None:
+        return None
+    rto = {a.app: a.rto_s for a in run.result.apps}
+    return PredictionView(
+        made.trials,
+        made.seed,
+        made.catalog_version,
+        hold(made.apps, rto),
+        hold(made.steps, step_spans(run.events)),
+        hold(made.operations, operation_seconds(run.events), pooled=True),
+    )
+
+
+@dataclass(frozen=True)
 class ReportView:
     """Everything both report formats show, in display order."""
 
@@ -415,6 +448,7 @@ class ReportView:
     findings: tuple[Finding, ...] = ()  # derived from the journal (drsim.measure.findings); grouped: the first ATTENTION_ROWS
     findings_total: int = 0
     critical_paths: tuple[MeasuredPath, ...] = ()  # what held up each application, measured
+    prediction: PredictionView | None = None
 
     @property
     def missed(self) -> tuple[ObjectiveVerdict, ...]:
@@ -840,6 +874,7 @@ def build_view(run: RecordedRun, history: Sequence[PastRun] | None = None, contr
         findings=findings[:ATTENTION_ROWS] if grouped else findings,
         findings_total=len(findings),
         critical_paths=paths,
+        prediction=_prediction(run),
     )
     control_views = tuple(
         ControlView(control, tuple((kind, evidence_statement(kind, view, run)) for kind in control.evidenced_by))
