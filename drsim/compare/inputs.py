@@ -21,8 +21,8 @@ from drsim.model import ComparisonBundle, Estate, Loaded, ProtectionPlan, Runboo
 from drsim.model.checks import check_plan, check_runbook
 from drsim.model.documents import Comparison, Document
 from drsim.model.judged import Faced, judged_runbook, judged_runbook_data, like_for_like_problems
-from drsim.model.types import format_duration, instant_out_of_range
 from drsim.model.loader import Source, parse_document, read_yaml
+from drsim.model.types import format_duration, instant_out_of_range
 
 D = TypeVar("D", bound=Document)
 
@@ -168,12 +168,11 @@ def _candidate_data(bundle: ComparisonBundle, comparison_data: Any, name: str, o
     runbook_data, runbook_source = read_yaml(candidate.runbook.source.path)
     comparison = bundle.comparison.doc
     if not overrides:
-        runbook = judged_runbook(candidate.runbook.doc, comparison)
         return CandidateData(
             name,
             DocumentData(plan_source.path, plan_data),
             DocumentData(runbook_source.path, judged_runbook_data(runbook_data, comparison_data)),
-            faced=Faced.of(runbook),
+            faced=Faced.of(judged_runbook(candidate.runbook.doc, comparison)),
         )
     for override in overrides:
         if override.target is Target.PLAN:

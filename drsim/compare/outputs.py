@@ -135,7 +135,8 @@ def write_replay(inputs: ComparisonInputs, out_dir: Path) -> list[Path]:
     root = out_dir / REPLAY_DIR
     root.mkdir(parents=True, exist_ok=True)
     written = [root / "estate.yaml"]
-    written[0].write_text(_yaml(inputs.estate.data, f"The estate of comparison {inputs.name} (from {inputs.estate.path})."), encoding="utf-8")
+    estate = _yaml(inputs.estate.data, f"The estate of comparison {inputs.name} (from {inputs.estate.path}).")
+    written[0].write_text(estate, encoding="utf-8")
     for candidate in inputs.candidates:
         drill = replay_drill(out_dir, candidate.name)
         drill.parent.mkdir(exist_ok=True)

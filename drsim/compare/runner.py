@@ -173,12 +173,23 @@ def ranking_table(result: ComparisonResult) -> str:
     inputs = result.inputs
     faced = {c.name: c.faced for c in inputs.candidates}
     failed = result.causes.groupby("candidate")["trial"].nunique().to_dict() if len(result.causes) else {}
-    header = ("rank", "candidate", "all met", "failed", "qualifies", "protection/month", "one drill", "p95 RTO", "p95 RPO", "Pareto")
+    header: tuple[str, ...] = (
+        "rank",
+        "candidate",
+        "all met",
+        "failed",
+        "qualifies",
+        "protection/month",
+        "one drill",
+        "p95 RTO",
+        "p95 RPO",
+        "Pareto",
+    )
     if inputs.mixed:
         header += ("incident", "objectives")
     rows = [header]
     for r in result.ranking.itertuples(index=False):
-        row = (
+        row: tuple[str, ...] = (
             str(r.rank),
             str(r.candidate),
             percent(r.all_met_share),

@@ -151,7 +151,13 @@ def run_trial(estate: Loaded[Estate], candidate: WorkerCandidate, spec: TrialSpe
     try:
         # Named after the candidate, as the Drill that replays its trials is (compare.failures.replay_drill).
         outcome = simulate_run(
-            candidate.runbook, estate, candidate.plan, incident_at=spec.incident_at, seed=spec.seed, catalog=catalog, drill_name=candidate.name
+            candidate.runbook,
+            estate,
+            candidate.plan,
+            incident_at=spec.incident_at,
+            seed=spec.seed,
+            catalog=catalog,
+            drill_name=candidate.name,
         )
     except DrsimError as exc:
         # Re-raised as a plain ExecutionError: it crosses process boundaries and names the trial.

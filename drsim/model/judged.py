@@ -31,7 +31,8 @@ def describe_objectives(objectives: Sequence[Objective]) -> str:
     """Objectives per app, in app order: `shop RTO 4h RPO 6h; payroll RTO 8h`; `none` without any."""
     parts = []
     for objective in sorted(objectives, key=lambda o: o.app):
-        measures = [f"{name} {format_duration(value)}" for name, value in (("RTO", objective.rto), ("RPO", objective.rpo)) if value is not None]
+        pairs = (("RTO", objective.rto), ("RPO", objective.rpo))
+        measures = [f"{name} {format_duration(value)}" for name, value in pairs if value is not None]
         parts.append(f"{objective.app} {' '.join(measures)}")
     return "; ".join(parts) if parts else "none"
 

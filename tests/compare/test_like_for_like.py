@@ -8,25 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 from click.testing import CliRunner
+from comparisons import comparison
 
 from drsim.cli import main
-
-DATA = Path(__file__).parent / "data"
-WINDOW = "window: 30d\nwindow_end: 2026-11-01T00:00:00Z\nseed: 3\n"
-
-
-def comparison(tmp_path: Path, candidates: list[tuple[str, str, str]], extra: str = "", name: str = "c") -> Path:
-    """A Comparison over the store estate in tmp_path, referencing the test data by absolute path."""
-    lines = [f"  - {{name: {n}, plan: {DATA / 'plans' / p}, runbook: {DATA / 'runbooks' / r}}}" for n, p, r in candidates]
-    text = (
-        f"apiVersion: drsim/v1\nkind: Comparison\nmetadata: {{name: {name}}}\nestate: {DATA / 'estate.yaml'}\ncandidates:\n"
-        + "\n".join(lines)
-        + f"\ntrials: 3\n{WINDOW}{extra}"
-    )
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(text)
-    return path
-
 
 DIFFERENT = [("daily", "daily.yaml", "restore.yaml"), ("asr", "asr.yaml", "asr-failover.yaml")]
 
@@ -81,7 +65,8 @@ def test_a_stated_scenario_and_objectives_judge_every_candidate_whatever_its_run
     summary = pd.read_csv(out / "comparison.csv")
     assert set(summary["incident"]) == {"region-outage of eastus2"} and set(summary["objectives"]) == {"store RTO 1m RPO 1h"}
     report = (out / "report.md").read_text()
-    assert "Like for like: every candidate faces region-outage of eastus2 and is judged against the objectives store RTO 1m RPO 1h" in report
+    faced = "every candidate faces region-outage of eastus2 and is judged against the objectives store RTO 1m RPO 1h"
+    assert f"Like for like: {faced}" in report
     runbook = (out / "replay" / "daily" / "runbook.yaml").read_text()
     assert "incident: region-outage" in runbook and "rto: 1m" in runbook  # what the trials ran
 
