@@ -40,6 +40,13 @@ MARKS_PER_LINE = 8
 """Markers drawn along each ECDF line, at positions offset per candidate: lines that coincide still show each one's."""
 
 
+def legend_columns(labels: Sequence[str]) -> int:
+    """Legend columns below a chart: one per label while they are short, one in all for long (mixed) labels."""
+    if not labels or max(len(label) for label in labels) > 40:
+        return 1
+    return min(4, len(labels))
+
+
 def style_of(candidates: Sequence[str]) -> dict[str, tuple[str, str, str]]:
     """One (colour, line style, marker) per candidate, all three differing between neighbours: a line that
     lies exactly on another one stays visible by its dashes and markers, and in black and white."""
@@ -54,13 +61,15 @@ def ecdf_figure(
 
     Trials without a measurement (+inf) are never reached, so such a curve ends below 1. `labels`
     name the candidates in the legend (what each faced, in a mixed comparison); `note` goes under
-    the title (the incident window). The legend sits outside the axes, right of the data.
+    the title (the incident window). The legend sits outside the axes, below them.
     """
     styles = style_of(candidates)
     every = worst[metric].to_numpy(dtype="float64", na_value=np.nan)
     unit, unit_name = _unit(every[~np.isnan(every)])
     with matplotlib.rc_context(REPORT_STYLE):
-        figure = Figure(figsize=(9.0, 3.8), layout="constrained")
+        names = [labels.get(c, c) if labels else c for c in candidates]
+        columns = legend_columns(names)
+        figure = Figure(figsize=(9.0, 3.6 + 0.2 * -(-len(names) // columns)), layout="constrained")
         axes = figure.add_subplot()
         drawn = 0
         for i, candidate in enumerate(candidates):
@@ -85,7 +94,7 @@ def ecdf_figure(
                 marker=marker,
                 markersize=5,
                 markerfacecolor="none",
-                markevery=((i * every_nth) // max(1, len(candidates)) % every_nth, every_nth),
+                markevery=(i % every_nth, every_nth),
                 linewidth=1.6,
                 label=label,
             )
@@ -97,7 +106,7 @@ def ecdf_figure(
         axes.set_title(f"{title}\n{note}" if note else title, fontsize=10)
         axes.grid(color="#dddddd", linewidth=0.6)
         if drawn:
-            figure.legend(loc="outside right upper", fontsize=8, frameon=False)
+            figure.legend(loc="outside lower center", ncols=columns, fontsize=8, frameon=False)
         else:
             axes.text(0.5, 0.5, "not measured", ha="center", va="center", transform=axes.transAxes)
         return figure
@@ -178,7 +187,9 @@ def cost_scatter_figure(
             for c in candidates
             if c in pareto
         ]
-        figure.legend(handles=handles, loc="outside lower center", ncols=min(3, max(1, len(handles))), fontsize=8, frameon=False)
+        figure.legend(
+            handles=handles, loc="outside lower center", ncols=legend_columns([h.get_label() for h in handles]), fontsize=8, frameon=False
+        )
         title = "Monthly cost against p95 recovery time and data loss (filled: on the Pareto front; never: p95 not recovered)"
         figure.suptitle(f"{title}\n{note}" if note else title, fontsize=10)
         return figure

@@ -102,8 +102,8 @@ def prepare(
 ) -> ComparisonInputs:
     """Load a Comparison and everything it references, apply and check the what-ifs, fold in the options.
 
-    The window ends at `window_end` (--window-end), else the Comparison's, else `today` 00:00 UTC:
-    the caller passes today's date (the command line reads the clock, nothing below it does).
+    The window ends at `window_end` (--window-end), else the Comparison's, else `today` 00:00 UTC
+    (the command line passes its date; without it, today's date is read from the clock here).
     """
     if trials is not None and trials < 1:
         raise UsageError(f"--trials must be at least 1, got {trials}")
@@ -127,9 +127,7 @@ def prepare(
     estate_data, _ = read_yaml(bundle.estate.source.path)
     end = window_end or comparison.window_end
     if end is None:
-        if today is None:
-            raise UsageError(f"comparison {comparison.name} sets no window_end: give --window-end (or today's date from the command line)")
-        end = window_end_of(today)
+        end = window_end_of(today if today is not None else datetime.now(UTC).date())
     start = end - comparison.window
     if (problem := instant_out_of_range(start)) is not None:
         raise UsageError(f"the {format_duration(comparison.window)} incident window ending {end.isoformat()} starts too early: {problem}")

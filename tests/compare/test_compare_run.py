@@ -12,7 +12,6 @@ from click.testing import CliRunner
 from drsim.cli import main
 from drsim.compare import ExecutorKind, prepare, run_comparison, write_outputs
 from drsim.compare.analysis import TRIAL_COLUMNS
-from drsim.errors import UsageError
 
 COMPARISON = Path(__file__).parent / "data" / "store-plans.yaml"
 TRIALS = 6
@@ -136,8 +135,7 @@ def test_without_window_end_the_window_ends_today_at_midnight_utc(tmp_path: Path
     given = prepare(tmp_path / "c.yaml", today=date(2026, 12, 2), window_end=datetime(2026, 6, 1, tzinfo=UTC))
     assert not given.window_end_defaulted and given.window_end == datetime(2026, 6, 1, tzinfo=UTC)
     assert not prepare(COMPARISON).window_end_defaulted
-    with pytest.raises(UsageError, match="sets no window_end: give --window-end"):
-        prepare(tmp_path / "c.yaml")
+    assert prepare(tmp_path / "c.yaml").window_end == datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def test_a_failing_drill_names_its_candidate_and_trial(inputs, monkeypatch: pytest.MonkeyPatch) -> None:
