@@ -31,9 +31,13 @@ CANDIDATES = [("daily", "daily.yaml", "restore.yaml"), ("asr", "asr.yaml", "asr-
 def outcomes(name: str, rtos: list[float | None], *, objectives: bool = True) -> list[TrialOutcome]:
     met = (lambda rto: rto is not None) if objectives else (lambda rto: None)
     return [
-        TrialOutcome(name, k, T0 + timedelta(hours=k), k, "passed" if rto else "failed", 1.0, (AppOutcome("web", rto, None, None, None, met(rto), None),))
+        TrialOutcome(name, k, T0 + timedelta(hours=k), k, "passed" if rto else "failed", 1.0, (app(rto, met(rto)),))
         for k, rto in enumerate(rtos)
     ]
+
+
+def app(rto: float | None, met: bool | None) -> AppOutcome:
+    return AppOutcome("web", rto, None, None, None, met, None)
 
 
 def test_a_candidate_that_does_not_recover_at_p95_is_neither_on_the_front_nor_qualifies() -> None:
@@ -55,7 +59,8 @@ def test_a_candidate_that_does_not_recover_at_p95_is_neither_on_the_front_nor_qu
 
 def test_through_the_cli_a_cheap_candidate_that_never_recovers_is_not_on_the_front(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["compare", str(comparison(tmp_path, CANDIDATES, REGION_OUTAGE)), "--workers", "1", "--out", str(out)])
+    path = comparison(tmp_path, CANDIDATES, REGION_OUTAGE)
+    result = CliRunner().invoke(main, ["compare", str(path), "--workers", "1", "--out", str(out)])
     assert result.exit_code in (0, 1), result.output
     ranking = {r["candidate"]: r for r in json.loads((out / "comparison.json").read_text())["ranking"]}
     daily = ranking["daily"]  # the cheapest, and never recovered: it used to be "on the front" for its cost
@@ -84,7 +89,7 @@ def _legend_is_outside_every_axes(figure: Figure) -> None:
 def test_coinciding_ecdf_lines_differ_in_style_and_markers_and_the_legend_is_outside() -> None:
     names = ["a", "b", "c"]
     same = [600.0 + 30 * k for k in range(40)]
-    worst = per_trial = trials_frame(outcomes("a", same) + outcomes("b", same) + outcomes("c", same), names)
+    per_trial = trials_frame(outcomes("a", same) + outcomes("b", same) + outcomes("c", same), names)
     from drsim.compare.analysis import per_trial_worst
 
     worst = per_trial_worst(per_trial)
