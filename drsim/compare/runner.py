@@ -105,12 +105,17 @@ class _Rate(ProgressColumn):
         return Text(f"{task.completed / elapsed:,.1f} drills/s")
 
 
+def is_terminal(stream: TextIO) -> bool:
+    """Whether a person watches this stream (a bar in a log or a pipe would be noise)."""
+    return stream.isatty()
+
+
 @contextmanager
 def progress_bar(total: int, *, enabled: bool, stream: TextIO | None = None) -> Iterator[Progress | None]:
     """A rich progress bar (drills done of all, rate, elapsed, ETA) on stderr while trials run, when
     enabled and stderr is a terminal; nothing otherwise (a log or a pipe stays clean)."""
     stream = stream if stream is not None else sys.stderr
-    if not enabled or not stream.isatty():
+    if not enabled or not is_terminal(stream):
         yield None
         return
     from rich.console import Console
