@@ -188,7 +188,11 @@ def cost_scatter_figure(
             if c in pareto
         ]
         figure.legend(
-            handles=handles, loc="outside lower center", ncols=legend_columns([h.get_label() for h in handles]), fontsize=8, frameon=False
+            handles=handles,
+            loc="outside lower center",
+            ncols=legend_columns([str(h.get_label()) for h in handles]),
+            fontsize=8,
+            frameon=False,
         )
         title = "Monthly cost against p95 recovery time and data loss (filled: on the Pareto front; never: p95 not recovered)"
         figure.suptitle(f"{title}\n{note}" if note else title, fontsize=10)
