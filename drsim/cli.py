@@ -208,7 +208,8 @@ def compare(
     )
     if not quiet:
         click.echo(ranking_table(result))
-        click.echo(f"wrote {', '.join(str(p) for p in written if p.suffix != '.svg')}")
+        shown = [str(p) for p in written if p.suffix != ".svg" and p.parent == written[0].parent]
+        click.echo(f"wrote {', '.join(shown)} and {written[0].parent / 'replay'}/")
     sys.exit(0 if result.winner is not None else 1)
 
 
