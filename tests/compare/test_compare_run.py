@@ -100,6 +100,9 @@ def test_cli_writes_the_out_dir_and_prints_the_ranking(tmp_path: Path) -> None:
         (["--executor", "dask"], "--executor dask needs --scheduler"),
         (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler applies only to --executor dask"),
         (["--trials", "0"], "Invalid value for '--trials'"),
+        (["--window-end", "tomorrow"], "--window-end 'tomorrow' is not a time"),
+        (["--window-end", "2026-11-01T00:00:00"], "--window-end '2026-11-01T00:00:00' has no time zone"),
+        (["--window-end", "1970-01-10T00:00:00Z"], "incident window ending 1970-01-10T00:00:00+00:00 starts too early"),
     ],
 )
 def test_cli_refuses_bad_input_with_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
