@@ -8,6 +8,7 @@ chart so that several charts live inline in one HTML page.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import matplotlib
@@ -38,6 +39,11 @@ LINESTYLES = ("-", "--", "-.", ":")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 MARKS_PER_LINE = 8
 """Markers drawn along each ECDF line, at positions offset per candidate: lines that coincide still show each one's."""
+
+
+def _titled(title: str, note: str) -> str:
+    """A chart's title with its note (the incident window) below it, wrapped to the chart's width."""
+    return "\n".join([title, *textwrap.wrap(note, 120)]) if note else title
 
 
 def legend_columns(labels: Sequence[str]) -> int:
@@ -103,7 +109,7 @@ def ecdf_figure(
         axes.set_ylabel("share of trials")
         axes.set_ylim(0, 1.02)
         axes.set_xlim(left=0)
-        axes.set_title(f"{title}\n{note}" if note else title, fontsize=10)
+        axes.set_title(_titled(title, note), fontsize=10)
         axes.grid(color="#dddddd", linewidth=0.6)
         if drawn:
             figure.legend(loc="outside lower center", ncols=columns, fontsize=8, frameon=False)
@@ -132,7 +138,7 @@ def _scatter(axes: Axes, ranking: pd.DataFrame, column: str, label: str, styles:
     unit, unit_name = _unit(seconds[~np.isnan(seconds)])
     values = seconds / unit
     finite = values[np.isfinite(values)]
-    ceiling = finite.max() * 1.15 if len(finite) and finite.max() > 0 else 1.0
+    ceiling = finite.max() * 1.25 if len(finite) and finite.max() > 0 else 1.0
     never = False
     for (_, row), value in zip(ranking.iterrows(), values, strict=True):
         if math.isnan(value):
@@ -149,13 +155,15 @@ def _scatter(axes: Axes, ranking: pd.DataFrame, column: str, label: str, styles:
             edgecolors=colour,
             linewidths=1.5,
             zorder=3,
+            clip_on=False,  # a point on an axis (an RPO of minutes in hours) stays whole
         )
+    axes.margins(x=0.08)
     axes.set_xlabel("protection cost, USD per month")
     axes.set_ylabel(f"{label} ({unit_name})")
     axes.set_ylim(bottom=0, top=ceiling * 1.12)
     if never:  # the row of candidates whose percentile was never reached, labelled on the axis, not over the data
         axes.axhline(ceiling, color="#999999", linewidth=0.8, linestyle=":", zorder=1)
-        ticks = [t for t in axes.get_yticks() if 0 <= t < ceiling * 0.95]
+        ticks = [t for t in axes.get_yticks() if 0 <= t < ceiling * 0.88]  # leave room for the `never` label
         axes.set_yticks([*ticks, ceiling], [f"{t:g}" for t in ticks] + ["never"])
     axes.grid(color="#dddddd", linewidth=0.6)
 
@@ -195,7 +203,7 @@ def cost_scatter_figure(
             frameon=False,
         )
         title = "Monthly cost against p95 recovery time and data loss (filled: on the Pareto front; never: p95 not recovered)"
-        figure.suptitle(f"{title}\n{note}" if note else title, fontsize=10)
+        figure.suptitle(_titled(title, note), fontsize=10)
         return figure
 
 
