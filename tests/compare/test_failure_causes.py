@@ -45,7 +45,8 @@ def result(status: RunStatus, *apps: AppResult) -> DrillResult:
 
 
 def failed(step: str, vm: str, error_type: str, *, allowed: bool = False) -> TaskFailed:
-    return TaskFailed(AT, f"{step}/{vm}", step, Action.ASR_TEST_FAILOVER, vm, 3, f"{vm}: no capacity", error_type, FailureCategory.RECOVERY, allowed)
+    error = f"{vm}: no capacity"
+    return TaskFailed(AT, f"{step}/{vm}", step, Action.ASR_TEST_FAILOVER, vm, 3, error, error_type, FailureCategory.RECOVERY, allowed)
 
 
 def test_a_passed_trial_has_no_cause() -> None:
