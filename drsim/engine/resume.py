@@ -22,6 +22,7 @@ from drsim.measure.events import (
     CleanupStarted,
     CleanupTestFailover,
     Event,
+    HumanActed,
     OperationAccepted,
     RecoveryPointRef,
     ResourceCreated,
@@ -62,6 +63,7 @@ class ResumeState:
     deleted: set[str] = field(default_factory=set)
     accepted: list[OperationAccepted] = field(default_factory=list)  # every operation the cloud accepted, in order
     current: dict[str, OperationAccepted] = field(default_factory=dict)  # by task: the job of its current attempt
+    acted: dict[str, HumanActed] = field(default_factory=dict)  # by task: a person's answer in its current attempt
     cleanup_started: bool = False
     cleanup_finished: CleanupFinished | None = None
     failovers_cleaned: set[str] = field(default_factory=set)  # VMs whose test failover cleanup succeeded
@@ -82,11 +84,13 @@ class ResumeState:
                 task = tasks.setdefault(event.task, ResumedTask())
                 task.attempts, task.in_attempt, task.started_at = event.attempt, True, event.at
                 state.current.pop(event.task, None)
+                state.acted.pop(event.task, None)
             elif cls is TaskRetrying:
                 assert isinstance(event, TaskRetrying)
                 task = tasks.setdefault(event.task, ResumedTask())
                 task.attempts, task.in_attempt = event.attempt, False
                 state.current.pop(event.task, None)
+                state.acted.pop(event.task, None)
             elif cls is TaskFinished:
                 assert isinstance(event, TaskFinished)
                 task = tasks.setdefault(event.task, ResumedTask())
@@ -110,6 +114,9 @@ class ResumeState:
                 assert isinstance(event, OperationAccepted)
                 state.accepted.append(event)
                 state.current[event.task] = event
+            elif cls is HumanActed:  # a human.waiting without its human.acted is waited for again
+                assert isinstance(event, HumanActed)
+                state.acted[event.task] = event
             elif cls is CleanupStarted:
                 state.cleanup_started = True
             elif cls is CleanupTestFailover:

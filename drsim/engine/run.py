@@ -13,7 +13,7 @@ import random
 import signal
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property, partial
 from pathlib import Path
@@ -26,6 +26,7 @@ from drsim.engine.actions import CloudActions
 from drsim.engine.cleanup import Cleanup
 from drsim.engine.executor import Executor, StepPolicy
 from drsim.engine.journal import JournalWriter
+from drsim.engine.people import People
 from drsim.engine.resume import ResumeState
 from drsim.engine.retry import call_with_retries
 from drsim.engine.runtime import current_runtime
@@ -47,8 +48,10 @@ from drsim.measure.events import (
     Event,
     InputFile,
     Performed,
+    Person,
     PlanMade,
     PlannedTask,
+    PredictionMade,
     RunFinished,
     RunResumed,
     RunStarted,
@@ -199,6 +202,11 @@ class RunSpec:
     inputs: tuple[InputFile, ...] = ()
     emulated: bool = False
     performed: Performed | None = None
+    people: People | None = None  # who answers manual steps in a real-time run (None: virtual time, their durations)
+    participants: tuple[Person, ...] = ()  # the drill's expected participants
+    run_dir: Path | None = None  # where `drsim drill approve` leaves approvals
+    journal_operations: bool = False  # operation.finished for each operation (real-time runs; calibration reads them)
+    prediction: PredictionMade | None = None  # the twin's prediction, journaled after the plan (`at`: when it is journaled)
 
 
 async def execute(
@@ -233,6 +241,9 @@ async def execute(
         incident_at=spec.incident_at,
         emit=emit,
         name_key=spec.name_key,
+        people=spec.people,
+        participants=spec.participants,
+        run_dir=spec.run_dir,
     )
     await _discover(actions, clock, rng, spec.production_ids, spec.production_disk_ids)
     if resume is not None:
@@ -249,6 +260,7 @@ async def execute(
         policies=policies,
         rng=rng,
         runtime=runtime,
+        journal_operations=spec.journal_operations,
         resumed=resume.tasks if resume is not None else None,
     )
     state.executor = executor
@@ -333,6 +345,8 @@ def _start(spec: RunSpec, provider: CloudProvider, clock: Clock, emit: Callable[
         )
     )
     emit(_plan_event(clock.now(), graph, critical, planned.estimates))
+    if spec.prediction is not None:
+        emit(replace(spec.prediction, at=clock.now()))
 
 
 DISCOVERY_ATTEMPTS = 10

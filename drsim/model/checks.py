@@ -30,6 +30,7 @@ from drsim.model.documents import (
     SnapshotCloneStep,
     StepBase,
 )
+from drsim.model.judged import judged_runbook, like_for_like_problems, stated_problems
 from drsim.model.loader import Loaded, Source, file_problem, load, parse_document, read_yaml
 from drsim.model.regions import paired_region
 from drsim.model.types import (
@@ -676,17 +677,18 @@ def load_drill(path: str | os.PathLike[str]) -> DrillBundle:
     if estate is not None:
         c.problems += check_drill_group(drill, estate)
     if runbook is not None:
-        c.problems += check_azure_restores(drill, runbook)
+        c.problems += check_azure_restores(drill, runbook, estate)
     if c.problems or estate is None or plan is None or runbook is None:
         raise DocumentError(c.problems)
     return DrillBundle(drill, runbook, estate, plan)
 
 
-def check_azure_restores(drill: Loaded[Drill], runbook: Loaded[Runbook]) -> list[Problem]:
+def check_azure_restores(drill: Loaded[Drill], runbook: Loaded[Runbook], estate: Loaded[Estate] | None = None) -> list[Problem]:
     """What a `provider: azure` drill needs for its Backup restores: a staging storage account (Restore disks
-    needs one, a vault-tier restore stages there: backup-azure-arm-restore-vms), and no `tier: vault`, which
-    Azure cannot honour (IaasVMRestoreRequest has no tier: a restore uses the snapshot when the point has
-    one). Without an `azure:` block the environment gives the account (checked when the drill runs)."""
+    needs one, a vault-tier restore stages there: backup-azure-arm-restore-vms), one in the secondary region
+    for a cross-region restore, and no `tier: vault`, which Azure cannot honour (IaasVMRestoreRequest has no
+    tier: a restore uses the snapshot when the point has one). Without an `azure:` block the environment
+    gives the accounts (checked when the drill runs)."""
     if drill.doc.provider is not ProviderKind.AZURE:
         return []
     problems = []
@@ -710,19 +712,41 @@ def check_azure_restores(drill: Loaded[Drill], runbook: Loaded[Runbook]) -> list
                 key=True,
             )
         )
+    crr = [step for _, step in restores if estate is not None and cross_region_vms(step, estate.doc)]
+    if crr and azure is not None and not azure.crr_staging_storage_account:
+        problems.append(
+            drill.source.problem(
+                ("azure",),
+                f"azure.crr_staging_storage_account is required: step '{crr[0].id}' restores in {crr[0].with_.region} with "
+                "cross-region restore, which stages in a storage account of that (the secondary) region",
+                key=True,
+            )
+        )
     return problems
 
 
-def load_comparison(path: str | os.PathLike[str]) -> ComparisonBundle:
-    """Load a comparison with its estate and every candidate's plan and runbook."""
+def cross_region_vms(step: BackupStep, estate: Estate) -> list[str]:
+    """The VMs a backup.restore step restores in another region than their own (cross-region restore)."""
+    region = step.with_.region
+    if region is None:
+        return []
+    return [vm.name for vm in estate.vms if vm.region != region and selector_matches(step.with_.vms, vm.name, vm.tags)]
+
+
+def load_comparison(path: str | os.PathLike[str], *, like_for_like: bool = True) -> ComparisonBundle:
+    """Load a comparison with its estate and every candidate's plan and runbook. With `like_for_like`
+    (what `drsim validate` checks), candidates that face different incidents or objectives are a
+    problem unless the comparison states them or sets `mixed: true` (drsim.model.judged)."""
     comparison = load(path, Comparison)
     c = _Collector()
-    problems = _duplicates(
-        comparison.source, ((("candidates", i, "name"), x.name) for i, x in enumerate(comparison.doc.candidates)), "candidate"
-    )
-    estate = c.checked(c.load(comparison, ("estate",), comparison.doc.estate, Estate), check_estate)
+    doc = comparison.doc
+    problems = _duplicates(comparison.source, ((("candidates", i, "name"), x.name) for i, x in enumerate(doc.candidates)), "candidate")
+    stated = ((("objectives", i, "app"), o.app) for i, o in enumerate(doc.objectives or ()))
+    problems += _duplicates(comparison.source, stated, "objective for app")
+    estate = c.checked(c.load(comparison, ("estate",), doc.estate, Estate), check_estate)
+    problems += stated_problems(comparison, estate)
     candidates = []
-    for i, cand in enumerate(comparison.doc.candidates):
+    for i, cand in enumerate(doc.candidates):
         plan = c.checked(c.load(comparison, ("candidates", i, "plan"), cand.plan, ProtectionPlan), check_plan, estate)
         runbook = c.load(comparison, ("candidates", i, "runbook"), cand.runbook, Runbook)
         if runbook is not None:
@@ -730,6 +754,8 @@ def load_comparison(path: str | os.PathLike[str]) -> ComparisonBundle:
         if plan is not None and runbook is not None:
             candidates.append(Candidate(cand.name, runbook, plan))
     problems += c.problems
+    if like_for_like and not problems and len(candidates) == len(doc.candidates):
+        problems += like_for_like_problems(comparison, [(x.name, judged_runbook(x.runbook.doc, doc)) for x in candidates])
     if problems or estate is None:
         raise DocumentError(problems)
     return ComparisonBundle(comparison, estate, tuple(candidates))

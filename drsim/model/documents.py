@@ -11,13 +11,14 @@ from datetime import date, datetime, time, timedelta
 from ipaddress import IPv4Network
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from drsim.model.endpoints import endpoint_problem
 from drsim.model.types import (
     CONTROL_PATTERN,
     SUBSCRIPTION_PATTERN,
     VM_SIZE_PATTERN,
+    VM_UUID_PATTERN,
     BackupPointChoice,
     BackupPolicyKind,
     BackupTier,
@@ -49,6 +50,16 @@ API_VERSION = "drsim/v1"
 # An Azure resource group name: 1-90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'
 # (azure-resource-manager/management/resource-name-rules, Microsoft.Resources).
 ResourceGroupName = Annotated[str, Field(min_length=1, max_length=90, pattern=r"^[\w\-.()]*[\w\-()]$")]
+
+
+def _cidr_text(value: object) -> object:
+    """A CIDR is written as text ("10.0.0.0/16"): pydantic alone would read `true` as 0.0.0.1/32 and 10 as 0.0.0.10/32."""
+    if isinstance(value, str | IPv4Network):
+        return value
+    raise ValueError(f"must be an IPv4 CIDR written as text, e.g. 10.0.0.0/16 (got {value!r})")
+
+
+Cidr = Annotated[IPv4Network, BeforeValidator(_cidr_text)]
 
 
 class Frozen(BaseModel):
@@ -104,7 +115,7 @@ class NetworkSpec(Frozen):
     """Network name; VMs refer to it."""
     region: Region
     """Azure region of the network."""
-    cidr: IPv4Network
+    cidr: Cidr
     """Address space, e.g. 10.0.0.0/16."""
     peerings: tuple[Name, ...] = ()
     """Networks of this estate it is peered with."""
@@ -156,6 +167,17 @@ class VolumeSpec(Frozen):
         return self
 
 
+class TrustedLaunch(Frozen):
+    """Trusted Launch (securityProfile.securityType TrustedLaunch): a Gen2 VM with Secure Boot and a vTPM
+    as its uefiSettings say; its OS disk carries the security type into snapshots and disks copied from
+    them, and a VM attaching such a disk must be Trusted Launch too (virtual-machines/trusted-launch)."""
+
+    secure_boot: bool = True
+    """uefiSettings.secureBootEnabled."""
+    vtpm: bool = True
+    """uefiSettings.vTpmEnabled."""
+
+
 class VmSpec(Frozen):
     """A production virtual machine, its disks and guest volumes."""
 
@@ -181,6 +203,11 @@ class VmSpec(Frozen):
     """running, stopped or deallocated."""
     resource_group: ResourceGroupName | None = None
     """Azure resource group of the VM (default: the estate's resource_group)."""
+    vm_uuid: Annotated[str, Field(pattern=VM_UUID_PATTERN)] | None = None
+    """The VM's vmId (properties.vmId; drsim discover writes it), which its canary writer puts in every marker.
+    Read from Azure when absent, which the canary check cannot do when the VM's region is down."""
+    trusted_launch: TrustedLaunch | None = None
+    """Trusted Launch security (omit for a Standard VM); `{}` is Secure Boot and vTPM on."""
 
     @model_validator(mode="after")
     def _generalized_is_deallocated(self) -> VmSpec:
@@ -208,6 +235,10 @@ class AppSpec(Frozen):
     """Selector of the application's VMs."""
     depends_on: tuple[Name, ...] = ()
     """Applications that must be healthy first."""
+    drill_every: Duration | None = None
+    """How often the application must pass a real drill, e.g. 90d (`drsim due` says when it is due)."""
+    critical: bool = False
+    """Whether the application is critical to the business (shown by `drsim due` and the coverage packet)."""
 
 
 class Estate(Document):
@@ -504,7 +535,7 @@ class IsolateWith(Frozen):
 
     region: Region
     """Region of the isolated network."""
-    cidr: IPv4Network
+    cidr: Cidr
     """Its address space; must not overlap production there."""
     peer_with: tuple[Name, ...] = ()
     """Must be empty: a drill network is never peered with production (refused at validation)."""
@@ -764,6 +795,15 @@ class Evidence(Frozen):
     """Key file to sign the evidence bundle with."""
 
 
+class Participant(Frozen):
+    """A person expected to take part in a drill: who may declare the disaster and approve its steps."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"\S")
+    """The person's name, as they give it when they act (compared without regard to case)."""
+    role: str = Field(min_length=1, max_length=100, pattern=r"\S")
+    """Their role in the drill, e.g. incident commander."""
+
+
 class SimOptions(Frozen):
     """Options of the simulated world (all optional)."""
 
@@ -792,6 +832,10 @@ class AzureOptions(Frozen):
     endpoint: str | None = Field(default=None, description="ARM endpoint; only for the drsim ARM emulator")
     staging_storage_account: str | None = Field(
         default=None, description="storage account id where Azure Backup stages vault-tier restores (docs/azure.md)"
+    )
+    crr_staging_storage_account: str | None = Field(
+        default=None,
+        description="storage account id where a cross-region restore stages: in the vault's secondary (paired) region (docs/azure.md)",
     )
 
     @field_validator("endpoint")
@@ -832,6 +876,19 @@ class Drill(Document):
     """Options of the simulated world."""
     azure: AzureOptions | None = None
     """Where a drill against Azure runs (default: from the environment, docs/azure.md)."""
+    participants: tuple[Participant, ...] = ()
+    """Who may declare and approve in a real-time run; empty: anyone who gives a name."""
+
+    @field_validator("participants")
+    @classmethod
+    def _each_once(cls, value: tuple[Participant, ...]) -> tuple[Participant, ...]:
+        seen: set[str] = set()
+        for person in value:
+            key = " ".join(person.name.split()).casefold()
+            if key in seen:
+                raise ValueError(f"{person.name} is listed twice")
+            seen.add(key)
+        return value
 
     @field_validator("incident_at", "window_end", mode="before")
     @classmethod
@@ -877,14 +934,26 @@ class Comparison(Document):
     window: Duration = timedelta(days=30)
     """Incident times are drawn uniformly over this span."""
     window_end: datetime | None = None
-    """End of the window (default: now)."""
+    """End of the window (default: today 00:00 UTC)."""
     seed: int = Field(default=0, ge=0, le=2**63 - 1, strict=True)
     """Seed of the trials."""
+    scenario: Scenario | None = None
+    """The incident every candidate faces, whatever its runbook's scenario says."""
+    objectives: tuple[Objective, ...] | None = Field(default=None, min_length=1)
+    """RTO/RPO per app every candidate is judged against; replaces the runbook's objective for each app named."""
+    mixed: bool = False
+    """Allow candidates that face different incidents or objectives; every table and chart then labels them."""
 
     @field_validator("window_end", mode="before")
     @classmethod
     def _a_time(cls, value: object) -> object:
         return _point_in_time(value, allow_random=False)
+
+    @model_validator(mode="after")
+    def _mixed_or_stated(self) -> Comparison:
+        if self.mixed and self.scenario is not None and self.objectives is not None:
+            raise KeyProblem(("mixed",), "mixed: true has no effect when scenario and objectives are both stated: leave it out")
+        return self
 
     @field_validator("window_end")
     @classmethod

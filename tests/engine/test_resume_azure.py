@@ -188,7 +188,13 @@ def emulated(sim_drill: Path, tmp_path: Path) -> Iterator[Emulated]:
     drill, runbook, estate, plan = bundle.drill.doc, bundle.runbook.doc, bundle.estate.doc, bundle.plan.doc
     incident = incident_from_scenario(runbook.scenario, estate, drill.incident_at)  # type: ignore[arg-type]
     world = build_world(
-        estate, plan, incident=incident, seed=drill.seed, clock=ScaledClock(incident.detected_at, SPEED), options=drill.sim, catalog=default_catalog()
+        estate,
+        plan,
+        incident=incident,
+        seed=drill.seed,
+        clock=ScaledClock(incident.detected_at, SPEED),
+        options=drill.sim,
+        catalog=default_catalog(),
     )
     thread = server.EmulatorThread(world, settings=ArmSettings(page_size=100))
     with thread as handle:
@@ -309,7 +315,14 @@ def measures(run_dir: Path) -> dict[str, Any]:
     """What must be the same with and without a kill: statuses, recovery points, RPO, consistency,
     objectives met, cleanup; RTO apart (compared within RTO_SLACK_S)."""
     result = json.loads((run_dir / "result.json").read_text())
-    apps = [{k: v for k, v in app.items() if k not in ("rto_s", "healthy_at", "infra_ready_at", "infrastructure_s", "validation_s", "trigger_at")} for app in result["apps"]]
+    apps = [
+        {
+            k: v
+            for k, v in app.items()
+            if k not in ("rto_s", "healthy_at", "infra_ready_at", "infrastructure_s", "validation_s", "trigger_at")
+        }
+        for app in result["apps"]
+    ]
     tasks = [(t["step"], t["vm"], t["status"], t.get("recovery_point"), t.get("attempts")) for t in result["tasks"]]
     return {"status": result["status"], "apps": apps, "tasks": tasks, "cleanup": result["cleanup"]}
 
@@ -319,13 +332,18 @@ def rtos(run_dir: Path) -> list[float | None]:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory: pytest.TempPathFactory, launcher: Launcher) -> dict[str, tuple[Path, dict[str, Any], list[float | None], int]]:
+def uninterrupted(
+    tmp_path_factory: pytest.TempPathFactory, launcher: Launcher
+) -> dict[str, tuple[Path, dict[str, Any], list[float | None], int]]:
     """Each drill run through once: its run directory, measures, RTOs and journal length."""
     found = {}
     for kind in RUNBOOKS:
         tmp = tmp_path_factory.mktemp(f"whole-{kind}")
         with emulated(drill_files(tmp, kind), tmp) as emulator:
-            code = drsim(launcher, ["drill", "run", str(emulator.drill_file), "--out", str(tmp / "out"), "--quiet", "--no-report", "--incident-at", INCIDENT])
+            code = drsim(
+                launcher,
+                ["drill", "run", str(emulator.drill_file), "--out", str(tmp / "out"), "--quiet", "--no-report", "--incident-at", INCIDENT],
+            )
             run_dir = run_dir_in(tmp / "out")
             assert emulator.left(run_dir.name) == []
         lines = len(read_journal(run_dir / "journal.jsonl").lines)
