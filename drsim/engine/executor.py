@@ -482,6 +482,10 @@ class _Attempt:
             if token is not None:
                 stop_collecting_cloud_spans(token)
         ended = executor.clock.now()
+        if executor.resumed:
+            going_on = executor.resumed.get(task.id)
+            if going_on is not None and op.id in going_on.ops_finished:
+                return  # a resumed run made it again (idempotent): its journaled time is the one that counts
         seconds = round((ended - begun).total_seconds(), 3)
         cloud = round(sum((end - start).total_seconds() for start, end in reported.values()), 3) if reported else None
         executor.emit(OperationFinished(ended, task.id, task.step, task.action, task.vm, op.id, op.kind.value, begun, seconds, cloud))

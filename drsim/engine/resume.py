@@ -24,6 +24,7 @@ from drsim.measure.events import (
     Event,
     HumanActed,
     OperationAccepted,
+    OperationFinished,
     RecoveryPointRef,
     ResourceCreated,
     ResourceDeleted,
@@ -50,6 +51,7 @@ class ResumedTask:
     recovery_point: RecoveryPointRef | None = None
     recovered_vm: str | None = None
     error: str | None = None
+    ops_finished: set[str] = field(default_factory=set)  # operation.finished in its current attempt (made again, not journaled again)
 
 
 @dataclass
@@ -83,12 +85,14 @@ class ResumeState:
                 assert isinstance(event, TaskStarted)
                 task = tasks.setdefault(event.task, ResumedTask())
                 task.attempts, task.in_attempt, task.started_at = event.attempt, True, event.at
+                task.ops_finished = set()
                 state.current.pop(event.task, None)
                 state.acted.pop(event.task, None)
             elif cls is TaskRetrying:
                 assert isinstance(event, TaskRetrying)
                 task = tasks.setdefault(event.task, ResumedTask())
                 task.attempts, task.in_attempt = event.attempt, False
+                task.ops_finished = set()
                 state.current.pop(event.task, None)
                 state.acted.pop(event.task, None)
             elif cls is TaskFinished:
@@ -114,6 +118,9 @@ class ResumeState:
                 assert isinstance(event, OperationAccepted)
                 state.accepted.append(event)
                 state.current[event.task] = event
+            elif cls is OperationFinished:
+                assert isinstance(event, OperationFinished)
+                tasks.setdefault(event.task, ResumedTask()).ops_finished.add(event.op)
             elif cls is HumanActed:  # a human.waiting without its human.acted is waited for again
                 assert isinstance(event, HumanActed)
                 state.acted[event.task] = event

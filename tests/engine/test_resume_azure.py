@@ -42,6 +42,7 @@ from drsim.cloud.sim.world import build_world
 from drsim.engine.journal import read_journal
 from drsim.measure.events import (
     OperationAccepted,
+    OperationFinished,
     ResourceCreated,
     ResourceDeleted,
     RunResumed,
@@ -55,13 +56,14 @@ from drsim.model.checks import load_drill
 REPO = Path(__file__).resolve().parents[2]
 DRILLS = REPO / "drills"
 SPEED = 2000.0
-RTO_SLACK_S = 1.5 * SPEED
-"""How far apart an uninterrupted run's RTO and a resumed one's may be, per kill: 1.5 real seconds of
-world time. The SDK polls a long-running operation no more often than once a real second (Retry-After: 1,
+RTO_SLACK_S = 2.0 * SPEED
+"""How far apart an uninterrupted run's RTO and a resumed one's may be, per kill: 2 real seconds of world
+time. The SDK polls a long-running operation no more often than once a real second (Retry-After: 1,
 docs/azure.md section 4), SPEED world seconds, so two uninterrupted runs' RTOs already differ by up to a
-poll (1680 to 2620 s measured for the same restore), and a resumed process polls an operation it takes
-over (a PUT still running when it was killed) once more. A kill after every task ended must change no
-measure at all (checked exactly)."""
+poll (1680 to 2620 s measured for the same restore), a resumed process polls an operation it takes over
+(a PUT still running when it was killed) once more, and a loaded machine adds its jitter (3226 s seen
+at a load of 3 on 2 cores). A weak bound, then: a kill after every task ended must change no measure
+at all, and that is checked exactly."""
 INCIDENT = "2026-11-20T14:00:00Z"
 
 BUBBLE_EAST = {"id": "bubble", "action": "network.isolate", "with": {"region": "eastus2", "cidr": "10.250.0.0/16"}}
@@ -404,6 +406,8 @@ def test_kill_9_then_resume_ends_as_the_uninterrupted_run(
     created = [e.id for e in events if isinstance(e, ResourceCreated)]
     assert len(created) == len(set(created))  # nothing created (or journaled as created) twice
     assert set(created) == {e.id for e in events if isinstance(e, ResourceDeleted)}
+    finished_ops = [(e.task, e.op) for e in events if isinstance(e, OperationFinished)]
+    assert len(finished_ops) == len(set(finished_ops))  # an operation made again on resuming is not journaled again
     # no restore or test failover started twice: as many jobs as the uninterrupted run had
     jobs = {e.job for e in events if isinstance(e, OperationAccepted)}
     whole_jobs = {e.job for e in read_journal(whole_dir / "journal.jsonl").events if isinstance(e, OperationAccepted)}
