@@ -156,6 +156,20 @@ def schema(kind: str | None) -> None:
 )
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Seed of the trials (default: the Comparison's).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no ranking table.")
+@click.option(
+    "--model",
+    type=click.Choice(["auto", "fast", "engine"]),
+    default="auto",
+    show_default=True,
+    help="fast: the vectorized model; engine: every trial through the engine; auto: fast when every candidate's runbook is supported.",
+)
+@click.option(
+    "--validate",
+    type=click.IntRange(0, 1_000_000),
+    default=50,
+    show_default=True,
+    help="With the fast model: engine trials per candidate, at the same incident times, that check it (0: none).",
+)
 def compare(
     comparison: str,
     trials: int | None,
@@ -166,6 +180,8 @@ def compare(
     overrides: tuple[str, ...],
     seed: int | None,
     quiet: bool,
+    model: str,
+    validate: int,
 ) -> None:
     """Rank candidate protection plans by RTO, RPO and cost measured over many simulated drills.
 
@@ -175,6 +191,7 @@ def compare(
 
     from drsim.compare import ExecutorKind, ranking_table
     from drsim.compare import compare as run_compare
+    from drsim.compare.fast_run import ModelChoice
     from drsim.preflight import check_directory
 
     if out_dir is not None:  # before the trials, not after them
@@ -189,9 +206,16 @@ def compare(
         scheduler=scheduler,
         out_dir=Path(out_dir) if out_dir else None,
         show_progress=not quiet,
+        model=ModelChoice(model),
+        validate=validate,
     )
     if not quiet:
         click.echo(ranking_table(result))
+    if result.model is not None:  # which model ran the trials, and where the fast model disagrees with the engine
+        if not quiet:
+            click.echo(result.model.summary)
+        for warning in result.model.warnings:
+            click.echo(f"drsim: warning: {warning}", err=True)
         click.echo(f"wrote {', '.join(str(p) for p in written if p.suffix != '.svg')}")
     sys.exit(0 if result.winner is not None else 1)
 

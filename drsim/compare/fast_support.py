@@ -7,7 +7,7 @@ otherwise with the engine, and the outputs say which was used and why.
 from __future__ import annotations
 
 from drsim.cloud.sim.incidents import DESTRUCTIVE
-from drsim.measure.timeline import in_scope_vm_names
+from drsim.measure.timeline import recovered_vm_names
 from drsim.model.checks import protection_of
 from drsim.model.documents import (
     AsrStep,
@@ -44,10 +44,9 @@ def unsupported(runbook: Runbook, estate: Estate, plan: ProtectionPlan) -> list[
         reasons.append(f"incident {scenario.incident.value}")
     outage = scenario.region if scenario.incident is IncidentKind.REGION_OUTAGE else None
     vms = {vm.name: vm for vm in estate.vms}
-    scope = in_scope_vm_names(runbook, estate)
-    for name in sorted(scope):
+    for name in sorted(recovered_vm_names(runbook, estate)):
         if vms[name].power is not PowerState.RUNNING:
-            reasons.append(f"VM {name} in the drill's scope is not running (a stopped workload)")
+            reasons.append(f"VM {name}, which the runbook recovers, is not running (a stopped workload)")
     for step in runbook.steps:
         where = f"step '{step.id}'"
         if isinstance(step, ManualDeclareStep | ManualApproveStep | WaitStep | CheckBootStep | CheckCanaryStep):

@@ -14,6 +14,7 @@ import pandas as pd
 
 from drsim.compare.analysis import rank_candidates, summarize, trials_frame
 from drsim.compare.executors import ExecutorKind, Progress, TrialsInterrupted, run_outcomes
+from drsim.compare.fast_run import DEFAULT_VALIDATE, ModelChoice, ModelReport, choose, fast_outcomes, validate_against_engine
 from drsim.compare.inputs import ComparisonInputs, prepare
 from drsim.compare.report import human_duration, money, percent, report_context, write_report
 from drsim.compare.trials import TrialOutcome, worker_documents
@@ -28,6 +29,7 @@ class ComparisonResult:
     trials: pd.DataFrame  # one row per candidate, trial and app (analysis.TRIAL_COLUMNS)
     ranking: pd.DataFrame  # one row per candidate, in rank order
     summary: pd.DataFrame  # one row per candidate and app, in rank order (comparison.csv)
+    model: ModelReport | None = None  # which model ran the trials and, for the fast model, its check (None: engine)
 
     @property
     def winner(self) -> str | None:
@@ -78,9 +80,29 @@ def run_comparison(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: Progress | None = None,
+    model: ModelChoice = ModelChoice.ENGINE,
+    validate: int = DEFAULT_VALIDATE,
 ) -> ComparisonResult:
-    """Every candidate through every trial, then the per-trial frame, the ranking and the summary."""
-    return _result(inputs, run_outcomes(inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress))
+    """Every candidate through every trial, then the per-trial frame, the ranking and the summary.
+    `model`: the engine, the fast model (checked against `validate` engine trials per candidate), or
+    auto (fast when every candidate's runbook uses only what it supports)."""
+    used, missing = choose(inputs, model)
+    if used == "engine":
+        outcomes = run_outcomes(inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress)
+        return replace(_result(inputs, outcomes), model=ModelReport(model, "engine", missing, 0, 0))
+    # --- the fast model (drsim.compare.fast), then its check against the engine at the same incidents
+    result = _result(inputs, fast_outcomes(inputs))
+    if progress is not None:
+        progress(inputs.trials * len(inputs.candidates))
+
+    def engine(subset: ComparisonInputs) -> list[TrialOutcome]:
+        return run_outcomes(subset, executor=executor, workers=workers, scheduler=scheduler)
+
+    validated, found, engine_trials, interrupted = validate_against_engine(
+        inputs, result.trials, validate, engine, lambda outcomes, names: trials_frame(outcomes, names)
+    )
+    report = ModelReport(model, "fast", {}, validate, validated, found, engine_trials, interrupted)
+    return replace(result, model=report)
 
 
 def default_out_dir(inputs: ComparisonInputs) -> Path:
@@ -98,17 +120,44 @@ def write_outputs(result: ComparisonResult, out_dir: Path) -> list[Path]:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         summary_path = out_dir / "comparison.csv"
-        summary_path.write_text(result.summary.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+        model = result.model.used if result.model is not None else "engine"
+        summary_path.write_text(result.summary.assign(model=model).to_csv(index=False, lineterminator="\n"), encoding="utf-8")
         trials_path = out_dir / "trials.csv.gz"
-        buffer = io.BytesIO()
-        # mtime=0 and no file name in the header: the archive depends on the data only.
-        with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0) as archive:
-            archive.write(trials_csv(result.trials).encode("utf-8"))
-        trials_path.write_bytes(buffer.getvalue())
-        context = report_context(result.inputs, result.trials, result.summary, result.ranking)
-        return [summary_path, trials_path, *write_report(context, out_dir)]
+        _write_gzip(trials_path, trials_csv(result.trials.assign(model=model)))
+        written = [summary_path, trials_path, *_write_validation(result, out_dir)]
+        context = report_context(result.inputs, result.trials, result.summary, result.ranking, model=result.model)
+        return [*written, *write_report(context, out_dir)]
     except OSError as exc:
         raise ExecutionError(f"cannot write the comparison to {out_dir}: {exc.strerror or exc}") from None
+
+
+def _write_gzip(path: Path, text: str) -> None:
+    buffer = io.BytesIO()
+    # mtime=0 and no file name in the header: the archive depends on the data only.
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0) as archive:
+        archive.write(text.encode("utf-8"))
+    path.write_bytes(buffer.getvalue())
+
+
+VALIDATION = "validation.csv"
+VALIDATION_TRIALS = "validation-trials.csv.gz"
+
+
+def _write_validation(result: ComparisonResult, out_dir: Path) -> list[Path]:
+    """A fast comparison's check against the engine: validation.csv (per candidate and measure) and the
+    engine's validation trials; an engine comparison removes old ones."""
+    paths = [out_dir / VALIDATION, out_dir / VALIDATION_TRIALS]
+    report = result.model
+    if report is None or report.used != "fast":
+        for path in paths:
+            path.unlink(missing_ok=True)
+        return []
+    paths[0].write_text(report.frame().to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+    if report.validation_trials is None:
+        paths[1].unlink(missing_ok=True)
+        return paths[:1]
+    _write_gzip(paths[1], trials_csv(report.validation_trials.assign(model="engine")))
+    return paths
 
 
 @contextmanager
@@ -137,12 +186,16 @@ def compare(
     scheduler: str | None = None,
     out_dir: Path | None = None,
     show_progress: bool = True,
+    model: ModelChoice = ModelChoice.ENGINE,
+    validate: int = DEFAULT_VALIDATE,
 ) -> tuple[ComparisonResult, list[Path]]:
     """What `drsim compare` does: prepare the inputs, run the trials with a progress bar, write the out dir."""
     inputs = prepare(path, overrides=overrides, trials=trials, seed=seed)
     try:
         with progress_bar(inputs.trials * len(inputs.candidates), enabled=show_progress) as progress:
-            result = run_comparison(inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress)
+            result = run_comparison(
+                inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress, model=model, validate=validate
+            )
     except TrialsInterrupted as stop:
         partial = partial_comparison(inputs, stop.outcomes)
         if partial is None:
@@ -164,7 +217,21 @@ def compare(
         raise AbortedError("the comparison was interrupted; nothing was written") from None
     target = out_dir if out_dir is not None else default_out_dir(inputs)
     (target / PARTIAL).unlink(missing_ok=True)  # a whole comparison replaces a partial one
-    return result, write_outputs(result, target)
+    written = write_outputs(result, target)
+    if result.model is not None and result.model.interrupted:  # the fast trials are whole; their check by the engine is not
+        note = target / PARTIAL
+        note.write_text(
+            f"# Partial comparison\n\nInterrupted (Ctrl-C) while the engine checked the fast model: {result.model.validated} of "
+            f"{result.model.validate} validation trials had finished for every candidate. The fast model's trials beside this "
+            "file are whole; validation.csv compares them with the validation trials that finished.\n",
+            encoding="utf-8",
+        )
+        raise AbortedError(
+            f"the comparison was interrupted during its validation: {result.model.validated} of {result.model.validate} engine "
+            f"trials finished for every candidate; wrote the fast comparison, marked partial ({note}): "
+            + ", ".join(str(p) for p in written)
+        )
+    return result, written
 
 
 def ranking_table(result: ComparisonResult) -> str:
