@@ -15,18 +15,21 @@ from typing import Any
 import yaml
 
 TIERS = (("web", 16, "linux", "Standard_D2s_v5"), ("app", 16, "linux", "Standard_D4s_v5"), ("db", 8, "windows", "Standard_E8s_v5"))
-APP_SIZE = sum(size for _, size, _, _ in TIERS)
+"""Tier, VMs per app (at most 16: one Site Recovery consistency group), OS and size."""
 
 
-def estate(vms: int) -> dict[str, Any]:
-    """An estate of `vms` VMs (3 disks each) in apps of up to 40 VMs, tiers of at most 16."""
+def estate(vms: int, sizes: tuple[int, int, int] | None = None) -> dict[str, Any]:
+    """An estate of `vms` VMs (3 disks each) in apps of up to 40 VMs, tiers of at most 16 (or `sizes`)."""
+    tiers = TIERS if sizes is None else tuple((t[0], size, t[2], t[3]) for t, size in zip(TIERS, sizes, strict=True))
+    if any(not 1 <= size <= 16 for _, size, _, _ in tiers):
+        raise ValueError("a tier has 1 to 16 VMs (one consistency group)")
     fleet: list[dict[str, Any]] = []
     apps: list[dict[str, Any]] = []
     app = 0
     while len(fleet) < vms:
         name = f"app{app:03d}"
         apps.append({"name": name, "vms": {"app": name}})
-        for tier, size, os, vm_size in TIERS:
+        for tier, size, os, vm_size in tiers:
             for k in range(size):
                 if len(fleet) == vms:
                     break
@@ -204,10 +207,10 @@ def runbooks(apps: list[str]) -> dict[str, dict[str, Any]]:
 CANDIDATES = (("daily-backup", "restore"), ("enhanced-4h", "restore"), ("asr", "failover"), ("snapshots-6h", "clone"))
 
 
-def write_comparison(directory: Path, vms: int, *, trials: int = 1000, seed: int = 7) -> Path:
+def write_comparison(directory: Path, vms: int, *, trials: int = 1000, seed: int = 7, sizes: tuple[int, int, int] | None = None) -> Path:
     """Write the generated comparison's files into `directory`; the path of its Comparison document."""
     directory.mkdir(parents=True, exist_ok=True)
-    est = estate(vms)
+    est = estate(vms, sizes)
     apps = [a["name"] for a in est["apps"]]
     files = {"estate.yaml": est}
     files.update({f"plan-{name}.yaml": doc for name, doc in plans(apps).items()})
