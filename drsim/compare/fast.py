@@ -29,8 +29,9 @@ The engine stays the reference: a fast comparison also runs engine trials and re
 
 from __future__ import annotations
 
+import heapq
 import math
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -275,6 +276,7 @@ class FastRun:
         self._image_slots: dict[str, Slots] = {}
         self._snapshot_sched: dict[tuple[str, str], np.ndarray] = {}
         self._restore_ends: list[tuple[np.ndarray, np.ndarray, str, VmSpec]] = []
+        self.trace: list[tuple[str, str, float, float]] | None = None  # (task, operation, asked, ended) of trial 0, for debugging
         wl = self.catalog.workload
         self._flush_dist = wl.flush_lag
         self.interval = float(wl.canary_interval.sample(0.5))
@@ -341,30 +343,111 @@ class FastRun:
         start = self.request(self.estate.regions.primary, READ, np.full(n, self.detected), np.ones(n, bool))
         step_end: dict[str, np.ndarray] = {}
         step_bad: dict[str, np.ndarray] = {}  # the step stops its dependants (failed or skipped)
-        for step_id in self.graph.steps:
-            needs = self.graph.step_needs[step_id]
+        for wave in self._waves():
+            # Steps that need the same steps start together: their tasks meet in the slot queue in the
+            # order their first calls return, which the engine's round trips shuffle. The fast model
+            # interleaves them evenly (task i of a step of n at (i + 1/2) / n), so that no step's
+            # tasks (the expensive database VMs, say) always get the first slots.
+            needs = self.graph.step_needs[wave[0]]
             ready = start.copy()
             blocked = np.zeros(n, bool)
             for need in needs:
                 ready = np.maximum(ready, step_end[need])
                 blocked |= step_bad[need]
-            tasks = self.graph.step_tasks[step_id]
-            end = ready.copy()
-            failed = np.zeros(n, bool)
-            for task in tasks:
-                t_end, ok = self.run_task(task, ready, ~blocked)
+            ends = {step_id: ready.copy() for step_id in wave}
+            failed = {step_id: np.zeros(n, bool) for step_id in wave}
+            order = sorted(
+                ((i + 0.5) / len(tasks), w, task)
+                for w, step_id in enumerate(wave)
+                for tasks in [self.graph.step_tasks[step_id]]
+                for i, task in enumerate(tasks)
+            )
+            for task, (t_end, ok) in self._scheduled([t for _, _, t in order], ready, ~blocked):
                 t_end = np.where(blocked, ready, t_end)
                 ok = ok & ~blocked
                 self.task_end[task.id], self.task_ok[task.id] = t_end, ok
-                end = np.maximum(end, t_end)
-                failed |= ~ok & ~blocked
-            step_end[step_id] = end
-            allowed = step_id in self.graph.allow_failure
-            step_bad[step_id] = blocked | (failed & ~np.bool_(allowed))
+                ends[task.step] = np.maximum(ends[task.step], t_end)
+                failed[task.step] |= ~ok & ~blocked
+            for step_id in wave:
+                step_end[step_id] = ends[step_id]
+                allowed = step_id in self.graph.allow_failure
+                step_bad[step_id] = blocked | (failed[step_id] & ~np.bool_(allowed))
         run_end = np.max(np.stack(list(step_end.values())), axis=0) if step_end else start
         self.run_end = run_end
         self.cleanup(run_end)
         return self.measure()
+
+    def _scheduled(self, tasks: list[Task], ready: np.ndarray, mask: np.ndarray) -> list[tuple[Task, tuple[np.ndarray, np.ndarray]]]:
+        """Run a wave's tasks in the order the engine's slot queue grants them (drsim.engine.executor.SlotLimit).
+
+        A task whose first operation holds a slot asks as a new task; one whose first slot operation
+        follows a call (finding a point, a snapshot, an image), and every later operation of a started
+        task, asks as continuing. A freed slot goes to the first continuing request (FIFO), else to the
+        first new task. The fast model replays that rule on the trials' mean times: it takes the slot
+        requests in the order of their mean asking time, and starts a new task only when no continuing
+        request has asked before the mean time the next slot frees; each request then takes its slot
+        in every trial (Slots.take)."""
+        # New tasks queue in the order the engine spawns them (step by step); continuing ones ask as
+        # their first calls return (`tasks` interleaves them evenly: see run()).
+        fresh = sorted((t for t in tasks if t.ops and t.ops[0].kind.holds_slot and not t.ops[0].needs), key=lambda t: t.index)
+        fresh_ids = {t.id for t in fresh}
+        results: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        heap: list[tuple[float, int, Task, Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray]], np.ndarray]] = []
+        seq = 0
+        live = mask.any()
+
+        def mean_of(times: np.ndarray) -> float:
+            picked = times[mask] if live else times
+            finite = picked[np.isfinite(picked)]
+            return float(finite.mean()) if len(finite) else math.inf
+
+        def step(task: Task, steps: Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray]]) -> None:
+            nonlocal seq
+            try:
+                asks = next(steps)
+            except StopIteration as done:
+                results[task.id] = done.value
+                return
+            seq += 1
+            heapq.heappush(heap, (mean_of(asks), seq, task, steps, asks))
+
+        for task in tasks:  # continuing-first tasks ask (in spawn order) for their first slot
+            if task.id not in fresh_ids:
+                step(task, self._steps_of(task, ready, mask))
+        waiting = list(fresh)
+        started = 0
+        while heap or waiting:
+            next_free = mean_of(np.min(self.slots.free, axis=1))
+            if waiting and (started < self.concurrency or not heap or heap[0][0] > next_free):
+                task = waiting.pop(0)
+                started += 1
+                steps = self._steps_of(task, ready, mask)
+                step(task, steps)
+                if heap and heap[0][2] is task:  # its first operation takes its slot now
+                    _, _, _, steps, _ = heapq.heappop(heap)
+                    step(task, steps)
+                continue
+            _, _, task, steps, _ = heapq.heappop(heap)
+            step(task, steps)
+        return [(task, results[task.id]) for task in tasks]
+
+    def _steps_of(self, task: Task, ready: np.ndarray, mask: np.ndarray) -> Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray]]:
+        step = self.steps[task.step]
+        if isinstance(step, SnapshotCloneStep):
+            return self.clone_steps(task, step, ready, mask)
+        return self._at_once(task, ready, mask)
+
+    def _at_once(self, task: Task, ready: np.ndarray, mask: np.ndarray) -> Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray]]:
+        """A task with at most one slot operation, run whole when its turn comes (asking at `ready`)."""
+        yield ready
+        return self.run_task(task, ready, mask)
+
+    def _waves(self) -> list[list[str]]:
+        """The steps in topological order, those that need the same steps together (one wave)."""
+        waves: dict[frozenset[str], list[str]] = {}
+        for step_id in self.graph.steps:
+            waves.setdefault(frozenset(self.graph.step_needs[step_id]), []).append(step_id)
+        return list(waves.values())
 
     # -------------------------------------------------------------------------------- one task
 
@@ -777,6 +860,20 @@ class FastRun:
         return best
 
     def clone(self, task: Task, step: SnapshotCloneStep, ready: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        steps = self.clone_steps(task, step, ready, mask)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                result: tuple[np.ndarray, np.ndarray] = done.value
+                return result
+
+    def clone_steps(
+        self, task: Task, step: SnapshotCloneStep, ready: np.ndarray, mask: np.ndarray
+    ) -> Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray]]:
+        """A snapshot clone one operation at a time: it yields when each slot operation asks for a slot
+        (the times, per trial), so that the wave's scheduler can interleave its requests with other
+        tasks' as the engine's queue would."""
         assert task.vm is not None
         vm = self.vms[task.vm]
         n = self.trials
@@ -792,6 +889,8 @@ class FastRun:
             op_ready = ready.copy()
             for need in op.needs:
                 op_ready = np.maximum(op_ready, finish[need])
+            if op.kind.holds_slot:
+                yield op_ready  # when it asks for a slot: the wave's scheduler decides when it gets one
             disk = vm.disks[index[op.disk]] if op.disk is not None else None
             if op.kind is OpKind.SNAPSHOT:
                 assert disk is not None
@@ -835,6 +934,8 @@ class FastRun:
                 self.slots.release(slot, end, ok)
                 self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), end, ok, region)
             finish[op.id] = np.where(ok, end, op_ready)
+            if self.trace is not None:
+                self.trace.append((task.id, op.id, float(op_ready[0]), float(end[0])))
         end = finish[task.ops[-1].id]
         timeout = self._timeout(task)
         in_time = end <= ready + timeout

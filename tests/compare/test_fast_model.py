@@ -150,10 +150,10 @@ def _agreement(path: Path) -> list[Agreement]:
     return agreements(fast, engine, names)
 
 
-@pytest.mark.parametrize("source", [*(p.name for p in EXAMPLES), "generated-12"])
+@pytest.mark.parametrize("source", [*(p.name for p in EXAMPLES), "generated-8"])
 def test_fast_model_agrees_with_the_engine(source: str, tmp_path: Path) -> None:
-    if source == "generated-12":
-        path = write_comparison(tmp_path, 12, trials=TRIALS, sizes=(4, 4, 4))
+    if source == "generated-8":
+        path = write_comparison(tmp_path, 8, trials=TRIALS, sizes=(3, 3, 2))
     else:
         path = ROOT / "drills" / source
     found = _agreement(path)
