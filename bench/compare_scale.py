@@ -95,8 +95,10 @@ def whole_command(trials: int) -> None:
 def engine_workers(trials: int, workers: list[int]) -> bool:
     inputs = prepare(COMPARISON, trials=trials)
     runs = inputs.trials * len(inputs.candidates)
-    print(f"\nengine comparisons of the shop, {runs} simulated drills; monthly cost: "
-          + ", ".join(f"{k} ${v:,.2f}" for k, v in monthly_costs(inputs).items()))
+    print(
+        f"\nengine comparisons of the shop, {runs} simulated drills; monthly cost: "
+        + ", ".join(f"{k} ${v:,.2f}" for k, v in monthly_costs(inputs).items())
+    )
     frames = {}
     for count in workers:
         before = load()
@@ -118,7 +120,9 @@ def main() -> int:
     parser.add_argument(
         "--sample", type=int, nargs="+", default=[50, 4, 2], metavar="TRIALS", help="engine trials per candidate: contoso, then each size"
     )
-    parser.add_argument("--workers", type=int, nargs="*", default=[], help="also run the shop's engine comparisons with these worker counts")
+    parser.add_argument(
+        "--workers", type=int, nargs="*", default=[], help="also run the shop's engine comparisons with these worker counts"
+    )
     args = parser.parse_args()
     samples = args.sample + [args.sample[-1]] * (1 + len(args.sizes) - len(args.sample))
     bench("contoso (drills/shop-plans.yaml)", COMPARISON, args.trials, samples[0])

@@ -561,7 +561,7 @@ class FastRun:
         app_every = timing["app_every"]
         is_app = np.zeros(self.trials, bool)
         if app_every is not None:
-            every = float(app_every)  # type: ignore[arg-type]
+            every = float(app_every)
             app = anchor + np.floor((limit - anchor) / every + 1e-9) * every
             is_app = np.isclose(app, crash, atol=1e-6)
         else:
@@ -588,6 +588,9 @@ class FastRun:
         choice = step.with_.recovery_point
         n = self.trials
         at = ready
+        point: np.ndarray | None = None
+        app: np.ndarray = np.zeros(n, bool)
+        processed: np.ndarray = np.ones(n, bool)
         if choice is not ReplicationPointChoice.LATEST:
             found = self.request(target, READ, ready, mask)
             pick = ReplicationPointChoice.LATEST_PROCESSED if choice is ReplicationPointChoice.LATEST_MULTI_VM_PROCESSED else choice
@@ -607,7 +610,6 @@ class FastRun:
             ok = mask & np.isfinite(point)
             at = found
         else:
-            point = app = processed = None
             ok = mask.copy()
         end = at.copy()
         failed = mask & ~ok  # no such point: NotFoundError, not retried
@@ -633,7 +635,7 @@ class FastRun:
             if point is None:  # latest: the pending data, processed first
                 pt_now, app_now, processed_now = self.replication_point(vm, ReplicationPointChoice.LATEST, submitted)
             else:
-                pt_now, app_now, processed_now = point, app, processed  # type: ignore[assignment]
+                pt_now, app_now, processed_now = point, app, processed
             seconds = self.draw(sr.test_failover, n)
             seconds = seconds + np.where(processed_now, 0.0, self.draw(sr.pending_processing, n))
             short = self.rng.random(n) < float(sr.capacity_failure_probability.sample(0.5))
@@ -701,9 +703,9 @@ class FastRun:
         timings = self.catalog.backup
         start = b.start.hour * 3600 + b.start.minute * 60
         if b.policy is BackupPolicyKind.STANDARD:
-            offsets = [start]
+            offsets = [float(start)]
         else:
-            window = (b.window.total_seconds() if b.window is not None else DAY_S)
+            window = b.window.total_seconds() if b.window is not None else DAY_S
             every = b.interval.total_seconds()
             offsets = [start + k * every for k in range(max(1, math.ceil(window / every)))]
         days_back = 3 + int(b.snapshot_days > 0)
@@ -1022,9 +1024,16 @@ class FastRun:
         n = self.trials
         rec = self.recovered.get(task.vm)
         if rec is None:
-            self.checks[task.id] = CheckOutcome(np.zeros(n, bool), np.zeros(n, bool), np.full(n, np.nan), canary=True,
-                                                reachable=np.zeros(n, bool), measured=np.full(n, np.nan),
-                                                consistent=np.zeros(n, bool), corrupted=np.zeros(n, bool))
+            self.checks[task.id] = CheckOutcome(
+                np.zeros(n, bool),
+                np.zeros(n, bool),
+                np.full(n, np.nan),
+                canary=True,
+                reachable=np.zeros(n, bool),
+                measured=np.full(n, np.nan),
+                consistent=np.zeros(n, bool),
+                corrupted=np.zeros(n, bool),
+            )
             return ready, np.zeros(n, bool)
         vm = self.vms[task.vm]
         region = self._recovered_region(task.vm)
@@ -1103,8 +1112,7 @@ class FastRun:
         compute = self.catalog.compute
         self.deleted: list[np.ndarray] = []
         waves = [ResourceKind.VM, ResourceKind.DISK, ResourceKind.SNAPSHOT, ResourceKind.IMAGE, ResourceKind.NETWORK, ResourceKind.NSG]
-        for made in self.made:
-            self.deleted.append(np.full(n, np.nan))
+        self.deleted = [np.full(n, np.nan) for _ in self.made]
         for kind in waves:
             members = [i for i, m in enumerate(self.made) if m.kind is kind and m.asr_vm is None]
             if not members:
@@ -1144,7 +1152,7 @@ class FastRun:
         touched = {t.vm for t in tasks if t.vm}
         own_healthy: dict[str, np.ndarray] = {}
         affected_of: dict[str, set[str]] = {}
-        rows: dict[str, dict[str, np.ndarray | None]] = {}
+        rows: dict[str, dict[str, np.ndarray]] = {}
         for app in estate.apps:
             vms = {vm.name for vm in estate.vms if selector_matches(app.vms, vm.name, vm.tags)}
             affected = vms & hit
@@ -1168,8 +1176,13 @@ class FastRun:
             all_there = np.ones(n, bool) if affected else np.zeros(n, bool)
             for name in affected:
                 all_there &= have.get(name, np.zeros(n, bool))
-            infra = np.where(all_there, np.max(np.stack([ready_by_vm[v] for v in affected if v in ready_by_vm]), axis=0)
-                             if any(v in ready_by_vm for v in affected) else np.nan, np.nan)
+            infra = np.where(
+                all_there,
+                np.max(np.stack([ready_by_vm[v] for v in affected if v in ready_by_vm]), axis=0)
+                if any(v in ready_by_vm for v in affected)
+                else np.nan,
+                np.nan,
+            )
             check_tasks = [t for t in tasks if t.action.is_check and t.vm in affected]
             broken = np.zeros(n, bool)
             for t in check_tasks:
@@ -1177,19 +1190,19 @@ class FastRun:
             canaries = [self.checks[t.id] for t in check_tasks if t.id in self.checks and self.checks[t.id].canary]
             boots = [self.checks[t.id] for t in check_tasks if t.id in self.checks and not self.checks[t.id].canary]
             any_canary = np.zeros(n, bool)
-            for c in canaries:
-                any_canary |= c.emitted
+            for check in canaries:
+                any_canary |= check.emitted
             healthy = np.full(n, -np.inf)
             all_passed = np.ones(n, bool)
             any_deciding = np.zeros(n, bool)
-            for c in canaries:
-                healthy = np.where(c.emitted & any_canary, np.fmax(healthy, np.where(c.passed, c.healthy_at, -np.inf)), healthy)
-                all_passed &= ~(c.emitted & any_canary) | c.passed
-                any_deciding |= c.emitted & any_canary
-            for c in boots:
-                use = c.emitted & ~any_canary
-                healthy = np.where(use, np.fmax(healthy, np.where(c.passed, c.healthy_at, -np.inf)), healthy)
-                all_passed &= ~use | c.passed
+            for check in canaries:
+                healthy = np.where(check.emitted & any_canary, np.fmax(healthy, np.where(check.passed, check.healthy_at, -np.inf)), healthy)
+                all_passed &= ~(check.emitted & any_canary) | check.passed
+                any_deciding |= check.emitted & any_canary
+            for check in boots:
+                use = check.emitted & ~any_canary
+                healthy = np.where(use, np.fmax(healthy, np.where(check.passed, check.healthy_at, -np.inf)), healthy)
+                all_passed &= ~use | check.passed
                 any_deciding |= use
             fine = np.isfinite(infra) & any_deciding & ~broken & all_passed & np.isfinite(healthy)
             own_healthy[app.name] = np.where(fine, healthy, np.nan)
@@ -1201,35 +1214,34 @@ class FastRun:
             consistent_all = np.ones(n, bool)
             corrupted_any = np.zeros(n, bool)
             for t in canary_tasks:
-                c = self.checks.get(t.id)
-                if c is None:
+                found = self.checks.get(t.id)
+                if found is None:
                     unread |= True
                     continue
-                read = c.emitted & c.reachable
+                read = found.emitted & found.reachable
                 unread |= ~read
-                rpo = np.where(read, np.fmax(rpo, c.measured), rpo)
+                rpo = np.where(read, np.fmax(rpo, found.measured), rpo)
                 reachable_any |= read
-                consistent_all &= ~read | c.consistent
-                corrupted_any |= read & c.corrupted
-            rows[app.name] = {
-                "rpo": np.where(~unread & np.isfinite(rpo) & bool(canary_tasks), np.round(rpo, 3), np.nan),
-                "claimed": np.round(claimed, 3),
-                "consistent": np.where(reachable_any, consistent_all, np.nan),
-                "corrupted": corrupted_any,
-                "include": np.bool_(app.name in objectives or bool(vms & touched)),
-            }
-        healthy = self._with_dependencies(own_healthy, affected_of)
+                consistent_all &= ~read | found.consistent
+                corrupted_any |= read & found.corrupted
+            if app.name in objectives or vms & touched:
+                rows[app.name] = {
+                    "rpo": np.where(~unread & np.isfinite(rpo) & bool(canary_tasks), np.round(rpo, 3), np.nan),
+                    "claimed": np.round(claimed, 3),
+                    "consistent": np.where(reachable_any, consistent_all, np.nan),
+                    "corrupted": corrupted_any,
+                }
+        healthy_of = self._with_dependencies(own_healthy, affected_of)
         outcomes: list[list[AppOutcome]] = [[] for _ in range(n)]
         for app in estate.apps:
-            row = rows[app.name]
-            if not bool(row["include"]):
+            if app.name not in rows:
                 continue
-            rto = np.round(healthy[app.name], 3)
+            row = rows[app.name]
+            rto = np.round(healthy_of[app.name], 3)
             objective = objectives.get(app.name)
             rto_obj = objective.rto.total_seconds() if objective is not None and objective.rto is not None else None
             rpo_obj = objective.rpo.total_seconds() if objective is not None and objective.rpo is not None else None
             rpo, claimed, consistent, corrupted = row["rpo"], row["claimed"], row["consistent"], row["corrupted"]
-            assert rpo is not None and claimed is not None and consistent is not None and corrupted is not None
             for k in range(n):
                 r = None if math.isnan(rto[k]) else float(rto[k])
                 p = None if math.isnan(rpo[k]) else float(rpo[k])

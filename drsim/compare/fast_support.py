@@ -27,7 +27,13 @@ from drsim.model.documents import (
 from drsim.model.types import IncidentKind, PowerState, RestoreAs, SnapshotSource
 
 SUPPORTED_INCIDENTS = frozenset(
-    {IncidentKind.REGION_OUTAGE, IncidentKind.VM_LOSS, IncidentKind.ACCIDENTAL_DELETE, IncidentKind.DATA_CORRUPTION, IncidentKind.RANSOMWARE}
+    {
+        IncidentKind.REGION_OUTAGE,
+        IncidentKind.VM_LOSS,
+        IncidentKind.ACCIDENTAL_DELETE,
+        IncidentKind.DATA_CORRUPTION,
+        IncidentKind.RANSOMWARE,
+    }
 )
 CONCURRENCY = 50
 """The drill concurrency a comparison's trials run with (simulate_run's default)."""
@@ -55,7 +61,8 @@ def unsupported(runbook: Runbook, estate: Estate, plan: ProtectionPlan) -> list[
             if step.with_.region == outage:
                 reasons.append(f"{where}: an isolated network in the failed region")
             continue
-        selected = estate.select(step.with_.vms) if getattr(step.with_, "vms", None) is not None else []
+        selector = getattr(step.with_, "vms", None)
+        selected = estate.select(selector) if selector is not None else []
         if isinstance(step, BackupStep):
             w = step.with_
             if w.restore_as is not RestoreAs.VM:

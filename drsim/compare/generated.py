@@ -73,7 +73,12 @@ def plans(apps: list[str]) -> dict[str, dict[str, Any]]:
     asr_rules = [
         {
             "vms": {"app": app, "tier": tier},
-            "site_recovery": {"target_region": "centralus", "app_consistent_every": "4h", "retention": "24h", "consistency_group": f"{app}-{tier}"},
+            "site_recovery": {
+                "target_region": "centralus",
+                "app_consistent_every": "4h",
+                "retention": "24h",
+                "consistency_group": f"{app}-{tier}",
+            },
         }
         for app in apps
         for tier, _, _, _ in TIERS
@@ -81,7 +86,12 @@ def plans(apps: list[str]) -> dict[str, dict[str, Any]]:
     return {
         "daily-backup": _plan(
             "daily-backup",
-            [{"vms": {"env": "prod"}, "backup": {"policy": "standard", "every": "24h", "at": "02:00", "instant_restore_days": 2, "vault_redundancy": "LRS"}}],
+            [
+                {
+                    "vms": {"env": "prod"},
+                    "backup": {"policy": "standard", "every": "24h", "at": "02:00", "instant_restore_days": 2, "vault_redundancy": "LRS"},
+                }
+            ],
         ),
         "enhanced-4h": _plan(
             "enhanced-4h",
@@ -190,8 +200,18 @@ def runbooks(apps: list[str]) -> dict[str, dict[str, Any]]:
         [
             {"id": "declare", "action": "manual.declare", "with": {"duration": "10m"}},
             {"id": "bubble", "action": "network.isolate", "with": {"region": "eastus2", "cidr": "10.250.0.0/16"}},
-            {"id": "db", "action": "snapshot.clone", "needs": ["declare", "bubble"], "with": {"vms": {"tier": "db"}, "network": "bubble", "source": "fresh"}},
-            {"id": "app", "action": "snapshot.clone", "needs": ["declare", "bubble"], "with": {"vms": {"tier": "app"}, "network": "bubble", "source": "fresh"}},
+            {
+                "id": "db",
+                "action": "snapshot.clone",
+                "needs": ["declare", "bubble"],
+                "with": {"vms": {"tier": "db"}, "network": "bubble", "source": "fresh"},
+            },
+            {
+                "id": "app",
+                "action": "snapshot.clone",
+                "needs": ["declare", "bubble"],
+                "with": {"vms": {"tier": "app"}, "network": "bubble", "source": "fresh"},
+            },
             {
                 "id": "web",
                 "action": "snapshot.clone",

@@ -148,7 +148,9 @@ def report_context(
         summary=list(summary.itertuples(index=False)),
         candidates=[CandidateRow(c.name, c.plan.path, c.runbook.path) for c in inputs.candidates],
         charts=charts,
-        model=ModelSection(model.summary, model.used, model.validated, list(model.agreements), model.warnings) if model is not None else None,
+        model=ModelSection(model.summary, model.used, model.validated, list(model.agreements), model.warnings)
+        if model is not None
+        else None,
     )
 
 

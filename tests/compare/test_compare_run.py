@@ -160,7 +160,9 @@ def test_ctrl_c_keeps_the_trials_every_candidate_finished_marked_partial(tmp_pat
 
     monkeypatch.setattr(executors, "run_in_process", interrupted)
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["compare", str(COMPARISON), "--trials", "8", "--workers", "1", "--out", str(out), "--quiet", "--model", "engine"])
+    result = CliRunner().invoke(
+        main, ["compare", str(COMPARISON), "--trials", "8", "--workers", "1", "--out", str(out), "--quiet", "--model", "engine"]
+    )
     assert result.exit_code == 3, result.output
     assert "4 of 8 trials finished for every candidate" in result.output
     assert "Traceback" not in result.output
@@ -170,6 +172,8 @@ def test_ctrl_c_keeps_the_trials_every_candidate_finished_marked_partial(tmp_pat
     summary = pd.read_csv(out / "comparison.csv")
     assert set(summary["trials"]) == {4}
     monkeypatch.setattr(executors, "run_in_process", whole)
-    again = CliRunner().invoke(main, ["compare", str(COMPARISON), "--trials", "8", "--workers", "1", "--out", str(out), "--quiet", "--model", "engine"])
+    again = CliRunner().invoke(
+        main, ["compare", str(COMPARISON), "--trials", "8", "--workers", "1", "--out", str(out), "--quiet", "--model", "engine"]
+    )
     assert again.exit_code == 0, again.output
     assert not (out / "PARTIAL.md").exists()

@@ -95,7 +95,7 @@ def test_auto_falls_back_to_the_engine_and_names_why(tmp_path: Path) -> None:
     assert used == "engine"
     assert set(missing) == {"daily-backup", "enhanced-4h"}
     assert any("as: disks" in reason for reason in missing["daily-backup"])
-    with pytest.raises(UsageError, match="the fast model does not support daily-backup: .*as: disks"):
+    with pytest.raises(UsageError, match=r"the fast model does not support daily-backup: .*as: disks"):
         choose(inputs, ModelChoice.FAST)
     result = CliRunner().invoke(main, ["compare", str(path), "--out", str(tmp_path / "out"), "--workers", "1"])
     assert result.exit_code in (0, 1), result.output
@@ -127,13 +127,16 @@ def test_cli_fast_model_writes_its_validation(tmp_path: Path) -> None:
     assert 'id="model"' in (out / "report.html").read_text()
     # The same documents and seed give the same bytes.
     again = CliRunner().invoke(
-        main, ["compare", str(STORE), "--trials", "40", "--validate", "4", "--workers", "1", "--out", str(tmp_path / "b"), "--model", "fast"]
+        main,
+        ["compare", str(STORE), "--trials", "40", "--validate", "4", "--workers", "1", "--out", str(tmp_path / "b"), "--model", "fast"],
     )
     assert again.exit_code == result.exit_code
     for name in ("comparison.csv", "trials.csv.gz", "validation.csv", "report.md"):
         assert (out / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     # An engine comparison into the same directory drops the fast model's validation files.
-    engine_run = CliRunner().invoke(main, ["compare", str(STORE), "--trials", "3", "--workers", "1", "--out", str(out), "--model", "engine"])
+    engine_run = CliRunner().invoke(
+        main, ["compare", str(STORE), "--trials", "3", "--workers", "1", "--out", str(out), "--model", "engine"]
+    )
     assert engine_run.exit_code in (0, 1), engine_run.output
     assert not (out / "validation.csv").exists()
     assert "model: engine" in engine_run.output
@@ -152,10 +155,8 @@ def _agreement(path: Path) -> list[Agreement]:
 
 @pytest.mark.parametrize("source", [*(p.name for p in EXAMPLES), "generated-8"])
 def test_fast_model_agrees_with_the_engine(source: str, tmp_path: Path) -> None:
-    if source == "generated-8":
-        path = write_comparison(tmp_path, 8, trials=TRIALS, sizes=(3, 3, 2))
-    else:
-        path = ROOT / "drills" / source
+    generated = source == "generated-8"
+    path = write_comparison(tmp_path, 8, trials=TRIALS, sizes=(3, 3, 2)) if generated else ROOT / "drills" / source
     found = _agreement(path)
     assert found
     bad = [a.describe() for a in found if not a.agrees]
