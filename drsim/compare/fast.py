@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -115,45 +115,36 @@ class Draw:
 
 
 class Buckets:
-    """ARM's token buckets per region and request class, as arrays over the trials (drsim.cloud.arm.TokenBucket)."""
+    """ARM's token buckets per region and request class (drsim.cloud.arm.TokenBucket), as arrays over the
+    trials, in their virtual-scheduling form: a bucket is the time its next token is due (`tat`); a
+    request passes at once while the bucket holds a token, else when its token is due, a little later
+    by the throttled call's first spread (drsim.engine.retry.throttle_delay). Unlike replaying the
+    bucket request by request, this drains a burst at the refill rate even when the fast model takes
+    the requests in another order than time."""
 
     def __init__(self, catalog: Catalog, trials: int, rng: np.random.Generator) -> None:
         limits = catalog.arm.limits()
         self._limits = {str(k.value): v for k, v in limits.items()}
-        self._state: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+        self._tat: dict[tuple[str, str], np.ndarray] = {}
         self.trials = trials
         self.rng = rng
 
     def admit(self, region: str, request: str, at: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """When each trial's request is let through (at or after `at`), with the engine's throttled-call waits."""
+        """When each trial's request is let through (at or after `at`)."""
         limit = self._limits[request]
         key = (region, request)
-        if key not in self._state:
-            self._state[key] = (np.full(self.trials, limit.capacity), np.full(self.trials, -np.inf))
-        tokens, stamp = self._state[key]
-        now = at.copy()
-        todo = np.flatnonzero(mask)
-        refusals = 0
-        while len(todo):
-            t = now[todo]
-            tok = tokens[todo]
-            st = stamp[todo]
-            refill = t > st
-            tok = np.where(refill & np.isfinite(st), np.minimum(limit.capacity, tok + (t - st) * limit.refill_per_s), tok)
-            stamp[todo] = t
-            ok = tok >= 1 - _EPS
-            tokens[todo] = np.where(ok, np.maximum(0.0, tok - 1), tok)
-            waiting = todo[~ok]
-            if not len(waiting):
-                break
-            refusals += 1
-            retry_after = (1 - tokens[waiting]) / limit.refill_per_s
-            spread = self.rng.uniform(0.0, min(THROTTLE_SPREAD_CAP_S, 2.0**refusals), len(waiting))
-            now[waiting] += np.maximum(retry_after, spread)
-            todo = waiting
-            if refusals > 200:  # pragma: no cover - a bucket drains long before
-                break
-        return now
+        tat = self._tat.get(key)
+        if tat is None:
+            tat = self._tat[key] = np.full(self.trials, -np.inf)
+        tau = 1.0 / limit.refill_per_s
+        burst = limit.capacity * tau
+        due = np.maximum(tat, at)
+        waits = due - at > burst - tau + _EPS  # no token left: wait for the next one
+        passed = np.where(waits, due - burst + tau, at)
+        spread = self.rng.uniform(0.0, min(THROTTLE_SPREAD_CAP_S, 2.0), self.trials)
+        passed = np.where(waits, passed + spread, passed)
+        self._tat[key] = np.where(mask, due + tau, tat)
+        return passed
 
 
 class Slots:
@@ -275,7 +266,9 @@ class FastRun:
         self._backups: dict[str, dict[str, np.ndarray]] = {}
         self._image_slots: dict[str, Slots] = {}
         self._snapshot_sched: dict[tuple[str, str], np.ndarray] = {}
-        self._restore_ends: list[tuple[np.ndarray, np.ndarray, str, VmSpec]] = []
+        self._group_instants: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # consistency group -> its failover instant
+        self._unfinished_restores: list[tuple[VmSpec, str, np.ndarray]] = []  # restores no task saw end: cleanup waits
+        self._unfinished_failovers: dict[str, np.ndarray] = {}
         self.trace: list[tuple[str, str, float, float]] | None = None  # (task, operation, asked, ended) of trial 0, for debugging
         wl = self.catalog.workload
         self._flush_dist = wl.flush_lag
@@ -393,7 +386,6 @@ class FastRun:
         fresh_ids = {t.id for t in fresh}
         results: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         heap: list[tuple[float, int, Task, Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray]], np.ndarray]] = []
-        seq = 0
         live = mask.any()
 
         def mean_of(times: np.ndarray) -> float:
@@ -402,18 +394,18 @@ class FastRun:
             return float(finite.mean()) if len(finite) else math.inf
 
         def step(task: Task, steps: Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray]]) -> None:
-            nonlocal seq
             try:
                 asks = next(steps)
             except StopIteration as done:
                 results[task.id] = done.value
                 return
-            seq += 1
-            heapq.heappush(heap, (mean_of(asks), seq, task, steps, asks))
+            heapq.heappush(heap, (round(mean_of(asks), 3), rank[task.id], task, steps, asks))
 
-        for task in tasks:  # continuing-first tasks ask (in spawn order) for their first slot
-            if task.id not in fresh_ids:
-                step(task, self._steps_of(task, ready, mask))
+        # Continuing-first tasks make their first calls in spawn order (ARM admits them in that order),
+        # then ask for their first slot; `tasks` (interleaved) breaks ties between equal mean times.
+        rank = {t.id: i for i, t in enumerate(tasks)}
+        for task in sorted((t for t in tasks if t.id not in fresh_ids), key=lambda t: t.index):
+            step(task, self._steps_of(task, ready, mask))
         waiting = list(fresh)
         started = 0
         while heap or waiting:
@@ -435,6 +427,10 @@ class FastRun:
         step = self.steps[task.step]
         if isinstance(step, SnapshotCloneStep):
             return self.clone_steps(task, step, ready, mask)
+        if isinstance(step, BackupStep):
+            return self.backup_steps(task, step, ready, mask)
+        if isinstance(step, AsrStep):
+            return self.asr_steps(task, step, ready, mask)
         return self._at_once(task, ready, mask)
 
     def _at_once(self, task: Task, ready: np.ndarray, mask: np.ndarray) -> Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray]]:
@@ -577,7 +573,84 @@ class FastRun:
             return np.where(ok, app, np.nan), np.ones(self.trials, bool), processed
         return np.where(exists, crash, np.nan), is_app, processed
 
+    def job_attempts(
+        self,
+        task: Task,
+        ready: np.ndarray,
+        ask: np.ndarray,
+        mask: np.ndarray,
+        submit: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        """The attempts at a task whose slot operation starts a job and follows it (a restore, a test failover).
+
+        Each attempt waits for a slot (from `ask`), starts a job unless one is still running from a
+        timed-out attempt (then it follows that one, as the engine does: the job id survives), and reads
+        it every 30 s until it ends. An attempt ends at its step timeout (counted from the task's start
+        for the first, which also made the calls before the slot, from the retry for the others), or
+        when its job failed (`submit` says which fail: capacity); both are retried after the engine's
+        backoff while retries remain. `submit(start, mask)` starts jobs: (submitted, ends, fails, info).
+        Returns the task's end, success, when the job's end was seen, when the job ended, the info
+        of the job that succeeded, and when a job the task stopped following ends (nan: none; cleanup
+        waits for it)."""
+        n = self.trials
+        step = self.steps[task.step]
+        timeout = self._timeout(task)
+        deadline = ready + timeout
+        live = mask.copy()
+        job_ends = np.full(n, np.nan)
+        job_bad = np.zeros(n, bool)
+        info: dict[str, np.ndarray] = {}
+        kept: dict[str, np.ndarray] = {}
+        ok = np.zeros(n, bool)
+        end = ready.copy()
+        seen_ok = np.full(n, np.nan)
+        ends_ok = np.full(n, np.nan)
+        for attempt in range(1, step.retries + 2):
+            if not live.any():
+                break
+            start, slot = self.slot_op(ask, live)
+            waited_out = live & (start > deadline)  # cancelled while waiting for a slot
+            got = live & ~waited_out
+            first_read = start.copy()
+            new = got & np.isnan(job_ends)
+            if new.any():
+                submitted, ends, bad, found = submit(start, new)
+                job_ends = np.where(new, ends, job_ends)
+                job_bad = np.where(new, bad, job_bad)
+                first_read = np.where(new, submitted, start)
+                for key, value in found.items():
+                    info[key] = np.where(new, value, info[key]) if key in info else value
+            seen = self.polls(first_read, np.where(got, job_ends, first_read))
+            over = got & (seen > deadline)
+            self.slots.release(slot, np.where(over, deadline, seen), got)
+            success = got & ~over & ~job_bad
+            failed_job = got & ~over & job_bad
+            ok |= success
+            end = np.where(success, seen, end)
+            seen_ok = np.where(success, seen, seen_ok)
+            ends_ok = np.where(success, job_ends, ends_ok)
+            for key, value in info.items():
+                kept[key] = np.where(success, value, kept[key]) if key in kept else value
+            job_ends = np.where(failed_job, np.nan, job_ends)  # a failed job is over: the retry starts a new one
+            job_bad = np.where(failed_job, False, job_bad)
+            stopped = np.where(waited_out | over, deadline, seen)
+            retry = waited_out | over | failed_job
+            if attempt > step.retries:
+                end = np.where(retry, stopped, end)
+                break
+            ask = np.where(retry, stopped + self.backoff(attempt), ask)
+            deadline = ask + timeout
+            live = retry
+        unfinished = np.where(mask & ~ok & ~job_bad, job_ends, np.nan)
+        return end, ok, seen_ok, ends_ok, kept, unfinished
+
     def asr(self, task: Task, step: AsrStep, ready: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return _finish(self.asr_steps(task, step, ready, mask))
+
+    def asr_steps(
+        self, task: Task, step: AsrStep, ready: np.ndarray, mask: np.ndarray
+    ) -> Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray]]:
+        """A test failover: it yields when it asks for its slot (after finding the point)."""
         assert task.vm is not None
         vm = self.vms[task.vm]
         rule = protection_of(self.plan, vm.name, vm.tags).site_recovery
@@ -587,109 +660,59 @@ class FastRun:
         sr = self.catalog.site_recovery
         choice = step.with_.recovery_point
         n = self.trials
-        at = ready
+        ask = ready
         point: np.ndarray | None = None
         app: np.ndarray = np.zeros(n, bool)
         processed: np.ndarray = np.ones(n, bool)
+        ok = mask.copy()
         if choice is not ReplicationPointChoice.LATEST:
             found = self.request(target, READ, ready, mask)
             pick = ReplicationPointChoice.LATEST_PROCESSED if choice is ReplicationPointChoice.LATEST_MULTI_VM_PROCESSED else choice
             point, app, processed = self.replication_point(vm, pick, found)
             if choice is ReplicationPointChoice.LATEST_MULTI_VM_PROCESSED:
                 group = rule.site_recovery.consistency_group
-                key = f"instant:{group}"
-                if group is not None:
-                    fixed = self._replication.setdefault(key, {"time": None})
-                    if fixed["time"] is None:
-                        fixed["time"], fixed["app"] = point, app
-                    else:
-                        point, app = fixed["time"], fixed["app"]  # type: ignore[assignment]
-                else:
+                if group is None:
                     point = np.full(n, np.nan)
-            assert isinstance(point, np.ndarray) and isinstance(app, np.ndarray)
+                else:
+                    fixed = self._group_instants.setdefault(group, (point, app))
+                    point, app = fixed
             ok = mask & np.isfinite(point)
-            at = found
-        else:
-            ok = mask.copy()
-        end = at.copy()
-        failed = mask & ~ok  # no such point: NotFoundError, not retried
-        timeout = self._timeout(task)
-        retries = self.steps[task.step].retries
-        attempt_start = at.copy()
-        live = ok.copy()
-        succeeded = np.zeros(n, bool)
-        booted = np.full(n, np.inf)
-        pt = np.full(n, np.nan)
-        ptapp = np.zeros(n, bool)
-        first = True
-        for attempt in range(1, retries + 2):
-            if not live.any():
-                break
-            start, slot = self.slot_op(attempt_start, live)
-            submitted = self.admitted(target, WRITE, start, live)
-            if first:
-                self.tf_started.setdefault(vm.name, submitted)
-                if vm.name not in self.test_failovers:
-                    self.test_failovers.append(vm.name)
-                first = False
+            ask = found
+        yield ask
+        capacity = float(sr.capacity_failure_probability.sample(0.5))
+
+        def submit(start: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+            submitted = self.admitted(target, WRITE, start, new)
+            if vm.name not in self.tf_started:
+                self.test_failovers.append(vm.name)
+                self.tf_started[vm.name] = np.where(new, submitted, np.nan)
+            else:
+                self.tf_started[vm.name] = np.where(new & np.isnan(self.tf_started[vm.name]), submitted, self.tf_started[vm.name])
             if point is None:  # latest: the pending data, processed first
                 pt_now, app_now, processed_now = self.replication_point(vm, ReplicationPointChoice.LATEST, submitted)
             else:
                 pt_now, app_now, processed_now = point, app, processed
-            seconds = self.draw(sr.test_failover, n)
-            seconds = seconds + np.where(processed_now, 0.0, self.draw(sr.pending_processing, n))
-            short = self.rng.random(n) < float(sr.capacity_failure_probability.sample(0.5))
-            ends = submitted + seconds
-            seen = self.polls(submitted, ends)
-            over = seen > attempt_start + timeout
-            # A timed-out attempt is followed again after the backoff (the job goes on).
-            tries_left = np.bool_(attempt <= retries)
-            seen_t = seen
-            timed_out = live & over
-            done = np.where(timed_out, attempt_start + timeout, seen_t)
-            self.slots.release(slot, done, live)
-            good = live & ~over & ~short
-            bad_job = live & ~over & short
-            succeeded |= good
-            end = np.where(good, seen, end)
-            booted = np.where(good, ends + self._boot(vm, generalized=False), booted)
-            pt = np.where(good, pt_now, pt)
-            ptapp = np.where(good, app_now, ptapp)
-            price_vm = self.price(ResourceKind.VM, vm)
-            self.make(ResourceKind.VM, price_vm, seen, good, region, asr_vm=vm.name)
-            for disk in vm.disks:
-                self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), seen, good, region, asr_vm=vm.name)
-            retry = (bad_job | timed_out) & tries_left
-            stop = (bad_job | timed_out) & ~tries_left
-            failed |= stop
-            end = np.where(stop, done, end)
-            if timed_out.any() and tries_left:
-                # The retry follows the same job: it ends when the job does (seen on a poll of the new attempt).
-                nxt = done + self.backoff(attempt)
-                again = self.polls(nxt, ends)
-                good2 = timed_out & ~short & (again <= nxt + timeout)
-                succeeded |= good2
-                end = np.where(good2, again, end)
-                booted = np.where(good2, ends + self._boot(vm, generalized=False), booted)
-                pt = np.where(good2, pt_now, pt)
-                ptapp = np.where(good2, app_now, ptapp)
-                self.make(ResourceKind.VM, price_vm, again, good2, region, asr_vm=vm.name)
-                for disk in vm.disks:
-                    self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), again, good2, region, asr_vm=vm.name)
-                lost = timed_out & ~good2
-                retry = (retry & ~timed_out) | (lost & np.bool_(attempt + 1 <= retries))
-                attempt_start = np.where(lost, np.where(again > nxt + timeout, nxt + timeout, again), attempt_start)
-                failed |= lost & ~np.bool_(attempt + 1 <= retries)
-                end = np.where(lost & ~np.bool_(attempt + 1 <= retries), attempt_start, end)
-            attempt_start = np.where(bad_job, seen + self.backoff(attempt), attempt_start)
-            live = retry
+            seconds = self.draw(sr.test_failover, n) + np.where(processed_now, 0.0, self.draw(sr.pending_processing, n))
+            short = self.rng.random(n) < capacity
+            return submitted, submitted + seconds, short, {"point": pt_now, "app": app_now.astype(float)}
+
+        end, good, seen, ends, info, unfinished = self.job_attempts(task, ready, ask, ok, submit)
+        self._unfinished_failovers[vm.name] = unfinished
+        failed = mask & ~good
+        end = np.where(mask & ~ok, ask, end)
+        booted = np.where(good, ends + self._boot(vm, generalized=False), np.inf)
+        self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), seen, good, region, asr_vm=vm.name)
+        for disk in vm.disks:
+            self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), seen, good, region, asr_vm=vm.name)
+        pt = info.get("point", np.full(n, np.nan))
+        ptapp = info.get("app", np.zeros(n)) > 0.5
         instants = np.zeros((n, len(vm.disks)))
         corrupted = np.zeros(n, bool)
-        for i, _disk in enumerate(vm.disks):
+        for i in range(len(vm.disks)):
             instants[:, i], corrupted_i = self.capture(vm.name, np.where(np.isfinite(pt), pt, 0.0), ptapp)
             corrupted |= corrupted_i
-        self.recovered[vm.name] = Recovery(booted, instants, corrupted & succeeded, np.where(succeeded, pt, np.nan))
-        return np.where(mask, end, ready), succeeded & ~failed
+        self.recovered[vm.name] = Recovery(booted, instants, corrupted & good, np.where(good, pt, np.nan))
+        return np.where(mask, end, ready), good & ~failed
 
     # ------------------------------------------------------------------------------- Azure Backup
 
@@ -770,65 +793,46 @@ class FastRun:
         return vm.os is OsType.WINDOWS  # a running Windows VM's points are app-consistent (schedules.backup_consistency)
 
     def backup(self, task: Task, step: BackupStep, ready: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return _finish(self.backup_steps(task, step, ready, mask))
+
+    def backup_steps(
+        self, task: Task, step: BackupStep, ready: np.ndarray, mask: np.ndarray
+    ) -> Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray]]:
+        """A restore: it yields when it asks for its slot (after listing the points)."""
         assert task.vm is not None
         vm = self.vms[task.vm]
         w = step.with_
         n = self.trials
         cross = w.region is not None and w.region != vm.region
-        rule = protection_of(self.plan, vm.name, vm.tags).backup
-        assert rule is not None and rule.backup is not None
-        vault_region = vm.region
-        list_region = w.region if cross and w.region is not None else vault_region
+        list_region = w.region if cross and w.region is not None else vm.region
         region = w.region or vm.region
         backup = self.catalog.backup
         found = self.request(list_region, READ, ready, mask)
         point, _ = self.backup_point(vm, w.point, w.tier, cross, found)
-        ok = mask & np.isfinite(point)
-        failed = mask & ~ok
-        end = np.where(failed, found, ready)
-        start, slot = self.slot_op(found, ok)
-        listed = self.request(list_region, READ, start, ok)
-        point, snapshot_tier = self.backup_point(vm, w.point, w.tier, cross, listed)
-        again = ok & np.isfinite(point)
-        failed |= ok & ~again
-        end = np.where(ok & ~again, listed, end)
-        submitted = self.admitted(region, WRITE, listed, again)
-        seconds = np.where(
-            snapshot_tier,
-            self.draw(backup.restore_snapshot_tier, n),
-            self.draw(backup.restore_vault_base, n) + vm.used_gib * MIB_PER_GIB / self.draw(backup.restore_vault_throughput_mbps, n),
-        )
-        ends = submitted + seconds
-        seen = self.polls(submitted, ends)
-        timeout = self._timeout(task)
-        retries = self.steps[task.step].retries
-        attempt_start = found
-        deadline = attempt_start + timeout
-        over = again & (seen > deadline)
-        done = np.where(over, deadline, seen)
-        self.slots.release(slot, done, again)
-        good = again & ~over
-        attempt = 1
-        pending = over.copy()
-        observed = np.where(good, seen, np.nan)
-        while pending.any() and attempt <= retries:
-            # A timed-out restore is followed again on the retry: the job goes on.
-            nxt = np.where(pending, deadline + self.backoff(attempt), deadline)
-            seen2 = self.polls(nxt, ends)
-            deadline = np.where(pending, nxt + timeout, deadline)
-            fine = pending & (seen2 <= deadline)
-            observed = np.where(fine, seen2, observed)
-            good |= fine
-            pending &= ~fine
-            attempt += 1
-        failed |= pending
-        end = np.where(pending, deadline, end)
-        end = np.where(good, observed, end)
+        ok = mask & np.isfinite(point)  # no point: NotFoundError, not retried
+        yield found
+
+        def submit(start: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+            # The point is chosen again as the restore starts (actions.CloudActions._backup).
+            listed = self.request(list_region, READ, start, new)
+            chosen, snapshot_tier = self.backup_point(vm, w.point, w.tier, cross, listed)
+            submitted = self.admitted(region, WRITE, listed, new)
+            seconds = np.where(
+                snapshot_tier,
+                self.draw(backup.restore_snapshot_tier, n),
+                self.draw(backup.restore_vault_base, n) + vm.used_gib * MIB_PER_GIB / self.draw(backup.restore_vault_throughput_mbps, n),
+            )
+            return submitted, submitted + seconds, np.zeros(n, bool), {"point": chosen}
+
+        end, good, seen, ends, info, unfinished = self.job_attempts(task, ready, found, ok, submit)
+        self._unfinished_restores.append((vm, region, unfinished))
+        end = np.where(mask & ~ok, found, end)
+        point = np.where(good, info.get("point", point), point)
+        good &= np.isfinite(point)
         booted = np.where(good, ends + self._boot(vm, generalized=False), np.inf)
-        self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), observed, good, region)
+        self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), seen, good, region)
         for disk in vm.disks:
-            self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), observed, good, region)
-        self._restore_ends.append((ends, pending, region, vm))
+            self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), seen, good, region)
         flushed = self._app_consistent_backup(vm)
         instants = np.zeros((n, len(vm.disks)))
         corrupted = np.zeros(n, bool)
@@ -837,7 +841,7 @@ class FastRun:
             instants[:, i], c = self.capture(vm.name, safe, flushed)
             corrupted |= c
         self.recovered[vm.name] = Recovery(booted, instants, corrupted & good, np.where(good, point, np.nan))
-        return np.where(mask, end, ready), good & ~failed
+        return np.where(mask, end, ready), good
 
     # ----------------------------------------------------------------------------- snapshot clone
 
@@ -862,13 +866,7 @@ class FastRun:
         return best
 
     def clone(self, task: Task, step: SnapshotCloneStep, ready: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        steps = self.clone_steps(task, step, ready, mask)
-        while True:
-            try:
-                next(steps)
-            except StopIteration as done:
-                result: tuple[np.ndarray, np.ndarray] = done.value
-                return result
+        return _finish(self.clone_steps(task, step, ready, mask))
 
     def clone_steps(
         self, task: Task, step: SnapshotCloneStep, ready: np.ndarray, mask: np.ndarray
@@ -1097,10 +1095,26 @@ class FastRun:
         n = self.trials
         t = run_end.copy()
         sr = self.catalog.site_recovery
+        for vm, region, ends in self._unfinished_restores:
+            # A restore the run stopped following: cleanup reads its job until it ends, then deletes what it made.
+            waiting = np.isfinite(ends)
+            if waiting.any():
+                t = np.where(waiting, self.polls(t, ends), t)
+                self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), t, waiting, region)
+                for disk in vm.disks:
+                    self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), t, waiting, region)
         deleted_asr: dict[str, np.ndarray] = {}
         for vm_name in self.test_failovers:
             started = np.isfinite(self.tf_started[vm_name])
             vm = self.vms[vm_name]
+            ends = self._unfinished_failovers.get(vm_name, np.full(n, np.nan))
+            waiting = np.isfinite(ends)
+            if waiting.any():  # a test failover no task saw end: waited for, and what it made recorded
+                t = np.where(waiting, self.polls(t, ends), t)
+                region = self.networks.get(next(iter(self.networks), ""), vm.region) if self.networks else vm.region
+                self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), t, waiting, region, asr_vm=vm_name)
+                for disk in vm.disks:
+                    self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), t, waiting, region, asr_vm=vm_name)
             rule = protection_of(self.plan, vm.name, vm.tags).site_recovery
             target = rule.site_recovery.target_region if rule is not None and rule.site_recovery is not None else vm.region
             submitted = self.admitted(target, WRITE, t, started)
@@ -1271,6 +1285,16 @@ class FastRun:
         for app in self.estate.apps:
             resolve(app.name, (app.name,))
         return done
+
+
+def _finish(steps: Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Run a task's steps to their end (outside a wave's scheduler)."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            result: tuple[np.ndarray, np.ndarray] = done.value
+            return result
 
 
 def _mean_var(dist: object) -> tuple[float, float]:
