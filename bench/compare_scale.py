@@ -73,7 +73,7 @@ def bench(name: str, path: Path, trials: int, sample: int) -> None:
         f"ratio to the fast model: {engine_cpu / cpu:,.0f}x its CPU time, {engine_cpu / wall:,.0f}x its wall time"
     )
     found = agreements(trials_frame(fast, names), trials_frame(engine, names), names)
-    print(f"agreement, fast ({inputs.trials} trials) against engine ({sample} trials), per candidate and measure:")
+    print(f"agreement, fast against engine on the {sample} trials the engine ran (same incidents), per candidate and measure:")
     for a in found:
         print(("    " if a.agrees else " !! ") + a.describe())
     print(f"  {sum(a.agrees for a in found)} of {len(found)} agree (KS p >= 0.01 and medians within 3 %, the floor or the engine's band)")

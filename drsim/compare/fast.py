@@ -580,7 +580,7 @@ class FastRun:
         ask: np.ndarray,
         mask: np.ndarray,
         submit: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]],
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    ) -> Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]]:
         """The attempts at a task whose slot operation starts a job and follows it (a restore, a test failover).
 
         Each attempt waits for a slot (from `ask`), starts a job unless one is still running from a
@@ -591,7 +591,8 @@ class FastRun:
         backoff while retries remain. `submit(start, mask)` starts jobs: (submitted, ends, fails, info).
         Returns the task's end, success, when the job's end was seen, when the job ended, the info
         of the job that succeeded, and when a job the task stopped following ends (nan: none; cleanup
-        waits for it)."""
+        waits for it). A retry yields when it asks for its slot again (the wave's scheduler decides
+        when it gets one, behind the requests that asked before it)."""
         n = self.trials
         step = self.steps[task.step]
         timeout = self._timeout(task)
@@ -608,6 +609,8 @@ class FastRun:
         for attempt in range(1, step.retries + 2):
             if not live.any():
                 break
+            if attempt > 1:
+                yield np.where(live, ask, np.nan)
             start, slot = self.slot_op(ask, live)
             waited_out = live & (start > deadline)  # cancelled while waiting for a slot
             got = live & ~waited_out
@@ -696,7 +699,7 @@ class FastRun:
             short = self.rng.random(n) < capacity
             return submitted, submitted + seconds, short, {"point": pt_now, "app": app_now.astype(float)}
 
-        end, good, seen, ends, info, unfinished = self.job_attempts(task, ready, ask, ok, submit)
+        end, good, seen, ends, info, unfinished = yield from self.job_attempts(task, ready, ask, ok, submit)
         self._unfinished_failovers[vm.name] = unfinished
         failed = mask & ~good
         end = np.where(mask & ~ok, ask, end)
@@ -824,7 +827,7 @@ class FastRun:
             )
             return submitted, submitted + seconds, np.zeros(n, bool), {"point": chosen}
 
-        end, good, seen, ends, info, unfinished = self.job_attempts(task, ready, found, ok, submit)
+        end, good, seen, ends, info, unfinished = yield from self.job_attempts(task, ready, found, ok, submit)
         self._unfinished_restores.append((vm, region, unfinished))
         end = np.where(mask & ~ok, found, end)
         point = np.where(good, info.get("point", point), point)

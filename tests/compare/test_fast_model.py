@@ -119,7 +119,7 @@ def test_cli_fast_model_writes_its_validation(tmp_path: Path) -> None:
     validation = pd.read_csv(out / "validation.csv")
     assert set(validation["candidate"]) == {"daily", "enhanced-4h", "asr", "daily-crr"}
     assert set(validation["measure"]) == {"rto", "rpo", "cost"}
-    assert (validation["engine_trials"] == 4).all() and (validation["fast_trials"] == 40).all()
+    assert (validation["engine_trials"] == 4).all() and (validation["fast_trials"] == 4).all()  # the same incidents
     engine = pd.read_csv(out / "validation-trials.csv.gz")
     assert sorted(engine["trial"].unique()) == [0, 1, 2, 3] and set(engine["model"]) == {"engine"}
     report = (out / "report.md").read_text()
