@@ -307,13 +307,17 @@ def evidence_verify(run_dir: str, public_key: str | None, no_signature_check: bo
     """Exit 0 when every file and journal line of the run is as sealed, result.json is what the journal
     gives, and the seal is the one the history store recorded; exit 1 naming what changed."""
     from drsim.drills import recorded_seal
+    from drsim.program.packet import is_packet, verify_packet
     from drsim.report.sealing import verify_run
 
     if not os.path.isdir(run_dir):
         raise UsageError(f"{run_dir}: not a directory")
-    store = _store_of(run_dir, store_path)
-    recorded = recorded_seal(store, run_dir)
-    found = verify_run(run_dir, public_key, signature_check=not no_signature_check, recorded=recorded, store=store)
+    if is_packet(run_dir):  # a coverage packet (drsim coverage), sealed like a run
+        found = verify_packet(run_dir, public_key, signature_check=not no_signature_check)
+    else:
+        store = _store_of(run_dir, store_path)
+        recorded = recorded_seal(store, run_dir)
+        found = verify_run(run_dir, public_key, signature_check=not no_signature_check, recorded=recorded, store=store)
     if not found.intact:
         for problem in found.problems:
             click.echo(f"{run_dir}: {problem}", err=True)
@@ -362,6 +366,42 @@ def history(drill: str | None, runbook: str | None, store_path: str | None, fmt:
     from drsim.store.export import HistoryFormat, history_text
 
     click.echo(history_text(store_path or DEFAULT_STORE, HistoryFormat(fmt), drill=drill, runbook=runbook), nl=False)
+
+
+@main.command()
+@click.option(
+    "--estate", "estate_path", required=True, type=click.Path(dir_okay=False), help="The estate as it is now (its apps' drill_every)."
+)
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="History store  [default: reports/history.sqlite]")
+@click.option("--at", "at_text", metavar="TIME", help="Judge as of this UTC time (default: now).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def due(estate_path: str, store_path: str | None, at_text: str | None, fmt: str) -> None:
+    """What is due: per app and scenario, the last real and simulated drill, when the next real drill is
+    due, and what changed since the last passed real drill.
+
+    Exit 1 when anything is overdue or needs re-verification (so CI can gate on it), 0 otherwise.
+    """
+    from drsim.console import due as show_due
+
+    sys.exit(show_due(estate_path, store_path, at_text, fmt))
+
+
+@main.command()
+@click.option("--period", "period_text", required=True, metavar="PERIOD", help="A quarter (2026-Q4), a year (2026) or FROM..TO (dates).")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="History store  [default: reports/history.sqlite]")
+@click.option("--estate", "estate_path", type=click.Path(dir_okay=False), help="The estate: its apps (and which are critical).")
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory of the packet (new, or an earlier packet)."
+)
+@click.option("--sign-key", type=click.Path(dir_okay=False), help="Sign the packet's manifest with this Ed25519 private key (PEM).")
+def coverage(period_text: str, store_path: str | None, estate_path: str | None, out_dir: str, sign_key: str | None) -> None:
+    """The auditor's packet for a period: coverage.md and coverage.html (apps x scenarios x mechanisms,
+    objectives against measurements, findings, participants, a checklist per framework), sealed like a
+    run (`drsim evidence verify DIR`)."""
+    from drsim.console import coverage as write_coverage
+
+    for path in write_coverage(period_text, store_path, estate_path, out_dir, sign_key):
+        click.echo(f"wrote {path}")
 
 
 @main.group()

@@ -12,10 +12,11 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -40,10 +41,15 @@ from drsim.measure.events import (
     iso,
 )
 from drsim.measure.result import RunStatus, TaskStatus
-from drsim.model import load_drill
+from drsim.model import Estate, load, load_drill
 from drsim.model.documents import Drill
 from drsim.model.loader import Loaded
 from drsim.model.types import CleanupStatus, ProviderKind, format_duration, parse_instant
+from drsim.program.coverage import build_coverage, parse_period
+from drsim.program.due import DrillRef, DueReport, DueState, due_report
+from drsim.program.packet import write_packet
+from drsim.program.runs import recorded_seals
+from drsim.store.history import DEFAULT_STORE, HistoryStore
 
 _STATUS_STYLE = {RunStatus.PASSED: "bold green", RunStatus.FAILED: "bold yellow", RunStatus.ERROR: "bold red"}
 
@@ -397,3 +403,93 @@ def render_points(view: WorldPoints, console: Console) -> None:
             console.print(table)
         for name, region in vm.images:
             console.print(f"Managed image {name} in {region}")
+
+
+def _drilled(ref: DrillRef | None) -> str:
+    return "never" if ref is None else f"{ref.performed.strftime('%Y-%m-%d')} {ref.verdict}"
+
+
+_DUE_STYLE = {DueState.OVERDUE: "bold red", DueState.CHANGED: "bold yellow", DueState.OK: "green", DueState.NOT_SCHEDULED: "dim"}
+
+
+def render_due(report: DueReport, console: Console) -> None:
+    """`drsim due` for people: per app and scenario, the last real and simulated drill, the due date and
+    what changed; a table where the terminal is wide enough for one, a block per row where it is not."""
+    rows = []
+    for row in report.rows:
+        due = "-" if row.due is None else row.due.strftime("%Y-%m-%d")
+        if row.drill_every is not None:
+            due += f" (every {format_duration(row.drill_every)})"
+        rows.append(
+            (
+                f"{row.app} (critical)" if row.critical else row.app,
+                row.scenario or "never drilled",
+                _drilled(row.last_real),
+                _drilled(row.last_simulated),
+                due,
+                ", ".join(row.changed) if row.changed else "-",
+                Text(row.state.value, style=_DUE_STYLE[row.state]),
+            )
+        )
+    title = f"what is due at {report.at.strftime('%Y-%m-%d %H:%M')}Z"
+    if console.width >= 110:
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+        for name in ("app", "scenario", "last real drill", "last simulation", "due", "changed since", "state"):
+            table.add_column(name, overflow="fold")
+        for cells in rows:
+            table.add_row(*cells)
+        console.print(table)
+    else:
+        console.print(title, markup=False, highlight=False)
+        for app, scenario, real, simulated, due, changed, state in rows:
+            console.print(Text.assemble(f"{app} · {scenario}: ", state), highlight=False)
+            console.print(f"  last real drill {real}; last simulation {simulated}", markup=False, highlight=False)
+            console.print(f"  due {due}; changed since: {changed}", markup=False, highlight=False)
+    for note in report.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
+    if report.exit_code:
+        console.print("needs action: an application is overdue, or changed since its last passed real drill", markup=False)
+
+
+def due(estate_path: str, store_path: str | None, at_text: str | None, fmt: str, console: Console | None = None) -> int:
+    """What `drsim due` does; returns its exit code."""
+    console = console or Console()
+    at = parse_instant(at_text, "--at") if at_text is not None else datetime.now(UTC)
+    estate = load(estate_path, Estate).doc  # a bad estate is refused before the store is opened
+    path = store_path or DEFAULT_STORE
+    with HistoryStore(path, create=False, read_only=True) as store:
+        runs = store.runs()
+        seals = recorded_seals(store, runs)
+    report = due_report(estate_path, runs, at, store=path, estate=estate, seals=seals)
+    if fmt == "json":
+        console.file.write(json.dumps(report.to_json(), indent=2) + "\n")
+    else:
+        render_due(report, console)
+    return report.exit_code
+
+
+def coverage(
+    period_text: str, store_path: str | None, estate_path: str | None, out_dir: str, sign_key: str | None, console: Console | None = None
+) -> list[Path]:
+    """What `drsim coverage` does: build the period's packet from the store and write it, sealed."""
+    console = console or Console()
+    period = parse_period(period_text)
+    estate = load(estate_path, Estate).doc if estate_path is not None else None
+    path = Path(store_path or DEFAULT_STORE)
+    with HistoryStore(path, create=False, read_only=True) as store:
+        records = store.runs()
+        seals = recorded_seals(store, records)
+    built = build_coverage(period, records, store=str(path), seals=seals, estate=estate, estate_path=estate_path)
+    written = write_packet(built, out_dir, sign_key)
+    real = sum(1 for run in built.runs if run.counts)
+    console.print(
+        f"coverage {period.label}: {len(built.runs)} run(s) in the period, {real} counting as operating evidence; "
+        f"checklist: {sum(1 for c in built.checklist if c.found.status == 'present')} present, "
+        f"{sum(1 for c in built.checklist if c.found.status == 'partial')} partial, "
+        f"{sum(1 for c in built.checklist if c.found.status == 'missing')} missing",
+        markup=False,
+        highlight=False,
+    )
+    for note in built.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
+    return written

@@ -341,6 +341,24 @@ class EvidenceResealed(Event):
 for _record in (RecoveryPointRef, VolumeCheck, PlannedTask, LeftoverResource):
     quick_init(_record)
 
+
+@dataclass(frozen=True, slots=True)
+class CoverageMade(Event):
+    """The one event of a coverage packet's journal (`drsim coverage`): what period it covers, from
+    which store, and the SHA-256 of the coverage.json it wrote; `at` and `performed` are the wall clock."""
+
+    kind: ClassVar[str] = "coverage.made"
+    run_id: str  # coverage-<period>: what the packet's manifest names it by
+    period: str
+    period_start: datetime
+    period_end: datetime
+    store: str
+    estate: str | None
+    runs: int
+    coverage_sha256: str
+    performed: Performed
+
+
 EVENT_TYPES: Mapping[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -366,6 +384,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         RunResumed,
         RunFinished,
         EvidenceResealed,
+        CoverageMade,
     )
 }
 for _event_type in EVENT_TYPES.values():

@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from ipaddress import IPv4Network
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from drsim.model.endpoints import endpoint_problem
 from drsim.model.types import (
@@ -49,6 +49,16 @@ API_VERSION = "drsim/v1"
 # An Azure resource group name: 1-90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'
 # (azure-resource-manager/management/resource-name-rules, Microsoft.Resources).
 ResourceGroupName = Annotated[str, Field(min_length=1, max_length=90, pattern=r"^[\w\-.()]*[\w\-()]$")]
+
+
+def _cidr_text(value: object) -> object:
+    """A CIDR is written as text ("10.0.0.0/16"): pydantic alone would read `true` as 0.0.0.1/32 and 10 as 0.0.0.10/32."""
+    if isinstance(value, str | IPv4Network):
+        return value
+    raise ValueError(f"must be an IPv4 CIDR written as text, e.g. 10.0.0.0/16 (got {value!r})")
+
+
+Cidr = Annotated[IPv4Network, BeforeValidator(_cidr_text)]
 
 
 class Frozen(BaseModel):
@@ -104,7 +114,7 @@ class NetworkSpec(Frozen):
     """Network name; VMs refer to it."""
     region: Region
     """Azure region of the network."""
-    cidr: IPv4Network
+    cidr: Cidr
     """Address space, e.g. 10.0.0.0/16."""
     peerings: tuple[Name, ...] = ()
     """Networks of this estate it is peered with."""
@@ -208,6 +218,10 @@ class AppSpec(Frozen):
     """Selector of the application's VMs."""
     depends_on: tuple[Name, ...] = ()
     """Applications that must be healthy first."""
+    drill_every: Duration | None = None
+    """How often the application must pass a real drill, e.g. 90d (`drsim due` says when it is due)."""
+    critical: bool = False
+    """Whether the application is critical to the business (shown by `drsim due` and the coverage packet)."""
 
 
 class Estate(Document):
@@ -504,7 +518,7 @@ class IsolateWith(Frozen):
 
     region: Region
     """Region of the isolated network."""
-    cidr: IPv4Network
+    cidr: Cidr
     """Its address space; must not overlap production there."""
     peer_with: tuple[Name, ...] = ()
     """Must be empty: a drill network is never peered with production (refused at validation)."""

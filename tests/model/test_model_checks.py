@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from drsim.errors import DocumentError
-from drsim.model import ProtectionPlan, load, load_comparison, load_drill, protection_of
+from drsim.model import Estate, ProtectionPlan, load, load_comparison, load_drill, protection_of
 from drsim.model.checks import find_cycle
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -219,3 +219,21 @@ def test_a_drill_against_azure_never_runs_in_a_group_that_holds_production(tmp_p
     (problem,) = raised.value.problems
     assert (problem.path, problem.line) == (str(drill), 9)
     assert f"resource_group: {group} holds production ({holds} of estate small)" in problem.message
+
+
+@pytest.mark.parametrize("cidr", ["true", "10", "1.5"])
+def test_a_cidr_must_be_written_as_text(tmp_path: Path, cidr: str) -> None:
+    # pydantic's IPv4Network alone reads `true` as 0.0.0.1/32 and 10 as 0.0.0.10/32.
+    path = tmp_path / "estate.yaml"
+    path.write_text(
+        "apiVersion: drsim/v1\nkind: Estate\nmetadata: {name: e}\n"
+        "regions: {primary: eastus2, recovery: centralus}\n"
+        "networks:\n"
+        f"  - {{name: prod, region: eastus2, cidr: {cidr}}}\n"
+        "vms: []\n"
+    )
+    with pytest.raises(DocumentError) as caught:
+        load(path, Estate)
+    message = str(caught.value)
+    assert "cidr" in message and "estate.yaml" in message and "estate.yaml:6:" in message, message
+    assert "written as text" in message

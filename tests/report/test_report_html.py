@@ -99,3 +99,39 @@ def test_xss_vm_name_is_shown_as_text_and_never_runs(browser: Browser, tmp_path:
         assert seen.page.locator("#timeline svg text", has_text=f"{XSS}sql-01").count() >= 1
     finally:
         seen.page.close()
+
+
+def test_coverage_packet_opens_cleanly_and_links_its_runs(browser: Browser, tmp_path: Path) -> None:
+    """coverage.html (drsim coverage) in Chromium: self-contained, the matrix and checklist shown, every
+    run linked to its report, and a hostile directory name shown as text."""
+    from click.testing import CliRunner
+
+    from drsim.cli import main
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / f"runs{XSS.replace('/', '')}"
+    for drill in ("2026-q4-shop-asr", "2026-q4-shop-backup"):
+        ran = CliRunner().invoke(main, ["drill", "run", str(root / "drills" / f"{drill}.yaml"), "--out", str(out), "--quiet"])
+        assert ran.exit_code in (0, 1), ran.output
+    packet = tmp_path / "packet"
+    made = CliRunner().invoke(main, ["coverage", "--period", "2026-Q4", "--store", str(out / "history.sqlite"), "--out", str(packet)])
+    assert made.exit_code == 0, made.output
+    html = packet / "coverage.html"
+    seen = visit(browser, html)
+    try:
+        assert seen.errors == [] and seen.dialogs == [] and seen.page.evaluate("document.scripts.length") == 0
+        assert [m for m in seen.console if m[0] in ("error", "warning")] == []
+        assert seen.requests == [html.resolve().as_uri()], "the packet fetches nothing but itself"
+        assert seen.page.locator("h1").inner_text() == "DR testing coverage: 2026-Q4"
+        assert seen.page.locator("td.missing").count() > 0 and seen.page.locator("td.present").count() == 0
+        assert "script>alert(1)" in seen.page.locator("body").inner_text()
+        links = seen.page.locator("table").first.locator("a")
+        assert links.count() == 2
+        for i in range(2):
+            target = (packet / links.nth(i).get_attribute("href")).resolve()  # type: ignore[operator]
+            assert target.name == "report.html" and target.is_file()
+        shot = tmp_path / "coverage.png"
+        seen.page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 20_000
+    finally:
+        seen.page.close()

@@ -27,12 +27,12 @@ from drsim.cloud.emulator.arm import (
     SKIP_TOKEN,
     ArmError,
     ErrorCode,
+    Pager,
     Route,
     Router,
     arm_time,
     check_api_version,
     from_provider_error,
-    page_of,
 )
 from drsim.cloud.emulator.authorization import Authorization, RoleAssignment, default_assignments
 from drsim.cloud.emulator.backup import BackupService
@@ -74,6 +74,7 @@ class Emulator:
         self.speed = speed
         self.body_timeout = body_timeout
         self.settings = settings or ArmSettings()
+        self.pager = Pager(self.settings.page_size)
         self.state = EmulatorState(world, self.settings)
         self.subscription_id = self.state.subscription_id
         self.operations = OperationRegistry(world.now, speed=speed, seed=seed)
@@ -218,10 +219,10 @@ class Emulator:
             return answer
         here = URL(str(request.url))
 
-        def next_url(offset: int) -> str:
-            return str(here.update_query({SKIP_TOKEN: str(offset)}))
+        def next_url(token: str) -> str:
+            return str(here.update_query({SKIP_TOKEN: token}))
 
-        paged = page_of(body, skip=request.query.get(SKIP_TOKEN), page_size=self.settings.page_size, next_url=next_url)
+        paged = self.pager.page(body, skip=request.query.get(SKIP_TOKEN), next_url=next_url)
         response = web.json_response(paged, status=answer.status)
         for name, value in answer.headers.items():
             if name.lower() not in ("content-length", "content-type"):

@@ -16,8 +16,10 @@ the limit is Azure/azure-resource-manager-rpc#138); a body not sent in time is 4
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -306,21 +308,52 @@ DEFAULT_PAGE_SIZE = 2
 """Items per page of every list: small, so that every client follows `nextLink` (x-ms-pageable)."""
 
 
-def page_of(body: JsonObject, *, skip: str | None, page_size: int, next_url: Callable[[int], str]) -> JsonObject:
-    """One page of a whole list `{"value": [...]}`: `page_size` items from offset `skip`, and a `nextLink`
-    (`next_url(offset)`) while more remain, as every x-ms-pageable list of the specs answers."""
-    try:
-        start = int(skip) if skip is not None else 0
-    except ValueError:
-        start = -1
-    values = body["value"]
-    if start < 0 or start > len(values):
-        raise ArmError(400, ErrorCode.INVALID_PARAMETER, f"The {SKIP_TOKEN} '{skip}' is not one this list gave.", target=SKIP_TOKEN)
-    end = start + page_size
-    paged: JsonObject = {**body, "value": values[start:end]}
-    if end < len(values):
-        paged["nextLink"] = next_url(end)
-    return paged
+def _item_key(item: object) -> str:
+    """What a continuation token remembers of the last item of a page: its ARM id (its JSON when it has none)."""
+    ident = item.get("id") if isinstance(item, dict) else None
+    text = ident if isinstance(ident, str) else json.dumps(item, sort_keys=True)
+    return hashlib.sha256(text.lower().encode()).hexdigest()[:16]
+
+
+class Pager:
+    """Pages every list `{"value": [...]}`: `page_size` items, and a `nextLink` (`next_url(token)`) while
+    more remain, as every x-ms-pageable list of the specs answers.
+
+    A token (opaque, as ARM's `$skiptoken`s are) names a listing this pager remembers, with the items it
+    has given: the next page is the first items of the list *as it is now* not given yet. So items that
+    appear or go away between two pages (scheduled snapshots, expiring points) never make a client skip
+    or repeat an item that was there throughout. The newest `KEPT` listings are remembered; an older
+    token is refused like one the list never gave."""
+
+    KEPT = 4096
+
+    def __init__(self, page_size: int) -> None:
+        self.page_size = page_size
+        self._given: OrderedDict[str, set[str]] = OrderedDict()
+        self._count = 0
+
+    def page(self, body: JsonObject, *, skip: str | None, next_url: Callable[[str], str]) -> JsonObject:
+        values = body["value"]
+        if skip is None:
+            given: set[str] = set()
+        else:
+            found = self._given.get(skip)  # kept: a client may send the same nextLink again (a retry after 429)
+            if found is None:
+                raise ArmError(400, ErrorCode.INVALID_PARAMETER, f"The {SKIP_TOKEN} '{skip}' is not one this list gave.", target=SKIP_TOKEN)
+            self._given.move_to_end(skip)
+            given = found
+        remaining = [(key, item) for item in values if (key := _item_key(item)) not in given]
+        page = remaining[: self.page_size]
+        paged: JsonObject = {**body, "value": [item for _, item in page]}
+        if len(remaining) > len(page):
+            given = given | {key for key, _ in page}
+            self._count += 1
+            token = f"{self._count}.{_item_key(page[-1][1])}"
+            self._given[token] = given
+            while len(self._given) > self.KEPT:
+                self._given.popitem(last=False)
+            paged["nextLink"] = next_url(token)
+        return paged
 
 
 # ------------------------------------------------------------------------------------ api-versions
