@@ -269,6 +269,7 @@ class FastRun:
         self._group_instants: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # consistency group -> its failover instant
         self._unfinished_restores: list[tuple[VmSpec, str, np.ndarray]] = []  # restores no task saw end: cleanup waits
         self._unfinished_failovers: dict[str, np.ndarray] = {}
+        self.timed_out = np.zeros(n, bool)  # trials in which a step timed out (the approximated regime: see run_candidate)
         self.trace: list[tuple[str, str, float, float]] | None = None  # (task, operation, asked, ended) of trial 0, for debugging
         wl = self.catalog.workload
         self._flush_dist = wl.flush_lag
@@ -612,7 +613,7 @@ class FastRun:
             if attempt > 1:
                 yield np.where(live, ask, np.nan)
             start, slot = self.slot_op(ask, live)
-            waited_out = live & (start > deadline)  # cancelled while waiting for a slot
+            waited_out = live & (start >= deadline)  # cancelled while waiting for a slot
             got = live & ~waited_out
             first_read = start.copy()
             new = got & np.isnan(job_ends)
@@ -625,6 +626,7 @@ class FastRun:
                     info[key] = np.where(new, value, info[key]) if key in info else value
             seen = self.polls(first_read, np.where(got, job_ends, first_read))
             over = got & (seen > deadline)
+            self.timed_out |= waited_out | over
             self.slots.release(slot, np.where(over, deadline, seen), got)
             success = got & ~over & ~job_bad
             failed_job = got & ~over & job_bad
@@ -942,6 +944,7 @@ class FastRun:
         end = finish[task.ops[-1].id]
         timeout = self._timeout(task)
         in_time = end <= ready + timeout
+        self.timed_out |= ok & ~in_time
         good = ok & in_time
         end = np.where(ok & ~in_time, ready + timeout, end)
         booted = np.where(good, end + self._boot(vm, generalized=False), np.inf)
@@ -966,6 +969,7 @@ class FastRun:
         self.slots.release(slot, end, mask)
         timeout = self._timeout(task)
         good = mask & (end <= ready + timeout)
+        self.timed_out |= mask & ~good
         end = np.where(mask & ~good, ready + timeout, end)
         self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), end, good, w.region)
         for disk in golden.disks:
@@ -1310,6 +1314,14 @@ def _mean_var(dist: object) -> tuple[float, float]:
     return float(samples.mean()), float(samples.var())
 
 
+@dataclass(frozen=True)
+class FastCandidate:
+    """One candidate's trials with the fast model, and the share of trials in which a step timed out."""
+
+    outcomes: list[TrialOutcome]
+    timed_out_share: float
+
+
 def run_candidate(
     name: str,
     runbook: Runbook,
@@ -1321,6 +1333,23 @@ def run_candidate(
     catalog: Catalog | None = None,
 ) -> list[TrialOutcome]:
     """Every trial of one candidate with the fast model, as the engine's trial outcomes."""
+    return fast_candidate(name, runbook, estate, plan, specs, seed=seed, catalog=catalog).outcomes
+
+
+def fast_candidate(
+    name: str,
+    runbook: Runbook,
+    estate: Estate,
+    plan: ProtectionPlan,
+    specs: Sequence[TrialSpec],
+    *,
+    seed: int,
+    catalog: Catalog | None = None,
+) -> FastCandidate:
+    """Every trial of one candidate with the fast model, and how often a step timed out in them: a
+    step timeout that binds while tasks queue for the drill's slots is where the fast model's
+    approximate slot order matters most (a few percent of queueing time decides whether a task
+    times out), so `--model auto` hands such a candidate to the engine."""
     model = FastRun(runbook, estate, plan, specs, seed=seed, catalog=catalog)
     apps = model.run()
     cost = model.costs()
@@ -1330,4 +1359,4 @@ def run_candidate(
         outcomes.append(
             TrialOutcome(name, spec.trial, spec.incident_at, spec.seed, "failed" if failed else "passed", float(cost[k]), tuple(apps[k]))
         )
-    return outcomes
+    return FastCandidate(outcomes, float(model.timed_out.mean()) if len(specs) else 0.0)

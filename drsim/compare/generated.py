@@ -69,7 +69,8 @@ def _plan(name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
     return {"apiVersion": "drsim/v1", "kind": "ProtectionPlan", "metadata": {"name": name}, "rules": rules}
 
 
-def plans(apps: list[str]) -> dict[str, dict[str, Any]]:
+def plans(groups: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+    """The four candidate plans; `groups` are the (app, tier) pairs the estate has (one consistency group each)."""
     asr_rules = [
         {
             "vms": {"app": app, "tier": tier},
@@ -80,8 +81,7 @@ def plans(apps: list[str]) -> dict[str, dict[str, Any]]:
                 "consistency_group": f"{app}-{tier}",
             },
         }
-        for app in apps
-        for tier, _, _, _ in TIERS
+        for app, tier in groups
     ]
     return {
         "daily-backup": _plan(
@@ -233,7 +233,8 @@ def write_comparison(directory: Path, vms: int, *, trials: int = 1000, seed: int
     est = estate(vms, sizes)
     apps = [a["name"] for a in est["apps"]]
     files = {"estate.yaml": est}
-    files.update({f"plan-{name}.yaml": doc for name, doc in plans(apps).items()})
+    groups = list(dict.fromkeys((vm["tags"]["app"], vm["tags"]["tier"]) for vm in est["vms"]))
+    files.update({f"plan-{name}.yaml": doc for name, doc in plans(groups).items()})
     files.update({f"runbook-{name}.yaml": doc for name, doc in runbooks(apps).items()})
     comparison = {
         "apiVersion": "drsim/v1",

@@ -14,7 +14,15 @@ import pandas as pd
 
 from drsim.compare.analysis import rank_candidates, summarize, trials_frame
 from drsim.compare.executors import ExecutorKind, Progress, TrialsInterrupted, run_outcomes
-from drsim.compare.fast_run import DEFAULT_VALIDATE, ModelChoice, ModelReport, choose, fast_outcomes, validate_against_engine
+from drsim.compare.fast_run import (
+    DEFAULT_VALIDATE,
+    ModelChoice,
+    ModelReport,
+    choose,
+    fast_run,
+    timeout_fallback,
+    validate_against_engine,
+)
 from drsim.compare.inputs import ComparisonInputs, prepare
 from drsim.compare.report import human_duration, money, percent, report_context, write_report
 from drsim.compare.trials import TrialOutcome, worker_documents
@@ -87,11 +95,17 @@ def run_comparison(
     `model`: the engine, the fast model (checked against `validate` engine trials per candidate), or
     auto (fast when every candidate's runbook uses only what it supports)."""
     used, missing = choose(inputs, model)
+    fast: list[TrialOutcome] = []
+    timed_out: dict[str, float] = {}
+    if used == "fast":
+        fast, timed_out = fast_run(inputs)
+        if model is ModelChoice.AUTO and timeout_fallback(timed_out):
+            used, missing = "engine", timeout_fallback(timed_out)  # where timeouts decide, the engine does
     if used == "engine":
         outcomes = run_outcomes(inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress)
         return replace(_result(inputs, outcomes), model=ModelReport(model, "engine", missing, 0, 0))
     # --- the fast model (drsim.compare.fast), then its check against the engine at the same incidents
-    result = _result(inputs, fast_outcomes(inputs))
+    result = _result(inputs, fast)
     if progress is not None:
         progress(inputs.trials * len(inputs.candidates))
 
@@ -101,7 +115,7 @@ def run_comparison(
     validated, found, engine_trials, interrupted = validate_against_engine(
         inputs, result.trials, validate, engine, lambda outcomes, names: trials_frame(outcomes, names)
     )
-    report = ModelReport(model, "fast", {}, validate, validated, found, engine_trials, interrupted)
+    report = ModelReport(model, "fast", {}, validate, validated, found, engine_trials, interrupted, timed_out)
     return replace(result, model=report)
 
 

@@ -22,7 +22,7 @@ from drsim.cli import main
 from drsim.compare import prepare
 from drsim.compare.analysis import trials_frame
 from drsim.compare.executors import run_in_process
-from drsim.compare.fast_run import ModelChoice, choose, fast_outcomes, fast_unsupported
+from drsim.compare.fast_run import ModelChoice, choose, fast_outcomes, fast_run, fast_unsupported, timeout_fallback
 from drsim.compare.fast_validate import KS_P_WARN, Agreement, agreements, kolmogorov_pvalue, ks_2samp, median_band
 from drsim.compare.generated import write_comparison
 from drsim.errors import UsageError
@@ -103,6 +103,23 @@ def test_auto_falls_back_to_the_engine_and_names_why(tmp_path: Path) -> None:
     assert set(pd.read_csv(tmp_path / "out" / "comparison.csv")["model"]) == {"engine"}
     refused = CliRunner().invoke(main, ["compare", str(path), "--model", "fast", "--quiet"])
     assert refused.exit_code == 2 and "as: disks" in refused.output
+
+
+def test_auto_hands_steps_that_time_out_under_the_concurrency_limit_to_the_engine(tmp_path: Path) -> None:
+    """60 restores on 50 slots with a 20-minute timeout: queued tasks time out (where the fast model's
+    slot order is too coarse to decide who does), so auto names the candidates for the engine."""
+    path = write_comparison(tmp_path, 60, trials=10)
+    runbook = tmp_path / "runbook-restore.yaml"
+    doc = yaml.safe_load(runbook.read_text())
+    for step in doc["steps"]:
+        if step["action"] == "backup.restore":
+            step["timeout"] = "20m"
+    runbook.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    _, timed_out = fast_run(prepare(path, trials=10))
+    assert timed_out["daily-backup"] > 0.5 and timed_out["asr"] == 0.0
+    fallback = timeout_fallback(timed_out)
+    assert set(fallback) == {"daily-backup", "enhanced-4h"}
+    assert "times out" in fallback["daily-backup"][0]
 
 
 # ------------------------------------------------------------------------------- the CLI
