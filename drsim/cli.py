@@ -104,10 +104,10 @@ def main() -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def validate(files: tuple[str, ...], fmt: str) -> None:
-    """Validate documents of any kind; a Drill or Comparison also validates what it references."""
-    from drsim.model.checks import validate_path
+    """Validate documents of any kind, and calibration files; a Drill or Comparison also validates what it references."""
+    from drsim.cloud.sim.drill import validate_file
 
-    results = {path: validate_path(path) for path in files}
+    results = {path: validate_file(path) for path in files}
     problems = sorted({p for found in results.values() for p in found})
     if fmt == "json":
         click.echo(
@@ -361,11 +361,69 @@ def evidence_seal(run_dir: str, sign_key: str | None, force: bool, store_path: s
 @click.option("--store", "store_path", type=click.Path(dir_okay=False), help="History store  [default: reports/history.sqlite]")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 def history(drill: str | None, runbook: str | None, store_path: str | None, fmt: str) -> None:
-    """List recorded drill runs, oldest first: one row per run and application."""
+    """List recorded drill runs, oldest first: one row per run and application, each with its kind
+    (simulated, emulated or real: only real runs are operating evidence)."""
+    from drsim.console import terminal_width
     from drsim.store import DEFAULT_STORE
     from drsim.store.export import HistoryFormat, history_text
 
-    click.echo(history_text(store_path or DEFAULT_STORE, HistoryFormat(fmt), drill=drill, runbook=runbook), nl=False)
+    text = history_text(store_path or DEFAULT_STORE, HistoryFormat(fmt), drill=drill, runbook=runbook, width=terminal_width())
+    click.echo(text, nl=False)
+
+
+@main.group(invoke_without_command=True)
+@click.option("--open", "open_only", is_flag=True, help="Only findings neither closed nor re-verified.")
+@click.option("--app", help="Only the findings of this application.")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="History store  [default: reports/history.sqlite]")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+def findings(ctx: click.Context, open_only: bool, app: str | None, store_path: str | None, fmt: str) -> None:
+    """List the findings of recorded runs (derived from their journals), with owner, due date, closure and
+    re-verification; `assign` and `close` act on one."""
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = store_path
+        return
+    from drsim.console import terminal_width
+    from drsim.store import DEFAULT_STORE
+    from drsim.store.findings import FindingsFormat, findings_text
+
+    text = findings_text(store_path or DEFAULT_STORE, FindingsFormat(fmt), open_only=open_only, app=app, width=terminal_width())
+    click.echo(text, nl=False)
+
+
+def _findings_store(ctx: click.Context, store_path: str | None) -> str | Path:
+    from drsim.store import DEFAULT_STORE
+
+    return store_path or (ctx.obj if isinstance(ctx.obj, str) else None) or DEFAULT_STORE
+
+
+@findings.command("assign")
+@click.argument("finding_id", metavar="ID")
+@click.option("--owner", required=True, help="Who owns the finding.")
+@click.option("--due", required=True, metavar="DATE", help="When it is due, YYYY-MM-DD.")
+@click.option("--by", help="Who assigns it  [default: the operating system's user]")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="History store  [default: reports/history.sqlite]")
+@click.pass_context
+def findings_assign(ctx: click.Context, finding_id: str, owner: str, due: str, by: str | None, store_path: str | None) -> None:
+    """Give a finding an owner and a due date (recorded with who and when)."""
+    from drsim.store.findings import assign_finding
+
+    found = assign_finding(_findings_store(ctx, store_path), finding_id, owner=owner, due=due, by=by)
+    click.echo(f"{found.id}: assigned to {found.owner}, due {found.due}")
+
+
+@findings.command("close")
+@click.argument("finding_id", metavar="ID")
+@click.option("--note", required=True, help="What was done about it.")
+@click.option("--by", help="Who closes it  [default: the operating system's user]")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="History store  [default: reports/history.sqlite]")
+@click.pass_context
+def findings_close(ctx: click.Context, finding_id: str, note: str, by: str | None, store_path: str | None) -> None:
+    """Close a finding with a note (recorded with who and when); a later real drill re-verifies it."""
+    from drsim.store.findings import close_finding
+
+    found = close_finding(_findings_store(ctx, store_path), finding_id, note=note, by=by)
+    click.echo(f"{found.id}: closed at {found.closed_at} by {found.closed_by}")
 
 
 @main.command()
@@ -433,6 +491,23 @@ def drill() -> None:
 @click.option("--no-report", is_flag=True, help="Write no report.md / report.html (the run is still recorded and sealed).")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False), help="History store  [default: <out>/history.sqlite]")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Also write JUnit XML: a test case per objective and check.")
+@click.option(
+    "--real-time",
+    is_flag=True,
+    help="Run a simulated drill in real time (its world on a real clock) so that its manual steps wait for people.",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(0.01, 10_000),
+    help="With --real-time: world seconds per real second, 0.01 to 10000 (default 1).",
+)
+@click.option(
+    "--predict-trials",
+    type=click.IntRange(0, 100_000),
+    default=200,
+    show_default=True,
+    help="Before a drill against Azure, predict it from this many simulated trials (journaled; 0: no prediction).",
+)
 def drill_run(
     drill_path: str | None,
     out_dir: str,
@@ -444,6 +519,9 @@ def drill_run(
     no_report: bool,
     store_path: str | None,
     junit_path: str | None,
+    real_time: bool,
+    speed: float | None,
+    predict_trials: int,
 ) -> None:
     """Run a drill; write result.json, journal.jsonl, report.md, report.html and manifest.json, and record the run
     in the history store. Exit 0 passed, 1 an objective or check failed, 3 error."""
@@ -474,8 +552,81 @@ def drill_run(
             reports=not no_report,
             store=store_path,
             junit=junit_path,
+            real_time=real_time,
+            speed=speed,
+            predict_trials=predict_trials,
         )
     )
+
+
+@drill.command("approve")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("step_id")
+@click.option(
+    "--by", "by", required=True, metavar="NAME", help="Who declares or approves (on the drill's participants list, if it has one)."
+)
+@click.option("--role", metavar="ROLE", help="Their role (default: the one the participants list gives them).")
+@click.option("--note", metavar="TEXT", help="A note journaled with the approval.")
+def drill_approve(run_dir: str, step_id: str, by: str, role: str | None, note: str | None) -> None:
+    """Declare or approve a manual step that a real-time run is waiting on, from any shell.
+
+    Exit 0 once the run has journaled it; 2 when the step is not waiting (the ones that are are named)
+    or the person is not on the drill's participants list; 3 when the run does not take it."""
+    from drsim.drills import approve_step
+    from drsim.times import duration, utc_text
+
+    acted = approve_step(run_dir, step_id, by=by, role=role, note=note)
+    role_text = f" ({acted.role})" if acted.role else ""
+    verb = "declared" if acted.action.value == "manual.declare" else "approved"
+    when = utc_text(acted.at, "seconds")
+    click.echo(f"{run_dir}: step '{acted.step}' {verb} by {acted.by}{role_text} at {when}, after waiting {duration(acted.waited_s)}")
+
+
+@drill.command("attest")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--by", "by", required=True, metavar="NAME", help="Who attests.")
+@click.option("--role", required=True, metavar="ROLE", help="In what role (drill owner, application owner, risk and compliance, ...).")
+@click.option(
+    "--verdict", required=True, type=click.Choice(["passed", "failed", "passed-with-exceptions"]), help="Their verdict on the run."
+)
+@click.option("--note", metavar="TEXT", help="A note journaled with the attestation (the exceptions, for instance).")
+@click.option("--sign-key", type=click.Path(dir_okay=False), help="Ed25519 private key (PEM) to sign the re-sealed manifest with.")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help=STORE_OF_RUN_HELP)
+def drill_attest(run_dir: str, by: str, role: str, verdict: str, note: str | None, sign_key: str | None, store_path: str | None) -> None:
+    """Attest a finished run: journal who gives what verdict on it (chained), re-render its reports
+    (their sign-off shows it) and re-seal it. Refused for a run still running or whose evidence does
+    not verify."""
+    from drsim.drills import attest_run
+
+    outcome = attest_run(run_dir, by=by, role=role, verdict=verdict, note=note, sign_key=sign_key, store=_store_of(run_dir, store_path))
+    for path in outcome.written:
+        click.echo(f"wrote {path}")
+    click.echo(f"{run_dir}: attested {outcome.attested.verdict.value} by {outcome.attested.by} ({outcome.attested.role})")
+
+
+@main.group()
+def canary() -> None:
+    """The canary writer for production VMs: markers drsim reads back on recovered VMs (docs/azure.md)."""
+
+
+@canary.command("script")
+@click.option("--os", "os_name", type=click.Choice(["linux", "windows"]), required=True, help="The production VM's OS.")
+@click.option(
+    "--volume",
+    "volumes",
+    metavar="PATH",
+    multiple=True,
+    help="A protected volume (its mount point or a folder on it); repeatable. Default: a folder on the OS volume.",
+)
+@click.option("--interval", type=click.FloatRange(0.01, 3600), default=1.0, show_default=True, help="Seconds between two markers.")
+@click.option("--out", type=click.Path(file_okay=False), help="Write the files to this directory instead of printing them.")
+def canary_script(os_name: str, volumes: tuple[str, ...], interval: float, out: str | None) -> None:
+    """Print the writer to install on a production VM: Linux a shell script and a systemd unit, Windows a
+    PowerShell script and its scheduled task."""
+    from drsim.console import canary_script as write_script
+
+    for path in write_script(os_name, volumes, interval, out):
+        click.echo(f"wrote {path}")
 
 
 @main.group()
@@ -510,6 +661,11 @@ def emulator() -> None:
     multiple=True,
     help="A storage account to serve (a Backup staging account); repeatable.",
 )
+@click.option(
+    "--calibration",
+    type=click.Path(dir_okay=False),
+    help="Run the world's operations on this calibration file (docs/simulator.md) instead of the built-in catalog.",
+)
 def emulator_serve(
     host: str,
     port: int,
@@ -523,6 +679,7 @@ def emulator_serve(
     page_size: int,
     vcpu_quota: int,
     storage_accounts: tuple[str, ...],
+    calibration: str | None,
 ) -> None:
     """Serve Azure Resource Manager over the simulated world until Ctrl-C; prints endpoint, subscription and groups."""
     from drsim.cloud.emulator.server import run_emulator
@@ -540,8 +697,66 @@ def emulator_serve(
             writable_groups=writable_groups,
             vcpu_quota=vcpu_quota,
             storage_accounts=storage_accounts,
+            calibration=calibration,
         ),
         host,
         port,
         echo=click.echo,
     )
+
+
+# ------------------------------------------------------------------------------ drsim calibrate
+
+
+@main.command()
+@click.option("--store", "store_path", required=True, type=click.Path(dir_okay=False), help="History store listing the runs to learn from.")
+@click.option("--since", metavar="DATE", help="Only runs performed on or after this day (YYYY-MM-DD).")
+@click.option(
+    "--provider", type=click.Choice(["azure"]), default="azure", show_default=True, help="Runs of this provider (real runs only)."
+)
+@click.option("--include-emulated", is_flag=True, help="Count runs made against drsim's ARM emulator (the file then says so).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Calibration file to write (required unless --check).")
+@click.option(
+    "--min-samples", type=click.IntRange(2, 1_000_000), default=5, show_default=True, help="Fewer samples keep the built-in figure."
+)
+@click.option("--name", help="The calibration's name (default: the output file's stem).")
+@click.option("--check", "check_only", is_flag=True, help="Replay each past real drill on the twin; print the share of RTOs inside p5-p95.")
+@click.option("--calibration", "calibration_path", type=click.Path(dir_okay=False), help="With --check: the calibration to check.")
+@click.option("--trials", type=click.IntRange(1, 100_000), default=200, show_default=True, help="With --check: trials per past drill.")
+def calibrate(
+    store_path: str,
+    since: str | None,
+    provider: str,
+    include_emulated: bool,
+    out_path: str | None,
+    min_samples: int,
+    name: str | None,
+    check_only: bool,
+    calibration_path: str | None,
+    trials: int,
+) -> None:
+    """Fit the twin's catalog to the durations real drills measured (a calibration file), or --check the twin
+    against those drills."""
+    from datetime import date
+
+    from drsim.console import calibrate_check, calibrate_fit
+
+    day = None
+    if since is not None:
+        try:
+            day = date.fromisoformat(since)
+        except ValueError:
+            raise UsageError(f"--since {since}: expected a day, YYYY-MM-DD") from None
+    if check_only:
+        if out_path is not None:
+            raise UsageError("--check writes nothing: leave out --out")
+        sys.exit(
+            calibrate_check(
+                store_path, calibration=calibration_path, since=day, provider=provider, include_emulated=include_emulated, trials=trials
+            )
+        )
+    if out_path is None:
+        raise UsageError("--out FILE is required: where to write the calibration (or --check)")
+    if calibration_path is not None:
+        raise UsageError("--calibration goes with --check")
+    calibrate_fit(store_path, out_path, since=day, provider=provider, include_emulated=include_emulated, min_samples=min_samples, name=name)

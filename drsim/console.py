@@ -7,12 +7,16 @@ writes to a rich Console; nothing below the command line depends on it.
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import contextlib
 import json
 import os
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 
@@ -24,15 +28,18 @@ from rich.text import Text
 
 from drsim.cloud.api import PointType
 from drsim.cloud.sim.listing import WorldPoints, iso_or_none, points_as_json, world_points
-from drsim.drills import AzureDryRun, azure_dry_run, finish_run, incident_time, run_drill
-from drsim.engine.run import DrillPlan, RunOutcome
+from drsim.drills import AzureDryRun, Predictor, azure_dry_run, finish_run, incident_time, run_drill
+from drsim.engine.people import NOTE_MAX, VIA_TERMINAL, HumanAnswer, HumanRequest, check_person, participants_text
+from drsim.engine.run import DrillPlan, RunObserver, RunOutcome
 from drsim.engine.taskgraph import Task, task_chain
 from drsim.errors import AbortedError, UsageError
 from drsim.measure.events import (
     CleanupFinished,
     CleanupStarted,
     Event,
+    HumanActed,
     PlanMade,
+    PredictionMade,
     RunAborted,
     TaskFailed,
     TaskFinished,
@@ -42,27 +49,30 @@ from drsim.measure.events import (
 )
 from drsim.measure.result import RunStatus, TaskStatus
 from drsim.model import Estate, load, load_drill
+from drsim.model.checks import DrillBundle
 from drsim.model.documents import Drill
 from drsim.model.loader import Loaded
 from drsim.model.types import CleanupStatus, ProviderKind, format_duration, parse_instant
 from drsim.program.coverage import build_coverage, parse_period
 from drsim.program.due import DrillRef, DueReport, DueState, due_report
 from drsim.program.packet import write_packet
-from drsim.program.runs import recorded_seals
+from drsim.program.runs import recorded_findings, recorded_seals
 from drsim.store.history import DEFAULT_STORE, HistoryStore
+from drsim.times import duration
 
 _STATUS_STYLE = {RunStatus.PASSED: "bold green", RunStatus.FAILED: "bold yellow", RunStatus.ERROR: "bold red"}
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    return format_duration_s(seconds)
+def terminal_width() -> int:
+    """How wide tables printed to standard output may be: the terminal's width (COLUMNS when set; 80
+    when standard output is not a terminal), as rich measures it."""
+    return Console().width
 
 
-def format_duration_s(seconds: float) -> str:
-    """Seconds as `1h2m3s` (whole seconds), the way the summary shows RTO and RPO."""
-    return format_duration(timedelta(seconds=round(seconds)))
+def _column(table: Table, name: str, **options: object) -> None:
+    """A column whose header words are never broken, and whose cells wrap (or fold a longer word)."""
+    widest = max(len(word) for word in name.split()) if name.strip() else 1
+    table.add_column(name, overflow="fold", min_width=widest, **options)  # type: ignore[arg-type]
 
 
 class LiveProgress:
@@ -75,10 +85,19 @@ class LiveProgress:
         self.running: set[str] = set()
         self.now: datetime | None = None
         self.phase = "planning"
+        self.trials: tuple[int, int] | None = None  # the twin's prediction: (trials done, in all)
         self._live = Live(self._render(), console=console, transient=True, refresh_per_second=8)
         self._live.start()
 
+    def predicting(self, done: int, total: int) -> None:
+        """The twin's prediction goes on before the drill (called from the thread that makes it)."""
+        self.trials = (done, total)
+        self._live.update(self._render())
+
     def _render(self) -> Group:
+        if self.trials is not None and self.total == 0:
+            done, total = self.trials
+            return Group(Text.assemble(("twin     ", "bold"), f"  predicting the drill: {done}/{total} simulated trials"))
         clock = iso(self.now) if self.now is not None else "-"
         line = Text.assemble(
             (f"{self.phase:<9}", "bold"),
@@ -119,6 +138,14 @@ class LiveProgress:
     def stop(self) -> None:
         self._live.stop()
 
+    def pause(self) -> None:
+        """Take the panel off the terminal while a person is asked something."""
+        self._live.stop()
+
+    def resume(self) -> None:
+        self._live.start()
+        self._live.update(self._render())
+
 
 def _say(line: str) -> None:
     """One line on standard error, at once and unwrapped (it names paths and commands to copy)."""
@@ -145,6 +172,143 @@ class InterruptNotice:
         pass
 
 
+# ------------------------------------------------------------------------------ people in the loop
+
+
+def stdin_is_terminal() -> bool:
+    """Whether a person sits at this run's terminal (standard input is a tty) to be asked directly."""
+    try:
+        return os.isatty(sys.stdin.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _waiting_line(request: HumanRequest) -> str:
+    waiting = request.waiting
+    who = f" ({waiting.who})" if waiting.who else ""
+    limit = f"; it times out after {duration(waiting.timeout_s)}" if waiting.timeout_s is not None else ""
+    expected = f"; participants: {participants_text(waiting.participants)}" if waiting.participants else ""
+    return f"step '{waiting.step}' ({waiting.action.value}) waits for a person to {request.verb} it{who}{expected}{limit}"
+
+
+class ApprovalNotice:
+    """No terminal to ask: say, on standard error, how to answer from another shell (drsim drill approve)."""
+
+    def __init__(self, say: Callable[[str], None] = _say) -> None:
+        self.say = say
+
+    async def ask(self, request: HumanRequest) -> HumanAnswer | None:
+        self.say(f"{_waiting_line(request)}: {request.approve_command()}")
+        return None
+
+
+class TerminalPrompt:
+    """Ask the person at the run's terminal for their name (role and note optional), one step at a time;
+    `drsim drill approve` from another shell answers as well (drsim.engine.people.RealTimePeople)."""
+
+    def __init__(self, progress: LiveProgress | None = None, *, fd: int | None = None, say: Callable[[str], None] = _say) -> None:
+        self.progress = progress
+        self.fd = sys.stdin.fileno() if fd is None else fd
+        self.say = say
+        self._buffer = b""
+        self._lines: collections.deque[str | None] = collections.deque()
+        self._wakeup: asyncio.Future[None] | None = None
+        self._lock: asyncio.Lock | None = None
+
+    async def ask(self, request: HumanRequest) -> HumanAnswer | None:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:  # one question at a time on one terminal
+            if self.progress is not None:
+                self.progress.pause()
+            try:
+                return await self._ask(request)
+            finally:
+                self._stop_reading()
+                if self.progress is not None:
+                    self.progress.resume()
+
+    async def _ask(self, request: HumanRequest) -> HumanAnswer | None:
+        participants = request.waiting.participants
+        self.say(f"{_waiting_line(request)}.")
+        self.say(f"Answer here, or from another shell: {request.approve_command()}")
+        while True:
+            name = await self._line(f"Your name (to {request.verb} step '{request.step}'): ")
+            if name is None:
+                self.say("(no more input here: waiting for drsim drill approve)")
+                return None
+            if not name.strip():
+                continue
+            listed = [p.role for p in participants if " ".join(p.name.split()).casefold() == " ".join(name.split()).casefold()]
+            if participants and not listed:
+                self.say(f"refused: {name.strip()} is not on the drill's participants list ({participants_text(participants)})")
+                continue
+            role = await self._line(f"Role [{listed[0]}]: " if listed else "Role (optional): ")
+            note = await self._line("Note (optional): ")
+            if role is None or note is None:
+                return None
+            try:
+                by, checked_role = check_person(participants, name, role or None)
+            except ValueError as exc:
+                self.say(f"refused: {exc}")
+                continue
+            return HumanAnswer(by, checked_role, note.strip()[:NOTE_MAX] or None, VIA_TERMINAL)
+
+    async def _line(self, question: str) -> str | None:
+        """One line typed at the terminal (None at the end of input)."""
+        sys.stderr.write(question)
+        sys.stderr.flush()
+        loop = asyncio.get_running_loop()
+        while not self._lines:
+            self._wakeup = loop.create_future()
+            try:
+                loop.add_reader(self.fd, self._readable)
+            except (NotImplementedError, OSError, ValueError):  # no way to read it without blocking the run
+                return None
+            try:
+                await self._wakeup
+            finally:
+                self._wakeup = None
+        return self._lines.popleft()
+
+    def _readable(self) -> None:
+        try:
+            chunk = os.read(self.fd, 4096)
+        except OSError:
+            chunk = b""
+        if chunk:
+            self._buffer += chunk
+            *lines, self._buffer = self._buffer.split(b"\n")
+            self._lines.extend(line.decode("utf-8", errors="replace").rstrip("\r") for line in lines)
+        else:
+            self._lines.append(None)
+            self._stop_reading()
+        if self._lines and self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+    def _stop_reading(self) -> None:
+        with contextlib.suppress(RuntimeError, NotImplementedError, OSError, ValueError):
+            asyncio.get_running_loop().remove_reader(self.fd)
+
+
+class PeopleNotice:
+    """Says on standard error when a person answered a manual step, or nobody did in time."""
+
+    def __init__(self, say: Callable[[str], None] = _say) -> None:
+        self.say = say
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, HumanActed):
+            role = f" ({event.role})" if event.role else ""
+            verb = "declared" if event.action.value == "manual.declare" else "approved"
+            self.say(f"step '{event.step}' {verb} by {event.by}{role} via {event.via}, after {duration(event.waited_s)}")
+        elif isinstance(event, TaskFailed) and event.action.is_manual:
+            self.say(f"step '{event.step}' failed: {event.error}")
+
+    def on_finished(self, outcome: RunOutcome) -> None:
+        pass
+
+
 SHOWN_FAILURES = 10
 """The failed tasks the summary names one by one; the rest are counted per step and reason."""
 
@@ -154,17 +318,17 @@ def summary_table(outcome: RunOutcome) -> Table:
     assert outcome.result is not None
     table = Table(title=f"drill {outcome.drill} ({outcome.run_id})", title_justify="left")
     for column in ("app", "RTO", "RTO obj.", "RPO", "RPO claimed", "RPO obj.", "consistent", "verdict"):
-        table.add_column(column, justify="left" if column in ("app", "verdict") else "right")
+        _column(table, column, justify="left" if column in ("app", "verdict") else "right")
     for app in outcome.result.apps:
         verdicts = [v for v in (app.rto_met, app.rpo_met) if v is not None]
         verdict = Text("met", style="green") if verdicts and all(verdicts) else Text("NOT met", style="red") if verdicts else Text("-")
         table.add_row(
             app.app,
-            _duration(app.rto_s),
-            _duration(app.rto_objective_s),
-            _duration(app.rpo_s),
-            _duration(app.rpo_claimed_s),
-            _duration(app.rpo_objective_s),
+            duration(app.rto_s),
+            duration(app.rto_objective_s),
+            duration(app.rpo_s),
+            duration(app.rpo_claimed_s),
+            duration(app.rpo_objective_s),
             "-" if app.consistent is None else ("yes" if app.consistent else Text("NO", style="red")),
             verdict,
         )
@@ -203,19 +367,19 @@ def render_plan(plan: DrillPlan, console: Console) -> None:
     graph = plan.graph
     table = Table(title=f"drill {plan.drill}: task graph (dry run, nothing created)", title_justify="left")
     for column in ("step", "action", "needs", "tasks", "operations per task", "estimate"):
-        table.add_column(column)
+        _column(table, column)
     for step in graph.steps:
         tasks = graph.step_tasks[step]
         ops = _operations(tasks[0]) if tasks else "-"
         longest = max((task_chain(t, partial(plan.estimates, t)) for t in tasks), default=0.0)
         first = tasks[0].action.value if tasks else "-"
-        table.add_row(step, first, ", ".join(graph.step_needs[step]) or "-", str(len(tasks)), ops, format_duration_s(longest))
+        table.add_row(step, first, ", ".join(graph.step_needs[step]) or "-", str(len(tasks)), ops, duration(longest))
     console.print(table)
     critical = plan.critical
-    console.print(f"critical path: {' -> '.join(critical.tasks) or '-'}")
+    console.print(f"planned critical path (an estimate): {' -> '.join(critical.tasks) or '-'}")
     console.print(
-        f"predicted duration: critical path {format_duration_s(critical.length_s)}, "
-        f"lower bound {format_duration_s(critical.lower_bound_s)} with {critical.concurrency} operations at a time"
+        f"predicted duration: planned critical path {duration(critical.length_s)}, "
+        f"lower bound {duration(critical.lower_bound_s)} with {critical.concurrency} operations at a time"
     )
     kinds = Counter(r.kind.value.rsplit("/", 1)[-1] for r in plan.creates)
     console.print("would create: " + (", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "nothing"))
@@ -225,7 +389,7 @@ def render_readiness(checked: AzureDryRun, console: Console) -> None:
     """The preflight of a drill against Azure: one row per check, then ready or every problem counted."""
     table = Table(title="readiness (read-only preflight against Azure)", title_justify="left")
     for column in ("check", "subject", "", "detail"):
-        table.add_column(column)
+        _column(table, column)
     for check in checked.readiness.checks:
         mark = Text("ok", style="green") if check.ok else Text("PROBLEM", style="bold red")
         table.add_row(check.area.value, check.subject, mark, check.detail)
@@ -257,8 +421,17 @@ def drill_run(
     reports: bool = True,
     store: str | None = None,
     junit: str | None = None,
+    real_time: bool = False,
+    speed: float | None = None,
+    interactive: bool | None = None,
+    predict_trials: int = 200,
 ) -> int:
-    """What `drsim drill run` does; returns the exit code (0 passed, 1 failed, 3 error)."""
+    """What `drsim drill run` does; returns the exit code (0 passed, 1 failed, 3 error).
+
+    In a real-time run (provider azure, or `real_time`) manual steps wait for a person: asked at the
+    terminal when standard input is one (`interactive`, default: stdin_is_terminal()), and told how to
+    answer with `drsim drill approve` otherwise. A drill against Azure is first predicted by the twin
+    (`predict_trials` simulated trials; 0: not)."""
     console = console or Console()
     if resume is not None and (seed is not None or incident_at is not None):
         raise UsageError("--resume continues a run with its own seed and incident time: leave out --seed and --incident-at")
@@ -278,6 +451,12 @@ def drill_run(
         when = incident_time(drill.model_copy(update={"incident_at": "random"}), drill.seed if seed is None else seed, today=today)
     progress = LiveProgress(console) if console.is_terminal and not quiet and not dry_run else None
     notice = InterruptNotice()
+    live = real_time or bundle.drill.doc.provider is ProviderKind.AZURE
+    ask_here = stdin_is_terminal() if interactive is None else interactive
+    prompt = (TerminalPrompt(progress) if ask_here else ApprovalNotice()) if live else None
+    observers: list[RunObserver] = [o for o in (progress, notice) if o is not None]
+    if live:
+        observers.append(PeopleNotice())
     try:
         outcome = run_drill(
             bundle,
@@ -286,9 +465,15 @@ def drill_run(
             incident_at=when,
             dry_run=dry_run,
             resume=resume,
-            observers=(progress, notice) if progress is not None else (notice,),
+            observers=observers,
             today=today,
             handle_signals=True,
+            real_time=real_time,
+            speed=speed,
+            prompt=prompt,
+            predict=twin_predictor(bundle, predict_trials, seed, console, quiet=quiet, live=progress)
+            if not dry_run and resume is None
+            else None,
         )
     finally:
         if progress is not None:
@@ -311,6 +496,36 @@ def drill_run(
         if sealed:
             console.print(f"wrote {', '.join(str(p) for p in sealed)}")
     return outcome.exit_code
+
+
+def twin_predictor(
+    bundle: DrillBundle, trials: int, seed: int | None, console: Console, *, quiet: bool, live: LiveProgress | None = None
+) -> Predictor | None:
+    """The prediction of a drill against Azure by the twin (drsim.compare.predict), with its progress on
+    the terminal (in the run's live panel) and a line per application when it is made; None for a
+    simulated drill or 0 trials."""
+    if bundle.drill.doc.provider is not ProviderKind.AZURE or trials <= 0:
+        return None
+    from drsim.compare.predict import drill_documents, predict
+
+    documents = drill_documents(bundle)
+    base = bundle.drill.doc.seed if seed is None else seed
+
+    def predicted(incident_at: datetime) -> PredictionMade:
+        started = time.monotonic()
+        made = predict(documents, incident_at=incident_at, trials=trials, seed=base, progress=live.predicting if live else None)
+        if not quiet:
+            took = time.monotonic() - started
+            console.print(f"twin: {trials} simulated trials (seed {base}, catalog {made.catalog_version}) in {took:.1f}s", highlight=False)
+            for app in made.apps:
+                console.print(
+                    f"twin: {app.name} RTO predicted p5 {duration(app.p5_s)}, p50 {duration(app.p50_s)}, p95 {duration(app.p95_s)}"
+                    + ("" if app.samples == trials else f" ({trials - app.samples} trial(s) did not recover it)"),
+                    highlight=False,
+                )
+        return made
+
+    return predicted
 
 
 def finish_reports(outcome: RunOutcome, drill: Loaded[Drill], *, reports: bool, store: str | None, junit: str | None) -> list[Path]:
@@ -347,12 +562,7 @@ def sim_points(path: str, *, vm: str | None, at_text: str | None, fmt: str, toda
 
 
 def _age(at: datetime, then: datetime | None) -> str:
-    if then is None:
-        return "-"
-    minutes = int((at - then).total_seconds() // 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours:02d}h" if days else f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"
+    return duration((at - then).total_seconds()) if then is not None else "—"
 
 
 def _short(value: datetime | None) -> str:
@@ -479,7 +689,8 @@ def coverage(
     with HistoryStore(path, create=False, read_only=True) as store:
         records = store.runs()
         seals = recorded_seals(store, records)
-    built = build_coverage(period, records, store=str(path), seals=seals, estate=estate, estate_path=estate_path)
+        findings = recorded_findings(store, records)
+    built = build_coverage(period, records, store=str(path), seals=seals, estate=estate, estate_path=estate_path, run_findings=findings)
     written = write_packet(built, out_dir, sign_key)
     real = sum(1 for run in built.runs if run.counts)
     console.print(
@@ -493,3 +704,131 @@ def coverage(
     for note in built.notes:
         console.print(f"note: {note}", markup=False, highlight=False)
     return written
+
+
+# ----------------------------------------------------------------------------- canary writer
+
+_INSTALLED_AS = {
+    "drsim-canary": "/usr/local/sbin/drsim-canary (mode 0755)",
+    "drsim-canary.service": "/etc/systemd/system/drsim-canary.service",
+    "drsim-canary.ps1": "C:\\Program Files\\drsim-canary\\drsim-canary.ps1",
+    "register-drsim-canary.ps1": "run once, elevated, after drsim-canary.ps1 is in place",
+}
+
+
+def canary_script(os_name: str, volumes: tuple[str, ...], interval_s: float, out: str | None) -> list[str]:
+    """Print the canary writer's files (each under a header naming where it goes), or write them to
+    `out`; returns the paths written. docs/azure.md says how to install them."""
+    from drsim.cloud.canary import VolumePathError, writer_files
+    from drsim.model.types import OsType
+
+    try:
+        files = writer_files(OsType(os_name), volumes, interval_s)
+    except VolumePathError as exc:
+        raise UsageError(f"--volume: {exc}") from exc
+    if out is None:
+        for name, text in files.items():
+            print(f"# ===== {name}: install as {_INSTALLED_AS[name]} =====")
+            print(text, end="" if text.endswith("\n") else "\n")
+        return []
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in files.items():
+        path = folder / name
+        path.write_text(text, encoding="utf-8", newline="\n")
+        if name == "drsim-canary":
+            path.chmod(0o755)
+        written.append(str(path))
+    return written
+
+
+# ------------------------------------------------------------------------------ drsim calibrate
+
+
+def calibrate_fit(
+    store: str,
+    out: str,
+    *,
+    since: date | None,
+    provider: str,
+    include_emulated: bool,
+    min_samples: int,
+    name: str | None,
+    console: Console | None = None,
+) -> None:
+    """What `drsim calibrate` does: fit, write the file, and show each entry (fitted or kept built-in)."""
+    from drsim.compare.calibrate import calibrate
+
+    console = console or Console()
+    made = calibrate(store, out, since=since, provider=provider, include_emulated=include_emulated, min_samples=min_samples, name=name)
+    table = Table(title=f"calibration {made.name} from {len(made.runs)} run(s)", title_justify="left")
+    for column in ("entry", "samples", "runs", "median", "sigma", "built-in median", ""):
+        table.add_column(column, justify="left" if column in ("entry", "") else "right")
+    for entry in made.entries:
+        status = Text("fitted", style="green") if entry.fitted else Text(f"kept built-in (fewer than {made.min_samples})", style="yellow")
+        table.add_row(
+            entry.name,
+            str(entry.samples),
+            str(entry.runs),
+            duration(entry.median_s) if entry.median_s is not None else "-",
+            f"{entry.sigma:.3f}" if entry.sigma is not None else "-",
+            duration(entry.built_in_median_s),
+            status,
+        )
+    console.print(table)
+    for reason in made.skipped:
+        console.print(f"left out: {reason}", highlight=False)
+    if made.emulated:
+        console.print(
+            Text("EMULATED: these runs were made against drsim's ARM emulator, not Azure; the file says so.", style="bold yellow")
+        )
+    for entry in made.entries:
+        if not entry.fitted:
+            console.print(
+                f"{entry.name}: {entry.samples} sample(s), fewer than {made.min_samples}: keeps the built-in figure", highlight=False
+            )
+    console.print(f"wrote {made.path}", highlight=False)
+
+
+def calibrate_check(
+    store: str,
+    *,
+    calibration: str | None,
+    since: date | None,
+    provider: str,
+    include_emulated: bool,
+    trials: int,
+    console: Console | None = None,
+) -> int:
+    """What `drsim calibrate --check` does: each past real drill replayed on the twin; the share of
+    measured RTOs inside the predicted p5-p95. Exit 0 (2 when there was nothing to compare)."""
+    from drsim.compare.calibrate import check
+
+    console = console or Console()
+    outcome = check(
+        store,
+        calibration=calibration,
+        since=since,
+        provider=provider,
+        include_emulated=include_emulated,
+        trials=trials,
+        progress=lambda line: console.print(f"twin: {line}", highlight=False) if console.is_terminal else None,
+    )
+    table = Table(title=f"measured RTO against the twin (catalog {outcome.catalog_version}, {trials} trials each)", title_justify="left")
+    for column in ("run", "app", "measured", "p5", "p50", "p95", "inside"):
+        table.add_column(column, justify="left" if column in ("run", "app") else "right")
+    for app in outcome.apps:
+        inside = "-" if app.inside is None else (Text("yes", style="green") if app.inside else Text("NO", style="red"))
+        table.add_row(
+            Path(app.run).name, app.app, duration(app.measured_s), duration(app.p5_s), duration(app.p50_s), duration(app.p95_s), inside
+        )
+    console.print(table)
+    for reason in outcome.skipped:
+        console.print(f"left out: {reason}", highlight=False)
+    if not outcome.compared:
+        console.print("no measured RTO to compare", highlight=False)
+        return UsageError.exit_code
+    share = outcome.inside / outcome.compared
+    console.print(f"{outcome.inside} of {outcome.compared} measured RTOs ({share:.0%}) inside the predicted p5-p95", highlight=False)
+    return 0

@@ -18,19 +18,37 @@ import getpass
 import hashlib
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from drsim import __version__
+from drsim.clock import ScaledClock
 from drsim.cloud.sim import Catalog, SimProvider, build_world, default_catalog, incident_from_scenario, load_catalog
 from drsim.cloud.sim.catalog import Distribution
 from drsim.cloud.sim.draws import Draws
 from drsim.cloud.sim.drill import calibration_path, drill_catalog
 from drsim.engine.clock import VirtualClock, collector_paused, run_virtual
 from drsim.engine.journal import JournalContents, JournalWriter, read_journal
+from drsim.engine.people import (
+    APPROVALS,
+    NAME_MAX,
+    NOTE_MAX,
+    Approval,
+    Prompt,
+    RealTimePeople,
+    action_verb,
+    approval_path,
+    check_person,
+    last_wait,
+    new_approval,
+    people_of,
+    remove_own_approval,
+    waiting_steps,
+    write_approval,
+)
 from drsim.engine.run import (
     JOURNAL,
     RESULT,
@@ -46,10 +64,26 @@ from drsim.engine.run import (
 )
 from drsim.engine.taskgraph import Estimator, Op, OpKind, Task
 from drsim.errors import ExecutionError, JournalError, StoreError, UsageError
-from drsim.measure.events import InputFile, Performed, RunAborted, RunPerformed, RunStarted
+from drsim.measure.events import (
+    Event,
+    HumanActed,
+    HumanWaiting,
+    InputFile,
+    Performed,
+    PlanMade,
+    PredictionMade,
+    RunAborted,
+    RunAttested,
+    RunFinished,
+    RunPerformed,
+    RunStarted,
+    TaskFailed,
+    Verdict,
+    iso,
+)
 from drsim.measure.result import DrillResult
 from drsim.measure.timeline import drill_result
-from drsim.model.checks import DrillBundle
+from drsim.model.checks import DrillBundle, cross_region_vms
 from drsim.model.documents import AzureOptions, BackupStep, Document, Drill, Estate, ProtectionPlan, Runbook, SimOptions
 from drsim.model.endpoints import is_loopback
 from drsim.model.loader import Loaded
@@ -57,6 +91,7 @@ from drsim.model.types import ProviderKind, selector_matches
 from drsim.report import FORMATS
 from drsim.report.evidence import write_atomically
 from drsim.store.history import HistoryStore, RunRecord, store_of_run
+from drsim.times import utc_text
 
 if TYPE_CHECKING:
     from drsim.cloud.azure.preflight import Readiness
@@ -182,6 +217,7 @@ def _simulate(
     handle_signals: bool = False,
     controls: Sequence[str] = (),
     provenance: Provenance | None = None,
+    journal_operations: bool = False,
 ) -> tuple[Execution, DrillPlan]:
     sim = sim_world(runbook, estate, plan, incident_at=incident_at, seed=seed, options=options, catalog=catalog)
     estimates = catalog_estimates(sim.catalog, estate)
@@ -211,6 +247,7 @@ def _simulate(
         production_disk_ids=disk_inventory,
         name_key=run_id_for(incident_at, seed),
         controls=tuple(controls),
+        journal_operations=journal_operations,
         **(provenance.spec_fields() if provenance is not None else {}),
     )
     execution = run_virtual(execute(spec, provider=sim.world, clock=sim.clock, sink=sink, planned=planned, handle_signals=handle_signals))
@@ -229,8 +266,10 @@ def simulate_run(
     drill_name: str | None = None,
     catalog: Catalog | None = None,
     observers: Sequence[RunObserver] = (),
+    journal_operations: bool = False,
 ) -> RunOutcome:
-    """One drill in the simulated world, in memory (no files): the whole outcome, events included.
+    """One drill in the simulated world, in memory (no files): the whole outcome, events included
+    (with `journal_operations`, an operation.finished per operation, as a real run journals them).
 
     `sim_options.calibration` is read relative to the working directory unless `catalog` is given.
     """
@@ -253,6 +292,7 @@ def simulate_run(
             sink=EventSink(None, observers),
             run_id=run_id,
             catalog=catalog,
+            journal_operations=journal_operations,
         )
         result = drill_result(execution.events, rb, est, execution.apps)
         return outcome_of(name, run_id, None, planned, result, execution, resumed=0)
@@ -434,9 +474,21 @@ def run_drill(
     today: date | None = None,
     fsync: bool | None = None,
     handle_signals: bool = False,
+    real_time: bool = False,
+    speed: float | None = None,
+    prompt: Prompt | None = None,
+    predict: Predictor | None = None,
 ) -> RunOutcome:
     """Run a drill (what `drsim drill run` does) and write journal.jsonl and result.json under
     out_dir/<drill>/<run-id>/; with `resume`, continue the run whose directory that is.
+
+    A drill against Azure, and a simulated one with `real_time` (its world on a clock `speed` times
+    faster than real time, default 1), run in real time: their manual steps wait for a person, asked
+    through `prompt` (the terminal, drsim.console) and by `drsim drill approve` (drsim.engine.people).
+
+    `predict` (drsim.compare.predict.predictor) makes the twin's prediction of a drill against Azure
+    before it starts, journaled as prediction.made; simulated runs are not predicted (the twin would
+    predict itself).
 
     `fsync` None means: in the simulated world, sync the journal when it closes only. Each line is
     written with one write(2), so a kill -9 of drsim loses nothing already written; only an
@@ -446,6 +498,25 @@ def run_drill(
     if fsync is None:
         fsync = bundle.drill.doc.provider is not ProviderKind.SIM
     drill, runbook, estate, plan = bundle.drill.doc, bundle.runbook.doc, bundle.estate.doc, bundle.plan.doc
+    if speed is not None and not real_time:
+        raise UsageError("--speed sets how fast a --real-time run's simulated world runs: give --real-time too")
+    if speed is not None and drill.provider is ProviderKind.AZURE:
+        raise UsageError("--speed applies to the simulated world only: a drill against Azure runs at Azure's pace")
+    if real_time and resume is not None and drill.provider is ProviderKind.SIM:
+        raise UsageError("--resume replays a simulated run from its seed in virtual time: it does not go with --real-time")
+    if real_time and drill.provider is ProviderKind.SIM and not dry_run:
+        return _run_sim_in_real_time(
+            bundle,
+            out_dir=Path(out_dir),
+            seed=drill.seed if seed is None else seed,
+            incident_at=incident_at,
+            today=today,
+            speed=1.0 if speed is None else speed,
+            observers=observers,
+            fsync=True if fsync is None else fsync,
+            handle_signals=handle_signals,
+            prompt=prompt,
+        )
     if drill.provider is ProviderKind.AZURE and not dry_run:
         if resume is not None:
             raise UsageError(
@@ -460,6 +531,8 @@ def run_drill(
             observers=observers,
             fsync=True if fsync is None else fsync,
             handle_signals=handle_signals,
+            prompt=prompt,
+            predict=predict,
         )
     replay: JournalContents | None = None
     if resume is not None:
@@ -512,6 +585,74 @@ def run_drill(
     return outcome
 
 
+def _run_sim_in_real_time(
+    bundle: DrillBundle,
+    *,
+    out_dir: Path,
+    seed: int,
+    incident_at: datetime | None,
+    today: date | None,
+    speed: float,
+    observers: Sequence[RunObserver],
+    fsync: bool,
+    handle_signals: bool,
+    prompt: Prompt | None,
+) -> RunOutcome:
+    """`drsim drill run --real-time` of a simulated drill: the same world, on a clock that runs `speed`
+    times faster than real time (drsim.clock.ScaledClock, as under the ARM emulator) on asyncio, so that
+    its manual steps wait for people. Still a simulation (its result says so), but no longer a pure
+    function of the seed: people take the time they take."""
+    drill, runbook, estate, plan = bundle.drill.doc, bundle.runbook.doc, bundle.estate.doc, bundle.plan.doc
+    when = incident_at.astimezone(UTC) if incident_at is not None else incident_time(drill, seed, today=today)
+    catalog = drill_catalog(bundle)
+    incident = incident_from_scenario(runbook.scenario, estate, when)
+    run_dir, run_id = _new_run_dir(out_dir, drill.name, run_id_for(when, seed))
+    provenance = Provenance(str(bundle.drill.path.resolve()), copy_inputs(bundle, run_dir), False, performed_now())
+    planned = plan_drill(
+        runbook, estate, plan, drill=drill.name, concurrency=drill.concurrency, estimates=catalog_estimates(catalog, estate)
+    )
+
+    async def main() -> Execution:
+        clock = ScaledClock(incident.detected_at, speed)
+        world = build_world(estate, plan, incident=incident, seed=seed, clock=clock, options=drill.sim, catalog=catalog)
+        truth = world.truth
+        spec = RunSpec(
+            drill_name=drill.name,
+            runbook=runbook,
+            estate=estate,
+            plan=plan,
+            run_id=run_id,
+            seed=seed,
+            incident_at=when,
+            detected_at=incident.detected_at,
+            concurrency=drill.concurrency,
+            catalog_version=catalog.label,
+            production_ids=truth.vm_id,
+            production_disk_ids=lambda name: [truth.disk_id(name, disk.name) for disk in estate.vm(name).disks],
+            name_key=run_id_for(when, seed),
+            controls=tuple(drill.evidence.controls),
+            people=RealTimePeople(run_dir, clock, prompt),
+            participants=people_of(drill.participants),
+            run_dir=run_dir,
+            **provenance.spec_fields(),
+        )
+        execution = await execute(spec, provider=world, clock=clock, sink=sink, planned=planned, handle_signals=handle_signals)
+        sink(RunPerformed(at=execution.events[-1].at, ended=wall_clock_now()))
+        return execution
+
+    journal = JournalWriter(run_dir / JOURNAL, fsync=fsync)
+    sink = EventSink(journal, observers)
+    try:
+        execution = asyncio.run(main())
+    finally:
+        journal.close()
+    _check_journal(sink, run_dir)
+    outcome = _write_result(drill.name, run_id, run_dir, planned, execution, runbook, estate, resumed=0)
+    for observer in observers:
+        observer.on_finished(outcome)
+    return outcome
+
+
 def _check_journal(sink: EventSink, run_dir: Path) -> None:
     """Raise what stopped the journal from being written, if anything did."""
     if isinstance(sink.failure, JournalError):
@@ -544,6 +685,7 @@ AZURE_ENVIRONMENT = {
     "site_recovery_vault": "DRSIM_AZURE_SITE_RECOVERY_VAULT",
     "vault_resource_group": "DRSIM_AZURE_VAULT_RESOURCE_GROUP",
     "staging_storage_account": "DRSIM_AZURE_STAGING_STORAGE_ACCOUNT",
+    "crr_staging_storage_account": "DRSIM_AZURE_CRR_STAGING_STORAGE_ACCOUNT",
     "endpoint": "DRSIM_AZURE_ENDPOINT",  # the drsim ARM emulator's address
 }
 
@@ -641,8 +783,11 @@ def _run_on_azure(
     observers: Sequence[RunObserver],
     fsync: bool,
     handle_signals: bool,
+    prompt: Prompt | None = None,
+    predict: Predictor | None = None,
 ) -> RunOutcome:
-    """A drill against Azure (or the drsim ARM emulator), on the provider's clock.
+    """A drill against Azure (or the drsim ARM emulator), on the provider's clock; its manual steps wait
+    for a person (the terminal `prompt`, or `drsim drill approve`).
 
     A real drill declares its disaster when it starts: T_incident is the provider's time at the start
     minus the scenario's detected_after (or --incident-at); the drill file's incident_at is the
@@ -662,6 +807,12 @@ def _run_on_azure(
             f"{bundle.drill.path}: the runbook restores from Azure Backup, which stages restores in a storage account: "
             f"set {AZURE_ENVIRONMENT['staging_storage_account']} (the account's ARM id)"
         )
+    crr = [step.id for step in runbook.steps if isinstance(step, BackupStep) and cross_region_vms(step, estate)]
+    if crr and not options.crr_staging_storage_account:
+        raise UsageError(
+            f"{bundle.drill.path}: step '{crr[0]}' restores with cross-region restore, which stages in a storage account of the "
+            f"secondary region: set {AZURE_ENVIRONMENT['crr_staging_storage_account']} (the account's ARM id)"
+        )
     catalog = drill_catalog(bundle)  # expected durations for the plan and critical path only
     estimates = catalog_estimates(catalog, estate)
     planned = plan_drill(runbook, estate, plan, drill=drill.name, concurrency=drill.concurrency, estimates=estimates)
@@ -670,7 +821,8 @@ def _run_on_azure(
         async with await connect(options) as provider:
             await check_drill_group(provider, estate)  # before anything is created
             clock = provider.clock
-            detected = clock.now()
+            prediction = await _predicted(predict, clock.now(), incident_at, runbook)
+            detected = clock.now()  # after the prediction: the time it took is not the drill's
             when = incident_at.astimezone(UTC) if incident_at is not None else detected - runbook.scenario.detected_after
             run_dir, run_id = _new_run_dir(out_dir, drill.name, run_id_for(when, seed))
             emulated = options.endpoint is not None and is_loopback(options.endpoint)  # drsim's ARM emulator
@@ -681,6 +833,11 @@ def _run_on_azure(
                 if restored:
                     # Before anything is created: the staging account exists, is in the vault's region, not ZRS.
                     wrong = await provider.check_staging_account(restored)
+                    crr = {
+                        step.with_.region or "" for step in runbook.steps if isinstance(step, BackupStep) and cross_region_vms(step, estate)
+                    }
+                    if crr:  # and in the secondary region for a cross-region restore
+                        wrong += await provider.check_crr_staging_account(crr)
                     if wrong:
                         raise UsageError(f"{bundle.drill.path}: " + "; ".join(wrong))
                 inventory = await provider.inventory()
@@ -696,6 +853,11 @@ def _run_on_azure(
                     concurrency=drill.concurrency,
                     production_ids=inventory.get,
                     controls=tuple(drill.evidence.controls),
+                    people=RealTimePeople(run_dir, clock, prompt),
+                    participants=people_of(drill.participants),
+                    run_dir=run_dir,
+                    journal_operations=True,  # what calibration fits and the report sets beside the prediction
+                    prediction=prediction,
                     **provenance.spec_fields(),
                 )
                 execution = await execute(spec, provider=provider, clock=clock, sink=sink, planned=planned, handle_signals=handle_signals)
@@ -712,6 +874,19 @@ def _run_on_azure(
     return outcome
 
 
+Predictor = Callable[[datetime], PredictionMade]
+"""The twin's prediction of a drill whose incident is at the given time (drsim.compare.predict)."""
+
+
+async def _predicted(predict: Predictor | None, now: datetime, incident_at: datetime | None, runbook: Runbook) -> PredictionMade | None:
+    """The twin's prediction, made before the drill declares its incident (in a thread: the trials take
+    seconds, and the provider's connections stay served meanwhile)."""
+    if predict is None:
+        return None
+    when = incident_at.astimezone(UTC) if incident_at is not None else now - runbook.scenario.detected_after
+    return await asyncio.to_thread(predict, when)
+
+
 # ---------------------------------------------------------------- after the run: reports, history, seal
 
 
@@ -722,15 +897,21 @@ def record_run(run: RecordedRun, store: HistoryStore | str | os.PathLike[str] | 
         return None
     from drsim.report.view import drill_cost
 
+    started = run.started
+    performed = started.performed if started is not None else None
     opened = store if isinstance(store, HistoryStore) else HistoryStore(store)
     try:
         recorded = opened.record(
             run.run_id,
             run.result,
-            drsim_version=run.started.drsim_version if run.started else None,
-            catalog_version=run.started.catalog_version if run.started else None,
+            drsim_version=started.drsim_version if started else None,
+            catalog_version=started.catalog_version if started else None,
             run_dir=str(run.run_dir.resolve()),
             cost_usd=drill_cost(run).total_usd,
+            emulated=started.emulated if started is not None and started.inputs else run.result.emulated,
+            performed_at=iso(performed.started) if performed is not None else None,
+            findings=run.findings,
+            recorded_at=iso(wall_clock_now()),
         )
         return opened.series(recorded.seq)
     finally:
@@ -901,3 +1082,222 @@ def seal_evidence(
             written = render_recorded(run, formats, record_run(run, store) if Path(store).is_file() else None, None)
     manifest = seal(directory, key)
     return SealOutcome(manifest, tuple(written), tuple(changes), record_seal(directory, store))
+
+
+# ------------------------------------------------------------------------- drsim drill approve
+
+
+APPROVAL_CONFIRM_S = 30.0
+"""How long `drsim drill approve` waits for the run to journal the approval it left."""
+
+
+def _journal_events(run_dir: Path) -> tuple[Event, ...]:
+    """The events of a run's journal as far as it is written (a line being written is left out)."""
+    journal = run_dir / JOURNAL
+    if not journal.is_file():
+        raise UsageError(f"{run_dir}: no {JOURNAL}; is this a drill run directory?")
+    return read_journal(journal).events
+
+
+def _waiting_summary(events: Sequence[Event]) -> str:
+    waiting = waiting_steps(events)
+    if not waiting:
+        return "no step of the run is waiting for a person"
+    return "waiting for a person: " + ", ".join(f"{step} ({w.action.value})" for step, w in waiting.items())
+
+
+def _not_waiting(run_dir: Path, step: str, events: Sequence[Event]) -> UsageError:
+    """Why `step` cannot be approved now, and which steps can."""
+    waiting, ended = last_wait(events, step)
+    if waiting is None:
+        plan = next((e for e in events if isinstance(e, PlanMade)), None)
+        actions = {t.step: t.action for t in plan.tasks} if plan is not None else {}
+        if step not in actions:
+            why = f"the run has no step '{step}'"
+        elif not actions[step].is_manual:
+            why = f"step '{step}' is a {actions[step].value}, not a manual step: nobody approves it"
+        elif any(isinstance(e, RunFinished) for e in events):
+            simulated = not any(isinstance(e, HumanWaiting) for e in events)
+            why = f"the run has finished without step '{step}' waiting for anyone" + (
+                " (in virtual time nobody is asked: the step took its configured duration)" if simulated else ""
+            )
+        else:
+            why = f"step '{step}' has not begun to wait for a person"
+    elif isinstance(ended, HumanActed):
+        why = f"step '{step}' was already {action_verb(ended.action.value)}d by {ended.by} at {utc_text(ended.at)}"
+    elif isinstance(ended, TaskFailed):
+        why = f"step '{step}' is no longer waiting: {ended.error}"
+    else:
+        why = f"step '{step}' is no longer waiting (the run {'ended' if ended is not None else 'moved on'})"
+    return UsageError(f"{run_dir}: {why}; {_waiting_summary(events)}")
+
+
+def approve_step(
+    run_dir: str | os.PathLike[str],
+    step: str,
+    *,
+    by: str,
+    role: str | None = None,
+    note: str | None = None,
+    confirm_within: float = APPROVAL_CONFIRM_S,
+) -> HumanActed:
+    """`drsim drill approve`: answer a manual step a real-time run waits on, from another process.
+
+    Refused (UsageError) when the journal does not say the step waits (naming those that do), when the
+    person is not on the drill's participants list, or when another approval is already there. The
+    approval is left in approvals/<step>.json (drsim.engine.people) and this waits until the run has
+    journaled it (human.acted, returned); a step that timed out meanwhile, or an approval another person
+    gave first, is refused and the file taken back. A run that does not take it within `confirm_within`
+    seconds (stopped, crashed) is an ExecutionError: the approval stays there for it to take."""
+
+    directory = Path(run_dir)
+    if not directory.is_dir():
+        raise UsageError(f"{directory}: not a directory (expected a run directory such as reports/<drill>/<run-id>)")
+    events = _journal_events(directory)
+    waiting = waiting_steps(events).get(step)
+    if waiting is None:
+        raise _not_waiting(directory, step, events)
+    try:
+        name, listed_role = check_person(waiting.participants, by, role)
+    except ValueError as exc:
+        raise UsageError(f"{directory}: refused: {exc}; step '{step}' keeps waiting") from None
+    if note is not None and len(note) > NOTE_MAX:
+        raise UsageError(f"--note is at most {NOTE_MAX} characters")
+    approval = new_approval(step, waiting.attempt, name, listed_role, note.strip() or None if note else None)
+    try:
+        path = write_approval(directory, approval)
+    except FileExistsError:
+        try:
+            other = Approval.from_json(approval_path(directory, step).read_bytes()).by
+        except (OSError, ValueError):
+            other = "someone"
+        raise UsageError(f"{directory}: step '{step}' already has an approval by {other} for the run to take; yours was not left") from None
+    except OSError as exc:
+        raise ExecutionError(f"{directory / APPROVALS}: cannot leave the approval: {exc.strerror or exc}") from None
+    try:
+        return _await_taken(directory, waiting, approval, path, confirm_within)
+    except KeyboardInterrupt:  # the approver changed their mind: an approval the run has not taken yet is taken back
+        remove_own_approval(directory, approval)
+        raise
+
+
+def _await_taken(directory: Path, waiting: HumanWaiting, approval: Approval, path: Path, confirm_within: float) -> HumanActed:
+    """Wait until the run journals `approval` (see approve_step)."""
+    import time
+
+    step, name = approval.step, approval.by
+    deadline = time.monotonic() + confirm_within
+    while True:
+        events = _journal_events(directory)
+        last, ended = last_wait(events, step)
+        if last is not None and last.task == waiting.task and ended is not None:
+            if isinstance(ended, HumanActed) and ended.attempt == waiting.attempt and ended.by == name:
+                return ended
+            remove_own_approval(directory, approval)
+            raise _not_waiting(directory, step, events)
+        if not path.exists():  # the run refused it (it checks an approval again before taking it)
+            events = _journal_events(directory)
+            last, ended = last_wait(events, step)
+            if isinstance(ended, HumanActed) and ended.by == name:
+                return ended
+            raise UsageError(f"{directory}: the run did not take the approval of step '{step}' by {name}; {_waiting_summary(events)}")
+        if time.monotonic() >= deadline:
+            raise ExecutionError(
+                f"{directory}: the run has not taken the approval of step '{step}' within {confirm_within:g}s: is it still running? "
+                f"The approval stays in {path} for the run (or its resume) to take"
+            )
+        time.sleep(0.1)
+
+
+# -------------------------------------------------------------------------- drsim drill attest
+
+
+def configured_sign_key(run_dir: Path, events: Sequence[Event]) -> Path | None:
+    """The drill's `evidence.sign_key` (as the run's copy of the drill says it, relative to the drill
+    file the journal names), when that key file is there; None otherwise."""
+    import yaml
+
+    started = next((e for e in events if isinstance(e, RunStarted)), None)
+    if started is None or started.drill_file is None:
+        return None
+    try:
+        document = yaml.safe_load((run_dir / INPUTS / "drill.yaml").read_text(encoding="utf-8"))
+        configured = document["evidence"]["sign_key"]
+    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):
+        return None
+    if not isinstance(configured, str):
+        return None
+    path = Path(started.drill_file).parent / configured
+    return path if path.is_file() else None
+
+
+@dataclass(frozen=True)
+class AttestOutcome:
+    """What `drsim drill attest` did."""
+
+    attested: RunAttested
+    written: tuple[Path, ...]  # the reports rendered again and the manifest
+    recorded: bool  # the new seal was recorded in the history store
+
+
+def attest_run(
+    run_dir: str | os.PathLike[str],
+    *,
+    by: str,
+    role: str,
+    verdict: str,
+    note: str | None = None,
+    sign_key: str | os.PathLike[str] | None = None,
+    store: str | os.PathLike[str] | None = None,
+) -> AttestOutcome:
+    """`drsim drill attest`: a person's verdict on a finished run, journaled (run.attested, chained), then
+    the reports rendered again (their sign-off lists it) and the run sealed again (signed with `sign_key`).
+
+    Refused before anything is written: a run that has not finished (still running, or stopped before its
+    end), one whose evidence does not verify (drsim evidence verify: files, chain, result.json, the store's
+    record of the seal, and a signature, checked with the key's public half), a signed run without its key."""
+    from drsim.report.evidence import MANIFEST, SIGNATURE, load_signing_key, seal
+    from drsim.report.recorded import read_run
+    from drsim.report.render import render_recorded
+    from drsim.report.sealing import journal_attestation, verify_run
+
+    directory = Path(run_dir)
+    if not directory.is_dir():
+        raise UsageError(f"{directory}: not a directory (expected a run directory such as reports/<drill>/<run-id>)")
+    by, role = " ".join(by.split()), " ".join(role.split())
+    if not by or not role:
+        raise UsageError("--by and --role must name a person and a role")
+    if len(by) > NAME_MAX or len(role) > NAME_MAX or (note is not None and len(note) > NOTE_MAX):
+        raise UsageError(f"--by and --role are at most {NAME_MAX} characters, --note at most {NOTE_MAX}")
+    try:
+        chosen = Verdict(verdict)
+    except ValueError:
+        raise UsageError(f"--verdict must be one of {', '.join(v.value for v in Verdict)}, not {verdict!r}") from None
+    events = _journal_events(directory)
+    if not any(isinstance(e, RunFinished) for e in events):
+        raise UsageError(
+            f"{directory}: the run has not finished (its journal has no run.finished): it is still running, or it stopped "
+            "before its end; attest it once it has finished"
+        )
+    if not (directory / MANIFEST).is_file():
+        raise UsageError(f"{directory}: the run is not sealed yet ({MANIFEST} missing): it is still finishing, or was never sealed")
+    if sign_key is None and (directory / SIGNATURE).exists():
+        sign_key = configured_sign_key(directory, events)  # the key the drill signed it with, when it is still there
+    key = load_signing_key(sign_key) if sign_key is not None else None
+    if (directory / SIGNATURE).exists() and key is None:
+        raise UsageError(f"{directory}: the run is signed ({SIGNATURE}); attesting re-seals it: pass --sign-key PEM to sign it again")
+    store = store if store is not None else store_of_run(directory)
+    recorded = recorded_seal(store, directory)
+    found = verify_run(directory, key.public_key() if key is not None else None, recorded=recorded, store=Path(store))
+    if not found.intact:
+        raise UsageError(f"{directory}: the evidence does not verify ({'; '.join(found.problems)}); refusing to attest it")
+    run = read_run(directory)
+    attested = journal_attestation(run, by=by, role=role, verdict=chosen, note=note.strip() or None if note else None)
+    run = read_run(directory)
+    formats = [f for f in FORMATS if (directory / f"report.{f}").exists()]
+    written: list[Path] = []
+    if formats:
+        history = record_run(run, store) if Path(store).is_file() else None
+        written = render_recorded(run, formats, history, None)
+    written.append(seal(directory, key))
+    return AttestOutcome(attested, tuple(written), record_seal(directory, store))

@@ -13,6 +13,7 @@ and test failovers return a Job at once, to be followed with `get_job` until it 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -20,6 +21,32 @@ from typing import Protocol, runtime_checkable
 
 from drsim.model.types import OsType, PowerState, ReplicationPointChoice
 from drsim.records import quick_init
+
+_CLOUD_SPANS: ContextVar[dict[str, tuple[datetime, datetime]] | None] = ContextVar("drsim_cloud_spans", default=None)
+
+
+def collect_cloud_spans() -> Token[dict[str, tuple[datetime, datetime]] | None]:
+    """From here on in this task (and the tasks it starts), record the start and end the cloud reports
+    for each long-running operation or job that ends (`report_cloud_span`); `cloud_spans()` gives them."""
+    return _CLOUD_SPANS.set({})
+
+
+def cloud_spans() -> dict[str, tuple[datetime, datetime]] | None:
+    """The spans recorded since `collect_cloud_spans` in this task, by operation or job id (None: not collecting)."""
+    return _CLOUD_SPANS.get()
+
+
+def stop_collecting_cloud_spans(token: Token[dict[str, tuple[datetime, datetime]] | None]) -> None:
+    _CLOUD_SPANS.reset(token)
+
+
+def report_cloud_span(key: str, started: datetime, ended: datetime) -> None:
+    """The cloud says operation or job `key` ran from `started` to `ended` (its own clock): what the
+    operation itself took, without the client's round trips and polling (kept when someone collects)."""
+    found = _CLOUD_SPANS.get()
+    if found is not None and ended >= started:
+        found[key] = (started, ended)
+
 
 RUN_TAG = "drsim-run"
 """The tag every resource a drill creates carries; its value is the run id."""
@@ -204,8 +231,9 @@ class Job:
 @dataclass(frozen=True)
 class VolumeReading:
     name: str
-    disk_instants: tuple[datetime | None, ...]  # newest canary per disk of the volume
+    disk_instants: tuple[datetime | None, ...]  # newest canary per disk of the volume (one per log on a real VM)
     consistent: bool
+    problem: str | None = None  # why the volume fails the check, when it says more than its disks' instants
 
 
 @dataclass(frozen=True)
@@ -218,6 +246,7 @@ class CanaryReading:
     last_sequence: int | None
     corrupted: bool  # the data holds the incident's corruption (ransomware, bad write)
     volumes: tuple[VolumeReading, ...] = ()
+    written_by: str | None = None  # the production VM whose canary writer wrote the markers read (the worlds know it)
 
     @property
     def consistent(self) -> bool:
@@ -342,6 +371,10 @@ class CloudProvider(Protocol):
     async def get_job(self, job_id: str) -> Job: ...
 
     # checks
-    async def read_canary(self, vm_id: str) -> CanaryReading:
-        """Read the newest canary marker on a (recovered) VM and check its volumes' consistency."""
+    async def read_canary(
+        self, vm_id: str, *, origin_id: str | None = None, origin_uuid: str | None = None, not_after: datetime | None = None
+    ) -> CanaryReading:
+        """Read the newest canary marker on a (recovered) VM and check its volumes' consistency; only
+        markers the production VM `origin_id` (vmId `origin_uuid`, when known) wrote at or before
+        `not_after` (the incident) count."""
         ...

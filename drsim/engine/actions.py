@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from drsim.clock import Clock
@@ -36,16 +37,22 @@ from drsim.cloud.api import (
     RestoreMode,
     Snapshot,
     VirtualMachine,
+    cloud_spans,
+    report_cloud_span,
 )
 from drsim.cloud.arm import kind_of
 from drsim.engine.executor import CheckFailure, SlotLimit, TaskState
+from drsim.engine.people import HumanRequest, People
 from drsim.engine.taskgraph import CANARY_READ_INTERVAL_S, Op, OpKind, Task
 from drsim.errors import CapacityError, NotFoundError, ProviderError, SafetyError, TransientError
 from drsim.measure.events import (
     CheckKind,
     CheckResult,
     Event,
+    HumanActed,
+    HumanWaiting,
     OperationAccepted,
+    Person,
     RecoveryPointRef,
     ResourceCreated,
     VolumeCheck,
@@ -60,6 +67,7 @@ from drsim.model.documents import (
     ProtectionPlan,
     Runbook,
     SnapshotCloneStep,
+    Step,
     VmSpec,
 )
 from drsim.model.types import BackupPointChoice, BackupTier, ReplicationPointChoice, RestoreAs, selector_matches
@@ -149,8 +157,14 @@ class CloudActions:
         incident_at: datetime,
         emit: Callable[[Event], None],
         name_key: str | None = None,
+        people: People | None = None,
+        participants: tuple[Person, ...] = (),
+        run_dir: Path | None = None,
     ) -> None:
         self.provider = provider
+        self.people = people  # None: virtual time, where a manual step takes its configured duration
+        self.participants = participants
+        self.run_dir = run_dir
         self.clock = clock
         self.runbook = runbook
         self.estate = estate
@@ -259,6 +273,8 @@ class CloudActions:
         while not job.status.ended:
             await self.clock.sleep(JOB_POLL_S)
             job = await self.provider.get_job(job.id)
+        if job.ended_at is not None and cloud_spans() is not None:
+            report_cloud_span(job.id, job.started_at, job.ended_at)  # the job's own time, as the cloud reports it
         return job
 
     # ------------------------------------------------------------------------------- dispatch
@@ -272,6 +288,8 @@ class CloudActions:
             work = works[task.id] = TaskWork()
         step = self._steps[task.step]
         kind = op.kind
+        if kind is OpKind.HUMAN and self.people is not None:
+            return self._human(task, state, step)
         if kind is OpKind.HUMAN or kind is OpKind.WAIT:
             return self.clock.sleep(op.seconds or 0.0)
         cls = step.__class__
@@ -302,6 +320,22 @@ class CloudActions:
                 assert isinstance(step, CheckCanaryStep)
             return self._check_canary(task, step)
         raise AssertionError(f"no action for {task.action} {op.kind}")  # pragma: no cover - the task graph makes only these
+
+    # ------------------------------------------------------------------------------ people
+
+    async def _human(self, task: Task, state: TaskState, step: Step) -> None:
+        """A person declares or approves (a real-time run): the wait and the answer are journaled."""
+        assert self.people is not None
+        since = self.clock.now()
+        timeout = step.timeout.total_seconds() if step.timeout is not None else None
+        who = getattr(step.with_, "who", None)
+        waiting = HumanWaiting(since, task.id, task.step, task.action, state.attempts, since, timeout, self.participants, who)
+        self.emit(waiting)
+        answer = await self.people.answer(HumanRequest(waiting, self.run_dir))
+        at = self.clock.now()
+        waited = round((at - since).total_seconds(), 3)
+        self.emit(HumanActed(at, task.id, task.step, task.action, state.attempts, answer.by, answer.role, answer.note, waited, answer.via))
+        self.people.taken(answer)
 
     # ----------------------------------------------------------------------------- network
 
@@ -680,10 +714,14 @@ class CloudActions:
         recovered = self._counterpart(task.vm)
         app = step.with_.app or self._apps.get(task.vm)
         needed = step.with_.consecutive
+        # Only the production VM's markers count (the recovered VM may run a writer of its own).
+        origin = self.production[task.vm].id if task.vm in self.production else self.inventory.get(task.vm)
         passes, unreachable, reads = 0, 0, 0
         first_pass: datetime | None = None
         while True:
-            reading = await self.provider.read_canary(recovered.vm_id)
+            reading = await self.provider.read_canary(
+                recovered.vm_id, origin_id=origin, origin_uuid=self.vms[task.vm].vm_uuid, not_after=self.incident_at
+            )
             reads += 1
             reason: str | None = None
             if not reading.reachable:
@@ -692,11 +730,14 @@ class CloudActions:
                 reason = f"{task.vm}'s recovered VM did not answer the canary check"
             else:
                 unreachable = 0
-                broken = [v.name for v in reading.volumes if not v.consistent]
+                broken = [v for v in reading.volumes if not v.consistent]
                 if reading.corrupted:
                     reason = f"the data recovered for {task.vm} holds the incident's corruption"
+                elif any(v.problem for v in broken):
+                    reason = f"{task.vm}'s recovered data fails the canary check: " + "; ".join(v.problem or v.name for v in broken)
                 elif broken:
-                    reason = f"volume {', '.join(broken)} of {task.vm} is inconsistent (its disks were captured at different instants)"
+                    names = ", ".join(v.name for v in broken)
+                    reason = f"volume {names} of {task.vm} is inconsistent (its disks were captured at different instants)"
                 else:
                     if passes == 0:
                         first_pass = self.clock.now()

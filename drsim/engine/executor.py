@@ -19,6 +19,7 @@ from functools import partial
 from typing import Protocol
 
 from drsim.clock import Clock
+from drsim.cloud.api import cloud_spans, collect_cloud_spans, stop_collecting_cloud_spans
 from drsim.engine.retry import ThrottledCall, backoff_delay
 from drsim.engine.runtime import AsyncioRuntime, Runtime, Waitable, current_runtime
 from drsim.engine.taskgraph import SLOT_OPS, Op, Task, TaskGraph
@@ -26,6 +27,7 @@ from drsim.errors import AbortedError, ProviderError, SafetyError, ThrottledErro
 from drsim.measure.events import (
     Event,
     FailureCategory,
+    OperationFinished,
     RecoveryPointRef,
     RunAborted,
     TaskFailed,
@@ -162,7 +164,9 @@ class Executor:
         policies: Mapping[str, StepPolicy],
         rng: random.Random,
         runtime: Runtime | None = None,
+        journal_operations: bool = False,
     ) -> None:
+        """`journal_operations`: emit operation.finished for every operation that succeeds (real-time runs)."""
         self.graph = graph
         self.runner = runner
         self.clock = clock
@@ -173,6 +177,10 @@ class Executor:
         self.slots = SlotLimit(concurrency, self.runtime)
         self.states: dict[str, TaskState] = {t.id: TaskState(t) for t in graph.tasks}
         self.op_seconds: dict[tuple[str, str], float] = {}
+        self.journal_operations = journal_operations
+        # What the cloud reports of its operations is collected per asyncio task (each has its own
+        # context); the virtual kernel's coroutines share one, and the simulator reports nothing anyway.
+        self.collect_spans = journal_operations and isinstance(self.runtime, AsyncioRuntime)
         self._waiting: dict[str, set[str]] = {s: set(graph.step_needs[s]) for s in graph.steps}
         self._dependants: dict[str, list[str]] = {s: [] for s in graph.steps}
         for step in graph.steps:
@@ -358,6 +366,11 @@ class Executor:
                 await _Attempt(self, task, state).run()
         except TimeoutError as exc:
             if deadline.expired():
+                if task.action.is_manual:
+                    verb = "declare" if task.action.value == "manual.declare" else "approve"
+                    raise StepTimeout(
+                        f"step '{task.step}' timed out after {format_duration(timeout)}: nobody came to {verb} it ({task.action.value})"
+                    ) from exc
                 raise StepTimeout(f"step '{task.step}' timed out after {format_duration(timeout)}") from exc
             raise
 
@@ -423,6 +436,25 @@ class _Attempt:
         if self.failure is not None:
             raise self.failure
 
+    async def _timed(self, op: Op, running: Awaitable[None]) -> None:
+        """Run an operation and journal operation.finished: its time on the run's clock (the provider's:
+        world time against the emulator), not the loop's; and what the cloud itself reports its
+        long-running operations and jobs took (their startTime to endTime), summed (None when it
+        reported none). A throttled or failed operation is not journaled."""
+        executor, task = self.executor, self.task
+        begun = executor.clock.now()
+        token = collect_cloud_spans() if executor.collect_spans else None
+        try:
+            await running
+            reported = cloud_spans() if token is not None else None
+        finally:
+            if token is not None:
+                stop_collecting_cloud_spans(token)
+        ended = executor.clock.now()
+        seconds = round((ended - begun).total_seconds(), 3)
+        cloud = round(sum((end - start).total_seconds() for start, end in reported.values()), 3) if reported else None
+        executor.emit(OperationFinished(ended, task.id, task.step, task.action, task.vm, op.id, op.kind.value, begun, seconds, cloud))
+
     def _spawn(self, op: Op) -> None:
         running = self.executor.runtime.spawn(self._chain(op))
         self.spawned.add(running)
@@ -437,6 +469,7 @@ class _Attempt:
         task, state, unmet, executor = self.task, self.state, self.unmet, self.executor
         runner, slots, runtime, done = executor.runner, executor.slots, executor.runtime, state.done
         run_op, clock_time, op_seconds, dependants = runner.run_op, runtime.time, executor.op_seconds, self.dependants
+        journaling = executor.journal_operations
         while True:
             # The operation, in a slot when it holds one; a throttled call is made again after its retry-after.
             holds = op.kind in SLOT_OPS
@@ -455,6 +488,16 @@ class _Attempt:
                     throttled: ThrottledCall | None = None
                     while True:
                         started = clock_time()
+                        if journaling:  # a real-time run: the operation's times are journaled (_timed)
+                            try:
+                                await self._timed(op, run_op(task, op, state))
+                            except ThrottledError as exc:
+                                if throttled is None:
+                                    throttled = ThrottledCall(executor.rng)
+                                await executor.clock.sleep(throttled.delay(exc))
+                                continue
+                            op_seconds[task.id, op.id] = clock_time() - started
+                            break
                         try:
                             await run_op(task, op, state)
                         except ThrottledError as exc:

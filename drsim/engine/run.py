@@ -13,7 +13,7 @@ import random
 import signal
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property, partial
 from pathlib import Path
@@ -26,6 +26,7 @@ from drsim.engine.actions import CloudActions
 from drsim.engine.cleanup import Cleanup
 from drsim.engine.executor import Executor, StepPolicy
 from drsim.engine.journal import JournalWriter
+from drsim.engine.people import People
 from drsim.engine.retry import call_with_retries
 from drsim.engine.runtime import current_runtime
 from drsim.engine.taskgraph import (
@@ -46,8 +47,10 @@ from drsim.measure.events import (
     Event,
     InputFile,
     Performed,
+    Person,
     PlanMade,
     PlannedTask,
+    PredictionMade,
     RunFinished,
     RunStarted,
     TaskFinished,
@@ -197,6 +200,11 @@ class RunSpec:
     inputs: tuple[InputFile, ...] = ()
     emulated: bool = False
     performed: Performed | None = None
+    people: People | None = None  # who answers manual steps in a real-time run (None: virtual time, their durations)
+    participants: tuple[Person, ...] = ()  # the drill's expected participants
+    run_dir: Path | None = None  # where `drsim drill approve` leaves approvals
+    journal_operations: bool = False  # operation.finished for each operation (real-time runs; calibration reads them)
+    prediction: PredictionMade | None = None  # the twin's prediction, journaled after the plan (`at`: when it is journaled)
 
 
 async def execute(
@@ -233,6 +241,8 @@ async def execute(
         )
     )
     emit(_plan_event(clock.now(), graph, critical, planned.estimates))
+    if spec.prediction is not None:
+        emit(replace(spec.prediction, at=clock.now()))
     actions = CloudActions(
         provider=provider,
         clock=clock,
@@ -243,11 +253,24 @@ async def execute(
         incident_at=spec.incident_at,
         emit=emit,
         name_key=spec.name_key,
+        people=spec.people,
+        participants=spec.participants,
+        run_dir=spec.run_dir,
     )
     await _discover(actions, clock, rng, spec.production_ids, spec.production_disk_ids)
     runtime = current_runtime()
     policies = {s.id: StepPolicy(timeout=s.timeout, retries=s.retries, allow_failure=s.allow_failure) for s in runbook.steps}
-    executor = Executor(graph, actions, clock=clock, emit=emit, concurrency=spec.concurrency, policies=policies, rng=rng, runtime=runtime)
+    executor = Executor(
+        graph,
+        actions,
+        clock=clock,
+        emit=emit,
+        concurrency=spec.concurrency,
+        policies=policies,
+        rng=rng,
+        runtime=runtime,
+        journal_operations=spec.journal_operations,
+    )
     state.executor = executor
 
     sink.on_failure = lambda exc: executor.abort(f"the journal could not be written: {exc}")

@@ -89,6 +89,14 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class Person:
+    """Someone the drill lists as a participant: a name and a role."""
+
+    name: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
 class InputFile:
     """A document the run was made from, copied into the run directory (`inputs/<role>.yaml`)."""
 
@@ -206,6 +214,41 @@ class TaskSkipped(TaskEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class HumanWaiting(Event):
+    """A manual step (manual.declare, manual.approve) waits for a person, in a real-time run. It waits
+    until a human.acted of the same task, or until the task ends otherwise (task.failed: timed out or
+    aborted); a journal that ends with it open (a crashed run) still waits. In virtual time manual
+    steps take their configured duration and journal neither event."""
+
+    kind: ClassVar[str] = "human.waiting"
+    task: str
+    step: str
+    action: Action
+    attempt: int
+    since: datetime  # when the wait began (the drill's clock)
+    timeout_s: float | None  # the step's timeout: the wait ends unanswered then (None: no limit)
+    participants: tuple[Person, ...] = ()  # the drill's expected participants (empty: anyone who gives a name)
+    who: str | None = None  # the role the runbook names for the step (with.who)
+
+
+@dataclass(frozen=True, slots=True)
+class HumanActed(Event):
+    """A person declared or approved a manual step: who, in what role, with what note, and how long the
+    step waited for them (`at` is when; waited_s is on the drill's clock)."""
+
+    kind: ClassVar[str] = "human.acted"
+    task: str
+    step: str
+    action: Action
+    attempt: int
+    by: str
+    role: str | None
+    note: str | None
+    waited_s: float
+    via: str  # where the person answered: terminal | drsim drill approve
+
+
+@dataclass(frozen=True, slots=True)
 class ResourceCreated(Event):
     kind: ClassVar[str] = "resource.created"
     id: str
@@ -229,6 +272,49 @@ class OperationAccepted(Event):
     job: str  # the id of the job to follow
     target: str | None = None  # a restore: what it creates, as drsim named it; a test failover: the replicated VM's id
     mode: str | None = None  # of a restore: vm | disks
+
+
+@dataclass(frozen=True, slots=True)
+class OperationFinished(TaskEvent):
+    """One operation of a task that succeeded, timed on the run's clock (the provider's time): what
+    `drsim calibrate` fits the twin's catalog to and what a report sets beside the prediction.
+    Journaled by real-time runs (provider azure) only; a simulated run keeps its timings in memory."""
+
+    kind: ClassVar[str] = "operation.finished"
+    op: str  # the operation's id within the task (`restore`, `snapshot-data1`, ...)
+    op_kind: str  # drsim.engine.taskgraph.OpKind: restore | create-vm | create-disk | snapshot | ...
+    started_at: datetime
+    seconds: float  # from its (last) request to its end; waits for a throttled call's retry-after excluded
+    cloud_s: float | None = None  # what the cloud reports its long-running operations and jobs took (startTime to endTime), summed
+
+
+@dataclass(frozen=True, slots=True)
+class PredictedSpread:
+    """What the twin's trials gave for one measure: how many trials had it, and its 5th, 50th and 95th
+    percentiles in seconds (None when no trial had it)."""
+
+    name: str  # an application, a step id, or an operation kind
+    samples: int
+    p5_s: float | None
+    p50_s: float | None
+    p95_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionMade(Event):
+    """The twin's prediction of a real drill, made before it starts: `trials` simulated runs of the same
+    documents at the same incident time, engine seeds drawn from `seed` (drsim.compare.predict).
+    `apps`: RTO per application; `steps`: each step's span (its first task's start to its last task's
+    end); `operations`: one operation's duration, per operation kind. A simulation: never evidence."""
+
+    kind: ClassVar[str] = "prediction.made"
+    trials: int
+    seed: int
+    incident_at: datetime
+    catalog_version: str
+    apps: tuple[PredictedSpread, ...]
+    steps: tuple[PredictedSpread, ...]
+    operations: tuple[PredictedSpread, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,7 +424,33 @@ class EvidenceResealed(Event):
     drsim_version: str
 
 
-for _record in (RecoveryPointRef, VolumeCheck, PlannedTask, LeftoverResource):
+class Verdict(StrEnum):
+    """What an attestation says of a run."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    PASSED_WITH_EXCEPTIONS = "passed-with-exceptions"
+
+
+@dataclass(frozen=True, slots=True)
+class RunAttested(Event):
+    """`drsim drill attest`: a person's verdict on a finished run, appended to its journal (chained, and
+    under the new seal). It names what was attested: result.json's SHA-256 and the journal's chain head
+    before this line. Its time is the wall clock's; it is kept out of the run's measures."""
+
+    kind: ClassVar[str] = "run.attested"
+    by: str
+    role: str
+    verdict: Verdict
+    note: str | None
+    result_sha256: str
+    journal_head: str
+    user: str  # the operating-system account that ran the command
+    host: str
+    drsim_version: str
+
+
+for _record in (RecoveryPointRef, VolumeCheck, PlannedTask, LeftoverResource, Person, PredictedSpread):
     quick_init(_record)
 
 
@@ -364,6 +476,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
     for cls in (
         RunStarted,
         PlanMade,
+        PredictionMade,
         TaskStarted,
         TaskRetrying,
         CallFailed,
@@ -374,7 +487,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         ResourceCreated,
         OperationAccepted,
         ResourceDeleted,
-        OperationAccepted,
+        OperationFinished,
         CheckResult,
         CleanupStarted,
         CleanupTestFailover,
@@ -385,6 +498,9 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         RunFinished,
         EvidenceResealed,
         CoverageMade,
+        HumanWaiting,
+        HumanActed,
+        RunAttested,
     )
 }
 for _event_type in EVENT_TYPES.values():

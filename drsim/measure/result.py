@@ -22,6 +22,39 @@ class RunStatus(StrEnum):
         return {RunStatus.PASSED: 0, RunStatus.FAILED: 1, RunStatus.ERROR: 3}[self]
 
 
+class RunKind(StrEnum):
+    """What a run evidences (docs/compliance.md): only a recovery executed against Azure is operating
+    evidence; a simulation evidences the design; a run against drsim's emulator, neither."""
+
+    SIMULATION = "simulation"
+    EMULATION = "emulation"
+    EXECUTED = "executed recovery"
+
+    @property
+    def banner(self) -> str | None:
+        """The line at the top of every report of a run that is not an executed recovery."""
+        if self is RunKind.SIMULATION:
+            return "Simulation: this evidences the recovery design, not an executed recovery."
+        if self is RunKind.EMULATION:
+            return (
+                "Emulation: this ran against drsim's ARM emulator, not Azure; it evidences neither the recovery design "
+                "nor an executed recovery."
+            )
+        return None
+
+    @property
+    def label(self) -> str:
+        """The run's kind in one word, as history listings show it: simulated, emulated or real."""
+        return {RunKind.SIMULATION: "simulated", RunKind.EMULATION: "emulated", RunKind.EXECUTED: "real"}[self]
+
+
+def run_kind(provider: str, emulated: bool) -> RunKind:
+    """The kind of a run from its provider and whether Azure was drsim's emulator."""
+    if provider == "sim":
+        return RunKind.SIMULATION
+    return RunKind.EMULATION if emulated else RunKind.EXECUTED
+
+
 class TaskStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"

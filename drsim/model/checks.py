@@ -676,17 +676,18 @@ def load_drill(path: str | os.PathLike[str]) -> DrillBundle:
     if estate is not None:
         c.problems += check_drill_group(drill, estate)
     if runbook is not None:
-        c.problems += check_azure_restores(drill, runbook)
+        c.problems += check_azure_restores(drill, runbook, estate)
     if c.problems or estate is None or plan is None or runbook is None:
         raise DocumentError(c.problems)
     return DrillBundle(drill, runbook, estate, plan)
 
 
-def check_azure_restores(drill: Loaded[Drill], runbook: Loaded[Runbook]) -> list[Problem]:
+def check_azure_restores(drill: Loaded[Drill], runbook: Loaded[Runbook], estate: Loaded[Estate] | None = None) -> list[Problem]:
     """What a `provider: azure` drill needs for its Backup restores: a staging storage account (Restore disks
-    needs one, a vault-tier restore stages there: backup-azure-arm-restore-vms), and no `tier: vault`, which
-    Azure cannot honour (IaasVMRestoreRequest has no tier: a restore uses the snapshot when the point has
-    one). Without an `azure:` block the environment gives the account (checked when the drill runs)."""
+    needs one, a vault-tier restore stages there: backup-azure-arm-restore-vms), one in the secondary region
+    for a cross-region restore, and no `tier: vault`, which Azure cannot honour (IaasVMRestoreRequest has no
+    tier: a restore uses the snapshot when the point has one). Without an `azure:` block the environment
+    gives the accounts (checked when the drill runs)."""
     if drill.doc.provider is not ProviderKind.AZURE:
         return []
     problems = []
@@ -710,7 +711,25 @@ def check_azure_restores(drill: Loaded[Drill], runbook: Loaded[Runbook]) -> list
                 key=True,
             )
         )
+    crr = [step for _, step in restores if estate is not None and cross_region_vms(step, estate.doc)]
+    if crr and azure is not None and not azure.crr_staging_storage_account:
+        problems.append(
+            drill.source.problem(
+                ("azure",),
+                f"azure.crr_staging_storage_account is required: step '{crr[0].id}' restores in {crr[0].with_.region} with "
+                "cross-region restore, which stages in a storage account of that (the secondary) region",
+                key=True,
+            )
+        )
     return problems
+
+
+def cross_region_vms(step: BackupStep, estate: Estate) -> list[str]:
+    """The VMs a backup.restore step restores in another region than their own (cross-region restore)."""
+    region = step.with_.region
+    if region is None:
+        return []
+    return [vm.name for vm in estate.vms if vm.region != region and selector_matches(step.with_.vms, vm.name, vm.tags)]
 
 
 def load_comparison(path: str | os.PathLike[str]) -> ComparisonBundle:

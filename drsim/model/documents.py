@@ -18,6 +18,7 @@ from drsim.model.types import (
     CONTROL_PATTERN,
     SUBSCRIPTION_PATTERN,
     VM_SIZE_PATTERN,
+    VM_UUID_PATTERN,
     BackupPointChoice,
     BackupPolicyKind,
     BackupTier,
@@ -166,6 +167,17 @@ class VolumeSpec(Frozen):
         return self
 
 
+class TrustedLaunch(Frozen):
+    """Trusted Launch (securityProfile.securityType TrustedLaunch): a Gen2 VM with Secure Boot and a vTPM
+    as its uefiSettings say; its OS disk carries the security type into snapshots and disks copied from
+    them, and a VM attaching such a disk must be Trusted Launch too (virtual-machines/trusted-launch)."""
+
+    secure_boot: bool = True
+    """uefiSettings.secureBootEnabled."""
+    vtpm: bool = True
+    """uefiSettings.vTpmEnabled."""
+
+
 class VmSpec(Frozen):
     """A production virtual machine, its disks and guest volumes."""
 
@@ -191,6 +203,11 @@ class VmSpec(Frozen):
     """running, stopped or deallocated."""
     resource_group: ResourceGroupName | None = None
     """Azure resource group of the VM (default: the estate's resource_group)."""
+    vm_uuid: Annotated[str, Field(pattern=VM_UUID_PATTERN)] | None = None
+    """The VM's vmId (properties.vmId; drsim discover writes it), which its canary writer puts in every marker.
+    Read from Azure when absent, which the canary check cannot do when the VM's region is down."""
+    trusted_launch: TrustedLaunch | None = None
+    """Trusted Launch security (omit for a Standard VM); `{}` is Secure Boot and vTPM on."""
 
     @model_validator(mode="after")
     def _generalized_is_deallocated(self) -> VmSpec:
@@ -778,6 +795,15 @@ class Evidence(Frozen):
     """Key file to sign the evidence bundle with."""
 
 
+class Participant(Frozen):
+    """A person expected to take part in a drill: who may declare the disaster and approve its steps."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"\S")
+    """The person's name, as they give it when they act (compared without regard to case)."""
+    role: str = Field(min_length=1, max_length=100, pattern=r"\S")
+    """Their role in the drill, e.g. incident commander."""
+
+
 class SimOptions(Frozen):
     """Options of the simulated world (all optional)."""
 
@@ -806,6 +832,10 @@ class AzureOptions(Frozen):
     endpoint: str | None = Field(default=None, description="ARM endpoint; only for the drsim ARM emulator")
     staging_storage_account: str | None = Field(
         default=None, description="storage account id where Azure Backup stages vault-tier restores (docs/azure.md)"
+    )
+    crr_staging_storage_account: str | None = Field(
+        default=None,
+        description="storage account id where a cross-region restore stages: in the vault's secondary (paired) region (docs/azure.md)",
     )
 
     @field_validator("endpoint")
@@ -846,6 +876,19 @@ class Drill(Document):
     """Options of the simulated world."""
     azure: AzureOptions | None = None
     """Where a drill against Azure runs (default: from the environment, docs/azure.md)."""
+    participants: tuple[Participant, ...] = ()
+    """Who may declare and approve in a real-time run; empty: anyone who gives a name."""
+
+    @field_validator("participants")
+    @classmethod
+    def _each_once(cls, value: tuple[Participant, ...]) -> tuple[Participant, ...]:
+        seen: set[str] = set()
+        for person in value:
+            key = " ".join(person.name.split()).casefold()
+            if key in seen:
+                raise ValueError(f"{person.name} is listed twice")
+            seen.add(key)
+        return value
 
     @field_validator("incident_at", "window_end", mode="before")
     @classmethod

@@ -107,6 +107,8 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
 STEP_ID_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9_])?$"
 REGION_PATTERN = r"^[a-z][a-z0-9]{1,39}$"
 VM_SIZE_PATTERN = r"^[A-Za-z0-9_]+$"
+VM_UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+"""An Azure vmId (properties.vmId, the instance metadata service's compute/vmId): a GUID."""
 CONTROL_PATTERN = r"^[A-Za-z0-9-]+:[A-Za-z0-9.()-]+$"
 SUBSCRIPTION_PATTERN = r"^[0-9a-fA-F-]{36}$"
 PATTERN_HELP = {
@@ -115,6 +117,7 @@ PATTERN_HELP = {
     "at most 63 characters",
     REGION_PATTERN: "an Azure region name as ARM writes it, e.g. eastus2",
     VM_SIZE_PATTERN: "a VM size, e.g. Standard_D2s_v5",
+    VM_UUID_PATTERN: "a vmId (a GUID, as properties.vmId gives it)",
     CONTROL_PATTERN: "a control id as framework:control, e.g. iso27001-2022:A.5.30",
     SUBSCRIPTION_PATTERN: "a subscription id (a GUID)",
     DURATION_PATTERN: "a duration such as 90s, 15m, 4h, 7d or 1h30m",

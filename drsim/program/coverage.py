@@ -649,9 +649,12 @@ def build_coverage(
     estate: Estate | None = None,
     estate_path: str | None = None,
     store_findings: Mapping[str, Mapping[str, Any]] | None = None,
+    run_findings: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> Coverage:
     """The packet's content from the store's runs performed in the period (`seals`: the store's record
-    of each run directory's seal; `store_findings`: the store's state of each finding by id)."""
+    of each run directory's seal; `store_findings`: the store's state of each finding by id;
+    `run_findings`: the findings the store recorded for each run, by its resolved run directory, for
+    runs whose result.json lists none: drsim.program.runs.recorded_findings)."""
     notes: list[str] = []
     dated: list[tuple[datetime, RunRecord]] = []
     for record in records:
@@ -677,7 +680,8 @@ def build_coverage(
         apps = tuple((name, False) for name in sorted({a.measures.app for run in runs for a in run.apps}))
     findings = []
     for run in runs:
-        for finding in run.findings:
+        listed = run.findings or tuple((run_findings or {}).get(str(Path(run.run_dir).resolve()), ()))
+        for finding in listed:
             state = (store_findings or {}).get(str(finding.get("id")), {})
             findings.append({**finding, **state, "run": run.ref, "simulated": run.kind is RunKind.SIMULATION})
     evidence = Evidence(tuple(runs), apps, tuple(findings))

@@ -1,4 +1,4 @@
-"""What the program's commands read of a recorded run: when it was performed, and the store's record of its seal."""
+"""What the program's commands read of a recorded run: when it was performed, the store's record of its seal and its findings."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from drsim.measure.events import RunStarted, parse_iso
 from drsim.report.evidence import RecordedSeal
@@ -43,3 +44,19 @@ def recorded_seals(store: HistoryStore, records: Sequence[RunRecord]) -> dict[st
         if seal is not None:
             seals[directory] = RecordedSeal(store.path, seal.run_id, seal.chain_head, seal.manifest_sha256, seal.signing_key_sha256)
     return seals
+
+
+def recorded_findings(store: HistoryStore, records: Sequence[RunRecord]) -> dict[str, list[dict[str, Any]]]:
+    """The findings the store recorded for each run (drsim.store.findings' JSON, plus `closed` and
+    `reverified`: when, or None), by resolved run directory; empty for a store from before findings."""
+    from drsim.store.findings import finding_as_json
+
+    directories = {record.seq: str(Path(record.run_dir).resolve()) for record in records if record.run_dir is not None}
+    found: dict[str, list[dict[str, Any]]] = {}
+    for finding in store.findings():
+        directory = directories.get(finding.run_seq)
+        if directory is not None:
+            found.setdefault(directory, []).append(
+                {**finding_as_json(finding), "closed": finding.closed_at, "reverified": finding.reverified_at}
+            )
+    return found

@@ -101,7 +101,7 @@ def _group_label(group: StepGroup) -> str:
 
 
 def timeline_chart(view: ReportView) -> Chart:
-    """A bar per task (or per step, for large drills) against time since the incident; the critical
+    """A bar per task (or per step, for large drills) against time since the incident; the measured critical
     path outlined; the incident and each application's T_app_healthy as vertical lines."""
     origin = view.incident_at
     first, last = timeline_span(view)
@@ -186,7 +186,7 @@ def timeline_chart(view: ReportView) -> Chart:
         legend += [
             Patch(color=FAILED, label="failed"),
             Patch(color=SKIPPED, label="skipped"),
-            Patch(facecolor="white", edgecolor=CRITICAL_EDGE, linewidth=1.6, label="critical path"),
+            Patch(facecolor="white", edgecolor=CRITICAL_EDGE, linewidth=1.6, label="measured critical path"),
             Line2D([], [], color=INCIDENT, label="incident"),
             Line2D([], [], color=HEALTHY, linestyle="--", label="app healthy"),
         ]

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from drsim.errors import ExecutionError, UsageError
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
@@ -482,7 +482,7 @@ def _parse_manifest(raw: bytes) -> tuple[Manifest | None, list[str]]:
     return manifest, problems
 
 
-def _check_signature(result: Verification, manifest_raw: bytes, public_key: Path | None) -> None:
+def _check_signature(result: Verification, manifest_raw: bytes, public_key: Path | Ed25519PublicKey | None) -> None:
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -494,7 +494,7 @@ def _check_signature(result: Verification, manifest_raw: bytes, public_key: Path
     result.signed = True
     if public_key is None:
         return
-    key = _load_public_key(public_key)
+    key = _load_public_key(public_key) if isinstance(public_key, Path) else public_key
     assert isinstance(key, Ed25519PublicKey)
     raw = signature_path.read_bytes()
     try:
@@ -517,8 +517,9 @@ def _check_signature(result: Verification, manifest_raw: bytes, public_key: Path
         result.signature_verified = not result.problems
 
 
-def verify_bundle(run_dir: str | os.PathLike[str], public_key: str | os.PathLike[str] | None = None) -> Verification:
-    """Check a sealed run directory against its manifest, its journal chain and (with a key) its signature."""
+def verify_bundle(run_dir: str | os.PathLike[str], public_key: str | os.PathLike[str] | Ed25519PublicKey | None = None) -> Verification:
+    """Check a sealed run directory against its manifest, its journal chain and (with a key: a PEM file, or
+    the public half of a loaded signing key) its signature."""
     directory = Path(run_dir)
     if not directory.is_dir():
         raise UsageError(f"{directory}: not a directory")
@@ -530,7 +531,7 @@ def verify_bundle(run_dir: str | os.PathLike[str], public_key: str | os.PathLike
     manifest_raw = manifest_path.read_bytes()
     manifest, problems = _parse_manifest(manifest_raw)
     result.problems.extend(problems)
-    _check_signature(result, manifest_raw, Path(public_key) if public_key is not None else None)
+    _check_signature(result, manifest_raw, Path(public_key) if isinstance(public_key, str | os.PathLike) else public_key)
     if manifest is None:
         return result
 

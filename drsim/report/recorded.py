@@ -14,7 +14,9 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -28,9 +30,11 @@ from drsim.measure.events import (
     Event,
     EvidenceResealed,
     PlanMade,
+    PredictionMade,
     ResourceCreated,
     ResourceDeleted,
     RunAborted,
+    RunAttested,
     RunFinished,
     RunStarted,
     TaskFailed,
@@ -43,6 +47,11 @@ from drsim.measure.events import (
 )
 from drsim.measure.result import DrillResult
 from drsim.report.evidence import JOURNAL, ChainCheck, ChainWalker, journal_lines
+
+if TYPE_CHECKING:
+    from drsim.measure.critical import MeasuredPath
+    from drsim.measure.findings import Finding
+    from drsim.measure.timeline import RunTimeline
 
 RESULT = "result.json"
 
@@ -112,6 +121,8 @@ class RecordedRun:
     aborted: RunAborted | None
     finished: RunFinished | None
     reseals: tuple[EvidenceResealed, ...] = ()  # forced re-seals after the run, kept out of `events`
+    attestations: tuple[RunAttested, ...] = ()  # `drsim drill attest` after the run, kept out of `events`
+    prediction: PredictionMade | None = None  # the twin's prediction, made before a drill against Azure
 
     @property
     def run_id(self) -> str:
@@ -139,6 +150,33 @@ class RecordedRun:
         found = getattr(self.started, "controls", None)
         return tuple(found) if found is not None else None
 
+    @cached_property
+    def timeline(self) -> RunTimeline:
+        """The run's events indexed by task (drsim.measure.timeline), once per run read."""
+        from drsim.measure.timeline import RunTimeline
+
+        return RunTimeline(self.events)
+
+    @cached_property
+    def critical_paths(self) -> tuple[MeasuredPath, ...]:
+        """What held up each application, measured (drsim.measure.critical); none without a run.started."""
+        from drsim.measure.critical import measured_critical_paths
+
+        return measured_critical_paths(self.timeline, list(self.measured.values())) if self.started is not None else ()
+
+    @cached_property
+    def findings(self) -> tuple[Finding, ...]:
+        """The run's findings, derived from its journal (drsim.measure.findings); none without a run.started.
+        The application of a VM no check named comes from the estate the run was made from (inputs/)."""
+        from drsim.measure.findings import derive_findings
+
+        if self.started is None:
+            return ()
+        named = {c.vm for c in self.checks if c.app is not None}
+        planned = {t.vm for t in self.plan.tasks if t.vm is not None} if self.plan is not None else set()
+        app_of_vm = estate_apps(self.run_dir, self.started) if planned - named else {}
+        return derive_findings(self.events, timeline=self.timeline, paths=self.critical_paths, app_of_vm=app_of_vm)
+
     def task_key(self, task_id: str) -> TaskKey | None:
         if self.plan is None:
             return None
@@ -149,6 +187,35 @@ class RecordedRun:
 
 
 # ------------------------------------------------------------------------------------------ reading
+
+
+def estate_apps(run_dir: Path, started: RunStarted) -> dict[str, str]:
+    """The application of each VM of the estate the run was made from, as its copy in the run directory
+    (inputs/) says, when that copy is the one the journal fingerprinted; the first application (in
+    estate order) whose selector matches. Empty when there is no such copy, or it cannot be read."""
+    import yaml
+
+    from drsim.model.types import selector_matches
+
+    estate = next((f for f in started.inputs if f.role == "estate"), None)
+    if estate is None:
+        return {}
+    try:
+        raw = (run_dir / estate.path).read_bytes()
+        if hashlib.sha256(raw).hexdigest() != estate.sha256:
+            return {}
+        document = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        found: dict[str, str] = {}
+        for app in document["apps"]:
+            for vm in document["vms"]:
+                tags = vm.get("tags") or {}
+                if vm["name"] not in found and selector_matches(
+                    {str(k): str(v) for k, v in app["vms"].items()}, vm["name"], {str(k): str(v) for k, v in tags.items()}
+                ):
+                    found[vm["name"]] = app["name"]
+        return found
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def parse_time(text: str) -> datetime:
@@ -286,7 +353,7 @@ def read_run(run_dir: str | os.PathLike[str]) -> RecordedRun:
         raise UsageError(f"{directory}: not a directory (expected a run directory such as reports/<drill>/<run-id>)")
     result, digest = read_result(directory / RESULT)
     journaled, chain, torn = read_events(directory / JOURNAL)
-    events = [e for e in journaled if not isinstance(e, EvidenceResealed)]  # wall-clock events after the run: not measured
+    events = [e for e in journaled if not isinstance(e, EvidenceResealed | RunAttested)]  # wall-clock events after the run: not measured
     plan = next((e for e in events if isinstance(e, PlanMade)), None)
     return RecordedRun(
         run_dir=directory,
@@ -308,6 +375,8 @@ def read_run(run_dir: str | os.PathLike[str]) -> RecordedRun:
         aborted=next((e for e in events if isinstance(e, RunAborted)), None),
         finished=next((e for e in reversed(events) if isinstance(e, RunFinished)), None),
         reseals=tuple(e for e in journaled if isinstance(e, EvidenceResealed)),
+        attestations=tuple(e for e in journaled if isinstance(e, RunAttested)),
+        prediction=next((e for e in events if isinstance(e, PredictionMade)), None),
     )
 
 
@@ -330,8 +399,6 @@ def _same_time(text: str | None, moment: datetime | None) -> bool:
 def result_differences(run: RecordedRun) -> list[str]:
     """Where result.json says otherwise than the journal it was measured from: the run (run.started,
     run.finished), each application's figures (app.measured), the tasks and cleanup; empty when they agree."""
-    from drsim.measure.timeline import RunTimeline
-
     result, started, finished = run.result, run.started, run.finished
     if started is None:
         return [f"{JOURNAL} has no run.started event"]
@@ -360,7 +427,7 @@ def result_differences(run: RecordedRun) -> list[str]:
             if not _same_time(getattr(app, name), moment):
                 shown = iso(moment) if moment is not None else None
                 found.append(f"{app.app} {name} is {getattr(app, name)!r}, the journal's app.measured says {shown!r}")
-    tasks = RunTimeline(run.events).task_results()
+    tasks = run.timeline.task_results()
     if len(result.tasks) != len(tasks):
         found.append(f"{len(result.tasks)} tasks, the journal's plan has {len(tasks)}")
     else:

@@ -22,6 +22,7 @@ import markdown
 from markupsafe import Markup
 
 from drsim.errors import UsageError
+from drsim.measure.findings import Severity
 from drsim.measure.result import RunStatus, TaskStatus
 from drsim.model.types import Phase
 from drsim.report.charts import Chart, TrendPoint, timeline_chart, trend_chart
@@ -47,8 +48,10 @@ from drsim.report import FORMATS
 
 SECTIONS = (
     ("verdict", "Verdict"),
+    ("findings", "Findings"),
     ("timeline", "Timeline"),
     ("rto", "RTO breakdown"),
+    ("prediction", "Predicted against measured"),
     ("rpo", "RPO"),
     ("points", "Recovery points"),
     ("consistency", "Consistency"),
@@ -89,6 +92,10 @@ def _md_yesno(value: bool | None) -> Markup:
 
 def _md_critical(critical: bool) -> Markup:
     return Markup("yes" if critical else "—")
+
+
+def _md_severity(severity: Severity) -> Markup:
+    return Markup(f"**{severity.value}**" if severity is Severity.HIGH else severity.value)
 
 
 def _md_passfail(passed: bool) -> Markup:
@@ -141,6 +148,7 @@ def _environment(kind: str) -> jinja2.Environment:
             verdict=_md_verdict,
             yesno=_md_yesno,
             passfail=_md_passfail,
+            severity=_md_severity,
             critical=_md_critical,
             status=_md_status,
             attention=_md_attention,
@@ -174,7 +182,7 @@ def _reasons(view: ReportView) -> str:
         parts.append("cleanup incomplete")
     if view.aborted:
         parts.append(f"the run was aborted: {view.aborted}")
-    return _reasons_of_status(view, parts) + _forced_reseals(view)
+    return _reasons_of_status(view, parts) + _forced_reseals(view) + _attested(view)
 
 
 def _forced_reseals(view: ReportView) -> str:
@@ -182,6 +190,13 @@ def _forced_reseals(view: ReportView) -> str:
     if not count:
         return ""
     return f" The evidence was sealed again with --force {count} time(s), over changes made after it was first sealed (see Environment)."
+
+
+def _attested(view: ReportView) -> str:
+    verdicts = [f"{a.verdict} by {a.by} ({a.role})" for a in view.signoff.attestations]
+    if not verdicts:
+        return ""
+    return f" Attested: {'; '.join(verdicts)} (see Sign-off)."
 
 
 def _reasons_of_status(view: ReportView, parts: list[str]) -> str:
@@ -203,7 +218,9 @@ def render_view(view: ReportView, formats: Sequence[str] = FORMATS) -> dict[str,
     timeline = timeline_chart(view)
     trend: Chart | None = None
     if view.trend.available and len(view.trend.rows) >= 2:
-        points = [TrendPoint(f"{r.drill} {r.incident_at[:10]}", r.worst_rto_s, r.worst_rpo_s, r.current) for r in view.trend.rows]
+        points = [  # each run's kind beside its name: only the real ones are operating evidence
+            TrendPoint(f"{r.drill} {r.incident_at[:10]} ({r.kind_label})", r.worst_rto_s, r.worst_rpo_s, r.current) for r in view.trend.rows
+        ]
         trend = trend_chart(points, view.trend.rto_objective_s, view.trend.rpo_objective_s)
     out: dict[str, str] = {}
     if "md" in formats:
@@ -227,7 +244,7 @@ def render_view(view: ReportView, formats: Sequence[str] = FORMATS) -> dict[str,
             .render(
                 view=view,
                 sections=html_sections,
-                toc=SECTIONS,
+                toc=tuple((key, title) for key, title in SECTIONS if key != "prediction" or view.prediction is not None),
                 css=Markup(css),
                 reasons=reasons,
                 timeline_svg=Markup(timeline.inline),

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from drsim import __version__
 from drsim.errors import DocumentError, DrsimError, UsageError
-from drsim.measure.events import EvidenceResealed
+from drsim.measure.events import Event, EvidenceResealed, RunAttested, Verdict
 from drsim.report.evidence import (
     JOURNAL,
     MANIFEST,
@@ -45,7 +45,7 @@ from drsim.report.recorded import RESULT, RecordedRun, check_result_matches_jour
 from drsim.times import utc_text
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 __all__ = ["RecordedSeal", "changes_since_sealed", "check_sealable", "journal_forced_reseal", "store_problems", "verify_run"]
 
 
@@ -61,7 +61,7 @@ def _forced_notes(run: RecordedRun) -> list[str]:
 
 def verify_run(
     run_dir: str | os.PathLike[str],
-    public_key: str | os.PathLike[str] | None = None,
+    public_key: str | os.PathLike[str] | Ed25519PublicKey | None = None,
     *,
     signature_check: bool = True,
     recorded: RecordedSeal | None = None,
@@ -100,7 +100,7 @@ def verify_run(
     return found
 
 
-def _append_event(journal: Path, event: EvidenceResealed) -> None:
+def _append_event(journal: Path, event: Event) -> None:
     """Append one event to a finished journal, chained to its last line (one write, like the engine's)."""
     from drsim.engine.journal import encode
 
@@ -153,6 +153,17 @@ def journal_forced_reseal(run_dir: Path, changes: Sequence[str], *, now: datetim
     moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     event = EvidenceResealed(moment, tuple(changes), _user(), socket.gethostname(), __version__)
     _append_event(run_dir / JOURNAL, event)
+    return event
+
+
+def journal_attestation(
+    run: RecordedRun, *, by: str, role: str, verdict: Verdict, note: str | None, now: datetime | None = None
+) -> RunAttested:
+    """Append a run.attested event to the run's journal, chained to its last line: who gives what verdict
+    on the run as it stands (its result.json digest and the chain head before this line)."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    event = RunAttested(moment, by, role, verdict, note, run.result_sha256, run.chain.head, _user(), socket.gethostname(), __version__)
+    _append_event(run.run_dir / JOURNAL, event)
     return event
 
 

@@ -13,12 +13,25 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Protocol
 
 from drsim import __version__
-from drsim.measure.events import CheckResult, InputFile, Performed, RunPerformed, iso
-from drsim.measure.result import AppResult, RunStatus, TaskStatus
+from drsim.measure.critical import MeasuredPath
+from drsim.measure.events import (
+    CheckResult,
+    HumanActed,
+    HumanWaiting,
+    InputFile,
+    Performed,
+    RunPerformed,
+    TaskFailed,
+    TaskFinished,
+    TaskSkipped,
+    iso,
+)
+from drsim.measure.findings import Finding, Severity
+from drsim.measure.result import AppResult, RunKind, RunStatus, TaskStatus, run_kind
+from drsim.measure.twin import Held, hold, operation_seconds, step_spans
 from drsim.model.types import Action
 from drsim.report.controls import Control, EvidenceKind, select_controls
 from drsim.report.recorded import RecordedRun, TaskKey, parse_time
@@ -45,6 +58,8 @@ class PastRun(Protocol):
     def worst_rpo_s(self) -> float | None: ...
     @property
     def leftovers(self) -> int: ...
+    @property
+    def kind(self) -> RunKind | None: ...
 
 
 GROUP_ABOVE = 300
@@ -111,7 +126,8 @@ class TaskRow:
     start: datetime | None
     end: datetime | None
     attempts: int
-    critical: bool
+    critical: bool  # on a measured critical path: it held up an application
+    planned_critical: bool = False  # on the plan's critical path (an estimate made before the run)
 
     @property
     def duration_s(self) -> float | None:
@@ -133,7 +149,8 @@ class StepGroup:
     median_s: float | None
     max_s: float | None
     retried: int
-    critical: bool
+    critical: bool  # a task of the step is on a measured critical path
+    planned_critical: bool = False  # a task of the step is on the plan's critical path (an estimate)
 
 
 @dataclass(frozen=True)
@@ -239,34 +256,6 @@ class CostView:
     leftover_cost_per_day: float
 
 
-class RunKind(StrEnum):
-    """What a run evidences (docs/compliance.md): only a recovery executed against Azure is operating
-    evidence; a simulation evidences the design; a run against drsim's emulator, neither."""
-
-    SIMULATION = "simulation"
-    EMULATION = "emulation"
-    EXECUTED = "executed recovery"
-
-    @property
-    def banner(self) -> str | None:
-        """The line at the top of every report of a run that is not an executed recovery."""
-        if self is RunKind.SIMULATION:
-            return "Simulation: this evidences the recovery design, not an executed recovery."
-        if self is RunKind.EMULATION:
-            return (
-                "Emulation: this ran against drsim's ARM emulator, not Azure; it evidences neither the recovery design "
-                "nor an executed recovery."
-            )
-        return None
-
-
-def run_kind(provider: str, emulated: bool) -> RunKind:
-    """The kind of a run from its provider and whether Azure was drsim's emulator."""
-    if provider == "sim":
-        return RunKind.SIMULATION
-    return RunKind.EMULATION if emulated else RunKind.EXECUTED
-
-
 @dataclass(frozen=True)
 class EnvironmentView:
     run_id: str
@@ -315,6 +304,11 @@ class TrendRow:
     worst_rpo_s: float | None
     leftovers: int
     current: bool
+    kind: RunKind | None = None  # None: an Azure run recorded without saying whether it was emulated
+
+    @property
+    def kind_label(self) -> str:
+        return self.kind.label if self.kind is not None else "unknown"
 
 
 @dataclass(frozen=True)
@@ -323,6 +317,89 @@ class TrendView:
     rows: tuple[TrendRow, ...]
     rto_objective_s: float | None
     rpo_objective_s: float | None
+
+
+@dataclass(frozen=True)
+class ApprovalRow:
+    """A manual step a person answered (human.acted)."""
+
+    step: str
+    action: str
+    by: str
+    role: str | None
+    at: datetime
+    waited_s: float
+    via: str
+    note: str | None
+
+
+@dataclass(frozen=True)
+class UnansweredRow:
+    """A manual step that waited for a person who did not come (its wait ended otherwise)."""
+
+    step: str
+    action: str
+    since: datetime
+    outcome: str
+
+
+@dataclass(frozen=True)
+class AttestationRow:
+    """A person's verdict on the run (run.attested)."""
+
+    by: str
+    role: str
+    verdict: str
+    at: datetime
+    note: str | None
+    result_sha256: str
+    journal_head: str
+    user: str
+    host: str
+
+
+@dataclass(frozen=True)
+class SignOffView:
+    """Who took part and who signed: every row comes from the journal (human.acted, run.attested)."""
+
+    people_asked: bool  # the run waited for people (real time); else its manual steps took their configured durations
+    expected: tuple[tuple[str, str], ...]  # the drill's participants list (name, role), as its waits journaled it
+    participants: tuple[tuple[str, str | None, tuple[str, ...]], ...]  # who acted: name, role, the steps
+    approvals: tuple[ApprovalRow, ...]
+    unanswered: tuple[UnansweredRow, ...]
+    attestations: tuple[AttestationRow, ...]
+
+
+@dataclass(frozen=True)
+class PredictionView:
+    """The twin's prediction beside what the run measured: RTO per application, each step's span, and
+    the median operation per kind, each flagged when outside the predicted p5-p95."""
+
+    trials: int
+    seed: int
+    catalog_version: str
+    apps: tuple[Held, ...]
+    steps: tuple[Held, ...]
+    operations: tuple[Held, ...]
+
+    @property
+    def flagged(self) -> int:
+        return sum(1 for row in (*self.apps, *self.steps, *self.operations) if row.outside)
+
+
+def _prediction(run: RecordedRun) -> PredictionView | None:
+    made = run.prediction
+    if made is None:
+        return None
+    rto = {a.app: a.rto_s for a in run.result.apps}
+    return PredictionView(
+        made.trials,
+        made.seed,
+        made.catalog_version,
+        hold(made.apps, rto),
+        hold(made.steps, step_spans(run.events)),
+        hold(made.operations, operation_seconds(run.events), pooled=True),
+    )
 
 
 @dataclass(frozen=True)
@@ -367,6 +444,11 @@ class ReportView:
     controls_recorded: bool  # the run says which controls the drill selects (else every control is shown)
     trend: TrendView
     cleanup_done_at: datetime | None
+    signoff: SignOffView = SignOffView(False, (), (), (), (), ())
+    findings: tuple[Finding, ...] = ()  # derived from the journal (drsim.measure.findings); grouped: the first ATTENTION_ROWS
+    findings_total: int = 0
+    critical_paths: tuple[MeasuredPath, ...] = ()  # what held up each application, measured
+    prediction: PredictionView | None = None
 
     @property
     def missed(self) -> tuple[ObjectiveVerdict, ...]:
@@ -384,13 +466,24 @@ def _time(text: str | None) -> datetime | None:
     return parse_time(text) if text is not None else None
 
 
-def _task_rows(run: RecordedRun) -> tuple[TaskRow, ...]:
-    critical: set[TaskKey] = set()
+def _task_rows(run: RecordedRun, paths: Sequence[MeasuredPath]) -> tuple[TaskRow, ...]:
+    planned: set[TaskKey] = set()
+    measured: set[TaskKey] = {(link.step, link.vm) for path in paths for link in path.links}
     if run.plan is not None:
         keys = {t.id: (t.step, t.vm) for t in run.plan.tasks}
-        critical = {keys[i] for i in run.plan.critical_path if i in keys}
+        planned = {keys[i] for i in run.plan.critical_path if i in keys}
     return tuple(
-        TaskRow(t.step, t.action, t.vm, t.status, _time(t.started_at), _time(t.ended_at), t.attempts, (t.step, t.vm) in critical)
+        TaskRow(
+            t.step,
+            t.action,
+            t.vm,
+            t.status,
+            _time(t.started_at),
+            _time(t.ended_at),
+            t.attempts,
+            (t.step, t.vm) in measured,
+            (t.step, t.vm) in planned,
+        )
         for t in run.result.tasks
     )
 
@@ -419,6 +512,7 @@ def _step_groups(tasks: Sequence[TaskRow]) -> tuple[StepGroup, ...]:
                 max_s=max(durations) if durations else None,
                 retried=sum(1 for r in rows if r.attempts > 1),
                 critical=any(r.critical for r in rows),
+                planned_critical=any(r.planned_critical for r in rows),
             )
         )
     return tuple(sorted(groups, key=lambda g: (g.start is None, g.start.timestamp() if g.start else 0.0, g.step)))
@@ -582,6 +676,38 @@ def _environment(run: RecordedRun) -> EnvironmentView:
     )
 
 
+def _signoff(run: RecordedRun) -> SignOffView:
+    waits = [e for e in run.events if isinstance(e, HumanWaiting)]
+    acted = [e for e in run.events if isinstance(e, HumanActed)]
+    answered = {(e.task, e.attempt) for e in acted}
+    ends = {e.task: e for e in run.events if isinstance(e, TaskFailed | TaskFinished | TaskSkipped)}
+    unanswered = []
+    for wait in waits:
+        if (wait.task, wait.attempt) in answered:
+            continue
+        end = ends.get(wait.task)
+        outcome = end.error if isinstance(end, TaskFailed) else "the run ended before anyone answered"
+        unanswered.append(UnansweredRow(wait.step, wait.action.value, wait.since, outcome))
+    people: dict[str, tuple[str, str | None, list[str]]] = {}
+    for event in acted:
+        key = " ".join(event.by.split()).casefold()
+        steps = people.setdefault(key, (event.by, event.role, []))[2]
+        if event.step not in steps:
+            steps.append(event.step)
+    expected = next((tuple((p.name, p.role) for p in w.participants) for w in waits if w.participants), ())
+    return SignOffView(
+        people_asked=bool(waits),
+        expected=expected,
+        participants=tuple((name, role, tuple(steps)) for name, role, steps in people.values()),
+        approvals=tuple(ApprovalRow(e.step, e.action.value, e.by, e.role, e.at, e.waited_s, e.via, e.note) for e in acted),
+        unanswered=tuple(unanswered),
+        attestations=tuple(
+            AttestationRow(a.by, a.role, a.verdict.value, a.at, a.note, a.result_sha256, a.journal_head, a.user, a.host)
+            for a in run.attestations
+        ),
+    )
+
+
 def _trend(run: RecordedRun, history: Sequence[PastRun] | None) -> TrendView:
     if history is None:
         return TrendView(False, (), None, None)
@@ -590,7 +716,8 @@ def _trend(run: RecordedRun, history: Sequence[PastRun] | None) -> TrendView:
     rpo_objectives = [a.rpo_objective_s for a in apps if a.rpo_objective_s is not None]
     current = history[-1].seq if history else None  # the series ends with this run (other drills may share its run id)
     rows = tuple(
-        TrendRow(r.run_id, r.drill, r.incident_at, r.status, r.worst_rto_s, r.worst_rpo_s, r.leftovers, r.seq == current) for r in history
+        TrendRow(r.run_id, r.drill, r.incident_at, r.status, r.worst_rto_s, r.worst_rpo_s, r.leftovers, r.seq == current, r.kind)
+        for r in history
     )
     return TrendView(True, rows, min(rto_objectives) if rto_objectives else None, min(rpo_objectives) if rpo_objectives else None)
 
@@ -669,31 +796,30 @@ def evidence_statement(kind: EvidenceKind, view: ReportView, run: RecordedRun) -
         earlier = [r for r in view.trend.rows if not r.current]
         if not earlier:
             return "First recorded run of this drill series."
-        passed = sum(1 for r in earlier if r.status is RunStatus.PASSED)
+        real = [r for r in earlier if r.kind is RunKind.EXECUTED]
+        passed = sum(1 for r in real if r.status is RunStatus.PASSED)
+        others = Counter(r.kind_label for r in earlier if r.kind is not RunKind.EXECUTED)
+        rest = ", ".join(f"{n} {label}" for label, n in sorted(others.items()))
         last = earlier[-1].incident_at
         return (
-            f"{_plural(len(earlier), 'earlier run')} of this drill series on record ({passed} passed), the last for an incident at {last}."
+            f"{_plural(len(earlier), 'earlier run')} of this drill series on record: {len(real)} real ({passed} passed), "
+            f"the only operating evidence among them{f'; {rest}, which are not' if rest else ''}; the last for an incident at {last}."
         )
-    items = [f"{o.app} {o.measure} missed ({o.shortfall})" for o in view.missed]
-    failed = sum(1 for t in view.tasks if t.status is TaskStatus.FAILED)
-    if failed:
-        items.append(f"{_plural(failed, 'task')} failed")
-    if view.checks_failed:
-        items.append(f"{_plural(view.checks_failed, 'check')} failed")
-    if view.consistency_findings:
-        items.append(_plural(view.consistency_findings, "consistency finding"))
-    if view.leftovers:
-        items.append(f"{_plural(len(view.leftovers), 'resource')} left behind")
-    if view.aborted:
-        items.append(f"the run was aborted ({view.aborted})")
-    if not items:
+    if not view.findings:
         return "No findings: every objective met, every task and check succeeded, nothing left behind."
-    return "Findings to follow up: " + "; ".join(items) + "."
+    counts = Counter(f.severity for f in view.findings)
+    by_severity = ", ".join(f"{counts[s]} {s.value}" for s in Severity if counts[s])
+    shown = "; ".join(f"{f.id} ({f.title})" for f in view.findings[:5])
+    more = f"; and {view.findings_total - 5} more" if view.findings_total > 5 else ""
+    if view.findings_total > len(view.findings):
+        by_severity = f"{by_severity} among the {len(view.findings)} shown"
+    return f"{_plural(view.findings_total, 'finding')} derived from the journal ({by_severity}), listed with their reasons: {shown}{more}."
 
 
 def build_view(run: RecordedRun, history: Sequence[PastRun] | None = None, controls: Sequence[str] | None = None) -> ReportView:
     """Compute the report of a recorded run; `history` is its series from the store, ending with this run (None: no store)."""
-    tasks = _task_rows(run)
+    paths, findings = run.critical_paths, run.findings
+    tasks = _task_rows(run, paths)
     grouped = len(tasks) > GROUP_ABOVE
     failures = tuple(FailureRow(f.step, f.vm, f.attempt, f.error, f.at, f.final, f.retried_ok) for f in run.failures)
     skipped = tuple(SkippedRow(s.step, s.vm, s.reason) for s in run.skipped)
@@ -744,6 +870,11 @@ def build_view(run: RecordedRun, history: Sequence[PastRun] | None = None, contr
         controls_recorded=chosen is not None,
         trend=_trend(run, history),
         cleanup_done_at=run.cleanup.at if run.cleanup is not None else None,
+        signoff=_signoff(run),
+        findings=findings[:ATTENTION_ROWS] if grouped else findings,
+        findings_total=len(findings),
+        critical_paths=paths,
+        prediction=_prediction(run),
     )
     control_views = tuple(
         ControlView(control, tuple((kind, evidence_statement(kind, view, run)) for kind in control.evidenced_by))

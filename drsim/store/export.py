@@ -16,6 +16,7 @@ from drsim.times import duration
 
 COLUMNS = (
     "run_id",
+    "kind",
     "drill",
     "runbook",
     "provider",
@@ -38,6 +39,7 @@ COLUMNS = (
     "drsim_version",
     "catalog_version",
     "run_dir",
+    "performed_at",
 )
 
 
@@ -51,6 +53,7 @@ def _run_fields(run: RunRecord) -> dict[str, object]:
     """A recorded run's own fields, as the exports name them (its apps come beside them)."""
     return {
         "run_id": run.run_id,
+        "kind": _kind(run),
         "drill": run.drill,
         "runbook": run.runbook,
         "provider": run.provider,
@@ -64,7 +67,25 @@ def _run_fields(run: RunRecord) -> dict[str, object]:
         "drsim_version": run.drsim_version,
         "catalog_version": run.catalog_version,
         "run_dir": run.run_dir,
+        "performed_at": run.performed_at,
     }
+
+
+def _kind(run: RunRecord) -> str:
+    """simulated, emulated or real; unknown for an Azure run an older drsim recorded without saying."""
+    return run.kind.label if run.kind is not None else "unknown"
+
+
+def evidence_summary(runs: Sequence[RunRecord]) -> str:
+    """What the runs count for: only real runs are operating evidence (docs/compliance.md)."""
+    counts = {label: sum(1 for r in runs if _kind(r) == label) for label in ("real", "simulated", "emulated", "unknown")}
+    real = [r for r in runs if r.operating_evidence]
+    passed = sum(1 for r in real if r.status.value == "passed")
+    text = f"{len(runs)} recorded run(s): {counts['real']} real ({passed} passed), the only operating evidence"
+    others = [f"{n} {label}" for label, n in counts.items() if label != "real" and n]
+    if others:
+        text += f"; {', '.join(others)}, which are not"
+    return text
 
 
 def _rows(runs: Sequence[RunRecord]) -> list[dict[str, object]]:
@@ -105,53 +126,66 @@ def _shown_directory(run_dir: str | None, base: Path | None) -> str:
     return run_dir
 
 
-def _table(runs: Sequence[RunRecord], base: Path | None = None) -> str:
+def _table(runs: Sequence[RunRecord], base: Path | None = None, width: int = 100) -> str:
+    """One row per run and application, `width` columns wide at most: a run's drill, id and directory
+    in one cell and its kind, status and incident time in another, so that cells wrap, never cut short."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    table = Table()
-    columns = ("run", "drill", "incident", "status", "app", "RTO", "RTO objective", "RPO", "RPO claimed", "RPO objective", "leftovers")
-    for column in (*columns, "directory"):  # runs of one drill and run id differ by their directory
-        table.add_column(column, overflow="fold")
+    # rich cuts a table short when a word (a run id, a path) is wider than its column can be: so the
+    # columns that hold such words are given their widths here, out of what the terminal leaves.
+    room = width - (3 * 5 + 2)  # six columns: three spaces between two, one at each edge
+    verdict_width = 9 if width < 120 else 22  # "50m 00s /" above "2h 00m ok" when narrow
+    flexible = max(room - (6 + 4) - 2 * verdict_width, 30)
+    run_width = min(max(flexible * 2 // 3, 21), flexible - 10)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("drill, run, directory", overflow="fold", width=run_width)  # runs of one drill and id differ by directory
+    table.add_column("kind, status, incident", overflow="fold", width=flexible - run_width)
+    table.add_column("app", overflow="fold", max_width=6 if width < 120 else 20)
+    table.add_column("RTO / objective", overflow="fold", max_width=verdict_width)
+    table.add_column("RPO / objective, claimed", overflow="fold", max_width=verdict_width)
+    table.add_column("left", overflow="fold", width=4)
+
+    def measure(value: float | None, objective: float | None, met: bool | None) -> Text:
+        verdict = {True: " ok", False: " MISSED", None: ""}[met]
+        return Text(f"{duration(value)} / {duration(objective)}{verdict}", style={True: "green", False: "bold red", None: ""}[met])
+
     for run in runs:
+        directory = _shown_directory(run.run_dir, base)
         for app in run.apps or (None,):
-
-            def verdict(value: float | None, met: bool | None) -> Text:
-                return Text(
-                    duration(value) + {True: " ok", False: " MISSED", None: ""}[met],
-                    style={True: "green", False: "bold red", None: ""}[met],
-                )
-
+            state = Text(_kind(run), style="bold" if run.operating_evidence else "")
+            state.append("\n")
+            state.append(run.status.value, style={"passed": "green", "failed": "red", "error": "bold red"}[run.status.value])
+            state.append(f"\n{run.incident_at}")
             table.add_row(
-                Text(run.run_id),
-                Text(run.drill),
-                Text(run.incident_at),
-                Text(run.status.value, style={"passed": "green", "failed": "red", "error": "bold red"}[run.status.value]),
+                Text(f"{run.drill}\n{run.run_id}\n{directory}"),
+                state,
                 Text(app.app if app else "—"),
-                verdict(app.rto_s, app.rto_met) if app else Text("—"),
-                Text(duration(app.rto_objective_s) if app else "—"),
-                verdict(app.rpo_s, app.rpo_met) if app else Text("—"),
-                Text(duration(app.rpo_claimed_s) if app else "—"),
-                Text(duration(app.rpo_objective_s) if app else "—"),
+                measure(app.rto_s, app.rto_objective_s, app.rto_met) if app else Text("—"),
+                measure(app.rpo_s, app.rpo_objective_s, app.rpo_met).append(f"\nclaimed {duration(app.rpo_claimed_s)}")
+                if app
+                else Text("—"),
                 Text(str(run.leftovers)),
-                Text(_shown_directory(run.run_dir, base)),
             )
     buffer = io.StringIO()
-    Console(file=buffer, width=240, force_terminal=False, color_system=None).print(table)
-    return buffer.getvalue() + f"{len(runs)} recorded run(s)\n"
+    Console(file=buffer, width=width, force_terminal=False, color_system=None).print(table)
+    return buffer.getvalue() + evidence_summary(runs) + "\n"
 
 
-def export_history(runs: Sequence[RunRecord], fmt: HistoryFormat, *, base: Path | None = None) -> str:
-    """The runs as text in the given format (the table shows run directories relative to `base`)."""
+def export_history(runs: Sequence[RunRecord], fmt: HistoryFormat, *, base: Path | None = None, width: int = 100) -> str:
+    """The runs as text in the given format (the table, `width` columns wide, shows run directories relative to `base`)."""
     if fmt is HistoryFormat.JSON:
         return _json(runs)
     if fmt is HistoryFormat.CSV:
         return _csv(runs)
-    return _table(runs, base)
+    return _table(runs, base, width)
 
 
-def history_text(store: str | os.PathLike[str], fmt: HistoryFormat, *, drill: str | None = None, runbook: str | None = None) -> str:
-    """`drsim history`: the recorded runs of an existing store, filtered, in a format."""
+def history_text(
+    store: str | os.PathLike[str], fmt: HistoryFormat, *, drill: str | None = None, runbook: str | None = None, width: int = 100
+) -> str:
+    """`drsim history`: the recorded runs of an existing store, filtered, in a format (a table `width` columns wide)."""
     with HistoryStore(store, create=False) as opened:
-        return export_history(opened.runs(drill=drill, runbook=runbook), fmt, base=opened.path.resolve().parent)
+        return export_history(opened.runs(drill=drill, runbook=runbook), fmt, base=opened.path.resolve().parent, width=width)

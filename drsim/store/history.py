@@ -16,11 +16,13 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 
 from drsim.errors import ExecutionError, StoreError, UsageError
-from drsim.measure.result import AppMeasures, DrillResult, RunStatus, TaskStatus
+from drsim.measure.findings import Finding, FindingKind, Severity
+from drsim.measure.result import AppMeasures, DrillResult, RunKind, RunStatus, TaskStatus, run_kind
 from drsim.store.migrations import APP_COLUMNS, APPLICATION_ID, RUN_COLUMNS, SCHEMA_VERSION, current_version, migrate
 
 STORE_NAME = "history.sqlite"
@@ -38,7 +40,7 @@ def store_of_run(run_dir: str | os.PathLike[str]) -> Path:
 
 
 """The store `drsim history` reads unless `--store PATH` says otherwise (relative to the working directory)."""
-STORE_TABLES = frozenset({"schema_version", "runs", "app_results"})
+STORE_TABLES = frozenset({"schema_version", "runs", "app_results", "findings", "finding_actions"})
 """The tables of a drsim store (besides SQLite's own sqlite_*)."""
 
 
@@ -62,6 +64,21 @@ class RunRecord:
     tasks_failed: int
     leftovers: int
     apps: tuple[AppMeasures, ...]
+    emulated: bool | None = None  # None: recorded by a drsim that did not say (schema before v5)
+    performed_at: str | None = None  # wall clock: when the run started (None: not recorded)
+
+    @property
+    def kind(self) -> RunKind | None:
+        """simulation, emulation or executed recovery; None for an Azure run recorded without saying
+        whether it ran against drsim's emulator (it is not counted as operating evidence)."""
+        if self.provider != "sim" and self.emulated is None:
+            return None
+        return run_kind(self.provider, bool(self.emulated))
+
+    @property
+    def operating_evidence(self) -> bool:
+        """Only a recovery executed against Azure evidences that recovery operates (docs/compliance.md)."""
+        return self.kind is RunKind.EXECUTED
 
     @property
     def worst_rto_s(self) -> float | None:
@@ -90,6 +107,68 @@ class SealRecord:
     chain_head: str | None
     manifest_sha256: str | None
     signing_key_sha256: str | None
+
+
+class FindingStatus(StrEnum):
+    OPEN = "open"  # neither closed by a person nor re-verified by a later real drill
+    CLOSED = "closed"  # closed by a person (with a note), not yet re-verified
+    REVERIFIED = "re-verified"  # a later real drill of its application met the objectives
+
+
+@dataclass(frozen=True)
+class FindingAction:
+    """One thing done to a finding: assigned, closed or re-verified; who (a person, or the run) and when."""
+
+    action: str  # assigned | closed | re-verified
+    at: str
+    by: str
+    owner: str | None
+    due: str | None
+    note: str | None
+    run_id: str | None  # the run that re-verified it
+
+
+@dataclass(frozen=True)
+class FindingRecord:
+    """A finding as the history store keeps it: what the run found, and what was done about it since."""
+
+    id: str
+    run_seq: int
+    run_id: str
+    drill: str
+    run_kind: RunKind | None
+    app: str | None
+    kind: FindingKind
+    severity: Severity
+    subject: str
+    title: str
+    reason: str
+    run_at: str  # when in the run it showed (the run's own time)
+    opened_at: str  # when the run that found it was performed (wall clock; when it was recorded, if not known)
+    owner: str | None
+    due: str | None
+    closed_at: str | None
+    closed_by: str | None
+    close_note: str | None
+    reverified_at: str | None
+    reverified_by: str | None  # the run id of the real drill that re-verified it
+    actions: tuple[FindingAction, ...] = ()
+
+    @property
+    def status(self) -> FindingStatus:
+        if self.reverified_at is not None:
+            return FindingStatus.REVERIFIED
+        return FindingStatus.CLOSED if self.closed_at is not None else FindingStatus.OPEN
+
+    @property
+    def simulated(self) -> bool:
+        return self.run_kind is RunKind.SIMULATION
+
+
+def _met(app: AppMeasures) -> bool:
+    """The application met every objective the run measured it against (and had at least one)."""
+    verdicts = [v for v in (app.rto_met, app.rpo_met) if v is not None]
+    return bool(verdicts) and all(verdicts)
 
 
 def _is_locked(exc: sqlite3.Error) -> bool:
@@ -143,12 +222,15 @@ class HistoryStore:
             raise StoreError(f"{self.path}: not a drsim history store ({exc})") from None
         if version > SCHEMA_VERSION:
             raise UsageError(f"{self.path}: written by a newer drsim (schema v{version}; this drsim knows up to v{SCHEMA_VERSION})")
+        self.schema_version = version  # what _select reads, until the upgrade below
         with self._faults():
             self._check_whole(version)
         if self.read_only:
             return version
         try:
-            return migrate(self._db)
+            version = migrate(self._db)
+            self.schema_version = version
+            return version
         except sqlite3.Error as exc:
             if _is_locked(exc):
                 raise self._locked(exc) from None
@@ -164,6 +246,8 @@ class HistoryStore:
             raise sqlite3.DatabaseError("; ".join(found))
         if version == SCHEMA_VERSION or (self.read_only and version >= 3):
             self._select("", [])
+            if version >= 5:
+                self._select_findings("", [])
         elif version > 0:  # an older schema: its rows are read once it is upgraded (the upgrade rolls back on a bad one)
             self._db.execute("SELECT * FROM runs").fetchall()
 
@@ -243,11 +327,21 @@ class HistoryStore:
         catalog_version: str | None = None,
         run_dir: str | os.PathLike[str] | None = None,
         cost_usd: float | None = None,
+        emulated: bool | None = None,
+        performed_at: str | None = None,
+        findings: Sequence[Finding] = (),
+        recorded_at: str | None = None,
     ) -> RunRecord:
         """Record a run, or update it in place (keeping its position) when it is recorded again.
 
         The run is its drill, `run_id` and `run_dir`; a run recorded before run directories were
         (schema v1: none) is adopted by the same drill and run id when it is recorded with one.
+
+        Its `findings` (drsim.measure.findings, derived from its journal) are kept by id: recording
+        the run again updates what it found and keeps what was done about it. A real run (against
+        Azure, not the emulator) that met every objective of an application re-verifies the findings of
+        that application that earlier runs opened. `recorded_at` (wall clock, UTC text) dates what has
+        no time of its own: findings of a run that does not say when it was performed.
         """
         leftovers = len(result.cleanup.leftovers)
         failed = sum(1 for t in result.tasks if t.status is TaskStatus.FAILED)
@@ -283,8 +377,170 @@ class HistoryStore:
                 f"INSERT INTO app_results (run_seq, {APP_COLUMNS}) VALUES (?, {', '.join('?' for _ in AppMeasures.names())})",
                 [(seq, *AppMeasures.of(a).model_dump().values()) for a in result.apps],
             )
+            emulation = emulated if emulated is not None else result.emulated
+            if emulation is None and result.provider == "sim":
+                emulation = False
+            self._db.execute(
+                "UPDATE runs SET emulated = ?, performed_at = ? WHERE seq = ?",
+                (None if emulation is None else int(emulation), performed_at, seq),
+            )
+            opened = performed_at or recorded_at or result.incident_at
+            self._record_findings(seq, findings, opened)
+            if result.provider != "sim" and emulation is False:
+                self._reverify(seq, run_id, [a.app for a in result.apps if _met(a)], opened)
         with self._faults():
             return self._select("seq = ?", [seq])[0]
+
+    def _record_findings(self, seq: int, findings: Sequence[Finding], opened_at: str) -> None:
+        from drsim.measure.events import iso
+
+        self._db.executemany(
+            """INSERT INTO findings (id, run_seq, app, kind, severity, subject, title, reason, run_at, opened_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (id) DO UPDATE SET app = excluded.app, kind = excluded.kind, severity = excluded.severity,
+                   subject = excluded.subject, title = excluded.title, reason = excluded.reason, run_at = excluded.run_at
+               WHERE findings.run_seq = excluded.run_seq""",
+            [(f.id, seq, f.app, f.kind.value, f.severity.value, f.subject, f.title, f.reason, iso(f.at), opened_at) for f in findings],
+        )
+
+    def _reverify(self, seq: int, run_id: str, apps: Sequence[str], at: str) -> None:
+        """Mark re-verified, by the real run `seq`, the findings of `apps` that runs recorded before it opened."""
+        for app in apps:
+            found = self._db.execute(
+                "SELECT id FROM findings WHERE app = ? AND reverified_at IS NULL AND run_seq < ? ORDER BY id", (app, seq)
+            ).fetchall()
+            for (finding,) in found:
+                self._db.execute("UPDATE findings SET reverified_at = ?, reverified_by_seq = ? WHERE id = ?", (at, seq, finding))
+                self._db.execute(
+                    "INSERT INTO finding_actions (finding_id, action, at, by, run_seq) VALUES (?, 're-verified', ?, ?, ?)",
+                    (finding, at, f"run {run_id}", seq),
+                )
+
+    def _finding_exists(self, finding: str) -> tuple[str | None, str | None, str | None]:
+        row = self._db.execute("SELECT closed_at, closed_by, reverified_at FROM findings WHERE id = ?", (finding,)).fetchone()
+        if row is None:
+            raise UsageError(f"{self.path}: no finding {finding} in this history store (`drsim findings` lists them)")
+        return row[0], row[1], row[2]
+
+    def assign_finding(self, finding: str, *, owner: str, due: str, by: str, at: str) -> FindingRecord:
+        """Give a finding an owner and a due date (again: replacing them); the assignment is recorded with who and when."""
+        self._writable()
+        with self._faults(), self._transaction():
+            self._finding_exists(finding)
+            self._db.execute("UPDATE findings SET owner = ?, due = ? WHERE id = ?", (owner, due, finding))
+            self._db.execute(
+                "INSERT INTO finding_actions (finding_id, action, at, by, owner, due) VALUES (?, 'assigned', ?, ?, ?, ?)",
+                (finding, at, by, owner, due),
+            )
+        return self._one_finding(finding)
+
+    def close_finding(self, finding: str, *, note: str, by: str, at: str) -> FindingRecord:
+        """Close a finding with a note; recorded with who and when. A finding is closed once."""
+        self._writable()
+        with self._faults(), self._transaction():
+            closed_at, closed_by, _ = self._finding_exists(finding)
+            if closed_at is not None:
+                raise UsageError(f"{self.path}: finding {finding} was closed already, at {closed_at} by {closed_by}")
+            self._db.execute("UPDATE findings SET closed_at = ?, closed_by = ?, close_note = ? WHERE id = ?", (at, by, note, finding))
+            self._db.execute(
+                "INSERT INTO finding_actions (finding_id, action, at, by, note) VALUES (?, 'closed', ?, ?, ?)", (finding, at, by, note)
+            )
+        return self._one_finding(finding)
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise UsageError(f"{self.path}: the history store was opened read-only")
+
+    def _one_finding(self, finding: str) -> FindingRecord:
+        with self._faults():
+            return self._select_findings("f.id = ?", [finding])[0]
+
+    def findings(
+        self,
+        *,
+        app: str | None = None,
+        open_only: bool = False,
+        since: str | None = None,
+        until: str | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> list[FindingRecord]:
+        """Recorded findings, in the order their runs were recorded (most severe first within a run),
+        each with every action taken on it. `open_only`: neither closed nor re-verified. `since` and
+        `until` (UTC text, `until` excluded) select by when the finding was opened; a period's closures
+        and re-verifications are in each record's closed_at / reverified_at and actions."""
+        if self.schema_version < 5:
+            return []
+        clauses: list[str] = []
+        params: list[object] = []
+        if app is not None:
+            clauses.append("f.app = ?")
+            params.append(app)
+        if open_only:
+            clauses.append("f.closed_at IS NULL AND f.reverified_at IS NULL")
+        if since is not None:
+            clauses.append("f.opened_at >= ?")
+            params.append(since)
+        if until is not None:
+            clauses.append("f.opened_at < ?")
+            params.append(until)
+        if ids is not None:
+            clauses.append(f"f.id IN ({', '.join('?' for _ in ids)})")
+            params.extend(ids)
+        with self._faults():
+            return self._select_findings(" AND ".join(clauses), params)
+
+    def _select_findings(self, where: str, params: Sequence[object]) -> list[FindingRecord]:
+        query = """
+            SELECT f.id, f.run_seq, r.run_id, r.drill, r.provider, r.emulated, f.app, f.kind, f.severity, f.subject, f.title,
+                   f.reason, f.run_at, f.opened_at, f.owner, f.due, f.closed_at, f.closed_by, f.close_note, f.reverified_at,
+                   v.run_id
+            FROM findings f JOIN runs r ON r.seq = f.run_seq LEFT JOIN runs v ON v.seq = f.reverified_by_seq
+        """
+        if where:
+            query += f" WHERE {where}"
+        query += " ORDER BY f.run_seq, CASE f.severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, f.run_at, f.id"
+        rows = self._db.execute(query, list(params)).fetchall()
+        actions: dict[str, list[FindingAction]] = {}
+        ids = [row[0] for row in rows]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for r in self._db.execute(
+                f"""SELECT a.finding_id, a.action, a.at, a.by, a.owner, a.due, a.note, v.run_id
+                    FROM finding_actions a LEFT JOIN runs v ON v.seq = a.run_seq
+                    WHERE a.finding_id IN ({", ".join("?" for _ in chunk)}) ORDER BY a.seq""",
+                chunk,
+            ):
+                actions.setdefault(r[0], []).append(FindingAction(*r[1:]))
+        found = []
+        for row in rows:
+            provider, emulated = row[4], row[5]
+            kind = None if provider != "sim" and emulated is None else run_kind(provider, bool(emulated))
+            found.append(
+                FindingRecord(
+                    id=row[0],
+                    run_seq=row[1],
+                    run_id=row[2],
+                    drill=row[3],
+                    run_kind=kind,
+                    app=row[6],
+                    kind=FindingKind(row[7]),
+                    severity=Severity(row[8]),
+                    subject=row[9],
+                    title=row[10],
+                    reason=row[11],
+                    run_at=row[12],
+                    opened_at=row[13],
+                    owner=row[14],
+                    due=row[15],
+                    closed_at=row[16],
+                    closed_by=row[17],
+                    close_note=row[18],
+                    reverified_at=row[19],
+                    reverified_by=row[20],
+                    actions=tuple(actions.get(row[0], ())),
+                )
+            )
+        return found
 
     def record_seal(
         self, drill: str, run_id: str, run_dir: str, *, chain_head: str, manifest_sha256: str, signing_key_sha256: str | None
@@ -348,9 +604,10 @@ class HistoryStore:
             return self._select("seq <= ? AND (drill = ? OR runbook = ?)", [seq, drill, runbook])
 
     def _select(self, where: str, params: Sequence[object]) -> list[RunRecord]:
-        query = """
+        kind_columns = "emulated, performed_at" if self.schema_version >= 5 else "NULL, NULL"
+        query = f"""
             SELECT seq, run_id, drill, runbook, provider, seed, incident_at, status, drsim_version, catalog_version,
-                   run_dir, cost_usd, tasks_total, tasks_failed, leftovers
+                   run_dir, cost_usd, tasks_total, tasks_failed, leftovers, {kind_columns}
             FROM runs
         """
         if where:
@@ -388,6 +645,8 @@ class HistoryStore:
                 tasks_failed=row[13],
                 leftovers=row[14],
                 apps=tuple(apps.get(row[0], ())),
+                emulated=_flag(row[15]),
+                performed_at=row[16],
             )
             for row in rows
         ]

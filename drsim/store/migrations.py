@@ -142,11 +142,62 @@ def _v4_seals(db: sqlite3.Connection) -> None:
         db.execute(f"ALTER TABLE runs ADD COLUMN {column}")
 
 
+def _v5_findings_and_run_kind(db: sqlite3.Connection) -> None:
+    """v5: whether an Azure run was against drsim's emulator and when a run was performed (wall clock),
+    so listings tell simulated, emulated and real runs apart; each run's findings (derived from its
+    journal), their owner, due date, closure and re-verification by a later real drill; and every
+    action taken on a finding, with who and when (finding_actions, appended, never rewritten)."""
+    db.execute("ALTER TABLE runs ADD COLUMN emulated INTEGER")  # NULL: recorded by an older drsim, unknown
+    db.execute("ALTER TABLE runs ADD COLUMN performed_at TEXT")
+    db.execute(
+        """
+        CREATE TABLE findings (
+            id TEXT PRIMARY KEY,
+            run_seq INTEGER NOT NULL REFERENCES runs(seq) ON DELETE CASCADE,
+            app TEXT,
+            kind TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            title TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            run_at TEXT NOT NULL,
+            opened_at TEXT NOT NULL,
+            owner TEXT,
+            due TEXT,
+            closed_at TEXT,
+            closed_by TEXT,
+            close_note TEXT,
+            reverified_at TEXT,
+            reverified_by_seq INTEGER REFERENCES runs(seq) ON DELETE SET NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX findings_by_app ON findings (app, opened_at)")
+    db.execute("CREATE INDEX findings_by_run ON findings (run_seq)")
+    db.execute(
+        """
+        CREATE TABLE finding_actions (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            finding_id TEXT NOT NULL REFERENCES findings(id) ON DELETE CASCADE,
+            action TEXT NOT NULL,
+            at TEXT NOT NULL,
+            by TEXT NOT NULL,
+            owner TEXT,
+            due TEXT,
+            note TEXT,
+            run_seq INTEGER REFERENCES runs(seq) ON DELETE SET NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX finding_actions_by_finding ON finding_actions (finding_id, seq)")
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _v1_runs_and_apps,
     _v2_environment_and_cost,
     _v3_runs_by_drill_and_directory,
     _v4_seals,
+    _v5_findings_and_run_kind,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -116,7 +116,7 @@ def test_dry_run_prints_the_plan_and_creates_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out"
     code, output = drill_run(str(DRILLS / "2026-q4-shop-snapshot.yaml"), "--out", str(out), "--dry-run")
     assert code == 0
-    assert "critical path: declare -> db/sql-01" in output
+    assert "planned critical path (an estimate): declare -> db/sql-01" in output
     assert "would create:" in output and "snapshots" in output
     assert list(tmp_path.iterdir()) == []
 

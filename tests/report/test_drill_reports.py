@@ -83,7 +83,7 @@ def test_a_second_run_shows_the_trend(tmp_path: Path) -> None:
     assert len(runs) == 2 and runs[0].apps == runs[1].apps, "same seed, same measures"
     CliRunner().invoke(main, ["report", str(second), "--store", str(tmp_path / "reports" / "history.sqlite")])
     md = (second / "report.md").read_text(encoding="utf-8")
-    assert f"| {runs[0].run_id} | 2026-q4-shop-snapshot |" in md and f"| {runs[1].run_id} (this run) |" in md
+    assert f"| {runs[0].run_id} | simulated | 2026-q4-shop-snapshot |" in md and f"| {runs[1].run_id} (this run) |" in md
     assert (second / "trend.svg").exists() and verify_bundle(second).intact
     assert "its disks were captured at different instants" in md, "the striped volume cloned from per-disk snapshots"
 
@@ -111,4 +111,4 @@ def test_drills_sharing_incident_time_and_seed_keep_their_own_history(tmp_path: 
     assert only_backup.output.count("\n") == 2 and "2026-q4-shop-asr" not in only_backup.output
     # the trend of the run in the other directory: the earlier run of the same id is not "this run"
     md = (tmp_path / "other" / "2026-q4-shop-asr" / asr.name / "report.md").read_text(encoding="utf-8")
-    assert f"| {asr.name} | 2026-q4-shop-asr |" in md and md.count("(this run)") == 1
+    assert f"| {asr.name} | simulated | 2026-q4-shop-asr |" in md and md.count("(this run)") == 1

@@ -82,7 +82,7 @@ def test_report_opens_cleanly_and_shows_verdict_and_chart(browser: Browser, shop
         assert shot.stat().st_size > 20_000
         seen.page.emulate_media(media="print")
         assert not seen.page.locator("nav.toc").is_visible()
-        assert seen.page.locator("#signoff table").is_visible()
+        assert seen.page.locator("#signoff").is_visible()
     finally:
         seen.page.close()
 

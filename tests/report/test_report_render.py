@@ -137,9 +137,11 @@ def test_trend_compares_runs_of_the_same_series(tmp_path: Path) -> None:
     render_reports(q3, ("md",), store_path)
     written = render_reports(q4, ("md", "html"), store_path)
     md = (q4 / "report.md").read_text(encoding="utf-8")
-    assert "| 20260820-140000-s42 | 2026-q3-shop-asr |" in md
-    assert "| 20261120-140000-s42 (this run) | 2026-q4-shop-asr |" in md
+    assert "| 20260820-140000-s42 | simulated | 2026-q3-shop-asr |" in md
+    assert "| 20261120-140000-s42 (this run) | simulated | 2026-q4-shop-asr |" in md
+    assert "1 earlier run of this drill series on record: 0 real (0 passed), the only operating evidence among them; 1 simulated" in md
     assert q4 / "trend.svg" in written and "![Trend" in md
+    assert "2026-q3-shop-asr 2026-11-20 (simulated)" in (q4 / "trend.svg").read_text(encoding="utf-8"), "each run's kind on the chart"
     assert (q4 / "report.html").read_text(encoding="utf-8").count("<svg") == 2
     with HistoryStore(store_path) as store:
         assert [r.run_id for r in store.runs()] == ["20260820-140000-s42", "20261120-140000-s42"]

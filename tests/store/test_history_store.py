@@ -127,14 +127,14 @@ def test_a_v1_store_is_upgraded_and_keeps_its_runs(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         db.executescript(V1_SCHEMA)
     with HistoryStore(path) as store:
-        assert store.schema_version == migrations.SCHEMA_VERSION == 4
+        assert store.schema_version == migrations.SCHEMA_VERSION == 5
         (old,) = store.runs()
         assert (old.run_id, old.status, old.drsim_version, old.tasks_total, old.leftovers) == ("20260520-q2", RunStatus.FAILED, None, 0, 0)
         assert old.apps[0].rto_met is False and old.apps[0].rto_s == 9000.0
         q4 = store.record("20261120-q4", result("2026-q4-shop-asr", rto=2700.0), drsim_version="0.1.0")
         assert [r.run_id for r in store.series(q4.seq)] == ["20260520-q2", "20261120-q4"]
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
         indexes = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert {"runs_by_drill", "runs_by_runbook"} <= indexes
 
@@ -149,7 +149,7 @@ def test_a_failing_migration_leaves_the_store_at_its_version(tmp_path: Path, mon
         raise sqlite3.OperationalError("disk full")
 
     monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS[:2], broken))
-    with pytest.raises(ExecutionError, match="cannot upgrade the history store from schema v1 to v4: disk full"):
+    with pytest.raises(ExecutionError, match="cannot upgrade the history store from schema v1 to v5: disk full"):
         HistoryStore(path)
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)], "v2 went through, v3 was rolled back"
@@ -177,14 +177,16 @@ def test_exports(tmp_path: Path) -> None:
         store.record("q4", result("2026-q4-shop-asr", rto=9000.0))
         runs = store.runs()
     csv_text = export_history(runs, HistoryFormat.CSV).splitlines()
-    assert csv_text[0].startswith("run_id,drill,runbook,provider,seed,incident_at,status,app,rto_s")
+    assert csv_text[0].startswith("run_id,kind,drill,runbook,provider,seed,incident_at,status,app,rto_s")
     assert csv_text[2].startswith(
-        "q4,2026-q4-shop-asr,shop-asr-region-failover,sim,42,2026-11-20T14:00:00Z,passed,shop,9000.0,7200.0,False"
+        "q4,simulated,2026-q4-shop-asr,shop-asr-region-failover,sim,42,2026-11-20T14:00:00Z,passed,shop,9000.0,7200.0,False"
     )
     document = json.loads(export_history(runs, HistoryFormat.JSON))
     assert [r["apps"][0]["rto_met"] for r in document] == [True, False]
+    assert [r["kind"] for r in document] == ["simulated", "simulated"]
     table = export_history(runs, HistoryFormat.TABLE)
-    assert "2h 30m MISSED" in table and table.endswith("2 recorded run(s)\n")
+    assert "2h 30m" in table and "MISSED" in table
+    assert table.endswith("2 recorded run(s): 0 real (0 passed), the only operating evidence; 2 simulated, which are not\n")
 
 
 def test_cli_history(tmp_path: Path) -> None:
@@ -257,7 +259,7 @@ def test_a_v2_store_is_upgraded_keeping_every_row_and_position(tmp_path: Path) -
     with sqlite3.connect(path) as db:
         db.executescript(V2_SCHEMA)
     with HistoryStore(path) as store:
-        assert store.schema_version == 4
+        assert store.schema_version == 5
         old_q2, backup = store.runs()
         assert (old_q2.seq, old_q2.run_id, old_q2.apps[0].rto_s) == (1, "20260520-q2", 9000.0)
         assert (backup.seq, backup.drill, backup.run_dir, backup.cost_usd, backup.tasks_total) == (
@@ -276,7 +278,7 @@ def test_a_v2_store_is_upgraded_keeping_every_row_and_position(tmp_path: Path) -
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA application_id").fetchone() == (migrations.APPLICATION_ID,)
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        assert tables == {"schema_version", "runs", "app_results", "sqlite_sequence"}
+        assert tables == {"schema_version", "runs", "app_results", "findings", "finding_actions", "sqlite_sequence"}
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
@@ -325,7 +327,7 @@ def test_an_empty_file_becomes_a_store(tmp_path: Path) -> None:
     empty = tmp_path / "empty.sqlite"
     empty.touch()
     with HistoryStore(empty, create=False) as store:
-        assert store.schema_version == 4 and store.runs() == []
+        assert store.schema_version == 5 and store.runs() == []
     with HistoryStore(empty) as store:
         assert store.record("a", result("d", rto=1.0)).seq == 1
 
@@ -345,5 +347,8 @@ def test_the_table_tells_runs_of_one_id_apart_by_directory(tmp_path: Path) -> No
         store.record("r-s42", result("d", rto=100.0), run_dir="/elsewhere/d/r-s42")
         store.record("old", result("d", rto=100.0))
         runs = store.runs()
-    rows = [line for line in export_history(runs, HistoryFormat.TABLE, base=tmp_path).splitlines() if "│ d " in line]
-    assert [row.rstrip(" │").rsplit("│", 1)[1].strip() for row in rows] == ["d/r-s42", "/elsewhere/d/r-s42", "—"]
+    table = export_history(runs, HistoryFormat.TABLE, base=tmp_path, width=240).splitlines()
+    first_cells = [
+        line.strip().split("  ")[0] for line in table[table.index(next(x for x in table if "───" in x)) + 1 : -2]
+    ]  # each run's drill, run id and directory, one a line
+    assert first_cells == ["d", "r-s42", "d/r-s42", "d", "r-s42", "/elsewhere/d/r-s42", "d", "old", "—"]

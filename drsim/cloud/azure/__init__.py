@@ -16,6 +16,7 @@ SDK_MODULES = (
     "azure.mgmt.compute",
     "azure.mgmt.network",
     "azure.mgmt.recoveryservicesbackup",
+    "azure.mgmt.recoveryservicesbackup.passivestamp",
     "azure.mgmt.recoveryservicessiterecovery",
     "azure.mgmt.resource",
 )

@@ -1,6 +1,6 @@
 """Estate discovery: read a subscription (or one resource group) into an Estate and a ProtectionPlan.
 
-What ARM can tell is discovered: VMs (size, region, OS, power, generalized, tags), their managed
+What ARM can tell is discovered: VMs (size, region, OS, power, generalized, tags, Trusted Launch), their managed
 disks (names, sizes, SKUs), their virtual networks (address space, peerings, gateways), Azure Backup
 protected items and their policies, the vault's storage redundancy, Site Recovery replicated items
 and their replication policies, and managed images of generalized VMs. What ARM cannot tell is
@@ -318,6 +318,8 @@ class Discoverer:
                 "network": vnet_names[record.network_id.lower()],
                 "resource_group": parse_id(record.id).resource_group,
             }
+            if vm.vm_id:
+                entry["vm_uuid"] = vm.vm_id.lower()  # what its canary writer writes in every marker
             if record.tags:
                 entry["tags"] = dict(sorted(record.tags.items()))
             entry["disks"] = disk_entries
@@ -325,6 +327,13 @@ class Discoverer:
                 entry["generalized"] = True
             if record.power.value != "running":
                 entry["power"] = record.power.value
+            security = vm.security_profile
+            if security is not None and records.text(security.security_type).lower() == "trustedlaunch":
+                uefi = security.uefi_settings
+                entry["trusted_launch"] = {
+                    "secure_boot": bool(uefi.secure_boot_enabled) if uefi is not None else False,
+                    "vtpm": bool(uefi.v_tpm_enabled) if uefi is not None else False,
+                }
             entries.append(entry)
         regions = Counter(e["region"] for e in entries)
         primary = regions.most_common(1)[0][0]

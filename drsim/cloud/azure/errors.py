@@ -54,7 +54,16 @@ CAPACITY_CODES = frozenset({"AllocationFailed", "ZonalAllocationFailed", "Overco
 THROTTLE_CODES = frozenset({"TooManyRequests", "SubscriptionRequestsThrottled", "ResourceRequestsThrottled"})
 # A failed long-running operation reports its error in a 200 status poll: the code says what it was.
 NOT_FOUND_CODES = frozenset({"ResourceNotFound", "NotFound", "ResourceGroupNotFound", "ParentResourceNotFound"})
-CONFLICT_CODES = frozenset({"Conflict", "AnotherOperationInProgress", "OperationNotAllowed", "ResourceExists"})
+CONFLICT_CODES = frozenset(
+    {
+        "Conflict",
+        "AnotherOperationInProgress",
+        "OperationNotAllowed",
+        "ResourceExists",
+        # the vault is not set up for what was asked (a cross-region restore without CRR): Azure/azure-rest-api-specs#23842
+        "BMSUserErrorCrossRegionRestoreNotEnabledInThisVault",
+    }
+)
 DEFAULT_RETRY_AFTER = 30.0  # seconds, when a 429 carries no Retry-After (request-limits-and-throttling)
 
 

@@ -59,6 +59,7 @@ from drsim.model.types import BackupPointChoice, BackupTier, ReplicationPointCho
 PERMISSIONS_API_VERSION = "2022-04-01"
 STORAGE_API_VERSION = "2023-05-01"
 VAULT_API_VERSION = "2025-02-01"  # Microsoft.RecoveryServices/vaults (the Backup SDK has no vaults client)
+VAULT_REGION = "the vault's region"
 CORES_USAGE = "cores"  # Usage_List: "Total Regional vCPUs"
 
 
@@ -115,6 +116,7 @@ class Needs:
     scope kind, the VMs it will create."""
 
     backup: list[tuple[BackupStep, VmSpec]] = field(default_factory=list)
+    crr: list[tuple[BackupStep, VmSpec]] = field(default_factory=list)  # restores in the paired region (cross-region restore)
     asr: list[tuple[AsrStep, VmSpec]] = field(default_factory=list)
     clone: list[tuple[SnapshotCloneStep, VmSpec]] = field(default_factory=list)
     images: list[ImageDeployStep] = field(default_factory=list)
@@ -155,6 +157,17 @@ ASR_ACTIONS = (
     "Microsoft.RecoveryServices/vaults/replicationJobs/read",
 )
 SOURCE_VM_WRITE = "Microsoft.Compute/virtualMachines/write"
+CRR_TOKEN_ACTION = "Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems/recoveryPoints/accessToken/action"
+CRR_ACTIONS = (
+    # backup-rbac-rs-vault, "Cross region restore": on the subscription of the vault (read here through the
+    # vault's resource group, whose permissions include what is assigned on the subscription).
+    "Microsoft.RecoveryServices/locations/backupAadProperties/read",
+    "Microsoft.RecoveryServices/locations/backupCrrJobs/action",
+    "Microsoft.RecoveryServices/locations/backupCrrJob/action",
+    "Microsoft.RecoveryServices/locations/backupCrossRegionRestore/action",
+    "Microsoft.RecoveryServices/locations/backupCrrOperationResults/read",
+    "Microsoft.RecoveryServices/locations/backupCrrOperationsStatus/read",
+)
 STAGING_WRITE = "Microsoft.Storage/storageAccounts/write"
 
 
@@ -168,6 +181,8 @@ def runbook_needs(runbook: Runbook, estate: Estate) -> Needs:
         elif isinstance(step, BackupStep):
             for vm in estate.select(step.with_.vms):
                 needs.backup.append((step, vm))
+                if step.with_.region is not None and step.with_.region != vm.region:
+                    needs.crr.append((step, vm))
                 if step.with_.restore_as is RestoreAs.VM:
                     needs.created.append(PlannedVm(vm.name, regions.get(step.with_.network, vm.region), vm.size))
             # Restore VM / disks: Contributor (resourceGroups/write) on the target group (backup-rbac-rs-vault).
@@ -225,6 +240,7 @@ class Preflight:
         self.needs = runbook_needs(runbook, estate)
         self.checks: list[Check] = []
         self.vm_models: dict[str, Any] = {}  # estate VM name -> the compute model Azure answered
+        self.crr_flags: dict[tuple[str, str], tuple[bool, str]] = {}  # (vault group, vault) -> (crossRegionRestoreFlag, storage type)
 
     def add(self, area: Area, subject: str, ok: bool, detail: str) -> None:
         self.checks.append(Check(area, subject, ok, detail))
@@ -322,6 +338,8 @@ class Preflight:
                     self.add(Area.PROTECTION, vm.name, False, f"{backup_step.id}: not protected by Azure Backup in {self._vault('backup')}")
                     continue
                 self.add(Area.PROTECTION, vm.name, True, f"{backup_step.id}: Azure Backup, vault {item.vault}")
+                if (backup_step, vm) in self.needs.crr and not await self._cross_region_restore(backup_step, vm, item):
+                    continue  # no secondary-region points to look for
                 await self._backup_point(backup_step, vm, item)
         if self.needs.asr:
             replicated = await self._guarded(Area.PROTECTION, "Site Recovery", self.provider.replicated_items())
@@ -337,6 +355,49 @@ class Preflight:
                 await self._scheduled_snapshots(clone_step, vm)
         for image_step in self.needs.images:
             await self._image(image_step)
+
+    async def _cross_region_restore(self, step: BackupStep, vm: VmSpec, item: records.BackupItem) -> bool:
+        """Whether the vault restores in the paired region: GRS with cross-region restore on (the vault's
+        backupstorageconfig crossRegionRestoreFlag; BackupStorageConfig_Get.json), read once per vault."""
+        key = (item.vault_group.lower(), item.vault.lower())
+        if key not in self.crr_flags:
+            path = f"{self._vault_id(item.vault_group, item.vault)}/backupstorageconfig/vaultstorageconfig"
+            try:
+                status, body = await self._get(path, VAULT_API_VERSION)
+            except DrsimError as exc:
+                self.add(Area.PROTECTION, f"{vm.name} ({step.id})", False, exc.format_message())
+                return False
+            props = body.get("properties") if status == 200 and isinstance(body, dict) else None
+            if not isinstance(props, dict):
+                self.add(
+                    Area.PROTECTION,
+                    f"{vm.name} ({step.id})",
+                    False,
+                    f"cannot read the storage config of vault {item.vault} (HTTP {status})",
+                )
+                return False
+            self.crr_flags[key] = (
+                bool(props.get("crossRegionRestoreFlag")),
+                str(props.get("storageType") or props.get("storageModelType") or ""),
+            )
+        enabled, storage = self.crr_flags[key]
+        subject = f"{vm.name} ({step.id})"
+        if not enabled:
+            self.add(
+                Area.PROTECTION,
+                subject,
+                False,
+                f"restores in {step.with_.region} with cross-region restore, which vault {item.vault} ({storage}) does not have: "
+                "enable Cross Region Restore on the vault (GRS only; up to 48 h before items appear in the secondary region)",
+            )
+            return False
+        self.add(
+            Area.PROTECTION,
+            subject,
+            True,
+            f"vault {item.vault} ({storage}) has cross-region restore: points restorable in {step.with_.region}",
+        )
+        return True
 
     def _vault(self, kind: str) -> str:
         named = self.options.backup_vault if kind == "backup" else self.options.site_recovery_vault
@@ -475,8 +536,17 @@ class Preflight:
                 scopes[vault].setdefault(BACKUP_RESTORE_ACTION, "Backup Operator: restore")
                 scopes[vault].setdefault(BACKUP_JOBS_READ, "Backup Operator: follow restore jobs")
                 scopes[item.vm_id].setdefault(SOURCE_VM_WRITE, "Restore VM: write on the source VM (backup-rbac-rs-vault)")
+            crr = {vm.name.lower() for _, vm in self.needs.crr}
+            for item in [i for i in await self._items("backup") if i.vm_name.lower() in crr]:
+                vault = self._vault_id(item.vault_group, item.vault)
+                scopes[vault].setdefault(CRR_TOKEN_ACTION, "Backup Operator: a cross-region restore's access token")
+                group = resource_group_id(subscription, item.vault_group)
+                for action in CRR_ACTIONS:
+                    scopes[group].setdefault(action, "cross-region restore, on the vault's subscription (backup-rbac-rs-vault)")
             if self.options.staging_storage_account:
                 scopes[self.options.staging_storage_account].setdefault(STAGING_WRITE, "Backup stages the restore there")
+            if self.needs.crr and self.options.crr_staging_storage_account:
+                scopes[self.options.crr_staging_storage_account].setdefault(STAGING_WRITE, "a cross-region restore stages there")
         if self.needs.asr:
             for item in [i for i in await self._items("asr") if i.vm_name.lower() in replicated]:
                 vault = self._vault_id(item.vault_group, item.vault)
@@ -515,10 +585,29 @@ class Preflight:
     async def _check_staging(self) -> None:
         if not self.needs.backup:
             return
+        if self.needs.crr:
+            secondary = {step.with_.region or "" for step, _ in self.needs.crr}
+            account = self.options.crr_staging_storage_account
+            if not account:
+                self.add(
+                    Area.STAGING,
+                    "-",
+                    False,
+                    "a cross-region restore stages in the secondary region: set azure.crr_staging_storage_account",
+                )
+            else:
+                await self._check_account(account, secondary, "the secondary region of the cross-region restore")
+        if all(step.with_.region is not None and step.with_.region != vm.region for step, vm in self.needs.backup):
+            return  # every restore is cross-region: no primary staging account is used
         account = self.options.staging_storage_account
         if not account:
             self.add(Area.STAGING, "-", False, "Backup restores need a staging storage account: set azure.staging_storage_account")
             return
+        await self._check_account(account, await self._backup_vault_regions(), VAULT_REGION)
+
+    async def _check_account(self, account: str, regions: set[str], where: str) -> None:
+        """A staging account exists, is in one of `regions` (`where` says which) and is not zone-redundant
+        (backup-azure-arm-restore-vms)."""
         try:
             status, body = await self._get(account, STORAGE_API_VERSION)
         except DrsimError as exc:
@@ -534,9 +623,9 @@ class Preflight:
         region = str(body.get("location") or "")
         sku = str((body.get("sku") or {}).get("name") or "")
         problems = []
-        vault_regions = await self._backup_vault_regions()
-        if vault_regions and region.lower() not in {r.lower() for r in vault_regions}:
-            problems.append(f"in {region}, the vault in {', '.join(sorted(vault_regions))}: it must be in the vault's region")
+        if regions and region.lower() not in {r.lower() for r in regions}:
+            label = "the vault in" if where == VAULT_REGION else "the secondary region"
+            problems.append(f"in {region}, {label} {', '.join(sorted(regions))}: it must be in {where}")
         if sku.upper().endswith("ZRS"):
             problems.append(f"{sku} (zone-redundant) cannot stage a restore")
         self.add(Area.STAGING, name, not problems, "; ".join(problems) or f"{sku} in {region}")

@@ -26,6 +26,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.compute import models as compute
 from azure.mgmt.network import models as network
 from azure.mgmt.recoveryservicesbackup import models as backup
+from azure.mgmt.recoveryservicesbackup.passivestamp import models as passive
 from azure.mgmt.recoveryservicessiterecovery import models as asr
 
 from drsim.clock import Clock, WallClock
@@ -62,6 +63,7 @@ from drsim.cloud.prices import cost_per_day, list_prices
 from drsim.errors import ConflictError, NotFoundError, ProviderError, TransientError
 from drsim.model.documents import AzureOptions
 from drsim.model.endpoints import check_endpoint
+from drsim.model.regions import AZURE_REGION_PAIRS
 from drsim.model.types import OsType, ReplicationPointChoice
 from drsim.times import parse_utc, utc_text
 
@@ -78,6 +80,10 @@ STORAGE_API_VERSION = "2023-05-01"
 VAULT_API_VERSION = "2024-04-01"
 STORAGE_SCOPE = "https://storage.azure.com/.default"
 BLOB_API_VERSION = "2021-08-06"  # x-ms-version of a Blob service GET with an Azure AD token
+CRR_JOBS = "backupCrrJobs"
+"""The last segment of drsim's id for a cross-region restore job: `<vault id>/locations/<secondary>/backupCrrJobs/<name>`.
+Azure names such a job `/subscriptions/<s>/providers/Microsoft.RecoveryServices/locations/<secondary>/backupJobs/<name>`
+(GetCrrJob_Post.json) and reads it by vault id and name; drsim's id carries both, so a resumed run can follow it."""
 
 _JOB_STATES = {
     "succeeded": JobStatus.SUCCEEDED,
@@ -180,6 +186,7 @@ class AzureProvider:
         self._all_vaults: list[tuple[str, str]] | None = None
         self._job_tags: dict[str, dict[str, str]] = {}
         self._prices: dict[str, float] = {}  # list price per day of what this provider created, by lower-case id
+        self._vm_uuids: dict[str, str] = {}  # vmId of production VMs, by lower-case resource id
         self._restores: dict[str, _Restore] = {}  # by lower-case job id
 
     @property
@@ -407,6 +414,47 @@ class AzureProvider:
         self._priced(created.id, ResourceKind.DISK, sku=sku, size_gib=created.disk_size_gb or 0)
         return records.managed_disk(created)
 
+    async def _security_for(self, os_disk_id: str) -> compute.SecurityProfile | None:
+        """The securityProfile a VM attaching this OS disk needs: None for a Standard disk; for a Trusted Launch
+        disk, securityType TrustedLaunch with the uefiSettings (Secure Boot, vTPM) of the production VM the
+        disk was copied from (VirtualMachine_Create_WithUefiSettings.json), found through the disk's source
+        snapshots to the production disk and the VM that holds it; when that VM is gone, Secure Boot and vTPM
+        on, as `az vm create --security-type TrustedLaunch` sets them by default."""
+        ref = parse_id(os_disk_id)
+        async with translated(f"reading disk {ref.name}"):
+            disk = await self.clients.compute.disks.get(ref.resource_group, ref.name)
+        kind = records.text(disk.security_profile.security_type) if disk.security_profile is not None else ""
+        if kind.lower() != "trustedlaunch":
+            return None
+        uefi = await self._production_uefi(disk)
+        return compute.SecurityProfile(
+            security_type="TrustedLaunch",
+            uefi_settings=uefi or compute.UefiSettings(secure_boot_enabled=True, v_tpm_enabled=True),
+        )
+
+    async def _production_uefi(self, disk: compute.Disk) -> compute.UefiSettings | None:
+        """The uefiSettings of the production VM a disk's data came from (a chain of Copy and CopyStart
+        snapshots ends at a production disk, whose managedBy names its VM); None when the chain breaks."""
+        current = disk.creation_data.source_resource_id if disk.creation_data is not None else None
+        for _ in range(8):
+            if not current:
+                return None
+            ref = parse_id(current)
+            try:
+                if ref.type.lower() == ResourceKind.DISK.value.lower():
+                    async with translated(f"reading disk {ref.name}"):
+                        source = await self.clients.compute.disks.get(ref.resource_group, ref.name)
+                    if not source.managed_by:
+                        return None
+                    vm = await self._get_vm_model(source.managed_by)
+                    return vm.security_profile.uefi_settings if vm.security_profile is not None else None
+                async with translated(f"reading snapshot {ref.name}"):
+                    snap = await self.clients.compute.snapshots.get(ref.resource_group, ref.name)
+            except NotFoundError:
+                return None
+            current = snap.creation_data.source_resource_id if snap.creation_data is not None else None
+        return None
+
     async def _subnet_of(self, network_id: str) -> str:
         ref = parse_id(network_id)
         async with translated(f"reading virtual network {ref.name}"):
@@ -453,11 +501,14 @@ class AzureProvider:
         if not disk_ids:
             raise ConflictError(f"VM {name} needs at least its OS disk")
         name = azure_name(name, ResourceKind.VM)
+        security = await self._security_for(disk_ids[0])
         nic_id = await self._create_nic(name, region, network_id, tags)
         body = compute.VirtualMachine(  # type: ignore[call-overload]
             location=region,
             tags=dict(tags),
             hardware_profile=compute.HardwareProfile(vm_size=size),
+            # A Trusted Launch OS disk attaches only to a Trusted Launch VM (and a Standard one to a Standard VM).
+            **({"security_profile": security} if security is not None else {}),
             # Attaching existing disks: no os_profile (azure-sdk-notes.md).
             storage_profile=compute.StorageProfile(
                 os_disk=compute.OSDisk(
@@ -701,11 +752,7 @@ class AzureProvider:
         # The vault's region (a VM's vault lives in its region); the VM itself may be gone.
         home = item.region or (await self.get_vm(vm_id)).region
         if region is not None and region != home:
-            # Cross-region restore points come from Backup's CRR (passive stamp) API, which the
-            # azure-mgmt-recoveryservicesbackup generation drsim uses does not include.
-            raise ProviderError(
-                f"cross-region restore points of {item.vm_name} in {region}: the Backup CRR API is not supported by drsim's Azure provider"
-            )
+            return await self._crr_points(item, vm_id, home, region)
         async with translated(f"listing recovery points of {item.vm_name}"):
             listed = [
                 p
@@ -740,6 +787,12 @@ class AzureProvider:
         The staging storage account is always sent (Restore disks needs it; a vault-tier restore as a VM
         stages there too: backup-azure-arm-restore-vms)."""
         item = await self._backup_item(vm_id)
+        # Cross-region when the restore's region is not the vault's (the item's location; an item without
+        # one is restored where asked, in its vault's region).
+        if item.region and region.replace(" ", "").lower() != item.region.replace(" ", "").lower():
+            return await self._restore_crr(
+                item, vm_id, point_id, mode=mode, tier=tier, region=region, network_id=network_id, name=name, tags=tags
+            )
         staging = self.options.staging_storage_account
         if not staging:
             raise ProviderError(
@@ -817,20 +870,157 @@ class AzureProvider:
         self._restores[job_id.lower()] = _Restore(mode, target_vm if mode is RestoreMode.VM else None, used)
         return await self.get_job(job_id)
 
+    # ----------------------------------------------------------------------- cross-region restore
+
+    def _secondary_of(self, item: records.BackupItem, home: str, region: str) -> str:
+        """`region` when it is where the vault's cross-region restore points are: Azure's pair of the vault's
+        region (drsim.model.regions; a region drsim does not know is taken as given)."""
+        pair = AZURE_REGION_PAIRS.get(home.replace(" ", "").lower())
+        if pair is not None and pair != region.replace(" ", "").lower():
+            raise ConflictError(f"{item.vm_name} is backed up in {home}, whose cross-region restore points are in {pair}, not {region}")
+        return region.replace(" ", "").lower()
+
+    async def _crr_points(self, item: records.BackupItem, vm_id: str, home: str, region: str) -> list[BackupPoint]:
+        """The points of the vault's secondary region (RecoveryPointsCrr_List): vault tier only, each there
+        once replication to the paired region caught up with it (azure-facts.md, Azure Backup)."""
+        secondary = self._secondary_of(item, home, region)
+        async with translated(f"listing cross-region restore points of {item.vm_name} in {secondary}"):
+            listed = [
+                p
+                async for p in self.clients.backup_passive.recovery_points_crr.list(
+                    vault_name=item.vault,
+                    resource_group_name=item.vault_group,
+                    fabric_name=BACKUP_FABRIC,
+                    container_name=item.container,
+                    protected_item_name=item.item,
+                )
+            ]
+        points = [p for p in (records.backup_point(r, vm_id, secondary) for r in listed) if p is not None]
+        return sorted(points, key=lambda p: p.time)
+
+    async def _restore_crr(
+        self,
+        item: records.BackupItem,
+        vm_id: str,
+        point_id: str,
+        *,
+        mode: RestoreMode,
+        tier: PointTier | None,
+        region: str,
+        network_id: str,
+        name: str,
+        tags: Mapping[str, str],
+    ) -> Job:
+        """A cross-region restore, as the Azure CLI makes one (backup custom.py restore_disks with
+        --use-secondary-region): the secondary region's AAD properties, an access token for the point
+        (RecoveryPoints_GetAccessToken), then CrossRegionRestore_Trigger at the secondary region's location,
+        whose operation status names the job (CrrOperationStatus_Get); the job is followed there."""
+        home = item.region or (await self.get_vm(vm_id)).region
+        secondary = self._secondary_of(item, home, region)
+        staging = self.options.crr_staging_storage_account
+        if not staging:
+            raise ProviderError(
+                f"the cross-region restore of {item.vm_name} needs a staging storage account in {secondary}: "
+                "set azure.crr_staging_storage_account (or DRSIM_AZURE_CRR_STAGING_STORAGE_ACCOUNT)"
+            )
+        point = parse_id(point_id).child("recoveryPoints")
+        names = {
+            "vault_name": item.vault,
+            "resource_group_name": item.vault_group,
+            "fabric_name": BACKUP_FABRIC,
+            "container_name": item.container,
+            "protected_item_name": item.item,
+            "recovery_point_id": point,
+        }
+        passive_client = self.clients.backup_passive
+        async with translated(f"reading cross-region restore point {point} of {item.vm_name}"):
+            resource = await passive_client.recovery_points_crr.get(**names)
+        read = records.backup_point(resource, vm_id, secondary)
+        if read is None:
+            raise NotFoundError(f"cross-region restore point {point} of {item.vm_name} is not an Azure VM recovery point")
+        used = restore_tier(read.tiers)  # the vault tier: the secondary region has no snapshots
+        if tier is not None and tier is not used:
+            raise ConflictError(f"the cross-region restore of {item.vm_name} restores from the {used.value} tier, not {tier.value}")
+        async with translated(f"reading the Backup AAD properties of {secondary}"):
+            aad = await passive_client.aad_properties.get(azure_region=secondary)
+        async with translated(f"asking an access token for point {point} of {item.vm_name}"):
+            token = await passive_client.recovery_points.get_access_token(**names, parameters=aad)
+        if token.properties is None:
+            raise ProviderError(f"Azure Backup gave no access token for point {point} of {item.vm_name}")
+        target_vm = self._id("Microsoft.Compute", "virtualMachines", azure_name(name, ResourceKind.VM))
+        request = passive.IaasVMRestoreRequest(
+            recovery_point_id=point,
+            recovery_type="AlternateLocation" if mode is RestoreMode.VM else "RestoreDisks",
+            source_resource_id=vm_id,
+            target_virtual_machine_id=target_vm if mode is RestoreMode.VM else None,
+            target_resource_group_id=f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}",
+            storage_account_id=staging,
+            virtual_network_id=network_id if mode is RestoreMode.VM else None,
+            subnet_id=(await self._subnet_of(network_id)) if mode is RestoreMode.VM else None,
+            region=secondary,
+            original_storage_account_option=False,
+            create_new_cloud_service=False,
+        )
+        hook = _FirstPollUrl()
+        async with translated(f"restoring {item.vm_name} in {secondary} (cross-region restore)"):
+            # Its poller ends when the restore JOB exists in the secondary region, not when it finishes.
+            poller = await passive_client.cross_region_restore.begin_trigger(
+                azure_region=secondary,
+                parameters=passive.CrossRegionRestoreRequest(cross_region_restore_access_details=token.properties, restore_request=request),
+                raw_response_hook=hook,
+            )
+            await poller.result()
+        operation = operation_name(hook.url or "", "backupCrrOperationsStatus") or operation_name(
+            hook.url or "", "backupCrrOperationResults"
+        )
+        if operation is None:
+            raise ProviderError(f"the cross-region restore of {item.vm_name} answered no operation URL to follow (got {hook.url!r})")
+        async with translated(f"reading the cross-region restore operation of {item.vm_name}"):
+            status = await passive_client.crr_operation_status.get(azure_region=secondary, operation_id=operation)
+        job_name = status.properties.job_id if isinstance(status.properties, passive.OperationStatusJobExtendedInfo) else None
+        if not job_name:
+            message = status.error.message if status.error is not None else f"operation status {status.status}"
+            raise ProviderError(f"the cross-region restore of {item.vm_name} created no job: {message}")
+        job_id = resource_id(
+            self.subscription_id,
+            item.vault_group,
+            "Microsoft.RecoveryServices",
+            ("vaults", item.vault),
+            ("locations", secondary),
+            (CRR_JOBS, job_name),
+        )
+        self._job_tags[job_id] = dict(tags)
+        self._restores[job_id.lower()] = _Restore(mode, target_vm if mode is RestoreMode.VM else None, used)
+        return await self.get_job(job_id)
+
     async def _backup_job(self, job_id: str, group: str, vault: str, job_name: str) -> Job:
         async with translated(f"reading backup job {job_name}"):
             resource = await self.clients.backup.job_details.get(vault_name=vault, resource_group_name=group, job_name=job_name)
-        props = resource.properties
+        return await self._restore_job(job_id, job_name, resource.properties)
+
+    async def _crr_job(self, job_id: str, group: str, vault: str, region: str, job_name: str) -> Job:
+        """A cross-region restore job: in the secondary region, asked by the vault's id and its name
+        (BackupCrrJobDetails_Get, as the Azure CLI asks: CrrJobRequest(resource_id=vault.id, job_name=...))."""
+        vault_id = resource_id(self.subscription_id, group, "Microsoft.RecoveryServices", ("vaults", vault))
+        async with translated(f"reading cross-region restore job {job_name} in {region}"):
+            resource = await self.clients.backup_passive.backup_crr_job_details.get(
+                azure_region=region, parameters=passive.CrrJobRequest(resource_id=vault_id, job_name=job_name)
+            )
+        return await self._restore_job(job_id, job_name, resource.properties)
+
+    async def _restore_job(self, job_id: str, job_name: str, props: backup.Job | passive.Job | None) -> Job:
+        """A restore's Job from its Backup job (of the vault, or of the secondary region for a CRR)."""
         if props is None:
             raise ProviderError(f"backup job {job_name} has no properties")
         status = _status(props.status)
-        bag = props.extended_info.property_bag if isinstance(props, backup.AzureIaaSVMJob) and props.extended_info else None
+        iaas = isinstance(props, backup.AzureIaaSVMJob | passive.AzureIaaSVMJob)
+        bag = props.extended_info.property_bag if iaas and props.extended_info else None  # type: ignore[union-attr]
         bag = bag or {}
         await self.backup_items()  # a resumed run knows the job only: its item names the VM
         vm_id = self._vm_of_backup_job(props)
         error, error_kind = None, None
         if status is JobStatus.FAILED:
-            details = props.error_details if isinstance(props, backup.AzureIaaSVMJob) else None
+            details = props.error_details if iaas else None  # type: ignore[union-attr]
             error = "; ".join(f"{d.error_code}: {d.error_string}" for d in details or []) or f"job {props.status}"
             error_kind = job_error_kind(str(d.error_code) for d in details or [])
         created: tuple[str, ...] = ()
@@ -853,7 +1043,7 @@ class AzureProvider:
             tier=restore.tier if restore is not None else None,
         )
 
-    def _vm_of_backup_job(self, props: backup.Job) -> str:
+    def _vm_of_backup_job(self, props: backup.Job | passive.Job) -> str:
         for item in self._backup_items or []:  # read by _backup_job before
             if props.entity_friendly_name and item.vm_name.lower() == props.entity_friendly_name.lower():
                 return item.vm_id
@@ -958,6 +1148,37 @@ class AzureProvider:
                 problems.append(
                     f"azure.staging_storage_account {ref.name} is in {account.location}, the vault of the restored VMs in {region}: "
                     "it must be in the vault's region"
+                )
+        return problems
+
+    async def check_crr_staging_account(self, regions: Iterable[str]) -> list[str]:
+        """What is wrong with the cross-region restore staging account (reads only): it must exist, be in the
+        secondary region the restores run in, and not be zone-redundant (backup-azure-arm-restore-vms)."""
+        staging = self.options.crr_staging_storage_account
+        if not staging:
+            return ["azure.crr_staging_storage_account is not set: a cross-region restore stages in the secondary region"]
+        ref = try_parse_id(staging)
+        if ref is None or ref.type.lower() != STORAGE_ACCOUNT_TYPE.lower():
+            return [
+                f"azure.crr_staging_storage_account {staging!r} is not a storage account id (.../providers/{STORAGE_ACCOUNT_TYPE}/<name>)"
+            ]
+        try:
+            async with translated(f"reading storage account {ref.name}"):
+                account = await self.clients.resources.resources.get_by_id(staging, api_version=STORAGE_API_VERSION)
+        except NotFoundError:
+            return [f"azure.crr_staging_storage_account {ref.name} does not exist"]
+        problems = []
+        sku = (account.sku.name if account.sku is not None else None) or ""
+        if "zrs" in sku.lower():
+            problems.append(
+                f"azure.crr_staging_storage_account {ref.name} is {sku}: Azure Backup cannot stage a restore in a zone-redundant account"
+            )
+        location = (account.location or "").replace(" ", "").lower()
+        for region in sorted(set(regions)):
+            if region.replace(" ", "").lower() != location:
+                problems.append(
+                    f"azure.crr_staging_storage_account {ref.name} is in {account.location}, the cross-region restore in {region}: "
+                    "it must be in the secondary region"
                 )
         return problems
 
@@ -1205,20 +1426,32 @@ class AzureProvider:
         last = ref.path[-1][0].lower()
         if last == "backupjobs":
             return await self._backup_job(job_id, ref.resource_group, vault, ref.name)
+        if last == CRR_JOBS.lower():
+            return await self._crr_job(job_id, ref.resource_group, vault, ref.child("locations"), ref.name)
         if last == "replicationjobs":
             return await self._replication_job(job_id, ref.resource_group, vault, ref.name)
         raise NotFoundError(f"{job_id} is not a Backup or Site Recovery job id")
 
     # ------------------------------------------------------------------------------------ checks
 
-    async def read_canary(self, vm_id: str) -> CanaryReading:
-        """Run the canary script through Run Command; a VM that cannot run it is unreachable."""
+    async def read_canary(
+        self, vm_id: str, *, origin_id: str | None = None, origin_uuid: str | None = None, not_after: datetime | None = None
+    ) -> CanaryReading:
+        """Run the canary check through Run Command; a VM that cannot run it is unreachable. Only markers
+        of the production VM `origin_id` (its vmId: `origin_uuid`, the estate's, else read from ARM)
+        written by `not_after` count."""
+        if origin_uuid is not None:
+            production = origin_uuid.lower()
+        elif origin_id is not None:
+            production = await self._vm_uuid(origin_id)
+        else:
+            raise ProviderError(f"canary check on {parse_id(vm_id).name}: no production VM to tell its markers from the recovered VM's")
         ref = parse_id(vm_id)
         vm = await self.get_vm(vm_id)
-        windows = vm.os is OsType.WINDOWS
+        os = vm.os
         command = compute.RunCommandInput(
-            command_id=canary.WINDOWS_COMMAND_ID if windows else canary.LINUX_COMMAND_ID,
-            script=(canary.WINDOWS_SCRIPT if windows else canary.LINUX_SCRIPT).strip().splitlines(),
+            command_id=canary.WINDOWS_COMMAND_ID if os is OsType.WINDOWS else canary.LINUX_COMMAND_ID,
+            script=canary.check_script(os, production, not_after),
         )
         try:
             async with translated(f"running the canary check on {ref.name}"):
@@ -1228,7 +1461,25 @@ class AzureProvider:
             # Run Command needs a running VM with a ready guest agent (run-command troubleshooting).
             return CanaryReading(vm_id=vm_id, reachable=False, last_marker_at=None, last_sequence=None, corrupted=False)
         output = "\n".join(s.message or "" for s in result.value or [])
-        return canary.parse_report(vm_id, output)
+        return canary.parse_report(vm_id, output, production, not_after)
+
+    async def _vm_uuid(self, vm_id: str) -> str:
+        """A VM's vmId (properties.vmId, VirtualMachines_Get), the id its canary writer reads from the
+        instance metadata service and writes in every marker; read once per VM."""
+        key = vm_id.lower()
+        if key not in self._vm_uuids:
+            try:
+                model = await self._get_vm_model(vm_id)
+            except NotFoundError as exc:
+                raise ProviderError(
+                    f"the vmId of production VM {parse_id(vm_id).name} cannot be read ({exc}), and without it the canary "
+                    "check cannot tell production's markers from the recovered VM's: give the VM's vm_uuid in the estate "
+                    "(drsim discover writes it)"
+                ) from exc
+            if not model.vm_id:
+                raise ProviderError(f"VM {parse_id(vm_id).name} has no vmId: its canary markers cannot be told from a copy's")
+            self._vm_uuids[key] = model.vm_id.lower()
+        return self._vm_uuids[key]
 
 
 def _targets(props: asr.JobProperties, item: records.ReplicatedItem, *, by_name: bool = True) -> bool:

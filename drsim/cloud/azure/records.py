@@ -16,6 +16,7 @@ from typing import Any
 from azure.mgmt.compute import models as compute
 from azure.mgmt.network import models as network
 from azure.mgmt.recoveryservicesbackup import models as backup
+from azure.mgmt.recoveryservicesbackup.passivestamp import models as passive
 from azure.mgmt.recoveryservicessiterecovery import models as asr
 
 from drsim.cloud.api import (
@@ -315,9 +316,15 @@ def point_type(value: str | None) -> PointType:
     return PointType.CRASH_CONSISTENT
 
 
-def backup_point(resource: backup.RecoveryPointResource, vm_id: str, region: str) -> BackupPoint | None:
+def backup_point(resource: backup.RecoveryPointResource | passive.RecoveryPointResource, vm_id: str, region: str) -> BackupPoint | None:
+    """An Azure VM recovery point, from the Backup API or from its cross-region restore (passive stamp) API,
+    whose models are their own classes of the same shape; `region`: where the point restores."""
     props = resource.properties
-    if not isinstance(props, backup.IaasVMRecoveryPoint) or props.recovery_point_time is None or not resource.id:
+    if (
+        not isinstance(props, backup.IaasVMRecoveryPoint | passive.IaasVMRecoveryPoint)
+        or props.recovery_point_time is None
+        or not resource.id
+    ):
         return None
     tiers = frozenset(
         _TIERS[(t.type or "").lower()]

@@ -106,6 +106,7 @@ class Emulator:
             site_recovery_vaults=sorted({i.vault.id for i in replicated}),
             protected_vms=sorted({i.vm_id for i in protected}),
             staging_accounts=[a.id for a in self.state.storage_accounts.values()],
+            cross_region_restore=any(v.cross_region_restore for v in inventory.vaults()),
         )
 
     def app(self) -> web.Application:

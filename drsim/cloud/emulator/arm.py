@@ -63,6 +63,7 @@ class ErrorCode(StrEnum):
     REQUEST_CONTENT_TOO_LARGE = "RequestContentTooLarge"
     REQUEST_TIMEOUT = "RequestTimeout"
     INVALID_PARAMETER = "InvalidParameter"
+    BAD_REQUEST = "BadRequest"  # Compute's code for a Trusted Launch mismatch (Azure/azure-sdk-for-python#30479)
     INVALID_RESOURCE_TYPE = "InvalidResourceType"
     METHOD_NOT_ALLOWED = "MethodNotAllowed"
     SUBSCRIPTION_NOT_FOUND = "SubscriptionNotFound"
@@ -79,6 +80,9 @@ class ErrorCode(StrEnum):
     TOO_MANY_REQUESTS = "TooManyRequests"
     SERVICE_UNAVAILABLE = "ServiceUnavailable"
     INTERNAL_ERROR = "InternalServerError"
+    # Azure Backup: a cross-region restore call on a vault without it (400; the answer quoted in
+    # Azure/azure-rest-api-specs#23842 from hashicorp/terraform-provider-azurerm#21663).
+    CRR_NOT_ENABLED = "BMSUserErrorCrossRegionRestoreNotEnabledInThisVault"
 
 
 class ArmError(Exception):
@@ -359,13 +363,20 @@ class Pager:
 # ------------------------------------------------------------------------------------ api-versions
 
 RESOURCES_NAMESPACE = "Microsoft.Resources"
+PASSIVE_STAMP_API_VERSIONS = ("2018-12-20", "2021-11-15", "2023-01-15")
+"""The api-versions of Azure Backup's cross-region restore (passive stamp) API: its operations on a vault's
+paths (recovery points, protected items, storage config) answer from the secondary region
+(azure-rest-api-specs, specification/recoveryservicesbackup/resource-manager/Microsoft.RecoveryServices/
+RecoveryServicesBackup/stable/2021-11-15/, and recoveryservicesbackupcrr/.../questions.md: the passive
+stamp's 2023-01-15 bms.json)."""
 API_VERSIONS: dict[str, tuple[str, ...]] = {
     # What each resource provider the emulator serves accepts: the versions the pinned SDKs send
     # (azure-mgmt-compute 39: 2026-04-01, disks and snapshots 2026-03-02; azure-mgmt-network 33.1:
     # 2026-03-01; azure-mgmt-recoveryservicesbackup 11.2: 2026-10-01 (+ 2026-07-01, 2026-08-01,
     # 2026-08-31-preview for a few operations); azure-mgmt-recoveryservicessiterecovery 2.0:
-    # 2025-08-01; azure-mgmt-resource 26: 2025-04-01) and earlier stable versions of the specs'
-    # specification/<rp>/resource-manager folders that raw clients use.
+    # 2025-08-01; azure-mgmt-resource 26: 2025-04-01; azure-mgmt-recoveryservicesbackup-passivestamp
+    # 1.0.0b1, the cross-region restore (passive stamp) API: 2021-11-15) and earlier stable versions of
+    # the specs' specification/<rp>/resource-manager folders that raw clients use.
     "Microsoft.Compute": (
         "2024-03-02",
         "2024-07-01",
@@ -377,6 +388,7 @@ API_VERSIONS: dict[str, tuple[str, ...]] = {
     ),
     "Microsoft.Network": ("2024-01-01", "2024-03-01", "2024-05-01", "2024-07-01", "2024-10-01", "2025-01-01", "2026-03-01"),
     "Microsoft.RecoveryServices": (
+        *PASSIVE_STAMP_API_VERSIONS,
         "2024-04-01",
         "2024-10-01",
         "2025-02-01",

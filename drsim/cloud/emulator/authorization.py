@@ -16,7 +16,9 @@ are the roles docs/azure.md gives a drill identity: Reader on the subscription, 
 writable resource group (the drill's; Backup restores need resourceGroups/write there,
 backup-rbac-rs-vault), Backup Operator and Site Recovery Operator on the vaults, Virtual Machine
 Contributor on each VM Azure Backup protects (Restore VM needs virtualMachines/write on the source VM,
-backup-rbac-rs-vault) and Storage Account Contributor on each staging storage account.
+backup-rbac-rs-vault), Storage Account Contributor on each staging storage account, and, when a vault has
+cross-region restore, the six `Microsoft.RecoveryServices/locations/backupCrr*` permissions on the
+subscription (backup-rbac-rs-vault, "Cross region restore").
 
 The role definitions below are Azure's built-in roles (MicrosoftDocs/azure-docs,
 articles/role-based-access-control/built-in-roles/{general,compute,networking,storage,
@@ -126,6 +128,7 @@ BACKUP_OPERATOR = RoleDefinition(
         "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/backup/action",
         "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/recoveryPoints/read",
         "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/protectedItems/recoveryPoints/restore/action",
+        "Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems/recoveryPoints/accessToken/action",
         "Microsoft.RecoveryServices/Vaults/backupFabrics/protectionContainers/read",
         "Microsoft.RecoveryServices/Vaults/backupJobs/*",
         "Microsoft.RecoveryServices/Vaults/backupOperationResults/*",
@@ -156,6 +159,19 @@ SITE_RECOVERY_OPERATOR = RoleDefinition(
         "Microsoft.Storage/storageAccounts/read",
     ),
 )
+CROSS_REGION_RESTORE = RoleDefinition(
+    # backup-rbac-rs-vault, "Cross region restore": Backup Operator on the subscription of the vault, or
+    # a custom role with exactly these permissions (the alternative the page gives).
+    "Cross Region Restore (custom)",
+    (
+        "Microsoft.RecoveryServices/locations/backupAadProperties/read",
+        "Microsoft.RecoveryServices/locations/backupCrrJobs/action",
+        "Microsoft.RecoveryServices/locations/backupCrrJob/action",
+        "Microsoft.RecoveryServices/locations/backupCrossRegionRestore/action",
+        "Microsoft.RecoveryServices/locations/backupCrrOperationResults/read",
+        "Microsoft.RecoveryServices/locations/backupCrrOperationsStatus/read",
+    ),
+)
 STORAGE_ACCOUNT_CONTRIBUTOR = RoleDefinition(
     "Storage Account Contributor", (*_READ_COMMON, "Microsoft.Storage/storageAccounts/*", "Microsoft.Insights/diagnosticSettings/*")
 )
@@ -170,6 +186,7 @@ BUILT_IN_ROLES = {
         TAG_CONTRIBUTOR,
         BACKUP_OPERATOR,
         SITE_RECOVERY_OPERATOR,
+        CROSS_REGION_RESTORE,
         STORAGE_ACCOUNT_CONTRIBUTOR,
     )
 }
@@ -284,10 +301,14 @@ def default_assignments(
     site_recovery_vaults: Sequence[str],
     protected_vms: Sequence[str],
     staging_accounts: Sequence[str],
+    cross_region_restore: bool = False,
 ) -> list[RoleAssignment]:
-    """The roles docs/azure.md gives a drill identity (see the module docstring)."""
+    """The roles docs/azure.md gives a drill identity (see the module docstring); `cross_region_restore`:
+    a vault restores in its secondary region, so the CRR permissions on the subscription too."""
     subscription = f"/subscriptions/{subscription_id}"
     found = [RoleAssignment(subscription, READER)]
+    if cross_region_restore:
+        found.append(RoleAssignment(subscription, CROSS_REGION_RESTORE))
     found += [RoleAssignment(f"{subscription}/resourceGroups/{g}", CONTRIBUTOR) for g in writable_groups]
     found += [RoleAssignment(v, BACKUP_OPERATOR) for v in backup_vaults]
     found += [RoleAssignment(v, SITE_RECOVERY_OPERATOR) for v in site_recovery_vaults]

@@ -9,19 +9,31 @@ one script a drill runs; the emulator executes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
-from drsim.cloud.api import Image, ManagedDisk, ResourceKind, Snapshot, VirtualMachine
+from drsim.cloud.api import CanaryReading, Image, ManagedDisk, ResourceKind, Snapshot, VirtualMachine
 from drsim.cloud.arm import id_key, name_of, try_parse_id, type_of, vcpus_of
-from drsim.cloud.canary import LINUX_COMMAND_ID, WINDOWS_COMMAND_ID, render_report
+from drsim.cloud.canary import (
+    DEFAULT_LINUX_VOLUME,
+    DEFAULT_WINDOWS_VOLUME,
+    LINUX_COMMAND_ID,
+    WINDOWS_COMMAND_ID,
+    Marker,
+    check_parameters,
+    render_report,
+    volume_report,
+)
 from drsim.cloud.emulator.arm import ArmError, Body, ErrorCode, Handler, JsonObject, PathOf, Router, arm_time, invalid_content, listing
 from drsim.cloud.emulator.operations import Outcome
 from drsim.cloud.emulator.service import ResourceProviderService, no_content, not_found
 from drsim.cloud.emulator.state import DiskCreateOption, Provisioning, VmExtras
+from drsim.cloud.sim.workload import marker_at
+from drsim.model.documents import TrustedLaunch
 from drsim.model.types import OsType, PowerState
 
 GIB = 1024**3
@@ -54,6 +66,14 @@ def _os_of(text: str, field: str) -> OsType:
     if found is None:
         raise invalid_content(field, f"'{text}' is not an osType: Linux or Windows")
     return found
+
+
+TRUSTED_LAUNCH = "TrustedLaunch"
+
+
+def security_profile_json(trusted: TrustedLaunch) -> JsonObject:
+    """A Trusted Launch VM's securityProfile (VirtualMachine_Create_WithUefiSettings.json)."""
+    return {"securityType": TRUSTED_LAUNCH, "uefiSettings": {"secureBootEnabled": trusted.secure_boot, "vTpmEnabled": trusted.vtpm}}
 
 
 @dataclass(frozen=True)
@@ -167,6 +187,19 @@ class ComputeService(ResourceProviderService):
     def _tags(self, resource_id: str, tags: Mapping[str, str]) -> dict[str, str]:
         return self.state.tags_of(resource_id, tags)
 
+    def trusted_launch(self, resource_id: str) -> TrustedLaunch | None:
+        """The Trusted Launch settings a VM, disk or snapshot carries: those of the production VM whose data
+        it holds, for its OS disk and what was copied from it (a snapshot of a Trusted Launch OS disk, and a
+        disk copied from that snapshot, are Trusted Launch: Azure/azure-powershell#24253); None: Standard."""
+        origin = self.world.inventory.origin(resource_id)
+        if origin is None:
+            return None
+        vm_name, disk_name = origin
+        spec = next((s for s in self.world.estate.vms if s.name == vm_name), None)
+        if spec is None or spec.trusted_launch is None or (disk_name is not None and disk_name != spec.disks[0].name):
+            return None
+        return spec.trusted_launch
+
     def vm_json(self, vm: VirtualMachine, view: ComputeView, *, instance_view: bool) -> JsonObject:
         extras = self.state.vm_extras.get(id_key(vm.id))
         create = (extras.create_option if extras else DiskCreateOption.ATTACH).value
@@ -210,6 +243,13 @@ class ComputeService(ResourceProviderService):
         }
         if extras is not None and extras.computer_name:
             properties["osProfile"] = {"computerName": extras.computer_name, "adminUsername": extras.admin_username}
+        if extras is not None:
+            security = extras.security_profile  # what the PUT asked
+        else:  # production, or made by Backup or Site Recovery: the security type of the VM its data is from
+            trusted = self.trusted_launch(vm.id)
+            security = security_profile_json(trusted) if trusted is not None else None
+        if security is not None:
+            properties["securityProfile"] = security
         if instance_view:
             properties["instanceView"] = self.instance_view_json(vm)
         return {
@@ -260,6 +300,8 @@ class ComputeService(ResourceProviderService):
         sku = self.state.disk_skus.get(id_key(disk.id)) or self.world.inventory.disk_sku(disk.id)
         if sku is not None:
             body["sku"] = {"name": sku, "tier": sku.split("_", 1)[0]}
+        if self.trusted_launch(disk.id) is not None:
+            body["properties"]["securityProfile"] = {"securityType": TRUSTED_LAUNCH}  # Disk_Create_WithSecurityProfile.json
         if disk.vm_id:
             body["managedBy"] = disk.vm_id
         return body
@@ -290,6 +332,7 @@ class ComputeService(ResourceProviderService):
                 "diskState": "Unattached",
                 "completionPercent": 100.0,
                 "provisioningState": Provisioning.SUCCEEDED.value,
+                **({"securityProfile": {"securityType": TRUSTED_LAUNCH}} if self.trusted_launch(snap.id) is not None else {}),
             },
         }
 
@@ -502,6 +545,16 @@ class ComputeService(ResourceProviderService):
             raise invalid_content(
                 "properties.creationData", f"createOption '{option}' from '{source}': the emulator creates disks by Copy of a snapshot"
             )
+        asked = body.optional_string("properties.securityProfile.securityType")
+        if asked is not None and asked.lower() == TRUSTED_LAUNCH.lower():
+            # A disk copied from a snapshot takes the snapshot's security type; asking for it is refused
+            # (Azure/azure-cli#22561, the answer of Disks_CreateOrUpdate).
+            raise ArmError(
+                400,
+                ErrorCode.BAD_REQUEST,
+                f"Security Type '{asked}' is not supported for CreateOption '{option}'. "
+                "Supported create options are FromImage, Import, ImportSecure, UploadPreparedSecure.",
+            )
         # The disk's SKU is what the PUT says, else ARM's default Standard_LRS (DiskSku, Disks_CreateOrUpdate), never its source's.
         sku = body.optional_string("sku.name") or DEFAULT_DISK_SKU
         if sku not in DISK_SKUS:
@@ -620,6 +673,7 @@ class ComputeService(ResourceProviderService):
             os, disk_ids = OsType.LINUX, []
         else:
             raise invalid_content("properties.storageProfile.osDisk.createOption", f"'{option}': the emulator takes Attach or FromImage")
+        security = self._security_profile(body, disk_ids[0] if option.lower() == "attach" else None)
         network_id, nic_ids, nic_delete = self._network_of_vm_body(body, name)
         extras = VmExtras(
             nic_ids=nic_ids,
@@ -630,6 +684,7 @@ class ComputeService(ResourceProviderService):
             image_id=image_id,
             computer_name=computer,
             admin_username=admin,
+            security_profile=security,
         )
         for nic_id in nic_ids:
             self.state.nics[id_key(nic_id)].vm_id = resource_id
@@ -653,7 +708,9 @@ class ComputeService(ResourceProviderService):
             return Outcome()
 
         properties: JsonObject = {
-            k: body.get(f"properties.{k}") for k in ("hardwareProfile", "storageProfile", "networkProfile") if body.has(f"properties.{k}")
+            k: body.get(f"properties.{k}")
+            for k in ("hardwareProfile", "storageProfile", "networkProfile", "securityProfile")
+            if body.has(f"properties.{k}")
         }
         # As ARM answers the PUT (VirtualMachine_Create_*.json, 201): the VM as it will be, with its vmId,
         # the OS disk's caching and type, and its data disks (none: an empty array).
@@ -675,6 +732,29 @@ class ComputeService(ResourceProviderService):
             status=201,
             with_location=False,
         )
+
+    def _security_profile(self, body: Body, os_disk_id: str | None) -> JsonObject | None:
+        """The VM's securityProfile (VirtualMachine_Create_WithUefiSettings.json: securityType TrustedLaunch and
+        uefiSettings secureBootEnabled, vTpmEnabled), checked against the OS disk it attaches: a Trusted
+        Launch disk needs a Trusted Launch VM and a Standard disk a Standard VM, else ARM answers 400
+        BadRequest "Security type of VM is not compatible with the security type of attached OS Disk."
+        (Azure/azure-sdk-for-python#30479, Azure/azure-powershell#24253)."""
+        kind = body.optional_string("properties.securityProfile.securityType")
+        if kind is not None and kind.lower() not in (TRUSTED_LAUNCH.lower(), "standard"):
+            raise invalid_content("properties.securityProfile.securityType", f"'{kind}': the emulator serves TrustedLaunch and Standard")
+        trusted = kind is not None and kind.lower() == TRUSTED_LAUNCH.lower()
+        if os_disk_id is not None and trusted != (self.trusted_launch(os_disk_id) is not None):
+            raise ArmError(400, ErrorCode.BAD_REQUEST, "Security type of VM is not compatible with the security type of attached OS Disk.")
+        if not trusted:
+            return None
+        uefi = body.child("properties.securityProfile.uefiSettings")
+        return {
+            "securityType": TRUSTED_LAUNCH,
+            "uefiSettings": {
+                "secureBootEnabled": uefi.boolean("secureBootEnabled", False),
+                "vTpmEnabled": uefi.boolean("vTpmEnabled", False),
+            },
+        }
 
     # -------------------------------------------------------------------------------- actions
 
@@ -733,11 +813,13 @@ class ComputeService(ResourceProviderService):
         if not vm.booted:
             raise ArmError(409, ErrorCode.VM_AGENT_NOT_READY, f"The guest agent of VM {vm.name} is not ready: Run Command cannot reach it.")
 
+        asked = check_parameters(body.strings("script"))
+
         async def act() -> Outcome:
             reading = await self.world.read_canary(vm.id)
             if not reading.reachable:
                 raise ArmError(409, ErrorCode.VM_AGENT_NOT_READY, f"The guest agent of VM {vm.name} did not answer the command.")
-            return Outcome(result=self.run_command_result(vm.os, render_report(reading)))
+            return Outcome(result=self.run_command_result(vm.os, self._canary_report(vm, reading, asked)))
 
         return await self._lro(
             request,
@@ -750,6 +832,62 @@ class ComputeService(ResourceProviderService):
             status=202,
             with_location=True,
         )
+
+    def _canary_report(self, vm: VirtualMachine, reading: CanaryReading, asked: tuple[str, datetime | None] | None) -> str:
+        """What drsim's canary check prints on this VM (drsim.cloud.canary): the world's markers as the
+        writer installed on its production VM wrote them (that VM's vmId), on the OS volume and one log
+        per guest volume; the markers the VM's own writer appended since it booted (its own vmId); and
+        the check's filter (the production vmId and cutoff the script was given). A script that is not
+        the check is answered as the check with production's vmId and no cutoff."""
+        interval = self.world.catalog.workload.canary_interval.sample(0.5)
+        writer = self.state.stable_guid(reading.written_by) if reading.written_by else None
+        own = self.state.stable_guid(vm.id)
+        wanted, cutoff = asked if asked is not None else (writer, None)
+
+        def marker(instant: datetime, vm_uuid: str, *, corrupt: bool = False) -> Marker:
+            sequence, at = marker_at(instant, interval)
+            return Marker(sequence, at, vm_uuid, corrupt)
+
+        now = self.world.now()
+        windows = vm.os is OsType.WINDOWS
+        # A recovered VM runs the writer it was recovered with, from its boot on, under its own vmId.
+        newest_own = marker(now, own) if writer is not None and writer != own else None
+
+        def volume(path: str, instants: Sequence[datetime | None], consistent: bool) -> JsonObject:
+            held = [i for i in instants if i is not None]
+            if writer is None or len(held) < len(instants) or not held:
+                return {
+                    "path": path,
+                    "fs": None,
+                    "mount": "missing",
+                    "check": "unchecked",
+                    "detail": "no block device holds the volume's filesystem",
+                    "log": "missing",
+                    "lines": 0,
+                    "bad_line": 0,
+                    "torn_tail": False,
+                    "production": None,
+                    "newest": None,
+                    "corrupt": 0,
+                }
+            data = min(held)  # a torn stripe holds at best its oldest disk's data
+            if cutoff is not None and data > cutoff:
+                data = cutoff
+            production = marker(data, writer, corrupt=reading.corrupted) if wanted == writer else None
+            last_written = marker(max(held), writer, corrupt=reading.corrupted)
+            newest = newest_own or last_written
+            found = "Repair-Volume -Scan: SpotFixNeeded" if windows else "e2fsck -n found errors (exit 4)"
+            torn = None if consistent else f"{found}: the volume's disks hold different instants"
+            entry = volume_report(path, production=production, newest=newest, lines=newest.sequence, clean=consistent, detail=torn)
+            entry["corrupt"] = int(reading.corrupted)
+            return entry
+
+        os_volume = DEFAULT_WINDOWS_VOLUME if windows else DEFAULT_LINUX_VOLUME
+        volumes = [volume(os_volume, (reading.last_marker_at,), True)]
+        for index, guest in enumerate(reading.volumes):
+            path = f"{chr(ord('F') + index)}:\\" if windows else f"/{guest.name}"
+            volumes.append(volume(path, guest.disk_instants, guest.consistent))
+        return render_report(volumes)
 
     @staticmethod
     def run_command_result(os: OsType, stdout: str) -> JsonObject:

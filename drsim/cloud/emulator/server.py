@@ -191,6 +191,7 @@ def run_emulator(options: EmulatorOptions, host: str = "127.0.0.1", port: int = 
             echo(f"  writable by the drill identity: {', '.join(handle.emulator.state.writable_groups)}")
             echo(f"  lists answer {handle.emulator.settings.page_size} items a page; {handle.emulator.state.vcpu_quota} vCPUs per region")
             echo(f"  time runs {handle.emulator.speed:g}x faster than real time; world time now {handle.world.now().isoformat()}")
+            echo(f"  operation durations from catalog {handle.world.catalog.label}")
             echo("  any bearer token is accepted; press Ctrl-C to stop")
             await asyncio.Event().wait()
 

@@ -15,11 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from drsim.cloud.api import Job, JobKind, VirtualMachine
+from drsim.cloud.api import Job, JobKind, ResourceKind, VirtualMachine
 from drsim.cloud.arm import ArmThrottle, id_key, resource_group_id, try_parse_id
 from drsim.cloud.emulator.arm import ArmError, ErrorCode, JsonObject
 from drsim.cloud.emulator.world import ArmSettings, EmulatedWorld, subscription_of
+from drsim.cloud.sim import resources as sim_resources
 from drsim.cloud.sim.resources import DRILL_GROUP, SUBSCRIPTION, NetworkState
+from drsim.model.documents import Estate
 from drsim.model.types import OsType
 
 
@@ -47,6 +49,12 @@ class NetworkInterface:
 
 DEFAULT_STAGING_ACCOUNT = "drsimstaging"
 """The Backup staging account the emulator keeps unless told of others."""
+
+
+def crr_staging_name(region: str) -> str:
+    """The staging account the emulator keeps in a secondary region for cross-region restores
+    (`drsimcrr<region>`, cut to a storage account name's 24 characters)."""
+    return f"drsimcrr{region}"[:24]
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,7 @@ class VmExtras:
     image_id: str | None = None
     computer_name: str | None = None
     admin_username: str | None = None
+    security_profile: JsonObject | None = None  # securityProfile as PUT (Trusted Launch: securityType and uefiSettings)
 
 
 @dataclass
@@ -112,6 +121,7 @@ class PendingResource:
 
 class JobFamily(StrEnum):
     BACKUP = "backupJobs"
+    CROSS_REGION = "backupCrrJobs"  # a cross-region restore's job: in the secondary region, not in the vault's listing
     SITE_RECOVERY = "replicationJobs"
 
 
@@ -128,6 +138,7 @@ class JobRecord:
     kind: JobKind
     details: dict[str, str] = field(default_factory=dict)  # Backup's property bag; Site Recovery's network and point
     last: Job | None = None
+    region: str = ""  # of a cross-region restore job: the secondary region it runs in
 
 
 class EmulatorState:
@@ -158,6 +169,12 @@ class EmulatorState:
             self.storage_accounts[id_key(staging)] = StorageAccount(
                 staging, DEFAULT_STAGING_ACCOUNT, DRILL_GROUP, self.arm_region, "Standard_LRS"
             )
+            # A cross-region restore stages in the secondary region (backup-azure-arm-restore-vms): one
+            # account in the paired region of each vault with cross-region restore.
+            for paired in sorted({v.paired_region for v in inventory.vaults() if v.cross_region_restore and v.paired_region}):
+                name = crr_staging_name(paired)
+                account_id = self.resource_id(DRILL_GROUP, "Microsoft.Storage/storageAccounts", name)
+                self.storage_accounts[id_key(account_id)] = StorageAccount(account_id, name, DRILL_GROUP, paired, "Standard_LRS")
         for spec in settings.storage_accounts:
             account_id = self.resource_id(spec.group, "Microsoft.Storage/storageAccounts", spec.name)
             self.storage_accounts[id_key(account_id)] = StorageAccount(account_id, spec.name, spec.group, spec.region, spec.sku)
@@ -316,3 +333,15 @@ class EmulatorState:
             return str(space[4 + index]) if space.num_addresses > 5 + index else ""
         except (ValueError, IndexError):
             return ""
+
+
+def estate_vm_uuids(estate: Estate) -> Estate:
+    """The estate with each VM's vmId as the emulator serves it (`drsim discover` against the emulator
+    writes the same): the canary check needs it when the VM's region is down and ARM cannot show it."""
+    group = sim_resources.production_group(estate.name)
+
+    def uuid_of(name: str) -> str:
+        return EmulatorState.stable_guid(sim_resources.resource_id(group, ResourceKind.VM, name))
+
+    vms = tuple(vm.model_copy(update={"vm_uuid": uuid_of(vm.name)}) for vm in estate.vms)
+    return estate.model_copy(update={"vms": vms})

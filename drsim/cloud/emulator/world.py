@@ -46,6 +46,7 @@ class WorldInventory(Protocol):
     def networks(self) -> list[NetworkState]: ...
     def security_groups(self) -> list[NsgState]: ...
     def disk_sku(self, disk_id: str) -> str | None: ...
+    def origin(self, resource_id: str) -> tuple[str, str | None] | None: ...
 
 
 class EmulatedWorld(CloudProvider, Protocol):
@@ -127,6 +128,7 @@ class EmulatorOptions:
     speed: float = DEFAULT_SPEED
     incident_at: datetime | None = None
     arm: ArmSettings = ArmSettings()
+    calibration: Path | None = None  # a calibration file the world's catalog runs on (docs/simulator.md)
 
     def __post_init__(self) -> None:
         if self.drill is not None and (self.estate is not None or self.plan is not None):
@@ -158,6 +160,7 @@ def options_from_cli(
     writable_groups: Sequence[str] = (),
     vcpu_quota: int = DEFAULT_VCPU_QUOTA,
     storage_accounts: Sequence[str] = (),
+    calibration: str | None = None,
 ) -> EmulatorOptions:
     """The options of `drsim emulator serve`, checked (UsageError, exit 2, on bad input)."""
     return EmulatorOptions(
@@ -173,6 +176,7 @@ def options_from_cli(
             vcpu_quota=vcpu_quota,
             storage_accounts=tuple(StorageAccountSpec.parse(a) for a in storage_accounts),
         ),
+        calibration=Path(calibration) if calibration else None,
     )
 
 
@@ -189,12 +193,21 @@ def _now_utc() -> datetime:
 
 
 def build_world(options: EmulatorOptions) -> EmulatedWorld:
-    """A SimProvider from the options' documents on a ScaledClock starting when the incident is detected."""
+    """A SimProvider from the options' documents on a ScaledClock starting when the incident is detected.
+
+    Its operations take the durations of the catalog with `options.calibration` applied (else, with
+    --drill, the drill's own `sim.calibration`): a world slower or faster than the built-in catalog,
+    for testing the twin loop (`drsim calibrate`) end to end."""
+    from drsim.cloud.sim.catalog import load_catalog
+    from drsim.cloud.sim.drill import calibration_path
     from drsim.cloud.sim.world import build_world as build_sim_world
     from drsim.model.checks import load_drill
     from drsim.model.documents import SimOptions
     from drsim.model.loader import load
 
+    if options.calibration is not None:
+        _require_file(options.calibration, "--calibration")
+    calibration = options.calibration
     sim_options = SimOptions()
     if options.drill is not None:
         _require_file(options.drill, "--drill")
@@ -209,6 +222,7 @@ def build_world(options: EmulatorOptions) -> EmulatedWorld:
         incident = incident_from_scenario(bundle.runbook.doc.scenario, estate, at.astimezone(UTC))
         seed = options.seed if options.seed is not None else drill.seed
         sim_options = drill.sim
+        calibration = calibration or calibration_path(bundle)
     else:
         assert options.estate is not None and options.plan is not None
         _require_file(options.estate, "--estate")
@@ -220,7 +234,8 @@ def build_world(options: EmulatorOptions) -> EmulatedWorld:
     # The world's time starts when the incident is noticed, as a simulated drill's clock does
     # (data corruption and ransomware can go unnoticed for `detected_after`).
     clock = ScaledClock(incident.detected_at, options.speed)
-    return build_sim_world(estate, plan, incident=incident, seed=seed, clock=clock, options=sim_options)
+    catalog = load_catalog(calibration)
+    return build_sim_world(estate, plan, incident=incident, seed=seed, clock=clock, options=sim_options, catalog=catalog)
 
 
 def _require_file(path: Path, option: str) -> None:

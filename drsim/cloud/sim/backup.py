@@ -81,7 +81,8 @@ class BackupService(WorldState):
                 + (
                     f"; cross-region restore points are in {vault.paired_region}"
                     if vault.paired_region
-                    else "; its vault has no cross-region restore"
+                    # The words of Azure's refusal (BMSUserErrorCrossRegionRestoreNotEnabledInThisVault).
+                    else f"; its vault has no cross-region restore: Cross Region Restore is not enabled in vault {vault.name}"
                 )
             )
         if self._region_down(region):

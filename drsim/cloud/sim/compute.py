@@ -693,7 +693,11 @@ class ComputeService(WorldState):
         if production:
             raise ConflictError(f"{name} is a production resource: a drill never deletes production")
 
-    async def read_canary(self, vm_id: str) -> CanaryReading:
+    async def read_canary(
+        self, vm_id: str, *, origin_id: str | None = None, origin_uuid: str | None = None, not_after: datetime | None = None
+    ) -> CanaryReading:
+        # The world's recovered VMs run no writer of their own: every marker on them is production's,
+        # and a marker after the incident is clamped by the measure (engine/actions.py).
         vm = self._get_vm(vm_id)
         # Run Command is a POST: it draws on the write bucket.
         async with self._write("read_canary", vm.region, RequestClass.WRITE, vm_id) as write:
@@ -704,4 +708,5 @@ class ComputeService(WorldState):
             return CanaryReading(vm_id=vm_id, reachable=False, last_marker_at=None, last_sequence=None, corrupted=False)
         contents = [self._content(self._disks[d], now) for d in vm.disk_ids if d in self._disks]
         origin = self._specs.get(vm.origin or "")
-        return read_canary(vm_id, contents, origin, self._interval)
+        reading = read_canary(vm_id, contents, origin, self._interval)
+        return replace(reading, written_by=self._vm_id_of.get(vm.origin or ""))

@@ -201,6 +201,21 @@ class Inventory:
         """Network security groups outside a failed region; read-only to the caller."""
         return [g for g in self._world._nsgs.values() if not self._world._region_down(g.region)]
 
+    def origin(self, resource_id: str) -> tuple[str, str | None] | None:
+        """Whose data a VM, disk or snapshot holds: (production VM name, production disk name; None for a
+        VM), or None when there is no such resource (security types follow the data: trusted-launch)."""
+        world = self._world
+        if resource_id in world._vms:
+            vm = world._vms[resource_id]
+            return (vm.origin or vm.name, None)
+        if resource_id in world._disks:
+            disk = world._disks[resource_id]
+            return (disk.origin_vm, disk.origin_disk)
+        if resource_id in world._snapshots:
+            content = world._snapshots[resource_id].content
+            return (content.vm, content.disk)
+        return None
+
     def disk_sku(self, disk_id: str) -> str | None:
         """The storage SKU of a managed disk (Premium_LRS, StandardSSD_LRS, ...), or None if there is no such disk."""
         disk = self._world._disks.get(disk_id)

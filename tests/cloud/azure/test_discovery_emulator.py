@@ -10,6 +10,7 @@ import pytest
 import drsim.cloud.emulator.server as emulator
 import drsim.cloud.emulator.world as world_module
 from drsim.cloud.azure.discovery import discover
+from drsim.cloud.emulator.state import estate_vm_uuids
 from drsim.cloud.sim.resources import production_group
 from drsim.discover import write_documents
 from drsim.model.checks import protection_of, validate_path
@@ -53,6 +54,8 @@ def test_discovery_finds_the_same_vms_sizes_regions_and_disks(discovered):
     served_nets = {n.name: (n.region, n.cidr, n.gateway, sorted(n.peerings)) for n in served.networks}
     found_nets = {n.name: (n.region, n.cidr, n.gateway, sorted(n.peerings)) for n in found.networks}
     assert found_nets == served_nets
+    # Each VM's vmId (properties.vmId), which its canary markers carry: the ids the emulator serves.
+    assert {vm.name: vm.vm_uuid for vm in found.vms} == {vm.name: vm.vm_uuid for vm in estate_vm_uuids(served).vms}
 
 
 def test_discovery_writes_where_production_lives(discovered):

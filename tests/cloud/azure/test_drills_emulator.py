@@ -24,6 +24,7 @@ from drsim.cloud.api import TaggedResource
 from drsim.cloud.azure.clock import EmulatorClock
 from drsim.cloud.azure.provider import connect
 from drsim.cloud.emulator.backup import staging_account
+from drsim.cloud.emulator.state import crr_staging_name, estate_vm_uuids
 from drsim.cloud.emulator.world import ArmSettings
 from drsim.cloud.sim.catalog import default_catalog, load_catalog
 from drsim.cloud.sim.incidents import incident_from_scenario
@@ -34,12 +35,15 @@ from drsim.engine.run import EventSink, RunSpec, execute, plan_drill
 from drsim.measure.events import ResourceCreated, ResourceDeleted
 from drsim.measure.result import DrillResult
 from drsim.measure.timeline import drill_result
-from drsim.model.checks import DrillBundle, load_drill
+from drsim.model.checks import DrillBundle, cross_region_vms, load_drill
 from drsim.model.documents import AsrStep, AzureOptions, BackupStep, SnapshotCloneStep
 from drsim.model.types import SnapshotSource
 
 DRILLS = Path(__file__).resolve().parents[3] / "drills"
 EXAMPLES = sorted(p for p in DRILLS.glob("*.yaml") if "kind: Drill" in p.read_text())
+# No example drill restores cross-region: this one does (the web and app tiers as VMs in centralus from
+# the GRS vault's cross-region restore points), through the passive-stamp client.
+CRR_DRILL = Path(__file__).resolve().parent / "data" / "crr-drill.yaml"
 SPEED = 600.0  # world seconds per real second: a two-hour drill takes about 12 s
 # The emulator answers every long-running operation with Retry-After: 1 (an integer header: one real
 # second), i.e. SPEED world seconds per poll, where the simulation waits only the operation's own
@@ -85,6 +89,9 @@ def against_emulator(bundle: DrillBundle) -> Run:
     assert isinstance(drill.incident_at, datetime)
     incident = incident_from_scenario(runbook.scenario, estate, drill.incident_at)
     catalog = catalog_of(bundle)
+    # The estate as `drsim discover` writes it: with each VM's vmId, which the canary check needs when
+    # production's region is down.
+    estate = estate_vm_uuids(estate)
     world = build_world(
         estate, plan, incident=incident, seed=drill.seed, clock=ScaledClock(incident.detected_at, SPEED), options=drill.sim, catalog=catalog
     )
@@ -101,6 +108,7 @@ def against_emulator(bundle: DrillBundle) -> Run:
                 resource_group=DRILL_GROUP,
                 endpoint=handle.url,
                 staging_storage_account=staging_account(handle.subscription_id),
+                crr_staging_storage_account=crr_staging(bundle, handle.subscription_id),
             )
             sink = EventSink(None, ())
             # connect() reads the world's time from the emulator's headers: the drill runs on it.
@@ -131,6 +139,13 @@ def against_emulator(bundle: DrillBundle) -> Run:
         return asyncio.run(main())
 
 
+def crr_staging(bundle: DrillBundle, subscription_id: str) -> str | None:
+    """The emulator's staging account in the region a runbook restores to cross-region, if it does."""
+    regions = {s.with_.region for s in bundle.runbook.doc.steps if isinstance(s, BackupStep) and cross_region_vms(s, bundle.estate.doc)}
+    assert len(regions) <= 1
+    return staging_account(subscription_id, name=crr_staging_name(regions.pop())) if regions and None not in regions else None
+
+
 def close(a: str | None, b: str | None) -> bool:
     if a is None or b is None:
         return a == b
@@ -147,7 +162,7 @@ def lifecycle(events: list[object]) -> tuple[list[str], list[str]]:
     return created, deleted
 
 
-@pytest.fixture(scope="module", params=EXAMPLES, ids=lambda p: p.stem)
+@pytest.fixture(scope="module", params=[*EXAMPLES, CRR_DRILL], ids=lambda p: p.stem)
 def runs(request) -> tuple[DrillBundle, Run, Run]:
     bundle = load_drill(request.param)
     return bundle, simulated(bundle), against_emulator(bundle)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 
 from arm_session import DRILLS, INCIDENT, PROD, PRODUCTION_WRITABLE, Answer, ArmSession, emulated, tiny_options
 
-from drsim.cloud.canary import parse_report
+from drsim.cloud.canary import check_script, parse_marker, parse_report
+from drsim.model.types import OsType
 
 COMPUTE = "Microsoft.Compute"
 
@@ -165,8 +167,11 @@ def test_disk_from_snapshot_then_vm_attaching_it_then_run_command_reads_the_cana
         assert attached.body["managedBy"] == vm
 
         # The guest boots after the VM is created: Run Command needs its agent (409 until then).
+        production = (await arm.call("GET", arm.rid(PROD, f"{COMPUTE}/virtualMachines", "web-01"))).body["properties"]["vmId"]
+        script = check_script(OsType.LINUX, production, None)
+
         async def run() -> Answer:
-            return await arm.call("POST", f"{vm}/runCommand", {"commandId": "RunShellScript", "script": ["cat canary"]})
+            return await arm.call("POST", f"{vm}/runCommand", {"commandId": "RunShellScript", "script": script})
 
         command = await run()
         while command.status == 409:
@@ -179,10 +184,15 @@ def test_disk_from_snapshot_then_vm_attaching_it_then_run_command_reads_the_cana
         assert result.status == 200
         message = result.body["value"][0]["message"]
         assert message.startswith("Enable succeeded:")
-        reading = parse_report(vm, message)
+        reading = parse_report(vm, message, production)
         assert reading.reachable and reading.last_marker_at is not None and reading.last_sequence is not None
         taken = datetime.fromisoformat((await arm.call("GET", snap)).body["properties"]["timeCreated"])
         assert reading.last_marker_at <= taken  # the copy holds what the disk held when the snapshot was taken
+        # The copy runs the writer it was copied with, under its own vmId: its markers are newer, and never count.
+        own = got.body["properties"]["vmId"]
+        volume = json.loads(message.split("DRSIM-CANARY ", 1)[1].split("\n", 1)[0])["volumes"][0]
+        newest = parse_marker(volume["newest"])
+        assert newest is not None and newest.vm_uuid == own != production and newest.at > reading.last_marker_at
 
         wrong_os = await arm.call("POST", f"{vm}/runCommand", {"commandId": "RunPowerShellScript", "script": []})
         assert wrong_os.status == 400 and wrong_os.body["error"]["target"] == "commandId"
@@ -243,9 +253,10 @@ def test_windows_vms_answer_run_command_on_stdout_and_stderr_statuses() -> None:
         result = await arm.result(answer)
         codes = [s["code"] for s in result.body["value"]]
         assert codes == ["ComponentStatus/StdOut/succeeded", "ComponentStatus/StdErr/succeeded"]
-        reading = parse_report(vm, result.body["value"][0]["message"])
-        assert [v.name for v in reading.volumes] == ["sqldata"]
-        assert reading.volumes[0].consistent  # the live VM: both striped disks hold the same instant
+        production = (await arm.call("GET", vm)).body["properties"]["vmId"]
+        reading = parse_report(vm, result.body["value"][0]["message"], production)
+        assert [v.name for v in reading.volumes] == ["C:\\ProgramData\\drsim-canary", "F:\\"]  # the OS volume, sqldata
+        assert reading.consistent  # the live VM: both striped disks hold the same instant
 
     emulated(check)
 

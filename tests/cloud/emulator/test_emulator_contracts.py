@@ -13,11 +13,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
-from arm_session import DATA, DRILLS, PROD, ArmSession, emulated, tiny_options
+from arm_session import DATA, DRILLS, INCIDENT, PROD, ArmSession, emulated, tiny_options
 from test_emulator_compute import COMPUTE, make_network, make_nic, snapshot_body
 
+from drsim.cloud.canary import check_script, parse_report
 from drsim.cloud.emulator.arm import API_VERSIONS, SKIP_TOKEN
 from drsim.cloud.emulator.world import ArmSettings
+from drsim.model.types import OsType
 
 SPEC = DATA / "spec"
 NETWORK = "Microsoft.Network"
@@ -325,5 +327,39 @@ def test_unknown_api_versions_are_refused_as_arm_refuses_them() -> None:
                     params={"api-version": version},
                 )
             ).status == 200
+
+    emulated(check)
+
+
+def test_run_command_answers_as_virtual_machines_run_command() -> None:
+    # VirtualMachineRunCommand.json (ComputeRP 2024-07-01): 202 with Location, then the RunCommandResult:
+    # on Windows one StdOut and one StdErr status; the canary check's report is the stdout message, and
+    # the provider parses it out of that real shape (drsim.cloud.canary.parse_report).
+    async def check(arm: ArmSession) -> None:
+        expected = spec("run_command.yaml")
+        vm = arm.rid(PROD, f"{COMPUTE}/virtualMachines", "db-01")
+        production = (await arm.call("GET", vm)).body["properties"]["vmId"]
+        body = {"commandId": "RunPowerShellScript", "script": check_script(OsType.WINDOWS, production, INCIDENT)}
+        answer = await arm.call("POST", f"{vm}/runCommand", body)
+        assert answer.status in expected["statuses"]
+        assert all(h in answer.headers for h in expected["accepted_headers"])
+        await arm.wait(answer)
+        result = await arm.result(answer)
+        assert result.status == 200
+        assert_shape(expected["result"], result.body)
+        example_codes = [s["code"] for s in expected["result"]["value"]]
+        assert [s["code"] for s in result.body["value"]] == example_codes
+        reading = parse_report(vm, result.body["value"][0]["message"], production, INCIDENT)
+        assert reading.consistent and reading.last_marker_at is not None and reading.last_marker_at <= INCIDENT
+        # Linux: one status whose message holds stdout and stderr (virtual-machines/linux/run-command).
+        web = arm.rid(PROD, f"{COMPUTE}/virtualMachines", "web-01")
+        web_id = (await arm.call("GET", web)).body["properties"]["vmId"]
+        linux_body = {"commandId": "RunShellScript", "script": check_script(OsType.LINUX, web_id, None)}
+        linux = await arm.call("POST", f"{web}/runCommand", linux_body)
+        await arm.wait(linux)
+        statuses = (await arm.result(linux)).body["value"]
+        assert_shape(expected["result"]["value"][0], statuses[0])
+        assert statuses[0]["message"].startswith("Enable succeeded: \n[stdout]\nDRSIM-CANARY ")
+        assert parse_report(web, statuses[0]["message"], web_id).consistent
 
     emulated(check)

@@ -130,7 +130,7 @@ def test_cross_region_restore_points_lag_up_to_12h_and_never_from_the_snapshot_t
 
 def test_cross_region_restore_needs_a_grs_vault_with_crr() -> None:
     world = make_world(plan=backup_plan(vault_redundancy="LRS"))
-    with pytest.raises(ConflictError, match="no cross-region restore"):
+    with pytest.raises(ConflictError, match="no cross-region restore: Cross Region Restore is not enabled in vault"):
         run(lambda: world.list_backup_points(world.truth.vm_id("sql-01"), region="centralus"))
 
 
