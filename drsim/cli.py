@@ -9,6 +9,7 @@ import os
 import select
 import sys
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,11 @@ def _quiet_stdout() -> None:
         os.close(devnull)
     except (OSError, ValueError):
         pass  # not a real file (a test runner's buffer): nothing is flushed at exit
+
+
+def today_utc() -> date:
+    """Today's date, UTC: the one read of the wall clock that ends a comparison's default incident window."""
+    return datetime.now(UTC).date()
 
 
 def _say(message: str) -> None:
@@ -155,6 +161,12 @@ def schema(kind: str | None) -> None:
     help="What-if: change a candidate's plan or runbook, e.g. asr.plan.rules[0].site_recovery.app_consistent_every=1h.",
 )
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Seed of the trials (default: the Comparison's).")
+@click.option(
+    "--window-end",
+    "window_end_text",
+    metavar="TIME",
+    help="End of the incident window, UTC, e.g. 2026-11-01T00:00:00Z (default: the Comparison's window_end, else today 00:00 UTC).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no ranking table.")
 @click.option(
     "--model",
@@ -179,6 +191,7 @@ def compare(
     scheduler: str | None,
     overrides: tuple[str, ...],
     seed: int | None,
+    window_end_text: str | None,
     quiet: bool,
     model: str,
     validate: int,
@@ -192,6 +205,7 @@ def compare(
     from drsim.compare import ExecutorKind, ranking_table
     from drsim.compare import compare as run_compare
     from drsim.compare.fast_run import ModelChoice
+    from drsim.model.types import parse_instant
     from drsim.preflight import check_directory
 
     if out_dir is not None:  # before the trials, not after them
@@ -206,6 +220,8 @@ def compare(
         scheduler=scheduler,
         out_dir=Path(out_dir) if out_dir else None,
         show_progress=not quiet,
+        window_end=parse_instant(window_end_text, "--window-end") if window_end_text is not None else None,
+        today=today_utc(),  # ends the window when neither --window-end nor the Comparison does
         model=ModelChoice(model),
         validate=validate,
     )
@@ -216,7 +232,9 @@ def compare(
             click.echo(result.model.summary)
         for warning in result.model.warnings:
             click.echo(f"drsim: warning: {warning}", err=True)
-        click.echo(f"wrote {', '.join(str(p) for p in written if p.suffix != '.svg')}")
+    if not quiet:
+        shown = [str(p) for p in written if p.suffix != ".svg" and p.parent == written[0].parent]
+        click.echo(f"wrote {', '.join(shown)} and {written[0].parent / 'replay'}/")
     sys.exit(0 if result.winner is not None else 1)
 
 

@@ -8,7 +8,8 @@ measurement as `drsim drill run`, and ranks the candidates (docs/compare.md).
 from drsim.compare.analysis import pareto_front, per_trial_worst, rank_candidates, summarize, trials_frame
 from drsim.compare.executors import ExecutorKind, run_outcomes
 from drsim.compare.inputs import ComparisonInputs, prepare
-from drsim.compare.runner import ComparisonResult, compare, ranking_table, run_comparison, write_outputs
+from drsim.compare.outputs import write_outputs
+from drsim.compare.runner import ComparisonResult, compare, comparison_result, ranking_table, run_comparison
 from drsim.compare.trials import TrialOutcome, TrialSpec, trial_spec
 from drsim.compare.whatif import Override, parse_override
 
@@ -20,6 +21,7 @@ __all__ = [
     "TrialOutcome",
     "TrialSpec",
     "compare",
+    "comparison_result",
     "pareto_front",
     "parse_override",
     "per_trial_worst",

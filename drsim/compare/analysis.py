@@ -121,16 +121,30 @@ def _p95(values: pd.Series) -> float:
     return float(np.percentile(array, 95, method=QUANTILE_METHOD)) if len(array) else np.nan
 
 
-def pareto_front(points: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
-    """True for each row no other row dominates (no worse in every column, better in one); NaN counts as +inf."""
+def pareto_front(points: pd.DataFrame, columns: Sequence[str], eligible: pd.Series | None = None) -> pd.Series:
+    """True for each eligible row no other eligible row dominates (no worse in every column, better in
+    one); NaN counts as +inf. A row that is not eligible is never on the front and dominates nothing."""
     values = points[list(columns)].to_numpy(dtype="float64", na_value=np.inf)
     values = np.where(np.isnan(values), np.inf, values)
+    allowed = np.ones(len(values), dtype=bool) if eligible is None else eligible.to_numpy(dtype=bool)
     front = []
     for i in range(len(values)):
-        others = np.delete(values, i, axis=0)
+        if not allowed[i]:
+            front.append(False)
+            continue
+        others = np.delete(values[allowed], int(allowed[:i].sum()), axis=0)
         dominated = bool(np.any(np.all(others <= values[i], axis=1) & np.any(others < values[i], axis=1)))
         front.append(not dominated)
     return pd.Series(front, index=points.index, dtype=bool)
+
+
+def recovers_at_p95(rto_p95_s: pd.Series, rpo_p95_s: pd.Series) -> pd.Series:
+    """Whether a candidate recovers at the ranking's percentile: its p95 RTO is reached (finite), and so
+    is its p95 RPO where one is measured. A candidate that does not is never on the Pareto front and
+    never qualifies, whatever its objectives say (a runbook without objectives meets them all)."""
+    rto = rto_p95_s.astype("float64")
+    rpo = rpo_p95_s.astype("float64")
+    return pd.Series(np.isfinite(rto.to_numpy()) & ~np.isposinf(rpo.to_numpy()), index=rto_p95_s.index, dtype=bool)
 
 
 def rank_candidates(
@@ -138,8 +152,9 @@ def rank_candidates(
 ) -> pd.DataFrame:
     """One row per candidate: qualifying share, costs, worst-app p95s, rank and Pareto membership.
 
-    Rank: candidates meeting every objective in >= 95 % of trials first, then the cheapest per month
-    (then the cheapest drill, then the comparison's order). A trial with no outcome counts as not met.
+    Rank: candidates meeting every objective in >= 95 % of trials (and recovering at p95) first, then
+    the cheapest per month (then the cheapest drill, then the comparison's order). A trial with no
+    outcome counts as not met. Only candidates that recover at p95 can be on the Pareto front.
     """
     worst = per_trial_worst(trials)
     rows: list[dict[str, object]] = []
@@ -158,8 +173,9 @@ def rank_candidates(
             }
         )
     ranking = pd.DataFrame(rows)
-    ranking["qualifies"] = ranking["all_met_share"] >= QUALIFYING_SHARE
-    ranking["pareto"] = pareto_front(ranking, ["monthly_cost", "rto_p95_s", "rpo_p95_s"])
+    ranking["recovers"] = recovers_at_p95(ranking["rto_p95_s"], ranking["rpo_p95_s"])
+    ranking["qualifies"] = (ranking["all_met_share"] >= QUALIFYING_SHARE) & ranking["recovers"]
+    ranking["pareto"] = pareto_front(ranking, ["monthly_cost", "rto_p95_s", "rpo_p95_s"], ranking["recovers"])
     ranking = ranking.sort_values(["qualifies", "monthly_cost", "drill_cost", "order"], ascending=[False, True, True, True], kind="stable")
     ranking.insert(0, "rank", range(1, len(ranking) + 1))
     return ranking.drop(columns="order").reset_index(drop=True)
@@ -183,6 +199,7 @@ def summarize(trials: pd.DataFrame, ranking: pd.DataFrame) -> pd.DataFrame:
                     "rpo_met_share": _share(group["rpo_met"]),
                     "consistent_share": _share(group["consistent"]),
                     "all_met_share": cand["all_met_share"],
+                    "recovers": bool(cand["recovers"]),
                     "qualifies": bool(cand["qualifies"]),
                     "pareto": bool(cand["pareto"]),
                     "monthly_cost": cand["monthly_cost"],
@@ -190,3 +207,21 @@ def summarize(trials: pd.DataFrame, ranking: pd.DataFrame) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+CAUSE_COLUMNS = ["candidate", "trial", "incident_at", "seed", "step", "operation", "error_kind", "category", "error"]
+
+
+def causes_frame(outcomes: Iterable[TrialOutcome], candidate_order: Sequence[str]) -> pd.DataFrame:
+    """One row per candidate, trial and cause of its failure (compare.failures), sorted like the trials."""
+    rows = [
+        (o.candidate, o.trial, o.incident_at, o.seed, c.step, c.operation, c.error_kind, c.category, c.error)
+        for o in outcomes
+        for c in o.failures
+    ]
+    frame = pd.DataFrame.from_records(rows, columns=CAUSE_COLUMNS).astype({"trial": "int64", "seed": "int64"})
+    frame["incident_at"] = pd.to_datetime(frame["incident_at"], utc=True)
+    order = {name: i for i, name in enumerate(candidate_order)}
+    keys = ["candidate", "trial", "step", "operation", "error_kind"]
+    frame = frame.sort_values(keys, key=lambda s: s.map(order) if s.name == "candidate" else s, kind="stable")
+    return frame.reset_index(drop=True)

@@ -94,9 +94,24 @@ def run_local_pool(inputs: ComparisonInputs, workers: int, progress: Progress | 
                     progress(len(outcomes))
     except BrokenProcessPool as exc:
         raise ExecutionError(f"a worker process of the comparison died: {exc}") from None
+    except KeyboardInterrupt:
+        _stop_workers(pool)
+        raise
     finally:
         # On an error or Ctrl-C, do not wait for the chunks still queued.
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Ctrl-C: end the worker processes now, not after the chunks already queued to them (each may take
+    minutes on a large estate); the trials they had finished are kept. ProcessPoolExecutor gains a public
+    terminate_workers() in Python 3.14; before it, its `_processes` map holds the worker processes."""
+    terminate = getattr(pool, "terminate_workers", None)
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
 
 
 def _run_dask_chunk(inputs: ComparisonInputs, chunk: TrialChunk) -> list[TrialOutcome]:

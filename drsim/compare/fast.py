@@ -897,7 +897,14 @@ class FastRun:
             if op.kind.holds_slot:
                 yield op_ready  # when it asks for a slot: the wave's scheduler decides when it gets one
             disk = vm.disks[index[op.disk]] if op.disk is not None else None
-            if op.kind is OpKind.SNAPSHOT:
+            if op.kind is OpKind.SNAPSHOT and (vm.name in self.destroyed or vm.region == self.outage):
+                # The incident took the disk (deleted, lost, or its region down): the world refuses the
+                # snapshot at once (NotFoundError, not retried) and the task fails.
+                start, slot = self.slot_op(op_ready, ok)
+                self.slots.release(slot, start, ok)
+                end = start
+                ok = np.zeros(n, bool)
+            elif op.kind is OpKind.SNAPSHOT:
                 assert disk is not None
                 start, slot = self.slot_op(op_ready, ok)
                 owed = self.admitted(vm.region, WRITE, start, ok)
@@ -948,7 +955,8 @@ class FastRun:
         good = ok & in_time
         end = np.where(ok & ~in_time, ready + timeout, end)
         booted = np.where(good, end + self._boot(vm, generalized=False), np.inf)
-        oldest = np.nanmin(taken_at, axis=1) if taken_at.size else np.full(n, np.nan)
+        oldest = np.min(np.where(np.isnan(taken_at), np.inf, taken_at), axis=1) if taken_at.size else np.full(n, np.inf)
+        oldest = np.where(np.isfinite(oldest), oldest, np.nan)
         self.recovered[vm.name] = Recovery(booted, instants, corrupted & good, np.where(good, oldest, np.nan))
         return np.where(mask, end, ready), good
 

@@ -6,7 +6,6 @@ otherwise with the engine, and the outputs say which was used and why.
 
 from __future__ import annotations
 
-from drsim.cloud.sim.incidents import DESTRUCTIVE
 from drsim.measure.timeline import recovered_vm_names
 from drsim.model.checks import protection_of
 from drsim.model.documents import (
@@ -88,10 +87,8 @@ def unsupported(runbook: Runbook, estate: Estate, plan: ProtectionPlan) -> list[
                     reasons.append(f"{where}: {vm.name} fails over into the failed region")
         elif isinstance(step, SnapshotCloneStep):
             fresh = step.with_.source is SnapshotSource.FRESH
-            struck = _struck(runbook, estate)
             for vm in selected:
-                if fresh and (vm.name in struck or vm.region == outage):
-                    reasons.append(f"{where}: fresh snapshots of {vm.name}, whose disks the incident took")
+                # Fresh snapshots of a VM the incident took fail at once, in both models.
                 if not fresh:
                     rule = protection_of(plan, vm.name, vm.tags).snapshots
                     if rule is None or rule.snapshots is None:
@@ -112,13 +109,3 @@ def unsupported(runbook: Runbook, estate: Estate, plan: ProtectionPlan) -> list[
         else:  # pragma: no cover - the Step union is closed; a new action is unsupported until modelled
             reasons.append(f"{where}: action {step.action}")
     return reasons
-
-
-def _struck(runbook: Runbook, estate: Estate) -> set[str]:
-    """The VMs a destructive incident takes (their disks cannot be snapshotted any more)."""
-    scenario = runbook.scenario
-    if scenario.incident not in DESTRUCTIVE:
-        return set()
-    if scenario.incident is IncidentKind.REGION_OUTAGE:
-        return {vm.name for vm in estate.vms if vm.region == scenario.region}
-    return {vm.name for vm in estate.select(scenario.vms)} if scenario.vms is not None else set()

@@ -242,6 +242,7 @@ def write_comparison(directory: Path, vms: int, *, trials: int = 1000, seed: int
         "metadata": {"name": f"generated-{vms}"},
         "estate": "estate.yaml",
         "candidates": [{"name": name, "plan": f"plan-{name}.yaml", "runbook": f"runbook-{runbook}.yaml"} for name, runbook in CANDIDATES],
+        "mixed": True,  # each candidate faces its own runbook's incident and objectives, as the shop's runbooks do
         "trials": trials,
         "window": "30d",
         "window_end": "2026-11-01T00:00:00Z",

@@ -72,6 +72,9 @@ class CandidateRow:
     name: str
     plan: str
     runbook: str
+    incident: str  # what it faced
+    objectives: str  # what it was judged against
+    failed_share: float  # share of its trials that failed (an objective missed or the drill not passed)
 
 
 @dataclass(frozen=True)
@@ -87,11 +90,18 @@ class ReportContext:
     window_end_defaulted: bool
     seed: int
     overrides: tuple[str, ...]
+    stated: tuple[str, ...]  # what the Comparison states for every candidate (scenario, objectives)
+    mixed: bool  # the candidates face different incidents or objectives (labelled everywhere)
+    incident: str  # what every candidate faces, when they all face the same
+    objectives: str
+    faced: dict[str, str]  # candidate -> its label with what it faced (mixed) or its name
+    requested_trials: int | None  # an interrupted comparison: the trials asked for
     qualifying_share: float
     winner: str | None  # the best-ranked qualifying candidate
     ranking: list[Any]  # rows of the ranking frame (named tuples)
     summary: list[Any]  # rows of the summary frame (named tuples)
     candidates: list[CandidateRow]
+    failures: list[Any]  # rows of the failures frame (compare.failures)
     charts: Charts
     model: ModelSection | None = None  # which model ran the trials, and the fast model's check (fast_run)
 
@@ -123,15 +133,34 @@ def _environment(markdown: bool) -> Environment:
 
 
 def report_context(
-    inputs: ComparisonInputs, trials: pd.DataFrame, summary: pd.DataFrame, ranking: pd.DataFrame, *, model: ModelReport | None = None
+    inputs: ComparisonInputs,
+    trials: pd.DataFrame,
+    summary: pd.DataFrame,
+    ranking: pd.DataFrame,
+    failures: pd.DataFrame,
+    *,
+    requested_trials: int | None = None,
+    model: ModelReport | None = None,
 ) -> ReportContext:
     names = [c.name for c in inputs.candidates]
     worst = per_trial_worst(trials)
+    faced = {c.name: c.faced for c in inputs.candidates}
+    labels = {name: f"{name}: {f.incident}; {f.objectives}" for name, f in faced.items()} if inputs.mixed else {}
+    note = f"{inputs.trials} trials, incidents over {format_duration(inputs.window)} ending {_iso(inputs.window_end)}"
+    if not inputs.mixed:
+        first = next(iter(faced.values()))
+        note += f"; every candidate: {first.incident}; objectives {first.objectives}"
     charts = Charts(
-        rto=ecdf_chart(worst, "rto_s", names, "RTO per trial (slowest app): share of trials recovered within x", RTO_CHART),
-        rpo=ecdf_chart(worst, "rpo_s", names, "Measured RPO per trial (most data lost over apps): share within x", RPO_CHART),
-        cost=cost_scatter_chart(ranking, names, COST_CHART),
+        rto=ecdf_chart(
+            worst, "rto_s", names, "RTO per trial (slowest app): share of trials recovered within x", RTO_CHART, labels=labels, note=note
+        ),
+        rpo=ecdf_chart(
+            worst, "rpo_s", names, "Measured RPO per trial (most data lost over apps): share within x", RPO_CHART, labels=labels, note=note
+        ),
+        cost=cost_scatter_chart(ranking, names, COST_CHART, labels=labels, note=note),
     )
+    failed = failures.groupby("candidate")["failed_trials"].first().to_dict() if len(failures) else {}
+    first_faced = next(iter(faced.values()))
     return ReportContext(
         name=inputs.name,
         description=inputs.description,
@@ -142,11 +171,28 @@ def report_context(
         window_end_defaulted=inputs.window_end_defaulted,
         seed=inputs.seed,
         overrides=tuple(text for c in inputs.candidates for text in c.overrides),
+        stated=inputs.stated,
+        mixed=inputs.mixed,
+        incident=first_faced.incident,
+        objectives=first_faced.objectives,
+        faced={name: labels.get(name, name) for name in names},
+        requested_trials=requested_trials,
         qualifying_share=QUALIFYING_SHARE,
         winner=str(ranking.loc[ranking["qualifies"], "candidate"].iloc[0]) if ranking["qualifies"].any() else None,
         ranking=list(ranking.itertuples(index=False)),
         summary=list(summary.itertuples(index=False)),
-        candidates=[CandidateRow(c.name, c.plan.path, c.runbook.path) for c in inputs.candidates],
+        candidates=[
+            CandidateRow(
+                c.name,
+                c.plan.path,
+                c.runbook.path,
+                c.faced.incident,
+                c.faced.objectives,
+                int(failed.get(c.name, 0)) / inputs.trials if inputs.trials else math.nan,
+            )
+            for c in inputs.candidates
+        ],
+        failures=list(failures.itertuples(index=False)),
         charts=charts,
         model=ModelSection(model.summary, model.used, model.validated, list(model.agreements), model.warnings)
         if model is not None

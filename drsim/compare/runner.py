@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import gzip
-import io
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import date, datetime
 from pathlib import Path
+from typing import TextIO
 
 import pandas as pd
+from rich.progress import ProgressColumn, Task
+from rich.text import Text
 
-from drsim.compare.analysis import rank_candidates, summarize, trials_frame
+from drsim.compare.analysis import causes_frame, rank_candidates, summarize, trials_frame
 from drsim.compare.executors import ExecutorKind, Progress, TrialsInterrupted, run_outcomes
 from drsim.compare.fast_run import (
     DEFAULT_VALIDATE,
@@ -24,9 +26,12 @@ from drsim.compare.fast_run import (
     validate_against_engine,
 )
 from drsim.compare.inputs import ComparisonInputs, prepare
-from drsim.compare.report import human_duration, money, percent, report_context, write_report
+from drsim.compare.outputs import PARTIAL, write_outputs
+from drsim.compare.report import human_duration, money, percent
 from drsim.compare.trials import TrialOutcome, worker_documents
-from drsim.errors import AbortedError, ExecutionError
+from drsim.errors import AbortedError
+from drsim.model.types import format_duration
+from drsim.times import utc_text
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,13 @@ class ComparisonResult:
     trials: pd.DataFrame  # one row per candidate, trial and app (analysis.TRIAL_COLUMNS)
     ranking: pd.DataFrame  # one row per candidate, in rank order
     summary: pd.DataFrame  # one row per candidate and app, in rank order (comparison.csv)
+    causes: pd.DataFrame  # one row per candidate, failed trial and cause (analysis.CAUSE_COLUMNS)
+    requested_trials: int | None = None  # set when interrupted: the trials asked for (inputs.trials were finished)
     model: ModelReport | None = None  # which model ran the trials and, for the fast model, its check (None: engine)
+
+    @property
+    def partial(self) -> bool:
+        return self.requested_trials is not None
 
     @property
     def winner(self) -> str | None:
@@ -56,15 +67,12 @@ def monthly_costs(inputs: ComparisonInputs) -> dict[str, float]:
     return {c.name: monthly_protection_cost(documents.estate.doc, c.plan.doc, catalog).total for c in documents.candidates}
 
 
-PARTIAL = "PARTIAL.md"
-"""Written beside the outputs of a comparison interrupted by Ctrl-C (and removed by a whole one)."""
-
-
-def _result(inputs: ComparisonInputs, outcomes: list[TrialOutcome]) -> ComparisonResult:
+def comparison_result(inputs: ComparisonInputs, outcomes: list[TrialOutcome], *, requested_trials: int | None = None) -> ComparisonResult:
+    """The frames, ranking and summary of the outcomes of every candidate in every one of `inputs.trials` trials."""
     names = [c.name for c in inputs.candidates]
     trials = trials_frame(outcomes, names)
     ranking = rank_candidates(trials, monthly_costs(inputs), names, inputs.trials)
-    return ComparisonResult(inputs, trials, ranking, summarize(trials, ranking))
+    return ComparisonResult(inputs, trials, ranking, summarize(trials, ranking), causes_frame(outcomes, names), requested_trials)
 
 
 def partial_comparison(inputs: ComparisonInputs, outcomes: list[TrialOutcome]) -> ComparisonResult | None:
@@ -78,7 +86,7 @@ def partial_comparison(inputs: ComparisonInputs, outcomes: list[TrialOutcome]) -
     if not complete:
         return None
     kept = [o for o in outcomes if o.trial in set(complete)]
-    return _result(replace(inputs, trials=len(complete)), kept)
+    return comparison_result(replace(inputs, trials=len(complete)), kept, requested_trials=inputs.trials)
 
 
 def run_comparison(
@@ -93,7 +101,7 @@ def run_comparison(
 ) -> ComparisonResult:
     """Every candidate through every trial, then the per-trial frame, the ranking and the summary.
     `model`: the engine, the fast model (checked against `validate` engine trials per candidate), or
-    auto (fast when every candidate's runbook uses only what it supports)."""
+    auto (fast when every candidate's runbook uses only what it supports; see fast_run)."""
     used, missing = choose(inputs, model)
     fast: list[TrialOutcome] = []
     timed_out: dict[str, float] = {}
@@ -103,9 +111,9 @@ def run_comparison(
             used, missing = "engine", timeout_fallback(timed_out)  # where timeouts decide, the engine does
     if used == "engine":
         outcomes = run_outcomes(inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress)
-        return replace(_result(inputs, outcomes), model=ModelReport(model, "engine", missing, 0, 0))
+        return replace(comparison_result(inputs, outcomes), model=ModelReport(model, "engine", missing, 0, 0))
     # --- the fast model (drsim.compare.fast), then its check against the engine at the same incidents
-    result = _result(inputs, fast)
+    result = comparison_result(inputs, fast)
     if progress is not None:
         progress(inputs.trials * len(inputs.candidates))
 
@@ -123,68 +131,43 @@ def default_out_dir(inputs: ComparisonInputs) -> Path:
     return Path("reports") / inputs.name
 
 
-def trials_csv(trials: pd.DataFrame) -> str:
-    """The per-trial frame as CSV text, times as ISO 8601 UTC."""
-    shown = trials.assign(incident_at=trials["incident_at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    return str(shown.to_csv(index=False, lineterminator="\n"))
+class _Rate(ProgressColumn):
+    """Simulated drills per second, over the whole run so far (steadier than rich's recent-speed window)."""
+
+    def render(self, task: Task) -> Text:
+        elapsed = task.elapsed
+        if not elapsed or not task.completed:
+            return Text("- drills/s")
+        return Text(f"{task.completed / elapsed:,.1f} drills/s")
 
 
-def write_outputs(result: ComparisonResult, out_dir: Path) -> list[Path]:
-    """comparison.csv, trials.csv.gz, report.md (with its SVG charts) and report.html; same frames, same bytes."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        summary_path = out_dir / "comparison.csv"
-        model = result.model.used if result.model is not None else "engine"
-        summary_path.write_text(result.summary.assign(model=model).to_csv(index=False, lineterminator="\n"), encoding="utf-8")
-        trials_path = out_dir / "trials.csv.gz"
-        _write_gzip(trials_path, trials_csv(result.trials.assign(model=model)))
-        written = [summary_path, trials_path, *_write_validation(result, out_dir)]
-        context = report_context(result.inputs, result.trials, result.summary, result.ranking, model=result.model)
-        return [*written, *write_report(context, out_dir)]
-    except OSError as exc:
-        raise ExecutionError(f"cannot write the comparison to {out_dir}: {exc.strerror or exc}") from None
-
-
-def _write_gzip(path: Path, text: str) -> None:
-    buffer = io.BytesIO()
-    # mtime=0 and no file name in the header: the archive depends on the data only.
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0) as archive:
-        archive.write(text.encode("utf-8"))
-    path.write_bytes(buffer.getvalue())
-
-
-VALIDATION = "validation.csv"
-VALIDATION_TRIALS = "validation-trials.csv.gz"
-
-
-def _write_validation(result: ComparisonResult, out_dir: Path) -> list[Path]:
-    """A fast comparison's check against the engine: validation.csv (per candidate and measure) and the
-    engine's validation trials; an engine comparison removes old ones."""
-    paths = [out_dir / VALIDATION, out_dir / VALIDATION_TRIALS]
-    report = result.model
-    if report is None or report.used != "fast":
-        for path in paths:
-            path.unlink(missing_ok=True)
-        return []
-    paths[0].write_text(report.frame().to_csv(index=False, lineterminator="\n"), encoding="utf-8")
-    if report.validation_trials is None:
-        paths[1].unlink(missing_ok=True)
-        return paths[:1]
-    _write_gzip(paths[1], trials_csv(report.validation_trials.assign(model="engine")))
-    return paths
+def is_terminal(stream: TextIO) -> bool:
+    """Whether a person watches this stream (a bar in a log or a pipe would be noise)."""
+    return stream.isatty()
 
 
 @contextmanager
-def progress_bar(total: int, *, enabled: bool) -> Iterator[Progress | None]:
-    """A rich progress bar on stderr while trials run, when enabled and stderr is a terminal."""
-    if not enabled or not sys.stderr.isatty():
+def progress_bar(total: int, *, enabled: bool, stream: TextIO | None = None) -> Iterator[Progress | None]:
+    """A rich progress bar (drills done of all, rate, elapsed, ETA) on stderr while trials run, when
+    enabled and stderr is a terminal; nothing otherwise (a log or a pipe stays clean)."""
+    stream = stream if stream is not None else sys.stderr
+    if not enabled or not is_terminal(stream):
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bar
 
-    columns = (TextColumn("simulated drills"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    columns = (
+        TextColumn("simulated drills"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _Rate(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Bar(*columns, console=Console(file=stream, force_terminal=True), transient=True) as bar:
         task = bar.add_task("drills", total=total)
         yield lambda done: bar.advance(task, done)
 
@@ -200,11 +183,17 @@ def compare(
     scheduler: str | None = None,
     out_dir: Path | None = None,
     show_progress: bool = True,
+    window_end: datetime | None = None,
+    today: date | None = None,
     model: ModelChoice = ModelChoice.ENGINE,
     validate: int = DEFAULT_VALIDATE,
 ) -> tuple[ComparisonResult, list[Path]]:
-    """What `drsim compare` does: prepare the inputs, run the trials with a progress bar, write the out dir."""
-    inputs = prepare(path, overrides=overrides, trials=trials, seed=seed)
+    """What `drsim compare` does: prepare the inputs, run the trials with a progress bar, write the out dir.
+
+    `today` (the command line's date, UTC) ends the window when neither `window_end` nor the Comparison does.
+    """
+    inputs = prepare(path, overrides=overrides, trials=trials, seed=seed, window_end=window_end, today=today)
+    target = out_dir if out_dir is not None else default_out_dir(inputs)
     try:
         with progress_bar(inputs.trials * len(inputs.candidates), enabled=show_progress) as progress:
             result = run_comparison(
@@ -214,23 +203,13 @@ def compare(
         partial = partial_comparison(inputs, stop.outcomes)
         if partial is None:
             raise AbortedError("the comparison was interrupted before any trial finished; nothing was written") from None
-        target = out_dir if out_dir is not None else default_out_dir(inputs)
         written = write_outputs(partial, target)
-        note = target / PARTIAL
-        note.write_text(
-            f"# Partial comparison\n\nInterrupted (Ctrl-C) after {partial.inputs.trials} of {inputs.trials} trials had finished for "
-            "every candidate. The outputs beside this file rank the candidates on those trials only; run the comparison again "
-            "for all of them.\n",
-            encoding="utf-8",
-        )
         raise AbortedError(
             f"the comparison was interrupted: {partial.inputs.trials} of {inputs.trials} trials finished for every candidate; "
-            f"wrote them, marked partial ({note}): {', '.join(str(p) for p in written)}"
+            f"wrote them, marked partial ({target / PARTIAL}): {', '.join(str(p) for p in written if p.parent == target)}"
         ) from None
     except KeyboardInterrupt:
         raise AbortedError("the comparison was interrupted; nothing was written") from None
-    target = out_dir if out_dir is not None else default_out_dir(inputs)
-    (target / PARTIAL).unlink(missing_ok=True)  # a whole comparison replaces a partial one
     written = write_outputs(result, target)
     if result.model is not None and result.model.interrupted:  # the fast trials are whole; their check by the engine is not
         note = target / PARTIAL
@@ -243,19 +222,37 @@ def compare(
         raise AbortedError(
             f"the comparison was interrupted during its validation: {result.model.validated} of {result.model.validate} engine "
             f"trials finished for every candidate; wrote the fast comparison, marked partial ({note}): "
-            + ", ".join(str(p) for p in written)
+            + ", ".join(str(p) for p in written if p.parent == target)
         )
     return result, written
 
 
 def ranking_table(result: ComparisonResult) -> str:
-    """The ranking as a plain-text table for the terminal."""
-    header = ("rank", "candidate", "all met", "qualifies", "protection/month", "one drill", "p95 RTO", "p95 RPO", "Pareto")
-    rows = [header] + [
-        (
+    """The ranking as a plain-text table for the terminal; in a mixed comparison, with what each candidate faced."""
+    inputs = result.inputs
+    faced = {c.name: c.faced for c in inputs.candidates}
+    failed = result.causes.groupby("candidate")["trial"].nunique().to_dict() if len(result.causes) else {}
+    header: tuple[str, ...] = (
+        "rank",
+        "candidate",
+        "all met",
+        "failed",
+        "qualifies",
+        "protection/month",
+        "one drill",
+        "p95 RTO",
+        "p95 RPO",
+        "Pareto",
+    )
+    if inputs.mixed:
+        header += ("incident", "objectives")
+    rows = [header]
+    for r in result.ranking.itertuples(index=False):
+        row: tuple[str, ...] = (
             str(r.rank),
             str(r.candidate),
             percent(r.all_met_share),
+            percent(failed.get(r.candidate, 0) / inputs.trials),
             "yes" if r.qualifies else "no",
             money(r.monthly_cost),
             money(r.drill_cost),
@@ -263,7 +260,22 @@ def ranking_table(result: ComparisonResult) -> str:
             human_duration(r.rpo_p95_s),
             "yes" if r.pareto else "",
         )
-        for r in result.ranking.itertuples(index=False)
-    ]
+        if inputs.mixed:
+            row += (faced[str(r.candidate)].incident, faced[str(r.candidate)].objectives)
+        rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    table = "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    return f"{table}\n{window_line(inputs)}"
+
+
+def window_line(inputs: ComparisonInputs) -> str:
+    """Which trials these were, for the terminal (the files say it too)."""
+    end = utc_text(inputs.window_end, "seconds")
+    defaulted = " (today 00:00 UTC: the Comparison sets no window_end)" if inputs.window_end_defaulted else ""
+    if inputs.mixed:
+        judged = "mixed: the candidates face different incidents or objectives (see the last columns)"
+    elif inputs.stated:
+        judged = f"like for like: {' and '.join(inputs.stated)} stated by the Comparison"
+    else:
+        judged = "like for like: every runbook has the same scenario and objectives"
+    return f"{inputs.trials} trials, incidents over {format_duration(inputs.window)} ending {end}{defaulted}, seed {inputs.seed}; {judged}"

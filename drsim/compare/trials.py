@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from drsim.compare.failures import FailureCause, trial_failures
 from drsim.compare.inputs import ComparisonInputs
 from drsim.errors import DrsimError, ExecutionError
 from drsim.model import Estate, Loaded, ProtectionPlan, Runbook
@@ -77,7 +78,7 @@ class AppOutcome:
 
 @dataclass(frozen=True)
 class TrialOutcome:
-    """One candidate's simulated drill in one trial."""
+    """One candidate's simulated drill in one trial (what every back end produces per candidate and trial)."""
 
     candidate: str
     trial: int
@@ -86,6 +87,7 @@ class TrialOutcome:
     status: str
     drill_cost: float
     apps: tuple[AppOutcome, ...]
+    failures: tuple[FailureCause, ...] = ()  # why the trial failed (compare.failures); empty when it passed
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,16 @@ def run_trial(estate: Loaded[Estate], candidate: WorkerCandidate, spec: TrialSpe
 
     catalog = default_catalog()
     try:
-        outcome = simulate_run(candidate.runbook, estate, candidate.plan, incident_at=spec.incident_at, seed=spec.seed, catalog=catalog)
+        # Named after the candidate, as the Drill that replays its trials is (compare.failures.replay_drill).
+        outcome = simulate_run(
+            candidate.runbook,
+            estate,
+            candidate.plan,
+            incident_at=spec.incident_at,
+            seed=spec.seed,
+            catalog=catalog,
+            drill_name=candidate.name,
+        )
     except DrsimError as exc:
         # Re-raised as a plain ExecutionError: it crosses process boundaries and names the trial.
         trial = f"candidate {candidate.name}, trial {spec.trial} (incident at {spec.incident_at:%Y-%m-%dT%H:%M:%SZ}, seed {spec.seed})"
@@ -157,4 +168,5 @@ def run_trial(estate: Loaded[Estate], candidate: WorkerCandidate, spec: TrialSpe
         raise ExecutionError(f"candidate {candidate.name}, trial {spec.trial}: the engine returned no result")
     apps = tuple(AppOutcome(a.app, a.rto_s, a.rpo_s, a.rpo_claimed_s, a.consistent, a.rto_met, a.rpo_met) for a in result.apps)
     cost = drill_cost(outcome.events, estate.doc, catalog)
-    return TrialOutcome(candidate.name, spec.trial, spec.incident_at, spec.seed, result.status.value, cost, apps)
+    failures = trial_failures(outcome.events, result)
+    return TrialOutcome(candidate.name, spec.trial, spec.incident_at, spec.seed, result.status.value, cost, apps, failures)

@@ -30,6 +30,7 @@ from drsim.model.documents import (
     SnapshotCloneStep,
     StepBase,
 )
+from drsim.model.judged import judged_runbook, like_for_like_problems, stated_problems
 from drsim.model.loader import Loaded, Source, file_problem, load, parse_document, read_yaml
 from drsim.model.regions import paired_region
 from drsim.model.types import (
@@ -732,16 +733,20 @@ def cross_region_vms(step: BackupStep, estate: Estate) -> list[str]:
     return [vm.name for vm in estate.vms if vm.region != region and selector_matches(step.with_.vms, vm.name, vm.tags)]
 
 
-def load_comparison(path: str | os.PathLike[str]) -> ComparisonBundle:
-    """Load a comparison with its estate and every candidate's plan and runbook."""
+def load_comparison(path: str | os.PathLike[str], *, like_for_like: bool = True) -> ComparisonBundle:
+    """Load a comparison with its estate and every candidate's plan and runbook. With `like_for_like`
+    (what `drsim validate` checks), candidates that face different incidents or objectives are a
+    problem unless the comparison states them or sets `mixed: true` (drsim.model.judged)."""
     comparison = load(path, Comparison)
     c = _Collector()
-    problems = _duplicates(
-        comparison.source, ((("candidates", i, "name"), x.name) for i, x in enumerate(comparison.doc.candidates)), "candidate"
-    )
-    estate = c.checked(c.load(comparison, ("estate",), comparison.doc.estate, Estate), check_estate)
+    doc = comparison.doc
+    problems = _duplicates(comparison.source, ((("candidates", i, "name"), x.name) for i, x in enumerate(doc.candidates)), "candidate")
+    stated = ((("objectives", i, "app"), o.app) for i, o in enumerate(doc.objectives or ()))
+    problems += _duplicates(comparison.source, stated, "objective for app")
+    estate = c.checked(c.load(comparison, ("estate",), doc.estate, Estate), check_estate)
+    problems += stated_problems(comparison, estate)
     candidates = []
-    for i, cand in enumerate(comparison.doc.candidates):
+    for i, cand in enumerate(doc.candidates):
         plan = c.checked(c.load(comparison, ("candidates", i, "plan"), cand.plan, ProtectionPlan), check_plan, estate)
         runbook = c.load(comparison, ("candidates", i, "runbook"), cand.runbook, Runbook)
         if runbook is not None:
@@ -749,6 +754,8 @@ def load_comparison(path: str | os.PathLike[str]) -> ComparisonBundle:
         if plan is not None and runbook is not None:
             candidates.append(Candidate(cand.name, runbook, plan))
     problems += c.problems
+    if like_for_like and not problems and len(candidates) == len(doc.candidates):
+        problems += like_for_like_problems(comparison, [(x.name, judged_runbook(x.runbook.doc, doc)) for x in candidates])
     if problems or estate is None:
         raise DocumentError(problems)
     return ComparisonBundle(comparison, estate, tuple(candidates))

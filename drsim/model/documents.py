@@ -934,14 +934,26 @@ class Comparison(Document):
     window: Duration = timedelta(days=30)
     """Incident times are drawn uniformly over this span."""
     window_end: datetime | None = None
-    """End of the window (default: now)."""
+    """End of the window (default: today 00:00 UTC)."""
     seed: int = Field(default=0, ge=0, le=2**63 - 1, strict=True)
     """Seed of the trials."""
+    scenario: Scenario | None = None
+    """The incident every candidate faces, whatever its runbook's scenario says."""
+    objectives: tuple[Objective, ...] | None = Field(default=None, min_length=1)
+    """RTO/RPO per app every candidate is judged against; replaces the runbook's objective for each app named."""
+    mixed: bool = False
+    """Allow candidates that face different incidents or objectives; every table and chart then labels them."""
 
     @field_validator("window_end", mode="before")
     @classmethod
     def _a_time(cls, value: object) -> object:
         return _point_in_time(value, allow_random=False)
+
+    @model_validator(mode="after")
+    def _mixed_or_stated(self) -> Comparison:
+        if self.mixed and self.scenario is not None and self.objectives is not None:
+            raise KeyProblem(("mixed",), "mixed: true has no effect when scenario and objectives are both stated: leave it out")
+        return self
 
     @field_validator("window_end")
     @classmethod

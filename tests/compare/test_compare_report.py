@@ -10,6 +10,7 @@ import pandas as pd
 
 from drsim.compare.analysis import per_trial_worst, rank_candidates, summarize, trials_frame
 from drsim.compare.charts import cost_scatter_chart, ecdf_chart
+from drsim.compare.failures import FAILURE_COLUMNS
 from drsim.compare.inputs import prepare
 from drsim.compare.report import human_duration, money, percent, report_context, write_report
 from drsim.compare.trials import AppOutcome, TrialOutcome
@@ -61,11 +62,12 @@ def test_charts_are_svg_with_prefixed_ids_and_repeat_byte_for_byte() -> None:
 def test_report_files(tmp_path: Path) -> None:
     trials, ranking, summary = frames()
     inputs = prepare(COMPARISON, trials=10, overrides=["asr.plan.rules[0].site_recovery.app_consistent_every=2h"])
-    written = write_report(report_context(inputs, trials, summary, ranking), tmp_path)
+    failures = pd.DataFrame(columns=FAILURE_COLUMNS)
+    written = write_report(report_context(inputs, trials, summary, ranking, failures), tmp_path)
     assert sorted(p.name for p in written) == ["cost-vs-p95.svg", "ecdf-rpo.svg", "ecdf-rto.svg", "report.html", "report.md"]
     markdown = (tmp_path / "report.md").read_text()
     assert "Best: **asr**" in markdown
-    assert "| 1 | asr | 100.0 % | yes | USD 45.00 | USD 2.50 | 51m 30s | 2h 00m | yes |" in markdown
+    assert "| 1 | asr | 100.0 % | 0.0 % | yes | USD 45.00 | USD 2.50 | 51m 30s | 2h 00m | yes |" in markdown
     # Values are escaped for Markdown: the override's brackets cannot start a link.
     assert "--set asr.plan.rules\\[0\\].site\\_recovery.app\\_consistent\\_every=2h" in markdown
     assert "ending 2026-11-01T00:00:00Z" in markdown and "today 00:00 UTC was used" not in markdown
@@ -77,6 +79,6 @@ def test_report_files(tmp_path: Path) -> None:
     assert not re.search(r"(src|href)=\"https?:", html)
     again = tmp_path / "again"
     again.mkdir()
-    write_report(report_context(inputs, trials, summary, ranking), again)
+    write_report(report_context(inputs, trials, summary, ranking, failures), again)
     for name in ("report.html", "report.md", "ecdf-rto.svg"):
         assert (again / name).read_bytes() == (tmp_path / name).read_bytes()

@@ -58,23 +58,30 @@ def test_dask_gives_the_same_frames_as_local(inputs, in_process) -> None:
 
 def test_outputs_repeat_byte_for_byte(in_process, tmp_path: Path) -> None:
     first = write_outputs(in_process, tmp_path / "a")
-    second = write_outputs(in_process, tmp_path / "b")
-    assert [p.name for p in first] == [
+    before = {p: p.read_bytes() for p in first}
+    second = write_outputs(in_process, tmp_path / "a")
+    assert [p.relative_to(tmp_path / "a").as_posix() for p in first] == [
         "comparison.csv",
+        "failures.csv",
         "trials.csv.gz",
+        "comparison.json",
         "ecdf-rto.svg",
         "ecdf-rpo.svg",
         "cost-vs-p95.svg",
         "report.md",
         "report.html",
+        "replay/estate.yaml",
+        *(f"replay/{name}/{doc}.yaml" for name in ("daily", "enhanced-4h", "asr", "daily-crr") for doc in ("plan", "runbook", "drill")),
     ]
-    for a, b in zip(first, second, strict=True):
-        assert a.read_bytes() == b.read_bytes(), a.name
+    assert second == first
+    for path in second:
+        assert path.read_bytes() == before[path], path.name
     text = gzip.decompress((tmp_path / "a" / "trials.csv.gz").read_bytes()).decode()
-    assert text.splitlines()[0] == ",".join([*TRIAL_COLUMNS, "model"])  # the model that ran the trials (engine here)
+    assert text.splitlines()[0] == ",".join([*TRIAL_COLUMNS, "model", "window_end"])  # the model that ran the trials (engine here)
     assert len(text.splitlines()) == 1 + 4 * TRIALS
     summary = pd.read_csv(tmp_path / "a" / "comparison.csv")
     assert summary["candidate"].tolist() == in_process.ranking["candidate"].tolist()
+    assert set(summary["window_end"]) == {"2026-11-01T00:00:00Z"}
 
 
 def test_cli_writes_the_out_dir_and_prints_the_ranking(tmp_path: Path) -> None:
@@ -93,6 +100,9 @@ def test_cli_writes_the_out_dir_and_prints_the_ranking(tmp_path: Path) -> None:
         (["--executor", "dask"], "--executor dask needs --scheduler"),
         (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler applies only to --executor dask"),
         (["--trials", "0"], "Invalid value for '--trials'"),
+        (["--window-end", "tomorrow"], "--window-end 'tomorrow' is not a time"),
+        (["--window-end", "2026-11-01T00:00:00"], "--window-end '2026-11-01T00:00:00' has no time zone"),
+        (["--window-end", "1970-01-10T00:00:00Z"], "incident window ending 1970-01-10T00:00:00+00:00 starts too early"),
     ],
 )
 def test_cli_refuses_bad_input_with_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
@@ -117,17 +127,18 @@ def test_cli_reports_a_bad_document_with_its_location(tmp_path: Path) -> None:
 
 
 def test_without_window_end_the_window_ends_today_at_midnight_utc(tmp_path: Path) -> None:
-    from datetime import UTC, datetime
+    from datetime import UTC, date, datetime
 
     data = COMPARISON.parent
     text = COMPARISON.read_text().replace("window_end: 2026-11-01T00:00:00Z\n", "")
     text = text.replace("estate: estate.yaml", f"estate: {data / 'estate.yaml'}").replace("plans/", f"{data}/plans/")
     (tmp_path / "c.yaml").write_text(text.replace("runbooks/", f"{data}/runbooks/"))
-    inputs = prepare(tmp_path / "c.yaml")
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    assert inputs.window_end_defaulted and inputs.window_end == today
-    assert inputs.window_end.tzinfo is not None and inputs.window_end.hour == 0 == inputs.window_end.minute
+    inputs = prepare(tmp_path / "c.yaml", today=date(2026, 12, 2))
+    assert inputs.window_end_defaulted and inputs.window_end == datetime(2026, 12, 2, tzinfo=UTC)
+    given = prepare(tmp_path / "c.yaml", today=date(2026, 12, 2), window_end=datetime(2026, 6, 1, tzinfo=UTC))
+    assert not given.window_end_defaulted and given.window_end == datetime(2026, 6, 1, tzinfo=UTC)
     assert not prepare(COMPARISON).window_end_defaulted
+    assert prepare(tmp_path / "c.yaml").window_end == datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def test_a_failing_drill_names_its_candidate_and_trial(inputs, monkeypatch: pytest.MonkeyPatch) -> None:

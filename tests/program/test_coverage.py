@@ -25,7 +25,12 @@ def period(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two real drills (shop by Site Recovery, payroll by Backup) and three simulations of the shop."""
     docs = example_documents(tmp_path_factory.mktemp("coverage"))
     out = docs / "out"
-    as_if_executed(run_drill(docs, "2026-q4-shop-asr", out))  # real, passes
+    shop = run_drill(docs, "2026-q4-shop-asr", out)
+    as_if_executed(shop)  # real, passes
+    attested = CliRunner().invoke(
+        main, ["drill", "attest", str(shop), "--by", "Dana Reyes", "--role", "drill owner", "--verdict", "passed", "--note", "as planned"]
+    )
+    assert attested.exit_code == 0, attested.output
     as_if_executed(run_drill(docs, "2026-q4-payroll", out))  # real, passes
     for drill in ("2026-q4-shop-backup", "2026-q4-shop-ransomware", "2026-q4-shop-snapshot"):
         run_drill(docs, drill, out)  # simulated
@@ -106,9 +111,12 @@ def test_the_checklist_line_by_line(period: Path, tmp_path: Path) -> None:
     assert (severe["status"], severe["provided_by"]) == ("partial", [refs["2026-q4-shop-asr"]])
     assert refs["2026-q4-shop-ransomware"] in severe["note"] or "region-outage" in severe["note"]
     assert status("DORA RTS 2024/1774", "Art. 25", "isolation") == ("present", real)
-    # Nobody approved a step or attested a run: the after-action report lacks participants and a sign-off.
-    assert status("NIST SP 800-53 / SP 800-84", "CP-4", "participants") == ("missing", [])
-    assert status("NIST SP 800-53 / SP 800-84", "CP-4", "sign-off") == ("missing", [])
+    # Dana Reyes attested the shop's real drill, nobody the payroll's: participants and sign-off are partial.
+    shop = refs["2026-q4-shop-asr"]
+    assert status("NIST SP 800-53 / SP 800-84", "CP-4", "participants") == ("partial", [shop])
+    assert status("NIST SP 800-53 / SP 800-84", "CP-4", "sign-off") == ("partial", [shop])
+    (run,) = [r for r in packet["runs"] if r["ref"] == shop]
+    assert run["participants"] == [{"name": "Dana Reyes", "role": "drill owner", "acted": "attested: passed"}]
     for framework, clause in (("PCI DSS v4.0", "12.10.2"), ("HIPAA", "164.308(a)(7)(ii)(D)"), ("SOC 2", "A1.3")):
         assert status(framework, clause, "tested") == ("present", real)
 
@@ -187,3 +195,16 @@ def test_an_out_directory_holding_other_files_is_refused(period: Path, tmp_path:
     code, output = _coverage(period, out)
     assert code == 2 and "notes.txt" in output
     assert (out / "notes.txt").read_text() == "mine" and sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_the_findings_of_the_period_with_their_state(period: Path, tmp_path: Path) -> None:
+    packet = _packet(period, tmp_path)
+    refs = {run["drill"]: run["ref"] for run in packet["runs"]}
+    backup = [f for f in packet["findings"] if f["run"] == refs["2026-q4-shop-backup"]]
+    missed = [f for f in backup if f["kind"] == "rpo-missed"]
+    assert len(missed) == 1 and missed[0]["simulated"] and missed[0]["app"] == "shop"
+    assert "before the incident" in missed[0]["reason"]
+    assert missed[0]["id"] in (tmp_path / "packet" / "coverage.md").read_text()
+    # Findings of simulations are listed but never count towards the real drills' artifacts.
+    observations = next(line for line in packet["checklist"] if line["artifact"] == "observations")
+    assert missed[0]["id"] not in observations["provided_by"]

@@ -1,0 +1,238 @@
+"""The files of a comparison's out dir, each written from the result's frames: the same result, the same bytes.
+
+comparison.csv (per candidate and app), failures.csv (why trials failed), trials.csv.gz (per trial),
+comparison.json (the ranking, machine-readable), report.md / report.html with their SVG charts,
+replay/ (the documents each candidate ran, and a Drill that replays any of its trials) and, for an
+interrupted comparison, PARTIAL.md. Every one of them says which window end was used.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import yaml
+
+from drsim.compare.failures import REPLAY_DIR, failures_frame, replay_drill
+from drsim.compare.inputs import ComparisonInputs
+from drsim.compare.report import report_context, write_report
+from drsim.errors import ExecutionError
+from drsim.model.documents import API_VERSION
+from drsim.model.types import format_duration
+from drsim.times import utc_text
+
+if TYPE_CHECKING:
+    from drsim.compare.runner import ComparisonResult
+
+PARTIAL = "PARTIAL.md"
+"""Written beside the outputs of a comparison interrupted by Ctrl-C (and removed by a whole one)."""
+
+
+def window_end_text(inputs: ComparisonInputs) -> str:
+    return utc_text(inputs.window_end, "seconds")
+
+
+def _csv(frame: pd.DataFrame) -> str:
+    return str(frame.to_csv(index=False, lineterminator="\n"))
+
+
+def trials_csv(trials: pd.DataFrame, window_end: str | None = None) -> str:
+    """The per-trial frame as CSV text, times as ISO 8601 UTC (with the window end as a last column, when given)."""
+    shown = trials.assign(incident_at=trials["incident_at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    if window_end is not None:
+        shown = shown.assign(window_end=window_end)
+    return _csv(shown)
+
+
+def summary_frame(result: ComparisonResult) -> pd.DataFrame:
+    """comparison.csv: the summary per candidate and app, with what each candidate faced, the window end
+    and the model that ran the trials."""
+    faced = {c.name: c.faced for c in result.inputs.candidates}
+    summary = result.summary
+    return summary.assign(
+        incident=summary["candidate"].map(lambda name: faced[name].incident),
+        objectives=summary["candidate"].map(lambda name: faced[name].objectives),
+        window_end=window_end_text(result.inputs),
+        model=model_of(result),
+    )
+
+
+def model_of(result: ComparisonResult) -> str:
+    """ "fast" or "engine": which model ran the trials (drsim.compare.fast_run)."""
+    return result.model.used if result.model is not None else "engine"
+
+
+VALIDATION = "validation.csv"
+VALIDATION_TRIALS = "validation-trials.csv.gz"
+
+
+def _gzip(path: Path, text: str) -> None:
+    buffer = io.BytesIO()
+    # mtime=0 and no file name in the header: the archive depends on the data only.
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0) as archive:
+        archive.write(text.encode("utf-8"))
+    path.write_bytes(buffer.getvalue())
+
+
+def write_validation(result: ComparisonResult, out_dir: Path) -> list[Path]:
+    """A fast comparison's check against the engine: validation.csv (per candidate and measure) and the
+    engine's validation trials; an engine comparison removes old ones."""
+    paths = [out_dir / VALIDATION, out_dir / VALIDATION_TRIALS]
+    report = result.model
+    if report is None or report.used != "fast":
+        for path in paths:
+            path.unlink(missing_ok=True)
+        return []
+    paths[0].write_text(_csv(report.frame()), encoding="utf-8")
+    if report.validation_trials is None:
+        paths[1].unlink(missing_ok=True)
+        return paths[:1]
+    _gzip(paths[1], trials_csv(report.validation_trials.assign(model="engine"), window_end_text(result.inputs)))
+    return paths
+
+
+def failures_of(result: ComparisonResult, out_dir: Path) -> pd.DataFrame:
+    """failures.csv's frame: per candidate (in rank order) and cause, with an example trial and its replay."""
+    causes = result.causes
+    failed = causes.groupby("candidate")["trial"].nunique() if len(causes) else pd.Series(dtype="int64")
+    order = [str(name) for name in result.ranking["candidate"]]
+    return failures_frame(causes, failed, result.inputs.trials, order, out_dir)
+
+
+def _number(value: Any) -> float | None:
+    """A JSON number, or null for a value that is not finite (never reached, not measured)."""
+    if value is None or value is pd.NA:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def comparison_json(result: ComparisonResult, failures: pd.DataFrame) -> str:
+    """comparison.json: the ranking with what each candidate faced, the window and the trials; a simulation."""
+    inputs = result.inputs
+    candidates = {c.name: c for c in inputs.candidates}
+    failed = failures.groupby("candidate")["failed_trials"].first().to_dict() if len(failures) else {}
+    ranked = []
+    for row in result.ranking.itertuples(index=False):
+        candidate = candidates[str(row.candidate)]
+        ranked.append(
+            {
+                "rank": int(row.rank),
+                "candidate": candidate.name,
+                "plan": candidate.plan.path,
+                "runbook": candidate.runbook.path,
+                "incident": candidate.faced.incident,
+                "objectives": candidate.faced.objectives,
+                "overrides": list(candidate.overrides),
+                "all_met_share": _number(row.all_met_share),
+                "failed_trials": int(failed.get(candidate.name, 0)),
+                "recovers_at_p95": bool(row.recovers),
+                "qualifies": bool(row.qualifies),
+                "pareto": bool(row.pareto),
+                "monthly_cost": _number(row.monthly_cost),
+                "drill_cost": _number(row.drill_cost),
+                "rto_p95_s": _number(row.rto_p95_s),
+                "rpo_p95_s": _number(row.rpo_p95_s),
+            }
+        )
+    winner = result.ranking.loc[result.ranking["qualifies"], "candidate"]
+    document = {
+        "comparison": inputs.name,
+        "simulated": True,
+        "trials": inputs.trials,
+        "partial": result.partial,
+        "requested_trials": result.requested_trials if result.partial else inputs.trials,
+        "window": format_duration(inputs.window),
+        "window_start": utc_text(inputs.window_start, "seconds"),
+        "window_end": window_end_text(inputs),
+        "window_end_defaulted": inputs.window_end_defaulted,
+        "seed": inputs.seed,
+        "stated": list(inputs.stated),
+        "mixed": inputs.mixed,
+        "winner": str(winner.iloc[0]) if len(winner) else None,
+        "ranking": ranked,
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _yaml(data: Any, comment: str) -> str:
+    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=120)
+    return f"# {comment}\n{body}"
+
+
+def write_replay(inputs: ComparisonInputs, out_dir: Path) -> list[Path]:
+    """replay/: the estate and, per candidate, the plan and runbook exactly as the trials ran them (the
+    Comparison's scenario and objectives and the --set overrides applied), and a Drill over them."""
+    root = out_dir / REPLAY_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    written = [root / "estate.yaml"]
+    estate = _yaml(inputs.estate.data, f"The estate of comparison {inputs.name} (from {inputs.estate.path}).")
+    written[0].write_text(estate, encoding="utf-8")
+    for candidate in inputs.candidates:
+        drill = replay_drill(out_dir, candidate.name)
+        drill.parent.mkdir(exist_ok=True)
+        ran = f"as candidate {candidate.name} of comparison {inputs.name} ran it"
+        plan, runbook = drill.parent / "plan.yaml", drill.parent / "runbook.yaml"
+        plan.write_text(_yaml(candidate.plan.data, f"The plan {ran} (from {candidate.plan.path})."), encoding="utf-8")
+        runbook.write_text(_yaml(candidate.runbook.data, f"The runbook {ran} (from {candidate.runbook.path})."), encoding="utf-8")
+        document = {
+            "apiVersion": API_VERSION,
+            "kind": "Drill",
+            "metadata": {
+                "name": candidate.name,
+                "description": f"Replays a trial of candidate {candidate.name} of comparison {inputs.name}: "
+                "give the trial's --seed and --incident-at (failures.csv).",
+            },
+            "runbook": "runbook.yaml",
+            "estate": "../estate.yaml",
+            "plan": "plan.yaml",
+            "provider": "sim",
+            "incident_at": "random",
+            "window": format_duration(inputs.window),
+            "window_end": window_end_text(inputs),
+            "seed": inputs.seed,
+        }
+        drill.write_text(_yaml(document, f"drsim drill run {drill} --seed SEED --incident-at TIME replays one trial."), encoding="utf-8")
+        written += [plan, runbook, drill]
+    return written
+
+
+def write_outputs(result: ComparisonResult, out_dir: Path) -> list[Path]:
+    """Every file of the out dir from the result; the same result gives the same bytes."""
+    inputs = result.inputs
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        summary_path = out_dir / "comparison.csv"
+        summary_path.write_text(_csv(summary_frame(result)), encoding="utf-8")
+        failures = failures_of(result, out_dir)
+        failures_path = out_dir / "failures.csv"
+        failures_path.write_text(_csv(failures.assign(window_end=window_end_text(inputs))), encoding="utf-8")
+        trials_path = out_dir / "trials.csv.gz"
+        _gzip(trials_path, trials_csv(result.trials.assign(model=model_of(result)), window_end_text(inputs)))
+        validation = write_validation(result, out_dir)
+        json_path = out_dir / "comparison.json"
+        json_path.write_text(comparison_json(result, failures), encoding="utf-8")
+        replay = write_replay(inputs, out_dir)
+        context = report_context(
+            inputs, result.trials, result.summary, result.ranking, failures, requested_trials=result.requested_trials, model=result.model
+        )
+        written = [summary_path, failures_path, trials_path, *validation, json_path, *write_report(context, out_dir), *replay]
+        note = out_dir / PARTIAL
+        if result.partial:
+            note.write_text(
+                f"# Partial comparison\n\nInterrupted (Ctrl-C) after {inputs.trials} of {result.requested_trials} trials had finished "
+                "for every candidate. The outputs beside this file rank the candidates on those trials only; run the comparison "
+                f"again for all of them. Incident window: {format_duration(inputs.window)} ending {window_end_text(inputs)}.\n",
+                encoding="utf-8",
+            )
+            written.append(note)
+        else:
+            note.unlink(missing_ok=True)  # a whole comparison replaces a partial one
+        return written
+    except OSError as exc:
+        raise ExecutionError(f"cannot write the comparison to {out_dir}: {exc.strerror or exc}") from None
