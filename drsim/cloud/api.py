@@ -92,10 +92,12 @@ class JobStatus(StrEnum):
     IN_PROGRESS = "InProgress"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
+    CANCELLING = "Cancelling"  # a cancel was asked for and is being carried out (Backup's JobStatus)
+    CANCELLED = "Cancelled"  # ended by a cancel: what the job would have made was not made
 
     @property
     def ended(self) -> bool:
-        return self is not JobStatus.IN_PROGRESS
+        return self not in (JobStatus.IN_PROGRESS, JobStatus.CANCELLING)
 
 
 class JobErrorKind(StrEnum):
@@ -369,6 +371,11 @@ class CloudProvider(Protocol):
     async def test_failover_cleanup(self, vm_id: str) -> Job: ...
 
     async def get_job(self, job_id: str) -> Job: ...
+
+    async def cancel_job(self, job_id: str) -> None:
+        """Ask a running Backup restore job to stop (JobCancellations_Trigger); get_job then follows it
+        through Cancelling to Cancelled. ConflictError when the job has already ended."""
+        ...
     def adopt_job(
         self,
         job_id: str,

@@ -92,8 +92,10 @@ _JOB_STATES = {
     "completed": JobStatus.SUCCEEDED,
     "completedwithwarnings": JobStatus.SUCCEEDED,
     "failed": JobStatus.FAILED,
-    "cancelled": JobStatus.FAILED,
-    "canceled": JobStatus.FAILED,
+    "cancelled": JobStatus.CANCELLED,
+    "canceled": JobStatus.CANCELLED,
+    "cancelling": JobStatus.CANCELLING,
+    "canceling": JobStatus.CANCELLING,
 }
 
 _DELETERS = {
@@ -1045,6 +1047,8 @@ class AzureProvider:
             details = props.error_details if iaas else None  # type: ignore[union-attr]
             error = "; ".join(f"{d.error_code}: {d.error_string}" for d in details or []) or f"job {props.status}"
             error_kind = job_error_kind(str(d.error_code) for d in details or [])
+        elif status is JobStatus.CANCELLED:
+            error = f"job {props.status}"
         created: tuple[str, ...] = ()
         restore = self._restores.get(job_id.lower())
         if status is JobStatus.SUCCEEDED:
@@ -1413,6 +1417,8 @@ class AzureProvider:
             ]
             error = "; ".join(messages) or f"job {props.state}"
             error_kind = job_error_kind(e.service_error_details.code for e in props.errors or [] if e.service_error_details is not None)
+        elif status is JobStatus.CANCELLED:
+            error = f"job {props.state}"
         created: tuple[str, ...] = ()
         if status is JobStatus.SUCCEEDED and kind is JobKind.TEST_FAILOVER and item is not None:
             created = await self._test_failover_resources(item)
@@ -1495,6 +1501,18 @@ class AzureProvider:
         since = since - JOB_CLOCK_SKEW
         found_id = await self._scenario_job(replicated, scenario, since) or await self._listed_job(replicated, scenario, since)
         return await self.get_job(found_id) if found_id is not None else None
+
+    async def cancel_job(self, job_id: str) -> None:
+        """Cancel a Backup job of a vault (JobCancellations_Trigger: POST `.../backupJobs/<job>/cancel`,
+        answered 202; the SDK does not poll it): the job then reads Cancelling, then Cancelled. Cross-region
+        restore jobs (the passive stamp has no cancel) and Site Recovery jobs are not cancelled here."""
+        ref = parse_id(job_id)
+        if ref.path[-1][0].lower() != "backupjobs" or ref.path[0][0].lower() != "vaults":
+            raise ConflictError(f"{ref.name}: only a Backup job of a vault can be cancelled (not {ref.path[-1][0]})")
+        async with translated(f"cancelling backup job {ref.name}"):
+            await self.clients.backup.job_cancellations.trigger(
+                vault_name=ref.child("vaults"), resource_group_name=ref.resource_group, job_name=ref.name
+            )
 
     async def get_job(self, job_id: str) -> Job:
         ref = parse_id(job_id)

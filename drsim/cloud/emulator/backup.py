@@ -44,7 +44,7 @@ from drsim.cloud.emulator.arm import (
     job_error_code,
     listing,
 )
-from drsim.cloud.emulator.operations import Outcome
+from drsim.cloud.emulator.operations import Outcome, poll_headers
 from drsim.cloud.emulator.resources import parse_filter
 from drsim.cloud.emulator.service import ResourceProviderService
 from drsim.cloud.emulator.state import DEFAULT_STAGING_ACCOUNT, JobFamily, JobRecord, StorageAccount
@@ -62,7 +62,13 @@ ITEM_TYPE = "Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainer
 POINT_TYPE = ITEM_TYPE + "/recoveryPoints"
 BACKUP_FABRIC = "Azure"
 _TIER_NAMES = {PointTier.SNAPSHOT: "InstantRP", PointTier.VAULT: "HardenedRP"}  # RecoveryPointTierType
-_JOB_STATUS = {JobStatus.IN_PROGRESS: "InProgress", JobStatus.SUCCEEDED: "Completed", JobStatus.FAILED: "Failed"}
+_JOB_STATUS = {
+    JobStatus.IN_PROGRESS: "InProgress",
+    JobStatus.SUCCEEDED: "Completed",
+    JobStatus.FAILED: "Failed",
+    JobStatus.CANCELLING: "Cancelling",
+    JobStatus.CANCELLED: "Cancelled",
+}
 _STORAGE = {Redundancy.LRS: "LocallyRedundant", Redundancy.ZRS: "ZoneRedundant", Redundancy.GRS: "GeoRedundant"}
 _OPERATION = {JobKind.RESTORE: "Restore"}  # Backup's job operation names (JobOperationType)
 CRR_OPERATION = "CrossRegionRestore"  # a cross-region restore job's operation (GetCrrJob_Post.json)
@@ -184,6 +190,8 @@ class BackupService(ResourceProviderService):
         router.add("GET", v + "/backupOperationResults/{operation}", self.operation_result)
         router.add("GET", v + "/backupJobs", self.list_jobs)
         router.add("GET", v + "/backupJobs/{job}", self.get_job)
+        router.add("POST", v + "/backupJobs/{job}/cancel", self.cancel_job)
+        router.add("GET", v + "/backupJobs/{job}/operationResults/{operation}", self.cancel_result)
         # Cross-region restore, the passive stamp's API (api-version 2021-11-15): a point's access token
         # on the vault's path, the rest at the secondary region's location.
         router.add("POST", item + "/recoveryPoints/{point}/accessToken", self.access_token)
@@ -706,11 +714,44 @@ class BackupService(ResourceProviderService):
 
     async def get_job(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
         active_stamp_only(request)
-        vault = self.vault(p)
-        record = next((r for r in self._records(vault) if r.name.lower() == p["job"].lower()), None)
-        if record is None:
-            raise ArmError(404, ErrorCode.RESOURCE_NOT_FOUND, f"Backup job '{p['job']}' was not found in vault {vault.name}.")
+        record = self._job_record(self.vault(p), p["job"])
         return web.json_response(self.job_json(record, await self._refresh(record)))
+
+    def _job_record(self, vault: Vault, name: str) -> JobRecord:
+        record = next((r for r in self._records(vault) if r.name.lower() == name.lower()), None)
+        if record is None:
+            raise ArmError(404, ErrorCode.RESOURCE_NOT_FOUND, f"Backup job '{name}' was not found in vault {vault.name}.")
+        return record
+
+    async def cancel_job(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        """JobCancellations_Trigger (TriggerCancelJob.json): 202 with Location
+        (`.../backupJobs/<job>/operationResults/<op>`) and Retry-After, no body and no Azure-AsyncOperation.
+        The job then reads Cancelling, then Cancelled (GetJobDetails: `properties.status`); a cancelled
+        restore creates nothing (the world's restores appear only when their job completes). A cancel of a
+        job that has already ended fails on its operation result (the world's conflict), not on this answer."""
+        active_stamp_only(request)
+        vault = self.vault(p)
+        record = self._job_record(vault, p["job"])
+
+        async def cancel() -> Outcome:
+            await self.world.cancel_job(record.world_id)
+            return Outcome()
+
+        op = await self.start(
+            cancel(),
+            name=f"{VAULT_TYPE}/backupJobs/cancel/action",
+            status_path=lambda op: f"{record.vault_id}/backupJobs/{record.name}/operationsStatus/{op}",
+            result_path=lambda op: f"{record.vault_id}/backupJobs/{record.name}/operationResults/{op}",
+        )
+        location = f"{request.scheme}://{request.host}{op.result_path}?api-version={request.query.get('api-version', '')}"
+        return web.Response(status=202, headers={"Location": location, **poll_headers(self.emulator.speed)})
+
+    async def cancel_result(self, request: web.Request, p: dict[str, str]) -> web.StreamResponse:
+        """JobOperationResults_Get (CancelJobOperationResult.json): 202 with Location and Retry-After while
+        the cancel is being asked, then 204 (or the error that refused it)."""
+        active_stamp_only(request)
+        self._job_record(self.vault(p), p["job"])
+        return self.operations.result_response(request, p["operation"])
 
     # ------------------------------------------------------------------ cross-region restore
 

@@ -47,7 +47,13 @@ FABRIC_TYPE = VAULT_TYPE + "/replicationFabrics"
 CONTAINER_TYPE = FABRIC_TYPE + "/replicationProtectionContainers"
 ITEM_TYPE = CONTAINER_TYPE + "/replicationProtectedItems"
 CRASH_CONSISTENT_MINUTES = 5  # A2A takes crash-consistent points every 5 minutes, fixed (azure-to-azure-architecture)
-_JOB_STATE = {JobStatus.IN_PROGRESS: "InProgress", JobStatus.SUCCEEDED: "Succeeded", JobStatus.FAILED: "Failed"}
+_JOB_STATE = {
+    JobStatus.IN_PROGRESS: "InProgress",
+    JobStatus.SUCCEEDED: "Succeeded",
+    JobStatus.FAILED: "Failed",
+    JobStatus.CANCELLING: "Cancelling",
+    JobStatus.CANCELLED: "Cancelled",
+}
 _SCENARIO = {
     JobKind.TEST_FAILOVER: ("TestFailover", "Test failover"),
     JobKind.TEST_FAILOVER_CLEANUP: ("TestFailoverCleanup", "Cleanup test failover"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+import heapq
 from datetime import datetime, timedelta
 
 from drsim.cloud.api import (
@@ -29,6 +30,10 @@ from drsim.errors import ConflictError, NotFoundError, QuotaError
 VAULT_ONLY = frozenset({PointTier.VAULT})
 KEPT_BACKUP_HISTORIES = 256
 """VMs whose backup history a world keeps (the most recently asked): at most ~20 MiB for 35 days of 4-hourly backups."""
+CANCEL_SECONDS = 60.0
+"""How long a restore job stays Cancelling before it is Cancelled (world seconds, scaled by the world's latency).
+An assumption of the simulator: Microsoft documents no figure; Backup's cancel answers Retry-After: 60
+(TriggerCancelJob.json), which suggests a cancel takes about that long."""
 
 
 class BackupService(WorldState):
@@ -194,3 +199,24 @@ class BackupService(WorldState):
         job = self._new_job(JobKind.RESTORE, item.vault, vm_id, seconds, created=created, point_time=point.time, on_success=materialize)
         job.tier = tier  # what Azure reports too: the snapshot when the point has one, unless asked otherwise
         return job.public(now)
+
+    async def cancel_job(self, job_id: str) -> None:
+        """Cancel a running restore job (JobCancellations_Trigger): Cancelling for CANCEL_SECONDS, then
+        Cancelled. A cancelled restore creates nothing: what it would have made appears only when a restore
+        job succeeds (the simulator's restores are all-or-nothing). A job already cancelling is left as it is;
+        one that has ended cannot be cancelled."""
+        await self._request("cancel_job", self.estate.regions.primary, RequestClass.WRITE, job_id)
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise NotFoundError(f"job {job_id} not found")
+        if job.kind is not JobKind.RESTORE:
+            raise ConflictError(f"job {job_id} is not a Backup job: only Backup jobs are cancelled")
+        if job.cancelled_at is not None:
+            return
+        now = self.now()
+        if now >= job.ends_at:
+            raise ConflictError(f"job {job_id} has already ended: it cannot be cancelled")
+        job.cancelled_at = now
+        job.succeeds, job.error, job.error_kind = False, "the job was cancelled", None
+        job.ends_at = min(job.ends_at, now + timedelta(seconds=CANCEL_SECONDS * self._latency))
+        heapq.heappush(self._due, (job.ends_at, 0, job.id))  # 0: no new job number (job ids stay as they were)

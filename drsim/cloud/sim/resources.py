@@ -227,8 +227,22 @@ class JobState:
     on_success: Callable[[datetime], None] | None = None  # runs once, given the end time
     settled: bool = False
     tier: PointTier | None = None  # of a Backup restore: the tier it restores from
+    cancelled_at: datetime | None = None  # when a cancel was asked for: Cancelling until ends_at, then Cancelled
 
     def public(self, now: datetime) -> Job:
+        if self.cancelled_at is not None:
+            ended = now >= self.ends_at
+            return Job(
+                self.id,
+                self.kind,
+                JobStatus.CANCELLED if ended else JobStatus.CANCELLING,
+                self.vm_id,
+                self.started_at,
+                ended_at=self.ends_at if ended else None,
+                error=self.error if ended else None,
+                recovery_point_time=self.recovery_point_time,
+                tier=self.tier,
+            )
         if now < self.ends_at:
             return Job(
                 self.id,
