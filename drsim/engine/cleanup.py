@@ -1,7 +1,9 @@
 """Cleanup: delete exactly what the run created, then list what still carries its tag.
 
 Backup restores still running (the run stopped following them: a step timeout, Ctrl-C, a failure
-elsewhere) are waited for, and what they created is deleted with the rest. Site Recovery test
+elsewhere) are cancelled (Backup's JobCancellations_Trigger; journaled as cleanup.restore_cancelled) and
+waited for, at most CANCEL_WAIT; what one created anyway (it completed before the cancel took) is deleted
+with the rest, and one whose job does not end within the wait leaves the cleanup incomplete. Site Recovery test
 failovers end with 'cleanup test failover' (which deletes the test VMs; A2A FAQ), every one the run
 started (recorded when the cloud accepted it), after its job ends;
 the rest is deleted kind by kind (VMs before the disks they hold, networks last), each wave in
@@ -17,6 +19,7 @@ import contextlib
 import random
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TypeVar
 
@@ -28,6 +31,7 @@ from drsim.engine.runtime import Waitable, current_runtime
 from drsim.errors import ProviderError
 from drsim.measure.events import (
     CleanupFinished,
+    CleanupRestoreCancelled,
     CleanupStarted,
     CleanupTestFailover,
     Event,
@@ -48,6 +52,9 @@ DELETE_ORDER = (
 )
 """VMs first (they hold disks and NICs), then what they held, networks and their NSGs last."""
 DELETE_ATTEMPTS = 5
+CANCEL_WAIT = timedelta(minutes=30)
+"""How long cleanup waits (drill clock) for a cancelled restore's job to end: drsim's bound, not an Azure
+figure (Microsoft documents none; the cancel's own answer says Retry-After: 60, TriggerCancelJob.json)."""
 _T = TypeVar("_T")
 
 
@@ -84,6 +91,7 @@ class Cleanup:
         self.deleted: set[str] = set(deleted)
         self.failovers_cleaned: set[str] = set(failovers_cleaned)
         self.stopped: str | None = None
+        self.unsettled: list[str] = []  # restore jobs that did not end (or could not be read) within CANCEL_WAIT
         self._task: Waitable[CleanupFinished] | None = None
 
     def stop(self, reason: str) -> None:
@@ -143,18 +151,34 @@ class Cleanup:
             await self._delete_in_waves(_Target(r.id, r.kind, r.name, r.region) for r in tagged if r.id not in self.deleted)
             tagged = await self._tagged()
         leftovers = tuple(_leftover(r) for r in tagged) if tagged is not None else ()
-        status = CleanupStatus.DONE if tagged == [] else CleanupStatus.INCOMPLETE
+        # Done only when nothing of the run is listed and no restore may still create something.
+        status = CleanupStatus.DONE if tagged == [] and not self.unsettled else CleanupStatus.INCOMPLETE
         finished = CleanupFinished(at=self.clock.now(), status=status, leftovers=leftovers)
         self.emit(finished)
         return finished
 
     async def _end_restore(self, restore: RestoreRecord) -> None:
-        """A restore the run stopped following (step timeout, Ctrl-C, a failure elsewhere): wait for its job
-        to end, then record what it created, so that the waves below delete it. A job that cannot be read
-        leaves what it made to the final listing (the provider tags it with the run id when it ends)."""
+        """A restore the run stopped following (step timeout, Ctrl-C, a failure elsewhere): cancel its job,
+        journal the cancel with the job's status, and wait (at most CANCEL_WAIT) for it to end; then record
+        what it created (a restore that completed before the cancel took), so that the waves below delete it.
+        A refused cancel (the job has just ended) is journaled with its reason and the job is read all the
+        same. A job that does not end in time, or cannot be read, leaves the cleanup incomplete."""
+        error: str | None = None
         try:
-            job = await self._ended(await self._retrying(partial(self.provider.get_job, restore.job_id), f"job {restore.job_id}"))
-        except ProviderError:
+            await self._retrying(partial(self.provider.cancel_job, restore.job_id), f"cancel job {restore.job_id}")
+        except ProviderError as exc:
+            error = str(exc)
+        try:
+            deadline = self.clock.now() + CANCEL_WAIT
+            first = await self._retrying(partial(self.provider.get_job, restore.job_id), f"job {restore.job_id}")
+            job = await self._ended(first, until=deadline)
+        except ProviderError as exc:
+            self.emit(CleanupRestoreCancelled(at=self.clock.now(), vm=restore.vm, job=restore.job_id, status="", error=error or str(exc)))
+            self.unsettled.append(restore.job_id)
+            return
+        self.emit(CleanupRestoreCancelled(at=self.clock.now(), vm=restore.vm, job=restore.job_id, status=str(job.status), error=error))
+        if not job.status.ended:
+            self.unsettled.append(restore.job_id)
             return
         self.actions.record_restore(job)
 
@@ -181,9 +205,9 @@ class Cleanup:
                 if made is not None and resource_id not in self.deleted:
                     self._deleted(_Target(resource_id, made.resource_kind, made.name, made.region))
 
-    async def _ended(self, job: Job) -> Job:
-        """Read a job (each read retried by the policy) until it ends."""
-        while not job.status.ended:
+    async def _ended(self, job: Job, *, until: datetime | None = None) -> Job:
+        """Read a job (each read retried by the policy) until it ends, or `until` has passed."""
+        while not job.status.ended and (until is None or self.clock.now() < until):
             await self.clock.sleep(JOB_POLL_S)
             job = await self._retrying(partial(self.provider.get_job, job.id), f"job {job.id}")
         return job

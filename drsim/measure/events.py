@@ -364,6 +364,20 @@ class CleanupTestFailover(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class CleanupRestoreCancelled(Event):
+    """Cleanup cancelled a Backup restore the run stopped following (a step timeout, Ctrl-C, exhausted
+    retries) and waited for its job: `status` is the job's status when cleanup stopped waiting (Cancelled;
+    Succeeded or Failed when it ended before the cancel took; InProgress or Cancelling when the wait ran out;
+    empty when the job could not be read), `error` why the cancel or the read failed."""
+
+    kind: ClassVar[str] = "cleanup.restore_cancelled"
+    vm: str
+    job: str
+    status: str
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CleanupFinished(Event):
     kind: ClassVar[str] = "cleanup.finished"
     status: CleanupStatus
@@ -492,6 +506,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         CheckResult,
         CleanupStarted,
         CleanupTestFailover,
+        CleanupRestoreCancelled,
         CleanupFinished,
         AppMeasured,
         RunAborted,

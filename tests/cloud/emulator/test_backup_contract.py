@@ -13,7 +13,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from arm_session import DATA, DRILLS, PROD, ArmSession, emulated
+from arm_session import DATA, DRILLS, PROD, ArmSession, emulated, tiny_options
 from test_emulator_compute import make_network
 from test_emulator_recovery import WEB_ITEM, vaults
 
@@ -222,5 +222,76 @@ def test_a_restore_as_vm_names_its_staging_account_and_no_drsim_only_keys() -> N
         assert set(bag) <= set(example("GetJobDetails")["restoreDisksPropertyBag"])
         assert bag["Target Storage Account Name"] == STAGING
         assert (await arm.call("GET", arm.rid(DRILLS, "Microsoft.Compute/virtualMachines", "web-01-alr"))).status == 200
+
+    emulated(check)
+
+
+async def restore_job(arm: ArmSession) -> str:
+    """A disk restore started and its job created (the restore operation ended): the job's path."""
+    vault, point_id = await web_point(arm)
+    answer = await restore(arm, point_id)
+    assert (await arm.wait(answer))[-1] == "Succeeded"
+    status = await arm.call("GET", answer.headers["Azure-AsyncOperation"])
+    return f"{vault['id']}/backupJobs/{status.body['properties']['jobId']}"
+
+
+def test_cancelling_a_restore_job_follows_the_examples_and_restores_nothing() -> None:
+    """JobCancellations_Trigger (Common/TriggerCancelJob.json), its result (Common/CancelJobOperationResult.json),
+    and the job through Cancelling to Cancelled (GetJobDetails.json's shape, JobStatus of the spec)."""
+
+    async def check(arm: ArmSession) -> None:
+        job_path = await restore_job(arm)
+        assert (await arm.call("GET", job_path)).body["properties"]["status"] == "InProgress"
+        spec = example("TriggerCancelJob")
+        answer = await arm.call("POST", f"{job_path}/cancel")
+        assert answer.status == spec["status"] == 202
+        assert answer.body in (None, "", b"")
+        assert "Azure-AsyncOperation" not in answer.headers  # the example sends Location and Retry-After only
+        location = answer.headers["Location"]
+        assert location.startswith(arm.handle.url) and "api-version=" in location
+        assert f"{job_path}/operationResults/".lower() in location.lower()
+        assert "Retry-After" in answer.headers or "retry-after-ms" in answer.headers
+
+        results = example("CancelJobOperationResult")
+        done = await arm.result(answer)
+        assert done.status in results["done"], done.body
+
+        details = example("GetJobDetails")
+        allowed = frozenset(details["definitionKeys"]["keys"])
+        seen = []
+        job = await arm.call("GET", job_path)
+        while job.body["properties"]["status"] != "Cancelled":
+            seen.append(job.body["properties"]["status"])
+            same_shape(job.body["properties"], details["body"]["properties"], extra=allowed)
+            job = await arm.call("GET", job_path)
+        assert seen and set(seen) == {"Cancelling"}, seen
+        props = job.body["properties"]
+        same_shape(props, details["body"]["properties"], extra=allowed)
+        assert "endTime" in props and props["errorDetails"] == []
+        # A cancelled restore wrote no config blob and created no disk.
+        assert not {"Config Blob Name", "Config Blob Uri", "Template Blob Uri"} & set(props["extendedInfo"]["propertyBag"])
+        disks = await arm.call("GET", f"{arm.group(DRILLS)}/providers/Microsoft.Compute/disks", params={"api-version": "2024-03-02"})
+        assert disks.status == 200 and disks.body["value"] == [], disks.body
+        listed = await arm.call("GET", f"{job_path.rsplit('/', 1)[0]}", params={"$filter": "status eq 'Cancelled'"})
+        assert [j["name"] for j in listed.body["value"]] == [job_path.rsplit("/", 1)[-1]]
+
+    # Slow enough (60x) that the job is seen Cancelling (the world's cancel takes 60 s, 1 s here) before it is Cancelled.
+    emulated(check, tiny_options(speed=60.0))
+
+
+def test_a_cancel_of_an_ended_job_fails_on_its_result_and_a_missing_job_is_404() -> None:
+    async def check(arm: ArmSession) -> None:
+        job_path = await restore_job(arm)
+        job = await arm.call("GET", job_path)
+        while job.body["properties"]["status"] == "InProgress":
+            job = await arm.call("GET", job_path)
+        assert job.body["properties"]["status"] == "Completed"
+        answer = await arm.call("POST", f"{job_path}/cancel")
+        assert answer.status == 202
+        done = await arm.result(answer)
+        assert done.status == 409 and done.body["error"]["code"], done.body
+        assert (await arm.call("GET", job_path)).body["properties"]["status"] == "Completed"
+        missing = await arm.call("POST", f"{job_path.rsplit('/', 1)[0]}/00000000-0000-0000-0000-000000000000/cancel")
+        assert missing.status == 404
 
     emulated(check)
