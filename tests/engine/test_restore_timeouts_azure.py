@@ -1,7 +1,8 @@
 """A step timeout in the middle of a Backup restore, against the ARM emulator through the real SDK:
-the restore was journaled when Azure accepted it (operation.accepted), cleanup waits for its job to
-end, deletes what it created (the restored VM with its disks and NIC; the disks the job's config blob
-names) and says `done` only when nothing of the run is left in the world."""
+the restore was journaled when Azure accepted it (operation.accepted); cleanup cancels its job
+(JobCancellations_Trigger), journals the cancel (cleanup.restore_cancelled), waits for the job to end
+Cancelled, finds nothing it created (a cancelled restore creates nothing), deletes the rest of the run
+and says `done` only when nothing of the run is left in the world."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from drsim.cloud.sim.incidents import incident_from_scenario
 from drsim.cloud.sim.resources import DRILL_GROUP
 from drsim.cloud.sim.world import build_world
 from drsim.engine.journal import read_journal
-from drsim.measure.events import OperationAccepted, ResourceCreated, ResourceDeleted
+from drsim.measure.events import CleanupRestoreCancelled, OperationAccepted, ResourceCreated, ResourceDeleted
 from drsim.model.checks import load_drill
 
 DRILLS = Path(__file__).resolve().parents[2] / "drills"
@@ -106,6 +107,11 @@ def test_a_step_timeout_during_a_restore_leaves_nothing_behind(tmp_path: Path, r
         vms = [vm.name for vm in thread.call(world.list_vms)]
         disks = [d for d in world._disks if "/resourcegroups/drsim-drills/" in d.lower()]
 
+        async def job_statuses() -> set[str]:
+            return {(await world.get_job(job_id)).status.value for job_id in list(world._jobs)}
+
+        jobs = thread.call(job_statuses)
+
     assert run.exit_code == 1, run.output  # the step timed out: the recovery failed (too slow)
     result = json.loads((run_dir / "result.json").read_text())
     assert [t["status"] for t in result["tasks"] if t["step"] == "restore"] == ["failed"]
@@ -114,12 +120,14 @@ def test_a_step_timeout_during_a_restore_leaves_nothing_behind(tmp_path: Path, r
     assert [(e.operation, e.vm, e.mode) for e in accepted] == [("restore", "app-01", restore_as)]
     created = {e.id.lower() for e in events if isinstance(e, ResourceCreated)}
     deleted = {e.id.lower() for e in events if isinstance(e, ResourceDeleted)}
-    # What the restore made, found by cleanup once its job ended (no task made it): the VM drsim named and its
-    # disks (as vm), or the disks Azure named in the job's config blob (as disks); then deleted.
-    restored = {e.id.lower() for e in events if isinstance(e, ResourceCreated) and e.task is None}
-    assert any("/microsoft.compute/disks/" in rid for rid in restored)
-    assert (restore_as == "vm") == any("/microsoft.compute/virtualmachines/" in rid for rid in restored)
-    assert created == deleted
+    # The restore's job was cancelled by cleanup and ended Cancelled: nothing restored was recorded (no task
+    # made it, and the job created nothing), and the world's job says Cancelled too.
+    (cancel,) = [e for e in events if isinstance(e, CleanupRestoreCancelled)]
+    assert (cancel.vm, cancel.status, cancel.error) == ("app-01", "Cancelled", None)
+    assert cancel.job.lower() == (accepted[0].job or "").lower()
+    assert jobs == {"Cancelled"}
+    assert not [e for e in events if isinstance(e, ResourceCreated) and e.task is None]
+    assert created and created == deleted  # the bubble network, deleted as always
     assert result["cleanup"] == {"status": "done", "leftovers": []}
     assert remaining == []
     assert not [name for name in vms if accepted[0].target and name.startswith(accepted[0].target)]
