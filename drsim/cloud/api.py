@@ -376,6 +376,7 @@ class CloudProvider(Protocol):
         """Ask a running Backup restore job to stop (JobCancellations_Trigger); get_job then follows it
         through Cancelling to Cancelled. ConflictError when the job has already ended."""
         ...
+
     def adopt_job(
         self,
         job_id: str,
