@@ -66,6 +66,7 @@ from drsim.engine.run import (
 from drsim.engine.taskgraph import Estimator, Op, OpKind, Task
 from drsim.errors import ExecutionError, JournalError, StoreError, UsageError
 from drsim.measure.events import (
+    CleanupRestoreCancelled,
     CleanupTestFailover,
     Event,
     HumanActed,
@@ -469,19 +470,23 @@ def _resume_point(run_dir: Path, drill: str) -> tuple[JournalContents, RunStarte
 def _azure_resume_point(run_dir: Path, drill: str) -> tuple[JournalContents, RunStarted]:
     """What a resumed Azure run takes over: its journal (a torn last line dropped), or of an interrupted run
     the lines before its run.aborted, that ending moved to journal.interrupted-N.jsonl (as `_resume_point`).
-    An interrupted run whose cleanup had begun deleting is not resumed: what it made is gone."""
+    An interrupted run whose cleanup had begun deleting (or cancelling a restore) is not resumed: what it made is gone."""
     contents, first = journal_start(run_dir)
     if first.drill != drill:
         raise JournalError(f"{run_dir / JOURNAL}: the journal is of drill {first.drill}, not {drill}")
     aborted = next((i for i, event in enumerate(contents.events) if isinstance(event, RunAborted)), None)
     if aborted is not None:
         cleaned = next(
-            (i for i, e in enumerate(contents.events[aborted:], start=aborted) if isinstance(e, ResourceDeleted | CleanupTestFailover)),
+            (
+                i
+                for i, e in enumerate(contents.events[aborted:], start=aborted)
+                if isinstance(e, ResourceDeleted | CleanupTestFailover | CleanupRestoreCancelled)
+            ),
             None,
         )
         if cleaned is not None:
             raise UsageError(
-                f"--resume {run_dir}: the run was interrupted and its cleanup already deleted what it made "
+                f"--resume {run_dir}: the run was interrupted and its cleanup already deleted (or cancelled) what it made "
                 f"({JOURNAL} line {cleaned + 1}): there is nothing to go on with; start the drill again"
             )
     return _resume_point(run_dir, drill)
