@@ -186,8 +186,9 @@ def compare(
     """
     from pathlib import Path
 
-    from drsim.compare import ExecutorKind, ranking_table
+    from drsim.compare import ExecutorKind
     from drsim.compare import compare as run_compare
+    from drsim.console import render_ranking
     from drsim.model.types import parse_instant
     from drsim.preflight import check_directory
 
@@ -207,7 +208,7 @@ def compare(
         today=today_utc(),  # ends the window when neither --window-end nor the Comparison does
     )
     if not quiet:
-        click.echo(ranking_table(result))
+        render_ranking(result)
         shown = [str(p) for p in written if p.suffix != ".svg" and p.parent == written[0].parent]
         click.echo(f"wrote {', '.join(shown)} and {written[0].parent / 'replay'}/")
     sys.exit(0 if result.winner is not None else 1)

@@ -174,7 +174,15 @@ def compare(
 
 
 def ranking_table(result: ComparisonResult) -> str:
-    """The ranking as a plain-text table for the terminal; in a mixed comparison, with what each candidate faced."""
+    """The ranking as a plain-text table; in a mixed comparison, with what each candidate faced."""
+    rows = ranking_rows(result)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    table = "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    return f"{table}\n{window_line(result.inputs)}"
+
+
+def ranking_rows(result: ComparisonResult) -> list[tuple[str, ...]]:
+    """The ranking's header and one row per candidate, as the terminal shows them."""
     inputs = result.inputs
     faced = {c.name: c.faced for c in inputs.candidates}
     failed = result.causes.groupby("candidate")["trial"].nunique().to_dict() if len(result.causes) else {}
@@ -209,9 +217,7 @@ def ranking_table(result: ComparisonResult) -> str:
         if inputs.mixed:
             row += (faced[str(r.candidate)].incident, faced[str(r.candidate)].objectives)
         rows.append(row)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    table = "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
-    return f"{table}\n{window_line(inputs)}"
+    return rows
 
 
 def window_line(inputs: ComparisonInputs) -> str:
@@ -219,7 +225,7 @@ def window_line(inputs: ComparisonInputs) -> str:
     end = utc_text(inputs.window_end, "seconds")
     defaulted = " (today 00:00 UTC: the Comparison sets no window_end)" if inputs.window_end_defaulted else ""
     if inputs.mixed:
-        judged = "mixed: the candidates face different incidents or objectives (see the last columns)"
+        judged = "mixed: the candidates face different incidents or objectives (what each faced is shown with it)"
     elif inputs.stated:
         judged = f"like for like: {' and '.join(inputs.stated)} stated by the Comparison"
     else:
