@@ -65,6 +65,7 @@ from drsim.engine.run import (
 from drsim.engine.taskgraph import Estimator, Op, OpKind, Task
 from drsim.errors import ExecutionError, JournalError, StoreError, UsageError
 from drsim.measure.events import (
+    EvidenceResealed,
     Event,
     HumanActed,
     HumanWaiting,
@@ -444,6 +445,13 @@ def _resume_point(run_dir: Path, drill: str) -> tuple[JournalContents, RunStarte
     contents, first = journal_start(run_dir)
     if first.drill != drill:
         raise JournalError(f"{run_dir / JOURNAL}: the journal is of drill {first.drill}, not {drill}")
+    after = next(((n, e) for n, e in enumerate(contents.events, 1) if isinstance(e, RunAttested | EvidenceResealed)), None)
+    if after is not None:  # a resume replays the run, never what people did with it afterwards
+        number, event = after
+        raise UsageError(
+            f"--resume {run_dir}: the run finished and was {'attested' if isinstance(event, RunAttested) else 'sealed again'} "
+            f"after it ({JOURNAL} line {number}: {event.kind}): there is nothing to resume; `drsim report` renders its reports again"
+        )
     aborted = next((i for i, event in enumerate(contents.events) if isinstance(event, RunAborted)), None)
     if aborted is None:
         return contents, first
