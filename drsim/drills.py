@@ -65,8 +65,8 @@ from drsim.engine.run import (
 from drsim.engine.taskgraph import Estimator, Op, OpKind, Task
 from drsim.errors import ExecutionError, JournalError, StoreError, UsageError
 from drsim.measure.events import (
-    EvidenceResealed,
     Event,
+    EvidenceResealed,
     HumanActed,
     HumanWaiting,
     InputFile,
