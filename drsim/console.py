@@ -49,7 +49,7 @@ from drsim.measure.events import (
     TaskStarted,
     iso,
 )
-from drsim.measure.result import RunStatus, TaskStatus
+from drsim.measure.result import RunStatus, TaskStatus, run_kind
 from drsim.model import Estate, load, load_drill
 from drsim.model.checks import DrillBundle
 from drsim.model.documents import Drill
@@ -413,6 +413,9 @@ def render_outcome(outcome: RunOutcome, console: Console) -> None:
     for leftover in result.cleanup.leftovers:
         console.print(f"[red]left behind[/red] {leftover.kind} {leftover.name} ({leftover.region}): ${leftover.cost_per_day:.2f}/day")
     console.print(Text.assemble("status ", (result.status.value, _STATUS_STYLE[result.status]), f"  (cleanup {result.cleanup.status})"))
+    banner = run_kind(result.provider, bool(result.emulated)).banner
+    if banner is not None:  # as at the top of its reports: a simulation never reads like an executed recovery
+        console.print(banner, markup=False, highlight=False)
     if outcome.run_dir is not None:
         console.print(f"wrote {outcome.result_path} and {outcome.journal_path}")
 
