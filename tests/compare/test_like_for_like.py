@@ -90,6 +90,7 @@ def test_mixed_and_both_stated_is_a_document_error(tmp_path: Path) -> None:
     stated = "scenario: {incident: vm-loss, vms: {app: store}}\nobjectives:\n  - {app: store, rto: 4h}\nmixed: true\n"
     code, output = run("validate", str(comparison(tmp_path, DIFFERENT, stated)))
     assert code == 2 and "mixed: true has no effect when scenario and objectives are both stated" in output
+    assert "mixed: mixed:" not in output  # the key is named once
 
 
 def test_stated_scenario_and_objectives_are_checked_against_the_estate(tmp_path: Path) -> None:
