@@ -1296,7 +1296,8 @@ def attest_run(
         raise UsageError(f"{directory}: the run is signed ({SIGNATURE}); attesting re-seals it: pass --sign-key PEM to sign it again")
     store = store if store is not None else store_of_run(directory)
     recorded = recorded_seal(store, directory)
-    found = verify_run(directory, key.public_key() if key is not None else None, recorded=recorded, store=Path(store))
+    signed = (directory / SIGNATURE).exists()  # an unsigned run is checked without a signature, then signed with the key
+    found = verify_run(directory, key.public_key() if key is not None and signed else None, recorded=recorded, store=Path(store))
     if not found.intact:
         raise UsageError(f"{directory}: the evidence does not verify ({'; '.join(found.problems)}); refusing to attest it")
     run = read_run(directory)
