@@ -26,9 +26,8 @@ def test_attesting_an_unsigned_run_with_a_key_signs_it(tmp_path: Path) -> None:
     key.write_bytes(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     public.write_bytes(private.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
 
-    attested = runner.invoke(
-        main, ["drill", "attest", str(run_dir), "--by", "Dana Owner", "--role", "drill owner", "--verdict", "passed", "--sign-key", str(key)]
-    )
+    attest = ["drill", "attest", str(run_dir), "--by", "Dana Owner", "--role", "drill owner", "--verdict", "passed"]
+    attested = runner.invoke(main, [*attest, "--sign-key", str(key)])
     assert attested.exit_code == 0, attested.output
     assert (run_dir / "manifest.sig").exists()
     verified = runner.invoke(main, ["evidence", "verify", str(run_dir), "--public-key", str(public)])
