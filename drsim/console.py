@@ -914,7 +914,8 @@ def calibrate_check(
         table.add_row(
             Path(app.run).name, app.app, duration(app.measured_s), duration(app.p5_s), duration(app.p50_s), duration(app.p95_s), inside
         )
-    console.print(fitted(table, console.width))
+    if outcome.apps:  # no empty table when no real drill was found
+        console.print(fitted(table, console.width))
     for reason in outcome.skipped:
         console.print(f"left out: {reason}", highlight=False)
     if not outcome.compared:
