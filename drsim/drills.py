@@ -394,6 +394,27 @@ def copy_inputs(bundle: DrillBundle, run_dir: Path) -> tuple[InputFile, ...]:
     return tuple(copied)
 
 
+def _same_inputs(bundle: DrillBundle, started: RunStarted, run_dir: Path) -> None:
+    """A resume goes on with the documents the run started with (inputs/ keeps them, and its report
+    shows them): a document changed since would give measures that disagree with them."""
+    now = {"drill": bundle.drill.path, "runbook": bundle.runbook.path, "estate": bundle.estate.path, "plan": bundle.plan.path}
+    calibration = calibration_path(bundle)
+    if calibration is not None:
+        now["calibration"] = calibration
+    for kept in started.inputs:
+        source = now.get(kept.role)
+        try:
+            same = source is not None and hashlib.sha256(Path(source).read_bytes()).hexdigest() == kept.sha256
+        except OSError:
+            same = False
+        if not same:
+            raise UsageError(
+                f"--resume {run_dir}: the {kept.role} ({source or 'none now'}) is not the one the run started with "
+                f"({kept.path}, SHA-256 {kept.sha256[:16]}...): a resume goes on with the same documents; put them back "
+                f"as {kept.path} keeps them, or start a new run"
+            )
+
+
 def wall_clock_now() -> datetime:
     """The wall clock, read here (the orchestration) and never below: when a run was performed."""
     return datetime.now(UTC)
@@ -546,6 +567,7 @@ def run_drill(
     if resume is not None:
         run_dir = Path(resume)
         replay, started = _resume_point(run_dir, drill.name)
+        _same_inputs(bundle, started, run_dir)
         seed, when, run_id = started.seed, started.incident_at, started.run_id
         provenance = Provenance(started.drill_file, started.inputs, started.emulated, started.performed)  # as first run
     else:
