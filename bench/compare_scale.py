@@ -1,93 +1,139 @@
-"""Benchmark of `drsim compare`: 4 candidates x 1,000 trials on the contoso estate, 1 and 2 workers.
+"""Benchmark of `drsim compare`: the fast model against the engine, on contoso and on generated estates.
 
-Prints the CPU time of one simulated drill per candidate (measured in this process: what the
-comparison costs whatever else runs on the machine), then the wall time and throughput of the whole
-comparison for each worker count (target: <= 60 s on 2 cores), with the load average, since wall
-times on a shared machine depend on what else runs. Checks that every worker count gives identical
-frames; with --profile shows where the time of a drill goes (cProfile over a few trials).
+For the shop comparison (drills/shop-plans.yaml, the contoso estate) and generated estates of 200 and
+1,000 VMs (3 disks each, tiers in consistency groups of at most 16: drsim.compare.generated), prints:
 
-    /work/venv/bin/python bench/compare_scale.py [--trials 1000] [--workers 1 2] [--sample 20] [--profile 10]
+- the wall and CPU time of 4 candidates x 1,000 trials with the fast model (targets on 2 cores: the
+  1,000-VM comparison under 60 s, the contoso one under 5 s);
+- the engine's CPU time per trial of each candidate, sampled on a few trials (`--sample`), and the
+  ratio of the engine's CPU time for the whole comparison to the fast model's;
+- the fast model's agreement with the engine on those sampled trials (same incident times): per
+  candidate and measure the medians and the Kolmogorov-Smirnov statistic and p-value (few engine
+  trials at scale: a rough check; the test suite holds the model to 300 trials);
+- for contoso, the whole `drsim compare --model fast` path (fast trials, 50 validation trials per
+  candidate on 2 workers, the outputs) as wall time.
+
+With --workers the engine comparisons of the shop also run as before (1,000 trials, each worker
+count), and whether every worker count gives identical frames. The machine is shared: CPU times are
+the steadier figures; the load average is printed with each wall time.
+
+    .venv/bin/python bench/compare_scale.py [--trials 1000] [--sizes 200 1000] [--sample 50 4 2] [--workers 1 2]
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
 import os
-import pstats
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from drsim.compare import ExecutorKind, prepare, run_comparison
-from drsim.compare.runner import monthly_costs
-from drsim.compare.trials import iter_trial_outcomes, run_trial, trial_specs, worker_documents
+from drsim.compare.analysis import trials_frame
+from drsim.compare.fast_run import ModelChoice, fast_outcomes
+from drsim.compare.fast_validate import agreements
+from drsim.compare.generated import write_comparison
+from drsim.compare.runner import monthly_costs, write_outputs
+from drsim.compare.trials import run_trial, trial_specs, worker_documents
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPARISON = ROOT / "drills" / "shop-plans.yaml"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--comparison", default=str(COMPARISON))
-    parser.add_argument("--trials", type=int, default=1000)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--sample", type=int, default=20, metavar="TRIALS", help="trials per candidate for the CPU time per drill")
-    parser.add_argument("--profile", type=int, default=0, metavar="TRIALS", help="profile this many trials in-process first")
-    args = parser.parse_args()
+def load() -> str:
+    return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
 
-    inputs = prepare(args.comparison, trials=args.trials)
-    runs = inputs.trials * len(inputs.candidates)
-    print(f"{inputs.name}: {len(inputs.candidates)} candidates x {inputs.trials} trials = {runs} simulated drills")
-    print(f"monthly protection cost: {', '.join(f'{k} ${v:,.2f}' for k, v in monthly_costs(inputs).items())}")
+
+def bench(name: str, path: Path, trials: int, sample: int) -> None:
+    inputs = prepare(path, trials=trials)
+    names = [c.name for c in inputs.candidates]
+    vms = len(worker_documents(inputs).estate.doc.vms)
+    print(f"\n== {name}: {vms} VMs, {len(names)} candidates x {inputs.trials} trials")
+    before = load()
+    wall, cpu = time.perf_counter(), time.process_time()
+    fast = fast_outcomes(inputs)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(f"fast model: {wall:6.2f} s wall, {cpu:6.2f} s CPU ({before})")
 
     documents = worker_documents(inputs)
-    specs = trial_specs(inputs, range(args.sample))
-    total_cpu = 0.0
-    print(f"CPU time per simulated drill ({args.sample} trials each, in this process):")
+    specs = trial_specs(inputs, range(sample))
+    engine = []
+    engine_cpu = 0.0
+    print(f"engine, CPU time per trial ({sample} trials per candidate, in this process):")
     for candidate in documents.candidates:
         start = time.process_time()
         for spec in specs:
-            run_trial(documents.estate, candidate, spec)
-        per_drill = (time.process_time() - start) / len(specs)
-        total_cpu += per_drill * inputs.trials
-        print(f"  {candidate.name:16s} {per_drill * 1000:6.1f} ms")
-    print(f"  whole comparison: {total_cpu:.0f} CPU-seconds, {total_cpu / 2:.0f} s on 2 free cores")
+            engine.append(run_trial(documents.estate, candidate, spec))
+        per_trial = (time.process_time() - start) / len(specs)
+        engine_cpu += per_trial * inputs.trials
+        print(f"  {candidate.name:14s} {per_trial * 1000:9.1f} ms")
+    print(
+        f"engine, whole comparison: {engine_cpu:,.0f} CPU-seconds ({engine_cpu / 2:,.0f} s on 2 free cores); "
+        f"ratio to the fast model: {engine_cpu / cpu:,.0f}x its CPU time, {engine_cpu / wall:,.0f}x its wall time"
+    )
+    found = agreements(trials_frame(fast, names), trials_frame(engine, names), names)
+    print(f"agreement, fast against engine on the {sample} trials the engine ran (same incidents), per candidate and measure:")
+    for a in found:
+        print(("    " if a.agrees else " !! ") + a.describe())
+    print(f"  {sum(a.agrees for a in found)} of {len(found)} agree (KS p >= 0.01 and medians within 3 %, the floor or the engine's band)")
 
-    if args.profile:
-        profiler = cProfile.Profile()
-        specs = trial_specs(inputs, range(args.profile))
-        start = time.perf_counter()
-        profiler.enable()
-        count = sum(1 for _ in iter_trial_outcomes(inputs, specs))
-        profiler.disable()
-        elapsed = time.perf_counter() - start
-        print(f"\nprofile: {count} candidate-trials in {elapsed:.2f} s ({elapsed / count * 1000:.1f} ms each)")
-        text = io.StringIO()
-        pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(25)
-        print(text.getvalue())
-        text = io.StringIO()
-        pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(15)
-        print(text.getvalue())
 
+def whole_command(trials: int) -> None:
+    inputs = prepare(COMPARISON, trials=trials)
+    before = load()
+    wall = time.perf_counter()
+    result = run_comparison(inputs, model=ModelChoice.FAST, validate=50, workers=2)
+    with tempfile.TemporaryDirectory() as out:
+        write_outputs(result, Path(out))
+    wall = time.perf_counter() - wall
+    assert result.model is not None
+    print(f"\ncontoso, whole `drsim compare --model fast --validate 50 --workers 2` path: {wall:.1f} s wall ({before})")
+    print(f"  {result.model.summary}")
+
+
+def engine_workers(trials: int, workers: list[int]) -> bool:
+    inputs = prepare(COMPARISON, trials=trials)
+    runs = inputs.trials * len(inputs.candidates)
+    print(
+        f"\nengine comparisons of the shop, {runs} simulated drills; monthly cost: "
+        + ", ".join(f"{k} ${v:,.2f}" for k, v in monthly_costs(inputs).items())
+    )
     frames = {}
-    for workers in args.workers:
-        load = os.getloadavg()[0]
+    for count in workers:
+        before = load()
         start = time.perf_counter()
-        result = run_comparison(inputs, executor=ExecutorKind.LOCAL, workers=workers)
+        result = run_comparison(inputs, executor=ExecutorKind.LOCAL, workers=count, model=ModelChoice.ENGINE)
         elapsed = time.perf_counter() - start
-        frames[workers] = result.trials
-        print(
-            f"workers={workers}: {elapsed:6.1f} s  {runs / elapsed:6.1f} candidate-trials/s  {inputs.trials / elapsed:5.1f} trials/s"
-            f" (all candidates; load average before: {load:.1f} on {os.cpu_count()} CPUs)"
-        )
+        frames[count] = result.trials
+        print(f"workers={count}: {elapsed:6.1f} s  {runs / elapsed:6.1f} candidate-trials/s ({before})")
     first = next(iter(frames.values()))
     identical = all(frame.equals(first) for frame in frames.values())
     print(f"frames identical across worker counts: {identical}")
-    print()
-    print(result.ranking.to_string(index=False))
-    return 0 if identical else 1
+    return identical
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--sizes", type=int, nargs="*", default=[200, 1000], help="generated estates (VMs)")
+    parser.add_argument(
+        "--sample", type=int, nargs="+", default=[50, 4, 2], metavar="TRIALS", help="engine trials per candidate: contoso, then each size"
+    )
+    parser.add_argument(
+        "--workers", type=int, nargs="*", default=[], help="also run the shop's engine comparisons with these worker counts"
+    )
+    args = parser.parse_args()
+    samples = args.sample + [args.sample[-1]] * (1 + len(args.sizes) - len(args.sample))
+    bench("contoso (drills/shop-plans.yaml)", COMPARISON, args.trials, samples[0])
+    whole_command(args.trials)
+    with tempfile.TemporaryDirectory() as directory:
+        for size, sample in zip(args.sizes, samples[1:], strict=False):
+            path = write_comparison(Path(directory) / str(size), size, trials=args.trials)
+            bench(f"generated-{size}", path, args.trials, sample)
+    if args.workers:
+        return 0 if engine_workers(args.trials, args.workers) else 1
+    return 0
 
 
 if __name__ == "__main__":

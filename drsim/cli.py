@@ -168,6 +168,20 @@ def schema(kind: str | None) -> None:
     help="End of the incident window, UTC, e.g. 2026-11-01T00:00:00Z (default: the Comparison's window_end, else today 00:00 UTC).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no ranking table.")
+@click.option(
+    "--model",
+    type=click.Choice(["auto", "fast", "engine"]),
+    default="auto",
+    show_default=True,
+    help="fast: the vectorized model; engine: every trial through the engine; auto: fast when every candidate's runbook is supported.",
+)
+@click.option(
+    "--validate",
+    type=click.IntRange(0, 1_000_000),
+    default=50,
+    show_default=True,
+    help="With the fast model: engine trials per candidate, at the same incident times, that check it (0: none).",
+)
 def compare(
     comparison: str,
     trials: int | None,
@@ -179,6 +193,8 @@ def compare(
     seed: int | None,
     window_end_text: str | None,
     quiet: bool,
+    model: str,
+    validate: int,
 ) -> None:
     """Rank candidate protection plans by RTO, RPO and cost measured over many simulated drills.
 
@@ -188,6 +204,7 @@ def compare(
 
     from drsim.compare import ExecutorKind
     from drsim.compare import compare as run_compare
+    from drsim.compare.fast_run import ModelChoice
     from drsim.console import render_ranking
     from drsim.model.types import parse_instant
     from drsim.preflight import check_directory
@@ -206,9 +223,17 @@ def compare(
         show_progress=not quiet,
         window_end=parse_instant(window_end_text, "--window-end") if window_end_text is not None else None,
         today=today_utc(),  # ends the window when neither --window-end nor the Comparison does
+        model=ModelChoice(model),
+        validate=validate,
     )
     if not quiet:
         render_ranking(result)
+    if result.model is not None:  # which model ran the trials, and where the fast model disagrees with the engine
+        if not quiet:
+            click.echo(result.model.summary)
+        for warning in result.model.warnings:
+            click.echo(f"drsim: warning: {warning}", err=True)
+    if not quiet:
         shown = [str(p) for p in written if p.suffix != ".svg" and p.parent == written[0].parent]
         click.echo(f"wrote {', '.join(shown)} and {written[0].parent / 'replay'}/")
     sys.exit(0 if result.winner is not None else 1)

@@ -33,7 +33,11 @@ def require_aware(origin: datetime) -> datetime:
 
 
 class ScaledClock:
-    """Real loop, time `speed` times faster (the ARM emulator): now = origin + elapsed * speed."""
+    """Real loop, time `speed` times faster (the ARM emulator): now = origin + elapsed * speed.
+
+    `pause()` stops its time (and every sleep on it) until `go_on()`: a test holds the emulator's world
+    still while the drsim it serves is stopped, so that Azure "behaves" as if no time had passed.
+    Both are called in the clock's loop."""
 
     def __init__(self, origin: datetime, speed: float) -> None:
         if speed <= 0:
@@ -41,19 +45,54 @@ class ScaledClock:
         self.origin = require_aware(origin)
         self.speed = speed
         self._start: float | None = None
+        self._paused_at: float | None = None
+        self._held = 0.0  # loop seconds spent paused
+        self._going_on: asyncio.Event | None = None
 
     def _elapsed(self) -> float:
         loop_time = asyncio.get_running_loop().time()
         if self._start is None:
             self._start = loop_time  # elapsed time counts from the clock's first use
-        return loop_time - self._start
+        if self._paused_at is not None:
+            loop_time = self._paused_at
+        return loop_time - self._start - self._held
 
     def now(self) -> datetime:
         return self.origin + timedelta(seconds=self._elapsed() * self.speed)
 
+    @property
+    def paused(self) -> bool:
+        return self._paused_at is not None
+
+    def pause(self) -> None:
+        if self._paused_at is None:
+            self._elapsed()
+            self._paused_at = asyncio.get_running_loop().time()
+
+    def go_on(self) -> None:
+        if self._paused_at is not None:
+            self._held += asyncio.get_running_loop().time() - self._paused_at
+            self._paused_at = None
+            if self._going_on is not None:
+                self._going_on.set()
+                self._going_on = None
+
     async def sleep(self, seconds: float) -> None:
-        self._elapsed()
-        await asyncio.sleep(max(0.0, seconds) / self.speed)
+        if seconds <= 0 and self._paused_at is None:
+            self._elapsed()
+            await asyncio.sleep(0)
+            return
+        until = self._elapsed() + max(0.0, seconds) / self.speed
+        while True:
+            if self._paused_at is not None:
+                if self._going_on is None:
+                    self._going_on = asyncio.Event()
+                await self._going_on.wait()
+                continue
+            left = until - self._elapsed()
+            if left <= 0:
+                return
+            await asyncio.sleep(left)
 
 
 class WallClock:

@@ -49,6 +49,7 @@ from drsim.engine.people import (
     waiting_steps,
     write_approval,
 )
+from drsim.engine.resume import ResumeState
 from drsim.engine.run import (
     JOURNAL,
     RESULT,
@@ -65,6 +66,7 @@ from drsim.engine.run import (
 from drsim.engine.taskgraph import Estimator, Op, OpKind, Task
 from drsim.errors import ExecutionError, JournalError, StoreError, UsageError
 from drsim.measure.events import (
+    CleanupTestFailover,
     Event,
     EvidenceResealed,
     HumanActed,
@@ -73,10 +75,12 @@ from drsim.measure.events import (
     Performed,
     PlanMade,
     PredictionMade,
+    ResourceDeleted,
     RunAborted,
     RunAttested,
     RunFinished,
     RunPerformed,
+    RunResumed,
     RunStarted,
     TaskFailed,
     Verdict,
@@ -491,6 +495,27 @@ def _resume_point(run_dir: Path, drill: str) -> tuple[JournalContents, RunStarte
     ), first
 
 
+def _azure_resume_point(run_dir: Path, drill: str) -> tuple[JournalContents, RunStarted]:
+    """What a resumed Azure run takes over: its journal (a torn last line dropped), or of an interrupted run
+    the lines before its run.aborted, that ending moved to journal.interrupted-N.jsonl (as `_resume_point`).
+    An interrupted run whose cleanup had begun deleting is not resumed: what it made is gone."""
+    contents, first = journal_start(run_dir)
+    if first.drill != drill:
+        raise JournalError(f"{run_dir / JOURNAL}: the journal is of drill {first.drill}, not {drill}")
+    aborted = next((i for i, event in enumerate(contents.events) if isinstance(event, RunAborted)), None)
+    if aborted is not None:
+        cleaned = next(
+            (i for i, e in enumerate(contents.events[aborted:], start=aborted) if isinstance(e, ResourceDeleted | CleanupTestFailover)),
+            None,
+        )
+        if cleaned is not None:
+            raise UsageError(
+                f"--resume {run_dir}: the run was interrupted and its cleanup already deleted what it made "
+                f"({JOURNAL} line {cleaned + 1}): there is nothing to go on with; start the drill again"
+            )
+    return _resume_point(run_dir, drill)
+
+
 def run_drill(
     bundle: DrillBundle,
     *,
@@ -547,11 +572,6 @@ def run_drill(
             prompt=prompt,
         )
     if drill.provider is ProviderKind.AZURE and not dry_run:
-        if resume is not None:
-            raise UsageError(
-                f"--resume {resume}: only simulated drills resume (they replay from their seed); against Azure, "
-                "start the drill again after cleaning up with the run id's tag"
-            )
         return _run_on_azure(
             bundle,
             out_dir=Path(out_dir),
@@ -562,6 +582,7 @@ def run_drill(
             handle_signals=handle_signals,
             prompt=prompt,
             predict=predict,
+            resume=Path(resume) if resume is not None else None,
         )
     replay: JournalContents | None = None
     if resume is not None:
@@ -815,9 +836,11 @@ def _run_on_azure(
     handle_signals: bool,
     prompt: Prompt | None = None,
     predict: Predictor | None = None,
+    resume: Path | None = None,
 ) -> RunOutcome:
     """A drill against Azure (or the drsim ARM emulator), on the provider's clock; its manual steps wait
-    for a person (the terminal `prompt`, or `drsim drill approve`).
+    for a person (the terminal `prompt`, or `drsim drill approve`). With `resume`, the run of that directory
+    goes on from its journal (drsim.engine.resume, docs/azure.md "Resuming a drill"): not predicted again.
 
     A real drill declares its disaster when it starts: T_incident is the provider's time at the start
     minus the scenario's detected_after (or --incident-at); the drill file's incident_at is the
@@ -847,58 +870,87 @@ def _run_on_azure(
     estimates = catalog_estimates(catalog, estate)
     planned = plan_drill(runbook, estate, plan, drill=drill.name, concurrency=drill.concurrency, estimates=estimates)
 
+    taken_over: JournalContents | None = None
+    started: RunStarted | None = None
+    if resume is not None:
+        taken_over, started = _azure_resume_point(resume, drill.name)
+        if started.provider != "azure":
+            raise UsageError(f"--resume {resume}: that run was made by provider {started.provider}, not azure")
+
     async def main() -> tuple[Execution, Path, str]:
         async with await connect(options) as provider:
             await check_drill_group(provider, estate)  # before anything is created
             clock = provider.clock
-            prediction = await _predicted(predict, clock.now(), incident_at, runbook)
-            detected = clock.now()  # after the prediction: the time it took is not the drill's
-            when = incident_at.astimezone(UTC) if incident_at is not None else detected - runbook.scenario.detected_after
-            run_dir, run_id = _new_run_dir(out_dir, drill.name, run_id_for(when, seed))
-            emulated = options.endpoint is not None and is_loopback(options.endpoint)  # drsim's ARM emulator
-            provenance = Provenance(str(bundle.drill.path.resolve()), copy_inputs(bundle, run_dir), emulated, performed_now())
-            journal = JournalWriter(run_dir / JOURNAL, fsync=fsync)
-            sink = EventSink(journal, observers)
+            resumed: ResumeState | None = None
+            prediction = None
+            if resume is not None and taken_over is not None and started is not None:
+                # The run as it began: its directory, id, seed, T_incident and provenance; its journal goes on.
+                run_dir, run_id, seed_used, when, detected = resume, started.run_id, started.seed, started.incident_at, started.detected_at
+                provenance = Provenance(started.drill_file, started.inputs, started.emulated, started.performed)
+                journal = JournalWriter(run_dir / JOURNAL, fsync=fsync, append_to=taken_over)
+                sink = EventSink(journal, observers)
+                sink.events.extend(taken_over.events)
+                resumed = ResumeState.of(taken_over.events)
+            else:
+                prediction = await _predicted(predict, clock.now(), incident_at, runbook)
+                detected = clock.now()  # after the prediction: the time it took is not the drill's
+                when = incident_at.astimezone(UTC) if incident_at is not None else detected - runbook.scenario.detected_after
+                seed_used = seed
+                run_dir, run_id = _new_run_dir(out_dir, drill.name, run_id_for(when, seed))
+                emulated = options.endpoint is not None and is_loopback(options.endpoint)  # drsim's ARM emulator
+                provenance = Provenance(str(bundle.drill.path.resolve()), copy_inputs(bundle, run_dir), emulated, performed_now())
+                journal = JournalWriter(run_dir / JOURNAL, fsync=fsync)
+                sink = EventSink(journal, observers)
             try:
-                if restored:
-                    # Before anything is created: the staging account exists, is in the vault's region, not ZRS.
-                    wrong = await provider.check_staging_account(restored)
-                    crr = {
-                        step.with_.region or "" for step in runbook.steps if isinstance(step, BackupStep) and cross_region_vms(step, estate)
-                    }
-                    if crr:  # and in the secondary region for a cross-region restore
-                        wrong += await provider.check_crr_staging_account(crr)
-                    if wrong:
-                        raise UsageError(f"{bundle.drill.path}: " + "; ".join(wrong))
-                inventory = await provider.inventory()
-                spec = RunSpec(
-                    drill_name=drill.name,
-                    runbook=runbook,
-                    estate=estate,
-                    plan=plan,
-                    run_id=run_id,
-                    seed=seed,
-                    incident_at=when,
-                    detected_at=max(detected, when),
-                    concurrency=drill.concurrency,
-                    production_ids=inventory.get,
-                    controls=tuple(drill.evidence.controls),
-                    people=RealTimePeople(run_dir, clock, prompt),
-                    participants=people_of(drill.participants),
-                    run_dir=run_dir,
-                    journal_operations=True,  # what calibration fits and the report sets beside the prediction
-                    prediction=prediction,
-                    **provenance.spec_fields(),
-                )
-                execution = await execute(spec, provider=provider, clock=clock, sink=sink, planned=planned, handle_signals=handle_signals)
-                sink(RunPerformed(at=execution.events[-1].at, ended=wall_clock_now()))
+                if resumed is not None and resumed.finished is not None:  # it had ended: only its result is missing
+                    execution = Execution(sink.events, apps=list(resumed.measured.values()))
+                    sink(RunResumed(at=clock.now(), replayed=len(resumed.events)))
+                    sink(RunPerformed(at=resumed.finished.at, ended=wall_clock_now()))
+                else:
+                    if restored:
+                        # Before anything is created: the staging account exists, is in the vault's region, not ZRS.
+                        wrong = await provider.check_staging_account(restored)
+                        crr = {
+                            step.with_.region or ""
+                            for step in runbook.steps
+                            if isinstance(step, BackupStep) and cross_region_vms(step, estate)
+                        }
+                        if crr:  # and in the secondary region for a cross-region restore
+                            wrong += await provider.check_crr_staging_account(crr)
+                        if wrong:
+                            raise UsageError(f"{bundle.drill.path}: " + "; ".join(wrong))
+                    inventory = await provider.inventory()
+                    spec = RunSpec(
+                        drill_name=drill.name,
+                        runbook=runbook,
+                        estate=estate,
+                        plan=plan,
+                        run_id=run_id,
+                        seed=seed_used,
+                        incident_at=when,
+                        detected_at=max(detected, when),
+                        concurrency=drill.concurrency,
+                        production_ids=inventory.get,
+                        controls=tuple(drill.evidence.controls),
+                        people=RealTimePeople(run_dir, clock, prompt),
+                        participants=people_of(drill.participants),
+                        run_dir=run_dir,
+                        journal_operations=True,  # what calibration fits and the report sets beside the prediction
+                        prediction=prediction,
+                        **provenance.spec_fields(),
+                    )
+                    execution = await execute(
+                        spec, provider=provider, clock=clock, sink=sink, planned=planned, handle_signals=handle_signals, resume=resumed
+                    )
+                    sink(RunPerformed(at=execution.events[-1].at, ended=wall_clock_now()))
             finally:
                 journal.close()
             _check_journal(sink, run_dir)
             return execution, run_dir, run_id
 
     execution, run_dir, run_id = asyncio.run(main())
-    outcome = _write_result(drill.name, run_id, run_dir, planned, execution, runbook, estate, resumed=0)
+    taken = len(taken_over.lines) if taken_over is not None else 0
+    outcome = _write_result(drill.name, run_id, run_dir, planned, execution, runbook, estate, resumed=taken)
     for observer in observers:
         observer.on_finished(outcome)
     return outcome

@@ -369,6 +369,23 @@ class CloudProvider(Protocol):
     async def test_failover_cleanup(self, vm_id: str) -> Job: ...
 
     async def get_job(self, job_id: str) -> Job: ...
+    def adopt_job(
+        self,
+        job_id: str,
+        *,
+        tags: Mapping[str, str],
+        mode: RestoreMode | None = None,
+        target: str | None = None,
+        tier: PointTier | None = None,
+    ) -> None:
+        """Follow a job an earlier process of the same run started (a resumed drill): what it creates gets
+        `tags`; a restore's `mode`, `target` (the name drsim gave what it creates) and `tier` are as journaled."""
+        ...
+
+    async def find_job(self, kind: JobKind, vm_id: str, *, since: datetime) -> Job | None:
+        """The newest job of `kind` on production VM `vm_id` started at or after `since`, or None: a resumed
+        drill finds a restore or test failover the cloud accepted before its job id was journaled."""
+        ...
 
     # checks
     async def read_canary(

@@ -50,14 +50,50 @@ def trials_csv(trials: pd.DataFrame, window_end: str | None = None) -> str:
 
 
 def summary_frame(result: ComparisonResult) -> pd.DataFrame:
-    """comparison.csv: the summary per candidate and app, with what each candidate faced and the window end."""
+    """comparison.csv: the summary per candidate and app, with what each candidate faced, the window end
+    and the model that ran the trials."""
     faced = {c.name: c.faced for c in result.inputs.candidates}
     summary = result.summary
     return summary.assign(
         incident=summary["candidate"].map(lambda name: faced[name].incident),
         objectives=summary["candidate"].map(lambda name: faced[name].objectives),
         window_end=window_end_text(result.inputs),
+        model=model_of(result),
     )
+
+
+def model_of(result: ComparisonResult) -> str:
+    """ "fast" or "engine": which model ran the trials (drsim.compare.fast_run)."""
+    return result.model.used if result.model is not None else "engine"
+
+
+VALIDATION = "validation.csv"
+VALIDATION_TRIALS = "validation-trials.csv.gz"
+
+
+def _gzip(path: Path, text: str) -> None:
+    buffer = io.BytesIO()
+    # mtime=0 and no file name in the header: the archive depends on the data only.
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0) as archive:
+        archive.write(text.encode("utf-8"))
+    path.write_bytes(buffer.getvalue())
+
+
+def write_validation(result: ComparisonResult, out_dir: Path) -> list[Path]:
+    """A fast comparison's check against the engine: validation.csv (per candidate and measure) and the
+    engine's validation trials; an engine comparison removes old ones."""
+    paths = [out_dir / VALIDATION, out_dir / VALIDATION_TRIALS]
+    report = result.model
+    if report is None or report.used != "fast":
+        for path in paths:
+            path.unlink(missing_ok=True)
+        return []
+    paths[0].write_text(_csv(report.frame()), encoding="utf-8")
+    if report.validation_trials is None:
+        paths[1].unlink(missing_ok=True)
+        return paths[:1]
+    _gzip(paths[1], trials_csv(report.validation_trials.assign(model="engine"), window_end_text(result.inputs)))
+    return paths
 
 
 def failures_of(result: ComparisonResult, out_dir: Path) -> pd.DataFrame:
@@ -177,16 +213,15 @@ def write_outputs(result: ComparisonResult, out_dir: Path) -> list[Path]:
         failures_path = out_dir / "failures.csv"
         failures_path.write_text(_csv(failures.assign(window_end=window_end_text(inputs))), encoding="utf-8")
         trials_path = out_dir / "trials.csv.gz"
-        buffer = io.BytesIO()
-        # mtime=0 and no file name in the header: the archive depends on the data only.
-        with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0) as archive:
-            archive.write(trials_csv(result.trials, window_end_text(inputs)).encode("utf-8"))
-        trials_path.write_bytes(buffer.getvalue())
+        _gzip(trials_path, trials_csv(result.trials.assign(model=model_of(result)), window_end_text(inputs)))
+        validation = write_validation(result, out_dir)
         json_path = out_dir / "comparison.json"
         json_path.write_text(comparison_json(result, failures), encoding="utf-8")
         replay = write_replay(inputs, out_dir)
-        context = report_context(inputs, result.trials, result.summary, result.ranking, failures, requested_trials=result.requested_trials)
-        written = [summary_path, failures_path, trials_path, json_path, *write_report(context, out_dir), *replay]
+        context = report_context(
+            inputs, result.trials, result.summary, result.ranking, failures, requested_trials=result.requested_trials, model=result.model
+        )
+        written = [summary_path, failures_path, trials_path, *validation, json_path, *write_report(context, out_dir), *replay]
         note = out_dir / PARTIAL
         if result.partial:
             note.write_text(

@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from drsim.compare.analysis import QUALIFYING_SHARE, per_trial_worst
 from drsim.compare.charts import cost_scatter_chart, ecdf_chart
+from drsim.compare.fast_run import ModelReport
 from drsim.compare.inputs import ComparisonInputs
 from drsim.model.types import format_duration
 from drsim.report.charts import Chart
@@ -41,6 +42,11 @@ def human_duration(seconds: object) -> str:
         return "—"
     value = float(seconds)  # type: ignore[arg-type]
     return "never" if math.isinf(value) else duration(value)
+
+
+def _measure(value: object, measure: str) -> str:
+    """A validation median: a duration for rto and rpo, USD for the drill's cost."""
+    return money(value) if measure == "cost" else human_duration(value)
 
 
 def percent(share: object) -> str:
@@ -97,6 +103,18 @@ class ReportContext:
     candidates: list[CandidateRow]
     failures: list[Any]  # rows of the failures frame (compare.failures)
     charts: Charts
+    model: ModelSection | None = None  # which model ran the trials, and the fast model's check (fast_run)
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """The report's "Model" section: the model used and, for the fast model, its agreement with the engine."""
+
+    summary: str
+    used: str
+    validated: int
+    agreements: list[Any]  # fast_validate.Agreement
+    warnings: list[str]
 
 
 def _environment(markdown: bool) -> Environment:
@@ -110,6 +128,7 @@ def _environment(markdown: bool) -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(dur=human_duration, pct=percent, usd=money)
+    env.filters.update(measure=_measure)
     return env
 
 
@@ -121,6 +140,7 @@ def report_context(
     failures: pd.DataFrame,
     *,
     requested_trials: int | None = None,
+    model: ModelReport | None = None,
 ) -> ReportContext:
     names = [c.name for c in inputs.candidates]
     worst = per_trial_worst(trials)
@@ -174,6 +194,9 @@ def report_context(
         ],
         failures=list(failures.itertuples(index=False)),
         charts=charts,
+        model=ModelSection(model.summary, model.used, model.validated, list(model.agreements), model.warnings)
+        if model is not None
+        else None,
     )
 
 

@@ -16,6 +16,15 @@ from rich.text import Text
 
 from drsim.compare.analysis import causes_frame, rank_candidates, summarize, trials_frame
 from drsim.compare.executors import ExecutorKind, Progress, TrialsInterrupted, run_outcomes
+from drsim.compare.fast_run import (
+    DEFAULT_VALIDATE,
+    ModelChoice,
+    ModelReport,
+    choose,
+    fast_run,
+    timeout_fallback,
+    validate_against_engine,
+)
 from drsim.compare.inputs import ComparisonInputs, prepare
 from drsim.compare.outputs import PARTIAL, write_outputs
 from drsim.compare.report import human_duration, money, percent
@@ -35,6 +44,7 @@ class ComparisonResult:
     summary: pd.DataFrame  # one row per candidate and app, in rank order (comparison.csv)
     causes: pd.DataFrame  # one row per candidate, failed trial and cause (analysis.CAUSE_COLUMNS)
     requested_trials: int | None = None  # set when interrupted: the trials asked for (inputs.trials were finished)
+    model: ModelReport | None = None  # which model ran the trials and, for the fast model, its check (None: engine)
 
     @property
     def partial(self) -> bool:
@@ -86,9 +96,35 @@ def run_comparison(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: Progress | None = None,
+    model: ModelChoice = ModelChoice.ENGINE,
+    validate: int = DEFAULT_VALIDATE,
 ) -> ComparisonResult:
-    """Every candidate through every trial, then the per-trial frame, the ranking and the summary."""
-    return comparison_result(inputs, run_outcomes(inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress))
+    """Every candidate through every trial, then the per-trial frame, the ranking and the summary.
+    `model`: the engine, the fast model (checked against `validate` engine trials per candidate), or
+    auto (fast when every candidate's runbook uses only what it supports; see fast_run)."""
+    used, missing = choose(inputs, model)
+    fast: list[TrialOutcome] = []
+    timed_out: dict[str, float] = {}
+    if used == "fast":
+        fast, timed_out = fast_run(inputs)
+        if model is ModelChoice.AUTO and timeout_fallback(timed_out):
+            used, missing = "engine", timeout_fallback(timed_out)  # where timeouts decide, the engine does
+    if used == "engine":
+        outcomes = run_outcomes(inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress)
+        return replace(comparison_result(inputs, outcomes), model=ModelReport(model, "engine", missing, 0, 0))
+    # --- the fast model (drsim.compare.fast), then its check against the engine at the same incidents
+    result = comparison_result(inputs, fast)
+    if progress is not None:
+        progress(inputs.trials * len(inputs.candidates))
+
+    def engine(subset: ComparisonInputs) -> list[TrialOutcome]:
+        return run_outcomes(subset, executor=executor, workers=workers, scheduler=scheduler)
+
+    validated, found, engine_trials, interrupted = validate_against_engine(
+        inputs, result.trials, validate, engine, lambda outcomes, names: trials_frame(outcomes, names)
+    )
+    report = ModelReport(model, "fast", {}, validate, validated, found, engine_trials, interrupted, timed_out)
+    return replace(result, model=report)
 
 
 def default_out_dir(inputs: ComparisonInputs) -> Path:
@@ -149,6 +185,8 @@ def compare(
     show_progress: bool = True,
     window_end: datetime | None = None,
     today: date | None = None,
+    model: ModelChoice = ModelChoice.ENGINE,
+    validate: int = DEFAULT_VALIDATE,
 ) -> tuple[ComparisonResult, list[Path]]:
     """What `drsim compare` does: prepare the inputs, run the trials with a progress bar, write the out dir.
 
@@ -158,7 +196,9 @@ def compare(
     target = out_dir if out_dir is not None else default_out_dir(inputs)
     try:
         with progress_bar(inputs.trials * len(inputs.candidates), enabled=show_progress) as progress:
-            result = run_comparison(inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress)
+            result = run_comparison(
+                inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress, model=model, validate=validate
+            )
     except TrialsInterrupted as stop:
         partial = partial_comparison(inputs, stop.outcomes)
         if partial is None:
@@ -170,7 +210,21 @@ def compare(
         ) from None
     except KeyboardInterrupt:
         raise AbortedError("the comparison was interrupted; nothing was written") from None
-    return result, write_outputs(result, target)
+    written = write_outputs(result, target)
+    if result.model is not None and result.model.interrupted:  # the fast trials are whole; their check by the engine is not
+        note = target / PARTIAL
+        note.write_text(
+            f"# Partial comparison\n\nInterrupted (Ctrl-C) while the engine checked the fast model: {result.model.validated} of "
+            f"{result.model.validate} validation trials had finished for every candidate. The fast model's trials beside this "
+            "file are whole; validation.csv compares them with the validation trials that finished.\n",
+            encoding="utf-8",
+        )
+        raise AbortedError(
+            f"the comparison was interrupted during its validation: {result.model.validated} of {result.model.validate} engine "
+            f"trials finished for every candidate; wrote the fast comparison, marked partial ({note}): "
+            + ", ".join(str(p) for p in written if p.parent == target)
+        )
+    return result, written
 
 
 def ranking_table(result: ComparisonResult) -> str:

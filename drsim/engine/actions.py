@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +43,7 @@ from drsim.cloud.api import (
 from drsim.cloud.arm import kind_of
 from drsim.engine.executor import CheckFailure, SlotLimit, TaskState
 from drsim.engine.people import HumanRequest, People
+from drsim.engine.resume import ResumeState
 from drsim.engine.taskgraph import CANARY_READ_INTERVAL_S, Op, OpKind, Task
 from drsim.errors import CapacityError, NotFoundError, ProviderError, SafetyError, TransientError
 from drsim.measure.events import (
@@ -55,8 +56,10 @@ from drsim.measure.events import (
     Person,
     RecoveryPointRef,
     ResourceCreated,
+    TaskFinished,
     VolumeCheck,
 )
+from drsim.measure.result import TaskStatus
 from drsim.model.documents import (
     AsrStep,
     BackupStep,
@@ -99,6 +102,7 @@ class TaskWork:
     snapshots: dict[str, Snapshot] = field(default_factory=dict)
     disks: dict[str, ManagedDisk] = field(default_factory=dict)
     image: Image | None = None
+    point: RecoveryPointRef | None = None  # of the job re-attached by a resumed run, as journaled when it was accepted
 
 
 @dataclass
@@ -190,6 +194,11 @@ class CloudActions:
         self.restores: dict[str, RestoreRecord] = {}  # by job id, in the order the cloud accepted them
         self._group_instants: dict[str, datetime] = {}  # consistency group -> the multi-VM instant it fails over to
         self._work: dict[str, TaskWork] = {}
+        # A resumed run (drsim.engine.resume): tasks it takes on in the middle of an attempt, by id, with when
+        # that attempt started; those whose restore or test failover may have been accepted unjournaled.
+        self._resumed_at: dict[str, datetime] = {}
+        self._unjournaled: set[str] = set()
+        self._acted: set[str] = set()
         self._apps = {vm.name: vm_app(estate, vm) for vm in estate.vms}
         self._steps = {step.id: step for step in runbook.steps}
         self._disk_index = {vm.name: {disk.name: i for i, disk in enumerate(vm.disks)} for vm in estate.vms}
@@ -277,6 +286,91 @@ class CloudActions:
             report_cloud_span(job.id, job.started_at, job.ended_at)  # the job's own time, as the cloud reports it
         return job
 
+    # ------------------------------------------------------------------------------ resuming
+
+    async def resume_from(self, state: ResumeState, tasks: Mapping[str, Task]) -> None:
+        """Take a run over from its journal (a resumed run against a real cloud; drsim.engine.resume):
+        what it created and recovered, the jobs the cloud accepted for it (followed again, their tags and
+        restore targets handed back to the provider), the isolated networks of the steps that ended (each
+        read back by the same idempotent PUT that made it), and the tasks it takes on mid-attempt."""
+        self.created.update(state.created)
+        for event in state.events:
+            if event.__class__ is not TaskFinished:
+                continue
+            assert isinstance(event, TaskFinished)
+            task = tasks.get(event.task)
+            if task is None or event.recovered_vm is None:
+                continue
+            if task.vm in self.vms:
+                self.recovered[task.vm] = Recovered(event.recovered_vm, task.id, event.recovery_point)
+            else:
+                step = self._steps[task.step]
+                if isinstance(step, ImageDeployStep):
+                    self.fleets.setdefault(step.with_.image_of, []).append(event.recovered_vm)
+        for accepted in state.accepted:
+            task = tasks.get(accepted.task)
+            if task is None or accepted.vm is None:
+                continue
+            current = state.current.get(accepted.task) is accepted
+            ended = state.ended(accepted.task) or not current
+            step = self._steps[task.step]
+            if accepted.operation == JobKind.RESTORE.value and isinstance(step, BackupStep):
+                mode = RestoreMode(accepted.mode or RestoreMode.VM.value)
+                tier = PointTier(accepted.point.tier) if accepted.point is not None and accepted.point.tier else None
+                region = step.with_.region or self.vms[accepted.vm].region
+                self.provider.adopt_job(accepted.job, tags=self.tags, mode=mode, target=accepted.target, tier=tier)
+                self.restores[accepted.job] = RestoreRecord(
+                    task.id, accepted.vm, accepted.job, mode, accepted.target or "", region, ended=ended
+                )
+            elif accepted.operation == JobKind.TEST_FAILOVER.value and isinstance(step, AsrStep):
+                network_step = self._steps.get(step.with_.network)
+                region = network_step.with_.region if isinstance(network_step, IsolateStep) else ""
+                made = tuple(
+                    c.id
+                    for c in state.created_by(task.id)
+                    if c.resource_kind in (ResourceKind.VM, ResourceKind.DISK) and c.id not in state.deleted
+                )
+                self.provider.adopt_job(accepted.job, tags=self.tags)
+                self.test_failovers[accepted.vm] = TestFailoverRecord(
+                    accepted.vm, accepted.target or "", made if ended else (), accepted.job, task.id, region, ended=ended
+                )
+            else:
+                continue
+            if current and not state.ended(accepted.task):
+                self._work[task.id] = TaskWork(job_id=accepted.job, point=accepted.point)
+        for task_id, resumed in state.tasks.items():
+            if resumed.status is None and task_id in tasks and task_id in state.acted:
+                self._acted.add(task_id)
+            if resumed.status is None and task_id in tasks:
+                if resumed.in_attempt and resumed.started_at is not None:
+                    self._resumed_at[task_id] = resumed.started_at
+                if task_id not in state.current:
+                    self._unjournaled.add(task_id)
+        for step in self.runbook.steps:
+            ends = [state.tasks.get(t.id) for t in tasks.values() if t.step == step.id]
+            if isinstance(step, IsolateStep) and ends and all(e is not None and e.status is TaskStatus.SUCCEEDED for e in ends):
+                await self._make_network(None, step)
+
+    def _made_vm(self, task: Task) -> str | None:
+        """The VM a task taken on mid-attempt by a resumed run had already created (journaled): read, not created
+        again (a VM's PUT is not idempotent when it carries a new OS profile)."""
+        if task.id not in self._resumed_at:
+            return None
+        return next((c.id for c in self.created.values() if c.task == task.id and c.resource_kind is ResourceKind.VM), None)
+
+    async def _accepted_unjournaled(self, task: Task, kind: JobKind, source_id: str) -> Job | None:
+        """A resumed run's restore or test failover the cloud may have accepted just before the previous
+        process stopped, before its job id was journaled: found as the cloud shows it, started since the
+        task's attempt did (once: what this process starts, it journals)."""
+        self._unjournaled.discard(task.id)
+        since = self._resumed_at.get(task.id)
+        if since is None:
+            return None
+        found = await self.provider.find_job(kind, source_id, since=since)
+        if found is not None and kind is JobKind.TEST_FAILOVER:
+            self.provider.adopt_job(found.id, tags=self.tags)
+        return found
+
     # ------------------------------------------------------------------------------- dispatch
 
     def run_op(self, task: Task, op: Op, state: TaskState) -> Awaitable[None]:
@@ -291,7 +385,10 @@ class CloudActions:
         if kind is OpKind.HUMAN and self.people is not None:
             return self._human(task, state, step)
         if kind is OpKind.HUMAN or kind is OpKind.WAIT:
-            return self.clock.sleep(op.seconds or 0.0)
+            seconds = op.seconds or 0.0
+            if self._resumed_at and task.id in self._resumed_at:  # a resumed run waits what is left of it
+                seconds = max(0.0, seconds - (self.clock.now() - self._resumed_at.pop(task.id)).total_seconds())
+            return self.clock.sleep(seconds)
         cls = step.__class__
         if cls is SnapshotCloneStep:
             if TYPE_CHECKING:  # for the type checker only: no call per operation
@@ -326,6 +423,9 @@ class CloudActions:
     async def _human(self, task: Task, state: TaskState, step: Step) -> None:
         """A person declares or approves (a real-time run): the wait and the answer are journaled."""
         assert self.people is not None
+        if task.id in self._acted:
+            self._acted.discard(task.id)
+            return  # a resumed run: the person answered before drsim stopped (human.acted is journaled)
         since = self.clock.now()
         timeout = step.timeout.total_seconds() if step.timeout is not None else None
         who = getattr(step.with_, "who", None)
@@ -340,26 +440,29 @@ class CloudActions:
     # ----------------------------------------------------------------------------- network
 
     async def _isolate(self, task: Task, op: Op, step: IsolateStep) -> None:
-        w = step.with_
         if op.kind is OpKind.CREATE_NETWORK:
-            by_name = {vm.network: p.network_id for name, p in self.production.items() if (vm := self.vms[name]) and p.network_id}
-            network = await self.provider.create_isolated_network(
-                name=self.name(step.id),
-                region=w.region,
-                cidr=str(w.cidr),
-                tags=self.tags,
-                peer_with=[by_name.get(peer, peer) for peer in w.peer_with],
-                allow_outbound=w.allow_outbound,
-            )
-            self._record(task, network.id, ResourceKind.NETWORK, network.name, network.region)
-            if network.nsg_id:
-                self._record(task, network.nsg_id, ResourceKind.NSG, network.nsg_id.rsplit("/", 1)[-1], network.region)
-            self.networks[step.id] = network
+            await self._make_network(task, step)
         else:
             network = self._network(step.id)
             report = self.isolation[network.id] = await self.provider.check_isolation(network.id)
             if not report.isolated:
                 raise CheckFailure(f"network {network.name} is not isolated: {'; '.join(report.reasons())}")
+
+    async def _make_network(self, task: Task | None, step: IsolateStep) -> None:
+        w = step.with_
+        by_name = {vm.network: p.network_id for name, p in self.production.items() if (vm := self.vms[name]) and p.network_id}
+        network = await self.provider.create_isolated_network(
+            name=self.name(step.id),
+            region=w.region,
+            cidr=str(w.cidr),
+            tags=self.tags,
+            peer_with=[by_name.get(peer, peer) for peer in w.peer_with],
+            allow_outbound=w.allow_outbound,
+        )
+        self._record(task, network.id, ResourceKind.NETWORK, network.name, network.region)
+        if network.nsg_id:
+            self._record(task, network.nsg_id, ResourceKind.NSG, network.nsg_id.rsplit("/", 1)[-1], network.region)
+        self.networks[step.id] = network
 
     # ------------------------------------------------------------------------ Site Recovery
 
@@ -368,6 +471,8 @@ class CloudActions:
         w = step.with_
         source_id = self._prod_id(task.vm)
         if op.kind is OpKind.FIND_POINT:
+            if work.job_id is not None:  # a resumed run re-attached to the job: its point was journaled with it
+                return
             points = [p for p in await self.provider.list_replication_points(source_id) if p.processed]
             if w.recovery_point is ReplicationPointChoice.LATEST_APP_CONSISTENT:
                 points = [p for p in points if p.type is PointType.APP_CONSISTENT]
@@ -379,28 +484,37 @@ class CloudActions:
             return
         network = self._network(w.network)
         if work.job_id is None:
-            await self.require_isolated(network, task.vm)
             point = work.replication_point
-            job = await self.provider.test_failover(
-                source_id, choice=w.recovery_point, network_id=network.id, tags=self.tags, point_id=point.id if point else None
-            )
+            ref = RecoveryPointRef(point.id, point.time, point.type.value, None, network.region) if point is not None else None
+            found = await self._accepted_unjournaled(task, JobKind.TEST_FAILOVER, source_id) if self._unjournaled else None
+            if found is None:
+                await self.require_isolated(network, task.vm)
+                job = await self.provider.test_failover(
+                    source_id, choice=w.recovery_point, network_id=network.id, tags=self.tags, point_id=point.id if point else None
+                )
+            else:
+                job = found
             work.job_id = job.id
             # Journaled before the wait: whatever ends the run now, cleanup ends this test failover.
             self.test_failovers[task.vm] = TestFailoverRecord(task.vm, source_id, (), job.id, task.id, network.region, ended=False)
             self.emit(
-                OperationAccepted(at=self.clock.now(), task=task.id, vm=task.vm, operation=job.kind.value, job=job.id, target=source_id)
+                OperationAccepted(
+                    at=self.clock.now(), task=task.id, vm=task.vm, operation=job.kind.value, job=job.id, target=source_id, point=ref
+                )
             )
         job = await self._follow(await self.provider.get_job(work.job_id))
         self._record_job(task, job, network.region)
         self.test_failovers[task.vm] = TestFailoverRecord(task.vm, source_id, job.created, job.id, task.id, network.region)
         if job.status is not JobStatus.SUCCEEDED:
-            work.job_id = None
+            work.job_id, work.point = None, None
             raise job_failed(job, f"test failover of {task.vm}")
         vm_id = next((r for r in job.created if kind_of(r) is ResourceKind.VM), None)
         if vm_id is None:
             raise ProviderError(f"test failover job {job.id} of {task.vm} created no VM")
         chosen = work.replication_point
-        if chosen is not None:
+        if work.point is not None:
+            ref = work.point
+        elif chosen is not None:
             ref = RecoveryPointRef(chosen.id, chosen.time, chosen.type.value, None, network.region)
         else:
             assert job.recovery_point_time is not None, "a finished test failover names its recovery point"
@@ -431,11 +545,12 @@ class CloudActions:
         source_id = self._prod_id(task.vm)
         cross_region = w.region is not None and w.region != spec.region
         if op.kind is OpKind.FIND_POINT:
+            if work.job_id is not None:  # a resumed run re-attached to the job: its point was journaled with it
+                return
             points = await self.provider.list_backup_points(source_id, region=w.region if cross_region else None)
             work.backup_point = self._choose_backup_point(task.vm, points, w.point, w.tier, cross_region)
             return
         point = work.backup_point
-        assert point is not None
         region = w.region or spec.region
         network = self._network(w.network)
         if op.kind is OpKind.RESTORE:  # the only other operation of backup.restore
@@ -446,35 +561,46 @@ class CloudActions:
                 listed = await self.provider.list_backup_points(source_id, region=w.region if cross_region else None)
                 point = work.backup_point = self._choose_backup_point(task.vm, listed, w.point, w.tier, cross_region)
                 mode = RestoreMode.VM if w.restore_as is RestoreAs.VM else RestoreMode.DISKS
-                if mode is RestoreMode.VM:
-                    await self.require_isolated(network, task.vm)
                 name = self.name(task.vm, task.step)
-                job = await self.provider.restore_backup(
-                    source_id,
-                    point.id,
-                    mode=mode,
-                    tier=self._restore_tier(point, w.tier, cross_region),
-                    region=region,
-                    network_id=network.id,
-                    name=name,
-                    tags=self.tags,
-                )
+                asked = self._restore_tier(point, w.tier, cross_region)
+                found = await self._accepted_unjournaled(task, JobKind.RESTORE, source_id) if self._unjournaled else None
+                if found is None:
+                    if mode is RestoreMode.VM:
+                        await self.require_isolated(network, task.vm)
+                    job = await self.provider.restore_backup(
+                        source_id, point.id, mode=mode, tier=asked, region=region, network_id=network.id, name=name, tags=self.tags
+                    )
+                else:
+                    job = found
+                    self.provider.adopt_job(job.id, tags=self.tags, mode=mode, target=name, tier=job.tier or asked)
                 work.job_id = job.id
                 # Journaled before drsim waits: whatever ends the run, cleanup knows this restore is in flight.
                 self.restores[job.id] = RestoreRecord(task.id, task.vm, job.id, mode, name, region)
+                used = job.tier or asked
                 accepted = OperationAccepted(
-                    at=self.clock.now(), task=task.id, vm=task.vm, operation=JobKind.RESTORE.value, job=job.id, target=name, mode=mode.value
+                    at=self.clock.now(),
+                    task=task.id,
+                    vm=task.vm,
+                    operation=JobKind.RESTORE.value,
+                    job=job.id,
+                    target=name,
+                    mode=mode.value,
+                    point=RecoveryPointRef(point.id, point.time, point.type.value, used.value if used else None, point.region),
                 )
                 self.emit(accepted)
             job = await self._follow(await self.provider.get_job(work.job_id))
             self._record_job(task, job, region)
             self._restore_ended(job)
             if job.status is not JobStatus.SUCCEEDED:
-                work.job_id = None
+                work.job_id, work.point = None, None
                 raise job_failed(job, f"restore of {task.vm}")
             # The tier the restore really used, as the cloud reports it (Azure: the snapshot when the point had one).
-            tier = job.tier or self._restore_tier(point, w.tier, cross_region)
-            ref = RecoveryPointRef(point.id, point.time, point.type.value, tier.value if tier else None, point.region)
+            if work.point is not None:  # re-attached by a resumed run: the point as journaled when Azure accepted the restore
+                ref = work.point if job.tier is None else replace(work.point, tier=job.tier.value)
+            else:
+                assert point is not None
+                tier = job.tier or self._restore_tier(point, w.tier, cross_region)
+                ref = RecoveryPointRef(point.id, point.time, point.type.value, tier.value if tier else None, point.region)
             if w.restore_as is RestoreAs.VM:
                 vm_id = next((r for r in job.created if kind_of(r) is ResourceKind.VM), None)
                 if vm_id is None:
@@ -546,14 +672,19 @@ class CloudActions:
         network = self._network(step.with_.network)
         region = network.region
         await self.require_isolated(network, task.vm)
-        vm = await self.provider.create_vm(
-            name=self.name(task.vm, task.step),
-            region=region,
-            size=spec.size,
-            os=spec.os,
-            disk_ids=[work.disks[d.name].id for d in spec.disks],
-            network_id=network.id,
-            tags=self.tags,
+        made = self._made_vm(task) if self._resumed_at else None
+        vm = (
+            await self.provider.get_vm(made)
+            if made is not None
+            else await self.provider.create_vm(
+                name=self.name(task.vm, task.step),
+                region=region,
+                size=spec.size,
+                os=spec.os,
+                disk_ids=[work.disks[d.name].id for d in spec.disks],
+                network_id=network.id,
+                tags=self.tags,
+            )
         )
         self._record(task, vm.id, ResourceKind.VM, vm.name, vm.region)
         oldest = min(work.snapshots.values(), key=_snapshot_order)
@@ -635,13 +766,18 @@ class CloudActions:
                     slots.give_back()  # handed a slot just as the task was cancelled
                 raise
         try:
-            vm = await self.provider.create_vm_from_image(
-                work.image.id,
-                name=self.name(task.vm.replace("#", "-"), task.step),
-                region=w.region,
-                size=size,
-                network_id=network.id,
-                tags=self.tags,
+            made = self._made_vm(task) if self._resumed_at else None
+            vm = (
+                await self.provider.get_vm(made)
+                if made is not None
+                else await self.provider.create_vm_from_image(
+                    work.image.id,
+                    name=self.name(task.vm.replace("#", "-"), task.step),
+                    region=w.region,
+                    size=size,
+                    network_id=network.id,
+                    tags=self.tags,
+                )
             )
         finally:
             slots.give_back()

@@ -63,14 +63,26 @@ class _Target:
 class Cleanup:
     """Deletes a run's resources according to the runbook's cleanup policy."""
 
-    def __init__(self, actions: CloudActions, *, clock: Clock, emit: Callable[[Event], None], concurrency: int, rng: random.Random) -> None:
+    def __init__(
+        self,
+        actions: CloudActions,
+        *,
+        clock: Clock,
+        emit: Callable[[Event], None],
+        concurrency: int,
+        rng: random.Random,
+        deleted: Iterable[str] = (),
+        failovers_cleaned: Iterable[str] = (),
+    ) -> None:
         self.actions = actions
         self.provider = actions.provider
         self.clock = clock
         self.emit = emit
         self.concurrency = concurrency
         self.rng = rng
-        self.deleted: set[str] = set()
+        # A resumed run's cleanup knows what its journal says was deleted, and whose test failover was cleaned up.
+        self.deleted: set[str] = set(deleted)
+        self.failovers_cleaned: set[str] = set(failovers_cleaned)
         self.stopped: str | None = None
         self._task: Waitable[CleanupFinished] | None = None
 
@@ -151,6 +163,8 @@ class Cleanup:
         timeout, Ctrl-C, exhausted retries) is waited for first (Site Recovery allows no cleanup while
         it runs), and what its job created is recorded, so that it is listed, then deleted by the cleanup."""
         vm = record.vm
+        if vm in self.failovers_cleaned:  # by the run before it was resumed
+            return
         try:
             created = record.created if record.ended else await self._settle(record)
             job = await self._ended(

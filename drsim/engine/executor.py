@@ -20,6 +20,7 @@ from typing import Protocol
 
 from drsim.clock import Clock
 from drsim.cloud.api import cloud_spans, collect_cloud_spans, stop_collecting_cloud_spans
+from drsim.engine.resume import ResumedTask
 from drsim.engine.retry import ThrottledCall, backoff_delay
 from drsim.engine.runtime import AsyncioRuntime, Runtime, Waitable, current_runtime
 from drsim.engine.taskgraph import SLOT_OPS, Op, Task, TaskGraph
@@ -165,9 +166,13 @@ class Executor:
         rng: random.Random,
         runtime: Runtime | None = None,
         journal_operations: bool = False,
+        resumed: Mapping[str, ResumedTask] | None = None,
     ) -> None:
         """`journal_operations`: emit operation.finished for every operation that succeeds (real-time runs)."""
         self.graph = graph
+        # A resumed run (against a real cloud): tasks that ended keep their journaled outcome and do not run
+        # again; one that was in an attempt goes on with that attempt (its TaskStarted is journaled already).
+        self.resumed: Mapping[str, ResumedTask] = resumed or {}
         self.runner = runner
         self.clock = clock
         self.emit = emit
@@ -200,9 +205,10 @@ class Executor:
         """Run until every task has succeeded, failed or been skipped (or the run was aborted)."""
         if self._open == 0:
             return
-        for step in self.graph.steps:
-            if not self._waiting[step]:
-                self._start_step(step)
+        # The steps ready now, listed before any starts: starting one may settle its tasks at once (a step
+        # without tasks; a resumed run's ended tasks) and start its dependants from there.
+        for step in [s for s in self.graph.steps if not self._waiting[s]]:
+            self._start_step(step)
         await self._finished
 
     def abort(self, reason: str) -> None:
@@ -221,7 +227,10 @@ class Executor:
     def _start_step(self, step: str) -> None:
         tasks = self.graph.step_tasks[step]
         spawn = self.runtime.spawn
+        resumed = self.resumed
         for task in tasks:
+            if resumed and self._ended_before(task):
+                continue
             if self.aborted is not None:
                 self._skip(task, f"run aborted: {self.aborted}")
             else:
@@ -277,9 +286,21 @@ class Executor:
             elif not self._waiting[dependant]:
                 self._start_step(dependant)
 
+    def _ended_before(self, task: Task) -> bool:
+        """A task a resumed run's journal shows ended: its outcome as journaled, settled without running
+        or journaling it again."""
+        ended = self.resumed.get(task.id)
+        state = self.states[task.id]
+        if ended is None or ended.status is None or state.status is not None:
+            return False
+        state.status, state.attempts, state.error = ended.status, ended.attempts, ended.error
+        state.recovery_point, state.recovered_vm = ended.recovery_point, ended.recovered_vm
+        self._settle(task)
+        return True
+
     def _skip(self, task: Task, reason: str) -> None:
         state = self.states[task.id]
-        if state.status is not None:
+        if state.status is not None or (self.resumed and self._ended_before(task)):
             return
         state.status, state.error = TaskStatus.SKIPPED, reason
         self.emit(TaskSkipped(at=self.clock.now(), task=task.id, step=task.step, action=task.action, vm=task.vm, reason=reason))
@@ -292,16 +313,26 @@ class Executor:
         state = self.states[task.id]
         policy = self.policies.get(task.step, _NO_POLICY)
         emit, clock = self.emit, self.clock
+        going_on = self.resumed.get(task.id) if self.resumed else None
+        elapsed = 0.0  # of the attempt, before this process took it on
+        if going_on is not None:
+            state.attempts = going_on.attempts - 1 if going_on.in_attempt else going_on.attempts
         try:
             while True:
                 state.attempts += 1
-                # TaskStarted(at, task, step, action, vm, attempt), positionally: one per task
-                emit(TaskStarted(clock.now(), task.id, task.step, task.action, task.vm, state.attempts))
+                if going_on is not None and going_on.in_attempt:
+                    if going_on.started_at is not None:
+                        elapsed = max(0.0, (clock.now() - going_on.started_at).total_seconds())
+                    going_on = None  # its TaskStarted is in the journal
+                else:
+                    elapsed = 0.0
+                    # TaskStarted(at, task, step, action, vm, attempt), positionally: one per task
+                    emit(TaskStarted(clock.now(), task.id, task.step, task.action, task.vm, state.attempts))
                 try:
                     if policy.timeout is None:
                         await _Attempt(self, task, state).run()
                     else:
-                        await self._attempt_within(task, state, policy.timeout)
+                        await self._attempt_within(task, state, policy.timeout, elapsed)
                     break
                 except Exception as exc:
                     if not (_retryable(exc) or isinstance(exc, StepTimeout)) or state.attempts > policy.retries:
@@ -351,10 +382,10 @@ class Executor:
         )
         self._settle(task)
 
-    async def _attempt_within(self, task: Task, state: TaskState, timeout: timedelta) -> None:
+    async def _attempt_within(self, task: Task, state: TaskState, timeout: timedelta, elapsed: float = 0.0) -> None:
         """One attempt within the step's timeout (which bounds each attempt: a timed-out attempt is
-        retried while retries remain)."""
-        seconds = timeout.total_seconds()
+        retried while retries remain); `elapsed`: seconds of it spent before a resume."""
+        seconds = max(0.0, timeout.total_seconds() - elapsed)
         speed = getattr(self.clock, "speed", None)
         if isinstance(self.runtime, AsyncioRuntime) and isinstance(speed, int | float) and speed > 0:
             # A timeout is in the drill clock's time: on a clock that runs `speed` times faster than the
@@ -451,6 +482,10 @@ class _Attempt:
             if token is not None:
                 stop_collecting_cloud_spans(token)
         ended = executor.clock.now()
+        if executor.resumed:
+            going_on = executor.resumed.get(task.id)
+            if going_on is not None and op.id in going_on.ops_finished:
+                return  # a resumed run made it again (idempotent): its journaled time is the one that counts
         seconds = round((ended - begun).total_seconds(), 3)
         cloud = round(sum((end - start).total_seconds() for start, end in reported.values()), 3) if reported else None
         executor.emit(OperationFinished(ended, task.id, task.step, task.action, task.vm, op.id, op.kind.value, begun, seconds, cloud))

@@ -94,12 +94,20 @@ class JournalWriter:
         *,
         fsync: bool = True,
         replay: JournalContents | None = None,
+        append_to: JournalContents | None = None,
     ) -> None:
+        """`replay`: verify the events written against the journal's lines (a simulated run resumed from
+        its seed), then append. `append_to`: append after the journal's lines (a run resumed against a real
+        cloud, which cannot be replayed); a torn last line is dropped either way."""
         self.path = Path(path)
         self.fsync = fsync
         self._expected: Sequence[bytes] = replay.lines if replay is not None else ()
         self._replayed = 0
         self._prev = GENESIS
+        if append_to is not None:
+            replay = append_to
+            if append_to.lines:
+                self._prev = line_hash(append_to.lines[-1])
         if replay is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)

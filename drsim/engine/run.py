@@ -27,6 +27,7 @@ from drsim.engine.cleanup import Cleanup
 from drsim.engine.executor import Executor, StepPolicy
 from drsim.engine.journal import JournalWriter
 from drsim.engine.people import People
+from drsim.engine.resume import ResumeState
 from drsim.engine.retry import call_with_retries
 from drsim.engine.runtime import current_runtime
 from drsim.engine.taskgraph import (
@@ -52,6 +53,7 @@ from drsim.measure.events import (
     PlannedTask,
     PredictionMade,
     RunFinished,
+    RunResumed,
     RunStarted,
     TaskFinished,
     TaskStarted,
@@ -208,14 +210,116 @@ class RunSpec:
 
 
 async def execute(
-    spec: RunSpec, *, provider: CloudProvider, clock: Clock, sink: EventSink, planned: DrillPlan, handle_signals: bool = False
+    spec: RunSpec,
+    *,
+    provider: CloudProvider,
+    clock: Clock,
+    sink: EventSink,
+    planned: DrillPlan,
+    handle_signals: bool = False,
+    resume: ResumeState | None = None,
 ) -> Execution:
     """Run a drill against a provider: execute the planned task graph, clean up, measure. Emits every
-    event to `sink`. `planned` is plan_drill(...) of the spec's documents and concurrency."""
+    event to `sink`. `planned` is plan_drill(...) of the spec's documents and concurrency.
+
+    `resume`: go on with a run against a real cloud from its journal (drsim.engine.resume), whose events
+    `sink` holds already: what ended is not done or journaled again, what was running is taken on."""
     runbook, estate, plan = spec.runbook, spec.estate, spec.plan
     emit = sink.emit
     state = Execution(sink.events)
     rng = random.Random(f"drsim-engine/{spec.seed}")
+    graph = planned.graph
+    if resume is None:
+        _start(spec, provider, clock, emit, planned)
+    actions = CloudActions(
+        provider=provider,
+        clock=clock,
+        runbook=runbook,
+        estate=estate,
+        plan=plan,
+        run_id=spec.run_id,
+        incident_at=spec.incident_at,
+        emit=emit,
+        name_key=spec.name_key,
+        people=spec.people,
+        participants=spec.participants,
+        run_dir=spec.run_dir,
+    )
+    await _discover(actions, clock, rng, spec.production_ids, spec.production_disk_ids)
+    if resume is not None:
+        await actions.resume_from(resume, {t.id: t for t in graph.tasks})
+        emit(RunResumed(at=clock.now(), replayed=len(resume.events)))  # the run goes on from here
+    runtime = current_runtime()
+    policies = {s.id: StepPolicy(timeout=s.timeout, retries=s.retries, allow_failure=s.allow_failure) for s in runbook.steps}
+    executor = Executor(
+        graph,
+        actions,
+        clock=clock,
+        emit=emit,
+        concurrency=spec.concurrency,
+        policies=policies,
+        rng=rng,
+        runtime=runtime,
+        journal_operations=spec.journal_operations,
+        resumed=resume.tasks if resume is not None else None,
+    )
+    state.executor = executor
+
+    sink.on_failure = lambda exc: executor.abort(f"the journal could not be written: {exc}")
+    signals = (signal.SIGINT, signal.SIGTERM) if handle_signals and threading.current_thread() is threading.main_thread() else ()
+    previous = {}
+    cleanup = Cleanup(
+        actions,
+        clock=clock,
+        emit=emit,
+        concurrency=spec.concurrency,
+        rng=rng,
+        deleted=resume.deleted if resume is not None else (),
+        failovers_cleaned=resume.failovers_cleaned if resume is not None else (),
+    )
+    interrupts = 0
+    for sig in signals:
+        # A Python-level handler (not loop.add_signal_handler: the virtual kernel has no self-pipe to
+        # poll): it runs between bytecodes and hands the abort to the loop. The first signal aborts
+        # the run (cleanup still runs); the next one stops the cleanup.
+        def on_signal(number: int, _frame: object) -> None:
+            nonlocal interrupts
+            interrupts += 1
+            name = signal.Signals(number).name
+            if interrupts == 1:
+                runtime.call_soon_threadsafe(executor.abort, f"{name} received")
+            else:
+                runtime.call_soon_threadsafe(cleanup.stop, f"{name} received again")
+
+        previous[sig] = signal.signal(sig, on_signal)
+    try:
+        await executor.run()
+        policy = runbook.cleanup
+        if executor.aborted is not None and policy is CleanupPolicy.ON_SUCCESS:
+            policy = CleanupPolicy.ALWAYS  # an interrupted drill still cleans up
+        # Whether the run went well decides `on-success` only (and measuring a large run takes a while).
+        run_ok = policy is not CleanupPolicy.ON_SUCCESS or (
+            executor.aborted is None
+            and all(s.status is TaskStatus.SUCCEEDED for s in executor.states.values())
+            and not any(a.rto_met is False or a.rpo_met is False for a in measure_apps(sink.events, runbook, estate))
+        )
+        if resume is None or resume.cleanup_finished is None:  # a resumed run whose cleanup had finished does not clean up again
+            await cleanup.run(policy, run_ok=run_ok)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    timeline = RunTimeline(sink.events)
+    state.apps = measure_apps(timeline, runbook, estate)
+    for app in state.apps:
+        if resume is None or app.app not in resume.measured:
+            emit(app)
+    emit(RunFinished(at=clock.now(), status=run_status(timeline, state.apps), error=executor.aborted))
+    return state
+
+
+def _start(spec: RunSpec, provider: CloudProvider, clock: Clock, emit: Callable[[Event], None], planned: DrillPlan) -> None:
+    """Journal the run's start and its plan."""
+    runbook, estate, plan = spec.runbook, spec.estate, spec.plan
     graph, critical = planned.graph, planned.critical
     emit(
         RunStarted(
@@ -243,76 +347,6 @@ async def execute(
     emit(_plan_event(clock.now(), graph, critical, planned.estimates))
     if spec.prediction is not None:
         emit(replace(spec.prediction, at=clock.now()))
-    actions = CloudActions(
-        provider=provider,
-        clock=clock,
-        runbook=runbook,
-        estate=estate,
-        plan=plan,
-        run_id=spec.run_id,
-        incident_at=spec.incident_at,
-        emit=emit,
-        name_key=spec.name_key,
-        people=spec.people,
-        participants=spec.participants,
-        run_dir=spec.run_dir,
-    )
-    await _discover(actions, clock, rng, spec.production_ids, spec.production_disk_ids)
-    runtime = current_runtime()
-    policies = {s.id: StepPolicy(timeout=s.timeout, retries=s.retries, allow_failure=s.allow_failure) for s in runbook.steps}
-    executor = Executor(
-        graph,
-        actions,
-        clock=clock,
-        emit=emit,
-        concurrency=spec.concurrency,
-        policies=policies,
-        rng=rng,
-        runtime=runtime,
-        journal_operations=spec.journal_operations,
-    )
-    state.executor = executor
-
-    sink.on_failure = lambda exc: executor.abort(f"the journal could not be written: {exc}")
-    signals = (signal.SIGINT, signal.SIGTERM) if handle_signals and threading.current_thread() is threading.main_thread() else ()
-    previous = {}
-    cleanup = Cleanup(actions, clock=clock, emit=emit, concurrency=spec.concurrency, rng=rng)
-    interrupts = 0
-    for sig in signals:
-        # A Python-level handler (not loop.add_signal_handler: the virtual kernel has no self-pipe to
-        # poll): it runs between bytecodes and hands the abort to the loop. The first signal aborts
-        # the run (cleanup still runs); the next one stops the cleanup.
-        def on_signal(number: int, _frame: object) -> None:
-            nonlocal interrupts
-            interrupts += 1
-            name = signal.Signals(number).name
-            if interrupts == 1:
-                runtime.call_soon_threadsafe(executor.abort, f"{name} received")
-            else:
-                runtime.call_soon_threadsafe(cleanup.stop, f"{name} received again")
-
-        previous[sig] = signal.signal(sig, on_signal)
-    try:
-        await executor.run()
-        policy = runbook.cleanup
-        if executor.aborted is not None and policy is CleanupPolicy.ON_SUCCESS:
-            policy = CleanupPolicy.ALWAYS  # an interrupted drill still cleans up
-        # Whether the run went well decides `on-success` only (and measuring a large run takes a while).
-        run_ok = policy is not CleanupPolicy.ON_SUCCESS or (
-            executor.aborted is None
-            and all(s.status is TaskStatus.SUCCEEDED for s in executor.states.values())
-            and not any(a.rto_met is False or a.rpo_met is False for a in measure_apps(sink.events, runbook, estate))
-        )
-        await cleanup.run(policy, run_ok=run_ok)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    timeline = RunTimeline(sink.events)
-    state.apps = measure_apps(timeline, runbook, estate)
-    for app in state.apps:
-        emit(app)
-    emit(RunFinished(at=clock.now(), status=run_status(timeline, state.apps), error=executor.aborted))
-    return state
 
 
 DISCOVERY_ATTEMPTS = 10

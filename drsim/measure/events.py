@@ -272,6 +272,7 @@ class OperationAccepted(Event):
     job: str  # the id of the job to follow
     target: str | None = None  # a restore: what it creates, as drsim named it; a test failover: the replicated VM's id
     mode: str | None = None  # of a restore: vm | disks
+    point: RecoveryPointRef | None = None  # the recovery point it recovers (a restore: with the tier it uses), when drsim chose one
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,7 +77,7 @@ def test_outputs_repeat_byte_for_byte(in_process, tmp_path: Path) -> None:
     for path in second:
         assert path.read_bytes() == before[path], path.name
     text = gzip.decompress((tmp_path / "a" / "trials.csv.gz").read_bytes()).decode()
-    assert text.splitlines()[0] == ",".join([*TRIAL_COLUMNS, "window_end"])
+    assert text.splitlines()[0] == ",".join([*TRIAL_COLUMNS, "model", "window_end"])  # the model that ran the trials (engine here)
     assert len(text.splitlines()) == 1 + 4 * TRIALS
     summary = pd.read_csv(tmp_path / "a" / "comparison.csv")
     assert summary["candidate"].tolist() == in_process.ranking["candidate"].tolist()
@@ -172,7 +172,9 @@ def test_ctrl_c_keeps_the_trials_every_candidate_finished_marked_partial(tmp_pat
 
     monkeypatch.setattr(executors, "run_in_process", interrupted)
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["compare", str(COMPARISON), "--trials", "8", "--workers", "1", "--out", str(out), "--quiet"])
+    result = CliRunner().invoke(
+        main, ["compare", str(COMPARISON), "--trials", "8", "--workers", "1", "--out", str(out), "--quiet", "--model", "engine"]
+    )
     assert result.exit_code == 3, result.output
     assert "4 of 8 trials finished for every candidate" in result.output
     assert "Traceback" not in result.output
@@ -182,6 +184,8 @@ def test_ctrl_c_keeps_the_trials_every_candidate_finished_marked_partial(tmp_pat
     summary = pd.read_csv(out / "comparison.csv")
     assert set(summary["trials"]) == {4}
     monkeypatch.setattr(executors, "run_in_process", whole)
-    again = CliRunner().invoke(main, ["compare", str(COMPARISON), "--trials", "8", "--workers", "1", "--out", str(out), "--quiet"])
+    again = CliRunner().invoke(
+        main, ["compare", str(COMPARISON), "--trials", "8", "--workers", "1", "--out", str(out), "--quiet", "--model", "engine"]
+    )
     assert again.exit_code == 0, again.output
     assert not (out / "PARTIAL.md").exists()

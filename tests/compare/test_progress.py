@@ -46,7 +46,7 @@ def test_no_bar_when_not_a_terminal_or_quiet() -> None:
 
 
 def test_the_cli_draws_the_bar_on_a_terminal_and_stays_quiet_in_a_pipe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    args = ["compare", str(COMPARISON), "--trials", "2", "--workers", "1", "--out", str(tmp_path / "out")]
+    args = ["compare", str(COMPARISON), "--trials", "2", "--workers", "1", "--out", str(tmp_path / "out"), "--model", "engine"]
     piped = CliRunner().invoke(main, args)
     assert piped.exit_code in (0, 1), piped.output
     assert "drills/s" not in piped.stderr and "simulated drills" not in piped.stderr
@@ -71,7 +71,9 @@ def test_ctrl_c_in_the_process_pool_keeps_whole_trials_marked_partial_everywhere
 
     monkeypatch.setattr(runner, "progress_bar", interrupting_bar)
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["compare", str(COMPARISON), "--trials", "8", "--workers", "2", "--out", str(out), "--quiet"])
+    result = CliRunner().invoke(
+        main, ["compare", str(COMPARISON), "--trials", "8", "--workers", "2", "--out", str(out), "--quiet", "--model", "engine"]
+    )
     assert result.exit_code == 3, result.output
     assert "Traceback" not in result.output
     assert "of 8 trials finished for every candidate; wrote them, marked partial" in result.output

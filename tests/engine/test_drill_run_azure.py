@@ -135,14 +135,14 @@ def result_run_id(run_dir: Path) -> str:
     return str(first["run_id"])
 
 
-def test_resume_is_refused_against_azure(tmp_path: Path) -> None:
+def test_resume_against_azure_needs_a_journal(tmp_path: Path) -> None:
     drill_file = azure_copy(
         DRILLS / "2026-q4-shop-asr.yaml", tmp_path, subscription_id="00000000-0000-0000-0000-00000000d75a", endpoint="http://127.0.0.1:9"
     )
     (tmp_path / "run").mkdir()
     run = CliRunner().invoke(main, ["drill", "run", str(drill_file), "--resume", str(tmp_path / "run")])
     assert run.exit_code == 2
-    assert "only simulated drills resume" in run.output
+    assert f"--resume {tmp_path / 'run'}: no journal.jsonl there" in run.output
 
 
 def test_provider_azure_without_an_azure_block_validates_and_runs_where_the_environment_says(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -73,6 +73,8 @@ BACKUP_ITEM_FILTER = "backupManagementType eq 'AzureIaasVM' and itemType eq 'VM'
 DRILL_SUBNET = "drill"
 DENY_OUTBOUND_RULE = "drsim-deny-all-outbound"
 JOB_LOOKUPS = 6  # reads of an accepted Site Recovery operation's job (item, then jobs listing) before giving up
+BUSY_CODE = "AnotherOperationInProgress"
+BUSY_ATTEMPTS = 40  # polls (15 s each by default): ten minutes for the first operation to end
 JOB_CLOCK_SKEW = timedelta(minutes=5)  # a job found by its start time may have started this much before our clock said
 ADMIN_USER = "drsimadmin"
 STORAGE_ACCOUNT_TYPE = "Microsoft.Storage/storageAccounts"
@@ -220,6 +222,22 @@ class AzureProvider:
     def _vault_hint(self, named: str | None, key: str) -> str:
         return f"vault {named}" if named else f"any Recovery Services vault of the subscription (set azure.{key} to name one)"
 
+    async def _put(self, what: str, begin: Callable[[], Awaitable[Any]]) -> Any:
+        """A create-or-update PUT and its long-running operation, to its result. Deterministic names make it
+        idempotent: a PUT of what the run already made answers it as it is. One refused 409
+        AnotherOperationInProgress (a resumed drill repeating a PUT whose first operation still runs) is
+        made again once that operation had time to end, up to BUSY_ATTEMPTS times."""
+        for attempt in range(1, BUSY_ATTEMPTS + 1):
+            try:
+                async with translated(what):
+                    poller = await begin()
+                    return await poller.result()
+            except ConflictError as exc:
+                if BUSY_CODE not in str(exc) or attempt == BUSY_ATTEMPTS:
+                    raise
+            await self._wait(self.polling_interval)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     async def _wait(self, seconds: float) -> None:
         """Wait between polls of a job: in the provider clock's time (scaled against the emulator)."""
         await self.clock.sleep(seconds)
@@ -341,9 +359,9 @@ class AzureProvider:
             tags=dict(tags),
         )
         name = azure_name(name, ResourceKind.SNAPSHOT)
-        async with translated(f"snapshotting disk {ref.name}"):
-            poller = await self.clients.compute.snapshots.begin_create_or_update(self.resource_group, name, body)
-            created = await poller.result()
+        created = await self._put(
+            f"snapshotting disk {ref.name}", lambda: self.clients.compute.snapshots.begin_create_or_update(self.resource_group, name, body)
+        )
         self._priced(created.id, ResourceKind.SNAPSHOT, size_gib=created.disk_size_gb or 0)
         return records.snapshot(created, {})
 
@@ -359,9 +377,11 @@ class AzureProvider:
             tags=dict(tags),
         )
         name = azure_name(name, ResourceKind.SNAPSHOT)
+        created = await self._put(
+            f"copying snapshot {source.name} to {region}",
+            lambda: self.clients.compute.snapshots.begin_create_or_update(self.resource_group, name, body),
+        )
         async with translated(f"copying snapshot {source.name} to {region}"):
-            poller = await self.clients.compute.snapshots.begin_create_or_update(self.resource_group, name, body)
-            created = await poller.result()
             # The copy goes on in the background until completionPercent reaches 100.
             while created.completion_percent is not None and created.completion_percent < 100:
                 await self._wait(self.polling_interval)
@@ -407,9 +427,9 @@ class AzureProvider:
             tags=dict(tags),
             **({"sku": compute.DiskSku(name=sku)} if sku else {}),
         )
-        async with translated(f"creating disk {name}"):
-            poller = await self.clients.compute.disks.begin_create_or_update(self.resource_group, name, body)
-            created = await poller.result()
+        created = await self._put(
+            f"creating disk {name}", lambda: self.clients.compute.disks.begin_create_or_update(self.resource_group, name, body)
+        )
         sku = records.text(created.sku.name) if created.sku is not None else ""
         self._priced(created.id, ResourceKind.DISK, sku=sku, size_gib=created.disk_size_gb or 0)
         return records.managed_disk(created)
@@ -479,9 +499,9 @@ class AzureProvider:
         return nic.id or self._id("Microsoft.Network", "networkInterfaces", name)
 
     async def _create_vm(self, name: str, body: compute.VirtualMachine) -> VirtualMachine:
-        async with translated(f"creating VM {name}"):
-            poller = await self.clients.compute.virtual_machines.begin_create_or_update(self.resource_group, name, body)
-            created = await poller.result()
+        created = await self._put(
+            f"creating VM {name}", lambda: self.clients.compute.virtual_machines.begin_create_or_update(self.resource_group, name, body)
+        )
         vm_id = created.id or self._id("Microsoft.Compute", "virtualMachines", name)
         size = body.hardware_profile.vm_size if body.hardware_profile is not None else ""
         self._priced(vm_id, ResourceKind.VM, size=records.text(size))
@@ -664,9 +684,10 @@ class AzureProvider:
                 )
             )
         nsg_body = network.NetworkSecurityGroup(location=region, security_rules=rules, tags=dict(tags))  # type: ignore[call-overload]
-        async with translated(f"creating network security group {name}-nsg"):
-            poller = await self.clients.network.network_security_groups.begin_create_or_update(self.resource_group, f"{name}-nsg", nsg_body)
-            nsg = await poller.result()
+        nsg = await self._put(
+            f"creating network security group {name}-nsg",
+            lambda: self.clients.network.network_security_groups.begin_create_or_update(self.resource_group, f"{name}-nsg", nsg_body),
+        )
         vnet_body = network.VirtualNetwork(  # type: ignore[call-overload]
             location=region,
             tags=dict(tags),
@@ -680,9 +701,10 @@ class AzureProvider:
                 )
             ],
         )
-        async with translated(f"creating virtual network {name}"):
-            vnet_poller = await self.clients.network.virtual_networks.begin_create_or_update(self.resource_group, name, vnet_body)
-            vnet = await vnet_poller.result()
+        vnet = await self._put(
+            f"creating virtual network {name}",
+            lambda: self.clients.network.virtual_networks.begin_create_or_update(self.resource_group, name, vnet_body),
+        )
         for remote in peer_with:
             peering = network.VirtualNetworkPeering(  # type: ignore[call-overload]
                 remote_virtual_network=network.SubResource(id=remote), allow_virtual_network_access=True
@@ -1419,6 +1441,60 @@ class AzureProvider:
         except NotFoundError:
             return ()
         return (vm.id, *vm.disk_ids)
+
+    def adopt_job(
+        self,
+        job_id: str,
+        *,
+        tags: Mapping[str, str],
+        mode: RestoreMode | None = None,
+        target: str | None = None,
+        tier: PointTier | None = None,
+    ) -> None:
+        """Follow a job an earlier process of the run started (a resumed drill), as if this one had: what the
+        job creates is tagged with the run, and a restore as a VM is found by the VM name drsim asked for."""
+        self._job_tags[job_id] = dict(tags)
+        if mode is not None:
+            target_vm = self._id("Microsoft.Compute", "virtualMachines", azure_name(target, ResourceKind.VM)) if target else None
+            known = self._restores.get(job_id.lower())
+            self._restores[job_id.lower()] = _Restore(
+                mode, target_vm if mode is RestoreMode.VM else None, tier or (known.tier if known else PointTier.VAULT)
+            )
+
+    async def find_job(self, kind: JobKind, vm_id: str, *, since: datetime) -> Job | None:
+        """A restore or test failover Azure accepted for `vm_id` since `since` (a resumed drill whose previous
+        process stopped between Azure's 202 and learning the job id): Site Recovery shows it as the item's
+        `currentScenario` or in the vault's replicationJobs; Backup in the vault's backupJobs (operation
+        Restore, the item's VM by its friendly name, started since `since`)."""
+        if kind is JobKind.RESTORE:
+            item = await self._backup_item(vm_id)
+            async with translated(f"listing backup jobs of vault {item.vault}"):
+                listed = [
+                    j
+                    async for j in self.clients.backup.backup_jobs.list(
+                        vault_name=item.vault, resource_group_name=item.vault_group, filter="operation eq 'Restore'"
+                    )
+                ]
+            found = [
+                (started, job.name)
+                for job in listed
+                if job.name
+                and (props := job.properties) is not None
+                and (props.entity_friendly_name or "").lower() == item.vm_name.lower()
+                and (started := _utc(props.start_time)) is not None
+                and started >= since - JOB_CLOCK_SKEW
+            ]
+            if not found:
+                return None
+            job_id = resource_id(
+                self.subscription_id, item.vault_group, "Microsoft.RecoveryServices", ("vaults", item.vault), ("backupJobs", max(found)[1])
+            )
+            return await self.get_job(job_id)
+        scenario = "TestFailoverCleanup" if kind is JobKind.TEST_FAILOVER_CLEANUP else "TestFailover"
+        replicated = await self._replicated_item(vm_id, fresh=True)
+        since = since - JOB_CLOCK_SKEW
+        found_id = await self._scenario_job(replicated, scenario, since) or await self._listed_job(replicated, scenario, since)
+        return await self.get_job(found_id) if found_id is not None else None
 
     async def get_job(self, job_id: str) -> Job:
         ref = parse_id(job_id)

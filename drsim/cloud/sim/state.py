@@ -20,7 +20,9 @@ from drsim.cloud.api import (
     Job,
     JobErrorKind,
     JobKind,
+    PointTier,
     ResourceKind,
+    RestoreMode,
     VirtualMachine,
 )
 from drsim.cloud.arm import ArmThrottle, RequestClass
@@ -588,6 +590,24 @@ class WorldState:
         if job is None:
             raise NotFoundError(f"job {job_id} not found")
         return job.public(self.now())
+
+    def adopt_job(
+        self,
+        job_id: str,
+        *,
+        tags: Mapping[str, str],
+        mode: RestoreMode | None = None,
+        target: str | None = None,
+        tier: PointTier | None = None,
+    ) -> None:
+        """Nothing to do: the simulated world keeps a job's tags, mode and tier with the job itself."""
+
+    async def find_job(self, kind: JobKind, vm_id: str, *, since: datetime) -> Job | None:
+        await self._request("find_job", self.estate.regions.primary, RequestClass.READ, vm_id)
+        found = [j for j in self._jobs.values() if j.kind is kind and j.vm_id == vm_id and j.started_at >= since]
+        if not found:
+            return None
+        return max(found, key=lambda j: (j.started_at, j.id)).public(self.now())
 
     def _public_vm(self, vm: VmState, now: datetime) -> VirtualMachine:
         record = vm.public(now)

@@ -1,0 +1,1370 @@
+"""The fast model: a vectorized (numpy) Monte Carlo back end for comparisons.
+
+Instead of one engine run per trial, the fast model draws every trial's random figures at once and
+walks the per-VM task graph of the engine (drsim.engine.taskgraph) step by step, operation by
+operation, with arrays of shape [trials]: each operation's start, end and outcome is an array over
+the trials. It follows the engine and the simulated world as they are (docs/compare.md, "The fast
+model"):
+
+- the catalog's distributions (drsim/cloud/sim/catalog.yaml), drawn with numpy instead of keyed hashes;
+- ARM's round trip on every request, and ARM throttling: a token bucket per region and request class
+  (reads, writes), with the engine's throttled-call delays (drsim.engine.retry), on the first request
+  of every operation (bursts: a step's tasks start together); job polls and later reads of a check
+  bypass the buckets (they are spread out by their own waits);
+- the drill's concurrency limit (50 long-running operations) as list scheduling over slot arrays of
+  shape [trials, 50], tasks in graph order, and the 20 deployments per managed image the same way;
+- job polling every 30 s (the poll that first sees a job ended), Backup and Site Recovery point
+  schedules and the recovery point each choice picks, instant-restore and vault tiers, cross-region
+  restore, scheduled snapshots and copies, the data-version model (flush lag, app-consistent points,
+  striped volumes, corruption);
+- step retries with the engine's backoff (Site Recovery capacity failures), step timeouts (a timed-out
+  restore or test failover is followed again on the retry, as the engine does);
+- measurement as drsim.measure.timeline does it, and the drill's cost from what it created and when
+  cleanup deleted it.
+
+What it does not model is named by drsim.compare.fast_support; `--model auto` uses the engine then.
+The engine stays the reference: a fast comparison also runs engine trials and reports the agreement
+(drsim.compare.fast_validate).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+
+from drsim.cloud.api import ResourceKind
+from drsim.cloud.prices import cost_per_day
+from drsim.cloud.sim.catalog import Catalog, Fixed, Lognormal, Triangular, Uniform, default_catalog
+from drsim.cloud.sim.incidents import CORRUPTING, DESTRUCTIVE
+from drsim.cloud.sim.state import MIB_PER_GIB, STANDARD_SKUS
+from drsim.cloud.sim.workload import CANARY_EPOCH
+from drsim.compare.fast_support import CONCURRENCY
+from drsim.compare.trials import AppOutcome, TrialOutcome, TrialSpec
+from drsim.engine.actions import BOOT_POLL_S, BOOT_POLLS, JOB_POLL_S, MAX_IMAGE_DEPLOYMENTS, UNREACHABLE_READS
+from drsim.engine.retry import BACKOFF_BASE_S, BACKOFF_CAP_S, THROTTLE_SPREAD_CAP_S
+from drsim.engine.taskgraph import CANARY_READ_INTERVAL_S, OpKind, Task, build_task_graph
+from drsim.measure.timeline import in_scope_vm_names
+from drsim.model.checks import protection_of
+from drsim.model.documents import (
+    AsrStep,
+    BackupStep,
+    CheckBootStep,
+    CheckCanaryStep,
+    DiskSpec,
+    Estate,
+    ImageDeployStep,
+    IsolateStep,
+    ProtectionPlan,
+    Runbook,
+    SnapshotCloneStep,
+    VmSpec,
+)
+from drsim.model.types import (
+    Action,
+    BackupPointChoice,
+    BackupPolicyKind,
+    BackupTier,
+    IncidentKind,
+    OsType,
+    ReplicationPointChoice,
+    VolumeLayout,
+    selector_matches,
+)
+
+DAY_S = 86400.0
+READ, WRITE = "read", "write"
+_EPS = 1e-6
+
+
+def _epoch_seconds(at: datetime) -> float:
+    return (at.astimezone(UTC) - CANARY_EPOCH).total_seconds()
+
+
+# ------------------------------------------------------------------------------------------ draws
+
+
+class Draw:
+    """The catalog's distributions, drawn for many trials at once."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+
+    def __call__(self, dist: object, shape: int | tuple[int, ...]) -> np.ndarray:
+        rng = self.rng
+        if isinstance(dist, Fixed):
+            return np.full(shape, float(dist.value))
+        if isinstance(dist, Uniform):
+            return rng.uniform(dist.low, dist.high, shape)
+        if isinstance(dist, Triangular):
+            if dist.high == dist.low:
+                return np.full(shape, float(dist.low))
+            return rng.triangular(dist.low, dist.mode, dist.high, shape)
+        if isinstance(dist, Lognormal):
+            value = dist.median * np.exp(dist.sigma * rng.standard_normal(shape))
+            value = np.maximum(value, dist.low)
+            return np.minimum(value, dist.high) if dist.high is not None else value
+        raise TypeError(f"unknown distribution {dist!r}")  # pragma: no cover - the catalog's union is closed
+
+
+# ---------------------------------------------------------------------------------- ARM and slots
+
+
+class Buckets:
+    """ARM's token buckets per region and request class (drsim.cloud.arm.TokenBucket), as arrays over the
+    trials, in their virtual-scheduling form: a bucket is the time its next token is due (`tat`); a
+    request passes at once while the bucket holds a token, else when its token is due, a little later
+    by the throttled call's first spread (drsim.engine.retry.throttle_delay). Unlike replaying the
+    bucket request by request, this drains a burst at the refill rate even when the fast model takes
+    the requests in another order than time."""
+
+    def __init__(self, catalog: Catalog, trials: int, rng: np.random.Generator) -> None:
+        limits = catalog.arm.limits()
+        self._limits = {str(k.value): v for k, v in limits.items()}
+        self._tat: dict[tuple[str, str], np.ndarray] = {}
+        self.trials = trials
+        self.rng = rng
+
+    def admit(self, region: str, request: str, at: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """When each trial's request is let through (at or after `at`)."""
+        limit = self._limits[request]
+        key = (region, request)
+        tat = self._tat.get(key)
+        if tat is None:
+            tat = self._tat[key] = np.full(self.trials, -np.inf)
+        tau = 1.0 / limit.refill_per_s
+        burst = limit.capacity * tau
+        due = np.maximum(tat, at)
+        waits = due - at > burst - tau + _EPS  # no token left: wait for the next one
+        passed = np.where(waits, due - burst + tau, at)
+        spread = self.rng.uniform(0.0, min(THROTTLE_SPREAD_CAP_S, 2.0), self.trials)
+        passed = np.where(waits, passed + spread, passed)
+        self._tat[key] = np.where(mask, due + tau, tat)
+        return passed
+
+
+class Slots:
+    """At most `count` operations in flight per trial: list scheduling over an array [trials, count] of
+    the times each slot frees (an operation takes the slot that freed last before it was ready, or the
+    first to free)."""
+
+    def __init__(self, trials: int, count: int) -> None:
+        self.free = np.zeros((trials, count))
+        self.rows = np.arange(trials)
+
+    def take(self, ready: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        free = self.free
+        fits = np.where(free <= ready[:, None], free, -np.inf)
+        best = np.argmax(fits, axis=1)
+        none_fits = ~np.isfinite(fits[self.rows, best])
+        first = np.argmin(free, axis=1)
+        slot = np.where(none_fits, first, best)
+        start = np.where(mask, np.maximum(ready, free[self.rows, slot]), ready)
+        return start, slot
+
+    def release(self, slot: np.ndarray, end: np.ndarray, mask: np.ndarray) -> None:
+        rows = self.rows[mask]
+        self.free[rows, slot[mask]] = end[mask]
+
+
+# ---------------------------------------------------------------------------------- what a task made
+
+
+@dataclass
+class Made:
+    """Resources of one kind a task made in some trials: created at `at`, priced per day."""
+
+    kind: ResourceKind
+    price: float
+    at: np.ndarray
+    mask: np.ndarray
+    region: str
+    asr_vm: str | None = None  # made by a test failover of this VM: deleted by its 'cleanup test failover'
+
+
+@dataclass
+class Recovery:
+    """What a recovery task brought back, per trial."""
+
+    booted_at: np.ndarray  # the recovered VM answers from then (inf: not recovered)
+    instants: np.ndarray  # [trials, disks]: the newest write each recovered disk holds (seconds from the incident)
+    corrupted: np.ndarray
+    point: np.ndarray  # the recovery point's time (nan: none)
+
+
+@dataclass
+class CheckOutcome:
+    """What a check task emitted, per trial."""
+
+    emitted: np.ndarray  # a check.result was emitted
+    passed: np.ndarray
+    healthy_at: np.ndarray
+    canary: bool
+    reachable: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    measured: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    consistent: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    corrupted: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+
+
+# -------------------------------------------------------------------------------------- one candidate
+
+
+class FastRun:
+    """One candidate through every trial at once."""
+
+    def __init__(
+        self,
+        runbook: Runbook,
+        estate: Estate,
+        plan: ProtectionPlan,
+        specs: Sequence[TrialSpec],
+        *,
+        seed: int,
+        catalog: Catalog | None = None,
+        concurrency: int = CONCURRENCY,
+    ) -> None:
+        self.runbook, self.estate, self.plan = runbook, estate, plan
+        self.catalog = catalog or default_catalog()
+        self.trials = n = len(specs)
+        self.rng = np.random.default_rng(np.random.SeedSequence(seed))
+        self.draw = Draw(self.rng)
+        self.buckets = Buckets(self.catalog, n, self.rng)
+        self.slots = Slots(n, concurrency)
+        self.concurrency = concurrency
+        self.incident_abs = np.array([_epoch_seconds(s.incident_at) for s in specs])
+        self.vms = {vm.name: vm for vm in estate.vms}
+        scenario = runbook.scenario
+        self.kind = scenario.incident
+        self.outage = scenario.region if scenario.incident is IncidentKind.REGION_OUTAGE else None
+        struck = (
+            {vm.name for vm in estate.vms if vm.region == scenario.region}
+            if scenario.incident is IncidentKind.REGION_OUTAGE
+            else {vm.name for vm in estate.select(scenario.vms)}
+            if scenario.vms is not None
+            else set()
+        )
+        self.struck = struck
+        self.destroyed = struck if scenario.incident in DESTRUCTIVE else set()
+        self.corrupting = struck if scenario.incident in CORRUPTING else set()
+        self.detected = scenario.detected_after.total_seconds()
+        self.steps = {s.id: s for s in runbook.steps}
+        self.graph = build_task_graph(runbook, estate, plan)
+        self.made: list[Made] = []
+        self.recovered: dict[str, Recovery] = {}
+        self.checks: dict[str, CheckOutcome] = {}
+        self.task_end: dict[str, np.ndarray] = {}
+        self.task_ok: dict[str, np.ndarray] = {}
+        self.test_failovers: list[str] = []  # VMs with a started test failover, in the order started
+        self.tf_started: dict[str, np.ndarray] = {}
+        self.networks: dict[str, str] = {}
+        self._flush: dict[str, np.ndarray] = {}
+        self._replication: dict[str, dict[str, np.ndarray | float | None]] = {}
+        self._backups: dict[str, dict[str, np.ndarray]] = {}
+        self._image_slots: dict[str, Slots] = {}
+        self._snapshot_sched: dict[tuple[str, str], np.ndarray] = {}
+        self._group_instants: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # consistency group -> its failover instant
+        self._unfinished_restores: list[tuple[VmSpec, str, np.ndarray]] = []  # restores no task saw end: cleanup waits
+        self._unfinished_failovers: dict[str, np.ndarray] = {}
+        self.timed_out = np.zeros(n, bool)  # trials in which a step timed out (the approximated regime: see run_candidate)
+        self.trace: list[tuple[str, str, float, float]] | None = None  # (task, operation, asked, ended) of trial 0, for debugging
+        wl = self.catalog.workload
+        self._flush_dist = wl.flush_lag
+        self.interval = float(wl.canary_interval.sample(0.5))
+
+    # --------------------------------------------------------------------------------- plumbing
+
+    def latency(self, count: int | tuple[int, ...] | None = None) -> np.ndarray:
+        return self.draw(self.catalog.arm.request_latency, count if count is not None else self.trials)
+
+    def request(self, region: str, request: str, at: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """One ARM request (admitted through the buckets) and its round trip: when its answer is back."""
+        return self.buckets.admit(region, request, at, mask) + self.latency()
+
+    def admitted(self, region: str, request: str, at: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """A write admitted (its round trip is owed and waited with the operation's own time)."""
+        return self.buckets.admit(region, request, at, mask) + self.latency()
+
+    def polls(self, first: np.ndarray, ends: np.ndarray, interval: float = JOB_POLL_S) -> np.ndarray:
+        """When the poll that first sees a job ended returns: a read at `first` (answered after its
+        round trip), then a read every `interval` s plus a round trip, until one is at or after `ends`."""
+        lat = self.catalog.arm.request_latency
+        mean, var = _mean_var(lat)
+        seen = first + self.latency()
+        ends = np.where(np.isfinite(ends), ends, seen)  # trials the caller masks out
+        late = ends > seen
+        k = np.where(late, np.ceil(np.maximum(ends - seen, 0.0) / (interval + mean)), 0.0)
+        total = seen + k * interval + k * mean + np.sqrt(k * var) * self.rng.standard_normal(self.trials)
+        # The sum of k round trips is close to normal; a poll that would still be early needs one more.
+        short = late & (total < ends)
+        total = np.where(short, total + interval + self.latency(), total)
+        return np.where(late, total, seen)
+
+    def flush_lag(self, vm: str) -> np.ndarray:
+        if vm not in self._flush:
+            self._flush[vm] = self.draw(self._flush_dist, self.trials)
+        return self._flush[vm]
+
+    def capture(self, vm: str, at: np.ndarray, flushed: np.ndarray | bool) -> tuple[np.ndarray, np.ndarray]:
+        """The newest write a capture of `vm` at `at` holds (seconds from the incident), and whether it is corrupted."""
+        lag = self.flush_lag(vm)
+        instant = np.where(flushed, at, at - lag)
+        if vm in self.destroyed:
+            stopped = at >= 0.0
+            instant = np.where(stopped, -lag, instant)  # a crash: the application's buffers are lost
+        corrupted = (at >= 0.0) if vm in self.corrupting else np.zeros(self.trials, bool)
+        return instant, corrupted
+
+    def price(self, kind: ResourceKind, vm: VmSpec | None, disk: DiskSpec | None = None) -> float:
+        prices = self.catalog.prices
+        if kind is ResourceKind.VM:
+            return cost_per_day(prices, kind, size=vm.size if vm else "")
+        if disk is None:
+            return 0.0
+        return cost_per_day(prices, kind, sku=disk.sku, size_gib=disk.size_gib, used_gib=disk.used_gib)
+
+    def make(self, kind: ResourceKind, price: float, at: np.ndarray, mask: np.ndarray, region: str, asr_vm: str | None = None) -> None:
+        self.made.append(Made(kind, price, at.copy(), mask.copy(), region, asr_vm))
+
+    # -------------------------------------------------------------------------------- the walk
+
+    def run(self) -> list[list[AppOutcome]]:
+        n = self.trials
+        # Discovery: the production VMs are listed once the incident is detected.
+        start = self.request(self.estate.regions.primary, READ, np.full(n, self.detected), np.ones(n, bool))
+        step_end: dict[str, np.ndarray] = {}
+        step_bad: dict[str, np.ndarray] = {}  # the step stops its dependants (failed or skipped)
+        for wave in self._waves():
+            # Steps that need the same steps start together: their tasks meet in the slot queue in the
+            # order their first calls return, which the engine's round trips shuffle. The fast model
+            # interleaves them evenly (task i of a step of n at (i + 1/2) / n), so that no step's
+            # tasks (the expensive database VMs, say) always get the first slots.
+            needs = self.graph.step_needs[wave[0]]
+            ready = start.copy()
+            blocked = np.zeros(n, bool)
+            for need in needs:
+                ready = np.maximum(ready, step_end[need])
+                blocked |= step_bad[need]
+            ends = {step_id: ready.copy() for step_id in wave}
+            failed = {step_id: np.zeros(n, bool) for step_id in wave}
+            order = sorted(
+                ((i + 0.5) / len(tasks), w, task)
+                for w, step_id in enumerate(wave)
+                for tasks in [self.graph.step_tasks[step_id]]
+                for i, task in enumerate(tasks)
+            )
+            for task, (t_end, ok) in self._scheduled([t for _, _, t in order], ready, ~blocked):
+                t_end = np.where(blocked, ready, t_end)
+                ok = ok & ~blocked
+                self.task_end[task.id], self.task_ok[task.id] = t_end, ok
+                ends[task.step] = np.maximum(ends[task.step], t_end)
+                failed[task.step] |= ~ok & ~blocked
+            for step_id in wave:
+                step_end[step_id] = ends[step_id]
+                allowed = step_id in self.graph.allow_failure
+                step_bad[step_id] = blocked | (failed[step_id] & ~np.bool_(allowed))
+        run_end = np.max(np.stack(list(step_end.values())), axis=0) if step_end else start
+        self.run_end = run_end
+        self.cleanup(run_end)
+        return self.measure()
+
+    def _scheduled(self, tasks: list[Task], ready: np.ndarray, mask: np.ndarray) -> list[tuple[Task, tuple[np.ndarray, np.ndarray]]]:
+        """Run a wave's tasks in the order the engine's slot queue grants them (drsim.engine.executor.SlotLimit).
+
+        A task whose first operation holds a slot asks as a new task; one whose first slot operation
+        follows a call (finding a point, a snapshot, an image), and every later operation of a started
+        task, asks as continuing. A freed slot goes to the first continuing request (FIFO), else to the
+        first new task. The fast model replays that rule on the trials' mean times: it takes the slot
+        requests in the order of their mean asking time, and starts a new task only when no continuing
+        request has asked before the mean time the next slot frees; each request then takes its slot
+        in every trial (Slots.take)."""
+        # New tasks queue in the order the engine spawns them (step by step); continuing ones ask as
+        # their first calls return (`tasks` interleaves them evenly: see run()).
+        fresh = sorted((t for t in tasks if t.ops and t.ops[0].kind.holds_slot and not t.ops[0].needs), key=lambda t: t.index)
+        fresh_ids = {t.id for t in fresh}
+        results: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        heap: list[tuple[float, int, Task, Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray]], np.ndarray]] = []
+        live = mask.any()
+
+        def mean_of(times: np.ndarray) -> float:
+            picked = times[mask] if live else times
+            finite = picked[np.isfinite(picked)]
+            return float(finite.mean()) if len(finite) else math.inf
+
+        def step(task: Task, steps: Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray]]) -> None:
+            try:
+                asks = next(steps)
+            except StopIteration as done:
+                results[task.id] = done.value
+                return
+            heapq.heappush(heap, (round(mean_of(asks), 3), rank[task.id], task, steps, asks))
+
+        # Continuing-first tasks make their first calls in spawn order (ARM admits them in that order),
+        # then ask for their first slot; `tasks` (interleaved) breaks ties between equal mean times.
+        rank = {t.id: i for i, t in enumerate(tasks)}
+        for task in sorted((t for t in tasks if t.id not in fresh_ids), key=lambda t: t.index):
+            step(task, self._steps_of(task, ready, mask))
+        waiting = list(fresh)
+        started = 0
+        while heap or waiting:
+            next_free = mean_of(np.min(self.slots.free, axis=1))
+            if waiting and (started < self.concurrency or not heap or heap[0][0] > next_free):
+                task = waiting.pop(0)
+                started += 1
+                steps = self._steps_of(task, ready, mask)
+                step(task, steps)
+                if heap and heap[0][2] is task:  # its first operation takes its slot now
+                    _, _, _, steps, _ = heapq.heappop(heap)
+                    step(task, steps)
+                continue
+            _, _, task, steps, _ = heapq.heappop(heap)
+            step(task, steps)
+        return [(task, results[task.id]) for task in tasks]
+
+    def _steps_of(self, task: Task, ready: np.ndarray, mask: np.ndarray) -> Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray]]:
+        step = self.steps[task.step]
+        if isinstance(step, SnapshotCloneStep):
+            return self.clone_steps(task, step, ready, mask)
+        if isinstance(step, BackupStep):
+            return self.backup_steps(task, step, ready, mask)
+        if isinstance(step, AsrStep):
+            return self.asr_steps(task, step, ready, mask)
+        return self._at_once(task, ready, mask)
+
+    def _at_once(self, task: Task, ready: np.ndarray, mask: np.ndarray) -> Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray]]:
+        """A task with at most one slot operation, run whole when its turn comes (asking at `ready`)."""
+        yield ready
+        return self.run_task(task, ready, mask)
+
+    def _waves(self) -> list[list[str]]:
+        """The steps in topological order, those that need the same steps together (one wave)."""
+        waves: dict[frozenset[str], list[str]] = {}
+        for step_id in self.graph.steps:
+            waves.setdefault(frozenset(self.graph.step_needs[step_id]), []).append(step_id)
+        return list(waves.values())
+
+    # -------------------------------------------------------------------------------- one task
+
+    def run_task(self, task: Task, ready: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        step = self.steps[task.step]
+        if task.action in (Action.MANUAL_DECLARE, Action.MANUAL_APPROVE, Action.WAIT):
+            seconds = task.ops[0].seconds or 0.0
+            return ready + seconds, mask.copy()
+        if isinstance(step, IsolateStep):
+            return self.isolate(task, step, ready, mask)
+        if isinstance(step, AsrStep):
+            return self.asr(task, step, ready, mask)
+        if isinstance(step, BackupStep):
+            return self.backup(task, step, ready, mask)
+        if isinstance(step, SnapshotCloneStep):
+            return self.clone(task, step, ready, mask)
+        if isinstance(step, ImageDeployStep):
+            return self.deploy(task, step, ready, mask)
+        if isinstance(step, CheckBootStep):
+            return self.check_boot(task, ready, mask)
+        if isinstance(step, CheckCanaryStep):
+            return self.check_canary(task, step, ready, mask)
+        raise AssertionError(f"the fast model has no action {task.action}")  # pragma: no cover - fast_support refuses it
+
+    def _timeout(self, task: Task) -> float:
+        step = self.steps[task.step]
+        return step.timeout.total_seconds() if step.timeout is not None else math.inf
+
+    def backoff(self, attempt: int) -> np.ndarray:
+        base = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1))
+        return base * self.rng.uniform(0.5, 1.0, self.trials)
+
+    def slot_op(self, ready: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.slots.take(ready, mask)
+
+    # ----------------------------------------------------------------------------------- network
+
+    def isolate(self, task: Task, step: IsolateStep, ready: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        region = step.with_.region
+        start, slot = self.slot_op(ready, mask)
+        created = self.admitted(region, WRITE, start, mask) + self.draw(self.catalog.compute.network_create, self.trials)
+        self.slots.release(slot, created, mask)
+        self.make(ResourceKind.NETWORK, 0.0, created, mask, region)
+        self.make(ResourceKind.NSG, 0.0, created, mask, region)
+        self.networks[step.id] = region
+        verified = self.request(region, READ, created, mask)
+        return verified, mask.copy()
+
+    # ------------------------------------------------------------------------------ Site Recovery
+
+    def replication(self, vm: VmSpec) -> dict[str, np.ndarray | float | None]:
+        """The replication constants of the VM's stream (its consistency group's, shared by its members)."""
+        rule = protection_of(self.plan, vm.name, vm.tags).site_recovery
+        assert rule is not None and rule.site_recovery is not None
+        sr_rule = rule.site_recovery
+        stream = f"group:{sr_rule.consistency_group}" if sr_rule.consistency_group else f"vm:{vm.name}"
+        if stream not in self._replication:
+            sr = self.catalog.site_recovery
+            members = [
+                v
+                for v in self.estate.vms
+                if (r := protection_of(self.plan, v.name, v.tags).site_recovery) is not None
+                and r.site_recovery is not None
+                and (
+                    (r.site_recovery.consistency_group == sr_rule.consistency_group and sr_rule.consistency_group is not None)
+                    or v.name == vm.name
+                )
+            ]
+            interval = float(sr.crash_point_interval.sample(0.5))
+            self._replication[stream] = {
+                "anchor": self.rng.uniform(0.0, 1.0, self.trials) * interval,
+                "interval": interval,
+                "lag": self.draw(sr.replication_lag, self.trials) * self._churn_factor(members),
+                "processing": self.draw(sr.point_processing, self.trials),
+                "app_every": sr_rule.app_consistent_every.total_seconds() if sr_rule.app_consistent_every is not None else None,
+                "retention": sr_rule.retention.total_seconds(),
+            }
+        return self._replication[stream]
+
+    def _churn_factor(self, members: list[VmSpec]) -> float:
+        sr = self.catalog.site_recovery
+        factor = 1.0
+        for spec in members:
+            vm_rate = 0.0
+            for disk in spec.disks:
+                rate = disk.churn_gib_per_day * MIB_PER_GIB / 86400
+                vm_rate += rate
+                limit = sr.churn_limit_standard_disk_mbps.value if disk.sku in STANDARD_SKUS else sr.churn_limit_premium_disk_mbps.value
+                factor = max(factor, rate / limit)
+            factor = max(factor, vm_rate / sr.churn_limit_vm_mbps.value)
+        return factor
+
+    def replication_point(self, vm: VmSpec, choice: ReplicationPointChoice, at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The point a choice picks at `at` (seconds from the incident): its time, whether it is
+        app-consistent, and whether it is processed (nan time: no such point)."""
+        timing = self.replication(vm)
+        anchor_abs = timing["anchor"]
+        assert isinstance(anchor_abs, np.ndarray)
+        interval = float(timing["interval"])  # type: ignore[arg-type]
+        lag, processing = timing["lag"], timing["processing"]
+        assert isinstance(lag, np.ndarray) and isinstance(processing, np.ndarray)
+        # Grids are in absolute time: anchor + k * interval seconds since the canary epoch.
+        anchor = anchor_abs - self.incident_abs  # relative to the incident
+        limit = at - lag - processing
+        if vm.name in self.destroyed:
+            limit = np.minimum(limit, -lag)
+        stop_at = np.minimum(at, 0.0) if vm.name in self.destroyed else at
+        pending = stop_at - lag
+        oldest = at - float(timing["retention"])  # type: ignore[arg-type]
+        crash = anchor + np.floor((limit - anchor) / interval + 1e-9) * interval
+        app_every = timing["app_every"]
+        is_app = np.zeros(self.trials, bool)
+        if app_every is not None:
+            every = float(app_every)
+            app = anchor + np.floor((limit - anchor) / every + 1e-9) * every
+            is_app = np.isclose(app, crash, atol=1e-6)
+        else:
+            app = np.full(self.trials, np.nan)
+        exists = crash > oldest
+        processed = np.ones(self.trials, bool)
+        if choice is ReplicationPointChoice.LATEST:
+            time = np.where(~exists | (pending > crash), pending, crash)
+            processed = ~(~exists | (pending > crash))
+            return time, np.where(processed, is_app, False), processed
+        if choice is ReplicationPointChoice.LATEST_APP_CONSISTENT:
+            ok = np.isfinite(app) & (app > oldest)
+            return np.where(ok, app, np.nan), np.ones(self.trials, bool), processed
+        return np.where(exists, crash, np.nan), is_app, processed
+
+    def job_attempts(
+        self,
+        task: Task,
+        ready: np.ndarray,
+        ask: np.ndarray,
+        mask: np.ndarray,
+        submit: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]],
+    ) -> Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]]:
+        """The attempts at a task whose slot operation starts a job and follows it (a restore, a test failover).
+
+        Each attempt waits for a slot (from `ask`), starts a job unless one is still running from a
+        timed-out attempt (then it follows that one, as the engine does: the job id survives), and reads
+        it every 30 s until it ends. An attempt ends at its step timeout (counted from the task's start
+        for the first, which also made the calls before the slot, from the retry for the others), or
+        when its job failed (`submit` says which fail: capacity); both are retried after the engine's
+        backoff while retries remain. `submit(start, mask)` starts jobs: (submitted, ends, fails, info).
+        Returns the task's end, success, when the job's end was seen, when the job ended, the info
+        of the job that succeeded, and when a job the task stopped following ends (nan: none; cleanup
+        waits for it). A retry yields when it asks for its slot again (the wave's scheduler decides
+        when it gets one, behind the requests that asked before it)."""
+        n = self.trials
+        step = self.steps[task.step]
+        timeout = self._timeout(task)
+        deadline = ready + timeout
+        live = mask.copy()
+        job_ends = np.full(n, np.nan)
+        job_bad = np.zeros(n, bool)
+        info: dict[str, np.ndarray] = {}
+        kept: dict[str, np.ndarray] = {}
+        ok = np.zeros(n, bool)
+        end = ready.copy()
+        seen_ok = np.full(n, np.nan)
+        ends_ok = np.full(n, np.nan)
+        for attempt in range(1, step.retries + 2):
+            if not live.any():
+                break
+            if attempt > 1:
+                yield np.where(live, ask, np.nan)
+            start, slot = self.slot_op(ask, live)
+            waited_out = live & (start >= deadline)  # cancelled while waiting for a slot
+            got = live & ~waited_out
+            first_read = start.copy()
+            new = got & np.isnan(job_ends)
+            if new.any():
+                submitted, ends, bad, found = submit(start, new)
+                job_ends = np.where(new, ends, job_ends)
+                job_bad = np.where(new, bad, job_bad)
+                first_read = np.where(new, submitted, start)
+                for key, value in found.items():
+                    info[key] = np.where(new, value, info[key]) if key in info else value
+            seen = self.polls(first_read, np.where(got, job_ends, first_read))
+            over = got & (seen > deadline)
+            self.timed_out |= waited_out | over
+            self.slots.release(slot, np.where(over, deadline, seen), got)
+            success = got & ~over & ~job_bad
+            failed_job = got & ~over & job_bad
+            ok |= success
+            end = np.where(success, seen, end)
+            seen_ok = np.where(success, seen, seen_ok)
+            ends_ok = np.where(success, job_ends, ends_ok)
+            for key, value in info.items():
+                kept[key] = np.where(success, value, kept[key]) if key in kept else value
+            job_ends = np.where(failed_job, np.nan, job_ends)  # a failed job is over: the retry starts a new one
+            job_bad = np.where(failed_job, False, job_bad)
+            stopped = np.where(waited_out | over, deadline, seen)
+            retry = waited_out | over | failed_job
+            if attempt > step.retries:
+                end = np.where(retry, stopped, end)
+                break
+            ask = np.where(retry, stopped + self.backoff(attempt), ask)
+            deadline = ask + timeout
+            live = retry
+        unfinished = np.where(mask & ~ok & ~job_bad, job_ends, np.nan)
+        return end, ok, seen_ok, ends_ok, kept, unfinished
+
+    def asr(self, task: Task, step: AsrStep, ready: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return _finish(self.asr_steps(task, step, ready, mask))
+
+    def asr_steps(
+        self, task: Task, step: AsrStep, ready: np.ndarray, mask: np.ndarray
+    ) -> Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray]]:
+        """A test failover: it yields when it asks for its slot (after finding the point)."""
+        assert task.vm is not None
+        vm = self.vms[task.vm]
+        rule = protection_of(self.plan, vm.name, vm.tags).site_recovery
+        assert rule is not None and rule.site_recovery is not None
+        target = rule.site_recovery.target_region
+        region = self.networks.get(step.with_.network, target)
+        sr = self.catalog.site_recovery
+        choice = step.with_.recovery_point
+        n = self.trials
+        ask = ready
+        point: np.ndarray | None = None
+        app: np.ndarray = np.zeros(n, bool)
+        processed: np.ndarray = np.ones(n, bool)
+        ok = mask.copy()
+        if choice is not ReplicationPointChoice.LATEST:
+            found = self.request(target, READ, ready, mask)
+            pick = ReplicationPointChoice.LATEST_PROCESSED if choice is ReplicationPointChoice.LATEST_MULTI_VM_PROCESSED else choice
+            point, app, processed = self.replication_point(vm, pick, found)
+            if choice is ReplicationPointChoice.LATEST_MULTI_VM_PROCESSED:
+                group = rule.site_recovery.consistency_group
+                if group is None:
+                    point = np.full(n, np.nan)
+                else:
+                    fixed = self._group_instants.setdefault(group, (point, app))
+                    point, app = fixed
+            ok = mask & np.isfinite(point)
+            ask = found
+        yield ask
+        capacity = float(sr.capacity_failure_probability.sample(0.5))
+
+        def submit(start: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+            submitted = self.admitted(target, WRITE, start, new)
+            if vm.name not in self.tf_started:
+                self.test_failovers.append(vm.name)
+                self.tf_started[vm.name] = np.where(new, submitted, np.nan)
+            else:
+                self.tf_started[vm.name] = np.where(new & np.isnan(self.tf_started[vm.name]), submitted, self.tf_started[vm.name])
+            if point is None:  # latest: the pending data, processed first
+                pt_now, app_now, processed_now = self.replication_point(vm, ReplicationPointChoice.LATEST, submitted)
+            else:
+                pt_now, app_now, processed_now = point, app, processed
+            seconds = self.draw(sr.test_failover, n) + np.where(processed_now, 0.0, self.draw(sr.pending_processing, n))
+            short = self.rng.random(n) < capacity
+            return submitted, submitted + seconds, short, {"point": pt_now, "app": app_now.astype(float)}
+
+        end, good, seen, ends, info, unfinished = yield from self.job_attempts(task, ready, ask, ok, submit)
+        self._unfinished_failovers[vm.name] = unfinished
+        failed = mask & ~good
+        end = np.where(mask & ~ok, ask, end)
+        booted = np.where(good, ends + self._boot(vm, generalized=False), np.inf)
+        self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), seen, good, region, asr_vm=vm.name)
+        for disk in vm.disks:
+            self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), seen, good, region, asr_vm=vm.name)
+        pt = info.get("point", np.full(n, np.nan))
+        ptapp = info.get("app", np.zeros(n)) > 0.5
+        instants = np.zeros((n, len(vm.disks)))
+        corrupted = np.zeros(n, bool)
+        for i in range(len(vm.disks)):
+            instants[:, i], corrupted_i = self.capture(vm.name, np.where(np.isfinite(pt), pt, 0.0), ptapp)
+            corrupted |= corrupted_i
+        self.recovered[vm.name] = Recovery(booted, instants, corrupted & good, np.where(good, pt, np.nan))
+        return np.where(mask, end, ready), good & ~failed
+
+    # ------------------------------------------------------------------------------- Azure Backup
+
+    def backups(self, vm: VmSpec) -> dict[str, np.ndarray]:
+        """The VM's scheduled backups around the incident, [trials, slots]: times and the life of each point."""
+        if vm.name in self._backups:
+            return self._backups[vm.name]
+        rule = protection_of(self.plan, vm.name, vm.tags).backup
+        assert rule is not None and rule.backup is not None
+        b = rule.backup
+        timings = self.catalog.backup
+        start = b.start.hour * 3600 + b.start.minute * 60
+        if b.policy is BackupPolicyKind.STANDARD:
+            offsets = [float(start)]
+        else:
+            window = b.window.total_seconds() if b.window is not None else DAY_S
+            every = b.interval.total_seconds()
+            offsets = [start + k * every for k in range(max(1, math.ceil(window / every)))]
+        days_back = 3 + int(b.snapshot_days > 0)
+        day0 = np.floor(self.incident_abs / DAY_S)
+        scheduled = []
+        last_of_day = []
+        for back in range(days_back, -1, -1):
+            for index, offset in enumerate(offsets):
+                scheduled.append((day0 - back) * DAY_S + offset)
+                last_of_day.append(index == len(offsets) - 1)
+        sched = np.stack(scheduled, axis=1) - self.incident_abs[:, None]  # relative
+        shape = sched.shape
+        taken = sched + self.draw(timings.schedule_jitter, shape)
+        usable = taken + self.draw(timings.snapshot_phase, shape)
+        to_vault = np.array([b.policy is BackupPolicyKind.STANDARD or last for last in last_of_day])[None, :] & np.ones(shape, bool)
+        vault = np.where(to_vault, usable + self.draw(timings.transfer_phase, shape), np.inf)
+        crr = np.where(to_vault, np.maximum(vault, taken + self.draw(timings.crr_lag, shape)), np.inf) if b.cross_region_restore else None
+        found = {
+            "taken": taken,
+            "usable": usable,
+            "snapshot_until": taken + b.snapshot_days * DAY_S,
+            "vault": vault,
+            "expires": taken + b.retention_days * DAY_S,
+        }
+        if crr is not None:
+            found["crr"] = crr
+        self._backups[vm.name] = found
+        return found
+
+    def backup_point(
+        self, vm: VmSpec, choice: BackupPointChoice, tier: BackupTier, cross: bool, at: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The point chosen at `at`: its time (nan: none) and whether the restore uses the snapshot tier."""
+        s = self.backups(vm)
+        taken, now = s["taken"], at[:, None]
+        exists = taken < (np.minimum(now, 0.0) if vm.name in self.destroyed else now)
+        exists &= s["expires"] > now
+        snap = (s["usable"] <= now) & (now < s["snapshot_until"])
+        vault = (s["vault"] <= now) & (now < s["expires"])
+        if cross:
+            usable = exists & (s["crr"] <= now)
+            use_snapshot = np.zeros_like(usable)
+        elif tier is BackupTier.VAULT:
+            usable, use_snapshot = exists & vault, np.zeros_like(vault)
+        elif tier is BackupTier.SNAPSHOT:
+            usable, use_snapshot = exists & snap, snap
+        else:
+            usable, use_snapshot = exists & (snap | vault), snap
+        if choice is BackupPointChoice.LATEST_APP_CONSISTENT:
+            if not self._app_consistent_backup(vm):
+                usable = np.zeros_like(usable)
+        elif choice is BackupPointChoice.BEFORE_INCIDENT:
+            usable &= taken < 0.0
+        masked = np.where(usable, taken, -np.inf)
+        best = np.argmax(masked, axis=1)
+        rows = np.arange(self.trials)
+        point = masked[rows, best]
+        return np.where(np.isfinite(point), point, np.nan), use_snapshot[rows, best]
+
+    @staticmethod
+    def _app_consistent_backup(vm: VmSpec) -> bool:
+        return vm.os is OsType.WINDOWS  # a running Windows VM's points are app-consistent (schedules.backup_consistency)
+
+    def backup(self, task: Task, step: BackupStep, ready: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return _finish(self.backup_steps(task, step, ready, mask))
+
+    def backup_steps(
+        self, task: Task, step: BackupStep, ready: np.ndarray, mask: np.ndarray
+    ) -> Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray]]:
+        """A restore: it yields when it asks for its slot (after listing the points)."""
+        assert task.vm is not None
+        vm = self.vms[task.vm]
+        w = step.with_
+        n = self.trials
+        cross = w.region is not None and w.region != vm.region
+        list_region = w.region if cross and w.region is not None else vm.region
+        region = w.region or vm.region
+        backup = self.catalog.backup
+        found = self.request(list_region, READ, ready, mask)
+        point, _ = self.backup_point(vm, w.point, w.tier, cross, found)
+        ok = mask & np.isfinite(point)  # no point: NotFoundError, not retried
+        yield found
+
+        def submit(start: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+            # The point is chosen again as the restore starts (actions.CloudActions._backup).
+            listed = self.request(list_region, READ, start, new)
+            chosen, snapshot_tier = self.backup_point(vm, w.point, w.tier, cross, listed)
+            submitted = self.admitted(region, WRITE, listed, new)
+            seconds = np.where(
+                snapshot_tier,
+                self.draw(backup.restore_snapshot_tier, n),
+                self.draw(backup.restore_vault_base, n) + vm.used_gib * MIB_PER_GIB / self.draw(backup.restore_vault_throughput_mbps, n),
+            )
+            return submitted, submitted + seconds, np.zeros(n, bool), {"point": chosen}
+
+        end, good, seen, ends, info, unfinished = yield from self.job_attempts(task, ready, found, ok, submit)
+        self._unfinished_restores.append((vm, region, unfinished))
+        end = np.where(mask & ~ok, found, end)
+        point = np.where(good, info.get("point", point), point)
+        good &= np.isfinite(point)
+        booted = np.where(good, ends + self._boot(vm, generalized=False), np.inf)
+        self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), seen, good, region)
+        for disk in vm.disks:
+            self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), seen, good, region)
+        flushed = self._app_consistent_backup(vm)
+        instants = np.zeros((n, len(vm.disks)))
+        corrupted = np.zeros(n, bool)
+        safe = np.where(np.isfinite(point), point, 0.0)
+        for i in range(len(vm.disks)):
+            instants[:, i], c = self.capture(vm.name, safe, flushed)
+            corrupted |= c
+        self.recovered[vm.name] = Recovery(booted, instants, corrupted & good, np.where(good, point, np.nan))
+        return np.where(mask, end, ready), good
+
+    # ----------------------------------------------------------------------------- snapshot clone
+
+    def scheduled_snapshot(self, vm: VmSpec, disk: DiskSpec, at: np.ndarray) -> np.ndarray:
+        """The newest retained scheduled snapshot of a disk taken by `at` (seconds from the incident; nan: none)."""
+        rule = protection_of(self.plan, vm.name, vm.tags).snapshots
+        assert rule is not None and rule.snapshots is not None
+        s = rule.snapshots
+        key = (vm.name, disk.name)
+        start = s.at.hour * 3600 + s.at.minute * 60 if s.at is not None else 0
+        every = s.every.total_seconds()
+        if key not in self._snapshot_sched:
+            self._snapshot_sched[key] = self.draw(self.catalog.snapshots.scheduled_spread, (self.trials, 3))
+        spread = self._snapshot_sched[key]
+        end = np.minimum(at, 0.0) if vm.name in self.destroyed else at
+        last = np.floor((self.incident_abs + end - start) / every)
+        best = np.full(self.trials, np.nan)
+        for back in (2, 1, 0):
+            taken = start + (last - back) * every + spread[:, back] - self.incident_abs
+            fine = (taken <= at) & ((taken < 0.0) if vm.name in self.destroyed else True)
+            best = np.where(fine, taken, best)
+        return best
+
+    def clone(self, task: Task, step: SnapshotCloneStep, ready: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return _finish(self.clone_steps(task, step, ready, mask))
+
+    def clone_steps(
+        self, task: Task, step: SnapshotCloneStep, ready: np.ndarray, mask: np.ndarray
+    ) -> Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray]]:
+        """A snapshot clone one operation at a time: it yields when each slot operation asks for a slot
+        (the times, per trial), so that the wave's scheduler can interleave its requests with other
+        tasks' as the engine's queue would."""
+        assert task.vm is not None
+        vm = self.vms[task.vm]
+        n = self.trials
+        region = self.networks.get(step.with_.network, vm.region)
+        snaps = self.catalog.snapshots
+        finish: dict[str, np.ndarray] = {}
+        instants = np.zeros((n, len(vm.disks)))
+        corrupted = np.zeros(n, bool)
+        taken_at = np.full((n, len(vm.disks)), np.nan)
+        index = {d.name: i for i, d in enumerate(vm.disks)}
+        ok = mask.copy()
+        for op in task.ops:
+            op_ready = ready.copy()
+            for need in op.needs:
+                op_ready = np.maximum(op_ready, finish[need])
+            if op.kind.holds_slot:
+                yield op_ready  # when it asks for a slot: the wave's scheduler decides when it gets one
+            disk = vm.disks[index[op.disk]] if op.disk is not None else None
+            if op.kind is OpKind.SNAPSHOT and (vm.name in self.destroyed or vm.region == self.outage):
+                # The incident took the disk (deleted, lost, or its region down): the world refuses the
+                # snapshot at once (NotFoundError, not retried) and the task fails.
+                start, slot = self.slot_op(op_ready, ok)
+                self.slots.release(slot, start, ok)
+                end = start
+                ok = np.zeros(n, bool)
+            elif op.kind is OpKind.SNAPSHOT:
+                assert disk is not None
+                start, slot = self.slot_op(op_ready, ok)
+                owed = self.admitted(vm.region, WRITE, start, ok)
+                taken = owed + self.draw(snaps.capture_latency, n)
+                end = taken + self.draw(snaps.create, n)
+                self.slots.release(slot, end, ok)
+                i = index[disk.name]
+                instants[:, i], c = self.capture(vm.name, taken, False)
+                corrupted |= c
+                taken_at[:, i] = taken
+                self.make(ResourceKind.SNAPSHOT, self.price(ResourceKind.SNAPSHOT, vm, disk), end, ok, vm.region)
+            elif op.kind is OpKind.FIND_SNAPSHOT:
+                assert disk is not None
+                end = self.request(self.estate.regions.primary, READ, op_ready, ok)
+                taken = self.scheduled_snapshot(vm, disk, end)
+                ok &= np.isfinite(taken)
+                i = index[disk.name]
+                safe = np.where(np.isfinite(taken), taken, 0.0)
+                instants[:, i], c = self.capture(vm.name, safe, False)
+                corrupted |= c
+                taken_at[:, i] = taken
+            elif op.kind is OpKind.COPY_SNAPSHOT:
+                assert disk is not None
+                start, slot = self.slot_op(op_ready, ok)
+                submitted = self.request(region, WRITE, start, ok)
+                seconds = self.draw(snaps.copy_base, n) + disk.used_gib * MIB_PER_GIB / self.draw(snaps.copy_throughput_mbps, n)
+                end = submitted + seconds
+                self.slots.release(slot, end, ok)
+                self.make(ResourceKind.SNAPSHOT, self.price(ResourceKind.SNAPSHOT, vm, disk), end, ok, region)
+            elif op.kind is OpKind.CREATE_DISK:
+                assert disk is not None
+                start, slot = self.slot_op(op_ready, ok)
+                end = self.admitted(region, WRITE, start, ok) + self.draw(self.catalog.compute.disk_create, n)
+                self.slots.release(slot, end, ok)
+                self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), end, ok, region)
+            else:  # create-vm
+                start, slot = self.slot_op(op_ready, ok)
+                end = self.admitted(region, WRITE, start, ok) + self._create(vm.os)
+                self.slots.release(slot, end, ok)
+                self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), end, ok, region)
+            finish[op.id] = np.where(ok, end, op_ready)
+            if self.trace is not None:
+                self.trace.append((task.id, op.id, float(op_ready[0]), float(end[0])))
+        end = finish[task.ops[-1].id]
+        timeout = self._timeout(task)
+        in_time = end <= ready + timeout
+        self.timed_out |= ok & ~in_time
+        good = ok & in_time
+        end = np.where(ok & ~in_time, ready + timeout, end)
+        booted = np.where(good, end + self._boot(vm, generalized=False), np.inf)
+        oldest = np.min(np.where(np.isnan(taken_at), np.inf, taken_at), axis=1) if taken_at.size else np.full(n, np.inf)
+        oldest = np.where(np.isfinite(oldest), oldest, np.nan)
+        self.recovered[vm.name] = Recovery(booted, instants, corrupted & good, np.where(good, oldest, np.nan))
+        return np.where(mask, end, ready), good
+
+    # ------------------------------------------------------------------------------------ images
+
+    def deploy(self, task: Task, step: ImageDeployStep, ready: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        assert task.vm is not None
+        w = step.with_
+        golden = self.vms[w.image_of]
+        vm = self.vms.get(task.vm, golden)
+        n = self.trials
+        found = self.request(self.estate.regions.primary, READ, ready, mask)
+        start, slot = self.slot_op(found, mask)
+        image = self._image_slots.setdefault(f"{w.image_of}@{w.region}", Slots(n, MAX_IMAGE_DEPLOYMENTS))
+        start2, image_slot = image.take(start, mask)
+        end = self.admitted(w.region, WRITE, start2, mask) + self._create(golden.os)
+        image.release(image_slot, end, mask)
+        self.slots.release(slot, end, mask)
+        timeout = self._timeout(task)
+        good = mask & (end <= ready + timeout)
+        self.timed_out |= mask & ~good
+        end = np.where(mask & ~good, ready + timeout, end)
+        self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), end, good, w.region)
+        for disk in golden.disks:
+            self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, golden, disk), end, good, w.region)
+        booted = np.where(good, end + self._boot(golden, generalized=True), np.inf)
+        # The image holds the golden VM's data as captured (flushed) when it stopped writing.
+        stopped = -float(self.catalog.workload.stopped_for.sample(0.5)) if golden.power.value != "running" else 0.0
+        instants = np.full((n, len(golden.disks)), stopped)
+        self.recovered[task.vm] = Recovery(booted, instants, np.zeros(n, bool), np.full(n, np.nan))
+        return np.where(mask, end, ready), good
+
+    # ------------------------------------------------------------------------------------ checks
+
+    def _boot(self, vm: VmSpec, *, generalized: bool) -> np.ndarray:
+        c = self.catalog.compute
+        windows = vm.os is OsType.WINDOWS
+        if generalized:
+            dist = c.boot_generalized_windows if windows else c.boot_generalized_linux
+        else:
+            dist = c.boot_specialized_windows if windows else c.boot_specialized_linux
+        return self.draw(dist, self.trials)
+
+    def _create(self, os: OsType) -> np.ndarray:
+        c = self.catalog.compute
+        return self.draw(c.vm_create_windows if os is OsType.WINDOWS else c.vm_create_linux, self.trials)
+
+    def check_boot(self, task: Task, ready: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        assert task.vm is not None
+        n = self.trials
+        rec = self.recovered.get(task.vm)
+        if rec is None:
+            out = CheckOutcome(np.zeros(n, bool), np.zeros(n, bool), np.full(n, np.nan), canary=False)
+            self.checks[task.id] = out
+            return ready, np.zeros(n, bool)
+        live = mask & np.isfinite(rec.booted_at)
+        region = self._recovered_region(task.vm)
+        first = self.request(region, READ, ready, live)
+        booted = rec.booted_at
+        late = live & (booted > first)
+        # Later reads every BOOT_POLL_S s (plus a round trip each) until one sees the VM booted.
+        passed_at = np.where(late, self.polls(first + BOOT_POLL_S - self.latency() * 0.0, booted, BOOT_POLL_S), first)
+        limit = first + (BOOT_POLLS - 1) * (BOOT_POLL_S + _mean_var(self.catalog.arm.request_latency)[0])
+        passed = live & (passed_at <= limit)
+        end = np.where(passed, passed_at, limit + BOOT_POLL_S)
+        # A check of a VM that was not recovered fails at once (CheckFailure).
+        self.checks[task.id] = CheckOutcome(mask.copy(), passed, np.where(passed, passed_at, np.nan), canary=False)
+        return np.where(mask, np.where(live, end, ready), ready), passed
+
+    def _recovered_region(self, vm: str) -> str:
+        for made in self.made:
+            if made.kind is ResourceKind.VM:
+                return made.region
+        return self.vms[vm].region if vm in self.vms else self.estate.regions.primary
+
+    def check_canary(self, task: Task, step: CheckCanaryStep, ready: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        assert task.vm is not None
+        n = self.trials
+        rec = self.recovered.get(task.vm)
+        if rec is None:
+            self.checks[task.id] = CheckOutcome(
+                np.zeros(n, bool),
+                np.zeros(n, bool),
+                np.full(n, np.nan),
+                canary=True,
+                reachable=np.zeros(n, bool),
+                measured=np.full(n, np.nan),
+                consistent=np.zeros(n, bool),
+                corrupted=np.zeros(n, bool),
+            )
+            return ready, np.zeros(n, bool)
+        vm = self.vms[task.vm]
+        region = self._recovered_region(task.vm)
+        needed = step.with_.consecutive
+        run_command = self.catalog.compute.run_command
+        consistent = np.ones(n, bool)
+        for volume in vm.volumes:
+            if volume.layout is VolumeLayout.STRIPED:
+                cols = [i for i, d in enumerate(vm.disks) if d.name in volume.disks]
+                marks = np.floor(rec.instants[:, cols] / self.interval + 1e-9)
+                consistent &= np.all(marks == marks[:, :1], axis=1) if len(cols) > 1 else True
+        broken = ~consistent | rec.corrupted
+        t = ready.copy()
+        passes = np.zeros(n, int)
+        unreachable = np.zeros(n, int)
+        first_pass = np.full(n, np.nan)
+        live = mask.copy()
+        final = np.zeros(n, bool)
+        passed = np.zeros(n, bool)
+        reachable_final = np.zeros(n, bool)
+        end = ready.copy()
+        read = 0
+        while live.any() and read < needed + UNREACHABLE_READS + 2:
+            read += 1
+            owed = self.admitted(region, WRITE, t, live) if read == 1 else t + self.latency()
+            done = owed + self.draw(run_command, n)
+            reach = done >= rec.booted_at
+            ok_read = live & reach & ~broken
+            bad_read = live & reach & broken
+            unr = live & ~reach
+            first_pass = np.where(ok_read & (passes == 0), done, first_pass)
+            passes = np.where(ok_read, passes + 1, np.where(unr, 0, passes))
+            first_pass = np.where(unr, np.nan, first_pass)
+            unreachable = np.where(unr, unreachable + 1, np.where(live & reach, 0, unreachable))
+            fin = live & ((passes >= needed) | bad_read | (unr & (unreachable >= UNREACHABLE_READS)))
+            passed |= fin & (passes >= needed)
+            reachable_final |= fin & reach
+            end = np.where(fin, done, end)
+            final |= fin
+            live &= ~fin
+            t = np.where(live, done + CANARY_READ_INTERVAL_S, t)
+        newest = np.max(rec.instants, axis=1)
+        marker = np.floor(newest / self.interval + 1e-9) * self.interval
+        measured = np.where(reachable_final, np.maximum(0.0, -marker), np.nan)
+        self.checks[task.id] = CheckOutcome(
+            final & mask,
+            passed,
+            np.where(passed, first_pass, np.nan),
+            canary=True,
+            reachable=reachable_final,
+            measured=measured,
+            consistent=consistent,
+            corrupted=rec.corrupted,
+        )
+        return np.where(mask, end, ready), passed
+
+    # ----------------------------------------------------------------------------------- cleanup
+
+    def cleanup(self, run_end: np.ndarray) -> None:
+        """Cleanup as the engine's: test failovers ended one after the other, then delete waves."""
+        n = self.trials
+        t = run_end.copy()
+        sr = self.catalog.site_recovery
+        for vm, region, ends in self._unfinished_restores:
+            # A restore the run stopped following: cleanup reads its job until it ends, then deletes what it made.
+            waiting = np.isfinite(ends)
+            if waiting.any():
+                t = np.where(waiting, self.polls(t, ends), t)
+                self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), t, waiting, region)
+                for disk in vm.disks:
+                    self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), t, waiting, region)
+        deleted_asr: dict[str, np.ndarray] = {}
+        for vm_name in self.test_failovers:
+            started = np.isfinite(self.tf_started[vm_name])
+            vm = self.vms[vm_name]
+            ends = self._unfinished_failovers.get(vm_name, np.full(n, np.nan))
+            waiting = np.isfinite(ends)
+            if waiting.any():  # a test failover no task saw end: waited for, and what it made recorded
+                t = np.where(waiting, self.polls(t, ends), t)
+                region = self.networks.get(next(iter(self.networks), ""), vm.region) if self.networks else vm.region
+                self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), t, waiting, region, asr_vm=vm_name)
+                for disk in vm.disks:
+                    self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), t, waiting, region, asr_vm=vm_name)
+            rule = protection_of(self.plan, vm.name, vm.tags).site_recovery
+            target = rule.site_recovery.target_region if rule is not None and rule.site_recovery is not None else vm.region
+            submitted = self.admitted(target, WRITE, t, started)
+            ends = submitted + self.draw(sr.test_failover_cleanup, n)
+            seen = self.polls(submitted + JOB_POLL_S, ends)
+            seen = np.maximum(seen, submitted + JOB_POLL_S + self.latency())
+            t = np.where(started, seen, t)
+            deleted_asr[vm_name] = t.copy()
+        compute = self.catalog.compute
+        self.deleted: list[np.ndarray] = []
+        waves = [ResourceKind.VM, ResourceKind.DISK, ResourceKind.SNAPSHOT, ResourceKind.IMAGE, ResourceKind.NETWORK, ResourceKind.NSG]
+        self.deleted = [np.full(n, np.nan) for _ in self.made]
+        for kind in waves:
+            members = [i for i, m in enumerate(self.made) if m.kind is kind and m.asr_vm is None]
+            if not members:
+                continue
+            deleters = Slots(n, self.concurrency)
+            wave_end = t.copy()
+            for i in reversed(members):
+                made = self.made[i]
+                start, slot = deleters.take(t, made.mask)
+                seconds = self.draw(compute.delete_vm if kind is ResourceKind.VM else compute.delete_other, n)
+                end = start + self.latency() + seconds
+                deleters.release(slot, end, made.mask)
+                self.deleted[i] = np.where(made.mask, end, np.nan)
+                wave_end = np.where(made.mask, np.maximum(wave_end, end), wave_end)
+            t = wave_end
+        for i, made in enumerate(self.made):
+            if made.asr_vm is not None:
+                self.deleted[i] = np.where(made.mask, deleted_asr.get(made.asr_vm, t), np.nan)
+        self.cleanup_end = t + self.latency()
+
+    def costs(self) -> np.ndarray:
+        total = np.zeros(self.trials)
+        for made, gone in zip(self.made, self.deleted, strict=True):
+            alive = np.where(made.mask, np.maximum(0.0, np.where(np.isfinite(gone), gone, self.cleanup_end) - made.at), 0.0)
+            total += made.price * alive / DAY_S
+        return total
+
+    # ----------------------------------------------------------------------------------- measure
+
+    def measure(self) -> list[list[AppOutcome]]:
+        """Per trial, per app: what drsim.measure.timeline.measure_apps measures from the events."""
+        n = self.trials
+        estate, runbook = self.estate, self.runbook
+        hit = in_scope_vm_names(runbook, estate)
+        objectives = {o.app: o for o in runbook.objectives}
+        tasks = self.graph.tasks
+        touched = {t.vm for t in tasks if t.vm}
+        own_healthy: dict[str, np.ndarray] = {}
+        affected_of: dict[str, set[str]] = {}
+        rows: dict[str, dict[str, np.ndarray]] = {}
+        for app in estate.apps:
+            vms = {vm.name for vm in estate.vms if selector_matches(app.vms, vm.name, vm.tags)}
+            affected = vms & hit
+            affected_of[app.name] = affected
+            recovery = [t for t in tasks if t.action.is_recovery and t.vm in vms]
+            ready_by_vm: dict[str, np.ndarray] = {}
+            have: dict[str, np.ndarray] = {}
+            claimed = np.full(n, np.nan)
+            for task in recovery:
+                if task.vm not in affected:
+                    continue
+                assert task.vm is not None
+                done = self.task_ok[task.id]
+                at = np.where(done, self.task_end[task.id], -np.inf)
+                ready_by_vm[task.vm] = np.maximum(ready_by_vm.get(task.vm, at), at)
+                have[task.vm] = have.get(task.vm, np.zeros(n, bool)) | done
+                rec = self.recovered.get(task.vm)
+                if rec is not None:
+                    c = np.where(done & np.isfinite(rec.point), np.maximum(0.0, -rec.point), np.nan)
+                    claimed = np.fmax(claimed, c)
+            all_there = np.ones(n, bool) if affected else np.zeros(n, bool)
+            for name in affected:
+                all_there &= have.get(name, np.zeros(n, bool))
+            infra = np.where(
+                all_there,
+                np.max(np.stack([ready_by_vm[v] for v in affected if v in ready_by_vm]), axis=0)
+                if any(v in ready_by_vm for v in affected)
+                else np.nan,
+                np.nan,
+            )
+            check_tasks = [t for t in tasks if t.action.is_check and t.vm in affected]
+            broken = np.zeros(n, bool)
+            for t in check_tasks:
+                broken |= ~self.task_ok[t.id]
+            canaries = [self.checks[t.id] for t in check_tasks if t.id in self.checks and self.checks[t.id].canary]
+            boots = [self.checks[t.id] for t in check_tasks if t.id in self.checks and not self.checks[t.id].canary]
+            any_canary = np.zeros(n, bool)
+            for check in canaries:
+                any_canary |= check.emitted
+            healthy = np.full(n, -np.inf)
+            all_passed = np.ones(n, bool)
+            any_deciding = np.zeros(n, bool)
+            for check in canaries:
+                healthy = np.where(check.emitted & any_canary, np.fmax(healthy, np.where(check.passed, check.healthy_at, -np.inf)), healthy)
+                all_passed &= ~(check.emitted & any_canary) | check.passed
+                any_deciding |= check.emitted & any_canary
+            for check in boots:
+                use = check.emitted & ~any_canary
+                healthy = np.where(use, np.fmax(healthy, np.where(check.passed, check.healthy_at, -np.inf)), healthy)
+                all_passed &= ~use | check.passed
+                any_deciding |= use
+            fine = np.isfinite(infra) & any_deciding & ~broken & all_passed & np.isfinite(healthy)
+            own_healthy[app.name] = np.where(fine, healthy, np.nan)
+            # RPO: every canary task of an affected VM read, then the worst.
+            canary_tasks = [t for t in tasks if t.action is Action.CHECK_CANARY and t.vm in affected]
+            rpo = np.full(n, -np.inf)
+            unread = np.zeros(n, bool)
+            reachable_any = np.zeros(n, bool)
+            consistent_all = np.ones(n, bool)
+            corrupted_any = np.zeros(n, bool)
+            for t in canary_tasks:
+                found = self.checks.get(t.id)
+                if found is None:
+                    unread |= True
+                    continue
+                read = found.emitted & found.reachable
+                unread |= ~read
+                rpo = np.where(read, np.fmax(rpo, found.measured), rpo)
+                reachable_any |= read
+                consistent_all &= ~read | found.consistent
+                corrupted_any |= read & found.corrupted
+            if app.name in objectives or vms & touched:
+                rows[app.name] = {
+                    "rpo": np.where(~unread & np.isfinite(rpo) & bool(canary_tasks), np.round(rpo, 3), np.nan),
+                    "claimed": np.round(claimed, 3),
+                    "consistent": np.where(reachable_any, consistent_all, np.nan),
+                    "corrupted": corrupted_any,
+                }
+        healthy_of = self._with_dependencies(own_healthy, affected_of)
+        outcomes: list[list[AppOutcome]] = [[] for _ in range(n)]
+        for app in estate.apps:
+            if app.name not in rows:
+                continue
+            row = rows[app.name]
+            rto = np.round(healthy_of[app.name], 3)
+            objective = objectives.get(app.name)
+            rto_obj = objective.rto.total_seconds() if objective is not None and objective.rto is not None else None
+            rpo_obj = objective.rpo.total_seconds() if objective is not None and objective.rpo is not None else None
+            rpo, claimed, consistent, corrupted = row["rpo"], row["claimed"], row["consistent"], row["corrupted"]
+            for k in range(n):
+                r = None if math.isnan(rto[k]) else float(rto[k])
+                p = None if math.isnan(rpo[k]) else float(rpo[k])
+                cl = None if math.isnan(claimed[k]) else float(claimed[k])
+                cons = None if math.isnan(consistent[k]) else bool(consistent[k])
+                rto_met = None if rto_obj is None else (r is not None and r <= rto_obj)
+                rpo_met = None if rpo_obj is None else (p is not None and p <= rpo_obj and cons is not False and not bool(corrupted[k]))
+                outcomes[k].append(AppOutcome(app.name, r, p, cl, cons, rto_met, rpo_met))
+        return outcomes
+
+    def _with_dependencies(self, own: dict[str, np.ndarray], affected: dict[str, set[str]]) -> dict[str, np.ndarray]:
+        specs = {a.name: a for a in self.estate.apps}
+        done: dict[str, np.ndarray] = {}
+
+        def resolve(name: str, path: tuple[str, ...]) -> np.ndarray:
+            if name in done:
+                return done[name]
+            mine = own[name].copy()
+            for dep in specs[name].depends_on:
+                if dep not in specs or dep in path or not affected[dep]:
+                    continue
+                theirs = resolve(dep, (*path, dep))
+                mine = np.where(np.isnan(mine) | np.isnan(theirs), np.nan, np.maximum(mine, theirs))
+            done[name] = mine
+            return mine
+
+        for app in self.estate.apps:
+            resolve(app.name, (app.name,))
+        return done
+
+
+def _finish(steps: Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Run a task's steps to their end (outside a wave's scheduler)."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            result: tuple[np.ndarray, np.ndarray] = done.value
+            return result
+
+
+def _mean_var(dist: object) -> tuple[float, float]:
+    """Mean and variance of a catalog distribution used for round trips (uniform in the catalog)."""
+    if isinstance(dist, Uniform):
+        return (dist.low + dist.high) / 2, (dist.high - dist.low) ** 2 / 12
+    if isinstance(dist, Fixed):
+        return float(dist.value), 0.0
+    samples = Draw(np.random.default_rng(0))(dist, 4096)
+    return float(samples.mean()), float(samples.var())
+
+
+@dataclass(frozen=True)
+class FastCandidate:
+    """One candidate's trials with the fast model, and the share of trials in which a step timed out."""
+
+    outcomes: list[TrialOutcome]
+    timed_out_share: float
+
+
+def run_candidate(
+    name: str,
+    runbook: Runbook,
+    estate: Estate,
+    plan: ProtectionPlan,
+    specs: Sequence[TrialSpec],
+    *,
+    seed: int,
+    catalog: Catalog | None = None,
+) -> list[TrialOutcome]:
+    """Every trial of one candidate with the fast model, as the engine's trial outcomes."""
+    return fast_candidate(name, runbook, estate, plan, specs, seed=seed, catalog=catalog).outcomes
+
+
+def fast_candidate(
+    name: str,
+    runbook: Runbook,
+    estate: Estate,
+    plan: ProtectionPlan,
+    specs: Sequence[TrialSpec],
+    *,
+    seed: int,
+    catalog: Catalog | None = None,
+) -> FastCandidate:
+    """Every trial of one candidate with the fast model, and how often a step timed out in them: a
+    step timeout that binds while tasks queue for the drill's slots is where the fast model's
+    approximate slot order matters most (a few percent of queueing time decides whether a task
+    times out), so `--model auto` hands such a candidate to the engine."""
+    model = FastRun(runbook, estate, plan, specs, seed=seed, catalog=catalog)
+    apps = model.run()
+    cost = model.costs()
+    outcomes = []
+    for k, spec in enumerate(specs):
+        failed = any(a.rto_met is False or a.rpo_met is False for a in apps[k])
+        outcomes.append(
+            TrialOutcome(name, spec.trial, spec.incident_at, spec.seed, "failed" if failed else "passed", float(cost[k]), tuple(apps[k]))
+        )
+    return FastCandidate(outcomes, float(model.timed_out.mean()) if len(specs) else 0.0)

@@ -1,0 +1,182 @@
+"""`--model fast|engine|auto` and `--validate N`: which back end runs a comparison, and the fast model's check.
+
+- engine: every trial through the engine (drsim.compare.executors), as before.
+- fast: every trial through the fast model (drsim.compare.fast), then `validate` engine trials per
+  candidate (the comparison's first ones: the same incident times) on the chosen executor, compared
+  with the fast trials measure by measure (drsim.compare.fast_validate).
+- auto: fast when every candidate passes drsim.compare.fast_support, else engine; the outputs name
+  what the fast model does not support.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+import numpy as np
+import pandas as pd
+
+from drsim.compare.fast import fast_candidate
+from drsim.compare.fast_support import unsupported
+from drsim.compare.fast_validate import KS_P_WARN, MEDIAN_WARN, Agreement, agreements, validation_frame
+from drsim.compare.inputs import ComparisonInputs
+from drsim.compare.trials import TrialOutcome, trial_specs, worker_documents
+from drsim.errors import UsageError
+
+DEFAULT_VALIDATE = 50
+"""Engine trials per candidate that check a fast comparison (--validate)."""
+TIMED_OUT_SHARE = 0.01
+"""`--model auto` hands the comparison to the engine when, in more than this share of a candidate's
+fast trials, a step timed out (while its tasks queued for the drill's slots, or following a job):
+there a few percent of queueing time decide whether a task fails, finer than the fast model's slot
+order (docs/compare.md)."""
+
+
+class ModelChoice(StrEnum):
+    FAST = "fast"
+    ENGINE = "engine"
+    AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """Which model ran the comparison, why, and (for the fast model) how well it agreed with the engine."""
+
+    asked: ModelChoice
+    used: str  # "fast" or "engine"
+    unsupported: dict[str, tuple[str, ...]]  # candidate -> what the fast model does not model (auto fell back)
+    validate: int  # engine trials per candidate asked for
+    validated: int  # engine trials per candidate that ran (fewer when interrupted)
+    agreements: tuple[Agreement, ...] = ()
+    validation_trials: pd.DataFrame | None = None  # the engine's validation trials (analysis.TRIAL_COLUMNS)
+    interrupted: bool = False  # Ctrl-C during the validation: the fast trials are whole, the check is not
+    timed_out: dict[str, float] = field(default_factory=dict)  # candidate -> share of fast trials in which a step timed out
+
+    @property
+    def warnings(self) -> list[str]:
+        """The measures on which the fast model and the engine disagree beyond the thresholds."""
+        found = [f"the fast model and the engine disagree on {a.describe()}" for a in self.agreements if not a.agrees]
+        found += [
+            f"{name}: a step timed out in {share:.1%} of the fast model's trials; whether a queued task times out is finer "
+            "than the fast model's slot order: compare with --model engine"
+            for name, share in self.timed_out.items()
+            if self.used == "fast" and share > TIMED_OUT_SHARE
+        ]
+        if self.used == "fast" and self.validated == 0:
+            found.append("the fast model was not checked against the engine (--validate 0)")
+        elif self.used == "fast" and self.validated < self.validate:
+            found.append(f"only {self.validated} of {self.validate} engine validation trials per candidate finished")
+        return found
+
+    @property
+    def summary(self) -> str:
+        """One line for the terminal and the reports."""
+        if self.used == "engine":
+            if self.asked is ModelChoice.AUTO and self.unsupported:
+                named = "; ".join(f"{c}: {', '.join(r)}" for c, r in self.unsupported.items())
+                return f"model: engine (auto: the fast model does not support {named})"
+            return "model: engine"
+        checked = (
+            f"checked against {self.validated} engine trials per candidate at the same incident times "
+            f"(KS p >= {KS_P_WARN:g} and medians within {MEDIAN_WARN:.0%} agree)"
+            if self.validated
+            else "not checked against the engine"
+        )
+        agree = sum(a.agrees for a in self.agreements)
+        tail = f": {agree} of {len(self.agreements)} measures agree" if self.agreements else ""
+        return f"model: fast ({'auto' if self.asked is ModelChoice.AUTO else 'asked'}), {checked}{tail}"
+
+    def frame(self) -> pd.DataFrame:
+        return validation_frame(self.agreements)
+
+
+def fast_unsupported(inputs: ComparisonInputs) -> dict[str, tuple[str, ...]]:
+    """Per candidate, what the fast model does not support (only candidates with something)."""
+    documents = worker_documents(inputs)
+    found = {}
+    for c in documents.candidates:
+        reasons = unsupported(c.runbook.doc, documents.estate.doc, c.plan.doc)
+        if reasons:
+            found[c.name] = tuple(dict.fromkeys(reasons))
+    return found
+
+
+def choose(inputs: ComparisonInputs, asked: ModelChoice) -> tuple[str, dict[str, tuple[str, ...]]]:
+    """The model to use ("fast" or "engine") and what the fast model does not support."""
+    if asked is ModelChoice.ENGINE:
+        return "engine", {}
+    missing = fast_unsupported(inputs)
+    if not missing:
+        return "fast", {}
+    if asked is ModelChoice.FAST:
+        named = "; ".join(f"{c}: {', '.join(r)}" for c, r in missing.items())
+        raise UsageError(f"--model fast: the fast model does not support {named}; use --model engine or auto")
+    return "engine", missing
+
+
+def fast_seed(seed: int, index: int) -> np.random.SeedSequence:
+    """The fast model's randomness for candidate `index` of a comparison seeded `seed`."""
+    return np.random.SeedSequence([seed, 0x66617374, index])
+
+
+def fast_outcomes(inputs: ComparisonInputs) -> list[TrialOutcome]:
+    """Every candidate through every trial with the fast model (in this process: it is vectorized)."""
+    return fast_run(inputs)[0]
+
+
+def fast_run(inputs: ComparisonInputs) -> tuple[list[TrialOutcome], dict[str, float]]:
+    """Every candidate through every trial with the fast model, and per candidate the share of trials
+    in which a step timed out."""
+    documents = worker_documents(inputs)
+    specs = trial_specs(inputs, range(inputs.trials))
+    outcomes: list[TrialOutcome] = []
+    timed_out: dict[str, float] = {}
+    for index, c in enumerate(documents.candidates):
+        seed = int(fast_seed(inputs.seed, index).generate_state(1, dtype=np.uint64)[0])
+        found = fast_candidate(c.name, c.runbook.doc, documents.estate.doc, c.plan.doc, specs, seed=seed)
+        outcomes += found.outcomes
+        timed_out[c.name] = found.timed_out_share
+    return outcomes, timed_out
+
+
+def timeout_fallback(timed_out: dict[str, float]) -> dict[str, tuple[str, ...]]:
+    """The candidates `auto` hands to the engine because steps time out in their fast trials, and why."""
+    return {
+        name: (f"a step times out in {share:.1%} of its fast trials (step timeouts under the concurrency limit)",)
+        for name, share in timed_out.items()
+        if share > TIMED_OUT_SHARE
+    }
+
+
+def validate_against_engine(
+    inputs: ComparisonInputs,
+    fast_trials: pd.DataFrame,
+    validate: int,
+    run_engine: Callable[[ComparisonInputs], list[TrialOutcome]],
+    trials_frame: Callable[[list[TrialOutcome], list[str]], pd.DataFrame],
+) -> tuple[int, tuple[Agreement, ...], pd.DataFrame | None, bool]:
+    """Run `validate` engine trials per candidate (the first ones: the same incidents) and compare;
+    also whether Ctrl-C cut the validation short (what finished for every candidate is compared)."""
+    if validate < 0:
+        raise UsageError(f"--validate must be at least 0, got {validate}")
+    if validate == 0:
+        return 0, (), None, False
+    count = min(validate, inputs.trials)
+    partial = False
+    try:
+        outcomes = run_engine(replace(inputs, trials=count))
+    except KeyboardInterrupt as stop:
+        outcomes = list(getattr(stop, "outcomes", []))
+        partial = True
+    names = [c.name for c in inputs.candidates]
+    done: dict[int, set[str]] = {}
+    for o in outcomes:
+        done.setdefault(o.trial, set()).add(o.candidate)
+    complete = {t for t, found in done.items() if found == set(names)}
+    outcomes = [o for o in outcomes if o.trial in complete]
+    if not outcomes:
+        return 0, (), None, partial
+    engine = trials_frame(outcomes, names)
+    found = tuple(agreements(fast_trials, engine, names))
+    return (len(complete) if partial else count), found, engine, partial
