@@ -19,7 +19,6 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console, Group
@@ -61,9 +60,6 @@ from drsim.program.packet import write_packet
 from drsim.program.runs import recorded_findings, recorded_seals
 from drsim.store.history import DEFAULT_STORE, HistoryStore
 from drsim.times import duration
-
-if TYPE_CHECKING:
-    from drsim.compare.runner import ComparisonResult
 
 _STATUS_STYLE = {RunStatus.PASSED: "bold green", RunStatus.FAILED: "bold yellow", RunStatus.ERROR: "bold red"}
 
@@ -772,39 +768,6 @@ _INSTALLED_AS = {
     "drsim-canary.ps1": "C:\\Program Files\\drsim-canary\\drsim-canary.ps1",
     "register-drsim-canary.ps1": "run once, elevated, after drsim-canary.ps1 is in place",
 }
-
-
-def render_ranking(result: ComparisonResult, console: Console | None = None) -> None:
-    """`drsim compare`'s ranking: the table where the terminal is wide enough for it, a block per
-    candidate where it is not (the table is about 100 columns, 170 with a mixed comparison's incident
-    and objectives), then which trials they were. Lines are not cut: the terminal wraps a long one, and
-    scripts find each line whole."""
-    from drsim.compare import ranking_rows, ranking_table
-    from drsim.compare.runner import window_line
-
-    console = console or Console()
-    text = ranking_table(result)
-    table, _, _ = text.rpartition("\n")
-    if max(len(line) for line in table.splitlines()) <= console.width:
-        console.print(table, markup=False, highlight=False, soft_wrap=True)
-    else:
-        header, *rows = ranking_rows(result)
-        for row in rows:
-            cells = dict(zip(header, row, strict=True))
-            marks = ["qualifies" if cells["qualifies"] == "yes" else "does not qualify"]
-            if cells["Pareto"]:
-                marks.append("on the Pareto front")
-            console.print(f"{cells['rank']}. {cells['candidate']}: {', '.join(marks)}", markup=False, highlight=False, soft_wrap=True)
-            console.print(
-                f"  all met {cells['all met']}, failed {cells['failed']}; p95 RTO {cells['p95 RTO']}, p95 RPO {cells['p95 RPO']}",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
-            console.print(f"  protection {cells['protection/month']}/month, one drill {cells['one drill']}", markup=False, highlight=False)
-            if "incident" in cells:
-                console.print(f"  faced {cells['incident']}; {cells['objectives']}", markup=False, highlight=False, soft_wrap=True)
-    console.print(window_line(result.inputs), markup=False, highlight=False, soft_wrap=True)
 
 
 def canary_script(os_name: str, volumes: tuple[str, ...], interval_s: float, out: str | None) -> list[str]:

@@ -9,7 +9,7 @@ from drsim.compare.analysis import pareto_front, per_trial_worst, rank_candidate
 from drsim.compare.executors import ExecutorKind, run_outcomes
 from drsim.compare.inputs import ComparisonInputs, prepare
 from drsim.compare.outputs import write_outputs
-from drsim.compare.runner import ComparisonResult, compare, comparison_result, ranking_rows, ranking_table, run_comparison
+from drsim.compare.runner import ComparisonResult, compare, comparison_result, ranking_table, run_comparison
 from drsim.compare.trials import TrialOutcome, TrialSpec, trial_spec
 from drsim.compare.whatif import Override, parse_override
 
@@ -27,7 +27,6 @@ __all__ = [
     "per_trial_worst",
     "prepare",
     "rank_candidates",
-    "ranking_rows",
     "ranking_table",
     "run_comparison",
     "run_outcomes",
