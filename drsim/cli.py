@@ -225,16 +225,24 @@ def compare(
         model=ModelChoice(model),
         validate=validate,
     )
+    import shutil
+    import textwrap
+
+    columns = shutil.get_terminal_size().columns
+
+    def fit(text: str) -> str:  # no line wider than the terminal (paths are never cut)
+        return textwrap.fill(text, columns, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
+
     if not quiet:
-        click.echo(ranking_table(result))
+        click.echo(ranking_table(result, columns))
     if result.model is not None:  # which model ran the trials, and where the fast model disagrees with the engine
         if not quiet:
-            click.echo(result.model.summary)
+            click.echo(fit(result.model.summary))
         for warning in result.model.warnings:
-            click.echo(f"drsim: warning: {warning}", err=True)
+            click.echo(fit(f"drsim: warning: {warning}"), err=True)
     if not quiet:
-        shown = [str(p) for p in written if p.suffix != ".svg" and p.parent == written[0].parent]
-        click.echo(f"wrote {', '.join(shown)} and {written[0].parent / 'replay'}/")
+        shown = [p.name for p in written if p.suffix != ".svg" and p.parent == written[0].parent]
+        click.echo(fit(f"wrote in {written[0].parent}: {', '.join(shown)} and replay/"))
     sys.exit(0 if result.winner is not None else 1)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from rich import box
 from rich.console import Console, Group
 from rich.live import Live
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -47,7 +48,7 @@ from drsim.measure.events import (
     TaskStarted,
     iso,
 )
-from drsim.measure.result import RunStatus, TaskStatus
+from drsim.measure.result import RunStatus, TaskStatus, run_kind
 from drsim.model import Estate, load, load_drill
 from drsim.model.checks import DrillBundle
 from drsim.model.documents import Drill
@@ -73,6 +74,56 @@ def _column(table: Table, name: str, **options: object) -> None:
     """A column whose header words are never broken, and whose cells wrap (or fold a longer word)."""
     widest = max(len(word) for word in name.split()) if name.strip() else 1
     table.add_column(name, overflow="fold", min_width=widest, **options)  # type: ignore[arg-type]
+
+
+def fitted(table: Table, width: int) -> Table:
+    """The table with column widths that fit `width`, when it is wider and can fit.
+
+    rich narrows a table that is too wide by shrinking its widest columns, and crops what is left over
+    when a column's minimum width stops it (the last columns vanish). Here each column gets at least
+    its longest word (its header's when its cells must fold), the widest columns give way first, and
+    the widths are fixed on the columns so that rich neither crops nor (unless nothing else fits) breaks
+    a header word.
+    """
+    measure_with = Console(width=max(width, 1), force_terminal=False, color_system=None)
+    options = measure_with.options
+    columns = table.columns
+    if not columns:
+        return table
+    _top, right, _bottom, left = table.padding
+    pads = []
+    for index in range(len(columns)):
+        pad_left = 0 if index == 0 and not table.pad_edge else left
+        pad_right = 0 if index == len(columns) - 1 and not table.pad_edge else right
+        pads.append(pad_left + pad_right)
+    edges = (2 if table.box and table.show_edge else 0) + (len(columns) - 1 if table.box else 0)
+    available = width - edges - sum(pads)
+    natural, words, hard = [], [], []
+    for column in columns:
+        measured = [Measurement.get(measure_with, options, cell) for cell in (column.header, *column.cells)]
+        widest = max(column.min_width or 1, *(m.maximum for m in measured))
+        floor = widest if column.no_wrap else column.min_width or 1  # a cell that may not wrap keeps its width
+        hard.append(floor)
+        words.append(max(floor, *(m.minimum for m in measured)))
+        natural.append(widest)
+    if sum(natural) <= available:
+        return table
+    fits = [floors for floors in (words, hard, [1] * len(columns)) if sum(floors) <= available]
+    if not fits:
+        return table  # not even a character a column: rich crops
+    floors = fits[0]  # a cell's words whole if they fit, else a header's, else folded anywhere: never a column lost
+    widths = list(floors)
+    spare = available - sum(widths)
+    while spare > 0:  # one column at a time to the narrowest that still wants more: the widest give way first
+        wanting = [i for i in range(len(widths)) if widths[i] < natural[i]]
+        if not wanting:
+            break
+        narrowest = min(wanting, key=lambda i: (widths[i], i))
+        widths[narrowest] += 1
+        spare -= 1
+    for column, content in zip(columns, widths, strict=True):
+        column.width = content
+    return table
 
 
 class LiveProgress:
@@ -339,7 +390,7 @@ def render_outcome(outcome: RunOutcome, console: Console) -> None:
     """The summary after a run: the table, failed tasks, leftovers, status and where the files are."""
     result = outcome.result
     assert result is not None
-    console.print(summary_table(outcome))
+    console.print(fitted(summary_table(outcome), console.width))
     failed = [t for t in result.tasks if t.status is TaskStatus.FAILED]
     errors = {e.task: e.error for e in outcome.events if isinstance(e, TaskFailed)}
     labels = [f"{t.step}/{t.vm}" if t.vm else t.step for t in failed]
@@ -358,6 +409,9 @@ def render_outcome(outcome: RunOutcome, console: Console) -> None:
     for leftover in result.cleanup.leftovers:
         console.print(f"[red]left behind[/red] {leftover.kind} {leftover.name} ({leftover.region}): ${leftover.cost_per_day:.2f}/day")
     console.print(Text.assemble("status ", (result.status.value, _STATUS_STYLE[result.status]), f"  (cleanup {result.cleanup.status})"))
+    banner = run_kind(result.provider, bool(result.emulated)).banner
+    if banner is not None:  # as at the top of its reports: a simulation never reads like an executed recovery
+        console.print(banner, markup=False, highlight=False)
     if outcome.run_dir is not None:
         console.print(f"wrote {outcome.result_path} and {outcome.journal_path}")
 
@@ -374,7 +428,7 @@ def render_plan(plan: DrillPlan, console: Console) -> None:
         longest = max((task_chain(t, partial(plan.estimates, t)) for t in tasks), default=0.0)
         first = tasks[0].action.value if tasks else "-"
         table.add_row(step, first, ", ".join(graph.step_needs[step]) or "-", str(len(tasks)), ops, duration(longest))
-    console.print(table)
+    console.print(fitted(table, console.width))
     critical = plan.critical
     console.print(f"planned critical path (an estimate): {' -> '.join(critical.tasks) or '-'}")
     console.print(
@@ -393,7 +447,7 @@ def render_readiness(checked: AzureDryRun, console: Console) -> None:
     for check in checked.readiness.checks:
         mark = Text("ok", style="green") if check.ok else Text("PROBLEM", style="bold red")
         table.add_row(check.area.value, check.subject, mark, check.detail)
-    console.print(table)
+    console.print(fitted(table, console.width))
     problems = checked.readiness.problems
     if problems:
         console.print(Text(f"not ready: {len(problems)} problem(s)", style="bold red"))
@@ -590,7 +644,7 @@ def render_points(view: WorldPoints, console: Console) -> None:
                 tier = "+".join(t.value for t in p.tiers) + (" (CRR)" if p.cross_region else "")
                 reachable = "yes" if p.reachable else "[red]no[/]"
                 table.add_row(_short(p.time), _age(view.at, p.time), _TYPE_LABEL[p.type], tier, p.region, reachable)
-            console.print(table)
+            console.print(fitted(table, console.width))
         rep = vm.replication
         if rep is None:
             console.print("Site Recovery: not replicated")
@@ -610,7 +664,7 @@ def render_points(view: WorldPoints, console: Console) -> None:
             for snap in reversed(vm.snapshots):
                 reachable = "yes" if snap.reachable else "[red]no[/]"
                 table.add_row(f"{snap.taken_at:%Y-%m-%d %H:%M:%S}", _age(view.at, snap.taken_at), snap.disk, snap.region, reachable)
-            console.print(table)
+            console.print(fitted(table, console.width))
         for name, region in vm.images:
             console.print(f"Managed image {name} in {region}")
 
@@ -648,7 +702,7 @@ def render_due(report: DueReport, console: Console) -> None:
             table.add_column(name, overflow="fold")
         for cells in rows:
             table.add_row(*cells)
-        console.print(table)
+        console.print(fitted(table, console.width))
     else:
         console.print(title, markup=False, highlight=False)
         for app, scenario, real, simulated, due, changed, state in rows:
@@ -764,7 +818,7 @@ def calibrate_fit(
     made = calibrate(store, out, since=since, provider=provider, include_emulated=include_emulated, min_samples=min_samples, name=name)
     table = Table(title=f"calibration {made.name} from {len(made.runs)} run(s)", title_justify="left")
     for column in ("entry", "samples", "runs", "median", "sigma", "built-in median", ""):
-        table.add_column(column, justify="left" if column in ("entry", "") else "right")
+        _column(table, column, justify="left" if column in ("entry", "") else "right")
     for entry in made.entries:
         status = Text("fitted", style="green") if entry.fitted else Text(f"kept built-in (fewer than {made.min_samples})", style="yellow")
         table.add_row(
@@ -776,7 +830,7 @@ def calibrate_fit(
             duration(entry.built_in_median_s),
             status,
         )
-    console.print(table)
+    console.print(fitted(table, console.width))
     for reason in made.skipped:
         console.print(f"left out: {reason}", highlight=False)
     if made.emulated:
@@ -817,13 +871,14 @@ def calibrate_check(
     )
     table = Table(title=f"measured RTO against the twin (catalog {outcome.catalog_version}, {trials} trials each)", title_justify="left")
     for column in ("run", "app", "measured", "p5", "p50", "p95", "inside"):
-        table.add_column(column, justify="left" if column in ("run", "app") else "right")
+        _column(table, column, justify="left" if column in ("run", "app") else "right")
     for app in outcome.apps:
         inside = "-" if app.inside is None else (Text("yes", style="green") if app.inside else Text("NO", style="red"))
         table.add_row(
             Path(app.run).name, app.app, duration(app.measured_s), duration(app.p5_s), duration(app.p50_s), duration(app.p95_s), inside
         )
-    console.print(table)
+    if outcome.apps:  # no empty table when no real drill was found
+        console.print(fitted(table, console.width))
     for reason in outcome.skipped:
         console.print(f"left out: {reason}", highlight=False)
     if not outcome.compared:

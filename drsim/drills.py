@@ -69,6 +69,7 @@ from drsim.measure.events import (
     CleanupRestoreCancelled,
     CleanupTestFailover,
     Event,
+    EvidenceResealed,
     HumanActed,
     HumanWaiting,
     InputFile,
@@ -398,6 +399,27 @@ def copy_inputs(bundle: DrillBundle, run_dir: Path) -> tuple[InputFile, ...]:
     return tuple(copied)
 
 
+def _same_inputs(bundle: DrillBundle, started: RunStarted, run_dir: Path) -> None:
+    """A resume goes on with the documents the run started with (inputs/ keeps them, and its report
+    shows them): a document changed since would give measures that disagree with them."""
+    now = {"drill": bundle.drill.path, "runbook": bundle.runbook.path, "estate": bundle.estate.path, "plan": bundle.plan.path}
+    calibration = calibration_path(bundle)
+    if calibration is not None:
+        now["calibration"] = calibration
+    for kept in started.inputs:
+        source = now.get(kept.role)
+        try:
+            same = source is not None and hashlib.sha256(Path(source).read_bytes()).hexdigest() == kept.sha256
+        except OSError:
+            same = False
+        if not same:
+            raise UsageError(
+                f"--resume {run_dir}: the {kept.role} ({source or 'none now'}) is not the one the run started with "
+                f"({kept.path}, SHA-256 {kept.sha256[:16]}...): a resume goes on with the same documents; put them back "
+                f"as {kept.path} keeps them, or start a new run"
+            )
+
+
 def wall_clock_now() -> datetime:
     """The wall clock, read here (the orchestration) and never below: when a run was performed."""
     return datetime.now(UTC)
@@ -449,6 +471,13 @@ def _resume_point(run_dir: Path, drill: str) -> tuple[JournalContents, RunStarte
     contents, first = journal_start(run_dir)
     if first.drill != drill:
         raise JournalError(f"{run_dir / JOURNAL}: the journal is of drill {first.drill}, not {drill}")
+    after = next(((n, e) for n, e in enumerate(contents.events, 1) if isinstance(e, RunAttested | EvidenceResealed)), None)
+    if after is not None:  # a resume replays the run, never what people did with it afterwards
+        number, event = after
+        raise UsageError(
+            f"--resume {run_dir}: the run finished and was {'attested' if isinstance(event, RunAttested) else 'sealed again'} "
+            f"after it ({JOURNAL} line {number}: {event.kind}): there is nothing to resume; `drsim report` renders its reports again"
+        )
     aborted = next((i for i, event in enumerate(contents.events) if isinstance(event, RunAborted)), None)
     if aborted is None:
         return contents, first
@@ -564,6 +593,7 @@ def run_drill(
     if resume is not None:
         run_dir = Path(resume)
         replay, started = _resume_point(run_dir, drill.name)
+        _same_inputs(bundle, started, run_dir)
         seed, when, run_id = started.seed, started.incident_at, started.run_id
         provenance = Provenance(started.drill_file, started.inputs, started.emulated, started.performed)  # as first run
     else:
@@ -1345,7 +1375,8 @@ def attest_run(
         raise UsageError(f"{directory}: the run is signed ({SIGNATURE}); attesting re-seals it: pass --sign-key PEM to sign it again")
     store = store if store is not None else store_of_run(directory)
     recorded = recorded_seal(store, directory)
-    found = verify_run(directory, key.public_key() if key is not None else None, recorded=recorded, store=Path(store))
+    signed = (directory / SIGNATURE).exists()  # an unsigned run is checked without a signature, then signed with the key
+    found = verify_run(directory, key.public_key() if key is not None and signed else None, recorded=recorded, store=Path(store))
     if not found.intact:
         raise UsageError(f"{directory}: the evidence does not verify ({'; '.join(found.problems)}); refusing to attest it")
     run = read_run(directory)

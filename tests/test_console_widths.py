@@ -60,3 +60,25 @@ def test_history_fits_the_terminal(tmp_path: Path, width: int) -> None:
     assert "20261120T140000Z-s42" in outcome.output and "simulated" in outcome.output and "MISSED" in outcome.output
     assert not OLD_FORMAT.search(outcome.output)
     assert lines[-1] == "2 recorded run(s): 0 real (0 passed), the only operating evidence; 2 simulated, which are not"
+
+
+@pytest.mark.parametrize("width", [60, 80, 100])
+def test_no_column_of_the_summary_is_cropped(tmp_path: Path, width: int) -> None:
+    """rich crops a table whose columns cannot shrink enough: the verdict column vanished at 80 columns."""
+    outcome = CliRunner().invoke(
+        main, ["drill", "run", str(DRILLS / "2026-q4-shop-asr.yaml"), "--out", str(tmp_path)], env={"COLUMNS": str(width)}
+    )
+    assert outcome.exit_code == 0, outcome.output
+    lines = outcome.output.splitlines()
+    top = next(i for i, line in enumerate(lines) if line.startswith("┏"))
+    bottom = next(i for i, line in enumerate(lines) if line.startswith("└"))
+    table = lines[top : bottom + 1]
+    assert all(len(line) <= width for line in table), outcome.output
+    assert all(line.rstrip()[-1] in "┓┃┩│┘" for line in table), outcome.output
+    assert any("met" in line and "yes" in line for line in table), outcome.output
+
+
+def test_a_dry_run_plan_keeps_every_column(tmp_path: Path) -> None:
+    text = run_to(80, tmp_path, dry_run=True, drill="2026-q4-shop-ransomware")
+    table = [line for line in text.splitlines() if line[:1] in "┏┃┡│└"]
+    assert table and all(line.rstrip()[-1] in "┓┃┩│┘" for line in table), text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -123,7 +124,7 @@ def run_comparison(
     validated, found, engine_trials, interrupted = validate_against_engine(
         inputs, result.trials, validate, engine, lambda outcomes, names: trials_frame(outcomes, names)
     )
-    report = ModelReport(model, "fast", {}, validate, validated, found, engine_trials, interrupted, timed_out)
+    report = ModelReport(model, "fast", {}, min(validate, inputs.trials), validated, found, engine_trials, interrupted, timed_out)
     return replace(result, model=report)
 
 
@@ -227,11 +228,13 @@ def compare(
     return result, written
 
 
-def ranking_table(result: ComparisonResult) -> str:
-    """The ranking as a plain-text table for the terminal; in a mixed comparison, with what each candidate faced."""
+def ranking_table(result: ComparisonResult, width: int | None = None) -> str:
+    """The ranking as a plain-text table for the terminal; in a mixed comparison, with what each candidate faced.
+    Where the table would be wider than `width` (the terminal's columns), a block per candidate instead."""
     inputs = result.inputs
     faced = {c.name: c.faced for c in inputs.candidates}
     failed = result.causes.groupby("candidate")["trial"].nunique().to_dict() if len(result.causes) else {}
+    fast = result.model is not None and result.model.used == "fast"  # the fast model records no causes of failure
     header: tuple[str, ...] = (
         "rank",
         "candidate",
@@ -252,7 +255,7 @@ def ranking_table(result: ComparisonResult) -> str:
             str(r.rank),
             str(r.candidate),
             percent(r.all_met_share),
-            percent(failed.get(r.candidate, 0) / inputs.trials),
+            "-" if fast else percent(failed.get(r.candidate, 0) / inputs.trials),
             "yes" if r.qualifies else "no",
             money(r.monthly_cost),
             money(r.drill_cost),
@@ -265,6 +268,35 @@ def ranking_table(result: ComparisonResult) -> str:
         rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     table = "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    if width is not None and sum(widths) + 2 * (len(widths) - 1) > width:
+        blocks = []
+        for row in rows[1:]:
+            cells = dict(zip(header, row, strict=True))
+            lines = [
+                f"{cells['rank']}. {cells['candidate']}: "
+                + ("qualifies" if cells["qualifies"] == "yes" else "does not qualify")
+                + (", on the Pareto front" if cells["Pareto"] else ""),
+                f"all objectives met in {cells['all met']} of trials" + ("" if fast else f", trials with a failure {cells['failed']}"),
+                f"p95 RTO {cells['p95 RTO']}, p95 RPO {cells['p95 RPO']}",
+                f"protection {cells['protection/month']}/month, one drill {cells['one drill']}",
+            ]
+            if inputs.mixed:
+                lines.append(f"faced {cells['incident']}; {cells['objectives']}")
+            blocks.append(
+                "\n".join(
+                    textwrap.fill(
+                        line,
+                        width,
+                        subsequent_indent="   ",
+                        initial_indent="" if i == 0 else "   ",
+                        break_long_words=False,
+                        break_on_hyphens=False,
+                    )
+                    for i, line in enumerate(lines)
+                )
+            )
+        table = "\n".join(blocks)
+        return f"{table}\n{textwrap.fill(window_line(inputs), width, break_long_words=False, break_on_hyphens=False)}"
     return f"{table}\n{window_line(inputs)}"
 
 
@@ -273,7 +305,7 @@ def window_line(inputs: ComparisonInputs) -> str:
     end = utc_text(inputs.window_end, "seconds")
     defaulted = " (today 00:00 UTC: the Comparison sets no window_end)" if inputs.window_end_defaulted else ""
     if inputs.mixed:
-        judged = "mixed: the candidates face different incidents or objectives (see the last columns)"
+        judged = "mixed: the candidates face different incidents or objectives (what each faced is shown with it)"
     elif inputs.stated:
         judged = f"like for like: {' and '.join(inputs.stated)} stated by the Comparison"
     else:

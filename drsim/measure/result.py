@@ -84,6 +84,12 @@ class AppMeasures(_Strict):
         """The measures' names, in result.json's order (the history store's columns follow it)."""
         return tuple(AppMeasures.model_fields)
 
+    def passed(self) -> bool:
+        """Whether the application met every objective it has (at least one) with data not found
+        inconsistent: an objective the runbook does not set (None) is not a miss."""
+        judged = [met for met in (self.rto_met, self.rpo_met) if met is not None]
+        return bool(judged) and all(judged) and self.consistent is not False
+
     @classmethod
     def of(cls, source: object) -> AppMeasures:
         """The measures of anything that carries them by name (an app.measured event, an AppResult)."""

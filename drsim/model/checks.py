@@ -116,6 +116,8 @@ def check_estate(loaded: Loaded[Estate]) -> list[Problem]:
     problems += _duplicates(src, ((("vms", i, "name"), vm.name) for i, vm in enumerate(estate.vms)), "VM")
     problems += _duplicates(src, ((("networks", i, "name"), n.name) for i, n in enumerate(estate.networks)), "network")
     problems += _duplicates(src, ((("apps", i, "name"), a.name) for i, a in enumerate(estate.apps)), "app")
+    uuids = ((("vms", i, "vm_uuid"), vm.vm_uuid.lower()) for i, vm in enumerate(estate.vms) if vm.vm_uuid)  # GUIDs: any case
+    problems += _duplicates(src, uuids, "vm_uuid")  # Azure's vmId is one VM's: the canary check tells VMs apart by it
     networks = {n.name: n for n in estate.networks}
     for i, net in enumerate(estate.networks):
         for j, peer in enumerate(net.peerings):

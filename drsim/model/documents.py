@@ -952,7 +952,7 @@ class Comparison(Document):
     @model_validator(mode="after")
     def _mixed_or_stated(self) -> Comparison:
         if self.mixed and self.scenario is not None and self.objectives is not None:
-            raise KeyProblem(("mixed",), "mixed: true has no effect when scenario and objectives are both stated: leave it out")
+            raise KeyProblem(("mixed",), "true has no effect when scenario and objectives are both stated: leave it out")
         return self
 
     @field_validator("window_end")

@@ -247,8 +247,7 @@ def app_passed(run: CoveredRun, app: str) -> bool:
     covered = run.app(app)
     if covered is None or run.status is RunStatus.ERROR:
         return False
-    m = covered.measures
-    return m.rto_met is True and m.rpo_met is True and m.consistent is not False
+    return covered.measures.passed()
 
 
 @dataclass(frozen=True)

@@ -249,7 +249,7 @@ def _app_passed(record: RunRecord, app: str) -> bool | None:
     """Whether the app met its objectives in the run (None: the run did not measure it)."""
     for measures in record.apps:
         if measures.app == app:
-            return measures.rto_met is True and measures.rpo_met is True and measures.consistent is not False
+            return measures.passed()
     return None
 
 

@@ -35,6 +35,18 @@ def _met(value: object) -> str:
     return "met" if value is True else "missed" if value is False else "-"
 
 
+def _verdict(app: dict[str, Any]) -> str:
+    """`RTO met, RPO missed`; a miss without a measure, or with an RPO within its objective, says why
+    (as the run's report does), lest the table read "2h 00m against 6h 00m: missed" with no reason."""
+    rpo = _met(app["rpo_met"])
+    if app["rpo_met"] is False and app.get("consistent") is False:
+        rpo += " (data inconsistent)"
+    elif app["rpo_met"] is False and app["rpo_s"] is None:
+        rpo += " (no data read back)"
+    rto = _met(app["rto_met"]) + (" (never recovered)" if app["rto_met"] is False and app["rto_s"] is None else "")
+    return f"RTO {rto}, RPO {rpo}"
+
+
 def _cell_text(cell: dict[str, Any]) -> str:
     if cell["state"] == "not drilled":
         return "not drilled"
@@ -87,7 +99,7 @@ def render_markdown(data: dict[str, Any]) -> str:
     ]
     for run in data["runs"]:
         for app in run["apps"]:
-            verdict = f"RTO {_met(app['rto_met'])}, RPO {_met(app['rpo_met'])}"
+            verdict = _verdict(app)
             rto = f"{_seconds(app['rto_objective_s'])} | {_seconds(app['rto_s'])}"
             rpo = f"{_seconds(app['rpo_objective_s'])} | {_seconds(app['rpo_s'])}"
             lines.append(f"| {_md_escape(app['app'])} | {run['ref']} | {run['kind']} | {rto} | {rpo} | {verdict} |")
@@ -216,7 +228,7 @@ def render_html(data: dict[str, Any]) -> str:
                     _td(_seconds(a["rto_s"])),
                     _td(_seconds(a["rpo_objective_s"])),
                     _td(_seconds(a["rpo_s"])),
-                    _td(f"RTO {_met(a['rto_met'])}, RPO {_met(a['rpo_met'])}"),
+                    _td(_verdict(a)),
                 ]
                 for r in data["runs"]
                 for a in r["apps"]

@@ -86,7 +86,8 @@ def test_outputs_repeat_byte_for_byte(in_process, tmp_path: Path) -> None:
 
 def test_cli_writes_the_out_dir_and_prints_the_ranking(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["compare", str(COMPARISON), "--trials", "3", "--workers", "1", "--out", str(out)])
+    args = ["compare", str(COMPARISON), "--trials", "3", "--workers", "1", "--out", str(out)]
+    result = CliRunner().invoke(main, args, env={"COLUMNS": "200"})  # wide enough for the table (narrower: a block per candidate)
     assert result.exit_code in (0, 1), result.output
     assert result.output.splitlines()[0].split()[:4] == ["rank", "candidate", "all", "met"]
     assert {p.name for p in out.iterdir()} >= {"comparison.csv", "trials.csv.gz", "report.md", "report.html"}

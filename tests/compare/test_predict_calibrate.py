@@ -111,6 +111,7 @@ def test_calibrate_learns_from_real_runs_only(tmp_path: Path) -> None:
     assert nowhere.exit_code == 2 and "no directory" in nowhere.output
     check = CliRunner().invoke(main, ["calibrate", "--check", "--store", str(store)])
     assert check.exit_code == 2 and "no measured RTO to compare" in check.output
+    assert "measured RTO against the twin" not in check.output and "┏" not in check.output  # no empty table
 
 
 def test_validate_checks_a_calibration_file_and_the_one_a_drill_names(tmp_path: Path) -> None:
