@@ -42,3 +42,14 @@ def test_the_provider_reads_allocation_failures_as_capacity_and_service_failures
 def test_every_kind_survives_the_round_trip_through_the_emulator_and_the_provider() -> None:
     for kind in (JobErrorKind.CAPACITY, JobErrorKind.TRANSIENT, None):
         assert job_error_kind([job_error_code(failed(kind), "TestFailoverFailed")]) is kind
+
+
+def test_the_provider_reads_backups_cancelling_and_cancelled_job_statuses() -> None:
+    """Backup's JobStatus (GetJobDetails.json's `properties.status`): Cancelling is still running, Cancelled
+    has ended without success (it was read as Failed before cancel_job existed)."""
+    from drsim.cloud.azure.provider import _status
+
+    assert _status("Cancelling") is JobStatus.CANCELLING and not JobStatus.CANCELLING.ended
+    assert _status("Cancelled") is JobStatus.CANCELLED and JobStatus.CANCELLED.ended
+    assert _status("Canceled") is JobStatus.CANCELLED
+    assert _status("Completed") is JobStatus.SUCCEEDED and _status("InProgress") is JobStatus.IN_PROGRESS
