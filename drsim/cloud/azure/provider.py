@@ -777,10 +777,18 @@ class AzureProvider:
         home = item.region or (await self.get_vm(vm_id)).region
         if region is not None and region != home:
             return await self._crr_points(item, vm_id, home, region)
-        async with translated(f"listing recovery points of {item.vm_name}"):
+        return await self._listed_points(
+            self.clients.backup.recovery_points, item, vm_id, home, f"listing recovery points of {item.vm_name}"
+        )
+
+    @staticmethod
+    async def _listed_points(operations: Any, item: records.BackupItem, vm_id: str, region: str, what: str) -> list[BackupPoint]:
+        """An item's points as a recovery-points operation group lists them (the vault's, or the secondary
+        region's RecoveryPointsCrr), oldest first."""
+        async with translated(what):
             listed = [
                 p
-                async for p in self.clients.backup.recovery_points.list(
+                async for p in operations.list(
                     vault_name=item.vault,
                     resource_group_name=item.vault_group,
                     fabric_name=BACKUP_FABRIC,
@@ -788,7 +796,7 @@ class AzureProvider:
                     protected_item_name=item.item,
                 )
             ]
-        points = [p for p in (records.backup_point(r, vm_id, home) for r in listed) if p is not None]
+        points = [p for p in (records.backup_point(r, vm_id, region) for r in listed) if p is not None]
         return sorted(points, key=lambda p: p.time)
 
     async def restore_backup(
@@ -908,19 +916,13 @@ class AzureProvider:
         """The points of the vault's secondary region (RecoveryPointsCrr_List): vault tier only, each there
         once replication to the paired region caught up with it (azure-facts.md, Azure Backup)."""
         secondary = self._secondary_of(item, home, region)
-        async with translated(f"listing cross-region restore points of {item.vm_name} in {secondary}"):
-            listed = [
-                p
-                async for p in self.clients.backup_passive.recovery_points_crr.list(
-                    vault_name=item.vault,
-                    resource_group_name=item.vault_group,
-                    fabric_name=BACKUP_FABRIC,
-                    container_name=item.container,
-                    protected_item_name=item.item,
-                )
-            ]
-        points = [p for p in (records.backup_point(r, vm_id, secondary) for r in listed) if p is not None]
-        return sorted(points, key=lambda p: p.time)
+        return await self._listed_points(
+            self.clients.backup_passive.recovery_points_crr,
+            item,
+            vm_id,
+            secondary,
+            f"listing cross-region restore points of {item.vm_name} in {secondary}",
+        )
 
     async def _restore_crr(
         self,
