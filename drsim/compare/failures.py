@@ -19,10 +19,11 @@ writes, per candidate, the documents it ran (replay/) and a Drill over them.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 
@@ -48,6 +49,21 @@ class FailureCause:
     error: str  # what this trial reported (the example shown for the group)
 
 
+class MeasuredApp(Protocol):
+    """What a trial measured for one app (drsim.measure.result.AppResult, compare.trials.AppOutcome)."""
+
+    @property
+    def app(self) -> str: ...
+    @property
+    def rto_s(self) -> float | None: ...
+    @property
+    def rpo_s(self) -> float | None: ...
+    @property
+    def rto_met(self) -> bool | None: ...
+    @property
+    def rpo_met(self) -> bool | None: ...
+
+
 def trial_failures(events: Iterable[Event], result: DrillResult) -> tuple[FailureCause, ...]:
     """The causes of one trial's failure (empty when it passed and met every objective), one per kind."""
     failed_tasks: list[FailureCause] = []
@@ -60,27 +76,46 @@ def trial_failures(events: Iterable[Event], result: DrillResult) -> tuple[Failur
             cleanup = event
         elif isinstance(event, RunFinished):
             run_error = event.error
+    objectives = {a.app: (a.rto_objective_s, a.rpo_objective_s) for a in result.apps}
+    left = tuple(sorted(r.name for r in cleanup.leftovers)) if cleanup is not None and cleanup.status.value == "incomplete" else None
+    return trial_causes(failed_tasks, result.apps, objectives, result.status.value, cleanup_left=left, run_error=run_error)
+
+
+def trial_causes(
+    failed_tasks: Iterable[FailureCause],
+    apps: Iterable[MeasuredApp],
+    objectives: Mapping[str, tuple[float | None, float | None]],
+    status: str,
+    *,
+    cleanup_left: Sequence[str] | None = None,
+    run_error: str | None = None,
+) -> tuple[FailureCause, ...]:
+    """One trial's causes from what every back end knows of it: the tasks that failed and were not
+    allowed to (in the order they failed), what it measured per app with the app's RTO and RPO
+    objectives in seconds, its status (passed | failed | error), the resources cleanup left (None:
+    cleanup was complete) and the run's error. One cause per (step, operation, error kind): the first."""
     missed: list[FailureCause] = []
     unrecovered: list[FailureCause] = []
-    for app in result.apps:
+    for app in apps:
         where = f"objective of {app.app}"
-        if app.rto_met is False and app.rto_s is not None and app.rto_objective_s is not None:
-            error = f"{app.app}: RTO {duration(app.rto_s)} over the objective {duration(app.rto_objective_s)}"
+        rto_objective_s, rpo_objective_s = objectives.get(app.app, (None, None))
+        if app.rto_met is False and app.rto_s is not None and rto_objective_s is not None:
+            error = f"{app.app}: RTO {duration(app.rto_s)} over the objective {duration(rto_objective_s)}"
             missed.append(FailureCause("", where, "rto-missed", OBJECTIVE, error))
-        if app.rpo_met is False and app.rpo_s is not None and app.rpo_objective_s is not None:
-            error = f"{app.app}: measured RPO {duration(app.rpo_s)} over the objective {duration(app.rpo_objective_s)}"
+        if app.rpo_met is False and app.rpo_s is not None and rpo_objective_s is not None:
+            error = f"{app.app}: measured RPO {duration(app.rpo_s)} over the objective {duration(rpo_objective_s)}"
             missed.append(FailureCause("", where, "rpo-missed", OBJECTIVE, error))
         if app.rto_s is None:
             unrecovered.append(FailureCause("", where, "not-recovered", OBJECTIVE, f"{app.app} never became healthy"))
-    causes = failed_tasks + missed
+    causes = [*failed_tasks, *missed]
     if not causes:
         if unrecovered:
             causes = unrecovered
-        elif cleanup is not None and cleanup.status.value == "incomplete":
-            left = ", ".join(sorted(r.name for r in cleanup.leftovers)) or "resources"
+        elif cleanup_left is not None:
+            left = ", ".join(cleanup_left) or "resources"
             causes = [FailureCause("", "cleanup", "incomplete", "execution", f"cleanup left {left}")]
-        elif result.status is not RunStatus.PASSED:
-            causes = [FailureCause("", "run", result.status.value, "execution", run_error or f"the drill {result.status.value}")]
+        elif status != RunStatus.PASSED.value:
+            causes = [FailureCause("", "run", status, "execution", run_error or f"the drill {status}")]
     unique: dict[tuple[str, str, str], FailureCause] = {}
     for cause in causes:
         unique.setdefault((cause.step, cause.operation, cause.error_kind), cause)

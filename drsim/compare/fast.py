@@ -43,6 +43,7 @@ from drsim.cloud.sim.catalog import Catalog, Fixed, Lognormal, Triangular, Unifo
 from drsim.cloud.sim.incidents import CORRUPTING, DESTRUCTIVE
 from drsim.cloud.sim.state import MIB_PER_GIB, STANDARD_SKUS
 from drsim.cloud.sim.workload import CANARY_EPOCH
+from drsim.compare.fast_causes import Why, fast_causes
 from drsim.compare.fast_support import CONCURRENCY
 from drsim.compare.trials import AppOutcome, TrialOutcome, TrialSpec
 from drsim.engine.actions import BOOT_POLL_S, BOOT_POLLS, JOB_POLL_S, MAX_IMAGE_DEPLOYMENTS, UNREACHABLE_READS
@@ -271,6 +272,12 @@ class FastRun:
         self._unfinished_failovers: dict[str, np.ndarray] = {}
         self.timed_out = np.zeros(n, bool)  # trials in which a step timed out (the approximated regime: see run_candidate)
         self.trace: list[tuple[str, str, float, float]] | None = None  # (task, operation, asked, ended) of trial 0, for debugging
+        # Why tasks fail, per trial (compare.fast_causes): codes as arrays, turned into causes only for failed trials.
+        self.why: dict[str, np.ndarray] = {}  # task id -> Why per trial (0: it did not fail)
+        self.why_disk: dict[str, np.ndarray] = {}  # snapshot.clone task id -> the disk (index) it stopped at, per trial
+        self.why_volumes: dict[str, list[tuple[str, np.ndarray]]] = {}  # check.canary task id -> striped volumes, inconsistent per trial
+        self.job_timed_out: dict[str, np.ndarray] = {}  # task id -> trials whose last attempt timed out (job_attempts)
+        self.failed: list[tuple[Task, np.ndarray]] = []  # tasks that failed (not allowed to) in some trials, and in which
         wl = self.catalog.workload
         self._flush_dist = wl.flush_lag
         self.interval = float(wl.canary_interval.sample(0.5))
@@ -329,6 +336,24 @@ class FastRun:
     def make(self, kind: ResourceKind, price: float, at: np.ndarray, mask: np.ndarray, region: str, asr_vm: str | None = None) -> None:
         self.made.append(Made(kind, price, at.copy(), mask.copy(), region, asr_vm))
 
+    def fails(self, task: Task, where: np.ndarray, why: Why) -> None:
+        """Record why `task` fails in the trials `where` (the first reason recorded for a trial stands)."""
+        if not where.any():
+            return
+        codes = self.why.get(task.id)
+        if codes is None:
+            codes = self.why[task.id] = np.zeros(self.trials, np.int8)
+        np.copyto(codes, np.int8(why), where=where & (codes == 0))
+
+    def _clone_fails(self, task: Task, where: np.ndarray, why: Why, disk: int) -> None:
+        """A snapshot clone stops at one of its disks: why, and which disk (the first one it stopped at)."""
+        if not where.any():
+            return
+        first = where & (self.why.get(task.id, np.zeros(self.trials, np.int8)) == 0)
+        self.fails(task, where, why)
+        disks = self.why_disk.setdefault(task.id, np.full(self.trials, -1, np.int16))
+        disks[first] = disk
+
     # -------------------------------------------------------------------------------- the walk
 
     def run(self) -> list[list[AppOutcome]]:
@@ -361,7 +386,10 @@ class FastRun:
                 ok = ok & ~blocked
                 self.task_end[task.id], self.task_ok[task.id] = t_end, ok
                 ends[task.step] = np.maximum(ends[task.step], t_end)
-                failed[task.step] |= ~ok & ~blocked
+                failing = ~ok & ~blocked
+                failed[task.step] |= failing
+                if task.step not in self.graph.allow_failure and failing.any():
+                    self.failed.append((task, failing))
             for step_id in wave:
                 step_end[step_id] = ends[step_id]
                 allowed = step_id in self.graph.allow_failure
@@ -642,6 +670,7 @@ class FastRun:
             retry = waited_out | over | failed_job
             if attempt > step.retries:
                 end = np.where(retry, stopped, end)
+                self.job_timed_out[task.id] = waited_out | over  # the others' last job failed
                 break
             ask = np.where(retry, stopped + self.backoff(attempt), ask)
             deadline = ask + timeout
@@ -704,6 +733,10 @@ class FastRun:
         end, good, seen, ends, info, unfinished = yield from self.job_attempts(task, ready, ask, ok, submit)
         self._unfinished_failovers[vm.name] = unfinished
         failed = mask & ~good
+        self.fails(task, mask & ~ok, Why.NO_REPLICATION_POINT)
+        timed_out = self.job_timed_out.get(task.id, np.zeros(n, bool))
+        self.fails(task, failed & timed_out, Why.TIMEOUT)
+        self.fails(task, failed, Why.CAPACITY)
         end = np.where(mask & ~ok, ask, end)
         booted = np.where(good, ends + self._boot(vm, generalized=False), np.inf)
         self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), seen, good, region, asr_vm=vm.name)
@@ -832,7 +865,10 @@ class FastRun:
         end, good, seen, ends, info, unfinished = yield from self.job_attempts(task, ready, found, ok, submit)
         self._unfinished_restores.append((vm, region, unfinished))
         end = np.where(mask & ~ok, found, end)
+        self.fails(task, mask & ~ok, Why.NO_BACKUP_POINT)
+        self.fails(task, ok & ~good, Why.TIMEOUT)  # a restore job does not fail in the simulated world
         point = np.where(good, info.get("point", point), point)
+        self.fails(task, good & ~np.isfinite(point), Why.NO_BACKUP_POINT)  # none left when the restore started
         good &= np.isfinite(point)
         booted = np.where(good, ends + self._boot(vm, generalized=False), np.inf)
         self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), seen, good, region)
@@ -903,6 +939,7 @@ class FastRun:
                 start, slot = self.slot_op(op_ready, ok)
                 self.slots.release(slot, start, ok)
                 end = start
+                self._clone_fails(task, ok, Why.DISK_GONE, index[op.disk or ""])
                 ok = np.zeros(n, bool)
             elif op.kind is OpKind.SNAPSHOT:
                 assert disk is not None
@@ -920,6 +957,7 @@ class FastRun:
                 assert disk is not None
                 end = self.request(self.estate.regions.primary, READ, op_ready, ok)
                 taken = self.scheduled_snapshot(vm, disk, end)
+                self._clone_fails(task, ok & ~np.isfinite(taken), Why.NO_SCHEDULED_SNAPSHOT, index[disk.name])
                 ok &= np.isfinite(taken)
                 i = index[disk.name]
                 safe = np.where(np.isfinite(taken), taken, 0.0)
@@ -952,6 +990,7 @@ class FastRun:
         timeout = self._timeout(task)
         in_time = end <= ready + timeout
         self.timed_out |= ok & ~in_time
+        self.fails(task, ok & ~in_time, Why.TIMEOUT)
         good = ok & in_time
         end = np.where(ok & ~in_time, ready + timeout, end)
         booted = np.where(good, end + self._boot(vm, generalized=False), np.inf)
@@ -978,6 +1017,7 @@ class FastRun:
         timeout = self._timeout(task)
         good = mask & (end <= ready + timeout)
         self.timed_out |= mask & ~good
+        self.fails(task, mask & ~good, Why.TIMEOUT)
         end = np.where(mask & ~good, ready + timeout, end)
         self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), end, good, w.region)
         for disk in golden.disks:
@@ -1011,6 +1051,7 @@ class FastRun:
         if rec is None:
             out = CheckOutcome(np.zeros(n, bool), np.zeros(n, bool), np.full(n, np.nan), canary=False)
             self.checks[task.id] = out
+            self.fails(task, mask, Why.NOT_RECOVERED)
             return ready, np.zeros(n, bool)
         live = mask & np.isfinite(rec.booted_at)
         region = self._recovered_region(task.vm)
@@ -1022,6 +1063,8 @@ class FastRun:
         limit = first + (BOOT_POLLS - 1) * (BOOT_POLL_S + _mean_var(self.catalog.arm.request_latency)[0])
         passed = live & (passed_at <= limit)
         end = np.where(passed, passed_at, limit + BOOT_POLL_S)
+        self.fails(task, mask & ~live, Why.NOT_RECOVERED)
+        self.fails(task, live & ~passed, Why.NOT_BOOTED)
         # A check of a VM that was not recovered fails at once (CheckFailure).
         self.checks[task.id] = CheckOutcome(mask.copy(), passed, np.where(passed, passed_at, np.nan), canary=False)
         return np.where(mask, np.where(live, end, ready), ready), passed
@@ -1047,17 +1090,21 @@ class FastRun:
                 consistent=np.zeros(n, bool),
                 corrupted=np.zeros(n, bool),
             )
+            self.fails(task, mask, Why.NOT_RECOVERED)
             return ready, np.zeros(n, bool)
         vm = self.vms[task.vm]
         region = self._recovered_region(task.vm)
         needed = step.with_.consecutive
         run_command = self.catalog.compute.run_command
         consistent = np.ones(n, bool)
+        volumes: list[tuple[str, np.ndarray]] = []
         for volume in vm.volumes:
             if volume.layout is VolumeLayout.STRIPED:
                 cols = [i for i, d in enumerate(vm.disks) if d.name in volume.disks]
                 marks = np.floor(rec.instants[:, cols] / self.interval + 1e-9)
-                consistent &= np.all(marks == marks[:, :1], axis=1) if len(cols) > 1 else True
+                this = np.all(marks == marks[:, :1], axis=1) if len(cols) > 1 else np.ones(n, bool)
+                consistent &= this
+                volumes.append((volume.name, ~this))
         broken = ~consistent | rec.corrupted
         t = ready.copy()
         passes = np.zeros(n, int)
@@ -1088,6 +1135,15 @@ class FastRun:
             final |= fin
             live &= ~fin
             t = np.where(live, done + CANARY_READ_INTERVAL_S, t)
+        failing = mask & ~passed
+        if failing.any():
+            # As the engine's reads decide: never recovered, then corrupted or inconsistent data (a read
+            # that answered), else no answer.
+            self.fails(task, failing & ~np.isfinite(rec.booted_at), Why.NOT_RECOVERED)
+            self.fails(task, failing & reachable_final & rec.corrupted, Why.CORRUPTED)
+            self.fails(task, failing & reachable_final, Why.INCONSISTENT)
+            self.fails(task, failing, Why.NO_ANSWER)
+            self.why_volumes[task.id] = volumes
         newest = np.max(rec.instants, axis=1)
         marker = np.floor(newest / self.interval + 1e-9) * self.interval
         measured = np.where(reachable_final, np.maximum(0.0, -marker), np.nan)
@@ -1361,10 +1417,9 @@ def fast_candidate(
     model = FastRun(runbook, estate, plan, specs, seed=seed, catalog=catalog)
     apps = model.run()
     cost = model.costs()
-    outcomes = []
-    for k, spec in enumerate(specs):
-        failed = any(a.rto_met is False or a.rpo_met is False for a in apps[k])
-        outcomes.append(
-            TrialOutcome(name, spec.trial, spec.incident_at, spec.seed, "failed" if failed else "passed", float(cost[k]), tuple(apps[k]))
-        )
+    why = fast_causes(model, specs, apps)
+    outcomes = [
+        TrialOutcome(name, spec.trial, spec.incident_at, spec.seed, why.statuses[k], float(cost[k]), tuple(apps[k]), why.causes[k])
+        for k, spec in enumerate(specs)
+    ]
     return FastCandidate(outcomes, float(model.timed_out.mean()) if len(specs) else 0.0)

@@ -234,7 +234,6 @@ def ranking_table(result: ComparisonResult, width: int | None = None) -> str:
     inputs = result.inputs
     faced = {c.name: c.faced for c in inputs.candidates}
     failed = result.causes.groupby("candidate")["trial"].nunique().to_dict() if len(result.causes) else {}
-    fast = result.model is not None and result.model.used == "fast"  # the fast model records no causes of failure
     header: tuple[str, ...] = (
         "rank",
         "candidate",
@@ -255,7 +254,7 @@ def ranking_table(result: ComparisonResult, width: int | None = None) -> str:
             str(r.rank),
             str(r.candidate),
             percent(r.all_met_share),
-            "-" if fast else percent(failed.get(r.candidate, 0) / inputs.trials),
+            percent(failed.get(r.candidate, 0) / inputs.trials),
             "yes" if r.qualifies else "no",
             money(r.monthly_cost),
             money(r.drill_cost),
@@ -276,7 +275,7 @@ def ranking_table(result: ComparisonResult, width: int | None = None) -> str:
                 f"{cells['rank']}. {cells['candidate']}: "
                 + ("qualifies" if cells["qualifies"] == "yes" else "does not qualify")
                 + (", on the Pareto front" if cells["Pareto"] else ""),
-                f"all objectives met in {cells['all met']} of trials" + ("" if fast else f", trials with a failure {cells['failed']}"),
+                f"all objectives met in {cells['all met']} of trials, trials with a failure {cells['failed']}",
                 f"p95 RTO {cells['p95 RTO']}, p95 RPO {cells['p95 RPO']}",
                 f"protection {cells['protection/month']}/month, one drill {cells['one drill']}",
             ]

@@ -1,10 +1,12 @@
-"""`drsim compare` on an 80-column terminal: nothing wider than the terminal, and a fast comparison
-never claims that no trial failed (the fast model records no causes)."""
+"""`drsim compare` on an 80-column terminal: nothing wider than the terminal; and a fast comparison
+(the default: auto picks the fast model) gives why its trials failed in failures.csv, both reports
+and the ranking's failed column."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -13,7 +15,7 @@ from drsim.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_ranking_fits_80_columns_and_a_fast_comparison_claims_no_causes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_ranking_fits_80_columns_and_a_fast_comparison_gives_its_causes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "out"
     args = ["compare", str(ROOT / "drills" / "shop-plans.yaml"), "--trials", "12", "--workers", "1", "--out", "out"]
@@ -22,8 +24,20 @@ def test_the_ranking_fits_80_columns_and_a_fast_comparison_claims_no_causes(tmp_
     assert all(len(line) <= 80 for line in ran.output.splitlines()), ran.output
     assert "1. " in ran.output and "p95 RTO" in ran.output and "checked against 12 engine trials" in " ".join(ran.output.split())
     assert "warning: only" not in ran.output  # 12 trials, all of them validated
+    assert "model: fast (auto)" in ran.output
+    # The snapshot candidate fails every trial: deleted disks cannot be snapshotted (docs/compare.md).
+    failures = pd.read_csv(out / "failures.csv")
+    snapshots = failures[failures["candidate"] == "snapshots-6h"]
+    assert set(zip(snapshots["step"], snapshots["error_kind"], snapshots["category"], snapshots["share"], strict=True)) == {
+        ("db", "NotFoundError", "recovery", 1.0),
+        ("app", "NotFoundError", "recovery", 1.0),
+    }
+    assert (snapshots["failed_trials"] == 12).all()
+    assert failures["replay"].str.match(r"drsim drill run \S+/replay/[\w-]+/drill\.yaml --seed \d+ --incident-at \S+Z$").all()
+    assert "trials with a failure 100.0 %" in " ".join(ran.output.split())  # the ranking's failed column
     for name in ("report.md", "report.html"):
         text = (out / name).read_text()
-        assert "does not record why a trial failed" in text and "No trial failed" not in text
+        assert "does not record why a trial failed" not in text and "No trial failed" not in text
+        assert "disk sql-01-os not found (accidental-delete at " in text and snapshots["replay"].iloc[0] in text
     wide = CliRunner().invoke(main, [*args, "--window-end", "2026-11-01T00:00:00Z"], env={"COLUMNS": "200"})
     assert "rank  candidate" in wide.output  # a table where it fits
