@@ -276,7 +276,7 @@ class FastRun:
         self.why: dict[str, np.ndarray] = {}  # task id -> Why per trial (0: it did not fail)
         self.why_disk: dict[str, np.ndarray] = {}  # snapshot.clone task id -> the disk (index) it stopped at, per trial
         self.why_volumes: dict[str, list[tuple[str, np.ndarray]]] = {}  # check.canary task id -> striped volumes, inconsistent per trial
-        self.job_timed_out: dict[str, np.ndarray] = {}  # task id -> trials whose last attempt timed out (job_attempts)
+        self.job_gave_up: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # task id -> last attempt: timed out, its job failed
         self.failed: list[tuple[Task, np.ndarray]] = []  # tasks that failed (not allowed to) in some trials, and in which
         wl = self.catalog.workload
         self._flush_dist = wl.flush_lag
@@ -670,7 +670,7 @@ class FastRun:
             retry = waited_out | over | failed_job
             if attempt > step.retries:
                 end = np.where(retry, stopped, end)
-                self.job_timed_out[task.id] = waited_out | over  # the others' last job failed
+                self.job_gave_up[task.id] = (waited_out | over, failed_job)  # why the task failed (compare.fast_causes)
                 break
             ask = np.where(retry, stopped + self.backoff(attempt), ask)
             deadline = ask + timeout
@@ -734,9 +734,9 @@ class FastRun:
         self._unfinished_failovers[vm.name] = unfinished
         failed = mask & ~good
         self.fails(task, mask & ~ok, Why.NO_REPLICATION_POINT)
-        timed_out = self.job_timed_out.get(task.id, np.zeros(n, bool))
+        timed_out, job_failed = self.job_gave_up.get(task.id, (np.zeros(n, bool), np.zeros(n, bool)))
         self.fails(task, failed & timed_out, Why.TIMEOUT)
-        self.fails(task, failed, Why.CAPACITY)
+        self.fails(task, failed & job_failed, Why.CAPACITY)  # the only way a test failover job fails in the simulated world
         end = np.where(mask & ~ok, ask, end)
         booted = np.where(good, ends + self._boot(vm, generalized=False), np.inf)
         self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), seen, good, region, asr_vm=vm.name)
@@ -866,7 +866,8 @@ class FastRun:
         self._unfinished_restores.append((vm, region, unfinished))
         end = np.where(mask & ~ok, found, end)
         self.fails(task, mask & ~ok, Why.NO_BACKUP_POINT)
-        self.fails(task, ok & ~good, Why.TIMEOUT)  # a restore job does not fail in the simulated world
+        timed_out, _ = self.job_gave_up.get(task.id, (np.zeros(n, bool), np.zeros(n, bool)))
+        self.fails(task, ok & ~good & timed_out, Why.TIMEOUT)  # a restore job does not fail in the simulated world
         point = np.where(good, info.get("point", point), point)
         self.fails(task, good & ~np.isfinite(point), Why.NO_BACKUP_POINT)  # none left when the restore started
         good &= np.isfinite(point)
