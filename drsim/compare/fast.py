@@ -537,32 +537,72 @@ class FastRun:
             factor = max(factor, vm_rate / sr.churn_limit_vm_mbps.value)
         return factor
 
-    def replication_point(self, vm: VmSpec, choice: ReplicationPointChoice, at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The point a choice picks at `at` (seconds from the incident): its time, whether it is
-        app-consistent, and whether it is processed (nan time: no such point)."""
+    def _replication_limit(self, vm: VmSpec, at: np.ndarray) -> np.ndarray:
+        """The newest processed point's bound at `at` (seconds from the incident): data that reached the
+        target and was processed (for a VM the incident destroyed, no later than it stopped, less the lag)."""
         timing = self.replication(vm)
-        anchor_abs = timing["anchor"]
-        assert isinstance(anchor_abs, np.ndarray)
-        interval = float(timing["interval"])  # type: ignore[arg-type]
         lag, processing = timing["lag"], timing["processing"]
         assert isinstance(lag, np.ndarray) and isinstance(processing, np.ndarray)
-        # Grids are in absolute time: anchor + k * interval seconds since the canary epoch.
-        anchor = anchor_abs - self.incident_abs  # relative to the incident
         limit = at - lag - processing
-        if vm.name in self.destroyed:
-            limit = np.minimum(limit, -lag)
+        return np.minimum(limit, -lag) if vm.name in self.destroyed else limit
+
+    def _grid_below(self, vm: VmSpec, every: float, upto: np.ndarray) -> np.ndarray:
+        """The newest instant of the stream's grid of period `every` at or before `upto` (seconds from the incident)."""
+        anchor_abs = self.replication(vm)["anchor"]
+        assert isinstance(anchor_abs, np.ndarray)
+        anchor = anchor_abs - self.incident_abs
+        return anchor + np.floor((upto - anchor) / every + 1e-9) * every
+
+    def _bucket_keeps(self, vm: VmSpec, point: np.ndarray, at: np.ndarray, limit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The point Site Recovery's pruning keeps at `at` in the hour bucket of `point` (a point older
+        than the recent window, drsim.cloud.sim.schedules.replication_points): the bucket's newest
+        app-consistent point when it has one, else its newest crash-consistent point; and whether the
+        kept one is app-consistent. Buckets are aligned in absolute time (seconds since the canary epoch)."""
+        timing = self.replication(vm)
+        sr = self.catalog.site_recovery
+        bucket = float(sr.pruning_bucket.sample(0.5))
+        recent = float(sr.pruning_recent.sample(0.5))
+        interval = float(timing["interval"])  # type: ignore[arg-type]
+        oldest = at - float(timing["retention"])  # type: ignore[arg-type]
+        start = np.floor((point + self.incident_abs) / bucket) * bucket - self.incident_abs
+        end = np.minimum(np.minimum(start + bucket, at - recent), limit + 1e-6)
+        kept = self._grid_below(vm, interval, end - 1e-6)
+        is_app = np.zeros(self.trials, bool)
+        app_every = timing["app_every"]
+        if app_every is not None:
+            app = self._grid_below(vm, float(app_every), end - 1e-6)
+            is_app = (app >= start - 1e-6) & (app <= limit) & (app > oldest)
+            kept = np.where(is_app, app, kept)
+        return kept, is_app
+
+    def replication_point(self, vm: VmSpec, choice: ReplicationPointChoice, at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The point a choice picks at `at` (seconds from the incident): its time, whether it is
+        app-consistent, and whether it is processed (nan time: no such point). Pruning as the world's:
+        every point of the last 2 h is kept, then one per hour (its app-consistent one when it has
+        one), so the newest point of a stream that stopped more than 2 h ago may be an older one."""
+        timing = self.replication(vm)
+        interval = float(timing["interval"])  # type: ignore[arg-type]
+        lag = timing["lag"]
+        assert isinstance(lag, np.ndarray)
+        limit = self._replication_limit(vm, at)
         stop_at = np.minimum(at, 0.0) if vm.name in self.destroyed else at
         pending = stop_at - lag
         oldest = at - float(timing["retention"])  # type: ignore[arg-type]
-        crash = anchor + np.floor((limit - anchor) / interval + 1e-9) * interval
+        recent = float(self.catalog.site_recovery.pruning_recent.sample(0.5))
+        crash = self._grid_below(vm, interval, limit)
         app_every = timing["app_every"]
         is_app = np.zeros(self.trials, bool)
         if app_every is not None:
             every = float(app_every)
-            app = anchor + np.floor((limit - anchor) / every + 1e-9) * every
+            app = self._grid_below(vm, every, limit)
             is_app = np.isclose(app, crash, atol=1e-6)
         else:
             app = np.full(self.trials, np.nan)
+        pruned = crash < at - recent - 1e-6  # out of the recent window: its hour bucket keeps one point
+        if pruned.any():
+            kept, kept_app = self._bucket_keeps(vm, crash, at, limit)
+            crash = np.where(pruned, kept, crash)
+            is_app = np.where(pruned, kept_app, is_app)
         exists = crash > oldest
         processed = np.ones(self.trials, bool)
         if choice is ReplicationPointChoice.LATEST:
@@ -574,13 +614,26 @@ class FastRun:
             return np.where(ok, app, np.nan), np.ones(self.trials, bool), processed
         return np.where(exists, crash, np.nan), is_app, processed
 
+    def replication_point_exists(self, vm: VmSpec, point: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """Whether a point chosen earlier still exists at `at` (retention and pruning; nan: none)."""
+        timing = self.replication(vm)
+        limit = self._replication_limit(vm, at)
+        recent = float(self.catalog.site_recovery.pruning_recent.sample(0.5))
+        safe = np.where(np.isfinite(point), point, 0.0)
+        alive = np.isfinite(point) & (safe > at - float(timing["retention"]))  # type: ignore[arg-type]
+        old = alive & (safe < at - recent - 1e-6)
+        if old.any():
+            kept, _ = self._bucket_keeps(vm, safe, at, limit)
+            alive &= ~old | np.isclose(kept, safe, atol=1e-3)
+        return alive
+
     def job_attempts(
         self,
         task: Task,
         ready: np.ndarray,
         ask: np.ndarray,
         mask: np.ndarray,
-        submit: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]],
+        submit: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]],
     ) -> Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]]:
         """The attempts at a task whose slot operation starts a job and follows it (a restore, a test failover).
 
@@ -589,7 +642,9 @@ class FastRun:
         it every 30 s until it ends. An attempt ends at its step timeout (counted from the task's start
         for the first, which also made the calls before the slot, from the retry for the others), or
         when its job failed (`submit` says which fail: capacity); both are retried after the engine's
-        backoff while retries remain. `submit(start, mask)` starts jobs: (submitted, ends, fails, info).
+        backoff while retries remain. `submit(start, mask)` starts jobs: (submitted, ends, fails, refused,
+        info); a refused start (its recovery point pruned meanwhile: NotFoundError) fails the task at once,
+        unretried, its slot given back when the refusal returns.
         Returns the task's end, success, when the job's end was seen, when the job ended, the info
         of the job that succeeded, and when a job the task stopped following ends (nan: none; cleanup
         waits for it). A retry yields when it asks for its slot again (the wave's scheduler decides
@@ -617,8 +672,15 @@ class FastRun:
             got = live & ~waited_out
             first_read = start.copy()
             new = got & np.isnan(job_ends)
+            refused = np.zeros(n, bool)
             if new.any():
-                submitted, ends, bad, found = submit(start, new)
+                submitted, ends, bad, refused, found = submit(start, new)
+                refused &= new
+                if refused.any():  # the refusal returns at once: the slot is given back, the task has failed
+                    self.slots.release(slot, submitted, refused)
+                    end = np.where(refused, submitted, end)
+                    got &= ~refused
+                    new &= ~refused
                 job_ends = np.where(new, ends, job_ends)
                 job_bad = np.where(new, bad, job_bad)
                 first_read = np.where(new, submitted, start)
@@ -681,6 +743,8 @@ class FastRun:
                 else:
                     fixed = self._group_instants.setdefault(group, (point, app))
                     point, app = fixed
+                    # The group's instant, fixed by the first member to look: pruned since, no point (NotFoundError).
+                    point = np.where(self.replication_point_exists(vm, point, found), point, np.nan)
             ok = mask & np.isfinite(point)
             ask = found
         yield ask
@@ -688,18 +752,22 @@ class FastRun:
 
         def submit(start: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
             submitted = self.admitted(target, WRITE, start, new)
-            if vm.name not in self.tf_started:
-                self.test_failovers.append(vm.name)
-                self.tf_started[vm.name] = np.where(new, submitted, np.nan)
-            else:
-                self.tf_started[vm.name] = np.where(new & np.isnan(self.tf_started[vm.name]), submitted, self.tf_started[vm.name])
+            refused = np.zeros(n, bool)
             if point is None:  # latest: the pending data, processed first
                 pt_now, app_now, processed_now = self.replication_point(vm, ReplicationPointChoice.LATEST, submitted)
             else:
+                # The point found before the slot: pruned meanwhile, the test failover is refused (NotFoundError).
                 pt_now, app_now, processed_now = point, app, processed
+                refused = new & ~self.replication_point_exists(vm, point, submitted)
+            began = new & ~refused
+            if vm.name not in self.tf_started:
+                self.test_failovers.append(vm.name)
+                self.tf_started[vm.name] = np.where(began, submitted, np.nan)
+            else:
+                self.tf_started[vm.name] = np.where(began & np.isnan(self.tf_started[vm.name]), submitted, self.tf_started[vm.name])
             seconds = self.draw(sr.test_failover, n) + np.where(processed_now, 0.0, self.draw(sr.pending_processing, n))
             short = self.rng.random(n) < capacity
-            return submitted, submitted + seconds, short, {"point": pt_now, "app": app_now.astype(float)}
+            return submitted, submitted + seconds, short, refused, {"point": pt_now, "app": app_now.astype(float)}
 
         end, good, seen, ends, info, unfinished = yield from self.job_attempts(task, ready, ask, ok, submit)
         self._unfinished_failovers[vm.name] = unfinished
@@ -827,7 +895,7 @@ class FastRun:
                 self.draw(backup.restore_snapshot_tier, n),
                 self.draw(backup.restore_vault_base, n) + vm.used_gib * MIB_PER_GIB / self.draw(backup.restore_vault_throughput_mbps, n),
             )
-            return submitted, submitted + seconds, np.zeros(n, bool), {"point": chosen}
+            return submitted, submitted + seconds, np.zeros(n, bool), np.zeros(n, bool), {"point": chosen}
 
         end, good, seen, ends, info, unfinished = yield from self.job_attempts(task, ready, found, ok, submit)
         self._unfinished_restores.append((vm, region, unfinished))
