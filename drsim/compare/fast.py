@@ -269,7 +269,8 @@ class FastRun:
         self._group_instants: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # consistency group -> its failover instant
         self._unfinished_restores: list[tuple[VmSpec, str, np.ndarray]] = []  # restores no task saw end: cleanup waits
         self._unfinished_failovers: dict[str, np.ndarray] = {}
-        self.timed_out = np.zeros(n, bool)  # trials in which a step timed out (the approximated regime: see run_candidate)
+        self.timed_out = np.zeros(n, bool)  # trials in which a step timed out
+        self.timeouts = np.zeros(n, int)  # attempts that timed out (waiting for a slot or following a job), per trial
         self.trace: list[tuple[str, str, float, float]] | None = None  # (task, operation, asked, ended) of trial 0, for debugging
         wl = self.catalog.workload
         self._flush_dist = wl.flush_lag
@@ -689,6 +690,7 @@ class FastRun:
             seen = self.polls(first_read, np.where(got, job_ends, first_read))
             over = got & (seen > deadline)
             self.timed_out |= waited_out | over
+            self.timeouts += waited_out | over
             self.slots.release(slot, np.where(over, deadline, seen), got)
             success = got & ~over & ~job_bad
             failed_job = got & ~over & job_bad
