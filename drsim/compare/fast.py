@@ -39,6 +39,7 @@ import numpy as np
 
 from drsim.cloud.api import ResourceKind
 from drsim.cloud.prices import cost_per_day
+from drsim.cloud.sim.backup import CANCEL_SECONDS
 from drsim.cloud.sim.catalog import Catalog, Fixed, Lognormal, Triangular, Uniform, default_catalog
 from drsim.cloud.sim.incidents import CORRUPTING, DESTRUCTIVE
 from drsim.cloud.sim.state import MIB_PER_GIB, STANDARD_SKUS
@@ -1181,13 +1182,17 @@ class FastRun:
         t = run_end.copy()
         sr = self.catalog.site_recovery
         for vm, region, ends in self._unfinished_restores:
-            # A restore the run stopped following: cleanup reads its job until it ends, then deletes what it made.
+            # A restore the run stopped following (drsim.engine.cleanup): cleanup cancels its job (which
+            # then ends CANCEL_SECONDS later, having created nothing) and reads it until it ends; a job
+            # that ended before the cancel took refuses it, and what it made is deleted with the rest.
             waiting = np.isfinite(ends)
             if waiting.any():
-                t = np.where(waiting, self.polls(t, ends), t)
-                self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), t, waiting, region)
+                took = self.admitted(self.estate.regions.primary, WRITE, t, waiting)
+                done = waiting & (ends <= took)
+                t = np.where(waiting, self.polls(took, np.where(done, ends, took + CANCEL_SECONDS)), t)
+                self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), t, done, region)
                 for disk in vm.disks:
-                    self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), t, waiting, region)
+                    self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), t, done, region)
         deleted_asr: dict[str, np.ndarray] = {}
         for vm_name in self.test_failovers:
             started = np.isfinite(self.tf_started[vm_name])
