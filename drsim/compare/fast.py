@@ -272,6 +272,7 @@ class FastRun:
         self._unfinished_failovers: dict[str, np.ndarray] = {}
         self.timed_out = np.zeros(n, bool)  # trials in which a step timed out
         self.timeouts = np.zeros(n, int)  # attempts that timed out (waiting for a slot or following a job), per trial
+        self.job_refused: dict[str, np.ndarray] = {}  # task id -> trials whose job start was refused (its point pruned: NotFoundError)
         self.trace: list[tuple[str, str, float, float]] | None = None  # (task, operation, asked, ended) of trial 0, for debugging
         wl = self.catalog.workload
         self._flush_dist = wl.flush_lag
@@ -382,7 +383,11 @@ class FastRun:
         first new task. The fast model replays that rule on the trials' mean times: it takes the slot
         requests in the order of their mean asking time, and starts a new task only when no continuing
         request has asked before the mean time the next slot frees; each request then takes its slot
-        in every trial (Slots.take)."""
+        in every trial (Slots.take). A burst of first requests (a wave's tasks asking as their first
+        calls return, each after its own round trip) reaches the engine's queue in another order in
+        every trial: the fast model takes a burst in the wave's interleaved order (BURST_GAP_S), so
+        that which steps' tasks wait longest (and time out, when a timeout binds) is spread over the
+        steps as in the engine, though in the same order in every trial."""
         # New tasks queue in the order the engine spawns them (step by step); continuing ones ask as
         # their first calls return (`tasks` interleaves them evenly: see run()).
         fresh = sorted((t for t in tasks if t.ops and t.ops[0].kind.holds_slot and not t.ops[0].needs), key=lambda t: t.index)
@@ -409,6 +414,16 @@ class FastRun:
         rank = {t.id: i for i, t in enumerate(tasks)}
         for task in sorted((t for t in tasks if t.id not in fresh_ids), key=lambda t: t.index):
             step(task, self._steps_of(task, ready, mask))
+        # A burst of first requests (their means within BURST_GAP_S of each other) asks together: its
+        # members queue in the wave's interleaved order, at the burst's first mean time.
+        heap.sort()
+        first = previous = -math.inf
+        for i, (mean, *rest) in enumerate(heap):
+            if mean - previous > BURST_GAP_S:
+                first = mean
+            previous = mean
+            heap[i] = (first, *rest)  # type: ignore[assignment]
+        heapq.heapify(heap)
         waiting = list(fresh)
         started = 0
         while heap or waiting:
@@ -679,6 +694,7 @@ class FastRun:
                 submitted, ends, bad, refused, found = submit(start, new)
                 refused &= new
                 if refused.any():  # the refusal returns at once: the slot is given back, the task has failed
+                    self.job_refused[task.id] = self.job_refused.get(task.id, np.zeros(n, bool)) | refused
                     self.slots.release(slot, submitted, refused)
                     end = np.where(refused, submitted, end)
                     got &= ~refused
@@ -753,7 +769,7 @@ class FastRun:
         yield ask
         capacity = float(sr.capacity_failure_probability.sample(0.5))
 
-        def submit(start: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        def submit(start: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
             submitted = self.admitted(target, WRITE, start, new)
             refused = np.zeros(n, bool)
             if point is None:  # latest: the pending data, processed first
@@ -888,7 +904,7 @@ class FastRun:
         ok = mask & np.isfinite(point)  # no point: NotFoundError, not retried
         yield found
 
-        def submit(start: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        def submit(start: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
             # The point is chosen again as the restore starts (actions.CloudActions._backup).
             listed = self.request(list_region, READ, start, new)
             chosen, snapshot_tier = self.backup_point(vm, w.point, w.tier, cross, listed)
@@ -1375,6 +1391,14 @@ class FastRun:
         for app in self.estate.apps:
             resolve(app.name, (app.name,))
         return done
+
+
+BURST_GAP_S = 0.02
+"""First slot requests whose mean asking times follow each other this closely ask together (a burst of
+first calls, each returned after its own round trip): the engine's queue takes them in a different
+order in every trial, so the fast model takes them in the wave's interleaved order rather than in the
+order of their means, which differ by sampling noise only. Requests ARM throttled queue at its refill
+rate (1/25 s apart for reads), further apart than this, and keep the order of their means."""
 
 
 def _finish(steps: Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
