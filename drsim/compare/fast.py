@@ -14,13 +14,19 @@ model"):
 - the drill's concurrency limit (50 long-running operations) as list scheduling over slot arrays of
   shape [trials, 50], tasks in graph order, and the 20 deployments per managed image the same way;
 - job polling every 30 s (the poll that first sees a job ended), Backup and Site Recovery point
-  schedules and the recovery point each choice picks, instant-restore and vault tiers, cross-region
+  schedules (Site Recovery's pruning included: a point found before a task waited for its slot may be
+  gone when its test failover starts) and the recovery point each choice picks, instant-restore and vault tiers, cross-region
   restore, scheduled snapshots and copies, the data-version model (flush lag, app-consistent points,
   striped volumes, corruption);
-- step retries with the engine's backoff (Site Recovery capacity failures), step timeouts (a timed-out
-  restore or test failover is followed again on the retry, as the engine does);
+- step retries with the engine's backoff (Site Recovery capacity failures), step timeouts (each attempt
+  bounded from its start, slot-queue wait included; a queued attempt that times out gives up its place;
+  a timed-out restore or test failover is followed again on the retry, as the engine does);
 - measurement as drsim.measure.timeline does it, and the drill's cost from what it created and when
-  cleanup deleted it.
+  cleanup deleted it (restores the run stopped following are cancelled, as the engine's cleanup does).
+
+Where step timeouts bind under the concurrency limit the fast model stays in use (`--model auto`):
+its timed-out attempts per trial match the engine's; what it approximates there is which tasks fail
+(the same ones in every trial: the slot order is one order, of the trials' mean asking times).
 
 What it does not model is named by drsim.compare.fast_support; `--model auto` uses the engine then.
 The engine stays the reference: a fast comparison also runs engine trials and reports the agreement
@@ -270,7 +276,7 @@ class FastRun:
         self._group_instants: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # consistency group -> its failover instant
         self._unfinished_restores: list[tuple[VmSpec, str, np.ndarray]] = []  # restores no task saw end: cleanup waits
         self._unfinished_failovers: dict[str, np.ndarray] = {}
-        self.timed_out = np.zeros(n, bool)  # trials in which a step timed out
+        self.timed_out = np.zeros(n, bool)  # trials in which an attempt at a step timed out
         self.timeouts = np.zeros(n, int)  # attempts that timed out (waiting for a slot or following a job), per trial
         self.job_refused: dict[str, np.ndarray] = {}  # task id -> trials whose job start was refused (its point pruned: NotFoundError)
         self.trace: list[tuple[str, str, float, float]] | None = None  # (task, operation, asked, ended) of trial 0, for debugging
@@ -1453,10 +1459,8 @@ def fast_candidate(
     seed: int,
     catalog: Catalog | None = None,
 ) -> FastCandidate:
-    """Every trial of one candidate with the fast model, and how often a step timed out in them: a
-    step timeout that binds while tasks queue for the drill's slots is where the fast model's
-    approximate slot order matters most (a few percent of queueing time decides whether a task
-    times out), so `--model auto` hands such a candidate to the engine."""
+    """Every trial of one candidate with the fast model, and the share of trials in which a step
+    timed out (an attempt waiting for its slot or following its job, retried or not)."""
     model = FastRun(runbook, estate, plan, specs, seed=seed, catalog=catalog)
     apps = model.run()
     cost = model.costs()
