@@ -147,7 +147,7 @@ def test_auto_keeps_the_fast_model_where_step_timeouts_bind(tmp_path: Path) -> N
     ],
 )
 def test_fast_model_agrees_where_step_timeouts_bind(tmp_path: Path, runbook: str, candidate: str, changes: dict[str, str]) -> None:
-    trials = 40
+    trials = 30
     path = _bound(tmp_path, 60, trials, runbook, candidate, **changes)
     inputs = prepare(path, trials=trials)
     fast_trials, timed_out = fast_run(inputs)
