@@ -14,13 +14,19 @@ model"):
 - the drill's concurrency limit (50 long-running operations) as list scheduling over slot arrays of
   shape [trials, 50], tasks in graph order, and the 20 deployments per managed image the same way;
 - job polling every 30 s (the poll that first sees a job ended), Backup and Site Recovery point
-  schedules and the recovery point each choice picks, instant-restore and vault tiers, cross-region
+  schedules (Site Recovery's pruning included: a point found before a task waited for its slot may be
+  gone when its test failover starts) and the recovery point each choice picks, instant-restore and vault tiers, cross-region
   restore, scheduled snapshots and copies, the data-version model (flush lag, app-consistent points,
   striped volumes, corruption);
-- step retries with the engine's backoff (Site Recovery capacity failures), step timeouts (a timed-out
-  restore or test failover is followed again on the retry, as the engine does);
+- step retries with the engine's backoff (Site Recovery capacity failures), step timeouts (each attempt
+  bounded from its start, slot-queue wait included; a queued attempt that times out gives up its place;
+  a timed-out restore or test failover is followed again on the retry, as the engine does);
 - measurement as drsim.measure.timeline does it, and the drill's cost from what it created and when
-  cleanup deleted it.
+  cleanup deleted it (restores the run stopped following are cancelled, as the engine's cleanup does).
+
+Where step timeouts bind under the concurrency limit the fast model stays in use (`--model auto`):
+its timed-out attempts per trial match the engine's; what it approximates there is which tasks fail
+(the same ones in every trial: the slot order is one order, of the trials' mean asking times).
 
 What it does not model is named by drsim.compare.fast_support; `--model auto` uses the engine then.
 The engine stays the reference: a fast comparison also runs engine trials and reports the agreement
@@ -39,6 +45,7 @@ import numpy as np
 
 from drsim.cloud.api import ResourceKind
 from drsim.cloud.prices import cost_per_day
+from drsim.cloud.sim.backup import CANCEL_SECONDS
 from drsim.cloud.sim.catalog import Catalog, Fixed, Lognormal, Triangular, Uniform, default_catalog
 from drsim.cloud.sim.incidents import CORRUPTING, DESTRUCTIVE
 from drsim.cloud.sim.state import MIB_PER_GIB, STANDARD_SKUS
@@ -270,7 +277,9 @@ class FastRun:
         self._group_instants: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # consistency group -> its failover instant
         self._unfinished_restores: list[tuple[VmSpec, str, np.ndarray]] = []  # restores no task saw end: cleanup waits
         self._unfinished_failovers: dict[str, np.ndarray] = {}
-        self.timed_out = np.zeros(n, bool)  # trials in which a step timed out (the approximated regime: see run_candidate)
+        self.timed_out = np.zeros(n, bool)  # trials in which an attempt at a step timed out
+        self.timeouts = np.zeros(n, int)  # attempts that timed out (waiting for a slot or following a job), per trial
+        self.job_refused: dict[str, np.ndarray] = {}  # task id -> trials whose job start was refused (its point pruned: NotFoundError)
         self.trace: list[tuple[str, str, float, float]] | None = None  # (task, operation, asked, ended) of trial 0, for debugging
         # Why tasks fail, per trial (compare.fast_causes): codes as arrays, turned into causes only for failed trials.
         self.why: dict[str, np.ndarray] = {}  # task id -> Why per trial (0: it did not fail)
@@ -408,7 +417,11 @@ class FastRun:
         first new task. The fast model replays that rule on the trials' mean times: it takes the slot
         requests in the order of their mean asking time, and starts a new task only when no continuing
         request has asked before the mean time the next slot frees; each request then takes its slot
-        in every trial (Slots.take)."""
+        in every trial (Slots.take). A burst of first requests (a wave's tasks asking as their first
+        calls return, each after its own round trip) reaches the engine's queue in another order in
+        every trial: the fast model takes a burst in the wave's interleaved order (BURST_GAP_S), so
+        that which steps' tasks wait longest (and time out, when a timeout binds) is spread over the
+        steps as in the engine, though in the same order in every trial."""
         # New tasks queue in the order the engine spawns them (step by step); continuing ones ask as
         # their first calls return (`tasks` interleaves them evenly: see run()).
         fresh = sorted((t for t in tasks if t.ops and t.ops[0].kind.holds_slot and not t.ops[0].needs), key=lambda t: t.index)
@@ -435,6 +448,16 @@ class FastRun:
         rank = {t.id: i for i, t in enumerate(tasks)}
         for task in sorted((t for t in tasks if t.id not in fresh_ids), key=lambda t: t.index):
             step(task, self._steps_of(task, ready, mask))
+        # A burst of first requests (their means within BURST_GAP_S of each other) asks together: its
+        # members queue in the wave's interleaved order, at the burst's first mean time.
+        heap.sort()
+        first = previous = -math.inf
+        for i, (mean, *rest) in enumerate(heap):
+            if mean - previous > BURST_GAP_S:
+                first = mean
+            previous = mean
+            heap[i] = (first, *rest)  # type: ignore[assignment]
+        heapq.heapify(heap)
         waiting = list(fresh)
         started = 0
         while heap or waiting:
@@ -565,32 +588,72 @@ class FastRun:
             factor = max(factor, vm_rate / sr.churn_limit_vm_mbps.value)
         return factor
 
-    def replication_point(self, vm: VmSpec, choice: ReplicationPointChoice, at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The point a choice picks at `at` (seconds from the incident): its time, whether it is
-        app-consistent, and whether it is processed (nan time: no such point)."""
+    def _replication_limit(self, vm: VmSpec, at: np.ndarray) -> np.ndarray:
+        """The newest processed point's bound at `at` (seconds from the incident): data that reached the
+        target and was processed (for a VM the incident destroyed, no later than it stopped, less the lag)."""
         timing = self.replication(vm)
-        anchor_abs = timing["anchor"]
-        assert isinstance(anchor_abs, np.ndarray)
-        interval = float(timing["interval"])  # type: ignore[arg-type]
         lag, processing = timing["lag"], timing["processing"]
         assert isinstance(lag, np.ndarray) and isinstance(processing, np.ndarray)
-        # Grids are in absolute time: anchor + k * interval seconds since the canary epoch.
-        anchor = anchor_abs - self.incident_abs  # relative to the incident
         limit = at - lag - processing
-        if vm.name in self.destroyed:
-            limit = np.minimum(limit, -lag)
+        return np.minimum(limit, -lag) if vm.name in self.destroyed else limit
+
+    def _grid_below(self, vm: VmSpec, every: float, upto: np.ndarray) -> np.ndarray:
+        """The newest instant of the stream's grid of period `every` at or before `upto` (seconds from the incident)."""
+        anchor_abs = self.replication(vm)["anchor"]
+        assert isinstance(anchor_abs, np.ndarray)
+        anchor = anchor_abs - self.incident_abs
+        return anchor + np.floor((upto - anchor) / every + 1e-9) * every
+
+    def _bucket_keeps(self, vm: VmSpec, point: np.ndarray, at: np.ndarray, limit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The point Site Recovery's pruning keeps at `at` in the hour bucket of `point` (a point older
+        than the recent window, drsim.cloud.sim.schedules.replication_points): the bucket's newest
+        app-consistent point when it has one, else its newest crash-consistent point; and whether the
+        kept one is app-consistent. Buckets are aligned in absolute time (seconds since the canary epoch)."""
+        timing = self.replication(vm)
+        sr = self.catalog.site_recovery
+        bucket = float(sr.pruning_bucket.sample(0.5))
+        recent = float(sr.pruning_recent.sample(0.5))
+        interval = float(timing["interval"])  # type: ignore[arg-type]
+        oldest = at - float(timing["retention"])  # type: ignore[arg-type]
+        start = np.floor((point + self.incident_abs) / bucket) * bucket - self.incident_abs
+        end = np.minimum(np.minimum(start + bucket, at - recent), limit + 1e-6)
+        kept = self._grid_below(vm, interval, end - 1e-6)
+        is_app = np.zeros(self.trials, bool)
+        app_every = timing["app_every"]
+        if app_every is not None:
+            app = self._grid_below(vm, float(app_every), end - 1e-6)
+            is_app = (app >= start - 1e-6) & (app <= limit) & (app > oldest)
+            kept = np.where(is_app, app, kept)
+        return kept, is_app
+
+    def replication_point(self, vm: VmSpec, choice: ReplicationPointChoice, at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The point a choice picks at `at` (seconds from the incident): its time, whether it is
+        app-consistent, and whether it is processed (nan time: no such point). Pruning as the world's:
+        every point of the last 2 h is kept, then one per hour (its app-consistent one when it has
+        one), so the newest point of a stream that stopped more than 2 h ago may be an older one."""
+        timing = self.replication(vm)
+        interval = float(timing["interval"])  # type: ignore[arg-type]
+        lag = timing["lag"]
+        assert isinstance(lag, np.ndarray)
+        limit = self._replication_limit(vm, at)
         stop_at = np.minimum(at, 0.0) if vm.name in self.destroyed else at
         pending = stop_at - lag
         oldest = at - float(timing["retention"])  # type: ignore[arg-type]
-        crash = anchor + np.floor((limit - anchor) / interval + 1e-9) * interval
+        recent = float(self.catalog.site_recovery.pruning_recent.sample(0.5))
+        crash = self._grid_below(vm, interval, limit)
         app_every = timing["app_every"]
         is_app = np.zeros(self.trials, bool)
         if app_every is not None:
             every = float(app_every)
-            app = anchor + np.floor((limit - anchor) / every + 1e-9) * every
+            app = self._grid_below(vm, every, limit)
             is_app = np.isclose(app, crash, atol=1e-6)
         else:
             app = np.full(self.trials, np.nan)
+        pruned = crash < at - recent - 1e-6  # out of the recent window: its hour bucket keeps one point
+        if pruned.any():
+            kept, kept_app = self._bucket_keeps(vm, crash, at, limit)
+            crash = np.where(pruned, kept, crash)
+            is_app = np.where(pruned, kept_app, is_app)
         exists = crash > oldest
         processed = np.ones(self.trials, bool)
         if choice is ReplicationPointChoice.LATEST:
@@ -602,13 +665,26 @@ class FastRun:
             return np.where(ok, app, np.nan), np.ones(self.trials, bool), processed
         return np.where(exists, crash, np.nan), is_app, processed
 
+    def replication_point_exists(self, vm: VmSpec, point: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """Whether a point chosen earlier still exists at `at` (retention and pruning; nan: none)."""
+        timing = self.replication(vm)
+        limit = self._replication_limit(vm, at)
+        recent = float(self.catalog.site_recovery.pruning_recent.sample(0.5))
+        safe = np.where(np.isfinite(point), point, 0.0)
+        alive = np.isfinite(point) & (safe > at - float(timing["retention"]))  # type: ignore[arg-type]
+        old = alive & (safe < at - recent - 1e-6)
+        if old.any():
+            kept, _ = self._bucket_keeps(vm, safe, at, limit)
+            alive &= ~old | np.isclose(kept, safe, atol=1e-3)
+        return alive
+
     def job_attempts(
         self,
         task: Task,
         ready: np.ndarray,
         ask: np.ndarray,
         mask: np.ndarray,
-        submit: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]],
+        submit: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]],
     ) -> Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]]:
         """The attempts at a task whose slot operation starts a job and follows it (a restore, a test failover).
 
@@ -617,7 +693,9 @@ class FastRun:
         it every 30 s until it ends. An attempt ends at its step timeout (counted from the task's start
         for the first, which also made the calls before the slot, from the retry for the others), or
         when its job failed (`submit` says which fail: capacity); both are retried after the engine's
-        backoff while retries remain. `submit(start, mask)` starts jobs: (submitted, ends, fails, info).
+        backoff while retries remain. `submit(start, mask)` starts jobs: (submitted, ends, fails, refused,
+        info); a refused start (its recovery point pruned meanwhile: NotFoundError) fails the task at once,
+        unretried, its slot given back when the refusal returns.
         Returns the task's end, success, when the job's end was seen, when the job ended, the info
         of the job that succeeded, and when a job the task stopped following ends (nan: none; cleanup
         waits for it). A retry yields when it asks for its slot again (the wave's scheduler decides
@@ -645,8 +723,16 @@ class FastRun:
             got = live & ~waited_out
             first_read = start.copy()
             new = got & np.isnan(job_ends)
+            refused = np.zeros(n, bool)
             if new.any():
-                submitted, ends, bad, found = submit(start, new)
+                submitted, ends, bad, refused, found = submit(start, new)
+                refused &= new
+                if refused.any():  # the refusal returns at once: the slot is given back, the task has failed
+                    self.job_refused[task.id] = self.job_refused.get(task.id, np.zeros(n, bool)) | refused
+                    self.slots.release(slot, submitted, refused)
+                    end = np.where(refused, submitted, end)
+                    got &= ~refused
+                    new &= ~refused
                 job_ends = np.where(new, ends, job_ends)
                 job_bad = np.where(new, bad, job_bad)
                 first_read = np.where(new, submitted, start)
@@ -655,6 +741,7 @@ class FastRun:
             seen = self.polls(first_read, np.where(got, job_ends, first_read))
             over = got & (seen > deadline)
             self.timed_out |= waited_out | over
+            self.timeouts += waited_out | over
             self.slots.release(slot, np.where(over, deadline, seen), got)
             success = got & ~over & ~job_bad
             failed_job = got & ~over & job_bad
@@ -710,25 +797,31 @@ class FastRun:
                 else:
                     fixed = self._group_instants.setdefault(group, (point, app))
                     point, app = fixed
+                    # The group's instant, fixed by the first member to look: pruned since, no point (NotFoundError).
+                    point = np.where(self.replication_point_exists(vm, point, found), point, np.nan)
             ok = mask & np.isfinite(point)
             ask = found
         yield ask
         capacity = float(sr.capacity_failure_probability.sample(0.5))
 
-        def submit(start: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        def submit(start: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
             submitted = self.admitted(target, WRITE, start, new)
-            if vm.name not in self.tf_started:
-                self.test_failovers.append(vm.name)
-                self.tf_started[vm.name] = np.where(new, submitted, np.nan)
-            else:
-                self.tf_started[vm.name] = np.where(new & np.isnan(self.tf_started[vm.name]), submitted, self.tf_started[vm.name])
+            refused = np.zeros(n, bool)
             if point is None:  # latest: the pending data, processed first
                 pt_now, app_now, processed_now = self.replication_point(vm, ReplicationPointChoice.LATEST, submitted)
             else:
+                # The point found before the slot: pruned meanwhile, the test failover is refused (NotFoundError).
                 pt_now, app_now, processed_now = point, app, processed
+                refused = new & ~self.replication_point_exists(vm, point, submitted)
+            began = new & ~refused
+            if vm.name not in self.tf_started:
+                self.test_failovers.append(vm.name)
+                self.tf_started[vm.name] = np.where(began, submitted, np.nan)
+            else:
+                self.tf_started[vm.name] = np.where(began & np.isnan(self.tf_started[vm.name]), submitted, self.tf_started[vm.name])
             seconds = self.draw(sr.test_failover, n) + np.where(processed_now, 0.0, self.draw(sr.pending_processing, n))
             short = self.rng.random(n) < capacity
-            return submitted, submitted + seconds, short, {"point": pt_now, "app": app_now.astype(float)}
+            return submitted, submitted + seconds, short, refused, {"point": pt_now, "app": app_now.astype(float)}
 
         end, good, seen, ends, info, unfinished = yield from self.job_attempts(task, ready, ask, ok, submit)
         self._unfinished_failovers[vm.name] = unfinished
@@ -850,7 +943,7 @@ class FastRun:
         ok = mask & np.isfinite(point)  # no point: NotFoundError, not retried
         yield found
 
-        def submit(start: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        def submit(start: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
             # The point is chosen again as the restore starts (actions.CloudActions._backup).
             listed = self.request(list_region, READ, start, new)
             chosen, snapshot_tier = self.backup_point(vm, w.point, w.tier, cross, listed)
@@ -860,7 +953,7 @@ class FastRun:
                 self.draw(backup.restore_snapshot_tier, n),
                 self.draw(backup.restore_vault_base, n) + vm.used_gib * MIB_PER_GIB / self.draw(backup.restore_vault_throughput_mbps, n),
             )
-            return submitted, submitted + seconds, np.zeros(n, bool), {"point": chosen}
+            return submitted, submitted + seconds, np.zeros(n, bool), np.zeros(n, bool), {"point": chosen}
 
         end, good, seen, ends, info, unfinished = yield from self.job_attempts(task, ready, found, ok, submit)
         self._unfinished_restores.append((vm, region, unfinished))
@@ -1168,13 +1261,17 @@ class FastRun:
         t = run_end.copy()
         sr = self.catalog.site_recovery
         for vm, region, ends in self._unfinished_restores:
-            # A restore the run stopped following: cleanup reads its job until it ends, then deletes what it made.
+            # A restore the run stopped following (drsim.engine.cleanup): cleanup cancels its job (which
+            # then ends CANCEL_SECONDS later, having created nothing) and reads it until it ends; a job
+            # that ended before the cancel took refuses it, and what it made is deleted with the rest.
             waiting = np.isfinite(ends)
             if waiting.any():
-                t = np.where(waiting, self.polls(t, ends), t)
-                self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), t, waiting, region)
+                took = self.admitted(self.estate.regions.primary, WRITE, t, waiting)
+                done = waiting & (ends <= took)
+                t = np.where(waiting, self.polls(took, np.where(done, ends, took + CANCEL_SECONDS)), t)
+                self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), t, done, region)
                 for disk in vm.disks:
-                    self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), t, waiting, region)
+                    self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), t, done, region)
         deleted_asr: dict[str, np.ndarray] = {}
         for vm_name in self.test_failovers:
             started = np.isfinite(self.tf_started[vm_name])
@@ -1359,6 +1456,14 @@ class FastRun:
         return done
 
 
+BURST_GAP_S = 0.02
+"""First slot requests whose mean asking times follow each other this closely ask together (a burst of
+first calls, each returned after its own round trip): the engine's queue takes them in a different
+order in every trial, so the fast model takes them in the wave's interleaved order rather than in the
+order of their means, which differ by sampling noise only. Requests ARM throttled queue at its refill
+rate (1/25 s apart for reads), further apart than this, and keep the order of their means."""
+
+
 def _finish(steps: Generator[np.ndarray, None, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     """Run a task's steps to their end (outside a wave's scheduler)."""
     while True:
@@ -1411,10 +1516,8 @@ def fast_candidate(
     seed: int,
     catalog: Catalog | None = None,
 ) -> FastCandidate:
-    """Every trial of one candidate with the fast model, and how often a step timed out in them: a
-    step timeout that binds while tasks queue for the drill's slots is where the fast model's
-    approximate slot order matters most (a few percent of queueing time decides whether a task
-    times out), so `--model auto` hands such a candidate to the engine."""
+    """Every trial of one candidate with the fast model, and the share of trials in which a step
+    timed out (an attempt waiting for its slot or following its job, retried or not)."""
     model = FastRun(runbook, estate, plan, specs, seed=seed, catalog=catalog)
     apps = model.run()
     cost = model.costs()

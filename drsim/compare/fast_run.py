@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import numpy as np
@@ -26,11 +26,6 @@ from drsim.errors import UsageError
 
 DEFAULT_VALIDATE = 50
 """Engine trials per candidate that check a fast comparison (--validate)."""
-TIMED_OUT_SHARE = 0.01
-"""`--model auto` hands the comparison to the engine when, in more than this share of a candidate's
-fast trials, a step timed out (while its tasks queued for the drill's slots, or following a job):
-there a few percent of queueing time decide whether a task fails, finer than the fast model's slot
-order (docs/compare.md)."""
 
 
 class ModelChoice(StrEnum):
@@ -51,18 +46,11 @@ class ModelReport:
     agreements: tuple[Agreement, ...] = ()
     validation_trials: pd.DataFrame | None = None  # the engine's validation trials (analysis.TRIAL_COLUMNS)
     interrupted: bool = False  # Ctrl-C during the validation: the fast trials are whole, the check is not
-    timed_out: dict[str, float] = field(default_factory=dict)  # candidate -> share of fast trials in which a step timed out
 
     @property
     def warnings(self) -> list[str]:
         """The measures on which the fast model and the engine disagree beyond the thresholds."""
         found = [f"the fast model and the engine disagree on {a.describe()}" for a in self.agreements if not a.agrees]
-        found += [
-            f"{name}: a step timed out in {share:.1%} of the fast model's trials; whether a queued task times out is finer "
-            "than the fast model's slot order: compare with --model engine"
-            for name, share in self.timed_out.items()
-            if self.used == "fast" and share > TIMED_OUT_SHARE
-        ]
         if self.used == "fast" and self.validated == 0:
             found.append("the fast model was not checked against the engine (--validate 0)")
         elif self.used == "fast" and self.validated < self.validate:
@@ -138,15 +126,6 @@ def fast_run(inputs: ComparisonInputs) -> tuple[list[TrialOutcome], dict[str, fl
         outcomes += found.outcomes
         timed_out[c.name] = found.timed_out_share
     return outcomes, timed_out
-
-
-def timeout_fallback(timed_out: dict[str, float]) -> dict[str, tuple[str, ...]]:
-    """The candidates `auto` hands to the engine because steps time out in their fast trials, and why."""
-    return {
-        name: (f"a step times out in {share:.1%} of its fast trials (step timeouts under the concurrency limit)",)
-        for name, share in timed_out.items()
-        if share > TIMED_OUT_SHARE
-    }
 
 
 def validate_against_engine(

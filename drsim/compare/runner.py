@@ -22,8 +22,7 @@ from drsim.compare.fast_run import (
     ModelChoice,
     ModelReport,
     choose,
-    fast_run,
-    timeout_fallback,
+    fast_outcomes,
     validate_against_engine,
 )
 from drsim.compare.inputs import ComparisonInputs, prepare
@@ -104,17 +103,11 @@ def run_comparison(
     `model`: the engine, the fast model (checked against `validate` engine trials per candidate), or
     auto (fast when every candidate's runbook uses only what it supports; see fast_run)."""
     used, missing = choose(inputs, model)
-    fast: list[TrialOutcome] = []
-    timed_out: dict[str, float] = {}
-    if used == "fast":
-        fast, timed_out = fast_run(inputs)
-        if model is ModelChoice.AUTO and timeout_fallback(timed_out):
-            used, missing = "engine", timeout_fallback(timed_out)  # where timeouts decide, the engine does
     if used == "engine":
         outcomes = run_outcomes(inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress)
         return replace(comparison_result(inputs, outcomes), model=ModelReport(model, "engine", missing, 0, 0))
     # --- the fast model (drsim.compare.fast), then its check against the engine at the same incidents
-    result = comparison_result(inputs, fast)
+    result = comparison_result(inputs, fast_outcomes(inputs))
     if progress is not None:
         progress(inputs.trials * len(inputs.candidates))
 
@@ -124,7 +117,7 @@ def run_comparison(
     validated, found, engine_trials, interrupted = validate_against_engine(
         inputs, result.trials, validate, engine, lambda outcomes, names: trials_frame(outcomes, names)
     )
-    report = ModelReport(model, "fast", {}, min(validate, inputs.trials), validated, found, engine_trials, interrupted, timed_out)
+    report = ModelReport(model, "fast", {}, min(validate, inputs.trials), validated, found, engine_trials, interrupted)
     return replace(result, model=report)
 
 

@@ -19,10 +19,10 @@ import yaml
 from click.testing import CliRunner
 
 from drsim.cli import main
-from drsim.compare import prepare
+from drsim.compare import prepare, run_comparison
 from drsim.compare.analysis import trials_frame
 from drsim.compare.executors import run_in_process
-from drsim.compare.fast_run import ModelChoice, choose, fast_outcomes, fast_run, fast_unsupported, timeout_fallback
+from drsim.compare.fast_run import ModelChoice, choose, fast_outcomes, fast_run, fast_unsupported
 from drsim.compare.fast_validate import KS_P_WARN, Agreement, agreements, kolmogorov_pvalue, ks_2samp, median_band
 from drsim.compare.generated import write_comparison
 from drsim.errors import UsageError
@@ -105,21 +105,60 @@ def test_auto_falls_back_to_the_engine_and_names_why(tmp_path: Path) -> None:
     assert refused.exit_code == 2 and "as: disks" in refused.output
 
 
-def test_auto_hands_steps_that_time_out_under_the_concurrency_limit_to_the_engine(tmp_path: Path) -> None:
-    """60 restores on 50 slots with a 20-minute timeout: queued tasks time out (where the fast model's
-    slot order is too coarse to decide who does), so auto names the candidates for the engine."""
-    path = write_comparison(tmp_path, 60, trials=10)
-    runbook = tmp_path / "runbook-restore.yaml"
-    doc = yaml.safe_load(runbook.read_text())
+def _bound(tmp_path: Path, vms: int, trials: int, runbook: str, candidate: str, **changes: str) -> Path:
+    """A generated comparison of one candidate whose runbook's recovery steps get `timeout` and whose
+    declaration takes `declare` (which delays every recovery step)."""
+    path = write_comparison(tmp_path, vms, trials=trials)
+    file = tmp_path / f"runbook-{runbook}.yaml"
+    doc = yaml.safe_load(file.read_text())
     for step in doc["steps"]:
-        if step["action"] == "backup.restore":
-            step["timeout"] = "20m"
-    runbook.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+        if "timeout" in changes and step["action"] in ("backup.restore", "asr.test_failover"):
+            step["timeout"] = changes["timeout"]
+        if "declare" in changes and step["action"] == "manual.declare":
+            step["with"]["duration"] = changes["declare"]
+    file.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    comparison = yaml.safe_load(path.read_text())
+    comparison["candidates"] = [c for c in comparison["candidates"] if c["name"] == candidate]
+    path.write_text(yaml.safe_dump(comparison, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_auto_keeps_the_fast_model_where_step_timeouts_bind(tmp_path: Path) -> None:
+    """60 restores on 50 slots with a 20-minute timeout: queued tasks time out, and the fast model
+    follows them as the engine does (test_fast_model_agrees_where_step_timeouts_bind), so auto keeps it."""
+    path = _bound(tmp_path, 60, 10, "restore", "daily-backup", timeout="20m")
     _, timed_out = fast_run(prepare(path, trials=10))
-    assert timed_out["daily-backup"] > 0.5 and timed_out["asr"] == 0.0
-    fallback = timeout_fallback(timed_out)
-    assert set(fallback) == {"daily-backup", "enhanced-4h"}
-    assert "times out" in fallback["daily-backup"][0]
+    assert timed_out["daily-backup"] > 0.5
+    result = run_comparison(prepare(path, trials=10), model=ModelChoice.AUTO, validate=0)
+    assert result.model is not None and result.model.used == "fast" and result.model.unsupported == {}
+    assert not any("timed out" in w for w in result.model.warnings)
+
+
+@pytest.mark.parametrize(
+    ("runbook", "candidate", "changes"),
+    [
+        # 60 restores on 50 slots, 30-minute timeout: every trial has queued attempts cancelled and attempts
+        # that time out following their job, retried (a few trials fail for good).
+        ("restore", "daily-backup", {"timeout": "30m"}),
+        # Test failovers that start 1 h 45 min after a region outage: Site Recovery keeps every point of the
+        # last 2 h, then one an hour, so a point found may be pruned (an older one found, or NotFoundError
+        # when the test failover starts), and a 10-minute timeout binds on every tier.
+        ("failover", "asr", {"timeout": "10m", "declare": "1h45m"}),
+    ],
+)
+def test_fast_model_agrees_where_step_timeouts_bind(tmp_path: Path, runbook: str, candidate: str, changes: dict[str, str]) -> None:
+    trials = 30
+    path = _bound(tmp_path, 60, trials, runbook, candidate, **changes)
+    inputs = prepare(path, trials=trials)
+    fast_trials, timed_out = fast_run(inputs)
+    engine_trials = list(run_in_process(inputs))
+    assert timed_out[candidate] > 0.5  # the regime: a step timed out in most fast trials
+    found = agreements(trials_frame(fast_trials, [candidate]), trials_frame(engine_trials, [candidate]), [candidate])
+    bad = [a.describe() for a in found if not a.agrees]
+    assert not bad, "\n".join(bad)
+    failed_fast = sum(o.status == "failed" for o in fast_trials) / trials
+    failed_engine = sum(o.status == "failed" for o in engine_trials) / trials
+    assert abs(failed_fast - failed_engine) <= 0.15, (failed_fast, failed_engine)
 
 
 # ------------------------------------------------------------------------------- the CLI
