@@ -284,6 +284,7 @@ class FastRun:
         # Why tasks fail, per trial (compare.fast_causes): codes as arrays, turned into causes only for failed trials.
         self.why: dict[str, np.ndarray] = {}  # task id -> Why per trial (0: it did not fail)
         self.why_disk: dict[str, np.ndarray] = {}  # snapshot.clone task id -> the disk (index) it stopped at, per trial
+        self.why_point: dict[str, np.ndarray] = {}  # asr.test_failover task id -> the point refused, per trial (from the incident)
         self.why_volumes: dict[str, list[tuple[str, np.ndarray]]] = {}  # check.canary task id -> striped volumes, inconsistent per trial
         self.job_gave_up: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # task id -> last attempt: timed out, its job failed
         self.failed: list[tuple[Task, np.ndarray]] = []  # tasks that failed (not allowed to) in some trials, and in which
@@ -827,6 +828,10 @@ class FastRun:
         self._unfinished_failovers[vm.name] = unfinished
         failed = mask & ~good
         self.fails(task, mask & ~ok, Why.NO_REPLICATION_POINT)
+        refused = failed & self.job_refused.get(task.id, np.zeros(n, bool))
+        if refused.any() and point is not None:
+            self.fails(task, refused, Why.POINT_PRUNED)
+            self.why_point[task.id] = point
         timed_out, job_failed = self.job_gave_up.get(task.id, (np.zeros(n, bool), np.zeros(n, bool)))
         self.fails(task, failed & timed_out, Why.TIMEOUT)
         self.fails(task, failed & job_failed, Why.CAPACITY)  # the only way a test failover job fails in the simulated world

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
@@ -50,6 +51,7 @@ class Why(IntEnum):
     CORRUPTED = 9  # the recovered data holds the incident's corruption (CheckFailure)
     INCONSISTENT = 10  # a striped volume's disks were captured at different instants (CheckFailure)
     NO_ANSWER = 11  # the recovered VM did not answer the canary check (CheckFailure)
+    POINT_PRUNED = 12  # the Site Recovery point found before the slot was pruned when the test failover started (NotFoundError)
 
 
 RAISES: dict[Why, type[Exception]] = {
@@ -64,6 +66,7 @@ RAISES: dict[Why, type[Exception]] = {
     Why.CORRUPTED: CheckFailure,
     Why.INCONSISTENT: CheckFailure,
     Why.NO_ANSWER: CheckFailure,
+    Why.POINT_PRUNED: NotFoundError,
 }
 """The exception the engine raises for each reason (its class name is the cause's error kind)."""
 
@@ -144,6 +147,7 @@ class _Texts:
             Why.DISK_GONE: self._disk_gone,
             Why.NO_SCHEDULED_SNAPSHOT: self._no_scheduled_snapshot,
             Why.INCONSISTENT: self._inconsistent,
+            Why.POINT_PRUNED: self._point_pruned,
         }
 
     def __call__(self, task: Task, why: Why, trial: int) -> FailureCause:
@@ -212,6 +216,12 @@ class _Texts:
 
     def _no_scheduled_snapshot(self, task: Task, trial: int) -> str:
         return f"no scheduled snapshot of disk {self._disk(task, trial)} of {task.vm}"
+
+    def _point_pruned(self, task: Task, trial: int) -> str:
+        """The simulated world's refusal of a test failover to a point it no longer has (its id shortened to
+        the part the fast model knows: recoveryPoints/<the point's Unix time>)."""
+        at = self.specs[trial].incident_at + timedelta(seconds=float(self.model.why_point[task.id][trial]))
+        return f"recovery point recoveryPoints/{int(at.timestamp())} does not exist (or was pruned) for {task.vm}"
 
     def _inconsistent(self, task: Task, trial: int) -> str:
         names = ", ".join(name for name, broken in self.model.why_volumes[task.id] if broken[trial])
