@@ -52,7 +52,7 @@ from drsim.engine.actions import BOOT_POLL_S, BOOT_POLLS, JOB_POLL_S, MAX_IMAGE_
 from drsim.engine.retry import BACKOFF_BASE_S, BACKOFF_CAP_S, THROTTLE_SPREAD_CAP_S
 from drsim.engine.taskgraph import CANARY_READ_INTERVAL_S, OpKind, Task, build_task_graph
 from drsim.measure.timeline import in_scope_vm_names
-from drsim.model.checks import protection_of
+from drsim.model.checks import Protection, protection_of
 from drsim.model.documents import (
     AsrStep,
     BackupRule,
@@ -153,6 +153,7 @@ class WorldDraws:
 
     def __init__(self, specs: Sequence[TrialSpec]) -> None:
         self.draws = [Draws(s.seed) for s in specs]
+        self._states = [d.keyed_state for d in self.draws]
         self.trials = len(specs)
         self.made = 0  # keyed draws made (a benchmark figure)
         self._units: dict[str, np.ndarray] = {}
@@ -162,15 +163,19 @@ class WorldDraws:
         """The draw of `key` in every trial (kept: the same key is asked again by another candidate)."""
         found = self._units.get(key)
         if found is None:
-            found = self._units[key] = np.fromiter((d.unit_of(key) for d in self.draws), float, self.trials)
-            self.made += self.trials
+            found = self._units[key] = self.units_at(np.arange(self.trials), [key] * self.trials)
         return found
 
     def units_at(self, rows: np.ndarray, keys: Sequence[str]) -> np.ndarray:
-        """The draw of keys[i] in trial rows[i]."""
-        draws = self.draws
+        """The draw of keys[i] in trial rows[i] (Draws.unit_of's arithmetic, on the digests at once)."""
         self.made += len(keys)
-        return np.fromiter((draws[k].unit_of(key) for k, key in zip(rows.tolist(), keys, strict=True)), float, len(keys))
+        digests = []
+        for state, key in zip(map(self._states.__getitem__, rows.tolist()), keys, strict=True):
+            h = state.copy()
+            h.update(key.encode())
+            digests.append(h.digest())
+        # Draws.unit_of on every digest at once: the top 53 bits of each big-endian 8-byte digest.
+        return (np.frombuffer(b"".join(digests), dtype=">u8") >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
     def iso(self, seconds: float) -> str:
         """The instant `seconds` after the canary epoch as the world writes it in a key (isoformat, UTC)."""
@@ -184,26 +189,24 @@ class WorldDraws:
 class BackupJobs:
     """One VM's scheduled backup jobs around each trial's incident, drawn as they are needed.
 
-    Column c of trial k is job c % per_day of the policy day first_day[k] + c // per_day (days since the
-    canary epoch); `fields[c]` holds per trial the job's times relative to the incident (nan: not drawn
+    Column c of trial k is job c % per_day of the policy day c // per_day from the first (some days
+    before the trial's incident's); `fields[c]` holds per trial the job's times relative to the incident (nan: not drawn
     yet): taken (the point's time), usable (snapshot phase done), vault (in the vault tier; inf: never),
     crr (in the paired region; inf: never)."""
 
     rule: BackupRule
     vm: str
     offsets: list[float]  # seconds after the policy day's UTC midnight of the day's jobs
-    first_day: np.ndarray
-    columns: int
+    grid: np.ndarray  # [trials, columns]: each job's scheduled time relative to the trial's incident
     fields: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
 
     @property
     def per_day(self) -> int:
         return len(self.offsets)
 
-    def scheduled(self, rows: np.ndarray, column: int) -> np.ndarray:
-        """The job's scheduled time, seconds since the canary epoch."""
-        day, index = divmod(column, self.per_day)
-        return (self.first_day[rows] + day) * DAY_S + self.offsets[index]
+    @property
+    def columns(self) -> int:
+        return int(self.grid.shape[1])
 
 
 # ---------------------------------------------------------------------------------- ARM and slots
@@ -360,6 +363,9 @@ class FastRun:
         self.networks: dict[str, str] = {}
         self._flush: dict[str, np.ndarray] = {}
         self._replication: dict[str, dict[str, np.ndarray | float | None]] = {}
+        self._protections: dict[str, Protection] = {}
+        self._stream_members: dict[str, list[VmSpec]] | None = None
+        self._job_grids: dict[tuple[float, ...], np.ndarray] = {}
         self._backups: dict[str, BackupJobs] = {}
         self._image_slots: dict[str, Slots] = {}
         self._group_instants: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # consistency group -> its failover instant
@@ -595,22 +601,13 @@ class FastRun:
     def replication(self, vm: VmSpec) -> dict[str, np.ndarray | float | None]:
         """The replication constants of the VM's stream (its consistency group's, shared by its members),
         per trial: the engine world's own (schedules.replication_timing with each trial's world draws)."""
-        rule = protection_of(self.plan, vm.name, vm.tags).site_recovery
+        rule = self._protection(vm).site_recovery
         assert rule is not None and rule.site_recovery is not None
         sr_rule = rule.site_recovery
         stream = schedules.replication_stream(vm.name, sr_rule.consistency_group)
         if stream not in self._replication:
             sr = self.catalog.site_recovery
-            members = [
-                v
-                for v in self.estate.vms
-                if (r := protection_of(self.plan, v.name, v.tags).site_recovery) is not None
-                and r.site_recovery is not None
-                and (
-                    (r.site_recovery.consistency_group == sr_rule.consistency_group and sr_rule.consistency_group is not None)
-                    or v.name == vm.name
-                )
-            ]
+            members = self._streams()[stream]
             factor = self._churn_factor(members)
             timings = [schedules.replication_timing(sr_rule, stream, self.catalog, d, lag_factor=factor) for d in self.world.draws]
             self.world.made += 3 * len(timings)
@@ -623,6 +620,22 @@ class FastRun:
                 "retention": sr_rule.retention.total_seconds(),
             }
         return self._replication[stream]
+
+    def _protection(self, vm: VmSpec) -> Protection:
+        found = self._protections.get(vm.name)
+        if found is None:
+            found = self._protections[vm.name] = protection_of(self.plan, vm.name, vm.tags)
+        return found
+
+    def _streams(self) -> dict[str, list[VmSpec]]:
+        """The replicated VMs of each replication stream (a consistency group's members, or one VM)."""
+        if self._stream_members is None:
+            self._stream_members = {}
+            for v in self.estate.vms:
+                r = self._protection(v).site_recovery
+                if r is not None and r.site_recovery is not None:
+                    self._stream_members.setdefault(schedules.replication_stream(v.name, r.site_recovery.consistency_group), []).append(v)
+        return self._stream_members
 
     def _churn_factor(self, members: list[VmSpec]) -> float:
         sr = self.catalog.site_recovery
@@ -833,14 +846,21 @@ class FastRun:
         """The VM's scheduled backup jobs around each trial's incident (drawn as backup_point needs them)."""
         if vm.name in self._backups:
             return self._backups[vm.name]
-        rule = protection_of(self.plan, vm.name, vm.tags).backup
+        rule = self._protection(vm).backup
         assert rule is not None and rule.backup is not None
         b = rule.backup
         offsets = [_epoch_seconds(t) for t in schedules.backup_slots(b, CANARY_EPOCH)]
         # From `days_back` policy days before the incident's to the day after it (a listing after midnight).
         days_back = 3 + int(b.snapshot_days > 0)
-        first_day = np.floor(self.incident_abs / DAY_S) - days_back
-        found = self._backups[vm.name] = BackupJobs(b, vm.name, offsets, first_day, (days_back + 2) * len(offsets))
+        columns = (days_back + 2) * len(offsets)
+        key = (float(days_back), *offsets)
+        grid = self._job_grids.get(key)
+        if grid is None:  # the jobs' scheduled times relative to the incident, [trials, columns] (shared by VMs)
+            first_day = np.floor(self.incident_abs / DAY_S) - days_back
+            day, index = np.divmod(np.arange(columns), len(offsets))
+            absolute = (first_day[:, None] + day[None, :]) * DAY_S + np.array(offsets)[index][None, :]
+            grid = self._job_grids[key] = absolute - self.incident_abs[:, None]
+        found = self._backups[vm.name] = BackupJobs(b, vm.name, offsets, grid)
         return found
 
     def _job_field(self, jobs: BackupJobs, name: str, rows: np.ndarray, column: int) -> np.ndarray:
@@ -852,7 +872,7 @@ class FastRun:
         missing = rows[np.isnan(values[rows])]
         if len(missing):
             timings = self.catalog.backup
-            scheduled = jobs.scheduled(missing, column)
+            scheduled = jobs.grid[missing, column] + self.incident_abs[missing]  # since the canary epoch
             iso = self.world.iso
             phase, dist = {
                 "taken": (schedules.BACKUP_JITTER, timings.schedule_jitter),
@@ -896,10 +916,7 @@ class FastRun:
         if choice is BackupPointChoice.BEFORE_INCIDENT:
             limit = np.minimum(limit, 0.0)
         # The newest job that can have been taken before the limit.
-        column = np.full(n, -1)
-        for c in range(jobs.columns):
-            all_rows = np.arange(n)
-            column = np.where(jobs.scheduled(all_rows, c) - self.incident_abs + jitter_low < limit, c, column)
+        column = np.sum(jobs.grid + jitter_low < limit[:, None], axis=1) - 1
         live = column >= 0
         snapshot_s, retention_s = b.snapshot_days * DAY_S, b.retention_days * DAY_S
         while live.any():
@@ -927,7 +944,7 @@ class FastRun:
                 point[rows] = np.where(newer, taken, point[rows])
                 use_snapshot[rows] = np.where(newer, snap, use_snapshot[rows])
                 # Done when no older job can have been taken after the point found.
-                older = jobs.scheduled(rows, c - 1) - self.incident_abs[rows] + jitter_high
+                older = jobs.grid[rows, max(c - 1, 0)] + jitter_high
                 live[rows] = (c > 0) & ~(point[rows] >= older)
                 column[rows] = c - 1
         return point, use_snapshot & np.isfinite(point)
@@ -993,7 +1010,7 @@ class FastRun:
         """The newest retained scheduled snapshot of a disk taken by `at` (seconds from the incident; nan:
         none), at the instants of the engine world's draws (schedules.snapshot_schedule's slots, newest
         first: a trial's walk stops once no older slot can have been taken after the one found)."""
-        rule = protection_of(self.plan, vm.name, vm.tags).snapshots
+        rule = self._protection(vm).snapshots
         assert rule is not None and rule.snapshots is not None
         s = rule.snapshots
         start = s.at.hour * 3600 + s.at.minute * 60 if s.at is not None else 0
