@@ -6,7 +6,13 @@ operation, with arrays of shape [trials]: each operation's start, end and outcom
 the trials. It follows the engine and the simulated world as they are (docs/compare.md, "The fast
 model"):
 
-- the catalog's distributions (drsim/cloud/sim/catalog.yaml), drawn with numpy instead of keyed hashes;
+- the catalog's distributions (drsim/cloud/sim/catalog.yaml), drawn with numpy instead of keyed hashes,
+  except the recovery points: backup jobs (jitter, snapshot phase, vault transfer, cross-region lag),
+  Site Recovery timing (anchor, lag, processing), scheduled snapshot instants and flush lags are the
+  engine world's own keyed draws for each trial (WorldDraws: common random numbers), so trial k has
+  the recovery points of the engine's trial k and of its replay with `drsim drill run --seed
+  --incident-at`; they are drawn only for the jobs and slots near each trial's incident that a choice
+  looks at;
 - ARM's round trip on every request, and ARM throttling: a token bucket per region and request class
   (reads, writes), with the engine's throttled-call delays (drsim.engine.retry), on the first request
   of every operation (bursts: a step's tasks start together); job polls and later reads of a check
