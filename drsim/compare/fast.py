@@ -169,16 +169,22 @@ class WorldDraws:
         """The draw of `key` in every trial (kept: the same key is asked again by another candidate)."""
         found = self._units.get(key)
         if found is None:
-            found = self._units[key] = self.units_at(np.arange(self.trials), [key] * self.trials)
+            found = self._units[key] = self.units_at(np.arange(self.trials), [key.encode()] * self.trials)
         return found
 
-    def units_at(self, rows: np.ndarray, keys: Sequence[str]) -> np.ndarray:
-        """The draw of keys[i] in trial rows[i] (Draws.unit_of's arithmetic, on the digests at once)."""
+    def units_keyed(self, rows: np.ndarray, values: np.ndarray, key_of: Callable[[float], str]) -> np.ndarray:
+        """The draw in trial rows[i] of the key `key_of(values[i])` (each distinct value's key built once)."""
+        distinct, inverse = np.unique(values, return_inverse=True)
+        keys = [key_of(v).encode() for v in distinct.tolist()]
+        return self.units_at(rows, [keys[i] for i in inverse.tolist()])
+
+    def units_at(self, rows: np.ndarray, keys: Sequence[bytes]) -> np.ndarray:
+        """The draw of keys[i] (encoded) in trial rows[i] (Draws.unit_of's arithmetic, on the digests at once)."""
         self.made += len(keys)
         digests = []
         for state, key in zip(map(self._states.__getitem__, rows.tolist()), keys, strict=True):
             h = state.copy()
-            h.update(key.encode())
+            h.update(key)
             digests.append(h.digest())
         # Draws.unit_of on every digest at once: the top 53 bits of each big-endian 8-byte digest.
         return (np.frombuffer(b"".join(digests), dtype=">u8") >> np.uint64(11)).astype(np.float64) * 2.0**-53
@@ -890,8 +896,8 @@ class FastRun:
             if (name == "vault" and not to_vault) or (name == "crr" and not (to_vault and jobs.rule.cross_region_restore)):
                 values[missing] = np.inf
                 return values[rows]
-            keys = [schedules.backup_draw_key(phase, jobs.vm, iso(t)) for t in scheduled.tolist()]
-            drawn = quantiles(dist, self.world.units_at(missing, keys))
+            vm = jobs.vm
+            drawn = quantiles(dist, self.world.units_keyed(missing, scheduled, lambda t: schedules.backup_draw_key(phase, vm, iso(t))))
             if name == "taken":
                 values[missing] = scheduled - self.incident_abs[missing] + drawn
             elif name == "usable":
@@ -1034,8 +1040,7 @@ class FastRun:
             if not len(rows):
                 break
             index = last[rows] - back
-            keys = [schedules.snapshot_spread_key(disk_key, int(i)) for i in index.tolist()]
-            spread = quantiles(dist, self.world.units_at(rows, keys))
+            spread = quantiles(dist, self.world.units_keyed(rows, index, lambda i: schedules.snapshot_spread_key(disk_key, int(i))))
             taken = start + index * every + spread - self.incident_abs[rows]
             fine = (taken <= at[rows]) & ((taken < 0.0) if destroyed else True)
             newer = fine & ~(best[rows] >= taken)
