@@ -6,7 +6,13 @@ operation, with arrays of shape [trials]: each operation's start, end and outcom
 the trials. It follows the engine and the simulated world as they are (docs/compare.md, "The fast
 model"):
 
-- the catalog's distributions (drsim/cloud/sim/catalog.yaml), drawn with numpy instead of keyed hashes;
+- the catalog's distributions (drsim/cloud/sim/catalog.yaml), drawn with numpy instead of keyed hashes,
+  except the recovery points: backup jobs (jitter, snapshot phase, vault transfer, cross-region lag),
+  Site Recovery timing (anchor, lag, processing), scheduled snapshot instants and flush lags are the
+  engine world's own keyed draws for each trial (WorldDraws: common random numbers), so trial k has
+  the recovery points of the engine's trial k and of its replay with `drsim drill run --seed
+  --incident-at`; they are drawn only for the jobs and slots near each trial's incident that a choice
+  looks at;
 - ARM's round trip on every request, and ARM throttling: a token bucket per region and request class
   (reads, writes), with the engine's throttled-call delays (drsim.engine.retry), on the first request
   of every operation (bursts: a step's tasks start together); job polls and later reads of a check
@@ -39,15 +45,18 @@ import heapq
 import math
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from drsim.cloud.api import ResourceKind
 from drsim.cloud.prices import cost_per_day
+from drsim.cloud.sim import schedules
 from drsim.cloud.sim.backup import CANCEL_SECONDS
 from drsim.cloud.sim.catalog import Catalog, Fixed, Lognormal, Triangular, Uniform, default_catalog
+from drsim.cloud.sim.draws import Draws
 from drsim.cloud.sim.incidents import CORRUPTING, DESTRUCTIVE
+from drsim.cloud.sim.resources import production_disk_id
 from drsim.cloud.sim.state import MIB_PER_GIB, STANDARD_SKUS
 from drsim.cloud.sim.workload import CANARY_EPOCH
 from drsim.compare.fast_causes import Why, fast_causes
@@ -57,9 +66,10 @@ from drsim.engine.actions import BOOT_POLL_S, BOOT_POLLS, JOB_POLL_S, MAX_IMAGE_
 from drsim.engine.retry import BACKOFF_BASE_S, BACKOFF_CAP_S, THROTTLE_SPREAD_CAP_S
 from drsim.engine.taskgraph import CANARY_READ_INTERVAL_S, OpKind, Task, build_task_graph
 from drsim.measure.timeline import in_scope_vm_names
-from drsim.model.checks import protection_of
+from drsim.model.checks import Protection, protection_of
 from drsim.model.documents import (
     AsrStep,
+    BackupRule,
     BackupStep,
     CheckBootStep,
     CheckCanaryStep,
@@ -75,7 +85,6 @@ from drsim.model.documents import (
 from drsim.model.types import (
     Action,
     BackupPointChoice,
-    BackupPolicyKind,
     BackupTier,
     IncidentKind,
     OsType,
@@ -117,6 +126,107 @@ class Draw:
             value = np.maximum(value, dist.low)
             return np.minimum(value, dist.high) if dist.high is not None else value
         raise TypeError(f"unknown distribution {dist!r}")  # pragma: no cover - the catalog's union is closed
+
+
+def quantiles(dist: object, u: np.ndarray) -> np.ndarray:
+    """A catalog distribution's values at the uniform draws `u` (its inverse CDF, `sample`, over an array:
+    the same arithmetic, so the same values as the simulated world's)."""
+    if isinstance(dist, Fixed):
+        return np.full(u.shape, float(dist.value))
+    if isinstance(dist, Uniform):
+        return dist.low + (dist.high - dist.low) * u
+    if isinstance(dist, Triangular):
+        span = dist.high - dist.low
+        if span == 0:
+            return np.full(u.shape, float(dist.low))
+        cut = (dist.mode - dist.low) / span
+        below = dist.low + np.sqrt(np.maximum(u, 0.0) * span * (dist.mode - dist.low))
+        above = dist.high - np.sqrt(np.maximum(1 - u, 0.0) * span * (dist.high - dist.mode))
+        return np.where(u < cut, below, above)
+    if isinstance(dist, Lognormal):
+        return np.fromiter((dist.sample(float(x)) for x in u), float, len(u))
+    raise TypeError(f"unknown distribution {dist!r}")  # pragma: no cover - the catalog's union is closed
+
+
+def _bounds(dist: object) -> tuple[float, float]:
+    """The least and the greatest value a catalog distribution gives."""
+    low, high = float(dist.sample(0.0)), float(dist.sample(1.0 - 2.0**-53))  # type: ignore[attr-defined]
+    return min(low, high), max(low, high)
+
+
+class WorldDraws:
+    """The simulated world's own keyed draws of every trial, for the recovery-point schedules.
+
+    The engine runs trial k in a world seeded with the trial's seed (TrialSpec.seed: drsim.drills.simulate_run
+    builds its world with it), whose draws are pure functions of (seed, key) (drsim.cloud.sim.draws). The
+    fast model takes its recovery points from the same draws (drsim.cloud.sim.schedules builds the keys):
+    trial k of the fast model has the backup jobs, Site Recovery timing, scheduled snapshot instants and
+    flush lags of the engine's trial k (common random numbers), and a failed fast trial's replay with
+    `drsim drill run --seed --incident-at` meets the same points. Shared by a comparison's candidates (a
+    VM's flush lag is the same whatever the plan)."""
+
+    def __init__(self, specs: Sequence[TrialSpec]) -> None:
+        self.draws = [Draws(s.seed) for s in specs]
+        self._states = [d.keyed_state for d in self.draws]
+        self.trials = len(specs)
+        self.made = 0  # keyed draws made (a benchmark figure)
+        self._units: dict[str, np.ndarray] = {}
+        self._iso: dict[float, str] = {}
+
+    def units(self, key: str) -> np.ndarray:
+        """The draw of `key` in every trial (kept: the same key is asked again by another candidate)."""
+        found = self._units.get(key)
+        if found is None:
+            found = self._units[key] = self.units_at(np.arange(self.trials), [key.encode()] * self.trials)
+        return found
+
+    def units_keyed(self, rows: np.ndarray, values: np.ndarray, key_of: Callable[[float], str]) -> np.ndarray:
+        """The draw in trial rows[i] of the key `key_of(values[i])` (each distinct value's key built once)."""
+        distinct, inverse = np.unique(values, return_inverse=True)
+        keys = [key_of(v).encode() for v in distinct.tolist()]
+        return self.units_at(rows, [keys[i] for i in inverse.tolist()])
+
+    def units_at(self, rows: np.ndarray, keys: Sequence[bytes]) -> np.ndarray:
+        """The draw of keys[i] (encoded) in trial rows[i] (Draws.unit_of's arithmetic, on the digests at once)."""
+        self.made += len(keys)
+        digests = []
+        for state, key in zip(map(self._states.__getitem__, rows.tolist()), keys, strict=True):
+            h = state.copy()
+            h.update(key)
+            digests.append(h.digest())
+        # Draws.unit_of on every digest at once: the top 53 bits of each big-endian 8-byte digest.
+        return (np.frombuffer(b"".join(digests), dtype=">u8") >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+    def iso(self, seconds: float) -> str:
+        """The instant `seconds` after the canary epoch as the world writes it in a key (isoformat, UTC)."""
+        found = self._iso.get(seconds)
+        if found is None:
+            found = self._iso[seconds] = (CANARY_EPOCH + timedelta(seconds=seconds)).isoformat()
+        return found
+
+
+@dataclass
+class BackupJobs:
+    """One VM's scheduled backup jobs around each trial's incident, drawn as they are needed.
+
+    Column c of trial k is job c % per_day of the policy day c // per_day from the first (some days
+    before the trial's incident's); `fields[c]` holds per trial the job's times relative to the incident (nan: not drawn
+    yet): taken (the point's time), usable (snapshot phase done), vault (in the vault tier; inf: never),
+    crr (in the paired region; inf: never)."""
+
+    rule: BackupRule
+    vm: str
+    offsets: list[float]  # seconds after the policy day's UTC midnight of the day's jobs
+    grid: np.ndarray  # [trials, columns]: each job's scheduled time relative to the trial's incident
+    fields: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
+
+    @property
+    def per_day(self) -> int:
+        return len(self.offsets)
+
+    @property
+    def columns(self) -> int:
+        return int(self.grid.shape[1])
 
 
 # ---------------------------------------------------------------------------------- ARM and slots
@@ -234,12 +344,14 @@ class FastRun:
         seed: int,
         catalog: Catalog | None = None,
         concurrency: int = CONCURRENCY,
+        world: WorldDraws | None = None,
     ) -> None:
         self.runbook, self.estate, self.plan = runbook, estate, plan
         self.catalog = catalog or default_catalog()
         self.trials = n = len(specs)
         self.rng = np.random.default_rng(np.random.SeedSequence(seed))
         self.draw = Draw(self.rng)
+        self.world = world if world is not None else WorldDraws(specs)
         self.buckets = Buckets(self.catalog, n, self.rng)
         self.slots = Slots(n, concurrency)
         self.concurrency = concurrency
@@ -271,9 +383,11 @@ class FastRun:
         self.networks: dict[str, str] = {}
         self._flush: dict[str, np.ndarray] = {}
         self._replication: dict[str, dict[str, np.ndarray | float | None]] = {}
-        self._backups: dict[str, dict[str, np.ndarray]] = {}
+        self._protections: dict[str, Protection] = {}
+        self._stream_members: dict[str, list[VmSpec]] | None = None
+        self._job_grids: dict[tuple[float, ...], np.ndarray] = {}
+        self._backups: dict[str, BackupJobs] = {}
         self._image_slots: dict[str, Slots] = {}
-        self._snapshot_sched: dict[tuple[str, str], np.ndarray] = {}
         self._group_instants: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # consistency group -> its failover instant
         self._unfinished_restores: list[tuple[VmSpec, str, np.ndarray]] = []  # restores no task saw end: cleanup waits
         self._unfinished_failovers: dict[str, np.ndarray] = {}
@@ -321,8 +435,9 @@ class FastRun:
         return np.where(late, total, seen)
 
     def flush_lag(self, vm: str) -> np.ndarray:
+        """The VM's flush lag in each trial: the engine world's own draw (WorldDraws)."""
         if vm not in self._flush:
-            self._flush[vm] = self.draw(self._flush_dist, self.trials)
+            self._flush[vm] = quantiles(self._flush_dist, self.world.units(schedules.flush_lag_key(vm)))
         return self._flush[vm]
 
     def capture(self, vm: str, at: np.ndarray, flushed: np.ndarray | bool) -> tuple[np.ndarray, np.ndarray]:
@@ -548,33 +663,43 @@ class FastRun:
     # ------------------------------------------------------------------------------ Site Recovery
 
     def replication(self, vm: VmSpec) -> dict[str, np.ndarray | float | None]:
-        """The replication constants of the VM's stream (its consistency group's, shared by its members)."""
-        rule = protection_of(self.plan, vm.name, vm.tags).site_recovery
+        """The replication constants of the VM's stream (its consistency group's, shared by its members),
+        per trial: the engine world's own (schedules.replication_timing with each trial's world draws)."""
+        rule = self._protection(vm).site_recovery
         assert rule is not None and rule.site_recovery is not None
         sr_rule = rule.site_recovery
-        stream = f"group:{sr_rule.consistency_group}" if sr_rule.consistency_group else f"vm:{vm.name}"
+        stream = schedules.replication_stream(vm.name, sr_rule.consistency_group)
         if stream not in self._replication:
             sr = self.catalog.site_recovery
-            members = [
-                v
-                for v in self.estate.vms
-                if (r := protection_of(self.plan, v.name, v.tags).site_recovery) is not None
-                and r.site_recovery is not None
-                and (
-                    (r.site_recovery.consistency_group == sr_rule.consistency_group and sr_rule.consistency_group is not None)
-                    or v.name == vm.name
-                )
-            ]
-            interval = float(sr.crash_point_interval.sample(0.5))
+            members = self._streams()[stream]
+            factor = self._churn_factor(members)
+            timings = [schedules.replication_timing(sr_rule, stream, self.catalog, d, lag_factor=factor) for d in self.world.draws]
+            self.world.made += 3 * len(timings)
             self._replication[stream] = {
-                "anchor": self.rng.uniform(0.0, 1.0, self.trials) * interval,
-                "interval": interval,
-                "lag": self.draw(sr.replication_lag, self.trials) * self._churn_factor(members),
-                "processing": self.draw(sr.point_processing, self.trials),
+                "anchor": np.array([t.anchor for t in timings]),
+                "interval": float(sr.crash_point_interval.sample(0.5)),
+                "lag": np.array([t.lag for t in timings]),
+                "processing": np.array([t.processing for t in timings]),
                 "app_every": sr_rule.app_consistent_every.total_seconds() if sr_rule.app_consistent_every is not None else None,
                 "retention": sr_rule.retention.total_seconds(),
             }
         return self._replication[stream]
+
+    def _protection(self, vm: VmSpec) -> Protection:
+        found = self._protections.get(vm.name)
+        if found is None:
+            found = self._protections[vm.name] = protection_of(self.plan, vm.name, vm.tags)
+        return found
+
+    def _streams(self) -> dict[str, list[VmSpec]]:
+        """The replicated VMs of each replication stream (a consistency group's members, or one VM)."""
+        if self._stream_members is None:
+            self._stream_members = {}
+            for v in self.estate.vms:
+                r = self._protection(v).site_recovery
+                if r is not None and r.site_recovery is not None:
+                    self._stream_members.setdefault(schedules.replication_stream(v.name, r.site_recovery.consistency_group), []).append(v)
+        return self._stream_members
 
     def _churn_factor(self, members: list[VmSpec]) -> float:
         sr = self.catalog.site_recovery
@@ -852,77 +977,112 @@ class FastRun:
 
     # ------------------------------------------------------------------------------- Azure Backup
 
-    def backups(self, vm: VmSpec) -> dict[str, np.ndarray]:
-        """The VM's scheduled backups around the incident, [trials, slots]: times and the life of each point."""
+    def backups(self, vm: VmSpec) -> BackupJobs:
+        """The VM's scheduled backup jobs around each trial's incident (drawn as backup_point needs them)."""
         if vm.name in self._backups:
             return self._backups[vm.name]
-        rule = protection_of(self.plan, vm.name, vm.tags).backup
+        rule = self._protection(vm).backup
         assert rule is not None and rule.backup is not None
         b = rule.backup
-        timings = self.catalog.backup
-        start = b.start.hour * 3600 + b.start.minute * 60
-        if b.policy is BackupPolicyKind.STANDARD:
-            offsets = [float(start)]
-        else:
-            window = b.window.total_seconds() if b.window is not None else DAY_S
-            every = b.interval.total_seconds()
-            offsets = [start + k * every for k in range(max(1, math.ceil(window / every)))]
+        offsets = [_epoch_seconds(t) for t in schedules.backup_slots(b, CANARY_EPOCH)]
+        # From `days_back` policy days before the incident's to the day after it (a listing after midnight).
         days_back = 3 + int(b.snapshot_days > 0)
-        day0 = np.floor(self.incident_abs / DAY_S)
-        scheduled = []
-        last_of_day = []
-        for back in range(days_back, -1, -1):
-            for index, offset in enumerate(offsets):
-                scheduled.append((day0 - back) * DAY_S + offset)
-                last_of_day.append(index == len(offsets) - 1)
-        sched = np.stack(scheduled, axis=1) - self.incident_abs[:, None]  # relative
-        shape = sched.shape
-        taken = sched + self.draw(timings.schedule_jitter, shape)
-        usable = taken + self.draw(timings.snapshot_phase, shape)
-        to_vault = np.array([b.policy is BackupPolicyKind.STANDARD or last for last in last_of_day])[None, :] & np.ones(shape, bool)
-        vault = np.where(to_vault, usable + self.draw(timings.transfer_phase, shape), np.inf)
-        crr = np.where(to_vault, np.maximum(vault, taken + self.draw(timings.crr_lag, shape)), np.inf) if b.cross_region_restore else None
-        found = {
-            "taken": taken,
-            "usable": usable,
-            "snapshot_until": taken + b.snapshot_days * DAY_S,
-            "vault": vault,
-            "expires": taken + b.retention_days * DAY_S,
-        }
-        if crr is not None:
-            found["crr"] = crr
-        self._backups[vm.name] = found
+        columns = (days_back + 2) * len(offsets)
+        key = (float(days_back), *offsets)
+        grid = self._job_grids.get(key)
+        if grid is None:  # the jobs' scheduled times relative to the incident, [trials, columns] (shared by VMs)
+            first_day = np.floor(self.incident_abs / DAY_S) - days_back
+            day, index = np.divmod(np.arange(columns), len(offsets))
+            absolute = (first_day[:, None] + day[None, :]) * DAY_S + np.array(offsets)[index][None, :]
+            grid = self._job_grids[key] = absolute - self.incident_abs[:, None]
+        found = self._backups[vm.name] = BackupJobs(b, vm.name, offsets, grid)
         return found
+
+    def _job_field(self, jobs: BackupJobs, name: str, rows: np.ndarray, column: int) -> np.ndarray:
+        """One field of job `column` in trials `rows`, drawn where it is not yet (the world's keyed draws)."""
+        fields = jobs.fields.setdefault(column, {})
+        values = fields.get(name)
+        if values is None:
+            values = fields[name] = np.full(self.trials, np.nan)
+        missing = rows[np.isnan(values[rows])]
+        if len(missing):
+            timings = self.catalog.backup
+            scheduled = jobs.grid[missing, column] + self.incident_abs[missing]  # since the canary epoch
+            iso = self.world.iso
+            phase, dist = {
+                "taken": (schedules.BACKUP_JITTER, timings.schedule_jitter),
+                "usable": (schedules.BACKUP_SNAPSHOT, timings.snapshot_phase),
+                "vault": (schedules.BACKUP_TRANSFER, timings.transfer_phase),
+                "crr": (schedules.BACKUP_CRR, timings.crr_lag),
+            }[name]
+            to_vault = schedules.backup_to_vault(jobs.rule, column % jobs.per_day, jobs.per_day)
+            if (name == "vault" and not to_vault) or (name == "crr" and not (to_vault and jobs.rule.cross_region_restore)):
+                values[missing] = np.inf
+                return values[rows]
+            vm = jobs.vm
+            drawn = quantiles(dist, self.world.units_keyed(missing, scheduled, lambda t: schedules.backup_draw_key(phase, vm, iso(t))))
+            if name == "taken":
+                values[missing] = scheduled - self.incident_abs[missing] + drawn
+            elif name == "usable":
+                values[missing] = self._job_field(jobs, "taken", missing, column) + drawn
+            elif name == "vault":
+                values[missing] = self._job_field(jobs, "usable", missing, column) + drawn
+            else:
+                taken = self._job_field(jobs, "taken", missing, column)
+                values[missing] = np.maximum(self._job_field(jobs, "vault", missing, column), taken + drawn)
+        return values[rows]
 
     def backup_point(
         self, vm: VmSpec, choice: BackupPointChoice, tier: BackupTier, cross: bool, at: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The point chosen at `at`: its time (nan: none) and whether the restore uses the snapshot tier."""
-        s = self.backups(vm)
-        taken, now = s["taken"], at[:, None]
-        exists = taken < (np.minimum(now, 0.0) if vm.name in self.destroyed else now)
-        exists &= s["expires"] > now
-        snap = (s["usable"] <= now) & (now < s["snapshot_until"])
-        vault = (s["vault"] <= now) & (now < s["expires"])
-        if cross:
-            usable = exists & (s["crr"] <= now)
-            use_snapshot = np.zeros_like(usable)
-        elif tier is BackupTier.VAULT:
-            usable, use_snapshot = exists & vault, np.zeros_like(vault)
-        elif tier is BackupTier.SNAPSHOT:
-            usable, use_snapshot = exists & snap, snap
-        else:
-            usable, use_snapshot = exists & (snap | vault), snap
-        if choice is BackupPointChoice.LATEST_APP_CONSISTENT:
-            if not self._app_consistent_backup(vm):
-                usable = np.zeros_like(usable)
-        elif choice is BackupPointChoice.BEFORE_INCIDENT:
-            usable &= taken < 0.0
-        masked = np.where(usable, taken, -np.inf)
-        best = np.argmax(masked, axis=1)
-        rows = np.arange(self.trials)
-        point = masked[rows, best]
-        return np.where(np.isfinite(point), point, np.nan), use_snapshot[rows, best]
+        """The point chosen at `at`: its time (nan: none) and whether the restore uses the snapshot tier.
+
+        As the world lists them (schedules.BackupHistory.newest_first), newest job first: a trial's walk
+        stops at the newest point the choice can use once no older job can have been taken after it."""
+        n = self.trials
+        point = np.full(n, np.nan)
+        use_snapshot = np.zeros(n, bool)
+        if choice is BackupPointChoice.LATEST_APP_CONSISTENT and not self._app_consistent_backup(vm):
+            return point, use_snapshot
+        jobs = self.backups(vm)
+        b = jobs.rule
+        jitter_low, jitter_high = _bounds(self.catalog.backup.schedule_jitter)
+        limit = np.minimum(at, 0.0) if vm.name in self.destroyed else at.copy()
+        if choice is BackupPointChoice.BEFORE_INCIDENT:
+            limit = np.minimum(limit, 0.0)
+        # The newest job that can have been taken before the limit.
+        column = np.sum(jobs.grid + jitter_low < limit[:, None], axis=1) - 1
+        live = column >= 0
+        snapshot_s, retention_s = b.snapshot_days * DAY_S, b.retention_days * DAY_S
+        while live.any():
+            for c in np.unique(column[live]).tolist():
+                rows = np.flatnonzero(live & (column == c))
+                now = at[rows]
+                taken = self._job_field(jobs, "taken", rows, c)
+                exists = (taken < limit[rows]) & (taken + retention_s > now)
+                snap = np.zeros(len(rows), bool)
+                if not cross and tier is not BackupTier.VAULT:
+                    usable = np.full(len(rows), np.inf)
+                    usable[exists] = self._job_field(jobs, "usable", rows[exists], c)
+                    snap = exists & (usable <= now) & (now < taken + snapshot_s)
+                ok = snap.copy()
+                ask = exists & ~snap
+                if cross:
+                    crr = np.full(len(rows), np.inf)
+                    crr[ask] = self._job_field(jobs, "crr", rows[ask], c)
+                    ok |= ask & (crr <= now)
+                elif tier is not BackupTier.SNAPSHOT:
+                    vault = np.full(len(rows), np.inf)
+                    vault[ask] = self._job_field(jobs, "vault", rows[ask], c)
+                    ok |= ask & (vault <= now) & (now < taken + retention_s)
+                newer = ok & ~(point[rows] >= taken)
+                point[rows] = np.where(newer, taken, point[rows])
+                use_snapshot[rows] = np.where(newer, snap, use_snapshot[rows])
+                # Done when no older job can have been taken after the point found.
+                older = jobs.grid[rows, max(c - 1, 0)] + jitter_high
+                live[rows] = (c > 0) & ~(point[rows] >= older)
+                column[rows] = c - 1
+        return point, use_snapshot & np.isfinite(point)
 
     @staticmethod
     def _app_consistent_backup(vm: VmSpec) -> bool:
@@ -986,23 +1146,34 @@ class FastRun:
     # ----------------------------------------------------------------------------- snapshot clone
 
     def scheduled_snapshot(self, vm: VmSpec, disk: DiskSpec, at: np.ndarray) -> np.ndarray:
-        """The newest retained scheduled snapshot of a disk taken by `at` (seconds from the incident; nan: none)."""
-        rule = protection_of(self.plan, vm.name, vm.tags).snapshots
+        """The newest retained scheduled snapshot of a disk taken by `at` (seconds from the incident; nan:
+        none), at the instants of the engine world's draws (schedules.snapshot_schedule's slots, newest
+        first: a trial's walk stops once no older slot can have been taken after the one found)."""
+        rule = self._protection(vm).snapshots
         assert rule is not None and rule.snapshots is not None
         s = rule.snapshots
-        key = (vm.name, disk.name)
         start = s.at.hour * 3600 + s.at.minute * 60 if s.at is not None else 0
         every = s.every.total_seconds()
-        if key not in self._snapshot_sched:
-            self._snapshot_sched[key] = self.draw(self.catalog.snapshots.scheduled_spread, (self.trials, 3))
-        spread = self._snapshot_sched[key]
-        end = np.minimum(at, 0.0) if vm.name in self.destroyed else at
+        dist = self.catalog.snapshots.scheduled_spread
+        spread_high = _bounds(dist)[1]
+        disk_key = production_disk_id(self.estate.name, vm.name, disk.name)
+        destroyed = vm.name in self.destroyed
+        end = np.minimum(at, 0.0) if destroyed else at
         last = np.floor((self.incident_abs + end - start) / every)
         best = np.full(self.trials, np.nan)
-        for back in (2, 1, 0):
-            taken = start + (last - back) * every + spread[:, back] - self.incident_abs
-            fine = (taken <= at) & ((taken < 0.0) if vm.name in self.destroyed else True)
-            best = np.where(fine, taken, best)
+        live = np.ones(self.trials, bool)
+        for back in range(s.retain + 2):  # the slots schedules.snapshot_schedule looks at
+            rows = np.flatnonzero(live)
+            if not len(rows):
+                break
+            index = last[rows] - back
+            spread = quantiles(dist, self.world.units_keyed(rows, index, lambda i: schedules.snapshot_spread_key(disk_key, int(i))))
+            taken = start + index * every + spread - self.incident_abs[rows]
+            fine = (taken <= at[rows]) & ((taken < 0.0) if destroyed else True)
+            newer = fine & ~(best[rows] >= taken)
+            best[rows] = np.where(newer, taken, best[rows])
+            older = start + (index - 1) * every + spread_high - self.incident_abs[rows]
+            live[rows] = ~(best[rows] >= older)
         return best
 
     def clone(self, task: Task, step: SnapshotCloneStep, ready: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1520,10 +1691,11 @@ def fast_candidate(
     *,
     seed: int,
     catalog: Catalog | None = None,
+    world: WorldDraws | None = None,
 ) -> FastCandidate:
     """Every trial of one candidate with the fast model, and the share of trials in which a step
     timed out (an attempt waiting for its slot or following its job, retried or not)."""
-    model = FastRun(runbook, estate, plan, specs, seed=seed, catalog=catalog)
+    model = FastRun(runbook, estate, plan, specs, seed=seed, catalog=catalog, world=world)
     apps = model.run()
     cost = model.costs()
     why = fast_causes(model, specs, apps)

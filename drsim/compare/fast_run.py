@@ -17,7 +17,7 @@ from enum import StrEnum
 import numpy as np
 import pandas as pd
 
-from drsim.compare.fast import fast_candidate
+from drsim.compare.fast import WorldDraws, fast_candidate
 from drsim.compare.fast_support import unsupported
 from drsim.compare.fast_validate import KS_P_WARN, MEDIAN_WARN, Agreement, agreements, validation_frame
 from drsim.compare.inputs import ComparisonInputs
@@ -120,9 +120,10 @@ def fast_run(inputs: ComparisonInputs) -> tuple[list[TrialOutcome], dict[str, fl
     specs = trial_specs(inputs, range(inputs.trials))
     outcomes: list[TrialOutcome] = []
     timed_out: dict[str, float] = {}
+    world = WorldDraws(specs)  # the engine world's draws of each trial, shared by the candidates
     for index, c in enumerate(documents.candidates):
         seed = int(fast_seed(inputs.seed, index).generate_state(1, dtype=np.uint64)[0])
-        found = fast_candidate(c.name, c.runbook.doc, documents.estate.doc, c.plan.doc, specs, seed=seed)
+        found = fast_candidate(c.name, c.runbook.doc, documents.estate.doc, c.plan.doc, specs, seed=seed, world=world)
         outcomes += found.outcomes
         timed_out[c.name] = found.timed_out_share
     return outcomes, timed_out

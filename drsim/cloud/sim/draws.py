@@ -42,6 +42,11 @@ class Draws:
         state.update(key.encode())
         return (_from_bytes(state.digest(), "big") >> 11) * _2_POW_MINUS_53
 
+    @property
+    def keyed_state(self) -> hashlib.blake2b:
+        """The hash state after this world's prefix: a copy updated with a key's bytes gives the key's digest."""
+        return self._keyed
+
     def sample(self, dist: Sampler, *key: object) -> float:
         """A value of a catalog distribution for this key."""
         return dist.sample(self.unit(*key))

@@ -42,6 +42,11 @@ def resource_id(group: str, kind: ResourceKind | str, name: str) -> str:
     return f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/{kind}/{name}"
 
 
+def production_disk_id(estate: str, vm: str, disk: str) -> str:
+    """The ARM id of a production disk of the estate (what its scheduled snapshots' draws are keyed by)."""
+    return resource_id(production_group(estate), ResourceKind.DISK, f"{vm}-{disk}")
+
+
 def _frozen(tags: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(tags))
 

@@ -22,6 +22,43 @@ from drsim.model.types import BackupPolicyKind, OsType, PowerState
 DAY = timedelta(days=1)
 
 
+# ------------------------------------------------------------------------------------ draw keys
+# What each draw of a protection schedule is keyed by (draws.py): the simulated world and the fast model
+# (drsim.compare.fast, which draws the same world's points for each trial) both build keys here.
+
+BACKUP_JITTER = "backup-jitter"
+BACKUP_SNAPSHOT = "backup-snapshot"
+BACKUP_TRANSFER = "backup-transfer"
+BACKUP_CRR = "backup-crr"
+
+
+def backup_draw_key(phase: str, vm: str, scheduled: str) -> str:
+    """The key of one draw of a backup job: its phase (BACKUP_*), the VM and the job's scheduled time
+    (`datetime.isoformat()`)."""
+    return f"{phase}/{vm}/{scheduled}"
+
+
+def flush_lag_key(vm: str) -> str:
+    """The key of a VM's flush lag (its application's buffers not yet on disk: workload.Workload)."""
+    return f"flush-lag/{vm}"
+
+
+def snapshot_spread_key(disk_key: str, index: int) -> str:
+    """The key of a scheduled snapshot's instant within its run: the disk (its id) and the schedule slot."""
+    return f"snapshot-spread/{disk_key}/{index}"
+
+
+def replication_stream(vm: str, consistency_group: str | None) -> str:
+    """The replication stream a VM belongs to: its multi-VM consistency group's (shared instants), or its own."""
+    return f"group:{consistency_group}" if consistency_group else f"vm:{vm}"
+
+
+def backup_to_vault(rule: BackupRule, index: int, count: int) -> bool:
+    """Whether job `index` of a policy day of `count` jobs goes to the vault tier: every standard-policy
+    job, an enhanced policy's last of the day only (backup-azure-vms-enhanced-policy, H)."""
+    return rule.policy is BackupPolicyKind.STANDARD or index == count - 1
+
+
 def _seconds(at: datetime) -> float:
     return (at - CANARY_EPOCH).total_seconds()
 
@@ -132,18 +169,19 @@ class BackupHistory:
         for index, scheduled in enumerate(slots):
             key = scheduled.isoformat()
             # A job starts within 2 h of its scheduled time (backup-azure-vm-backup-faq, H).
-            taken = scheduled + timedelta(seconds=draws.sample(timings.schedule_jitter, "backup-jitter", vm, key))
-            usable = taken + timedelta(seconds=draws.sample(timings.snapshot_phase, "backup-snapshot", vm, key))
+            taken = scheduled + timedelta(seconds=timings.schedule_jitter.sample(draws.unit_of(backup_draw_key(BACKUP_JITTER, vm, key))))
+            usable = taken + timedelta(seconds=timings.snapshot_phase.sample(draws.unit_of(backup_draw_key(BACKUP_SNAPSHOT, vm, key))))
             # Enhanced policy: only the last backup of the day goes to the vault tier (enhanced policy page, H).
-            to_vault = rule.policy is BackupPolicyKind.STANDARD or index == len(slots) - 1
             vault_at = crr_at = None
-            if to_vault:
-                vault_at = usable + timedelta(seconds=draws.sample(timings.transfer_phase, "backup-transfer", vm, key))
+            if backup_to_vault(rule, index, len(slots)):
+                transfer = timings.transfer_phase.sample(draws.unit_of(backup_draw_key(BACKUP_TRANSFER, vm, key)))
+                vault_at = usable + timedelta(seconds=transfer)
                 if rule.cross_region_restore:
                     # CRR data age is up to 36 h = 24 h primary + up to 12 h replication to the paired
                     # region (reliability-backup, H): a point is there within 12 h of its own time, the
                     # transfer phase included, and never before it reached the vault.
-                    crr_at = max(vault_at, taken + timedelta(seconds=draws.sample(timings.crr_lag, "backup-crr", vm, key)))
+                    crr = timings.crr_lag.sample(draws.unit_of(backup_draw_key(BACKUP_CRR, vm, key)))
+                    crr_at = max(vault_at, taken + timedelta(seconds=crr))
             jobs.append(
                 ScheduledBackup(
                     scheduled=scheduled,
@@ -297,7 +335,8 @@ def snapshot_schedule(
     last = math.floor((_seconds(end) - origin) / every)
     found: list[ScheduledSnapshot] = []
     for index in range(last, last - rule.retain - 2, -1):
-        taken = _instant(origin + index * every + draws.sample(catalog.snapshots.scheduled_spread, "snapshot-spread", disk_key, index))
+        spread = catalog.snapshots.scheduled_spread.sample(draws.unit_of(snapshot_spread_key(disk_key, index)))
+        taken = _instant(origin + index * every + spread)
         if taken <= at and (stop is None or taken < stop):
             found.append(ScheduledSnapshot(index, taken))
         if len(found) == rule.retain:

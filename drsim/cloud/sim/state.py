@@ -46,6 +46,7 @@ from drsim.cloud.sim.resources import (
     VaultKind,
     VmState,
     frozen_tags,
+    production_disk_id,
     production_group,
     resource_id,
 )
@@ -205,7 +206,7 @@ class WorldState:
             self._workloads[spec.name] = Workload(
                 vm=spec.name,
                 interval=self._interval,
-                flush_lag=self.draws.sample(catalog.workload.flush_lag, "flush-lag", spec.name),
+                flush_lag=catalog.workload.flush_lag.sample(self.draws.unit_of(schedules.flush_lag_key(spec.name))),
                 writes_until=writes_until,
                 clean_stop=clean,
                 corrupt_from=incident.at if struck and incident.kind in CORRUPTING else None,
@@ -221,7 +222,7 @@ class WorldState:
             disk_ids = []
             failed = incident.failed_disk(spec)
             for disk in spec.disks:
-                disk_id = resource_id(self._prod_group, ResourceKind.DISK, f"{spec.name}-{disk.name}")
+                disk_id = production_disk_id(est.name, spec.name, disk.name)
                 disk_ids.append(disk_id)
                 self._disks[disk_id] = DiskState(
                     id=disk_id,
@@ -302,7 +303,7 @@ class WorldState:
         if protection.site_recovery is not None and protection.site_recovery.site_recovery is not None:
             rule_sr = protection.site_recovery.site_recovery
             vault = self._vault(f"rsv-asr-{rule_sr.target_region}", rule_sr.target_region, VaultKind.SITE_RECOVERY)
-            stream = f"group:{rule_sr.consistency_group}" if rule_sr.consistency_group else f"vm:{spec.name}"
+            stream = schedules.replication_stream(spec.name, rule_sr.consistency_group)
             self._replicated[vm_id] = ReplicatedItem(
                 id=(
                     f"{vault.id}/replicationFabrics/asr-a2a-default-{spec.region}/replicationProtectionContainers/"

@@ -1,0 +1,113 @@
+"""Common random numbers: the fast model's recovery points are the engine world's, trial by trial.
+
+Trial k of a fast comparison and the engine's trial k (a world seeded with the trial's seed) have the
+same backup jobs, Site Recovery timing, scheduled snapshot instants and flush lags
+(drsim.compare.fast.WorldDraws): checked here against the simulated world's own truth.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from drsim.cloud.api import PointTier
+from drsim.compare import prepare
+from drsim.compare.fast import FastRun, WorldDraws
+from drsim.compare.generated import write_comparison
+from drsim.compare.trials import trial_specs, worker_documents
+from drsim.drills import sim_world
+from drsim.model.types import BackupPointChoice, BackupTier, ReplicationPointChoice
+
+TRIALS = 6
+AFTER = (timedelta(minutes=7), timedelta(hours=3, minutes=10), timedelta(hours=26))  # when the points are asked, after the incident
+
+
+def _newest(times: list[float]) -> float:
+    return max(times) if times else np.nan
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[FastRun, list]]:
+    path = write_comparison(tmp_path_factory.mktemp("crn"), 8, trials=TRIALS, sizes=(3, 3, 2))
+    inputs = prepare(path, trials=TRIALS)
+    documents = worker_documents(inputs)
+    specs = trial_specs(inputs, range(TRIALS))
+    world = WorldDraws(specs)
+    found = {}
+    for c in documents.candidates:
+        runbook, estate, plan = c.runbook.doc, documents.estate.doc, c.plan.doc
+        fast = FastRun(runbook, estate, plan, specs, seed=1, world=world)
+        truths = [sim_world(runbook, estate, plan, incident_at=s.incident_at, seed=s.seed, options=None).world.truth for s in specs]
+        found[c.name] = (fast, truths)
+    return found
+
+
+def test_the_fast_model_draws_the_engine_worlds_flush_lags(runs: dict[str, tuple[FastRun, list]]) -> None:
+    fast, truths = runs["daily-backup"]
+    for vm in fast.estate.vms:
+        assert fast.flush_lag(vm.name).tolist() == [t.workload(vm.name).flush_lag for t in truths]
+
+
+@pytest.mark.parametrize("candidate", ["daily-backup", "enhanced-4h"])
+def test_the_fast_model_picks_the_engine_worlds_backup_points(candidate: str, runs: dict[str, tuple[FastRun, list]]) -> None:
+    fast, truths = runs[candidate]
+    incident = [t.incident.at for t in truths]
+    checked = 0
+    for vm in fast.estate.vms:
+        for after in AFTER:
+            at = np.full(fast.trials, after.total_seconds())
+            cases = [(BackupTier.AUTO, False), (BackupTier.SNAPSHOT, False), (BackupTier.VAULT, False)]
+            if candidate == "enhanced-4h":
+                cases.append((BackupTier.VAULT, True))  # cross-region restore from the paired region
+            for tier, cross in cases:
+                point, _ = fast.backup_point(vm, BackupPointChoice.LATEST, tier, cross, at)
+                for k, truth in enumerate(truths):
+                    now = incident[k] + after
+                    jobs = truth.backup_schedule(vm.name, now)
+                    if cross:
+                        usable = [b for b in jobs if b.in_paired_region(now)]
+                    else:
+                        wanted = {BackupTier.AUTO: {PointTier.SNAPSHOT, PointTier.VAULT}, BackupTier.SNAPSHOT: {PointTier.SNAPSHOT}}
+                        usable = [b for b in jobs if b.tiers(now) & wanted.get(tier, {PointTier.VAULT})]
+                    expected = _newest([(b.time - incident[k]).total_seconds() for b in usable])
+                    assert point[k] == pytest.approx(expected, abs=1e-6) or (np.isnan(point[k]) and np.isnan(expected)), (
+                        vm.name,
+                        after,
+                        tier,
+                        cross,
+                        k,
+                    )
+                    checked += np.isfinite(expected)
+    assert checked > 100
+
+
+def test_the_fast_model_has_the_engine_worlds_replication_timing(runs: dict[str, tuple[FastRun, list]]) -> None:
+    fast, truths = runs["asr"]
+    incident = [t.incident.at for t in truths]
+    for vm in fast.estate.vms:
+        for after in AFTER[:2]:
+            at = np.full(fast.trials, after.total_seconds())
+            processed, _, _ = fast.replication_point(vm, ReplicationPointChoice.LATEST_PROCESSED, at)
+            latest, _, is_processed = fast.replication_point(vm, ReplicationPointChoice.LATEST, at)
+            for k, truth in enumerate(truths):
+                now = incident[k] + after
+                points = truth.replication_points(vm.name, now)
+                assert processed[k] == pytest.approx((points[-1].time - incident[k]).total_seconds(), abs=1e-6)
+                pending = (truth.pending_instant(vm.name, now) - incident[k]).total_seconds()
+                assert latest[k] == pytest.approx(pending if not is_processed[k] else processed[k], abs=1e-6)
+
+
+def test_the_fast_model_finds_the_engine_worlds_scheduled_snapshots(runs: dict[str, tuple[FastRun, list]]) -> None:
+    fast, truths = runs["snapshots-6h"]
+    incident = [t.incident.at for t in truths]
+    for vm in fast.estate.vms:
+        for after in AFTER:
+            at = np.full(fast.trials, after.total_seconds())
+            for disk in vm.disks:
+                taken = fast.scheduled_snapshot(vm, disk, at)
+                for k, truth in enumerate(truths):
+                    kept = truth.scheduled_snapshots(vm.name, incident[k] + after)[disk.name]
+                    expected = _newest([(s.taken_at - incident[k]).total_seconds() for s in kept])
+                    assert taken[k] == pytest.approx(expected, abs=1e-6), (vm.name, disk.name, after, k)
