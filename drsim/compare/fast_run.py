@@ -149,6 +149,15 @@ def timeout_fallback(timed_out: dict[str, float]) -> dict[str, tuple[str, ...]]:
     }
 
 
+def validation_inputs(inputs: ComparisonInputs, validate: int) -> ComparisonInputs | None:
+    """The comparison's first `validate` trials, which the engine runs to check the fast model (None: no check)."""
+    if validate < 0:
+        raise UsageError(f"--validate must be at least 0, got {validate}")
+    if validate == 0:
+        return None
+    return replace(inputs, trials=min(validate, inputs.trials))
+
+
 def validate_against_engine(
     inputs: ComparisonInputs,
     fast_trials: pd.DataFrame,
@@ -156,16 +165,15 @@ def validate_against_engine(
     run_engine: Callable[[ComparisonInputs], list[TrialOutcome]],
     trials_frame: Callable[[list[TrialOutcome], list[str]], pd.DataFrame],
 ) -> tuple[int, tuple[Agreement, ...], pd.DataFrame | None, bool]:
-    """Run `validate` engine trials per candidate (the first ones: the same incidents) and compare;
-    also whether Ctrl-C cut the validation short (what finished for every candidate is compared)."""
-    if validate < 0:
-        raise UsageError(f"--validate must be at least 0, got {validate}")
-    if validate == 0:
+    """Run `validate` engine trials per candidate (the first ones: the same incidents: `validation_inputs`)
+    and compare; also whether Ctrl-C cut the validation short (what finished for every candidate is compared)."""
+    subset = validation_inputs(inputs, validate)
+    if subset is None:
         return 0, (), None, False
-    count = min(validate, inputs.trials)
+    count = subset.trials
     partial = False
     try:
-        outcomes = run_engine(replace(inputs, trials=count))
+        outcomes = run_engine(subset)
     except KeyboardInterrupt as stop:
         outcomes = list(getattr(stop, "outcomes", []))
         partial = True

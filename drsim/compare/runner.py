@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import textwrap
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -16,7 +16,7 @@ from rich.progress import ProgressColumn, Task
 from rich.text import Text
 
 from drsim.compare.analysis import causes_frame, rank_candidates, summarize, trials_frame
-from drsim.compare.executors import ExecutorKind, Progress, TrialsInterrupted, run_outcomes
+from drsim.compare.executors import ExecutorKind, Progress, TrialsInterrupted, outcomes_in_background, run_outcomes
 from drsim.compare.fast_run import (
     DEFAULT_VALIDATE,
     ModelChoice,
@@ -25,6 +25,7 @@ from drsim.compare.fast_run import (
     fast_run,
     timeout_fallback,
     validate_against_engine,
+    validation_inputs,
 )
 from drsim.compare.inputs import ComparisonInputs, prepare
 from drsim.compare.outputs import PARTIAL, write_outputs
@@ -104,26 +105,50 @@ def run_comparison(
     `model`: the engine, the fast model (checked against `validate` engine trials per candidate), or
     auto (fast when every candidate's runbook uses only what it supports; see fast_run)."""
     used, missing = choose(inputs, model)
-    fast: list[TrialOutcome] = []
-    timed_out: dict[str, float] = {}
     if used == "fast":
+        found = _fast_comparison(inputs, model, validate, executor=executor, workers=workers, scheduler=scheduler, progress=progress)
+        if isinstance(found, ComparisonResult):
+            return found
+        missing = found  # auto: where step timeouts decide, the engine does
+    outcomes = run_outcomes(inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress)
+    return replace(comparison_result(inputs, outcomes), model=ModelReport(model, "engine", missing, 0, 0))
+
+
+def _fast_comparison(
+    inputs: ComparisonInputs,
+    model: ModelChoice,
+    validate: int,
+    *,
+    executor: ExecutorKind,
+    workers: int | None,
+    scheduler: str | None,
+    progress: Progress | None,
+) -> ComparisonResult | dict[str, tuple[str, ...]]:
+    """The fast model (drsim.compare.fast), then its check against the engine at the same incidents;
+    or, for auto, why the engine should run the comparison instead.
+
+    The engine's validation trials start first, on the local pool where there is one, and run while
+    this process runs the fast model and builds its frames: the whole takes about as long as the
+    validation alone."""
+    subset = validation_inputs(inputs, validate)
+    with ExitStack() as stack:
+        collect = None
+        if subset is not None:
+            collect = stack.enter_context(outcomes_in_background(subset, executor=executor, workers=workers, scheduler=scheduler))
         fast, timed_out = fast_run(inputs)
         if model is ModelChoice.AUTO and timeout_fallback(timed_out):
-            used, missing = "engine", timeout_fallback(timed_out)  # where timeouts decide, the engine does
-    if used == "engine":
-        outcomes = run_outcomes(inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress)
-        return replace(comparison_result(inputs, outcomes), model=ModelReport(model, "engine", missing, 0, 0))
-    # --- the fast model (drsim.compare.fast), then its check against the engine at the same incidents
-    result = comparison_result(inputs, fast)
-    if progress is not None:
-        progress(inputs.trials * len(inputs.candidates))
+            return timeout_fallback(timed_out)  # leaving the block stops the validation
+        result = comparison_result(inputs, fast)
+        if progress is not None:
+            progress(inputs.trials * len(inputs.candidates))
 
-    def engine(subset: ComparisonInputs) -> list[TrialOutcome]:
-        return run_outcomes(subset, executor=executor, workers=workers, scheduler=scheduler)
+        def engine(_: ComparisonInputs) -> list[TrialOutcome]:
+            assert collect is not None  # validate_against_engine asks only when there is a subset
+            return collect(None)
 
-    validated, found, engine_trials, interrupted = validate_against_engine(
-        inputs, result.trials, validate, engine, lambda outcomes, names: trials_frame(outcomes, names)
-    )
+        validated, found, engine_trials, interrupted = validate_against_engine(
+            inputs, result.trials, validate, engine, lambda outcomes, names: trials_frame(outcomes, names)
+        )
     report = ModelReport(model, "fast", {}, min(validate, inputs.trials), validated, found, engine_trials, interrupted, timed_out)
     return replace(result, model=report)
 
