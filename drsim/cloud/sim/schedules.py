@@ -126,35 +126,30 @@ class BackupHistory:
 
     def _schedule(self, day: date) -> tuple[ScheduledBackup, ...]:
         """The jobs of one policy day and the life of their points, in slot order."""
-        rule, vm, timings, draws = self._rule, self._vm, self._timings, self._draws
+        # The hot path of a comparison's engine trials: the keyed draws are built here with one f-string
+        # each (draws.unit_of), the same keys as draws.sample(dist, "backup-jitter", vm, key) would join.
+        rule, vm, timings = self._rule, self._vm, self._timings
+        unit = self._draws.unit_of
         slots = backup_slots(rule, datetime.combine(day, time(0), tzinfo=UTC))
+        last = len(slots) - 1
+        standard = rule.policy is BackupPolicyKind.STANDARD
+        crr = rule.cross_region_restore
         jobs = []
         for index, scheduled in enumerate(slots):
-            key = scheduled.isoformat()
+            key = f"{vm}/{scheduled.isoformat()}"
             # A job starts within 2 h of its scheduled time (backup-azure-vm-backup-faq, H).
-            taken = scheduled + timedelta(seconds=draws.sample(timings.schedule_jitter, "backup-jitter", vm, key))
-            usable = taken + timedelta(seconds=draws.sample(timings.snapshot_phase, "backup-snapshot", vm, key))
+            taken = scheduled + timedelta(seconds=timings.schedule_jitter.sample(unit(f"backup-jitter/{key}")))
+            usable = taken + timedelta(seconds=timings.snapshot_phase.sample(unit(f"backup-snapshot/{key}")))
             # Enhanced policy: only the last backup of the day goes to the vault tier (enhanced policy page, H).
-            to_vault = rule.policy is BackupPolicyKind.STANDARD or index == len(slots) - 1
             vault_at = crr_at = None
-            if to_vault:
-                vault_at = usable + timedelta(seconds=draws.sample(timings.transfer_phase, "backup-transfer", vm, key))
-                if rule.cross_region_restore:
+            if standard or index == last:
+                vault_at = usable + timedelta(seconds=timings.transfer_phase.sample(unit(f"backup-transfer/{key}")))
+                if crr:
                     # CRR data age is up to 36 h = 24 h primary + up to 12 h replication to the paired
                     # region (reliability-backup, H): a point is there within 12 h of its own time, the
                     # transfer phase included, and never before it reached the vault.
-                    crr_at = max(vault_at, taken + timedelta(seconds=draws.sample(timings.crr_lag, "backup-crr", vm, key)))
-            jobs.append(
-                ScheduledBackup(
-                    scheduled=scheduled,
-                    time=taken,
-                    usable_at=usable,
-                    snapshot_until=taken + self._snapshot_days,
-                    vault_at=vault_at,
-                    expires_at=taken + self._retention,
-                    crr_at=crr_at,
-                )
-            )
+                    crr_at = max(vault_at, taken + timedelta(seconds=timings.crr_lag.sample(unit(f"backup-crr/{key}"))))
+            jobs.append(ScheduledBackup(scheduled, taken, usable, taken + self._snapshot_days, vault_at, taken + self._retention, crr_at))
         return tuple(jobs)
 
 
