@@ -46,7 +46,28 @@ _EXPORTS = {
     "parse_override": "whatif",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ComparisonInputs",
+    "ComparisonResult",
+    "ExecutorKind",
+    "Override",
+    "TrialOutcome",
+    "TrialSpec",
+    "compare",
+    "comparison_result",
+    "pareto_front",
+    "parse_override",
+    "per_trial_worst",
+    "prepare",
+    "rank_candidates",
+    "ranking_table",
+    "run_comparison",
+    "run_outcomes",
+    "summarize",
+    "trial_spec",
+    "trials_frame",
+    "write_outputs",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -29,7 +29,7 @@ from drsim.compare.fast_run import (
 )
 from drsim.compare.inputs import ComparisonInputs, prepare
 from drsim.compare.outputs import PARTIAL, write_outputs
-from drsim.compare.report import human_duration, money, percent
+from drsim.compare.report import Charts, comparison_charts, human_duration, money, percent
 from drsim.compare.trials import TrialOutcome, worker_documents
 from drsim.errors import AbortedError
 from drsim.model.types import format_duration
@@ -47,6 +47,7 @@ class ComparisonResult:
     causes: pd.DataFrame  # one row per candidate, failed trial and cause (analysis.CAUSE_COLUMNS)
     requested_trials: int | None = None  # set when interrupted: the trials asked for (inputs.trials were finished)
     model: ModelReport | None = None  # which model ran the trials and, for the fast model, its check (None: engine)
+    charts: Charts | None = None  # the charts of these frames, rendered ahead (the fast model's, during its validation)
 
     @property
     def partial(self) -> bool:
@@ -141,6 +142,8 @@ def _fast_comparison(
         result = comparison_result(inputs, fast)
         if progress is not None:
             progress(inputs.trials * len(inputs.candidates))
+        # The charts show the fast trials only: rendered while the validation runs, not after it.
+        result = replace(result, charts=comparison_charts(inputs, result.trials, result.ranking))
 
         def engine(_: ComparisonInputs) -> list[TrialOutcome]:
             assert collect is not None  # validate_against_engine asks only when there is a subset
