@@ -34,7 +34,8 @@ from drsim.compare.analysis import trials_frame
 from drsim.compare.fast_run import ModelChoice, fast_outcomes
 from drsim.compare.fast_validate import agreements
 from drsim.compare.generated import write_comparison
-from drsim.compare.runner import monthly_costs, write_outputs
+from drsim.compare.outputs import write_outputs
+from drsim.compare.runner import monthly_costs
 from drsim.compare.trials import run_trial, trial_specs, worker_documents
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,16 +13,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from drsim.compare.fast import fast_candidate
 from drsim.compare.fast_support import unsupported
-from drsim.compare.fast_validate import KS_P_WARN, MEDIAN_WARN, Agreement, agreements, validation_frame
 from drsim.compare.inputs import ComparisonInputs
 from drsim.compare.trials import TrialOutcome, trial_specs, worker_documents
 from drsim.errors import UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from drsim.compare.fast_validate import Agreement
+
+# The fast model (drsim.compare.fast, which imports the engine) and its check (fast_validate: pandas)
+# are imported where they are used: `drsim compare` decides the model and starts the engine's
+# validation trials on the workers before this process imports them (runner._fast_comparison).
 
 DEFAULT_VALIDATE = 50
 """Engine trials per candidate that check a fast comparison (--validate)."""
@@ -77,6 +84,8 @@ class ModelReport:
                 named = "; ".join(f"{c}: {', '.join(r)}" for c, r in self.unsupported.items())
                 return f"model: engine (auto: the fast model does not support {named})"
             return "model: engine"
+        from drsim.compare.fast_validate import KS_P_WARN, MEDIAN_WARN
+
         checked = (
             f"checked against {self.validated} engine trials per candidate at the same incident times "
             f"(KS p >= {KS_P_WARN:g} and medians within {MEDIAN_WARN:.0%} agree)"
@@ -88,6 +97,8 @@ class ModelReport:
         return f"model: fast ({'auto' if self.asked is ModelChoice.AUTO else 'asked'}), {checked}{tail}"
 
     def frame(self) -> pd.DataFrame:
+        from drsim.compare.fast_validate import validation_frame
+
         return validation_frame(self.agreements)
 
 
@@ -128,6 +139,8 @@ def fast_outcomes(inputs: ComparisonInputs) -> list[TrialOutcome]:
 def fast_run(inputs: ComparisonInputs) -> tuple[list[TrialOutcome], dict[str, float]]:
     """Every candidate through every trial with the fast model, and per candidate the share of trials
     in which a step timed out."""
+    from drsim.compare.fast import fast_candidate
+
     documents = worker_documents(inputs)
     specs = trial_specs(inputs, range(inputs.trials))
     outcomes: list[TrialOutcome] = []
@@ -186,5 +199,7 @@ def validate_against_engine(
     if not outcomes:
         return 0, (), None, partial
     engine = trials_frame(outcomes, names)
+    from drsim.compare.fast_validate import agreements
+
     found = tuple(agreements(fast_trials, engine, names))
     return (len(complete) if partial else count), found, engine, partial

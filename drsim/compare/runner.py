@@ -9,13 +9,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-import pandas as pd
-from rich.progress import ProgressColumn, Task
-from rich.text import Text
-
-from drsim.compare.analysis import causes_frame, rank_candidates, summarize, trials_frame
 from drsim.compare.executors import ExecutorKind, Progress, TrialsInterrupted, outcomes_in_background, run_outcomes
 from drsim.compare.fast_run import (
     DEFAULT_VALIDATE,
@@ -28,12 +23,18 @@ from drsim.compare.fast_run import (
     validation_inputs,
 )
 from drsim.compare.inputs import ComparisonInputs, prepare
-from drsim.compare.outputs import PARTIAL, write_outputs
-from drsim.compare.report import Charts, comparison_charts, human_duration, money, percent
 from drsim.compare.trials import TrialOutcome, worker_documents
 from drsim.errors import AbortedError
 from drsim.model.types import format_duration
 from drsim.times import utc_text
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from drsim.compare.report import Charts
+
+# pandas, the charts and the report templates are imported where they are used, not above: a fast
+# comparison starts its engine validation on the workers first, and imports them while they run.
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ def monthly_costs(inputs: ComparisonInputs) -> dict[str, float]:
 
 def comparison_result(inputs: ComparisonInputs, outcomes: list[TrialOutcome], *, requested_trials: int | None = None) -> ComparisonResult:
     """The frames, ranking and summary of the outcomes of every candidate in every one of `inputs.trials` trials."""
+    from drsim.compare.analysis import causes_frame, rank_candidates, summarize, trials_frame
+
     names = [c.name for c in inputs.candidates]
     trials = trials_frame(outcomes, names)
     ranking = rank_candidates(trials, monthly_costs(inputs), names, inputs.trials)
@@ -136,6 +139,9 @@ def _fast_comparison(
         collect = None
         if subset is not None:
             collect = stack.enter_context(outcomes_in_background(subset, executor=executor, workers=workers, scheduler=scheduler))
+        from drsim.compare.analysis import trials_frame
+        from drsim.compare.report import comparison_charts
+
         fast, timed_out = fast_run(inputs)
         if model is ModelChoice.AUTO and timeout_fallback(timed_out):
             return timeout_fallback(timed_out)  # leaving the block stops the validation
@@ -160,16 +166,6 @@ def default_out_dir(inputs: ComparisonInputs) -> Path:
     return Path("reports") / inputs.name
 
 
-class _Rate(ProgressColumn):
-    """Simulated drills per second, over the whole run so far (steadier than rich's recent-speed window)."""
-
-    def render(self, task: Task) -> Text:
-        elapsed = task.elapsed
-        if not elapsed or not task.completed:
-            return Text("- drills/s")
-        return Text(f"{task.completed / elapsed:,.1f} drills/s")
-
-
 def is_terminal(stream: TextIO) -> bool:
     """Whether a person watches this stream (a bar in a log or a pipe would be noise)."""
     return stream.isatty()
@@ -184,8 +180,18 @@ def progress_bar(total: int, *, enabled: bool, stream: TextIO | None = None) -> 
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, ProgressColumn, Task, TextColumn, TimeElapsedColumn, TimeRemainingColumn
     from rich.progress import Progress as Bar
+    from rich.text import Text
+
+    class _Rate(ProgressColumn):
+        """Simulated drills per second, over the whole run so far (steadier than rich's recent-speed window)."""
+
+        def render(self, task: Task) -> Text:
+            elapsed = task.elapsed
+            if not elapsed or not task.completed:
+                return Text("- drills/s")
+            return Text(f"{task.completed / elapsed:,.1f} drills/s")
 
     columns = (
         TextColumn("simulated drills"),
@@ -229,6 +235,8 @@ def compare(
                 inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress, model=model, validate=validate
             )
     except TrialsInterrupted as stop:
+        from drsim.compare.outputs import PARTIAL, write_outputs
+
         partial = partial_comparison(inputs, stop.outcomes)
         if partial is None:
             raise AbortedError("the comparison was interrupted before any trial finished; nothing was written") from None
@@ -239,6 +247,8 @@ def compare(
         ) from None
     except KeyboardInterrupt:
         raise AbortedError("the comparison was interrupted; nothing was written") from None
+    from drsim.compare.outputs import PARTIAL, write_outputs
+
     written = write_outputs(result, target)
     if result.model is not None and result.model.interrupted:  # the fast trials are whole; their check by the engine is not
         note = target / PARTIAL
@@ -259,6 +269,8 @@ def compare(
 def ranking_table(result: ComparisonResult, width: int | None = None) -> str:
     """The ranking as a plain-text table for the terminal; in a mixed comparison, with what each candidate faced.
     Where the table would be wider than `width` (the terminal's columns), a block per candidate instead."""
+    from drsim.compare.report import human_duration, money, percent
+
     inputs = result.inputs
     faced = {c.name: c.faced for c in inputs.candidates}
     failed = result.causes.groupby("candidate")["trial"].nunique().to_dict() if len(result.causes) else {}
