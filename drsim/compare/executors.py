@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -75,22 +76,47 @@ def _run_pool_chunk(chunk: TrialChunk) -> list[TrialOutcome]:
 class LocalPoolRun:
     """Chunks of trials in a pool of `workers` processes, submitted when it is made (the workers start
     and run them while this process does other work); `outcomes` yields them as chunks finish, and
-    `close` ends the pool (stopping its workers when the outcomes were not all read)."""
+    `close` ends the pool (stopping its workers when the outcomes were not all read).
 
-    def __init__(self, inputs: ComparisonInputs, workers: int) -> None:
+    `background`: submit from a thread. Starting a worker waits for the fork server, which may still
+    be importing the engine (drsim.compare.pool.start_early): this process goes on meanwhile."""
+
+    def __init__(self, inputs: ComparisonInputs, workers: int, *, background: bool = False) -> None:
         # The inputs travel once per process (the initializer). Not fork: see drsim.compare.pool.
         self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(), initializer=_init_pool, initargs=(inputs,))
+        self._pending: set[Future[list[TrialOutcome]]] = set()
+        self._failed: BaseException | None = None
         self._finished = self._closed = False
+        self._submitting: threading.Thread | None = None
+        if background:
+            self._submitting = threading.Thread(target=self._submit, args=(inputs, workers), name="drsim-pool-start", daemon=True)
+            self._submitting.start()
+            return
         try:
-            self._pending: set[Future[list[TrialOutcome]]] = {
-                self._pool.submit(_run_pool_chunk, chunk) for chunk in chunks(inputs.trials, workers)
-            }
-        except BaseException:
-            self.close()
-            raise
+            self._submit(inputs, workers)
+        finally:
+            if self._failed is not None:
+                self.close()
+        if self._failed is not None:
+            raise self._failed
+
+    def _submit(self, inputs: ComparisonInputs, workers: int) -> None:
+        try:
+            self._pending = {self._pool.submit(_run_pool_chunk, chunk) for chunk in chunks(inputs.trials, workers)}
+        except BaseException as exc:  # raised where the outcomes are read
+            self._failed = exc
+
+    def _submitted(self) -> None:
+        if self._submitting is not None:
+            self._submitting.join()
+            self._submitting = None
+        if self._failed is not None:
+            failed, self._failed = self._failed, None
+            raise failed
 
     def outcomes(self, progress: Progress | None = None) -> Iterator[TrialOutcome]:
         try:
+            self._submitted()
             while self._pending:
                 done, self._pending = wait(self._pending, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -108,6 +134,8 @@ class LocalPoolRun:
         if self._closed:
             return
         self._closed = True
+        if self._submitting is not None:
+            self._submitting.join()  # then every worker it started is known, and stopped below
         if not self._finished:
             # An error, Ctrl-C or outcomes nobody reads: do not wait for the chunks still queued.
             _stop_workers(self._pool)
@@ -249,7 +277,7 @@ def outcomes_in_background(
     if count is None:
         yield lambda progress: run_outcomes(inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress)
         return
-    run = LocalPoolRun(inputs, count)
+    run = LocalPoolRun(inputs, count, background=True)
     try:
         yield lambda progress: _collected(run.outcomes(progress))
     finally:
