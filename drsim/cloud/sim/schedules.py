@@ -291,8 +291,9 @@ def snapshot_schedule(
     end = at if stop is None else min(at, stop)
     last = math.floor((_seconds(end) - origin) / every)
     found: list[ScheduledSnapshot] = []
+    spread, unit = catalog.snapshots.scheduled_spread, draws.unit_of  # unit_of: the key draws.sample would join
     for index in range(last, last - rule.retain - 2, -1):
-        taken = _instant(origin + index * every + draws.sample(catalog.snapshots.scheduled_spread, "snapshot-spread", disk_key, index))
+        taken = _instant(origin + index * every + spread.sample(unit(f"snapshot-spread/{disk_key}/{index}")))
         if taken <= at and (stop is None or taken < stop):
             found.append(ScheduledSnapshot(index, taken))
         if len(found) == rule.retain:
