@@ -111,11 +111,13 @@ def whole_command(trials: int, runs: int) -> None:
                 raise SystemExit(f"drsim compare exited {done.returncode}")
             print(f"  run {run + 1}: {walls[-1]:5.2f} s wall ({before})")
     print(f"  median of {runs}: {statistics.median(walls):.2f} s wall (target: under 5 s on 2 cores)")
-    lines = done.stdout.splitlines()
-    first = next((i for i, line in enumerate(lines) if line.startswith("model:")), len(lines))
-    rest = [line.strip() for line in lines[first + 1 :]]
-    model = [lines[first], *rest[: next((i for i, line in enumerate(rest) if not lines[first + 1 + i].startswith("  ")), len(rest))]]
-    print("  " + " ".join(model) if first < len(lines) else "")
+    model: list[str] = []  # the command's "model:" line, which the terminal's width wraps onto indented lines
+    for line in done.stdout.splitlines():
+        if line.startswith("model:") or (model and line.startswith("  ")):
+            model.append(line.strip())
+        elif model:
+            break
+    print("  " + " ".join(model))
 
 
 def engine_workers(trials: int, workers: list[int]) -> bool:
