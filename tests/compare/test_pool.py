@@ -1,0 +1,87 @@
+"""The local pool: what its workers import, when its fork server starts early, and trials begun in the background."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from drsim.compare import executors, pool
+from drsim.compare.executors import outcomes_in_background, run_outcomes
+from drsim.compare.inputs import prepare
+
+COMPARISON = Path(__file__).parent / "data" / "store-plans.yaml"
+
+
+def test_a_worker_imports_the_engine_and_no_frames_charts_or_templates() -> None:
+    """What the fork server preloads for the workers: the engine and the simulated world, not pandas,
+    matplotlib, jinja2 or rich (the parent's outputs), which would cost each comparison a second."""
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {list(pool.WORKER_MODULES)!r}: importlib.import_module(name)\n"
+        "print(json.dumps(sorted(m for m in ('pandas', 'matplotlib', 'jinja2', 'rich', 'drsim.engine') if m in sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == ["drsim.engine"]
+
+
+@pytest.mark.parametrize(
+    ("executor", "workers", "engine_trials", "starts"),
+    [
+        ("local", 2, True, True),
+        ("local", None, True, True),  # one worker per CPU (2 here, patched)
+        ("local", 1, True, False),  # trials in the drsim process itself
+        ("local", 2, False, False),  # the fast model with --validate 0: no engine trial
+        ("dask", 2, True, False),  # the cluster's workers, not a local pool
+    ],
+)
+def test_the_fork_server_starts_early_only_for_a_local_pool_that_will_run_engine_trials(
+    monkeypatch: pytest.MonkeyPatch, executor: str, workers: int | None, engine_trials: bool, starts: bool
+) -> None:
+    from multiprocessing import forkserver
+
+    started: list[bool] = []
+    monkeypatch.setattr(forkserver, "ensure_running", lambda: started.append(True))
+    monkeypatch.setattr(pool.os, "sched_getaffinity", lambda pid: {0, 1})
+    pool.start_early(executor=executor, workers=workers, engine_trials=engine_trials)
+    assert started == ([True] if starts else [])
+
+
+def test_trials_begun_in_the_background_are_the_trials_run_outcomes_gives() -> None:
+    """Two workers begun before the block's work, collected after it: the same outcomes as one
+    worker in this process (sorted: chunks finish in any order)."""
+    inputs = prepare(COMPARISON, trials=2)
+    with outcomes_in_background(inputs, workers=2) as collect:
+        done: list[int] = []
+        background = collect(lambda count: done.append(count))
+    expected = run_outcomes(inputs, workers=1)
+
+    def key(o: object) -> tuple[int, str]:
+        return (o.trial, o.candidate)  # type: ignore[attr-defined]
+
+    assert sorted(background, key=key) == sorted(expected, key=key)
+    assert sum(done) == len(expected)
+
+
+def test_leaving_the_block_without_collecting_stops_the_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error or Ctrl-C in the work beside the trials (the fast model): the block's end stops the
+    workers (SIGTERM), it does not wait for the trials they were given."""
+    runs: list[executors.LocalPoolRun] = []
+    original = executors.LocalPoolRun.__init__
+
+    def kept(self: executors.LocalPoolRun, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        runs.append(self)
+
+    monkeypatch.setattr(executors.LocalPoolRun, "__init__", kept)
+    inputs = prepare(COMPARISON, trials=40)
+    with pytest.raises(RuntimeError, match="the fast model failed"), outcomes_in_background(inputs, workers=2):
+        runs[0]._submitted()  # the workers are started
+        processes = list(runs[0]._pool._processes.values())
+        raise RuntimeError("the fast model failed")
+    assert len(processes) == 2
+    assert [p.exitcode for p in processes] == [-signal.SIGTERM, -signal.SIGTERM]
