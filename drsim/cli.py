@@ -204,8 +204,10 @@ def compare(
 
     from drsim.compare.pool import start_early
 
-    # The worker processes' fork server imports the engine while this process imports the rest.
-    start_early(executor=executor, workers=workers, engine_trials=model == "engine" or validate > 0)
+    # Beside a progress bar, the workers' fork server imports the engine while this process imports the rest.
+    start_early(
+        executor=executor, workers=workers, engine_trials=model == "engine" or validate > 0, display=not quiet and sys.stderr.isatty()
+    )
     from drsim.preflight import check_directory
 
     if out_dir is not None:  # before the trials, not after them

@@ -78,12 +78,15 @@ class LocalPoolRun:
     and run them while this process does other work); `outcomes` yields them as chunks finish, and
     `close` ends the pool (stopping its workers when the outcomes were not all read).
 
-    `background`: submit from a thread. Starting a worker waits for the fork server, which may still
-    be importing the engine (drsim.compare.pool.start_early): this process goes on meanwhile."""
+    `background`: with a fork server, submit from a thread: starting a worker waits for the server,
+    which may still be importing the engine (drsim.compare.pool.start_early), and this process goes
+    on meanwhile. Forked workers start at once, from this thread (a fork beside threads is unsafe)."""
 
     def __init__(self, inputs: ComparisonInputs, workers: int, *, background: bool = False) -> None:
-        # The inputs travel once per process (the initializer). Not fork: see drsim.compare.pool.
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(), initializer=_init_pool, initargs=(inputs,))
+        # The inputs travel once per process (the initializer); how workers start: drsim.compare.pool.
+        context = pool_context()
+        background = background and context.get_start_method() != "fork"
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_pool, initargs=(inputs,))
         self._pending: set[Future[list[TrialOutcome]]] = set()
         self._failed: BaseException | None = None
         self._finished = self._closed = False

@@ -6,6 +6,9 @@ import json
 import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,32 +33,59 @@ def test_a_worker_imports_the_engine_and_no_frames_charts_or_templates() -> None
 
 
 @pytest.mark.parametrize(
-    ("executor", "workers", "engine_trials", "starts"),
+    ("executor", "workers", "engine_trials", "display", "starts"),
     [
-        ("local", 2, True, True),
-        ("local", None, True, True),  # one worker per CPU (2 here, patched)
-        ("local", 1, True, False),  # trials in the drsim process itself
-        ("local", 2, False, False),  # the fast model with --validate 0: no engine trial
-        ("dask", 2, True, False),  # the cluster's workers, not a local pool
+        ("local", 2, True, True, True),
+        ("local", None, True, True, True),  # one worker per CPU (2 here, patched)
+        ("local", 2, True, False, False),  # no progress display: the workers are forked from the command
+        ("local", 1, True, True, False),  # trials in the drsim process itself
+        ("local", 2, False, True, False),  # the fast model with --validate 0: no engine trial
+        ("dask", 2, True, True, False),  # the cluster's workers, not a local pool
     ],
 )
-def test_the_fork_server_starts_early_only_for_a_local_pool_that_will_run_engine_trials(
-    monkeypatch: pytest.MonkeyPatch, executor: str, workers: int | None, engine_trials: bool, starts: bool
+def test_the_fork_server_starts_early_only_for_a_local_pool_beside_a_progress_display(
+    monkeypatch: pytest.MonkeyPatch, executor: str, workers: int | None, engine_trials: bool, display: bool, starts: bool
 ) -> None:
     from multiprocessing import forkserver
 
     started: list[bool] = []
     monkeypatch.setattr(forkserver, "ensure_running", lambda: started.append(True))
     monkeypatch.setattr(pool.os, "sched_getaffinity", lambda pid: {0, 1})
-    pool.start_early(executor=executor, workers=workers, engine_trials=engine_trials)
+    pool.start_early(executor=executor, workers=workers, engine_trials=engine_trials, display=display)
     assert started == ([True] if starts else [])
 
 
-def test_trials_begun_in_the_background_are_the_trials_run_outcomes_gives() -> None:
+@pytest.mark.skipif(sys.platform != "linux", reason="fork is used on Linux only")
+def test_workers_are_forked_unless_another_thread_runs() -> None:
+    """Forked workers share the command's imports; beside a thread (the progress display) a fork could
+    copy a held lock, so the fork server starts them."""
+    assert pool.pool_context().get_start_method() == "fork"
+    with display_thread(True):
+        assert pool.pool_context().get_start_method() == "forkserver"
+
+
+@contextmanager
+def display_thread(running: bool) -> Iterator[None]:
+    """A thread beside the pool, as the progress display is (the workers then come from the fork server)."""
+    if not running:
+        yield
+        return
+    stop = threading.Event()
+    display = threading.Thread(target=stop.wait)
+    display.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        display.join()
+
+
+@pytest.mark.parametrize("display", [False, True], ids=["forked", "fork-server"])
+def test_trials_begun_in_the_background_are_the_trials_run_outcomes_gives(display: bool) -> None:
     """Two workers begun before the block's work, collected after it: the same outcomes as one
     worker in this process (sorted: chunks finish in any order)."""
     inputs = prepare(COMPARISON, trials=2)
-    with outcomes_in_background(inputs, workers=2) as collect:
+    with display_thread(display), outcomes_in_background(inputs, workers=2) as collect:
         done: list[int] = []
         background = collect(lambda count: done.append(count))
     expected = run_outcomes(inputs, workers=1)
@@ -67,7 +97,8 @@ def test_trials_begun_in_the_background_are_the_trials_run_outcomes_gives() -> N
     assert sum(done) == len(expected)
 
 
-def test_leaving_the_block_without_collecting_stops_the_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("display", [False, True], ids=["forked", "fork-server"])
+def test_leaving_the_block_without_collecting_stops_the_workers(monkeypatch: pytest.MonkeyPatch, display: bool) -> None:
     """An error or Ctrl-C in the work beside the trials (the fast model): the block's end stops the
     workers (SIGTERM), it does not wait for the trials they were given."""
     runs: list[executors.LocalPoolRun] = []
@@ -79,7 +110,7 @@ def test_leaving_the_block_without_collecting_stops_the_workers(monkeypatch: pyt
 
     monkeypatch.setattr(executors.LocalPoolRun, "__init__", kept)
     inputs = prepare(COMPARISON, trials=40)
-    with pytest.raises(RuntimeError, match="the fast model failed"), outcomes_in_background(inputs, workers=2):
+    with display_thread(display), pytest.raises(RuntimeError, match="failed"), outcomes_in_background(inputs, workers=2):
         runs[0]._submitted()  # the workers are started
         processes = list(runs[0]._pool._processes.values())
         raise RuntimeError("the fast model failed")
