@@ -202,14 +202,21 @@ def compare(
     """
     from pathlib import Path
 
-    from drsim.compare import ExecutorKind, ranking_table
-    from drsim.compare import compare as run_compare
-    from drsim.compare.fast_run import ModelChoice
-    from drsim.model.types import parse_instant
+    from drsim.compare.pool import start_early
+
+    # Beside a progress bar, the workers' fork server imports the engine while this process imports the rest.
+    start_early(
+        executor=executor, workers=workers, engine_trials=model == "engine" or validate > 0, display=not quiet and sys.stderr.isatty()
+    )
     from drsim.preflight import check_directory
 
     if out_dir is not None:  # before the trials, not after them
         check_directory(out_dir, "--out")
+    from drsim.compare import ExecutorKind, ranking_table
+    from drsim.compare import compare as run_compare
+    from drsim.compare.fast_run import ModelChoice
+    from drsim.model.types import parse_instant
+
     result, written = run_compare(
         comparison,
         trials=trials,

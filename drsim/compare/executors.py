@@ -8,17 +8,18 @@ comparison's documents once (`trials.worker_documents`), not once per trial.
 from __future__ import annotations
 
 import ipaddress
-import multiprocessing
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from enum import StrEnum
-from multiprocessing.context import BaseContext
 from typing import Any
 
 from drsim.compare.inputs import ComparisonInputs
+from drsim.compare.pool import pool_context
 from drsim.compare.trials import TrialChunk, TrialOutcome, chunks, iter_trial_outcomes, run_trials, trial_specs, worker_documents
 from drsim.errors import ExecutionError, UsageError
 
@@ -72,34 +73,81 @@ def _run_pool_chunk(chunk: TrialChunk) -> list[TrialOutcome]:
     return run_trials(_pool_inputs[0], chunk)
 
 
+class LocalPoolRun:
+    """Chunks of trials in a pool of `workers` processes, submitted when it is made (the workers start
+    and run them while this process does other work); `outcomes` yields them as chunks finish, and
+    `close` ends the pool (stopping its workers when the outcomes were not all read).
+
+    `background`: with a fork server, submit from a thread: starting a worker waits for the server,
+    which may still be importing the engine (drsim.compare.pool.start_early), and this process goes
+    on meanwhile. Forked workers start at once, from this thread (a fork beside threads is unsafe)."""
+
+    def __init__(self, inputs: ComparisonInputs, workers: int, *, background: bool = False) -> None:
+        # The inputs travel once per process (the initializer); how workers start: drsim.compare.pool.
+        context = pool_context()
+        background = background and context.get_start_method() != "fork"
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_pool, initargs=(inputs,))
+        self._pending: set[Future[list[TrialOutcome]]] = set()
+        self._failed: BaseException | None = None
+        self._finished = self._closed = False
+        self._submitting: threading.Thread | None = None
+        if background:
+            self._submitting = threading.Thread(target=self._submit, args=(inputs, workers), name="drsim-pool-start", daemon=True)
+            self._submitting.start()
+            return
+        try:
+            self._submit(inputs, workers)
+        finally:
+            if self._failed is not None:
+                self.close()
+        if self._failed is not None:
+            raise self._failed
+
+    def _submit(self, inputs: ComparisonInputs, workers: int) -> None:
+        try:
+            self._pending = {self._pool.submit(_run_pool_chunk, chunk) for chunk in chunks(inputs.trials, workers)}
+        except BaseException as exc:  # raised where the outcomes are read
+            self._failed = exc
+
+    def _submitted(self) -> None:
+        if self._submitting is not None:
+            self._submitting.join()
+            self._submitting = None
+        if self._failed is not None:
+            failed, self._failed = self._failed, None
+            raise failed
+
+    def outcomes(self, progress: Progress | None = None) -> Iterator[TrialOutcome]:
+        try:
+            self._submitted()
+            while self._pending:
+                done, self._pending = wait(self._pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    outcomes = future.result()
+                    yield from outcomes
+                    if progress is not None:
+                        progress(len(outcomes))
+            self._finished = True
+        except BrokenProcessPool as exc:
+            raise ExecutionError(f"a worker process of the comparison died: {exc}") from None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._submitting is not None:
+            self._submitting.join()  # then every worker it started is known, and stopped below
+        if not self._finished:
+            # An error, Ctrl-C or outcomes nobody reads: do not wait for the chunks still queued.
+            _stop_workers(self._pool)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 def run_local_pool(inputs: ComparisonInputs, workers: int, progress: Progress | None = None) -> Iterator[TrialOutcome]:
     """Chunks of trials in a pool of `workers` processes; the inputs travel once per process."""
-    # Not fork: the parent has threads (the progress display). A fork server that has already
-    # imported the engine starts each worker quickly.
-    context: BaseContext
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["drsim.compare.trials", "drsim.engine"])
-    else:
-        context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_pool, initargs=(inputs,))
-    try:
-        pending: set[Future[list[TrialOutcome]]] = {pool.submit(_run_pool_chunk, chunk) for chunk in chunks(inputs.trials, workers)}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                outcomes = future.result()
-                yield from outcomes
-                if progress is not None:
-                    progress(len(outcomes))
-    except BrokenProcessPool as exc:
-        raise ExecutionError(f"a worker process of the comparison died: {exc}") from None
-    except KeyboardInterrupt:
-        _stop_workers(pool)
-        raise
-    finally:
-        # On an error or Ctrl-C, do not wait for the chunks still queued.
-        pool.shutdown(wait=True, cancel_futures=True)
+    yield from LocalPoolRun(inputs, workers).outcomes(progress)
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
@@ -194,12 +242,49 @@ def run_outcomes(
             raise UsageError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
         scheduler_address(scheduler)  # a malformed address is refused before anything starts
         return _collected(run_dask(inputs, scheduler, workers, progress))
+    count = _pool_workers(inputs, workers, scheduler)
+    if count is None:
+        return _collected(run_in_process(inputs, progress))
+    return _collected(run_local_pool(inputs, count, progress))
+
+
+def _pool_workers(inputs: ComparisonInputs, workers: int | None, scheduler: str | None) -> int | None:
+    """The local pool's size for these trials; None: they run in this process."""
     if scheduler:
         raise UsageError("--scheduler applies only to --executor dask")
     count = workers if workers is not None else default_workers()
     if count == 1 or inputs.trials == 1:
-        return _collected(run_in_process(inputs, progress))
-    return _collected(run_local_pool(inputs, min(count, inputs.trials), progress))
+        return None
+    return min(count, inputs.trials)
+
+
+Collect = Callable[[Progress | None], list[TrialOutcome]]
+"""Collects the outcomes of trials begun in the background (what `run_outcomes` returns)."""
+
+
+@contextmanager
+def outcomes_in_background(
+    inputs: ComparisonInputs,
+    *,
+    executor: ExecutorKind = ExecutorKind.LOCAL,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> Iterator[Collect]:
+    """`run_outcomes`, begun on entry where its trials run beside this process (a local pool of more
+    than one worker): they run while the block does other work, and the function the block receives
+    collects them (the same outcomes run_outcomes gives). Elsewhere (one worker, Dask) that function
+    runs them. Leaving the block without collecting stops the workers."""
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {workers}")
+    count = None if executor is ExecutorKind.DASK else _pool_workers(inputs, workers, scheduler)
+    if count is None:
+        yield lambda progress: run_outcomes(inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress)
+        return
+    run = LocalPoolRun(inputs, count, background=True)
+    try:
+        yield lambda progress: _collected(run.outcomes(progress))
+    finally:
+        run.close()
 
 
 class TrialsInterrupted(KeyboardInterrupt):

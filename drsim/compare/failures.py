@@ -23,13 +23,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
-
-import pandas as pd
+from typing import TYPE_CHECKING, Protocol
 
 from drsim.measure.events import CleanupFinished, Event, RunFinished, TaskFailed
 from drsim.measure.result import DrillResult, RunStatus
 from drsim.times import duration, utc_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 OBJECTIVE = "objective"
 """The category of a cause that is a missed objective rather than a failed task."""
@@ -156,6 +157,8 @@ def failures_frame(causes: pd.DataFrame, failed: pd.Series, trials: int, candida
     `causes` has a row per candidate, trial and cause (analysis.causes_frame); `failed` counts the
     failed trials per candidate; `trials` is the number of trials each candidate ran.
     """
+    import pandas as pd  # here, not at the top: a worker that runs trials needs no frames
+
     rows = []
     for candidate in candidate_order:
         mine = causes[causes["candidate"] == candidate]

@@ -13,16 +13,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from drsim.compare.fast import WorldDraws, fast_candidate
 from drsim.compare.fast_support import unsupported
-from drsim.compare.fast_validate import KS_P_WARN, MEDIAN_WARN, Agreement, agreements, validation_frame
 from drsim.compare.inputs import ComparisonInputs
 from drsim.compare.trials import TrialOutcome, trial_specs, worker_documents
 from drsim.errors import UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from drsim.compare.fast_validate import Agreement
+
+# The fast model (drsim.compare.fast, which imports the engine) and its check (fast_validate: pandas)
+# are imported where they are used: `drsim compare` decides the model and starts the engine's
+# validation trials on the workers before this process imports them (runner._fast_comparison).
 
 DEFAULT_VALIDATE = 50
 """Engine trials per candidate that check a fast comparison (--validate)."""
@@ -65,6 +72,8 @@ class ModelReport:
                 named = "; ".join(f"{c}: {', '.join(r)}" for c, r in self.unsupported.items())
                 return f"model: engine (auto: the fast model does not support {named})"
             return "model: engine"
+        from drsim.compare.fast_validate import KS_P_WARN, MEDIAN_WARN
+
         checked = (
             f"checked against {self.validated} engine trials per candidate at the same incident times "
             f"(KS p >= {KS_P_WARN:g} and medians within {MEDIAN_WARN:.0%} agree)"
@@ -76,6 +85,8 @@ class ModelReport:
         return f"model: fast ({'auto' if self.asked is ModelChoice.AUTO else 'asked'}), {checked}{tail}"
 
     def frame(self) -> pd.DataFrame:
+        from drsim.compare.fast_validate import validation_frame
+
         return validation_frame(self.agreements)
 
 
@@ -116,6 +127,8 @@ def fast_outcomes(inputs: ComparisonInputs) -> list[TrialOutcome]:
 def fast_run(inputs: ComparisonInputs) -> tuple[list[TrialOutcome], dict[str, float]]:
     """Every candidate through every trial with the fast model, and per candidate the share of trials
     in which a step timed out."""
+    from drsim.compare.fast import WorldDraws, fast_candidate
+
     documents = worker_documents(inputs)
     specs = trial_specs(inputs, range(inputs.trials))
     outcomes: list[TrialOutcome] = []
@@ -129,6 +142,15 @@ def fast_run(inputs: ComparisonInputs) -> tuple[list[TrialOutcome], dict[str, fl
     return outcomes, timed_out
 
 
+def validation_inputs(inputs: ComparisonInputs, validate: int) -> ComparisonInputs | None:
+    """The comparison's first `validate` trials, which the engine runs to check the fast model (None: no check)."""
+    if validate < 0:
+        raise UsageError(f"--validate must be at least 0, got {validate}")
+    if validate == 0:
+        return None
+    return replace(inputs, trials=min(validate, inputs.trials))
+
+
 def validate_against_engine(
     inputs: ComparisonInputs,
     fast_trials: pd.DataFrame,
@@ -136,16 +158,15 @@ def validate_against_engine(
     run_engine: Callable[[ComparisonInputs], list[TrialOutcome]],
     trials_frame: Callable[[list[TrialOutcome], list[str]], pd.DataFrame],
 ) -> tuple[int, tuple[Agreement, ...], pd.DataFrame | None, bool]:
-    """Run `validate` engine trials per candidate (the first ones: the same incidents) and compare;
-    also whether Ctrl-C cut the validation short (what finished for every candidate is compared)."""
-    if validate < 0:
-        raise UsageError(f"--validate must be at least 0, got {validate}")
-    if validate == 0:
+    """Run `validate` engine trials per candidate (the first ones: the same incidents: `validation_inputs`)
+    and compare; also whether Ctrl-C cut the validation short (what finished for every candidate is compared)."""
+    subset = validation_inputs(inputs, validate)
+    if subset is None:
         return 0, (), None, False
-    count = min(validate, inputs.trials)
+    count = subset.trials
     partial = False
     try:
-        outcomes = run_engine(replace(inputs, trials=count))
+        outcomes = run_engine(subset)
     except KeyboardInterrupt as stop:
         outcomes = list(getattr(stop, "outcomes", []))
         partial = True
@@ -158,5 +179,7 @@ def validate_against_engine(
     if not outcomes:
         return 0, (), None, partial
     engine = trials_frame(outcomes, names)
+    from drsim.compare.fast_validate import agreements
+
     found = tuple(agreements(fast_trials, engine, names))
     return (len(complete) if partial else count), found, engine, partial

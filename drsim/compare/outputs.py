@@ -219,7 +219,14 @@ def write_outputs(result: ComparisonResult, out_dir: Path) -> list[Path]:
         json_path.write_text(comparison_json(result, failures), encoding="utf-8")
         replay = write_replay(inputs, out_dir)
         context = report_context(
-            inputs, result.trials, result.summary, result.ranking, failures, requested_trials=result.requested_trials, model=result.model
+            inputs,
+            result.trials,
+            result.summary,
+            result.ranking,
+            failures,
+            requested_trials=result.requested_trials,
+            model=result.model,
+            charts=result.charts,
         )
         written = [summary_path, failures_path, trials_path, *validation, json_path, *write_report(context, out_dir), *replay]
         note = out_dir / PARTIAL

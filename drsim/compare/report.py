@@ -132,6 +132,31 @@ def _environment(markdown: bool) -> Environment:
     return env
 
 
+def _labels(inputs: ComparisonInputs) -> dict[str, str]:
+    """What each candidate faced, in a mixed comparison (its name says enough otherwise)."""
+    return {c.name: f"{c.name}: {c.faced.incident}; {c.faced.objectives}" for c in inputs.candidates} if inputs.mixed else {}
+
+
+def comparison_charts(inputs: ComparisonInputs, trials: pd.DataFrame, ranking: pd.DataFrame) -> Charts:
+    """The three charts of a comparison's trials (analysis.TRIAL_COLUMNS) and ranking."""
+    names = [c.name for c in inputs.candidates]
+    worst = per_trial_worst(trials)
+    labels = _labels(inputs)
+    note = f"{inputs.trials} trials, incidents over {format_duration(inputs.window)} ending {_iso(inputs.window_end)}"
+    if not inputs.mixed:
+        first = inputs.candidates[0].faced
+        note += f"; every candidate: {first.incident}; objectives {first.objectives}"
+    return Charts(
+        rto=ecdf_chart(
+            worst, "rto_s", names, "RTO per trial (slowest app): share of trials recovered within x", RTO_CHART, labels=labels, note=note
+        ),
+        rpo=ecdf_chart(
+            worst, "rpo_s", names, "Measured RPO per trial (most data lost over apps): share within x", RPO_CHART, labels=labels, note=note
+        ),
+        cost=cost_scatter_chart(ranking, names, COST_CHART, labels=labels, note=note),
+    )
+
+
 def report_context(
     inputs: ComparisonInputs,
     trials: pd.DataFrame,
@@ -141,24 +166,15 @@ def report_context(
     *,
     requested_trials: int | None = None,
     model: ModelReport | None = None,
+    charts: Charts | None = None,
 ) -> ReportContext:
+    """What the templates show; `charts`: the ones `comparison_charts` rendered already for these frames
+    (None: rendered here)."""
     names = [c.name for c in inputs.candidates]
-    worst = per_trial_worst(trials)
     faced = {c.name: c.faced for c in inputs.candidates}
-    labels = {name: f"{name}: {f.incident}; {f.objectives}" for name, f in faced.items()} if inputs.mixed else {}
-    note = f"{inputs.trials} trials, incidents over {format_duration(inputs.window)} ending {_iso(inputs.window_end)}"
-    if not inputs.mixed:
-        first = next(iter(faced.values()))
-        note += f"; every candidate: {first.incident}; objectives {first.objectives}"
-    charts = Charts(
-        rto=ecdf_chart(
-            worst, "rto_s", names, "RTO per trial (slowest app): share of trials recovered within x", RTO_CHART, labels=labels, note=note
-        ),
-        rpo=ecdf_chart(
-            worst, "rpo_s", names, "Measured RPO per trial (most data lost over apps): share within x", RPO_CHART, labels=labels, note=note
-        ),
-        cost=cost_scatter_chart(ranking, names, COST_CHART, labels=labels, note=note),
-    )
+    labels = _labels(inputs)
+    if charts is None:
+        charts = comparison_charts(inputs, trials, ranking)
     failed = failures.groupby("candidate")["failed_trials"].first().to_dict() if len(failures) else {}
     first_faced = next(iter(faced.values()))
     return ReportContext(

@@ -5,18 +5,13 @@ from __future__ import annotations
 import sys
 import textwrap
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-import pandas as pd
-from rich.progress import ProgressColumn, Task
-from rich.text import Text
-
-from drsim.compare.analysis import causes_frame, rank_candidates, summarize, trials_frame
-from drsim.compare.executors import ExecutorKind, Progress, TrialsInterrupted, run_outcomes
+from drsim.compare.executors import ExecutorKind, Progress, TrialsInterrupted, outcomes_in_background, run_outcomes
 from drsim.compare.fast_run import (
     DEFAULT_VALIDATE,
     ModelChoice,
@@ -24,14 +19,21 @@ from drsim.compare.fast_run import (
     choose,
     fast_outcomes,
     validate_against_engine,
+    validation_inputs,
 )
 from drsim.compare.inputs import ComparisonInputs, prepare
-from drsim.compare.outputs import PARTIAL, write_outputs
-from drsim.compare.report import human_duration, money, percent
 from drsim.compare.trials import TrialOutcome, worker_documents
 from drsim.errors import AbortedError
 from drsim.model.types import format_duration
 from drsim.times import utc_text
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from drsim.compare.report import Charts
+
+# pandas, the charts and the report templates are imported where they are used, not above: a fast
+# comparison starts its engine validation on the workers first, and imports them while they run.
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class ComparisonResult:
     causes: pd.DataFrame  # one row per candidate, failed trial and cause (analysis.CAUSE_COLUMNS)
     requested_trials: int | None = None  # set when interrupted: the trials asked for (inputs.trials were finished)
     model: ModelReport | None = None  # which model ran the trials and, for the fast model, its check (None: engine)
+    charts: Charts | None = None  # the charts of these frames, rendered ahead (the fast model's, during its validation)
 
     @property
     def partial(self) -> bool:
@@ -69,6 +72,8 @@ def monthly_costs(inputs: ComparisonInputs) -> dict[str, float]:
 
 def comparison_result(inputs: ComparisonInputs, outcomes: list[TrialOutcome], *, requested_trials: int | None = None) -> ComparisonResult:
     """The frames, ranking and summary of the outcomes of every candidate in every one of `inputs.trials` trials."""
+    from drsim.compare.analysis import causes_frame, rank_candidates, summarize, trials_frame
+
     names = [c.name for c in inputs.candidates]
     trials = trials_frame(outcomes, names)
     ranking = rank_candidates(trials, monthly_costs(inputs), names, inputs.trials)
@@ -103,36 +108,54 @@ def run_comparison(
     `model`: the engine, the fast model (checked against `validate` engine trials per candidate), or
     auto (fast when every candidate's runbook uses only what it supports; see fast_run)."""
     used, missing = choose(inputs, model)
-    if used == "engine":
-        outcomes = run_outcomes(inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress)
-        return replace(comparison_result(inputs, outcomes), model=ModelReport(model, "engine", missing, 0, 0))
-    # --- the fast model (drsim.compare.fast), then its check against the engine at the same incidents
-    result = comparison_result(inputs, fast_outcomes(inputs))
-    if progress is not None:
-        progress(inputs.trials * len(inputs.candidates))
+    if used == "fast":
+        return _fast_comparison(inputs, model, validate, executor=executor, workers=workers, scheduler=scheduler, progress=progress)
+    outcomes = run_outcomes(inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress)
+    return replace(comparison_result(inputs, outcomes), model=ModelReport(model, "engine", missing, 0, 0))
 
-    def engine(subset: ComparisonInputs) -> list[TrialOutcome]:
-        return run_outcomes(subset, executor=executor, workers=workers, scheduler=scheduler)
 
-    validated, found, engine_trials, interrupted = validate_against_engine(
-        inputs, result.trials, validate, engine, lambda outcomes, names: trials_frame(outcomes, names)
-    )
+def _fast_comparison(
+    inputs: ComparisonInputs,
+    model: ModelChoice,
+    validate: int,
+    *,
+    executor: ExecutorKind,
+    workers: int | None,
+    scheduler: str | None,
+    progress: Progress | None,
+) -> ComparisonResult:
+    """The fast model (drsim.compare.fast), then its check against the engine at the same incidents.
+
+    The engine's validation trials start first, on the local pool where there is one, and run while
+    this process runs the fast model and builds its frames: the whole takes about as long as the
+    validation alone."""
+    subset = validation_inputs(inputs, validate)
+    with ExitStack() as stack:
+        collect = None
+        if subset is not None:
+            collect = stack.enter_context(outcomes_in_background(subset, executor=executor, workers=workers, scheduler=scheduler))
+        from drsim.compare.analysis import trials_frame
+        from drsim.compare.report import comparison_charts
+
+        result = comparison_result(inputs, fast_outcomes(inputs))
+        if progress is not None:
+            progress(inputs.trials * len(inputs.candidates))
+        # The charts show the fast trials only: rendered while the validation runs, not after it.
+        result = replace(result, charts=comparison_charts(inputs, result.trials, result.ranking))
+
+        def engine(_: ComparisonInputs) -> list[TrialOutcome]:
+            assert collect is not None  # validate_against_engine asks only when there is a subset
+            return collect(None)
+
+        validated, found, engine_trials, interrupted = validate_against_engine(
+            inputs, result.trials, validate, engine, lambda outcomes, names: trials_frame(outcomes, names)
+        )
     report = ModelReport(model, "fast", {}, min(validate, inputs.trials), validated, found, engine_trials, interrupted)
     return replace(result, model=report)
 
 
 def default_out_dir(inputs: ComparisonInputs) -> Path:
     return Path("reports") / inputs.name
-
-
-class _Rate(ProgressColumn):
-    """Simulated drills per second, over the whole run so far (steadier than rich's recent-speed window)."""
-
-    def render(self, task: Task) -> Text:
-        elapsed = task.elapsed
-        if not elapsed or not task.completed:
-            return Text("- drills/s")
-        return Text(f"{task.completed / elapsed:,.1f} drills/s")
 
 
 def is_terminal(stream: TextIO) -> bool:
@@ -149,8 +172,18 @@ def progress_bar(total: int, *, enabled: bool, stream: TextIO | None = None) -> 
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, ProgressColumn, Task, TextColumn, TimeElapsedColumn, TimeRemainingColumn
     from rich.progress import Progress as Bar
+    from rich.text import Text
+
+    class _Rate(ProgressColumn):
+        """Simulated drills per second, over the whole run so far (steadier than rich's recent-speed window)."""
+
+        def render(self, task: Task) -> Text:
+            elapsed = task.elapsed
+            if not elapsed or not task.completed:
+                return Text("- drills/s")
+            return Text(f"{task.completed / elapsed:,.1f} drills/s")
 
     columns = (
         TextColumn("simulated drills"),
@@ -194,6 +227,8 @@ def compare(
                 inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress, model=model, validate=validate
             )
     except TrialsInterrupted as stop:
+        from drsim.compare.outputs import PARTIAL, write_outputs
+
         partial = partial_comparison(inputs, stop.outcomes)
         if partial is None:
             raise AbortedError("the comparison was interrupted before any trial finished; nothing was written") from None
@@ -204,6 +239,8 @@ def compare(
         ) from None
     except KeyboardInterrupt:
         raise AbortedError("the comparison was interrupted; nothing was written") from None
+    from drsim.compare.outputs import PARTIAL, write_outputs
+
     written = write_outputs(result, target)
     if result.model is not None and result.model.interrupted:  # the fast trials are whole; their check by the engine is not
         note = target / PARTIAL
@@ -224,6 +261,8 @@ def compare(
 def ranking_table(result: ComparisonResult, width: int | None = None) -> str:
     """The ranking as a plain-text table for the terminal; in a mixed comparison, with what each candidate faced.
     Where the table would be wider than `width` (the terminal's columns), a block per candidate instead."""
+    from drsim.compare.report import human_duration, money, percent
+
     inputs = result.inputs
     faced = {c.name: c.faced for c in inputs.candidates}
     failed = result.causes.groupby("candidate")["trial"].nunique().to_dict() if len(result.causes) else {}
