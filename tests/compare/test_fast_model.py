@@ -1,6 +1,6 @@
 """The fast model (drsim.compare.fast) against the engine, its support check, and --model / --validate.
 
-The agreement test is the slow one of this file (about a minute, the engine's side): every example
+The agreement test is the slow one of this file (the engine's side, on two worker processes): every example
 comparison and a generated estate, 300 trials of each candidate through both at the same incident
 times; per candidate and measure the medians agree (within 3 %, or within the documented floor or
 the engine median's sampling band: drsim.compare.fast_validate) and the Kolmogorov-Smirnov p-value
@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from drsim.cli import main
 from drsim.compare import prepare
 from drsim.compare.analysis import trials_frame
-from drsim.compare.executors import run_in_process
+from drsim.compare.executors import run_local_pool
 from drsim.compare.fast_run import ModelChoice, choose, fast_outcomes, fast_run, fast_unsupported, timeout_fallback
 from drsim.compare.fast_validate import KS_P_WARN, Agreement, agreements, kolmogorov_pvalue, ks_2samp, median_band
 from drsim.compare.generated import write_comparison
@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "drills").glob("*plans*.yaml"))
 STORE = Path(__file__).parent / "data" / "store-plans.yaml"
 TRIALS = 300
+ENGINE_WORKERS = 2
 
 
 # ------------------------------------------------------------------------------- the statistics
@@ -166,7 +167,9 @@ def _agreement(path: Path) -> list[Agreement]:
     inputs = prepare(path, trials=TRIALS)
     names = [c.name for c in inputs.candidates]
     fast = trials_frame(fast_outcomes(inputs), names)
-    engine = trials_frame(list(run_in_process(inputs)), names)
+    # The engine's trials on two worker processes, as `drsim compare --workers 2` runs them: the same
+    # trials (each trial's incident comes from the seed and its number), sorted into the same frame.
+    engine = trials_frame(list(run_local_pool(inputs, ENGINE_WORKERS)), names)
     return agreements(fast, engine, names)
 
 
