@@ -214,8 +214,15 @@ def emulated(sim_drill: Path, tmp_path: Path) -> Iterator[Emulated]:
 
 
 ZYGOTE = """
-import json, os, sys
-import drsim.cli, drsim.cloud.azure.provider, drsim.cloud.azure.clients  # loaded once: each child starts at once
+import importlib, json, os, sys
+# What `drsim drill run` against Azure imports, loaded once so that each child starts at once: drsim's
+# command line imports most of it lazily (the SDK's aio clients, the twin, the report), seconds a child.
+import drsim.cli, drsim.console, drsim.drills, drsim.preflight, drsim.compare.predict, drsim.report.render, drsim.report.junit
+import drsim.cloud.azure.provider, drsim.cloud.azure.clients, drsim.cloud.azure.discovery, drsim.cloud.azure.safety
+import azure.core.pipeline.transport._aiohttp, azure.core.rest._aiohttp, markdown
+from drsim.cloud.azure import SDK_MODULES
+for name in SDK_MODULES:
+    importlib.import_module(name)
 for line in sys.stdin:
     pid = os.fork()
     if pid == 0:
@@ -293,9 +300,11 @@ def drsim(
     if emulator is not None and emulator.held:
         emulator.go_on()
     deadline = time.monotonic() + 120
+    journal: Path | None = None
     while kill_at is not None and time.monotonic() < deadline and not launcher.ended():
         assert journal_of is not None and emulator is not None
-        if _count(journal_of, b"\n") >= kill_at:
+        journal = journal or _journal(journal_of)  # looked for until found, not walked for every millisecond
+        if journal is not None and journal.read_bytes().count(b"\n") >= kill_at:
             emulator.pause()
             os.kill(pid, signal.SIGKILL)
             break
@@ -303,9 +312,8 @@ def drsim(
     return launcher.exit_code()
 
 
-def _count(out: Path | None, what: bytes) -> int:
-    journals = list(out.rglob("journal.jsonl")) if out is not None else []
-    return journals[0].read_bytes().count(what) if journals else 0
+def _journal(out: Path) -> Path | None:
+    return next(out.rglob("journal.jsonl"), None)
 
 
 def run_dir_in(out: Path) -> Path:
