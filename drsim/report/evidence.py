@@ -362,12 +362,12 @@ def _read_key_file(path: Path, what: str) -> bytes:
     """The bytes of a key file: a clear UsageError (exit 2) naming the file when it is not one that can be read."""
     try:
         if not stat.S_ISREG(path.stat().st_mode):  # never open a FIFO or a device: it could block
-            raise UsageError(f"{path}: is not a regular file, not {what}")
+            raise UsageError(f"{path}: is not a regular file, not a {what}")
         data = path.read_bytes()
     except OSError as exc:
-        raise UsageError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+        raise UsageError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
     if not data.strip():
-        raise UsageError(f"{path}: is empty, not {what}")
+        raise UsageError(f"{path}: is empty, not a {what}")
     return data
 
 
@@ -407,7 +407,7 @@ def load_signing_key(sign_key: str | os.PathLike[str]) -> Ed25519PrivateKey:
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     path = Path(sign_key)
-    pem = _read_key_file(path, "a signing key")
+    pem = _read_key_file(path, "signing key")
     label = _pem_label(pem)
     passphrase = os.environ.get(PASSPHRASE_ENV)
     encrypted = label in ("ENCRYPTED PRIVATE KEY",) or b"Proc-Type: 4,ENCRYPTED" in pem
@@ -431,7 +431,7 @@ def load_public_key(public_key: str | os.PathLike[str]) -> Ed25519PublicKey:
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
     path = Path(public_key)
-    pem = _read_key_file(path, "a public key")
+    pem = _read_key_file(path, "public key")
     try:
         key = load_pem_public_key(pem)
     except (ValueError, UnsupportedAlgorithm):
