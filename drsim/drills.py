@@ -450,6 +450,18 @@ def journal_start(run_dir: Path) -> tuple[JournalContents, RunStarted]:
     return contents, first
 
 
+def _refuse_real_time_resume(run_dir: Path) -> None:
+    """A simulated run made with --real-time is not replayed from its seed: people's answers set its
+    timings (human.waiting in its journal). Refused before _resume_point sets anything aside."""
+    contents, _ = journal_start(run_dir)
+    if any(isinstance(event, HumanWaiting) for event in contents.events):
+        raise UsageError(
+            f"--resume {run_dir}: this simulated run ran with --real-time (people answered its manual steps, "
+            "human.waiting in its journal): its timings are theirs, not the seed's, so it cannot be replayed; "
+            "run the drill again"
+        )
+
+
 def drill_of_run(run_dir: str | os.PathLike[str]) -> str:
     """The drill document a run was made from, as its journal names it (for `--resume RUN_DIR` alone)."""
     directory = Path(run_dir)
@@ -592,6 +604,7 @@ def run_drill(
     replay: JournalContents | None = None
     if resume is not None:
         run_dir = Path(resume)
+        _refuse_real_time_resume(run_dir)
         replay, started = _resume_point(run_dir, drill.name)
         _same_inputs(bundle, started, run_dir)
         seed, when, run_id = started.seed, started.incident_at, started.run_id
