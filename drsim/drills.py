@@ -894,6 +894,7 @@ def _run_on_azure(
         taken_over, started = _azure_resume_point(resume, drill.name)
         if started.provider != "azure":
             raise UsageError(f"--resume {resume}: that run was made by provider {started.provider}, not azure")
+        _same_inputs(bundle, started, resume)  # before connecting: nothing in Azure is touched
 
     async def main() -> tuple[Execution, Path, str]:
         async with await connect(options) as provider:

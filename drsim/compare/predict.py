@@ -86,7 +86,10 @@ def predict(
                 journal_operations=True,
             )
         except DrsimError as exc:
-            raise ExecutionError(f"predicting drill {documents.drill}: trial {k} (seed {spec.seed}): {exc.format_message()}") from None
+            raise ExecutionError(
+                f"predicting drill {documents.drill}: trial {k} (seed {spec.seed}): {exc.format_message()} "
+                "(nothing was created; --predict-trials 0 runs the drill without the twin's prediction)"
+            ) from None
         assert outcome.result is not None
         for app in outcome.result.apps:
             values = rto.setdefault(app.app, [])

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from drsim.cli import main
 from drsim.compare.calibrate import catalog_entry, fit_lognormal
 from drsim.compare.predict import drill_documents, predict
-from drsim.errors import UsageError
+from drsim.errors import ExecutionError, UsageError
 from drsim.measure.events import PredictedSpread, TaskFailed, TaskFinished, TaskStarted
 from drsim.measure.twin import hold, percentile, spread, step_spans
 from drsim.model.checks import load_drill
@@ -93,6 +93,19 @@ def test_a_prediction_is_the_same_for_the_same_seed_and_moves_with_it() -> None:
     assert predict(documents, incident_at=T0, trials=8, seed=4).apps != first.apps
     with pytest.raises(UsageError):
         predict(documents, incident_at=T0, trials=0)
+
+
+def test_a_prediction_trial_that_errs_names_the_trial_and_the_way_past_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import drsim.drills
+
+    documents = drill_documents(load_drill(DRILLS / "2026-q4-web-image.yaml"))
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise ExecutionError("the world could not be built")
+
+    monkeypatch.setattr(drsim.drills, "simulate_run", broken)
+    with pytest.raises(ExecutionError, match=r"trial 0 \(seed \d+\): the world could not be built .*--predict-trials 0"):
+        predict(documents, incident_at=T0, trials=3)
 
 
 def test_calibrate_learns_from_real_runs_only(tmp_path: Path) -> None:
