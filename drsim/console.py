@@ -237,7 +237,7 @@ def stdin_is_terminal() -> bool:
 def _waiting_line(request: HumanRequest) -> str:
     waiting = request.waiting
     who = f" ({waiting.who})" if waiting.who else ""
-    limit = f"; it times out after {duration(waiting.timeout_s)}" if waiting.timeout_s is not None else ""
+    limit = f"; it times out after {duration(waiting.timeout_s, 'exact')}" if waiting.timeout_s is not None else ""
     expected = f"; participants: {participants_text(waiting.participants)}" if waiting.participants else ""
     return f"step '{waiting.step}' ({waiting.action.value}) waits for a person to {request.verb} it{who}{expected}{limit}"
 
@@ -376,10 +376,10 @@ def summary_table(outcome: RunOutcome) -> Table:
         table.add_row(
             app.app,
             duration(app.rto_s),
-            duration(app.rto_objective_s),
+            duration(app.rto_objective_s, "exact"),
             duration(app.rpo_s),
             duration(app.rpo_claimed_s),
-            duration(app.rpo_objective_s),
+            duration(app.rpo_objective_s, "exact"),
             "-" if app.consistent is None else ("yes" if app.consistent else Text("NO", style="red")),
             verdict,
         )
@@ -875,7 +875,10 @@ def calibrate_check(
     for app in outcome.apps:
         inside = "-" if app.inside is None else (Text("yes", style="green") if app.inside else Text("NO", style="red"))
         table.add_row(
-            Path(app.run).name, app.app, duration(app.measured_s), duration(app.p5_s), duration(app.p50_s), duration(app.p95_s), inside
+            Path(app.run).name,
+            app.app,
+            *(duration(s, "exact") for s in (app.measured_s, app.p5_s, app.p50_s, app.p95_s)),  # inside p5-p95 or not, as shown
+            inside,
         )
     if outcome.apps:  # no empty table when no real drill was found
         console.print(fitted(table, console.width))

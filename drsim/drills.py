@@ -450,6 +450,18 @@ def journal_start(run_dir: Path) -> tuple[JournalContents, RunStarted]:
     return contents, first
 
 
+def _refuse_real_time_resume(run_dir: Path) -> None:
+    """A simulated run made with --real-time is not replayed from its seed: people's answers set its
+    timings (human.waiting in its journal). Refused before _resume_point sets anything aside."""
+    contents, _ = journal_start(run_dir)
+    if any(isinstance(event, HumanWaiting) for event in contents.events):
+        raise UsageError(
+            f"--resume {run_dir}: this simulated run ran with --real-time (people answered its manual steps, "
+            "human.waiting in its journal): its timings are theirs, not the seed's, so it cannot be replayed; "
+            "run the drill again"
+        )
+
+
 def drill_of_run(run_dir: str | os.PathLike[str]) -> str:
     """The drill document a run was made from, as its journal names it (for `--resume RUN_DIR` alone)."""
     directory = Path(run_dir)
@@ -592,6 +604,7 @@ def run_drill(
     replay: JournalContents | None = None
     if resume is not None:
         run_dir = Path(resume)
+        _refuse_real_time_resume(run_dir)
         replay, started = _resume_point(run_dir, drill.name)
         _same_inputs(bundle, started, run_dir)
         seed, when, run_id = started.seed, started.incident_at, started.run_id
@@ -1344,7 +1357,7 @@ def attest_run(
     Refused before anything is written: a run that has not finished (still running, or stopped before its
     end), one whose evidence does not verify (drsim evidence verify: files, chain, result.json, the store's
     record of the seal, and a signature, checked with the key's public half), a signed run without its key."""
-    from drsim.report.evidence import MANIFEST, SIGNATURE, load_signing_key, seal
+    from drsim.report.evidence import MANIFEST, SIGNATURE, load_signing_key, seal, seal_digests, signing_key_id
     from drsim.report.recorded import read_run
     from drsim.report.render import render_recorded
     from drsim.report.sealing import journal_attestation, verify_run
@@ -1374,6 +1387,14 @@ def attest_run(
     key = load_signing_key(sign_key) if sign_key is not None else None
     if (directory / SIGNATURE).exists() and key is None:
         raise UsageError(f"{directory}: the run is signed ({SIGNATURE}); attesting re-seals it: pass --sign-key PEM to sign it again")
+    digests = seal_digests(directory)
+    signed_with = digests.signing_key_sha256 if digests is not None else None
+    if key is not None and signed_with not in (None, "unreadable") and signed_with != signing_key_id(key):
+        raise UsageError(
+            f"{sign_key}: not the key this run was signed with (its {SIGNATURE} names the key whose public half has SHA-256 "
+            f"{signed_with[:16]}..., this one's is {signing_key_id(key)[:16]}...): attesting checks the signature with the key "
+            "it re-signs with; pass the key the run was signed with"
+        )
     store = store if store is not None else store_of_run(directory)
     recorded = recorded_seal(store, directory)
     signed = (directory / SIGNATURE).exists()  # an unsigned run is checked without a signature, then signed with the key

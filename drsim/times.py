@@ -7,6 +7,7 @@ Document durations (`90s`, `4h`, `1h30m`) are a document type: drsim.model.types
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -34,19 +35,56 @@ def parse_utc(text: str, *, naive_is_utc: bool = False) -> datetime:
     return moment.astimezone(UTC)
 
 
-def duration(seconds: float | None) -> str:
-    """`4m 50s`, `2h 05m`, `1d 03h`: two units, the larger first; an em dash when unknown."""
+Rounding = Literal["up", "down", "exact"]
+
+ROUNDING_NOTE = (
+    "Measured and predicted durations are rounded up to the second unit shown (11h 59m 10s reads 12h 00m), "
+    "margins to spare down; objectives are shown exactly."
+)
+"""What reports say of the durations they show (`duration`)."""
+
+_UNITS = ((86400, "d"), (3600, "h"), (60, "m"), (1, "s"))
+_TOLERANCE = 1e-6
+"""Below a microsecond (what a journal's times resolve): float noise, not a duration."""
+
+
+def duration(seconds: float | None, rounding: Rounding = "up") -> str:
+    """How a duration is shown to people: `4m 50s`, `2h 05m`, `1d 03h` (two units, the larger first), an
+    em dash when unknown. What the second unit leaves out is rounded so that a figure never reads better
+    than it is:
+
+    - `up` (the default), for what is measured or predicted (an RTO, an RPO, a wait, a miss "over by"):
+      11h 59m 10s shows as `12h 00m`, so a measure over its objective never reads as within it;
+    - `down`, for a margin "to spare";
+    - `exact`, for objectives and other configured durations: every unit down to the last one that is
+      not zero (`6h 00m`, `1h 30m 15s`), so that an objective is never shown rounded either way.
+
+    result.json and the JSON and CSV exports keep the figures in seconds."""
     if seconds is None:
         return "—"
     sign = "-" if seconds < 0 else ""
-    total = round(abs(seconds))
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{sign}{days}d {hours:02d}h"
-    if hours:
-        return f"{sign}{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{sign}{minutes}m {secs:02d}s"
-    return f"{sign}{secs}s"
+    magnitude = abs(seconds)
+    if rounding == "up":
+        total = math.ceil(magnitude - _TOLERANCE)
+    elif rounding == "down":
+        total = math.floor(magnitude + _TOLERANCE)
+    else:
+        total = round(magnitude)
+    total = max(total, 0)
+    if rounding != "exact":
+        unit = 3600 if total >= 86400 else 60 if total >= 3600 else 1  # the second unit shown
+        total = -(-total // unit) * unit if rounding == "up" else total // unit * unit
+    parts: list[tuple[int, str]] = []
+    rest = total
+    for size, name in _UNITS:
+        count, rest = divmod(rest, size)
+        if count or parts:
+            parts.append((count, name))
+    if not parts:
+        return f"{sign}0s"
+    shown = parts[:2]
+    if rounding == "exact":
+        last = max(i for i, (count, _) in enumerate(parts) if count)
+        shown = parts[: max(last + 1, 2)]
+    first, *others = shown
+    return sign + " ".join([f"{first[0]}{first[1]}", *(f"{count:02d}{name}" for count, name in others)])

@@ -100,11 +100,11 @@ def test_a_signing_key_must_be_an_ed25519_private_key(tmp_path: Path) -> None:
     drill = _drill_with_key(tmp_path, "key.pem")
     (tmp_path / "key.pem").write_text("garbage\n")
     assert "evidence.sign_key: " in _key_problems(drill)[0].message
-    assert "not a PEM private key" in _key_problems(drill)[0].message
+    assert f"{tmp_path / 'key.pem'}: not a PEM file" in _key_problems(drill)[0].message
     other = ec.generate_private_key(ec.SECP256R1())
     pem = serialization.Encoding.PEM
     (tmp_path / "key.pem").write_bytes(other.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    assert "an Ed25519 private key is needed" in _key_problems(drill)[0].message
+    assert "an elliptic-curve (ECDSA) private key; drsim signs with Ed25519 only" in _key_problems(drill)[0].message
     good = ed25519.Ed25519PrivateKey.generate()
     (tmp_path / "key.pem").write_bytes(good.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     check_sign_key(load(drill, Drill))

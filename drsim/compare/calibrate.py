@@ -400,6 +400,8 @@ def check(
     """Replay each past real drill on the twin (with `calibration`, else the catalog the run had) at its
     incident time and seed, and hold each measured RTO against the predicted p5-p95."""
     runs, skipped = past_runs(store, since=since, provider=provider, include_emulated=include_emulated)
+    if not runs and not skipped:  # as calibrate says it: a store of simulated runs only has nothing to check
+        raise UsageError(f"{store}: no real drill run ({provider}) to check the twin against: it lists none")
     chosen = load_catalog(calibration) if calibration is not None else None
     apps: list[CheckedApp] = []
     version = chosen.label if chosen is not None else default_catalog().label

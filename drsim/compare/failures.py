@@ -101,10 +101,10 @@ def trial_causes(
         where = f"objective of {app.app}"
         rto_objective_s, rpo_objective_s = objectives.get(app.app, (None, None))
         if app.rto_met is False and app.rto_s is not None and rto_objective_s is not None:
-            error = f"{app.app}: RTO {duration(app.rto_s)} over the objective {duration(rto_objective_s)}"
+            error = f"{app.app}: RTO {duration(app.rto_s)} over the objective {duration(rto_objective_s, 'exact')}"
             missed.append(FailureCause("", where, "rto-missed", OBJECTIVE, error))
         if app.rpo_met is False and app.rpo_s is not None and rpo_objective_s is not None:
-            error = f"{app.app}: measured RPO {duration(app.rpo_s)} over the objective {duration(rpo_objective_s)}"
+            error = f"{app.app}: measured RPO {duration(app.rpo_s)} over the objective {duration(rpo_objective_s, 'exact')}"
             missed.append(FailureCause("", where, "rpo-missed", OBJECTIVE, error))
         if app.rto_s is None:
             unrecovered.append(FailureCause("", where, "not-recovered", OBJECTIVE, f"{app.app} never became healthy"))

@@ -25,7 +25,7 @@ from drsim.compare.inputs import ComparisonInputs
 from drsim.model.types import format_duration
 from drsim.report.charts import Chart
 from drsim.report.text import escape_markdown, usd
-from drsim.times import duration, utc_text
+from drsim.times import ROUNDING_NOTE, duration, utc_text
 
 RTO_CHART = "ecdf-rto"
 RPO_CHART = "ecdf-rpo"
@@ -129,6 +129,7 @@ def _environment(markdown: bool) -> Environment:
     )
     env.filters.update(dur=human_duration, pct=percent, usd=money)
     env.filters.update(measure=_measure)
+    env.globals["rounding_note"] = Markup(ROUNDING_NOTE)  # fixed words: nothing to escape
     return env
 
 

@@ -181,7 +181,7 @@ def _objectives(run: _Run) -> None:
 
 
 def _rpo_reason(run: _Run, app: AppMeasured) -> str:
-    objective = duration(app.rpo_objective_s)
+    objective = duration(app.rpo_objective_s, "exact")
     vms = run.vms_of(app.app)
     if app.rpo_s is not None and app.rpo_objective_s is not None and app.rpo_s <= app.rpo_objective_s:
         untrusted = []

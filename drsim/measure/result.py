@@ -90,6 +90,24 @@ class AppMeasures(_Strict):
         judged = [met for met in (self.rto_met, self.rpo_met) if met is not None]
         return bool(judged) and all(judged) and self.consistent is not False
 
+    def rto_miss_reason(self) -> str | None:
+        """Why a missed RTO was missed when its figure does not show it: `never recovered` (no RTO)."""
+        return "never recovered" if self.rto_met is False and self.rto_s is None else None
+
+    def rpo_miss_reason(self) -> str | None:
+        """Why a missed RPO was missed when its figures do not show it (an RPO within its objective, or
+        none): `data inconsistent`, `no data read back`, or `data corrupted` (data that is inconsistent or
+        corrupted meets no RPO, however recent: drsim.measure.timeline). None when the figure says it."""
+        if self.rpo_met is not False:
+            return None
+        if self.consistent is False:
+            return "data inconsistent"
+        if self.rpo_s is None:
+            return "no data read back"
+        if self.rpo_objective_s is not None and self.rpo_s <= self.rpo_objective_s:
+            return "data corrupted"
+        return None
+
     @classmethod
     def of(cls, source: object) -> AppMeasures:
         """The measures of anything that carries them by name (an app.measured event, an AppResult)."""

@@ -18,17 +18,19 @@ from drsim import __version__
 from drsim.engine.journal import JournalWriter, read_journal
 from drsim.errors import DrsimError, UsageError
 from drsim.measure.events import CoverageMade, Performed
+from drsim.measure.result import AppMeasures
 from drsim.program.coverage import MISSING, PARTIAL, PRESENT, Coverage
 from drsim.report.evidence import Verification, load_signing_key, seal, verify_bundle, write_atomically
-from drsim.times import duration
+from drsim.times import ROUNDING_NOTE, Rounding, duration
 
 JSON_NAME, MD_NAME, HTML_NAME, JOURNAL_NAME = "coverage.json", "coverage.md", "coverage.html", "journal.jsonl"
 PACKET_FILES = (JSON_NAME, MD_NAME, HTML_NAME, JOURNAL_NAME, "manifest.json", "manifest.sig")
 _MARK = {PRESENT: "present", PARTIAL: "partial", MISSING: "missing"}
 
 
-def _seconds(value: object) -> str:
-    return duration(value) if isinstance(value, int | float) else "-"
+def _seconds(value: object, rounding: Rounding = "up") -> str:
+    """A measure (rounded up, as everywhere) or an objective (`exact`)."""
+    return duration(value, rounding) if isinstance(value, int | float) else "-"
 
 
 def _met(value: object) -> str:
@@ -38,12 +40,10 @@ def _met(value: object) -> str:
 def _verdict(app: dict[str, Any]) -> str:
     """`RTO met, RPO missed`; a miss without a measure, or with an RPO within its objective, says why
     (as the run's report does), lest the table read "2h 00m against 6h 00m: missed" with no reason."""
-    rpo = _met(app["rpo_met"])
-    if app["rpo_met"] is False and app.get("consistent") is False:
-        rpo += " (data inconsistent)"
-    elif app["rpo_met"] is False and app["rpo_s"] is None:
-        rpo += " (no data read back)"
-    rto = _met(app["rto_met"]) + (" (never recovered)" if app["rto_met"] is False and app["rto_s"] is None else "")
+    measures = AppMeasures.model_validate({name: app.get(name) for name in AppMeasures.names()})
+    rto, rpo = _met(measures.rto_met), _met(measures.rpo_met)
+    rto += f" ({why})" if (why := measures.rto_miss_reason()) else ""
+    rpo += f" ({why})" if (why := measures.rpo_miss_reason()) else ""
     return f"RTO {rto}, RPO {rpo}"
 
 
@@ -100,10 +100,10 @@ def render_markdown(data: dict[str, Any]) -> str:
     for run in data["runs"]:
         for app in run["apps"]:
             verdict = _verdict(app)
-            rto = f"{_seconds(app['rto_objective_s'])} | {_seconds(app['rto_s'])}"
-            rpo = f"{_seconds(app['rpo_objective_s'])} | {_seconds(app['rpo_s'])}"
+            rto = f"{_seconds(app['rto_objective_s'], 'exact')} | {_seconds(app['rto_s'])}"
+            rpo = f"{_seconds(app['rpo_objective_s'], 'exact')} | {_seconds(app['rpo_s'])}"
             lines.append(f"| {_md_escape(app['app'])} | {run['ref']} | {run['kind']} | {rto} | {rpo} | {verdict} |")
-    lines += ["", "## Findings", ""]
+    lines += ["", ROUNDING_NOTE, "", "## Findings", ""]
     if data["findings"]:
         lines += ["| id | run | severity | app | reason | owner | due | state |", "|---|---|---|---|---|---|---|---|"]
         for f in data["findings"]:
@@ -224,9 +224,9 @@ def render_html(data: dict[str, Any]) -> str:
                     _td(a["app"]),
                     f"<td>{link(r['ref'])}</td>",
                     _td(r["kind"]),
-                    _td(_seconds(a["rto_objective_s"])),
+                    _td(_seconds(a["rto_objective_s"], "exact")),
                     _td(_seconds(a["rto_s"])),
-                    _td(_seconds(a["rpo_objective_s"])),
+                    _td(_seconds(a["rpo_objective_s"], "exact")),
                     _td(_seconds(a["rpo_s"])),
                     _td(_verdict(a)),
                 ]
@@ -235,6 +235,7 @@ def render_html(data: dict[str, Any]) -> str:
             ],
         )
     )
+    parts.append(f"<p>{escape(ROUNDING_NOTE)}</p>")
     parts.append("<h2>Findings</h2>")
     if data["findings"]:
         rows = []

@@ -333,47 +333,119 @@ def store_problems(run_dir: Path, recorded: RecordedSeal) -> list[str]:
     return found
 
 
+_MAKE_PRIVATE = "make one with `openssl genpkey -algorithm ed25519 -out KEY.pem`"
+_MAKE_PUBLIC = "`openssl pkey -in KEY.pem -pubout -out KEY.pub.pem` writes it from the private key"
+
+
+def _key_kind(key: object) -> str:
+    """`an RSA private key`: what a key is, in words (never a Python class name)."""
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, rsa, x448, x25519
+
+    kinds = (
+        (rsa.RSAPrivateKey, "an RSA private key"),
+        (rsa.RSAPublicKey, "an RSA public key"),
+        (ec.EllipticCurvePrivateKey, "an elliptic-curve (ECDSA) private key"),
+        (ec.EllipticCurvePublicKey, "an elliptic-curve (ECDSA) public key"),
+        (dsa.DSAPrivateKey, "a DSA private key"),
+        (dsa.DSAPublicKey, "a DSA public key"),
+        (ed448.Ed448PrivateKey, "an Ed448 private key"),
+        (ed448.Ed448PublicKey, "an Ed448 public key"),
+        (x25519.X25519PrivateKey, "an X25519 (key agreement) private key"),
+        (x25519.X25519PublicKey, "an X25519 (key agreement) public key"),
+        (x448.X448PrivateKey, "an X448 (key agreement) private key"),
+        (x448.X448PublicKey, "an X448 (key agreement) public key"),
+    )
+    return next((words for cls, words in kinds if isinstance(key, cls)), "a key of another kind")
+
+
+def _read_key_file(path: Path, what: str) -> bytes:
+    """The bytes of a key file: a clear UsageError (exit 2) naming the file when it is not one that can be read."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):  # never open a FIFO or a device: it could block
+            raise UsageError(f"{path}: is not a regular file, not a {what}")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
+    if not data.strip():
+        raise UsageError(f"{path}: is empty, not a {what}")
+    return data
+
+
+def _pem_label(data: bytes) -> str | None:
+    """The label of the first PEM block (`PRIVATE KEY`, `PUBLIC KEY`, `CERTIFICATE`...); None when there is none."""
+    marker = b"-----BEGIN "
+    at = data.find(marker)
+    if at < 0:
+        return None
+    end = data.find(b"-----", at + len(marker))
+    return data[at + len(marker) : end].decode("ascii", "replace").strip() if end > 0 else None
+
+
+def _not_a_key(path: Path, data: bytes, label: str | None, wanted: str) -> UsageError:
+    """Why a file that did not load as `wanted` (`private` or `public`) is not one, in words."""
+    make = _MAKE_PRIVATE if wanted == "private" else _MAKE_PUBLIC
+    if label is None:
+        if data.lstrip().startswith((b"ssh-ed25519 ", b"ssh-rsa ", b"ecdsa-sha2-")):
+            return UsageError(f"{path}: an OpenSSH public key; drsim needs a PEM {wanted} key ({make})")
+        return UsageError(f"{path}: not a PEM file (no -----BEGIN line: DER, or no key?); drsim needs a PEM Ed25519 {wanted} key ({make})")
+    if label == "OPENSSH PRIVATE KEY":
+        return UsageError(f"{path}: an OpenSSH private key; drsim needs a PEM (PKCS#8) Ed25519 {wanted} key ({make})")
+    if label == "CERTIFICATE":
+        return UsageError(f"{path}: a certificate, not a key; drsim needs a PEM Ed25519 {wanted} key ({make})")
+    if wanted == "private" and label.endswith("PUBLIC KEY"):
+        return UsageError(f"{path}: a public key; signing needs the private key (PEM `PRIVATE KEY`) whose public half auditors check with")
+    if wanted == "public" and label.endswith("PRIVATE KEY"):
+        return UsageError(f"{path}: a private key; verifying needs its public key ({make}), and the private key stays with whoever signs")
+    return UsageError(f"{path}: its PEM block ({label}) cannot be read as an Ed25519 {wanted} key: damaged or truncated? ({make})")
+
+
 def load_signing_key(sign_key: str | os.PathLike[str]) -> Ed25519PrivateKey:
-    """An Ed25519 private key from a PEM file (encrypted: the passphrase in $DRSIM_SIGN_KEY_PASSPHRASE)."""
+    """An Ed25519 private key from a PEM file (encrypted: the passphrase in $DRSIM_SIGN_KEY_PASSPHRASE).
+    Anything else is a UsageError (exit 2) that names the file and says what it is instead."""
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     path = Path(sign_key)
-    try:
-        if not stat.S_ISREG(path.stat().st_mode):  # never open a FIFO or a device: it could block
-            raise UsageError(f"{path}: is not a regular file, not a signing key")
-        pem = path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the signing key: {exc.strerror or exc}") from None
+    pem = _read_key_file(path, "signing key")
+    label = _pem_label(pem)
     passphrase = os.environ.get(PASSPHRASE_ENV)
+    encrypted = label in ("ENCRYPTED PRIVATE KEY",) or b"Proc-Type: 4,ENCRYPTED" in pem
     try:
-        key = load_pem_private_key(pem, password=passphrase.encode() if passphrase else None)
+        key = load_pem_private_key(pem, password=passphrase.encode() if passphrase and encrypted else None)
     except TypeError:
         raise UsageError(f"{path}: the key is encrypted; put its passphrase in ${PASSPHRASE_ENV}") from None
-    except (ValueError, UnsupportedAlgorithm) as exc:
-        raise UsageError(f"{path}: not a PEM private key ({type(exc).__name__})") from None
+    except (ValueError, UnsupportedAlgorithm):
+        if encrypted and passphrase:
+            raise UsageError(f"{path}: the passphrase in ${PASSPHRASE_ENV} does not decrypt this key") from None
+        raise _not_a_key(path, pem, label, "private") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise UsageError(f"{path}: an Ed25519 private key is needed, got {type(key).__name__}")
+        raise UsageError(f"{path}: {_key_kind(key)}; drsim signs with Ed25519 only ({_MAKE_PRIVATE})")
     return key
 
 
-def _load_public_key(public_key: Path) -> object:
+def load_public_key(public_key: str | os.PathLike[str]) -> Ed25519PublicKey:
+    """An Ed25519 public key from a PEM file; anything else is a UsageError (exit 2) naming the file."""
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-    try:
-        pem = public_key.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"{public_key}: cannot read the public key: {exc.strerror or exc}") from None
+    path = Path(public_key)
+    pem = _read_key_file(path, "public key")
     try:
         key = load_pem_public_key(pem)
-    except (ValueError, UnsupportedAlgorithm) as exc:
-        raise UsageError(f"{public_key}: not a PEM public key ({type(exc).__name__})") from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise _not_a_key(path, pem, _pem_label(pem), "public") from None
     if not isinstance(key, Ed25519PublicKey):
-        raise UsageError(f"{public_key}: an Ed25519 public key is needed, got {type(key).__name__}")
+        raise UsageError(f"{path}: {_key_kind(key)}; drsim signs with Ed25519 only, and checks with the Ed25519 public key")
     return key
+
+
+def signing_key_id(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    """The SHA-256 (hex) of a key's raw public half: what manifest.sig and the history store name a key by."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return _public_key_id(key.public_key() if isinstance(key, Ed25519PrivateKey) else key)
 
 
 def _public_key_id(public_key: object) -> str:
@@ -487,14 +559,15 @@ def _check_signature(result: Verification, manifest_raw: bytes, public_key: Path
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     signature_path = result.run_dir / SIGNATURE
+    named = public_key if isinstance(public_key, Path) else None
+    key = load_public_key(public_key) if isinstance(public_key, Path) else public_key  # a bad key file: exit 2, whatever the run
     if not signature_path.exists():
         if public_key is not None:
             result.problems.append(f"{SIGNATURE}: missing, but a public key was given: the bundle is not signed")
         return
     result.signed = True
-    if public_key is None:
+    if key is None:
         return
-    key = _load_public_key(public_key) if isinstance(public_key, Path) else public_key
     assert isinstance(key, Ed25519PublicKey)
     raw = signature_path.read_bytes()
     try:
@@ -502,13 +575,15 @@ def _check_signature(result: Verification, manifest_raw: bytes, public_key: Path
         signature = base64.b64decode(document["signature"], validate=True)
         key_id = str(document["public_key_sha256"])
         algorithm = document["algorithm"]
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-        result.problems.append(f"{SIGNATURE}: malformed ({type(exc).__name__})")
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+        result.problems.append(f"{SIGNATURE}: malformed (not the JSON of algorithm, public_key_sha256 and signature that drsim writes)")
         return
     if raw != _signature_document(signature, key_id).encode("ascii") or algorithm != "ed25519":
         result.problems.append(f"{SIGNATURE}: was changed (it is not in the canonical form drsim writes)")
     if key_id != _public_key_id(key):
-        result.problems.append(f"{SIGNATURE}: signed with another key (public key SHA-256 {key_id[:16]}...)")
+        given = f"{named if named is not None else 'the key given'} (SHA-256 {_public_key_id(key)[:16]}...)"
+        result.problems.append(f"{SIGNATURE}: signed with another key (public key SHA-256 {key_id[:16]}...) than {given}")
+        return  # the signature cannot match either: one problem, not two
     try:
         key.verify(signature, manifest_raw)
     except InvalidSignature:

@@ -80,11 +80,11 @@ def junit_xml(result: DrillResult, journal_events: Iterable[Event | Mapping[str,
         ):
             if objective is None and met is None:
                 continue
-            case = _case(suite, f"{prefix}.objectives", f"{app.app} {measure} <= {duration(objective)}")
+            case = _case(suite, f"{prefix}.objectives", f"{app.app} {measure} <= {duration(objective, 'exact')}")
             if met is True:
                 outcome(case, None)
             elif met is False:
-                outcome(case, "failure", f"{app.app} {measure} measured {duration(measured)}, objective {duration(objective)}")
+                outcome(case, "failure", f"{app.app} {measure} measured {duration(measured)}, objective {duration(objective, 'exact')}")
             else:
                 outcome(case, "skipped", f"{app.app} {measure} was not measured")
     for check in checks:

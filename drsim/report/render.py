@@ -39,7 +39,7 @@ from drsim.report.evidence import (
 from drsim.report.recorded import RecordedRun, check_result_matches_journal, read_run
 from drsim.report.text import escape_markdown, offset, usd, utc, verdict
 from drsim.report.view import FailureRow, ObjectiveVerdict, PastRun, ReportView, build_view
-from drsim.times import duration
+from drsim.times import ROUNDING_NOTE, duration
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -74,12 +74,16 @@ def _md_duration(seconds: float | None) -> Markup:
     return Markup(duration(seconds))
 
 
+def _md_exact(seconds: float | None) -> Markup:
+    return Markup(duration(seconds, "exact"))
+
+
 def _md_margin(objective: ObjectiveVerdict) -> Markup:
     if objective.shortfall is not None:
         return Markup(f"**{escape_markdown(objective.shortfall)}**")
     if objective.margin_s is None:
         return Markup("—")
-    return Markup(f"{duration(objective.margin_s)} to spare")
+    return Markup(f"{duration(objective.margin_s, 'down')} to spare")
 
 
 def _md_verdict(met: bool | None) -> Markup:
@@ -144,6 +148,7 @@ def _environment(kind: str) -> jinja2.Environment:
         )
         env.filters.update(
             duration=_md_duration,
+            exact=_md_exact,
             margin=_md_margin,
             verdict=_md_verdict,
             yesno=_md_yesno,
@@ -160,7 +165,8 @@ def _environment(kind: str) -> jinja2.Environment:
         )
     else:
         env = jinja2.Environment(loader=loader, autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
-        env.filters.update(duration=duration, utc=utc, verdict_word=verdict)
+        env.filters.update(duration=duration, exact=lambda seconds: duration(seconds, "exact"), utc=utc, verdict_word=verdict)
+    env.globals["rounding_note"] = Markup(ROUNDING_NOTE)  # fixed words: nothing to escape
     return env
 
 

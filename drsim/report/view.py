@@ -735,7 +735,7 @@ def evidence_statement(kind: EvidenceKind, view: ReportView, run: RecordedRun) -
         if not view.objectives:
             return "The runbook states no recovery objectives; measured times are recorded without a verdict."
         parts = [
-            f"{o.app} {o.measure} objective {duration(o.objective_s)}, measured {duration(o.measured_s)}: {verdict(o.met)}"
+            f"{o.app} {o.measure} objective {duration(o.objective_s, 'exact')}, measured {duration(o.measured_s)}: {verdict(o.met)}"
             for o in view.objectives
         ]
         return "Recovery objectives tested against measurements: " + "; ".join(parts) + "."

@@ -137,7 +137,9 @@ def _table(runs: Sequence[RunRecord], base: Path | None = None, width: int = 100
     # rich cuts a table short when a word (a run id, a path) is wider than its column can be: so the
     # columns that hold such words are given their widths here, out of what the terminal leaves.
     room = width - (3 * 5 + 2)  # six columns: three spaces between two, one at each edge
-    verdict_width = 9 if width < 120 else 22  # "50m 00s /" above "2h 00m ok" when narrow
+    # "50m 00s /" above "2h 00m ok" when narrow, up to 13 columns when the terminal leaves room, so that
+    # "(data inconsistent)" or "(never recovered)" wraps between words
+    verdict_width = 22 if width >= 120 else max(9, min(13, (room - (6 + 4) - 30) // 2))
     flexible = max(room - (6 + 4) - 2 * verdict_width, 30)
     run_width = min(max(flexible * 2 // 3, 21), flexible - 10)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
@@ -148,9 +150,12 @@ def _table(runs: Sequence[RunRecord], base: Path | None = None, width: int = 100
     table.add_column("RPO / objective, claimed", overflow="fold", max_width=verdict_width)
     table.add_column("left", overflow="fold", width=4)
 
-    def measure(value: float | None, objective: float | None, met: bool | None) -> Text:
-        verdict = {True: " ok", False: " MISSED", None: ""}[met]
-        return Text(f"{duration(value)} / {duration(objective)}{verdict}", style={True: "green", False: "bold red", None: ""}[met])
+    between = "\n" if verdict_width < 22 else " "  # a duration is never split over two lines
+
+    def measure(value: float | None, objective: float | None, met: bool | None, why: str | None) -> Text:
+        verdict = {True: " ok", False: " MISSED", None: ""}[met] + (f" ({why})" if why else "")
+        text = f"{duration(value)} /{between}{duration(objective, 'exact')}{verdict}"
+        return Text(text, style={True: "green", False: "bold red", None: ""}[met])
 
     for run in runs:
         directory = _shown_directory(run.run_dir, base)
@@ -163,8 +168,10 @@ def _table(runs: Sequence[RunRecord], base: Path | None = None, width: int = 100
                 Text(f"{run.drill}\n{run.run_id}\n{directory}"),
                 state,
                 Text(app.app if app else "—"),
-                measure(app.rto_s, app.rto_objective_s, app.rto_met) if app else Text("—"),
-                measure(app.rpo_s, app.rpo_objective_s, app.rpo_met).append(f"\nclaimed {duration(app.rpo_claimed_s)}")
+                measure(app.rto_s, app.rto_objective_s, app.rto_met, app.rto_miss_reason()) if app else Text("—"),
+                measure(app.rpo_s, app.rpo_objective_s, app.rpo_met, app.rpo_miss_reason()).append(
+                    f"\nclaimed{between}{duration(app.rpo_claimed_s)}"
+                )
                 if app
                 else Text("—"),
                 Text(str(run.leftovers)),

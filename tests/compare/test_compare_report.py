@@ -67,7 +67,9 @@ def test_report_files(tmp_path: Path) -> None:
     assert sorted(p.name for p in written) == ["cost-vs-p95.svg", "ecdf-rpo.svg", "ecdf-rto.svg", "report.html", "report.md"]
     markdown = (tmp_path / "report.md").read_text()
     assert "Best: **asr**" in markdown
-    assert "| 1 | asr | 100.0 % | 0.0 % | yes | USD 45.00 | USD 2.50 | 51m 30s | 2h 00m | yes |" in markdown
+    assert (
+        "| 1 | asr | 100.0 % | 0.0 % | yes | USD 45.00 | USD 2.50 | 51m 30s | 2h 01m | yes |" in markdown
+    )  # p95 RPO 2h 00m 30s, rounded up
     # Values are escaped for Markdown: the override's brackets cannot start a link.
     assert "--set asr.plan.rules\\[0\\].site\\_recovery.app\\_consistent\\_every=2h" in markdown
     assert "ending 2026-11-01T00:00:00Z" in markdown and "today 00:00 UTC was used" not in markdown

@@ -123,7 +123,7 @@ def test_calibrate_learns_from_real_runs_only(tmp_path: Path) -> None:
     nowhere = CliRunner().invoke(main, ["calibrate", "--store", str(store), "--out", str(tmp_path / "no" / "c.yaml")])
     assert nowhere.exit_code == 2 and "no directory" in nowhere.output
     check = CliRunner().invoke(main, ["calibrate", "--check", "--store", str(store)])
-    assert check.exit_code == 2 and "no measured RTO to compare" in check.output
+    assert check.exit_code == 2 and "no real drill run (azure) to check the twin against: it lists none" in check.output
     assert "measured RTO against the twin" not in check.output and "┏" not in check.output  # no empty table
 
 

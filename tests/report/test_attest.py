@@ -126,7 +126,7 @@ def test_a_signed_run_is_attested_only_with_its_key_and_stays_verifiable(run_dir
     code, output = attest(run_dir)
     assert code == 2 and "--sign-key" in output
     code, output = attest(run_dir, "--sign-key", str(other))
-    assert code == 2 and "signed with another key" in output
+    assert code == 2 and f"{other}: not the key this run was signed with" in output
     code, output = attest(run_dir, "--sign-key", str(private))
     assert code == 0, output
     code, output = cli("evidence", "verify", str(run_dir), "--public-key", str(public))

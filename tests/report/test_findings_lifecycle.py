@@ -58,7 +58,9 @@ def test_a_run_records_its_findings_and_its_report_shows_the_same_ids(drilled: P
     inconsistent = next(f for f in snapshot if f["kind"] == "inconsistent-data")
     assert inconsistent["subject"] == "sql-01/sqldata" and "captured at different instants" in str(inconsistent["reason"])
     backup = next(f for f in found if f["drill"] == "2026-q4-shop-backup" and f["kind"] == "rpo-missed")
-    assert re.search(r"was the Azure Backup point of 2026-11-20 02:00Z \(.*\), 11h 59m before the incident", str(backup["reason"]))
+    assert re.search(
+        r"was the Azure Backup point of 2026-11-20 02:00Z \(.*\), 12h 00m before the incident", str(backup["reason"])
+    )  # 11h 59m 15s, rounded up
 
     (run_dir,) = (drilled / "2026-q4-shop-snapshot").iterdir()
     md = (run_dir / "report.md").read_text(encoding="utf-8")

@@ -169,7 +169,7 @@ def test_a_bad_key_or_store_is_refused_before_anything_is_written(reported: Path
     garbage.write_text("not a key")
     before = snapshot(reported)
     code, output = report(reported, "--sign-key", str(garbage))
-    assert code == 2 and "not a PEM private key" in output
+    assert code == 2 and f"{garbage}: not a PEM file" in output
     foreign = tmp_path / "notes.sqlite"
     with sqlite3.connect(foreign) as db:
         db.execute("CREATE TABLE notes (text TEXT)")
