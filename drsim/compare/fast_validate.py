@@ -165,8 +165,12 @@ class Agreement:
 
     def describe(self) -> str:
         what = f"{self.measure} of {self.app}" if self.app else self.measure
+        if self.measure == "cost":  # the drill's cost in USD, to a hundredth of a cent (a median differs by less than a cent)
+            fast, engine = f"USD {self.fast_median:.4f}", f"USD {self.engine_median:.4f}"
+        else:  # an RTO or RPO in seconds, as validation.csv has it
+            fast, engine = f"{self.fast_median:.6g} s", f"{self.engine_median:.6g} s"
         return (
-            f"{self.candidate}: {what}: fast median {self.fast_median:.6g}, engine median {self.engine_median:.6g} "
+            f"{self.candidate}: {what}: fast median {fast}, engine median {engine} "
             f"({self.median_rel_diff:.1%}), KS {self.ks_statistic:.3f} (p = {self.ks_pvalue:.3g})"
         )
 

@@ -238,6 +238,22 @@ def test_cli_fast_model_writes_its_validation(tmp_path: Path) -> None:
     assert "model: engine" in engine_run.output
 
 
+def test_cli_disagreement_warning_gives_units(tmp_path: Path) -> None:
+    """The warning names the unit of each median: seconds for an RTO or RPO, USD for the drill's cost
+    (it printed a bare 0.00984772 for asr's cost)."""
+    window = ("--window-end", "2026-11-01T00:00:00Z")
+    result = CliRunner().invoke(
+        main,
+        ["compare", str(STORE), "--trials", "60", "--workers", "1", "-q", "--out", str(tmp_path / "out"), *window, "--model", "fast"],
+    )
+    assert result.exit_code in (0, 1), result.output
+    validation = pd.read_csv(tmp_path / "out" / "validation.csv")
+    row = validation[(validation["candidate"] == "asr") & (validation["measure"] == "cost")].iloc[0]
+    assert not row["agrees"]  # the case this test is about
+    text = " ".join(result.output.split())
+    assert f"asr: cost: fast median USD {row['fast_median']:.4f}, engine median USD {row['engine_median']:.4f} " in text
+
+
 # ------------------------------------------------------------------------------- agreement
 
 
