@@ -104,7 +104,14 @@ def trial_causes(
             error = f"{app.app}: RTO {duration(app.rto_s)} over the objective {duration(rto_objective_s, 'exact')}"
             missed.append(FailureCause("", where, "rto-missed", OBJECTIVE, error))
         if app.rpo_met is False and app.rpo_s is not None and rpo_objective_s is not None:
-            error = f"{app.app}: measured RPO {duration(app.rpo_s)} over the objective {duration(rpo_objective_s, 'exact')}"
+            objective = duration(rpo_objective_s, "exact")
+            if app.rpo_s > rpo_objective_s:
+                error = f"{app.app}: measured RPO {duration(app.rpo_s)} over the objective {objective}"
+            else:  # recent enough, but data that is inconsistent or corrupted meets no RPO (drsim.measure.timeline)
+                error = (
+                    f"{app.app}: measured RPO {duration(app.rpo_s)} within the objective {objective}, "
+                    "but the data read back was inconsistent or corrupted, which meets no RPO"
+                )
             missed.append(FailureCause("", where, "rpo-missed", OBJECTIVE, error))
         if app.rto_s is None:
             unrecovered.append(FailureCause("", where, "not-recovered", OBJECTIVE, f"{app.app} never became healthy"))
