@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -64,7 +65,9 @@ _pool_inputs: list[ComparisonInputs] = []  # in a pool worker: the comparison it
 
 
 def _init_pool(inputs: ComparisonInputs) -> None:
-    """Process-pool initializer: receive the comparison once and validate its documents."""
+    """Process-pool initializer: receive the comparison once and validate its documents. A forked worker
+    inherits `drsim compare`'s SIGTERM handler (runner.terminate_as_interrupt): a worker ends on SIGTERM."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _pool_inputs[:] = [inputs]
     worker_documents(inputs)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
@@ -199,6 +201,24 @@ def progress_bar(total: int, *, enabled: bool, stream: TextIO | None = None) -> 
         yield lambda done: bar.advance(task, done)
 
 
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a service manager, `kill`, a CI timeout) ends a comparison as Ctrl-C does: the workers
+    are stopped (not left running with no parent) and the finished trials are written, marked partial."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def compare(
     path: str,
     *,
@@ -222,7 +242,7 @@ def compare(
     inputs = prepare(path, overrides=overrides, trials=trials, seed=seed, window_end=window_end, today=today)
     target = out_dir if out_dir is not None else default_out_dir(inputs)
     try:
-        with progress_bar(inputs.trials * len(inputs.candidates), enabled=show_progress) as progress:
+        with terminate_as_interrupt(), progress_bar(inputs.trials * len(inputs.candidates), enabled=show_progress) as progress:
             result = run_comparison(
                 inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress, model=model, validate=validate
             )
