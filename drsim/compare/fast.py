@@ -57,7 +57,7 @@ from drsim.cloud.sim.catalog import Catalog, Fixed, Lognormal, Triangular, Unifo
 from drsim.cloud.sim.draws import Draws
 from drsim.cloud.sim.incidents import CORRUPTING, DESTRUCTIVE
 from drsim.cloud.sim.resources import production_disk_id
-from drsim.cloud.sim.state import MIB_PER_GIB, STANDARD_SKUS
+from drsim.cloud.sim.state import MIB_PER_GIB, churn_lag_factor
 from drsim.cloud.sim.workload import CANARY_EPOCH
 from drsim.compare.fast_causes import Why, fast_causes
 from drsim.compare.fast_support import CONCURRENCY
@@ -672,7 +672,7 @@ class FastRun:
         if stream not in self._replication:
             sr = self.catalog.site_recovery
             members = self._streams()[stream]
-            factor = self._churn_factor(members)
+            factor = churn_lag_factor(members, self.catalog)
             timings = [schedules.replication_timing(sr_rule, stream, self.catalog, d, lag_factor=factor) for d in self.world.draws]
             self.world.made += 3 * len(timings)
             self._replication[stream] = {
@@ -700,19 +700,6 @@ class FastRun:
                 if r is not None and r.site_recovery is not None:
                     self._stream_members.setdefault(schedules.replication_stream(v.name, r.site_recovery.consistency_group), []).append(v)
         return self._stream_members
-
-    def _churn_factor(self, members: list[VmSpec]) -> float:
-        sr = self.catalog.site_recovery
-        factor = 1.0
-        for spec in members:
-            vm_rate = 0.0
-            for disk in spec.disks:
-                rate = disk.churn_gib_per_day * MIB_PER_GIB / 86400
-                vm_rate += rate
-                limit = sr.churn_limit_standard_disk_mbps.value if disk.sku in STANDARD_SKUS else sr.churn_limit_premium_disk_mbps.value
-                factor = max(factor, rate / limit)
-            factor = max(factor, vm_rate / sr.churn_limit_vm_mbps.value)
-        return factor
 
     def _replication_limit(self, vm: VmSpec, at: np.ndarray) -> np.ndarray:
         """The newest processed point's bound at `at` (seconds from the incident): data that reached the

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -353,19 +353,7 @@ class WorldState:
             )
 
     def _churn_factor(self, members: list[VmSpec]) -> float:
-        """Replication lag grows when churn passes Site Recovery's limits (azure-to-azure-support-matrix, H):
-        54 MB/s per VM, 2 MB/s per Standard disk, 20 MB/s per Premium disk. 1.0 within limits."""
-        sr = self.catalog.site_recovery
-        factor = 1.0
-        for spec in members:
-            vm_rate = 0.0
-            for disk in spec.disks:
-                rate = disk.churn_gib_per_day * MIB_PER_GIB / 86400
-                vm_rate += rate
-                limit = sr.churn_limit_standard_disk_mbps.value if disk.sku in STANDARD_SKUS else sr.churn_limit_premium_disk_mbps.value
-                factor = max(factor, rate / limit)
-            factor = max(factor, vm_rate / sr.churn_limit_vm_mbps.value)
-        return factor
+        return churn_lag_factor(members, self.catalog)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -716,3 +704,20 @@ class WorldState:
                 booted_at=booted,
             )
             self._attach(vm)
+
+
+def churn_lag_factor(members: Iterable[VmSpec], catalog: Catalog) -> float:
+    """How much a replication stream's lag grows when its members' churn passes Site Recovery's limits
+    (azure-to-azure-support-matrix, H): 54 MB/s per VM, 2 MB/s per Standard disk, 20 MB/s per Premium
+    disk. 1.0 within limits. The world's and the fast model's (drsim.compare.fast) one rule."""
+    sr = catalog.site_recovery
+    factor = 1.0
+    for spec in members:
+        vm_rate = 0.0
+        for disk in spec.disks:
+            rate = disk.churn_gib_per_day * MIB_PER_GIB / 86400
+            vm_rate += rate
+            limit = sr.churn_limit_standard_disk_mbps.value if disk.sku in STANDARD_SKUS else sr.churn_limit_premium_disk_mbps.value
+            factor = max(factor, rate / limit)
+        factor = max(factor, vm_rate / sr.churn_limit_vm_mbps.value)
+    return factor
