@@ -28,6 +28,7 @@ from drsim.engine.taskgraph import Task
 from drsim.errors import CapacityError, NotFoundError
 from drsim.measure.events import FailureCategory
 from drsim.measure.result import RunStatus
+from drsim.measure.timeline import status_of
 from drsim.model.checks import protection_of
 from drsim.model.documents import AsrStep, BackupStep
 from drsim.model.types import IncidentKind, format_duration
@@ -126,13 +127,10 @@ def fast_causes(model: FastRun, specs: Sequence[TrialSpec], apps: Sequence[Seque
 
 
 def _status(failed: Sequence[FailureCause], apps: Sequence[AppOutcome]) -> str:
-    """As drsim.measure.timeline.run_status: error when a failure means the drill could not be carried
-    out, failed when a task failed (its dependants are then skipped) or an objective was missed."""
-    if any(c.category == FailureCategory.EXECUTION.value for c in failed):
-        return RunStatus.ERROR.value
-    if failed or any(a.rto_met is False or a.rpo_met is False for a in apps):
-        return RunStatus.FAILED.value
-    return RunStatus.PASSED.value
+    """drsim.measure.timeline.status_of from the trial's failed tasks (a failed task's dependants are
+    skipped, so a failure stands for them) and measured objectives."""
+    error = any(c.category == FailureCategory.EXECUTION.value for c in failed)
+    return status_of(error=error, failed=bool(failed), apps=apps).value
 
 
 class _Texts:

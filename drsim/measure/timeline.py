@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from drsim.measure.events import (
     AppMeasured,
@@ -328,11 +329,29 @@ def run_status(events: Sequence[Event] | RunTimeline, apps: Sequence[AppMeasured
     """error: aborted, not carried out, or cleanup incomplete; failed: a check, recovery or objective failed."""
     timeline = RunTimeline.of(events)
     failures = [f for f in timeline.failed.values() if not f.allowed]
-    if timeline.aborted is not None or any(f.category is FailureCategory.EXECUTION for f in failures):
+    error = (
+        timeline.aborted is not None
+        or any(f.category is FailureCategory.EXECUTION for f in failures)
+        or timeline.cleanup is None
+        or timeline.cleanup.status == "incomplete"
+    )
+    return status_of(error=error, failed=bool(failures or timeline.skipped), apps=apps)
+
+
+class _ObjectivesMet(Protocol):
+    @property
+    def rto_met(self) -> bool | None: ...
+    @property
+    def rpo_met(self) -> bool | None: ...
+
+
+def status_of(*, error: bool, failed: bool, apps: Iterable[_ObjectivesMet]) -> RunStatus:
+    """The run's status from what every back end knows (the engine's journal, the fast model's arrays):
+    error when the drill could not be carried out, failed when a task failed or was skipped or an
+    objective was missed, else passed."""
+    if error:
         return RunStatus.ERROR
-    if timeline.cleanup is None or timeline.cleanup.status == "incomplete":
-        return RunStatus.ERROR
-    if failures or timeline.skipped or any(a.rto_met is False or a.rpo_met is False for a in apps):
+    if failed or any(a.rto_met is False or a.rpo_met is False for a in apps):
         return RunStatus.FAILED
     return RunStatus.PASSED
 
