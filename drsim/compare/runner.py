@@ -149,9 +149,7 @@ def _fast_comparison(
             assert collect is not None  # validate_against_engine asks only when there is a subset
             return collect(None)
 
-        validated, found, engine_trials, interrupted = validate_against_engine(
-            inputs, result.trials, validate, engine, lambda outcomes, names: trials_frame(outcomes, names)
-        )
+        validated, found, engine_trials, interrupted = validate_against_engine(inputs, result.trials, validate, engine, trials_frame)
     report = ModelReport(model, "fast", {}, min(validate, inputs.trials), validated, found, engine_trials, interrupted)
     return replace(result, model=report)
 
