@@ -6,13 +6,16 @@ operation, with arrays of shape [trials]: each operation's start, end and outcom
 the trials. It follows the engine and the simulated world as they are (docs/compare.md, "The fast
 model"):
 
-- the catalog's distributions (drsim/cloud/sim/catalog.yaml), drawn with numpy instead of keyed hashes,
-  except the recovery points: backup jobs (jitter, snapshot phase, vault transfer, cross-region lag),
-  Site Recovery timing (anchor, lag, processing), scheduled snapshot instants and flush lags are the
-  engine world's own keyed draws for each trial (WorldDraws: common random numbers), so trial k has
-  the recovery points of the engine's trial k and of its replay with `drsim drill run --seed
-  --incident-at`; they are drawn only for the jobs and slots near each trial's incident that a choice
-  looks at;
+- the catalog's distributions (drsim/cloud/sim/catalog.yaml), as the engine world's own keyed draws
+  for each trial (WorldDraws: common random numbers): the recovery points (backup jobs with their
+  jitter, snapshot phase, vault transfer and cross-region lag; Site Recovery timing; scheduled
+  snapshot instants; flush lags), drawn only for the jobs and slots near each trial's incident that
+  a choice looks at, and the operations (restores, test failovers and their capacity failures,
+  snapshots, copies, creations, boots, canary reads, deletions), keyed by the ids of what the
+  engine's run creates, named as it names them (RUN: the run's name prefix). So trial k has the
+  recovery points, durations and capacity failures of the engine's trial k and of its replay with
+  `drsim drill run --seed --incident-at`; ARM's round trips, job polls, throttling spreads and
+  retry backoffs are drawn with numpy;
 - ARM's round trip on every request, and ARM throttling: a token bucket per region and request class
   (reads, writes), with the engine's throttled-call delays (drsim.engine.retry), on the first request
   of every operation (bursts: a step's tasks start together); job polls and later reads of a check
@@ -211,15 +214,18 @@ PREFIX_LENGTH = len(name_prefix(""))
 
 
 class WorldDraws:
-    """The simulated world's own keyed draws of every trial, for the recovery-point schedules.
+    """The simulated world's own keyed draws of every trial: recovery points and operations.
 
     The engine runs trial k in a world seeded with the trial's seed (TrialSpec.seed: drsim.drills.simulate_run
     builds its world with it), whose draws are pure functions of (seed, key) (drsim.cloud.sim.draws). The
-    fast model takes its recovery points from the same draws (drsim.cloud.sim.schedules builds the keys):
-    trial k of the fast model has the backup jobs, Site Recovery timing, scheduled snapshot instants and
-    flush lags of the engine's trial k (common random numbers), and a failed fast trial's replay with
-    `drsim drill run --seed --incident-at` meets the same points. Shared by a comparison's candidates (a
-    VM's flush lag is the same whatever the plan)."""
+    fast model takes its recovery points from the same draws (drsim.cloud.sim.schedules builds the keys)
+    and its operations' durations and capacity failures (keyed as drsim.cloud.sim keys them, by the ids
+    of the production VMs and disks and of what the engine's run creates): trial k of the fast model has
+    the backup jobs, Site Recovery timing, scheduled snapshot instants, flush lags, restore and test
+    failover durations, boots and deletions of the engine's trial k (common random numbers), and a
+    failed fast trial's replay with `drsim drill run --seed --incident-at` meets the same. Shared by a
+    comparison's candidates (a VM's flush lag is the same whatever the plan; runbooks that name their
+    steps alike give their resources the same names)."""
 
     def __init__(self, specs: Sequence[TrialSpec]) -> None:
         from drsim.drills import run_id_for  # the engine's orchestration, as compare.trials.run_trial uses it
