@@ -119,6 +119,26 @@ def test_auto_falls_back_to_the_engine_and_names_why(tmp_path: Path) -> None:
     assert refused.exit_code == 2 and "as: disks" in refused.output
 
 
+def test_auto_runs_the_engine_where_a_manual_step_times_out(tmp_path: Path) -> None:
+    # The fast model takes a manual step as its duration; the engine times it out (StepTimeout) and
+    # retries it: a declaration longer than its timeout is the engine's to run.
+    path = write_comparison(tmp_path, 6, trials=4, sizes=(2, 2, 2))
+    runbook = tmp_path / "runbook-restore.yaml"
+    doc = yaml.safe_load(runbook.read_text())
+    declare = next(s for s in doc["steps"] if s["action"] == "manual.declare")
+    declare["with"]["duration"] = "45m"
+    declare["timeout"] = "30m"
+    runbook.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    inputs = prepare(path, trials=4)
+    used, missing = choose(inputs, ModelChoice.AUTO)
+    assert used == "engine"
+    assert set(missing) == {"daily-backup", "enhanced-4h"}
+    assert f"step '{declare['id']}': its duration 45m 00s reaches its timeout 30m 00s (a step that times out)" in missing["daily-backup"]
+    declare["timeout"] = "46m"  # within its timeout: the fast model's
+    runbook.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    assert choose(prepare(path, trials=4), ModelChoice.AUTO) == ("fast", {})
+
+
 def _bound(tmp_path: Path, vms: int, trials: int, runbook: str, candidate: str, **changes: str) -> Path:
     """A generated comparison of one candidate whose runbook's recovery steps get `timeout` and whose
     declaration takes `declare` (which delays every recovery step)."""
