@@ -1,8 +1,8 @@
 """The fast model (drsim.compare.fast) against the engine, its support check, and --model / --validate.
 
 The agreement test is the slow one of this file (the engine's side, on a pool of 2 worker processes):
-every example comparison (drills/*plans*.yaml, tests/compare/data/store-plans.yaml) and a generated
-estate, 300 trials of each candidate through both at the same incident times (the same seeds: the
+every example comparison (drills/*plans*.yaml, tests/compare/data/store-plans.yaml) and two generated
+estates, 300 trials of each candidate through both at the same incident times (the same seeds: the
 fast model's recovery points, durations and capacity failures are the engine world's own draws,
 tests/compare/test_fast_crn.py). It holds every measure to the issue's rule, stated here
 (ISSUE_MEDIAN, ISSUE_KS_P): per candidate and measure (RTO and RPO of each app, the drill's cost) the
@@ -267,16 +267,19 @@ def _agreement(path: Path) -> list[Agreement]:
     return agreements(fast, engine, names)
 
 
-@pytest.mark.parametrize("source", [*(p.name for p in EXAMPLES), STORE.name, "generated-8"])
+GENERATED: dict[str, tuple[int, tuple[int, int, int], int]] = {  # VMs, tier sizes, seed
+    "generated-8": (8, (3, 3, 2), 7),  # one app: 3 web, 3 app, 2 striped db VMs
+    "generated-10": (10, (2, 2, 1), 11),  # two apps of 5 VMs, other incident times
+}
+
+
+@pytest.mark.parametrize("source", [*(p.name for p in EXAMPLES), STORE.name, *GENERATED])
 def test_fast_model_agrees_with_the_engine(source: str, tmp_path: Path) -> None:
-    generated = source == "generated-8"
-    path = (
-        write_comparison(tmp_path, 8, trials=TRIALS, sizes=(3, 3, 2))
-        if generated
-        else STORE
-        if source == STORE.name
-        else ROOT / "drills" / source
-    )
+    if source in GENERATED:
+        vms, sizes, seed = GENERATED[source]
+        path = write_comparison(tmp_path, vms, trials=TRIALS, sizes=sizes, seed=seed)
+    else:
+        path = STORE if source == STORE.name else ROOT / "drills" / source
     found = _agreement(path)
     assert found
     for a in found:
