@@ -6,13 +6,16 @@ operation, with arrays of shape [trials]: each operation's start, end and outcom
 the trials. It follows the engine and the simulated world as they are (docs/compare.md, "The fast
 model"):
 
-- the catalog's distributions (drsim/cloud/sim/catalog.yaml), drawn with numpy instead of keyed hashes,
-  except the recovery points: backup jobs (jitter, snapshot phase, vault transfer, cross-region lag),
-  Site Recovery timing (anchor, lag, processing), scheduled snapshot instants and flush lags are the
-  engine world's own keyed draws for each trial (WorldDraws: common random numbers), so trial k has
-  the recovery points of the engine's trial k and of its replay with `drsim drill run --seed
-  --incident-at`; they are drawn only for the jobs and slots near each trial's incident that a choice
-  looks at;
+- the catalog's distributions (drsim/cloud/sim/catalog.yaml), as the engine world's own keyed draws
+  for each trial (WorldDraws: common random numbers): the recovery points (backup jobs with their
+  jitter, snapshot phase, vault transfer and cross-region lag; Site Recovery timing; scheduled
+  snapshot instants; flush lags), drawn only for the jobs and slots near each trial's incident that
+  a choice looks at, and the operations (restores, test failovers and their capacity failures,
+  snapshots, copies, creations, boots, canary reads, deletions), keyed by the ids of what the
+  engine's run creates, named as it names them (RUN: the run's name prefix). So trial k has the
+  recovery points, durations and capacity failures of the engine's trial k and of its replay with
+  `drsim drill run --seed --incident-at`; ARM's round trips, job polls, throttling spreads and
+  retry backoffs are drawn with numpy;
 - ARM's round trip on every request, and ARM throttling: a token bucket per region and request class
   (reads, writes), with the engine's throttled-call delays (drsim.engine.retry), on the first request
   of every operation (bursts: a step's tasks start together); job polls and later reads of a check
@@ -204,31 +207,58 @@ def _bounds(dist: object) -> tuple[float, float]:
     return min(low, high), max(low, high)
 
 
+RUN = "\x00"
+"""Stands in a key or a name for the prefix of the names the engine's run gives what it creates, which
+differs from trial to trial (drsim.engine.actions.name_prefix, always PREFIX_LENGTH characters)."""
+PREFIX_LENGTH = len(name_prefix(""))
+
+
 class WorldDraws:
-    """The simulated world's own keyed draws of every trial, for the recovery-point schedules.
+    """The simulated world's own keyed draws of every trial: recovery points and operations.
 
     The engine runs trial k in a world seeded with the trial's seed (TrialSpec.seed: drsim.drills.simulate_run
     builds its world with it), whose draws are pure functions of (seed, key) (drsim.cloud.sim.draws). The
-    fast model takes its recovery points from the same draws (drsim.cloud.sim.schedules builds the keys):
-    trial k of the fast model has the backup jobs, Site Recovery timing, scheduled snapshot instants and
-    flush lags of the engine's trial k (common random numbers), and a failed fast trial's replay with
-    `drsim drill run --seed --incident-at` meets the same points. Shared by a comparison's candidates (a
-    VM's flush lag is the same whatever the plan)."""
+    fast model takes its recovery points from the same draws (drsim.cloud.sim.schedules builds the keys)
+    and its operations' durations and capacity failures (keyed as drsim.cloud.sim keys them, by the ids
+    of the production VMs and disks and of what the engine's run creates): trial k of the fast model has
+    the backup jobs, Site Recovery timing, scheduled snapshot instants, flush lags, restore and test
+    failover durations, boots and deletions of the engine's trial k (common random numbers), and a
+    failed fast trial's replay with `drsim drill run --seed --incident-at` meets the same. Shared by a
+    comparison's candidates (a VM's flush lag is the same whatever the plan; runbooks that name their
+    steps alike give their resources the same names)."""
 
     def __init__(self, specs: Sequence[TrialSpec]) -> None:
+        from drsim.drills import run_id_for  # the engine's orchestration, as compare.trials.run_trial uses it
+
         self.draws = [Draws(s.seed) for s in specs]
         self._states = [d.keyed_state for d in self.draws]
         self.trials = len(specs)
+        # The prefix of the names the engine's run of each trial gives what it creates (its name key is
+        # the trial's run id: drsim.drills.simulate_run): RUN in a key stands for it.
+        self.prefixes = [name_prefix(run_id_for(s.incident_at, s.seed)) for s in specs]
+        self._prefix_bytes = [p.encode() for p in self.prefixes]
         self.made = 0  # keyed draws made (a benchmark figure)
         self._units: dict[str, np.ndarray] = {}
         self._iso: dict[float, str] = {}
 
     def units(self, key: str) -> np.ndarray:
-        """The draw of `key` in every trial (kept: the same key is asked again by another candidate)."""
+        """The draw of `key` in every trial, RUN in it standing for the trial's name prefix (kept: the same
+        key is asked again by another candidate, whose runbook may name what it creates the same way)."""
         found = self._units.get(key)
         if found is None:
-            found = self._units[key] = self.units_at(np.arange(self.trials), [key.encode()] * self.trials)
+            found = self._units[key] = self.units_in(np.arange(self.trials), key)
         return found
+
+    def units_in(self, rows: np.ndarray, key: str) -> np.ndarray:
+        """The draw of `key` (RUN: each trial's name prefix) in the trials `rows` only (not kept: for the
+        draws few trials make, a retry's)."""
+        if RUN in key:
+            head, tail = (part.encode() for part in key.split(RUN, 1))
+            prefixes = self._prefix_bytes
+            keys = [head + prefixes[r] + tail for r in rows.tolist()]
+        else:
+            keys = [key.encode()] * len(rows)
+        return self.units_at(rows, keys)
 
     def units_keyed(self, rows: np.ndarray, values: np.ndarray, key_of: Callable[[float], str]) -> np.ndarray:
         """The draw in trial rows[i] of the key `key_of(values[i])` (each distinct value's key built once)."""
@@ -239,11 +269,12 @@ class WorldDraws:
     def units_at(self, rows: np.ndarray, keys: Sequence[bytes]) -> np.ndarray:
         """The draw of keys[i] (encoded) in trial rows[i] (Draws.unit_of's arithmetic, on the digests at once)."""
         self.made += len(keys)
-        digests = []
+        digests: list[bytes] = []
+        append = digests.append
         for state, key in zip(map(self._states.__getitem__, rows.tolist()), keys, strict=True):
             h = state.copy()
             h.update(key)
-            digests.append(h.digest())
+            append(h.digest())
         # Draws.unit_of on every digest at once: the top 53 bits of each big-endian 8-byte digest.
         return (np.frombuffer(b"".join(digests), dtype=">u8") >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
@@ -352,7 +383,7 @@ class Made:
     mask: np.ndarray
     region: str
     asr_vm: str | None = None  # made by a test failover of this VM: deleted by its 'cleanup test failover'
-    ids: Sequence[str] | None = None  # the resource's id in each trial (its deletion's draw is keyed by it)
+    made_id: str | None = None  # the resource's id (created_id: its deletion's draw is keyed by it)
 
 
 @dataclass
@@ -403,11 +434,8 @@ class FastRun:
         self.rng = np.random.default_rng(np.random.SeedSequence(seed))
         self.draw = Draw(self.rng)
         self.world = world if world is not None else WorldDraws(specs)
-        from drsim.drills import run_id_for  # the engine's orchestration, as compare.trials.run_trial uses it
-
-        # The names the engine's run of each trial gives what it creates (drsim.engine.actions.resource_name):
-        # the simulated world keys the draws of a created resource by its id, and of a production VM by its.
-        self._prefixes = [name_prefix(run_id_for(s.incident_at, s.seed)) for s in specs]
+        # The simulated world keys the draws of what a run creates by its id (the name the engine gives it:
+        # created_name), and those of a production VM by the VM's id.
         self._production = production_group(estate.name)
         self._counts: dict[str, np.ndarray] = {}  # the world's per-entity counters (attempts), per trial
         self.buckets = Buckets(self.catalog, n, self.rng)
@@ -432,7 +460,7 @@ class FastRun:
         self.steps = {s.id: s for s in runbook.steps}
         self.graph = build_task_graph(runbook, estate, plan)
         self.made: list[Made] = []
-        self.recovered_ids: dict[str, Sequence[str]] = {}  # VM -> the recovered VM's id, per trial
+        self.recovered_ids: dict[str, str] = {}  # VM -> the recovered VM's id (created_id)
         self.recovered: dict[str, Recovery] = {}
         self.checks: dict[str, CheckOutcome] = {}
         self.task_end: dict[str, np.ndarray] = {}
@@ -503,7 +531,7 @@ class FastRun:
     # keys drsim.cloud.sim builds for them, from the ids of the resources involved and the world's counters.
 
     def keyed(self, dist: object, key: str) -> np.ndarray:
-        """A catalog distribution's value in every trial for a key the same in all of them."""
+        """A catalog distribution's value in every trial for the world's key (RUN: the trial's name prefix)."""
         return quantiles(dist, self.world.units(key))
 
     def bump(self, counter: str, where: np.ndarray) -> np.ndarray:
@@ -515,30 +543,34 @@ class FastRun:
         return before
 
     def counted(self, key: str, count: np.ndarray, where: np.ndarray) -> np.ndarray:
-        """The draw of `key/<count>` in the trials `where` (nan elsewhere)."""
+        """The draw of `key/<count>` in the trials `where` (nan elsewhere): a count most trials reach
+        (the first attempt) drawn for every trial and kept for the other candidates, a retry's count only
+        in the trials that retried."""
         units = np.full(self.trials, np.nan)
         for c in np.unique(count[where]).tolist():
             rows = where & (count == c)
-            units[rows] = self.world.units(f"{key}/{c}")[rows]
+            if c == 0:
+                units[rows] = self.world.units(f"{key}/{c}")[rows]
+            else:
+                units[rows] = self.world.units_in(np.flatnonzero(rows), f"{key}/{c}")
         return units
 
-    def created_names(self, *parts: str) -> list[str]:
-        """The name, in each trial, the engine's run gives what it creates for `parts` (actions.resource_name)."""
-        return [resource_name(prefix, *parts) for prefix in self._prefixes]
+    @staticmethod
+    def created_name(*parts: str) -> str:
+        """The name the engine's run gives what it creates for `parts` (actions.resource_name), RUN standing
+        for the run's prefix (of the same length in every trial: the name is cut at the same place)."""
+        return RUN + resource_name("-" * PREFIX_LENGTH, *parts)[PREFIX_LENGTH:]
 
-    def created_id(self, kind: ResourceKind, *parts: str) -> list[str]:
-        """The id, in each trial, of what the engine's run creates as `resource_name(prefix, *parts)`."""
-        return [resource_id(DRILL_GROUP, kind, name) for name in self.created_names(*parts)]
+    @classmethod
+    def created_id(cls, kind: ResourceKind, *parts: str) -> str:
+        """The id of what the engine's run creates as `resource_name(prefix, *parts)` (RUN: the prefix)."""
+        return resource_id(DRILL_GROUP, kind, cls.created_name(*parts))
 
-    def _made_disks(self, vm: VmSpec, names: Sequence[str]) -> list[list[str]]:
-        """The ids, per disk and trial, of the disks the world makes with a recovered VM named `names`
-        (a restore's, an image deployment's: `<vm name>-<disk>`)."""
-        return [[resource_id(DRILL_GROUP, ResourceKind.DISK, f"{name}-{disk.name}") for name in names] for disk in vm.disks]
-
-    def per_trial(self, dist: object, what: str, ids: Sequence[str], suffix: str = "") -> np.ndarray:
-        """The value for `what/<id><suffix>` in each trial, the id being that trial's (created_id)."""
-        keys = [f"{what}/{rid}{suffix}".encode() for rid in ids]
-        return quantiles(dist, self.world.units_at(np.arange(self.trials), keys))
+    @staticmethod
+    def _made_disks(vm: VmSpec, name: str) -> list[str]:
+        """The ids of the disks the world makes with a recovered VM named `name` (a restore's, an image
+        deployment's: `<vm name>-<disk>`), in the order of the VM's disks."""
+        return [resource_id(DRILL_GROUP, ResourceKind.DISK, f"{name}-{disk.name}") for disk in vm.disks]
 
     def production_vm(self, vm: str) -> str:
         return resource_id(self._production, ResourceKind.VM, vm)
@@ -569,9 +601,9 @@ class FastRun:
         mask: np.ndarray,
         region: str,
         asr_vm: str | None = None,
-        ids: Sequence[str] | None = None,
+        made_id: str | None = None,
     ) -> None:
-        self.made.append(Made(kind, price, at.copy(), mask.copy(), region, asr_vm, ids))
+        self.made.append(Made(kind, price, at.copy(), mask.copy(), region, asr_vm, made_id))
 
     def fails(self, task: Task, where: np.ndarray, why: Why) -> None:
         """Record why `task` fails in the trials `where` (the first reason recorded for a trial stands)."""
@@ -764,14 +796,12 @@ class FastRun:
     def isolate(self, task: Task, step: IsolateStep, ready: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         region = step.with_.region
         start, slot = self.slot_op(ready, mask)
-        names = self.created_names(step.id)  # actions.CloudActions._make_network's name
-        vnets = [resource_id(DRILL_GROUP, ResourceKind.NETWORK, name) for name in names]
-        created = self.admitted(region, WRITE, start, mask) + self.per_trial(self.catalog.compute.network_create, "network-create", vnets)
+        name = self.created_name(step.id)  # actions.CloudActions._make_network's name
+        vnet = resource_id(DRILL_GROUP, ResourceKind.NETWORK, name)
+        created = self.admitted(region, WRITE, start, mask) + self.keyed(self.catalog.compute.network_create, f"network-create/{vnet}")
         self.slots.release(slot, created, mask)
-        self.make(ResourceKind.NETWORK, 0.0, created, mask, region, ids=vnets)
-        self.make(
-            ResourceKind.NSG, 0.0, created, mask, region, ids=[resource_id(DRILL_GROUP, ResourceKind.NSG, f"{name}-nsg") for name in names]
-        )
+        self.make(ResourceKind.NETWORK, 0.0, created, mask, region, made_id=vnet)
+        self.make(ResourceKind.NSG, 0.0, created, mask, region, made_id=resource_id(DRILL_GROUP, ResourceKind.NSG, f"{name}-nsg"))
         self.networks[step.id] = region
         verified = self.request(region, READ, created, mask)
         return verified, mask.copy()
@@ -1051,7 +1081,7 @@ class FastRun:
                 self.tf_started[vm.name] = np.where(began & np.isnan(self.tf_started[vm.name]), submitted, self.tf_started[vm.name])
             # The world's draws of this test failover (cloud.sim.siterecovery): keyed by the VM and its count.
             count = self.bump(f"failover:{vm_id}", new)
-            pending = quantiles(sr.pending_processing, self.counted(f"asr-pending/{vm_id}", count, new))
+            pending = quantiles(sr.pending_processing, self.counted(f"asr-pending/{vm_id}", count, new & ~processed_now))
             seconds = quantiles(sr.test_failover, self.counted(f"asr-failover/{vm_id}", count, new)) + np.where(processed_now, 0.0, pending)
             short = (capacity > 0) & (self.counted(f"asr-capacity/{vm_id}", count, new) < capacity)
             return submitted, submitted + seconds, short, refused, {"point": pt_now, "app": app_now.astype(float)}
@@ -1068,7 +1098,7 @@ class FastRun:
         self.fails(task, failed & timed_out, Why.TIMEOUT)
         self.fails(task, failed & job_failed, Why.CAPACITY)  # the only way a test failover job fails in the simulated world
         end = np.where(mask & ~ok, ask, end)
-        test_vm = [resource_id(DRILL_GROUP, ResourceKind.VM, f"{vm.name}-test")] * n  # cloud.sim.siterecovery's name
+        test_vm = resource_id(DRILL_GROUP, ResourceKind.VM, f"{vm.name}-test")  # cloud.sim.siterecovery's name
         booted = np.where(good, ends + self._boot(vm, test_vm, generalized=False), np.inf)
         self.recovered_ids[vm.name] = test_vm
         self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), seen, good, region, asr_vm=vm.name)
@@ -1243,13 +1273,13 @@ class FastRun:
         point = np.where(good, info.get("point", point), point)
         self.fails(task, good & ~np.isfinite(point), Why.NO_BACKUP_POINT)  # none left when the restore started
         good &= np.isfinite(point)
-        names = self.created_names(vm.name, task.step)  # actions.CloudActions._backup's name
-        restored = [resource_id(DRILL_GROUP, ResourceKind.VM, name) for name in names]
+        name = self.created_name(vm.name, task.step)  # actions.CloudActions._backup's name
+        restored = resource_id(DRILL_GROUP, ResourceKind.VM, name)
         booted = np.where(good, ends + self._boot(vm, restored, generalized=False), np.inf)
         self.recovered_ids[vm.name] = restored
-        self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), seen, good, region, ids=restored)
-        for disk, ids in zip(vm.disks, self._made_disks(vm, names), strict=True):
-            self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), seen, good, region, ids=ids)
+        self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), seen, good, region, made_id=restored)
+        for disk, disk_id in zip(vm.disks, self._made_disks(vm, name), strict=True):
+            self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), seen, good, region, made_id=disk_id)
         flushed = self._app_consistent_backup(vm)
         instants = np.zeros((n, len(vm.disks)))
         corrupted = np.zeros(n, bool)
@@ -1342,8 +1372,8 @@ class FastRun:
                 instants[:, i], c = self.capture(vm.name, taken, False)
                 corrupted |= c
                 taken_at[:, i] = taken
-                snap_ids = self.created_id(ResourceKind.SNAPSHOT, vm.name, disk.name, "snap")
-                self.make(ResourceKind.SNAPSHOT, self.price(ResourceKind.SNAPSHOT, vm, disk), end, ok, vm.region, ids=snap_ids)
+                snap_id = self.created_id(ResourceKind.SNAPSHOT, vm.name, disk.name, "snap")
+                self.make(ResourceKind.SNAPSHOT, self.price(ResourceKind.SNAPSHOT, vm, disk), end, ok, vm.region, made_id=snap_id)
             elif op.kind is OpKind.FIND_SNAPSHOT:
                 assert disk is not None
                 end = self.request(self.estate.regions.primary, READ, op_ready, ok)
@@ -1363,28 +1393,26 @@ class FastRun:
                     # A scheduled snapshot's copy: its draws are keyed by that snapshot's id, not followed here.
                     seconds = self.draw(snaps.copy_base, n) + disk.used_gib * MIB_PER_GIB / self.draw(snaps.copy_throughput_mbps, n)
                 else:  # the copy of the snapshot this task took: the world's draws for it
-                    snap_ids = self.created_id(ResourceKind.SNAPSHOT, vm.name, disk.name, "snap")
-                    suffix = f"/{region}/0"
-                    seconds = self.per_trial(snaps.copy_base, "copy", snap_ids, suffix) + disk.used_gib * MIB_PER_GIB / self.per_trial(
-                        snaps.copy_throughput_mbps, "copy-rate", snap_ids, suffix
-                    )
+                    snap_id = self.created_id(ResourceKind.SNAPSHOT, vm.name, disk.name, "snap")
+                    rate = self.keyed(snaps.copy_throughput_mbps, f"copy-rate/{snap_id}/{region}/0")
+                    seconds = self.keyed(snaps.copy_base, f"copy/{snap_id}/{region}/0") + disk.used_gib * MIB_PER_GIB / rate
                 end = submitted + seconds
                 self.slots.release(slot, end, ok)
-                copies = self.created_id(ResourceKind.SNAPSHOT, vm.name, disk.name, "copy")
-                self.make(ResourceKind.SNAPSHOT, self.price(ResourceKind.SNAPSHOT, vm, disk), end, ok, region, ids=copies)
+                copy_id = self.created_id(ResourceKind.SNAPSHOT, vm.name, disk.name, "copy")
+                self.make(ResourceKind.SNAPSHOT, self.price(ResourceKind.SNAPSHOT, vm, disk), end, ok, region, made_id=copy_id)
             elif op.kind is OpKind.CREATE_DISK:
                 assert disk is not None
                 start, slot = self.slot_op(op_ready, ok)
-                disk_ids = self.created_id(ResourceKind.DISK, vm.name, disk.name)
-                end = self.admitted(region, WRITE, start, ok) + self.per_trial(self.catalog.compute.disk_create, "disk-create", disk_ids)
+                disk_id = self.created_id(ResourceKind.DISK, vm.name, disk.name)
+                end = self.admitted(region, WRITE, start, ok) + self.keyed(self.catalog.compute.disk_create, f"disk-create/{disk_id}")
                 self.slots.release(slot, end, ok)
-                self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), end, ok, region, ids=disk_ids)
+                self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), end, ok, region, made_id=disk_id)
             else:  # create-vm
                 start, slot = self.slot_op(op_ready, ok)
                 made_vm = self.created_id(ResourceKind.VM, vm.name, task.step)  # actions.CloudActions' name for it
                 end = self.admitted(region, WRITE, start, ok) + self._create(vm.os, made_vm)
                 self.slots.release(slot, end, ok)
-                self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), end, ok, region, ids=made_vm)
+                self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), end, ok, region, made_id=made_vm)
             finish[op.id] = np.where(ok, end, op_ready)
             if self.trace is not None:
                 self.trace.append((task.id, op.id, float(op_ready[0]), float(end[0])))
@@ -1415,8 +1443,8 @@ class FastRun:
         start, slot = self.slot_op(found, mask)
         image = self._image_slots.setdefault(f"{w.image_of}@{w.region}", Slots(n, MAX_IMAGE_DEPLOYMENTS))
         start2, image_slot = image.take(start, mask)
-        names = self.created_names(task.vm.replace("#", "-"), task.step)  # actions.CloudActions' name
-        deployed = [resource_id(DRILL_GROUP, ResourceKind.VM, name) for name in names]
+        name = self.created_name(task.vm.replace("#", "-"), task.step)  # actions.CloudActions' name
+        deployed = resource_id(DRILL_GROUP, ResourceKind.VM, name)
         end = self.admitted(w.region, WRITE, start2, mask) + self._create(golden.os, deployed)
         image.release(image_slot, end, mask)
         self.slots.release(slot, end, mask)
@@ -1425,9 +1453,9 @@ class FastRun:
         self.timed_out |= mask & ~good
         self.fails(task, mask & ~good, Why.TIMEOUT)
         end = np.where(mask & ~good, ready + timeout, end)
-        self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), end, good, w.region, ids=deployed)
-        for disk, ids in zip(golden.disks, self._made_disks(golden, names), strict=True):
-            self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, golden, disk), end, good, w.region, ids=ids)
+        self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), end, good, w.region, made_id=deployed)
+        for disk, disk_id in zip(golden.disks, self._made_disks(golden, name), strict=True):
+            self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, golden, disk), end, good, w.region, made_id=disk_id)
         booted = np.where(good, end + self._boot(golden, deployed, generalized=True), np.inf)
         self.recovered_ids[task.vm] = deployed
         # The image holds the golden VM's data as captured (flushed) when it stopped writing.
@@ -1438,20 +1466,20 @@ class FastRun:
 
     # ------------------------------------------------------------------------------------ checks
 
-    def _boot(self, vm: VmSpec, vm_ids: Sequence[str], *, generalized: bool) -> np.ndarray:
-        """How long the recovered VM (its id in each trial) takes to boot: the world's draw for it."""
+    def _boot(self, vm: VmSpec, vm_id: str, *, generalized: bool) -> np.ndarray:
+        """How long the recovered VM (its id: created_id) takes to boot: the world's draw for it."""
         c = self.catalog.compute
         windows = vm.os is OsType.WINDOWS
         if generalized:
             dist = c.boot_generalized_windows if windows else c.boot_generalized_linux
         else:
             dist = c.boot_specialized_windows if windows else c.boot_specialized_linux
-        return self.per_trial(dist, "vm-boot", vm_ids)
+        return self.keyed(dist, f"vm-boot/{vm_id}")
 
-    def _create(self, os: OsType, vm_ids: Sequence[str]) -> np.ndarray:
-        """How long creating the VM (its id in each trial) takes: the world's draw for it."""
+    def _create(self, os: OsType, vm_id: str) -> np.ndarray:
+        """How long creating the VM (its id: created_id) takes: the world's draw for it."""
         c = self.catalog.compute
-        return self.per_trial(c.vm_create_windows if os is OsType.WINDOWS else c.vm_create_linux, "vm-create", vm_ids)
+        return self.keyed(c.vm_create_windows if os is OsType.WINDOWS else c.vm_create_linux, f"vm-create/{vm_id}")
 
     def check_boot(self, task: Task, ready: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         assert task.vm is not None
@@ -1481,14 +1509,8 @@ class FastRun:
     def run_command(self, dist: object, vm: str, where: np.ndarray) -> np.ndarray:
         """A canary read's Run Command on the VM recovered for `vm` in the trials `where`: the world's draw
         for it, keyed by the recovered VM's id and its count of canary reads (cloud.sim.compute.read_canary)."""
-        vm_ids = self.recovered_ids[vm]
         count = self.bump(f"canary:{vm}", where)
-        rows = np.flatnonzero(where)
-        value = np.full(self.trials, np.nan)
-        if len(rows):
-            keys = [f"run-command/{vm_ids[r]}/{count[r]}".encode() for r in rows.tolist()]
-            value[rows] = quantiles(dist, self.world.units_at(rows, keys))
-        return value
+        return quantiles(dist, self.counted(f"run-command/{self.recovered_ids[vm]}", count, where))
 
     def _recovered_region(self, vm: str) -> str:
         for made in self.made:
@@ -1596,17 +1618,11 @@ class FastRun:
                 took = self.admitted(self.estate.regions.primary, WRITE, t, waiting)
                 done = waiting & (ends <= took)
                 t = np.where(waiting, self.polls(took, np.where(done, ends, took + CANCEL_SECONDS)), t)
-                names = self.created_names(vm.name, step_id)
-                self.make(
-                    ResourceKind.VM,
-                    self.price(ResourceKind.VM, vm),
-                    t,
-                    done,
-                    region,
-                    ids=self.created_id(ResourceKind.VM, vm.name, step_id),
-                )
-                for disk, ids in zip(vm.disks, self._made_disks(vm, names), strict=True):
-                    self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), t, done, region, ids=ids)
+                name = self.created_name(vm.name, step_id)
+                restored = resource_id(DRILL_GROUP, ResourceKind.VM, name)
+                self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), t, done, region, made_id=restored)
+                for disk, disk_id in zip(vm.disks, self._made_disks(vm, name), strict=True):
+                    self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), t, done, region, made_id=disk_id)
         deleted_asr: dict[str, np.ndarray] = {}
         for vm_name in self.test_failovers:
             started = np.isfinite(self.tf_started[vm_name])
@@ -1643,7 +1659,7 @@ class FastRun:
                 made = self.made[i]
                 start, slot = deleters.take(t, made.mask)
                 dist = compute.delete_vm if kind is ResourceKind.VM else compute.delete_other
-                seconds = self.per_trial(dist, "delete", made.ids) if made.ids is not None else self.draw(dist, n)
+                seconds = self.keyed(dist, f"delete/{made.made_id}") if made.made_id is not None else self.draw(dist, n)
                 end = start + self.latency() + seconds
                 deleters.release(slot, end, made.mask)
                 self.deleted[i] = np.where(made.mask, end, np.nan)
