@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from drsim import __version__
 from drsim.errors import DocumentError, DrsimError, ExecutionError, UsageError
@@ -180,7 +181,7 @@ def schema(kind: str | None) -> None:
     type=click.IntRange(0, 1_000_000),
     default=50,
     show_default=True,
-    help="With the fast model: engine trials per candidate, at the same incident times, that check it (0: none).",
+    help="With the fast model: engine trials per candidate, at the same incident times, that check it (0: none; not with --model engine).",
 )
 def compare(
     comparison: str,
@@ -204,6 +205,12 @@ def compare(
 
     from drsim.compare.pool import start_early
 
+    validate_given = click.get_current_context().get_parameter_source("validate") is not ParameterSource.DEFAULT
+    if model == "engine" and validate_given and validate > 0:  # --validate 0 asks for nothing, and gets it
+        raise UsageError(
+            f"--validate {validate} checks the fast model against the engine, and does nothing with --model engine "
+            "(every trial already runs through the engine): leave out --validate, or use --model fast or auto"
+        )
     # Beside a progress bar, the workers' fork server imports the engine while this process imports the rest.
     start_early(
         executor=executor, workers=workers, engine_trials=model == "engine" or validate > 0, display=not quiet and sys.stderr.isatty()
@@ -247,6 +254,9 @@ def compare(
             click.echo(fit(result.model.summary))
         for warning in result.model.warnings:
             click.echo(fit(f"drsim: warning: {warning}"), err=True)
+        if validate_given and validate > 0 and result.model.used == "engine":  # auto chose the engine: nothing to check
+            unused = f"--validate {validate} was not used: the engine ran every trial (auto), so there was no fast model to check"
+            click.echo(fit(f"drsim: warning: {unused}"), err=True)
     if not quiet:
         shown = [p.name for p in written if p.suffix != ".svg" and p.parent == written[0].parent]
         click.echo(fit(f"wrote in {written[0].parent}: {', '.join(shown)} and replay/"))
