@@ -456,6 +456,62 @@ def _public_key_id(public_key: object) -> str:
     return hashlib.sha256(public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)).hexdigest()
 
 
+UNREADABLE = "unreadable"
+"""What signed_by says of a manifest.sig that names no key drsim can read."""
+
+
+def signed_by(run_dir: Path) -> str | None:
+    """The SHA-256 of the public key the run's manifest.sig names (UNREADABLE when it names none that can be
+    read); None when the run is not signed. Read whether or not manifest.json is there."""
+    path = run_dir / SIGNATURE
+    if not path.exists() and not path.is_symlink():
+        return None
+    try:
+        key_id = json.loads(path.read_bytes())["public_key_sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return UNREADABLE
+    return key_id if isinstance(key_id, str) and len(key_id) == 64 and all(c in "0123456789abcdef" for c in key_id) else UNREADABLE
+
+
+@dataclass(frozen=True)
+class SignerChange:
+    """A signed run about to be signed by another key (`--re-sign`): the key it had, the key it gets (each by
+    the SHA-256 of its raw public half) and the SHA-256 of the manifest the old signature covered."""
+
+    previous_key_sha256: str
+    key_sha256: str
+    previous_manifest_sha256: str | None
+
+
+def check_signer(
+    run_dir: Path, key: Ed25519PrivateKey | None, *, re_sign: bool, key_path: str | os.PathLike[str] | None = None
+) -> SignerChange | None:
+    """Whether sealing `run_dir` with `key` replaces the key that signed it. None when it does not (no key,
+    an unsigned run, the very key that signed it). Another key is refused (UsageError, exit 2, naming both
+    keys) unless `re_sign`: an auditor relies on the signature to know who vouched for the evidence, so
+    its signer never changes without a word. With `re_sign`, what changes (for the caller to record)."""
+    if key is None:
+        return None
+    previous = signed_by(run_dir)
+    new = signing_key_id(key)
+    if previous is None or previous == new:
+        return None
+    if not re_sign:
+        had = (
+            f"its {SIGNATURE} names no key that can be read"
+            if previous == UNREADABLE
+            else f"it is signed by the key with fingerprint (SHA-256 of its public key) {previous}"
+        )
+        raise UsageError(
+            f"{run_dir}: {had}, and {key_path if key_path is not None else 'the key given'} is another key (fingerprint {new}): "
+            "refusing to replace the signature of the key that vouched for the run. Sign it with the key it was signed with, "
+            "or pass --re-sign to replace that signature with this key's (recorded in the run's journal and shown by "
+            "`drsim evidence verify`)"
+        )
+    manifest = run_dir / MANIFEST
+    return SignerChange(previous, new, file_digest(manifest) if manifest.is_file() and not manifest.is_symlink() else None)
+
+
 def _signature_document(signature: bytes, key_id: str) -> str:
     document = {"algorithm": "ed25519", "public_key_sha256": key_id, "signature": base64.b64encode(signature).decode("ascii")}
     return json.dumps(document, indent=2, sort_keys=True) + "\n"

@@ -113,3 +113,91 @@ def test_a_signed_run_changed_since_it_was_sealed_is_refused_whatever_the_key(
         assert code == 2, output
         assert "report.md: changed (its SHA-256 differs from manifest.json)" in output
         assert snapshot(out) == before
+
+
+def store_key(out: Path, run_dir: Path) -> str | None:
+    with sqlite3.connect(out / "history.sqlite") as db:
+        (key,) = db.execute("SELECT signing_key_sha256 FROM runs WHERE run_dir = ?", (str(run_dir.resolve()),)).fetchone()
+    return key  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("command", ["seal", "report"])
+def test_another_key_is_refused_naming_both_fingerprints_and_nothing_is_written(
+    command: str, out: Path, run_dir: Path, alice: tuple[Path, Path, str], bob: tuple[Path, Path, str]
+) -> None:
+    assert cli("evidence", "seal", run_dir, "--sign-key", alice[0])[0] == 0
+    before = snapshot(out)
+    args = ("evidence", "seal", run_dir, "--sign-key", bob[0]) if command == "seal" else ("report", run_dir, "--sign-key", bob[0])
+    code, output = cli(*args)
+    assert code == 2, output
+    assert f"signed by the key with fingerprint (SHA-256 of its public key) {alice[2]}" in output
+    assert f"{bob[0]} is another key (fingerprint {bob[2]})" in output and "--re-sign" in output
+    assert snapshot(out) == before  # the run and the store as they were
+    code, output = cli("evidence", "verify", run_dir, "--public-key", alice[1])
+    assert code == 0 and "signature verified" in output
+
+
+@pytest.mark.parametrize("command", ["seal", "report"])
+def test_re_sign_replaces_the_signer_and_records_it(
+    command: str, out: Path, run_dir: Path, alice: tuple[Path, Path, str], bob: tuple[Path, Path, str]
+) -> None:
+    assert cli("evidence", "seal", run_dir, "--sign-key", alice[0])[0] == 0
+    old_manifest = hashlib.sha256((run_dir / "manifest.json").read_bytes()).hexdigest()
+    args = ("evidence", "seal", run_dir) if command == "seal" else ("report", run_dir)
+    code, output = cli(*args, "--sign-key", bob[0], "--re-sign")
+    assert code == 0, output
+    event = last_event(run_dir)
+    assert event["event"] == "evidence.resigned"
+    assert (event["previous_key_sha256"], event["key_sha256"], event["previous_manifest_sha256"]) == (alice[2], bob[2], old_manifest)
+    assert event["user"] and event["host"] and event["at"]
+    assert json.loads((run_dir / "manifest.sig").read_text())["public_key_sha256"] == bob[2] == store_key(out, run_dir)
+    report = (run_dir / "report.md").read_text()
+    assert "| **Signed again with another key (--re-sign)** |" in report and alice[2] in report and bob[2] in report
+    assert "signed again with another key 1 time(s)" in report
+
+    code, output = cli("evidence", "verify", run_dir, "--public-key", bob[1])
+    assert code == 0, output
+    assert f"note: signed again with another key (--re-sign) at {event['at']}" in output
+    assert f"the signature of key {alice[2]} (over the manifest with SHA-256 {old_manifest}) was replaced by one of key {bob[2]}" in output
+    assert f"signing history (key fingerprints, SHA-256 of the public key): key {alice[2][:16]}..., then key {bob[2][:16]}..." in output
+    code, output = cli("evidence", "verify", run_dir, "--public-key", alice[1])
+    assert code == 1 and "signed with another key" in output
+    # signing again with the new key is idempotent; going back to the old one needs --re-sign again
+    before = snapshot(out)
+    assert cli("evidence", "seal", run_dir, "--sign-key", bob[0])[0] == 0 and snapshot(out) == before
+    assert cli("evidence", "seal", run_dir, "--sign-key", alice[0])[0] == 2 and snapshot(out) == before
+
+
+def test_re_sign_changes_nothing_when_the_signer_does_not_change(out: Path, run_dir: Path, alice: tuple[Path, Path, str]) -> None:
+    lines = (run_dir / "journal.jsonl").read_bytes()
+    assert cli("evidence", "seal", run_dir, "--sign-key", alice[0], "--re-sign")[0] == 0  # unsigned: signed for the first time
+    assert cli("evidence", "seal", run_dir, "--sign-key", alice[0], "--re-sign")[0] == 0  # the same key: nothing to record
+    assert (run_dir / "journal.jsonl").read_bytes() == lines
+    code, output = cli("evidence", "verify", run_dir, "--public-key", alice[1])
+    assert code == 0 and "signing history" not in output
+
+
+def test_a_forced_seal_by_another_key_needs_re_sign_too(
+    out: Path, run_dir: Path, alice: tuple[Path, Path, str], bob: tuple[Path, Path, str]
+) -> None:
+    assert cli("evidence", "seal", run_dir, "--sign-key", alice[0])[0] == 0
+    (run_dir / "report.md").write_text("# all good\n")
+    before = snapshot(out)
+    code, output = cli("evidence", "seal", run_dir, "--sign-key", bob[0], "--force")
+    assert code == 2 and "--re-sign" in output and alice[2] in output and snapshot(out) == before
+    code, output = cli("evidence", "seal", run_dir, "--sign-key", bob[0], "--force", "--re-sign")
+    assert code == 0, output
+    kinds = [json.loads(line)["event"] for line in (run_dir / "journal.jsonl").read_bytes().splitlines()[-2:]]
+    assert kinds == ["evidence.resealed", "evidence.resigned"]
+    code, output = cli("evidence", "verify", run_dir, "--public-key", bob[1])
+    assert code == 0 and "note: sealed again with --force" in output and "note: signed again with another key" in output
+
+
+def test_a_re_signed_run_is_not_resumed(out: Path, run_dir: Path, alice: tuple[Path, Path, str], bob: tuple[Path, Path, str]) -> None:
+    """A resume replays the run, never what people did with it afterwards (as for evidence.resealed)."""
+    assert cli("evidence", "seal", run_dir, "--sign-key", alice[0])[0] == 0
+    assert cli("evidence", "seal", run_dir, "--sign-key", bob[0], "--re-sign")[0] == 0
+    before = snapshot(out)
+    code, output = cli("drill", "run", "--resume", run_dir)
+    assert code == 2 and "signed again with another key after it" in output and "evidence.resigned" in output
+    assert snapshot(out) == before
