@@ -1187,27 +1187,30 @@ def seal_evidence(
     and the reports rendered again, so that they show it. Refused unless `re_sign`: a signed run and a key
     other than the one that signed it; with `re_sign`, the change of signer is journaled (evidence.resigned)
     and the reports rendered again."""
-    from drsim.report.evidence import check_signer, seal
+    from drsim.report.evidence import build_manifest, check_signer, seal
     from drsim.report.recorded import read_run
     from drsim.report.render import render_recorded
     from drsim.report.sealing import changes_since_sealed, check_sealable, journal_forced_reseal, journal_resign
 
     directory = Path(run_dir)
     store = store if store is not None else store_of_run(directory)
-    _, key = check_sealable(directory, sign_key)
+    run, key = check_sealable(directory, sign_key)
     changes = changes_since_sealed(directory, recorded_seal(store, directory), force=force)
     change = check_signer(directory, key, re_sign=re_sign, key_path=sign_key)
     written: list[Path] = []
     resigned = None
-    if changes:
-        journal_forced_reseal(directory, changes)
-    if change is not None:
-        resigned = journal_resign(directory, change)
     if changes or change is not None:
+        # Everything that could refuse the seal is checked before the journal gets a line: what it will
+        # digest (a symbolic link is refused), then the store (it records the run, as before).
+        build_manifest(directory)
         formats = [f for f in FORMATS if (directory / f"report.{f}").exists()]
+        history = record_run(run, store) if formats and Path(store).is_file() else None
+        if changes:
+            journal_forced_reseal(directory, changes)
+        if change is not None:
+            resigned = journal_resign(directory, change)
         if formats:  # the reports show the forced seal or the new signer (and lose any edit made to them)
-            run = read_run(directory)
-            written = render_recorded(run, formats, record_run(run, store) if Path(store).is_file() else None, None)
+            written = render_recorded(read_run(directory), formats, history, None)
     manifest = seal(directory, key)
     return SealOutcome(manifest, tuple(written), tuple(changes), resigned, record_seal(directory, store))
 
@@ -1429,12 +1432,12 @@ def attest_run(
     if not found.intact:
         raise UsageError(f"{directory}: the evidence does not verify ({'; '.join(found.problems)}); refusing to attest it")
     run = read_run(directory)
+    formats = [f for f in FORMATS if (directory / f"report.{f}").exists()]
+    history = record_run(run, store) if formats and Path(store).is_file() else None  # a store that fails: before the journal's line
     attested = journal_attestation(run, by=by, role=role, verdict=chosen, note=note.strip() or None if note else None)
     run = read_run(directory)
-    formats = [f for f in FORMATS if (directory / f"report.{f}").exists()]
     written: list[Path] = []
     if formats:
-        history = record_run(run, store) if Path(store).is_file() else None
         written = render_recorded(run, formats, history, None)
     written.append(seal(directory, key))
     return AttestOutcome(attested, tuple(written), record_seal(directory, store))

@@ -45,6 +45,16 @@ def line_digest(line: bytes) -> str:
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Replace `path` with `data` in one rename: a reader, or a kill meanwhile, leaves the old file or the new one, never half."""
+    temporary = _staged(path, data)
+    try:
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise ExecutionError(f"{path}: cannot write the file: {exc.strerror or exc}") from None
+
+
+def _staged(path: Path, data: bytes) -> Path:
+    """`data` written in full (and synced) to a temporary file beside `path`, for the caller to rename over it."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
@@ -55,13 +65,13 @@ def write_atomically(path: Path, data: bytes) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(temporary, path)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
         raise ExecutionError(f"{path}: cannot write the file: {exc.strerror or exc}") from None
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+    return temporary
 
 
 def file_digest(path: Path) -> str:
@@ -529,18 +539,52 @@ def write_manifest(run_dir: str | os.PathLike[str], sign_key: str | os.PathLike[
 
 
 def seal(run_dir: Path, key: Ed25519PrivateKey | None) -> Path:
-    """write_manifest with the signing key already loaded (callers that check everything before writing anything)."""
-    text = build_manifest(run_dir).to_json()
+    """write_manifest with the signing key already loaded (callers that check everything before writing anything).
+
+    The manifest and its signature are a pair: both are written in full to temporary files before either
+    replaces the old one, and should putting them in place fail half way, the old pair is put back (or,
+    for a run never sealed, the new manifest taken away): a signature never stays beside a manifest it
+    was not made over, and an old signature is never lost for a new manifest that could not be written."""
+    text = build_manifest(run_dir).to_json().encode("ascii")
     manifest_path = run_dir / MANIFEST
     signature_path = run_dir / SIGNATURE
-    if key is None:
-        signature_path.unlink(missing_ok=True)  # first: a stale signature must never sit beside a new manifest
-        write_atomically(manifest_path, text.encode("ascii"))
-    else:
-        signature = key.sign(text.encode("ascii"))
-        write_atomically(manifest_path, text.encode("ascii"))
-        write_atomically(signature_path, _signature_document(signature, _public_key_id(key.public_key())).encode("ascii"))
+    staged = [(manifest_path, _staged(manifest_path, text))]
+    try:
+        if key is not None:
+            document = _signature_document(key.sign(text), _public_key_id(key.public_key())).encode("ascii")
+            staged.append((signature_path, _staged(signature_path, document)))
+        old = {path: path.read_bytes() for path in (manifest_path, signature_path) if path.is_file() and not path.is_symlink()}
+    except BaseException:
+        for _, temporary in staged:
+            temporary.unlink(missing_ok=True)
+        raise
+    try:
+        if key is None:
+            signature_path.unlink(missing_ok=True)  # first: a stale signature must never sit beside a new manifest
+        for path, temporary in staged:
+            os.replace(temporary, path)
+    except OSError as exc:
+        for _, temporary in staged:
+            temporary.unlink(missing_ok=True)
+        _restore(old, (manifest_path, signature_path))
+        raise ExecutionError(
+            f"{run_dir}: cannot put the new {MANIFEST} and {SIGNATURE} in place ({exc.strerror or exc}); "
+            "the run's seal is left as it was before"
+        ) from None
     return manifest_path
+
+
+def _restore(old: dict[Path, bytes], paths: Sequence[Path]) -> None:
+    """Put back the files of a seal that could not be replaced (best effort: the error that led here is the one reported)."""
+    for path in paths:
+        try:
+            if path in old:
+                if not path.is_file() or path.read_bytes() != old[path]:
+                    write_atomically(path, old[path])
+            else:
+                path.unlink(missing_ok=True)
+        except (OSError, ExecutionError):
+            pass
 
 
 # -------------------------------------------------------------------------------------- verification

@@ -5,6 +5,7 @@ writes nothing."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import shutil
@@ -201,3 +202,52 @@ def test_a_re_signed_run_is_not_resumed(out: Path, run_dir: Path, alice: tuple[P
     code, output = cli("drill", "run", "--resume", run_dir)
     assert code == 2 and "signed again with another key after it" in output and "evidence.resigned" in output
     assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("re_sign", [False, True])
+def test_a_refused_forced_seal_writes_nothing(
+    re_sign: bool, out: Path, run_dir: Path, alice: tuple[Path, Path, str], bob: tuple[Path, Path, str]
+) -> None:
+    """A symbolic link cannot be evidence: the seal is refused, and it used to be refused only after the
+    journal had its evidence.resealed line and the reports were rendered again, leaving a run that no
+    longer verified even once the link was gone."""
+    assert cli("evidence", "seal", run_dir, "--sign-key", alice[0])[0] == 0
+    (run_dir / "extra.md").symlink_to("report.md")
+    before = snapshot(out)
+    options = ("--sign-key", bob[0], "--force", "--re-sign") if re_sign else ("--sign-key", alice[0], "--force")
+    code, output = cli("evidence", "seal", run_dir, *options)
+    assert code == 2 and "extra.md: a symbolic link in a run directory cannot be evidence" in output
+    assert snapshot(out) == before
+    (run_dir / "extra.md").unlink()
+    code, output = cli("evidence", "verify", run_dir, "--public-key", alice[1])
+    assert code == 0, output
+
+
+def test_a_seal_that_cannot_be_put_in_place_keeps_the_old_manifest_with_its_signature(
+    monkeypatch: pytest.MonkeyPatch, run_dir: Path, alice: tuple[Path, Path, str], bob: tuple[Path, Path, str]
+) -> None:
+    """The new manifest.json is in place, its manifest.sig cannot be (a full disk): the old manifest is put
+    back beside the old signature, which still verifies it, rather than left under a signature not made over it."""
+    import os
+
+    assert cli("evidence", "seal", run_dir, "--sign-key", alice[0])[0] == 0
+    manifest, signature = (run_dir / "manifest.json").read_bytes(), (run_dir / "manifest.sig").read_bytes()
+    replace = os.replace
+
+    def full_disk(source: str | Path, target: str | Path) -> None:
+        if Path(target).name == "manifest.sig":
+            raise OSError(28, "No space left on device")
+        replace(source, target)
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    code, output = cli("evidence", "seal", run_dir, "--sign-key", bob[0], "--re-sign")
+    monkeypatch.undo()
+    assert code == 3 and "cannot put the new manifest.json and manifest.sig in place (No space left on device)" in output
+    assert (run_dir / "manifest.json").read_bytes() == manifest and (run_dir / "manifest.sig").read_bytes() == signature
+    assert not list(run_dir.glob(".*.tmp"))
+    public = serialization.load_pem_public_key(alice[1].read_bytes())
+    assert isinstance(public, ed25519.Ed25519PublicKey)
+    public.verify(base64.b64decode(json.loads(signature)["signature"]), manifest)  # the old signer's word is intact
+    code, output = cli("evidence", "verify", run_dir, "--public-key", alice[1])
+    assert code == 1 and "manifest.sig" not in output  # the journal line of the re-sign is found; the signature holds
+    assert "journal.jsonl line" in output and "added after the run was sealed" in output
