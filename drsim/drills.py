@@ -1195,8 +1195,9 @@ def seal_evidence(
     directory = Path(run_dir)
     store = store if store is not None else store_of_run(directory)
     run, key = check_sealable(directory, sign_key)
-    changes = changes_since_sealed(directory, recorded_seal(store, directory), force=force)
-    change = check_signer(directory, key, re_sign=re_sign, key_path=sign_key)
+    recorded = recorded_seal(store, directory)
+    changes = changes_since_sealed(directory, recorded, force=force)
+    change = check_signer(directory, key, re_sign=re_sign, key_path=sign_key, recorded=recorded)
     written: list[Path] = []
     resigned = None
     if changes or change is not None:

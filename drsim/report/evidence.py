@@ -494,15 +494,24 @@ class SignerChange:
 
 
 def check_signer(
-    run_dir: Path, key: Ed25519PrivateKey | None, *, re_sign: bool, key_path: str | os.PathLike[str] | None = None
+    run_dir: Path,
+    key: Ed25519PrivateKey | None,
+    *,
+    re_sign: bool,
+    key_path: str | os.PathLike[str] | None = None,
+    recorded: RecordedSeal | None = None,
 ) -> SignerChange | None:
-    """Whether sealing `run_dir` with `key` replaces the key that signed it. None when it does not (no key,
-    an unsigned run, the very key that signed it). Another key is refused (UsageError, exit 2, naming both
-    keys) unless `re_sign`: an auditor relies on the signature to know who vouched for the evidence, so
-    its signer never changes without a word. With `re_sign`, what changes (for the caller to record)."""
+    """Whether sealing `run_dir` with `key` replaces the key that signed it (as its manifest.sig names it,
+    or, when that was removed, as the history store's record of the seal does). None when it does not (no
+    key, an unsigned run, the very key that signed it). Another key is refused (UsageError, exit 2, naming
+    both keys) unless `re_sign`: an auditor relies on the signature to know who vouched for the evidence,
+    so its signer never changes without a word. With `re_sign`, what changes (for the caller to record)."""
     if key is None:
         return None
     previous = signed_by(run_dir)
+    where = ""
+    if previous is None and recorded is not None and recorded.signing_key_sha256 is not None:
+        previous, where = recorded.signing_key_sha256, f" (its {SIGNATURE} is gone, but the history store {recorded.store} recorded it)"
     new = signing_key_id(key)
     if previous is None or previous == new:
         return None
@@ -510,7 +519,7 @@ def check_signer(
         had = (
             f"its {SIGNATURE} names no key that can be read"
             if previous == UNREADABLE
-            else f"it is signed by the key with fingerprint (SHA-256 of its public key) {previous}"
+            else f"it is signed by the key with fingerprint (SHA-256 of its public key) {previous}{where}"
         )
         raise UsageError(
             f"{run_dir}: {had}, and {key_path if key_path is not None else 'the key given'} is another key (fingerprint {new}): "

@@ -357,4 +357,4 @@ def prepare_rerender(
         )
     key = load_signing_key(sign_key) if sign_key is not None else None
     run = check_rerenderable(directory, recorded)
-    return run, key, check_signer(directory, key, re_sign=re_sign, key_path=sign_key)
+    return run, key, check_signer(directory, key, re_sign=re_sign, key_path=sign_key, recorded=recorded)

@@ -251,3 +251,20 @@ def test_a_seal_that_cannot_be_put_in_place_keeps_the_old_manifest_with_its_sign
     code, output = cli("evidence", "verify", run_dir, "--public-key", alice[1])
     assert code == 1 and "manifest.sig" not in output  # the journal line of the re-sign is found; the signature holds
     assert "journal.jsonl line" in output and "added after the run was sealed" in output
+
+
+def test_a_signature_removed_by_hand_still_names_its_signer(
+    out: Path, run_dir: Path, alice: tuple[Path, Path, str], bob: tuple[Path, Path, str]
+) -> None:
+    """The history store recorded the key that signed the run: removing manifest.sig and forcing a seal by
+    another key does not change the signer without --re-sign."""
+    assert cli("evidence", "seal", run_dir, "--sign-key", alice[0])[0] == 0
+    (run_dir / "manifest.sig").unlink()
+    before = snapshot(out)
+    code, output = cli("evidence", "seal", run_dir, "--sign-key", bob[0], "--force")
+    assert code == 2 and f"signed by the key with fingerprint (SHA-256 of its public key) {alice[2]}" in output
+    assert "manifest.sig is gone, but the history store" in output and snapshot(out) == before
+    assert cli("evidence", "seal", run_dir, "--sign-key", bob[0], "--force", "--re-sign")[0] == 0
+    event = last_event(run_dir)
+    assert event["event"] == "evidence.resigned" and (event["previous_key_sha256"], event["key_sha256"]) == (alice[2], bob[2])
+    assert cli("evidence", "verify", run_dir, "--public-key", bob[1])[0] == 0
