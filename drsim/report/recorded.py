@@ -29,6 +29,7 @@ from drsim.measure.events import (
     CleanupTestFailover,
     Event,
     EvidenceResealed,
+    EvidenceResigned,
     PlanMade,
     PredictionMade,
     ResourceCreated,
@@ -121,6 +122,7 @@ class RecordedRun:
     aborted: RunAborted | None
     finished: RunFinished | None
     reseals: tuple[EvidenceResealed, ...] = ()  # forced re-seals after the run, kept out of `events`
+    resigns: tuple[EvidenceResigned, ...] = ()  # signatures replaced with --re-sign after the run, kept out of `events`
     attestations: tuple[RunAttested, ...] = ()  # `drsim drill attest` after the run, kept out of `events`
     prediction: PredictionMade | None = None  # the twin's prediction, made before a drill against Azure
 
@@ -281,7 +283,8 @@ def read_result(path: Path) -> tuple[DrillResult, str]:
 def read_events(path: Path) -> tuple[list[Event], ChainCheck, bool]:
     """The typed events of journal.jsonl, the state of its hash chain, and whether a torn last line was dropped.
 
-    Forced re-seals (evidence.resealed, appended after the run) are among the events: read_run sets them apart.
+    Forced re-seals and re-signatures (evidence.resealed, evidence.resigned, appended after the run) are among
+    the events: read_run sets them apart.
     """
     shown = str(path)
     try:
@@ -353,7 +356,8 @@ def read_run(run_dir: str | os.PathLike[str]) -> RecordedRun:
         raise UsageError(f"{directory}: not a directory (expected a run directory such as reports/<drill>/<run-id>)")
     result, digest = read_result(directory / RESULT)
     journaled, chain, torn = read_events(directory / JOURNAL)
-    events = [e for e in journaled if not isinstance(e, EvidenceResealed | RunAttested)]  # wall-clock events after the run: not measured
+    after_run = EvidenceResealed | EvidenceResigned | RunAttested  # wall-clock events after the run: not measured
+    events = [e for e in journaled if not isinstance(e, after_run)]
     plan = next((e for e in events if isinstance(e, PlanMade)), None)
     return RecordedRun(
         run_dir=directory,
@@ -375,6 +379,7 @@ def read_run(run_dir: str | os.PathLike[str]) -> RecordedRun:
         aborted=next((e for e in events if isinstance(e, RunAborted)), None),
         finished=next((e for e in reversed(events) if isinstance(e, RunFinished)), None),
         reseals=tuple(e for e in journaled if isinstance(e, EvidenceResealed)),
+        resigns=tuple(e for e in journaled if isinstance(e, EvidenceResigned)),
         attestations=tuple(e for e in journaled if isinstance(e, RunAttested)),
         prediction=next((e for e in events if isinstance(e, PredictionMade)), None),
     )
