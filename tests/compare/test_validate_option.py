@@ -55,3 +55,17 @@ def test_an_explicit_validate_that_auto_could_not_use_is_named(tmp_path: Path) -
     assert "drsim: warning: --validate 5 was not used: the engine ran every trial (auto)" in text
     default = CliRunner().invoke(main, ["compare", str(path), "--trials", "1", "--workers", "1", "--out", str(tmp_path / "p")])
     assert default.exit_code in (0, 1) and "--validate" not in default.output  # the default asks for nothing to be named
+
+
+def test_validate_0_reports_say_the_engine_ran_no_trial(tmp_path: Path) -> None:
+    """With --validate 0 the reports' Model section says that nothing checked the fast model (it said
+    "the engine, the reference, ran the first 0 trials of every candidate ... the medians of both")."""
+    path = comparison(tmp_path, RESTORE)
+    out = tmp_path / "o"
+    args = ["compare", str(path), "--model", "fast", "--validate", "0", "--trials", "2", "--workers", "1", "--quiet", "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code in (0, 1), result.output
+    for name in ("report.md", "report.html"):
+        text = " ".join((out / name).read_text(encoding="utf-8").split())
+        assert "ran the first 0 trials" not in text, name
+        assert "the engine, the reference, ran none of them, so nothing compares the two" in text, name
