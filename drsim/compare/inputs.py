@@ -158,6 +158,15 @@ def _refuse_stated_overrides(comparison: Comparison, overrides: Sequence[Overrid
             )
 
 
+def _changed(source: Source, data: Any, overrides: Sequence[Override]) -> Source:
+    """The source to name a changed document's problems by: the file's own when no override changed it,
+    else the changed data's node tree, so that a problem of a key an override added names that key (a
+    refusal shows the messages, which name the field, not the file's lines)."""
+    if not overrides:
+        return source
+    return Source.of_data(source.path, data)
+
+
 def _candidate_data(bundle: ComparisonBundle, comparison_data: Any, name: str, overrides: list[Override]) -> CandidateData:
     """The candidate's plan and runbook data with its overrides applied, checked like the files were,
     and the Comparison's scenario and objectives (if it states them) in the runbook."""
@@ -180,11 +189,11 @@ def _candidate_data(bundle: ComparisonBundle, comparison_data: Any, name: str, o
     plan_overrides = [o for o in overrides if o.target is Target.PLAN]
     runbook_overrides = [o for o in overrides if o.target is Target.RUNBOOK]
     try:
-        plan = Loaded(parse_document(plan_data, plan_source, ProtectionPlan), plan_source)
+        plan = Loaded(parse_document(plan_data, _changed(plan_source, plan_data, plan_overrides), ProtectionPlan), plan_source)
     except DocumentError as exc:
         raise refused(plan_overrides, exc, f"plan {plan_source.path}") from None
     try:
-        runbook = Loaded(parse_document(runbook_data, runbook_source, Runbook), runbook_source)
+        runbook = Loaded(parse_document(runbook_data, _changed(runbook_source, runbook_data, runbook_overrides), Runbook), runbook_source)
     except DocumentError as exc:
         raise refused(runbook_overrides, exc, f"runbook {runbook_source.path}") from None
     plan_problems = check_plan(plan, bundle.estate)

@@ -181,6 +181,14 @@ class Source:
     path: str
     root: Node | None
 
+    @classmethod
+    def of_data(cls, path: str, data: Any) -> Source:
+        """A source for data no file holds as it is (a document a `--set` changed): its node tree is the
+        data's own, dumped as YAML, so that a problem of a key the change added names that key, not its
+        parent (the lines are the dump's: show the messages, not the lines)."""
+        roots = _compose(yaml.safe_dump(data, sort_keys=False))
+        return cls(path, roots[0] if roots else None)
+
     def resolve(self, loc: tuple[int | str, ...], *, key: bool = False) -> tuple[Node | None, tuple[int | str, ...]]:
         """The node at `loc` (or its nearest existing parent) and the part of `loc` that was found.
 

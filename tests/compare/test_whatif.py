@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from drsim.cli import main
 from drsim.compare.inputs import prepare
 from drsim.compare.whatif import Override, Target, apply_override, format_path, parse_override, parse_path, parse_value
 from drsim.errors import UsageError
@@ -115,3 +117,23 @@ def test_an_override_the_cross_document_checks_refuse_names_the_override() -> No
 def test_an_unknown_key_is_refused() -> None:
     with pytest.raises(UsageError, match="unknown key 'recovery_pont'"):
         prepare(COMPARISON, overrides=["asr.runbook.steps[2].with.recovery_pont=latest"])
+
+
+@pytest.mark.parametrize(
+    ("override", "problem"),
+    [
+        # store-plans' asr plan does not write app_consistent_every: the override adds it
+        ("asr.plan.rules[0].site_recovery.app_consistent_every=30m", "app_consistent_every: must be at least 1h"),
+        ("asr.plan.rules[0].site_recovery.app_consistent_every=banana", "app_consistent_every: 'banana' is not a duration"),
+        ("asr.plan.rules[0].backup.every=5h", "backup: missing required key 'policy'"),
+    ],
+)
+def test_a_refused_override_that_adds_a_key_names_that_key(tmp_path: Path, override: str, problem: str) -> None:
+    """The problem of a key the override added was named after the nearest key the file writes
+    ("site_recovery: must be at least 1h"), as if the user had got site_recovery wrong."""
+    result = CliRunner().invoke(main, ["compare", str(COMPARISON), "--set", override, "--quiet", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"drsim: --set {override}: the changed plan "), lines
+    assert lines[1].strip().startswith(problem), lines
