@@ -11,7 +11,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from drsim.compare.executors import ExecutorKind, Progress, TrialsInterrupted, outcomes_in_background, run_outcomes
 from drsim.compare.fast_run import (
@@ -136,6 +136,8 @@ def _fast_comparison(
         collect = None
         if subset is not None:
             collect = stack.enter_context(outcomes_in_background(subset, executor=executor, workers=workers, scheduler=scheduler))
+            if isinstance(progress, BarProgress):  # the bar counts the engine's validation drills too
+                progress.add(subset.trials * len(subset.candidates))
         from drsim.compare.analysis import trials_frame
         from drsim.compare.report import comparison_charts
 
@@ -147,7 +149,7 @@ def _fast_comparison(
 
         def engine(_: ComparisonInputs) -> list[TrialOutcome]:
             assert collect is not None  # validate_against_engine asks only when there is a subset
-            return collect(None)
+            return collect(progress)
 
         validated, found, engine_trials, interrupted = validate_against_engine(inputs, result.trials, validate, engine, trials_frame)
     report = ModelReport(model, "fast", {}, min(validate, inputs.trials), validated, found, engine_trials, interrupted)
@@ -195,8 +197,22 @@ def progress_bar(total: int, *, enabled: bool, stream: TextIO | None = None) -> 
         TimeRemainingColumn(),
     )
     with Bar(*columns, console=Console(file=stream, force_terminal=True), transient=True) as bar:
-        task = bar.add_task("drills", total=total)
-        yield lambda done: bar.advance(task, done)
+        yield BarProgress(bar, bar.add_task("drills", total=total))
+
+
+class BarProgress:
+    """The bar's Progress: advances it by the candidate-trials just finished; `add` counts more drills
+    in its total (a fast comparison's engine validation trials, once it knows it runs them)."""
+
+    def __init__(self, bar: Any, task: Any) -> None:
+        self._bar, self._task = bar, task
+
+    def __call__(self, done: int) -> None:
+        self._bar.advance(self._task, done)
+
+    def add(self, more: int) -> None:
+        total = next(t.total for t in self._bar.tasks if t.id == self._task) or 0
+        self._bar.update(self._task, total=total + more)
 
 
 @contextmanager

@@ -85,3 +85,14 @@ def test_ctrl_c_in_the_process_pool_keeps_whole_trials_marked_partial_everywhere
     assert f"interrupted after {document['trials']} of 8 trials" in (out / "report.md").read_text()
     assert "Partial:" in (out / "report.html").read_text()
     assert "2026-11-01T00:00:00Z" in (out / "PARTIAL.md").read_text()
+
+
+def test_the_bar_counts_the_fast_models_validation_drills(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fast comparison's bar counts its engine validation drills too: it showed the fast trials
+    done (8/8) while the engine's validation ran, with nothing moving, however long that took."""
+    monkeypatch.setattr(runner, "is_terminal", lambda stream: True)
+    args = ["compare", str(COMPARISON), "--trials", "2", "--validate", "2", "--workers", "1", "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(main, [*args, "--model", "fast"])
+    assert result.exit_code in (0, 1), result.output
+    assert "16/16" in result.stderr  # 4 candidates x (2 fast trials + 2 engine validation trials)
+    assert "8/8" not in result.stderr
