@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from drsim.compare.runner import ComparisonResult
 
 PARTIAL = "PARTIAL.md"
-"""Written beside the outputs of a comparison interrupted by Ctrl-C (and removed by a whole one)."""
+"""Written beside the outputs of a comparison interrupted by Ctrl-C or SIGTERM (and removed by a whole one)."""
 
 
 def window_end_text(inputs: ComparisonInputs) -> str:
@@ -282,8 +282,9 @@ def write_replay(inputs: ComparisonInputs, out_dir: Path) -> list[Path]:
     return written
 
 
-def write_outputs(result: ComparisonResult, out_dir: Path) -> list[Path]:
-    """Every file of the out dir from the result; the same result gives the same bytes."""
+def write_outputs(result: ComparisonResult, out_dir: Path, *, interrupted_by: str = "Ctrl-C") -> list[Path]:
+    """Every file of the out dir from the result; the same result gives the same bytes. A partial
+    result's PARTIAL.md names what interrupted it (`interrupted_by`: Ctrl-C or SIGTERM)."""
     inputs = result.inputs
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -312,8 +313,8 @@ def write_outputs(result: ComparisonResult, out_dir: Path) -> list[Path]:
         note = out_dir / PARTIAL
         if result.partial:
             note.write_text(
-                f"# Partial comparison\n\nInterrupted (Ctrl-C) after {inputs.trials} of {result.requested_trials} trials had finished "
-                "for every candidate. The outputs beside this file rank the candidates on those trials only; run the comparison "
+                f"# Partial comparison\n\nInterrupted ({interrupted_by}) after {inputs.trials} of {result.requested_trials} trials had "
+                "finished for every candidate. The outputs beside this file rank the candidates on those trials only; run the comparison "
                 f"again for all of them. Incident window: {format_duration(inputs.window)} ending {window_end_text(inputs)}.\n",
                 encoding="utf-8",
             )

@@ -215,20 +215,29 @@ class BarProgress:
         self._bar.update(self._task, total=total + more)
 
 
+@dataclass
+class Stop:
+    """What stopped a comparison, for PARTIAL.md: Ctrl-C, unless SIGTERM did."""
+
+    by: str = "Ctrl-C"
+
+
 @contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
+def terminate_as_interrupt() -> Iterator[Stop]:
     """SIGTERM (a service manager, `kill`, a CI timeout) ends a comparison as Ctrl-C does: the workers
     are stopped (not left running with no parent) and the finished trials are written, marked partial."""
+    stop = Stop()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield stop
         return
 
     def interrupt(signum: int, frame: object) -> None:
+        stop.by = "SIGTERM"
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
-        yield
+        yield stop
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -256,7 +265,7 @@ def compare(
     inputs = prepare(path, overrides=overrides, trials=trials, seed=seed, window_end=window_end, today=today)
     target = out_dir if out_dir is not None else default_out_dir(inputs)
     try:
-        with terminate_as_interrupt(), progress_bar(inputs.trials * len(inputs.candidates), enabled=show_progress) as progress:
+        with terminate_as_interrupt() as signalled, progress_bar(inputs.trials * len(inputs.candidates), enabled=show_progress) as progress:
             result = run_comparison(
                 inputs, executor=executor, workers=workers, scheduler=scheduler, progress=progress, model=model, validate=validate
             )
@@ -266,7 +275,7 @@ def compare(
         partial = partial_comparison(inputs, stop.outcomes)
         if partial is None:
             raise AbortedError("the comparison was interrupted before any trial finished; nothing was written") from None
-        written = write_outputs(partial, target)
+        written = write_outputs(partial, target, interrupted_by=signalled.by)
         raise AbortedError(
             f"the comparison was interrupted: {partial.inputs.trials} of {inputs.trials} trials finished for every candidate; "
             f"wrote them, marked partial ({target / PARTIAL}): {', '.join(str(p) for p in written if p.parent == target)}"
@@ -279,7 +288,7 @@ def compare(
     if result.model is not None and result.model.interrupted:  # the fast trials are whole; their check by the engine is not
         note = target / PARTIAL
         note.write_text(
-            f"# Partial comparison\n\nInterrupted (Ctrl-C) while the engine checked the fast model: {result.model.validated} of "
+            f"# Partial comparison\n\nInterrupted ({signalled.by}) while the engine checked the fast model: {result.model.validated} of "
             f"{result.model.validate} validation trials had finished for every candidate. The fast model's trials beside this "
             "file are whole; validation.csv compares them with the validation trials that finished.\n",
             encoding="utf-8",

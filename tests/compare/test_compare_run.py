@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import os
+import signal
 from pathlib import Path
 
 import pandas as pd
@@ -189,3 +191,29 @@ def test_ctrl_c_keeps_the_trials_every_candidate_finished_marked_partial(tmp_pat
     )
     assert again.exit_code == 0, again.output
     assert not (out / "PARTIAL.md").exists()
+
+
+@pytest.mark.parametrize(("model", "stopped"), [("engine", "after 1 of 3 trials"), ("fast", "while the engine checked the fast model")])
+def test_partial_md_names_sigterm_when_sigterm_stopped_the_comparison(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: str, stopped: str
+) -> None:
+    """PARTIAL.md said "Interrupted (Ctrl-C)" whatever stopped the comparison; a SIGTERM (a CI timeout,
+    `kill`) is named as such, during the trials and during the fast model's validation."""
+    import drsim.compare.executors as executors
+
+    whole = executors.run_in_process
+
+    def terminated(inputs, progress=None):  # type: ignore[no-untyped-def]
+        outcomes = list(whole(inputs, progress))
+        yield from outcomes[: len(inputs.candidates)]  # one whole trial
+        os.kill(os.getpid(), signal.SIGTERM)  # runner.terminate_as_interrupt turns it into KeyboardInterrupt
+        yield from outcomes[len(inputs.candidates) :]
+
+    monkeypatch.setattr(executors, "run_in_process", terminated)
+    out = tmp_path / "out"
+    args = ["compare", str(COMPARISON), "--trials", "3", "--workers", "1", "--out", str(out), "--quiet", "--model", model]
+    result = CliRunner().invoke(main, [*args, "--validate", "3"] if model == "fast" else args)
+    assert result.exit_code == 3, result.output
+    assert "Traceback" not in result.output
+    note = (out / "PARTIAL.md").read_text()
+    assert f"Interrupted (SIGTERM) {stopped}" in note, note
