@@ -72,11 +72,12 @@ class ModelReport:
                 named = "; ".join(f"{c}: {', '.join(r)}" for c, r in self.unsupported.items())
                 return f"model: engine (auto: the fast model does not support {named})"
             return "model: engine"
-        from drsim.compare.fast_validate import KS_P_WARN, MEDIAN_WARN
+        from drsim.compare.fast_validate import KS_P_WARN, MEDIAN_FLOOR_S, MEDIAN_WARN, floor_of
 
         checked = (
             f"checked against {self.validated} engine trials per candidate at the same incident times "
-            f"(KS p >= {KS_P_WARN:g} and medians within {MEDIAN_WARN:.0%} agree)"
+            f"(KS p >= {KS_P_WARN:g} and medians within {MEDIAN_WARN:.0%} or {MEDIAN_FLOOR_S:g} s, "
+            f"USD {floor_of('cost'):.2f} for the cost, agree)"
             if self.validated
             else "not checked against the engine"
         )

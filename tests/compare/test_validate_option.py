@@ -69,3 +69,17 @@ def test_validate_0_reports_say_the_engine_ran_no_trial(tmp_path: Path) -> None:
         text = " ".join((out / name).read_text(encoding="utf-8").split())
         assert "ran the first 0 trials" not in text, name
         assert "the engine, the reference, ran none of them, so nothing compares the two" in text, name
+
+
+def test_the_model_line_states_the_whole_agreement_rule(tmp_path: Path) -> None:
+    """The model line said "(KS p >= 0.01 and medians within 3% agree)", leaving out the floor: medians a
+    minute (a cent for the cost) apart agree whatever their ratio, so validation.csv could say `True`
+    beside medians 10 % apart (a Site Recovery RPO of 5 min against 5 min 30 s)."""
+    path = comparison(tmp_path, RESTORE)
+    out = tmp_path / "o"
+    args = ["compare", str(path), "--model", "fast", "--validate", "2", "--trials", "2", "--workers", "1", "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code in (0, 1), result.output
+    rule = "(KS p >= 0.01 and medians within 3% or 60 s, USD 0.01 for the cost, agree)"
+    assert rule in " ".join(result.output.split())
+    assert rule in " ".join((out / "report.md").read_text(encoding="utf-8").split()).replace("&gt;", ">")
