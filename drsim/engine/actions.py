@@ -50,6 +50,7 @@ from drsim.measure.events import (
     CheckKind,
     CheckResult,
     Event,
+    GroupInstantChosen,
     HumanActed,
     HumanWaiting,
     OperationAccepted,
@@ -305,6 +306,7 @@ class CloudActions:
         restore targets handed back to the provider), the isolated networks of the steps that ended (each
         read back by the same idempotent PUT that made it), and the tasks it takes on mid-attempt."""
         self.created.update(state.created)
+        self._group_instants.update(state.group_instants)  # a group part failed over goes on to the same instant
         for event in state.events:
             if event.__class__ is not TaskFinished:
                 continue
@@ -491,7 +493,7 @@ class CloudActions:
                 points = [p for p in points if p.group is not None]
             if not points:
                 raise NotFoundError(f"no {w.recovery_point.value} Site Recovery point of {task.vm}")
-            work.replication_point = self._group_point(step, task.vm, points)
+            work.replication_point = self._group_point(task, step, task.vm, points)
             return
         network = self._network(w.network)
         if work.job_id is None:
@@ -532,14 +534,18 @@ class CloudActions:
             ref = RecoveryPointRef(f"{job.id}#latest", job.recovery_point_time, PointType.CRASH_CONSISTENT.value, None, network.region)
         self._recovered(task, state, vm_id, ref)
 
-    def _group_point(self, step: AsrStep, vm: str, points: list[ReplicationPoint]) -> ReplicationPoint:
+    def _group_point(self, task: Task, step: AsrStep, vm: str, points: list[ReplicationPoint]) -> ReplicationPoint:
         """The newest point; for latest-multi-vm-processed, the instant the VM's consistency group fails
-        over to: the first VM of the group to look fixes it, the others (in any step: a recovery plan
+        over to: the first VM of the group to look fixes it and journals it (group.instant, before any VM
+        of the group fails over: a resumed run restores it), the others (in any step: a recovery plan
         fails a group over tier by tier) take their point of that instant."""
         newest = max(points, key=lambda p: (p.time, p.id))
         if step.with_.recovery_point is not ReplicationPointChoice.LATEST_MULTI_VM_PROCESSED or newest.group is None:
             return newest
-        instant = self._group_instants.setdefault(newest.group, newest.time)
+        instant = self._group_instants.get(newest.group)
+        if instant is None:
+            instant = self._group_instants[newest.group] = newest.time
+            self.emit(GroupInstantChosen(self.clock.now(), task.id, vm, newest.group, instant))
         same = [p for p in points if p.time == instant]
         if not same:
             raise NotFoundError(

@@ -276,6 +276,20 @@ class OperationAccepted(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class GroupInstantChosen(Event):
+    """The multi-VM instant a Site Recovery consistency group fails over to (`recovery_point:
+    latest-multi-vm-processed`), fixed by the first VM of the group to choose its point and journaled
+    before any VM of the group fails over: a resumed run fails the group's other VMs over to this same
+    instant (drsim.engine.resume), so the group comes back consistent whenever drsim was stopped."""
+
+    kind: ClassVar[str] = "group.instant"
+    task: str  # the task of the VM that fixed it
+    vm: str
+    group: str  # the consistency group, as the cloud names it on its recovery points
+    instant: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class OperationFinished(TaskEvent):
     """One operation of a task that succeeded, timed on the run's clock (the provider's time): what
     `drsim calibrate` fits the twin's catalog to and what a report sets beside the prediction.
@@ -501,6 +515,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         TaskSkipped,
         ResourceCreated,
         OperationAccepted,
+        GroupInstantChosen,
         ResourceDeleted,
         OperationFinished,
         CheckResult,
