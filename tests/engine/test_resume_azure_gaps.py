@@ -3,7 +3,9 @@ journal line count cannot choose, then `--resume`: the emulator's world kills dr
 request it is answering (its clock held still from the kill until the resumed process starts):
 
 - a consistency group part failed over: killed as the second VM of the group asks for its test failover
-  (nothing of it accepted), after the first VM's failover ended and new multi-VM points came since.
+  (nothing of it accepted), after the first VM's failover ended and new multi-VM points came since;
+- a restore or test failover Azure accepted whose job id never reached the journal: killed as the world
+  accepts the job, before drsim has Azure's answer.
 
 The processes are forked from one that has imported drsim and the SDK (test_resume_azure.Launcher).
 """
@@ -22,15 +24,19 @@ import yaml
 from test_resume_azure import (
     DRILLS,
     INCIDENT,
+    RTO_SLACK_S,
     Emulated,
     Launcher,
+    drill_files,
     emulated,
+    measures,
+    rtos,
     run_dir_in,
 )
 
 from drsim.cloud.api import JobKind
 from drsim.engine.journal import read_journal
-from drsim.measure.events import GroupInstantChosen, OperationAccepted, TaskFinished
+from drsim.measure.events import GroupInstantChosen, OperationAccepted, ResourceCreated, RunResumed, TaskFinished
 
 
 @pytest.fixture(scope="module")
@@ -181,3 +187,55 @@ def test_a_group_part_failed_over_fails_its_other_vms_over_to_the_journaled_inst
     assert points == {"sql-01": chosen.instant, "app-01": chosen.instant}  # the group comes back at one instant
     assert [e.instant for e in events if isinstance(e, GroupInstantChosen)] == [chosen.instant]  # chosen once
     assert left == []
+
+
+# ------------------------------------------------------------------ accepted, job id not journaled
+
+ACCEPTED = {"failover": ("test_failover", JobKind.TEST_FAILOVER), "restore-vm": ("restore_backup", JobKind.RESTORE)}
+
+
+@pytest.fixture(scope="module")
+def whole_runs(tmp_path_factory: pytest.TempPathFactory, launcher: Launcher) -> dict[str, tuple[dict[str, Any], list[float | None]]]:
+    """Each drill run through once against a fresh emulator: its measures and RTOs."""
+    found = {}
+    for kind in ACCEPTED:
+        tmp = tmp_path_factory.mktemp(f"whole-{kind}")
+        with emulated(drill_files(tmp, kind), tmp) as emulator:
+            launcher.start(run_args(emulator, tmp / "out"))
+            assert launcher.exit_code() in (0, 1)
+            run_dir = run_dir_in(tmp / "out")
+        found[kind] = (measures(run_dir), rtos(run_dir))
+    return found
+
+
+@pytest.mark.parametrize("kind", list(ACCEPTED))
+def test_a_job_azure_accepted_before_its_id_was_journaled_is_adopted_not_started_again(
+    whole_runs: dict[str, tuple[dict[str, Any], list[float | None]]], launcher: Launcher, tmp_path: Path, kind: str
+) -> None:
+    method, job_kind = ACCEPTED[kind]
+    out = tmp_path / "out"
+    with emulated(drill_files(tmp_path, kind), tmp_path) as emulator:
+        kill = KillInside(emulator, method, lambda args: named(args[0], "app-01"), accepted=True)
+        assert kill.run(launcher, run_args(emulator, out)) == -signal.SIGKILL
+        run_dir = run_dir_in(out)
+        before = read_journal(run_dir / "journal.jsonl").events
+        assert not [e for e in before if isinstance(e, OperationAccepted)]  # Azure has the job; the journal does not
+        assert world_jobs(emulator, job_kind, "app-01") == 1
+        assert resume(launcher, emulator, run_dir) in (0, 1)
+        jobs = world_jobs(emulator, job_kind, "app-01")
+        left = emulator.left(run_dir.name)
+
+    assert jobs == 1  # the resumed run followed the job Azure had accepted: it started no second one
+    events = read_journal(run_dir / "journal.jsonl").events
+    (accepted,) = [e for e in events if isinstance(e, OperationAccepted) and e.operation == job_kind.value]
+    assert accepted.vm == "app-01"
+    assert len([e for e in events if isinstance(e, RunResumed)]) == 1
+    created = [e.id for e in events if isinstance(e, ResourceCreated)]
+    assert len(created) == len(set(created))
+    assert left == []
+    whole, whole_rtos = whole_runs[kind]
+    assert measures(run_dir) == whole  # statuses, recovery points, RPO, consistency, cleanup: as uninterrupted
+    for resumed_rto, whole_rto in zip(rtos(run_dir), whole_rtos, strict=True):
+        assert (resumed_rto is None) == (whole_rto is None)
+        if resumed_rto is not None and whole_rto is not None:
+            assert abs(resumed_rto - whole_rto) <= RTO_SLACK_S, (resumed_rto, whole_rto)
