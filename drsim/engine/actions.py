@@ -366,7 +366,8 @@ class CloudActions:
 
     def _made_vm(self, task: Task) -> str | None:
         """The VM a task taken on mid-attempt by a resumed run had already created (journaled): read, not created
-        again (a VM's PUT is not idempotent when it carries a new OS profile)."""
+        again (a VM's PUT is not idempotent when it carries a new OS profile). One whose PUT was accepted but
+        not journaled is found by its name (CloudProvider.find_vm, image.deploy)."""
         if task.id not in self._resumed_at:
             return None
         return next((c.id for c in self.created.values() if c.task == task.id and c.resource_kind is ResourceKind.VM), None)
@@ -783,19 +784,21 @@ class CloudActions:
                     slots.give_back()  # handed a slot just as the task was cancelled
                 raise
         try:
+            name = self.name(task.vm.replace("#", "-"), task.step)
             made = self._made_vm(task) if self._resumed_at else None
-            vm = (
-                await self.provider.get_vm(made)
-                if made is not None
-                else await self.provider.create_vm_from_image(
-                    work.image.id,
-                    name=self.name(task.vm.replace("#", "-"), task.step),
-                    region=w.region,
-                    size=size,
-                    network_id=network.id,
-                    tags=self.tags,
+            if made is not None:
+                vm = await self.provider.get_vm(made)
+            else:
+                # A resumed run takes the VM the stopped process had asked for (its PUT accepted, not yet
+                # journaled) as the cloud shows it: a PUT again would carry a new adminPassword, refused.
+                found = await self.provider.find_vm(name, tags=self.tags) if self._resumed_at and task.id in self._resumed_at else None
+                vm = (
+                    found
+                    if found is not None
+                    else await self.provider.create_vm_from_image(
+                        work.image.id, name=name, region=w.region, size=size, network_id=network.id, tags=self.tags
+                    )
                 )
-            )
         finally:
             slots.give_back()
         self._record(task, vm.id, ResourceKind.VM, vm.name, vm.region)

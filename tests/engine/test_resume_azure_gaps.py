@@ -5,7 +5,9 @@ request it is answering (its clock held still from the kill until the resumed pr
 - a consistency group part failed over: killed as the second VM of the group asks for its test failover
   (nothing of it accepted), after the first VM's failover ended and new multi-VM points came since;
 - a restore or test failover Azure accepted whose job id never reached the journal: killed as the world
-  accepts the job, before drsim has Azure's answer.
+  accepts the job, before drsim has Azure's answer;
+- an image deployment Azure accepted (its VM PUT) before drsim journaled the VM: killed as the world
+  starts creating the VM.
 
 The processes are forked from one that has imported drsim and the SDK (test_resume_azure.Launcher).
 """
@@ -34,7 +36,7 @@ from test_resume_azure import (
     run_dir_in,
 )
 
-from drsim.cloud.api import JobKind
+from drsim.cloud.api import JobKind, ResourceKind
 from drsim.engine.journal import read_journal
 from drsim.measure.events import GroupInstantChosen, OperationAccepted, ResourceCreated, RunResumed, TaskFinished
 
@@ -55,11 +57,12 @@ class KillInside:
     the answer)."""
 
     def __init__(self, emulator: Emulated, method: str, vm_id: Callable[[tuple[Any, ...]], bool], *, accepted: bool) -> None:
-        self.emulator, self.pid, self.fired = emulator, 0, False
+        self.emulator, self.pid, self.fired, self.calls = emulator, 0, False, 0
         world = emulator.world
         original: Callable[..., Awaitable[Any]] = getattr(world, method)
 
         async def hooked(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
             if self.fired or not vm_id(args):
                 return await original(*args, **kwargs)
             self.fired = True
@@ -239,3 +242,48 @@ def test_a_job_azure_accepted_before_its_id_was_journaled_is_adopted_not_started
         assert (resumed_rto is None) == (whole_rto is None)
         if resumed_rto is not None and whole_rto is not None:
             assert abs(resumed_rto - whole_rto) <= RTO_SLACK_S, (resumed_rto, whole_rto)
+
+
+# ------------------------------------------------------------------ an image deployment cut short
+
+IMAGE = {
+    "scenario": {"incident": "vm-loss", "vms": {"name": "web-01"}},
+    "steps": [
+        {"id": "bubble", "action": "network.isolate", "with": {"region": "centralus", "cidr": "10.250.0.0/16"}},
+        {
+            "id": "rebuild",
+            "action": "image.deploy",
+            "needs": ["bubble"],
+            "with": {"image_of": "web-golden", "vms": {"name": "web-01"}, "network": "bubble", "region": "centralus"},
+        },
+        {"id": "boot", "action": "check.boot", "needs": ["rebuild"], "with": {"vms": {"name": "web-01"}}},
+    ],
+}
+
+
+def test_a_vm_from_an_image_azure_accepted_before_it_was_journaled_is_adopted_not_put_again(launcher: Launcher, tmp_path: Path) -> None:
+    # Azure refuses a PUT of an existing VM with another osProfile.adminPassword (409 PropertyChangeNotAllowed,
+    # "Changing property 'adminPassword' is not allowed.": hashicorp/terraform#6528; the password is sent with
+    # the create, VirtualMachine_Create_WithPremiumStorage.json, and never answered), and drsim makes a new
+    # password for every PUT from an image: the resumed run must find the VM by its name, not PUT it again.
+    out = tmp_path / "out"
+    with emulated(a_drill(tmp_path, "image-vm", IMAGE, "image-fleet"), tmp_path) as emulator:
+        kill = KillInside(emulator, "create_vm_from_image", lambda args: True, accepted=True)
+        assert kill.run(launcher, run_args(emulator, out)) == -signal.SIGKILL
+        run_dir = run_dir_in(out)
+        before = read_journal(run_dir / "journal.jsonl").events
+        assert not [e for e in before if isinstance(e, ResourceCreated) and e.task == "rebuild/web-01"]
+        assert resume(launcher, emulator, run_dir) in (0, 1)
+        left = emulator.left(run_dir.name)
+
+    assert kill.calls == 1  # the world was asked for the VM once: the resumed run adopted it
+    events = read_journal(run_dir / "journal.jsonl").events
+    finished = {e.task for e in events if isinstance(e, TaskFinished)}
+    assert {"rebuild/web-01", "boot/web-01"} <= finished
+    made = [e for e in events if isinstance(e, ResourceCreated) and e.task == "rebuild/web-01"]
+    vms = [e for e in made if e.resource_kind is ResourceKind.VM]
+    assert len(vms) == 1 and vms[0].name.endswith("-web-01-rebuild")
+    assert len([e for e in made if e.resource_kind is ResourceKind.DISK]) >= 1  # its disks, recorded for cleanup
+    created = [e.id for e in events if isinstance(e, ResourceCreated)]
+    assert len(created) == len(set(created))
+    assert left == []
