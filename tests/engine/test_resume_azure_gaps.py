@@ -9,7 +9,7 @@ request it is answering (its clock held still from the kill until the resumed pr
 - an image deployment Azure accepted (its VM PUT) before drsim journaled the VM: killed as the world
   starts creating the VM.
 
-The processes are forked from one that has imported drsim and the SDK (test_resume_azure.Launcher).
+The processes are forked from one that has imported drsim and the SDK (killkit.Launcher, shared by the kill tests).
 """
 
 from __future__ import annotations
@@ -17,18 +17,18 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from killkit import Launcher
 from test_resume_azure import (
     DRILLS,
     INCIDENT,
     RTO_SLACK_S,
     Emulated,
-    Launcher,
     drill_files,
     emulated,
     measures,
@@ -39,15 +39,6 @@ from test_resume_azure import (
 from drsim.cloud.api import JobKind, ResourceKind
 from drsim.engine.journal import read_journal
 from drsim.measure.events import GroupInstantChosen, OperationAccepted, ResourceCreated, RunResumed, TaskFinished
-
-
-@pytest.fixture(scope="module")
-def launcher() -> Iterator[Launcher]:
-    started = Launcher()
-    try:
-        yield started
-    finally:
-        started.close()
 
 
 class KillInside:
