@@ -19,11 +19,12 @@ import pytest
 
 from drsim.cloud.api import PointTier
 from drsim.compare import prepare
-from drsim.compare.fast import FastRun, WorldDraws
+from drsim.compare.fast import RUN, FastRun, WorldDraws
 from drsim.compare.fast_run import fast_outcomes
 from drsim.compare.generated import write_comparison
 from drsim.compare.trials import run_trial, trial_specs, worker_documents
 from drsim.drills import sim_world
+from drsim.engine.actions import name_prefix, resource_name
 from drsim.model.types import BackupPointChoice, BackupTier, ReplicationPointChoice
 
 TRIALS = 6
@@ -173,3 +174,15 @@ def test_a_fast_capacity_failure_replays_as_one() -> None:
     passed = [o for o in fast if o.status == "passed"][:4]
     for o in passed:
         assert not by_capacity(run_trial(documents.estate, candidate, specs[o.trial])), o.trial
+
+
+def test_the_fast_model_names_what_a_run_creates_as_the_engine_does() -> None:
+    # The world keys a created resource's draws by its id, so the fast model must name it exactly as the
+    # engine's run does, cut at 80 characters included (a long VM name and step id).
+    prefix = name_prefix("20261101T000000Z-s42")
+    for parts in [
+        ("web-01", "restore"),
+        ("a-very-long-virtual-machine-name-of-the-database-tier-07", "restore-from-the-vault-tier", "snap"),
+    ]:
+        assert FastRun.created_name(*parts).replace(RUN, prefix) == resource_name(prefix, *parts)
+        assert len(resource_name(prefix, *parts)) <= 80

@@ -1,8 +1,8 @@
 """The fast model (drsim.compare.fast) against the engine, its support check, and --model / --validate.
 
 The agreement test is the slow one of this file (the engine's side, on a pool of 2 worker processes):
-every example comparison (drills/*plans*.yaml, tests/compare/data/store-plans.yaml) and a generated
-estate, 300 trials of each candidate through both at the same incident times (the same seeds: the
+every example comparison (drills/*plans*.yaml, tests/compare/data/store-plans.yaml) and two generated
+estates, 300 trials of each candidate through both at the same incident times (the same seeds: the
 fast model's recovery points, durations and capacity failures are the engine world's own draws,
 tests/compare/test_fast_crn.py). It holds every measure to the issue's rule, stated here
 (ISSUE_MEDIAN, ISSUE_KS_P): per candidate and measure (RTO and RPO of each app, the drill's cost) the
@@ -117,6 +117,26 @@ def test_auto_falls_back_to_the_engine_and_names_why(tmp_path: Path) -> None:
     assert set(pd.read_csv(tmp_path / "out" / "comparison.csv")["model"]) == {"engine"}
     refused = CliRunner().invoke(main, ["compare", str(path), "--model", "fast", "--quiet"])
     assert refused.exit_code == 2 and "as: disks" in refused.output
+
+
+def test_auto_runs_the_engine_where_a_manual_step_times_out(tmp_path: Path) -> None:
+    # The fast model takes a manual step as its duration; the engine times it out (StepTimeout) and
+    # retries it: a declaration longer than its timeout is the engine's to run.
+    path = write_comparison(tmp_path, 6, trials=4, sizes=(2, 2, 2))
+    runbook = tmp_path / "runbook-restore.yaml"
+    doc = yaml.safe_load(runbook.read_text())
+    declare = next(s for s in doc["steps"] if s["action"] == "manual.declare")
+    declare["with"]["duration"] = "45m"
+    declare["timeout"] = "30m"
+    runbook.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    inputs = prepare(path, trials=4)
+    used, missing = choose(inputs, ModelChoice.AUTO)
+    assert used == "engine"
+    assert set(missing) == {"daily-backup", "enhanced-4h"}
+    assert f"step '{declare['id']}': its duration 45m 00s reaches its timeout 30m 00s (a step that times out)" in missing["daily-backup"]
+    declare["timeout"] = "46m"  # within its timeout: the fast model's
+    runbook.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    assert choose(prepare(path, trials=4), ModelChoice.AUTO) == ("fast", {})
 
 
 def _bound(tmp_path: Path, vms: int, trials: int, runbook: str, candidate: str, **changes: str) -> Path:
@@ -247,16 +267,19 @@ def _agreement(path: Path) -> list[Agreement]:
     return agreements(fast, engine, names)
 
 
-@pytest.mark.parametrize("source", [*(p.name for p in EXAMPLES), STORE.name, "generated-8"])
+GENERATED: dict[str, tuple[int, tuple[int, int, int], int]] = {  # VMs, tier sizes, seed
+    "generated-8": (8, (3, 3, 2), 7),  # one app: 3 web, 3 app, 2 striped db VMs
+    "generated-10": (10, (2, 2, 1), 11),  # two apps of 5 VMs, other incident times
+}
+
+
+@pytest.mark.parametrize("source", [*(p.name for p in EXAMPLES), STORE.name, *GENERATED])
 def test_fast_model_agrees_with_the_engine(source: str, tmp_path: Path) -> None:
-    generated = source == "generated-8"
-    path = (
-        write_comparison(tmp_path, 8, trials=TRIALS, sizes=(3, 3, 2))
-        if generated
-        else STORE
-        if source == STORE.name
-        else ROOT / "drills" / source
-    )
+    if source in GENERATED:
+        vms, sizes, seed = GENERATED[source]
+        path = write_comparison(tmp_path, vms, trials=TRIALS, sizes=sizes, seed=seed)
+    else:
+        path = STORE if source == STORE.name else ROOT / "drills" / source
     found = _agreement(path)
     assert found
     for a in found:
