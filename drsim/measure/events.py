@@ -571,6 +571,19 @@ def _float(value: Any) -> Any:
     return float(value) if isinstance(value, int) else value
 
 
+def _enum_decoder(cls: type[StrEnum]) -> _Decode:
+    """`cls(value)`: a member found by its value directly, anything else left to the enum (and its error)."""
+    members = cls._value2member_map_
+
+    def decode(value: Any) -> Any:
+        try:
+            return members[value]
+        except (KeyError, TypeError):
+            return cls(value)
+
+    return decode
+
+
 def _decoder(hint: Any) -> _Decode | None:
     """How to turn the JSON value of a field of type `hint` into its typed value (None: as it is).
     A decoder is never given None: a null stays None whatever the type."""
@@ -590,7 +603,7 @@ def _decoder(hint: Any) -> _Decode | None:
     if hint is datetime:
         return parse_iso
     if isinstance(hint, type) and issubclass(hint, StrEnum):
-        return hint
+        return _enum_decoder(hint)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _class_decoder(hint)
     if hint is float:
@@ -605,7 +618,8 @@ def _class_decoder(cls: type[_T]) -> Callable[[Mapping[str, Any]], _T]:
         return found
     hints = get_type_hints(cls)
     names = _field_names(cls)
-    converting = tuple((name, convert) for name in names if (convert := _decoder(hints[name])) is not None)
+    converters = {name: convert for name in names if (convert := _decoder(hints[name])) is not None}
+    converting = tuple(converters.items())
     allowed = frozenset(names) | {"event"}
 
     def decode(data: Mapping[str, Any]) -> _T:
@@ -619,8 +633,39 @@ def _class_decoder(cls: type[_T]) -> Callable[[Mapping[str, Any]], _T]:
                 values[name] = convert(value)
         return cls(**values)
 
-    _DECODERS[cls] = decode
-    return decode
+    _DECODERS[cls] = _whole_record_decoder(cls, names, converters, decode)
+    return _DECODERS[cls]
+
+
+def _whole_record_decoder(
+    cls: type[_T], names: tuple[str, ...], converters: Mapping[str, _Decode], decode: Callable[[Mapping[str, Any]], _T]
+) -> Callable[[Mapping[str, Any]], _T]:
+    """`decode`, straight through for an object holding every field of the record (all a journal line
+    holds): one call of the class with each field converted, no copy of the object. Anything else, or
+    any error on the way, goes to `decode`, which makes the same record or raises its own error."""
+    fields = frozenset(names)
+    with_kind = fields | {"event"}
+    namespace: dict[str, Any] = {"_cls": cls, "_decode": decode, "_fields": fields, "_with_kind": with_kind}
+    arguments = []
+    for i, name in enumerate(names):
+        if name in converters:
+            namespace[f"_convert{i}"] = converters[name]
+            arguments.append(f"{name}=None if (v{i} := data[{name!r}]) is None else _convert{i}(v{i})")
+        else:
+            arguments.append(f"{name}=data[{name!r}]")
+    source = (
+        "def decode_whole(data):\n"
+        "    keys = data.keys()\n"
+        "    if keys == _with_kind or keys == _fields:\n"
+        "        try:\n"
+        f"            return _cls({', '.join(arguments)})\n"
+        "        except Exception:\n"
+        "            pass  # _decode raises it again, as it words it\n"
+        "    return _decode(data)\n"
+    )
+    exec(source, namespace)  # generated from the record's own field names, as drsim.records.quick_init does
+    function: Callable[[Mapping[str, Any]], _T] = namespace["decode_whole"]
+    return function
 
 
 def event_from_dict(data: Mapping[str, Any]) -> Event:

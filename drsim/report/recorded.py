@@ -46,6 +46,7 @@ from drsim.measure.events import (
     parse_iso,
 )
 from drsim.measure.result import DrillResult
+from drsim.records import json_line
 from drsim.report.evidence import JOURNAL, ChainCheck, ChainWalker, journal_lines
 
 if TYPE_CHECKING:
@@ -298,7 +299,7 @@ def read_events(path: Path) -> tuple[list[Event], ChainCheck, bool]:
     chain = ChainWalker()
     for number, line in enumerate(lines, start=1):
         try:
-            data = json.loads(line)
+            data = json_line(line)
         except UnicodeDecodeError:
             raise DocumentError([Problem(shown, number, 1, "the line is not UTF-8 text")]) from None
         except json.JSONDecodeError as exc:
