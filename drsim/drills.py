@@ -996,8 +996,6 @@ def record_run(run: RecordedRun, store: HistoryStore | str | os.PathLike[str] | 
     with this run (None: no store)."""
     if store is None:
         return None
-    from drsim.report.view import drill_cost
-
     started = run.started
     performed = started.performed if started is not None else None
     opened = store if isinstance(store, HistoryStore) else HistoryStore(store)
@@ -1008,7 +1006,7 @@ def record_run(run: RecordedRun, store: HistoryStore | str | os.PathLike[str] | 
             drsim_version=started.drsim_version if started else None,
             catalog_version=started.catalog_version if started else None,
             run_dir=str(run.run_dir.resolve()),
-            cost_usd=drill_cost(run).total_usd,
+            cost_usd=run.cost.total_usd,
             emulated=started.emulated if started is not None and started.inputs else run.result.emulated,
             performed_at=iso(performed.started) if performed is not None else None,
             findings=run.findings,

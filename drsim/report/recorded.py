@@ -46,13 +46,14 @@ from drsim.measure.events import (
     parse_iso,
 )
 from drsim.measure.result import DrillResult
-from drsim.records import json_line
+from drsim.records import json_line, quick_init
 from drsim.report.evidence import JOURNAL, ChainCheck, ChainWalker, journal_lines
 
 if TYPE_CHECKING:
     from drsim.measure.critical import MeasuredPath
     from drsim.measure.findings import Finding
     from drsim.measure.timeline import RunTimeline
+    from drsim.report.view import CostView
 
 RESULT = "result.json"
 
@@ -60,6 +61,7 @@ TaskKey = tuple[str, str | None]
 """A task of the run as result.json names it: its step id and its VM (None for steps on no VM)."""
 
 
+@quick_init  # one a task or resource: tens of thousands in a large drill
 @dataclass(frozen=True)
 class RecoveryPointUse:
     """The recovery point one task restored from or failed over to."""
@@ -73,6 +75,7 @@ class RecoveryPointUse:
     region: str
 
 
+@quick_init  # one a task or resource: tens of thousands in a large drill
 @dataclass(frozen=True)
 class TaskFailure:
     """A failed attempt: retried (a later attempt may have succeeded) or final."""
@@ -86,6 +89,7 @@ class TaskFailure:
     retried_ok: bool  # a later attempt of the same task succeeded
 
 
+@quick_init  # one a task or resource: tens of thousands in a large drill
 @dataclass(frozen=True)
 class ResourceLife:
     """A resource the drill created, from resource.created to resource.deleted (None: still there)."""
@@ -164,6 +168,14 @@ class RecordedRun:
         from drsim.measure.critical import measured_critical_paths
 
         return measured_critical_paths(self.timeline, list(self.measured.values())) if self.started is not None else ()
+
+    @cached_property
+    def cost(self) -> CostView:
+        """What the drill's own resources cost (drsim.report.view.drill_cost), once per run read: the
+        history store records it and the report shows it."""
+        from drsim.report.view import drill_cost
+
+        return drill_cost(self)
 
     @cached_property
     def findings(self) -> tuple[Finding, ...]:
@@ -336,15 +348,17 @@ def _failures(events: Sequence[Event]) -> tuple[TaskFailure, ...]:
 
 
 def _resources(events: Sequence[Event]) -> tuple[ResourceLife, ...]:
-    lives: dict[str, ResourceLife] = {}
+    created: dict[str, ResourceCreated] = {}  # the first resource.created of each id
+    deleted: dict[str, datetime] = {}  # the last resource.deleted of each id after it was created
     for event in events:
-        if isinstance(event, ResourceCreated) and event.id not in lives:
-            price = getattr(event, "cost_per_day", None)
-            lives[event.id] = ResourceLife(event.id, event.resource_kind, event.name, event.region, event.at, None, price)
-        elif isinstance(event, ResourceDeleted) and event.id in lives:
-            life = lives[event.id]
-            lives[event.id] = ResourceLife(life.id, life.kind, life.name, life.region, life.created_at, event.at, life.cost_per_day)
-    return tuple(lives.values())
+        if isinstance(event, ResourceCreated):
+            created.setdefault(event.id, event)
+        elif isinstance(event, ResourceDeleted) and event.id in created:
+            deleted[event.id] = event.at
+    return tuple(
+        ResourceLife(key, event.resource_kind, event.name, event.region, event.at, deleted.get(key), getattr(event, "cost_per_day", None))
+        for key, event in created.items()
+    )
 
 
 def read_run(run_dir: str | os.PathLike[str]) -> RecordedRun:
