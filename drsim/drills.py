@@ -1029,8 +1029,9 @@ def render_reports(
     from drsim.report.recorded import read_run
     from drsim.report.render import render_recorded
 
-    run = read_run(run_dir)
-    return render_recorded(run, formats, record_run(run, store), controls)
+    with collector_paused():  # reading a large run back makes hundreds of thousands of objects too (see run_virtual)
+        run = read_run(run_dir)
+        return render_recorded(run, formats, record_run(run, store), controls)
 
 
 def finish_run(
@@ -1056,13 +1057,14 @@ def finish_run(
 
     key = load_signing_key(sign_key) if sign_key is not None else None  # a bad key is refused before anything is written
     store = store if store is not None else store_of_run(run_dir)
-    run = read_run(run_dir)
-    unusable: StoreError | None = None
-    try:
-        history = record_run(run, store)
-    except StoreError as exc:  # checked before the run, but it broke or was locked meanwhile: finish the run without it
-        unusable, store, history = exc, None, None
-    written = render_recorded(run, formats, history, controls) if formats else []
+    with collector_paused():  # as in render_reports
+        run = read_run(run_dir)
+        unusable: StoreError | None = None
+        try:
+            history = record_run(run, store)
+        except StoreError as exc:  # checked before the run, but it broke or was locked meanwhile: finish the run without it
+            unusable, store, history = exc, None, None
+        written = render_recorded(run, formats, history, controls) if formats else []
     if junit is not None:
         written.append(write_junit_for_run(run_dir, junit))
     written.append(seal(Path(run_dir), key))
@@ -1088,8 +1090,9 @@ def rerender(
     from drsim.report.evidence import seal
     from drsim.report.render import prepare_rerender, render_recorded
 
-    run, key = prepare_rerender(run_dir, formats, sign_key, recorded_seal(store, run_dir))
-    written = render_recorded(run, formats, record_run(run, store), None)
+    with collector_paused():  # as in render_reports
+        run, key = prepare_rerender(run_dir, formats, sign_key, recorded_seal(store, run_dir))
+        written = render_recorded(run, formats, record_run(run, store), None)
     written.append(seal(Path(run_dir), key))
     record_seal(run_dir, store)
     return written

@@ -571,6 +571,22 @@ def _float(value: Any) -> Any:
     return float(value) if isinstance(value, int) else value
 
 
+def _time_decoder() -> _Decode:
+    """parse_iso, for one field of one record, remembering the last text it parsed: a journal's
+    consecutive events share their time more often than not."""
+    last: list[tuple[Any, Any]] = [(None, None)]  # (text, time), replaced whole: a reader never sees half
+
+    def decode(text: Any) -> Any:
+        seen = last[0]
+        if text == seen[0]:
+            return seen[1]
+        moment = parse_iso(text)
+        last[0] = (text, moment)
+        return moment
+
+    return decode
+
+
 def _enum_decoder(cls: type[StrEnum]) -> _Decode:
     """`cls(value)`: a member found by its value directly, anything else left to the enum (and its error)."""
     members = cls._value2member_map_
@@ -601,7 +617,7 @@ def _decoder(hint: Any) -> _Decode | None:
         (inner,) = [a for a in args if a is not type(None)]
         return _decoder(inner)
     if hint is datetime:
-        return parse_iso
+        return _time_decoder()
     if isinstance(hint, type) and issubclass(hint, StrEnum):
         return _enum_decoder(hint)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
