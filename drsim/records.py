@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+from json.scanner import make_scanner
 from typing import Any, TypeVar
 
 _C = TypeVar("_C", bound=type)
@@ -60,7 +61,7 @@ def quick_init(cls: _C) -> _C:
     return cls
 
 
-_LINE_SCANNER = json.JSONDecoder().scan_once
+_LINE_SCANNER = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # the scanner json.loads runs (typeshed wants its own type)
 
 
 def json_line(line: bytes) -> Any:

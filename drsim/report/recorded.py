@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import ValidationError
 
@@ -56,6 +56,8 @@ if TYPE_CHECKING:
     from drsim.report.view import CostView
 
 RESULT = "result.json"
+
+_E = TypeVar("_E", bound=Event)
 
 TaskKey = tuple[str, str | None]
 """A task of the run as result.json names it: its step id and its VM (None for steps on no VM)."""
@@ -168,6 +170,11 @@ class RecordedRun:
         from drsim.measure.critical import measured_critical_paths
 
         return measured_critical_paths(self.timeline, list(self.measured.values())) if self.started is not None else ()
+
+    @cached_property
+    def by_class(self) -> EventsByClass:
+        """The run's events grouped by class, once per run read."""
+        return EventsByClass(self.events)
 
     @cached_property
     def cost(self) -> CostView:
@@ -327,19 +334,52 @@ def read_events(path: Path) -> tuple[list[Event], ChainCheck, bool]:
     return events, chain.result(), torn
 
 
-def _points(events: Sequence[Event]) -> tuple[RecoveryPointUse, ...]:
+class EventsByClass:
+    """A run's events grouped by class in one pass, each group in journal order: what a report picks
+    out of a large journal many times over."""
+
+    def __init__(self, events: Sequence[Event]) -> None:
+        self.events = events
+        self.groups: dict[type[Event], list[Event]] = {}
+        for event in events:
+            group = self.groups.get(type(event))
+            if group is None:
+                group = self.groups[type(event)] = []
+            group.append(event)
+
+    def of(self, cls: type[_E]) -> Sequence[_E]:
+        """The events that are instances of `cls`, in journal order."""
+        return self.of_any(cls)  # type: ignore[return-value]
+
+    def of_any(self, *classes: type[Event]) -> Sequence[Event]:
+        """The events that are instances of any of `classes`, in journal order."""
+        matching = [group for cls, group in self.groups.items() if issubclass(cls, classes)]
+        if len(matching) <= 1:
+            return matching[0] if matching else ()
+        return [e for e in self.events if isinstance(e, classes)]  # several classes interleaved: in journal order
+
+    def first(self, cls: type[_E]) -> _E | None:
+        found = self.of(cls)
+        return found[0] if found else None
+
+    def last(self, cls: type[_E]) -> _E | None:
+        found = self.of(cls)
+        return found[-1] if found else None
+
+
+def _points(finished: Iterable[TaskFinished]) -> tuple[RecoveryPointUse, ...]:
     found = []
-    for event in events:
-        if isinstance(event, TaskFinished) and event.recovery_point is not None:
+    for event in finished:
+        if event.recovery_point is not None:
             point = event.recovery_point
             found.append(RecoveryPointUse(event.step, event.vm, point.id, point.time, point.type, point.tier, point.region))
     return tuple(found)
 
 
-def _failures(events: Sequence[Event]) -> tuple[TaskFailure, ...]:
-    succeeded = {e.task for e in events if isinstance(e, TaskFinished)}
+def _failures(kinds: EventsByClass) -> tuple[TaskFailure, ...]:
+    succeeded = {e.task for e in kinds.of(TaskFinished)}
     found = []
-    for event in events:
+    for event in kinds.of_any(TaskRetrying, TaskFailed):
         if isinstance(event, TaskRetrying):
             found.append(TaskFailure(event.step, event.vm, event.attempt, event.error, event.at, False, event.task in succeeded))
         elif isinstance(event, TaskFailed):
@@ -347,7 +387,7 @@ def _failures(events: Sequence[Event]) -> tuple[TaskFailure, ...]:
     return tuple(found)
 
 
-def _resources(events: Sequence[Event]) -> tuple[ResourceLife, ...]:
+def _resources(events: Iterable[Event]) -> tuple[ResourceLife, ...]:
     created: dict[str, ResourceCreated] = {}  # the first resource.created of each id
     deleted: dict[str, datetime] = {}  # the last resource.deleted of each id after it was created
     for event in events:
@@ -368,8 +408,9 @@ def read_run(run_dir: str | os.PathLike[str]) -> RecordedRun:
         raise UsageError(f"{directory}: not a directory (expected a run directory such as reports/<drill>/<run-id>)")
     result, digest = read_result(directory / RESULT)
     journaled, chain, torn = read_events(directory / JOURNAL)
-    events = [e for e in journaled if not isinstance(e, EvidenceResealed | RunAttested)]  # wall-clock events after the run: not measured
-    plan = next((e for e in events if isinstance(e, PlanMade)), None)
+    kinds = EventsByClass(journaled)
+    after = kinds.of_any(EvidenceResealed, RunAttested)  # wall-clock events after the run: not measured
+    events = [e for e in journaled if not isinstance(e, EvidenceResealed | RunAttested)] if after else journaled
     return RecordedRun(
         run_dir=directory,
         result=result,
@@ -377,21 +418,21 @@ def read_run(run_dir: str | os.PathLike[str]) -> RecordedRun:
         events=tuple(events),
         chain=chain,
         torn_tail=torn,
-        started=next((e for e in events if isinstance(e, RunStarted)), None),
-        plan=plan,
-        measured={e.app: e for e in events if isinstance(e, AppMeasured)},
-        points=_points(events),
-        failures=_failures(events),
-        skipped=tuple(e for e in events if isinstance(e, TaskSkipped)),
-        checks=tuple(e for e in events if isinstance(e, CheckResult)),
-        resources=_resources(events),
-        cleanup=next((e for e in reversed(events) if isinstance(e, CleanupFinished)), None),
-        failover_cleanups=tuple(e for e in events if isinstance(e, CleanupTestFailover)),
-        aborted=next((e for e in events if isinstance(e, RunAborted)), None),
-        finished=next((e for e in reversed(events) if isinstance(e, RunFinished)), None),
-        reseals=tuple(e for e in journaled if isinstance(e, EvidenceResealed)),
-        attestations=tuple(e for e in journaled if isinstance(e, RunAttested)),
-        prediction=next((e for e in events if isinstance(e, PredictionMade)), None),
+        started=kinds.first(RunStarted),
+        plan=kinds.first(PlanMade),
+        measured={e.app: e for e in kinds.of(AppMeasured)},
+        points=_points(kinds.of(TaskFinished)),
+        failures=_failures(kinds),
+        skipped=tuple(kinds.of(TaskSkipped)),
+        checks=tuple(kinds.of(CheckResult)),
+        resources=_resources(kinds.of_any(ResourceCreated, ResourceDeleted)),
+        cleanup=kinds.last(CleanupFinished),
+        failover_cleanups=tuple(kinds.of(CleanupTestFailover)),
+        aborted=kinds.first(RunAborted),
+        finished=kinds.last(RunFinished),
+        reseals=tuple(kinds.of(EvidenceResealed)),
+        attestations=tuple(kinds.of(RunAttested)),
+        prediction=kinds.first(PredictionMade),
     )
 
 

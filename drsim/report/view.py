@@ -676,16 +676,16 @@ def _environment(run: RecordedRun) -> EnvironmentView:
         lower_bound_s=plan.lower_bound_s if plan else None,
         kind=run_kind(run.result.provider, bool(started.emulated) if started else False),
         performed=started.performed if started else None,
-        performed_ended=next((e.ended for e in reversed(run.events) if isinstance(e, RunPerformed)), None),
+        performed_ended=performed.ended if (performed := run.by_class.last(RunPerformed)) is not None else None,
         inputs=started.inputs if started else (),
     )
 
 
 def _signoff(run: RecordedRun) -> SignOffView:
-    waits = [e for e in run.events if isinstance(e, HumanWaiting)]
-    acted = [e for e in run.events if isinstance(e, HumanActed)]
+    waits = run.by_class.of(HumanWaiting)
+    acted = run.by_class.of(HumanActed)
     answered = {(e.task, e.attempt) for e in acted}
-    ends = {e.task: e for e in run.events if isinstance(e, TaskFailed | TaskFinished | TaskSkipped)}
+    ends = {e.task: e for e in run.by_class.of_any(TaskFailed, TaskFinished, TaskSkipped) if isinstance(e, TaskFailed | TaskFinished | TaskSkipped)}
     unanswered = []
     for wait in waits:
         if (wait.task, wait.attempt) in answered:
