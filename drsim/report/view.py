@@ -685,7 +685,8 @@ def _signoff(run: RecordedRun) -> SignOffView:
     waits = run.by_class.of(HumanWaiting)
     acted = run.by_class.of(HumanActed)
     answered = {(e.task, e.attempt) for e in acted}
-    ends = {e.task: e for e in run.by_class.of_any(TaskFailed, TaskFinished, TaskSkipped) if isinstance(e, TaskFailed | TaskFinished | TaskSkipped)}
+    ended = run.by_class.of_any(TaskFailed, TaskFinished, TaskSkipped)
+    ends = {e.task: e for e in ended if isinstance(e, TaskFailed | TaskFinished | TaskSkipped)}
     unanswered = []
     for wait in waits:
         if (wait.task, wait.attempt) in answered:
