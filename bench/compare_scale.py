@@ -79,7 +79,7 @@ def bench(name: str, path: Path, trials: int, sample: int) -> None:
     print(f"agreement, fast against engine on the {sample} trials the engine ran (same incidents), per candidate and measure:")
     for a in found:
         print(("    " if a.agrees else " !! ") + a.describe())
-    print(f"  {sum(a.agrees for a in found)} of {len(found)} agree (KS p >= 0.01 and medians within 3 %, the floor or the engine's band)")
+    print(f"  {sum(a.agrees for a in found)} of {len(found)} agree (KS p >= 0.01, and medians within 3 % or the floor)")
 
 
 def drsim_command() -> list[str]:

@@ -6,13 +6,16 @@ operation, with arrays of shape [trials]: each operation's start, end and outcom
 the trials. It follows the engine and the simulated world as they are (docs/compare.md, "The fast
 model"):
 
-- the catalog's distributions (drsim/cloud/sim/catalog.yaml), drawn with numpy instead of keyed hashes,
-  except the recovery points: backup jobs (jitter, snapshot phase, vault transfer, cross-region lag),
-  Site Recovery timing (anchor, lag, processing), scheduled snapshot instants and flush lags are the
-  engine world's own keyed draws for each trial (WorldDraws: common random numbers), so trial k has
-  the recovery points of the engine's trial k and of its replay with `drsim drill run --seed
-  --incident-at`; they are drawn only for the jobs and slots near each trial's incident that a choice
-  looks at;
+- the catalog's distributions (drsim/cloud/sim/catalog.yaml), as the engine world's own keyed draws
+  for each trial (WorldDraws: common random numbers): the recovery points (backup jobs with their
+  jitter, snapshot phase, vault transfer and cross-region lag; Site Recovery timing; scheduled
+  snapshot instants; flush lags), drawn only for the jobs and slots near each trial's incident that
+  a choice looks at, and the operations (restores, test failovers and their capacity failures,
+  snapshots, copies, creations, boots, canary reads, deletions), keyed by the ids of what the
+  engine's run creates, named as it names them (RUN: the run's name prefix). So trial k has the
+  recovery points, durations and capacity failures of the engine's trial k and of its replay with
+  `drsim drill run --seed --incident-at`; ARM's round trips, job polls, throttling spreads and
+  retry backoffs are drawn with numpy;
 - ARM's round trip on every request, and ARM throttling: a token bucket per region and request class
   (reads, writes), with the engine's throttled-call delays (drsim.engine.retry), on the first request
   of every operation (bursts: a step's tasks start together); job polls and later reads of a check
@@ -56,13 +59,13 @@ from drsim.cloud.sim.backup import CANCEL_SECONDS
 from drsim.cloud.sim.catalog import Catalog, Fixed, Lognormal, Triangular, Uniform, default_catalog
 from drsim.cloud.sim.draws import Draws
 from drsim.cloud.sim.incidents import CORRUPTING, DESTRUCTIVE
-from drsim.cloud.sim.resources import production_disk_id
+from drsim.cloud.sim.resources import DRILL_GROUP, production_disk_id, production_group, resource_id
 from drsim.cloud.sim.state import MIB_PER_GIB, churn_lag_factor
 from drsim.cloud.sim.workload import CANARY_EPOCH
 from drsim.compare.fast_causes import Why, fast_causes
 from drsim.compare.fast_support import CONCURRENCY
 from drsim.compare.trials import AppOutcome, TrialOutcome, TrialSpec
-from drsim.engine.actions import BOOT_POLL_S, BOOT_POLLS, JOB_POLL_S, MAX_IMAGE_DEPLOYMENTS, UNREACHABLE_READS
+from drsim.engine.actions import BOOT_POLL_S, BOOT_POLLS, JOB_POLL_S, MAX_IMAGE_DEPLOYMENTS, UNREACHABLE_READS, name_prefix, resource_name
 from drsim.engine.retry import BACKOFF_BASE_S, BACKOFF_CAP_S, THROTTLE_SPREAD_CAP_S
 from drsim.engine.taskgraph import CANARY_READ_INTERVAL_S, OpKind, Task, build_task_graph
 from drsim.measure.timeline import in_scope_vm_names
@@ -144,8 +147,58 @@ def quantiles(dist: object, u: np.ndarray) -> np.ndarray:
         above = dist.high - np.sqrt(np.maximum(1 - u, 0.0) * span * (dist.high - dist.mode))
         return np.where(u < cut, below, above)
     if isinstance(dist, Lognormal):
-        return np.fromiter((dist.sample(float(x)) for x in u), float, len(u))
+        z = unit_normal_quantiles(np.clip(u, 1e-12, 1 - 1e-12))
+        value = np.maximum(dist.median * np.exp(dist.sigma * z), dist.low)
+        return np.minimum(value, dist.high) if dist.high is not None else value
     raise TypeError(f"unknown distribution {dist!r}")  # pragma: no cover - the catalog's union is closed
+
+
+def _poly(coefficients: tuple[float, ...], r: np.ndarray) -> np.ndarray:
+    """c0 * r^k + ... + ck by Horner's rule, in the order AS241 evaluates it."""
+    value = np.full(r.shape, coefficients[0])
+    for c in coefficients[1:]:
+        value = value * r + c
+    return value
+
+
+_AS241_CENTRAL = (
+    (2.5090809287301226727e3, 3.3430575583588128105e4, 6.7265770927008700853e4, 4.5921953931549871457e4,
+     1.3731693765509461125e4, 1.9715909503065514427e3, 1.3314166789178437745e2, 3.3871328727963666080e0),
+    (5.2264952788528545610e3, 2.8729085735721942674e4, 3.9307895800092710610e4, 2.1213794301586595867e4,
+     5.3941960214247511077e3, 6.8718700749205790830e2, 4.2313330701600911252e1, 1.0),
+)  # fmt: skip
+_AS241_NEAR = (
+    (7.7454501427834140764e-4, 2.2723844989269184583e-2, 2.4178072517745061177e-1, 1.2704582524523683826e0,
+     3.6478483247632045605e0, 5.7694972214606914055e0, 4.6303378461565452959e0, 1.4234371107496835773e0),
+    (1.0507500716444168432e-9, 5.4759380849953449460e-4, 1.5198666563616457197e-2, 1.4810397642748007459e-1,
+     6.8976733498510000455e-1, 1.6763848301838038494e0, 2.0531916266377588219e0, 1.0),
+)  # fmt: skip
+_AS241_FAR = (
+    (2.0103343992922881327e-7, 2.7115555687434875782e-5, 1.2426609473880784386e-3, 2.6532189526576123093e-2,
+     2.9656057182850489123e-1, 1.7848265399172913358e0, 5.4637849111641143699e0, 6.6579046435011037772e0),
+    (2.0442631033899397856e-15, 1.4215117583164458887e-7, 1.8463183175100546818e-5, 7.8686913114561325910e-4,
+     1.4875361290850614852e-2, 1.3692988092273580531e-1, 5.9983220655588793769e-1, 1.0),
+)  # fmt: skip
+
+
+def unit_normal_quantiles(p: np.ndarray) -> np.ndarray:
+    """The standard normal's inverse CDF at `p` (0 < p < 1), over an array: Wichura's AS241, the algorithm
+    of statistics.NormalDist.inv_cdf that the simulated world's lognormal draws use (catalog.Lognormal),
+    with its three ranges and coefficients, so the fast model's values are the world's."""
+    q = p - 0.5
+    central = np.abs(q) <= 0.425
+    r = 0.180625 - q * q
+    x = np.empty(p.shape)
+    x[central] = (_poly(_AS241_CENTRAL[0], r[central]) * q[central]) / _poly(_AS241_CENTRAL[1], r[central])
+    tail = ~central
+    if tail.any():
+        t = np.sqrt(-np.log(np.where(q[tail] <= 0.0, p[tail], 1.0 - p[tail])))
+        near = t <= 5.0
+        value = np.empty(t.shape)
+        value[near] = _poly(_AS241_NEAR[0], t[near] - 1.6) / _poly(_AS241_NEAR[1], t[near] - 1.6)
+        value[~near] = _poly(_AS241_FAR[0], t[~near] - 5.0) / _poly(_AS241_FAR[1], t[~near] - 5.0)
+        x[tail] = np.where(q[tail] < 0.0, -value, value)
+    return x
 
 
 def _bounds(dist: object) -> tuple[float, float]:
@@ -154,31 +207,58 @@ def _bounds(dist: object) -> tuple[float, float]:
     return min(low, high), max(low, high)
 
 
+RUN = "\x00"
+"""Stands in a key or a name for the prefix of the names the engine's run gives what it creates, which
+differs from trial to trial (drsim.engine.actions.name_prefix, always PREFIX_LENGTH characters)."""
+PREFIX_LENGTH = len(name_prefix(""))
+
+
 class WorldDraws:
-    """The simulated world's own keyed draws of every trial, for the recovery-point schedules.
+    """The simulated world's own keyed draws of every trial: recovery points and operations.
 
     The engine runs trial k in a world seeded with the trial's seed (TrialSpec.seed: drsim.drills.simulate_run
     builds its world with it), whose draws are pure functions of (seed, key) (drsim.cloud.sim.draws). The
-    fast model takes its recovery points from the same draws (drsim.cloud.sim.schedules builds the keys):
-    trial k of the fast model has the backup jobs, Site Recovery timing, scheduled snapshot instants and
-    flush lags of the engine's trial k (common random numbers), and a failed fast trial's replay with
-    `drsim drill run --seed --incident-at` meets the same points. Shared by a comparison's candidates (a
-    VM's flush lag is the same whatever the plan)."""
+    fast model takes its recovery points from the same draws (drsim.cloud.sim.schedules builds the keys)
+    and its operations' durations and capacity failures (keyed as drsim.cloud.sim keys them, by the ids
+    of the production VMs and disks and of what the engine's run creates): trial k of the fast model has
+    the backup jobs, Site Recovery timing, scheduled snapshot instants, flush lags, restore and test
+    failover durations, boots and deletions of the engine's trial k (common random numbers), and a
+    failed fast trial's replay with `drsim drill run --seed --incident-at` meets the same. Shared by a
+    comparison's candidates (a VM's flush lag is the same whatever the plan; runbooks that name their
+    steps alike give their resources the same names)."""
 
     def __init__(self, specs: Sequence[TrialSpec]) -> None:
+        from drsim.drills import run_id_for  # the engine's orchestration, as compare.trials.run_trial uses it
+
         self.draws = [Draws(s.seed) for s in specs]
         self._states = [d.keyed_state for d in self.draws]
         self.trials = len(specs)
+        # The prefix of the names the engine's run of each trial gives what it creates (its name key is
+        # the trial's run id: drsim.drills.simulate_run): RUN in a key stands for it.
+        self.prefixes = [name_prefix(run_id_for(s.incident_at, s.seed)) for s in specs]
+        self._prefix_bytes = [p.encode() for p in self.prefixes]
         self.made = 0  # keyed draws made (a benchmark figure)
         self._units: dict[str, np.ndarray] = {}
         self._iso: dict[float, str] = {}
 
     def units(self, key: str) -> np.ndarray:
-        """The draw of `key` in every trial (kept: the same key is asked again by another candidate)."""
+        """The draw of `key` in every trial, RUN in it standing for the trial's name prefix (kept: the same
+        key is asked again by another candidate, whose runbook may name what it creates the same way)."""
         found = self._units.get(key)
         if found is None:
-            found = self._units[key] = self.units_at(np.arange(self.trials), [key.encode()] * self.trials)
+            found = self._units[key] = self.units_in(np.arange(self.trials), key)
         return found
+
+    def units_in(self, rows: np.ndarray, key: str) -> np.ndarray:
+        """The draw of `key` (RUN: each trial's name prefix) in the trials `rows` only (not kept: for the
+        draws few trials make, a retry's)."""
+        if RUN in key:
+            head, tail = (part.encode() for part in key.split(RUN, 1))
+            prefixes = self._prefix_bytes
+            keys = [head + prefixes[r] + tail for r in rows.tolist()]
+        else:
+            keys = [key.encode()] * len(rows)
+        return self.units_at(rows, keys)
 
     def units_keyed(self, rows: np.ndarray, values: np.ndarray, key_of: Callable[[float], str]) -> np.ndarray:
         """The draw in trial rows[i] of the key `key_of(values[i])` (each distinct value's key built once)."""
@@ -189,11 +269,12 @@ class WorldDraws:
     def units_at(self, rows: np.ndarray, keys: Sequence[bytes]) -> np.ndarray:
         """The draw of keys[i] (encoded) in trial rows[i] (Draws.unit_of's arithmetic, on the digests at once)."""
         self.made += len(keys)
-        digests = []
+        digests: list[bytes] = []
+        append = digests.append
         for state, key in zip(map(self._states.__getitem__, rows.tolist()), keys, strict=True):
             h = state.copy()
             h.update(key)
-            digests.append(h.digest())
+            append(h.digest())
         # Draws.unit_of on every digest at once: the top 53 bits of each big-endian 8-byte digest.
         return (np.frombuffer(b"".join(digests), dtype=">u8") >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
@@ -302,6 +383,7 @@ class Made:
     mask: np.ndarray
     region: str
     asr_vm: str | None = None  # made by a test failover of this VM: deleted by its 'cleanup test failover'
+    made_id: str | None = None  # the resource's id (created_id: its deletion's draw is keyed by it)
 
 
 @dataclass
@@ -352,6 +434,10 @@ class FastRun:
         self.rng = np.random.default_rng(np.random.SeedSequence(seed))
         self.draw = Draw(self.rng)
         self.world = world if world is not None else WorldDraws(specs)
+        # The simulated world keys the draws of what a run creates by its id (the name the engine gives it:
+        # created_name), and those of a production VM by the VM's id.
+        self._production = production_group(estate.name)
+        self._counts: dict[str, np.ndarray] = {}  # the world's per-entity counters (attempts), per trial
         self.buckets = Buckets(self.catalog, n, self.rng)
         self.slots = Slots(n, concurrency)
         self.concurrency = concurrency
@@ -374,6 +460,7 @@ class FastRun:
         self.steps = {s.id: s for s in runbook.steps}
         self.graph = build_task_graph(runbook, estate, plan)
         self.made: list[Made] = []
+        self.recovered_ids: dict[str, str] = {}  # VM -> the recovered VM's id (created_id)
         self.recovered: dict[str, Recovery] = {}
         self.checks: dict[str, CheckOutcome] = {}
         self.task_end: dict[str, np.ndarray] = {}
@@ -389,7 +476,7 @@ class FastRun:
         self._backups: dict[str, BackupJobs] = {}
         self._image_slots: dict[str, Slots] = {}
         self._group_instants: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # consistency group -> its failover instant
-        self._unfinished_restores: list[tuple[VmSpec, str, np.ndarray]] = []  # restores no task saw end: cleanup waits
+        self._unfinished_restores: list[tuple[VmSpec, str, str, np.ndarray]] = []  # (VM, step, region, end) of restores no task saw end
         self._unfinished_failovers: dict[str, np.ndarray] = {}
         self.timed_out = np.zeros(n, bool)  # trials in which an attempt at a step timed out
         self.timeouts = np.zeros(n, int)  # attempts that timed out (waiting for a slot or following a job), per trial
@@ -440,6 +527,54 @@ class FastRun:
             self._flush[vm] = quantiles(self._flush_dist, self.world.units(schedules.flush_lag_key(vm)))
         return self._flush[vm]
 
+    # The durations of operations are the engine world's own keyed draws too (common random numbers): the
+    # keys drsim.cloud.sim builds for them, from the ids of the resources involved and the world's counters.
+
+    def keyed(self, dist: object, key: str) -> np.ndarray:
+        """A catalog distribution's value in every trial for the world's key (RUN: the trial's name prefix)."""
+        return quantiles(dist, self.world.units(key))
+
+    def bump(self, counter: str, where: np.ndarray) -> np.ndarray:
+        """The world's counter `counter` (WorldState._bump: a VM's restores, test failovers, canary reads)
+        in each trial before this call, bumped in the trials `where` (an operation retried draws anew)."""
+        count = self._counts.setdefault(counter, np.zeros(self.trials, np.int64))
+        before = count.copy()
+        count[where] += 1
+        return before
+
+    def counted(self, key: str, count: np.ndarray, where: np.ndarray) -> np.ndarray:
+        """The draw of `key/<count>` in the trials `where` (nan elsewhere): a count most trials reach
+        (the first attempt) drawn for every trial and kept for the other candidates, a retry's count only
+        in the trials that retried."""
+        units = np.full(self.trials, np.nan)
+        for c in np.unique(count[where]).tolist():
+            rows = where & (count == c)
+            if c == 0:
+                units[rows] = self.world.units(f"{key}/{c}")[rows]
+            else:
+                units[rows] = self.world.units_in(np.flatnonzero(rows), f"{key}/{c}")
+        return units
+
+    @staticmethod
+    def created_name(*parts: str) -> str:
+        """The name the engine's run gives what it creates for `parts` (actions.resource_name), RUN standing
+        for the run's prefix (of the same length in every trial: the name is cut at the same place)."""
+        return RUN + resource_name("-" * PREFIX_LENGTH, *parts)[PREFIX_LENGTH:]
+
+    @classmethod
+    def created_id(cls, kind: ResourceKind, *parts: str) -> str:
+        """The id of what the engine's run creates as `resource_name(prefix, *parts)` (RUN: the prefix)."""
+        return resource_id(DRILL_GROUP, kind, cls.created_name(*parts))
+
+    @staticmethod
+    def _made_disks(vm: VmSpec, name: str) -> list[str]:
+        """The ids of the disks the world makes with a recovered VM named `name` (a restore's, an image
+        deployment's: `<vm name>-<disk>`), in the order of the VM's disks."""
+        return [resource_id(DRILL_GROUP, ResourceKind.DISK, f"{name}-{disk.name}") for disk in vm.disks]
+
+    def production_vm(self, vm: str) -> str:
+        return resource_id(self._production, ResourceKind.VM, vm)
+
     def capture(self, vm: str, at: np.ndarray, flushed: np.ndarray | bool) -> tuple[np.ndarray, np.ndarray]:
         """The newest write a capture of `vm` at `at` holds (seconds from the incident), and whether it is corrupted."""
         lag = self.flush_lag(vm)
@@ -458,8 +593,17 @@ class FastRun:
             return 0.0
         return cost_per_day(prices, kind, sku=disk.sku, size_gib=disk.size_gib, used_gib=disk.used_gib)
 
-    def make(self, kind: ResourceKind, price: float, at: np.ndarray, mask: np.ndarray, region: str, asr_vm: str | None = None) -> None:
-        self.made.append(Made(kind, price, at.copy(), mask.copy(), region, asr_vm))
+    def make(
+        self,
+        kind: ResourceKind,
+        price: float,
+        at: np.ndarray,
+        mask: np.ndarray,
+        region: str,
+        asr_vm: str | None = None,
+        made_id: str | None = None,
+    ) -> None:
+        self.made.append(Made(kind, price, at.copy(), mask.copy(), region, asr_vm, made_id))
 
     def fails(self, task: Task, where: np.ndarray, why: Why) -> None:
         """Record why `task` fails in the trials `where` (the first reason recorded for a trial stands)."""
@@ -652,10 +796,12 @@ class FastRun:
     def isolate(self, task: Task, step: IsolateStep, ready: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         region = step.with_.region
         start, slot = self.slot_op(ready, mask)
-        created = self.admitted(region, WRITE, start, mask) + self.draw(self.catalog.compute.network_create, self.trials)
+        name = self.created_name(step.id)  # actions.CloudActions._make_network's name
+        vnet = resource_id(DRILL_GROUP, ResourceKind.NETWORK, name)
+        created = self.admitted(region, WRITE, start, mask) + self.keyed(self.catalog.compute.network_create, f"network-create/{vnet}")
         self.slots.release(slot, created, mask)
-        self.make(ResourceKind.NETWORK, 0.0, created, mask, region)
-        self.make(ResourceKind.NSG, 0.0, created, mask, region)
+        self.make(ResourceKind.NETWORK, 0.0, created, mask, region, made_id=vnet)
+        self.make(ResourceKind.NSG, 0.0, created, mask, region, made_id=resource_id(DRILL_GROUP, ResourceKind.NSG, f"{name}-nsg"))
         self.networks[step.id] = region
         verified = self.request(region, READ, created, mask)
         return verified, mask.copy()
@@ -916,6 +1062,7 @@ class FastRun:
             ask = found
         yield ask
         capacity = float(sr.capacity_failure_probability.sample(0.5))
+        vm_id = self.production_vm(vm.name)
 
         def submit(start: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
             submitted = self.admitted(target, WRITE, start, new)
@@ -932,8 +1079,11 @@ class FastRun:
                 self.tf_started[vm.name] = np.where(began, submitted, np.nan)
             else:
                 self.tf_started[vm.name] = np.where(began & np.isnan(self.tf_started[vm.name]), submitted, self.tf_started[vm.name])
-            seconds = self.draw(sr.test_failover, n) + np.where(processed_now, 0.0, self.draw(sr.pending_processing, n))
-            short = self.rng.random(n) < capacity
+            # The world's draws of this test failover (cloud.sim.siterecovery): keyed by the VM and its count.
+            count = self.bump(f"failover:{vm_id}", new)
+            pending = quantiles(sr.pending_processing, self.counted(f"asr-pending/{vm_id}", count, new & ~processed_now))
+            seconds = quantiles(sr.test_failover, self.counted(f"asr-failover/{vm_id}", count, new)) + np.where(processed_now, 0.0, pending)
+            short = (capacity > 0) & (self.counted(f"asr-capacity/{vm_id}", count, new) < capacity)
             return submitted, submitted + seconds, short, refused, {"point": pt_now, "app": app_now.astype(float)}
 
         end, good, seen, ends, info, unfinished = yield from self.job_attempts(task, ready, ask, ok, submit)
@@ -948,7 +1098,9 @@ class FastRun:
         self.fails(task, failed & timed_out, Why.TIMEOUT)
         self.fails(task, failed & job_failed, Why.CAPACITY)  # the only way a test failover job fails in the simulated world
         end = np.where(mask & ~ok, ask, end)
-        booted = np.where(good, ends + self._boot(vm, generalized=False), np.inf)
+        test_vm = resource_id(DRILL_GROUP, ResourceKind.VM, f"{vm.name}-test")  # cloud.sim.siterecovery's name
+        booted = np.where(good, ends + self._boot(vm, test_vm, generalized=False), np.inf)
+        self.recovered_ids[vm.name] = test_vm
         self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), seen, good, region, asr_vm=vm.name)
         for disk in vm.disks:
             self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), seen, good, region, asr_vm=vm.name)
@@ -1092,6 +1244,7 @@ class FastRun:
         backup = self.catalog.backup
         found = self.request(list_region, READ, ready, mask)
         point, _ = self.backup_point(vm, w.point, w.tier, cross, found)
+        vm_id = self.production_vm(vm.name)
         ok = mask & np.isfinite(point)  # no point: NotFoundError, not retried
         yield found
 
@@ -1100,15 +1253,19 @@ class FastRun:
             listed = self.request(list_region, READ, start, new)
             chosen, snapshot_tier = self.backup_point(vm, w.point, w.tier, cross, listed)
             submitted = self.admitted(region, WRITE, listed, new)
+            # The world's draws of this restore (cloud.sim.backup): keyed by the VM and its count of restores.
+            count = self.bump(f"restore:{vm_id}", new)
+            units = self.counted(f"restore/{vm_id}", count, new)
+            rate = quantiles(backup.restore_vault_throughput_mbps, self.counted(f"restore-rate/{vm_id}", count, new))
             seconds = np.where(
                 snapshot_tier,
-                self.draw(backup.restore_snapshot_tier, n),
-                self.draw(backup.restore_vault_base, n) + vm.used_gib * MIB_PER_GIB / self.draw(backup.restore_vault_throughput_mbps, n),
+                quantiles(backup.restore_snapshot_tier, units),
+                quantiles(backup.restore_vault_base, units) + vm.used_gib * MIB_PER_GIB / rate,
             )
             return submitted, submitted + seconds, np.zeros(n, bool), np.zeros(n, bool), {"point": chosen}
 
         end, good, seen, ends, info, unfinished = yield from self.job_attempts(task, ready, found, ok, submit)
-        self._unfinished_restores.append((vm, region, unfinished))
+        self._unfinished_restores.append((vm, task.step, region, unfinished))
         end = np.where(mask & ~ok, found, end)
         self.fails(task, mask & ~ok, Why.NO_BACKUP_POINT)
         timed_out, _ = self.job_gave_up.get(task.id, (np.zeros(n, bool), np.zeros(n, bool)))
@@ -1116,10 +1273,13 @@ class FastRun:
         point = np.where(good, info.get("point", point), point)
         self.fails(task, good & ~np.isfinite(point), Why.NO_BACKUP_POINT)  # none left when the restore started
         good &= np.isfinite(point)
-        booted = np.where(good, ends + self._boot(vm, generalized=False), np.inf)
-        self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), seen, good, region)
-        for disk in vm.disks:
-            self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), seen, good, region)
+        name = self.created_name(vm.name, task.step)  # actions.CloudActions._backup's name
+        restored = resource_id(DRILL_GROUP, ResourceKind.VM, name)
+        booted = np.where(good, ends + self._boot(vm, restored, generalized=False), np.inf)
+        self.recovered_ids[vm.name] = restored
+        self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), seen, good, region, made_id=restored)
+        for disk, disk_id in zip(vm.disks, self._made_disks(vm, name), strict=True):
+            self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), seen, good, region, made_id=disk_id)
         flushed = self._app_consistent_backup(vm)
         instants = np.zeros((n, len(vm.disks)))
         corrupted = np.zeros(n, bool)
@@ -1202,14 +1362,18 @@ class FastRun:
                 assert disk is not None
                 start, slot = self.slot_op(op_ready, ok)
                 owed = self.admitted(vm.region, WRITE, start, ok)
-                taken = owed + self.draw(snaps.capture_latency, n)
-                end = taken + self.draw(snaps.create, n)
+                # The world's draws of this snapshot (cloud.sim.compute): keyed by the disk and its count.
+                source = production_disk_id(self.estate.name, vm.name, disk.name)
+                count = self.bump(source, ok)
+                taken = owed + quantiles(snaps.capture_latency, self.counted(f"snapshot-capture/{source}", count, ok))
+                end = taken + quantiles(snaps.create, self.counted(f"snapshot-create/{source}", count, ok))
                 self.slots.release(slot, end, ok)
                 i = index[disk.name]
                 instants[:, i], c = self.capture(vm.name, taken, False)
                 corrupted |= c
                 taken_at[:, i] = taken
-                self.make(ResourceKind.SNAPSHOT, self.price(ResourceKind.SNAPSHOT, vm, disk), end, ok, vm.region)
+                snap_id = self.created_id(ResourceKind.SNAPSHOT, vm.name, disk.name, "snap")
+                self.make(ResourceKind.SNAPSHOT, self.price(ResourceKind.SNAPSHOT, vm, disk), end, ok, vm.region, made_id=snap_id)
             elif op.kind is OpKind.FIND_SNAPSHOT:
                 assert disk is not None
                 end = self.request(self.estate.regions.primary, READ, op_ready, ok)
@@ -1225,21 +1389,30 @@ class FastRun:
                 assert disk is not None
                 start, slot = self.slot_op(op_ready, ok)
                 submitted = self.request(region, WRITE, start, ok)
-                seconds = self.draw(snaps.copy_base, n) + disk.used_gib * MIB_PER_GIB / self.draw(snaps.copy_throughput_mbps, n)
+                if not any(o.kind is OpKind.SNAPSHOT and o.disk == disk.name for o in task.ops):
+                    # A scheduled snapshot's copy: its draws are keyed by that snapshot's id, not followed here.
+                    seconds = self.draw(snaps.copy_base, n) + disk.used_gib * MIB_PER_GIB / self.draw(snaps.copy_throughput_mbps, n)
+                else:  # the copy of the snapshot this task took: the world's draws for it
+                    snap_id = self.created_id(ResourceKind.SNAPSHOT, vm.name, disk.name, "snap")
+                    rate = self.keyed(snaps.copy_throughput_mbps, f"copy-rate/{snap_id}/{region}/0")
+                    seconds = self.keyed(snaps.copy_base, f"copy/{snap_id}/{region}/0") + disk.used_gib * MIB_PER_GIB / rate
                 end = submitted + seconds
                 self.slots.release(slot, end, ok)
-                self.make(ResourceKind.SNAPSHOT, self.price(ResourceKind.SNAPSHOT, vm, disk), end, ok, region)
+                copy_id = self.created_id(ResourceKind.SNAPSHOT, vm.name, disk.name, "copy")
+                self.make(ResourceKind.SNAPSHOT, self.price(ResourceKind.SNAPSHOT, vm, disk), end, ok, region, made_id=copy_id)
             elif op.kind is OpKind.CREATE_DISK:
                 assert disk is not None
                 start, slot = self.slot_op(op_ready, ok)
-                end = self.admitted(region, WRITE, start, ok) + self.draw(self.catalog.compute.disk_create, n)
+                disk_id = self.created_id(ResourceKind.DISK, vm.name, disk.name)
+                end = self.admitted(region, WRITE, start, ok) + self.keyed(self.catalog.compute.disk_create, f"disk-create/{disk_id}")
                 self.slots.release(slot, end, ok)
-                self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), end, ok, region)
+                self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), end, ok, region, made_id=disk_id)
             else:  # create-vm
                 start, slot = self.slot_op(op_ready, ok)
-                end = self.admitted(region, WRITE, start, ok) + self._create(vm.os)
+                made_vm = self.created_id(ResourceKind.VM, vm.name, task.step)  # actions.CloudActions' name for it
+                end = self.admitted(region, WRITE, start, ok) + self._create(vm.os, made_vm)
                 self.slots.release(slot, end, ok)
-                self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), end, ok, region)
+                self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), end, ok, region, made_id=made_vm)
             finish[op.id] = np.where(ok, end, op_ready)
             if self.trace is not None:
                 self.trace.append((task.id, op.id, float(op_ready[0]), float(end[0])))
@@ -1250,7 +1423,9 @@ class FastRun:
         self.fails(task, ok & ~in_time, Why.TIMEOUT)
         good = ok & in_time
         end = np.where(ok & ~in_time, ready + timeout, end)
-        booted = np.where(good, end + self._boot(vm, generalized=False), np.inf)
+        made_vm = self.created_id(ResourceKind.VM, vm.name, task.step)
+        booted = np.where(good, end + self._boot(vm, made_vm, generalized=False), np.inf)
+        self.recovered_ids[vm.name] = made_vm
         oldest = np.min(np.where(np.isnan(taken_at), np.inf, taken_at), axis=1) if taken_at.size else np.full(n, np.inf)
         oldest = np.where(np.isfinite(oldest), oldest, np.nan)
         self.recovered[vm.name] = Recovery(booted, instants, corrupted & good, np.where(good, oldest, np.nan))
@@ -1268,7 +1443,9 @@ class FastRun:
         start, slot = self.slot_op(found, mask)
         image = self._image_slots.setdefault(f"{w.image_of}@{w.region}", Slots(n, MAX_IMAGE_DEPLOYMENTS))
         start2, image_slot = image.take(start, mask)
-        end = self.admitted(w.region, WRITE, start2, mask) + self._create(golden.os)
+        name = self.created_name(task.vm.replace("#", "-"), task.step)  # actions.CloudActions' name
+        deployed = resource_id(DRILL_GROUP, ResourceKind.VM, name)
+        end = self.admitted(w.region, WRITE, start2, mask) + self._create(golden.os, deployed)
         image.release(image_slot, end, mask)
         self.slots.release(slot, end, mask)
         timeout = self._timeout(task)
@@ -1276,10 +1453,11 @@ class FastRun:
         self.timed_out |= mask & ~good
         self.fails(task, mask & ~good, Why.TIMEOUT)
         end = np.where(mask & ~good, ready + timeout, end)
-        self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), end, good, w.region)
-        for disk in golden.disks:
-            self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, golden, disk), end, good, w.region)
-        booted = np.where(good, end + self._boot(golden, generalized=True), np.inf)
+        self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), end, good, w.region, made_id=deployed)
+        for disk, disk_id in zip(golden.disks, self._made_disks(golden, name), strict=True):
+            self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, golden, disk), end, good, w.region, made_id=disk_id)
+        booted = np.where(good, end + self._boot(golden, deployed, generalized=True), np.inf)
+        self.recovered_ids[task.vm] = deployed
         # The image holds the golden VM's data as captured (flushed) when it stopped writing.
         stopped = -float(self.catalog.workload.stopped_for.sample(0.5)) if golden.power.value != "running" else 0.0
         instants = np.full((n, len(golden.disks)), stopped)
@@ -1288,18 +1466,20 @@ class FastRun:
 
     # ------------------------------------------------------------------------------------ checks
 
-    def _boot(self, vm: VmSpec, *, generalized: bool) -> np.ndarray:
+    def _boot(self, vm: VmSpec, vm_id: str, *, generalized: bool) -> np.ndarray:
+        """How long the recovered VM (its id: created_id) takes to boot: the world's draw for it."""
         c = self.catalog.compute
         windows = vm.os is OsType.WINDOWS
         if generalized:
             dist = c.boot_generalized_windows if windows else c.boot_generalized_linux
         else:
             dist = c.boot_specialized_windows if windows else c.boot_specialized_linux
-        return self.draw(dist, self.trials)
+        return self.keyed(dist, f"vm-boot/{vm_id}")
 
-    def _create(self, os: OsType) -> np.ndarray:
+    def _create(self, os: OsType, vm_id: str) -> np.ndarray:
+        """How long creating the VM (its id: created_id) takes: the world's draw for it."""
         c = self.catalog.compute
-        return self.draw(c.vm_create_windows if os is OsType.WINDOWS else c.vm_create_linux, self.trials)
+        return self.keyed(c.vm_create_windows if os is OsType.WINDOWS else c.vm_create_linux, f"vm-create/{vm_id}")
 
     def check_boot(self, task: Task, ready: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         assert task.vm is not None
@@ -1325,6 +1505,12 @@ class FastRun:
         # A check of a VM that was not recovered fails at once (CheckFailure).
         self.checks[task.id] = CheckOutcome(mask.copy(), passed, np.where(passed, passed_at, np.nan), canary=False)
         return np.where(mask, np.where(live, end, ready), ready), passed
+
+    def run_command(self, dist: object, vm: str, where: np.ndarray) -> np.ndarray:
+        """A canary read's Run Command on the VM recovered for `vm` in the trials `where`: the world's draw
+        for it, keyed by the recovered VM's id and its count of canary reads (cloud.sim.compute.read_canary)."""
+        count = self.bump(f"canary:{vm}", where)
+        return quantiles(dist, self.counted(f"run-command/{self.recovered_ids[vm]}", count, where))
 
     def _recovered_region(self, vm: str) -> str:
         for made in self.made:
@@ -1376,7 +1562,7 @@ class FastRun:
         while live.any() and read < needed + UNREACHABLE_READS + 2:
             read += 1
             owed = self.admitted(region, WRITE, t, live) if read == 1 else t + self.latency()
-            done = owed + self.draw(run_command, n)
+            done = owed + self.run_command(run_command, task.vm, live)
             reach = done >= rec.booted_at
             ok_read = live & reach & ~broken
             bad_read = live & reach & broken
@@ -1423,7 +1609,7 @@ class FastRun:
         n = self.trials
         t = run_end.copy()
         sr = self.catalog.site_recovery
-        for vm, region, ends in self._unfinished_restores:
+        for vm, step_id, region, ends in self._unfinished_restores:
             # A restore the run stopped following (drsim.engine.cleanup): cleanup cancels its job (which
             # then ends CANCEL_SECONDS later, having created nothing) and reads it until it ends; a job
             # that ended before the cancel took refuses it, and what it made is deleted with the rest.
@@ -1432,9 +1618,11 @@ class FastRun:
                 took = self.admitted(self.estate.regions.primary, WRITE, t, waiting)
                 done = waiting & (ends <= took)
                 t = np.where(waiting, self.polls(took, np.where(done, ends, took + CANCEL_SECONDS)), t)
-                self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), t, done, region)
-                for disk in vm.disks:
-                    self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), t, done, region)
+                name = self.created_name(vm.name, step_id)
+                restored = resource_id(DRILL_GROUP, ResourceKind.VM, name)
+                self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), t, done, region, made_id=restored)
+                for disk, disk_id in zip(vm.disks, self._made_disks(vm, name), strict=True):
+                    self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), t, done, region, made_id=disk_id)
         deleted_asr: dict[str, np.ndarray] = {}
         for vm_name in self.test_failovers:
             started = np.isfinite(self.tf_started[vm_name])
@@ -1450,7 +1638,9 @@ class FastRun:
             rule = protection_of(self.plan, vm.name, vm.tags).site_recovery
             target = rule.site_recovery.target_region if rule is not None and rule.site_recovery is not None else vm.region
             submitted = self.admitted(target, WRITE, t, started)
-            ends = submitted + self.draw(sr.test_failover_cleanup, n)
+            source = self.production_vm(vm_name)
+            count = self.bump(f"cleanup:{source}", started)
+            ends = submitted + quantiles(sr.test_failover_cleanup, self.counted(f"asr-cleanup/{source}", count, started))
             seen = self.polls(submitted + JOB_POLL_S, ends)
             seen = np.maximum(seen, submitted + JOB_POLL_S + self.latency())
             t = np.where(started, seen, t)
@@ -1468,7 +1658,8 @@ class FastRun:
             for i in reversed(members):
                 made = self.made[i]
                 start, slot = deleters.take(t, made.mask)
-                seconds = self.draw(compute.delete_vm if kind is ResourceKind.VM else compute.delete_other, n)
+                dist = compute.delete_vm if kind is ResourceKind.VM else compute.delete_other
+                seconds = self.keyed(dist, f"delete/{made.made_id}") if made.made_id is not None else self.draw(dist, n)
                 end = start + self.latency() + seconds
                 deleters.release(slot, end, made.mask)
                 self.deleted[i] = np.where(made.mask, end, np.nan)

@@ -24,6 +24,7 @@ from drsim.model.documents import (
     WaitStep,
 )
 from drsim.model.types import IncidentKind, PowerState, RestoreAs, SnapshotSource
+from drsim.times import duration
 
 SUPPORTED_INCIDENTS = frozenset(
     {
@@ -54,7 +55,16 @@ def unsupported(runbook: Runbook, estate: Estate, plan: ProtectionPlan) -> list[
             reasons.append(f"VM {name}, which the runbook recovers, is not running (a stopped workload)")
     for step in runbook.steps:
         where = f"step '{step.id}'"
-        if isinstance(step, ManualDeclareStep | ManualApproveStep | WaitStep | CheckBootStep | CheckCanaryStep):
+        if isinstance(step, ManualDeclareStep | ManualApproveStep | WaitStep):
+            # The fast model takes a manual step or a wait as its duration: one that reaches its timeout
+            # times out (and is retried) in the engine, which the fast model does not model.
+            if step.timeout is not None and step.with_.duration >= step.timeout:
+                reasons.append(
+                    f"{where}: its duration {duration(step.with_.duration.total_seconds())} reaches its timeout "
+                    f"{duration(step.timeout.total_seconds())} (a step that times out)"
+                )
+            continue
+        if isinstance(step, CheckBootStep | CheckCanaryStep):
             continue
         if isinstance(step, IsolateStep):
             if step.with_.region == outage:

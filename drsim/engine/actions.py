@@ -146,6 +146,17 @@ def job_failed(job: Job, what: str) -> ProviderError:
     return error(f"{what} failed: {job.error or job.status.value}")
 
 
+def name_prefix(name_key: str) -> str:
+    """The prefix of every name a run gives what it creates: `dr` and 6 hex digits of the key's hash."""
+    return "dr" + hashlib.sha256(name_key.encode()).hexdigest()[:6]
+
+
+def resource_name(prefix: str, *parts: str) -> str:
+    """The name a run gives a resource it creates: `<prefix>-<vm>-<what>`, at most 80 characters (the fast
+    model, drsim.compare.fast, names them the same way to find the simulated world's draws for them)."""
+    return "-".join((prefix, *parts))[:80]
+
+
 class CloudActions:
     """Carries out every operation of a drill's tasks against one provider, safely."""
 
@@ -179,7 +190,7 @@ class CloudActions:
         self.tags: Mapping[str, str] = {RUN_TAG: run_id}
         # Names derive from `name_key` (default: the run id); the simulator passes the run id without
         # its directory suffix, so a repeated run creates the same names and gives the same result.
-        self._prefix = "dr" + hashlib.sha256((name_key or run_id).encode()).hexdigest()[:6]
+        self._prefix = name_prefix(name_key or run_id)
         self.vms = {vm.name: vm for vm in estate.vms}
         self._image_slots: dict[str, SlotLimit] = {}  # deployments in flight per managed image
         self.fleets: dict[str, list[str]] = {}  # VMs deployed by count, by the name of the image's VM
@@ -213,7 +224,7 @@ class CloudActions:
 
     def name(self, *parts: str) -> str:
         """A resource name unique to this run: `dr<run hash>-<vm>-<what>`, at most 80 characters."""
-        return "-".join((self._prefix, *parts))[:80]
+        return resource_name(self._prefix, *parts)
 
     def _record(self, task: Task | None, resource_id: str, kind: ResourceKind, name: str, region: str) -> None:
         self._record_for(task.id if task else None, resource_id, kind, name, region)

@@ -1,15 +1,13 @@
 """The fast model (drsim.compare.fast) against the engine, its support check, and --model / --validate.
 
 The agreement test is the slow one of this file (the engine's side, on a pool of 2 worker processes):
-every example comparison (drills/*plans*.yaml, tests/compare/data/store-plans.yaml) and a generated
-estate, 300 trials of each candidate through both at the same incident times (the same seeds: the
-fast model's recovery points are the engine world's own, tests/compare/test_fast_crn.py). It holds
-them to the issue's rule, stated here (ISSUE_MEDIAN, ISSUE_KS_P), not the CLI's warning rule
-(drsim.compare.fast_validate.Agreement.agrees, which also accepts the engine median's sampling band
-because it checks only 50 trials): per candidate and measure (RTO and RPO of each app, the drill's
-cost) the medians within 3 % and the Kolmogorov-Smirnov p-value above 0.01. The measures that do not
-meet it at 300 trials are named in OUTSIDE_THE_RULE with their figures and held to the looser bound
-written next to it (OUTSIDE_MEDIAN, OUTSIDE_KS_P); every other measure meets the issue's rule.
+every example comparison (drills/*plans*.yaml, tests/compare/data/store-plans.yaml) and two generated
+estates, 300 trials of each candidate through both at the same incident times (the same seeds: the
+fast model's recovery points, durations and capacity failures are the engine world's own draws,
+tests/compare/test_fast_crn.py). It holds every measure to the issue's rule, stated here
+(ISSUE_MEDIAN, ISSUE_KS_P): per candidate and measure (RTO and RPO of each app, the drill's cost) the
+medians within 3 % and the Kolmogorov-Smirnov p-value above 0.01, without the floor the CLI's warning
+rule adds for differences below a minute or a cent (drsim.compare.fast_validate.Agreement.agrees).
 """
 
 from __future__ import annotations
@@ -40,28 +38,6 @@ ISSUE_MEDIAN = 0.03
 """Issue 17: the fast model's median of every measure within 3 % of the engine's ..."""
 ISSUE_KS_P = 0.01
 """... and the two-sample Kolmogorov-Smirnov p-value above 0.01, on 300 trials."""
-OUTSIDE_THE_RULE = {
-    # (comparison, candidate, measure, app): fast against engine at 300 trials; at 1,000 trials.
-    # All four are RTOs and costs: the recovery points are the engine world's own in both (common
-    # random numbers), but the durations (restores, test failovers, boots, polls, deletes) are drawn
-    # independently, with numpy in the fast model and keyed hashes in the engine's world. For a
-    # spread-out measure the sampling noise of the difference of two independent medians of 300
-    # trials is about 2 %; these four are beyond 3 % (or KS p < 0.01) at 300 trials and well inside
-    # at 1,000.
-    ("shop-plans.yaml", "asr", "rto", "shop"): "2035 s against 1984 s (2.6 %), KS p = 0.002; at 1,000: 2006 s / 2003 s (0.2 %), p = 0.49",
-    ("store-plans.yaml", "daily", "cost", ""): "$0.0044 against $0.0045 (3.2 %), p = 0.84; at 1,000: 0.9 %, p = 0.98",
-    ("store-plans.yaml", "enhanced-4h", "cost", ""): "$0.0042 against $0.0045 (6.2 %), p = 0.06; at 1,000: 1.6 %, p = 0.33",
-    (
-        "store-plans.yaml",
-        "daily-crr",
-        "rto",
-        "store",
-    ): "3765 s against 3956 s (4.8 %), KS p = 0.009; at 1,000: 3891 s / 3920 s (0.7 %), p = 0.43",
-}
-OUTSIDE_MEDIAN = 0.07
-"""The bound the measures of OUTSIDE_THE_RULE are held to instead: medians within 7 % ..."""
-OUTSIDE_KS_P = 0.001
-"""... and KS p > 0.001 (looser than the issue's rule: see OUTSIDE_THE_RULE for why)."""
 
 
 def meets_the_issue_rule(a: Agreement) -> bool:
@@ -102,7 +78,7 @@ def test_agreement_rules() -> None:
     far = Agreement("c", "rto", "app", 300, 50, 1000.0, 1200.0, 0.1, 0.5)
     assert not far.agrees
     banded = replace(far, engine_low=900.0, engine_high=1300.0)
-    assert banded.agrees  # inside the engine median's sampling band
+    assert not banded.agrees  # the band is information: the same trials and draws on both sides, no sampling noise
     assert not replace(close, ks_pvalue=KS_P_WARN / 2).agrees
     assert Agreement("c", "rpo", "app", 300, 50, 20.0, 40.0, 0.1, 0.5).agrees  # 20 s apart: under the floor
     assert Agreement("c", "rto", "app", 300, 50, np.inf, np.inf, 0.0, 1.0).agrees  # never recovered on both sides
@@ -141,6 +117,26 @@ def test_auto_falls_back_to_the_engine_and_names_why(tmp_path: Path) -> None:
     assert set(pd.read_csv(tmp_path / "out" / "comparison.csv")["model"]) == {"engine"}
     refused = CliRunner().invoke(main, ["compare", str(path), "--model", "fast", "--quiet"])
     assert refused.exit_code == 2 and "as: disks" in refused.output
+
+
+def test_auto_runs_the_engine_where_a_manual_step_times_out(tmp_path: Path) -> None:
+    # The fast model takes a manual step as its duration; the engine times it out (StepTimeout) and
+    # retries it: a declaration longer than its timeout is the engine's to run.
+    path = write_comparison(tmp_path, 6, trials=4, sizes=(2, 2, 2))
+    runbook = tmp_path / "runbook-restore.yaml"
+    doc = yaml.safe_load(runbook.read_text())
+    declare = next(s for s in doc["steps"] if s["action"] == "manual.declare")
+    declare["with"]["duration"] = "45m"
+    declare["timeout"] = "30m"
+    runbook.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    inputs = prepare(path, trials=4)
+    used, missing = choose(inputs, ModelChoice.AUTO)
+    assert used == "engine"
+    assert set(missing) == {"daily-backup", "enhanced-4h"}
+    assert f"step '{declare['id']}': its duration 45m 00s reaches its timeout 30m 00s (a step that times out)" in missing["daily-backup"]
+    declare["timeout"] = "46m"  # within its timeout: the fast model's
+    runbook.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    assert choose(prepare(path, trials=4), ModelChoice.AUTO) == ("fast", {})
 
 
 def _bound(tmp_path: Path, vms: int, trials: int, runbook: str, candidate: str, **changes: str) -> Path:
@@ -238,9 +234,15 @@ def test_cli_fast_model_writes_its_validation(tmp_path: Path) -> None:
     assert "model: engine" in engine_run.output
 
 
-def test_cli_disagreement_warning_gives_units(tmp_path: Path) -> None:
+def test_cli_disagreement_warning_gives_units(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The warning names the unit of each median: seconds for an RTO or RPO, USD for the drill's cost
-    (it printed a bare 0.00984772 for asr's cost)."""
+    (it printed a bare 0.00984772 for asr's cost). The fast model now agrees with the engine on this
+    comparison: its costs are doubled here (in this process: the engine's trials do not use them) to
+    make the disagreement the warning is about."""
+    from drsim.compare.fast import FastRun
+
+    costs = FastRun.costs
+    monkeypatch.setattr(FastRun, "costs", lambda self: 2 * costs(self))
     window = ("--window-end", "2026-11-01T00:00:00Z")
     result = CliRunner().invoke(
         main,
@@ -265,25 +267,21 @@ def _agreement(path: Path) -> list[Agreement]:
     return agreements(fast, engine, names)
 
 
-@pytest.mark.parametrize("source", [*(p.name for p in EXAMPLES), STORE.name, "generated-8"])
+GENERATED: dict[str, tuple[int, tuple[int, int, int], int]] = {  # VMs, tier sizes, seed
+    "generated-8": (8, (3, 3, 2), 7),  # one app: 3 web, 3 app, 2 striped db VMs
+    "generated-10": (10, (2, 2, 1), 11),  # two apps of 5 VMs, other incident times
+}
+
+
+@pytest.mark.parametrize("source", [*(p.name for p in EXAMPLES), STORE.name, *GENERATED])
 def test_fast_model_agrees_with_the_engine(source: str, tmp_path: Path) -> None:
-    generated = source == "generated-8"
-    path = (
-        write_comparison(tmp_path, 8, trials=TRIALS, sizes=(3, 3, 2))
-        if generated
-        else STORE
-        if source == STORE.name
-        else ROOT / "drills" / source
-    )
+    if source in GENERATED:
+        vms, sizes, seed = GENERATED[source]
+        path = write_comparison(tmp_path, vms, trials=TRIALS, sizes=sizes, seed=seed)
+    else:
+        path = STORE if source == STORE.name else ROOT / "drills" / source
     found = _agreement(path)
     assert found
-    outside = []
     for a in found:
         assert a.engine_trials == a.fast_trials == TRIALS
-        key = (source, a.candidate, a.measure, a.app)
-        if key in OUTSIDE_THE_RULE:
-            outside.append(key)
-            assert a.median_rel_diff <= OUTSIDE_MEDIAN and a.ks_pvalue > OUTSIDE_KS_P, f"{a.describe()} (was {OUTSIDE_THE_RULE[key]})"
-        else:
-            assert meets_the_issue_rule(a), f"{a.describe()}: outside the issue's rule (medians within 3 %, KS p > 0.01)"
-    assert set(outside) == {k for k in OUTSIDE_THE_RULE if k[0] == source}
+        assert meets_the_issue_rule(a), f"{a.describe()}: outside the issue's rule (medians within 3 %, KS p > 0.01)"
