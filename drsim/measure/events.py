@@ -439,6 +439,23 @@ class EvidenceResealed(Event):
     drsim_version: str
 
 
+@dataclass(frozen=True, slots=True)
+class EvidenceResigned(Event):
+    """`drsim evidence seal --re-sign` or `drsim report --re-sign` replaced the run's signature with one
+    made by another key: appended to the finished run's journal (so chained, and under the new
+    signature) before the run is sealed again, naming the key that had signed it, the key that signs it
+    now (each by the SHA-256 of its raw public key) and the manifest the old signature covered. Its time
+    is the wall clock's; it is kept out of the run's measures."""
+
+    kind: ClassVar[str] = "evidence.resigned"
+    previous_key_sha256: str  # "unreadable" when the old manifest.sig did not name a key drsim could read
+    key_sha256: str
+    previous_manifest_sha256: str | None  # None when there was no manifest.json beside the old signature
+    user: str  # the operating-system account that ran the command
+    host: str
+    drsim_version: str
+
+
 class Verdict(StrEnum):
     """What an attestation says of a run."""
 
@@ -513,6 +530,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         RunResumed,
         RunFinished,
         EvidenceResealed,
+        EvidenceResigned,
         CoverageMade,
         HumanWaiting,
         HumanActed,

@@ -29,6 +29,7 @@ from drsim.measure.events import (
     CleanupTestFailover,
     Event,
     EvidenceResealed,
+    EvidenceResigned,
     PlanMade,
     PredictionMade,
     ResourceCreated,
@@ -128,6 +129,7 @@ class RecordedRun:
     aborted: RunAborted | None
     finished: RunFinished | None
     reseals: tuple[EvidenceResealed, ...] = ()  # forced re-seals after the run, kept out of `events`
+    resigns: tuple[EvidenceResigned, ...] = ()  # signatures replaced with --re-sign after the run, kept out of `events`
     attestations: tuple[RunAttested, ...] = ()  # `drsim drill attest` after the run, kept out of `events`
     prediction: PredictionMade | None = None  # the twin's prediction, made before a drill against Azure
 
@@ -301,7 +303,8 @@ def read_result(path: Path) -> tuple[DrillResult, str]:
 def read_events(path: Path) -> tuple[list[Event], ChainCheck, bool]:
     """The typed events of journal.jsonl, the state of its hash chain, and whether a torn last line was dropped.
 
-    Forced re-seals (evidence.resealed, appended after the run) are among the events: read_run sets them apart.
+    Forced re-seals and re-signatures (evidence.resealed, evidence.resigned, appended after the run) are among
+    the events: read_run sets them apart.
     """
     shown = str(path)
     try:
@@ -409,8 +412,8 @@ def read_run(run_dir: str | os.PathLike[str]) -> RecordedRun:
     result, digest = read_result(directory / RESULT)
     journaled, chain, torn = read_events(directory / JOURNAL)
     kinds = EventsByClass(journaled)
-    after = kinds.of_any(EvidenceResealed, RunAttested)  # wall-clock events after the run: not measured
-    events = [e for e in journaled if not isinstance(e, EvidenceResealed | RunAttested)] if after else journaled
+    after = kinds.of_any(EvidenceResealed, EvidenceResigned, RunAttested)  # wall-clock events after the run: not measured
+    events = [e for e in journaled if not isinstance(e, EvidenceResealed | EvidenceResigned | RunAttested)] if after else journaled
     return RecordedRun(
         run_dir=directory,
         result=result,
@@ -431,6 +434,7 @@ def read_run(run_dir: str | os.PathLike[str]) -> RecordedRun:
         aborted=kinds.first(RunAborted),
         finished=kinds.last(RunFinished),
         reseals=tuple(kinds.of(EvidenceResealed)),
+        resigns=tuple(kinds.of(EvidenceResigned)),
         attestations=tuple(kinds.of(RunAttested)),
         prediction=kinds.first(PredictionMade),
     )

@@ -283,6 +283,7 @@ class EnvironmentView:
     journal_torn: bool  # a last line cut short (a killed run) was ignored
     result_sha256: str
     forced_reseals: tuple[str, ...]  # each `drsim evidence seal --force`: when, who, and what had changed
+    resigned: tuple[str, ...]  # each signature replaced with --re-sign: when, who, the old key and the new
     plan_tasks: int | None
     critical_path_tasks: int | None
     critical_path_s: float | None
@@ -669,6 +670,11 @@ def _environment(run: RecordedRun) -> EnvironmentView:
         result_sha256=run.result_sha256,
         forced_reseals=tuple(
             f"{iso(r.at)} by {r.user} on {r.host} (drsim {r.drsim_version}) over these changes: {'; '.join(r.changes)}" for r in run.reseals
+        ),
+        resigned=tuple(
+            f"{iso(r.at)} by {r.user} on {r.host} (drsim {r.drsim_version}): the signature of the key with SHA-256 "
+            f"{r.previous_key_sha256} replaced by one of the key with SHA-256 {r.key_sha256}"
+            for r in run.resigns
         ),
         plan_tasks=len(plan.tasks) if plan else None,
         critical_path_tasks=len(plan.critical_path) if plan else None,
