@@ -36,7 +36,7 @@ from drsim.compare import ExecutorKind, prepare, run_comparison
 from drsim.compare.analysis import trials_frame
 from drsim.compare.fast_run import ModelChoice, fast_outcomes
 from drsim.compare.fast_validate import agreements
-from drsim.compare.generated import write_comparison
+from drsim.compare.generated import default_sizes, write_comparison
 from drsim.compare.runner import monthly_costs
 from drsim.compare.trials import run_trial, trial_specs, worker_documents
 
@@ -153,6 +153,11 @@ def main() -> int:
         "--workers", type=int, nargs="*", default=[], help="also run the shop's engine comparisons with these worker counts"
     )
     args = parser.parse_args()
+    for size in args.sizes:
+        try:
+            default_sizes(size)
+        except ValueError as exc:
+            parser.error(f"--sizes {size}: {exc}")
     samples = args.sample + [args.sample[-1]] * (1 + len(args.sizes) - len(args.sample))
     bench("contoso (drills/shop-plans.yaml)", COMPARISON, args.trials, samples[0])
     whole_command(args.trials, args.runs)

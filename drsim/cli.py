@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from drsim import __version__
 from drsim.errors import DocumentError, DrsimError, ExecutionError, UsageError
@@ -180,7 +181,7 @@ def schema(kind: str | None) -> None:
     type=click.IntRange(0, 1_000_000),
     default=50,
     show_default=True,
-    help="With the fast model: engine trials per candidate, at the same incident times, that check it (0: none).",
+    help="With the fast model: engine trials per candidate, at the same incident times, that check it (0: none; not with --model engine).",
 )
 def compare(
     comparison: str,
@@ -204,6 +205,12 @@ def compare(
 
     from drsim.compare.pool import start_early
 
+    validate_given = click.get_current_context().get_parameter_source("validate") is not ParameterSource.DEFAULT
+    if model == "engine" and validate_given and validate > 0:  # --validate 0 asks for nothing, and gets it
+        raise UsageError(
+            f"--validate {validate} checks the fast model against the engine, and does nothing with --model engine "
+            "(every trial already runs through the engine): leave out --validate, or use --model fast or auto"
+        )
     # Beside a progress bar, the workers' fork server imports the engine while this process imports the rest.
     start_early(
         executor=executor, workers=workers, engine_trials=model == "engine" or validate > 0, display=not quiet and sys.stderr.isatty()
@@ -247,6 +254,9 @@ def compare(
             click.echo(fit(result.model.summary))
         for warning in result.model.warnings:
             click.echo(fit(f"drsim: warning: {warning}"), err=True)
+        if validate_given and validate > 0 and result.model.used == "engine":  # auto chose the engine: nothing to check
+            unused = f"--validate {validate} was not used: the engine ran every trial (auto), so there was no fast model to check"
+            click.echo(fit(f"drsim: warning: {unused}"), err=True)
     if not quiet:
         shown = [p.name for p in written if p.suffix != ".svg" and p.parent == written[0].parent]
         click.echo(fit(f"wrote in {written[0].parent}: {', '.join(shown)} and replay/"))
@@ -296,6 +306,12 @@ def sim_points(drill: str, vm_name: str | None, at_text: str | None, fmt: str) -
     show_points(drill, vm=vm_name, at_text=at_text, fmt=fmt, today=datetime.now(UTC).date())
 
 
+RE_SIGN_HELP = (
+    "Replace the signature of a run signed by another key with one made by --sign-key; the change of signer "
+    "(both key fingerprints, who, when) is recorded in the run's journal and shown by `drsim evidence verify`."
+)
+
+
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--format", "formats", default="md,html", show_default=True, help="Reports to write, comma-separated: md, html.")
@@ -306,14 +322,17 @@ def sim_points(drill: str, vm_name: str | None, at_text: str | None, fmt: str) -
     help="History store  [default: history.sqlite of the run's output directory, RUN_DIR/../..]",
 )
 @click.option("--sign-key", type=click.Path(dir_okay=False), help="Sign the re-sealed manifest with this Ed25519 private key (PEM).")
-def report(run_dir: str, formats: str, store_path: str | None, sign_key: str | None) -> None:
-    """Re-render a run's reports from its result.json and journal.jsonl, and re-seal its manifest."""
+@click.option("--re-sign", "re_sign", is_flag=True, help=RE_SIGN_HELP)
+def report(run_dir: str, formats: str, store_path: str | None, sign_key: str | None, re_sign: bool) -> None:
+    """Re-render a run's reports from its result.json and journal.jsonl, and re-seal its manifest.
+
+    A signed run is signed again only with the key that signed it, unless --re-sign."""
 
     from drsim.drills import rerender
     from drsim.store import store_of_run
 
     chosen = [f.strip() for f in formats.split(",") if f.strip()]
-    for path in rerender(run_dir, chosen, store_path or store_of_run(run_dir), sign_key):
+    for path in rerender(run_dir, chosen, store_path or store_of_run(run_dir), sign_key, re_sign=re_sign):
         click.echo(f"wrote {path}")
 
 
@@ -370,19 +389,27 @@ def evidence_verify(run_dir: str, public_key: str | None, no_signature_check: bo
     is_flag=True,
     help="Seal a run whose files changed since it was sealed; the changes are recorded in its journal and shown in its reports.",
 )
+@click.option("--re-sign", "re_sign", is_flag=True, help=RE_SIGN_HELP)
 @click.option("--store", "store_path", type=click.Path(dir_okay=False), help=STORE_OF_RUN_HELP)
-def evidence_seal(run_dir: str, sign_key: str | None, force: bool, store_path: str | None) -> None:
+def evidence_seal(run_dir: str, sign_key: str | None, force: bool, re_sign: bool, store_path: str | None) -> None:
     """Write the run's manifest.json (and manifest.sig with a key) over the files it holds now.
 
-    Refused when result.json is not what the journal gives, and (unless --force) when the run was
-    sealed before and its files changed since."""
+    Refused when result.json is not what the journal gives, (unless --force) when the run was
+    sealed before and its files changed since, and (unless --re-sign) when the run is signed by
+    another key than --sign-key."""
     from drsim.drills import seal_evidence
 
     if not os.path.isdir(run_dir):
         raise UsageError(f"{run_dir}: not a directory")
-    outcome = seal_evidence(run_dir, sign_key, force=force, store=_store_of(run_dir, store_path))
+    outcome = seal_evidence(run_dir, sign_key, force=force, re_sign=re_sign, store=_store_of(run_dir, store_path))
     for change in outcome.changes:
         click.echo(f"{run_dir}: sealed over: {change}", err=True)
+    if outcome.resigned is not None:
+        click.echo(
+            f"{run_dir}: signed again with another key: the signature of key {outcome.resigned.previous_key_sha256} "
+            f"replaced by one of key {outcome.resigned.key_sha256} (recorded in the journal)",
+            err=True,
+        )
     for path in outcome.written:
         click.echo(f"wrote {path}")
     click.echo(f"wrote {outcome.manifest}")

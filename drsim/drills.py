@@ -70,6 +70,7 @@ from drsim.measure.events import (
     CleanupTestFailover,
     Event,
     EvidenceResealed,
+    EvidenceResigned,
     HumanActed,
     HumanWaiting,
     InputFile,
@@ -475,6 +476,12 @@ def drill_of_run(run_dir: str | os.PathLike[str]) -> str:
     return started.drill_file
 
 
+def _after_run_words(event: Event) -> str:
+    if isinstance(event, RunAttested):
+        return "attested"
+    return "signed again with another key" if isinstance(event, EvidenceResigned) else "sealed again"
+
+
 def _resume_point(run_dir: Path, drill: str) -> tuple[JournalContents, RunStarted]:
     """What a resume replays: the whole journal of a crashed run (a torn last line dropped), or of an
     interrupted one the lines before its run.aborted; that ending (abort, cleanup, measures) is moved
@@ -483,11 +490,12 @@ def _resume_point(run_dir: Path, drill: str) -> tuple[JournalContents, RunStarte
     contents, first = journal_start(run_dir)
     if first.drill != drill:
         raise JournalError(f"{run_dir / JOURNAL}: the journal is of drill {first.drill}, not {drill}")
-    after = next(((n, e) for n, e in enumerate(contents.events, 1) if isinstance(e, RunAttested | EvidenceResealed)), None)
+    after_run = RunAttested | EvidenceResealed | EvidenceResigned
+    after = next(((n, e) for n, e in enumerate(contents.events, 1) if isinstance(e, after_run)), None)
     if after is not None:  # a resume replays the run, never what people did with it afterwards
         number, event = after
         raise UsageError(
-            f"--resume {run_dir}: the run finished and was {'attested' if isinstance(event, RunAttested) else 'sealed again'} "
+            f"--resume {run_dir}: the run finished and was {_after_run_words(event)} "
             f"after it ({JOURNAL} line {number}: {event.kind}): there is nothing to resume; `drsim report` renders its reports again"
         )
     aborted = next((i for i, event in enumerate(contents.events) if isinstance(event, RunAborted)), None)
@@ -996,8 +1004,6 @@ def record_run(run: RecordedRun, store: HistoryStore | str | os.PathLike[str] | 
     with this run (None: no store)."""
     if store is None:
         return None
-    from drsim.report.view import drill_cost
-
     started = run.started
     performed = started.performed if started is not None else None
     opened = store if isinstance(store, HistoryStore) else HistoryStore(store)
@@ -1008,7 +1014,7 @@ def record_run(run: RecordedRun, store: HistoryStore | str | os.PathLike[str] | 
             drsim_version=started.drsim_version if started else None,
             catalog_version=started.catalog_version if started else None,
             run_dir=str(run.run_dir.resolve()),
-            cost_usd=drill_cost(run).total_usd,
+            cost_usd=run.cost.total_usd,
             emulated=started.emulated if started is not None and started.inputs else run.result.emulated,
             performed_at=iso(performed.started) if performed is not None else None,
             findings=run.findings,
@@ -1031,8 +1037,9 @@ def render_reports(
     from drsim.report.recorded import read_run
     from drsim.report.render import render_recorded
 
-    run = read_run(run_dir)
-    return render_recorded(run, formats, record_run(run, store), controls)
+    with collector_paused():  # reading a large run back makes hundreds of thousands of objects too (see run_virtual)
+        run = read_run(run_dir)
+        return render_recorded(run, formats, record_run(run, store), controls)
 
 
 def finish_run(
@@ -1058,13 +1065,14 @@ def finish_run(
 
     key = load_signing_key(sign_key) if sign_key is not None else None  # a bad key is refused before anything is written
     store = store if store is not None else store_of_run(run_dir)
-    run = read_run(run_dir)
-    unusable: StoreError | None = None
-    try:
-        history = record_run(run, store)
-    except StoreError as exc:  # checked before the run, but it broke or was locked meanwhile: finish the run without it
-        unusable, store, history = exc, None, None
-    written = render_recorded(run, formats, history, controls) if formats else []
+    with collector_paused():  # as in render_reports
+        run = read_run(run_dir)
+        unusable: StoreError | None = None
+        try:
+            history = record_run(run, store)
+        except StoreError as exc:  # checked before the run, but it broke or was locked meanwhile: finish the run without it
+            unusable, store, history = exc, None, None
+        written = render_recorded(run, formats, history, controls) if formats else []
     if junit is not None:
         written.append(write_junit_for_run(run_dir, junit))
     written.append(seal(Path(run_dir), key))
@@ -1082,16 +1090,27 @@ def rerender(
     formats: Sequence[str] = FORMATS,
     store: str | os.PathLike[str] | None = None,
     sign_key: str | os.PathLike[str] | None = None,
+    *,
+    re_sign: bool = False,
 ) -> list[Path]:
     """`drsim report`: render a run again from its files, then re-seal its manifest (signed with `sign_key`).
 
     Nothing is written, in the run directory or the store, unless every check passes first
-    (drsim.report.render.prepare_rerender); the store is opened (or refused) before any report is written."""
+    (drsim.report.render.prepare_rerender); the store is opened (or refused) before any report is written.
+    A run signed by another key than `sign_key` is refused unless `re_sign`, which journals the change
+    of signer (evidence.resigned) before the reports are rendered and the run sealed."""
     from drsim.report.evidence import seal
+    from drsim.report.recorded import read_run
     from drsim.report.render import prepare_rerender, render_recorded
+    from drsim.report.sealing import journal_resign
 
-    run, key = prepare_rerender(run_dir, formats, sign_key, recorded_seal(store, run_dir))
-    written = render_recorded(run, formats, record_run(run, store), None)
+    with collector_paused():  # as in render_reports
+        run, key, change = prepare_rerender(run_dir, formats, sign_key, recorded_seal(store, run_dir), re_sign=re_sign)
+        history = record_run(run, store)
+        if change is not None:
+            journal_resign(Path(run_dir), change)
+            run = read_run(run_dir)
+        written = render_recorded(run, formats, history, None)
     written.append(seal(Path(run_dir), key))
     record_seal(run_dir, store)
     return written
@@ -1148,6 +1167,7 @@ class SealOutcome:
     manifest: Path
     written: tuple[Path, ...]  # reports rendered again after a forced seal
     changes: tuple[str, ...]  # what --force sealed over (empty: nothing had changed)
+    resigned: EvidenceResigned | None  # the change of signer --re-sign made (None: the signer did not change)
     recorded: bool  # the seal was recorded in the history store
 
 
@@ -1156,6 +1176,7 @@ def seal_evidence(
     sign_key: str | os.PathLike[str] | None = None,
     *,
     force: bool = False,
+    re_sign: bool = False,
     store: str | os.PathLike[str] | None = None,
 ) -> SealOutcome:
     """`drsim evidence seal`: write the run's manifest (signed with `sign_key`) once every check passes
@@ -1164,25 +1185,36 @@ def seal_evidence(
     Refused whatever `force` says: result.json not the file the journal gives, a broken journal chain, a
     signed run without a key. Refused unless `force`: a run sealed before (by its manifest, or by the
     store's record) whose files changed since; with `force`, the changes are journaled (evidence.resealed)
-    and the reports rendered again, so that they show it."""
-    from drsim.report.evidence import seal
+    and the reports rendered again, so that they show it. Refused unless `re_sign`: a signed run and a key
+    other than the one that signed it; with `re_sign`, the change of signer is journaled (evidence.resigned)
+    and the reports rendered again."""
+    from drsim.report.evidence import build_manifest, check_signer, seal
     from drsim.report.recorded import read_run
     from drsim.report.render import render_recorded
-    from drsim.report.sealing import changes_since_sealed, check_sealable, journal_forced_reseal
+    from drsim.report.sealing import changes_since_sealed, check_sealable, journal_forced_reseal, journal_resign
 
     directory = Path(run_dir)
     store = store if store is not None else store_of_run(directory)
-    _, key = check_sealable(directory, sign_key)
-    changes = changes_since_sealed(directory, recorded_seal(store, directory), force=force)
+    run, key = check_sealable(directory, sign_key)
+    recorded = recorded_seal(store, directory)
+    changes = changes_since_sealed(directory, recorded, force=force)
+    change = check_signer(directory, key, re_sign=re_sign, key_path=sign_key, recorded=recorded)
     written: list[Path] = []
-    if changes:
-        journal_forced_reseal(directory, changes)
+    resigned = None
+    if changes or change is not None:
+        # Everything that could refuse the seal is checked before the journal gets a line: what it will
+        # digest (a symbolic link is refused), then the store (it records the run, as before).
+        build_manifest(directory)
         formats = [f for f in FORMATS if (directory / f"report.{f}").exists()]
-        if formats:  # the reports show the forced seal (and lose any edit made to them)
-            run = read_run(directory)
-            written = render_recorded(run, formats, record_run(run, store) if Path(store).is_file() else None, None)
+        history = record_run(run, store) if formats and Path(store).is_file() else None
+        if changes:
+            journal_forced_reseal(directory, changes)
+        if change is not None:
+            resigned = journal_resign(directory, change)
+        if formats:  # the reports show the forced seal or the new signer (and lose any edit made to them)
+            written = render_recorded(read_run(directory), formats, history, None)
     manifest = seal(directory, key)
-    return SealOutcome(manifest, tuple(written), tuple(changes), record_seal(directory, store))
+    return SealOutcome(manifest, tuple(written), tuple(changes), resigned, record_seal(directory, store))
 
 
 # ------------------------------------------------------------------------- drsim drill approve
@@ -1402,12 +1434,12 @@ def attest_run(
     if not found.intact:
         raise UsageError(f"{directory}: the evidence does not verify ({'; '.join(found.problems)}); refusing to attest it")
     run = read_run(directory)
+    formats = [f for f in FORMATS if (directory / f"report.{f}").exists()]
+    history = record_run(run, store) if formats and Path(store).is_file() else None  # a store that fails: before the journal's line
     attested = journal_attestation(run, by=by, role=role, verdict=chosen, note=note.strip() or None if note else None)
     run = read_run(directory)
-    formats = [f for f in FORMATS if (directory / f"report.{f}").exists()]
     written: list[Path] = []
     if formats:
-        history = record_run(run, store) if Path(store).is_file() else None
         written = render_recorded(run, formats, history, None)
     written.append(seal(directory, key))
     return AttestOutcome(attested, tuple(written), record_seal(directory, store))

@@ -18,11 +18,38 @@ TIERS = (("web", 16, "linux", "Standard_D2s_v5"), ("app", 16, "linux", "Standard
 """Tier, VMs per app (at most 16: one Site Recovery consistency group), OS and size."""
 
 
+def default_sizes(vms: int) -> tuple[int, int, int]:
+    """The VMs per app of each tier: 16, 16 and 8 (TIERS) when the first app reaches the db tier (more
+    than 32 VMs); for a smaller estate, its VMs split over the three tiers in the same proportions (8 VMs:
+    3, 3 and 2), so that every tier has a VM for the runbooks' steps to recover (a step whose selector
+    matches no VM makes the comparison invalid, and `drsim compare` refuses it)."""
+    web, app, db = (size for _, size, _, _ in TIERS)
+    if vms > web + app:
+        return web, app, db
+    if vms < len(TIERS):
+        raise ValueError(f"a generated comparison has at least {len(TIERS)} VMs (one per tier: web, app, db), got {vms}")
+    dbs = max(1, round(vms * db / (web + app + db)))
+    webs = -(-(vms - dbs) // 2)
+    return webs, vms - dbs - webs, dbs
+
+
 def estate(vms: int, sizes: tuple[int, int, int] | None = None) -> dict[str, Any]:
-    """An estate of `vms` VMs (3 disks each) in apps of up to 40 VMs, tiers of at most 16 (or `sizes`)."""
-    tiers = TIERS if sizes is None else tuple((t[0], size, t[2], t[3]) for t, size in zip(TIERS, sizes, strict=True))
+    """An estate of `vms` VMs (3 disks each) in apps of `sizes` VMs per tier (default: `default_sizes`),
+    each tier at most 16 VMs; every tier has at least one VM (the runbooks recover each tier)."""
+    if sizes is None:
+        sizes = default_sizes(vms)
+    tiers = tuple((t[0], size, t[2], t[3]) for t, size in zip(TIERS, sizes, strict=True))
     if any(not 1 <= size <= 16 for _, size, _, _ in tiers):
         raise ValueError("a tier has 1 to 16 VMs (one consistency group)")
+    before = [sum(size for _, size, _, _ in tiers[:i]) for i in range(len(tiers))]  # the first app fills the tiers in order
+    empty = [tier for (tier, _, _, _), filled in zip(tiers, before, strict=True) if vms <= filled]
+    if empty:
+        shape = "/".join(str(size) for _, size, _, _ in tiers)
+        named = " and ".join(empty) + (" tiers" if len(empty) > 1 else " tier")
+        raise ValueError(
+            f"{vms} VMs in tiers of {shape} leave the {named} without a VM, which the runbooks recover: "
+            f"give at least {before[-1] + 1} VMs, or smaller sizes (default_sizes)"
+        )
     fleet: list[dict[str, Any]] = []
     apps: list[dict[str, Any]] = []
     app = 0
@@ -228,7 +255,9 @@ CANDIDATES = (("daily-backup", "restore"), ("enhanced-4h", "restore"), ("asr", "
 
 
 def write_comparison(directory: Path, vms: int, *, trials: int = 1000, seed: int = 7, sizes: tuple[int, int, int] | None = None) -> Path:
-    """Write the generated comparison's files into `directory`; the path of its Comparison document."""
+    """Write the generated comparison's files into `directory`; the path of its Comparison document.
+    `sizes`: VMs per app of the web, app and db tiers (default: `default_sizes(vms)`, every tier with a VM);
+    ValueError for sizes that leave a tier without a VM (the comparison would be invalid)."""
     directory.mkdir(parents=True, exist_ok=True)
     est = estate(vms, sizes)
     apps = [a["name"] for a in est["apps"]]

@@ -37,8 +37,87 @@ def window_end_text(inputs: ComparisonInputs) -> str:
     return utc_text(inputs.window_end, "seconds")
 
 
+# The figures of the CSV files (and comparison.json), each at a fixed precision: no float noise such as
+# 458.06339999999994, and the same text for the same figure whatever sums led to it.
+SECONDS_DIGITS = 3
+"""Seconds to the millisecond: drsim measures there (drsim.measure.timeline), so a replayed trial's
+result.json has the trial's own figures, and a percentile is one of the trials' values."""
+SHARE_DIGITS = 4
+"""Fractions of trials (shares, a relative difference, a KS statistic): exact up to 10,000 trials."""
+MONTHLY_USD_DIGITS = 2
+"""A monthly protection cost, to the cent."""
+DRILL_USD_DIGITS = 4
+"""One drill's cost, to a hundredth of a cent (a snapshot drill costs about a cent)."""
+PVALUE_DIGITS = 4
+"""A p-value, to four significant digits (it spans orders of magnitude)."""
+
+
+def fixed(value: object, digits: int) -> str:
+    """A figure with `digits` decimals; `inf` for one never reached; empty when missing; never `-0.000`."""
+    if value is None or value is pd.NA:
+        return ""
+    number = float(value)  # type: ignore[arg-type]
+    if math.isnan(number):
+        return ""
+    if math.isinf(number):
+        return "inf" if number > 0 else "-inf"
+    text = f"{number:.{digits}f}"
+    return text.lstrip("-") if float(text) == 0 else text
+
+
+def _significant(value: object, digits: int) -> str:
+    if value is None or value is pd.NA or math.isnan(float(value)):  # type: ignore[arg-type]
+        return ""
+    return f"{float(value):#.{digits}g}"  # type: ignore[arg-type]  # '#': trailing zeros kept (1.000, 0.6751, 3.200e-08)
+
+
+def _seconds(value: object) -> str:
+    return fixed(value, SECONDS_DIGITS)
+
+
+def _share(value: object) -> str:
+    return fixed(value, SHARE_DIGITS)
+
+
+def _drill_usd(value: object) -> str:
+    return fixed(value, DRILL_USD_DIGITS)
+
+
+def _monthly_usd(value: object) -> str:
+    return fixed(value, MONTHLY_USD_DIGITS)
+
+
+COLUMN_FORMATS = {
+    **dict.fromkeys(["rto_s", "rpo_s", "rpo_claimed_s"], _seconds),
+    **{f"{m}_{p}_s": _seconds for m in ("rto", "rpo") for p in ("p50", "p90", "p95", "p99", "max")},
+    **dict.fromkeys(["share", "rto_met_share", "rpo_met_share", "consistent_share", "all_met_share"], _share),
+    **dict.fromkeys(["median_rel_diff", "ks_statistic"], _share),
+    "ks_pvalue": lambda value: _significant(value, PVALUE_DIGITS),
+    "monthly_cost": _monthly_usd,
+    "drill_cost": _drill_usd,
+}
+"""How each column of a CSV file writes its figures (validation.csv's medians: `_measure_columns`)."""
+
+
+def _measure_columns(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """validation.csv's medians and their difference, in the unit of each row's measure: seconds or USD."""
+    digits = [DRILL_USD_DIGITS if m == "cost" else SECONDS_DIGITS for m in frame["measure"]]
+    names = ["fast_median", "engine_median", "median_diff", "engine_median_low", "engine_median_high"]
+    return {name: [fixed(v, d) for v, d in zip(frame[name], digits, strict=True)] for name in names if name in frame}
+
+
 def _csv(frame: pd.DataFrame) -> str:
-    return str(frame.to_csv(index=False, lineterminator="\n"))
+    """A frame as CSV text, every figure at its column's fixed precision (COLUMN_FORMATS)."""
+    columns: dict[str, list[str]] = _measure_columns(frame) if "measure" in frame else {}
+    for name in frame.columns:
+        if name in columns:
+            continue
+        if name in COLUMN_FORMATS:
+            columns[name] = [COLUMN_FORMATS[name](v) for v in frame[name]]
+        elif pd.api.types.is_float_dtype(frame[name]):
+            raise ValueError(f"column {name} has no fixed precision in drsim.compare.outputs.COLUMN_FORMATS")
+    shown = frame.assign(**columns) if columns else frame
+    return str(shown.to_csv(index=False, lineterminator="\n"))
 
 
 def trials_csv(trials: pd.DataFrame, window_end: str | None = None) -> str:
@@ -104,12 +183,13 @@ def failures_of(result: ComparisonResult, out_dir: Path) -> pd.DataFrame:
     return failures_frame(causes, failed, result.inputs.trials, order, out_dir)
 
 
-def _number(value: Any) -> float | None:
-    """A JSON number, or null for a value that is not finite (never reached, not measured)."""
+def _number(value: Any, digits: int) -> float | None:
+    """A JSON number at the CSV files' precision (`digits` decimals), or null for a value that is not
+    finite (never reached, not measured)."""
     if value is None or value is pd.NA:
         return None
     number = float(value)
-    return number if math.isfinite(number) else None
+    return round(number, digits) + 0.0 if math.isfinite(number) else None  # + 0.0: never -0.0
 
 
 def comparison_json(result: ComparisonResult, failures: pd.DataFrame) -> str:
@@ -129,15 +209,15 @@ def comparison_json(result: ComparisonResult, failures: pd.DataFrame) -> str:
                 "incident": candidate.faced.incident,
                 "objectives": candidate.faced.objectives,
                 "overrides": list(candidate.overrides),
-                "all_met_share": _number(row.all_met_share),
+                "all_met_share": _number(row.all_met_share, SHARE_DIGITS),
                 "failed_trials": int(failed.get(candidate.name, 0)),
                 "recovers_at_p95": bool(row.recovers),
                 "qualifies": bool(row.qualifies),
                 "pareto": bool(row.pareto),
-                "monthly_cost": _number(row.monthly_cost),
-                "drill_cost": _number(row.drill_cost),
-                "rto_p95_s": _number(row.rto_p95_s),
-                "rpo_p95_s": _number(row.rpo_p95_s),
+                "monthly_cost": _number(row.monthly_cost, MONTHLY_USD_DIGITS),
+                "drill_cost": _number(row.drill_cost, DRILL_USD_DIGITS),
+                "rto_p95_s": _number(row.rto_p95_s, SECONDS_DIGITS),
+                "rpo_p95_s": _number(row.rpo_p95_s, SECONDS_DIGITS),
             }
         )
     winner = result.ranking.loc[result.ranking["qualifies"], "candidate"]

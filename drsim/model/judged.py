@@ -15,24 +15,26 @@ from typing import Any
 from drsim.errors import Problem
 from drsim.model.documents import Comparison, Estate, Objective, Runbook, Scenario
 from drsim.model.loader import Loaded
-from drsim.model.types import describe_selector, format_duration
+from drsim.model.types import describe_selector
+from drsim.times import duration
 
 
 def describe_scenario(scenario: Scenario) -> str:
-    """The incident as people read it: `region-outage of eastus2`, `vm-loss of {app: shop, tier: web}`."""
+    """The incident as people read it: `region-outage of eastus2`, `vm-loss of VMs {app: shop, tier: web}, detected after 6h 00m`."""
     where = scenario.region if scenario.region is not None else f"VMs {describe_selector(scenario.vms or {})}"
     text = f"{scenario.incident.value} of {where}"
     if scenario.detected_after:
-        text += f", detected after {format_duration(scenario.detected_after)}"
+        text += f", detected after {duration(scenario.detected_after.total_seconds(), 'exact')}"
     return text
 
 
 def describe_objectives(objectives: Sequence[Objective]) -> str:
-    """Objectives per app, in app order: `shop RTO 4h RPO 6h; payroll RTO 8h`; `none` without any."""
+    """Objectives per app, in app order, as every output shows durations (drsim.times.duration, exact: an
+    objective is never rounded): `shop RTO 4h 00m RPO 1d 02h; payroll RTO 8h 00m`; `none` without any."""
     parts = []
     for objective in sorted(objectives, key=lambda o: o.app):
         pairs = (("RTO", objective.rto), ("RPO", objective.rpo))
-        measures = [f"{name} {format_duration(value)}" for name, value in pairs if value is not None]
+        measures = [f"{name} {duration(value.total_seconds(), 'exact')}" for name, value in pairs if value is not None]
         parts.append(f"{objective.app} {' '.join(measures)}")
     return "; ".join(parts) if parts else "none"
 

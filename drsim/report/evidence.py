@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from drsim.errors import ExecutionError, UsageError
+from drsim.records import json_line
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -45,6 +46,16 @@ def line_digest(line: bytes) -> str:
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Replace `path` with `data` in one rename: a reader, or a kill meanwhile, leaves the old file or the new one, never half."""
+    temporary = _staged(path, data)
+    try:
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise ExecutionError(f"{path}: cannot write the file: {exc.strerror or exc}") from None
+
+
+def _staged(path: Path, data: bytes) -> Path:
+    """`data` written in full (and synced) to a temporary file beside `path`, for the caller to rename over it."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
@@ -55,13 +66,13 @@ def write_atomically(path: Path, data: bytes) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(temporary, path)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
         raise ExecutionError(f"{path}: cannot write the file: {exc.strerror or exc}") from None
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+    return temporary
 
 
 def file_digest(path: Path) -> str:
@@ -144,7 +155,7 @@ def check_chain(lines: Sequence[bytes]) -> ChainCheck:
     walker = ChainWalker()
     for line in lines:
         try:
-            event = json.loads(line)
+            event = json_line(line)
         except (UnicodeDecodeError, ValueError):
             event = None
         walker.feed(line, event)
@@ -456,6 +467,71 @@ def _public_key_id(public_key: object) -> str:
     return hashlib.sha256(public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)).hexdigest()
 
 
+UNREADABLE = "unreadable"
+"""What signed_by says of a manifest.sig that names no key drsim can read."""
+
+
+def signed_by(run_dir: Path) -> str | None:
+    """The SHA-256 of the public key the run's manifest.sig names (UNREADABLE when it names none that can be
+    read); None when the run is not signed. Read whether or not manifest.json is there."""
+    path = run_dir / SIGNATURE
+    if not path.exists() and not path.is_symlink():
+        return None
+    try:
+        key_id = json.loads(path.read_bytes())["public_key_sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return UNREADABLE
+    return key_id if isinstance(key_id, str) and len(key_id) == 64 and all(c in "0123456789abcdef" for c in key_id) else UNREADABLE
+
+
+@dataclass(frozen=True)
+class SignerChange:
+    """A signed run about to be signed by another key (`--re-sign`): the key it had, the key it gets (each by
+    the SHA-256 of its raw public half) and the SHA-256 of the manifest the old signature covered."""
+
+    previous_key_sha256: str
+    key_sha256: str
+    previous_manifest_sha256: str | None
+
+
+def check_signer(
+    run_dir: Path,
+    key: Ed25519PrivateKey | None,
+    *,
+    re_sign: bool,
+    key_path: str | os.PathLike[str] | None = None,
+    recorded: RecordedSeal | None = None,
+) -> SignerChange | None:
+    """Whether sealing `run_dir` with `key` replaces the key that signed it (as its manifest.sig names it,
+    or, when that was removed, as the history store's record of the seal does). None when it does not (no
+    key, an unsigned run, the very key that signed it). Another key is refused (UsageError, exit 2, naming
+    both keys) unless `re_sign`: an auditor relies on the signature to know who vouched for the evidence,
+    so its signer never changes without a word. With `re_sign`, what changes (for the caller to record)."""
+    if key is None:
+        return None
+    previous = signed_by(run_dir)
+    where = ""
+    if previous is None and recorded is not None and recorded.signing_key_sha256 is not None:
+        previous, where = recorded.signing_key_sha256, f" (its {SIGNATURE} is gone, but the history store {recorded.store} recorded it)"
+    new = signing_key_id(key)
+    if previous is None or previous == new:
+        return None
+    if not re_sign:
+        had = (
+            f"its {SIGNATURE} names no key that can be read"
+            if previous == UNREADABLE
+            else f"it is signed by the key with fingerprint (SHA-256 of its public key) {previous}{where}"
+        )
+        raise UsageError(
+            f"{run_dir}: {had}, and {key_path if key_path is not None else 'the key given'} is another key (fingerprint {new}): "
+            "refusing to replace the signature of the key that vouched for the run. Sign it with the key it was signed with, "
+            "or pass --re-sign to replace that signature with this key's (recorded in the run's journal and shown by "
+            "`drsim evidence verify`)"
+        )
+    manifest = run_dir / MANIFEST
+    return SignerChange(previous, new, file_digest(manifest) if manifest.is_file() and not manifest.is_symlink() else None)
+
+
 def _signature_document(signature: bytes, key_id: str) -> str:
     document = {"algorithm": "ed25519", "public_key_sha256": key_id, "signature": base64.b64encode(signature).decode("ascii")}
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
@@ -473,18 +549,52 @@ def write_manifest(run_dir: str | os.PathLike[str], sign_key: str | os.PathLike[
 
 
 def seal(run_dir: Path, key: Ed25519PrivateKey | None) -> Path:
-    """write_manifest with the signing key already loaded (callers that check everything before writing anything)."""
-    text = build_manifest(run_dir).to_json()
+    """write_manifest with the signing key already loaded (callers that check everything before writing anything).
+
+    The manifest and its signature are a pair: both are written in full to temporary files before either
+    replaces the old one, and should putting them in place fail half way, the old pair is put back (or,
+    for a run never sealed, the new manifest taken away): a signature never stays beside a manifest it
+    was not made over, and an old signature is never lost for a new manifest that could not be written."""
+    text = build_manifest(run_dir).to_json().encode("ascii")
     manifest_path = run_dir / MANIFEST
     signature_path = run_dir / SIGNATURE
-    if key is None:
-        signature_path.unlink(missing_ok=True)  # first: a stale signature must never sit beside a new manifest
-        write_atomically(manifest_path, text.encode("ascii"))
-    else:
-        signature = key.sign(text.encode("ascii"))
-        write_atomically(manifest_path, text.encode("ascii"))
-        write_atomically(signature_path, _signature_document(signature, _public_key_id(key.public_key())).encode("ascii"))
+    staged = [(manifest_path, _staged(manifest_path, text))]
+    try:
+        if key is not None:
+            document = _signature_document(key.sign(text), _public_key_id(key.public_key())).encode("ascii")
+            staged.append((signature_path, _staged(signature_path, document)))
+        old = {path: path.read_bytes() for path in (manifest_path, signature_path) if path.is_file() and not path.is_symlink()}
+    except BaseException:
+        for _, temporary in staged:
+            temporary.unlink(missing_ok=True)
+        raise
+    try:
+        if key is None:
+            signature_path.unlink(missing_ok=True)  # first: a stale signature must never sit beside a new manifest
+        for path, temporary in staged:
+            os.replace(temporary, path)
+    except OSError as exc:
+        for _, temporary in staged:
+            temporary.unlink(missing_ok=True)
+        _restore(old, (manifest_path, signature_path))
+        raise ExecutionError(
+            f"{run_dir}: cannot put the new {MANIFEST} and {SIGNATURE} in place ({exc.strerror or exc}); "
+            "the run's seal is left as it was before"
+        ) from None
     return manifest_path
+
+
+def _restore(old: dict[Path, bytes], paths: Sequence[Path]) -> None:
+    """Put back the files of a seal that could not be replaced (best effort: the error that led here is the one reported)."""
+    for path in paths:
+        try:
+            if path in old:
+                if not path.is_file() or path.read_bytes() != old[path]:
+                    write_atomically(path, old[path])
+            else:
+                path.unlink(missing_ok=True)
+        except (OSError, ExecutionError):
+            pass
 
 
 # -------------------------------------------------------------------------------------- verification

@@ -30,7 +30,9 @@ from drsim.report.evidence import (
     MANIFEST,
     SIGNATURE,
     RecordedSeal,
+    SignerChange,
     build_manifest,
+    check_signer,
     load_signing_key,
     store_problems,
     verify_bundle,
@@ -188,7 +190,7 @@ def _reasons(view: ReportView) -> str:
         parts.append("cleanup incomplete")
     if view.aborted:
         parts.append(f"the run was aborted: {view.aborted}")
-    return _reasons_of_status(view, parts) + _forced_reseals(view) + _attested(view)
+    return _reasons_of_status(view, parts) + _forced_reseals(view) + _resigned(view) + _attested(view)
 
 
 def _forced_reseals(view: ReportView) -> str:
@@ -196,6 +198,13 @@ def _forced_reseals(view: ReportView) -> str:
     if not count:
         return ""
     return f" The evidence was sealed again with --force {count} time(s), over changes made after it was first sealed (see Environment)."
+
+
+def _resigned(view: ReportView) -> str:
+    count = len(view.environment.resigned)
+    if not count:
+        return ""
+    return f" The evidence was signed again with another key {count} time(s), replacing the signature it had (see Environment)."
 
 
 def _attested(view: ReportView) -> str:
@@ -331,10 +340,13 @@ def prepare_rerender(
     formats: Sequence[str] = FORMATS,
     sign_key: str | os.PathLike[str] | None = None,
     recorded: RecordedSeal | None = None,
-) -> tuple[RecordedRun, Ed25519PrivateKey | None]:
+    *,
+    re_sign: bool = False,
+) -> tuple[RecordedRun, Ed25519PrivateKey | None, SignerChange | None]:
     """What `drsim report` checks before anything is written, in the run directory or the store:
     check_rerenderable, the formats, the key. A signed run is only re-rendered with a key: new
-    reports under an old signature would no longer verify. Gives the run and the loaded key."""
+    reports under an old signature would no longer verify; and only with the key that signed it, unless
+    `re_sign` (check_signer). Gives the run, the loaded key and the change of signer `re_sign` allows."""
     directory = Path(run_dir)
     _check_formats(formats)
     if not directory.is_dir():
@@ -344,4 +356,5 @@ def prepare_rerender(
             f"{directory}: the run is signed ({SIGNATURE}); re-rendering would break the signature: pass --sign-key PEM to sign again"
         )
     key = load_signing_key(sign_key) if sign_key is not None else None
-    return check_rerenderable(directory, recorded), key
+    run = check_rerenderable(directory, recorded)
+    return run, key, check_signer(directory, key, re_sign=re_sign, key_path=sign_key, recorded=recorded)

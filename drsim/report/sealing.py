@@ -12,6 +12,9 @@ what makes a seal mean something after the fact.
   them: a run edited and sealed again by other means, or swapped for another run, no longer matches.
 - A signed bundle is verified with its public key; without one `verify` fails unless told
   `--no-signature-check`.
+- A signed run is signed again only by the key that signed it (the same bytes again), unless
+  `--re-sign`, which appends an `evidence.resigned` event (the old key, the new key, the manifest the
+  old signature covered; chained, so under the new signature); `verify` shows the signing history.
 
 The store's record comes in as a plain RecordedSeal (drsim.drills reads the store and wires these
 checks into `drsim evidence seal`), so this module does not depend on drsim.store.
@@ -29,12 +32,13 @@ from typing import TYPE_CHECKING
 
 from drsim import __version__
 from drsim.errors import DocumentError, DrsimError, UsageError
-from drsim.measure.events import Event, EvidenceResealed, RunAttested, Verdict
+from drsim.measure.events import Event, EvidenceResealed, EvidenceResigned, RunAttested, Verdict
 from drsim.report.evidence import (
     JOURNAL,
     MANIFEST,
     SIGNATURE,
     RecordedSeal,
+    SignerChange,
     Verification,
     check_journal_file,
     load_signing_key,
@@ -46,7 +50,15 @@ from drsim.times import utc_text
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-__all__ = ["RecordedSeal", "changes_since_sealed", "check_sealable", "journal_forced_reseal", "store_problems", "verify_run"]
+__all__ = [
+    "RecordedSeal",
+    "changes_since_sealed",
+    "check_sealable",
+    "journal_forced_reseal",
+    "journal_resign",
+    "store_problems",
+    "verify_run",
+]
 
 
 def _message(exc: DrsimError) -> str:
@@ -57,6 +69,22 @@ def _message(exc: DrsimError) -> str:
 
 def _forced_notes(run: RecordedRun) -> list[str]:
     return [f"sealed again with --force at {utc_text(r.at)} by {r.user} on {r.host}, over: {'; '.join(r.changes)}" for r in run.reseals]
+
+
+def _signing_notes(run: RecordedRun) -> list[str]:
+    """The run's signing history, from its journal's evidence.resigned events (none: nothing to say)."""
+    if not run.resigns:
+        return []
+    notes = [
+        f"signed again with another key (--re-sign) at {utc_text(r.at)} by {r.user} on {r.host}: the signature of key "
+        f"{r.previous_key_sha256} (over the manifest with SHA-256 {r.previous_manifest_sha256 or 'unknown: there was none'}) "
+        f"was replaced by one of key {r.key_sha256}"
+        for r in run.resigns
+    ]
+    keys = [run.resigns[0].previous_key_sha256, *(r.key_sha256 for r in run.resigns)]
+    history = ", then ".join(f"key {k[:16]}..." for k in keys)
+    notes.append(f"signing history (key fingerprints, SHA-256 of the public key): {history} (the last signs the run now)")
+    return notes
 
 
 def verify_run(
@@ -88,6 +116,7 @@ def verify_run(
         found.problems.extend(f"{RESULT}: {p}" for p in differences)
         found.result_recomputed = not differences
         found.notes.extend(_forced_notes(run))
+        found.notes.extend(_signing_notes(run))
     if recorded is not None:
         mismatches = store_problems(directory, recorded)
         found.problems.extend(mismatches)
@@ -152,6 +181,23 @@ def journal_forced_reseal(run_dir: Path, changes: Sequence[str], *, now: datetim
     """Append the evidence.resealed event of a forced seal to the run's journal (a broken chain is refused)."""
     moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     event = EvidenceResealed(moment, tuple(changes), _user(), socket.gethostname(), __version__)
+    _append_event(run_dir / JOURNAL, event)
+    return event
+
+
+def journal_resign(run_dir: Path, change: SignerChange, *, now: datetime | None = None) -> EvidenceResigned:
+    """Append the evidence.resigned event of a --re-sign to the run's journal (a broken chain is refused),
+    before the run is sealed and signed with the new key: the new signature covers it."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    event = EvidenceResigned(
+        moment,
+        change.previous_key_sha256,
+        change.key_sha256,
+        change.previous_manifest_sha256,
+        _user(),
+        socket.gethostname(),
+        __version__,
+    )
     _append_event(run_dir / JOURNAL, event)
     return event
 

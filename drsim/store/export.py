@@ -126,6 +126,32 @@ def _shown_directory(run_dir: str | None, base: Path | None) -> str:
     return run_dir
 
 
+NARROWEST_VERDICT = 9
+"""A verdict column's narrowest width: "50m 00s /" on one line."""
+WIDEST_VERDICT = 13
+"""A narrow terminal's verdict columns grow up to this where it leaves room."""
+
+
+def _verdict_widths(runs: Sequence[RunRecord], room: int) -> tuple[int, int]:
+    """The widths of the RTO and RPO columns on a terminal under 120 columns: half of `room` (what the
+    other columns leave) each, from NARROWEST_VERDICT up to WIDEST_VERDICT, and never narrower than
+    the longest word of the reasons the column shows ("inconsistent)"), so that a reason wraps between
+    words, never inside one; a column wider than its words need gives the other what it lacks."""
+
+    def longest_word(reasons: list[str | None]) -> int:
+        return max([NARROWEST_VERDICT, *(len(word) for reason in reasons if reason for word in f"({reason})".split())])
+
+    apps = [app for run in runs for app in run.apps]
+    needs = [longest_word([a.rto_miss_reason() for a in apps]), longest_word([a.rpo_miss_reason() for a in apps])]
+    share = max(NARROWEST_VERDICT, min(WIDEST_VERDICT, room // 2))
+    widths = [max(need, share) for need in needs]
+    for i, need in enumerate(needs):
+        excess = sum(widths) - room
+        if excess > 0:
+            widths[i] -= min(excess, widths[i] - need)
+    return widths[0], widths[1]
+
+
 def _table(runs: Sequence[RunRecord], base: Path | None = None, width: int = 100) -> str:
     """One row per run and application, `width` columns wide at most: a run's drill, id and directory
     in one cell and its kind, status and incident time in another, so that cells wrap, never cut short."""
@@ -137,20 +163,22 @@ def _table(runs: Sequence[RunRecord], base: Path | None = None, width: int = 100
     # rich cuts a table short when a word (a run id, a path) is wider than its column can be: so the
     # columns that hold such words are given their widths here, out of what the terminal leaves.
     room = width - (3 * 5 + 2)  # six columns: three spaces between two, one at each edge
-    # "50m 00s /" above "2h 00m ok" when narrow, up to 13 columns when the terminal leaves room, so that
-    # "(data inconsistent)" or "(never recovered)" wraps between words
-    verdict_width = 22 if width >= 120 else max(9, min(13, (room - (6 + 4) - 30) // 2))
-    flexible = max(room - (6 + 4) - 2 * verdict_width, 30)
+    wide = width >= 120
+    # "50m 00s /" above "2h 00m ok" when narrow: at least 9 columns, and at least the longest word of
+    # the reasons shown ("inconsistent)", "recovered)"), so that "(data inconsistent)" wraps between
+    # words, never inside one; then up to 13 columns each where the terminal leaves room.
+    rto_width, rpo_width = (22, 22) if wide else _verdict_widths(runs, room - (6 + 4) - 30)
+    flexible = max(room - (6 + 4) - rto_width - rpo_width, 30)
     run_width = min(max(flexible * 2 // 3, 21), flexible - 10)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("drill, run, directory", overflow="fold", width=run_width)  # runs of one drill and id differ by directory
     table.add_column("kind, status, incident", overflow="fold", width=flexible - run_width)
-    table.add_column("app", overflow="fold", max_width=6 if width < 120 else 20)
-    table.add_column("RTO / objective", overflow="fold", max_width=verdict_width)
-    table.add_column("RPO / objective, claimed", overflow="fold", max_width=verdict_width)
+    table.add_column("app", overflow="fold", max_width=20 if wide else 6)
+    table.add_column("RTO / objective", overflow="fold", max_width=rto_width)
+    table.add_column("RPO / objective, claimed", overflow="fold", max_width=rpo_width)
     table.add_column("left", overflow="fold", width=4)
 
-    between = "\n" if verdict_width < 22 else " "  # a duration is never split over two lines
+    between = " " if wide else "\n"  # a duration is never split over two lines
 
     def measure(value: float | None, objective: float | None, met: bool | None, why: str | None) -> Text:
         verdict = {True: " ok", False: " MISSED", None: ""}[met] + (f" ({why})" if why else "")

@@ -4,11 +4,12 @@ unless `mixed: true`, and then every table and chart says what each candidate fa
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
 from click.testing import CliRunner
-from comparisons import comparison
+from comparisons import DATA, comparison
 
 from drsim.cli import main
 
@@ -26,8 +27,8 @@ def test_candidates_facing_different_incidents_and_objectives_are_refused_naming
     code, output = run("compare", str(path), "--quiet", "--workers", "1", "--out", str(tmp_path / "out"))
     assert code == 2, output
     assert f"{path}:5:1: the candidates face different incidents and objectives" in output
-    assert "daily: incident accidental-delete of VMs {app: store}; objectives store RTO 4h RPO 6h" in output
-    assert "asr: incident region-outage of eastus2; objectives store RTO 2h RPO 15m" in output
+    assert "daily: incident accidental-delete of VMs {app: store}; objectives store RTO 4h 00m RPO 6h 00m" in output
+    assert "asr: incident region-outage of eastus2; objectives store RTO 2h 00m RPO 15m 00s" in output
     assert "state scenario: and objectives: in the Comparison" in output and "mixed: true" in output
     assert not (tmp_path / "out").exists()
     code, output = run("validate", str(path))  # validate says the same, before anything runs
@@ -63,9 +64,9 @@ def test_a_stated_scenario_and_objectives_judge_every_candidate_whatever_its_run
     assert (daily["step"], daily["operation"], daily["error_kind"], daily["trials"]) == ("bubble", "network.isolate", "NotFoundError", 3)
     assert "region eastus2 is down" in daily["example_error"]
     summary = pd.read_csv(out / "comparison.csv")
-    assert set(summary["incident"]) == {"region-outage of eastus2"} and set(summary["objectives"]) == {"store RTO 1m RPO 1h"}
+    assert set(summary["incident"]) == {"region-outage of eastus2"} and set(summary["objectives"]) == {"store RTO 1m 00s RPO 1h 00m"}
     report = (out / "report.md").read_text()
-    faced = "every candidate faces region-outage of eastus2 and is judged against the objectives store RTO 1m RPO 1h"
+    faced = "every candidate faces region-outage of eastus2 and is judged against the objectives store RTO 1m 00s RPO 1h 00m"
     assert f"Like for like: {faced}" in report
     runbook = (out / "replay" / "daily" / "runbook.yaml").read_text()
     assert "incident: region-outage" in runbook and "rto: 1m" in runbook  # what the trials ran
@@ -83,7 +84,7 @@ def test_a_what_if_that_makes_candidates_differ_is_refused(tmp_path: Path) -> No
     path = comparison(tmp_path, same)
     code, output = run("compare", str(path), "--quiet", "--out", str(tmp_path / "o"), "--set", "enhanced.runbook.objectives[0].rpo=1h")
     assert code == 2
-    assert "enhanced: incident accidental-delete of VMs {app: store}; objectives store RTO 4h RPO 1h" in output
+    assert "enhanced: incident accidental-delete of VMs {app: store}; objectives store RTO 4h 00m RPO 1h 00m" in output
 
 
 def test_mixed_and_both_stated_is_a_document_error(tmp_path: Path) -> None:
@@ -102,27 +103,41 @@ def test_stated_scenario_and_objectives_are_checked_against_the_estate(tmp_path:
 
 
 def test_a_mixed_comparison_labels_every_table_and_chart_with_what_each_candidate_faced(tmp_path: Path) -> None:
+    """Objectives read as every duration of drsim's outputs does (drsim.times.duration, exact): `RPO 1d 02h`,
+    never the document's `1d2h`, in the terminal, both reports, the charts, the CSV and the JSON."""
+    restore = (DATA / "runbooks" / "restore.yaml").read_text()
+    assert "{app: store, rto: 4h, rpo: 6h}" in restore
+    (tmp_path / "restore-26h.yaml").write_text(restore.replace("rpo: 6h}", "rpo: 26h}"), encoding="utf-8")
+    candidates = [("daily", "daily.yaml", str(tmp_path / "restore-26h.yaml")), DIFFERENT[1]]
     out = tmp_path / "out"
-    code, output = run("compare", str(comparison(tmp_path, DIFFERENT, "mixed: true\n")), "--workers", "1", "--out", str(out))
+    code, output = run("compare", str(comparison(tmp_path, candidates, "mixed: true\n")), "--workers", "1", "--out", str(out))
     assert code in (0, 1), output
     daily = "accidental-delete of VMs {app: store}"
     asr = "region-outage of eastus2"
-    assert "mixed: the candidates face different incidents or objectives" in " ".join(output.split())  # the line wraps to the terminal
+    daily_objectives, asr_objectives = "store RTO 4h 00m RPO 1d 02h", "store RTO 2h 00m RPO 15m 00s"
+    terminal = " ".join(output.split())  # lines wrap to the terminal
+    assert "mixed: the candidates face different incidents or objectives" in terminal
     assert daily in output and asr in output  # the terminal's ranking table
+    assert daily_objectives in terminal and asr_objectives in terminal
     summary = pd.read_csv(out / "comparison.csv").set_index("candidate")
-    assert summary.loc["daily", "incident"] == daily and summary.loc["asr", "objectives"] == "store RTO 2h RPO 15m"
+    assert summary.loc["daily", "incident"] == daily and summary.loc["asr", "objectives"] == asr_objectives
+    assert summary.loc["daily", "objectives"] == daily_objectives
     report = (out / "report.md").read_text()
     assert "**Mixed comparison:**" in report
     ranking = next(line for line in report.splitlines() if line.startswith("| ") and "| asr |" in line and "USD" in line)
-    assert "region-outage of eastus2" in ranking and "store RTO 2h RPO 15m" in ranking
-    per_app = [line for line in report.splitlines() if line.startswith("| asr: region-outage of eastus2; store RTO 2h RPO 15m | store |")]
+    assert "region-outage of eastus2" in ranking and asr_objectives in ranking
+    per_app = [line for line in report.splitlines() if line.startswith(f"| asr: region-outage of eastus2; {asr_objectives} | store |")]
     assert len(per_app) == 1
+    assert "| daily | accidental-delete of VMs \\{app: store\\} | store RTO 4h 00m RPO 1d 02h |" in report  # what each faced
     html = (out / "report.html").read_text()
-    assert "Mixed comparison:" in html and "<td>region-outage of eastus2</td>" in html
+    assert "Mixed comparison:" in html and "<td>region-outage of eastus2</td>" in html and f"<td>{daily_objectives}</td>" in html
     for chart in ("ecdf-rto.svg", "ecdf-rpo.svg", "cost-vs-p95.svg"):
         svg = (out / chart).read_text()
-        assert "asr: region-outage of eastus2; store RTO 2h RPO 15m" in svg, chart
-        assert "daily: accidental-delete of VMs {app: store}; store RTO 4h RPO 6h" in svg, chart
+        assert f"asr: region-outage of eastus2; {asr_objectives}" in svg, chart
+        assert f"daily: accidental-delete of VMs {{app: store}}; {daily_objectives}" in svg, chart
+    for text in (terminal, report, html, (out / "comparison.csv").read_text()):
+        assert not re.search(r"(RTO|RPO) (\d+[dhms])+(?! \d)", text), "an objective as the document writes it (1d2h, 15m)"
     document = json.loads((out / "comparison.json").read_text())
     assert document["mixed"] is True
     assert {r["candidate"]: r["incident"] for r in document["ranking"]} == {"daily": daily, "asr": asr}
+    assert {r["candidate"]: r["objectives"] for r in document["ranking"]} == {"daily": daily_objectives, "asr": asr_objectives}

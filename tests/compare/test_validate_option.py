@@ -1,0 +1,57 @@
+"""`--validate N` checks the fast model against the engine: with `--model engine` there is nothing to
+check, so an explicit `--validate N` is refused (exit 2) rather than silently ignored; the default
+(50) and `--validate 0` ask for nothing and are accepted. When auto picks the engine, an explicit
+`--validate N` is named as unused. Through the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+from comparisons import DATA, comparison
+
+from drsim.cli import main
+
+RESTORE = [("daily", "daily.yaml", "restore.yaml")]
+
+
+def test_validate_with_the_engine_model_is_a_usage_error(tmp_path: Path) -> None:
+    path = comparison(tmp_path, RESTORE)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["compare", str(path), "--model", "engine", "--validate", "5", "--quiet", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    message = " ".join(result.output.split())
+    assert "--validate 5 checks the fast model against the engine, and does nothing with --model engine" in message
+    assert not out.exists()  # refused before any trial
+
+
+def test_validate_0_goes_with_the_engine_model(tmp_path: Path) -> None:
+    """--validate 0 asks for no check, which the engine model gives (a script may pass it whatever the model);
+    the default goes with it too (tests/compare/test_compare_run.py runs --model engine without --validate)."""
+    path = comparison(tmp_path, RESTORE)
+    args = ["compare", str(path), "--model", "engine", "--validate", "0", "--trials", "1", "--workers", "1", "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code in (0, 1), result.output
+    assert "model: engine" in result.output and "--validate" not in result.output
+
+
+def test_an_explicit_validate_that_auto_could_not_use_is_named(tmp_path: Path) -> None:
+    """auto falls back to the engine (a restore as disks: the fast model does not model it): the
+    --validate asked for checks nothing, and the command says so on stderr."""
+    runbook = yaml.safe_load((DATA / "runbooks" / "restore.yaml").read_text())
+    runbook["steps"] = [s for s in runbook["steps"] if not s["action"].startswith("check.")]  # restored disks: no VM to check
+    for step in runbook["steps"]:
+        if step["action"] == "backup.restore":
+            step["with"]["as"] = "disks"
+    (tmp_path / "disks.yaml").write_text(yaml.safe_dump(runbook, sort_keys=False), encoding="utf-8")
+    path = comparison(tmp_path, [("daily", "daily.yaml", str(tmp_path / "disks.yaml"))])
+    args = ["compare", str(path), "--validate", "5", "--trials", "1", "--workers", "1", "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code in (0, 1), result.output
+    text = " ".join(result.output.split())
+    assert "model: engine (auto: the fast model does not support daily" in text
+    assert "drsim: warning: --validate 5 was not used: the engine ran every trial (auto)" in text
+    default = CliRunner().invoke(main, ["compare", str(path), "--trials", "1", "--workers", "1", "--out", str(tmp_path / "p")])
+    assert default.exit_code in (0, 1) and "--validate" not in default.output  # the default asks for nothing to be named
