@@ -1004,8 +1004,6 @@ def record_run(run: RecordedRun, store: HistoryStore | str | os.PathLike[str] | 
     with this run (None: no store)."""
     if store is None:
         return None
-    from drsim.report.view import drill_cost
-
     started = run.started
     performed = started.performed if started is not None else None
     opened = store if isinstance(store, HistoryStore) else HistoryStore(store)
@@ -1016,7 +1014,7 @@ def record_run(run: RecordedRun, store: HistoryStore | str | os.PathLike[str] | 
             drsim_version=started.drsim_version if started else None,
             catalog_version=started.catalog_version if started else None,
             run_dir=str(run.run_dir.resolve()),
-            cost_usd=drill_cost(run).total_usd,
+            cost_usd=run.cost.total_usd,
             emulated=started.emulated if started is not None and started.inputs else run.result.emulated,
             performed_at=iso(performed.started) if performed is not None else None,
             findings=run.findings,
@@ -1039,8 +1037,9 @@ def render_reports(
     from drsim.report.recorded import read_run
     from drsim.report.render import render_recorded
 
-    run = read_run(run_dir)
-    return render_recorded(run, formats, record_run(run, store), controls)
+    with collector_paused():  # reading a large run back makes hundreds of thousands of objects too (see run_virtual)
+        run = read_run(run_dir)
+        return render_recorded(run, formats, record_run(run, store), controls)
 
 
 def finish_run(
@@ -1066,13 +1065,14 @@ def finish_run(
 
     key = load_signing_key(sign_key) if sign_key is not None else None  # a bad key is refused before anything is written
     store = store if store is not None else store_of_run(run_dir)
-    run = read_run(run_dir)
-    unusable: StoreError | None = None
-    try:
-        history = record_run(run, store)
-    except StoreError as exc:  # checked before the run, but it broke or was locked meanwhile: finish the run without it
-        unusable, store, history = exc, None, None
-    written = render_recorded(run, formats, history, controls) if formats else []
+    with collector_paused():  # as in render_reports
+        run = read_run(run_dir)
+        unusable: StoreError | None = None
+        try:
+            history = record_run(run, store)
+        except StoreError as exc:  # checked before the run, but it broke or was locked meanwhile: finish the run without it
+            unusable, store, history = exc, None, None
+        written = render_recorded(run, formats, history, controls) if formats else []
     if junit is not None:
         written.append(write_junit_for_run(run_dir, junit))
     written.append(seal(Path(run_dir), key))
@@ -1104,12 +1104,13 @@ def rerender(
     from drsim.report.render import prepare_rerender, render_recorded
     from drsim.report.sealing import journal_resign
 
-    run, key, change = prepare_rerender(run_dir, formats, sign_key, recorded_seal(store, run_dir), re_sign=re_sign)
-    history = record_run(run, store)
-    if change is not None:
-        journal_resign(Path(run_dir), change)
-        run = read_run(run_dir)
-    written = render_recorded(run, formats, history, None)
+    with collector_paused():  # as in render_reports
+        run, key, change = prepare_rerender(run_dir, formats, sign_key, recorded_seal(store, run_dir), re_sign=re_sign)
+        history = record_run(run, store)
+        if change is not None:
+            journal_resign(Path(run_dir), change)
+            run = read_run(run_dir)
+        written = render_recorded(run, formats, history, None)
     written.append(seal(Path(run_dir), key))
     record_seal(run_dir, store)
     return written

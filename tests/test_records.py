@@ -1,13 +1,15 @@
-"""drsim.records.quick_init: a faster __init__ that makes the very same frozen record."""
+"""drsim.records: quick_init, a faster __init__ that makes the very same frozen record; json_line, which
+decodes a journal line exactly as json.loads does."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 
 import pytest
 
-from drsim.records import quick_init
+from drsim.records import json_line, quick_init
 
 
 @dataclass(frozen=True)
@@ -57,3 +59,39 @@ def test_records_it_cannot_speed_up_keep_their_init() -> None:
         a: int
 
     assert quick_init(Mutable).__init__ is Mutable.__dict__["__init__"]
+
+
+# ---------------------------------------------------------------------------------------- json_line
+
+_LINES = [
+    b'{"event":"run.finished","at":"2026-11-20T14:00:00Z","status":"passed","error":null,"prev":"00"}',
+    b'{"a": [1, 2.5, {"b": "\\u00e9\\ud800"}], "c": NaN, "d": Infinity}',  # escapes, a lone surrogate, what json.loads allows
+    '{"name":"é, ünïcode ✓"}'.encode(),
+    b'{"a":1}  \t',  # whitespace after the object
+    b'{"a":1} {"b":2}',  # two values on one line
+    b'{"a":1,}',
+    b'{"a":',
+    b"{",
+    b"{}",
+    b'{"a":1}\r',
+    b'{"a":"\xff"}',  # not UTF-8
+    b'{\x00"\x00a\x00"\x00:\x001\x00}\x00',  # UTF-16-LE by json.loads's detection
+    b'\xef\xbb\xbf{"a":1}',  # a byte-order mark
+    b' {"a":1}',
+    b"[1, 2]",
+    b"7",
+    b"",
+    b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}",  # nested deeper than the recursion limit
+]
+
+
+def _outcome(decode: object, line: bytes) -> tuple[str, object]:
+    try:
+        return "value", repr(decode(line))  # type: ignore[operator]
+    except BaseException as exc:  # what json.loads raises, whatever it is
+        return type(exc).__name__, str(exc)
+
+
+@pytest.mark.parametrize("line", _LINES)
+def test_a_journal_line_decodes_as_json_loads_decodes_it_errors_included(line: bytes) -> None:
+    assert _outcome(json_line, line) == _outcome(json.loads, line)

@@ -322,6 +322,12 @@ class CloudProvider(Protocol):
     async def create_vm_from_image(
         self, image_id: str, *, name: str, region: str, size: str, network_id: str, tags: Mapping[str, str]
     ) -> VirtualMachine: ...
+    async def find_vm(self, name: str, *, tags: Mapping[str, str]) -> VirtualMachine | None:
+        """The VM the drill named `name` (as it asked create_vm_from_image for it), once its creation has
+        ended, or None when the cloud has none: a resumed drill adopts a VM whose creation the cloud accepted
+        before the stopped process journaled it, rather than asking for it again. Its disks get `tags`."""
+        ...
+
     async def delete(self, resource_id: str) -> None:
         """Delete one resource the drill created (idempotent: deleting a missing resource succeeds)."""
         ...

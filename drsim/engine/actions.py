@@ -50,6 +50,7 @@ from drsim.measure.events import (
     CheckKind,
     CheckResult,
     Event,
+    GroupInstantChosen,
     HumanActed,
     HumanWaiting,
     OperationAccepted,
@@ -305,6 +306,7 @@ class CloudActions:
         restore targets handed back to the provider), the isolated networks of the steps that ended (each
         read back by the same idempotent PUT that made it), and the tasks it takes on mid-attempt."""
         self.created.update(state.created)
+        self._group_instants.update(state.group_instants)  # a group part failed over goes on to the same instant
         for event in state.events:
             if event.__class__ is not TaskFinished:
                 continue
@@ -364,7 +366,8 @@ class CloudActions:
 
     def _made_vm(self, task: Task) -> str | None:
         """The VM a task taken on mid-attempt by a resumed run had already created (journaled): read, not created
-        again (a VM's PUT is not idempotent when it carries a new OS profile)."""
+        again (a VM's PUT is not idempotent when it carries a new OS profile). One whose PUT was accepted but
+        not journaled is found by its name (CloudProvider.find_vm, image.deploy)."""
         if task.id not in self._resumed_at:
             return None
         return next((c.id for c in self.created.values() if c.task == task.id and c.resource_kind is ResourceKind.VM), None)
@@ -491,7 +494,7 @@ class CloudActions:
                 points = [p for p in points if p.group is not None]
             if not points:
                 raise NotFoundError(f"no {w.recovery_point.value} Site Recovery point of {task.vm}")
-            work.replication_point = self._group_point(step, task.vm, points)
+            work.replication_point = self._group_point(task, step, task.vm, points)
             return
         network = self._network(w.network)
         if work.job_id is None:
@@ -532,14 +535,18 @@ class CloudActions:
             ref = RecoveryPointRef(f"{job.id}#latest", job.recovery_point_time, PointType.CRASH_CONSISTENT.value, None, network.region)
         self._recovered(task, state, vm_id, ref)
 
-    def _group_point(self, step: AsrStep, vm: str, points: list[ReplicationPoint]) -> ReplicationPoint:
+    def _group_point(self, task: Task, step: AsrStep, vm: str, points: list[ReplicationPoint]) -> ReplicationPoint:
         """The newest point; for latest-multi-vm-processed, the instant the VM's consistency group fails
-        over to: the first VM of the group to look fixes it, the others (in any step: a recovery plan
+        over to: the first VM of the group to look fixes it and journals it (group.instant, before any VM
+        of the group fails over: a resumed run restores it), the others (in any step: a recovery plan
         fails a group over tier by tier) take their point of that instant."""
         newest = max(points, key=lambda p: (p.time, p.id))
         if step.with_.recovery_point is not ReplicationPointChoice.LATEST_MULTI_VM_PROCESSED or newest.group is None:
             return newest
-        instant = self._group_instants.setdefault(newest.group, newest.time)
+        instant = self._group_instants.get(newest.group)
+        if instant is None:
+            instant = self._group_instants[newest.group] = newest.time
+            self.emit(GroupInstantChosen(self.clock.now(), task.id, vm, newest.group, instant))
         same = [p for p in points if p.time == instant]
         if not same:
             raise NotFoundError(
@@ -777,19 +784,21 @@ class CloudActions:
                     slots.give_back()  # handed a slot just as the task was cancelled
                 raise
         try:
+            name = self.name(task.vm.replace("#", "-"), task.step)
             made = self._made_vm(task) if self._resumed_at else None
-            vm = (
-                await self.provider.get_vm(made)
-                if made is not None
-                else await self.provider.create_vm_from_image(
-                    work.image.id,
-                    name=self.name(task.vm.replace("#", "-"), task.step),
-                    region=w.region,
-                    size=size,
-                    network_id=network.id,
-                    tags=self.tags,
+            if made is not None:
+                vm = await self.provider.get_vm(made)
+            else:
+                # A resumed run takes the VM the stopped process had asked for (its PUT accepted, not yet
+                # journaled) as the cloud shows it: a PUT again would carry a new adminPassword, refused.
+                found = await self.provider.find_vm(name, tags=self.tags) if self._resumed_at and task.id in self._resumed_at else None
+                vm = (
+                    found
+                    if found is not None
+                    else await self.provider.create_vm_from_image(
+                        work.image.id, name=name, region=w.region, size=size, network_id=network.id, tags=self.tags
+                    )
                 )
-            )
         finally:
             slots.give_back()
         self._record(task, vm.id, ResourceKind.VM, vm.name, vm.region)

@@ -22,6 +22,7 @@ from pathlib import Path
 from drsim.engine.runtime import current_runtime
 from drsim.errors import JournalError
 from drsim.measure.events import Event, RunPerformed, RunResumed, event_from_dict, event_to_dict
+from drsim.records import json_line
 
 GENESIS = "0" * 64
 """The `prev` of the first line."""
@@ -70,7 +71,7 @@ def read_journal(path: str | os.PathLike[str]) -> JournalContents:
     prev = GENESIS
     for number, line in enumerate(complete, start=1):
         try:
-            data = json.loads(line)
+            data = json_line(line)
             if not isinstance(data, dict):
                 raise ValueError("a journal line is a JSON object")
             if data.get("prev") != prev:

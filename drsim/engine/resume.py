@@ -22,6 +22,7 @@ from drsim.measure.events import (
     CleanupStarted,
     CleanupTestFailover,
     Event,
+    GroupInstantChosen,
     HumanActed,
     OperationAccepted,
     OperationFinished,
@@ -66,6 +67,7 @@ class ResumeState:
     accepted: list[OperationAccepted] = field(default_factory=list)  # every operation the cloud accepted, in order
     current: dict[str, OperationAccepted] = field(default_factory=dict)  # by task: the job of its current attempt
     acted: dict[str, HumanActed] = field(default_factory=dict)  # by task: a person's answer in its current attempt
+    group_instants: dict[str, datetime] = field(default_factory=dict)  # consistency group -> the multi-VM instant it fails over to
     cleanup_started: bool = False
     cleanup_finished: CleanupFinished | None = None
     failovers_cleaned: set[str] = field(default_factory=set)  # VMs whose test failover cleanup succeeded
@@ -121,6 +123,9 @@ class ResumeState:
             elif cls is OperationFinished:
                 assert isinstance(event, OperationFinished)
                 tasks.setdefault(event.task, ResumedTask()).ops_finished.add(event.op)
+            elif cls is GroupInstantChosen:  # journals before this event: the instant is chosen again (as it was)
+                assert isinstance(event, GroupInstantChosen)
+                state.group_instants.setdefault(event.group, event.instant)
             elif cls is HumanActed:  # a human.waiting without its human.acted is waited for again
                 assert isinstance(event, HumanActed)
                 state.acted[event.task] = event

@@ -276,6 +276,20 @@ class OperationAccepted(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class GroupInstantChosen(Event):
+    """The multi-VM instant a Site Recovery consistency group fails over to (`recovery_point:
+    latest-multi-vm-processed`), fixed by the first VM of the group to choose its point and journaled
+    before any VM of the group fails over: a resumed run fails the group's other VMs over to this same
+    instant (drsim.engine.resume), so the group comes back consistent whenever drsim was stopped."""
+
+    kind: ClassVar[str] = "group.instant"
+    task: str  # the task of the VM that fixed it
+    vm: str
+    group: str  # the consistency group, as the cloud names it on its recovery points
+    instant: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class OperationFinished(TaskEvent):
     """One operation of a task that succeeded, timed on the run's clock (the provider's time): what
     `drsim calibrate` fits the twin's catalog to and what a report sets beside the prediction.
@@ -518,6 +532,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         TaskSkipped,
         ResourceCreated,
         OperationAccepted,
+        GroupInstantChosen,
         ResourceDeleted,
         OperationFinished,
         CheckResult,
@@ -589,6 +604,35 @@ def _float(value: Any) -> Any:
     return float(value) if isinstance(value, int) else value
 
 
+def _time_decoder() -> _Decode:
+    """parse_iso, for one field of one record, remembering the last text it parsed: a journal's
+    consecutive events share their time more often than not."""
+    last: list[tuple[Any, Any]] = [(None, None)]  # (text, time), replaced whole: a reader never sees half
+
+    def decode(text: Any) -> Any:
+        seen = last[0]
+        if text == seen[0]:
+            return seen[1]
+        moment = parse_iso(text)
+        last[0] = (text, moment)
+        return moment
+
+    return decode
+
+
+def _enum_decoder(cls: type[StrEnum]) -> _Decode:
+    """`cls(value)`: a member found by its value directly, anything else left to the enum (and its error)."""
+    members = cls._value2member_map_
+
+    def decode(value: Any) -> Any:
+        try:
+            return members[value]
+        except (KeyError, TypeError):
+            return cls(value)
+
+    return decode
+
+
 def _decoder(hint: Any) -> _Decode | None:
     """How to turn the JSON value of a field of type `hint` into its typed value (None: as it is).
     A decoder is never given None: a null stays None whatever the type."""
@@ -606,9 +650,9 @@ def _decoder(hint: Any) -> _Decode | None:
         (inner,) = [a for a in args if a is not type(None)]
         return _decoder(inner)
     if hint is datetime:
-        return parse_iso
+        return _time_decoder()
     if isinstance(hint, type) and issubclass(hint, StrEnum):
-        return hint
+        return _enum_decoder(hint)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _class_decoder(hint)
     if hint is float:
@@ -623,7 +667,8 @@ def _class_decoder(cls: type[_T]) -> Callable[[Mapping[str, Any]], _T]:
         return found
     hints = get_type_hints(cls)
     names = _field_names(cls)
-    converting = tuple((name, convert) for name in names if (convert := _decoder(hints[name])) is not None)
+    converters = {name: convert for name in names if (convert := _decoder(hints[name])) is not None}
+    converting = tuple(converters.items())
     allowed = frozenset(names) | {"event"}
 
     def decode(data: Mapping[str, Any]) -> _T:
@@ -637,8 +682,39 @@ def _class_decoder(cls: type[_T]) -> Callable[[Mapping[str, Any]], _T]:
                 values[name] = convert(value)
         return cls(**values)
 
-    _DECODERS[cls] = decode
-    return decode
+    _DECODERS[cls] = _whole_record_decoder(cls, names, converters, decode)
+    return _DECODERS[cls]
+
+
+def _whole_record_decoder(
+    cls: type[_T], names: tuple[str, ...], converters: Mapping[str, _Decode], decode: Callable[[Mapping[str, Any]], _T]
+) -> Callable[[Mapping[str, Any]], _T]:
+    """`decode`, straight through for an object holding every field of the record (all a journal line
+    holds): one call of the class with each field converted, no copy of the object. Anything else, or
+    any error on the way, goes to `decode`, which makes the same record or raises its own error."""
+    fields = frozenset(names)
+    with_kind = fields | {"event"}
+    namespace: dict[str, Any] = {"_cls": cls, "_decode": decode, "_fields": fields, "_with_kind": with_kind}
+    arguments = []
+    for i, name in enumerate(names):
+        if name in converters:
+            namespace[f"_convert{i}"] = converters[name]
+            arguments.append(f"{name}=None if (v{i} := data[{name!r}]) is None else _convert{i}(v{i})")
+        else:
+            arguments.append(f"{name}=data[{name!r}]")
+    source = (
+        "def decode_whole(data):\n"
+        "    keys = data.keys()\n"
+        "    if keys == _with_kind or keys == _fields:\n"
+        "        try:\n"
+        f"            return _cls({', '.join(arguments)})\n"
+        "        except Exception:\n"
+        "            pass  # _decode raises it again, as it words it\n"
+        "    return _decode(data)\n"
+    )
+    exec(source, namespace)  # generated from the record's own field names, as drsim.records.quick_init does
+    function: Callable[[Mapping[str, Any]], _T] = namespace["decode_whole"]
+    return function
 
 
 def event_from_dict(data: Mapping[str, Any]) -> Event:

@@ -571,7 +571,8 @@ class AsrWith(NetworkTarget):
     """Selector of the replicated VMs to fail over."""
     recovery_point: ReplicationPointChoice = ReplicationPointChoice.LATEST_PROCESSED
     """latest, latest-processed, latest-app-consistent, or latest-multi-vm-processed (the newest processed point
-    its multi-VM consistency group shares: every VM of the group at one instant; each VM must be in a group)."""
+    its multi-VM consistency group shares: every VM of the group at one instant, fixed by the first VM of the group
+    to choose and journaled as `group.instant`, which a resumed run keeps; each VM must be in a group)."""
 
 
 class BackupWith(NetworkTarget):

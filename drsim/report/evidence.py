@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from drsim.errors import ExecutionError, UsageError
+from drsim.records import json_line
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -154,7 +155,7 @@ def check_chain(lines: Sequence[bytes]) -> ChainCheck:
     walker = ChainWalker()
     for line in lines:
         try:
-            event = json.loads(line)
+            event = json_line(line)
         except (UnicodeDecodeError, ValueError):
             event = None
         walker.feed(line, event)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import ValidationError
 
@@ -47,19 +47,24 @@ from drsim.measure.events import (
     parse_iso,
 )
 from drsim.measure.result import DrillResult
+from drsim.records import json_line, quick_init
 from drsim.report.evidence import JOURNAL, ChainCheck, ChainWalker, journal_lines
 
 if TYPE_CHECKING:
     from drsim.measure.critical import MeasuredPath
     from drsim.measure.findings import Finding
     from drsim.measure.timeline import RunTimeline
+    from drsim.report.view import CostView
 
 RESULT = "result.json"
+
+_E = TypeVar("_E", bound=Event)
 
 TaskKey = tuple[str, str | None]
 """A task of the run as result.json names it: its step id and its VM (None for steps on no VM)."""
 
 
+@quick_init  # one a task or resource: tens of thousands in a large drill
 @dataclass(frozen=True)
 class RecoveryPointUse:
     """The recovery point one task restored from or failed over to."""
@@ -73,6 +78,7 @@ class RecoveryPointUse:
     region: str
 
 
+@quick_init  # one a task or resource: tens of thousands in a large drill
 @dataclass(frozen=True)
 class TaskFailure:
     """A failed attempt: retried (a later attempt may have succeeded) or final."""
@@ -86,6 +92,7 @@ class TaskFailure:
     retried_ok: bool  # a later attempt of the same task succeeded
 
 
+@quick_init  # one a task or resource: tens of thousands in a large drill
 @dataclass(frozen=True)
 class ResourceLife:
     """A resource the drill created, from resource.created to resource.deleted (None: still there)."""
@@ -165,6 +172,19 @@ class RecordedRun:
         from drsim.measure.critical import measured_critical_paths
 
         return measured_critical_paths(self.timeline, list(self.measured.values())) if self.started is not None else ()
+
+    @cached_property
+    def by_class(self) -> EventsByClass:
+        """The run's events grouped by class, once per run read."""
+        return EventsByClass(self.events)
+
+    @cached_property
+    def cost(self) -> CostView:
+        """What the drill's own resources cost (drsim.report.view.drill_cost), once per run read: the
+        history store records it and the report shows it."""
+        from drsim.report.view import drill_cost
+
+        return drill_cost(self)
 
     @cached_property
     def findings(self) -> tuple[Finding, ...]:
@@ -301,7 +321,7 @@ def read_events(path: Path) -> tuple[list[Event], ChainCheck, bool]:
     chain = ChainWalker()
     for number, line in enumerate(lines, start=1):
         try:
-            data = json.loads(line)
+            data = json_line(line)
         except UnicodeDecodeError:
             raise DocumentError([Problem(shown, number, 1, "the line is not UTF-8 text")]) from None
         except json.JSONDecodeError as exc:
@@ -317,19 +337,52 @@ def read_events(path: Path) -> tuple[list[Event], ChainCheck, bool]:
     return events, chain.result(), torn
 
 
-def _points(events: Sequence[Event]) -> tuple[RecoveryPointUse, ...]:
+class EventsByClass:
+    """A run's events grouped by class in one pass, each group in journal order: what a report picks
+    out of a large journal many times over."""
+
+    def __init__(self, events: Sequence[Event]) -> None:
+        self.events = events
+        self.groups: dict[type[Event], list[Event]] = {}
+        for event in events:
+            group = self.groups.get(type(event))
+            if group is None:
+                group = self.groups[type(event)] = []
+            group.append(event)
+
+    def of(self, cls: type[_E]) -> Sequence[_E]:
+        """The events that are instances of `cls`, in journal order."""
+        return self.of_any(cls)  # type: ignore[return-value]
+
+    def of_any(self, *classes: type[Event]) -> Sequence[Event]:
+        """The events that are instances of any of `classes`, in journal order."""
+        matching = [group for cls, group in self.groups.items() if issubclass(cls, classes)]
+        if len(matching) <= 1:
+            return matching[0] if matching else ()
+        return [e for e in self.events if isinstance(e, classes)]  # several classes interleaved: in journal order
+
+    def first(self, cls: type[_E]) -> _E | None:
+        found = self.of(cls)
+        return found[0] if found else None
+
+    def last(self, cls: type[_E]) -> _E | None:
+        found = self.of(cls)
+        return found[-1] if found else None
+
+
+def _points(finished: Iterable[TaskFinished]) -> tuple[RecoveryPointUse, ...]:
     found = []
-    for event in events:
-        if isinstance(event, TaskFinished) and event.recovery_point is not None:
+    for event in finished:
+        if event.recovery_point is not None:
             point = event.recovery_point
             found.append(RecoveryPointUse(event.step, event.vm, point.id, point.time, point.type, point.tier, point.region))
     return tuple(found)
 
 
-def _failures(events: Sequence[Event]) -> tuple[TaskFailure, ...]:
-    succeeded = {e.task for e in events if isinstance(e, TaskFinished)}
+def _failures(kinds: EventsByClass) -> tuple[TaskFailure, ...]:
+    succeeded = {e.task for e in kinds.of(TaskFinished)}
     found = []
-    for event in events:
+    for event in kinds.of_any(TaskRetrying, TaskFailed):
         if isinstance(event, TaskRetrying):
             found.append(TaskFailure(event.step, event.vm, event.attempt, event.error, event.at, False, event.task in succeeded))
         elif isinstance(event, TaskFailed):
@@ -337,16 +390,18 @@ def _failures(events: Sequence[Event]) -> tuple[TaskFailure, ...]:
     return tuple(found)
 
 
-def _resources(events: Sequence[Event]) -> tuple[ResourceLife, ...]:
-    lives: dict[str, ResourceLife] = {}
+def _resources(events: Iterable[Event]) -> tuple[ResourceLife, ...]:
+    created: dict[str, ResourceCreated] = {}  # the first resource.created of each id
+    deleted: dict[str, datetime] = {}  # the last resource.deleted of each id after it was created
     for event in events:
-        if isinstance(event, ResourceCreated) and event.id not in lives:
-            price = getattr(event, "cost_per_day", None)
-            lives[event.id] = ResourceLife(event.id, event.resource_kind, event.name, event.region, event.at, None, price)
-        elif isinstance(event, ResourceDeleted) and event.id in lives:
-            life = lives[event.id]
-            lives[event.id] = ResourceLife(life.id, life.kind, life.name, life.region, life.created_at, event.at, life.cost_per_day)
-    return tuple(lives.values())
+        if isinstance(event, ResourceCreated):
+            created.setdefault(event.id, event)
+        elif isinstance(event, ResourceDeleted) and event.id in created:
+            deleted[event.id] = event.at
+    return tuple(
+        ResourceLife(key, event.resource_kind, event.name, event.region, event.at, deleted.get(key), getattr(event, "cost_per_day", None))
+        for key, event in created.items()
+    )
 
 
 def read_run(run_dir: str | os.PathLike[str]) -> RecordedRun:
@@ -356,9 +411,9 @@ def read_run(run_dir: str | os.PathLike[str]) -> RecordedRun:
         raise UsageError(f"{directory}: not a directory (expected a run directory such as reports/<drill>/<run-id>)")
     result, digest = read_result(directory / RESULT)
     journaled, chain, torn = read_events(directory / JOURNAL)
-    after_run = EvidenceResealed | EvidenceResigned | RunAttested  # wall-clock events after the run: not measured
-    events = [e for e in journaled if not isinstance(e, after_run)]
-    plan = next((e for e in events if isinstance(e, PlanMade)), None)
+    kinds = EventsByClass(journaled)
+    after = kinds.of_any(EvidenceResealed, EvidenceResigned, RunAttested)  # wall-clock events after the run: not measured
+    events = [e for e in journaled if not isinstance(e, EvidenceResealed | EvidenceResigned | RunAttested)] if after else journaled
     return RecordedRun(
         run_dir=directory,
         result=result,
@@ -366,22 +421,22 @@ def read_run(run_dir: str | os.PathLike[str]) -> RecordedRun:
         events=tuple(events),
         chain=chain,
         torn_tail=torn,
-        started=next((e for e in events if isinstance(e, RunStarted)), None),
-        plan=plan,
-        measured={e.app: e for e in events if isinstance(e, AppMeasured)},
-        points=_points(events),
-        failures=_failures(events),
-        skipped=tuple(e for e in events if isinstance(e, TaskSkipped)),
-        checks=tuple(e for e in events if isinstance(e, CheckResult)),
-        resources=_resources(events),
-        cleanup=next((e for e in reversed(events) if isinstance(e, CleanupFinished)), None),
-        failover_cleanups=tuple(e for e in events if isinstance(e, CleanupTestFailover)),
-        aborted=next((e for e in events if isinstance(e, RunAborted)), None),
-        finished=next((e for e in reversed(events) if isinstance(e, RunFinished)), None),
-        reseals=tuple(e for e in journaled if isinstance(e, EvidenceResealed)),
-        resigns=tuple(e for e in journaled if isinstance(e, EvidenceResigned)),
-        attestations=tuple(e for e in journaled if isinstance(e, RunAttested)),
-        prediction=next((e for e in events if isinstance(e, PredictionMade)), None),
+        started=kinds.first(RunStarted),
+        plan=kinds.first(PlanMade),
+        measured={e.app: e for e in kinds.of(AppMeasured)},
+        points=_points(kinds.of(TaskFinished)),
+        failures=_failures(kinds),
+        skipped=tuple(kinds.of(TaskSkipped)),
+        checks=tuple(kinds.of(CheckResult)),
+        resources=_resources(kinds.of_any(ResourceCreated, ResourceDeleted)),
+        cleanup=kinds.last(CleanupFinished),
+        failover_cleanups=tuple(kinds.of(CleanupTestFailover)),
+        aborted=kinds.first(RunAborted),
+        finished=kinds.last(RunFinished),
+        reseals=tuple(kinds.of(EvidenceResealed)),
+        resigns=tuple(kinds.of(EvidenceResigned)),
+        attestations=tuple(kinds.of(RunAttested)),
+        prediction=kinds.first(PredictionMade),
     )
 
 

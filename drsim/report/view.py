@@ -33,6 +33,7 @@ from drsim.measure.findings import Finding, Severity
 from drsim.measure.result import AppResult, RunKind, RunStatus, TaskStatus, run_kind
 from drsim.measure.twin import Held, hold, operation_seconds, step_spans
 from drsim.model.types import Action
+from drsim.records import quick_init
 from drsim.report.controls import Control, EvidenceKind, select_controls
 from drsim.report.recorded import RecordedRun, TaskKey, parse_time
 from drsim.report.text import usd, utc, verdict
@@ -117,6 +118,7 @@ class AppView:
         return self.result.app
 
 
+@quick_init  # one a task, VM or recovery point: tens of thousands in a large drill
 @dataclass(frozen=True)
 class TaskRow:
     step: str
@@ -153,6 +155,7 @@ class StepGroup:
     planned_critical: bool = False  # a task of the step is on the plan's critical path (an estimate)
 
 
+@quick_init  # one a task, VM or recovery point: tens of thousands in a large drill
 @dataclass(frozen=True)
 class VmRpo:
     vm: str
@@ -184,6 +187,7 @@ class RpoSummary:
     failed: int
 
 
+@quick_init  # one a task, VM or recovery point: tens of thousands in a large drill
 @dataclass(frozen=True)
 class PointRow:
     step: str
@@ -214,6 +218,7 @@ class ConsistencyRow:
     detail: str
 
 
+@quick_init  # one a task, VM or recovery point: tens of thousands in a large drill
 @dataclass(frozen=True)
 class FailureRow:
     step: str
@@ -677,16 +682,17 @@ def _environment(run: RecordedRun) -> EnvironmentView:
         lower_bound_s=plan.lower_bound_s if plan else None,
         kind=run_kind(run.result.provider, bool(started.emulated) if started else False),
         performed=started.performed if started else None,
-        performed_ended=next((e.ended for e in reversed(run.events) if isinstance(e, RunPerformed)), None),
+        performed_ended=performed.ended if (performed := run.by_class.last(RunPerformed)) is not None else None,
         inputs=started.inputs if started else (),
     )
 
 
 def _signoff(run: RecordedRun) -> SignOffView:
-    waits = [e for e in run.events if isinstance(e, HumanWaiting)]
-    acted = [e for e in run.events if isinstance(e, HumanActed)]
+    waits = run.by_class.of(HumanWaiting)
+    acted = run.by_class.of(HumanActed)
     answered = {(e.task, e.attempt) for e in acted}
-    ends = {e.task: e for e in run.events if isinstance(e, TaskFailed | TaskFinished | TaskSkipped)}
+    ended = run.by_class.of_any(TaskFailed, TaskFinished, TaskSkipped)
+    ends = {e.task: e for e in ended if isinstance(e, TaskFailed | TaskFinished | TaskSkipped)}
     unanswered = []
     for wait in waits:
         if (wait.task, wait.attempt) in answered:
@@ -868,7 +874,7 @@ def build_view(run: RecordedRun, history: Sequence[PastRun] | None = None, contr
         resources_deleted=sum(1 for r in run.resources if r.deleted_at is not None),
         failover_cleanup_errors=tuple(f"{c.vm}: {c.error or 'failed'}" for c in run.failover_cleanups if not c.succeeded),
         leftovers=tuple(LeftoverRow(x.id, x.kind, x.name, x.region, x.cost_per_day) for x in cleanup.leftovers),
-        cost=drill_cost(run),
+        cost=run.cost,
         environment=_environment(run),
         controls=(),
         unknown_controls=selection.unknown,
@@ -882,9 +888,13 @@ def build_view(run: RecordedRun, history: Sequence[PastRun] | None = None, contr
         critical_paths=paths,
         prediction=_prediction(run),
     )
+    statements: dict[EvidenceKind, str] = {}  # one statement per kind of evidence, however many controls cite it
+    for control in selection.controls:
+        for kind in control.evidenced_by:
+            if kind not in statements:
+                statements[kind] = evidence_statement(kind, view, run)
     control_views = tuple(
-        ControlView(control, tuple((kind, evidence_statement(kind, view, run)) for kind in control.evidenced_by))
-        for control in selection.controls
+        ControlView(control, tuple((kind, statements[kind]) for kind in control.evidenced_by)) for control in selection.controls
     )
     return replace(view, controls=control_views)
 

@@ -119,3 +119,37 @@ def test_a_missing_field_is_a_value_error() -> None:
     del data["seed"]
     with pytest.raises(ValueError, match=r"bad run\.started event"):
         event_from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [  # a line holding every field is made in one call of its class; what is wrong with it is worded as before
+        ({"at": 5}, "bad run.started event: 'int' object has no attribute 'strip'"),
+        ({"controls": 7}, "bad run.started event: 'int' object is not iterable"),
+        ({"cleanup": "sometimes"}, "'sometimes' is not a valid CleanupPolicy"),
+        ({"cleanup": ["x"]}, "['x'] is not a valid CleanupPolicy"),
+        ({"at": "yesterday"}, "Invalid isoformat string: 'yesterday'"),
+        (
+            {"inputs": [{"role": "drill"}]},
+            "bad run.started event: InputFile.__init__() missing 2 required positional arguments: 'path' and 'sha256'",
+        ),
+        ({"inputs": [{"role": "drill", "path": "p", "sha256": "s", "x": 1}]}, "unknown fields ['x'] for InputFile"),
+        ({"performed": {"started": "bad", "drsim_version": "1", "host": "h", "user": "u"}}, "Invalid isoformat string: 'bad'"),
+    ],
+)
+def test_a_whole_line_with_a_bad_value_says_what_is_wrong(change: dict[str, object], error: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        event_from_dict({**event_to_dict(started()), **change})
+    assert str(raised.value) == error
+
+
+def test_consecutive_events_get_each_its_own_time_and_values() -> None:
+    later = T0 + timedelta(seconds=1.5)
+    times = [T0, T0, later, T0, later, later]
+    events = [started(at=moment, incident_at=T0 - timedelta(hours=k), seed=k) for k, moment in enumerate(times)]
+    decoded = [event_from_dict(json.loads(json.dumps(event_to_dict(e)))) for e in events]
+    assert decoded == events
+    assert [e.at for e in decoded] == times  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="Invalid isoformat string: 'later'"):  # a time it cannot parse is never taken for the last one
+        event_from_dict({**event_to_dict(events[-1]), "at": "later"})
+    assert event_from_dict(event_to_dict(events[-1])) == events[-1]

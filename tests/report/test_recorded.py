@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from report_fixtures import at, shop_run, write_run
 
 from drsim.cli import main
 from drsim.errors import DocumentError, UsageError
+from drsim.measure.events import FailureCategory, ResourceCreated, ResourceDeleted, RunFinished, TaskFailed, TaskRetrying
+from drsim.model.types import Action
 from drsim.report.recorded import read_run
 
 
@@ -103,3 +106,37 @@ def test_cli_report_renders_records_and_seals(shop_dir: Path, tmp_path: Path) ->
     assert CliRunner().invoke(main, ["evidence", "verify", str(shop_dir)]).exit_code == 0
     listed = CliRunner().invoke(main, ["history", "--store", str(store), "--format", "json"])
     assert [run["run_id"] for run in json.loads(listed.output)] == ["20261120-140000-s42"]
+
+
+def test_failures_and_resources_keep_journal_order_across_kinds(tmp_path: Path) -> None:
+    """Reading groups the events by class in one pass; where two kinds interleave (retried and failed
+    attempts, resources created and deleted) the journal's order still decides."""
+    result, events = shop_run()
+    vm = "Microsoft.Compute/virtualMachines"
+    extra = [
+        ResourceDeleted(at=at(1), id="early", resource_kind=vm, name="early", region="r"),  # deleted before it was created: ignored
+        ResourceCreated(at=at(2), id="early", resource_kind=vm, name="early", region="r", task=None, cost_per_day=1.0),
+        ResourceCreated(at=at(3), id="early", resource_kind=vm, name="again", region="r", task=None, cost_per_day=2.0),  # the first counts
+        ResourceDeleted(at=at(4), id="early", resource_kind=vm, name="early", region="r"),
+        ResourceDeleted(at=at(5), id="early", resource_kind=vm, name="early", region="r"),  # the last deletion counts
+        TaskFailed(
+            at=at(6),
+            task="x/vm",
+            step="x",
+            action=Action.CHECK_BOOT,
+            vm="vm",
+            attempts=2,
+            error="boom",
+            error_type="E",
+            category=FailureCategory.EXECUTION,
+            allowed=False,
+        ),
+        TaskRetrying(at=at(7), task="y/vm", step="y", action=Action.CHECK_BOOT, vm="vm", attempt=1, error="again", retry_in_s=1.0),
+    ]
+    run = read_run(write_run(tmp_path / "run", result, events[:-1] + extra + events[-1:]))
+    early = next(r for r in run.resources if r.id == "early")
+    assert (early.name, early.created_at, early.deleted_at, early.cost_per_day) == ("early", at(2), at(5), 1.0)
+    assert [r.id for r in run.resources] == list(dict.fromkeys(e.id for e in run.events if isinstance(e, ResourceCreated)))
+    assert [(f.step, f.final) for f in run.failures] == [("db", False), ("x", True), ("y", False)]
+    assert run.by_class.of_any(TaskFailed, TaskRetrying) == [e for e in run.events if isinstance(e, TaskFailed | TaskRetrying)]
+    assert run.by_class.last(RunFinished) is run.finished is not None

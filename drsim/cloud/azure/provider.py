@@ -588,6 +588,33 @@ class AzureProvider:
             self._prices[disk_id.lower()] = await self._cost_per_day(ResourceKind.DISK, disk_id)
         return await self.get_vm(vm.id)
 
+    async def find_vm(self, name: str, *, tags: Mapping[str, str]) -> VirtualMachine | None:
+        """The VM the drill named `name`, read once its creation has ended, or None when there is none: a
+        resumed drill adopts a VM from an image whose PUT Azure accepted before the stopped process journaled
+        it (a PUT again would carry a new adminPassword, which Azure refuses: 409 PropertyChangeNotAllowed).
+        Its disks get `tags` and its price is read, as create_vm_from_image does once the VM is made."""
+        vm_id = self._id("Microsoft.Compute", "virtualMachines", azure_name(name, ResourceKind.VM))
+        for _ in range(BUSY_ATTEMPTS):
+            try:
+                model = await self._get_vm_model(vm_id)
+            except NotFoundError:
+                return None
+            state = (model.provisioning_state or "").lower()
+            if state not in ("creating", "updating"):
+                break
+            await self._wait(self.polling_interval)  # its first PUT still runs: read it again once it may have ended
+        else:
+            raise ProviderError(f"VM {name} was still being created after {BUSY_ATTEMPTS} reads")
+        if state == "failed":
+            raise ProviderError(f"VM {name}, whose creation an earlier process of the drill started, failed to be created")
+        size = model.hardware_profile.vm_size if model.hardware_profile is not None else ""
+        self._priced(vm_id, ResourceKind.VM, size=records.text(size))
+        vm = await self._vm_record(model)
+        await self._tag_all(vm.disk_ids, tags)
+        for disk_id in vm.disk_ids:
+            self._prices[disk_id.lower()] = await self._cost_per_day(ResourceKind.DISK, disk_id)
+        return await self.get_vm(vm.id)
+
     async def delete(self, resource_id: str) -> None:
         ref = parse_id(resource_id)
         kind = kind_named(ref.type)

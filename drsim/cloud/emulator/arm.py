@@ -71,6 +71,9 @@ class ErrorCode(StrEnum):
     RESOURCE_NOT_FOUND = "ResourceNotFound"
     CONFLICT = "Conflict"
     ANOTHER_OPERATION_IN_PROGRESS = "AnotherOperationInProgress"
+    # Compute: a PUT of an existing VM that changes what cannot change once it is made, its osProfile's
+    # adminPassword among them (409; the answer quoted in hashicorp/terraform#6528).
+    PROPERTY_CHANGE_NOT_ALLOWED = "PropertyChangeNotAllowed"
     OPERATION_NOT_ALLOWED = "OperationNotAllowed"
     QUOTA_EXCEEDED = "QuotaExceeded"
     ALLOCATION_FAILED = "AllocationFailed"

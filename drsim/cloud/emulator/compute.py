@@ -9,6 +9,7 @@ one script a drill runs; the emulator executes nothing.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -647,6 +648,16 @@ class ComputeService(ResourceProviderService):
         name = p["name"]
         location = body.string("location")
         tags = body.tags()
+        password = body.optional_string("properties.osProfile.adminPassword")
+        password_sha256 = hashlib.sha256(password.encode()).hexdigest() if password is not None else None
+        made = self.state.vm_extras.get(id_key(resource_id))
+        if made is not None and made.admin_password_sha256 is not None and password_sha256 not in (None, made.admin_password_sha256):
+            # A VM's adminPassword is set when it is made and cannot change (its answers never show it:
+            # VirtualMachine_Create_WithPremiumStorage.json); ARM answers 409 PropertyChangeNotAllowed,
+            # "Changing property 'adminPassword' is not allowed." (hashicorp/terraform#6528).
+            raise ArmError(
+                409, ErrorCode.PROPERTY_CHANGE_NOT_ALLOWED, "Changing property 'adminPassword' is not allowed.", target="adminPassword"
+            )
         if (answer := await self._existing(VM_TYPE, resource_id, body)) is not None:
             return answer
         size = body.string("properties.hardwareProfile.vmSize")
@@ -684,6 +695,7 @@ class ComputeService(ResourceProviderService):
             image_id=image_id,
             computer_name=computer,
             admin_username=admin,
+            admin_password_sha256=password_sha256 if image_id is not None else None,
             security_profile=security,
         )
         for nic_id in nic_ids:

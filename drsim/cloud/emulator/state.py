@@ -98,6 +98,7 @@ class VmExtras:
     image_id: str | None = None
     computer_name: str | None = None
     admin_username: str | None = None
+    admin_password_sha256: str | None = None  # of osProfile.adminPassword as PUT: never kept, never answered (only compared)
     security_profile: JsonObject | None = None  # securityProfile as PUT (Trusted Launch: securityType and uefiSettings)
 
 

@@ -363,3 +363,49 @@ def test_run_command_answers_as_virtual_machines_run_command() -> None:
         assert parse_report(web, statuses[0]["message"], web_id).consistent
 
     emulated(check)
+
+
+def test_a_vm_put_again_with_another_admin_password_is_refused_as_virtual_machines_create_or_update_refuses_it() -> None:
+    # VirtualMachine_Create_WithPremiumStorage.json (ComputeRP 2024-07-01, VirtualMachines_CreateOrUpdate):
+    # the create sends osProfile.adminPassword, and neither of its answers (200, 201) shows it. A PUT of the
+    # VM with the same body is answered 200 (the example's update answer); with another password, ARM
+    # answers 409 {"error": {"code": "PropertyChangeNotAllowed", "target": "adminPassword", "message":
+    # "Changing property 'adminPassword' is not allowed."}} (the answer quoted in hashicorp/terraform#6528).
+    async def check(arm: ArmSession) -> None:
+        source = arm.rid(PROD, f"{COMPUTE}/virtualMachines", "web-01")
+        assert (await arm.wait(await arm.call("POST", f"{source}/deallocate")))[-1] == "Succeeded"
+        assert (await arm.call("POST", f"{source}/generalize")).status == 200
+        image = arm.rid(DRILLS, f"{COMPUTE}/images", "web-image")
+        made = await arm.call("PUT", image, {"location": "eastus2", "properties": {"sourceVirtualMachine": {"id": source}}})
+        assert (await arm.wait(made))[-1] == "Succeeded"
+        nic = await make_nic(arm, "web-new-nic", await make_network(arm, "image-net"))
+        vm = arm.rid(DRILLS, f"{COMPUTE}/virtualMachines", "web-new")
+        profile = {"computerName": "web-new", "adminUsername": "drill", "adminPassword": "first-Passw0rd!"}
+        body = {
+            "location": "eastus2",
+            "properties": {
+                "hardwareProfile": {"vmSize": "Standard_D2s_v5"},
+                "storageProfile": {"imageReference": {"id": image}, "osDisk": {"createOption": "FromImage", "deleteOption": "Delete"}},
+                "osProfile": profile,
+                "networkProfile": {"networkInterfaces": [{"id": nic}]},
+            },
+        }
+        created = await arm.call("PUT", vm, body)
+        assert created.status == 201 and "adminPassword" not in created.body["properties"].get("osProfile", {})
+        assert (await arm.wait(created))[-1] == "Succeeded"
+        again = await arm.call("PUT", vm, body)
+        assert again.status == 200
+        assert_shape(spec("vm_create_201.yaml"), again.body)
+        assert "adminPassword" not in again.body["properties"]["osProfile"]
+        other = {**body, "properties": {**body["properties"], "osProfile": {**profile, "adminPassword": "second-Passw0rd!"}}}
+        refused = await arm.call("PUT", vm, other)
+        assert refused.status == 409
+        assert refused.body["error"] == {
+            "code": "PropertyChangeNotAllowed",
+            "message": "Changing property 'adminPassword' is not allowed.",
+            "target": "adminPassword",
+        }
+        got = await arm.call("GET", vm)  # the VM is as it was made
+        assert got.status == 200 and got.body["properties"]["provisioningState"] == "Succeeded"
+
+    emulated(check)

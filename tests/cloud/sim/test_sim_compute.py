@@ -195,6 +195,25 @@ def test_an_image_holds_all_disks_of_its_vm(world: SimProvider) -> None:
     assert image.disk_count == 3 and len(vm.disk_ids) == 3
 
 
+def test_find_vm_finds_a_drill_vm_by_its_name_and_nothing_else(world: SimProvider) -> None:
+    async def main():  # type: ignore[no-untyped-def]
+        (image,) = await world.list_images()
+        network = await bubble(world, region="centralus")
+        made = await world.create_vm_from_image(
+            image.id, name="web-new", region="centralus", size="Standard_D2s_v5", network_id=network, tags=TAGS
+        )
+        return (
+            made,
+            await world.find_vm("web-new", tags=TAGS),
+            await world.find_vm("web-other", tags=TAGS),
+            await world.find_vm("web-01", tags=TAGS),
+        )
+
+    made, found, missing, production = run(main)
+    assert found is not None and found.id == made.id and found.disk_ids == made.disk_ids
+    assert missing is None and production is None  # a production VM is never a drill's to adopt
+
+
 def test_plan_images_exist_in_the_plan_regions_and_are_regional(world: SimProvider) -> None:
     async def main():  # type: ignore[no-untyped-def]
         (image,) = await world.list_images()
