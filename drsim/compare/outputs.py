@@ -235,9 +235,27 @@ def comparison_json(result: ComparisonResult, failures: pd.DataFrame) -> str:
         "stated": list(inputs.stated),
         "mixed": inputs.mixed,
         "winner": str(winner.iloc[0]) if len(winner) else None,
+        "model": model_of(result),
+        "validation": _validation_summary(result),
         "ranking": ranked,
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _validation_summary(result: ComparisonResult) -> dict[str, Any] | None:
+    """comparison.json's `validation`: how the fast model's check by the engine went (None: the engine ran
+    every trial): engine trials per candidate asked for and run, whether Ctrl-C cut it short, and how
+    many measures of validation.csv agree."""
+    model = result.model
+    if model is None or model.used != "fast":
+        return None
+    return {
+        "requested_trials": model.validate,
+        "trials": model.validated,
+        "interrupted": model.interrupted,
+        "measures": len(model.agreements),
+        "agreeing": sum(a.agrees for a in model.agreements),
+    }
 
 
 def _yaml(data: Any, comment: str) -> str:

@@ -5,6 +5,7 @@ check, so an explicit `--validate N` is refused (exit 2) rather than silently ig
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
@@ -83,3 +84,26 @@ def test_the_model_line_states_the_whole_agreement_rule(tmp_path: Path) -> None:
     rule = "(KS p >= 0.01 and medians within 3% or 60 s, USD 0.01 for the cost, agree)"
     assert rule in " ".join(result.output.split())
     assert rule in " ".join((out / "report.md").read_text(encoding="utf-8").split()).replace("&gt;", ">")
+
+
+def test_comparison_json_says_which_model_ran_and_how_its_check_went(tmp_path: Path) -> None:
+    """comparison.json, the machine-readable ranking, did not say which model ran the trials nor whether the
+    engine agreed with the fast model (only the CSV columns, the reports and the terminal did)."""
+    path = comparison(tmp_path, RESTORE)
+    base = ["compare", str(path), "--trials", "2", "--workers", "1", "--quiet"]
+    fast = CliRunner().invoke(main, [*base, "--model", "fast", "--validate", "2", "--out", str(tmp_path / "f")])
+    assert fast.exit_code in (0, 1), fast.output
+    found = json.loads((tmp_path / "f" / "comparison.json").read_text(encoding="utf-8"))
+    rows = (tmp_path / "f" / "validation.csv").read_text(encoding="utf-8").splitlines()[1:]
+    assert found["model"] == "fast"
+    assert found["validation"] == {
+        "requested_trials": 2,
+        "trials": 2,
+        "interrupted": False,
+        "measures": len(rows),
+        "agreeing": sum(row.endswith(",True") for row in rows),
+    }
+    engine = CliRunner().invoke(main, [*base, "--model", "engine", "--out", str(tmp_path / "e")])
+    assert engine.exit_code in (0, 1), engine.output
+    found = json.loads((tmp_path / "e" / "comparison.json").read_text(encoding="utf-8"))
+    assert found["model"] == "engine" and found["validation"] is None
