@@ -23,14 +23,24 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from drsim.measure.critical import MeasuredPath, measured_critical_paths
-from drsim.measure.events import AppMeasured, CallFailed, CheckKind, Event, PlannedTask, RecoveryPointRef, TaskRetrying, TaskStarted
+from drsim.measure.events import (
+    AppMeasured,
+    CallFailed,
+    CheckKind,
+    Event,
+    PlannedTask,
+    RecoveryPointRef,
+    TaskRetrying,
+    TaskStarted,
+    VolumeCheck,
+)
 from drsim.measure.timeline import RunTimeline
 from drsim.model.types import Action
 from drsim.times import duration
@@ -252,15 +262,27 @@ def _rto_reason(run: _Run, app: AppMeasured) -> str:
     return f"Never healthy during the run (objective {objective}): " + (shown or "no check passed") + (f"; {path}." if path else ".")
 
 
+def torn_volume(volume: VolumeCheck, show: Callable[[datetime], str]) -> str:
+    """Why an inconsistent volume is, in words, with the newest canary marker each of its disks holds
+    (`show` writes a time). Disks captured at different instants within one canary interval hold the
+    same marker: that is said, rather than "different instants (14:00:43Z, 14:00:43Z)"."""
+    held = [i for i in volume.disk_instants if i is not None]
+    if not held:
+        return "its disks were not captured at one instant"
+    if len(held) > 1 and len(set(held)) == 1:
+        return (
+            "its disks were captured at different instants, less than a canary interval apart "
+            f"(each holds the canary marker of {show(held[0])})"
+        )
+    return f"its disks were captured at different instants ({', '.join(show(i) for i in held)})"
+
+
 def _data(run: _Run) -> None:
     for check in run.timeline.checks:
         app = check.app
         bad_volumes = [v for v in check.volumes if not v.consistent]
         for volume in bad_volumes:
-            instants = ", ".join(i.astimezone(UTC).strftime("%H:%M:%SZ") for i in volume.disk_instants if i is not None)
-            captured = (
-                f"its disks were captured at different instants ({instants})" if instants else "its disks were not captured at one instant"
-            )
+            captured = torn_volume(volume, lambda i: i.astimezone(UTC).strftime("%H:%M:%SZ"))
             run.add(
                 FindingKind.INCONSISTENT_DATA,
                 Severity.HIGH,

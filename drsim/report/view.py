@@ -29,7 +29,7 @@ from drsim.measure.events import (
     TaskSkipped,
     iso,
 )
-from drsim.measure.findings import Finding, Severity
+from drsim.measure.findings import Finding, Severity, torn_volume
 from drsim.measure.result import AppResult, RunKind, RunStatus, TaskStatus, run_kind
 from drsim.measure.twin import Held, hold, operation_seconds, step_spans
 from drsim.model.types import Action
@@ -605,11 +605,7 @@ def _findings(check: CheckResult) -> list[ConsistencyRow]:
     rows = []
     for volume in check.volumes:
         if not volume.consistent:
-            instants = ", ".join(utc(i) for i in volume.disk_instants if i is not None)
-            detail = (
-                f"its disks were captured at different instants ({instants})" if instants else "its disks were not captured at one instant"
-            )
-            rows.append(ConsistencyRow(check.vm, check.app, volume.name, detail))
+            rows.append(ConsistencyRow(check.vm, check.app, volume.name, torn_volume(volume, utc)))
     if check.corrupted:
         rows.append(ConsistencyRow(check.vm, check.app, None, "the recovered data holds the incident's corrupted writes"))
     if check.consistent is False and not any(not v.consistent for v in check.volumes):

@@ -346,3 +346,15 @@ def test_every_finding_says_why(field: str) -> None:
     found = derive_findings(run(result=check(passed=False, consistent=False, corrupted=True)))
     assert found and all(getattr(f, field) for f in found)
     assert all(dataclasses.is_dataclass(f) for f in found)
+
+
+def test_disks_captured_within_one_canary_interval_are_not_said_to_show_different_times() -> None:
+    # Disks captured a fraction of a second apart hold the same newest canary marker: the finding says so
+    # instead of "captured at different instants (13:08:00Z, 13:08:00Z)".
+    torn = check(passed=False, consistent=False)
+    same = dataclasses.replace(torn, volumes=(VolumeCheck("sqldata", False, (t(-52), t(-52))),))
+    (inconsistent,) = [f for f in derive_findings(run(result=same)) if f.kind is FindingKind.INCONSISTENT_DATA]
+    assert "captured at different instants, less than a canary interval apart (each holds the canary marker of 13:08:00Z)" in (
+        inconsistent.reason
+    )
+    assert "13:08:00Z, 13:08:00Z" not in inconsistent.reason
