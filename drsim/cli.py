@@ -199,7 +199,8 @@ def compare(
 ) -> None:
     """Rank candidate protection plans by RTO, RPO and cost measured over many simulated drills.
 
-    Exit 0 when a candidate meets every objective in at least 95 % of trials, 1 when none does.
+    Exit 0 when a candidate qualifies (it meets every objective in at least 95 % of trials and
+    recovers at p95), 1 when none does.
     """
     from pathlib import Path
 

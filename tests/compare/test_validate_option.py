@@ -107,3 +107,15 @@ def test_comparison_json_says_which_model_ran_and_how_its_check_went(tmp_path: P
     assert engine.exit_code in (0, 1), engine.output
     found = json.loads((tmp_path / "e" / "comparison.json").read_text(encoding="utf-8"))
     assert found["model"] == "engine" and found["validation"] is None
+
+
+def test_one_trial_is_one_trial(tmp_path: Path) -> None:
+    # A comparison of a single trial, checked against a single engine trial, says "1 trial", not "1 trials".
+    path = comparison(tmp_path, RESTORE)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["compare", str(path), "--trials", "1", "--validate", "1", "--out", str(out)])
+    assert result.exit_code in (0, 1), result.output
+    texts = [" ".join(result.output.split()), (out / "report.md").read_text(), (out / "report.html").read_text()]
+    assert "checked against 1 engine trial per candidate" in texts[0]
+    assert "1 trial per candidate" in texts[1] and "1 trial per candidate" in texts[2]
+    assert not any(" 1 trials" in text or " 1 engine trials" in text for text in texts)
