@@ -21,6 +21,7 @@ from drsim.compare.fast_support import unsupported
 from drsim.compare.inputs import ComparisonInputs
 from drsim.compare.trials import TrialOutcome, trial_specs, worker_documents
 from drsim.errors import UsageError
+from drsim.report.text import plural
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -75,7 +76,7 @@ class ModelReport:
         from drsim.compare.fast_validate import KS_P_WARN, MEDIAN_FLOOR_S, MEDIAN_WARN, floor_of
 
         checked = (
-            f"checked against {self.validated} engine trial{'s' if self.validated != 1 else ''} per candidate at the same incident times "
+            f"checked against {plural(self.validated, 'engine trial')} per candidate at the same incident times "
             f"(KS p >= {KS_P_WARN:g} and medians within {MEDIAN_WARN:.0%} or {MEDIAN_FLOOR_S:g} s, "
             f"USD {floor_of('cost'):.2f} for the cost, agree)"
             if self.validated

@@ -24,7 +24,7 @@ from drsim.compare.fast_run import ModelReport
 from drsim.compare.inputs import ComparisonInputs
 from drsim.model.types import format_duration
 from drsim.report.charts import Chart
-from drsim.report.text import escape_markdown, usd
+from drsim.report.text import escape_markdown, plural, usd
 from drsim.times import ROUNDING_NOTE, duration, utc_text
 
 RTO_CHART = "ecdf-rto"
@@ -143,7 +143,7 @@ def comparison_charts(inputs: ComparisonInputs, trials: pd.DataFrame, ranking: p
     names = [c.name for c in inputs.candidates]
     worst = per_trial_worst(trials)
     labels = _labels(inputs)
-    note = f"{inputs.trials} trials, incidents over {format_duration(inputs.window)} ending {_iso(inputs.window_end)}"
+    note = f"{plural(inputs.trials, 'trial')}, incidents over {format_duration(inputs.window)} ending {_iso(inputs.window_end)}"
     if not inputs.mixed:
         first = inputs.candidates[0].faced
         note += f"; every candidate: {first.incident}; objectives {first.objectives}"

@@ -27,6 +27,7 @@ from drsim.compare.inputs import ComparisonInputs, prepare
 from drsim.compare.trials import TrialOutcome, worker_documents
 from drsim.errors import AbortedError
 from drsim.model.types import format_duration
+from drsim.report.text import plural
 from drsim.times import utc_text
 
 if TYPE_CHECKING:
@@ -384,4 +385,5 @@ def window_line(inputs: ComparisonInputs) -> str:
         judged = f"like for like: {' and '.join(inputs.stated)} stated by the Comparison"
     else:
         judged = "like for like: every runbook has the same scenario and objectives"
-    return f"{inputs.trials} trials, incidents over {format_duration(inputs.window)} ending {end}{defaulted}, seed {inputs.seed}; {judged}"
+    window = format_duration(inputs.window)
+    return f"{plural(inputs.trials, 'trial')}, incidents over {window} ending {end}{defaulted}, seed {inputs.seed}; {judged}"

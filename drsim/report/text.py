@@ -68,3 +68,8 @@ def usd(amount: float | None) -> str:
 def verdict(met: bool | None) -> str:
     """The verdict word of one objective or check."""
     return {True: "met", False: "MISSED", None: "not measured"}[met]
+
+
+def plural(count: int, word: str) -> str:
+    """`1 trial`, `2 trials`: a count and its noun."""
+    return f"{count} {word}{'' if count == 1 else 's'}"

@@ -36,7 +36,7 @@ from drsim.model.types import Action
 from drsim.records import quick_init
 from drsim.report.controls import Control, EvidenceKind, select_controls
 from drsim.report.recorded import RecordedRun, TaskKey, parse_time
-from drsim.report.text import usd, utc, verdict
+from drsim.report.text import plural, usd, utc, verdict
 from drsim.times import duration
 
 
@@ -733,10 +733,6 @@ def _trend(run: RecordedRun, history: Sequence[PastRun] | None) -> TrendView:
 # --------------------------------------------------------------------------------- control evidence
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 def evidence_statement(kind: EvidenceKind, view: ReportView, run: RecordedRun) -> str:
     """One statement of fact from this run for one kind of evidence (controls.yaml names the kinds)."""
     if kind is EvidenceKind.OBJECTIVES:
@@ -751,7 +747,7 @@ def evidence_statement(kind: EvidenceKind, view: ReportView, run: RecordedRun) -
         recovered = Counter(t.action for t in view.tasks if Action(t.action).is_recovery and t.status is TaskStatus.SUCCEEDED)
         if not recovered:
             return "No recovery action succeeded in this run."
-        done = ", ".join(f"{_plural(n, 'VM')} by {action}" for action, n in sorted(recovered.items()))
+        done = ", ".join(f"{plural(n, 'VM')} by {action}" for action, n in sorted(recovered.items()))
         return f"Recovered {done}, in a drill on the {view.environment.provider} provider."
     if kind is EvidenceKind.RECOVERY_POINTS:
         if not view.points:
@@ -759,7 +755,7 @@ def evidence_statement(kind: EvidenceKind, view: ReportView, run: RecordedRun) -
         ages = [p.age_s for p in view.points]
         kinds = ", ".join(sorted({f"{p.type}/{p.tier or '-'}/{p.region}" for p in view.points}))
         return (
-            f"{_plural(len(view.points), 'recovery point')} restored ({kinds}); "
+            f"{plural(len(view.points), 'recovery point')} restored ({kinds}); "
             f"their claimed RPO ranges from {duration(min(ages))} to {duration(max(ages))}."
         )
     if kind is EvidenceKind.DATA_INTEGRITY:
@@ -768,8 +764,8 @@ def evidence_statement(kind: EvidenceKind, view: ReportView, run: RecordedRun) -
         measured = [c.measured_rpo_s for c in run.canary_checks if c.measured_rpo_s is not None]
         worst = f", worst measured data loss {duration(max(measured))}" if measured else ""
         bad = view.consistency_findings
-        outcome = f"{_plural(bad, 'finding')} of inconsistency, corruption or unreadable data" if bad else "no inconsistency found"
-        checked = f"{_plural(view.vms_checked, 'recovered VM')} ({_plural(view.volumes_checked, 'volume')} checked{worst})"
+        outcome = f"{plural(bad, 'finding')} of inconsistency, corruption or unreadable data" if bad else "no inconsistency found"
+        checked = f"{plural(view.vms_checked, 'recovered VM')} ({plural(view.volumes_checked, 'volume')} checked{worst})"
         return f"Canary markers read back on {checked}; {outcome}."
     if kind is EvidenceKind.ISOLATION:
         networks = sorted({f"{r.name} ({r.region})" for r in run.resources if r.kind.lower().endswith("/virtualnetworks")})
@@ -786,16 +782,16 @@ def evidence_statement(kind: EvidenceKind, view: ReportView, run: RecordedRun) -
             return "The journal records no region for recovered VMs or recovery points."
         return f"Recovered VMs created in {', '.join(regions) or '—'}; recovery points read in {', '.join(point_regions) or '—'}."
     if kind is EvidenceKind.CLEANUP:
-        text = f"Cleanup {view.cleanup_status}: {_plural(view.resources_created, 'resource')} created, {view.resources_deleted} deleted"
+        text = f"Cleanup {view.cleanup_status}: {plural(view.resources_created, 'resource')} created, {view.resources_deleted} deleted"
         if view.leftovers:
             daily = usd(view.cost.leftover_cost_per_day)
-            return text + f"; {_plural(len(view.leftovers), 'leftover')} costing {daily} a day, listed in this report."
+            return text + f"; {plural(len(view.leftovers), 'leftover')} costing {daily} a day, listed in this report."
         return text + "; nothing left behind."
     if kind is EvidenceKind.RECORD_INTEGRITY:
         env = view.environment
         chain = "intact" if env.journal_intact else f"BROKEN ({env.journal_break})"
         return (
-            f"Journal of {_plural(env.journal_events, 'event')}, hash-chained ({chain}, head {env.journal_head[:16]}...); "
+            f"Journal of {plural(env.journal_events, 'event')}, hash-chained ({chain}, head {env.journal_head[:16]}...); "
             f"result.json SHA-256 {env.result_sha256[:16]}...; manifest.json seals every file of the run (drsim evidence verify)."
         )
     if kind is EvidenceKind.TREND:
@@ -810,7 +806,7 @@ def evidence_statement(kind: EvidenceKind, view: ReportView, run: RecordedRun) -
         rest = ", ".join(f"{n} {label}" for label, n in sorted(others.items()))
         last = earlier[-1].incident_at
         return (
-            f"{_plural(len(earlier), 'earlier run')} of this drill series on record: {len(real)} real ({passed} passed), "
+            f"{plural(len(earlier), 'earlier run')} of this drill series on record: {len(real)} real ({passed} passed), "
             f"the only operating evidence among them{f'; {rest}, which are not' if rest else ''}; the last for an incident at {last}."
         )
     if not view.findings:
@@ -821,7 +817,7 @@ def evidence_statement(kind: EvidenceKind, view: ReportView, run: RecordedRun) -
     more = f"; and {view.findings_total - 5} more" if view.findings_total > 5 else ""
     if view.findings_total > len(view.findings):
         by_severity = f"{by_severity} among the {len(view.findings)} shown"
-    return f"{_plural(view.findings_total, 'finding')} derived from the journal ({by_severity}), listed with their reasons: {shown}{more}."
+    return f"{plural(view.findings_total, 'finding')} derived from the journal ({by_severity}), listed with their reasons: {shown}{more}."
 
 
 def build_view(run: RecordedRun, history: Sequence[PastRun] | None = None, controls: Sequence[str] | None = None) -> ReportView:
