@@ -46,6 +46,18 @@ INCIDENT = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
 SUB = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/drsim-drill"
 
 
+def copy_out(pristine: Path, copy: Path) -> Path:
+    """A copy of an --out folder (`pristine`) at `copy` whose history store records the copied run
+    directories, so that commands on the copy find its runs and not the pristine ones."""
+    import shutil
+    import sqlite3
+
+    shutil.copytree(pristine, copy)
+    with sqlite3.connect(copy / "history.sqlite") as db:
+        db.execute("UPDATE runs SET run_dir = replace(run_dir, ?, ?)", (str(pristine.resolve()), str(copy.resolve())))
+    return copy
+
+
 def at(minutes: float) -> datetime:
     return INCIDENT + timedelta(minutes=minutes)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from report_fixtures import copy_out
 
 from drsim.cli import main
 
@@ -34,11 +34,8 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def out(pristine: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "reports"
-    shutil.copytree(pristine, copy)
-    with sqlite3.connect(copy / "history.sqlite") as db:
-        db.execute("UPDATE runs SET run_dir = replace(run_dir, ?, ?)", (str(pristine.resolve()), str(copy.resolve())))
-    return copy
+    """A copy of the pristine --out whose store records the copied run directories."""
+    return copy_out(pristine, tmp_path / "reports")
 
 
 @pytest.fixture

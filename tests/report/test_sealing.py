@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from report_fixtures import copy_out
 
 from drsim.cli import main
 from drsim.report.evidence import seal
@@ -39,11 +40,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def out(pristine: Path, tmp_path: Path) -> Path:
     """A copy of the pristine --out whose store records the copied run directories."""
-    copy = tmp_path / "reports"
-    shutil.copytree(pristine, copy)
-    with sqlite3.connect(copy / "history.sqlite") as db:
-        db.execute("UPDATE runs SET run_dir = replace(run_dir, ?, ?)", (str(pristine.resolve()), str(copy.resolve())))
-    return copy
+    return copy_out(pristine, tmp_path / "reports")
 
 
 @pytest.fixture
