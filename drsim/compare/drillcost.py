@@ -18,14 +18,18 @@ from drsim.cloud.api import ResourceKind
 from drsim.cloud.prices import cost_per_day
 from drsim.cloud.sim.catalog import Catalog
 from drsim.measure.events import Event, PlanMade, ResourceCreated, ResourceDeleted
-from drsim.model.documents import DiskSpec, Estate, VmSpec
+from drsim.model.documents import DiskSpec, Estate, ImageDeployStep, Runbook, VmSpec
 
 SECONDS_PER_DAY = 86400.0
 
 
-def priced_resources(events: Iterable[Event], estate: Estate, catalog: Catalog) -> list[PricedResource]:
-    """Every resource a run created, with its price per day and the seconds it was alive."""
+def priced_resources(events: Iterable[Event], estate: Estate, catalog: Catalog, runbook: Runbook | None = None) -> list[PricedResource]:
+    """Every resource a run created, with its price per day and the seconds it was alive. With the run's
+    `runbook`, the disks an `image.deploy` step makes are priced as its image's (the golden VM's disks,
+    which the image holds), not as the disks of the VM it replaces."""
+    image_of = {s.id: s.with_.image_of for s in runbook.steps if isinstance(s, ImageDeployStep)} if runbook is not None else {}
     task_vm: dict[str, str | None] = {}  # task id -> the production VM it recovers
+    task_image: dict[str, str] = {}  # task id -> the VM whose image it deploys
     created: list[ResourceCreated] = []
     deleted_at: dict[str, datetime] = {}
     last_at: datetime | None = None
@@ -37,20 +41,24 @@ def priced_resources(events: Iterable[Event], estate: Estate, catalog: Catalog) 
             deleted_at.setdefault(event.id, event.at)
         elif isinstance(event, PlanMade):
             task_vm.update((task.id, task.vm) for task in event.tasks)
+            task_image.update((task.id, image_of[task.step]) for task in event.tasks if task.step in image_of)
     vms = {vm.name: vm for vm in estate.vms}
     found = []
     for resource in created:
         vm_name = task_vm.get(resource.task) if resource.task else None
         source = vms.get(vm_name) if vm_name else None
+        golden = vms.get(task_image.get(resource.task or "", ""))
+        if golden is not None and ResourceKind(resource.resource_kind) is not ResourceKind.VM:
+            source = golden  # a disk deployed from an image copies the image's disk (the VM keeps its own size)
         end = deleted_at.get(resource.id, last_at or resource.at)
         alive_s = max(0.0, (end - resource.at).total_seconds())
         found.append(PricedResource(resource.id, resource.resource_kind, resource.name, price_per_day(resource, source, catalog), alive_s))
     return found
 
 
-def drill_cost(events: Iterable[Event], estate: Estate, catalog: Catalog) -> float:
+def drill_cost(events: Iterable[Event], estate: Estate, catalog: Catalog, runbook: Runbook | None = None) -> float:
     """The drill's cost in USD: each resource's price per day times the days it was alive."""
-    return sum(r.cost for r in priced_resources(events, estate, catalog))
+    return sum(r.cost for r in priced_resources(events, estate, catalog, runbook))
 
 
 @dataclass(frozen=True)

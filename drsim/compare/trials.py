@@ -167,6 +167,6 @@ def run_trial(estate: Loaded[Estate], candidate: WorkerCandidate, spec: TrialSpe
     if result is None:  # only a dry run has no result
         raise ExecutionError(f"candidate {candidate.name}, trial {spec.trial}: the engine returned no result")
     apps = tuple(AppOutcome(a.app, a.rto_s, a.rpo_s, a.rpo_claimed_s, a.consistent, a.rto_met, a.rpo_met) for a in result.apps)
-    cost = drill_cost(outcome.events, estate.doc, catalog)
+    cost = drill_cost(outcome.events, estate.doc, catalog, candidate.runbook.doc)
     failures = trial_failures(outcome.events, result)
     return TrialOutcome(candidate.name, spec.trial, spec.incident_at, spec.seed, result.status.value, cost, apps, failures)

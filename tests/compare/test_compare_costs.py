@@ -85,3 +85,33 @@ def test_drill_prices_agree_with_the_simulated_world(candidate: str) -> None:
     leftovers = {left.id: left.cost_per_day for left in outcome.result.cleanup.leftovers}
     priced = {r.id: r.cost_per_day for r in priced_resources(outcome.events, estate, catalog)}
     assert leftovers and priced == pytest.approx(leftovers, abs=1e-4)
+
+
+def test_disks_deployed_from_an_image_are_priced_as_the_images(tmp_path: Path) -> None:
+    # The web tier rebuilt from its golden image (drills/2026-q4-web-image.yaml's runbook and plan): each
+    # new VM's OS disk is a copy of the image's disk (web-golden's StandardSSD_LRS os disk), not of the
+    # lost VM's (a Premium disk): the comparison's price is the simulated world's.
+    from drsim.cloud.sim.catalog import default_catalog
+    from drsim.compare.drillcost import priced_resources
+    from drsim.compare.trials import trial_specs, worker_documents
+    from drsim.drills import simulate_run
+
+    root = Path(__file__).resolve().parents[2]
+    comparison = tmp_path / "image.yaml"
+    comparison.write_text(
+        "apiVersion: drsim/v1\nkind: Comparison\nmetadata: {name: image}\n"
+        f"estate: {root / 'drills/estates/contoso.yaml'}\n"
+        f"candidates:\n  - {{name: image, plan: {root / 'drills/plans/image-fleet.yaml'}, "
+        f"runbook: {root / 'runbooks/web-image-redeploy.yaml'}}}\n"
+        "trials: 1\nwindow: 30d\nwindow_end: 2026-11-01T00:00:00Z\nseed: 5\n",
+        encoding="utf-8",
+    )
+    inputs = prepare(comparison, overrides=["image.runbook.cleanup=never"])
+    documents = worker_documents(inputs)
+    (chosen,) = documents.candidates
+    spec = trial_specs(inputs, [0])[0]
+    outcome = simulate_run(chosen.runbook, documents.estate, chosen.plan, incident_at=spec.incident_at, seed=spec.seed)
+    leftovers = {left.id: left.cost_per_day for left in outcome.result.cleanup.leftovers}
+    priced = {r.id: r.cost_per_day for r in priced_resources(outcome.events, documents.estate.doc, default_catalog(), chosen.runbook.doc)}
+    assert any("/disks/" in rid for rid in leftovers)
+    assert leftovers and priced == pytest.approx(leftovers, abs=1e-4)
