@@ -269,7 +269,7 @@ def _agreement(path: Path) -> list[Agreement]:
 
 GENERATED: dict[str, tuple[int, tuple[int, int, int], int]] = {  # VMs, tier sizes, seed
     "generated-8": (8, (3, 3, 2), 7),  # one app: 3 web, 3 app, 2 striped db VMs
-    "generated-10": (10, (2, 2, 1), 11),  # two apps of 5 VMs, other incident times
+    "generated-6": (6, (1, 1, 1), 11),  # two apps of 3 VMs (web, app, striped db), other incident times
 }
 
 
