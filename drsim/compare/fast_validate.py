@@ -169,13 +169,25 @@ class Agreement:
             fast, engine = f"{self.fast_median:.6g} s", f"{self.engine_median:.6g} s"
         return (
             f"{self.candidate}: {what}: fast median {fast}, engine median {engine} "
-            f"({self.median_rel_diff:.1%}), KS {self.ks_statistic:.3f} (p = {self.ks_pvalue:.3g})"
+            f"({self.median_rel_diff:.1%}), KS {self.ks_statistic:.3f} (p {_p_is(self.ks_pvalue)})"
         )
 
 
 def floor_of(measure: str) -> float:
     """The absolute difference of medians that always counts as agreement: a minute, or a cent."""
     return 0.01 if measure == "cost" else MEDIAN_FLOOR_S
+
+
+def pvalue_text(p: float) -> str:
+    """A p-value to 3 significant digits that reads as 1 only when it is 1: 0.9999 is `> 0.999`."""
+    text = f"{p:.3g}"
+    return "> 0.999" if text == "1" and p < 1 else text
+
+
+def _p_is(p: float) -> str:
+    """`= 0.42`, or `> 0.999` (pvalue_text)."""
+    text = pvalue_text(p)
+    return text if text.startswith(">") else f"= {text}"
 
 
 def agreements(fast: pd.DataFrame, engine: pd.DataFrame, candidates: Sequence[str]) -> list[Agreement]:

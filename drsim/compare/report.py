@@ -21,6 +21,7 @@ from markupsafe import Markup
 from drsim.compare.analysis import QUALIFYING_SHARE, per_trial_worst
 from drsim.compare.charts import cost_scatter_chart, ecdf_chart
 from drsim.compare.fast_run import ModelReport
+from drsim.compare.fast_validate import pvalue_text
 from drsim.compare.inputs import ComparisonInputs
 from drsim.model.types import format_duration
 from drsim.report.charts import Chart
@@ -128,7 +129,7 @@ def _environment(markdown: bool) -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(dur=human_duration, pct=percent, usd=money)
-    env.filters.update(measure=_measure)
+    env.filters.update(measure=_measure, pvalue=pvalue_text)
     env.globals["rounding_note"] = Markup(ROUNDING_NOTE)  # fixed words: nothing to escape
     return env
 

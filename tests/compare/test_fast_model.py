@@ -26,7 +26,7 @@ from drsim.compare import prepare, run_comparison
 from drsim.compare.analysis import trials_frame
 from drsim.compare.executors import run_in_process, run_local_pool
 from drsim.compare.fast_run import ModelChoice, choose, fast_outcomes, fast_run, fast_unsupported
-from drsim.compare.fast_validate import KS_P_WARN, Agreement, agreements, kolmogorov_pvalue, ks_2samp, median_band
+from drsim.compare.fast_validate import KS_P_WARN, Agreement, agreements, kolmogorov_pvalue, ks_2samp, median_band, pvalue_text
 from drsim.compare.generated import write_comparison
 from drsim.errors import UsageError
 
@@ -70,6 +70,13 @@ def test_median_band_holds_the_median() -> None:
     low, high = median_band(values)
     assert low < 50 < high
     assert high - low < 30
+
+
+def test_a_pvalue_reads_as_1_only_when_it_is_1() -> None:
+    assert (pvalue_text(0.9999), pvalue_text(1.0), pvalue_text(0.01234), pvalue_text(3.2e-8)) == ("> 0.999", "1", "0.0123", "3.2e-08")
+    close = Agreement("c", "rto", "app", 300, 300, 1000.0, 1001.0, 0.01, 0.99996)
+    assert close.describe().endswith("KS 0.010 (p > 0.999)")
+    assert replace(close, ks_pvalue=0.42).describe().endswith("(p = 0.42)")
 
 
 def test_agreement_rules() -> None:
