@@ -366,7 +366,8 @@ def test_run_command_answers_as_virtual_machines_run_command() -> None:
 
 
 def test_a_vm_put_again_with_another_admin_password_is_refused_as_virtual_machines_create_or_update_refuses_it() -> None:
-    # VirtualMachine_Create_WithPremiumStorage.json (ComputeRP 2024-07-01, VirtualMachines_CreateOrUpdate):
+    # Azure/azure-rest-api-specs specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/
+    # 2024-07-01/examples/virtualMachineExamples/VirtualMachine_Create_WithPremiumStorage.json (VirtualMachines_CreateOrUpdate):
     # the create sends osProfile.adminPassword, and neither of its answers (200, 201) shows it. A PUT of the
     # VM with the same body is answered 200 (the example's update answer); with another password, ARM
     # answers 409 {"error": {"code": "PropertyChangeNotAllowed", "target": "adminPassword", "message":
