@@ -581,8 +581,11 @@ class AzureProvider:
                 network_interfaces=[compute.NetworkInterfaceReference(id=nic_id, primary=True, delete_option="Delete")]  # type: ignore[call-overload]
             ),
         )
-        vm = await self._create_vm(name, body)
-        # Disks made from the image are Azure's doing: give them the run tag too, and read their price.
+        return await self._image_disks_tagged(await self._create_vm(name, body), tags)
+
+    async def _image_disks_tagged(self, vm: VirtualMachine, tags: Mapping[str, str]) -> VirtualMachine:
+        """A VM made from an image, read again once the disks Azure made from the image (Azure's doing)
+        carry the run tag too and their prices are read."""
         await self._tag_all(vm.disk_ids, tags)
         for disk_id in vm.disk_ids:
             self._prices[disk_id.lower()] = await self._cost_per_day(ResourceKind.DISK, disk_id)
@@ -609,11 +612,7 @@ class AzureProvider:
             raise ProviderError(f"VM {name}, whose creation an earlier process of the drill started, failed to be created")
         size = model.hardware_profile.vm_size if model.hardware_profile is not None else ""
         self._priced(vm_id, ResourceKind.VM, size=records.text(size))
-        vm = await self._vm_record(model)
-        await self._tag_all(vm.disk_ids, tags)
-        for disk_id in vm.disk_ids:
-            self._prices[disk_id.lower()] = await self._cost_per_day(ResourceKind.DISK, disk_id)
-        return await self.get_vm(vm.id)
+        return await self._image_disks_tagged(await self._vm_record(model), tags)
 
     async def delete(self, resource_id: str) -> None:
         ref = parse_id(resource_id)
