@@ -791,14 +791,13 @@ class CloudActions:
             else:
                 # A resumed run takes the VM the stopped process had asked for (its PUT accepted, not yet
                 # journaled) as the cloud shows it: a PUT again would carry a new adminPassword, refused.
-                found = await self.provider.find_vm(name, tags=self.tags) if self._resumed_at and task.id in self._resumed_at else None
-                vm = (
-                    found
-                    if found is not None
-                    else await self.provider.create_vm_from_image(
+                found = await self.provider.find_vm(name, tags=self.tags) if task.id in self._resumed_at else None
+                if found is not None:
+                    vm = found
+                else:
+                    vm = await self.provider.create_vm_from_image(
                         work.image.id, name=name, region=w.region, size=size, network_id=network.id, tags=self.tags
                     )
-                )
         finally:
             slots.give_back()
         self._record(task, vm.id, ResourceKind.VM, vm.name, vm.region)
