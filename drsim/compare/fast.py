@@ -1336,6 +1336,7 @@ class FastRun:
         vm = self.vms[task.vm]
         n = self.trials
         region = self.networks.get(step.with_.network, vm.region)
+        made_vm = self.created_id(ResourceKind.VM, vm.name, task.step)  # actions.CloudActions' name for it
         snaps = self.catalog.snapshots
         finish: dict[str, np.ndarray] = {}
         instants = np.zeros((n, len(vm.disks)))
@@ -1409,7 +1410,6 @@ class FastRun:
                 self.make(ResourceKind.DISK, self.price(ResourceKind.DISK, vm, disk), end, ok, region, made_id=disk_id)
             else:  # create-vm
                 start, slot = self.slot_op(op_ready, ok)
-                made_vm = self.created_id(ResourceKind.VM, vm.name, task.step)  # actions.CloudActions' name for it
                 end = self.admitted(region, WRITE, start, ok) + self._create(vm.os, made_vm)
                 self.slots.release(slot, end, ok)
                 self.make(ResourceKind.VM, self.price(ResourceKind.VM, vm), end, ok, region, made_id=made_vm)
@@ -1423,7 +1423,6 @@ class FastRun:
         self.fails(task, ok & ~in_time, Why.TIMEOUT)
         good = ok & in_time
         end = np.where(ok & ~in_time, ready + timeout, end)
-        made_vm = self.created_id(ResourceKind.VM, vm.name, task.step)
         booted = np.where(good, end + self._boot(vm, made_vm, generalized=False), np.inf)
         self.recovered_ids[vm.name] = made_vm
         oldest = np.min(np.where(np.isnan(taken_at), np.inf, taken_at), axis=1) if taken_at.size else np.full(n, np.inf)
